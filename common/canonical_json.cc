@@ -1,0 +1,78 @@
+#include "common/canonical_json.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "common/sha256.h"
+#include "common/status_macros.h"
+
+namespace cohort {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr double kMaxExactInteger = 9007199254740992.0;  // 2^53
+
+// Rewrites floats into their canonical number form in place, refusing
+// non-finite values. `path` is a JSON pointer used in error messages.
+absl::Status Normalize(json& value, const std::string& path) {
+  if (value.is_object()) {
+    for (auto& [key, child] : value.items()) {
+      COHORT_RETURN_IF_ERROR(Normalize(child, absl::StrCat(path, "/", key)));
+    }
+  } else if (value.is_array()) {
+    for (size_t i = 0; i < value.size(); ++i) {
+      COHORT_RETURN_IF_ERROR(Normalize(value[i], absl::StrCat(path, "/", i)));
+    }
+  } else if (value.is_number_float()) {
+    double d = value.get<double>();
+    if (!std::isfinite(d)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "canonical JSON: non-finite number at ", path.empty() ? "/" : path));
+    }
+    if (d == std::floor(d) && std::fabs(d) < kMaxExactInteger) {
+      value = static_cast<int64_t>(d);
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> CanonicalJson(const json& value) {
+  json copy = value;
+  COHORT_RETURN_IF_ERROR(Normalize(copy, ""));
+  try {
+    // nlohmann's object_t is a std::map, so keys come out sorted; dump()
+    // writes doubles in shortest round-trip form.
+    return copy.dump(-1, ' ', /*ensure_ascii=*/false,
+                     json::error_handler_t::strict);
+  } catch (const json::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("canonical JSON: ", e.what()));
+  }
+}
+
+absl::StatusOr<std::string> CanonicalJsonSha256(const json& value) {
+  COHORT_ASSIGN_OR_RETURN(std::string text, CanonicalJson(value));
+  return Sha256Hex(text);
+}
+
+absl::StatusOr<json> ParseJson(const std::string& text,
+                               const std::string& source) {
+  json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!parsed.is_discarded()) return parsed;
+  // Parse again with exceptions only to get the position of the error.
+  try {
+    json unused = json::parse(text);
+    (void)unused;
+  } catch (const json::parse_error& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": invalid JSON at byte ", e.byte, ": ", e.what()));
+  } catch (const json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": ", e.what()));
+  }
+  return absl::InvalidArgumentError(absl::StrCat(source, ": invalid JSON"));
+}
+
+}  // namespace cohort

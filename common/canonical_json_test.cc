@@ -1,0 +1,58 @@
+#include "common/canonical_json.h"
+
+#include <limits>
+
+#include "common/testing/status_matchers.h"
+#include "gtest/gtest.h"
+
+namespace cohort {
+namespace {
+
+using ::cohort::testing::StatusIs;
+using json = nlohmann::json;
+
+TEST(CanonicalJsonTest, SortsKeysAndDropsWhitespace) {
+  json value = json::parse(R"({"b": [1, 2, {"z": 1, "a": 2}], "a": "x"})");
+  ASSERT_OK_AND_ASSIGN(std::string text, CanonicalJson(value));
+  EXPECT_EQ(text, R"({"a":"x","b":[1,2,{"a":2,"z":1}]})");
+}
+
+TEST(CanonicalJsonTest, IntegralFloatsBecomeIntegers) {
+  json value = {{"alpha", 1.0}, {"zero", -0.0}, {"w", 1.05}, {"big", 1e300}};
+  ASSERT_OK_AND_ASSIGN(std::string text, CanonicalJson(value));
+  EXPECT_EQ(text, R"({"alpha":1,"big":1e+300,"w":1.05,"zero":0})");
+  ASSERT_OK_AND_ASSIGN(std::string a, CanonicalJsonSha256(json{{"x", 2}}));
+  ASSERT_OK_AND_ASSIGN(std::string b, CanonicalJsonSha256(json{{"x", 2.0}}));
+  EXPECT_EQ(a, b);
+}
+
+TEST(CanonicalJsonTest, UnicodeStaysUtf8AndControlsAreEscaped) {
+  json value = "é\n\"";
+  ASSERT_OK_AND_ASSIGN(std::string text, CanonicalJson(value));
+  EXPECT_EQ(text, "\"é\\n\\\"\"");
+}
+
+TEST(CanonicalJsonTest, NonFiniteRefusedWithPath) {
+  json value = {{"w", {1.0, std::numeric_limits<double>::quiet_NaN()}}};
+  EXPECT_THAT(CanonicalJson(value),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::HasSubstr("/w/1")));
+}
+
+TEST(CanonicalJsonTest, InvalidUtf8Refused) {
+  json value = std::string("\xff\xfe");
+  EXPECT_THAT(CanonicalJson(value),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
+}
+
+TEST(CanonicalJsonTest, ParseErrorNamesSourceAndOffset) {
+  EXPECT_THAT(ParseJson("{\"a\": }", "spec.json"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::AllOf(::testing::HasSubstr("spec.json"),
+                                        ::testing::HasSubstr("byte 7"))));
+  ASSERT_OK_AND_ASSIGN(json ok, ParseJson("[1]", "x"));
+  EXPECT_EQ(ok.size(), 1u);
+}
+
+}  // namespace
+}  // namespace cohort
