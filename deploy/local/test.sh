@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The test command: installs missing Debian packages, builds everything and
+# runs every unit and integration test with ctest.
+# Usage: deploy/local/test.sh [--sanitize]   (ASan + UBSan build in build-asan/)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+bash deploy/install-deps.sh
+bash deploy/local/build.sh "$@"
+BUILD_DIR="${COHORT_BUILD_DIR:-build}"
+if [ "${1:-}" = "--sanitize" ] && [ -z "${COHORT_BUILD_DIR:-}" ]; then BUILD_DIR=build-asan; fi
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$(nproc)" --timeout 600

@@ -1,0 +1,25 @@
+// cohort-worker: runs on each GPU machine. Wiring only: the subcommands live
+// in worker/tools (offline cores) and worker/agent (the lease loop).
+#include <cstdio>
+
+#include "CLI/CLI.hpp"
+#include "common/version.h"
+#include "worker/tools/command.h"
+#include "worker/tools/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "cohort-worker: runs prune-and-eval steps for cohortd on a GPU machine, "
+      "and the pruning and eval cores as offline subcommands."};
+  app.set_version_flag("--version", std::string("cohort-worker ") + COHORT_VERSION);
+  app.require_subcommand(1);
+  cohort::worker::CommandFn selected;
+  cohort::worker::AddAllCommands(app, &selected);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : cohort::worker::kExitBadInput;
+  }
+  return selected ? selected() : cohort::worker::kExitBadInput;
+}

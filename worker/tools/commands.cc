@@ -1,0 +1,11 @@
+#include "worker/tools/commands.h"
+
+namespace cohort::worker {
+
+void AddAllCommands(CLI::App& app, CommandFn* selected) {
+  AddDropmapCommand(app, selected);
+  AddTensorCommands(app, selected);
+  AddSynthContribCommand(app, selected);
+}
+
+}  // namespace cohort::worker

@@ -1,0 +1,21 @@
+// File: commands.h
+//
+// The registry of cohort-worker subcommands (see command.h for the contract).
+#ifndef COHORT_WORKER_TOOLS_COMMANDS_H_
+#define COHORT_WORKER_TOOLS_COMMANDS_H_
+
+#include "worker/tools/command.h"
+
+namespace cohort::worker {
+
+// Declared in the command files; each one adds a subcommand.
+void AddDropmapCommand(CLI::App& app, CommandFn* selected);
+void AddTensorCommands(CLI::App& app, CommandFn* selected);  // prune, upweight, synth-model, inspect
+void AddSynthContribCommand(CLI::App& app, CommandFn* selected);
+
+// Adds every subcommand above.
+void AddAllCommands(CLI::App& app, CommandFn* selected);
+
+}  // namespace cohort::worker
+
+#endif  // COHORT_WORKER_TOOLS_COMMANDS_H_
