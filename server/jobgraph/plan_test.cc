@@ -1,0 +1,152 @@
+#include "server/jobgraph/plan.h"
+
+#include <set>
+
+#include "common/testing/status_matchers.h"
+#include "gtest/gtest.h"
+
+namespace cohort::server {
+namespace {
+
+using ::cohort::testing::StatusIs;
+using ::testing::HasSubstr;
+
+const std::string kBase = "sha256:" + std::string(64, 'a');
+const std::string kContrib = "sha256:" + std::string(64, 'b');
+
+// dropmap -> prune -> upweight, the head of one variant's chain.
+std::vector<NodeSpec> Chain() {
+  NodeSpec dropmap{"dm", StepKind::kDropmap, R"({"target": 98, "alpha": 1.0})",
+                   {{"contrib", kContrib, "", ""}}, {}, "", 0, "1"};
+  NodeSpec prune{"pr", StepKind::kPrune, R"({"layout": "gemma4"})",
+                 {{"checkpoint", kBase, "", ""}, {"drop_map", "", "dm", "drop_map"}},
+                 {}, "", 0, "1"};
+  NodeSpec upweight{"up", StepKind::kUpweight, R"({"alpha": 1.2})",
+                    {{"checkpoint", "", "pr", "checkpoint"}}, {}, "", 0, "1"};
+  return {upweight, prune, dropmap};  // deliberately not in order
+}
+
+TEST(PlanTest, OrdersTopologicallyAndLinksParents) {
+  ASSERT_OK_AND_ASSIGN(std::vector<PlannedStep> steps, PlanCampaign(Chain()));
+  ASSERT_EQ(steps.size(), 3u);
+  EXPECT_EQ(steps[0].node_id, "dm");
+  EXPECT_EQ(steps[1].node_id, "pr");
+  EXPECT_EQ(steps[2].node_id, "up");
+  EXPECT_TRUE(steps[0].parent_keys.empty());
+  EXPECT_EQ(steps[1].parent_keys, std::vector<std::string>{steps[0].key});
+  EXPECT_EQ(steps[2].parent_keys, std::vector<std::string>{steps[1].key});
+  EXPECT_EQ(steps[1].inputs[1].source_step_key, steps[0].key);
+  EXPECT_EQ(steps[0].params_json, R"({"alpha":1,"target":98})");
+  EXPECT_EQ(steps[0].max_attempts, 3u);
+  for (const PlannedStep& s : steps) EXPECT_TRUE(IsValidDigest(s.key)) << s.key;
+}
+
+TEST(PlanTest, IdenticalCampaignGivesIdenticalKeys) {
+  ASSERT_OK_AND_ASSIGN(auto a, PlanCampaign(Chain()));
+  std::vector<NodeSpec> renamed = Chain();
+  // Node ids and display names are labels, not inputs: same keys.
+  for (NodeSpec& n : renamed) n.display_name = "other " + n.node_id;
+  renamed[0].params_json = R"({ "alpha" : 1.2 })";  // same JSON, other spelling
+  ASSERT_OK_AND_ASSIGN(auto b, PlanCampaign(renamed));
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].key, b[i].key);
+}
+
+// Flipping any single component of a step's key changes that key and every
+// key downstream of it (100% cache misses for a mutated input).
+TEST(PlanTest, EveryKeyComponentMatters) {
+  ASSERT_OK_AND_ASSIGN(auto base, PlanCampaign(Chain()));
+  std::vector<std::function<void(std::vector<NodeSpec>&)>> mutations = {
+      [](auto& n) { n[2].params_json = R"({"target": 97, "alpha": 1.0})"; },
+      [](auto& n) { n[2].inputs[0].artifact_digest = "sha256:" + std::string(64, 'c'); },
+      [](auto& n) { n[2].impl_version = "2"; },
+      [](auto& n) { n[2].kind = StepKind::kUpweight; },
+      [](auto& n) { n[2].inputs[0].name = "contribution"; },
+  };
+  for (size_t m = 0; m < mutations.size(); ++m) {
+    std::vector<NodeSpec> nodes = Chain();
+    mutations[m](nodes);
+    ASSERT_OK_AND_ASSIGN(auto mutated, PlanCampaign(nodes));
+    for (size_t i = 0; i < base.size(); ++i) {
+      EXPECT_NE(base[i].key, mutated[i].key) << "mutation " << m << " step " << i;
+    }
+  }
+  // A change at the tail leaves the upstream keys alone.
+  std::vector<NodeSpec> nodes = Chain();
+  nodes[0].params_json = R"({"alpha": 1.05})";
+  ASSERT_OK_AND_ASSIGN(auto tail, PlanCampaign(nodes));
+  EXPECT_EQ(tail[0].key, base[0].key);
+  EXPECT_EQ(tail[1].key, base[1].key);
+  EXPECT_NE(tail[2].key, base[2].key);
+}
+
+TEST(PlanTest, RejectsBadGraphs) {
+  std::vector<NodeSpec> nodes = Chain();
+  nodes[1].node_id = "up";
+  EXPECT_THAT(PlanCampaign(nodes),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("used twice")));
+
+  nodes = Chain();
+  nodes[0].inputs[0].node_id = "nope";
+  EXPECT_THAT(PlanCampaign(nodes),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'nope'")));
+
+  nodes = Chain();
+  nodes[2].inputs.push_back({"loop", "", "up", "checkpoint"});
+  EXPECT_THAT(PlanCampaign(nodes),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("cycle")));
+
+  nodes = Chain();
+  nodes[2].inputs[0].artifact_digest = "md5:1234";
+  EXPECT_THAT(PlanCampaign(nodes),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("not a sha256:<64 hex> digest")));
+
+  nodes = Chain();
+  nodes[2].params_json = "[1, 2]";
+  EXPECT_THAT(PlanCampaign(nodes),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("params must be a JSON object")));
+
+  nodes = Chain();
+  nodes[1].inputs[1].artifact_digest = kBase;  // both digest and node
+  EXPECT_THAT(PlanCampaign(nodes),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("exactly one")));
+
+  nodes = Chain();
+  nodes[0].kind = StepKind::kUnspecified;
+  EXPECT_THAT(PlanCampaign(nodes),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unknown step kind")));
+}
+
+TEST(PlanTest, LargeCampaignPlansQuickly) {
+  // 10 base steps fanning out to 10,000 leaves: planning is linear.
+  std::vector<NodeSpec> nodes;
+  for (int i = 0; i < 10; ++i) {
+    nodes.push_back({"root" + std::to_string(i), StepKind::kDropmap,
+                     "{\"i\": " + std::to_string(i) + "}", {{"c", kContrib, "", ""}},
+                     {}, "", 0, "1"});
+  }
+  for (int i = 0; i < 10000; ++i) {
+    nodes.push_back({"leaf" + std::to_string(i), StepKind::kScore,
+                     "{\"i\": " + std::to_string(i) + "}",
+                     {{"in", "", "root" + std::to_string(i % 10), "drop_map"}},
+                     {}, "", 0, "1"});
+  }
+  ASSERT_OK_AND_ASSIGN(auto steps, PlanCampaign(nodes));
+  std::set<std::string> keys;
+  for (const auto& s : steps) keys.insert(s.key);
+  EXPECT_EQ(keys.size(), nodes.size());
+}
+
+TEST(StepNamesTest, RoundTrip) {
+  for (int k = 1; k <= 10; ++k) {
+    StepKind kind = static_cast<StepKind>(k);
+    EXPECT_EQ(StepKindFromName(StepKindName(kind)), kind);
+  }
+  EXPECT_EQ(StepKindFromName("bogus"), StepKind::kUnspecified);
+  EXPECT_TRUE(IsTerminal(StepState::kSucceeded));
+  EXPECT_FALSE(IsTerminal(StepState::kLeased));
+}
+
+}  // namespace
+}  // namespace cohort::server

@@ -1,0 +1,95 @@
+// File: step.h
+//
+// The coordinator's vocabulary for steps, as plain structs (no protobuf):
+// kinds and states mirror cohort.v1.StepKind / StepState numerically, so the
+// service converts with a static_cast.
+//
+// State machine (every transition is one SQLite transaction):
+//
+//   WAITING --inputs done--> READY --lease--> LEASED --complete--> SUCCEEDED
+//      |                       ^                |  \--fail, attempts left--> READY (after backoff)
+//      |                       |                |   \-fail, none left / not retryable--> FAILED
+//      |                       +--lease expired-+
+//      +--an input FAILED/BLOCKED--> BLOCKED      (resume/retry puts it back)
+//      +--a gate upstream did not hold--> SKIPPED
+//   any unfinished state --campaign cancelled--> CANCELLED
+#ifndef COHORT_SERVER_JOBGRAPH_STEP_H_
+#define COHORT_SERVER_JOBGRAPH_STEP_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+
+namespace cohort::server {
+
+enum class StepKind : int {
+  kUnspecified = 0,
+  kDropmap = 1,
+  kPrune = 2,
+  kUpweight = 3,
+  kConvert = 4,
+  kImatrix = 5,
+  kQuantize = 6,
+  kGenerate = 7,
+  kScore = 8,
+  kGate = 9,
+  kReport = 10,
+};
+
+enum class StepState : int {
+  kUnspecified = 0,
+  kWaiting = 1,
+  kReady = 2,
+  kLeased = 3,
+  kSucceeded = 4,
+  kFailed = 5,
+  kBlocked = 6,
+  kSkipped = 7,
+  kCancelled = 8,
+};
+
+// "dropmap", "prune", ... ; "unspecified" for anything else.
+absl::string_view StepKindName(StepKind kind);
+// Inverse of StepKindName; kUnspecified when unknown.
+StepKind StepKindFromName(absl::string_view name);
+absl::string_view StepStateName(StepState state);
+
+// True for states a step never leaves on its own (only resume/retry move it).
+bool IsTerminal(StepState state);
+
+struct Requirements {
+  uint32_t gpus = 0;
+  uint64_t gpu_memory_bytes = 0;
+  uint64_t disk_bytes = 0;
+  uint64_t memory_bytes = 0;
+  std::vector<std::string> labels;
+  std::vector<std::string> tools;
+};
+
+// A resolved input of a step.
+struct StepInput {
+  std::string name;
+  std::string artifact_digest;  // an existing artifact, or
+  std::string source_step_key;  // an output of this step
+  std::string source_output;
+};
+
+// A step as planned from a campaign (before it is stored).
+struct PlannedStep {
+  std::string node_id;
+  std::string key;
+  StepKind kind = StepKind::kUnspecified;
+  std::string params_json;  // canonical
+  std::string impl_version;
+  std::vector<StepInput> inputs;
+  std::vector<std::string> parent_keys;  // distinct, sorted
+  Requirements requirements;
+  std::string display_name;
+  uint32_t max_attempts = 3;
+};
+
+}  // namespace cohort::server
+
+#endif  // COHORT_SERVER_JOBGRAPH_STEP_H_

@@ -1,0 +1,247 @@
+// CoordinatorStore: opening, shared helpers and the step state machine.
+#include "server/store/coordinator_store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "nlohmann/json.hpp"
+#include "server/store/schema.h"
+#include "server/store/store_internal.h"
+
+namespace cohort::server {
+
+using json = nlohmann::json;
+
+std::string RandomId(const char* prefix) {
+  static thread_local std::mt19937_64 rng([] {
+    std::random_device device;
+    return (static_cast<uint64_t>(device()) << 32) ^ device();
+  }());
+  char buffer[17];
+  std::snprintf(buffer, sizeof(buffer), "%016llx",
+                static_cast<unsigned long long>(rng()));
+  return absl::StrCat(prefix, buffer);
+}
+
+std::string RequirementsToJson(const Requirements& req) {
+  json j = {{"gpus", req.gpus},
+            {"gpu_memory_bytes", req.gpu_memory_bytes},
+            {"disk_bytes", req.disk_bytes},
+            {"memory_bytes", req.memory_bytes},
+            {"labels", req.labels},
+            {"tools", req.tools}};
+  return j.dump();
+}
+
+Requirements RequirementsFromJson(const std::string& text) {
+  Requirements req;
+  json j = json::parse(text, nullptr, false);
+  if (!j.is_object()) return req;
+  req.gpus = j.value("gpus", 0u);
+  req.gpu_memory_bytes = j.value("gpu_memory_bytes", uint64_t{0});
+  req.disk_bytes = j.value("disk_bytes", uint64_t{0});
+  req.memory_bytes = j.value("memory_bytes", uint64_t{0});
+  req.labels = j.value("labels", std::vector<std::string>{});
+  req.tools = j.value("tools", std::vector<std::string>{});
+  return req;
+}
+
+absl::StatusOr<std::unique_ptr<CoordinatorStore>> CoordinatorStore::Open(
+    const std::string& path, const DatabaseOptions& options) {
+  COHORT_ASSIGN_OR_RETURN(std::unique_ptr<Database> db,
+                          Database::Open(path, options));
+  COHORT_RETURN_IF_ERROR(Migrate(*db));
+  return std::unique_ptr<CoordinatorStore>(new CoordinatorStore(std::move(db)));
+}
+
+absl::Status CoordinatorStore::AppendEvent(EventType type,
+                                           const std::string& campaign_id,
+                                           const std::string& step_key,
+                                           StepState state,
+                                           const std::string& worker_id,
+                                           const std::string& message,
+                                           absl::Time now) {
+  Statement& insert = db_->Prepare(
+      "INSERT INTO events(type, time_us, campaign_id, step_key, step_state, "
+      "worker_id, message) VALUES(?, ?, ?, ?, ?, ?, ?)");
+  insert.Bind(1, static_cast<int>(type)).Bind(2, Micros(now));
+  BindOptionalText(insert, 3, campaign_id);
+  BindOptionalText(insert, 4, step_key);
+  insert.Bind(5, static_cast<int>(state));
+  BindOptionalText(insert, 6, worker_id);
+  BindOptionalText(insert, 7, message);
+  return insert.Run();
+}
+
+absl::StatusOr<std::vector<std::string>> CoordinatorStore::CampaignsOfStep(
+    const std::string& key) {
+  Statement& select =
+      db_->Prepare("SELECT campaign_id FROM campaign_steps WHERE step_key = ?");
+  select.Bind(1, key);
+  std::vector<std::string> ids;
+  while (select.Step()) ids.push_back(select.ColumnText(0));
+  COHORT_RETURN_IF_ERROR(select.status());
+  return ids;
+}
+
+absl::Status CoordinatorStore::SetState(const std::string& key, StepState from,
+                                        StepState to, absl::Time now,
+                                        const std::string& message) {
+  Statement& update = db_->Prepare(
+      "UPDATE steps SET state = ?, finished_us = CASE WHEN ? THEN ? ELSE NULL "
+      "END WHERE key = ? AND state = ?");
+  update.Bind(1, static_cast<int>(to))
+      .Bind(2, IsTerminal(to) ? 1 : 0)
+      .Bind(3, Micros(now))
+      .Bind(4, key)
+      .Bind(5, static_cast<int>(from));
+  COHORT_RETURN_IF_ERROR(update.Run());
+  if (update.Changes() != 1) {
+    return absl::AbortedError(absl::StrCat("step ", key, " is no longer ",
+                                           StepStateName(from)));
+  }
+  int delta = (IsTerminal(to) ? 0 : 1) - (IsTerminal(from) ? 0 : 1);
+  if (delta != 0) {
+    Statement& count = db_->Prepare(
+        "UPDATE campaigns SET unfinished = unfinished + ? WHERE id IN "
+        "(SELECT campaign_id FROM campaign_steps WHERE step_key = ?)");
+    count.Bind(1, delta).Bind(2, key);
+    COHORT_RETURN_IF_ERROR(count.Run());
+  }
+  COHORT_ASSIGN_OR_RETURN(std::vector<std::string> campaigns, CampaignsOfStep(key));
+  for (const std::string& campaign : campaigns) {
+    COHORT_RETURN_IF_ERROR(AppendEvent(EventType::kStepState, campaign, key, to,
+                                       "", message, now));
+  }
+  if (IsTerminal(to)) return FinishCampaignsIfDone(key, now);
+  return absl::OkStatus();
+}
+
+absl::Status CoordinatorStore::FinishCampaignsIfDone(const std::string& step_key,
+                                                     absl::Time now) {
+  Statement& done = db_->Prepare(
+      "SELECT id FROM campaigns WHERE state = ? AND unfinished <= 0 AND id IN "
+      "(SELECT campaign_id FROM campaign_steps WHERE step_key = ?)");
+  done.Bind(1, static_cast<int>(CampaignState::kRunning)).Bind(2, step_key);
+  std::vector<std::string> finished;
+  while (done.Step()) finished.push_back(done.ColumnText(0));
+  COHORT_RETURN_IF_ERROR(done.status());
+  for (const std::string& id : finished) {
+    Statement& bad = db_->Prepare(
+        "SELECT count(*) FROM campaign_steps cs JOIN steps s ON s.key = "
+        "cs.step_key WHERE cs.campaign_id = ? AND s.state IN (?, ?, ?)");
+    bad.Bind(1, id)
+        .Bind(2, static_cast<int>(StepState::kFailed))
+        .Bind(3, static_cast<int>(StepState::kBlocked))
+        .Bind(4, static_cast<int>(StepState::kCancelled));
+    int64_t failures = bad.Step() ? bad.ColumnInt64(0) : 0;
+    while (bad.Step()) {
+    }
+    COHORT_RETURN_IF_ERROR(bad.status());
+    CampaignState state =
+        failures > 0 ? CampaignState::kFailed : CampaignState::kSucceeded;
+    Statement& update = db_->Prepare(
+        "UPDATE campaigns SET state = ?, finished_us = ? WHERE id = ?");
+    update.Bind(1, static_cast<int>(state)).Bind(2, Micros(now)).Bind(3, id);
+    COHORT_RETURN_IF_ERROR(update.Run());
+    COHORT_RETURN_IF_ERROR(AppendEvent(
+        EventType::kCampaignFinished, id, "", StepState::kUnspecified, "",
+        state == CampaignState::kSucceeded ? "succeeded" : "failed", now));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<StepRecord>> CoordinatorStore::ReadStep(
+    const std::string& key) {
+  Statement& select = db_->Prepare(absl::StrCat(kStepColumns, " WHERE key = ?"));
+  select.Bind(1, key);
+  std::optional<StepRecord> step;
+  if (select.Step()) step = StepFromRow(select);
+  while (select.Step()) {
+  }
+  COHORT_RETURN_IF_ERROR(select.status());
+  if (step.has_value()) {
+    Statement& inputs = db_->Prepare(
+        "SELECT name, artifact_digest, source_step_key, source_output FROM "
+        "step_inputs WHERE step_key = ? ORDER BY name");
+    inputs.Bind(1, key);
+    while (inputs.Step()) {
+      step->inputs.push_back({inputs.ColumnText(0), inputs.ColumnText(1),
+                              inputs.ColumnText(2), inputs.ColumnText(3)});
+    }
+    COHORT_RETURN_IF_ERROR(inputs.status());
+  }
+  return step;
+}
+
+absl::Status CoordinatorStore::PromoteIfInputsDone(const std::string& key,
+                                                   absl::Time now) {
+  Statement& parents = db_->Prepare(
+      "SELECT s.state FROM edges e JOIN steps s ON s.key = e.parent_key "
+      "WHERE e.child_key = ?");
+  parents.Bind(1, key);
+  bool all_done = true, any_failed = false;
+  while (parents.Step()) {
+    auto state = static_cast<StepState>(parents.ColumnInt64(0));
+    if (state != StepState::kSucceeded) all_done = false;
+    if (state == StepState::kFailed || state == StepState::kBlocked ||
+        state == StepState::kCancelled) {
+      any_failed = true;
+    }
+  }
+  COHORT_RETURN_IF_ERROR(parents.status());
+  if (any_failed) {
+    return SetState(key, StepState::kWaiting, StepState::kBlocked, now,
+                    "an input step failed");
+  }
+  if (all_done) {
+    return SetState(key, StepState::kWaiting, StepState::kReady, now, "");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CoordinatorStore::PromoteChildren(const std::string& key,
+                                               absl::Time now) {
+  Statement& children = db_->Prepare(
+      "SELECT s.key FROM edges e JOIN steps s ON s.key = e.child_key "
+      "WHERE e.parent_key = ? AND s.state = ?");
+  children.Bind(1, key).Bind(2, static_cast<int>(StepState::kWaiting));
+  std::vector<std::string> keys;
+  while (children.Step()) keys.push_back(children.ColumnText(0));
+  COHORT_RETURN_IF_ERROR(children.status());
+  for (const std::string& child : keys) {
+    COHORT_RETURN_IF_ERROR(PromoteIfInputsDone(child, now));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CoordinatorStore::BlockDescendants(const std::string& key,
+                                                absl::Time now) {
+  std::vector<std::string> frontier = {key};
+  while (!frontier.empty()) {
+    std::string parent = frontier.back();
+    frontier.pop_back();
+    Statement& children = db_->Prepare(
+        "SELECT s.key FROM edges e JOIN steps s ON s.key = e.child_key "
+        "WHERE e.parent_key = ? AND s.state = ?");
+    children.Bind(1, parent).Bind(2, static_cast<int>(StepState::kWaiting));
+    std::vector<std::string> keys;
+    while (children.Step()) keys.push_back(children.ColumnText(0));
+    COHORT_RETURN_IF_ERROR(children.status());
+    for (const std::string& child : keys) {
+      COHORT_RETURN_IF_ERROR(SetState(child, StepState::kWaiting,
+                                      StepState::kBlocked, now,
+                                      absl::StrCat("input step ", parent,
+                                                   " did not succeed")));
+      frontier.push_back(child);
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace cohort::server

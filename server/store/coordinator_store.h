@@ -1,0 +1,274 @@
+// File: coordinator_store.h
+//
+// The coordinator's state in one SQLite file: campaigns, steps (shared
+// between campaigns by key), edges, artifacts and where they live, workers,
+// per-problem results and the event log. Every method that changes state is
+// one BEGIN IMMEDIATE transaction that also appends the events describing the
+// change, so a change is committed before anyone can be told about it, and
+// the event log never disagrees with the tables.
+//
+// Lease protocol: LeaseNext hands a READY step to a worker, bumping the
+// step's lease epoch; Heartbeat extends the expiry of live leases; Complete,
+// Fail and InsertResults carry (lease id, epoch) and are refused with
+// kFailedPrecondition when the lease is no longer the step's current one
+// (expired and re-leased, cancelled). ExpireLeases puts the steps of dead
+// workers back to READY.
+//
+// Not thread-safe: owned by the Coordinator, which calls it under its mutex.
+#ifndef COHORT_SERVER_STORE_COORDINATOR_STORE_H_
+#define COHORT_SERVER_STORE_COORDINATOR_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/jobgraph/matching.h"
+#include "server/jobgraph/step.h"
+#include "server/store/database.h"
+
+namespace cohort::server {
+
+enum class CampaignState : int {
+  kUnspecified = 0,
+  kRunning = 1,
+  kSucceeded = 2,
+  kFailed = 3,
+  kCancelled = 4,
+};
+
+enum class EventType : int {
+  kUnspecified = 0,
+  kCampaignSubmitted = 1,
+  kCampaignFinished = 2,
+  kStepState = 3,
+  kStepProgress = 4,
+  kWorkerJoined = 5,
+  kWorkerLost = 6,
+};
+
+struct CampaignRecord {
+  std::string id;
+  std::string name;
+  CampaignState state = CampaignState::kUnspecified;
+  std::string spec_json;
+  int priority = 0;
+  int64_t unfinished = 0;
+  absl::Time created;
+  std::optional<absl::Time> finished;
+};
+
+struct StepRecord {
+  std::string key;
+  StepKind kind = StepKind::kUnspecified;
+  std::string params_json;
+  std::string impl_version;
+  StepState state = StepState::kUnspecified;
+  uint32_t attempts = 0;
+  uint32_t max_attempts = 0;
+  std::string lease_id;
+  uint64_t lease_epoch = 0;
+  absl::Time lease_expiry = absl::InfinitePast();
+  std::string worker_id;
+  Requirements requirements;
+  int priority = 0;
+  std::string display_name;
+  std::string last_error;
+  std::string progress_json;
+  std::vector<StepInput> inputs;
+};
+
+struct SubmitOutcome {
+  std::string campaign_id;
+  bool already_submitted = false;  // idempotency key seen before
+  uint32_t steps_total = 0;        // distinct steps
+  uint32_t steps_cached = 0;       // already succeeded under the same key
+  uint32_t steps_to_run = 0;
+};
+
+struct OutputArtifact {
+  std::string name;           // the step's output name ("checkpoint", ...)
+  std::string digest;         // sha256:<hex>
+  int kind = 0;               // cohort.v1.ArtifactKind
+  uint64_t size_bytes = 0;
+  bool is_folder = false;
+  std::vector<std::string> locations;  // "worker:<id>" or "path:<path>"
+};
+
+struct LeaseGrant {
+  std::string lease_id;
+  uint64_t epoch = 0;
+  absl::Time expiry;
+  StepRecord step;
+  // Each input's artifact (resolved from upstream outputs) with locations.
+  std::vector<std::pair<std::string, OutputArtifact>> inputs;
+};
+
+struct LeaseRef {
+  std::string lease_id;
+  uint64_t epoch = 0;
+  std::string progress_json;  // optional progress to record
+};
+
+struct HeartbeatOutcome {
+  std::vector<std::string> renewed;
+  std::vector<std::string> revoked;
+  absl::Time new_expiry;
+};
+
+struct ResultRow {
+  std::string problem_id;
+  uint32_t sample_index = 0;
+  int verdict = 0;  // cohort.v1.Verdict
+  std::string finish_reason;
+  uint64_t completion_tokens = 0;
+  uint64_t reasoning_tokens = 0;
+  uint64_t completion_chars = 0;
+  std::string extracted_answer;
+  std::string scorer_version;
+  std::string body;  // the full result, serialized by the service
+};
+
+struct StoredResult {
+  std::string step_key;
+  ResultRow row;
+};
+
+struct InsertOutcome {
+  uint32_t inserted = 0;
+  uint32_t duplicates = 0;
+};
+
+struct EventRecord {
+  uint64_t cursor = 0;
+  EventType type = EventType::kUnspecified;
+  absl::Time time;
+  std::string campaign_id;
+  std::string step_key;
+  StepState step_state = StepState::kUnspecified;
+  std::string worker_id;
+  std::string message;
+};
+
+struct WorkerRecord {
+  std::string id;
+  std::string info_json;
+  absl::Time registered;
+  absl::Time last_heartbeat;
+};
+
+class CoordinatorStore {
+ public:
+  // Opens or creates the database at `path` and migrates it.
+  static absl::StatusOr<std::unique_ptr<CoordinatorStore>> Open(
+      const std::string& path, const DatabaseOptions& options);
+
+  // --- campaigns ---------------------------------------------------------
+  // Stores the campaign and its steps. Steps whose key exists are shared;
+  // existing failed/blocked/cancelled ones are re-armed. With a non-empty
+  // `idempotency_key` seen before, returns the earlier campaign unchanged.
+  absl::StatusOr<SubmitOutcome> SubmitCampaign(
+      const std::string& name, const std::string& spec_json, int priority,
+      const std::string& idempotency_key, const std::vector<PlannedStep>& steps,
+      absl::Time now);
+  // Counts what SubmitCampaign would reuse, without writing.
+  absl::StatusOr<SubmitOutcome> DryRun(const std::vector<PlannedStep>& steps);
+  absl::StatusOr<CampaignRecord> GetCampaign(const std::string& id);
+  absl::StatusOr<std::vector<CampaignRecord>> ListCampaigns(int limit);
+  absl::StatusOr<std::vector<StepRecord>> CampaignSteps(const std::string& id);
+  absl::StatusOr<StepRecord> GetStep(const std::string& key);
+  // Cancels the campaign's unfinished steps that no other running campaign
+  // needs. kNotFound for an unknown id.
+  absl::Status CancelCampaign(const std::string& id, absl::Time now);
+  // Puts failed, blocked, skipped and cancelled steps back to waiting (ready
+  // where their inputs are done), attempts reset.
+  absl::Status ResumeCampaign(const std::string& id, absl::Time now);
+  // Re-arms one failed/blocked step and its blocked descendants.
+  absl::Status RetryStep(const std::string& key, bool reset_attempts,
+                         absl::Time now);
+
+  // --- workers and leases ------------------------------------------------
+  // Upserts the worker; returns the leases it still holds.
+  absl::StatusOr<std::vector<LeaseGrant>> RegisterWorker(
+      const std::string& id, const std::string& info_json, absl::Time now);
+  absl::StatusOr<std::vector<WorkerRecord>> ListWorkers();
+  // Leases the best READY step `worker` can run, if any.
+  absl::StatusOr<std::optional<LeaseGrant>> LeaseNext(
+      const WorkerCapacity& worker, absl::Time now, absl::Duration duration);
+  absl::StatusOr<HeartbeatOutcome> Heartbeat(const std::string& worker_id,
+                                             const std::vector<LeaseRef>& leases,
+                                             absl::Time now,
+                                             absl::Duration duration);
+  // Records the outputs and marks the step SUCCEEDED; children whose inputs
+  // are all done become READY.
+  absl::Status Complete(const LeaseRef& lease,
+                        const std::vector<OutputArtifact>& outputs,
+                        absl::Time now);
+  // `code` is an absl::StatusCode: kUnavailable, kAborted, kDeadlineExceeded,
+  // kResourceExhausted, kInternal and kUnknown are retried while attempts
+  // remain (after RetryBackoff); anything else fails the step at once.
+  // Returns whether the step will be retried.
+  absl::StatusOr<bool> Fail(const LeaseRef& lease, int code,
+                            const std::string& message, absl::Time now);
+  // Returns the keys of steps whose leases had expired (now READY again, or
+  // FAILED when out of attempts).
+  absl::StatusOr<std::vector<std::string>> ExpireLeases(absl::Time now);
+  // After a coordinator restart: gives every live lease at least `grace`
+  // from now, so workers can reattach before anything expires.
+  absl::Status ExtendLeasesAfterRestart(absl::Time now, absl::Duration grace);
+  // When the earliest live lease expires (InfiniteFuture when none).
+  absl::StatusOr<absl::Time> NextLeaseExpiry();
+
+  // --- results and events ------------------------------------------------
+  // Writes rows once by (step key, problem id, sample index) in one
+  // transaction; repeats are counted as duplicates, not rewritten.
+  absl::StatusOr<InsertOutcome> InsertResults(const LeaseRef& lease,
+                                              const std::vector<ResultRow>& rows,
+                                              absl::Time now);
+  absl::StatusOr<std::vector<StoredResult>> Results(const std::string& step_key);
+  absl::StatusOr<int64_t> CountResults();
+  // Events after `after_cursor` (for one campaign, or all when empty).
+  absl::StatusOr<std::vector<EventRecord>> Events(const std::string& campaign_id,
+                                                  uint64_t after_cursor,
+                                                  int limit);
+  absl::StatusOr<uint64_t> LastCursor();
+
+  Database& db() { return *db_; }
+
+ private:
+  explicit CoordinatorStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+
+  // Helpers; all run inside a caller's transaction.
+  absl::Status SetState(const std::string& key, StepState from, StepState to,
+                        absl::Time now, const std::string& message);
+  absl::Status AppendEvent(EventType type, const std::string& campaign_id,
+                           const std::string& step_key, StepState state,
+                           const std::string& worker_id,
+                           const std::string& message, absl::Time now);
+  absl::Status PromoteIfInputsDone(const std::string& key, absl::Time now);
+  absl::Status PromoteChildren(const std::string& key, absl::Time now);
+  absl::Status BlockDescendants(const std::string& key, absl::Time now);
+  absl::Status FinishCampaignsIfDone(const std::string& step_key, absl::Time now);
+  absl::Status RearmStep(const std::string& key, absl::Time now);
+  absl::StatusOr<StepRecord> CurrentLease(const LeaseRef& lease);
+  absl::StatusOr<std::optional<StepRecord>> ReadStep(const std::string& key);
+  absl::StatusOr<std::vector<std::string>> CampaignsOfStep(const std::string& key);
+  absl::StatusOr<LeaseGrant> MakeGrant(StepRecord step);
+  absl::Status InsertStep(const PlannedStep& step, int priority, absl::Time now);
+
+  std::unique_ptr<Database> db_;
+};
+
+// Requirements <-> JSON, as stored in steps.requirements_json.
+std::string RequirementsToJson(const Requirements& req);
+Requirements RequirementsFromJson(const std::string& text);
+
+// Hex random id with a prefix: "c-1a2b3c4d5e6f7081".
+std::string RandomId(const char* prefix);
+
+}  // namespace cohort::server
+
+#endif  // COHORT_SERVER_STORE_COORDINATOR_STORE_H_

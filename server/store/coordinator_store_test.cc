@@ -1,0 +1,311 @@
+#include "server/store/coordinator_store.h"
+
+#include "common/testing/status_matchers.h"
+#include "common/testing/temp_dir.h"
+#include "gtest/gtest.h"
+#include "server/jobgraph/plan.h"
+
+namespace cohort::server {
+namespace {
+
+using ::cohort::testing::StatusIs;
+using ::cohort::testing::TempDir;
+using ::testing::HasSubstr;
+
+const std::string kBase = "sha256:" + std::string(64, 'a');
+const std::string kContrib = "sha256:" + std::string(64, 'b');
+const absl::Duration kLease = absl::Seconds(30);
+
+std::string Digest(char c) { return "sha256:" + std::string(64, c); }
+
+std::vector<PlannedStep> Chain(const std::string& alpha = "1.2") {
+  std::vector<NodeSpec> nodes = {
+      {"dm", StepKind::kDropmap, R"({"target": 98})", {{"contrib", kContrib, "", ""}}, {}, "", 0, "1"},
+      {"pr", StepKind::kPrune, "{}",
+       {{"checkpoint", kBase, "", ""}, {"drop_map", "", "dm", "drop_map"}}, {}, "", 0, "1"},
+      {"up", StepKind::kUpweight, "{\"alpha\": " + alpha + "}",
+       {{"checkpoint", "", "pr", "checkpoint"}}, {}, "", 2, "1"}};
+  return PlanCampaign(nodes).value();
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Reopen(); }
+  void Reopen() {
+    store_.reset();
+    store_ = CoordinatorStore::Open(dir_.Join("cohort.db"), {}).value();
+  }
+  WorkerCapacity Worker(const std::string& id) {
+    WorkerCapacity w;
+    w.worker_id = id;
+    w.free_slots = 1;
+    w.free_disk_bytes = 1ull << 40;
+    return w;
+  }
+  // Leases the next step for `worker` and completes it with one output.
+  LeaseGrant LeaseAndComplete(const std::string& worker, const std::string& output,
+                              char digest) {
+    auto grant = store_->LeaseNext(Worker(worker), now_, kLease).value();
+    EXPECT_TRUE(grant.has_value());
+    OutputArtifact out{output, Digest(digest), 3, 100, true, {"worker:" + worker}};
+    EXPECT_OK(store_->Complete({grant->lease_id, grant->epoch, ""}, {out}, now_));
+    return *grant;
+  }
+  StepState State(const std::string& key) { return store_->GetStep(key).value().state; }
+
+  TempDir dir_;
+  std::unique_ptr<CoordinatorStore> store_;
+  absl::Time now_ = absl::FromUnixSeconds(1800000000);
+};
+
+TEST_F(StoreTest, ChainRunsInOrderAndResolvesInputs) {
+  auto steps = Chain();
+  ASSERT_OK_AND_ASSIGN(SubmitOutcome submitted,
+                       store_->SubmitCampaign("sweep", "{}", 0, "", steps, now_));
+  EXPECT_EQ(submitted.steps_total, 3u);
+  EXPECT_EQ(submitted.steps_to_run, 3u);
+  EXPECT_EQ(State(steps[0].key), StepState::kReady);
+  EXPECT_EQ(State(steps[1].key), StepState::kWaiting);
+
+  LeaseGrant dm = LeaseAndComplete("w1", "drop_map", 'd');
+  EXPECT_EQ(dm.step.key, steps[0].key);
+  EXPECT_EQ(dm.epoch, 1u);
+  EXPECT_EQ(State(steps[1].key), StepState::kReady);
+
+  ASSERT_OK_AND_ASSIGN(auto prune, store_->LeaseNext(Worker("w1"), now_, kLease));
+  ASSERT_TRUE(prune.has_value());
+  ASSERT_EQ(prune->inputs.size(), 2u);
+  EXPECT_EQ(prune->inputs[0].first, "checkpoint");
+  EXPECT_EQ(prune->inputs[0].second.digest, kBase);
+  EXPECT_EQ(prune->inputs[1].first, "drop_map");
+  EXPECT_EQ(prune->inputs[1].second.digest, Digest('d'));
+  EXPECT_EQ(prune->inputs[1].second.locations,
+            std::vector<std::string>{"worker:w1"});
+  ASSERT_OK(store_->Complete({prune->lease_id, prune->epoch, ""},
+                             {{"checkpoint", Digest('p'), 3, 1, true, {}}}, now_));
+  LeaseAndComplete("w1", "checkpoint", 'u');
+  ASSERT_OK_AND_ASSIGN(CampaignRecord campaign,
+                       store_->GetCampaign(submitted.campaign_id));
+  EXPECT_EQ(campaign.state, CampaignState::kSucceeded);
+  EXPECT_EQ(campaign.unfinished, 0);
+}
+
+TEST_F(StoreTest, IdenticalResubmissionRunsZeroSteps) {
+  auto steps = Chain();
+  ASSERT_OK(store_->SubmitCampaign("a", "{}", 0, "", steps, now_).status());
+  LeaseAndComplete("w1", "drop_map", 'd');
+  LeaseAndComplete("w1", "checkpoint", 'p');
+  LeaseAndComplete("w1", "checkpoint", 'u');
+  ASSERT_OK_AND_ASSIGN(SubmitOutcome dry, store_->DryRun(steps));
+  EXPECT_EQ(dry.steps_cached, 3u);
+  ASSERT_OK_AND_ASSIGN(SubmitOutcome again,
+                       store_->SubmitCampaign("b", "{}", 0, "", steps, now_));
+  EXPECT_EQ(again.steps_cached, 3u);
+  EXPECT_EQ(again.steps_to_run, 0u);
+  ASSERT_OK_AND_ASSIGN(auto nothing, store_->LeaseNext(Worker("w1"), now_, kLease));
+  EXPECT_FALSE(nothing.has_value());
+  EXPECT_EQ(store_->GetCampaign(again.campaign_id)->state, CampaignState::kSucceeded);
+
+  // A new alpha shares dropmap and prune, and runs only the upweight.
+  ASSERT_OK_AND_ASSIGN(SubmitOutcome variant,
+                       store_->SubmitCampaign("c", "{}", 0, "", Chain("1.05"), now_));
+  EXPECT_EQ(variant.steps_cached, 2u);
+  EXPECT_EQ(variant.steps_to_run, 1u);
+}
+
+TEST_F(StoreTest, IdempotencyKeyReturnsSameCampaign) {
+  ASSERT_OK_AND_ASSIGN(auto first,
+                       store_->SubmitCampaign("a", "{}", 0, "req-1", Chain(), now_));
+  ASSERT_OK_AND_ASSIGN(auto second,
+                       store_->SubmitCampaign("a", "{}", 0, "req-1", Chain(), now_));
+  EXPECT_TRUE(second.already_submitted);
+  EXPECT_EQ(first.campaign_id, second.campaign_id);
+  EXPECT_EQ(store_->ListCampaigns(10)->size(), 1u);
+}
+
+TEST_F(StoreTest, ExpiredLeaseIsReleasedAndStaleEpochFenced) {
+  auto steps = Chain();
+  ASSERT_OK(store_->SubmitCampaign("a", "{}", 0, "", steps, now_).status());
+  ASSERT_OK_AND_ASSIGN(auto first, store_->LeaseNext(Worker("w1"), now_, kLease));
+  ASSERT_TRUE(first.has_value());
+  // Renewed while heartbeating...
+  now_ += absl::Seconds(20);
+  ASSERT_OK(store_->RegisterWorker("w1", "{}", now_).status());
+  ASSERT_OK_AND_ASSIGN(auto beat, store_->Heartbeat("w1", {{first->lease_id, 1, ""}},
+                                                    now_, kLease));
+  EXPECT_EQ(beat.renewed.size(), 1u);
+  now_ += absl::Seconds(25);
+  ASSERT_OK_AND_ASSIGN(auto none, store_->ExpireLeases(now_));
+  EXPECT_TRUE(none.empty());
+  // ...then the worker dies: 31 s of silence expires the lease.
+  now_ += absl::Seconds(31);
+  ASSERT_OK_AND_ASSIGN(auto expired, store_->ExpireLeases(now_));
+  EXPECT_EQ(expired, std::vector<std::string>{steps[0].key});
+  ASSERT_OK_AND_ASSIGN(auto second, store_->LeaseNext(Worker("w2"), now_, kLease));
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->epoch, 2u);
+  // The old holder comes back: everything it says is refused.
+  LeaseRef stale{first->lease_id, first->epoch, ""};
+  EXPECT_THAT(store_->Complete(stale, {}, now_),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not current")));
+  EXPECT_THAT(store_->Fail(stale, 14, "x", now_).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::_));
+  EXPECT_THAT(store_->InsertResults(stale, {{"p1", 0, 1, "stop", 1, 0, 1, "", "", "{}"}}, now_)
+                  .status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::_));
+  ASSERT_OK_AND_ASSIGN(auto revoked, store_->Heartbeat("w1", {{first->lease_id, 1, ""}},
+                                                       now_, kLease));
+  EXPECT_EQ(revoked.revoked, std::vector<std::string>{first->lease_id});
+  EXPECT_OK(store_->Complete({second->lease_id, 2, ""}, {{"drop_map", Digest('d'), 2, 1, false, {}}}, now_));
+  EXPECT_EQ(State(steps[0].key), StepState::kSucceeded);
+}
+
+TEST_F(StoreTest, RetryableFailureBacksOffThenFailsAndBlocks) {
+  auto steps = Chain();
+  ASSERT_OK_AND_ASSIGN(auto submitted,
+                       store_->SubmitCampaign("a", "{}", 0, "", steps, now_));
+  ASSERT_OK_AND_ASSIGN(auto lease, store_->LeaseNext(Worker("w1"), now_, kLease));
+  ASSERT_OK_AND_ASSIGN(bool retry,
+                       store_->Fail({lease->lease_id, 1, ""}, 14, "disk hiccup", now_));
+  EXPECT_TRUE(retry);
+  EXPECT_EQ(State(steps[0].key), StepState::kReady);
+  ASSERT_OK_AND_ASSIGN(auto too_soon, store_->LeaseNext(Worker("w1"), now_, kLease));
+  EXPECT_FALSE(too_soon.has_value());  // backoff
+  now_ += absl::Seconds(6);
+  ASSERT_OK_AND_ASSIGN(auto again, store_->LeaseNext(Worker("w1"), now_, kLease));
+  ASSERT_TRUE(again.has_value());
+  // A bad input is not retried: the step fails and its dependents block.
+  ASSERT_OK_AND_ASSIGN(retry, store_->Fail({again->lease_id, again->epoch, ""}, 3,
+                                           "contrib.json: layer 3 has 7 cells", now_));
+  EXPECT_FALSE(retry);
+  EXPECT_EQ(State(steps[0].key), StepState::kFailed);
+  EXPECT_EQ(State(steps[1].key), StepState::kBlocked);
+  EXPECT_EQ(State(steps[2].key), StepState::kBlocked);
+  EXPECT_EQ(store_->GetCampaign(submitted.campaign_id)->state, CampaignState::kFailed);
+  EXPECT_THAT(store_->GetStep(steps[0].key)->last_error, HasSubstr("7 cells"));
+
+  ASSERT_OK(store_->ResumeCampaign(submitted.campaign_id, now_));
+  EXPECT_EQ(State(steps[0].key), StepState::kReady);
+  EXPECT_EQ(State(steps[1].key), StepState::kWaiting);
+  EXPECT_EQ(store_->GetStep(steps[0].key)->attempts, 0u);
+  EXPECT_EQ(store_->GetCampaign(submitted.campaign_id)->state, CampaignState::kRunning);
+}
+
+TEST_F(StoreTest, AttemptLimitOnExpiry) {
+  auto steps = Chain();
+  ASSERT_OK(store_->SubmitCampaign("a", "{}", 0, "", steps, now_).status());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_OK_AND_ASSIGN(auto lease, store_->LeaseNext(Worker("w1"), now_, kLease));
+    ASSERT_TRUE(lease.has_value()) << i;
+    now_ += absl::Seconds(31);
+    ASSERT_OK(store_->ExpireLeases(now_).status());
+  }
+  EXPECT_EQ(State(steps[0].key), StepState::kFailed);
+  EXPECT_THAT(store_->GetStep(steps[0].key)->last_error, HasSubstr("expired"));
+}
+
+TEST_F(StoreTest, ResultsAreWrittenOnce) {
+  auto steps = Chain();
+  ASSERT_OK(store_->SubmitCampaign("a", "{}", 0, "", steps, now_).status());
+  ASSERT_OK_AND_ASSIGN(auto lease, store_->LeaseNext(Worker("w1"), now_, kLease));
+  LeaseRef ref{lease->lease_id, lease->epoch, ""};
+  std::vector<ResultRow> rows = {{"gsm8k/1", 0, 1, "stop", 120, 800, 400, "42", "s1", "{}"},
+                                 {"gsm8k/2", 0, 2, "length", 12288, 0, 9000, "", "s1", "{}"}};
+  ASSERT_OK_AND_ASSIGN(auto first, store_->InsertResults(ref, rows, now_));
+  EXPECT_EQ(first.inserted, 2u);
+  rows.push_back({"gsm8k/3", 0, 1, "stop", 1, 1, 1, "7", "s1", "{}"});
+  ASSERT_OK_AND_ASSIGN(auto second, store_->InsertResults(ref, rows, now_));
+  EXPECT_EQ(second.inserted, 1u);
+  EXPECT_EQ(second.duplicates, 2u);
+  ASSERT_OK_AND_ASSIGN(auto stored, store_->Results(steps[0].key));
+  ASSERT_EQ(stored.size(), 3u);
+  EXPECT_EQ(stored[1].row.finish_reason, "length");
+  EXPECT_EQ(store_->CountResults().value(), 3);
+}
+
+TEST_F(StoreTest, StateSurvivesReopenAndLeasesGetGrace) {
+  auto steps = Chain();
+  ASSERT_OK_AND_ASSIGN(auto submitted,
+                       store_->SubmitCampaign("a", "{}", 0, "", steps, now_));
+  ASSERT_OK_AND_ASSIGN(auto lease, store_->LeaseNext(Worker("w1"), now_, kLease));
+  Reopen();  // as after kill -9 of cohortd
+  EXPECT_EQ(State(steps[0].key), StepState::kLeased);
+  now_ += absl::Seconds(29);
+  ASSERT_OK(store_->ExtendLeasesAfterRestart(now_, absl::Seconds(30)));
+  now_ += absl::Seconds(20);
+  ASSERT_OK_AND_ASSIGN(auto expired, store_->ExpireLeases(now_));
+  EXPECT_TRUE(expired.empty());
+  // The worker reattaches and finds its lease.
+  ASSERT_OK_AND_ASSIGN(auto held, store_->RegisterWorker("w1", "{}", now_));
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].lease_id, lease->lease_id);
+  EXPECT_OK(store_->Complete({lease->lease_id, lease->epoch, ""},
+                             {{"drop_map", Digest('d'), 2, 1, false, {}}}, now_));
+  EXPECT_EQ(store_->GetStep(steps[0].key)->attempts, 1u);
+}
+
+TEST_F(StoreTest, RequirementsAndLocalityDecideWhoGetsWhat) {
+  std::vector<NodeSpec> nodes = {
+      {"gen", StepKind::kGenerate, "{}", {{"gguf", kBase, "", ""}},
+       {1, 40ull << 30, 0, 0, {}, {"llama-server"}}, "", 0, "1"},
+      {"dm", StepKind::kDropmap, "{}", {{"contrib", kContrib, "", ""}}, {}, "", 0, "1"}};
+  ASSERT_OK_AND_ASSIGN(auto steps, PlanCampaign(nodes));
+  ASSERT_OK(store_->SubmitCampaign("a", "{}", 0, "", steps, now_).status());
+  WorkerCapacity cpu = Worker("cpu");
+  ASSERT_OK_AND_ASSIGN(auto got, store_->LeaseNext(cpu, now_, kLease));
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->step.kind, StepKind::kDropmap);
+  ASSERT_OK_AND_ASSIGN(auto nothing, store_->LeaseNext(cpu, now_, kLease));
+  EXPECT_FALSE(nothing.has_value());
+  WorkerCapacity gpu = Worker("gpu");
+  gpu.free_gpus = 1;
+  gpu.gpu_memory_bytes = 80ull << 30;
+  gpu.tools = {"llama-server"};
+  ASSERT_OK_AND_ASSIGN(auto bench, store_->LeaseNext(gpu, now_, kLease));
+  ASSERT_TRUE(bench.has_value());
+  EXPECT_EQ(bench->step.kind, StepKind::kGenerate);
+}
+
+TEST_F(StoreTest, CancelStopsUnsharedStepsAndRevokesLeases) {
+  auto steps = Chain();
+  ASSERT_OK_AND_ASSIGN(auto submitted,
+                       store_->SubmitCampaign("a", "{}", 0, "", steps, now_));
+  ASSERT_OK(store_->RegisterWorker("w1", "{}", now_).status());
+  ASSERT_OK_AND_ASSIGN(auto lease, store_->LeaseNext(Worker("w1"), now_, kLease));
+  ASSERT_OK(store_->CancelCampaign(submitted.campaign_id, now_));
+  EXPECT_EQ(State(steps[0].key), StepState::kCancelled);
+  EXPECT_EQ(State(steps[2].key), StepState::kCancelled);
+  ASSERT_OK_AND_ASSIGN(auto beat, store_->Heartbeat("w1", {{lease->lease_id, 1, ""}},
+                                                    now_, kLease));
+  EXPECT_EQ(beat.revoked.size(), 1u);
+  EXPECT_EQ(store_->GetCampaign(submitted.campaign_id)->state,
+            CampaignState::kCancelled);
+}
+
+TEST_F(StoreTest, EventsCarryEveryTransitionInOrder) {
+  auto steps = Chain();
+  ASSERT_OK_AND_ASSIGN(auto submitted,
+                       store_->SubmitCampaign("a", "{}", 0, "", steps, now_));
+  LeaseAndComplete("w1", "drop_map", 'd');
+  ASSERT_OK_AND_ASSIGN(auto events, store_->Events(submitted.campaign_id, 0, 1000));
+  std::vector<std::pair<std::string, StepState>> transitions;
+  uint64_t last = 0;
+  for (const EventRecord& e : events) {
+    EXPECT_GT(e.cursor, last);
+    last = e.cursor;
+    if (e.type == EventType::kStepState) transitions.emplace_back(e.step_key, e.step_state);
+  }
+  std::vector<std::pair<std::string, StepState>> expected = {
+      {steps[0].key, StepState::kReady},
+      {steps[0].key, StepState::kLeased},
+      {steps[0].key, StepState::kSucceeded},
+      {steps[1].key, StepState::kReady}};
+  EXPECT_EQ(transitions, expected);
+  // Resuming from a cursor gives exactly the later events.
+  ASSERT_OK_AND_ASSIGN(auto tail, store_->Events(submitted.campaign_id, events[1].cursor, 1000));
+  EXPECT_EQ(tail.size(), events.size() - 2);
+  EXPECT_EQ(store_->LastCursor().value(), last);
+}
+
+}  // namespace
+}  // namespace cohort::server

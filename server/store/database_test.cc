@@ -1,0 +1,98 @@
+#include "server/store/database.h"
+
+#include <fstream>
+
+#include "common/testing/status_matchers.h"
+#include "common/testing/temp_dir.h"
+#include "gtest/gtest.h"
+#include "server/store/schema.h"
+
+namespace cohort::server {
+namespace {
+
+using ::cohort::testing::StatusIs;
+using ::cohort::testing::TempDir;
+using ::testing::HasSubstr;
+
+TEST(DatabaseTest, OpensInWalModeAndRunsStatements) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto db, Database::Open(dir.Join("x.db"), {}));
+  Statement& mode = db->Prepare("PRAGMA journal_mode");
+  ASSERT_TRUE(mode.Step());
+  EXPECT_EQ(mode.ColumnText(0), "wal");
+  mode.Reset();
+  Statement& sync = db->Prepare("PRAGMA synchronous");
+  ASSERT_TRUE(sync.Step());
+  EXPECT_EQ(sync.ColumnInt64(0), 2);  // FULL
+  sync.Reset();
+  ASSERT_OK(db->Execute("CREATE TABLE t(a INTEGER PRIMARY KEY, b TEXT)"));
+  for (int i = 0; i < 3; ++i) {
+    Statement& insert = db->Prepare("INSERT INTO t(a, b) VALUES(?, ?)");
+    ASSERT_OK(insert.Bind(1, i).Bind(2, "v" + std::to_string(i)).Run());
+  }
+  Statement& select = db->Prepare("SELECT a, b FROM t ORDER BY a");
+  int rows = 0;
+  while (select.Step()) {
+    EXPECT_EQ(select.ColumnText(1), "v" + std::to_string(select.ColumnInt64(0)));
+    ++rows;
+  }
+  EXPECT_OK(select.status());
+  EXPECT_EQ(rows, 3);
+}
+
+TEST(DatabaseTest, TransactionRollsBackUnlessCommitted) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto db, Database::Open(dir.Join("x.db"), {}));
+  ASSERT_OK(db->Execute("CREATE TABLE t(a INTEGER)"));
+  {
+    Transaction tx(*db);
+    ASSERT_OK(tx.Begin());
+    ASSERT_OK(db->Execute("INSERT INTO t VALUES(1)"));
+  }
+  {
+    Transaction tx(*db);
+    ASSERT_OK(tx.Begin());
+    ASSERT_OK(db->Execute("INSERT INTO t VALUES(2)"));
+    ASSERT_OK(tx.Commit());
+  }
+  Statement& count = db->Prepare("SELECT sum(a) FROM t");
+  ASSERT_TRUE(count.Step());
+  EXPECT_EQ(count.ColumnInt64(0), 2);
+}
+
+TEST(DatabaseTest, ErrorsAreStatuses) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto db, Database::Open(dir.Join("x.db"), {}));
+  EXPECT_THAT(db->Execute("SELEC 1"), StatusIs(absl::StatusCode::kInternal,
+                                                    HasSubstr("syntax error")));
+  Statement& bad = db->Prepare("SELECT * FROM missing_table");
+  EXPECT_FALSE(bad.Step());
+  EXPECT_THAT(bad.status(), StatusIs(absl::StatusCode::kInternal,
+                                     HasSubstr("missing_table")));
+  ASSERT_OK(db->Execute("CREATE TABLE u(a INTEGER PRIMARY KEY)"));
+  ASSERT_OK(db->Execute("INSERT INTO u VALUES(1)"));
+  EXPECT_THAT(db->Execute("INSERT INTO u VALUES(1)"),
+              StatusIs(absl::StatusCode::kAlreadyExists, ::testing::_));
+}
+
+TEST(DatabaseTest, GarbageFileIsRefused) {
+  TempDir dir;
+  std::ofstream(dir.Join("junk.db")) << std::string(8192, 'j');
+  EXPECT_THAT(Database::Open(dir.Join("junk.db"), {}),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("junk.db")));
+}
+
+TEST(SchemaTest, MigratesOnceAndRefusesNewer) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto db, Database::Open(dir.Join("s.db"), {}));
+  ASSERT_OK(Migrate(*db));
+  ASSERT_OK(Migrate(*db));  // idempotent
+  ASSERT_OK_AND_ASSIGN(int version, SchemaVersion(*db));
+  EXPECT_EQ(version, kSchemaVersion);
+  ASSERT_OK(db->Execute("PRAGMA user_version=999"));
+  EXPECT_THAT(Migrate(*db), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                     HasSubstr("newer")));
+}
+
+}  // namespace
+}  // namespace cohort::server

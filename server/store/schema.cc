@@ -1,0 +1,167 @@
+#include "server/store/schema.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace cohort::server {
+namespace {
+
+// Migration N takes a database from version N-1 to N. Never edit a shipped
+// migration; add a new one.
+constexpr const char* kMigration1 = R"sql(
+CREATE TABLE campaigns (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  state INTEGER NOT NULL,
+  spec_json TEXT NOT NULL,
+  priority INTEGER NOT NULL DEFAULT 0,
+  idempotency_key TEXT UNIQUE,
+  unfinished INTEGER NOT NULL DEFAULT 0,
+  created_us INTEGER NOT NULL,
+  finished_us INTEGER
+);
+CREATE TABLE steps (
+  key TEXT PRIMARY KEY,
+  kind INTEGER NOT NULL,
+  params_json TEXT NOT NULL,
+  impl_version TEXT NOT NULL,
+  state INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  max_attempts INTEGER NOT NULL,
+  lease_id TEXT,
+  lease_epoch INTEGER NOT NULL DEFAULT 0,
+  lease_expiry_us INTEGER,
+  worker_id TEXT,
+  requirements_json TEXT NOT NULL,
+  priority INTEGER NOT NULL DEFAULT 0,
+  display_name TEXT NOT NULL,
+  not_before_us INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT,
+  last_error_code INTEGER,
+  gate_reason TEXT,
+  progress_json TEXT,
+  created_us INTEGER NOT NULL,
+  started_us INTEGER,
+  finished_us INTEGER
+);
+CREATE INDEX steps_by_state ON steps(state, priority DESC, created_us);
+CREATE INDEX steps_by_lease ON steps(lease_id);
+CREATE TABLE step_inputs (
+  step_key TEXT NOT NULL REFERENCES steps(key),
+  name TEXT NOT NULL,
+  artifact_digest TEXT,
+  source_step_key TEXT,
+  source_output TEXT,
+  PRIMARY KEY (step_key, name)
+) WITHOUT ROWID;
+CREATE TABLE edges (
+  parent_key TEXT NOT NULL REFERENCES steps(key),
+  child_key TEXT NOT NULL REFERENCES steps(key),
+  PRIMARY KEY (parent_key, child_key)
+) WITHOUT ROWID;
+CREATE INDEX edges_by_child ON edges(child_key, parent_key);
+CREATE TABLE campaign_steps (
+  campaign_id TEXT NOT NULL REFERENCES campaigns(id),
+  step_key TEXT NOT NULL REFERENCES steps(key),
+  node_id TEXT NOT NULL,
+  PRIMARY KEY (campaign_id, step_key)
+) WITHOUT ROWID;
+CREATE INDEX campaign_steps_by_step ON campaign_steps(step_key);
+CREATE TABLE artifacts (
+  digest TEXT PRIMARY KEY,
+  kind INTEGER NOT NULL,
+  size_bytes INTEGER NOT NULL,
+  is_folder INTEGER NOT NULL,
+  produced_by TEXT,
+  created_us INTEGER NOT NULL
+);
+CREATE TABLE artifact_locations (
+  digest TEXT NOT NULL REFERENCES artifacts(digest),
+  location TEXT NOT NULL,
+  PRIMARY KEY (digest, location)
+) WITHOUT ROWID;
+CREATE TABLE step_outputs (
+  step_key TEXT NOT NULL REFERENCES steps(key),
+  name TEXT NOT NULL,
+  digest TEXT NOT NULL REFERENCES artifacts(digest),
+  PRIMARY KEY (step_key, name)
+) WITHOUT ROWID;
+CREATE TABLE workers (
+  id TEXT PRIMARY KEY,
+  info_json TEXT NOT NULL,
+  registered_us INTEGER NOT NULL,
+  last_heartbeat_us INTEGER NOT NULL
+);
+CREATE TABLE results (
+  step_key TEXT NOT NULL,
+  problem_id TEXT NOT NULL,
+  sample_index INTEGER NOT NULL,
+  lease_epoch INTEGER NOT NULL,
+  verdict INTEGER NOT NULL,
+  finish_reason TEXT,
+  completion_tokens INTEGER,
+  reasoning_tokens INTEGER,
+  completion_chars INTEGER,
+  extracted_answer TEXT,
+  scorer_version TEXT,
+  body BLOB NOT NULL,
+  created_us INTEGER NOT NULL,
+  PRIMARY KEY (step_key, problem_id, sample_index)
+) WITHOUT ROWID;
+CREATE TABLE events (
+  cursor INTEGER PRIMARY KEY AUTOINCREMENT,
+  type INTEGER NOT NULL,
+  time_us INTEGER NOT NULL,
+  campaign_id TEXT,
+  step_key TEXT,
+  step_state INTEGER,
+  worker_id TEXT,
+  message TEXT
+);
+CREATE INDEX events_by_campaign ON events(campaign_id, cursor);
+CREATE TABLE tokens (
+  hash TEXT PRIMARY KEY,
+  role TEXT NOT NULL,
+  name TEXT NOT NULL,
+  created_us INTEGER NOT NULL,
+  expires_us INTEGER
+);
+)sql";
+
+const std::vector<const char*>& Migrations() {
+  static const std::vector<const char*> migrations = {kMigration1};
+  return migrations;
+}
+
+}  // namespace
+
+absl::StatusOr<int> SchemaVersion(Database& db) {
+  Statement& read = db.Prepare("PRAGMA user_version");
+  int version = 0;
+  if (read.Step()) version = static_cast<int>(read.ColumnInt64(0));
+  while (read.Step()) {
+  }
+  COHORT_RETURN_IF_ERROR(read.status());
+  return version;
+}
+
+absl::Status Migrate(Database& db) {
+  COHORT_ASSIGN_OR_RETURN(int version, SchemaVersion(db));
+  if (version > kSchemaVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        db.path(), ": schema version ", version, " is newer than this cohortd (",
+        kSchemaVersion, "); upgrade cohortd"));
+  }
+  for (int next = version + 1; next <= kSchemaVersion; ++next) {
+    Transaction tx(db);
+    COHORT_RETURN_IF_ERROR(tx.Begin());
+    COHORT_RETURN_IF_ERROR(db.Execute(Migrations()[next - 1]));
+    COHORT_RETURN_IF_ERROR(db.Execute(absl::StrCat("PRAGMA user_version=", next)));
+    COHORT_RETURN_IF_ERROR(tx.Commit());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace cohort::server

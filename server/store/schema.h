@@ -1,0 +1,23 @@
+// File: schema.h
+//
+// The coordinator's SQLite schema, versioned. Migrate() brings a database of
+// any earlier version up to kSchemaVersion in one transaction each, and
+// refuses (kFailedPrecondition) a database written by a newer cohortd.
+#ifndef COHORT_SERVER_STORE_SCHEMA_H_
+#define COHORT_SERVER_STORE_SCHEMA_H_
+
+#include "absl/status/status.h"
+#include "server/store/database.h"
+
+namespace cohort::server {
+
+inline constexpr int kSchemaVersion = 1;
+
+[[nodiscard]] absl::Status Migrate(Database& db);
+
+// The version stored in the database (0 for a new file).
+absl::StatusOr<int> SchemaVersion(Database& db);
+
+}  // namespace cohort::server
+
+#endif  // COHORT_SERVER_STORE_SCHEMA_H_

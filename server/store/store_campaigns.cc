@@ -1,0 +1,345 @@
+// CoordinatorStore: submitting, reading, cancelling and resuming campaigns.
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "server/store/coordinator_store.h"
+#include "server/store/store_internal.h"
+
+namespace cohort::server {
+namespace {
+
+bool IsRearmable(StepState state) {
+  return state == StepState::kFailed || state == StepState::kBlocked ||
+         state == StepState::kCancelled || state == StepState::kSkipped;
+}
+
+CampaignRecord CampaignFromRow(const Statement& row) {
+  CampaignRecord c;
+  c.id = row.ColumnText(0);
+  c.name = row.ColumnText(1);
+  c.state = static_cast<CampaignState>(row.ColumnInt64(2));
+  c.spec_json = row.ColumnText(3);
+  c.priority = static_cast<int>(row.ColumnInt64(4));
+  c.unfinished = row.ColumnInt64(5);
+  c.created = FromMicros(row.ColumnInt64(6));
+  if (!row.ColumnIsNull(7)) c.finished = FromMicros(row.ColumnInt64(7));
+  return c;
+}
+
+constexpr const char* kCampaignColumns =
+    "SELECT id, name, state, spec_json, priority, unfinished, created_us, "
+    "finished_us FROM campaigns";
+
+}  // namespace
+
+absl::Status CoordinatorStore::InsertStep(const PlannedStep& step, int priority,
+                                          absl::Time now) {
+  Statement& insert = db_->Prepare(
+      "INSERT OR IGNORE INTO steps(key, kind, params_json, impl_version, state, "
+      "max_attempts, requirements_json, priority, display_name, created_us) "
+      "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  insert.Bind(1, step.key)
+      .Bind(2, static_cast<int>(step.kind))
+      .Bind(3, step.params_json)
+      .Bind(4, step.impl_version)
+      .Bind(5, static_cast<int>(StepState::kWaiting))
+      .Bind(6, static_cast<int64_t>(step.max_attempts))
+      .Bind(7, RequirementsToJson(step.requirements))
+      .Bind(8, priority)
+      .Bind(9, step.display_name)
+      .Bind(10, Micros(now));
+  COHORT_RETURN_IF_ERROR(insert.Run());
+  if (insert.Changes() == 0) return absl::OkStatus();  // shared with a campaign before
+  for (const StepInput& in : step.inputs) {
+    Statement& input = db_->Prepare(
+        "INSERT INTO step_inputs(step_key, name, artifact_digest, "
+        "source_step_key, source_output) VALUES(?, ?, ?, ?, ?)");
+    input.Bind(1, step.key).Bind(2, in.name);
+    BindOptionalText(input, 3, in.artifact_digest);
+    BindOptionalText(input, 4, in.source_step_key);
+    BindOptionalText(input, 5, in.source_output);
+    COHORT_RETURN_IF_ERROR(input.Run());
+  }
+  for (const std::string& parent : step.parent_keys) {
+    Statement& edge = db_->Prepare(
+        "INSERT OR IGNORE INTO edges(parent_key, child_key) VALUES(?, ?)");
+    edge.Bind(1, parent).Bind(2, step.key);
+    COHORT_RETURN_IF_ERROR(edge.Run());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CoordinatorStore::RearmStep(const std::string& key, absl::Time now) {
+  COHORT_ASSIGN_OR_RETURN(std::optional<StepRecord> step, ReadStep(key));
+  if (!step.has_value() || !IsRearmable(step->state)) return absl::OkStatus();
+  Statement& reset = db_->Prepare(
+      "UPDATE steps SET attempts = 0, not_before_us = 0, last_error = NULL, "
+      "gate_reason = NULL WHERE key = ?");
+  reset.Bind(1, key);
+  COHORT_RETURN_IF_ERROR(reset.Run());
+  return SetState(key, step->state, StepState::kWaiting, now, "re-armed");
+}
+
+absl::StatusOr<SubmitOutcome> CoordinatorStore::SubmitCampaign(
+    const std::string& name, const std::string& spec_json, int priority,
+    const std::string& idempotency_key, const std::vector<PlannedStep>& steps,
+    absl::Time now) {
+  Transaction tx(*db_);
+  COHORT_RETURN_IF_ERROR(tx.Begin());
+  SubmitOutcome outcome;
+  if (!idempotency_key.empty()) {
+    Statement& seen =
+        db_->Prepare("SELECT id FROM campaigns WHERE idempotency_key = ?");
+    seen.Bind(1, idempotency_key);
+    if (seen.Step()) {
+      outcome.campaign_id = seen.ColumnText(0);
+      outcome.already_submitted = true;
+      while (seen.Step()) {
+      }
+      return outcome;
+    }
+    COHORT_RETURN_IF_ERROR(seen.status());
+  }
+  outcome.campaign_id = RandomId("c-");
+  Statement& insert = db_->Prepare(
+      "INSERT INTO campaigns(id, name, state, spec_json, priority, "
+      "idempotency_key, created_us) VALUES(?, ?, ?, ?, ?, ?, ?)");
+  insert.Bind(1, outcome.campaign_id)
+      .Bind(2, name)
+      .Bind(3, static_cast<int>(CampaignState::kRunning))
+      .Bind(4, spec_json)
+      .Bind(5, priority);
+  BindOptionalText(insert, 6, idempotency_key);
+  insert.Bind(7, Micros(now));
+  COHORT_RETURN_IF_ERROR(insert.Run());
+
+  std::set<std::string> seen_keys;
+  for (const PlannedStep& step : steps) {  // topological order
+    if (!seen_keys.insert(step.key).second) continue;
+    COHORT_RETURN_IF_ERROR(InsertStep(step, priority, now));
+    Statement& link = db_->Prepare(
+        "INSERT OR IGNORE INTO campaign_steps(campaign_id, step_key, node_id) "
+        "VALUES(?, ?, ?)");
+    link.Bind(1, outcome.campaign_id).Bind(2, step.key).Bind(3, step.node_id);
+    COHORT_RETURN_IF_ERROR(link.Run());
+    COHORT_RETURN_IF_ERROR(RearmStep(step.key, now));
+  }
+  // Count the campaign's unfinished steps now that they are linked; later
+  // transitions keep the counter current (SetState).
+  Statement& count = db_->Prepare(
+      "UPDATE campaigns SET unfinished = (SELECT count(*) FROM campaign_steps cs "
+      "JOIN steps s ON s.key = cs.step_key WHERE cs.campaign_id = ?1 AND s.state "
+      "IN (1, 2, 3)) WHERE id = ?1");
+  count.Bind(1, outcome.campaign_id);
+  COHORT_RETURN_IF_ERROR(count.Run());
+  COHORT_RETURN_IF_ERROR(AppendEvent(EventType::kCampaignSubmitted,
+                                     outcome.campaign_id, "",
+                                     StepState::kUnspecified, "", name, now));
+  for (const std::string& key : seen_keys) {
+    COHORT_ASSIGN_OR_RETURN(std::optional<StepRecord> step, ReadStep(key));
+    if (step.has_value() && step->state == StepState::kSucceeded) {
+      ++outcome.steps_cached;
+    }
+  }
+  // Only now are all of a step's parents stored; promote in plan order so a
+  // chain of cached steps opens up in one pass.
+  for (const PlannedStep& step : steps) {
+    COHORT_ASSIGN_OR_RETURN(std::optional<StepRecord> stored, ReadStep(step.key));
+    if (stored.has_value() && stored->state == StepState::kWaiting) {
+      COHORT_RETURN_IF_ERROR(PromoteIfInputsDone(step.key, now));
+    }
+  }
+  outcome.steps_total = static_cast<uint32_t>(seen_keys.size());
+  outcome.steps_to_run = outcome.steps_total - outcome.steps_cached;
+  // A campaign whose every step was cached is done at once.
+  Statement& empty = db_->Prepare(
+      "SELECT unfinished FROM campaigns WHERE id = ?");
+  empty.Bind(1, outcome.campaign_id);
+  int64_t unfinished = empty.Step() ? empty.ColumnInt64(0) : 0;
+  while (empty.Step()) {
+  }
+  if (unfinished == 0 && !steps.empty()) {
+    COHORT_RETURN_IF_ERROR(FinishCampaignsIfDone(steps.front().key, now));
+  } else if (steps.empty()) {
+    Statement& finish = db_->Prepare(
+        "UPDATE campaigns SET state = ?, finished_us = ? WHERE id = ?");
+    finish.Bind(1, static_cast<int>(CampaignState::kSucceeded))
+        .Bind(2, Micros(now))
+        .Bind(3, outcome.campaign_id);
+    COHORT_RETURN_IF_ERROR(finish.Run());
+  }
+  COHORT_RETURN_IF_ERROR(tx.Commit());
+  return outcome;
+}
+
+absl::StatusOr<SubmitOutcome> CoordinatorStore::DryRun(
+    const std::vector<PlannedStep>& steps) {
+  SubmitOutcome outcome;
+  std::set<std::string> keys;
+  for (const PlannedStep& step : steps) keys.insert(step.key);
+  for (const std::string& key : keys) {
+    COHORT_ASSIGN_OR_RETURN(std::optional<StepRecord> stored, ReadStep(key));
+    if (stored.has_value() && stored->state == StepState::kSucceeded) {
+      ++outcome.steps_cached;
+    }
+  }
+  outcome.steps_total = static_cast<uint32_t>(keys.size());
+  outcome.steps_to_run = outcome.steps_total - outcome.steps_cached;
+  return outcome;
+}
+
+absl::StatusOr<CampaignRecord> CoordinatorStore::GetCampaign(
+    const std::string& id) {
+  Statement& select = db_->Prepare(absl::StrCat(kCampaignColumns, " WHERE id = ?"));
+  select.Bind(1, id);
+  std::optional<CampaignRecord> campaign;
+  if (select.Step()) campaign = CampaignFromRow(select);
+  while (select.Step()) {
+  }
+  COHORT_RETURN_IF_ERROR(select.status());
+  if (!campaign.has_value()) {
+    return absl::NotFoundError(absl::StrCat("no campaign ", id));
+  }
+  return *campaign;
+}
+
+absl::StatusOr<std::vector<CampaignRecord>> CoordinatorStore::ListCampaigns(
+    int limit) {
+  Statement& select = db_->Prepare(
+      absl::StrCat(kCampaignColumns, " ORDER BY created_us DESC LIMIT ?"));
+  select.Bind(1, limit);
+  std::vector<CampaignRecord> campaigns;
+  while (select.Step()) campaigns.push_back(CampaignFromRow(select));
+  COHORT_RETURN_IF_ERROR(select.status());
+  return campaigns;
+}
+
+absl::StatusOr<std::vector<StepRecord>> CoordinatorStore::CampaignSteps(
+    const std::string& id) {
+  COHORT_RETURN_IF_ERROR(GetCampaign(id).status());
+  Statement& select = db_->Prepare(absl::StrCat(
+      kStepColumns,
+      " WHERE key IN (SELECT step_key FROM campaign_steps WHERE campaign_id = ?)"
+      " ORDER BY created_us, key"));
+  select.Bind(1, id);
+  std::vector<StepRecord> steps;
+  while (select.Step()) steps.push_back(StepFromRow(select));
+  COHORT_RETURN_IF_ERROR(select.status());
+  return steps;
+}
+
+absl::StatusOr<StepRecord> CoordinatorStore::GetStep(const std::string& key) {
+  COHORT_ASSIGN_OR_RETURN(std::optional<StepRecord> step, ReadStep(key));
+  if (!step.has_value()) return absl::NotFoundError(absl::StrCat("no step ", key));
+  return *step;
+}
+
+absl::Status CoordinatorStore::CancelCampaign(const std::string& id,
+                                              absl::Time now) {
+  Transaction tx(*db_);
+  COHORT_RETURN_IF_ERROR(tx.Begin());
+  COHORT_ASSIGN_OR_RETURN(CampaignRecord campaign, GetCampaign(id));
+  if (campaign.state != CampaignState::kRunning) return tx.Commit();
+  Statement& update = db_->Prepare(
+      "UPDATE campaigns SET state = ?, finished_us = ? WHERE id = ?");
+  update.Bind(1, static_cast<int>(CampaignState::kCancelled))
+      .Bind(2, Micros(now))
+      .Bind(3, id);
+  COHORT_RETURN_IF_ERROR(update.Run());
+  // Unfinished steps no other running campaign shares.
+  Statement& select = db_->Prepare(
+      "SELECT s.key, s.state FROM campaign_steps cs JOIN steps s ON s.key = "
+      "cs.step_key WHERE cs.campaign_id = ?1 AND s.state IN (1, 2, 3) AND NOT "
+      "EXISTS (SELECT 1 FROM campaign_steps o JOIN campaigns c ON c.id = "
+      "o.campaign_id WHERE o.step_key = s.key AND o.campaign_id != ?1 AND "
+      "c.state = 1)");
+  select.Bind(1, id);
+  std::vector<std::pair<std::string, StepState>> steps;
+  while (select.Step()) {
+    steps.emplace_back(select.ColumnText(0),
+                       static_cast<StepState>(select.ColumnInt64(1)));
+  }
+  COHORT_RETURN_IF_ERROR(select.status());
+  for (const auto& [key, state] : steps) {
+    COHORT_RETURN_IF_ERROR(
+        SetState(key, state, StepState::kCancelled, now, "campaign cancelled"));
+  }
+  COHORT_RETURN_IF_ERROR(AppendEvent(EventType::kCampaignFinished, id, "",
+                                     StepState::kUnspecified, "", "cancelled",
+                                     now));
+  return tx.Commit();
+}
+
+absl::Status CoordinatorStore::ResumeCampaign(const std::string& id,
+                                              absl::Time now) {
+  Transaction tx(*db_);
+  COHORT_RETURN_IF_ERROR(tx.Begin());
+  COHORT_ASSIGN_OR_RETURN(std::vector<StepRecord> steps, CampaignSteps(id));
+  Statement& running = db_->Prepare(
+      "UPDATE campaigns SET state = ?, finished_us = NULL WHERE id = ?");
+  running.Bind(1, static_cast<int>(CampaignState::kRunning)).Bind(2, id);
+  COHORT_RETURN_IF_ERROR(running.Run());
+  std::vector<std::string> rearmed;
+  for (const StepRecord& step : steps) {
+    if (!IsRearmable(step.state)) continue;
+    COHORT_RETURN_IF_ERROR(RearmStep(step.key, now));
+    rearmed.push_back(step.key);
+  }
+  for (const std::string& key : rearmed) {
+    COHORT_ASSIGN_OR_RETURN(std::optional<StepRecord> step, ReadStep(key));
+    if (step.has_value() && step->state == StepState::kWaiting) {
+      COHORT_RETURN_IF_ERROR(PromoteIfInputsDone(key, now));
+    }
+  }
+  COHORT_RETURN_IF_ERROR(FinishCampaignsIfDone(
+      steps.empty() ? std::string() : steps.front().key, now));
+  return tx.Commit();
+}
+
+absl::Status CoordinatorStore::RetryStep(const std::string& key,
+                                         bool reset_attempts, absl::Time now) {
+  (void)reset_attempts;  // re-arming always resets the attempt count
+  Transaction tx(*db_);
+  COHORT_RETURN_IF_ERROR(tx.Begin());
+  COHORT_ASSIGN_OR_RETURN(StepRecord step, GetStep(key));
+  if (!IsRearmable(step.state)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "step ", key, " is ", StepStateName(step.state), "; only failed, "
+        "blocked, skipped or cancelled steps can be retried"));
+  }
+  // The step and every blocked step below it go back to waiting.
+  std::vector<std::string> frontier = {key};
+  std::vector<std::string> rearmed;
+  std::set<std::string> visited;
+  while (!frontier.empty()) {
+    std::string current = frontier.back();
+    frontier.pop_back();
+    if (!visited.insert(current).second) continue;
+    COHORT_RETURN_IF_ERROR(RearmStep(current, now));
+    rearmed.push_back(current);
+    Statement& children = db_->Prepare(
+        "SELECT s.key FROM edges e JOIN steps s ON s.key = e.child_key WHERE "
+        "e.parent_key = ? AND s.state = ?");
+    children.Bind(1, current).Bind(2, static_cast<int>(StepState::kBlocked));
+    while (children.Step()) frontier.push_back(children.ColumnText(0));
+    COHORT_RETURN_IF_ERROR(children.status());
+  }
+  Statement& running = db_->Prepare(
+      "UPDATE campaigns SET state = ?, finished_us = NULL WHERE unfinished > 0 "
+      "AND state = ? AND id IN (SELECT campaign_id FROM campaign_steps WHERE "
+      "step_key = ?)");
+  running.Bind(1, static_cast<int>(CampaignState::kRunning))
+      .Bind(2, static_cast<int>(CampaignState::kFailed))
+      .Bind(3, key);
+  COHORT_RETURN_IF_ERROR(running.Run());
+  for (const std::string& k : rearmed) {
+    COHORT_ASSIGN_OR_RETURN(std::optional<StepRecord> s, ReadStep(k));
+    if (s.has_value() && s->state == StepState::kWaiting) {
+      COHORT_RETURN_IF_ERROR(PromoteIfInputsDone(k, now));
+    }
+  }
+  return tx.Commit();
+}
+
+}  // namespace cohort::server

@@ -1,0 +1,55 @@
+// Internal helpers shared by the CoordinatorStore implementation files.
+#ifndef COHORT_SERVER_STORE_STORE_INTERNAL_H_
+#define COHORT_SERVER_STORE_STORE_INTERNAL_H_
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "server/store/coordinator_store.h"
+#include "server/store/database.h"
+
+namespace cohort::server {
+
+inline int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
+inline absl::Time FromMicros(int64_t us) { return absl::FromUnixMicros(us); }
+
+inline void BindOptionalText(Statement& s, int index, const std::string& text) {
+  if (text.empty()) {
+    s.BindNull(index);
+  } else {
+    s.Bind(index, text);
+  }
+}
+
+// The columns StepFromRow reads, in order.
+inline constexpr const char* kStepColumns =
+    "SELECT key, kind, params_json, impl_version, state, attempts, "
+    "max_attempts, lease_id, lease_epoch, lease_expiry_us, worker_id, "
+    "requirements_json, priority, display_name, last_error, progress_json "
+    "FROM steps";
+
+inline StepRecord StepFromRow(const Statement& row) {
+  StepRecord step;
+  step.key = row.ColumnText(0);
+  step.kind = static_cast<StepKind>(row.ColumnInt64(1));
+  step.params_json = row.ColumnText(2);
+  step.impl_version = row.ColumnText(3);
+  step.state = static_cast<StepState>(row.ColumnInt64(4));
+  step.attempts = static_cast<uint32_t>(row.ColumnInt64(5));
+  step.max_attempts = static_cast<uint32_t>(row.ColumnInt64(6));
+  step.lease_id = row.ColumnText(7);
+  step.lease_epoch = static_cast<uint64_t>(row.ColumnInt64(8));
+  step.lease_expiry = row.ColumnIsNull(9) ? absl::InfinitePast()
+                                          : FromMicros(row.ColumnInt64(9));
+  step.worker_id = row.ColumnText(10);
+  step.requirements = RequirementsFromJson(row.ColumnText(11));
+  step.priority = static_cast<int>(row.ColumnInt64(12));
+  step.display_name = row.ColumnText(13);
+  step.last_error = row.ColumnText(14);
+  step.progress_json = row.ColumnText(15);
+  return step;
+}
+
+}  // namespace cohort::server
+
+#endif  // COHORT_SERVER_STORE_STORE_INTERNAL_H_

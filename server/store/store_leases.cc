@@ -1,0 +1,351 @@
+// CoordinatorStore: workers, leases, completion and failure.
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "server/store/coordinator_store.h"
+#include "server/store/store_internal.h"
+
+namespace cohort::server {
+namespace {
+
+// Candidates examined per lease request: enough to skip steps this worker
+// cannot run without scanning a huge ready queue.
+constexpr int kLeaseScan = 256;
+
+bool IsRetryable(int code) {
+  switch (static_cast<absl::StatusCode>(code)) {
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kAborted:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kResourceExhausted:
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kUnknown:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<LeaseGrant>> CoordinatorStore::RegisterWorker(
+    const std::string& id, const std::string& info_json, absl::Time now) {
+  Transaction tx(*db_);
+  COHORT_RETURN_IF_ERROR(tx.Begin());
+  Statement& upsert = db_->Prepare(
+      "INSERT INTO workers(id, info_json, registered_us, last_heartbeat_us) "
+      "VALUES(?1, ?2, ?3, ?3) ON CONFLICT(id) DO UPDATE SET info_json = ?2, "
+      "last_heartbeat_us = ?3");
+  upsert.Bind(1, id).Bind(2, info_json).Bind(3, Micros(now));
+  COHORT_RETURN_IF_ERROR(upsert.Run());
+  COHORT_RETURN_IF_ERROR(AppendEvent(EventType::kWorkerJoined, "", "",
+                                     StepState::kUnspecified, id, "", now));
+  Statement& held = db_->Prepare(
+      absl::StrCat(kStepColumns, " WHERE worker_id = ? AND state = ?"));
+  held.Bind(1, id).Bind(2, static_cast<int>(StepState::kLeased));
+  std::vector<StepRecord> steps;
+  while (held.Step()) steps.push_back(StepFromRow(held));
+  COHORT_RETURN_IF_ERROR(held.status());
+  std::vector<LeaseGrant> grants;
+  for (StepRecord& step : steps) {
+    COHORT_ASSIGN_OR_RETURN(LeaseGrant grant, MakeGrant(std::move(step)));
+    grants.push_back(std::move(grant));
+  }
+  COHORT_RETURN_IF_ERROR(tx.Commit());
+  return grants;
+}
+
+absl::StatusOr<std::vector<WorkerRecord>> CoordinatorStore::ListWorkers() {
+  Statement& select = db_->Prepare(
+      "SELECT id, info_json, registered_us, last_heartbeat_us FROM workers "
+      "ORDER BY id");
+  std::vector<WorkerRecord> workers;
+  while (select.Step()) {
+    workers.push_back({select.ColumnText(0), select.ColumnText(1),
+                       FromMicros(select.ColumnInt64(2)),
+                       FromMicros(select.ColumnInt64(3))});
+  }
+  COHORT_RETURN_IF_ERROR(select.status());
+  return workers;
+}
+
+absl::StatusOr<LeaseGrant> CoordinatorStore::MakeGrant(StepRecord step) {
+  LeaseGrant grant;
+  grant.lease_id = step.lease_id;
+  grant.epoch = step.lease_epoch;
+  grant.expiry = step.lease_expiry;
+  COHORT_ASSIGN_OR_RETURN(std::optional<StepRecord> full, ReadStep(step.key));
+  grant.step = std::move(*full);
+  for (const StepInput& in : grant.step.inputs) {
+    OutputArtifact artifact;
+    artifact.name = in.name;
+    artifact.digest = in.artifact_digest;
+    if (artifact.digest.empty()) {
+      Statement& out = db_->Prepare(
+          "SELECT digest FROM step_outputs WHERE step_key = ? AND name = ?");
+      out.Bind(1, in.source_step_key).Bind(2, in.source_output);
+      if (out.Step()) artifact.digest = out.ColumnText(0);
+      while (out.Step()) {
+      }
+      COHORT_RETURN_IF_ERROR(out.status());
+      if (artifact.digest.empty()) {
+        return absl::InternalError(absl::StrCat(
+            "step ", step.key, ": input ", in.name, " has no registered output ",
+            in.source_output, " of step ", in.source_step_key));
+      }
+    }
+    Statement& meta = db_->Prepare(
+        "SELECT kind, size_bytes, is_folder FROM artifacts WHERE digest = ?");
+    meta.Bind(1, artifact.digest);
+    if (meta.Step()) {
+      artifact.kind = static_cast<int>(meta.ColumnInt64(0));
+      artifact.size_bytes = static_cast<uint64_t>(meta.ColumnInt64(1));
+      artifact.is_folder = meta.ColumnInt64(2) != 0;
+    }
+    while (meta.Step()) {
+    }
+    COHORT_RETURN_IF_ERROR(meta.status());
+    Statement& where = db_->Prepare(
+        "SELECT location FROM artifact_locations WHERE digest = ? ORDER BY location");
+    where.Bind(1, artifact.digest);
+    while (where.Step()) artifact.locations.push_back(where.ColumnText(0));
+    COHORT_RETURN_IF_ERROR(where.status());
+    grant.inputs.emplace_back(in.name, std::move(artifact));
+  }
+  return grant;
+}
+
+absl::StatusOr<std::optional<LeaseGrant>> CoordinatorStore::LeaseNext(
+    const WorkerCapacity& worker, absl::Time now, absl::Duration duration) {
+  Transaction tx(*db_);
+  COHORT_RETURN_IF_ERROR(tx.Begin());
+  Statement& ready = db_->Prepare(absl::StrCat(
+      kStepColumns,
+      " WHERE state = ? AND not_before_us <= ? ORDER BY priority DESC, "
+      "created_us, key LIMIT ?"));
+  ready.Bind(1, static_cast<int>(StepState::kReady))
+      .Bind(2, Micros(now))
+      .Bind(3, kLeaseScan);
+  std::vector<StepRecord> candidates;
+  while (ready.Step()) {
+    StepRecord step = StepFromRow(ready);
+    if (Matches(step.requirements, worker)) candidates.push_back(std::move(step));
+  }
+  COHORT_RETURN_IF_ERROR(ready.status());
+  if (candidates.empty()) {
+    COHORT_RETURN_IF_ERROR(tx.Commit());
+    return std::optional<LeaseGrant>();
+  }
+  // Among the best-priority candidates, prefer one whose inputs this worker
+  // already holds: moving a 50 GB checkpoint costs more than waiting.
+  int best_priority = candidates.front().priority;
+  StepRecord* chosen = &candidates.front();
+  Statement& local = db_->Prepare(
+      "SELECT count(*) FROM step_inputs i LEFT JOIN step_outputs o ON "
+      "o.step_key = i.source_step_key AND o.name = i.source_output JOIN "
+      "artifact_locations l ON l.digest = coalesce(i.artifact_digest, o.digest) "
+      "WHERE i.step_key = ? AND l.location = ?");
+  for (StepRecord& step : candidates) {
+    if (step.priority != best_priority) break;
+    local.Bind(1, step.key).Bind(2, absl::StrCat("worker:", worker.worker_id));
+    int64_t held = local.Step() ? local.ColumnInt64(0) : 0;
+    while (local.Step()) {
+    }
+    COHORT_RETURN_IF_ERROR(local.status());
+    if (held > 0) {
+      chosen = &step;
+      break;
+    }
+  }
+  std::string lease_id = RandomId("l-");
+  absl::Time expiry = now + duration;
+  Statement& lease = db_->Prepare(
+      "UPDATE steps SET lease_id = ?, lease_epoch = lease_epoch + 1, "
+      "lease_expiry_us = ?, worker_id = ?, attempts = attempts + 1, "
+      "started_us = ?, progress_json = NULL WHERE key = ?");
+  lease.Bind(1, lease_id)
+      .Bind(2, Micros(expiry))
+      .Bind(3, worker.worker_id)
+      .Bind(4, Micros(now))
+      .Bind(5, chosen->key);
+  COHORT_RETURN_IF_ERROR(lease.Run());
+  COHORT_RETURN_IF_ERROR(SetState(chosen->key, StepState::kReady,
+                                  StepState::kLeased, now,
+                                  absl::StrCat("leased to ", worker.worker_id)));
+  COHORT_ASSIGN_OR_RETURN(std::optional<StepRecord> leased, ReadStep(chosen->key));
+  COHORT_ASSIGN_OR_RETURN(LeaseGrant grant, MakeGrant(std::move(*leased)));
+  COHORT_RETURN_IF_ERROR(tx.Commit());
+  return std::optional<LeaseGrant>(std::move(grant));
+}
+
+absl::StatusOr<StepRecord> CoordinatorStore::CurrentLease(const LeaseRef& lease) {
+  Statement& select = db_->Prepare(
+      absl::StrCat(kStepColumns, " WHERE lease_id = ?"));
+  select.Bind(1, lease.lease_id);
+  std::optional<StepRecord> step;
+  if (select.Step()) step = StepFromRow(select);
+  while (select.Step()) {
+  }
+  COHORT_RETURN_IF_ERROR(select.status());
+  if (!step.has_value() || step->state != StepState::kLeased ||
+      step->lease_epoch != lease.epoch) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "lease ", lease.lease_id, " epoch ", lease.epoch,
+        " is not current (expired, re-leased or cancelled)"));
+  }
+  return *step;
+}
+
+absl::StatusOr<HeartbeatOutcome> CoordinatorStore::Heartbeat(
+    const std::string& worker_id, const std::vector<LeaseRef>& leases,
+    absl::Time now, absl::Duration duration) {
+  Transaction tx(*db_);
+  COHORT_RETURN_IF_ERROR(tx.Begin());
+  HeartbeatOutcome outcome;
+  outcome.new_expiry = now + duration;
+  Statement& seen = db_->Prepare(
+      "UPDATE workers SET last_heartbeat_us = ? WHERE id = ?");
+  seen.Bind(1, Micros(now)).Bind(2, worker_id);
+  COHORT_RETURN_IF_ERROR(seen.Run());
+  if (seen.Changes() == 0) {
+    return absl::NotFoundError(absl::StrCat("unknown worker ", worker_id,
+                                            "; register first"));
+  }
+  for (const LeaseRef& lease : leases) {
+    Statement& renew = db_->Prepare(
+        "UPDATE steps SET lease_expiry_us = ?, progress_json = "
+        "coalesce(?, progress_json) WHERE lease_id = ? AND lease_epoch = ? AND "
+        "state = ? AND worker_id = ?");
+    renew.Bind(1, Micros(outcome.new_expiry));
+    BindOptionalText(renew, 2, lease.progress_json);
+    renew.Bind(3, lease.lease_id)
+        .Bind(4, lease.epoch)
+        .Bind(5, static_cast<int>(StepState::kLeased))
+        .Bind(6, worker_id);
+    COHORT_RETURN_IF_ERROR(renew.Run());
+    (renew.Changes() == 1 ? outcome.renewed : outcome.revoked)
+        .push_back(lease.lease_id);
+  }
+  COHORT_RETURN_IF_ERROR(tx.Commit());
+  return outcome;
+}
+
+absl::Status CoordinatorStore::Complete(const LeaseRef& lease,
+                                        const std::vector<OutputArtifact>& outputs,
+                                        absl::Time now) {
+  Transaction tx(*db_);
+  COHORT_RETURN_IF_ERROR(tx.Begin());
+  COHORT_ASSIGN_OR_RETURN(StepRecord step, CurrentLease(lease));
+  for (const OutputArtifact& out : outputs) {
+    Statement& artifact = db_->Prepare(
+        "INSERT OR IGNORE INTO artifacts(digest, kind, size_bytes, is_folder, "
+        "produced_by, created_us) VALUES(?, ?, ?, ?, ?, ?)");
+    artifact.Bind(1, out.digest)
+        .Bind(2, out.kind)
+        .Bind(3, out.size_bytes)
+        .Bind(4, out.is_folder ? 1 : 0)
+        .Bind(5, step.key)
+        .Bind(6, Micros(now));
+    COHORT_RETURN_IF_ERROR(artifact.Run());
+    for (const std::string& location : out.locations) {
+      Statement& where = db_->Prepare(
+          "INSERT OR IGNORE INTO artifact_locations(digest, location) VALUES(?, ?)");
+      where.Bind(1, out.digest).Bind(2, location);
+      COHORT_RETURN_IF_ERROR(where.Run());
+    }
+    Statement& link = db_->Prepare(
+        "INSERT OR REPLACE INTO step_outputs(step_key, name, digest) VALUES(?, ?, ?)");
+    link.Bind(1, step.key).Bind(2, out.name).Bind(3, out.digest);
+    COHORT_RETURN_IF_ERROR(link.Run());
+  }
+  COHORT_RETURN_IF_ERROR(SetState(step.key, StepState::kLeased,
+                                  StepState::kSucceeded, now, "succeeded"));
+  COHORT_RETURN_IF_ERROR(PromoteChildren(step.key, now));
+  return tx.Commit();
+}
+
+absl::StatusOr<bool> CoordinatorStore::Fail(const LeaseRef& lease, int code,
+                                            const std::string& message,
+                                            absl::Time now) {
+  Transaction tx(*db_);
+  COHORT_RETURN_IF_ERROR(tx.Begin());
+  COHORT_ASSIGN_OR_RETURN(StepRecord step, CurrentLease(lease));
+  bool retry = IsRetryable(code) && step.attempts < step.max_attempts;
+  Statement& record = db_->Prepare(
+      "UPDATE steps SET last_error = ?, last_error_code = ?, not_before_us = ? "
+      "WHERE key = ?");
+  record.Bind(1, message)
+      .Bind(2, code)
+      .Bind(3, Micros(now + RetryBackoff(step.attempts)))
+      .Bind(4, step.key);
+  COHORT_RETURN_IF_ERROR(record.Run());
+  if (retry) {
+    COHORT_RETURN_IF_ERROR(SetState(step.key, StepState::kLeased,
+                                    StepState::kReady, now,
+                                    absl::StrCat("retrying: ", message)));
+  } else {
+    COHORT_RETURN_IF_ERROR(SetState(step.key, StepState::kLeased,
+                                    StepState::kFailed, now, message));
+    COHORT_RETURN_IF_ERROR(BlockDescendants(step.key, now));
+  }
+  COHORT_RETURN_IF_ERROR(tx.Commit());
+  return retry;
+}
+
+absl::StatusOr<std::vector<std::string>> CoordinatorStore::ExpireLeases(
+    absl::Time now) {
+  Transaction tx(*db_);
+  COHORT_RETURN_IF_ERROR(tx.Begin());
+  Statement& expired = db_->Prepare(absl::StrCat(
+      kStepColumns, " WHERE state = ? AND lease_expiry_us < ?"));
+  expired.Bind(1, static_cast<int>(StepState::kLeased)).Bind(2, Micros(now));
+  std::vector<StepRecord> steps;
+  while (expired.Step()) steps.push_back(StepFromRow(expired));
+  COHORT_RETURN_IF_ERROR(expired.status());
+  std::vector<std::string> keys;
+  for (const StepRecord& step : steps) {
+    std::string why = absl::StrCat("lease ", step.lease_id, " of worker ",
+                                   step.worker_id, " expired");
+    Statement& note = db_->Prepare(
+        "UPDATE steps SET last_error = ?, not_before_us = ? WHERE key = ?");
+    // No backoff: the worker died, not the step, and goal 1 is a re-lease
+    // within 35 s of the kill.
+    note.Bind(1, why).Bind(2, Micros(now)).Bind(3, step.key);
+    COHORT_RETURN_IF_ERROR(note.Run());
+    if (step.attempts >= step.max_attempts) {
+      COHORT_RETURN_IF_ERROR(SetState(step.key, StepState::kLeased,
+                                      StepState::kFailed, now,
+                                      absl::StrCat(why, "; out of attempts")));
+      COHORT_RETURN_IF_ERROR(BlockDescendants(step.key, now));
+    } else {
+      COHORT_RETURN_IF_ERROR(
+          SetState(step.key, StepState::kLeased, StepState::kReady, now, why));
+    }
+    keys.push_back(step.key);
+  }
+  COHORT_RETURN_IF_ERROR(tx.Commit());
+  return keys;
+}
+
+absl::Status CoordinatorStore::ExtendLeasesAfterRestart(absl::Time now,
+                                                        absl::Duration grace) {
+  Statement& extend = db_->Prepare(
+      "UPDATE steps SET lease_expiry_us = max(lease_expiry_us, ?) WHERE state = ?");
+  extend.Bind(1, Micros(now + grace)).Bind(2, static_cast<int>(StepState::kLeased));
+  return extend.Run();
+}
+
+absl::StatusOr<absl::Time> CoordinatorStore::NextLeaseExpiry() {
+  Statement& next = db_->Prepare(
+      "SELECT min(lease_expiry_us) FROM steps WHERE state = ?");
+  next.Bind(1, static_cast<int>(StepState::kLeased));
+  absl::Time when = absl::InfiniteFuture();
+  if (next.Step() && !next.ColumnIsNull(0)) when = FromMicros(next.ColumnInt64(0));
+  while (next.Step()) {
+  }
+  COHORT_RETURN_IF_ERROR(next.status());
+  return when;
+}
+
+}  // namespace cohort::server

@@ -1,0 +1,111 @@
+// CoordinatorStore: per-problem results and the event log.
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "server/store/coordinator_store.h"
+#include "server/store/store_internal.h"
+
+namespace cohort::server {
+
+absl::StatusOr<InsertOutcome> CoordinatorStore::InsertResults(
+    const LeaseRef& lease, const std::vector<ResultRow>& rows, absl::Time now) {
+  Transaction tx(*db_);
+  COHORT_RETURN_IF_ERROR(tx.Begin());
+  COHORT_ASSIGN_OR_RETURN(StepRecord step, CurrentLease(lease));
+  InsertOutcome outcome;
+  Statement& insert = db_->Prepare(
+      "INSERT OR IGNORE INTO results(step_key, problem_id, sample_index, "
+      "lease_epoch, verdict, finish_reason, completion_tokens, "
+      "reasoning_tokens, completion_chars, extracted_answer, scorer_version, "
+      "body, created_us) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  for (const ResultRow& row : rows) {
+    insert.Bind(1, step.key)
+        .Bind(2, row.problem_id)
+        .Bind(3, int64_t{row.sample_index})
+        .Bind(4, lease.epoch)
+        .Bind(5, row.verdict)
+        .Bind(6, row.finish_reason)
+        .Bind(7, row.completion_tokens)
+        .Bind(8, row.reasoning_tokens)
+        .Bind(9, row.completion_chars)
+        .Bind(10, row.extracted_answer)
+        .Bind(11, row.scorer_version)
+        .BindBlob(12, row.body)
+        .Bind(13, Micros(now));
+    COHORT_RETURN_IF_ERROR(insert.Run());
+    (insert.Changes() == 1 ? outcome.inserted : outcome.duplicates) += 1;
+  }
+  COHORT_RETURN_IF_ERROR(tx.Commit());
+  return outcome;
+}
+
+absl::StatusOr<std::vector<StoredResult>> CoordinatorStore::Results(
+    const std::string& step_key) {
+  Statement& select = db_->Prepare(
+      "SELECT step_key, problem_id, sample_index, verdict, finish_reason, "
+      "completion_tokens, reasoning_tokens, completion_chars, "
+      "extracted_answer, scorer_version, body FROM results WHERE step_key = ? "
+      "ORDER BY problem_id, sample_index");
+  select.Bind(1, step_key);
+  std::vector<StoredResult> results;
+  while (select.Step()) {
+    StoredResult r;
+    r.step_key = select.ColumnText(0);
+    r.row.problem_id = select.ColumnText(1);
+    r.row.sample_index = static_cast<uint32_t>(select.ColumnInt64(2));
+    r.row.verdict = static_cast<int>(select.ColumnInt64(3));
+    r.row.finish_reason = select.ColumnText(4);
+    r.row.completion_tokens = static_cast<uint64_t>(select.ColumnInt64(5));
+    r.row.reasoning_tokens = static_cast<uint64_t>(select.ColumnInt64(6));
+    r.row.completion_chars = static_cast<uint64_t>(select.ColumnInt64(7));
+    r.row.extracted_answer = select.ColumnText(8);
+    r.row.scorer_version = select.ColumnText(9);
+    r.row.body = select.ColumnText(10);
+    results.push_back(std::move(r));
+  }
+  COHORT_RETURN_IF_ERROR(select.status());
+  return results;
+}
+
+absl::StatusOr<int64_t> CoordinatorStore::CountResults() {
+  Statement& count = db_->Prepare("SELECT count(*) FROM results");
+  int64_t n = count.Step() ? count.ColumnInt64(0) : 0;
+  while (count.Step()) {
+  }
+  COHORT_RETURN_IF_ERROR(count.status());
+  return n;
+}
+
+absl::StatusOr<std::vector<EventRecord>> CoordinatorStore::Events(
+    const std::string& campaign_id, uint64_t after_cursor, int limit) {
+  Statement& select = db_->Prepare(
+      "SELECT cursor, type, time_us, campaign_id, step_key, step_state, "
+      "worker_id, message FROM events WHERE cursor > ?1 AND (?2 = '' OR "
+      "campaign_id = ?2) ORDER BY cursor LIMIT ?3");
+  select.Bind(1, after_cursor).Bind(2, campaign_id).Bind(3, limit);
+  std::vector<EventRecord> events;
+  while (select.Step()) {
+    EventRecord e;
+    e.cursor = static_cast<uint64_t>(select.ColumnInt64(0));
+    e.type = static_cast<EventType>(select.ColumnInt64(1));
+    e.time = FromMicros(select.ColumnInt64(2));
+    e.campaign_id = select.ColumnText(3);
+    e.step_key = select.ColumnText(4);
+    e.step_state = static_cast<StepState>(select.ColumnInt64(5));
+    e.worker_id = select.ColumnText(6);
+    e.message = select.ColumnText(7);
+    events.push_back(std::move(e));
+  }
+  COHORT_RETURN_IF_ERROR(select.status());
+  return events;
+}
+
+absl::StatusOr<uint64_t> CoordinatorStore::LastCursor() {
+  Statement& last = db_->Prepare("SELECT coalesce(max(cursor), 0) FROM events");
+  uint64_t cursor = last.Step() ? static_cast<uint64_t>(last.ColumnInt64(0)) : 0;
+  while (last.Step()) {
+  }
+  COHORT_RETURN_IF_ERROR(last.status());
+  return cursor;
+}
+
+}  // namespace cohort::server
