@@ -19,6 +19,7 @@
 #define COHORT_SERVER_STORE_COORDINATOR_STORE_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -235,6 +236,8 @@ class CoordinatorStore {
                                                   uint64_t after_cursor,
                                                   int limit);
   absl::StatusOr<uint64_t> LastCursor();
+  // Number of steps in each state (metrics).
+  absl::StatusOr<std::map<StepState, int64_t>> StepCounts();
 
   Database& db() { return *db_; }
 

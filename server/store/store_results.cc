@@ -108,4 +108,15 @@ absl::StatusOr<uint64_t> CoordinatorStore::LastCursor() {
   return cursor;
 }
 
+absl::StatusOr<std::map<StepState, int64_t>> CoordinatorStore::StepCounts() {
+  Statement& counts =
+      db_->Prepare("SELECT state, count(*) FROM steps GROUP BY state");
+  std::map<StepState, int64_t> result;
+  while (counts.Step()) {
+    result[static_cast<StepState>(counts.ColumnInt64(0))] = counts.ColumnInt64(1);
+  }
+  COHORT_RETURN_IF_ERROR(counts.status());
+  return result;
+}
+
 }  // namespace cohort::server

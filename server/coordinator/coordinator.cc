@@ -1,0 +1,305 @@
+#include "server/coordinator/coordinator.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace cohort::server {
+
+absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(
+    std::unique_ptr<CoordinatorStore> store, Clock& clock,
+    const CoordinatorOptions& options) {
+  // Workers could not heartbeat while we were down: give them time to
+  // reattach before judging them dead.
+  COHORT_RETURN_IF_ERROR(
+      store->ExtendLeasesAfterRestart(clock.Now(), options.restart_grace));
+  return std::unique_ptr<Coordinator>(
+      new Coordinator(std::move(store), clock, options));
+}
+
+void Coordinator::Run(Deferred& deferred) {
+  for (auto& fn : deferred) fn();
+  deferred.clear();
+}
+
+void Coordinator::NotifyWatchers(Deferred& deferred) {
+  for (const auto& [id, notify] : watchers_) deferred.push_back(notify);
+}
+
+void Coordinator::AfterChange(Deferred& deferred) {
+  ServeWaiters(deferred);
+  NotifyWatchers(deferred);
+}
+
+void Coordinator::ServeWaiters(Deferred& deferred) {
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    absl::StatusOr<std::optional<LeaseGrant>> grant =
+        store_->LeaseNext(it->worker, clock_.Now(), options_.lease_duration);
+    if (grant.ok() && !grant->has_value()) {
+      ++it;
+      continue;
+    }
+    if (grant.ok()) ++stats_.leases_granted;
+    LeaseCallback done = std::move(it->done);
+    it = waiters_.erase(it);
+    deferred.push_back([done = std::move(done), grant = std::move(grant)]() mutable {
+      done(std::move(grant));
+    });
+  }
+}
+
+absl::StatusOr<SubmitOutcome> Coordinator::Submit(
+    const std::string& name, const std::string& spec_json, int priority,
+    const std::string& idempotency_key, const std::vector<NodeSpec>& nodes,
+    bool dry_run, std::vector<PlannedStep>* planned) {
+  COHORT_ASSIGN_OR_RETURN(std::vector<PlannedStep> steps,
+                          PlanCampaign(nodes, options_.default_max_attempts));
+  Deferred deferred;
+  absl::StatusOr<SubmitOutcome> outcome;
+  {
+    absl::MutexLock lock(&mu_);
+    outcome = dry_run ? store_->DryRun(steps)
+                      : store_->SubmitCampaign(name, spec_json, priority,
+                                               idempotency_key, steps,
+                                               clock_.Now());
+    if (outcome.ok() && !dry_run) AfterChange(deferred);
+  }
+  Run(deferred);
+  if (planned != nullptr) *planned = std::move(steps);
+  return outcome;
+}
+
+absl::StatusOr<CampaignRecord> Coordinator::GetCampaign(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  return store_->GetCampaign(id);
+}
+
+absl::StatusOr<std::vector<CampaignRecord>> Coordinator::ListCampaigns(int limit) {
+  absl::MutexLock lock(&mu_);
+  return store_->ListCampaigns(limit);
+}
+
+absl::StatusOr<std::vector<StepRecord>> Coordinator::CampaignSteps(
+    const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  return store_->CampaignSteps(id);
+}
+
+absl::StatusOr<StepRecord> Coordinator::GetStep(const std::string& key) {
+  absl::MutexLock lock(&mu_);
+  return store_->GetStep(key);
+}
+
+absl::Status Coordinator::Cancel(const std::string& id) {
+  Deferred deferred;
+  absl::Status status;
+  {
+    absl::MutexLock lock(&mu_);
+    status = store_->CancelCampaign(id, clock_.Now());
+    if (status.ok()) AfterChange(deferred);
+  }
+  Run(deferred);
+  return status;
+}
+
+absl::Status Coordinator::Resume(const std::string& id) {
+  Deferred deferred;
+  absl::Status status;
+  {
+    absl::MutexLock lock(&mu_);
+    status = store_->ResumeCampaign(id, clock_.Now());
+    if (status.ok()) AfterChange(deferred);
+  }
+  Run(deferred);
+  return status;
+}
+
+absl::Status Coordinator::Retry(const std::string& key) {
+  Deferred deferred;
+  absl::Status status;
+  {
+    absl::MutexLock lock(&mu_);
+    status = store_->RetryStep(key, true, clock_.Now());
+    if (status.ok()) AfterChange(deferred);
+  }
+  Run(deferred);
+  return status;
+}
+
+absl::StatusOr<std::vector<LeaseGrant>> Coordinator::Register(
+    const std::string& id, const std::string& info_json) {
+  Deferred deferred;
+  absl::StatusOr<std::vector<LeaseGrant>> held;
+  {
+    absl::MutexLock lock(&mu_);
+    held = store_->RegisterWorker(id, info_json, clock_.Now());
+    if (held.ok()) NotifyWatchers(deferred);
+  }
+  Run(deferred);
+  return held;
+}
+
+absl::StatusOr<std::vector<WorkerRecord>> Coordinator::ListWorkers() {
+  absl::MutexLock lock(&mu_);
+  return store_->ListWorkers();
+}
+
+void Coordinator::LeaseOrWait(const WorkerCapacity& worker, absl::Time deadline,
+                              LeaseCallback done) {
+  Deferred deferred;
+  {
+    absl::MutexLock lock(&mu_);
+    absl::StatusOr<std::optional<LeaseGrant>> grant =
+        store_->LeaseNext(worker, clock_.Now(), options_.lease_duration);
+    if (!grant.ok() || grant->has_value() || deadline <= clock_.Now()) {
+      if (grant.ok() && grant->has_value()) {
+        ++stats_.leases_granted;
+        NotifyWatchers(deferred);
+      }
+      deferred.push_back([done = std::move(done), grant = std::move(grant)]() mutable {
+        done(std::move(grant));
+      });
+    } else {
+      // One parked poll per worker: a newer poll replaces an older one,
+      // which is answered empty (the worker gave up on it).
+      for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
+        if (it->worker.worker_id == worker.worker_id) {
+          LeaseCallback old = std::move(it->done);
+          waiters_.erase(it);
+          deferred.push_back([old = std::move(old)] { old(std::optional<LeaseGrant>()); });
+          break;
+        }
+      }
+      waiters_.push_back({worker, deadline, std::move(done)});
+    }
+  }
+  Run(deferred);
+}
+
+absl::StatusOr<HeartbeatOutcome> Coordinator::Heartbeat(
+    const std::string& worker_id, const std::vector<LeaseRef>& leases) {
+  absl::MutexLock lock(&mu_);
+  return store_->Heartbeat(worker_id, leases, clock_.Now(),
+                           options_.lease_duration);
+}
+
+absl::Status Coordinator::Complete(const LeaseRef& lease,
+                                   const std::vector<OutputArtifact>& outputs) {
+  Deferred deferred;
+  absl::Status status;
+  {
+    absl::MutexLock lock(&mu_);
+    status = store_->Complete(lease, outputs, clock_.Now());
+    if (status.ok()) AfterChange(deferred);
+  }
+  Run(deferred);
+  return status;
+}
+
+absl::StatusOr<bool> Coordinator::Fail(const LeaseRef& lease, int code,
+                                       const std::string& message) {
+  Deferred deferred;
+  absl::StatusOr<bool> retry;
+  {
+    absl::MutexLock lock(&mu_);
+    retry = store_->Fail(lease, code, message, clock_.Now());
+    if (retry.ok()) AfterChange(deferred);
+  }
+  Run(deferred);
+  return retry;
+}
+
+absl::StatusOr<InsertOutcome> Coordinator::InsertResults(
+    const LeaseRef& lease, const std::vector<ResultRow>& rows) {
+  Deferred deferred;
+  absl::StatusOr<InsertOutcome> outcome;
+  {
+    absl::MutexLock lock(&mu_);
+    outcome = store_->InsertResults(lease, rows, clock_.Now());
+    if (outcome.ok()) {
+      stats_.results_inserted += outcome->inserted;
+      stats_.results_duplicate += outcome->duplicates;
+    }
+  }
+  Run(deferred);
+  return outcome;
+}
+
+absl::StatusOr<std::vector<StoredResult>> Coordinator::Results(
+    const std::string& step_key) {
+  absl::MutexLock lock(&mu_);
+  return store_->Results(step_key);
+}
+
+absl::StatusOr<std::vector<EventRecord>> Coordinator::Events(
+    const std::string& campaign_id, uint64_t after_cursor, int limit) {
+  absl::MutexLock lock(&mu_);
+  return store_->Events(campaign_id, after_cursor, limit);
+}
+
+absl::StatusOr<uint64_t> Coordinator::LastCursor() {
+  absl::MutexLock lock(&mu_);
+  return store_->LastCursor();
+}
+
+uint64_t Coordinator::Subscribe(std::function<void()> notify) {
+  absl::MutexLock lock(&mu_);
+  uint64_t id = next_watcher_id_++;
+  watchers_[id] = std::move(notify);
+  return id;
+}
+
+void Coordinator::Unsubscribe(uint64_t id) {
+  absl::MutexLock lock(&mu_);
+  watchers_.erase(id);
+}
+
+void Coordinator::Tick() {
+  Deferred deferred;
+  {
+    absl::MutexLock lock(&mu_);
+    absl::Time now = clock_.Now();
+    absl::StatusOr<std::vector<std::string>> expired = store_->ExpireLeases(now);
+    if (expired.ok()) stats_.leases_expired += expired->size();
+    // Steps leave backoff with time alone, so waiters are retried each tick.
+    ServeWaiters(deferred);
+    if (expired.ok() && !expired->empty()) NotifyWatchers(deferred);
+    for (auto it = waiters_.begin(); it != waiters_.end();) {
+      if (it->deadline > now) {
+        ++it;
+        continue;
+      }
+      LeaseCallback done = std::move(it->done);
+      it = waiters_.erase(it);
+      deferred.push_back([done = std::move(done)] { done(std::optional<LeaseGrant>()); });
+    }
+  }
+  Run(deferred);
+}
+
+void Coordinator::CancelWaiters() {
+  Deferred deferred;
+  {
+    absl::MutexLock lock(&mu_);
+    for (Waiter& w : waiters_) {
+      deferred.push_back([done = std::move(w.done)] {
+        done(absl::UnavailableError("coordinator shutting down"));
+      });
+    }
+    waiters_.clear();
+  }
+  Run(deferred);
+}
+
+Coordinator::Stats Coordinator::GetStats() {
+  absl::MutexLock lock(&mu_);
+  Stats stats = stats_;
+  stats.waiting_workers = waiters_.size();
+  return stats;
+}
+
+absl::StatusOr<std::map<StepState, int64_t>> Coordinator::StepCounts() {
+  absl::MutexLock lock(&mu_);
+  return store_->StepCounts();
+}
+
+}  // namespace cohort::server

@@ -1,0 +1,158 @@
+// File: coordinator.h
+//
+// The coordinator's state machine, thread-safe and free of gRPC: the store
+// behind one mutex, workers waiting in long polls, watchers to wake, and the
+// periodic work (lease expiry, wait deadlines). The gRPC services in
+// server/service translate protos and call this class; tests drive it
+// directly with a FakeClock.
+//
+// Long polls never block a thread: LeaseOrWait either answers at once or
+// parks the callback, which a later state change (a step becoming ready) or
+// Tick (the wait deadline passing) invokes exactly once, outside the lock.
+//
+//   Coordinator coordinator(std::move(store), clock, options);
+//   coordinator.LeaseOrWait(capacity, clock.Now() + absl::Seconds(30),
+//                           [](absl::StatusOr<std::optional<LeaseGrant>> r) {...});
+//   ... a background thread calls coordinator.Tick() every ~100 ms.
+//
+// Thread-safe.
+#ifndef COHORT_SERVER_COORDINATOR_COORDINATOR_H_
+#define COHORT_SERVER_COORDINATOR_COORDINATOR_H_
+
+#include <functional>
+#include <list>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "server/jobgraph/plan.h"
+#include "server/store/coordinator_store.h"
+
+namespace cohort::server {
+
+struct CoordinatorOptions {
+  absl::Duration lease_duration = absl::Seconds(30);
+  absl::Duration heartbeat_interval = absl::Seconds(5);
+  // How long a restarted coordinator waits for workers to reattach before
+  // their leases may expire.
+  absl::Duration restart_grace = absl::Seconds(30);
+  uint32_t default_max_attempts = 3;
+};
+
+using LeaseCallback =
+    std::function<void(absl::StatusOr<std::optional<LeaseGrant>>)>;
+
+class Coordinator {
+ public:
+  // Gives every lease found in `store` the restart grace.
+  static absl::StatusOr<std::unique_ptr<Coordinator>> Create(
+      std::unique_ptr<CoordinatorStore> store, Clock& clock,
+      const CoordinatorOptions& options);
+  Coordinator(const Coordinator&) = delete;
+  Coordinator& operator=(const Coordinator&) = delete;
+
+  const CoordinatorOptions& options() const { return options_; }
+
+  // Campaigns.
+  absl::StatusOr<SubmitOutcome> Submit(const std::string& name,
+                                       const std::string& spec_json,
+                                       int priority,
+                                       const std::string& idempotency_key,
+                                       const std::vector<NodeSpec>& nodes,
+                                       bool dry_run,
+                                       std::vector<PlannedStep>* planned);
+  absl::StatusOr<CampaignRecord> GetCampaign(const std::string& id);
+  absl::StatusOr<std::vector<CampaignRecord>> ListCampaigns(int limit);
+  absl::StatusOr<std::vector<StepRecord>> CampaignSteps(const std::string& id);
+  absl::StatusOr<StepRecord> GetStep(const std::string& key);
+  absl::Status Cancel(const std::string& id);
+  absl::Status Resume(const std::string& id);
+  absl::Status Retry(const std::string& key);
+
+  // Workers.
+  absl::StatusOr<std::vector<LeaseGrant>> Register(const std::string& id,
+                                                   const std::string& info_json);
+  absl::StatusOr<std::vector<WorkerRecord>> ListWorkers();
+  // Answers with a lease now if one matches, else parks `done` until a step
+  // becomes ready for this worker or `deadline` passes (then nullopt).
+  void LeaseOrWait(const WorkerCapacity& worker, absl::Time deadline,
+                   LeaseCallback done) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<HeartbeatOutcome> Heartbeat(const std::string& worker_id,
+                                             const std::vector<LeaseRef>& leases);
+  absl::Status Complete(const LeaseRef& lease,
+                        const std::vector<OutputArtifact>& outputs);
+  absl::StatusOr<bool> Fail(const LeaseRef& lease, int code,
+                            const std::string& message);
+  absl::StatusOr<InsertOutcome> InsertResults(const LeaseRef& lease,
+                                              const std::vector<ResultRow>& rows);
+  absl::StatusOr<std::vector<StoredResult>> Results(const std::string& step_key);
+
+  // Watch feed.
+  absl::StatusOr<std::vector<EventRecord>> Events(const std::string& campaign_id,
+                                                  uint64_t after_cursor,
+                                                  int limit);
+  absl::StatusOr<uint64_t> LastCursor();
+  // `notify` is called (outside the lock, from any thread) after every
+  // committed change. Returns an id for Unsubscribe.
+  uint64_t Subscribe(std::function<void()> notify) ABSL_LOCKS_EXCLUDED(mu_);
+  void Unsubscribe(uint64_t id) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Periodic work: expires leases, serves waiters whose steps came out of
+  // backoff, answers waiters whose deadline passed. Call every ~100 ms.
+  void Tick() ABSL_LOCKS_EXCLUDED(mu_);
+  // Answers every parked waiter with kUnavailable (shutdown).
+  void CancelWaiters() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Counters for metrics.
+  struct Stats {
+    uint64_t leases_granted = 0;
+    uint64_t leases_expired = 0;
+    uint64_t results_inserted = 0;
+    uint64_t results_duplicate = 0;
+    size_t waiting_workers = 0;
+  };
+  Stats GetStats() ABSL_LOCKS_EXCLUDED(mu_);
+  // Steps by state (for metrics).
+  absl::StatusOr<std::map<StepState, int64_t>> StepCounts();
+
+ private:
+  struct Waiter {
+    WorkerCapacity worker;
+    absl::Time deadline;
+    LeaseCallback done;
+  };
+  // A callback to run once the lock is released.
+  using Deferred = std::vector<std::function<void()>>;
+
+  Coordinator(std::unique_ptr<CoordinatorStore> store, Clock& clock,
+              const CoordinatorOptions& options)
+      : store_(std::move(store)), clock_(clock), options_(options) {}
+
+  // Tries to hand ready steps to parked waiters, oldest first.
+  void ServeWaiters(Deferred& deferred) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues a notification of every subscriber.
+  void NotifyWatchers(Deferred& deferred) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After a state change: serve waiters and wake watchers.
+  void AfterChange(Deferred& deferred) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static void Run(Deferred& deferred);
+
+  absl::Mutex mu_;
+  std::unique_ptr<CoordinatorStore> store_ ABSL_GUARDED_BY(mu_);
+  Clock& clock_;
+  const CoordinatorOptions options_;
+  std::list<Waiter> waiters_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, std::function<void()>> watchers_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_watcher_id_ ABSL_GUARDED_BY(mu_) = 1;
+  Stats stats_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace cohort::server
+
+#endif  // COHORT_SERVER_COORDINATOR_COORDINATOR_H_
