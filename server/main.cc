@@ -1,10 +1,98 @@
-// cohortd: the coordinator daemon. Wiring only.
+// cohortd: the coordinator daemon. Wiring only: flags, logging, the store,
+// the coordinator, the gRPC server, and a wait for SIGTERM/SIGINT.
+#include <signal.h>
+
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "common/atomic_file.h"
 #include "common/logging.h"
 #include "common/version.h"
+#include "server/coordinator/coordinator.h"
+#include "server/service/server.h"
+#include "spdlog/spdlog.h"
+
+namespace {
+
+struct Flags {
+  cohort::server::ServerOptions server;
+  std::string state_dir = "cohort-state";
+  std::string port_file;
+  std::string log_format = "human";
+  std::string log_level = "info";
+  double lease_seconds = 30;
+  double heartbeat_seconds = 5;
+  bool durability_normal = false;
+  // token create
+  std::string role;
+  std::string token_name = "cli";
+  double ttl_hours = 0;
+};
+
+int Fail(const absl::Status& status) {
+  std::fprintf(stderr, "cohortd: %s\n", std::string(status.message()).c_str());
+  return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+absl::StatusOr<std::unique_ptr<cohort::server::Coordinator>> OpenCoordinator(
+    const Flags& flags) {
+  std::error_code ec;
+  std::filesystem::create_directories(flags.state_dir, ec);
+  if (ec) {
+    return absl::InvalidArgumentError("cannot create state dir " + flags.state_dir +
+                                      ": " + ec.message());
+  }
+  cohort::server::DatabaseOptions db;
+  db.durability = flags.durability_normal ? cohort::server::Durability::kNormal
+                                          : cohort::server::Durability::kFull;
+  auto store = cohort::server::CoordinatorStore::Open(
+      flags.state_dir + "/cohort.db", db);
+  if (!store.ok()) return store.status();
+  cohort::server::CoordinatorOptions options;
+  options.lease_duration = absl::Seconds(flags.lease_seconds);
+  options.heartbeat_interval = absl::Seconds(flags.heartbeat_seconds);
+  options.restart_grace = options.lease_duration;
+  return cohort::server::Coordinator::Create(std::move(*store),
+                                             cohort::RealClock(), options);
+}
+
+int CreateToken(const Flags& flags) {
+  auto coordinator = OpenCoordinator(flags);
+  if (!coordinator.ok()) return Fail(coordinator.status());
+  std::optional<absl::Duration> ttl;
+  if (flags.ttl_hours > 0) ttl = absl::Hours(flags.ttl_hours);
+  auto token = (*coordinator)->CreateToken(flags.role, flags.token_name, ttl);
+  if (!token.ok()) return Fail(token.status());
+  std::printf("%s\n", token->c_str());
+  return 0;
+}
+
+int Serve(const Flags& flags) {
+  // Block the signals before any thread starts so that only sigwait sees them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  auto coordinator = OpenCoordinator(flags);
+  if (!coordinator.ok()) return Fail(coordinator.status());
+  cohort::server::CohortServer server(**coordinator, flags.server);
+  if (absl::Status s = server.Start(); !s.ok()) return Fail(s);
+  if (!flags.port_file.empty()) {
+    absl::Status s = cohort::WriteFileAtomically(
+        flags.port_file, std::to_string(server.port()) + "\n");
+    if (!s.ok()) return Fail(s);
+  }
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  spdlog::info("signal {}: shutting down", signal_number);
+  server.Shutdown(absl::Seconds(10));
+  return 0;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -12,19 +100,35 @@ int main(int argc, char** argv) {
       "cache of prune-and-eval campaigns and dispatches their steps to "
       "cohort-worker processes over gRPC."};
   app.set_version_flag("--version", std::string("cohortd ") + COHORT_VERSION);
-  std::string listen = "127.0.0.1:7400";
-  std::string state_dir = "cohort-state";
-  std::string log_format = "human";
-  std::string log_level = "info";
-  app.add_option("--listen", listen, "host:port to serve gRPC on")
+  Flags flags;
+  app.add_option("--listen", flags.server.listen, "host:port to serve gRPC on (port 0: any)")
       ->capture_default_str();
-  app.add_option("--state-dir", state_dir,
-                 "folder for the SQLite database, logs and tokens")
+  app.add_option("--state-dir", flags.state_dir,
+                 "folder for the SQLite database")
       ->capture_default_str();
-  app.add_option("--log-format", log_format, "human or json")
+  app.add_option("--port-file", flags.port_file,
+                 "write the bound port here once serving");
+  app.add_option("--tls-cert", flags.server.tls_cert_file, "server certificate (PEM)");
+  app.add_option("--tls-key", flags.server.tls_key_file, "server private key (PEM)");
+  app.add_option("--tls-client-ca", flags.server.tls_client_ca_file,
+                 "require client certificates signed by this CA (mTLS)");
+  app.add_option("--lease-seconds", flags.lease_seconds, "lease duration")
       ->capture_default_str();
-  app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
+  app.add_option("--heartbeat-seconds", flags.heartbeat_seconds,
+                 "heartbeat interval told to workers")
       ->capture_default_str();
+  app.add_flag("--durability-normal", flags.durability_normal,
+               "synchronous=NORMAL: survives kill -9, may lose the last "
+               "commits on power loss (default FULL)");
+  app.add_option("--log-format", flags.log_format, "human or json")->capture_default_str();
+  app.add_option("--log-level", flags.log_level, "trace|debug|info|warn|error")
+      ->capture_default_str();
+  CLI::App* token = app.add_subcommand("token", "manage bearer tokens");
+  CLI::App* create = token->add_subcommand("create", "create a token and print it once");
+  create->add_option("--role", flags.role, "client, worker or admin")->required();
+  create->add_option("--name", flags.token_name, "a label for the token");
+  create->add_option("--ttl-hours", flags.ttl_hours, "expire after this many hours");
+  token->require_subcommand(1);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -32,16 +136,10 @@ int main(int argc, char** argv) {
   }
   cohort::LogOptions log_options;
   log_options.program = "cohortd";
-  log_options.level = log_level;
-  if (absl::Status s = cohort::ParseLogFormat(log_format, &log_options.format);
-      !s.ok() || !(s = cohort::InitLogging(log_options)).ok()) {
-    std::fprintf(stderr, "cohortd: %s\n", std::string(s.message()).c_str());
-    return 2;
-  }
-  std::fprintf(stderr,
-               "cohortd: the coordinator service is not built yet (open issue: "
-               "SQLite job graph, lease scheduler, gRPC services); nothing to "
-               "serve on %s.\n",
-               listen.c_str());
-  return 1;
+  log_options.level = flags.log_level;
+  absl::Status s = cohort::ParseLogFormat(flags.log_format, &log_options.format);
+  if (s.ok()) s = cohort::InitLogging(log_options);
+  if (!s.ok()) return Fail(s);
+  if (create->parsed()) return CreateToken(flags);
+  return Serve(flags);
 }

@@ -1,6 +1,8 @@
 #include "server/coordinator/coordinator.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/random.h"
+#include "common/sha256.h"
 #include "common/status_macros.h"
 
 namespace cohort::server {
@@ -288,6 +290,34 @@ void Coordinator::CancelWaiters() {
     waiters_.clear();
   }
   Run(deferred);
+}
+
+absl::StatusOr<std::string> Coordinator::CreateToken(
+    const std::string& role, const std::string& name,
+    std::optional<absl::Duration> ttl) {
+  if (role != "client" && role != "worker" && role != "admin") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown role '", role, "' (expected client, worker or admin)"));
+  }
+  std::string token = absl::StrCat("cht_", role, "_", SecureRandomHex(24));
+  absl::MutexLock lock(&mu_);
+  absl::Time now = clock_.Now();
+  std::optional<absl::Time> expires;
+  if (ttl.has_value()) expires = now + *ttl;
+  COHORT_RETURN_IF_ERROR(store_->AddToken(Sha256Hex(token), role, name, now, expires));
+  return token;
+}
+
+absl::StatusOr<std::string> Coordinator::Authenticate(const std::string& token) {
+  if (token.empty()) return absl::UnauthenticatedError("missing bearer token");
+  std::string hash = Sha256Hex(token);
+  absl::MutexLock lock(&mu_);
+  COHORT_ASSIGN_OR_RETURN(std::optional<std::string> role,
+                          store_->TokenRole(hash, clock_.Now()));
+  if (!role.has_value()) {
+    return absl::UnauthenticatedError("unknown or expired bearer token");
+  }
+  return *role;
 }
 
 Coordinator::Stats Coordinator::GetStats() {

@@ -110,6 +110,14 @@ class Coordinator {
   // Answers every parked waiter with kUnavailable (shutdown).
   void CancelWaiters() ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Auth: creates a token for `role` ("client", "worker", "admin") and
+  // returns its plaintext (shown once; only its sha256 is stored).
+  absl::StatusOr<std::string> CreateToken(const std::string& role,
+                                          const std::string& name,
+                                          std::optional<absl::Duration> ttl);
+  // The role of a presented token; kUnauthenticated when unknown/expired.
+  absl::StatusOr<std::string> Authenticate(const std::string& token);
+
   // Counters for metrics.
   struct Stats {
     uint64_t leases_granted = 0;

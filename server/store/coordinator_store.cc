@@ -1,13 +1,8 @@
 // CoordinatorStore: opening, shared helpers and the step state machine.
 #include "server/store/coordinator_store.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cstdio>
-#include <random>
-
 #include "absl/strings/str_cat.h"
+#include "common/random.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "server/store/schema.h"
@@ -18,14 +13,7 @@ namespace cohort::server {
 using json = nlohmann::json;
 
 std::string RandomId(const char* prefix) {
-  static thread_local std::mt19937_64 rng([] {
-    std::random_device device;
-    return (static_cast<uint64_t>(device()) << 32) ^ device();
-  }());
-  char buffer[17];
-  std::snprintf(buffer, sizeof(buffer), "%016llx",
-                static_cast<unsigned long long>(rng()));
-  return absl::StrCat(prefix, buffer);
+  return absl::StrCat(prefix, SecureRandomHex(8));
 }
 
 std::string RequirementsToJson(const Requirements& req) {

@@ -236,6 +236,15 @@ class CoordinatorStore {
                                                   uint64_t after_cursor,
                                                   int limit);
   absl::StatusOr<uint64_t> LastCursor();
+  // --- tokens --------------------------------------------------------------
+  // Stores sha256(token) with its role; the plaintext is never stored.
+  absl::Status AddToken(const std::string& token_sha256, const std::string& role,
+                        const std::string& name, absl::Time now,
+                        std::optional<absl::Time> expires);
+  // The role of a token hash, or nullopt when unknown or expired.
+  absl::StatusOr<std::optional<std::string>> TokenRole(
+      const std::string& token_sha256, absl::Time now);
+
   // Number of steps in each state (metrics).
   absl::StatusOr<std::map<StepState, int64_t>> StepCounts();
 

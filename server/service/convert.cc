@@ -1,0 +1,196 @@
+#include "server/service/convert.h"
+
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+
+namespace cohort::server {
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  // absl codes are numerically the gRPC codes.
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+Requirements RequirementsFromProto(const v1::Requirements& req) {
+  Requirements r;
+  r.gpus = req.gpus();
+  r.gpu_memory_bytes = req.gpu_memory_bytes();
+  r.disk_bytes = req.disk_bytes();
+  r.memory_bytes = req.memory_bytes();
+  r.labels.assign(req.labels().begin(), req.labels().end());
+  r.tools.assign(req.tools().begin(), req.tools().end());
+  return r;
+}
+
+void RequirementsToProto(const Requirements& req, v1::Requirements* out) {
+  out->set_gpus(req.gpus);
+  out->set_gpu_memory_bytes(req.gpu_memory_bytes);
+  out->set_disk_bytes(req.disk_bytes);
+  out->set_memory_bytes(req.memory_bytes);
+  for (const auto& l : req.labels) out->add_labels(l);
+  for (const auto& t : req.tools) out->add_tools(t);
+}
+
+absl::StatusOr<std::vector<NodeSpec>> NodesFromProto(const v1::CampaignSpec& spec) {
+  std::vector<NodeSpec> nodes;
+  for (const v1::StepSpec& s : spec.steps()) {
+    NodeSpec node;
+    node.node_id = s.node_id();
+    node.kind = static_cast<StepKind>(s.kind());
+    node.params_json = s.params_json().empty() ? "{}" : s.params_json();
+    node.requirements = RequirementsFromProto(s.requirements());
+    node.display_name = s.display_name();
+    node.max_attempts = s.max_attempts();
+    node.impl_version = s.implementation_version().empty() ? "1"
+                                                           : s.implementation_version();
+    for (const v1::StepSpecInput& in : s.inputs()) {
+      NodeInput input;
+      input.name = in.name();
+      if (in.has_node_output()) {
+        input.node_id = in.node_output().node_id();
+        input.output = in.node_output().output();
+      } else {
+        input.artifact_digest = in.artifact_digest();
+      }
+      node.inputs.push_back(std::move(input));
+    }
+    nodes.push_back(std::move(node));
+  }
+  return nodes;
+}
+
+void StepToProto(const StepRecord& step, v1::Step* out) {
+  out->set_key(step.key);
+  out->set_kind(static_cast<v1::StepKind>(step.kind));
+  out->set_params_json(step.params_json);
+  out->set_state(static_cast<v1::StepState>(step.state));
+  out->set_attempts(step.attempts);
+  out->set_max_attempts(step.max_attempts);
+  RequirementsToProto(step.requirements, out->mutable_requirements());
+  out->set_priority(step.priority);
+  out->set_worker_id(step.worker_id);
+  out->set_lease_epoch(step.lease_epoch);
+  if (step.lease_expiry != absl::InfinitePast()) {
+    out->set_lease_expiry_us(absl::ToUnixMicros(step.lease_expiry));
+  }
+  out->set_last_error(step.last_error);
+  out->set_display_name(step.display_name);
+  for (const StepInput& in : step.inputs) {
+    v1::StepInput* input = out->add_inputs();
+    input->set_name(in.name);
+    input->set_digest(in.artifact_digest);
+    if (!in.source_step_key.empty()) out->add_depends_on(in.source_step_key);
+  }
+  if (!step.progress_json.empty()) {
+    nlohmann::json p = nlohmann::json::parse(step.progress_json, nullptr, false);
+    if (p.is_object()) {
+      v1::StepProgress* progress = out->mutable_progress();
+      progress->set_done(p.value("done", uint64_t{0}));
+      progress->set_total(p.value("total", uint64_t{0}));
+      progress->set_passed(p.value("passed", uint64_t{0}));
+      progress->set_unit(p.value("unit", std::string()));
+      progress->set_message(p.value("message", std::string()));
+    }
+  }
+}
+
+void CampaignToProto(const CampaignRecord& campaign, v1::Campaign* out) {
+  out->set_id(campaign.id);
+  out->set_name(campaign.name);
+  out->set_state(static_cast<v1::CampaignState>(campaign.state));
+  out->set_created_us(absl::ToUnixMicros(campaign.created));
+  if (campaign.finished.has_value()) {
+    out->set_finished_us(absl::ToUnixMicros(*campaign.finished));
+  }
+  out->set_spec_json(campaign.spec_json);
+}
+
+void LeaseToProto(const LeaseGrant& grant, v1::Lease* out) {
+  out->set_lease_id(grant.lease_id);
+  out->set_epoch(grant.epoch);
+  out->set_expiry_us(absl::ToUnixMicros(grant.expiry));
+  StepToProto(grant.step, out->mutable_step());
+  for (const auto& [name, artifact] : grant.inputs) {
+    v1::Artifact* a = out->add_inputs();
+    a->set_digest(artifact.digest);
+    a->set_kind(static_cast<v1::ArtifactKind>(artifact.kind));
+    a->set_size_bytes(artifact.size_bytes);
+    a->set_is_folder(artifact.is_folder);
+    for (const std::string& location : artifact.locations) {
+      v1::ArtifactLocation* where = a->add_locations();
+      if (location.rfind("worker:", 0) == 0) {
+        where->set_worker_id(location.substr(7));
+      } else if (location.rfind("path:", 0) == 0) {
+        where->set_shared_path(location.substr(5));
+      }
+    }
+  }
+}
+
+void EventToProto(const EventRecord& event, v1::Event* out) {
+  out->set_cursor(event.cursor);
+  out->set_type(static_cast<v1::EventType>(event.type));
+  out->set_time_us(absl::ToUnixMicros(event.time));
+  out->set_campaign_id(event.campaign_id);
+  out->set_step_key(event.step_key);
+  out->set_step_state(static_cast<v1::StepState>(event.step_state));
+  out->set_worker_id(event.worker_id);
+  out->set_message(event.message);
+}
+
+WorkerCapacity CapacityFromLeaseRequest(const v1::LeaseRequest& request,
+                                        const v1::WorkerInfo& info) {
+  WorkerCapacity w;
+  w.worker_id = request.worker_id();
+  w.free_slots = request.free_slots();
+  w.free_gpus = request.free_gpus();
+  w.free_disk_bytes = request.free_disk_bytes();
+  w.memory_bytes = info.memory_bytes();
+  uint64_t smallest = 0;
+  for (const v1::GpuInfo& gpu : info.gpus()) {
+    if (smallest == 0 || gpu.memory_bytes() < smallest) smallest = gpu.memory_bytes();
+  }
+  w.gpu_memory_bytes = smallest;
+  w.labels.assign(info.labels().begin(), info.labels().end());
+  for (const v1::ToolInfo& tool : info.tools()) w.tools.push_back(tool.name());
+  return w;
+}
+
+ResultRow ResultFromProto(const v1::ProblemResult& result) {
+  ResultRow row;
+  row.problem_id = result.problem_id();
+  row.sample_index = result.sample_index();
+  row.verdict = static_cast<int>(result.verdict());
+  row.finish_reason = result.finish_reason();
+  row.completion_tokens = result.completion_tokens();
+  row.reasoning_tokens = result.reasoning_tokens();
+  row.completion_chars = result.completion_chars();
+  row.extracted_answer = result.extracted_answer();
+  row.scorer_version = result.scorer_version();
+  row.body = result.SerializeAsString();
+  return row;
+}
+
+v1::ProblemResult ResultToProto(const StoredResult& stored) {
+  v1::ProblemResult result;
+  result.ParseFromString(stored.row.body);
+  result.set_step_key(stored.step_key);
+  return result;
+}
+
+OutputArtifact OutputFromProto(const v1::StepOutput& output) {
+  OutputArtifact out;
+  out.name = output.name();
+  out.digest = output.artifact().digest();
+  out.kind = static_cast<int>(output.artifact().kind());
+  out.size_bytes = output.artifact().size_bytes();
+  out.is_folder = output.artifact().is_folder();
+  for (const v1::ArtifactLocation& where : output.artifact().locations()) {
+    if (where.has_worker_id()) out.locations.push_back("worker:" + where.worker_id());
+    if (where.has_shared_path()) out.locations.push_back("path:" + where.shared_path());
+  }
+  return out;
+}
+
+}  // namespace cohort::server

@@ -1,0 +1,36 @@
+// File: convert.h
+//
+// proto <-> domain translation for the coordinator's services. Protos stop
+// here: the coordinator, store and job graph see only plain structs.
+#ifndef COHORT_SERVER_SERVICE_CONVERT_H_
+#define COHORT_SERVER_SERVICE_CONVERT_H_
+
+#include <vector>
+
+#include "absl/status/status.h"
+#include "cohort/v1/coordinator.pb.h"
+#include "cohort/v1/worker.pb.h"
+#include "grpcpp/support/status.h"
+#include "server/coordinator/coordinator.h"
+
+namespace cohort::server {
+
+grpc::Status ToGrpc(const absl::Status& status);
+
+absl::StatusOr<std::vector<NodeSpec>> NodesFromProto(const v1::CampaignSpec& spec);
+void StepToProto(const StepRecord& step, v1::Step* out);
+void CampaignToProto(const CampaignRecord& campaign, v1::Campaign* out);
+void LeaseToProto(const LeaseGrant& grant, v1::Lease* out);
+void EventToProto(const EventRecord& event, v1::Event* out);
+Requirements RequirementsFromProto(const v1::Requirements& req);
+void RequirementsToProto(const Requirements& req, v1::Requirements* out);
+WorkerCapacity CapacityFromLeaseRequest(const v1::LeaseRequest& request,
+                                        const v1::WorkerInfo& info);
+ResultRow ResultFromProto(const v1::ProblemResult& result);
+// Rebuilds the full result from its stored body.
+v1::ProblemResult ResultToProto(const StoredResult& stored);
+OutputArtifact OutputFromProto(const v1::StepOutput& output);
+
+}  // namespace cohort::server
+
+#endif  // COHORT_SERVER_SERVICE_CONVERT_H_

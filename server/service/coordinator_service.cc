@@ -1,0 +1,188 @@
+// The client-facing Coordinator service.
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/json_util.h"
+#include "server/service/convert.h"
+#include "server/service/services.h"
+#include "server/service/streams.h"
+
+namespace cohort::server {
+namespace {
+
+constexpr std::initializer_list<const char*> kClientRoles = {"client", "admin"};
+
+grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
+                                 const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpc(status));
+  return reactor;
+}
+
+}  // namespace
+
+absl::Status Authorize(Coordinator& coordinator,
+                       const grpc::CallbackServerContext* context,
+                       std::initializer_list<const char*> roles) {
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find("authorization");
+  std::string token;
+  if (it != metadata.end()) {
+    std::string value(it->second.data(), it->second.size());
+    constexpr absl::string_view kBearer = "Bearer ";
+    if (value.compare(0, kBearer.size(), kBearer.data(), kBearer.size()) == 0) {
+      token = value.substr(kBearer.size());
+    }
+  }
+  absl::StatusOr<std::string> role = coordinator.Authenticate(token);
+  if (!role.ok()) return role.status();
+  for (const char* allowed : roles) {
+    if (*role == allowed) return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(
+      absl::StrCat("a ", *role, " token may not call this method"));
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::SubmitCampaign(
+    grpc::CallbackServerContext* context, const v1::SubmitCampaignRequest* request,
+    v1::SubmitCampaignResponse* response) {
+  if (absl::Status s = Authorize(coordinator_, context, kClientRoles); !s.ok()) {
+    return Finish(context, s);
+  }
+  absl::StatusOr<std::vector<NodeSpec>> nodes = NodesFromProto(request->spec());
+  if (!nodes.ok()) return Finish(context, nodes.status());
+  std::vector<PlannedStep> planned;
+  absl::StatusOr<SubmitOutcome> outcome = coordinator_.Submit(
+      request->spec().name(), request->spec().spec_json(),
+      request->spec().priority(), request->idempotency_key(), *nodes,
+      request->dry_run(), &planned);
+  if (!outcome.ok()) return Finish(context, outcome.status());
+  response->set_campaign_id(outcome->campaign_id);
+  response->set_steps_cached(outcome->steps_cached);
+  response->set_steps_to_run(outcome->steps_to_run);
+  for (const PlannedStep& p : planned) {
+    v1::Step* step = response->add_steps();
+    step->set_key(p.key);
+    step->set_kind(static_cast<v1::StepKind>(p.kind));
+    step->set_params_json(p.params_json);
+    step->set_display_name(p.display_name);
+    for (const std::string& parent : p.parent_keys) step->add_depends_on(parent);
+    if (!request->dry_run()) {
+      absl::StatusOr<StepRecord> stored = coordinator_.GetStep(p.key);
+      if (stored.ok()) step->set_state(static_cast<v1::StepState>(stored->state));
+    }
+  }
+  return Finish(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::FinishCampaign(
+    grpc::CallbackServerContext* context, const std::string& id,
+    v1::Campaign* response) {
+  absl::StatusOr<CampaignRecord> campaign = coordinator_.GetCampaign(id);
+  if (!campaign.ok()) return Finish(context, campaign.status());
+  CampaignToProto(*campaign, response);
+  absl::StatusOr<std::vector<StepRecord>> steps = coordinator_.CampaignSteps(id);
+  if (!steps.ok()) return Finish(context, steps.status());
+  auto& counts = *response->mutable_steps_by_state();
+  for (const StepRecord& step : *steps) {
+    counts[std::string(StepStateName(step.state))] += 1;
+  }
+  return Finish(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::GetCampaign(
+    grpc::CallbackServerContext* context, const v1::GetCampaignRequest* request,
+    v1::Campaign* response) {
+  if (absl::Status s = Authorize(coordinator_, context, kClientRoles); !s.ok()) {
+    return Finish(context, s);
+  }
+  if (request->include_steps()) {
+    absl::StatusOr<std::vector<StepRecord>> steps =
+        coordinator_.CampaignSteps(request->campaign_id());
+    if (!steps.ok()) return Finish(context, steps.status());
+    for (const StepRecord& step : *steps) StepToProto(step, response->add_steps());
+  }
+  return FinishCampaign(context, request->campaign_id(), response);
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::ListCampaigns(
+    grpc::CallbackServerContext* context, const v1::ListCampaignsRequest* request,
+    v1::ListCampaignsResponse* response) {
+  if (absl::Status s = Authorize(coordinator_, context, kClientRoles); !s.ok()) {
+    return Finish(context, s);
+  }
+  int limit = request->limit() == 0 ? 100 : static_cast<int>(request->limit());
+  absl::StatusOr<std::vector<CampaignRecord>> campaigns =
+      coordinator_.ListCampaigns(limit);
+  if (!campaigns.ok()) return Finish(context, campaigns.status());
+  for (const CampaignRecord& c : *campaigns) CampaignToProto(c, response->add_campaigns());
+  return Finish(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::CancelCampaign(
+    grpc::CallbackServerContext* context, const v1::CampaignRef* request,
+    v1::Campaign* response) {
+  if (absl::Status s = Authorize(coordinator_, context, kClientRoles); !s.ok()) {
+    return Finish(context, s);
+  }
+  if (absl::Status s = coordinator_.Cancel(request->campaign_id()); !s.ok()) {
+    return Finish(context, s);
+  }
+  return FinishCampaign(context, request->campaign_id(), response);
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::ResumeCampaign(
+    grpc::CallbackServerContext* context, const v1::CampaignRef* request,
+    v1::Campaign* response) {
+  if (absl::Status s = Authorize(coordinator_, context, kClientRoles); !s.ok()) {
+    return Finish(context, s);
+  }
+  if (absl::Status s = coordinator_.Resume(request->campaign_id()); !s.ok()) {
+    return Finish(context, s);
+  }
+  return FinishCampaign(context, request->campaign_id(), response);
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::RetryStep(
+    grpc::CallbackServerContext* context, const v1::RetryStepRequest* request,
+    v1::Step* response) {
+  if (absl::Status s = Authorize(coordinator_, context, kClientRoles); !s.ok()) {
+    return Finish(context, s);
+  }
+  if (absl::Status s = coordinator_.Retry(request->step_key()); !s.ok()) {
+    return Finish(context, s);
+  }
+  absl::StatusOr<StepRecord> step = coordinator_.GetStep(request->step_key());
+  if (!step.ok()) return Finish(context, step.status());
+  StepToProto(*step, response);
+  return Finish(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::ListWorkers(
+    grpc::CallbackServerContext* context, const v1::ListWorkersRequest*,
+    v1::ListWorkersResponse* response) {
+  if (absl::Status s = Authorize(coordinator_, context, kClientRoles); !s.ok()) {
+    return Finish(context, s);
+  }
+  absl::StatusOr<std::vector<WorkerRecord>> workers = coordinator_.ListWorkers();
+  if (!workers.ok()) return Finish(context, workers.status());
+  for (const WorkerRecord& w : *workers) {
+    v1::WorkerInfo* info = response->add_workers();
+    (void)google::protobuf::util::JsonStringToMessage(w.info_json, info);
+    info->set_id(w.id);
+    info->set_last_heartbeat_us(absl::ToUnixMicros(w.last_heartbeat));
+  }
+  return Finish(context, absl::OkStatus());
+}
+
+grpc::ServerWriteReactor<v1::Event>* CoordinatorService::Watch(
+    grpc::CallbackServerContext* context, const v1::WatchRequest* request) {
+  absl::Status auth = Authorize(coordinator_, context, kClientRoles);
+  return NewWatchReactor(coordinator_, *request, auth);
+}
+
+grpc::ServerWriteReactor<v1::ProblemResult>* CoordinatorService::QueryResults(
+    grpc::CallbackServerContext* context, const v1::QueryResultsRequest* request) {
+  absl::Status auth = Authorize(coordinator_, context, kClientRoles);
+  return NewResultsReactor(coordinator_, *request, auth);
+}
+
+}  // namespace cohort::server

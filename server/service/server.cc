@@ -1,0 +1,89 @@
+#include "server/service/server.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/atomic_file.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "server/service/services.h"
+#include "spdlog/spdlog.h"
+
+namespace cohort::server {
+namespace {
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
+    const ServerOptions& options) {
+  if (options.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions ssl;
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  absl::StatusOr<std::string> cert = ReadFileToString(options.tls_cert_file);
+  absl::StatusOr<std::string> key = ReadFileToString(options.tls_key_file);
+  if (!cert.ok() || !key.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "TLS: ", !cert.ok() ? cert.status().message() : key.status().message()));
+  }
+  pair.cert_chain = *cert;
+  pair.private_key = *key;
+  ssl.pem_key_cert_pairs.push_back(pair);
+  if (!options.tls_client_ca_file.empty()) {
+    absl::StatusOr<std::string> ca = ReadFileToString(options.tls_client_ca_file);
+    if (!ca.ok()) return absl::InvalidArgumentError(absl::StrCat("TLS: ", ca.status().message()));
+    ssl.pem_root_certs = *ca;
+    ssl.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
+}  // namespace
+
+CohortServer::CohortServer(Coordinator& coordinator, ServerOptions options)
+    : coordinator_(coordinator), options_(std::move(options)) {}
+
+CohortServer::~CohortServer() { Shutdown(absl::ZeroDuration()); }
+
+absl::Status CohortServer::Start() {
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      Credentials(options_);
+  if (!credentials.ok()) return credentials.status();
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  coordinator_service_ = std::make_unique<CoordinatorService>(coordinator_);
+  gateway_service_ = std::make_unique<WorkerGatewayService>(coordinator_);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options_.listen, *credentials, &port_);
+  builder.RegisterService(coordinator_service_.get());
+  builder.RegisterService(gateway_service_.get());
+  builder.SetMaxReceiveMessageSize(64 << 20);
+  // Workers ping every few seconds while polling; don't GOAWAY them.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.listen));
+  }
+  server_->GetHealthCheckService()->SetServingStatus(true);
+  ticker_ = std::thread([this] {
+    while (!stopping_.load()) {
+      coordinator_.Tick();
+      absl::SleepFor(options_.tick);
+    }
+  });
+  spdlog::info("serving on port {} ({})", port_,
+               options_.tls_cert_file.empty() ? "plaintext" : "TLS");
+  return absl::OkStatus();
+}
+
+void CohortServer::Shutdown(absl::Duration grace) {
+  if (server_ == nullptr || stopping_.exchange(true)) return;
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  coordinator_.CancelWaiters();
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  server_->Wait();
+  if (ticker_.joinable()) ticker_.join();
+  spdlog::info("stopped");
+}
+
+}  // namespace cohort::server

@@ -1,0 +1,71 @@
+// File: server.h
+//
+// cohortd's gRPC server: the Coordinator and WorkerGateway services, health
+// checking and reflection (which answer without a token), TLS when given a
+// certificate, and the ticker thread that drives lease expiry and long-poll
+// deadlines.
+//
+//   CohortServer server(coordinator, options);
+//   COHORT_RETURN_IF_ERROR(server.Start());   // then server.port()
+//   ... wait for SIGTERM ...
+//   server.Shutdown(absl::Seconds(10));
+//
+// Thread-safe after Start.
+#ifndef COHORT_SERVER_SERVICE_SERVER_H_
+#define COHORT_SERVER_SERVICE_SERVER_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "server/coordinator/coordinator.h"
+
+namespace grpc {
+class Server;
+}  // namespace grpc
+
+namespace cohort::server {
+
+struct ServerOptions {
+  std::string listen = "127.0.0.1:7400";  // port 0 picks a free port
+  std::string tls_cert_file;              // PEM; empty: plaintext
+  std::string tls_key_file;
+  std::string tls_client_ca_file;         // set: require client certs (mTLS)
+  absl::Duration tick = absl::Milliseconds(100);
+};
+
+class CoordinatorService;
+class WorkerGatewayService;
+
+class CohortServer {
+ public:
+  CohortServer(Coordinator& coordinator, ServerOptions options);
+  ~CohortServer();
+  CohortServer(const CohortServer&) = delete;
+  CohortServer& operator=(const CohortServer&) = delete;
+
+  // kInvalidArgument for unreadable TLS files; kUnavailable if the address
+  // cannot be bound.
+  [[nodiscard]] absl::Status Start();
+  int port() const { return port_; }
+  // Health turns NOT_SERVING, parked polls are answered, in-flight calls get
+  // until `grace` to finish.
+  void Shutdown(absl::Duration grace);
+
+ private:
+  Coordinator& coordinator_;
+  ServerOptions options_;
+  std::unique_ptr<CoordinatorService> coordinator_service_;
+  std::unique_ptr<WorkerGatewayService> gateway_service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::thread ticker_;
+  std::atomic<bool> stopping_{false};
+  int port_ = 0;
+};
+
+}  // namespace cohort::server
+
+#endif  // COHORT_SERVER_SERVICE_SERVER_H_

@@ -1,0 +1,104 @@
+// File: services.h
+//
+// The gRPC callback services of cohortd: Coordinator (for the CLI, roles
+// client/admin) and WorkerGateway (for workers, roles worker/admin). Every
+// method authenticates the bearer token first. Handlers never block on
+// anything but a short SQLite transaction: long polls park in the
+// Coordinator, streams keep one read and one write in flight.
+#ifndef COHORT_SERVER_SERVICE_SERVICES_H_
+#define COHORT_SERVER_SERVICE_SERVICES_H_
+
+#include <initializer_list>
+#include <map>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "cohort/v1/coordinator.grpc.pb.h"
+#include "cohort/v1/worker.grpc.pb.h"
+#include "server/coordinator/coordinator.h"
+
+namespace cohort::server {
+
+// Checks the call's "authorization: Bearer <token>" against `roles`:
+// kUnauthenticated for a missing/unknown token, kPermissionDenied for a
+// token of another role.
+absl::Status Authorize(Coordinator& coordinator,
+                       const grpc::CallbackServerContext* context,
+                       std::initializer_list<const char*> roles);
+
+class CoordinatorService final : public v1::Coordinator::CallbackService {
+ public:
+  explicit CoordinatorService(Coordinator& coordinator)
+      : coordinator_(coordinator) {}
+
+  grpc::ServerUnaryReactor* SubmitCampaign(
+      grpc::CallbackServerContext* context, const v1::SubmitCampaignRequest* request,
+      v1::SubmitCampaignResponse* response) override;
+  grpc::ServerUnaryReactor* GetCampaign(grpc::CallbackServerContext* context,
+                                        const v1::GetCampaignRequest* request,
+                                        v1::Campaign* response) override;
+  grpc::ServerUnaryReactor* ListCampaigns(
+      grpc::CallbackServerContext* context, const v1::ListCampaignsRequest* request,
+      v1::ListCampaignsResponse* response) override;
+  grpc::ServerUnaryReactor* CancelCampaign(grpc::CallbackServerContext* context,
+                                           const v1::CampaignRef* request,
+                                           v1::Campaign* response) override;
+  grpc::ServerUnaryReactor* ResumeCampaign(grpc::CallbackServerContext* context,
+                                           const v1::CampaignRef* request,
+                                           v1::Campaign* response) override;
+  grpc::ServerUnaryReactor* RetryStep(grpc::CallbackServerContext* context,
+                                      const v1::RetryStepRequest* request,
+                                      v1::Step* response) override;
+  grpc::ServerWriteReactor<v1::Event>* Watch(
+      grpc::CallbackServerContext* context, const v1::WatchRequest* request) override;
+  grpc::ServerWriteReactor<v1::ProblemResult>* QueryResults(
+      grpc::CallbackServerContext* context,
+      const v1::QueryResultsRequest* request) override;
+  grpc::ServerUnaryReactor* ListWorkers(grpc::CallbackServerContext* context,
+                                        const v1::ListWorkersRequest* request,
+                                        v1::ListWorkersResponse* response) override;
+
+ private:
+  grpc::ServerUnaryReactor* FinishCampaign(grpc::CallbackServerContext* context,
+                                           const std::string& id,
+                                           v1::Campaign* response);
+  Coordinator& coordinator_;
+};
+
+class WorkerGatewayService final : public v1::WorkerGateway::CallbackService {
+ public:
+  explicit WorkerGatewayService(Coordinator& coordinator)
+      : coordinator_(coordinator) {}
+
+  grpc::ServerUnaryReactor* Register(grpc::CallbackServerContext* context,
+                                     const v1::RegisterRequest* request,
+                                     v1::RegisterResponse* response) override;
+  grpc::ServerUnaryReactor* Lease(grpc::CallbackServerContext* context,
+                                  const v1::LeaseRequest* request,
+                                  v1::LeaseResponse* response) override;
+  grpc::ServerUnaryReactor* Heartbeat(grpc::CallbackServerContext* context,
+                                      const v1::HeartbeatRequest* request,
+                                      v1::HeartbeatResponse* response) override;
+  grpc::ServerBidiReactor<v1::ReportResultsRequest, v1::ReportResultsResponse>*
+  ReportResults(grpc::CallbackServerContext* context) override;
+  grpc::ServerUnaryReactor* CompleteStep(grpc::CallbackServerContext* context,
+                                         const v1::CompleteStepRequest* request,
+                                         v1::CompleteStepResponse* response) override;
+  grpc::ServerUnaryReactor* FailStep(grpc::CallbackServerContext* context,
+                                     const v1::FailStepRequest* request,
+                                     v1::FailStepResponse* response) override;
+
+ private:
+  // The registered capabilities of a worker (cached; reloaded from the
+  // store after a coordinator restart).
+  v1::WorkerInfo InfoOf(const std::string& worker_id) ABSL_LOCKS_EXCLUDED(mu_);
+
+  Coordinator& coordinator_;
+  absl::Mutex mu_;
+  std::map<std::string, v1::WorkerInfo> workers_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace cohort::server
+
+#endif  // COHORT_SERVER_SERVICE_SERVICES_H_

@@ -1,0 +1,165 @@
+// The worker-facing gateway: register, long-poll lease, heartbeat, results,
+// completion and failure.
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/json_util.h"
+#include "server/service/convert.h"
+#include "server/service/services.h"
+#include "server/service/streams.h"
+
+namespace cohort::server {
+namespace {
+
+constexpr std::initializer_list<const char*> kWorkerRoles = {"worker", "admin"};
+// The longest a lease poll is held open, whatever the worker asks: it must
+// come back in time to heartbeat.
+constexpr absl::Duration kMaxPoll = absl::Seconds(20);
+
+grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
+                                 const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpc(status));
+  return reactor;
+}
+
+}  // namespace
+
+v1::WorkerInfo WorkerGatewayService::InfoOf(const std::string& worker_id) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = workers_.find(worker_id);
+    if (it != workers_.end()) return it->second;
+  }
+  v1::WorkerInfo info;
+  absl::StatusOr<std::vector<WorkerRecord>> workers = coordinator_.ListWorkers();
+  if (workers.ok()) {
+    for (const WorkerRecord& w : *workers) {
+      if (w.id != worker_id) continue;
+      (void)google::protobuf::util::JsonStringToMessage(w.info_json, &info);
+      absl::MutexLock lock(&mu_);
+      workers_[worker_id] = info;
+    }
+  }
+  return info;
+}
+
+grpc::ServerUnaryReactor* WorkerGatewayService::Register(
+    grpc::CallbackServerContext* context, const v1::RegisterRequest* request,
+    v1::RegisterResponse* response) {
+  if (absl::Status s = Authorize(coordinator_, context, kWorkerRoles); !s.ok()) {
+    return Finish(context, s);
+  }
+  v1::WorkerInfo info = request->worker();
+  if (info.id().empty()) info.set_id(RandomId("w-"));
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(info, &json);
+  absl::StatusOr<std::vector<LeaseGrant>> held = coordinator_.Register(info.id(), json);
+  if (!held.ok()) return Finish(context, held.status());
+  {
+    absl::MutexLock lock(&mu_);
+    workers_[info.id()] = info;
+  }
+  response->set_worker_id(info.id());
+  response->set_heartbeat_interval_ms(static_cast<uint32_t>(
+      absl::ToInt64Milliseconds(coordinator_.options().heartbeat_interval)));
+  response->set_lease_duration_ms(static_cast<uint32_t>(
+      absl::ToInt64Milliseconds(coordinator_.options().lease_duration)));
+  for (const LeaseGrant& grant : *held) LeaseToProto(grant, response->add_leases());
+  return Finish(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* WorkerGatewayService::Lease(
+    grpc::CallbackServerContext* context, const v1::LeaseRequest* request,
+    v1::LeaseResponse* response) {
+  if (absl::Status s = Authorize(coordinator_, context, kWorkerRoles); !s.ok()) {
+    return Finish(context, s);
+  }
+  WorkerCapacity capacity =
+      CapacityFromLeaseRequest(*request, InfoOf(request->worker_id()));
+  absl::Duration wait = std::min(absl::Milliseconds(request->wait_ms()), kMaxPoll);
+  // Answer a little before the caller's own deadline expires.
+  absl::Time client_deadline = absl::FromChrono(context->deadline());
+  absl::Time deadline = std::min(absl::Now() + wait,
+                                 client_deadline - absl::Milliseconds(200));
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  coordinator_.LeaseOrWait(
+      capacity, deadline,
+      [reactor, response](absl::StatusOr<std::optional<LeaseGrant>> grant) {
+        if (!grant.ok()) {
+          reactor->Finish(ToGrpc(grant.status()));
+          return;
+        }
+        if (grant->has_value()) LeaseToProto(**grant, response->add_leases());
+        reactor->Finish(grpc::Status::OK);
+      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* WorkerGatewayService::Heartbeat(
+    grpc::CallbackServerContext* context, const v1::HeartbeatRequest* request,
+    v1::HeartbeatResponse* response) {
+  if (absl::Status s = Authorize(coordinator_, context, kWorkerRoles); !s.ok()) {
+    return Finish(context, s);
+  }
+  std::vector<LeaseRef> leases;
+  for (const v1::LeaseStatus& l : request->leases()) {
+    std::string progress;
+    if (l.has_progress()) {
+      (void)google::protobuf::util::MessageToJsonString(l.progress(), &progress);
+    }
+    leases.push_back({l.lease_id(), l.epoch(), progress});
+  }
+  absl::StatusOr<HeartbeatOutcome> outcome =
+      coordinator_.Heartbeat(request->worker_id(), leases);
+  if (!outcome.ok()) return Finish(context, outcome.status());
+  for (const auto& id : outcome->renewed) response->add_renewed_lease_ids(id);
+  for (const auto& id : outcome->revoked) response->add_revoked_lease_ids(id);
+  response->set_new_expiry_us(absl::ToUnixMicros(outcome->new_expiry));
+  return Finish(context, absl::OkStatus());
+}
+
+grpc::ServerBidiReactor<v1::ReportResultsRequest, v1::ReportResultsResponse>*
+WorkerGatewayService::ReportResults(grpc::CallbackServerContext* context) {
+  return NewReportResultsReactor(coordinator_,
+                                 Authorize(coordinator_, context, kWorkerRoles));
+}
+
+grpc::ServerUnaryReactor* WorkerGatewayService::CompleteStep(
+    grpc::CallbackServerContext* context, const v1::CompleteStepRequest* request,
+    v1::CompleteStepResponse*) {
+  if (absl::Status s = Authorize(coordinator_, context, kWorkerRoles); !s.ok()) {
+    return Finish(context, s);
+  }
+  std::vector<OutputArtifact> outputs;
+  for (const v1::StepOutput& out : request->outputs()) {
+    outputs.push_back(OutputFromProto(out));
+    if (!IsValidDigest(outputs.back().digest)) {
+      return Finish(context, absl::InvalidArgumentError(absl::StrCat(
+                                 "output '", out.name(), "' has digest '",
+                                 outputs.back().digest,
+                                 "', not sha256:<64 hex>")));
+    }
+  }
+  return Finish(context, coordinator_.Complete(
+                             {request->lease_id(), request->epoch(), ""}, outputs));
+}
+
+grpc::ServerUnaryReactor* WorkerGatewayService::FailStep(
+    grpc::CallbackServerContext* context, const v1::FailStepRequest* request,
+    v1::FailStepResponse* response) {
+  if (absl::Status s = Authorize(coordinator_, context, kWorkerRoles); !s.ok()) {
+    return Finish(context, s);
+  }
+  std::string message = request->message();
+  if (!request->log_tail().empty()) {
+    message = absl::StrCat(message, "\n--- log tail ---\n", request->log_tail());
+  }
+  absl::StatusOr<bool> retry = coordinator_.Fail(
+      {request->lease_id(), request->epoch(), ""}, request->status_code(), message);
+  if (!retry.ok()) return Finish(context, retry.status());
+  response->set_will_retry(*retry);
+  return Finish(context, absl::OkStatus());
+}
+
+}  // namespace cohort::server
