@@ -9,3 +9,17 @@ foreach(bin cohortd cohort-worker cohort)
   add_test(NAME binaries.${bin}.bad_flag COMMAND ${bin} --no-such-flag)
   set_tests_properties(binaries.${bin}.bad_flag PROPERTIES WILL_FAIL TRUE)
 endforeach()
+
+# Multi-process tests: real cohortd (and later cohort-worker) processes on
+# loopback ports.
+cohort_cc_library(NAME integration_support TESTONLY
+  HDRS integration/cohortd_process.h
+  SRCS integration/cohortd_process.cc
+  DEPS cohort::common cohort::proto gRPC::grpc++)
+target_compile_definitions(cohort_integration_support PUBLIC
+  COHORT_BIN_DIR="${CMAKE_BINARY_DIR}/bin")
+
+cohort_cc_test(NAME integration_test
+  SRCS integration/coordinator_integration_test.cc
+  DEPS cohort::integration_support cohort::proto)
+add_dependencies(integration_test cohortd cohort-worker cohort)
