@@ -29,9 +29,15 @@
 #include "absl/time/time.h"
 #include "server/jobgraph/matching.h"
 #include "server/jobgraph/step.h"
-#include "server/store/database.h"
+#include "common/sqlite/database.h"
 
 namespace cohort::server {
+
+using ::cohort::Database;
+using ::cohort::DatabaseOptions;
+using ::cohort::Durability;
+using ::cohort::Statement;
+using ::cohort::Transaction;
 
 enum class CampaignState : int {
   kUnspecified = 0,

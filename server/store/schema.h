@@ -7,7 +7,7 @@
 #define COHORT_SERVER_STORE_SCHEMA_H_
 
 #include "absl/status/status.h"
-#include "server/store/database.h"
+#include "common/sqlite/database.h"
 
 namespace cohort::server {
 

@@ -6,7 +6,7 @@
 
 #include "absl/time/time.h"
 #include "server/store/coordinator_store.h"
-#include "server/store/database.h"
+#include "common/sqlite/database.h"
 
 namespace cohort::server {
 

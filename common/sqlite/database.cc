@@ -1,11 +1,11 @@
-#include "server/store/database.h"
+#include "common/sqlite/database.h"
 
 #include <sqlite3.h>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 
-namespace cohort::server {
+namespace cohort {
 
 absl::Status SqliteError(int rc, sqlite3* db, absl::string_view context) {
   std::string message = absl::StrCat(
@@ -216,4 +216,4 @@ void Transaction::Rollback() {
   open_ = false;
 }
 
-}  // namespace cohort::server
+}  // namespace cohort

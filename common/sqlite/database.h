@@ -19,8 +19,8 @@
 //
 // Not thread-safe: one Database is used by one thread at a time (the
 // coordinator guards it with its single mutex).
-#ifndef COHORT_SERVER_STORE_DATABASE_H_
-#define COHORT_SERVER_STORE_DATABASE_H_
+#ifndef COHORT_COMMON_SQLITE_DATABASE_H_
+#define COHORT_COMMON_SQLITE_DATABASE_H_
 
 #include <cstdint>
 #include <map>
@@ -34,7 +34,7 @@
 struct sqlite3;
 struct sqlite3_stmt;
 
-namespace cohort::server {
+namespace cohort {
 
 enum class Durability {
   kFull,    // synchronous=FULL: every commit survives power loss
@@ -150,6 +150,6 @@ class Transaction {
 // kAlreadyExists, SQLITE_CORRUPT/NOTADB -> kDataLoss, else kInternal.
 absl::Status SqliteError(int rc, sqlite3* db, absl::string_view context);
 
-}  // namespace cohort::server
+}  // namespace cohort
 
-#endif  // COHORT_SERVER_STORE_DATABASE_H_
+#endif  // COHORT_COMMON_SQLITE_DATABASE_H_
