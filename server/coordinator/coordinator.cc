@@ -127,6 +127,17 @@ absl::Status Coordinator::Retry(const std::string& key) {
   return status;
 }
 
+absl::StatusOr<bool> Coordinator::AddArtifact(const OutputArtifact& artifact) {
+  absl::MutexLock lock(&mu_);
+  return store_->AddArtifact(artifact, clock_.Now());
+}
+
+absl::StatusOr<std::vector<OutputArtifact>> Coordinator::ListArtifacts(
+    const std::string& campaign_id) {
+  absl::MutexLock lock(&mu_);
+  return store_->ListArtifacts(campaign_id);
+}
+
 absl::StatusOr<std::vector<LeaseGrant>> Coordinator::Register(
     const std::string& id, const std::string& info_json) {
   Deferred deferred;

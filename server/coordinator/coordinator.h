@@ -76,6 +76,11 @@ class Coordinator {
   absl::Status Resume(const std::string& id);
   absl::Status Retry(const std::string& key);
 
+  // Artifacts.
+  absl::StatusOr<bool> AddArtifact(const OutputArtifact& artifact);
+  absl::StatusOr<std::vector<OutputArtifact>> ListArtifacts(
+      const std::string& campaign_id);
+
   // Workers.
   absl::StatusOr<std::vector<LeaseGrant>> Register(const std::string& id,
                                                    const std::string& info_json);

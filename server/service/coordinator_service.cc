@@ -1,6 +1,7 @@
 // The client-facing Coordinator service.
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
+#include "server/jobgraph/plan.h"
 #include "server/service/convert.h"
 #include "server/service/services.h"
 #include "server/service/streams.h"
@@ -169,6 +170,57 @@ grpc::ServerUnaryReactor* CoordinatorService::ListWorkers(
     (void)google::protobuf::util::JsonStringToMessage(w.info_json, info);
     info->set_id(w.id);
     info->set_last_heartbeat_us(absl::ToUnixMicros(w.last_heartbeat));
+  }
+  return Finish(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::RegisterArtifacts(
+    grpc::CallbackServerContext* context, const v1::RegisterArtifactsRequest* request,
+    v1::RegisterArtifactsResponse* response) {
+  if (absl::Status s = Authorize(coordinator_, context, kClientRoles); !s.ok()) {
+    return Finish(context, s);
+  }
+  uint32_t added = 0;
+  for (const v1::Artifact& a : request->artifacts()) {
+    v1::StepOutput wrapped;
+    *wrapped.mutable_artifact() = a;
+    OutputArtifact artifact = OutputFromProto(wrapped);
+    if (!IsValidDigest(artifact.digest)) {
+      return Finish(context, absl::InvalidArgumentError(absl::StrCat(
+                                 "'", artifact.digest, "' is not sha256:<64 hex>")));
+    }
+    absl::StatusOr<bool> is_new = coordinator_.AddArtifact(artifact);
+    if (!is_new.ok()) return Finish(context, is_new.status());
+    added += *is_new ? 1 : 0;
+  }
+  response->set_registered(added);
+  return Finish(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::ListArtifacts(
+    grpc::CallbackServerContext* context, const v1::ListArtifactsRequest* request,
+    v1::ListArtifactsResponse* response) {
+  if (absl::Status s = Authorize(coordinator_, context, kClientRoles); !s.ok()) {
+    return Finish(context, s);
+  }
+  absl::StatusOr<std::vector<OutputArtifact>> artifacts =
+      coordinator_.ListArtifacts(request->campaign_id());
+  if (!artifacts.ok()) return Finish(context, artifacts.status());
+  for (const OutputArtifact& a : *artifacts) {
+    if (request->kind() != v1::ARTIFACT_KIND_UNSPECIFIED &&
+        static_cast<int>(request->kind()) != a.kind) {
+      continue;
+    }
+    v1::Artifact* out = response->add_artifacts();
+    out->set_digest(a.digest);
+    out->set_kind(static_cast<v1::ArtifactKind>(a.kind));
+    out->set_size_bytes(a.size_bytes);
+    out->set_is_folder(a.is_folder);
+    for (const std::string& location : a.locations) {
+      v1::ArtifactLocation* where = out->add_locations();
+      if (location.rfind("worker:", 0) == 0) where->set_worker_id(location.substr(7));
+      if (location.rfind("path:", 0) == 0) where->set_shared_path(location.substr(5));
+    }
   }
   return Finish(context, absl::OkStatus());
 }

@@ -58,6 +58,13 @@ class CoordinatorService final : public v1::Coordinator::CallbackService {
   grpc::ServerUnaryReactor* ListWorkers(grpc::CallbackServerContext* context,
                                         const v1::ListWorkersRequest* request,
                                         v1::ListWorkersResponse* response) override;
+  grpc::ServerUnaryReactor* RegisterArtifacts(
+      grpc::CallbackServerContext* context,
+      const v1::RegisterArtifactsRequest* request,
+      v1::RegisterArtifactsResponse* response) override;
+  grpc::ServerUnaryReactor* ListArtifacts(
+      grpc::CallbackServerContext* context, const v1::ListArtifactsRequest* request,
+      v1::ListArtifactsResponse* response) override;
 
  private:
   grpc::ServerUnaryReactor* FinishCampaign(grpc::CallbackServerContext* context,
@@ -93,6 +100,8 @@ class WorkerGatewayService final : public v1::WorkerGateway::CallbackService {
   // The registered capabilities of a worker (cached; reloaded from the
   // store after a coordinator restart).
   v1::WorkerInfo InfoOf(const std::string& worker_id) ABSL_LOCKS_EXCLUDED(mu_);
+  // Sets the ArtifactService endpoint of every worker-held input.
+  void FillEndpoints(v1::Lease* lease) ABSL_LOCKS_EXCLUDED(mu_);
 
   Coordinator& coordinator_;
   absl::Mutex mu_;

@@ -44,6 +44,16 @@ v1::WorkerInfo WorkerGatewayService::InfoOf(const std::string& worker_id) {
   return info;
 }
 
+void WorkerGatewayService::FillEndpoints(v1::Lease* lease) {
+  for (v1::Artifact& input : *lease->mutable_inputs()) {
+    for (v1::ArtifactLocation& where : *input.mutable_locations()) {
+      if (where.has_worker_id()) {
+        where.set_endpoint(InfoOf(where.worker_id()).artifact_endpoint());
+      }
+    }
+  }
+}
+
 grpc::ServerUnaryReactor* WorkerGatewayService::Register(
     grpc::CallbackServerContext* context, const v1::RegisterRequest* request,
     v1::RegisterResponse* response) {
@@ -65,7 +75,11 @@ grpc::ServerUnaryReactor* WorkerGatewayService::Register(
       absl::ToInt64Milliseconds(coordinator_.options().heartbeat_interval)));
   response->set_lease_duration_ms(static_cast<uint32_t>(
       absl::ToInt64Milliseconds(coordinator_.options().lease_duration)));
-  for (const LeaseGrant& grant : *held) LeaseToProto(grant, response->add_leases());
+  for (const LeaseGrant& grant : *held) {
+    v1::Lease* lease = response->add_leases();
+    LeaseToProto(grant, lease);
+    FillEndpoints(lease);
+  }
   return Finish(context, absl::OkStatus());
 }
 
@@ -85,12 +99,16 @@ grpc::ServerUnaryReactor* WorkerGatewayService::Lease(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   coordinator_.LeaseOrWait(
       capacity, deadline,
-      [reactor, response](absl::StatusOr<std::optional<LeaseGrant>> grant) {
+      [this, reactor, response](absl::StatusOr<std::optional<LeaseGrant>> grant) {
         if (!grant.ok()) {
           reactor->Finish(ToGrpc(grant.status()));
           return;
         }
-        if (grant->has_value()) LeaseToProto(**grant, response->add_leases());
+        if (grant->has_value()) {
+          v1::Lease* lease = response->add_leases();
+          LeaseToProto(**grant, lease);
+          FillEndpoints(lease);
+        }
         reactor->Finish(grpc::Status::OK);
       });
   return reactor;

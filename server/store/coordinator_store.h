@@ -197,6 +197,13 @@ class CoordinatorStore {
   absl::Status RetryStep(const std::string& key, bool reset_attempts,
                          absl::Time now);
 
+  // Records an artifact (a user input, or a location of a known one).
+  // Returns whether the digest was new.
+  absl::StatusOr<bool> AddArtifact(const OutputArtifact& artifact, absl::Time now);
+  // Artifacts produced by the steps of a campaign, or every artifact.
+  absl::StatusOr<std::vector<OutputArtifact>> ListArtifacts(
+      const std::string& campaign_id);
+
   // --- workers and leases ------------------------------------------------
   // Upserts the worker; returns the leases it still holds.
   absl::StatusOr<std::vector<LeaseGrant>> RegisterWorker(

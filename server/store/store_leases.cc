@@ -231,6 +231,59 @@ absl::StatusOr<HeartbeatOutcome> CoordinatorStore::Heartbeat(
   return outcome;
 }
 
+absl::StatusOr<bool> CoordinatorStore::AddArtifact(const OutputArtifact& out,
+                                                  absl::Time now) {
+  Transaction tx(*db_);
+  COHORT_RETURN_IF_ERROR(tx.Begin());
+  Statement& artifact = db_->Prepare(
+      "INSERT OR IGNORE INTO artifacts(digest, kind, size_bytes, is_folder, "
+      "produced_by, created_us) VALUES(?, ?, ?, ?, NULL, ?)");
+  artifact.Bind(1, out.digest)
+      .Bind(2, out.kind)
+      .Bind(3, out.size_bytes)
+      .Bind(4, out.is_folder ? 1 : 0)
+      .Bind(5, Micros(now));
+  COHORT_RETURN_IF_ERROR(artifact.Run());
+  bool added = artifact.Changes() == 1;
+  for (const std::string& location : out.locations) {
+    Statement& where = db_->Prepare(
+        "INSERT OR IGNORE INTO artifact_locations(digest, location) VALUES(?, ?)");
+    where.Bind(1, out.digest).Bind(2, location);
+    COHORT_RETURN_IF_ERROR(where.Run());
+  }
+  COHORT_RETURN_IF_ERROR(tx.Commit());
+  return added;
+}
+
+absl::StatusOr<std::vector<OutputArtifact>> CoordinatorStore::ListArtifacts(
+    const std::string& campaign_id) {
+  Statement& select = db_->Prepare(
+      "SELECT a.digest, a.kind, a.size_bytes, a.is_folder, coalesce(o.name, '') "
+      "FROM artifacts a LEFT JOIN step_outputs o ON o.digest = a.digest WHERE ?1 "
+      "= '' OR o.step_key IN (SELECT step_key FROM campaign_steps WHERE "
+      "campaign_id = ?1) ORDER BY a.created_us, a.digest");
+  select.Bind(1, campaign_id);
+  std::vector<OutputArtifact> artifacts;
+  while (select.Step()) {
+    OutputArtifact a;
+    a.digest = select.ColumnText(0);
+    a.kind = static_cast<int>(select.ColumnInt64(1));
+    a.size_bytes = static_cast<uint64_t>(select.ColumnInt64(2));
+    a.is_folder = select.ColumnInt64(3) != 0;
+    a.name = select.ColumnText(4);
+    artifacts.push_back(std::move(a));
+  }
+  COHORT_RETURN_IF_ERROR(select.status());
+  for (OutputArtifact& a : artifacts) {
+    Statement& where = db_->Prepare(
+        "SELECT location FROM artifact_locations WHERE digest = ? ORDER BY location");
+    where.Bind(1, a.digest);
+    while (where.Step()) a.locations.push_back(where.ColumnText(0));
+    COHORT_RETURN_IF_ERROR(where.status());
+  }
+  return artifacts;
+}
+
 absl::Status CoordinatorStore::Complete(const LeaseRef& lease,
                                         const std::vector<OutputArtifact>& outputs,
                                         absl::Time now) {
