@@ -196,6 +196,8 @@ std::string SubprocessResult::Describe() const {
   std::string what;
   if (timed_out) {
     what = absl::StrCat("timed out after ", absl::FormatDuration(wall_time));
+  } else if (cancelled) {
+    what = "cancelled";
   } else if (term_signal != 0) {
     what = absl::StrCat("killed by signal ", term_signal, " (",
                         strsignal(term_signal), ")");
@@ -279,10 +281,16 @@ absl::StatusOr<SubprocessResult> RunSubprocess(
       continue;
     }
     absl::Time now = absl::Now();
-    if (!exited && !result.timed_out && now >= deadline) {
-      result.timed_out = true;
-      kill(-pid, SIGTERM);
-      term_sent = now;
+    if (!exited && term_sent == absl::InfiniteFuture()) {
+      if (now >= deadline) {
+        result.timed_out = true;
+      } else if (options.should_stop && options.should_stop()) {
+        result.cancelled = true;
+      }
+      if (result.timed_out || result.cancelled) {
+        kill(-pid, SIGTERM);
+        term_sent = now;
+      }
     }
     if (!exited && now >= term_sent + options.kill_grace) kill(-pid, SIGKILL);
 

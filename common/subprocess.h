@@ -55,12 +55,16 @@ struct SubprocessOptions {
   std::function<void(absl::string_view)> on_stderr;
   // The child gets SIGKILL if this process dies (PR_SET_PDEATHSIG).
   bool die_with_parent = true;
+  // Polled while the child runs; returning true stops the process group as
+  // a timeout would (the result has `cancelled` set).
+  std::function<bool()> should_stop;
 };
 
 struct SubprocessResult {
   int exit_code = -1;   // valid when term_signal == 0
   int term_signal = 0;  // the signal that ended the child, 0 if it exited
   bool timed_out = false;
+  bool cancelled = false;
   std::string stdout_data;
   std::string stderr_data;
   bool stdout_truncated = false;
@@ -68,7 +72,7 @@ struct SubprocessResult {
   absl::Duration wall_time;
 
   bool Succeeded() const {
-    return !timed_out && term_signal == 0 && exit_code == 0;
+    return !timed_out && !cancelled && term_signal == 0 && exit_code == 0;
   }
   // "exit code 3", "killed by signal 9", "timed out after 5s", plus the tail
   // of stderr: one line for an error message.
