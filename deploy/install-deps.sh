@@ -8,6 +8,8 @@ BUILD_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libsqlite3-dev sqlite3 libcurl4-openssl-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libcli11-dev libssl-dev libyaml-cpp-dev
+  # worker/eval: regex, sentence breaks and Unicode case, language id, .gz data
+  libre2-dev libicu-dev libcld2-dev zlib1g-dev
 )
 # Runtimes for the code benches and the sandbox (issue: code benches).
 RUNTIME_PACKAGES=(bubblewrap libseccomp-dev python3)

@@ -6,6 +6,8 @@ void AddAllCommands(CLI::App& app, CommandFn* selected) {
   AddDropmapCommand(app, selected);
   AddTensorCommands(app, selected);
   AddSynthContribCommand(app, selected);
+  AddScoreCommand(app, selected);
+  AddGgufInfoCommand(app, selected);
 }
 
 }  // namespace cohort::worker

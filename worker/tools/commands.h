@@ -12,6 +12,8 @@ namespace cohort::worker {
 void AddDropmapCommand(CLI::App& app, CommandFn* selected);
 void AddTensorCommands(CLI::App& app, CommandFn* selected);  // prune, upweight, synth-model, inspect
 void AddSynthContribCommand(CLI::App& app, CommandFn* selected);
+void AddScoreCommand(CLI::App& app, CommandFn* selected);  // offline eval rescoring
+void AddGgufInfoCommand(CLI::App& app, CommandFn* selected);
 
 // Adds every subcommand above.
 void AddAllCommands(CLI::App& app, CommandFn* selected);

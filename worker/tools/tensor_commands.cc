@@ -1,11 +1,188 @@
+// prune, upweight, synth-model and inspect: flag parsing around the tensor
+// half of the pruning core (worker/prune).
+#include <cstdio>
+#include <memory>
+#include <string>
+
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "worker/prune/expert_drop.h"
+#include "worker/prune/inspect.h"
+#include "worker/prune/synth_model.h"
+#include "worker/prune/upweight.h"
 #include "worker/tools/commands.h"
 
 namespace cohort::worker {
+namespace {
+
+namespace prune = ::cohort::worker::prune;
+
+struct PruneFlags {
+  prune::PruneOptions options;
+  double alpha = 0;
+  std::string target;
+};
+
+int RunPrune(PruneFlags& flags) {
+  prune::PruneOptions options = flags.options;
+  if (flags.alpha != 0 || !flags.target.empty()) {
+    if (flags.alpha == 0 || flags.target.empty()) {
+      return ReportStatus("prune", absl::InvalidArgumentError(
+          "--upweight-alpha and --upweight-target go together"));
+    }
+    options.upweight = prune::FusedUpweight{flags.alpha, flags.target};
+  }
+  auto result = prune::PruneCheckpoint(options);
+  if (!result.ok()) return ReportStatus("prune", result.status());
+  std::printf("%s: %d -> %d experts, %d sliced tensors, %d upweighted, "
+              "%d shard(s), %llu bytes -> %s\n",
+              result->layout.c_str(), result->original_experts,
+              result->target_experts, result->sliced_tensors,
+              result->upweighted_tensors, result->shards,
+              static_cast<unsigned long long>(result->total_size),
+              result->output_dir.c_str());
+  return kExitOk;
+}
+
+void AddPrune(CLI::App& app, CommandFn* selected) {
+  auto flags = std::make_shared<PruneFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "prune", "Drop experts from a MoE checkpoint (expert_drop.py), "
+               "optionally fused with the shared-expert upweight.");
+  cmd->add_option("--source-dir", flags->options.source_dir, "input model folder")->required();
+  cmd->add_option("--drop-map", flags->options.drop_map, "drop_map.json")->required();
+  cmd->add_option("--output-dir", flags->options.output_dir,
+                  "output folder (must not exist; default from --suffix)");
+  // A value starting with '-' ("--suffix -hybrid") is taken verbatim (spec
+  // §6.2): the option takes 0..1 values and a leftover "-x" becomes its value.
+  cmd->add_option("--suffix", flags->options.suffix, "suffix of the default output name")
+      ->expected(0, 1);
+  cmd->allow_extras();
+  cmd->add_option("--layout", flags->options.layout,
+                  "gemma4|mixtral|qwen3moe|deepseekv3|gptoss|llama4 (default: from config.json)");
+  cmd->add_option("--max-shard-bytes", flags->options.max_shard_bytes, "output shard size limit (default 5 GiB)");
+  cmd->add_flag("--even-group-drop", flags->options.even_group_drop,
+                "DeepSeek group-limited routing: accept drops that are even per group");
+  cmd->add_flag("--overwrite", flags->options.overwrite, "replace an existing output folder");
+  cmd->add_option("--upweight-alpha", flags->alpha, "fused upweight: alpha");
+  cmd->add_option("--upweight-target", flags->target, "fused upweight: tensor name suffix");
+  cmd->callback([cmd, flags, selected] {
+    std::vector<std::string> extras = cmd->remaining();
+    bool suffix_given = cmd->count("--suffix") > 0;
+    if (suffix_given && flags->options.suffix.empty() && extras.size() == 1) {
+      flags->options.suffix = extras[0];
+      extras.clear();
+    }
+    if (!extras.empty()) {
+      throw CLI::ExtrasError(extras);
+    }
+    *selected = [flags] { return RunPrune(*flags); };
+  });
+}
+
+struct UpweightFlags {
+  prune::UpweightOptions options;
+  bool restore = false;
+};
+
+int RunUpweight(UpweightFlags& flags) {
+  if (flags.restore) {
+    auto restored = prune::RestoreUpweight(flags.options.model_dir, flags.options.target);
+    if (!restored.ok()) return ReportStatus("upweight", restored.status());
+    std::printf("OK restored %d shard(s)\n", *restored);
+    return kExitOk;
+  }
+  auto result = prune::UpweightModel(flags.options);
+  if (!result.ok()) return ReportStatus("upweight", result.status());
+  std::printf("OK scaled %d tensor(s) in %d shard(s) by alpha=%s (%d backup(s) made)\n",
+              result->tensors, result->shards,
+              absl::StrCat(flags.options.alpha).c_str(), result->backups_created);
+  return kExitOk;
+}
+
+void AddUpweight(CLI::App& app, CommandFn* selected) {
+  auto flags = std::make_shared<UpweightFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "upweight", "Scale shared-expert tensors in place (router_shared_upweight.py).");
+  cmd->add_option("--model-dir", flags->options.model_dir, "model folder")->required();
+  cmd->add_option("--alpha", flags->options.alpha, "scale factor (> 0)");
+  cmd->add_option("--target", flags->options.target, "tensor name suffix")
+      ->default_str(flags->options.target);
+  cmd->add_flag("--restore", flags->restore, "copy the .pre_shared_upweight backups back");
+  cmd->add_flag("--force", flags->options.force, "apply even if .shared_applied exists");
+  cmd->callback([flags, selected] { *selected = [flags] { return RunUpweight(*flags); }; });
+}
+
+int RunSynth(const prune::SynthOptions& options) {
+  auto result = prune::SynthesizeModel(options);
+  if (!result.ok()) return ReportStatus("synth-model", result.status());
+  std::printf("%s: %d tensors in %d shard(s), %llu bytes, %d MoE layers -> %s\n",
+              options.layout.c_str(), result->tensors, result->shards,
+              static_cast<unsigned long long>(result->total_size),
+              static_cast<int>(result->moe_layers.size()), options.output_dir.c_str());
+  return kExitOk;
+}
+
+void AddSynth(CLI::App& app, CommandFn* selected) {
+  auto o = std::make_shared<prune::SynthOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "synth-model", "Write a deterministic random MoE checkpoint.");
+  cmd->add_option("--layout", o->layout, "gemma4|mixtral|qwen3moe|deepseekv3|gptoss|llama4")
+      ->default_str(o->layout);
+  cmd->add_option("--output-dir", o->output_dir, "output folder")->required();
+  cmd->add_option("--layers", o->layers)->default_str("4");
+  cmd->add_option("--experts", o->experts)->default_str("16");
+  cmd->add_option("--hidden", o->hidden)->default_str("64");
+  cmd->add_option("--moe-intermediate", o->moe_intermediate)->default_str("32");
+  cmd->add_option("--intermediate", o->intermediate, "shared/dense MLP width")->default_str("48");
+  cmd->add_option("--vocab", o->vocab)->default_str("256");
+  cmd->add_option("--top-k", o->top_k)->default_str("4");
+  cmd->add_option("--n-group", o->n_group, "deepseekv3 routing groups")->default_str("1");
+  cmd->add_option("--seed", o->seed)->default_str("1234");
+  cmd->add_option("--shards", o->shards, "shard count (0: split by --max-shard-bytes)")
+      ->default_str("2");
+  cmd->add_option("--max-shard-bytes", o->max_shard_bytes);
+  cmd->add_option("--drop-map-out", o->drop_map_out, "also write a random drop map here");
+  cmd->add_option("--drop-count", o->drop_count, "experts dropped per layer in that map");
+  cmd->add_flag("--overwrite", o->overwrite);
+  cmd->callback([o, selected] { *selected = [o] { return RunSynth(*o); }; });
+}
+
+struct InspectFlags {
+  std::string dir;
+  std::string layout;
+  bool json = false;
+};
+
+int RunInspect(const InspectFlags& flags) {
+  auto report = prune::InspectCheckpoint(flags.dir, flags.layout);
+  if (!report.ok()) return ReportStatus("inspect", report.status());
+  if (flags.json) {
+    std::printf("%s\n", prune::PyJsonDumps(prune::InspectJson(*report), 2).c_str());
+  } else {
+    std::printf("%s", prune::FormatInspectText(*report).c_str());
+  }
+  return report->problems.empty() ? kExitOk : kExitBadInput;
+}
+
+void AddInspect(CLI::App& app, CommandFn* selected) {
+  auto flags = std::make_shared<InspectFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "inspect", "Show the MoE structure of a checkpoint and check it "
+                 "(exit 2 if inconsistent).");
+  cmd->add_option("dir", flags->dir, "model folder")->required();
+  cmd->add_option("--layout", flags->layout, "override the detected layout");
+  cmd->add_flag("--json", flags->json, "machine-readable output");
+  cmd->callback([flags, selected] { *selected = [flags] { return RunInspect(*flags); }; });
+}
+
+}  // namespace
 
 void AddTensorCommands(CLI::App& app, CommandFn* selected) {
-  (void)app;
-  (void)selected;
+  AddPrune(app, selected);
+  AddUpweight(app, selected);
+  AddSynth(app, selected);
+  AddInspect(app, selected);
 }
 
 }  // namespace cohort::worker

@@ -1,0 +1,4 @@
+# Benchmarks: built with the project, never run by ctest. Each prints its
+# numbers and the baseline it measured in the same run; see
+# docs/PERFORMANCE.md for the commands.
+include(${CMAKE_CURRENT_LIST_DIR}/dropmap.cmake)

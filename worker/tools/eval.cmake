@@ -1,0 +1,1 @@
+list(APPEND TOOLS_SRCS score_command.cc)

@@ -1,0 +1,1 @@
+list(APPEND TOOLS_SRCS gguf_info_command.cc)

@@ -1,0 +1,99 @@
+// `cohort-worker score`: re-scores completions offline, without a server.
+//   cohort-worker score --bench NAME --dataset PATH --completions FILE
+//                       [--out FILE] [--profile NAME|FILE]
+// Prints the JSON summary (with length statistics) on stdout; --out gets one
+// JSON line per scored problem, written atomically. Any bad input (missing
+// file, bad JSON line, unknown bench or problem id) is exit code 2 with a
+// message naming the file and line, and nothing is written.
+#include <cstdio>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/atomic_file.h"
+#include "common/status_macros.h"
+#include "worker/eval/bench.h"
+#include "worker/eval/profile.h"
+#include "worker/eval/score.h"
+#include "worker/tools/commands.h"
+
+namespace cohort::worker {
+namespace {
+
+struct ScoreOptions {
+  std::string bench;
+  std::string dataset;
+  std::string completions;
+  std::string out;
+  std::string profile = eval::kDefaultProfile;
+};
+
+// Invalid UTF-8 cannot come from parsed JSON, but never let dump() throw.
+std::string Dump(const nlohmann::json& value, int indent) {
+  return value.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+absl::StatusOr<std::string> RunScore(const ScoreOptions& options) {
+  const eval::BenchSpec* bench = eval::FindBench(options.bench);
+  if (bench == nullptr) {
+    std::vector<std::string> names;
+    for (const eval::BenchSpec& b : eval::AllBenches()) names.push_back(b.name);
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown bench '", options.bench, "' (known: ", absl::StrJoin(names, ", "), ")"));
+  }
+  COHORT_ASSIGN_OR_RETURN(eval::Profile profile, eval::LoadProfile(options.profile));
+  const eval::BenchSettings* settings = profile.Find(bench->name);
+  if (settings == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "profile '", profile.name, "' has no settings for bench '", bench->name, "'"));
+  }
+  COHORT_ASSIGN_OR_RETURN(std::vector<eval::Problem> problems,
+                          bench->load(options.dataset, *settings));
+  COHORT_ASSIGN_OR_RETURN(std::vector<eval::CompletionRow> rows,
+                          eval::ReadCompletions(options.completions));
+  COHORT_ASSIGN_OR_RETURN(
+      eval::ScoreRun run,
+      eval::ScoreCompletions(*bench, *settings, problems, rows, options.completions));
+  run.summary["profile"] = profile.name;
+  run.summary["profile_digest"] = profile.digest;
+  if (!options.out.empty()) {
+    std::string lines;
+    for (const eval::ProblemResult& r : run.results) {
+      absl::StrAppend(&lines, Dump(eval::ResultToJson(r), -1), "\n");
+    }
+    COHORT_RETURN_IF_ERROR(WriteFileAtomically(options.out, lines));
+  }
+  return Dump(run.summary, 2);
+}
+
+}  // namespace
+
+void AddScoreCommand(CLI::App& app, CommandFn* selected) {
+  auto options = std::make_shared<ScoreOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "score", "Re-score completions of a text bench offline (no server).");
+  cmd->add_option("--bench", options->bench,
+                  "arc_challenge, gpqa_diamond, gsm8k, math500, aime2024 or ifeval")
+      ->required();
+  cmd->add_option("--dataset", options->dataset,
+                  "the bench's published data file (.jsonl, .jsonl.gz, GPQA .csv)")
+      ->required();
+  cmd->add_option("--completions", options->completions,
+                  "JSONL: {task_id|id|problem_id|idx|prompt, completion|response}")
+      ->required();
+  cmd->add_option("--out", options->out, "per-problem verdicts as JSONL (atomic)");
+  cmd->add_option("--profile", options->profile,
+                  "built-in profile name or profile JSON file")
+      ->capture_default_str();
+  cmd->callback([options, selected] {
+    *selected = [options] {
+      absl::StatusOr<std::string> summary = RunScore(*options);
+      if (!summary.ok()) return ReportStatus("score", summary.status());
+      std::printf("%s\n", summary->c_str());
+      return kExitOk;
+    };
+  });
+}
+
+}  // namespace cohort::worker
