@@ -136,6 +136,18 @@ TEST(SubprocessTest, OutputToLogFile) {
   EXPECT_EQ(line, "to-log");
 }
 
+TEST(SubprocessTest, ShouldStopCancelsTheChild) {
+  SubprocessOptions options = Shell("sleep 60");
+  absl::Time stop_at = absl::Now() + absl::Milliseconds(200);
+  options.should_stop = [&] { return absl::Now() >= stop_at; };
+  ASSERT_OK_AND_ASSIGN(SubprocessResult r, RunSubprocess(options));
+  EXPECT_TRUE(r.cancelled);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_FALSE(r.Succeeded());
+  EXPECT_LT(r.wall_time, absl::Seconds(10));
+  EXPECT_EQ(r.Describe(), "cancelled");
+}
+
 TEST(SubprocessTest, SignalledChildReportsSignal) {
   ASSERT_OK_AND_ASSIGN(SubprocessResult r, RunSubprocess(Shell("kill -9 $$")));
   EXPECT_EQ(r.term_signal, SIGKILL);

@@ -1,0 +1,48 @@
+#include "worker/eval/bench.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "worker/eval/aime.h"
+#include "worker/eval/arc.h"
+#include "worker/eval/gpqa.h"
+#include "worker/eval/gsm8k.h"
+#include "worker/eval/ifeval.h"
+#include "worker/eval/math500.h"
+
+namespace cohort::worker::eval {
+
+const std::vector<BenchSpec>& AllBenches() {
+  static const auto* benches = new std::vector<BenchSpec>{
+      {"arc_challenge", kArcScorerVersion, LoadArc, ScoreArc},
+      {"gpqa_diamond", kGpqaScorerVersion, LoadGpqa, ScoreGpqa},
+      {"gsm8k", kGsm8kScorerVersion, LoadGsm8k, ScoreGsm8k},
+      {"math500", kMath500ScorerVersion, LoadMath500, ScoreMath500},
+      {"aime2024", kAimeScorerVersion, LoadAime, ScoreAime},
+      {"ifeval", kIfevalScorerVersion, LoadIfeval, ScoreIfeval},
+  };
+  return *benches;
+}
+
+const BenchSpec* FindBench(absl::string_view name) {
+  for (const BenchSpec& spec : AllBenches()) {
+    if (name == spec.name) return &spec;
+  }
+  return nullptr;
+}
+
+void ApplyLimit(const BenchSettings& settings, std::vector<Problem>* problems) {
+  if (settings.limit > 0 && problems->size() > static_cast<size_t>(settings.limit)) {
+    problems->resize(settings.limit);
+  }
+}
+
+absl::Status CheckId(const char* what, const std::string& id,
+                     const std::vector<std::string>& known) {
+  for (const std::string& k : known) {
+    if (id == k) return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      what, " '", id, "' is not implemented (known: ", absl::StrJoin(known, ", "), ")"));
+}
+
+}  // namespace cohort::worker::eval

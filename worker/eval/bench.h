@@ -1,0 +1,67 @@
+// File: bench.h
+//
+// The vocabulary every bench shares: a Problem (one dataset row with its
+// rendered prompt and reference answer), a Verdict (what the extractor
+// found and whether it scores), and a BenchSpec tying a bench's loader and
+// scorer together. Loaders read the published file in its published schema
+// and return every row (the run takes the profile's first-N subset with
+// ApplyLimit; offline rescoring accepts any row of the file). Scorers are total
+// functions: any completion text, even invalid UTF-8 or megabytes of noise,
+// yields a Verdict; they never fail and never crash.
+#ifndef COHORT_WORKER_EVAL_BENCH_H_
+#define COHORT_WORKER_EVAL_BENCH_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "nlohmann/json.hpp"
+#include "worker/eval/profile.h"
+
+namespace cohort::worker::eval {
+
+struct Problem {
+  std::string id;       // the dataset's own id, or the 0-based row index
+  int index = 0;        // 0-based row in the published file (lm-eval doc_id)
+  std::string prompt;   // the rendered user message
+  std::string gold;     // the reference answer, as the scorer compares it
+  nlohmann::json meta = nlohmann::json::object();  // bench-specific data
+};
+
+struct Verdict {
+  bool passed = false;
+  std::string extracted;  // the extracted answer; "" when nothing was found
+  std::string rule;       // which extraction rule fired ("none" if none)
+  nlohmann::json detail = nlohmann::json::object();  // bench-specific
+};
+
+using LoadFn = absl::StatusOr<std::vector<Problem>> (*)(
+    const std::string& path, const BenchSettings& settings);
+using ScoreFn = Verdict (*)(const Problem& problem, absl::string_view completion,
+                            const BenchSettings& settings);
+
+struct BenchSpec {
+  const char* name;            // "gsm8k", the profile key and CLI name
+  const char* scorer_version;  // bumped whenever a verdict could change
+  LoadFn load;
+  ScoreFn score;
+};
+
+// All registered benches, in a fixed order.
+const std::vector<BenchSpec>& AllBenches();
+
+// nullptr for an unknown name.
+const BenchSpec* FindBench(absl::string_view name);
+
+// Applies settings.limit (first N; 0 keeps all).
+void ApplyLimit(const BenchSettings& settings, std::vector<Problem>* problems);
+
+// kInvalidArgument naming the template/extractor id when `id` is not one of
+// `known` (so a profile cannot name a template the code lacks).
+absl::Status CheckId(const char* what, const std::string& id,
+                     const std::vector<std::string>& known);
+
+}  // namespace cohort::worker::eval
+
+#endif  // COHORT_WORKER_EVAL_BENCH_H_

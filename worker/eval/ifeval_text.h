@@ -1,0 +1,44 @@
+// File: ifeval_text.h
+//
+// The language-dependent text primitives of the IFEval checkers, backed by
+// Debian libraries instead of the Python packages the reference uses:
+//   DetectLanguage   CLD2 (libcld2) in place of langdetect
+//   CountSentences   ICU sentence BreakIterator in place of NLTK punkt
+//   CountWords       Python's \w+ run count (Unicode letters, numbers, _)
+//   WordTokens       a Treebank-style splitter in place of nltk.word_tokenize
+//   IsUpper/IsLower  Python str.isupper()/islower() over Unicode properties
+// Where the replacements can disagree with the reference is written down in
+// docs/benches.md; the GPT-4 response file is the regression check.
+#ifndef COHORT_WORKER_EVAL_IFEVAL_TEXT_H_
+#define COHORT_WORKER_EVAL_IFEVAL_TEXT_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+
+namespace cohort::worker::eval {
+
+// ISO 639-1 code in langdetect's spelling ("en", "he", "zh-cn"), or "" when
+// the text has no letters to judge (langdetect raises there; IFEval then
+// counts the instruction as followed).
+std::string DetectLanguage(absl::string_view text);
+
+// Sentences as NLTK punkt would count them (approximately): ICU sentence
+// segments with content, line breaks read as spaces.
+int CountSentences(absl::string_view text);
+
+// Python len(re.findall(r"\w+", text)) (NLTK RegexpTokenizer(r"\w+")).
+int CountWords(absl::string_view text);
+
+// Word tokens: white-space pieces with surrounding punctuation split off and
+// English contractions ('s, n't, 're, ...) split as separate tokens.
+std::vector<std::string> WordTokens(absl::string_view text);
+
+// Python str.isupper() / str.islower() on UTF-8 text.
+bool IsUpper(absl::string_view text);
+bool IsLower(absl::string_view text);
+
+}  // namespace cohort::worker::eval
+
+#endif  // COHORT_WORKER_EVAL_IFEVAL_TEXT_H_

@@ -1,0 +1,65 @@
+// File: result.h
+//
+// What scoring produces: one ProblemResult per scored completion and a
+// Summary over them. The summary carries the headline metric (IFEval: the
+// four prompt/instruction x strict/loose accuracies; otherwise n, passed,
+// accuracy) and the answer-length statistics of the card's analysis:
+// characters and tokens p50/p90/max (p50 = the median cast to int, p90 =
+// sorted[n*9/10], as omk's compute_token_stats), the share of problems at
+// or over the budget, saturated-and-failed, and mean tokens of passes vs
+// failures. Token statistics cover only rows that carry token counts.
+#ifndef COHORT_WORKER_EVAL_RESULT_H_
+#define COHORT_WORKER_EVAL_RESULT_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nlohmann/json.hpp"
+#include "worker/eval/bench.h"
+
+namespace cohort::worker::eval {
+
+struct ProblemResult {
+  std::string id;
+  int index = 0;
+  std::string prompt_digest;   // sha256 hex of the rendered prompt
+  std::string completion;      // answer channel (message.content)
+  std::string reasoning;       // reasoning channel (reasoning_content)
+  std::string scored_channel;  // "content", "reasoning" (Fix-A) or "empty"
+  int64_t completion_chars = 0;  // code points of the scored text
+  int64_t reasoning_chars = 0;
+  std::optional<int64_t> completion_tokens;
+  std::optional<int64_t> reasoning_tokens;
+  std::string finish_reason;
+  std::string extracted;
+  std::string rule;
+  bool passed = false;
+  bool at_budget = false;      // saturation (see SaturationBasis)
+  std::string scorer_version;
+  nlohmann::json detail = nlohmann::json::object();
+};
+
+// The text a scorer sees (protocol Fix-A): content when non-empty after
+// strip, else reasoning; never both concatenated.
+std::string ScoredText(const std::string& completion, const std::string& reasoning,
+                       std::string* channel);
+
+// Decides at_budget: reasoning_tokens >= threshold when the bench thinks and
+// the row has reasoning tokens; else completion_tokens >= threshold; and
+// always when finish_reason is "length".
+bool AtBudget(const ProblemResult& r, const BenchSettings& settings);
+
+// One JSONL row of --out.
+nlohmann::json ResultToJson(const ProblemResult& r);
+
+// The summary JSON (see the file comment). `n_expected` is the size of the
+// profile's subset, for the missing count.
+nlohmann::json Summarize(const std::string& bench, const BenchSettings& settings,
+                         const std::vector<ProblemResult>& results,
+                         int n_expected);
+
+}  // namespace cohort::worker::eval
+
+#endif  // COHORT_WORKER_EVAL_RESULT_H_

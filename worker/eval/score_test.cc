@@ -1,0 +1,156 @@
+#include "worker/eval/score.h"
+
+#include "worker/eval/gsm8k.h"
+#include "worker/eval/jsonl.h"
+
+#include "common/testing/status_matchers.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "worker/eval/test_util.h"
+
+namespace cohort::worker::eval {
+namespace {
+
+using ::testing::HasSubstr;
+using cohort::testing::StatusIs;
+
+std::vector<Problem> Gsm8kProblems() {
+  absl::StatusOr<std::vector<Problem>> problems =
+      LoadGsm8k(DatasetPath("gsm8k/test.jsonl"), CardSettings("gsm8k"));
+  EXPECT_TRUE(problems.ok()) << problems.status();
+  return problems.ok() ? *problems : std::vector<Problem>{};
+}
+
+absl::StatusOr<ScoreRun> Score(const cohort::testing::TempDir& dir, const std::string& text,
+                               const BenchSettings& settings) {
+  std::string path = WriteFile(dir, "completions.jsonl", text);
+  absl::StatusOr<std::vector<CompletionRow>> rows = ReadCompletions(path);
+  if (!rows.ok()) return rows.status();
+  return ScoreCompletions(*FindBench("gsm8k"), settings, Gsm8kProblems(), *rows, path);
+}
+
+TEST(ScoreTest, AcceptsEveryIdAndTextKey) {
+  cohort::testing::TempDir dir;
+  ASSERT_OK_AND_ASSIGN(
+      ScoreRun run,
+      Score(dir,
+            "{\"task_id\": \"0\", \"completion\": \"18\"}\n"
+            "{\"id\": 1, \"response\": \"3\"}\n"
+            "\n"
+            "{\"problem_id\": \"2\", \"completion\": \"wrong 1\"}\n"
+            "{\"idx\": 3, \"completion\": null, \"reasoning_content\": \"540\"}\n",
+            CardSettings("gsm8k")));
+  ASSERT_EQ(run.results.size(), 4u);
+  EXPECT_TRUE(run.results[0].passed);
+  EXPECT_TRUE(run.results[1].passed);
+  EXPECT_FALSE(run.results[2].passed);
+  // Fix-A: empty content falls back to the reasoning text.
+  EXPECT_EQ(run.results[3].scored_channel, "reasoning");
+  EXPECT_TRUE(run.results[3].passed);
+  EXPECT_EQ(run.summary["n"], 4);
+  EXPECT_EQ(run.summary["passed"], 3);
+  EXPECT_EQ(run.summary["n_expected"], 100);
+  EXPECT_EQ(run.summary["n_missing_from_subset"], 96);
+  EXPECT_EQ(run.results[0].prompt_digest.size(), 64u);
+  EXPECT_EQ(run.results[0].scorer_version, "gsm8k_flexible/1");
+}
+
+TEST(ScoreTest, LengthStatisticsAndSaturation) {
+  cohort::testing::TempDir dir;
+  BenchSettings s = CardSettings("gsm8k");  // thinking, budget 12288
+  ASSERT_OK_AND_ASSIGN(
+      ScoreRun run,
+      Score(dir,
+            "{\"idx\":0,\"completion\":\"18\",\"completion_tokens\":100,\"reasoning_tokens\":90}\n"
+            "{\"idx\":1,\"completion\":\"x 4\",\"completion_tokens\":13000,\"reasoning_tokens\":12288}\n"
+            "{\"idx\":2,\"completion\":\"x 5\",\"completion_tokens\":300,\"finish_reason\":\"length\"}\n"
+            "{\"idx\":3,\"completion\":\"540\",\"completion_tokens\":200}\n",
+            s));
+  const nlohmann::json& len = run.summary["length"];
+  EXPECT_EQ(len["completion_tokens"]["p50"], 250);  // median of 100,200,300,13000
+  EXPECT_EQ(len["completion_tokens"]["p90"], 13000);
+  EXPECT_EQ(len["completion_tokens"]["max"], 13000);
+  EXPECT_EQ(len["completion_chars"]["max"], 3);
+  EXPECT_EQ(len["budget"]["at_or_over"], 2);
+  EXPECT_EQ(len["budget"]["share_at_or_over"], 0.5);
+  EXPECT_EQ(len["budget"]["saturated_and_failed"], 2);
+  EXPECT_EQ(len["mean_completion_tokens_pass"], 150.0);
+  EXPECT_EQ(len["mean_completion_tokens_fail"], 6650.0);
+  EXPECT_EQ(len["finish_reasons"]["length"], 1);
+  EXPECT_EQ(len["finish_reasons"]["None"], 3);
+}
+
+TEST(ScoreTest, BadInputNamesFileAndLine) {
+  cohort::testing::TempDir dir;
+  BenchSettings s = CardSettings("gsm8k");
+  EXPECT_THAT(Score(dir, "{\"idx\":0,\"completion\":\"1\"}\n{oops\n", s),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("completions.jsonl:2: not valid JSON")));
+  EXPECT_THAT(Score(dir, "{\"task_id\":\"nope\",\"completion\":\"1\"}\n", s),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("completions.jsonl:1: completion for unknown problem id 'nope'")));
+  EXPECT_THAT(Score(dir, "{\"idx\":5000,\"completion\":\"1\"}\n", s),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unknown problem idx 5000")));
+  EXPECT_THAT(Score(dir, "{\"idx\":0,\"completion\":\"1\"}\n{\"id\":\"0\",\"completion\":\"2\"}\n", s),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("completions.jsonl:2: second completion")));
+  EXPECT_THAT(Score(dir, "{\"idx\":0}\n", s),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(":1: no 'completion'")));
+  EXPECT_THAT(Score(dir, "{\"completion\":\"1\"}\n", s),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(":1: no problem id")));
+  EXPECT_THAT(Score(dir, "[1]\n", s),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(":1: expected a JSON object")));
+  EXPECT_THAT(ReadCompletions(dir.Join("missing.jsonl")),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("missing.jsonl")));
+}
+
+TEST(ScoreTest, GzipDatasetsAreRead) {
+  // HumanEval ships gzipped; the reader is shared by every loader.
+  ASSERT_OK_AND_ASSIGN(std::vector<JsonLine> rows,
+                       ReadJsonLines(DatasetPath("humaneval/HumanEval.jsonl.gz")));
+  EXPECT_EQ(rows.size(), 164u);
+  cohort::testing::TempDir dir;
+  std::string bad = WriteFile(dir, "x.jsonl.gz", "\x1f\x8b not really gzip");
+  EXPECT_THAT(ReadJsonLines(bad), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("gzip")));
+}
+
+}  // namespace
+}  // namespace cohort::worker::eval
+
+namespace cohort::worker::eval {
+namespace {
+
+// Scorers are total: hostile completions give a verdict, never a crash
+// (fuzzers will be pointed at the extractors; this is the smoke version).
+TEST(ScoreTest, ScorersAreTotalOnHostileInput) {
+  std::string random(4096, '\0');
+  uint32_t state = 12345;
+  for (char& c : random) {
+    state = state * 1664525u + 1013904223u;
+    c = static_cast<char>(state >> 24);
+  }
+  const std::vector<std::string> inputs = {
+      "", random, std::string(200000, '{'), std::string(100000, '('),
+      "\\boxed{" + std::string(5000, '{'), "\\boxed", "\\fbox{", "$$$$", "\xF0\x9F",
+      std::string(50000, '*') + "\n" + std::string(50000, '-'), "******\n\n***\n\n",
+      "\\frac{\\sqrt[\\sqrt[\\sqrt[}}}", "Answer: " + std::string(3000, '9'),
+      "(((((((((1,2),3),4),5)\\cup[" + std::string(4000, ',') + ")"};
+  Problem p;
+  p.gold = "1";
+  p.meta["options"] = {"a", "b", "c", "d"};
+  p.meta["instruction_id_list"] = {"keywords:existence", "length_constraints:number_sentences",
+                                   "detectable_format:json_format"};
+  p.meta["kwargs"] = {{{"keywords", {"(", "[a-"}}},
+                      {{"num_sentences", 3}, {"relation", "at least"}},
+                      nlohmann::json::object()};
+  for (const BenchSpec& bench : AllBenches()) {
+    BenchSettings s = CardSettings(bench.name);
+    for (const std::string& input : inputs) {
+      Verdict v = bench.score(p, input, s);
+      EXPECT_FALSE(v.rule.empty()) << bench.name;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace cohort::worker::eval
