@@ -196,12 +196,13 @@ absl::StatusOr<HeartbeatOutcome> Coordinator::Heartbeat(
 }
 
 absl::Status Coordinator::Complete(const LeaseRef& lease,
-                                   const std::vector<OutputArtifact>& outputs) {
+                                   const std::vector<OutputArtifact>& outputs,
+                                   const std::string& gate_failed_reason) {
   Deferred deferred;
   absl::Status status;
   {
     absl::MutexLock lock(&mu_);
-    status = store_->Complete(lease, outputs, clock_.Now());
+    status = store_->Complete(lease, outputs, clock_.Now(), gate_failed_reason);
     if (status.ok()) AfterChange(deferred);
   }
   Run(deferred);

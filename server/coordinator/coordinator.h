@@ -92,7 +92,8 @@ class Coordinator {
   absl::StatusOr<HeartbeatOutcome> Heartbeat(const std::string& worker_id,
                                              const std::vector<LeaseRef>& leases);
   absl::Status Complete(const LeaseRef& lease,
-                        const std::vector<OutputArtifact>& outputs);
+                        const std::vector<OutputArtifact>& outputs,
+                        const std::string& gate_failed_reason = "");
   absl::StatusOr<bool> Fail(const LeaseRef& lease, int code,
                             const std::string& message);
   absl::StatusOr<InsertOutcome> InsertResults(const LeaseRef& lease,

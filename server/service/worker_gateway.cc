@@ -159,8 +159,14 @@ grpc::ServerUnaryReactor* WorkerGatewayService::CompleteStep(
                                  "', not sha256:<64 hex>")));
     }
   }
-  return Finish(context, coordinator_.Complete(
-                             {request->lease_id(), request->epoch(), ""}, outputs));
+  std::string gate_reason;
+  if (request->gate_failed()) {
+    gate_reason = request->gate_reason().empty() ? "gate condition did not hold"
+                                                  : request->gate_reason();
+  }
+  return Finish(context,
+                coordinator_.Complete({request->lease_id(), request->epoch(), ""},
+                                      outputs, gate_reason));
 }
 
 grpc::ServerUnaryReactor* WorkerGatewayService::FailStep(

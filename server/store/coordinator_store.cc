@@ -232,4 +232,35 @@ absl::Status CoordinatorStore::BlockDescendants(const std::string& key,
   return absl::OkStatus();
 }
 
+absl::Status CoordinatorStore::SkipDescendants(const std::string& key,
+                                               const std::string& reason,
+                                               absl::Time now) {
+  std::vector<std::string> frontier = {key};
+  while (!frontier.empty()) {
+    std::string parent = frontier.back();
+    frontier.pop_back();
+    Statement& children = db_->Prepare(
+        "SELECT s.key FROM edges e JOIN steps s ON s.key = e.child_key "
+        "WHERE e.parent_key = ? AND s.state IN (?, ?)");
+    children.Bind(1, parent)
+        .Bind(2, static_cast<int>(StepState::kWaiting))
+        .Bind(3, static_cast<int>(StepState::kReady));
+    std::vector<std::pair<std::string, StepState>> keys;
+    std::vector<std::string> child_keys;
+    while (children.Step()) child_keys.push_back(children.ColumnText(0));
+    COHORT_RETURN_IF_ERROR(children.status());
+    for (const std::string& child : child_keys) {
+      COHORT_ASSIGN_OR_RETURN(std::optional<StepRecord> step, ReadStep(child));
+      if (!step.has_value()) continue;
+      Statement& note = db_->Prepare("UPDATE steps SET gate_reason = ? WHERE key = ?");
+      note.Bind(1, reason).Bind(2, child);
+      COHORT_RETURN_IF_ERROR(note.Run());
+      COHORT_RETURN_IF_ERROR(SetState(child, step->state, StepState::kSkipped, now,
+                                      absl::StrCat("skipped: ", reason)));
+      frontier.push_back(child);
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace cohort::server

@@ -85,6 +85,7 @@ struct StepRecord {
   std::string display_name;
   std::string last_error;
   std::string progress_json;
+  std::string gate_reason;  // why a gate did not hold / why this was skipped
   std::vector<StepInput> inputs;
 };
 
@@ -217,10 +218,12 @@ class CoordinatorStore {
                                              absl::Time now,
                                              absl::Duration duration);
   // Records the outputs and marks the step SUCCEEDED; children whose inputs
-  // are all done become READY.
+  // are all done become READY. A gate step whose condition did not hold
+  // (`gate_failed_reason` non-empty) skips everything below it instead.
   absl::Status Complete(const LeaseRef& lease,
                         const std::vector<OutputArtifact>& outputs,
-                        absl::Time now);
+                        absl::Time now,
+                        const std::string& gate_failed_reason = "");
   // `code` is an absl::StatusCode: kUnavailable, kAborted, kDeadlineExceeded,
   // kResourceExhausted, kInternal and kUnknown are retried while attempts
   // remain (after RetryBackoff); anything else fails the step at once.
@@ -276,6 +279,8 @@ class CoordinatorStore {
   absl::Status PromoteIfInputsDone(const std::string& key, absl::Time now);
   absl::Status PromoteChildren(const std::string& key, absl::Time now);
   absl::Status BlockDescendants(const std::string& key, absl::Time now);
+  absl::Status SkipDescendants(const std::string& key, const std::string& reason,
+                               absl::Time now);
   absl::Status FinishCampaignsIfDone(const std::string& step_key, absl::Time now);
   absl::Status RearmStep(const std::string& key, absl::Time now);
   absl::StatusOr<StepRecord> CurrentLease(const LeaseRef& lease);

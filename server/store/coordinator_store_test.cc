@@ -282,6 +282,38 @@ TEST_F(StoreTest, CancelStopsUnsharedStepsAndRevokesLeases) {
             CampaignState::kCancelled);
 }
 
+TEST_F(StoreTest, FailedGateSkipsEverythingBelowIt) {
+  // probe -> gate -> full bench -> score; the probe alone is not skipped.
+  std::vector<NodeSpec> nodes = {
+      {"probe", StepKind::kScore, "{}", {{"c", kContrib, "", ""}}, {}, "", 0, "1"},
+      {"gate", StepKind::kGate, R"({"metric": "saturated_and_failed", "op": "<=", "value": 0.1})",
+       {{"scores", "", "probe", "scores"}}, {}, "", 0, "1"},
+      {"full", StepKind::kGenerate, "{}", {{"x", "", "gate", "decision"}}, {}, "", 0, "1"},
+      {"score", StepKind::kScore, "{}", {{"c", "", "full", "completions"}}, {}, "", 0, "1"}};
+  ASSERT_OK_AND_ASSIGN(auto steps, PlanCampaign(nodes));
+  ASSERT_OK_AND_ASSIGN(auto submitted,
+                       store_->SubmitCampaign("g", "{}", 0, "", steps, now_));
+  LeaseAndComplete("w1", "scores", 's');
+  ASSERT_OK_AND_ASSIGN(auto gate, store_->LeaseNext(Worker("w1"), now_, kLease));
+  ASSERT_TRUE(gate.has_value());
+  ASSERT_OK(store_->Complete({gate->lease_id, gate->epoch, ""},
+                             {{"decision", Digest('g'), 2, 1, true, {}}}, now_,
+                             "saturated_and_failed 0.31 > 0.1"));
+  EXPECT_EQ(State(steps[2].key), StepState::kSkipped);
+  EXPECT_EQ(State(steps[3].key), StepState::kSkipped);
+  ASSERT_OK_AND_ASSIGN(auto campaign, store_->GetCampaign(submitted.campaign_id));
+  EXPECT_EQ(campaign.state, CampaignState::kSucceeded);
+  ASSERT_OK_AND_ASSIGN(auto events, store_->Events(submitted.campaign_id, 0, 1000));
+  bool reason_seen = false;
+  for (const auto& e : events) {
+    if (e.step_state == StepState::kSkipped &&
+        e.message.find("0.31 > 0.1") != std::string::npos) {
+      reason_seen = true;
+    }
+  }
+  EXPECT_TRUE(reason_seen);
+}
+
 TEST_F(StoreTest, EventsCarryEveryTransitionInOrder) {
   auto steps = Chain();
   ASSERT_OK_AND_ASSIGN(auto submitted,

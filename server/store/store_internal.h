@@ -25,8 +25,8 @@ inline void BindOptionalText(Statement& s, int index, const std::string& text) {
 inline constexpr const char* kStepColumns =
     "SELECT key, kind, params_json, impl_version, state, attempts, "
     "max_attempts, lease_id, lease_epoch, lease_expiry_us, worker_id, "
-    "requirements_json, priority, display_name, last_error, progress_json "
-    "FROM steps";
+    "requirements_json, priority, display_name, last_error, progress_json, "
+    "gate_reason FROM steps";
 
 inline StepRecord StepFromRow(const Statement& row) {
   StepRecord step;
@@ -47,6 +47,7 @@ inline StepRecord StepFromRow(const Statement& row) {
   step.display_name = row.ColumnText(13);
   step.last_error = row.ColumnText(14);
   step.progress_json = row.ColumnText(15);
+  step.gate_reason = row.ColumnText(16);
   return step;
 }
 

@@ -286,7 +286,8 @@ absl::StatusOr<std::vector<OutputArtifact>> CoordinatorStore::ListArtifacts(
 
 absl::Status CoordinatorStore::Complete(const LeaseRef& lease,
                                         const std::vector<OutputArtifact>& outputs,
-                                        absl::Time now) {
+                                        absl::Time now,
+                                        const std::string& gate_failed_reason) {
   Transaction tx(*db_);
   COHORT_RETURN_IF_ERROR(tx.Begin());
   COHORT_ASSIGN_OR_RETURN(StepRecord step, CurrentLease(lease));
@@ -312,9 +313,19 @@ absl::Status CoordinatorStore::Complete(const LeaseRef& lease,
     link.Bind(1, step.key).Bind(2, out.name).Bind(3, out.digest);
     COHORT_RETURN_IF_ERROR(link.Run());
   }
-  COHORT_RETURN_IF_ERROR(SetState(step.key, StepState::kLeased,
-                                  StepState::kSucceeded, now, "succeeded"));
-  COHORT_RETURN_IF_ERROR(PromoteChildren(step.key, now));
+  if (!gate_failed_reason.empty()) {
+    Statement& note = db_->Prepare("UPDATE steps SET gate_reason = ? WHERE key = ?");
+    note.Bind(1, gate_failed_reason).Bind(2, step.key);
+    COHORT_RETURN_IF_ERROR(note.Run());
+  }
+  COHORT_RETURN_IF_ERROR(SetState(
+      step.key, StepState::kLeased, StepState::kSucceeded, now,
+      gate_failed_reason.empty() ? "succeeded" : "gate did not hold"));
+  if (gate_failed_reason.empty()) {
+    COHORT_RETURN_IF_ERROR(PromoteChildren(step.key, now));
+  } else {
+    COHORT_RETURN_IF_ERROR(SkipDescendants(step.key, gate_failed_reason, now));
+  }
   return tx.Commit();
 }
 
