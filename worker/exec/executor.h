@@ -1,0 +1,89 @@
+// File: executor.h
+//
+// How a worker runs one step, whatever its kind (ninja's CommandRunner idea):
+// the agent resolves the step's inputs to local paths, gives the executor a
+// fresh output folder, and gets back the named output folders it should
+// adopt into the artifact store and report. Executors know nothing of gRPC,
+// leases or the coordinator, so they are tested alone and fakes stand in for
+// them in the agent's tests.
+//
+//   StepTask task{kind, key, params_json, {{"checkpoint", dir}}, out, log};
+//   COHORT_ASSIGN_OR_RETURN(StepResult result, executor.Execute(task));
+//   for (auto& [name, folder] : result.outputs) ... adopt ...
+//
+// Error codes say whether to retry (docs/steps.md): kInvalidArgument /
+// kFailedPrecondition (bad input, a verification mismatch) are final;
+// kUnavailable / kInternal (a tool crashed, the disk hiccuped) are retried;
+// kCancelled when should_stop fired.
+#ifndef COHORT_WORKER_EXEC_EXECUTOR_H_
+#define COHORT_WORKER_EXEC_EXECUTOR_H_
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace cohort::worker {
+
+// Numerically the cohort.v1.StepKind values.
+enum class TaskKind : int {
+  kDropmap = 1,
+  kPrune = 2,
+  kUpweight = 3,
+  kConvert = 4,
+  kImatrix = 5,
+  kQuantize = 6,
+  kGenerate = 7,
+  kScore = 8,
+  kGate = 9,
+  kReport = 10,
+};
+
+struct TaskProgress {
+  uint64_t done = 0;
+  uint64_t total = 0;
+  uint64_t passed = 0;
+  std::string unit;
+  std::string message;
+};
+
+// One per-problem row of a generate or score step (the agent streams it to
+// the coordinator as a ProblemResult). `json` holds every field of the
+// eval core's result; the named fields are those the coordinator indexes.
+struct TaskResultRow {
+  std::string problem_id;
+  uint32_t sample_index = 0;
+  int verdict = 0;  // cohort.v1.Verdict
+  std::string json;
+};
+
+struct StepTask {
+  TaskKind kind = TaskKind::kDropmap;
+  std::string key;
+  std::string params_json = "{}";
+  std::map<std::string, std::string> inputs;  // name -> local file or folder
+  std::string output_root;  // empty folder; outputs go to <root>/<name>/
+  std::string log_path;     // the step's log (tool stdout/stderr)
+  std::function<bool()> should_stop;
+  std::function<void(const TaskProgress&)> on_progress;
+  std::function<void(const TaskResultRow&)> on_result;
+};
+
+struct StepResult {
+  std::vector<std::pair<std::string, std::string>> outputs;  // name -> folder
+  bool gate_failed = false;
+  std::string gate_reason;
+};
+
+// Thread-safe implementations may run several tasks at once.
+class StepExecutor {
+ public:
+  virtual ~StepExecutor() = default;
+  virtual absl::StatusOr<StepResult> Execute(const StepTask& task) = 0;
+};
+
+}  // namespace cohort::worker
+
+#endif  // COHORT_WORKER_EXEC_EXECUTOR_H_

@@ -1,0 +1,394 @@
+#include "worker/exec/tool_executor.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "common/atomic_file.h"
+#include "common/canonical_json.h"
+#include "common/status_macros.h"
+#include "common/subprocess.h"
+#include "nlohmann/json.hpp"
+#include "worker/exec/gate.h"
+#include "worker/quant/gguf_reader.h"
+#include "worker/quant/gguf_summary.h"
+
+namespace cohort::worker {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+absl::StatusOr<std::string> Input(const StepTask& task, const std::string& name) {
+  auto it = task.inputs.find(name);
+  if (it == task.inputs.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("step ", task.key, " has no input '", name, "'"));
+  }
+  return it->second;
+}
+
+std::string OptionalInput(const StepTask& task, const std::string& name) {
+  auto it = task.inputs.find(name);
+  return it == task.inputs.end() ? std::string() : it->second;
+}
+
+// A folder artifact holding one file stands for that file where a tool wants
+// a file; `preferred` wins when the folder holds several.
+absl::StatusOr<std::string> AsFile(const std::string& path,
+                                   const std::string& preferred) {
+  std::error_code ec;
+  if (!fs::is_directory(path, ec)) return path;
+  if (!preferred.empty() && fs::is_regular_file(fs::path(path) / preferred, ec)) {
+    return (fs::path(path) / preferred).string();
+  }
+  std::vector<std::string> files;
+  for (const auto& entry : fs::directory_iterator(path, ec)) {
+    if (entry.is_regular_file()) files.push_back(entry.path().string());
+  }
+  if (files.size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": expected one file", preferred.empty() ? "" : " or " + preferred,
+        ", found ", files.size()));
+  }
+  return files.front();
+}
+
+absl::StatusOr<json> Params(const StepTask& task) {
+  COHORT_ASSIGN_OR_RETURN(json params,
+                          ParseJson(task.params_json, "params of " + task.key));
+  if (!params.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat("params of ", task.key,
+                                                   " must be an object"));
+  }
+  return params;
+}
+
+absl::StatusOr<std::string> OutputDir(const StepTask& task, const std::string& name) {
+  fs::path dir = fs::path(task.output_root) / name;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat(dir.string(), ": ", ec.message()));
+  return dir.string();
+}
+
+// {"protect_top": 2, "class_weights": [1, 3]} -> --protect-top 2 --class-weights 1 3
+absl::StatusOr<std::vector<std::string>> FlagsToArgs(const json& flags) {
+  static const char* kReserved[] = {"data", "v4_floor_data", "v4_floor_map",
+                                    "baseline_drop_map", "output", "summary_output"};
+  std::vector<std::string> args;
+  if (flags.is_null()) return args;
+  if (!flags.is_object()) {
+    return absl::InvalidArgumentError("dropmap params.flags must be an object");
+  }
+  for (const auto& [key, value] : flags.items()) {
+    for (const char* reserved : kReserved) {
+      if (key == reserved) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "dropmap params.flags.", key, " comes from the step's inputs"));
+      }
+    }
+    std::string flag = "--" + absl::StrReplaceAll(key, {{"_", "-"}});
+    auto scalar = [](const json& v) {
+      return v.is_string() ? v.get<std::string>() : v.dump();
+    };
+    if (value.is_boolean()) {
+      if (value.get<bool>()) args.push_back(flag);
+    } else if (value.is_array()) {
+      args.push_back(flag);
+      for (const json& item : value) args.push_back(scalar(item));
+    } else if (!value.is_null()) {
+      args.push_back(flag);
+      args.push_back(scalar(value));
+    }
+  }
+  return args;
+}
+
+// Links every file of `from` into `to` (the store's files are immutable and
+// the upweight replaces shards by rename, so links are safe); copies where a
+// link is impossible (another filesystem).
+absl::Status LinkTree(const std::string& from, const std::string& to) {
+  std::error_code ec;
+  fs::create_directories(to, ec);
+  for (fs::recursive_directory_iterator it(from, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    fs::path target = fs::path(to) / fs::relative(it->path(), from);
+    if (it->is_directory()) {
+      fs::create_directories(target, ec);
+      continue;
+    }
+    fs::create_hard_link(it->path(), target, ec);
+    if (ec) {
+      ec.clear();
+      fs::copy_file(it->path(), target, ec);
+    }
+    if (ec) return absl::InternalError(absl::StrCat("copying ", it->path().string(),
+                                                    ": ", ec.message()));
+  }
+  if (ec) return absl::InternalError(absl::StrCat("reading ", from, ": ", ec.message()));
+  return absl::OkStatus();
+}
+
+// The routed-expert count a checkpoint's config declares.
+absl::StatusOr<uint64_t> ConfigExpertCount(const std::string& checkpoint) {
+  std::string path = (fs::path(checkpoint) / "config.json").string();
+  COHORT_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));
+  COHORT_ASSIGN_OR_RETURN(json config, ParseJson(text, path));
+  for (const json* scope : {&config, config.contains("text_config")
+                                         ? &config["text_config"]
+                                         : &config}) {
+    for (const char* key : {"num_experts", "num_local_experts", "n_routed_experts"}) {
+      if (scope->contains(key) && (*scope)[key].is_number_unsigned()) {
+        return (*scope)[key].get<uint64_t>();
+      }
+    }
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat(path, ": no expert count (num_experts, num_local_experts, "
+                         "n_routed_experts)"));
+}
+
+absl::StatusOr<quant::GgufSummary> Summarize(const std::string& path) {
+  COHORT_ASSIGN_OR_RETURN(quant::GgufContents gguf, quant::ReadGgufFile(path));
+  return quant::SummarizeGguf(gguf);
+}
+
+}  // namespace
+
+std::string FindLlamaTool(const std::string& llama_cpp_dir, const std::string& name) {
+  std::error_code ec;
+  if (!llama_cpp_dir.empty()) {
+    for (const char* sub : {"", "bin", "build/bin"}) {
+      fs::path candidate = fs::path(llama_cpp_dir) / sub / name;
+      if (fs::is_regular_file(candidate, ec)) return candidate.string();
+    }
+  }
+  const char* path = std::getenv("PATH");
+  for (absl::string_view dir : absl::StrSplit(path ? path : "", ':')) {
+    if (dir.empty()) continue;
+    fs::path candidate = fs::path(std::string(dir)) / name;
+    if (access(candidate.c_str(), X_OK) == 0) return candidate.string();
+  }
+  return "";
+}
+
+std::vector<std::string> AvailableTools(const ToolConfig& config) {
+  std::vector<std::string> tools;
+  for (const char* name : {"convert_hf_to_gguf.py", "llama-quantize",
+                           "llama-imatrix", "llama-server"}) {
+    if (!FindLlamaTool(config.llama_cpp_dir, name).empty()) tools.push_back(name);
+  }
+  return tools;
+}
+
+absl::Status ToolExecutor::RunTool(const StepTask& task, std::vector<std::string> argv,
+                                   const std::string& working_dir) {
+  std::string log = absl::StrCat("$ ", absl::StrJoin(argv, " "), "\n");
+  if (!task.log_path.empty()) {
+    FILE* f = std::fopen(task.log_path.c_str(), "a");
+    if (f != nullptr) {
+      std::fputs(log.c_str(), f);
+      std::fclose(f);
+    }
+  }
+  SubprocessOptions options;
+  options.argv = std::move(argv);
+  options.working_dir = working_dir.empty() ? task.output_root : working_dir;
+  options.timeout = config_.step_timeout;
+  options.should_stop = task.should_stop;
+  options.stdout_path = task.log_path;
+  options.stderr_path = task.log_path;
+  COHORT_ASSIGN_OR_RETURN(SubprocessResult result, RunSubprocess(options));
+  if (result.cancelled) return absl::CancelledError("step cancelled");
+  if (result.Succeeded()) return absl::OkStatus();
+  std::string tail;
+  if (!task.log_path.empty()) {
+    absl::StatusOr<std::string> text = ReadFileToString(task.log_path);
+    if (text.ok()) tail = text->substr(text->size() > 1500 ? text->size() - 1500 : 0);
+  }
+  std::string message = absl::StrCat(options.argv[0], ": ", result.Describe(),
+                                     tail.empty() ? "" : "\n", tail);
+  // Exit code 2 is our tools' (and argparse's) "bad input": do not retry.
+  if (!result.timed_out && result.term_signal == 0 && result.exit_code == 2) {
+    return absl::InvalidArgumentError(message);
+  }
+  return absl::UnavailableError(message);
+}
+
+absl::StatusOr<StepResult> ToolExecutor::Execute(const StepTask& task) {
+  switch (task.kind) {
+    case TaskKind::kDropmap: return Dropmap(task);
+    case TaskKind::kPrune: return Prune(task);
+    case TaskKind::kUpweight: return Upweight(task);
+    case TaskKind::kConvert: return Convert(task);
+    case TaskKind::kImatrix: return Imatrix(task);
+    case TaskKind::kQuantize: return Quantize(task);
+    case TaskKind::kGate: return Gate(task);
+    default:
+      return absl::UnimplementedError(absl::StrCat(
+          "this worker cannot run steps of kind ", static_cast<int>(task.kind)));
+  }
+}
+
+absl::StatusOr<StepResult> ToolExecutor::Dropmap(const StepTask& task) {
+  COHORT_ASSIGN_OR_RETURN(json params, Params(task));
+  COHORT_ASSIGN_OR_RETURN(std::string contrib_in, Input(task, "contrib"));
+  COHORT_ASSIGN_OR_RETURN(std::string contrib, AsFile(contrib_in, ""));
+  COHORT_ASSIGN_OR_RETURN(std::string out, OutputDir(task, "drop_map"));
+  std::vector<std::string> argv = {config_.self_binary, "dropmap", "--data", contrib};
+  struct Optional { const char* input; const char* flag; };
+  for (const Optional& o : {Optional{"v4_data", "--v4-floor-data"},
+                            Optional{"floor_map", "--v4-floor-map"},
+                            Optional{"baseline_drop_map", "--baseline-drop-map"}}) {
+    std::string path = OptionalInput(task, o.input);
+    if (path.empty()) continue;
+    COHORT_ASSIGN_OR_RETURN(std::string file, AsFile(path, ""));
+    argv.insert(argv.end(), {o.flag, file});
+  }
+  COHORT_ASSIGN_OR_RETURN(std::vector<std::string> flags,
+                          FlagsToArgs(params.value("flags", json())));
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  std::string map = (fs::path(out) / "drop_map.json").string();
+  argv.insert(argv.end(), {"--output", map, "--summary-output", map + ".summary.json"});
+  COHORT_RETURN_IF_ERROR(RunTool(task, argv));
+  return StepResult{{{"drop_map", out}}, false, ""};
+}
+
+absl::StatusOr<StepResult> ToolExecutor::Prune(const StepTask& task) {
+  COHORT_ASSIGN_OR_RETURN(json params, Params(task));
+  COHORT_ASSIGN_OR_RETURN(std::string checkpoint, Input(task, "checkpoint"));
+  COHORT_ASSIGN_OR_RETURN(std::string map_in, Input(task, "drop_map"));
+  COHORT_ASSIGN_OR_RETURN(std::string map, AsFile(map_in, "drop_map.json"));
+  std::string out = (fs::path(task.output_root) / "checkpoint").string();
+  std::vector<std::string> argv = {config_.self_binary, "prune", "--source-dir",
+                                   checkpoint, "--drop-map", map, "--output-dir", out};
+  if (std::string layout = params.value("layout", ""); !layout.empty()) {
+    argv.insert(argv.end(), {"--layout", layout});
+  }
+  if (std::string suffix = params.value("suffix", ""); !suffix.empty()) {
+    argv.push_back("--suffix=" + suffix);
+  }
+  if (params.value("even_group_drop", false)) argv.push_back("--even-group-drop");
+  if (params.contains("upweight") && params["upweight"].is_object()) {
+    const json& up = params["upweight"];
+    if (!up.contains("alpha") || !up["alpha"].is_number() || !up.contains("target") ||
+        !up["target"].is_string()) {
+      return absl::InvalidArgumentError(
+          "prune params.upweight needs a numeric alpha and a string target");
+    }
+    argv.insert(argv.end(), {"--upweight-alpha", up["alpha"].dump(),
+                             "--upweight-target", up["target"].get<std::string>()});
+  }
+  COHORT_RETURN_IF_ERROR(RunTool(task, argv));
+  return StepResult{{{"checkpoint", out}}, false, ""};
+}
+
+absl::StatusOr<StepResult> ToolExecutor::Upweight(const StepTask& task) {
+  COHORT_ASSIGN_OR_RETURN(json params, Params(task));
+  COHORT_ASSIGN_OR_RETURN(std::string checkpoint, Input(task, "checkpoint"));
+  if (!params.contains("alpha") || !params["alpha"].is_number() ||
+      !params.contains("target") || !params["target"].is_string()) {
+    return absl::InvalidArgumentError("upweight params need alpha and target");
+  }
+  std::string out = (fs::path(task.output_root) / "checkpoint").string();
+  COHORT_RETURN_IF_ERROR(LinkTree(checkpoint, out));
+  COHORT_RETURN_IF_ERROR(RunTool(
+      task, {config_.self_binary, "upweight", "--model-dir", out, "--alpha",
+             params["alpha"].dump(), "--target", params["target"].get<std::string>()}));
+  return StepResult{{{"checkpoint", out}}, false, ""};
+}
+
+absl::StatusOr<StepResult> ToolExecutor::Convert(const StepTask& task) {
+  COHORT_ASSIGN_OR_RETURN(json params, Params(task));
+  COHORT_ASSIGN_OR_RETURN(std::string checkpoint, Input(task, "checkpoint"));
+  std::string script = FindLlamaTool(config_.llama_cpp_dir, "convert_hf_to_gguf.py");
+  if (script.empty()) {
+    return absl::FailedPreconditionError(
+        "convert_hf_to_gguf.py not found (set --llama-cpp-dir or COHORT_LLAMA_CPP_DIR)");
+  }
+  COHORT_ASSIGN_OR_RETURN(std::string out, OutputDir(task, "gguf"));
+  std::string model = (fs::path(out) / "model.gguf").string();
+  COHORT_RETURN_IF_ERROR(RunTool(task, {config_.python, script, checkpoint, "--outfile",
+                                        model, "--outtype",
+                                        params.value("outtype", "bf16")}));
+  COHORT_ASSIGN_OR_RETURN(uint64_t experts, ConfigExpertCount(checkpoint));
+  COHORT_ASSIGN_OR_RETURN(quant::GgufSummary summary, Summarize(model));
+  quant::GgufExpectations expected;
+  expected.architecture = summary.architecture.empty() ? "?" : summary.architecture;
+  expected.expert_count = experts;
+  expected.expert_count_source = "the checkpoint's config.json";
+  COHORT_RETURN_IF_ERROR(quant::VerifyGguf(summary, expected));
+  return StepResult{{{"gguf", out}}, false, ""};
+}
+
+absl::StatusOr<StepResult> ToolExecutor::Imatrix(const StepTask& task) {
+  COHORT_ASSIGN_OR_RETURN(json params, Params(task));
+  COHORT_ASSIGN_OR_RETURN(std::string gguf_in, Input(task, "gguf"));
+  COHORT_ASSIGN_OR_RETURN(std::string gguf, AsFile(gguf_in, "model.gguf"));
+  COHORT_ASSIGN_OR_RETURN(std::string calib_in, Input(task, "calibration"));
+  COHORT_ASSIGN_OR_RETURN(std::string calib, AsFile(calib_in, ""));
+  std::string tool = FindLlamaTool(config_.llama_cpp_dir, "llama-imatrix");
+  if (tool.empty()) return absl::FailedPreconditionError("llama-imatrix not found");
+  COHORT_ASSIGN_OR_RETURN(std::string out, OutputDir(task, "imatrix"));
+  std::vector<std::string> argv = {tool, "-m", gguf, "-f", calib, "-o",
+                                   (fs::path(out) / "imatrix.gguf").string()};
+  if (int chunks = params.value("chunks", 0); chunks > 0) {
+    argv.insert(argv.end(), {"--chunks", std::to_string(chunks)});
+  }
+  COHORT_RETURN_IF_ERROR(RunTool(task, argv));
+  return StepResult{{{"imatrix", out}}, false, ""};
+}
+
+absl::StatusOr<StepResult> ToolExecutor::Quantize(const StepTask& task) {
+  COHORT_ASSIGN_OR_RETURN(json params, Params(task));
+  std::string type = params.value("type", "");
+  if (type.empty()) return absl::InvalidArgumentError("quantize params need a type");
+  COHORT_ASSIGN_OR_RETURN(std::string gguf_in, Input(task, "gguf"));
+  COHORT_ASSIGN_OR_RETURN(std::string gguf, AsFile(gguf_in, "model.gguf"));
+  std::string tool = FindLlamaTool(config_.llama_cpp_dir, "llama-quantize");
+  if (tool.empty()) return absl::FailedPreconditionError("llama-quantize not found");
+  COHORT_ASSIGN_OR_RETURN(std::string out, OutputDir(task, "gguf"));
+  std::string model = (fs::path(out) / absl::StrCat("model-", type, ".gguf")).string();
+  std::vector<std::string> argv = {tool};
+  if (std::string imatrix = OptionalInput(task, "imatrix"); !imatrix.empty()) {
+    COHORT_ASSIGN_OR_RETURN(std::string file, AsFile(imatrix, "imatrix.gguf"));
+    argv.insert(argv.end(), {"--imatrix", file});
+  }
+  argv.insert(argv.end(), {gguf, model, type});
+  COHORT_RETURN_IF_ERROR(RunTool(task, argv));
+  COHORT_ASSIGN_OR_RETURN(quant::GgufSummary before, Summarize(gguf));
+  COHORT_ASSIGN_OR_RETURN(quant::GgufSummary after, Summarize(model));
+  quant::GgufExpectations expected;
+  expected.architecture = before.architecture.empty() ? "?" : before.architecture;
+  expected.expert_count = before.expert_count.value_or(0);
+  expected.expert_count_source = "the pruned count, from the input GGUF";
+  expected.tensor_count = before.tensor_count;
+  expected.file_type = type;
+  COHORT_RETURN_IF_ERROR(quant::VerifyGguf(after, expected));
+  return StepResult{{{"gguf", out}}, false, ""};
+}
+
+absl::StatusOr<StepResult> ToolExecutor::Gate(const StepTask& task) {
+  COHORT_ASSIGN_OR_RETURN(json params, Params(task));
+  COHORT_ASSIGN_OR_RETURN(std::string scores_in, Input(task, "scores"));
+  COHORT_ASSIGN_OR_RETURN(std::string summary_path, AsFile(scores_in, "summary.json"));
+  COHORT_ASSIGN_OR_RETURN(std::string text, ReadFileToString(summary_path));
+  COHORT_ASSIGN_OR_RETURN(json summary, ParseJson(text, summary_path));
+  COHORT_ASSIGN_OR_RETURN(GateDecision decision, EvaluateGate(params, summary));
+  COHORT_ASSIGN_OR_RETURN(std::string out, OutputDir(task, "decision"));
+  COHORT_RETURN_IF_ERROR(WriteFileAtomically(
+      (fs::path(out) / "decision.json").string(),
+      json{{"held", decision.held}, {"metric", decision.metric},
+           {"value", decision.value}, {"reason", decision.reason}}
+          .dump(1)));
+  return StepResult{{{"decision", out}}, !decision.held, decision.reason};
+}
+
+}  // namespace cohort::worker

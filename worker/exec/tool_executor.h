@@ -1,0 +1,58 @@
+// File: tool_executor.h
+//
+// The production StepExecutor: dropmap, prune (with fused upweight),
+// upweight and gate run through this binary's own offline subcommands (a
+// child process per step: its log is the step log, a crash cannot take the
+// worker down, and cancellation kills it); convert, imatrix and quantize run
+// llama.cpp's tools, and every GGUF they write is verified (architecture,
+// expert count, file type) before it is reported.
+#ifndef COHORT_WORKER_EXEC_TOOL_EXECUTOR_H_
+#define COHORT_WORKER_EXEC_TOOL_EXECUTOR_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "worker/exec/executor.h"
+
+namespace cohort::worker {
+
+struct ToolConfig {
+  std::string self_binary;    // this cohort-worker (for the offline cores)
+  std::string llama_cpp_dir;  // holds convert_hf_to_gguf.py and the tools
+  std::string python = "/usr/bin/python3";
+  absl::Duration step_timeout = absl::Hours(48);
+};
+
+// Where a llama.cpp tool is: <dir>/<name>, <dir>/bin/<name>,
+// <dir>/build/bin/<name>, then PATH. Empty when not found.
+std::string FindLlamaTool(const std::string& llama_cpp_dir,
+                          const std::string& name);
+
+// The tools this worker can run, for its capabilities ("llama-quantize",
+// "llama-imatrix", "llama-server", "convert_hf_to_gguf.py").
+std::vector<std::string> AvailableTools(const ToolConfig& config);
+
+class ToolExecutor final : public StepExecutor {
+ public:
+  explicit ToolExecutor(ToolConfig config) : config_(std::move(config)) {}
+  absl::StatusOr<StepResult> Execute(const StepTask& task) override;
+
+ private:
+  absl::StatusOr<StepResult> Dropmap(const StepTask& task);
+  absl::StatusOr<StepResult> Prune(const StepTask& task);
+  absl::StatusOr<StepResult> Upweight(const StepTask& task);
+  absl::StatusOr<StepResult> Convert(const StepTask& task);
+  absl::StatusOr<StepResult> Imatrix(const StepTask& task);
+  absl::StatusOr<StepResult> Quantize(const StepTask& task);
+  absl::StatusOr<StepResult> Gate(const StepTask& task);
+  // Runs argv with the step's log, timeout and cancellation.
+  absl::Status RunTool(const StepTask& task, std::vector<std::string> argv,
+                       const std::string& working_dir = "");
+
+  ToolConfig config_;
+};
+
+}  // namespace cohort::worker
+
+#endif  // COHORT_WORKER_EXEC_TOOL_EXECUTOR_H_

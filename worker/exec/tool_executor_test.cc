@@ -1,0 +1,166 @@
+// Runs the real offline cores (this build's cohort-worker) and the llama.cpp
+// fakes (tests/fakes) through the executor, as a worker would.
+#include "worker/exec/tool_executor.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "common/atomic_file.h"
+#include "common/subprocess.h"
+#include "common/testing/status_matchers.h"
+#include "common/testing/temp_dir.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "worker/exec/gate.h"
+#include "worker/quant/gguf_reader.h"
+#include "worker/quant/gguf_summary.h"
+
+namespace cohort::worker {
+namespace {
+
+using ::cohort::testing::StatusIs;
+using ::cohort::testing::TempDir;
+using ::testing::HasSubstr;
+namespace fs = std::filesystem;
+
+class ToolExecutorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config_.self_binary = std::string(COHORT_BIN_DIR) + "/cohort-worker";
+    config_.llama_cpp_dir = COHORT_FAKES_DIR;
+    Run({config_.self_binary, "synth-model", "--layout", "gemma4", "--output-dir",
+         dir_.Join("base"), "--layers", "2", "--experts", "8"});
+    Run({config_.self_binary, "synth-contrib", "--layers", "2", "--experts", "8",
+         "--output", dir_.Join("contrib.json")});
+  }
+  static void Run(std::vector<std::string> argv) {
+    SubprocessOptions options;
+    options.argv = std::move(argv);
+    absl::StatusOr<SubprocessResult> r = RunSubprocess(options);
+    ASSERT_TRUE(r.ok() && r->Succeeded()) << (r.ok() ? r->Describe() : r.status().ToString());
+  }
+  StepTask Task(TaskKind kind, std::string params,
+                std::map<std::string, std::string> inputs) {
+    StepTask task;
+    task.kind = kind;
+    task.key = "sha256:test";
+    task.params_json = std::move(params);
+    task.inputs = std::move(inputs);
+    task.output_root = dir_.Join("out" + std::to_string(++steps_));
+    fs::create_directories(task.output_root);
+    task.log_path = task.output_root + ".log";
+    return task;
+  }
+  absl::StatusOr<StepResult> Execute(const StepTask& task) {
+    ToolExecutor executor(config_);
+    return executor.Execute(task);
+  }
+
+  TempDir dir_;
+  ToolConfig config_;
+  int steps_ = 0;
+};
+
+TEST_F(ToolExecutorTest, ChainFromContributionsToQuantizedGguf) {
+  ASSERT_OK_AND_ASSIGN(
+      StepResult dropmap,
+      Execute(Task(TaskKind::kDropmap,
+                   R"({"flags": {"target": 6, "protect_top": 1, "alpha": 2.0}})",
+                   {{"contrib", dir_.Join("contrib.json")}})));
+  ASSERT_EQ(dropmap.outputs.size(), 1u);
+  EXPECT_TRUE(fs::exists(dropmap.outputs[0].second + "/drop_map.json"));
+  EXPECT_TRUE(fs::exists(dropmap.outputs[0].second + "/drop_map.json.summary.json"));
+
+  ASSERT_OK_AND_ASSIGN(
+      StepResult prune,
+      Execute(Task(TaskKind::kPrune,
+                   R"({"upweight": {"alpha": 1.2, "target": "mlp.down_proj.weight"}})",
+                   {{"checkpoint", dir_.Join("base")},
+                    {"drop_map", dropmap.outputs[0].second}})));
+  std::string pruned = prune.outputs[0].second;
+  ASSERT_OK_AND_ASSIGN(std::string config, ReadFileToString(pruned + "/config.json"));
+  EXPECT_EQ(nlohmann::json::parse(config)["text_config"]["num_experts"], 6);
+
+  ASSERT_OK_AND_ASSIGN(StepResult convert,
+                       Execute(Task(TaskKind::kConvert, R"({"outtype": "bf16"})",
+                                    {{"checkpoint", pruned}})));
+  ASSERT_OK_AND_ASSIGN(StepResult quantize,
+                       Execute(Task(TaskKind::kQuantize, R"({"type": "Q6_K"})",
+                                    {{"gguf", convert.outputs[0].second}})));
+  std::string model = quantize.outputs[0].second + "/model-Q6_K.gguf";
+  ASSERT_OK_AND_ASSIGN(quant::GgufContents gguf, quant::ReadGgufFile(model));
+  ASSERT_OK_AND_ASSIGN(quant::GgufSummary summary, quant::SummarizeGguf(gguf));
+  EXPECT_EQ(summary.expert_count, 6u);
+  EXPECT_EQ(summary.file_type_name, "MOSTLY_Q6_K");
+}
+
+TEST_F(ToolExecutorTest, WrongExpertCountFromQuantizeIsRefused) {
+  ASSERT_OK_AND_ASSIGN(StepResult convert,
+                       Execute(Task(TaskKind::kConvert, "{}", {{"checkpoint", dir_.Join("base")}})));
+  setenv("COHORT_FAKE_FAIL", "wrong_expert_count", 1);
+  setenv("COHORT_FAKE_FAIL_ONLY", "llama-quantize", 1);
+  absl::StatusOr<StepResult> quantize = Execute(
+      Task(TaskKind::kQuantize, R"({"type": "Q6_K"})", {{"gguf", convert.outputs[0].second}}));
+  unsetenv("COHORT_FAKE_FAIL");
+  unsetenv("COHORT_FAKE_FAIL_ONLY");
+  EXPECT_THAT(quantize, StatusIs(absl::StatusCode::kFailedPrecondition,
+                                 HasSubstr("expert_count is 9, expected 8")));
+}
+
+TEST_F(ToolExecutorTest, CrashingToolIsRetryableAndBadInputIsNot) {
+  setenv("COHORT_FAKE_FAIL", "crash", 1);
+  absl::StatusOr<StepResult> crashed =
+      Execute(Task(TaskKind::kConvert, "{}", {{"checkpoint", dir_.Join("base")}}));
+  unsetenv("COHORT_FAKE_FAIL");
+  EXPECT_THAT(crashed, StatusIs(absl::StatusCode::kUnavailable, HasSubstr("signal")));
+  std::ofstream(dir_.Join("bad.json")) << "{\"metadata\": ";
+  EXPECT_THAT(Execute(Task(TaskKind::kDropmap, R"({"flags": {"target": 6}})",
+                           {{"contrib", dir_.Join("bad.json")}})),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bad.json")));
+  EXPECT_THAT(Execute(Task(TaskKind::kDropmap, R"({"flags": {"output": "x"}})",
+                           {{"contrib", dir_.Join("contrib.json")}})),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("inputs")));
+}
+
+TEST_F(ToolExecutorTest, UpweightLeavesItsInputUntouched) {
+  ASSERT_OK_AND_ASSIGN(std::string before,
+                       ReadFileToString(dir_.Join("base/model-00001-of-00002.safetensors")));
+  ASSERT_OK_AND_ASSIGN(
+      StepResult up,
+      Execute(Task(TaskKind::kUpweight, R"({"alpha": 1.5, "target": "mlp.down_proj.weight"})",
+                   {{"checkpoint", dir_.Join("base")}})));
+  ASSERT_OK_AND_ASSIGN(std::string after,
+                       ReadFileToString(dir_.Join("base/model-00001-of-00002.safetensors")));
+  EXPECT_EQ(before, after);
+  EXPECT_TRUE(fs::exists(up.outputs[0].second + "/config.json"));
+}
+
+TEST_F(ToolExecutorTest, CancelledStepStopsTheTool) {
+  setenv("COHORT_FAKE_FAIL", "hang", 1);
+  StepTask task = Task(TaskKind::kConvert, "{}", {{"checkpoint", dir_.Join("base")}});
+  absl::Time stop_at = absl::Now() + absl::Milliseconds(300);
+  task.should_stop = [&] { return absl::Now() >= stop_at; };
+  absl::StatusOr<StepResult> result = Execute(task);
+  unsetenv("COHORT_FAKE_FAIL");
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kCancelled, ::testing::_));
+}
+
+TEST(GateTest, ConditionsOnSummaries) {
+  nlohmann::json summary = {
+      {"n", 10}, {"accuracy", 0.6},
+      {"length", {{"budget", {{"share_at_or_over", 0.3}, {"saturated_and_failed", 2}}}}}};
+  ASSERT_OK_AND_ASSIGN(GateDecision ok,
+                       EvaluateGate({{"metric", "accuracy"}, {"op", ">="}, {"value", 0.5}}, summary));
+  EXPECT_TRUE(ok.held);
+  ASSERT_OK_AND_ASSIGN(GateDecision ruminating,
+                       EvaluateGate({{"metric", "saturated_and_failed"}, {"op", "<="}, {"value", 0.1}},
+                                    summary));
+  EXPECT_FALSE(ruminating.held);
+  EXPECT_EQ(ruminating.reason, "saturated_and_failed 0.2 > 0.1");
+  EXPECT_THAT(EvaluateGate({{"metric", "vibes"}, {"op", ">="}, {"value", 1}}, summary),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("vibes")));
+}
+
+}  // namespace
+}  // namespace cohort::worker
