@@ -6,6 +6,7 @@
 #include "common/version.h"
 #include "worker/tools/command.h"
 #include "worker/tools/commands.h"
+#include "worker/agent/run_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   cohort::worker::CommandFn selected;
   cohort::worker::AddAllCommands(app, &selected);
+  cohort::worker::AddRunCommand(app, &selected);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -112,6 +112,12 @@ void LeaseToProto(const LeaseGrant& grant, v1::Lease* out) {
   out->set_epoch(grant.epoch);
   out->set_expiry_us(absl::ToUnixMicros(grant.expiry));
   StepToProto(grant.step, out->mutable_step());
+  // Step inputs fed by upstream outputs carry the digest those outputs got.
+  for (int i = 0; i < out->step().inputs_size() &&
+                  i < static_cast<int>(grant.inputs.size());
+       ++i) {
+    out->mutable_step()->mutable_inputs(i)->set_digest(grant.inputs[i].second.digest);
+  }
   for (const auto& [name, artifact] : grant.inputs) {
     v1::Artifact* a = out->add_inputs();
     a->set_digest(artifact.digest);

@@ -23,3 +23,17 @@ cohort_cc_test(NAME integration_test
   SRCS integration/coordinator_integration_test.cc
   DEPS cohort::integration_support cohort::proto)
 add_dependencies(integration_test cohortd cohort-worker cohort)
+
+# cohortd + cohort-worker agents as real processes, tools faked.
+cohort_cc_library(NAME integration_workers TESTONLY
+  HDRS integration/worker_process.h
+  SRCS integration/worker_process.cc
+  DEPS cohort::integration_support cohort::common)
+target_compile_definitions(cohort_integration_workers PUBLIC
+  COHORT_FAKES_DIR="${PROJECT_SOURCE_DIR}/tests/fakes")
+
+cohort_cc_test(NAME worker_integration_test
+  SRCS integration/worker_integration_test.cc
+  DEPS cohort::integration_workers cohort::integration_support cohort::proto
+       cohort::worker_quant)
+add_dependencies(worker_integration_test cohortd cohort-worker)

@@ -1,0 +1,277 @@
+// cohortd and cohort-worker agents as real processes on loopback, running a
+// dropmap -> prune -> convert -> quantize chain with the llama.cpp fakes.
+#include <filesystem>
+#include <fstream>
+
+#include "absl/time/clock.h"
+#include "cohort/v1/coordinator.grpc.pb.h"
+#include "common/atomic_file.h"
+#include "common/sha256.h"
+#include "common/subprocess.h"
+#include "common/testing/status_matchers.h"
+#include "common/testing/temp_dir.h"
+#include "gtest/gtest.h"
+#include "tests/integration/cohortd_process.h"
+#include "tests/integration/worker_process.h"
+#include "worker/quant/gguf_reader.h"
+#include "worker/quant/gguf_summary.h"
+
+namespace cohort {
+namespace {
+
+using testing::CohortdProcess;
+using testing::WorkerProcess;
+using testing::WorkerSpec;
+namespace fs = std::filesystem;
+
+v1::StepSpec* AddStep(v1::CampaignSpec* spec, const std::string& id, v1::StepKind kind,
+                      const std::string& params, const std::vector<std::string>& labels) {
+  v1::StepSpec* step = spec->add_steps();
+  step->set_node_id(id);
+  step->set_kind(kind);
+  step->set_params_json(params);
+  step->set_display_name(id);
+  for (const std::string& l : labels) step->mutable_requirements()->add_labels(l);
+  return step;
+}
+
+void FromArtifact(v1::StepSpec* step, const std::string& name, const std::string& digest) {
+  v1::StepSpecInput* in = step->add_inputs();
+  in->set_name(name);
+  in->set_artifact_digest(digest);
+}
+
+void FromNode(v1::StepSpec* step, const std::string& name, const std::string& node,
+              const std::string& output) {
+  v1::StepSpecInput* in = step->add_inputs();
+  in->set_name(name);
+  in->mutable_node_output()->set_node_id(node);
+  in->mutable_node_output()->set_output(output);
+}
+
+class WorkerIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cohortd_ = std::make_unique<CohortdProcess>(dir_.Join("cohortd"));
+    fs::create_directories(dir_.Join("cohortd"));
+    ASSERT_OK(cohortd_->Start());
+    ASSERT_OK_AND_ASSIGN(client_token_, cohortd_->CreateToken("client"));
+    ASSERT_OK_AND_ASSIGN(std::string worker_token, cohortd_->CreateToken("worker"));
+    ASSERT_OK(WriteFileAtomically(dir_.Join("worker.token"), worker_token));
+    client_ = v1::Coordinator::NewStub(cohortd_->Channel());
+    std::string bin = testing::BinDir() + "/cohort-worker";
+    Run({bin, "synth-model", "--layout", "gemma4", "--output-dir", dir_.Join("base"),
+         "--layers", "2", "--experts", "8"});
+    Run({bin, "synth-contrib", "--layers", "2", "--experts", "8", "--output",
+         dir_.Join("contrib.json")});
+    base_ = Register(dir_.Join("base"), true);
+    contrib_ = Register(dir_.Join("contrib.json"), false);
+  }
+
+  static void Run(std::vector<std::string> argv) {
+    SubprocessOptions options;
+    options.argv = std::move(argv);
+    absl::StatusOr<SubprocessResult> r = RunSubprocess(options);
+    ASSERT_TRUE(r.ok() && r->Succeeded()) << (r.ok() ? r->Describe() : r.status().ToString());
+  }
+
+  std::string Register(const std::string& path, bool folder) {
+    std::string hex = folder ? Sha256Folder(path).value() : Sha256File(path).value();
+    v1::RegisterArtifactsRequest request;
+    v1::Artifact* a = request.add_artifacts();
+    a->set_digest("sha256:" + hex);
+    a->set_is_folder(folder);
+    a->add_locations()->set_shared_path(path);
+    v1::RegisterArtifactsResponse response;
+    grpc::Status s = client_->RegisterArtifacts(CohortdProcess::Context(client_token_).get(),
+                                                request, &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return "sha256:" + hex;
+  }
+
+  std::unique_ptr<WorkerProcess> StartWorker(const std::string& id,
+                                             std::vector<std::string> labels,
+                                             std::map<std::string, std::string> env = {}) {
+    WorkerSpec spec;
+    spec.id = id;
+    spec.state_dir = dir_.Join(id);
+    spec.coordinator = cohortd_->address();
+    spec.token_file = dir_.Join("worker.token");
+    spec.labels = std::move(labels);
+    spec.env = std::move(env);
+    auto worker = std::make_unique<WorkerProcess>(spec);
+    EXPECT_OK(worker->Start());
+    return worker;
+  }
+
+  std::string Submit(const v1::CampaignSpec& spec) {
+    v1::SubmitCampaignRequest request;
+    *request.mutable_spec() = spec;
+    v1::SubmitCampaignResponse response;
+    grpc::Status s = client_->SubmitCampaign(CohortdProcess::Context(client_token_).get(),
+                                             request, &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return response.campaign_id();
+  }
+
+  v1::Campaign Get(const std::string& id) {
+    v1::GetCampaignRequest request;
+    request.set_campaign_id(id);
+    request.set_include_steps(true);
+    v1::Campaign campaign;
+    client_->GetCampaign(CohortdProcess::Context(client_token_).get(), request, &campaign);
+    return campaign;
+  }
+
+  // Polls until the campaign leaves RUNNING or `timeout` passes.
+  v1::Campaign WaitFinished(const std::string& id, absl::Duration timeout) {
+    absl::Time deadline = absl::Now() + timeout;
+    v1::Campaign campaign = Get(id);
+    while (campaign.state() == v1::CAMPAIGN_STATE_RUNNING && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(100));
+      campaign = Get(id);
+    }
+    return campaign;
+  }
+
+  const v1::Step* StepNamed(const v1::Campaign& campaign, const std::string& name) {
+    for (const v1::Step& s : campaign.steps()) {
+      if (s.display_name() == name) return &s;
+    }
+    return nullptr;
+  }
+
+  cohort::testing::TempDir dir_;
+  std::unique_ptr<CohortdProcess> cohortd_;
+  std::string client_token_;
+  std::unique_ptr<v1::Coordinator::Stub> client_;
+  std::string base_, contrib_;
+};
+
+TEST_F(WorkerIntegrationTest, ChainRunsAcrossTwoWorkersWithPeerTransfer) {
+  // Pruning runs on worker A only, GGUF work on worker B only, so B must
+  // fetch the pruned checkpoint from A.
+  auto a = StartWorker("wa", {"prune"});
+  auto b = StartWorker("wb", {"gguf"});
+  v1::CampaignSpec spec;
+  spec.set_name("chain");
+  auto* dm = AddStep(&spec, "dropmap", v1::STEP_KIND_DROPMAP,
+                     R"({"flags": {"target": 6, "protect_top": 1}})", {"prune"});
+  FromArtifact(dm, "contrib", contrib_);
+  auto* pr = AddStep(&spec, "prune", v1::STEP_KIND_PRUNE,
+                     R"({"upweight": {"alpha": 1.2, "target": "mlp.down_proj.weight"}})",
+                     {"prune"});
+  FromArtifact(pr, "checkpoint", base_);
+  FromNode(pr, "drop_map", "dropmap", "drop_map");
+  auto* cv = AddStep(&spec, "convert", v1::STEP_KIND_CONVERT, R"({"outtype": "bf16"})", {"gguf"});
+  FromNode(cv, "checkpoint", "prune", "checkpoint");
+  auto* qz = AddStep(&spec, "quantize", v1::STEP_KIND_QUANTIZE, R"({"type": "Q6_K"})", {"gguf"});
+  FromNode(qz, "gguf", "convert", "gguf");
+  std::string id = Submit(spec);
+  v1::Campaign campaign = WaitFinished(id, absl::Seconds(90));
+  ASSERT_EQ(campaign.state(), v1::CAMPAIGN_STATE_SUCCEEDED)
+      << campaign.DebugString() << ReadFileToString(b->LogPath()).value_or("");
+  EXPECT_EQ(StepNamed(campaign, "prune")->worker_id(), "wa");
+  EXPECT_EQ(StepNamed(campaign, "convert")->worker_id(), "wb");
+  // B holds a verified copy of A's pruned checkpoint, fetched by digest.
+  v1::ListArtifactsRequest list;
+  list.set_campaign_id(id);
+  list.set_kind(v1::ARTIFACT_KIND_CHECKPOINT);
+  v1::ListArtifactsResponse artifacts;
+  ASSERT_TRUE(client_->ListArtifacts(CohortdProcess::Context(client_token_).get(), list,
+                                     &artifacts).ok());
+  ASSERT_EQ(artifacts.artifacts_size(), 1);
+  std::string hex = artifacts.artifacts(0).digest().substr(7);
+  std::string copy = dir_.Join("wb/artifacts/objects/" + hex);
+  ASSERT_TRUE(fs::exists(copy));
+  EXPECT_EQ("sha256:" + Sha256Folder(copy).value(), artifacts.artifacts(0).digest());
+  EXPECT_NE(ReadFileToString(b->LogPath()).value_or("").find("fetched"), std::string::npos);
+  // The quantized model has the pruned expert count.
+  list.set_kind(v1::ARTIFACT_KIND_GGUF);
+  ASSERT_TRUE(client_->ListArtifacts(CohortdProcess::Context(client_token_).get(), list,
+                                     &artifacts).ok());
+  bool checked = false;
+  for (const v1::Artifact& g : artifacts.artifacts()) {
+    std::string model = dir_.Join("wb/artifacts/objects/" + g.digest().substr(7) +
+                                  "/model-Q6_K.gguf");
+    if (!fs::exists(model)) continue;
+    auto summary = worker::quant::SummarizeGguf(worker::quant::ReadGgufFile(model).value()).value();
+    EXPECT_EQ(summary.expert_count, 6u);
+    checked = true;
+  }
+  EXPECT_TRUE(checked);
+}
+
+TEST_F(WorkerIntegrationTest, KilledWorkersStepIsReleasedToTheOtherWithin35s) {
+  // Worker A's converter hangs; A is killed mid-step; B takes over.
+  auto a = StartWorker("wa", {}, {{"COHORT_FAKE_FAIL", "hang"}});
+  v1::CampaignSpec spec;
+  spec.set_name("convert");
+  auto* cv = AddStep(&spec, "convert", v1::STEP_KIND_CONVERT, "{}", {});
+  FromArtifact(cv, "checkpoint", base_);
+  std::string id = Submit(spec);
+  absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < deadline && Get(id).steps(0).state() != v1::STEP_STATE_LEASED) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_EQ(Get(id).steps(0).worker_id(), "wa");
+  absl::SleepFor(absl::Seconds(1));  // in the middle of the step
+  auto b = StartWorker("wb", {});
+  a->Kill9();
+  absl::Time killed = absl::Now();
+  v1::Campaign campaign = WaitFinished(id, absl::Seconds(60));
+  absl::Duration took = absl::Now() - killed;
+  ASSERT_EQ(campaign.state(), v1::CAMPAIGN_STATE_SUCCEEDED) << campaign.DebugString();
+  EXPECT_EQ(campaign.steps(0).worker_id(), "wb");
+  EXPECT_EQ(campaign.steps(0).lease_epoch(), 2u);
+  EXPECT_LT(took, absl::Seconds(35)) << "re-leased and finished " << took << " after the kill";
+}
+
+TEST_F(WorkerIntegrationTest, QuantizeWithWrongExpertCountFailsTheStep) {
+  auto a = StartWorker("wa", {}, {{"COHORT_FAKE_FAIL", "wrong_expert_count"},
+                                  {"COHORT_FAKE_FAIL_ONLY", "llama-quantize"}});
+  v1::CampaignSpec spec;
+  spec.set_name("bad quantize");
+  auto* cv = AddStep(&spec, "convert", v1::STEP_KIND_CONVERT, "{}", {});
+  FromArtifact(cv, "checkpoint", base_);
+  auto* qz = AddStep(&spec, "quantize", v1::STEP_KIND_QUANTIZE, R"({"type": "Q6_K"})", {});
+  FromNode(qz, "gguf", "convert", "gguf");
+  v1::Campaign campaign = WaitFinished(Submit(spec), absl::Seconds(60));
+  EXPECT_EQ(campaign.state(), v1::CAMPAIGN_STATE_FAILED);
+  const v1::Step* quantize = StepNamed(campaign, "quantize");
+  ASSERT_NE(quantize, nullptr);
+  EXPECT_EQ(quantize->state(), v1::STEP_STATE_FAILED);
+  EXPECT_EQ(quantize->attempts(), 1u);  // a verification mismatch is not retried
+  EXPECT_NE(quantize->last_error().find("expert_count is 9, expected 8"), std::string::npos)
+      << quantize->last_error();
+}
+
+TEST_F(WorkerIntegrationTest, WorkerKilledAfterFinishingShipsItsSpoolOnRestart) {
+  // The coordinator is down while the worker finishes: the completion waits
+  // in the spool, survives a kill -9 of the worker, and lands after both
+  // come back.
+  auto a = StartWorker("wa", {});
+  v1::CampaignSpec spec;
+  spec.set_name("spool");
+  auto* dm = AddStep(&spec, "dropmap", v1::STEP_KIND_DROPMAP, R"({"flags": {"target": 6}})", {});
+  FromArtifact(dm, "contrib", contrib_);
+  std::string id = Submit(spec);
+  absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < deadline && Get(id).steps(0).state() != v1::STEP_STATE_LEASED) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  cohortd_->Kill9();
+  // The dropmap takes well under a second; give the worker time to finish
+  // and spool, then kill it too.
+  absl::SleepFor(absl::Seconds(2));
+  a->Kill9();
+  ASSERT_OK(cohortd_->Start());
+  client_ = v1::Coordinator::NewStub(cohortd_->Channel());
+  auto again = StartWorker("wa", {});
+  v1::Campaign campaign = WaitFinished(id, absl::Seconds(60));
+  ASSERT_EQ(campaign.state(), v1::CAMPAIGN_STATE_SUCCEEDED) << campaign.DebugString();
+  EXPECT_EQ(campaign.steps(0).attempts(), 1u);  // shipped, not re-run
+}
+
+}  // namespace
+}  // namespace cohort

@@ -1,0 +1,538 @@
+#include "worker/agent/agent.h"
+
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "common/atomic_file.h"
+#include "common/random.h"
+#include "common/version.h"
+#include "grpcpp/grpcpp.h"
+#include "spdlog/spdlog.h"
+#include "worker/agent/artifact_transfer.h"
+
+namespace cohort::worker {
+namespace {
+
+namespace fs = std::filesystem;
+
+uint64_t FreeDisk(const std::string& dir) {
+  struct statvfs s;
+  if (statvfs(dir.c_str(), &s) != 0) return 0;
+  return static_cast<uint64_t>(s.f_bavail) * s.f_frsize;
+}
+
+uint64_t TotalMemory() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  uint64_t kb = 0;
+  while (in >> key >> kb) {
+    if (key == "MemTotal:") return kb * 1024;
+    in.ignore(1 << 10, '\n');
+  }
+  return 0;
+}
+
+std::string Hostname() {
+  char name[256] = {0};
+  gethostname(name, sizeof(name) - 1);
+  return name;
+}
+
+v1::ArtifactKind KindOfOutput(const std::string& name) {
+  if (name == "drop_map") return v1::ARTIFACT_KIND_DROP_MAP;
+  if (name == "checkpoint") return v1::ARTIFACT_KIND_CHECKPOINT;
+  if (name == "gguf") return v1::ARTIFACT_KIND_GGUF;
+  if (name == "imatrix") return v1::ARTIFACT_KIND_IMATRIX;
+  if (name == "completions") return v1::ARTIFACT_KIND_COMPLETIONS;
+  return v1::ARTIFACT_KIND_REPORT;
+}
+
+std::string Tail(const std::string& path, size_t bytes) {
+  absl::StatusOr<std::string> text = ReadFileToString(path);
+  if (!text.ok()) return "";
+  return text->substr(text->size() > bytes ? text->size() - bytes : 0);
+}
+
+// Gives up waiting in small steps so shutdown is prompt.
+void SleepUnless(const std::atomic<bool>& stop, absl::Duration d) {
+  absl::Time until = absl::Now() + d;
+  while (!stop.load() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(50));
+}
+
+}  // namespace
+
+Agent::Agent(AgentOptions options, StepExecutor& executor)
+    : options_(std::move(options)), executor_(executor) {}
+
+Agent::~Agent() {
+  if (!stopping_.load()) Drain(absl::ZeroDuration());
+}
+
+std::unique_ptr<grpc::ClientContext> Agent::Context(absl::Duration timeout) const {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->AddMetadata("authorization", "Bearer " + options_.token);
+  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  return context;
+}
+
+v1::WorkerInfo Agent::Info() const {
+  v1::WorkerInfo info;
+  info.set_id(worker_id_);
+  info.set_hostname(Hostname());
+  for (uint32_t i = 0; i < options_.gpus; ++i) {
+    v1::GpuInfo* gpu = info.add_gpus();
+    gpu->set_index(i);
+    gpu->set_model(options_.gpu_model);
+    gpu->set_memory_bytes(options_.gpu_memory_bytes);
+  }
+  info.set_memory_bytes(TotalMemory());
+  info.set_free_disk_bytes(FreeDisk(options_.state_dir));
+  for (const std::string& tool : options_.tools) info.add_tools()->set_name(tool);
+  for (const std::string& label : options_.labels) info.add_labels(label);
+  info.set_max_concurrent_steps(options_.slots);
+  info.set_artifact_endpoint(
+      absl::StrCat(options_.artifact_advertise_host, ":", artifact_port_));
+  info.set_version(COHORT_VERSION);
+  if (store_ != nullptr) {
+    for (const std::string& digest : store_->Digests()) info.add_held_artifacts(digest);
+  }
+  return info;
+}
+
+absl::Status Agent::Start() {
+  std::error_code ec;
+  fs::create_directories(fs::path(options_.state_dir) / "logs", ec);
+  if (ec) return absl::PermissionDeniedError(absl::StrCat(options_.state_dir, ": ", ec.message()));
+  std::string id_file = (fs::path(options_.state_dir) / "worker_id").string();
+  worker_id_ = options_.worker_id;
+  if (worker_id_.empty()) {
+    absl::StatusOr<std::string> saved = ReadFileToString(id_file);
+    worker_id_ = saved.ok() ? std::string(absl::StripAsciiWhitespace(*saved))
+                            : absl::StrCat("w-", Hostname(), "-", SecureRandomHex(3));
+  }
+  if (absl::Status s = WriteFileAtomically(id_file, worker_id_ + "\n"); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<Spool>> spool =
+      Spool::Open((fs::path(options_.state_dir) / "spool.db").string());
+  if (!spool.ok()) return spool.status();
+  spool_ = std::move(*spool);
+  absl::StatusOr<std::unique_ptr<ArtifactStore>> store = ArtifactStore::Open(
+      (fs::path(options_.state_dir) / "artifacts").string(), options_.disk_limit_bytes);
+  if (!store.ok()) return store.status();
+  store_ = std::move(*store);
+
+  artifact_service_ = std::make_unique<ArtifactServiceImpl>(*store_, options_.token);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options_.artifact_listen, grpc::InsecureServerCredentials(),
+                           &artifact_port_);
+  builder.RegisterService(artifact_service_.get());
+  artifact_server_ = builder.BuildAndStart();
+  if (artifact_server_ == nullptr || artifact_port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve artifacts on ", options_.artifact_listen));
+  }
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  gateway_ = v1::WorkerGateway::NewStub(grpc::CreateCustomChannel(
+      options_.coordinator, grpc::InsecureChannelCredentials(), args));
+  while (true) {
+    absl::Status registered = Register();
+    if (registered.ok()) break;
+    if (registered.code() == absl::StatusCode::kUnauthenticated ||
+        registered.code() == absl::StatusCode::kPermissionDenied) {
+      return registered;
+    }
+    spdlog::warn("register: {}; retrying", registered.ToString());
+    SleepUnless(stopping_, absl::Seconds(1));
+    if (stopping_.load()) return absl::CancelledError("stopped before registering");
+  }
+  lease_thread_ = std::thread([this] { LeaseLoop(); });
+  heartbeat_thread_ = std::thread([this] { HeartbeatLoop(); });
+  ship_thread_ = std::thread([this] { ShipLoop(); });
+  return absl::OkStatus();
+}
+
+absl::Status Agent::Register() {
+  v1::RegisterRequest request;
+  *request.mutable_worker() = Info();
+  v1::RegisterResponse response;
+  grpc::Status status = gateway_->Register(Context(absl::Seconds(10)).get(), request, &response);
+  if (!status.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                        absl::StrCat("registering with ", options_.coordinator, ": ",
+                                     status.error_message()));
+  }
+  heartbeat_interval_ = absl::Milliseconds(std::max(200u, response.heartbeat_interval_ms()));
+  // Leases the coordinator thinks we hold but no thread of ours runs (we
+  // were restarted): hand them back so they are re-leased at once.
+  for (const v1::Lease& lease : response.leases()) {
+    bool ours = false;
+    {
+      absl::MutexLock lock(&mu_);
+      ours = running_.count(lease.lease_id()) != 0;
+    }
+    if (!ours) {
+      SpoolFail(lease, absl::UnavailableError("worker restarted; step handed back"), "");
+    }
+  }
+  spdlog::info("registered as {} with {} (artifacts on port {})", worker_id_,
+               options_.coordinator, artifact_port_);
+  return absl::OkStatus();
+}
+
+void Agent::ReapFinished() {
+  std::vector<std::unique_ptr<Running>> finished;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto it = running_.begin(); it != running_.end();) {
+      if (it->second->done.load()) {
+        finished.push_back(std::move(it->second));
+        it = running_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& r : finished) {
+    if (r->thread.joinable()) r->thread.join();
+  }
+}
+
+void Agent::LeaseLoop() {
+  while (!draining_.load()) {
+    ReapFinished();
+    uint32_t busy_slots = 0, busy_gpus = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      busy_slots = static_cast<uint32_t>(running_.size());
+      for (const auto& [id, r] : running_) busy_gpus += r->lease.step().requirements().gpus();
+    }
+    if (busy_slots >= options_.slots) {
+      SleepUnless(draining_, absl::Milliseconds(100));
+      continue;
+    }
+    v1::LeaseRequest request;
+    request.set_worker_id(worker_id_);
+    request.set_free_slots(options_.slots - busy_slots);
+    request.set_free_gpus(options_.gpus > busy_gpus ? options_.gpus - busy_gpus : 0);
+    request.set_free_disk_bytes(FreeDisk(options_.state_dir));
+    request.set_wait_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(options_.poll_wait)));
+    v1::LeaseResponse response;
+    grpc::Status status = gateway_->Lease(
+        Context(options_.poll_wait + absl::Seconds(5)).get(), request, &response);
+    if (!status.ok()) {
+      spdlog::warn("lease: {}", status.error_message());
+      SleepUnless(draining_, absl::Seconds(1));
+      continue;
+    }
+    for (const v1::Lease& lease : response.leases()) {
+      auto running = std::make_unique<Running>();
+      running->lease = lease;
+      Running* raw = running.get();
+      {
+        absl::MutexLock lock(&mu_);
+        running_[lease.lease_id()] = std::move(running);
+      }
+      spdlog::info("leased {} ({}) epoch {}", lease.step().display_name(),
+                   lease.step().key().substr(0, 19), lease.epoch());
+      raw->thread = std::thread([this, raw] { RunStep(raw); });
+    }
+  }
+}
+
+void Agent::HeartbeatLoop() {
+  while (!stopping_.load()) {
+    SleepUnless(stopping_, heartbeat_interval_);
+    if (stopping_.load()) break;
+    v1::HeartbeatRequest request;
+    request.set_worker_id(worker_id_);
+    request.set_free_disk_bytes(FreeDisk(options_.state_dir));
+    {
+      absl::MutexLock lock(&mu_);
+      for (const auto& [id, r] : running_) {
+        if (r->done.load()) continue;
+        v1::LeaseStatus* lease = request.add_leases();
+        lease->set_lease_id(id);
+        lease->set_epoch(r->lease.epoch());
+        lease->mutable_progress()->set_done(r->progress.done);
+        lease->mutable_progress()->set_total(r->progress.total);
+        lease->mutable_progress()->set_passed(r->progress.passed);
+        lease->mutable_progress()->set_unit(r->progress.unit);
+        lease->mutable_progress()->set_message(r->progress.message);
+      }
+    }
+    v1::HeartbeatResponse response;
+    grpc::Status status =
+        gateway_->Heartbeat(Context(absl::Seconds(5)).get(), request, &response);
+    if (!status.ok()) {
+      spdlog::warn("heartbeat: {}", status.error_message());
+      if (status.error_code() == grpc::StatusCode::NOT_FOUND) (void)Register();
+      continue;
+    }
+    absl::MutexLock lock(&mu_);
+    for (const std::string& id : response.revoked_lease_ids()) {
+      auto it = running_.find(id);
+      if (it == running_.end()) continue;
+      spdlog::warn("lease {} revoked; stopping its step", id);
+      it->second->cancel.store(true);
+    }
+  }
+}
+
+absl::StatusOr<std::map<std::string, std::string>> Agent::ResolveInputs(
+    const v1::Lease& lease) {
+  std::map<std::string, std::string> paths;
+  for (const v1::StepInput& input : lease.step().inputs()) {
+    const std::string& digest = input.digest();
+    if (std::optional<StoredArtifact> local = store_->Find(digest)) {
+      store_->Pin(digest);
+      paths[input.name()] = local->path;
+      continue;
+    }
+    const v1::Artifact* artifact = nullptr;
+    for (const v1::Artifact& a : lease.inputs()) {
+      if (a.digest() == digest) artifact = &a;
+    }
+    absl::Status last = absl::UnavailableError(
+        absl::StrCat("input ", input.name(), " (", digest, ") has no reachable location"));
+    for (int i = 0; artifact != nullptr && i < artifact->locations_size(); ++i) {
+      const v1::ArtifactLocation& where = artifact->locations(i);
+      std::error_code ec;
+      if (where.has_shared_path() && fs::exists(where.shared_path(), ec)) {
+        paths[input.name()] = where.shared_path();
+        break;
+      }
+      if (where.has_worker_id() && !where.endpoint().empty() &&
+          where.worker_id() != worker_id_) {
+        absl::StatusOr<StoredArtifact> fetched =
+            FetchFromPeer(*store_, where.endpoint(), options_.token, digest);
+        if (fetched.ok()) {
+          spdlog::info("fetched {} ({} bytes) from {}", digest.substr(0, 19),
+                       fetched->size_bytes, where.worker_id());
+          store_->Pin(digest);
+          paths[input.name()] = fetched->path;
+          break;
+        }
+        last = fetched.status();
+      }
+    }
+    if (paths.count(input.name()) == 0) return last;
+  }
+  return paths;
+}
+
+void Agent::RunStep(Running* running) {
+  const v1::Lease& lease = running->lease;
+  std::string hex = lease.step().key().size() > 7 ? lease.step().key().substr(7, 16) : "step";
+  std::string log_path = (fs::path(options_.state_dir) / "logs" /
+                          absl::StrCat(hex, "-", lease.epoch(), ".log")).string();
+  absl::StatusOr<std::map<std::string, std::string>> inputs = ResolveInputs(lease);
+  absl::StatusOr<std::string> scratch = store_->NewScratchDir(hex);
+  absl::StatusOr<StepResult> result;
+  if (!inputs.ok()) {
+    result = inputs.status();
+  } else if (!scratch.ok()) {
+    result = scratch.status();
+  } else {
+    StepTask task;
+    task.kind = static_cast<TaskKind>(lease.step().kind());
+    task.key = lease.step().key();
+    task.params_json = lease.step().params_json();
+    task.inputs = *inputs;
+    task.output_root = *scratch;
+    task.log_path = log_path;
+    task.should_stop = [running] { return running->cancel.load(); };
+    task.on_progress = [this, running](const TaskProgress& p) {
+      absl::MutexLock lock(&mu_);
+      running->progress = p;
+    };
+    task.on_result = [this, running](const TaskResultRow& row) {
+      v1::ReportResultsRequest batch;
+      batch.set_lease_id(running->lease.lease_id());
+      batch.set_epoch(running->lease.epoch());
+      v1::ProblemResult* r = batch.add_results();
+      r->set_problem_id(row.problem_id);
+      r->set_sample_index(row.sample_index);
+      r->set_verdict(static_cast<v1::Verdict>(row.verdict));
+      r->set_details_json(row.json);
+      (void)spool_->Append(SpoolKind::kResults, batch.lease_id(), batch.epoch(),
+                           batch.SerializeAsString());
+    };
+    result = executor_.Execute(task);
+  }
+  if (inputs.ok()) {
+    for (const auto& input : lease.step().inputs()) store_->Unpin(input.digest());
+  }
+  if (running->cancel.load()) {
+    spdlog::info("step {} stopped (lease revoked or worker draining)", hex);
+  } else if (result.ok()) {
+    SpoolComplete(lease, *result, log_path);
+  } else {
+    SpoolFail(lease, result.status(), log_path);
+  }
+  std::error_code ec;
+  if (scratch.ok()) fs::remove_all(*scratch, ec);
+  store_->CollectGarbage();
+  running->done.store(true);
+}
+
+void Agent::SpoolComplete(const v1::Lease& lease, const StepResult& result,
+                          const std::string& log_path) {
+  v1::CompleteStepRequest request;
+  request.set_lease_id(lease.lease_id());
+  request.set_epoch(lease.epoch());
+  request.set_gate_failed(result.gate_failed);
+  request.set_gate_reason(result.gate_reason);
+  request.set_log_tail(Tail(log_path, 4000));
+  for (const auto& [name, folder] : result.outputs) {
+    absl::StatusOr<StoredArtifact> stored = store_->Adopt(folder);
+    if (!stored.ok()) {
+      SpoolFail(lease, stored.status(), log_path);
+      return;
+    }
+    v1::StepOutput* out = request.add_outputs();
+    out->set_name(name);
+    v1::Artifact* artifact = out->mutable_artifact();
+    artifact->set_digest(stored->digest);
+    artifact->set_kind(KindOfOutput(name));
+    artifact->set_size_bytes(stored->size_bytes);
+    artifact->set_is_folder(true);
+    artifact->add_locations()->set_worker_id(worker_id_);
+  }
+  spdlog::info("step {} succeeded", lease.step().display_name());
+  (void)spool_->Append(SpoolKind::kComplete, lease.lease_id(), lease.epoch(),
+                       request.SerializeAsString());
+}
+
+void Agent::SpoolFail(const v1::Lease& lease, const absl::Status& status,
+                      const std::string& log_path) {
+  v1::FailStepRequest request;
+  request.set_lease_id(lease.lease_id());
+  request.set_epoch(lease.epoch());
+  request.set_status_code(static_cast<int>(status.code()));
+  request.set_message(std::string(status.message()));
+  if (!log_path.empty()) request.set_log_tail(Tail(log_path, 4000));
+  spdlog::warn("step {} failed: {}", lease.step().display_name(), status.ToString());
+  (void)spool_->Append(SpoolKind::kFail, lease.lease_id(), lease.epoch(),
+                       request.SerializeAsString());
+}
+
+bool Agent::Ship(const SpoolEntry& entry) {
+  grpc::Status status;
+  if (entry.kind == SpoolKind::kResults) {
+    v1::ReportResultsRequest batch;
+    batch.ParseFromString(entry.payload);
+    batch.set_batch_id(static_cast<uint64_t>(entry.id));
+    auto context = Context(absl::Seconds(30));
+    auto stream = gateway_->ReportResults(context.get());
+    v1::ReportResultsResponse ack;
+    bool sent = stream->Write(batch) && stream->Read(&ack);
+    stream->WritesDone();
+    status = stream->Finish();
+    if (status.ok() && !sent) status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "no ack");
+  } else if (entry.kind == SpoolKind::kComplete) {
+    v1::CompleteStepRequest request;
+    request.ParseFromString(entry.payload);
+    v1::CompleteStepResponse response;
+    status = gateway_->CompleteStep(Context(absl::Seconds(30)).get(), request, &response);
+  } else {
+    v1::FailStepRequest request;
+    request.ParseFromString(entry.payload);
+    v1::FailStepResponse response;
+    status = gateway_->FailStep(Context(absl::Seconds(30)).get(), request, &response);
+  }
+  switch (status.error_code()) {
+    case grpc::StatusCode::OK:
+      return true;
+    case grpc::StatusCode::FAILED_PRECONDITION:
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::NOT_FOUND:
+      // The lease was superseded (or the message is unusable): nothing we
+      // send for it can ever be accepted.
+      spdlog::warn("dropping spooled message for lease {}: {}", entry.lease_id,
+                   status.error_message());
+      (void)spool_->RemoveLease(entry.lease_id);
+      return true;
+    default:
+      return false;
+  }
+}
+
+void Agent::ShipLoop() {
+  while (!stopping_.load()) {
+    absl::StatusOr<std::vector<SpoolEntry>> pending = spool_->Pending(64);
+    if (!pending.ok() || pending->empty()) {
+      SleepUnless(stopping_, absl::Milliseconds(100));
+      continue;
+    }
+    bool stalled = false;
+    for (const SpoolEntry& entry : *pending) {
+      if (!Ship(entry)) {
+        stalled = true;
+        break;
+      }
+      (void)spool_->Remove(entry.id);
+    }
+    if (stalled) SleepUnless(stopping_, absl::Seconds(1));
+  }
+}
+
+void Agent::Drain(absl::Duration grace) {
+  if (stopping_.load()) return;
+  draining_.store(true);
+  if (lease_thread_.joinable()) lease_thread_.join();
+  absl::Time deadline = absl::Now() + grace;
+  while (absl::Now() < deadline) {
+    ReapFinished();
+    bool idle = false;
+    {
+      absl::MutexLock lock(&mu_);
+      idle = running_.empty();
+    }
+    if (idle) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  std::vector<v1::Lease> handed_back;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [id, r] : running_) {
+      if (r->done.load()) continue;
+      r->cancel.store(true);
+      handed_back.push_back(r->lease);
+    }
+  }
+  // Cancelled steps stop their tools promptly; wait for their threads.
+  while (true) {
+    ReapFinished();
+    bool idle = false;
+    {
+      absl::MutexLock lock(&mu_);
+      idle = running_.empty();
+    }
+    if (idle) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  for (const v1::Lease& lease : handed_back) {
+    if (spool_ != nullptr) SpoolFail(lease, absl::UnavailableError("worker draining"), "");
+  }
+  // Give the shipper until the deadline (at least a moment) to flush.
+  absl::Time flush_until = std::max(deadline, absl::Now() + absl::Seconds(2));
+  while (spool_ != nullptr && absl::Now() < flush_until && spool_->Count().value_or(0) > 0 &&
+         ship_thread_.joinable()) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  stopping_.store(true);
+  if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
+  if (ship_thread_.joinable()) ship_thread_.join();
+  if (artifact_server_ != nullptr) {
+    artifact_server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+  }
+}
+
+}  // namespace cohort::worker

@@ -1,0 +1,120 @@
+// File: agent.h
+//
+// The worker agent: registers with cohortd, leases steps (long poll) while it
+// has free slots, runs each on its own thread through a StepExecutor,
+// heartbeats every lease (renewing them, carrying progress, obeying
+// revocations), and ships outcomes through the spool. It serves its artifact
+// store to peers and fetches inputs it lacks from them (or reads them from
+// a shared path).
+//
+//   Agent agent(options, executor);
+//   COHORT_RETURN_IF_ERROR(agent.Start());
+//   ... SIGTERM ...
+//   agent.Drain(absl::Seconds(60));   // finish or hand back, flush the spool
+//
+// Thread-safe; one instance per process.
+#ifndef COHORT_WORKER_AGENT_AGENT_H_
+#define COHORT_WORKER_AGENT_AGENT_H_
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "cohort/v1/worker.grpc.pb.h"
+#include "worker/agent/spool.h"
+#include "worker/artifacts/artifact_store.h"
+#include "worker/exec/executor.h"
+
+namespace grpc {
+class Server;
+}  // namespace grpc
+
+namespace cohort::worker {
+
+struct AgentOptions {
+  std::string coordinator = "127.0.0.1:7400";
+  std::string token;
+  std::string state_dir = "cohort-worker-state";
+  std::string worker_id;  // empty: the one saved in state_dir, else new
+  uint32_t slots = 2;
+  uint32_t gpus = 0;
+  uint64_t gpu_memory_bytes = 0;
+  std::string gpu_model;
+  std::vector<std::string> labels;
+  std::vector<std::string> tools;
+  std::string artifact_listen = "127.0.0.1:0";
+  std::string artifact_advertise_host = "127.0.0.1";
+  uint64_t disk_limit_bytes = 0;  // artifact store capacity; 0 unlimited
+  absl::Duration poll_wait = absl::Seconds(10);
+};
+
+class Agent {
+ public:
+  Agent(AgentOptions options, StepExecutor& executor);
+  ~Agent();
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  // Opens the spool and store, serves artifacts, registers (retrying until
+  // the coordinator answers) and starts the loops.
+  absl::Status Start();
+  // Stops leasing; waits up to `grace` for running steps, hands back the
+  // rest, flushes the spool for at most `grace`, stops.
+  void Drain(absl::Duration grace);
+  const std::string& worker_id() const { return worker_id_; }
+  int artifact_port() const { return artifact_port_; }
+
+ private:
+  struct Running {
+    v1::Lease lease;
+    std::atomic<bool> cancel{false};
+    std::atomic<bool> done{false};
+    TaskProgress progress;  // guarded by mu_
+    std::thread thread;
+  };
+
+  absl::Status Register();
+  void LeaseLoop();
+  void HeartbeatLoop();
+  void ShipLoop();
+  void RunStep(Running* running);
+  absl::StatusOr<std::map<std::string, std::string>> ResolveInputs(
+      const v1::Lease& lease);
+  void SpoolComplete(const v1::Lease& lease, const StepResult& result,
+                     const std::string& log_path);
+  void SpoolFail(const v1::Lease& lease, const absl::Status& status,
+                 const std::string& log_path);
+  // Sends one spooled entry; returns true when it may be removed.
+  bool Ship(const SpoolEntry& entry);
+  void ReapFinished() ABSL_LOCKS_EXCLUDED(mu_);
+  std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout) const;
+  v1::WorkerInfo Info() const;
+
+  AgentOptions options_;
+  StepExecutor& executor_;
+  std::string worker_id_;
+  std::unique_ptr<Spool> spool_;
+  std::unique_ptr<ArtifactStore> store_;
+  std::unique_ptr<v1::WorkerGateway::Stub> gateway_;
+  std::unique_ptr<grpc::Server> artifact_server_;
+  std::unique_ptr<class ArtifactServiceImpl> artifact_service_;
+  int artifact_port_ = 0;
+  std::atomic<bool> draining_{false};
+  std::atomic<bool> stopping_{false};
+  absl::Duration heartbeat_interval_ = absl::Seconds(5);
+  std::thread lease_thread_, heartbeat_thread_, ship_thread_;
+
+  absl::Mutex mu_;
+  std::map<std::string, std::unique_ptr<Running>> running_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace cohort::worker
+
+#endif  // COHORT_WORKER_AGENT_AGENT_H_

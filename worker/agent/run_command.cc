@@ -1,0 +1,119 @@
+#include "worker/agent/run_command.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/atomic_file.h"
+#include "common/logging.h"
+#include "spdlog/spdlog.h"
+#include "worker/agent/agent.h"
+#include "worker/exec/tool_executor.h"
+
+namespace cohort::worker {
+namespace {
+
+struct RunFlags {
+  AgentOptions agent;
+  std::string token_file;
+  std::string labels;
+  std::string llama_cpp_dir;
+  std::string python;
+  double gpu_memory_gb = 0;
+  double disk_limit_gb = 0;
+  double drain_seconds = 60;
+  std::string log_format = "human";
+};
+
+std::string SelfBinary() {
+  std::error_code ec;
+  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string("cohort-worker") : self.string();
+}
+
+std::string FromEnv(const std::string& flag, const char* env, const std::string& fallback) {
+  if (!flag.empty()) return flag;
+  const char* value = std::getenv(env);
+  return value != nullptr && *value != '\0' ? std::string(value) : fallback;
+}
+
+int Run(RunFlags flags) {
+  LogOptions log;
+  log.program = "cohort-worker";
+  if (absl::Status s = ParseLogFormat(flags.log_format, &log.format); !s.ok()) {
+    return ReportStatus("run", s);
+  }
+  if (absl::Status s = InitLogging(log); !s.ok()) return ReportStatus("run", s);
+  absl::StatusOr<std::string> token = ReadFileToString(flags.token_file);
+  if (!token.ok()) return ReportStatus("run", token.status());
+  flags.agent.token = std::string(absl::StripAsciiWhitespace(*token));
+  for (absl::string_view label : absl::StrSplit(flags.labels, ',', absl::SkipEmpty())) {
+    flags.agent.labels.emplace_back(label);
+  }
+  flags.agent.gpu_memory_bytes = static_cast<uint64_t>(flags.gpu_memory_gb * (1ull << 30));
+  flags.agent.disk_limit_bytes = static_cast<uint64_t>(flags.disk_limit_gb * (1ull << 30));
+  ToolConfig tools;
+  tools.self_binary = SelfBinary();
+  tools.llama_cpp_dir = FromEnv(flags.llama_cpp_dir, "COHORT_LLAMA_CPP_DIR", "");
+  tools.python = FromEnv(flags.python, "COHORT_PYTHON", "/usr/bin/python3");
+  flags.agent.tools = AvailableTools(tools);
+  ToolExecutor executor(tools);
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  Agent agent(flags.agent, executor);
+  if (absl::Status s = agent.Start(); !s.ok()) return ReportStatus("run", s);
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  spdlog::info("signal {}: draining", signal_number);
+  agent.Drain(absl::Seconds(flags.drain_seconds));
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddRunCommand(CLI::App& app, CommandFn* selected) {
+  auto flags = std::make_shared<RunFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "run", "Run as a worker agent: lease steps from cohortd and execute them");
+  cmd->add_option("--coordinator", flags->agent.coordinator, "cohortd host:port")
+      ->capture_default_str();
+  cmd->add_option("--token-file", flags->token_file, "file holding a worker token")
+      ->required();
+  cmd->add_option("--state-dir", flags->agent.state_dir,
+                  "spool, artifact store and step logs")
+      ->capture_default_str();
+  cmd->add_option("--worker-id", flags->agent.worker_id,
+                  "stable id (default: saved in the state dir)");
+  cmd->add_option("--slots", flags->agent.slots, "steps run at once")->capture_default_str();
+  cmd->add_option("--gpus", flags->agent.gpus, "GPUs offered")->capture_default_str();
+  cmd->add_option("--gpu-memory-gb", flags->gpu_memory_gb, "memory per GPU");
+  cmd->add_option("--gpu-model", flags->agent.gpu_model, "GPU model name");
+  cmd->add_option("--labels", flags->labels, "comma-separated labels");
+  cmd->add_option("--artifact-listen", flags->agent.artifact_listen,
+                  "host:port of this worker's artifact service")
+      ->capture_default_str();
+  cmd->add_option("--artifact-advertise-host", flags->agent.artifact_advertise_host,
+                  "host peers use to reach the artifact service")
+      ->capture_default_str();
+  cmd->add_option("--llama-cpp-dir", flags->llama_cpp_dir,
+                  "llama.cpp checkout or install (env COHORT_LLAMA_CPP_DIR)");
+  cmd->add_option("--python", flags->python, "python for convert_hf_to_gguf.py (env COHORT_PYTHON)");
+  cmd->add_option("--disk-limit-gb", flags->disk_limit_gb, "artifact store capacity (0: unlimited)");
+  cmd->add_option("--drain-seconds", flags->drain_seconds,
+                  "on SIGTERM, time to finish running steps before handing them back")
+      ->capture_default_str();
+  cmd->add_option("--log-format", flags->log_format, "human or json")->capture_default_str();
+  cmd->callback([flags, selected] { *selected = [flags] { return Run(*flags); }; });
+}
+
+}  // namespace cohort::worker
