@@ -52,7 +52,7 @@ void Coordinator::ServeWaiters(Deferred& deferred) {
 absl::StatusOr<SubmitOutcome> Coordinator::Submit(
     const std::string& name, const std::string& spec_json, int priority,
     const std::string& idempotency_key, const std::vector<NodeSpec>& nodes,
-    bool dry_run, std::vector<PlannedStep>* planned) {
+    bool dry_run, std::vector<PlannedStep>* planned, bool rerun) {
   COHORT_ASSIGN_OR_RETURN(std::vector<PlannedStep> steps,
                           PlanCampaign(nodes, options_.default_max_attempts));
   Deferred deferred;
@@ -62,7 +62,7 @@ absl::StatusOr<SubmitOutcome> Coordinator::Submit(
     outcome = dry_run ? store_->DryRun(steps)
                       : store_->SubmitCampaign(name, spec_json, priority,
                                                idempotency_key, steps,
-                                               clock_.Now());
+                                               clock_.Now(), rerun);
     if (outcome.ok() && !dry_run) AfterChange(deferred);
   }
   Run(deferred);
@@ -197,12 +197,14 @@ absl::StatusOr<HeartbeatOutcome> Coordinator::Heartbeat(
 
 absl::Status Coordinator::Complete(const LeaseRef& lease,
                                    const std::vector<OutputArtifact>& outputs,
-                                   const std::string& gate_failed_reason) {
+                                   const std::string& gate_failed_reason,
+                                   const std::string& log_tail) {
   Deferred deferred;
   absl::Status status;
   {
     absl::MutexLock lock(&mu_);
-    status = store_->Complete(lease, outputs, clock_.Now(), gate_failed_reason);
+    status = store_->Complete(lease, outputs, clock_.Now(), gate_failed_reason,
+                              log_tail);
     if (status.ok()) AfterChange(deferred);
   }
   Run(deferred);
@@ -210,12 +212,13 @@ absl::Status Coordinator::Complete(const LeaseRef& lease,
 }
 
 absl::StatusOr<bool> Coordinator::Fail(const LeaseRef& lease, int code,
-                                       const std::string& message) {
+                                       const std::string& message,
+                                       const std::string& log_tail) {
   Deferred deferred;
   absl::StatusOr<bool> retry;
   {
     absl::MutexLock lock(&mu_);
-    retry = store_->Fail(lease, code, message, clock_.Now());
+    retry = store_->Fail(lease, code, message, clock_.Now(), log_tail);
     if (retry.ok()) AfterChange(deferred);
   }
   Run(deferred);

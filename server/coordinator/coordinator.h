@@ -67,7 +67,8 @@ class Coordinator {
                                        const std::string& idempotency_key,
                                        const std::vector<NodeSpec>& nodes,
                                        bool dry_run,
-                                       std::vector<PlannedStep>* planned);
+                                       std::vector<PlannedStep>* planned,
+                                       bool rerun = false);
   absl::StatusOr<CampaignRecord> GetCampaign(const std::string& id);
   absl::StatusOr<std::vector<CampaignRecord>> ListCampaigns(int limit);
   absl::StatusOr<std::vector<StepRecord>> CampaignSteps(const std::string& id);
@@ -93,9 +94,11 @@ class Coordinator {
                                              const std::vector<LeaseRef>& leases);
   absl::Status Complete(const LeaseRef& lease,
                         const std::vector<OutputArtifact>& outputs,
-                        const std::string& gate_failed_reason = "");
+                        const std::string& gate_failed_reason = "",
+                        const std::string& log_tail = "");
   absl::StatusOr<bool> Fail(const LeaseRef& lease, int code,
-                            const std::string& message);
+                            const std::string& message,
+                            const std::string& log_tail = "");
   absl::StatusOr<InsertOutcome> InsertResults(const LeaseRef& lease,
                                               const std::vector<ResultRow>& rows);
   absl::StatusOr<std::vector<StoredResult>> Results(const std::string& step_key);

@@ -77,6 +77,7 @@ void StepToProto(const StepRecord& step, v1::Step* out) {
   out->set_last_error(step.last_error);
   out->set_display_name(step.display_name);
   out->set_gate_reason(step.gate_reason);
+  out->set_node_id(step.node_id);
   for (const StepInput& in : step.inputs) {
     v1::StepInput* input = out->add_inputs();
     input->set_name(in.name);

@@ -54,7 +54,7 @@ grpc::ServerUnaryReactor* CoordinatorService::SubmitCampaign(
   absl::StatusOr<SubmitOutcome> outcome = coordinator_.Submit(
       request->spec().name(), request->spec().spec_json(),
       request->spec().priority(), request->idempotency_key(), *nodes,
-      request->dry_run(), &planned);
+      request->dry_run(), &planned, request->rerun());
   if (!outcome.ok()) return Finish(context, outcome.status());
   response->set_campaign_id(outcome->campaign_id);
   response->set_steps_cached(outcome->steps_cached);
@@ -65,11 +65,11 @@ grpc::ServerUnaryReactor* CoordinatorService::SubmitCampaign(
     step->set_kind(static_cast<v1::StepKind>(p.kind));
     step->set_params_json(p.params_json);
     step->set_display_name(p.display_name);
+    step->set_node_id(p.node_id);
     for (const std::string& parent : p.parent_keys) step->add_depends_on(parent);
-    if (!request->dry_run()) {
-      absl::StatusOr<StepRecord> stored = coordinator_.GetStep(p.key);
-      if (stored.ok()) step->set_state(static_cast<v1::StepState>(stored->state));
-    }
+    // Dry run too: a stored step's state says whether it is cached.
+    absl::StatusOr<StepRecord> stored = coordinator_.GetStep(p.key);
+    if (stored.ok()) step->set_state(static_cast<v1::StepState>(stored->state));
   }
   return Finish(context, absl::OkStatus());
 }
@@ -171,6 +171,25 @@ grpc::ServerUnaryReactor* CoordinatorService::ListWorkers(
     info->set_id(w.id);
     info->set_last_heartbeat_us(absl::ToUnixMicros(w.last_heartbeat));
   }
+  return Finish(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::GetStepLog(
+    grpc::CallbackServerContext* context, const v1::GetStepLogRequest* request,
+    v1::GetStepLogResponse* response) {
+  if (absl::Status s = Authorize(coordinator_, context, kClientRoles); !s.ok()) {
+    return Finish(context, s);
+  }
+  absl::StatusOr<StepRecord> step = coordinator_.GetStep(request->step_key());
+  if (!step.ok()) return Finish(context, step.status());
+  // The coordinator keeps the tail its worker reported; the whole log stays
+  // on the worker (state dir logs/).
+  std::string text = step->log_tail.empty() ? step->last_error : step->log_tail;
+  uint64_t offset = std::min<uint64_t>(request->offset(), text.size());
+  uint64_t max = request->max_bytes() == 0 ? text.size() : request->max_bytes();
+  response->set_data(text.substr(offset, max));
+  response->set_next_offset(offset + response->data().size());
+  response->set_complete(IsTerminal(step->state));
   return Finish(context, absl::OkStatus());
 }
 

@@ -58,6 +58,9 @@ class CoordinatorService final : public v1::Coordinator::CallbackService {
   grpc::ServerUnaryReactor* ListWorkers(grpc::CallbackServerContext* context,
                                         const v1::ListWorkersRequest* request,
                                         v1::ListWorkersResponse* response) override;
+  grpc::ServerUnaryReactor* GetStepLog(grpc::CallbackServerContext* context,
+                                       const v1::GetStepLogRequest* request,
+                                       v1::GetStepLogResponse* response) override;
   grpc::ServerUnaryReactor* RegisterArtifacts(
       grpc::CallbackServerContext* context,
       const v1::RegisterArtifactsRequest* request,

@@ -166,7 +166,7 @@ grpc::ServerUnaryReactor* WorkerGatewayService::CompleteStep(
   }
   return Finish(context,
                 coordinator_.Complete({request->lease_id(), request->epoch(), ""},
-                                      outputs, gate_reason));
+                                      outputs, gate_reason, request->log_tail()));
 }
 
 grpc::ServerUnaryReactor* WorkerGatewayService::FailStep(
@@ -175,12 +175,9 @@ grpc::ServerUnaryReactor* WorkerGatewayService::FailStep(
   if (absl::Status s = Authorize(coordinator_, context, kWorkerRoles); !s.ok()) {
     return Finish(context, s);
   }
-  std::string message = request->message();
-  if (!request->log_tail().empty()) {
-    message = absl::StrCat(message, "\n--- log tail ---\n", request->log_tail());
-  }
-  absl::StatusOr<bool> retry = coordinator_.Fail(
-      {request->lease_id(), request->epoch(), ""}, request->status_code(), message);
+  absl::StatusOr<bool> retry =
+      coordinator_.Fail({request->lease_id(), request->epoch(), ""},
+                        request->status_code(), request->message(), request->log_tail());
   if (!retry.ok()) return Finish(context, retry.status());
   response->set_will_retry(*retry);
   return Finish(context, absl::OkStatus());

@@ -86,6 +86,8 @@ struct StepRecord {
   std::string last_error;
   std::string progress_json;
   std::string gate_reason;  // why a gate did not hold / why this was skipped
+  std::string log_tail;     // the end of the tool log its worker reported
+  std::string node_id;      // filled by CampaignSteps: the campaign's node
   std::vector<StepInput> inputs;
 };
 
@@ -178,10 +180,13 @@ class CoordinatorStore {
   // Stores the campaign and its steps. Steps whose key exists are shared;
   // existing failed/blocked/cancelled ones are re-armed. With a non-empty
   // `idempotency_key` seen before, returns the earlier campaign unchanged.
+  // With `rerun`, succeeded steps are re-armed too.
   absl::StatusOr<SubmitOutcome> SubmitCampaign(
       const std::string& name, const std::string& spec_json, int priority,
       const std::string& idempotency_key, const std::vector<PlannedStep>& steps,
-      absl::Time now);
+      absl::Time now, bool rerun = false);
+  // Stores the tail of a step's log (bounded by the caller).
+  absl::Status SetLogTail(const std::string& key, const std::string& tail);
   // Counts what SubmitCampaign would reuse, without writing.
   absl::StatusOr<SubmitOutcome> DryRun(const std::vector<PlannedStep>& steps);
   absl::StatusOr<CampaignRecord> GetCampaign(const std::string& id);
@@ -223,13 +228,15 @@ class CoordinatorStore {
   absl::Status Complete(const LeaseRef& lease,
                         const std::vector<OutputArtifact>& outputs,
                         absl::Time now,
-                        const std::string& gate_failed_reason = "");
+                        const std::string& gate_failed_reason = "",
+                        const std::string& log_tail = "");
   // `code` is an absl::StatusCode: kUnavailable, kAborted, kDeadlineExceeded,
   // kResourceExhausted, kInternal and kUnknown are retried while attempts
   // remain (after RetryBackoff); anything else fails the step at once.
   // Returns whether the step will be retried.
   absl::StatusOr<bool> Fail(const LeaseRef& lease, int code,
-                            const std::string& message, absl::Time now);
+                            const std::string& message, absl::Time now,
+                            const std::string& log_tail = "");
   // Returns the keys of steps whose leases had expired (now READY again, or
   // FAILED when out of attempts).
   absl::StatusOr<std::vector<std::string>> ExpireLeases(absl::Time now);
@@ -282,7 +289,8 @@ class CoordinatorStore {
   absl::Status SkipDescendants(const std::string& key, const std::string& reason,
                                absl::Time now);
   absl::Status FinishCampaignsIfDone(const std::string& step_key, absl::Time now);
-  absl::Status RearmStep(const std::string& key, absl::Time now);
+  absl::Status RearmStep(const std::string& key, absl::Time now,
+                         bool include_succeeded = false);
   absl::StatusOr<StepRecord> CurrentLease(const LeaseRef& lease);
   absl::StatusOr<std::optional<StepRecord>> ReadStep(const std::string& key);
   absl::StatusOr<std::vector<std::string>> CampaignsOfStep(const std::string& key);

@@ -1,5 +1,7 @@
 #include "server/store/coordinator_store.h"
 
+#include <set>
+
 #include "common/testing/status_matchers.h"
 #include "common/testing/temp_dir.h"
 #include "gtest/gtest.h"
@@ -111,6 +113,24 @@ TEST_F(StoreTest, IdenticalResubmissionRunsZeroSteps) {
                        store_->SubmitCampaign("c", "{}", 0, "", Chain("1.05"), now_));
   EXPECT_EQ(variant.steps_cached, 2u);
   EXPECT_EQ(variant.steps_to_run, 1u);
+}
+
+TEST_F(StoreTest, RerunReArmsSucceededStepsAndNodeIdsAndLogsAreKept) {
+  auto steps = Chain();
+  ASSERT_OK_AND_ASSIGN(auto first, store_->SubmitCampaign("a", "{}", 0, "", steps, now_));
+  auto grant = store_->LeaseNext(Worker("w1"), now_, kLease).value();
+  ASSERT_OK(store_->Complete({grant->lease_id, grant->epoch, ""},
+                             {{"drop_map", Digest('d'), 2, 1, true, {}}}, now_, "",
+                             "dropmap: 30 layers written"));
+  EXPECT_EQ(store_->GetStep(steps[0].key)->log_tail, "dropmap: 30 layers written");
+  ASSERT_OK_AND_ASSIGN(auto listed, store_->CampaignSteps(first.campaign_id));
+  std::set<std::string> nodes;
+  for (const StepRecord& s : listed) nodes.insert(s.node_id);
+  EXPECT_EQ(nodes, (std::set<std::string>{"dm", "pr", "up"}));
+  ASSERT_OK_AND_ASSIGN(auto again,
+                       store_->SubmitCampaign("b", "{}", 0, "", steps, now_, /*rerun=*/true));
+  EXPECT_EQ(again.steps_cached, 0u);
+  EXPECT_EQ(State(steps[0].key), StepState::kReady);
 }
 
 TEST_F(StoreTest, IdempotencyKeyReturnsSameCampaign) {

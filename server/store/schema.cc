@@ -130,8 +130,13 @@ CREATE TABLE tokens (
 );
 )sql";
 
+// The tail of a step's tool log, as its worker reported it last.
+constexpr const char* kMigration2 = R"sql(
+ALTER TABLE steps ADD COLUMN log_tail TEXT;
+)sql";
+
 const std::vector<const char*>& Migrations() {
-  static const std::vector<const char*> migrations = {kMigration1};
+  static const std::vector<const char*> migrations = {kMigration1, kMigration2};
   return migrations;
 }
 

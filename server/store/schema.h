@@ -11,7 +11,7 @@
 
 namespace cohort::server {
 
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 [[nodiscard]] absl::Status Migrate(Database& db);
 

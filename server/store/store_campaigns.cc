@@ -70,9 +70,13 @@ absl::Status CoordinatorStore::InsertStep(const PlannedStep& step, int priority,
   return absl::OkStatus();
 }
 
-absl::Status CoordinatorStore::RearmStep(const std::string& key, absl::Time now) {
+absl::Status CoordinatorStore::RearmStep(const std::string& key, absl::Time now,
+                                         bool include_succeeded) {
   COHORT_ASSIGN_OR_RETURN(std::optional<StepRecord> step, ReadStep(key));
-  if (!step.has_value() || !IsRearmable(step->state)) return absl::OkStatus();
+  if (!step.has_value()) return absl::OkStatus();
+  bool rearm = IsRearmable(step->state) ||
+               (include_succeeded && step->state == StepState::kSucceeded);
+  if (!rearm) return absl::OkStatus();
   Statement& reset = db_->Prepare(
       "UPDATE steps SET attempts = 0, not_before_us = 0, last_error = NULL, "
       "gate_reason = NULL WHERE key = ?");
@@ -84,7 +88,7 @@ absl::Status CoordinatorStore::RearmStep(const std::string& key, absl::Time now)
 absl::StatusOr<SubmitOutcome> CoordinatorStore::SubmitCampaign(
     const std::string& name, const std::string& spec_json, int priority,
     const std::string& idempotency_key, const std::vector<PlannedStep>& steps,
-    absl::Time now) {
+    absl::Time now, bool rerun) {
   Transaction tx(*db_);
   COHORT_RETURN_IF_ERROR(tx.Begin());
   SubmitOutcome outcome;
@@ -123,7 +127,7 @@ absl::StatusOr<SubmitOutcome> CoordinatorStore::SubmitCampaign(
         "VALUES(?, ?, ?)");
     link.Bind(1, outcome.campaign_id).Bind(2, step.key).Bind(3, step.node_id);
     COHORT_RETURN_IF_ERROR(link.Run());
-    COHORT_RETURN_IF_ERROR(RearmStep(step.key, now));
+    COHORT_RETURN_IF_ERROR(RearmStep(step.key, now, rerun));
   }
   // Count the campaign's unfinished steps now that they are linked; later
   // transitions keep the counter current (SetState).
@@ -173,6 +177,13 @@ absl::StatusOr<SubmitOutcome> CoordinatorStore::SubmitCampaign(
   return outcome;
 }
 
+absl::Status CoordinatorStore::SetLogTail(const std::string& key,
+                                          const std::string& tail) {
+  Statement& update = db_->Prepare("UPDATE steps SET log_tail = ? WHERE key = ?");
+  update.Bind(1, tail).Bind(2, key);
+  return update.Run();
+}
+
 absl::StatusOr<SubmitOutcome> CoordinatorStore::DryRun(
     const std::vector<PlannedStep>& steps) {
   SubmitOutcome outcome;
@@ -218,13 +229,18 @@ absl::StatusOr<std::vector<CampaignRecord>> CoordinatorStore::ListCampaigns(
 absl::StatusOr<std::vector<StepRecord>> CoordinatorStore::CampaignSteps(
     const std::string& id) {
   COHORT_RETURN_IF_ERROR(GetCampaign(id).status());
+  std::string columns(kStepColumns);
+  columns.resize(columns.size() - std::string(" FROM steps").size());
   Statement& select = db_->Prepare(absl::StrCat(
-      kStepColumns,
-      " WHERE key IN (SELECT step_key FROM campaign_steps WHERE campaign_id = ?)"
-      " ORDER BY created_us, key"));
+      columns,
+      ", cs.node_id FROM steps JOIN campaign_steps cs ON cs.step_key = steps.key"
+      " WHERE cs.campaign_id = ? ORDER BY steps.created_us, steps.key"));
   select.Bind(1, id);
   std::vector<StepRecord> steps;
-  while (select.Step()) steps.push_back(StepFromRow(select));
+  while (select.Step()) {
+    steps.push_back(StepFromRow(select));
+    steps.back().node_id = select.ColumnText(18);
+  }
   COHORT_RETURN_IF_ERROR(select.status());
   return steps;
 }

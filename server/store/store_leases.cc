@@ -287,7 +287,8 @@ absl::StatusOr<std::vector<OutputArtifact>> CoordinatorStore::ListArtifacts(
 absl::Status CoordinatorStore::Complete(const LeaseRef& lease,
                                         const std::vector<OutputArtifact>& outputs,
                                         absl::Time now,
-                                        const std::string& gate_failed_reason) {
+                                        const std::string& gate_failed_reason,
+                                        const std::string& log_tail) {
   Transaction tx(*db_);
   COHORT_RETURN_IF_ERROR(tx.Begin());
   COHORT_ASSIGN_OR_RETURN(StepRecord step, CurrentLease(lease));
@@ -313,6 +314,7 @@ absl::Status CoordinatorStore::Complete(const LeaseRef& lease,
     link.Bind(1, step.key).Bind(2, out.name).Bind(3, out.digest);
     COHORT_RETURN_IF_ERROR(link.Run());
   }
+  if (!log_tail.empty()) COHORT_RETURN_IF_ERROR(SetLogTail(step.key, log_tail));
   if (!gate_failed_reason.empty()) {
     Statement& note = db_->Prepare("UPDATE steps SET gate_reason = ? WHERE key = ?");
     note.Bind(1, gate_failed_reason).Bind(2, step.key);
@@ -331,10 +333,12 @@ absl::Status CoordinatorStore::Complete(const LeaseRef& lease,
 
 absl::StatusOr<bool> CoordinatorStore::Fail(const LeaseRef& lease, int code,
                                             const std::string& message,
-                                            absl::Time now) {
+                                            absl::Time now,
+                                            const std::string& log_tail) {
   Transaction tx(*db_);
   COHORT_RETURN_IF_ERROR(tx.Begin());
   COHORT_ASSIGN_OR_RETURN(StepRecord step, CurrentLease(lease));
+  if (!log_tail.empty()) COHORT_RETURN_IF_ERROR(SetLogTail(step.key, log_tail));
   bool retry = IsRetryable(code) && step.attempts < step.max_attempts;
   Statement& record = db_->Prepare(
       "UPDATE steps SET last_error = ?, last_error_code = ?, not_before_us = ? "
