@@ -2,3 +2,4 @@
 # numbers and the baseline it measured in the same run; see
 # docs/PERFORMANCE.md for the commands.
 include(${CMAKE_CURRENT_LIST_DIR}/dropmap.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/llama.cmake)

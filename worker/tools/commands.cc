@@ -8,6 +8,7 @@ void AddAllCommands(CLI::App& app, CommandFn* selected) {
   AddSynthContribCommand(app, selected);
   AddScoreCommand(app, selected);
   AddGgufInfoCommand(app, selected);
+  AddBenchCommand(app, selected);
 }
 
 }  // namespace cohort::worker

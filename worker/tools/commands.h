@@ -14,6 +14,7 @@ void AddTensorCommands(CLI::App& app, CommandFn* selected);  // prune, upweight,
 void AddSynthContribCommand(CLI::App& app, CommandFn* selected);
 void AddScoreCommand(CLI::App& app, CommandFn* selected);  // offline eval rescoring
 void AddGgufInfoCommand(CLI::App& app, CommandFn* selected);
+void AddBenchCommand(CLI::App& app, CommandFn* selected);  // generate on llama-server + score
 
 // Adds every subcommand above.
 void AddAllCommands(CLI::App& app, CommandFn* selected);

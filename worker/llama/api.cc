@@ -1,0 +1,144 @@
+// Chat completions: request building and response parsing (non-stream and
+// SSE). The other endpoints are in api_misc.cc.
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/status_macros.h"
+#include "worker/llama/api.h"
+#include "worker/llama/errors.h"
+#include "worker/llama/wire_json.h"
+
+namespace cohort::worker::llama {
+namespace {
+
+using wire::Json;
+
+Json UserMessages(const ChatRequest& request) {
+  return Json::array({{{"role", "user"}, {"content", request.prompt}}});
+}
+
+}  // namespace
+
+std::string BuildChatRequestBody(const ChatRequest& request) {
+  Json body = Json::object();
+  body["messages"] = UserMessages(request);
+  if (request.max_tokens > 0) body["max_tokens"] = request.max_tokens;
+  body["temperature"] = request.sampler.temperature;
+  body["top_k"] = request.sampler.top_k;
+  body["top_p"] = request.sampler.top_p;
+  body["min_p"] = request.sampler.min_p;
+  body["seed"] = request.sampler.seed;
+  if (!request.stop.empty()) body["stop"] = request.stop;
+  // enable_thinking must be a JSON boolean: a string is a 400 (eval.md 1.3).
+  body["chat_template_kwargs"] = {{"enable_thinking", request.enable_thinking}};
+  if (request.enable_thinking && request.reasoning_budget >= 0) {
+    body["reasoning_budget_tokens"] = request.reasoning_budget;
+  }
+  body["stream"] = request.stream;
+  if (request.stream) body["stream_options"] = {{"include_usage", true}};
+  return wire::Dump(body);
+}
+
+namespace {
+
+// The message/delta text fields; null reads as "" (the role chunk has
+// "content": null).
+void AppendText(const Json& message, ChatResult* out) {
+  std::string text;
+  if (wire::GetString(message, "content", &text)) out->content += text;
+  if (wire::GetString(message, "reasoning_content", &text)) out->reasoning += text;
+}
+
+absl::Status ReadCommon(const Json& json, ChatResult* out) {
+  if (const Json* error = wire::Find(json, "error")) {
+    int64_t code = 500;
+    if (error->is_object()) wire::GetInt(*error, "code", &code);
+    return StatusFromHttp(static_cast<int>(code), wire::Dump(json));
+  }
+  wire::GetString(json, "model", &out->model);
+  wire::GetString(json, "system_fingerprint", &out->system_fingerprint);
+  if (std::optional<Usage> usage = wire::ReadUsage(json)) out->usage = usage;
+  if (const Json* timings = wire::Find(json, "timings")) {
+    out->timings = wire::ReadTimings(*timings);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+namespace wire {
+
+std::optional<Usage> ReadUsage(const Json& object) {
+  const Json* usage = wire::Find(object, "usage");
+  if (usage == nullptr || !usage->is_object()) return std::nullopt;
+  Usage out;
+  wire::GetInt(*usage, "prompt_tokens", &out.prompt_tokens);
+  wire::GetInt(*usage, "completion_tokens", &out.completion_tokens);
+  if (const Json* details = wire::Find(*usage, "prompt_tokens_details")) {
+    wire::GetInt(*details, "cached_tokens", &out.cached_tokens);
+  }
+  return out;
+}
+
+Timings ReadTimings(const Json& timings) {
+  Timings out;
+  wire::GetInt(timings, "cache_n", &out.cache_n);
+  wire::GetInt(timings, "prompt_n", &out.prompt_n);
+  wire::GetDouble(timings, "prompt_ms", &out.prompt_ms);
+  wire::GetInt(timings, "predicted_n", &out.predicted_n);
+  wire::GetDouble(timings, "predicted_ms", &out.predicted_ms);
+  return out;
+}
+
+}  // namespace wire
+
+absl::StatusOr<ChatResult> ParseChatResponse(absl::string_view body) {
+  COHORT_ASSIGN_OR_RETURN(Json json, wire::Parse(body));
+  ChatResult out;
+  COHORT_RETURN_IF_ERROR(ReadCommon(json, &out));
+  const Json* choices = wire::Find(json, "choices");
+  if (choices == nullptr || !choices->is_array() || choices->empty()) {
+    return wire::Malformed("chat completion without choices");
+  }
+  const Json& choice = (*choices)[0];
+  const Json* message = wire::Find(choice, "message");
+  if (message == nullptr || !message->is_object()) {
+    return wire::Malformed("chat completion choice without a message");
+  }
+  AppendText(*message, &out);
+  if (!wire::GetString(choice, "finish_reason", &out.finish_reason)) {
+    return wire::Malformed("chat completion without finish_reason");
+  }
+  return out;
+}
+
+absl::StatusOr<ChatResult> ParseChatStream(absl::string_view sse) {
+  ChatResult out;
+  bool done = false;
+  // Frames are separated by a blank line; comment lines (":") are pings.
+  for (absl::string_view line : absl::StrSplit(sse, '\n')) {
+    line = absl::StripTrailingAsciiWhitespace(line);
+    if (!absl::ConsumePrefix(&line, "data:")) continue;
+    line = absl::StripLeadingAsciiWhitespace(line);
+    if (line == "[DONE]") {
+      done = true;
+      break;
+    }
+    COHORT_ASSIGN_OR_RETURN(Json chunk, wire::Parse(line));
+    COHORT_RETURN_IF_ERROR(ReadCommon(chunk, &out));
+    const Json* choices = wire::Find(chunk, "choices");
+    if (choices == nullptr || !choices->is_array() || choices->empty()) continue;
+    const Json& choice = (*choices)[0];
+    if (const Json* delta = wire::Find(choice, "delta")) AppendText(*delta, &out);
+    wire::GetString(choice, "finish_reason", &out.finish_reason);
+  }
+  if (out.finish_reason.empty()) {
+    return absl::UnavailableError(done ? "llama-server stream ended without a finish reason"
+                                       : "llama-server stream cut short");
+  }
+  return out;
+}
+
+}  // namespace cohort::worker::llama

@@ -1,0 +1,234 @@
+#include "worker/llama/api.h"
+
+#include <filesystem>
+#include <set>
+#include <string>
+
+#include "common/atomic_file.h"
+#include "common/testing/status_matchers.h"
+#include "common/testing/temp_dir.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "worker/llama/errors.h"
+
+namespace cohort::worker::llama {
+namespace {
+
+using ::cohort::testing::StatusIs;
+using ::testing::HasSubstr;
+using Json = nlohmann::json;
+
+std::string Recordings() { return cohort::testing::SharedDir() + "/llama-server"; }
+
+Json LoadRecording(const std::string& name) {
+  absl::StatusOr<std::string> text = ReadFileToString(Recordings() + "/" + name);
+  EXPECT_TRUE(text.ok()) << text.status();
+  return Json::parse(text.ok() ? *text : "{}", nullptr, false);
+}
+
+std::string StringOr(const Json& object, const char* key) {
+  auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::set<std::string> Keys(const Json& object) {
+  std::set<std::string> keys;
+  for (const auto& item : object.items()) keys.insert(item.key());
+  return keys;
+}
+
+TEST(ChatRequestTest, ThinkingRequestCarriesTheGreedyProtocol) {
+  ChatRequest request;
+  request.prompt = "What is 2+2?";
+  request.max_tokens = 16384;
+  request.stop = {"</s>"};
+  request.enable_thinking = true;
+  request.reasoning_budget = 12288;
+  Json body = Json::parse(BuildChatRequestBody(request));
+  EXPECT_EQ(Keys(body), (std::set<std::string>{"messages", "max_tokens", "temperature", "top_k",
+                                                "top_p", "min_p", "seed", "stop",
+                                                "chat_template_kwargs",
+                                                "reasoning_budget_tokens", "stream"}));
+  EXPECT_EQ(body["messages"], Json::parse(R"([{"role":"user","content":"What is 2+2?"}])"));
+  EXPECT_EQ(body["temperature"], 0.0);
+  EXPECT_EQ(body["top_k"], 0);
+  EXPECT_EQ(body["top_p"], 1.0);
+  EXPECT_EQ(body["min_p"], 0.0);
+  EXPECT_EQ(body["seed"], 1234);
+  EXPECT_EQ(body["max_tokens"], 16384);
+  EXPECT_TRUE(body["chat_template_kwargs"]["enable_thinking"].is_boolean());
+  EXPECT_EQ(body["chat_template_kwargs"]["enable_thinking"], true);
+  EXPECT_EQ(body["reasoning_budget_tokens"], 12288);
+  EXPECT_EQ(body["stream"], false);
+}
+
+TEST(ChatRequestTest, ReasoningOffSendsNoBudgetAndStreamAsksForUsage) {
+  ChatRequest request;
+  request.prompt = "p";
+  request.reasoning_budget = 12288;  // ignored without thinking
+  request.stream = true;
+  Json body = Json::parse(BuildChatRequestBody(request));
+  EXPECT_FALSE(body.contains("reasoning_budget_tokens"));
+  EXPECT_FALSE(body.contains("stop"));
+  EXPECT_FALSE(body.contains("max_tokens"));
+  EXPECT_EQ(body["chat_template_kwargs"]["enable_thinking"], false);
+  EXPECT_EQ(body["stream_options"]["include_usage"], true);
+}
+
+// The field names we send are the ones the recorded server was sent.
+TEST(ChatRequestTest, FieldNamesMatchTheRecordings) {
+  std::set<std::string> recorded;
+  for (const char* name : {"09_chat_stream_include_usage.json", "16_finish_reasons.json",
+                           "17_chat_extras.json", "22_think_budget_per_request.json"}) {
+    Json file = LoadRecording(name);
+    for (const Json& exchange : file["exchanges"]) {
+      Json body = Json::parse(StringOr(exchange["request"], "body"), nullptr, false);
+      if (body.is_object()) {
+        for (const auto& item : body.items()) recorded.insert(item.key());
+      }
+    }
+  }
+  for (const char* field : {"messages", "max_tokens", "temperature", "seed", "stop",
+                            "chat_template_kwargs", "reasoning_budget_tokens", "stream",
+                            "stream_options"}) {
+    EXPECT_TRUE(recorded.count(field)) << field;
+  }
+}
+
+TEST(ParseTest, NonStreamChat) {
+  Json exchange = LoadRecording("07_chat_nonstream.json")["exchanges"][0];
+  ASSERT_OK_AND_ASSIGN(ChatResult r,
+                       ParseChatResponse(exchange["response"]["body_raw"].get<std::string>()));
+  EXPECT_EQ(r.finish_reason, "stop");
+  EXPECT_THAT(r.content, HasSubstr("Lexbutton uncertainty"));
+  EXPECT_EQ(r.reasoning, "");
+  ASSERT_TRUE(r.usage && r.timings);
+  EXPECT_EQ(r.usage->completion_tokens, 25);
+  EXPECT_EQ(r.usage->prompt_tokens, 31);
+  EXPECT_EQ(r.timings->predicted_n, 25);
+  EXPECT_DOUBLE_EQ(r.timings->predicted_ms, 23.282);
+  EXPECT_EQ(r.system_fingerprint, "b0-unknown");
+}
+
+TEST(ParseTest, ReasoningIsKeptApartFromTheAnswer) {
+  Json exchange = LoadRecording("21_think_deepseek_budget12288.json")["exchanges"][0];
+  ASSERT_OK_AND_ASSIGN(ChatResult r,
+                       ParseChatResponse(exchange["response"]["body_raw"].get<std::string>()));
+  EXPECT_EQ(r.content, "");
+  EXPECT_THAT(r.reasoning, HasSubstr("Lex api"));
+  EXPECT_EQ(r.finish_reason, "length");
+  Json budget = LoadRecording("22_think_budget_per_request.json")["exchanges"][1];
+  ASSERT_OK_AND_ASSIGN(ChatResult s,
+                       ParseChatStream(budget["response"]["body_raw"].get<std::string>()));
+  EXPECT_FALSE(s.reasoning.empty());
+  EXPECT_FALSE(s.content.empty());
+}
+
+TEST(ParseTest, StreamWithUsageChunk) {
+  Json exchange = LoadRecording("09_chat_stream_include_usage.json")["exchanges"][0];
+  ASSERT_OK_AND_ASSIGN(ChatResult r,
+                       ParseChatStream(exchange["response"]["body_raw"].get<std::string>()));
+  EXPECT_EQ(r.finish_reason, "length");
+  ASSERT_TRUE(r.usage && r.timings);
+  EXPECT_EQ(r.usage->completion_tokens, 8);
+  EXPECT_EQ(r.timings->cache_n, 30);
+  EXPECT_THAT(r.content, HasSubstr("Lex"));
+}
+
+TEST(ParseTest, CutStreamAndErrorFrame) {
+  EXPECT_THAT(ParseChatStream("data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"),
+              StatusIs(absl::StatusCode::kUnavailable, ::testing::_));
+  EXPECT_THAT(ParseChatStream("data: {\"error\":{\"code\":500,\"message\":\"boom\","
+                              "\"type\":\"server_error\"}}\n\n"),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("boom")));
+  EXPECT_THAT(ParseChatResponse("{\"choices\":[]}"), StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
+  EXPECT_THAT(ParseChatResponse("not json"), StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
+}
+
+TEST(ParseTest, PropsGiveThePerSlotContextAndAFingerprint) {
+  Json exchange = LoadRecording("03_props.json")["exchanges"][0];
+  ASSERT_OK_AND_ASSIGN(ServerProps p,
+                       ParseProps(exchange["response"]["body_raw"].get<std::string>()));
+  EXPECT_EQ(p.n_ctx, 1024);
+  EXPECT_EQ(p.total_slots, 2);
+  EXPECT_EQ(p.build_info, "b0-unknown");
+  EXPECT_THAT(p.Fingerprint(), HasSubstr("build=b0-unknown slots=2 n_ctx=1024 template="));
+}
+
+// Dispatches one recorded exchange to its parser; returns what it checked.
+std::string CheckExchange(const Json& exchange) {
+  const Json& request = exchange["request"];
+  const Json& response = exchange["response"];
+  std::string path = StringOr(request, "path");
+  int status = response.value("status", 0);
+  std::string body = StringOr(response, "body_raw");
+  Json sent = Json::parse(StringOr(request, "body"), nullptr, false);
+  bool stream = sent.is_object() && sent.value("stream", false);
+  if (status != 200) {
+    absl::Status s = StatusFromHttp(status, body);
+    EXPECT_FALSE(s.ok()) << path;
+    Json parsed = Json::parse(body, nullptr, false);
+    std::string type = parsed.is_object() && parsed.contains("error")
+                           ? StringOr(parsed["error"], "type") : std::string();
+    EXPECT_EQ(s.code(), CodeForHttpStatus(status, type));
+    return "error";
+  }
+  absl::Status parsed;
+  if (path == "/health" || path == "/v1/health") parsed = ParseHealth(status, body);
+  else if (path == "/props") parsed = ParseProps(body).status();
+  else if (path == "/v1/models" || path == "/models") parsed = ParseModels(body).status();
+  else if (path == "/slots") parsed = ParseSlots(body).status();
+  else if (path == "/metrics") parsed = ParseMetrics(body).status();
+  else if (path == "/v1/chat/completions") {
+    parsed = stream ? ParseChatStream(body).status() : ParseChatResponse(body).status();
+  } else if (path == "/completion") {
+    parsed = stream ? ParseNativeCompletionStream(body).status()
+                    : ParseNativeCompletion(body).status();
+  } else if (path == "/v1/completions") parsed = ParseTextCompletion(body).status();
+  else if (path == "/tokenize") parsed = ParseTokenizeCount(body).status();
+  else if (path == "/apply-template") parsed = ParseApplyTemplate(body).status();
+  else return "skipped";
+  EXPECT_OK(parsed) << path << " " << body.substr(0, 200);
+  return path;
+}
+
+void CollectExchanges(const Json& node, std::vector<const Json*>* out) {
+  if (node.is_object()) {
+    if (node.contains("request") && node.contains("response")) {
+      out->push_back(&node);
+      return;
+    }
+    for (const auto& item : node.items()) CollectExchanges(item.value(), out);
+  } else if (node.is_array()) {
+    for (const Json& item : node) CollectExchanges(item, out);
+  }
+}
+
+TEST(ParseTest, EveryRecordedResponseParses) {
+  std::set<std::string> checked;
+  int exchanges = 0;
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(Recordings())) {
+    if (entry.path().extension() != ".json") continue;
+    ++files;
+    Json file = LoadRecording(entry.path().filename().string());
+    ASSERT_FALSE(file.is_discarded()) << entry.path();
+    std::vector<const Json*> found;
+    CollectExchanges(file, &found);
+    for (const Json* exchange : found) {
+      checked.insert(CheckExchange(*exchange));
+      ++exchanges;
+    }
+  }
+  EXPECT_GE(files, 30);
+  EXPECT_GE(exchanges, 60);
+  for (const char* path : {"/health", "/props", "/v1/models", "/slots", "/metrics",
+                           "/v1/chat/completions", "/completion", "/v1/completions",
+                           "/tokenize", "/apply-template", "error"}) {
+    EXPECT_TRUE(checked.count(path)) << path;
+  }
+}
+
+}  // namespace
+}  // namespace cohort::worker::llama

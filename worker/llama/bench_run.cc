@@ -1,0 +1,312 @@
+#include "worker/llama/bench_run.h"
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/atomic_file.h"
+#include "common/sha256.h"
+#include "common/status_macros.h"
+#include "spdlog/spdlog.h"
+#include "worker/eval/bench.h"
+#include "worker/eval/profile.h"
+#include "worker/eval/score.h"
+#include "worker/llama/driver.h"
+#include "worker/llama/supervisor.h"
+
+namespace cohort::worker::llama {
+namespace {
+
+using Json = nlohmann::json;
+
+// What the run needs from the eval core, resolved once.
+struct Plan {
+  const eval::BenchSpec* bench = nullptr;
+  eval::Profile profile;
+  eval::BenchSettings settings;
+  std::vector<eval::Problem> problems;  // this run's (subset, shard)
+};
+
+absl::StatusOr<Plan> MakePlan(const BenchRunOptions& options) {
+  Plan plan;
+  plan.bench = eval::FindBench(options.bench);
+  if (plan.bench == nullptr) {
+    std::vector<std::string> names;
+    for (const eval::BenchSpec& b : eval::AllBenches()) names.push_back(b.name);
+    return absl::InvalidArgumentError(absl::StrCat("unknown bench '", options.bench,
+                                                   "' (known: ", absl::StrJoin(names, ", "), ")"));
+  }
+  COHORT_ASSIGN_OR_RETURN(plan.profile, eval::LoadProfile(options.profile));
+  const eval::BenchSettings* settings = plan.profile.Find(plan.bench->name);
+  if (settings == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("profile '", plan.profile.name,
+                                                   "' has no settings for bench '",
+                                                   plan.bench->name, "'"));
+  }
+  plan.settings = *settings;
+  if (options.limit >= 0) plan.settings.limit = options.limit;
+  if (options.shard_count < 1 || options.shard_index < 0 ||
+      options.shard_index >= options.shard_count) {
+    return absl::InvalidArgumentError(absl::StrCat("bad shard ", options.shard_index, " of ",
+                                                   options.shard_count));
+  }
+  COHORT_ASSIGN_OR_RETURN(plan.problems, plan.bench->load(options.dataset, plan.settings));
+  eval::ApplyLimit(plan.settings, &plan.problems);
+  // Contiguous shards: shard i gets rows [n*i/k, n*(i+1)/k).
+  size_t n = plan.problems.size();
+  size_t begin = n * options.shard_index / options.shard_count;
+  size_t end = n * (options.shard_index + 1) / options.shard_count;
+  plan.problems = std::vector<eval::Problem>(plan.problems.begin() + begin,
+                                             plan.problems.begin() + end);
+  return plan;
+}
+
+ChatRequest RequestFor(const eval::BenchSettings& settings, const eval::Problem& problem) {
+  ChatRequest request;
+  request.prompt = problem.prompt;
+  request.max_tokens = settings.max_tokens;
+  request.sampler = SamplerParams{settings.sampler.temperature, settings.sampler.top_k,
+                                  settings.sampler.top_p, settings.sampler.min_p,
+                                  settings.sampler.seed};
+  request.stop = settings.stop;
+  request.enable_thinking = settings.thinking;
+  request.reasoning_budget = settings.thinking ? settings.reasoning_budget : -1;
+  return request;
+}
+
+// The journal's sidecar: which run the journal belongs to. Resuming into a
+// journal of another bench, profile, dataset or serving setup would mix
+// regimes silently (protocol.md T5), so that is refused. An empty
+// `fingerprint` (no server contacted: nothing left to generate) skips the
+// server and writes nothing new.
+absl::Status CheckRunIdentity(const BenchRunOptions& options, const Plan& plan,
+                              const std::string& fingerprint) {
+  COHORT_ASSIGN_OR_RETURN(std::string dataset_digest, Sha256File(options.dataset));
+  Json identity = {{"bench", plan.bench->name},
+                   {"profile_digest", plan.profile.digest},
+                   {"dataset_sha256", dataset_digest},
+                   {"limit", plan.settings.limit},
+                   {"shard", {options.shard_index, options.shard_count}},
+                   {"server", fingerprint}};
+  std::string path = options.out + ".run.json";
+  absl::StatusOr<std::string> existing = ReadFileToString(path);
+  if (existing.ok()) {
+    Json old = Json::parse(*existing, nullptr, /*allow_exceptions=*/false);
+    for (const auto& [key, value] : identity.items()) {
+      if (key == "server" && fingerprint.empty()) continue;
+      if (!old.is_object() || !old.contains(key) || old[key] != value) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            options.out, " belongs to another run (", key, " was ",
+            old.is_object() && old.contains(key) ? old[key].dump() : "absent", ", now ",
+            value.dump(), "); use a new --out"));
+      }
+    }
+    return absl::OkStatus();
+  }
+  if (fingerprint.empty()) return absl::OkStatus();
+  return WriteFileAtomically(path, identity.dump(2) + "\n");
+}
+
+GenerationRecord MakeRecord(const eval::Problem& problem, const GenerationOutcome& outcome) {
+  GenerationRecord r;
+  r.id = problem.id;
+  r.index = problem.index;
+  r.prompt_digest = Sha256Hex(problem.prompt);
+  r.attempts = outcome.attempts;
+  r.latency_ms = absl::ToDoubleMilliseconds(outcome.latency);
+  if (!outcome.result.ok()) {
+    r.finish_reason = "error";
+    r.error_code = absl::StatusCodeToString(outcome.result.status().code());
+    r.error = std::string(outcome.result.status().message());
+    return r;
+  }
+  const ChatResult& chat = *outcome.result;
+  r.completion = chat.content;
+  r.reasoning = chat.reasoning;
+  r.finish_reason = chat.finish_reason;
+  r.completion_chars = CountCodePoints(chat.content);
+  r.reasoning_chars = CountCodePoints(chat.reasoning);
+  if (chat.usage) {
+    r.completion_tokens = chat.usage->completion_tokens;
+    r.prompt_tokens = chat.usage->prompt_tokens;
+    r.cached_tokens = chat.usage->cached_tokens;
+  } else if (chat.timings) {
+    r.completion_tokens = chat.timings->predicted_n;
+    r.prompt_tokens = chat.timings->prompt_n + chat.timings->cache_n;
+  }
+  r.timings = chat.timings;
+  return r;
+}
+
+// Per-problem failures are recorded and the run goes on: the prompt does not
+// fit (400 exceed_context_size_error) or the server kept failing on this one
+// problem (500, e.g. its chat parser rejecting the output). Anything else
+// (unreachable server, 400 on our request, 401, 404) stops the run.
+bool IsPerProblemFailure(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kOutOfRange ||
+         status.code() == absl::StatusCode::kInternal;
+}
+
+// The server, external or ours, and how the driver reaches it.
+struct Server {
+  std::unique_ptr<ServerSupervisor> supervisor;
+  std::string url;
+  ServerProps props;
+};
+
+absl::StatusOr<Server> Connect(const BenchRunOptions& options, const Plan& plan) {
+  Server server;
+  if (!options.server_url.empty()) {
+    server.url = options.server_url;
+    while (!server.url.empty() && server.url.back() == '/') server.url.pop_back();
+    COHORT_RETURN_IF_ERROR(
+        WaitForReady(server.url, nullptr, "", options.server_start_timeout));
+    COHORT_ASSIGN_OR_RETURN(server.props, ReadProps(server.url));
+    return server;
+  }
+  if (options.model.empty()) {
+    return absl::InvalidArgumentError("bench: give --server-url or --model");
+  }
+  SupervisorOptions spawn;
+  spawn.args.binary = options.llama_server;
+  spawn.args.model = options.model;
+  spawn.args.parallel = options.parallel;
+  int64_t per_slot = GenerationNeed(plan.settings, options.answer_reserve) +
+                     options.prompt_allowance;
+  spawn.args.ctx_size = options.ctx_size > 0
+                            ? options.ctx_size
+                            : static_cast<int>((per_slot + 255) / 256 * 256 * options.parallel);
+  spawn.args.thinking = plan.settings.thinking;
+  spawn.args.reasoning_budget = plan.settings.reasoning_budget;
+  spawn.args.seed = plan.settings.sampler.seed;
+  spawn.args.extra_args = options.server_extra_args;
+  spawn.gpu = options.gpu;
+  spawn.log_path = options.server_log.empty() ? options.out + ".llama-server.log"
+                                              : options.server_log;
+  spawn.start_timeout = options.server_start_timeout;
+  spawn.max_restarts = options.max_restarts;
+  spawn.restart_backoff = options.restart_backoff;
+  COHORT_ASSIGN_OR_RETURN(server.supervisor, ServerSupervisor::Start(std::move(spawn)));
+  server.url = server.supervisor->base_url();
+  server.props = server.supervisor->props();
+  return server;
+}
+
+absl::StatusOr<DriverStats> Generate(const BenchRunOptions& options, const Plan& plan,
+                                     const std::vector<const eval::Problem*>& pending,
+                                     Server& server, ResultLog& log, BenchRunResult& out,
+                                     const std::function<void(const GenerationRecord&)>& on_result) {
+  std::vector<GenerationJob> jobs;
+  std::map<std::string, const eval::Problem*> by_id;
+  std::vector<ChatRequest> requests;
+  for (const eval::Problem* problem : pending) {
+    jobs.push_back(GenerationJob{problem->id, RequestFor(plan.settings, *problem)});
+    requests.push_back(jobs.back().request);
+    by_id[problem->id] = problem;
+  }
+  COHORT_ASSIGN_OR_RETURN(int64_t longest, LongestPromptTokens(server.url, requests));
+  COHORT_RETURN_IF_ERROR(CheckSlotFits(
+      server.props, longest, GenerationNeed(plan.settings, options.answer_reserve)));
+  DriverOptions driver;
+  ServerSupervisor* supervisor = server.supervisor.get();
+  std::string url = server.url;
+  driver.base_url = [supervisor, url] { return supervisor ? supervisor->base_url() : url; };
+  if (supervisor != nullptr) driver.maintain = [supervisor] { return supervisor->EnsureRunning(); };
+  driver.concurrency = options.concurrency > 0 ? options.concurrency : server.props.total_slots;
+  driver.request_timeout = options.request_timeout;
+  driver.retry = options.retry;
+  return RunGeneration(driver, std::move(jobs), [&](GenerationOutcome outcome) -> absl::Status {
+    if (!outcome.result.ok() && !IsPerProblemFailure(outcome.result.status())) {
+      return Annotate(outcome.result.status(), absl::StrCat("problem ", outcome.key));
+    }
+    GenerationRecord record = MakeRecord(*by_id.at(outcome.key), outcome);
+    COHORT_RETURN_IF_ERROR(log.Append(record));
+    ++out.generated;
+    if (on_result) on_result(record);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status Score(const Plan& plan, const ResultLog& log, const std::string& path,
+                   BenchRunResult& out) {
+  std::map<std::string, const GenerationRecord*> records;
+  for (const GenerationRecord& r : log.records()) records[r.id] = &r;
+  std::vector<eval::CompletionRow> rows;
+  for (const eval::Problem& problem : plan.problems) {
+    auto it = records.find(problem.id);
+    if (it == records.end()) continue;
+    out.failed += it->second->error_code.empty() ? 0 : 1;
+    eval::CompletionRow row;
+    row.line = static_cast<int>(rows.size()) + 1;
+    row.id = problem.id;
+    row.completion = it->second->completion;
+    row.reasoning = it->second->reasoning;
+    row.completion_tokens = it->second->completion_tokens;
+    row.finish_reason = it->second->finish_reason;
+    rows.push_back(std::move(row));
+  }
+  eval::BenchSettings settings = plan.settings;
+  settings.limit = 0;  // plan.problems is already the run's subset
+  COHORT_ASSIGN_OR_RETURN(eval::ScoreRun run, eval::ScoreCompletions(*plan.bench, settings,
+                                                                     plan.problems, rows, path));
+  out.results = std::move(run.results);
+  out.summary = std::move(run.summary);
+  out.summary["profile"] = plan.profile.name;
+  out.summary["profile_digest"] = plan.profile.digest;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int64_t GenerationNeed(const eval::BenchSettings& settings, int answer_reserve) {
+  int64_t cap = (settings.thinking ? settings.reasoning_budget : 0) + answer_reserve;
+  return settings.max_tokens > 0 ? std::min<int64_t>(settings.max_tokens, cap) : cap;
+}
+
+absl::StatusOr<BenchRunResult> RunBench(
+    const BenchRunOptions& options,
+    const std::function<void(const GenerationRecord&)>& on_result) {
+  if (options.out.empty()) return absl::InvalidArgumentError("bench: no --out");
+  COHORT_ASSIGN_OR_RETURN(Plan plan, MakePlan(options));
+  COHORT_ASSIGN_OR_RETURN(std::unique_ptr<ResultLog> log, ResultLog::Open(options.out));
+  if (log->torn_bytes() > 0) {
+    spdlog::warn("{}: dropped a torn last line ({} bytes)", options.out, log->torn_bytes());
+  }
+  BenchRunResult out;
+  std::vector<const eval::Problem*> pending;
+  for (const eval::Problem& problem : plan.problems) {
+    if (log->Has(problem.id)) {
+      ++out.resumed;
+    } else {
+      pending.push_back(&problem);
+    }
+  }
+  Json generation = {{"resumed", out.resumed}};
+  if (pending.empty()) COHORT_RETURN_IF_ERROR(CheckRunIdentity(options, plan, ""));
+  if (!pending.empty()) {
+    COHORT_ASSIGN_OR_RETURN(Server server, Connect(options, plan));
+    out.server_fingerprint = server.props.Fingerprint();
+    COHORT_RETURN_IF_ERROR(CheckRunIdentity(options, plan, out.server_fingerprint));
+    absl::StatusOr<DriverStats> stats =
+        Generate(options, plan, pending, server, *log, out, on_result);
+    COHORT_RETURN_IF_ERROR(log->Sync());
+    if (server.supervisor) server.supervisor->Stop();
+    COHORT_RETURN_IF_ERROR(stats.status());
+    generation["server"] = out.server_fingerprint;
+    generation["requests_sent"] = stats->requests_sent;
+    generation["retries"] = stats->retries;
+    generation["wall_s"] = absl::ToDoubleSeconds(stats->wall);
+    generation["in_flight_share"] = stats->in_flight_share;
+    generation["restarts"] = server.supervisor ? server.supervisor->restarts() : 0;
+  }
+  COHORT_RETURN_IF_ERROR(Score(plan, *log, options.out, out));
+  generation["generated"] = out.generated;
+  generation["failed"] = out.failed;
+  out.summary["generation"] = generation;
+  return out;
+}
+
+}  // namespace cohort::worker::llama

@@ -1,0 +1,357 @@
+// Integration tests: the real driver, supervisor, RunBench and the
+// cohort-worker binary against tests/fakes/fake_llama_server, run as a real
+// process on a free loopback port.
+#include <signal.h>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/atomic_file.h"
+#include "common/subprocess.h"
+#include "common/testing/status_matchers.h"
+#include "common/testing/temp_dir.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "worker/llama/bench_run.h"
+#include "worker/llama/driver.h"
+#include "worker/llama/fake_server.h"
+#include "worker/llama/http.h"
+#include "worker/llama/supervisor.h"
+
+namespace cohort::worker::llama {
+namespace {
+
+using ::cohort::testing::StatusIs;
+using ::cohort::testing::TempDir;
+using ::testing::HasSubstr;
+using testing::FakeLlamaServer;
+
+std::string Gsm8k() { return cohort::testing::SharedDir() + "/datasets/gsm8k/test.jsonl"; }
+
+// Slots big enough for gsm8k's 16384-token generation need plus the prompt.
+std::vector<std::string> FakeArgs(std::vector<std::string> more = {}) {
+  std::vector<std::string> args = {"-m", "fake.gguf", "-c", "40960", "--parallel", "2",
+                                   "--reasoning-format", "deepseek", "--reasoning-budget",
+                                   "12288", "--metrics", "--token-latency-ms", "1"};
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+RetryPolicy FastRetry() {
+  RetryPolicy retry;
+  retry.initial_backoff = absl::Milliseconds(20);
+  retry.max_backoff = absl::Milliseconds(200);
+  return retry;
+}
+
+BenchRunOptions Options(const std::string& url, const std::string& out, int limit) {
+  BenchRunOptions options;
+  options.bench = "gsm8k";
+  options.dataset = Gsm8k();
+  options.out = out;
+  options.server_url = url;
+  options.limit = limit;
+  options.retry = FastRetry();
+  options.request_timeout = absl::Seconds(30);
+  return options;
+}
+
+std::vector<std::string> JournalIds(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFileToString(path);
+  std::vector<std::string> ids;
+  if (!text.ok()) return ids;
+  for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
+    absl::StatusOr<GenerationRecord> r = RecordFromLine(line);
+    ids.push_back(r.ok() ? r->id : "<bad line>");
+  }
+  return ids;
+}
+
+DriverOptions DriverFor(const std::string& url) {
+  DriverOptions options;
+  options.base_url = [url] { return url; };
+  options.concurrency = 2;
+  options.retry = FastRetry();
+  options.request_timeout = absl::Seconds(30);
+  return options;
+}
+
+std::vector<GenerationOutcome> Drive(const DriverOptions& options,
+                                     const std::vector<std::string>& prompts) {
+  std::vector<GenerationJob> jobs;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    GenerationJob job;
+    job.key = absl::StrCat("p", i);
+    job.request.prompt = prompts[i];
+    job.request.max_tokens = 64;
+    jobs.push_back(job);
+  }
+  std::vector<GenerationOutcome> outcomes;
+  absl::StatusOr<DriverStats> stats = RunGeneration(options, jobs, [&](GenerationOutcome o) {
+    outcomes.push_back(std::move(o));
+    return absl::OkStatus();
+  });
+  EXPECT_OK(stats.status());
+  return outcomes;
+}
+
+TEST(BenchRunTest, CompletesAgainstTheFakeAndResumes) {
+  TempDir dir;
+  std::string answers = dir.Join("answers.jsonl");
+  ASSERT_OK(WriteFileAtomically(
+      answers, R"({"match": "Janet", "content": "She makes 9 * 2 = 18 dollars.", "reasoning": "16 - 3 - 4 = 9 eggs."})" "\n"));
+  ASSERT_OK_AND_ASSIGN(auto fake, FakeLlamaServer::Start(FakeArgs({"--answers", answers})));
+  std::string out = dir.Join("completions.jsonl");
+  int seen = 0;
+  absl::StatusOr<BenchRunResult> first =
+      RunBench(Options(fake->url(), out, 6), [&](const GenerationRecord&) { ++seen; });
+  ASSERT_OK(first.status());
+  BenchRunResult& run = *first;
+  EXPECT_EQ(seen, 6);
+  EXPECT_EQ(run.generated, 6);
+  EXPECT_EQ(run.summary["n"], 6);
+  EXPECT_GE(run.summary["passed"].get<int>(), 1);  // Janet's ducks: 18
+  EXPECT_EQ(run.results[0].reasoning, "16 - 3 - 4 = 9 eggs.");
+  EXPECT_EQ(run.results[0].completion, "She makes 9 * 2 = 18 dollars.");
+  EXPECT_THAT(run.server_fingerprint, HasSubstr("build=b0-fake slots=2 n_ctx=20480"));
+  EXPECT_EQ(JournalIds(out).size(), 6u);
+  ASSERT_OK_AND_ASSIGN(nlohmann::json stats, fake->Stats());
+  EXPECT_EQ(stats["served"], 6);
+  EXPECT_EQ(stats["max_processing"], 2);  // concurrency = the server's slots
+
+  ASSERT_OK_AND_ASSIGN(BenchRunResult again, RunBench(Options(fake->url(), out, 6), nullptr));
+  EXPECT_EQ(again.generated, 0);
+  EXPECT_EQ(again.resumed, 6);
+  EXPECT_EQ(again.summary["n"], 6);
+  ASSERT_OK_AND_ASSIGN(stats, fake->Stats());
+  EXPECT_EQ(stats["served"], 6);  // nothing asked twice
+
+  // The journal belongs to this run: another profile is refused.
+  BenchRunOptions other = Options(fake->url(), out, 6);
+  other.profile = "omk-head-2026-08";
+  EXPECT_THAT(RunBench(other, nullptr).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("belongs to another run")));
+}
+
+TEST(BenchRunTest, StartsAndStopsItsOwnServer) {
+  TempDir dir;
+  BenchRunOptions options = Options("", dir.Join("out.jsonl"), 3);
+  options.model = "fake.gguf";
+  options.llama_server = testing::FakeServerPath();
+  options.server_extra_args = {"--token-latency-ms", "1"};
+  options.server_start_timeout = absl::Seconds(20);
+  ASSERT_OK_AND_ASSIGN(BenchRunResult run, RunBench(options, nullptr));
+  EXPECT_EQ(run.summary["n"], 3);
+  EXPECT_EQ(run.summary["generation"]["restarts"], 0);
+  // Default geometry: 2 slots x (16384 generation + 4096 prompt).
+  EXPECT_THAT(run.server_fingerprint, HasSubstr("slots=2 n_ctx=20480"));
+  EXPECT_THAT(LogTail(dir.Join("out.jsonl.llama-server.log"), 5), HasSubstr("server is listening"));
+}
+
+TEST(BenchRunTest, SlotTooSmallIsFailedPrecondition) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto fake, FakeLlamaServer::Start({"-m", "f.gguf", "-c", "8192",
+                                                          "--parallel", "2"}));
+  EXPECT_THAT(RunBench(Options(fake->url(), dir.Join("o.jsonl"), 2), nullptr).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("-c >= ")));
+}
+
+TEST(DriverTest, LoadingServerIsWaitedOut) {
+  ASSERT_OK_AND_ASSIGN(auto fake, FakeLlamaServer::Start(FakeArgs({"--load-seconds", "1.5"}),
+                                                         {}, /*wait_ready=*/false));
+  absl::Time start = absl::Now();
+  ASSERT_OK(WaitForReady(fake->url(), &fake->process(), "", absl::Seconds(20)));
+  EXPECT_GE(absl::Now() - start, absl::Seconds(1));
+  ASSERT_OK_AND_ASSIGN(nlohmann::json stats, fake->Stats());
+  EXPECT_GE(stats["status_counts"].value("503", 0), 1);
+}
+
+TEST(DriverTest, BadRequestIsNotRetried) {
+  TempDir dir;
+  std::string answers = dir.Join("answers.jsonl");
+  ASSERT_OK(WriteFileAtomically(answers, R"({"match": "BAD", "error": 400, "message": "nope"})" "\n"));
+  ASSERT_OK_AND_ASSIGN(auto fake, FakeLlamaServer::Start(FakeArgs({"--answers", answers})));
+  std::vector<GenerationOutcome> outcomes = Drive(DriverFor(fake->url()), {"a BAD prompt"});
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_THAT(outcomes[0].result, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("nope")));
+  EXPECT_EQ(outcomes[0].attempts, 1);
+  ASSERT_OK_AND_ASSIGN(nlohmann::json stats, fake->Stats());
+  EXPECT_EQ(stats["requests"], 1);
+}
+
+TEST(DriverTest, Storm503IsRetriedWithBackoff) {
+  ASSERT_OK_AND_ASSIGN(auto fake, FakeLlamaServer::Start(FakeArgs({"--fail-503", "3"})));
+  std::vector<GenerationOutcome> outcomes = Drive(DriverFor(fake->url()), {"hello"});
+  ASSERT_EQ(outcomes.size(), 1u);
+  ASSERT_OK(outcomes[0].result.status());
+  EXPECT_EQ(outcomes[0].attempts, 4);
+  EXPECT_EQ(outcomes[0].result->finish_reason, "stop");
+}
+
+TEST(DriverTest, PromptOverTheSlotIsOutOfRangeAndNotRetried) {
+  ASSERT_OK_AND_ASSIGN(auto fake, FakeLlamaServer::Start({"-m", "f.gguf", "-c", "200",
+                                                          "--parallel", "2"}));
+  std::string prompt;
+  for (int i = 0; i < 300; ++i) prompt += "hello ";
+  std::vector<GenerationOutcome> outcomes = Drive(DriverFor(fake->url()), {prompt, "short"});
+  ASSERT_EQ(outcomes.size(), 2u);
+  EXPECT_THAT(outcomes[0].result, StatusIs(absl::StatusCode::kOutOfRange, HasSubstr("exceeds")));
+  EXPECT_EQ(outcomes[0].attempts, 1);
+  EXPECT_OK(outcomes[1].result.status());
+}
+
+TEST(DriverTest, LongestPromptGoesFirst) {
+  std::vector<GenerationJob> jobs(3);
+  jobs[0].request.prompt = "bb";
+  jobs[1].request.prompt = "cccc";
+  jobs[2].request.prompt = "aa";
+  EXPECT_EQ(SendOrder(jobs), (std::vector<size_t>{1, 0, 2}));
+}
+
+TEST(DriverTest, HungServerHitsTheDeadline) {
+  ASSERT_OK_AND_ASSIGN(auto fake, FakeLlamaServer::Start(FakeArgs({"--hang-after", "0"})));
+  DriverOptions options = DriverFor(fake->url());
+  options.request_timeout = absl::Milliseconds(300);
+  options.retry.max_attempts = 2;
+  std::vector<GenerationOutcome> outcomes = Drive(options, {"hello"});
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_THAT(outcomes[0].result, StatusIs(absl::StatusCode::kDeadlineExceeded, ::testing::_));
+  EXPECT_EQ(outcomes[0].attempts, 2);
+}
+
+// The fake answers in the recorded shapes: our parsers read every endpoint.
+TEST(FakeServerTest, ServesTheRecordedShapes) {
+  ASSERT_OK_AND_ASSIGN(auto fake, FakeLlamaServer::Start(FakeArgs()));
+  auto post = [&](const std::string& path, const std::string& body) {
+    absl::StatusOr<HttpResponse> r = HttpFetch(fake->url() + path, body, absl::Seconds(10));
+    EXPECT_OK(r.status());
+    EXPECT_EQ(r.ok() ? r->status : 0, 200) << path;
+    return r.ok() ? r->body : std::string();
+  };
+  ChatRequest request;
+  request.prompt = "What is 2+2?";
+  request.enable_thinking = true;
+  request.stream = true;
+  ASSERT_OK_AND_ASSIGN(ChatResult streamed,
+                       ParseChatStream(post("/v1/chat/completions", BuildChatRequestBody(request))));
+  EXPECT_FALSE(streamed.reasoning.empty());
+  EXPECT_FALSE(streamed.content.empty());
+  EXPECT_TRUE(streamed.usage.has_value());
+  request.stream = false;
+  request.max_tokens = 3;
+  ASSERT_OK_AND_ASSIGN(ChatResult cut,
+                       ParseChatResponse(post("/v1/chat/completions", BuildChatRequestBody(request))));
+  EXPECT_EQ(cut.finish_reason, "length");
+  EXPECT_EQ(cut.usage->completion_tokens, 3);
+  ASSERT_OK_AND_ASSIGN(NativeCompletion native,
+                       ParseNativeCompletion(post("/completion", R"({"prompt": "The capital", "n_predict": 4})")));
+  EXPECT_EQ(native.stop_type, "limit");
+  EXPECT_OK(ParseNativeCompletionStream(
+                post("/completion", R"({"prompt": "The capital", "stream": true})"))
+                .status());
+  ASSERT_OK_AND_ASSIGN(HttpResponse slots, HttpFetch(fake->url() + "/slots", "", absl::Seconds(5)));
+  ASSERT_OK_AND_ASSIGN(std::vector<SlotState> slot_states, ParseSlots(slots.body));
+  EXPECT_EQ(slot_states.size(), 2u);
+  ASSERT_OK_AND_ASSIGN(HttpResponse models, HttpFetch(fake->url() + "/v1/models", "", absl::Seconds(5)));
+  ASSERT_OK_AND_ASSIGN(ModelInfo model, ParseModels(models.body));
+  EXPECT_EQ(model.n_ctx, 20480);
+  ASSERT_OK_AND_ASSIGN(HttpResponse metrics, HttpFetch(fake->url() + "/metrics", "", absl::Seconds(5)));
+  ASSERT_OK_AND_ASSIGN(auto values, ParseMetrics(metrics.body));
+  EXPECT_TRUE(values.count("llamacpp:requests_processing"));
+  ASSERT_OK_AND_ASSIGN(HttpResponse bad,
+                       HttpFetch(fake->url() + "/v1/chat/completions", "{\"messages\": [", absl::Seconds(5)));
+  EXPECT_THAT(StatusFromHttp(bad.status, bad.body), StatusIs(absl::StatusCode::kInternal, HasSubstr("parse error")));
+}
+
+SupervisorOptions FakeSupervisor(const TempDir& dir, std::vector<std::string> extra) {
+  SupervisorOptions options;
+  options.args.binary = testing::FakeServerPath();
+  options.args.model = "fake.gguf";
+  options.args.ctx_size = 4096;
+  options.args.parallel = 2;
+  options.args.extra_args = std::move(extra);
+  options.log_path = dir.Join("server.log");
+  options.start_timeout = absl::Seconds(20);
+  options.stop_grace = absl::Seconds(1);
+  options.restart_backoff = absl::Milliseconds(50);
+  return options;
+}
+
+TEST(SupervisorTest, RestartsACrashedServer) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto server, ServerSupervisor::Start(FakeSupervisor(
+      dir, {"--crash-after", "2", "--crash-marker", dir.Join("crashed")})));
+  EXPECT_EQ(server->props().total_slots, 2);
+  EXPECT_EQ(server->props().n_ctx, 2048);
+  DriverOptions options = DriverFor("");
+  ServerSupervisor* s = server.get();
+  options.base_url = [s] { return s->base_url(); };
+  options.maintain = [s] { return s->EnsureRunning(); };
+  options.maintain_interval = absl::Milliseconds(50);
+  options.retry.initial_backoff = absl::Milliseconds(200);
+  options.retry.max_attempts = 8;
+  std::vector<GenerationOutcome> outcomes =
+      Drive(options, {"one", "two", "three", "four", "five", "six"});
+  ASSERT_EQ(outcomes.size(), 6u);
+  for (const GenerationOutcome& o : outcomes) EXPECT_OK(o.result.status()) << o.key;
+  EXPECT_EQ(server->restarts(), 1);
+  server->Stop();
+  EXPECT_THAT(LogTail(dir.Join("server.log"), 50), HasSubstr("crashing on request 3"));
+}
+
+TEST(SupervisorTest, ExitWhileStartingCarriesTheLogTail) {
+  TempDir dir;
+  EXPECT_THAT(ServerSupervisor::Start(FakeSupervisor(dir, {"--exit-code", "1"})).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("exiting due to model loading error")));
+}
+
+// kill -9 of `cohort-worker bench` midway, then a rerun: every problem ends
+// up in the journal exactly once, and at most one in-flight problem per slot
+// was asked twice.
+TEST(BenchCommandTest, KillNineMidwayThenRerun) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto fake, FakeLlamaServer::Start(FakeArgs({"--token-latency-ms", "25"})));
+  std::string out = dir.Join("completions.jsonl");
+  std::vector<std::string> argv = {COHORT_WORKER_BIN, "bench", "--bench", "gsm8k", "--dataset",
+                                   Gsm8k(), "--server-url", fake->url(), "--out", out,
+                                   "--limit", "12", "--retry-backoff", "0.05"};
+  SubprocessOptions first;
+  first.argv = argv;
+  first.stdout_path = dir.Join("first.out");
+  first.stderr_path = dir.Join("first.err");
+  Subprocess child;
+  ASSERT_OK(child.Start(first));
+  absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (JournalIds(out).size() < 3 && absl::Now() < deadline && !child.PollExited()) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_TRUE(child.running()) << "finished before the kill";
+  ASSERT_EQ(kill(child.pid(), SIGKILL), 0);
+  ASSERT_TRUE(child.WaitFor(absl::Seconds(10)));
+  EXPECT_EQ(child.term_signal(), SIGKILL);
+  size_t before = JournalIds(out).size();
+  EXPECT_LT(before, 12u);
+
+  SubprocessOptions second;
+  second.argv = argv;
+  second.timeout = absl::Seconds(120);
+  ASSERT_OK_AND_ASSIGN(SubprocessResult rerun, RunSubprocess(second));
+  ASSERT_TRUE(rerun.Succeeded()) << rerun.Describe();
+  EXPECT_THAT(rerun.stdout_data, HasSubstr("\"n\": 12"));
+  std::vector<std::string> ids = JournalIds(out);
+  std::map<std::string, int> counts;
+  for (const std::string& id : ids) ++counts[id];
+  EXPECT_EQ(ids.size(), 12u);
+  EXPECT_EQ(counts.size(), 12u);
+  ASSERT_OK_AND_ASSIGN(nlohmann::json stats, fake->Stats());
+  EXPECT_LE(stats["requests"].get<int>(), 12 + 2);  // <= one re-ask per slot
+}
+
+}  // namespace
+}  // namespace cohort::worker::llama

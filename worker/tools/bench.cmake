@@ -1,0 +1,1 @@
+list(APPEND TOOLS_SRCS bench_command.cc)
