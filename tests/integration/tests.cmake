@@ -37,3 +37,6 @@ cohort_cc_test(NAME worker_integration_test
   DEPS cohort::integration_workers cohort::integration_support cohort::proto
        cohort::worker_quant)
 add_dependencies(worker_integration_test cohortd cohort-worker)
+
+# The cohort CLI against a real cohortd.
+include(${CMAKE_CURRENT_LIST_DIR}/client.cmake)

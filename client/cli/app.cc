@@ -1,0 +1,174 @@
+#include "client/cli/app.h"
+
+#include <functional>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "client/cli/commands.h"
+#include "common/version.h"
+
+namespace cohort::client {
+namespace {
+
+struct Options {
+  GlobalOptions global;
+  SubmitOptions submit;
+  CampaignOptions campaign;
+  RetryOptions retry;
+  LogsOptions logs;
+  ArtifactsOptions artifacts;
+  WatchOptions watch;
+  ResultsOptions results;
+  ClusterOptions cluster;
+};
+
+using Action = std::function<int()>;
+
+void AddResultFlags(CLI::App* cmd, ResultsOptions* r, bool refs) {
+  cmd->add_option("campaign", r->campaign_id, "campaign id")->required();
+  cmd->add_option("--format", r->format, "md, csv or json")->capture_default_str();
+  cmd->add_option("--out", r->out, "write here (atomically) instead of stdout");
+  if (refs) {
+    cmd->add_option("--ref", r->references,
+                    "reference model(s) for the Δ columns (default: the spec's references)");
+  }
+}
+
+void AddCampaignCommands(CLI::App& app, Options* o, Action* action) {
+  CLI::App* submit = app.add_subcommand(
+      "submit", "Expand a sweep or cohort spec, register its local inputs and submit it; "
+                "prints the campaign id");
+  submit->add_option("spec", o->submit.spec_file, "spec file (YAML or JSON)")->required();
+  submit->add_flag("--dry-run", o->submit.dry_run,
+                   "print the expanded graph and what is cached; store nothing");
+  submit->add_flag("-q,--quiet", o->submit.quiet, "print only the campaign id");
+  submit->add_option("--idempotency-key", o->submit.idempotency_key,
+                     "a retried submit with the same key returns the same campaign");
+  submit->callback([=] { *action = [=] { return RunSubmit(o->global, o->submit); }; });
+
+  CLI::App* status = app.add_subcommand("status", "List campaigns, or show one with its steps");
+  status->add_option("campaign", o->campaign.campaign_id, "campaign id (none: list)");
+  status->add_flag("--all", o->campaign.all_steps, "show succeeded steps too");
+  status->callback([=] { *action = [=] { return RunStatus(o->global, o->campaign); }; });
+
+  struct Simple {
+    const char* name;
+    const char* help;
+    int (*run)(const GlobalOptions&, const CampaignOptions&);
+  };
+  for (const Simple& s : {Simple{"cancel", "Cancel a campaign's unfinished steps", RunCancel},
+                          Simple{"resume", "Put failed, blocked and cancelled steps back "
+                                           "to waiting", RunResume},
+                          Simple{"verify", "Compare a manifest campaign's artifacts with its "
+                                           "pinned digests", RunVerify}}) {
+    CLI::App* cmd = app.add_subcommand(s.name, s.help);
+    cmd->add_option("campaign", o->campaign.campaign_id, "campaign id")->required();
+    auto run = s.run;
+    cmd->callback([=] { *action = [=] { return run(o->global, o->campaign); }; });
+  }
+
+  CLI::App* retry = app.add_subcommand("retry", "Retry one step");
+  retry->add_option("step", o->retry.step_key, "step key")->required();
+  retry->add_flag("--reset-attempts", o->retry.reset_attempts, "start its attempt count over");
+  retry->callback([=] { *action = [=] { return RunRetry(o->global, o->retry); }; });
+
+  CLI::App* logs = app.add_subcommand("logs", "Show a step's log tail (for now: its last error)");
+  logs->add_option("step", o->logs.step, "step key, key prefix, or display name")->required();
+  logs->add_option("--campaign", o->logs.campaign_id, "find the step in this campaign");
+  logs->add_option("--max-bytes", o->logs.max_bytes, "log bytes to show")->capture_default_str();
+  logs->callback([=] { *action = [=] { return RunLogs(o->global, o->logs); }; });
+
+  CLI::App* watch = app.add_subcommand(
+      "watch", "Live progress per step and bench (problems, pass rate, ETA) until the "
+               "campaign finishes");
+  watch->add_option("campaign", o->watch.campaign_id, "campaign id")->required();
+  watch->add_flag("--plain", o->watch.plain, "plain lines even on a terminal");
+  watch->add_flag("--once", o->watch.once, "print the current state and exit");
+  watch->callback([=] { *action = [=] { return RunWatch(o->global, o->watch); }; });
+}
+
+void AddResultCommands(CLI::App& app, Options* o, Action* action) {
+  CLI::App* report = app.add_subcommand(
+      "report", "Scoreboard: benches x models with n and Δ columns against references");
+  AddResultFlags(report, &o->results, true);
+  report->callback([=] { *action = [=] { return RunReport(o->global, o->results); }; });
+
+  CLI::App* lengths = app.add_subcommand(
+      "lengths", "Answer lengths: chars and tokens p50/p90/max, budget saturation, "
+                 "saturated-and-failed, mean tokens of passes vs failures");
+  AddResultFlags(lengths, &o->results, false);
+  lengths->add_option("--saturation-tokens", o->results.saturation_tokens,
+                      "tokens at which an answer counts as budget-saturated")
+      ->capture_default_str();
+  lengths->callback([=] { *action = [=] { return RunLengths(o->global, o->results); }; });
+
+  CLI::App* compare = app.add_subcommand("compare", "Per-problem flips of model A against B");
+  AddResultFlags(compare, &o->results, false);
+  compare->add_option("a", o->results.model_a, "model A")->required();
+  compare->add_option("b", o->results.model_b, "model B")->required();
+  compare->add_flag("--list", o->results.list_problems, "list the flipped problem ids");
+  compare->callback([=] { *action = [=] { return RunCompare(o->global, o->results); }; });
+
+  CLI::App* exp = app.add_subcommand(
+      "export", "Per-problem samples as JSONL in lm-evaluation-harness's samples layout");
+  exp->add_option("campaign", o->results.campaign_id, "campaign id")->required();
+  exp->add_option("--out", o->results.out, "output folder")->required();
+  exp->add_option("--model", o->results.model, "only this model");
+  exp->add_option("--suite", o->results.suite, "only this suite");
+  exp->callback([=] { *action = [=] { return RunExport(o->global, o->results); }; });
+
+  CLI::App* workers = app.add_subcommand("workers", "List registered workers");
+  workers->callback([=] { *action = [=] { return RunWorkers(o->global); }; });
+  CLI::App* artifacts = app.add_subcommand("artifacts", "List artifacts");
+  artifacts->add_option("--campaign", o->artifacts.campaign_id, "only this campaign's");
+  artifacts->add_option("--kind", o->artifacts.kind, "checkpoint, gguf, drop_map, ...");
+  artifacts->callback([=] { *action = [=] { return RunArtifacts(o->global, o->artifacts); }; });
+}
+
+void AddClusterCommands(CLI::App& app, Options* o, Action* action) {
+  CLI::App* up = app.add_subcommand(
+      "up", "Start a local cluster (cohortd and N workers) with its state in one folder");
+  up->add_option("--state-dir", o->cluster.state_dir, "cluster folder")->capture_default_str();
+  up->add_option("--listen", o->cluster.listen, "cohortd address (port 0: any)")
+      ->capture_default_str();
+  up->add_option("--workers", o->cluster.workers, "cohort-worker processes")
+      ->capture_default_str();
+  up->add_option("--gpus", o->cluster.gpus_per_worker, "GPUs per worker");
+  up->add_option("--llama-cpp-dir", o->cluster.llama_cpp_dir, "llama.cpp build for the workers");
+  up->add_flag("!--no-user-config", o->cluster.write_user_config,
+               "do not write ~/.config/cohort/config.yaml even if it is missing");
+  up->callback([=] { *action = [=] { return RunUp(o->global, o->cluster); }; });
+  CLI::App* down = app.add_subcommand("down", "Stop the local cluster started by `up`");
+  down->add_option("--state-dir", o->cluster.state_dir, "cluster folder")->capture_default_str();
+  down->callback([=] { *action = [=] { return RunDown(o->global, o->cluster); }; });
+}
+
+}  // namespace
+
+int RunCli(int argc, char** argv) {
+  CLI::App app{
+      "cohort: submit, watch, resume and report prune-and-eval sweeps of "
+      "Mixture-of-Experts models run by a cohortd coordinator."};
+  app.set_version_flag("--version", std::string("cohort ") + COHORT_VERSION);
+  Options o;
+  app.add_option("--coordinator", o.global.config.coordinator,
+                 "cohortd host:port (env COHORT_COORDINATOR; default 127.0.0.1:7400)");
+  app.add_option("--token", o.global.config.token, "client bearer token (env COHORT_TOKEN)");
+  app.add_option("--config", o.global.config.config_file,
+                 "config file (env COHORT_CONFIG; default ~/.config/cohort/config.yaml)");
+  app.add_option("--timeout", o.global.timeout_seconds, "seconds per call")
+      ->capture_default_str();
+  app.require_subcommand(1);
+  Action action;
+  AddCampaignCommands(app, &o, &action);
+  AddResultCommands(app, &o, &action);
+  AddClusterCommands(app, &o, &action);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  return action ? action() : 2;
+}
+
+}  // namespace cohort::client

@@ -1,0 +1,192 @@
+// up / down: a local cluster (cohortd and N cohort-worker processes) whose
+// state lives in one folder: cohortd/ (database, port file, log), worker-<i>/,
+// tokens (mode 0600), pid files, config.yaml. Processes are detached (own
+// session) so they outlive this command; `down` stops exactly the pids in
+// the pid files, after checking each still runs the binary we started.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "client/cli/commands.h"
+#include "common/atomic_file.h"
+#include "common/status_macros.h"
+#include "common/subprocess.h"
+
+namespace cohort::client {
+namespace {
+
+namespace fs = std::filesystem;
+
+// cohortd and cohort-worker beside this binary, else on PATH.
+std::string Sibling(const std::string& name) {
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec && fs::exists(self.parent_path() / name)) return (self.parent_path() / name).string();
+  return name;
+}
+
+// fork, setsid, exec with stdout/stderr to `log`; returns the child's pid.
+absl::StatusOr<pid_t> SpawnDetached(const std::vector<std::string>& argv,
+                                    const std::string& log) {
+  pid_t pid = fork();
+  if (pid < 0) return absl::InternalError("fork failed");
+  if (pid == 0) {
+    setsid();
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int null = open("/dev/null", O_RDONLY);
+    if (null >= 0) dup2(null, 0);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    std::vector<char*> args;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+absl::Status WriteSecret(const std::string& path, const std::string& text) {
+  COHORT_RETURN_IF_ERROR(WriteFileAtomically(path, text));
+  chmod(path.c_str(), 0600);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> CreateToken(const std::string& cohortd_dir, const std::string& role) {
+  SubprocessOptions options;
+  options.argv = {Sibling("cohortd"), "--state-dir", cohortd_dir, "--log-level", "warn",
+                  "token", "create", "--role", role, "--name", "local-" + role};
+  COHORT_ASSIGN_OR_RETURN(SubprocessResult r, RunSubprocess(options));
+  if (!r.Succeeded()) return absl::InternalError("cohortd token create: " + r.Describe());
+  return std::string(absl::StripAsciiWhitespace(r.stdout_data));
+}
+
+bool Running(pid_t pid, const std::string& binary) {
+  absl::StatusOr<std::string> cmdline = ReadFileToString(absl::StrCat("/proc/", pid, "/cmdline"));
+  return cmdline.ok() && cmdline->find(binary) != std::string::npos;
+}
+
+absl::StatusOr<int> WaitForPort(const std::string& port_file, pid_t pid) {
+  absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < deadline) {
+    absl::StatusOr<std::string> text = ReadFileToString(port_file);
+    int port = 0;
+    if (text.ok() && absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &port)) return port;
+    if (!Running(pid, "cohortd")) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return absl::UnavailableError("cohortd did not start; see its log");
+}
+
+absl::Status Up(const ClusterOptions& o) {
+  std::string dir = fs::absolute(o.state_dir).lexically_normal().string();
+  std::string cohortd_dir = dir + "/cohortd";
+  absl::StatusOr<std::string> old = ReadFileToString(dir + "/cohortd.pid");
+  int old_pid = 0;
+  if (old.ok() && absl::SimpleAtoi(absl::StripAsciiWhitespace(*old), &old_pid) &&
+      Running(old_pid, "cohortd")) {
+    return absl::FailedPreconditionError("a cluster already runs from " + dir +
+                                         " (cohortd pid " + std::to_string(old_pid) +
+                                         "); `cohort down --state-dir " + o.state_dir + "` first");
+  }
+  std::error_code ec;
+  fs::create_directories(cohortd_dir, ec);
+  if (ec) return absl::InvalidArgumentError("--state-dir " + dir + ": " + ec.message());
+  fs::remove(cohortd_dir + "/port", ec);
+  COHORT_ASSIGN_OR_RETURN(
+      pid_t pid, SpawnDetached({Sibling("cohortd"), "--listen", o.listen, "--state-dir",
+                                cohortd_dir, "--port-file", cohortd_dir + "/port"},
+                               cohortd_dir + "/cohortd.log"));
+  COHORT_RETURN_IF_ERROR(WriteFileAtomically(dir + "/cohortd.pid", absl::StrCat(pid, "\n")));
+  COHORT_ASSIGN_OR_RETURN(int port, WaitForPort(cohortd_dir + "/port", pid));
+  std::string host = o.listen.substr(0, o.listen.rfind(':'));
+  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+  std::string address = absl::StrCat(host, ":", port);
+  COHORT_ASSIGN_OR_RETURN(std::string client_token, CreateToken(cohortd_dir, "client"));
+  COHORT_ASSIGN_OR_RETURN(std::string worker_token, CreateToken(cohortd_dir, "worker"));
+  COHORT_RETURN_IF_ERROR(WriteSecret(dir + "/client.token", client_token + "\n"));
+  COHORT_RETURN_IF_ERROR(WriteSecret(dir + "/worker.token", worker_token + "\n"));
+  for (int i = 0; i < o.workers; ++i) {
+    std::string wdir = absl::StrCat(dir, "/worker-", i);
+    fs::create_directories(wdir, ec);
+    std::vector<std::string> argv = {Sibling("cohort-worker"), "run", "--coordinator", address,
+                                     "--token-file", dir + "/worker.token", "--state-dir", wdir,
+                                     "--worker-id", absl::StrCat("local-", i)};
+    if (o.gpus_per_worker > 0) {
+      argv.insert(argv.end(), {"--gpus", std::to_string(o.gpus_per_worker)});
+    }
+    if (!o.llama_cpp_dir.empty()) argv.insert(argv.end(), {"--llama-cpp-dir", o.llama_cpp_dir});
+    COHORT_ASSIGN_OR_RETURN(pid_t wpid, SpawnDetached(argv, wdir + "/worker.log"));
+    COHORT_RETURN_IF_ERROR(
+        WriteFileAtomically(absl::StrCat(dir, "/worker-", i, ".pid"), absl::StrCat(wpid, "\n")));
+  }
+  std::string config = ConfigText(address, dir + "/client.token");
+  COHORT_RETURN_IF_ERROR(WriteFileAtomically(dir + "/config.yaml", config));
+  std::printf("cohortd %s (pid %d), %d worker(s); state in %s\n", address.c_str(), pid,
+              o.workers, dir.c_str());
+  std::printf("config: %s/config.yaml\n", dir.c_str());
+  if (o.write_user_config && !fs::exists(DefaultConfigPath())) {
+    fs::create_directories(fs::path(DefaultConfigPath()).parent_path(), ec);
+    COHORT_RETURN_IF_ERROR(WriteFileAtomically(DefaultConfigPath(), config));
+    std::printf("config: %s (default for cohort commands)\n", DefaultConfigPath().c_str());
+  } else {
+    std::printf("use it with: export COHORT_CONFIG=%s/config.yaml\n", dir.c_str());
+  }
+  return absl::OkStatus();
+}
+
+// SIGTERM, up to 15 s, then SIGKILL.
+void Stop(pid_t pid) {
+  kill(pid, SIGTERM);
+  absl::Time deadline = absl::Now() + absl::Seconds(15);
+  while (absl::Now() < deadline && kill(pid, 0) == 0) {
+    // Reap if it is our child (it is not, once detached; harmless otherwise).
+    absl::SleepFor(absl::Milliseconds(50));
+    if (!Running(pid, "cohort")) return;
+  }
+  if (kill(pid, 0) == 0) kill(pid, SIGKILL);
+}
+
+absl::Status Down(const ClusterOptions& o) {
+  std::string dir = fs::absolute(o.state_dir).lexically_normal().string();
+  std::vector<std::pair<std::string, std::string>> pid_files;  // file, binary
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind("worker-", 0) == 0 && entry.path().extension() == ".pid") {
+      pid_files.emplace_back(entry.path().string(), "cohort-worker");
+    }
+  }
+  if (ec) return absl::InvalidArgumentError("--state-dir " + dir + ": " + ec.message());
+  pid_files.emplace_back(dir + "/cohortd.pid", "cohortd");  // workers first
+  int stopped = 0;
+  for (const auto& [file, binary] : pid_files) {
+    absl::StatusOr<std::string> text = ReadFileToString(file);
+    int pid = 0;
+    if (!text.ok() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &pid)) continue;
+    if (pid > 0 && Running(pid, binary)) {
+      Stop(pid);
+      ++stopped;
+    }
+    fs::remove(file, ec);
+  }
+  std::printf("stopped %d process(es) of %s\n", stopped, dir.c_str());
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int RunUp(const GlobalOptions&, const ClusterOptions& o) { return ExitWith(Up(o)); }
+int RunDown(const GlobalOptions&, const ClusterOptions& o) { return ExitWith(Down(o)); }
+
+}  // namespace cohort::client

@@ -1,0 +1,316 @@
+// submit, status, cancel, resume, retry, logs, workers, artifacts.
+#include <cstdio>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "client/cli/rpc.h"
+#include "client/spec/inputs.h"
+#include "common/canonical_json.h"
+#include "common/random.h"
+#include "common/status_macros.h"
+
+namespace cohort::client {
+namespace {
+
+v1::ArtifactKind ArtifactKindOf(const std::string& kind) {
+  if (kind == "checkpoint") return v1::ARTIFACT_KIND_CHECKPOINT;
+  if (kind == "contribution") return v1::ARTIFACT_KIND_CONTRIBUTION;
+  if (kind == "dataset") return v1::ARTIFACT_KIND_DATASET;
+  if (kind == "gguf") return v1::ARTIFACT_KIND_GGUF;
+  if (kind == "drop_map") return v1::ARTIFACT_KIND_DROP_MAP;
+  return v1::ARTIFACT_KIND_UNSPECIFIED;
+}
+
+absl::StatusOr<v1::CampaignSpec> ToProto(const Spec& spec, const Graph& graph) {
+  v1::CampaignSpec out;
+  out.set_name(spec.name);
+  COHORT_ASSIGN_OR_RETURN(std::string spec_json, CanonicalJson(NormalizedSpecJson(spec)));
+  out.set_spec_json(spec_json);
+  out.set_priority(spec.priority);
+  for (const auto& [k, v] : spec.labels) (*out.mutable_labels())[k] = v;
+  for (const GraphNode& node : graph.nodes) {
+    v1::StepSpec* step = out.add_steps();
+    step->set_node_id(node.id);
+    step->set_kind(KindFromName(node.kind));
+    COHORT_ASSIGN_OR_RETURN(std::string params, CanonicalJson(node.params));
+    step->set_params_json(params);
+    step->set_display_name(node.display_name);
+    step->mutable_requirements()->set_gpus(node.gpus);
+    for (const std::string& t : node.tools) step->mutable_requirements()->add_tools(t);
+    for (const GraphInput& in : node.inputs) {
+      v1::StepSpecInput* input = step->add_inputs();
+      input->set_name(in.name);
+      if (!in.digest.empty()) {
+        input->set_artifact_digest(in.digest);
+      } else {
+        input->mutable_node_output()->set_node_id(in.node_id);
+        input->mutable_node_output()->set_output(in.output);
+      }
+    }
+  }
+  return out;
+}
+
+absl::Status Register(Connection& conn, const std::vector<UserArtifact>& artifacts) {
+  if (artifacts.empty()) return absl::OkStatus();
+  v1::RegisterArtifactsRequest request;
+  for (const UserArtifact& a : artifacts) {
+    v1::Artifact* out = request.add_artifacts();
+    out->set_digest(a.digest);
+    out->set_kind(ArtifactKindOf(a.kind));
+    out->set_size_bytes(a.size_bytes);
+    out->set_is_folder(a.is_folder);
+    out->add_locations()->set_shared_path(a.path);
+  }
+  v1::RegisterArtifactsResponse response;
+  return FromGrpc(conn.stub().RegisterArtifacts(conn.Context().get(), request, &response),
+                  "registering inputs");
+}
+
+void PrintGraph(const v1::SubmitCampaignResponse& r) {
+  std::printf("%-8s %-10s %-21s %s\n", "STATUS", "KIND", "KEY", "STEP");
+  for (const v1::Step& s : r.steps()) {
+    std::string status = s.state() == v1::STEP_STATE_SUCCEEDED ? "cached"
+                         : s.state() == v1::STEP_STATE_UNSPECIFIED ? "planned"
+                                                                   : "run";
+    std::printf("%-8s %-10s %-21s %s\n", status.c_str(), KindName(s.kind()).c_str(),
+                ShortKey(s.key()).c_str(), s.display_name().c_str());
+  }
+}
+
+absl::Status Submit(const GlobalOptions& g, const SubmitOptions& o) {
+  COHORT_ASSIGN_OR_RETURN(Spec spec, ParseSpecFile(o.spec_file));
+  COHORT_ASSIGN_OR_RETURN(std::vector<UserArtifact> inputs, ResolveInputs(spec));
+  COHORT_ASSIGN_OR_RETURN(Graph graph, ExpandSpec(spec));
+  v1::SubmitCampaignRequest request;
+  COHORT_ASSIGN_OR_RETURN(*request.mutable_spec(), ToProto(spec, graph));
+  request.set_dry_run(o.dry_run);
+  // A fresh key per invocation: a retried RPC returns the same campaign, a
+  // new `cohort submit` makes a new one (that reuses every finished step).
+  request.set_idempotency_key(o.idempotency_key.empty()
+                                  ? absl::StrCat("cli-", SecureRandomHex(16))
+                                  : o.idempotency_key);
+  COHORT_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(g));
+  if (!o.dry_run) COHORT_RETURN_IF_ERROR(Register(*conn, inputs));
+  v1::SubmitCampaignResponse response;
+  COHORT_RETURN_IF_ERROR(FromGrpc(
+      conn->stub().SubmitCampaign(conn->Context().get(), request, &response), "submit"));
+  if (o.dry_run) {
+    std::printf("dry run of '%s': %zu variants, %d steps\n", spec.name.c_str(),
+                spec.variants.size(), response.steps_size());
+    PrintGraph(response);
+    std::printf("%u steps cached, %u to run\n", response.steps_cached(),
+                response.steps_to_run());
+    return absl::OkStatus();
+  }
+  std::printf("%s\n", response.campaign_id().c_str());
+  if (!o.quiet) {
+    std::fprintf(stderr, "submitted '%s': %d steps, %u cached, %u to run\n",
+                 spec.name.c_str(), response.steps_size(), response.steps_cached(),
+                 response.steps_to_run());
+  }
+  return absl::OkStatus();
+}
+
+std::string Progress(const v1::Step& s) {
+  if (!s.has_progress() || s.progress().total() == 0) return "";
+  const v1::StepProgress& p = s.progress();
+  std::string out = absl::StrCat(p.done(), "/", p.total(), " ", p.unit());
+  if (p.done() > 0 && (s.kind() == v1::STEP_KIND_SCORE || p.passed() > 0)) {
+    absl::StrAppend(&out, absl::StrFormat(" pass %.1f%%", 100.0 * p.passed() / p.done()));
+  }
+  return out;
+}
+
+void PrintCampaign(const v1::Campaign& c, bool all_steps) {
+  std::printf("campaign %s  %s  %s\n", c.id().c_str(), c.name().c_str(),
+              CampaignStateName(c.state()).c_str());
+  std::string counts;
+  for (const auto& [state, n] : c.steps_by_state()) {
+    absl::StrAppend(&counts, counts.empty() ? "" : ", ", n, " ", state);
+  }
+  std::printf("steps: %s\n", counts.c_str());
+  if (c.steps_size() == 0) return;
+  std::printf("%-10s %-10s %-8s %-24s %s\n", "STATE", "KIND", "ATTEMPT", "PROGRESS", "STEP");
+  for (const v1::Step& s : c.steps()) {
+    if (!all_steps && s.state() == v1::STEP_STATE_SUCCEEDED) continue;
+    std::printf("%-10s %-10s %-8s %-24s %s\n", StateName(s.state()).c_str(),
+                KindName(s.kind()).c_str(),
+                absl::StrCat(s.attempts(), "/", s.max_attempts()).c_str(),
+                Progress(s).c_str(), s.display_name().c_str());
+    if (!s.last_error().empty()) std::printf("           error: %s\n", s.last_error().c_str());
+    if (!s.gate_reason().empty()) std::printf("           gate: %s\n", s.gate_reason().c_str());
+  }
+}
+
+absl::Status Status(const GlobalOptions& g, const CampaignOptions& o) {
+  COHORT_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(g));
+  if (o.campaign_id.empty()) {
+    v1::ListCampaignsRequest request;
+    request.set_limit(50);
+    v1::ListCampaignsResponse response;
+    COHORT_RETURN_IF_ERROR(FromGrpc(
+        conn->stub().ListCampaigns(conn->Context().get(), request, &response), "list"));
+    std::printf("%-28s %-10s %s\n", "CAMPAIGN", "STATE", "NAME");
+    for (const v1::Campaign& c : response.campaigns()) {
+      std::printf("%-28s %-10s %s\n", c.id().c_str(), CampaignStateName(c.state()).c_str(),
+                  c.name().c_str());
+    }
+    return absl::OkStatus();
+  }
+  v1::GetCampaignRequest request;
+  request.set_campaign_id(o.campaign_id);
+  request.set_include_steps(true);
+  v1::Campaign campaign;
+  COHORT_RETURN_IF_ERROR(FromGrpc(
+      conn->stub().GetCampaign(conn->Context().get(), request, &campaign),
+      "campaign " + o.campaign_id));
+  PrintCampaign(campaign, o.all_steps);
+  return absl::OkStatus();
+}
+
+absl::Status CancelOrResume(const GlobalOptions& g, const CampaignOptions& o, bool cancel) {
+  COHORT_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(g));
+  v1::CampaignRef ref;
+  ref.set_campaign_id(o.campaign_id);
+  v1::Campaign campaign;
+  grpc::Status s = cancel ? conn->stub().CancelCampaign(conn->Context().get(), ref, &campaign)
+                          : conn->stub().ResumeCampaign(conn->Context().get(), ref, &campaign);
+  COHORT_RETURN_IF_ERROR(FromGrpc(s, "campaign " + o.campaign_id));
+  PrintCampaign(campaign, false);
+  return absl::OkStatus();
+}
+
+absl::Status Retry(const GlobalOptions& g, const RetryOptions& o) {
+  COHORT_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(g));
+  v1::RetryStepRequest request;
+  request.set_step_key(o.step_key);
+  request.set_reset_attempts(o.reset_attempts);
+  v1::Step step;
+  COHORT_RETURN_IF_ERROR(FromGrpc(
+      conn->stub().RetryStep(conn->Context().get(), request, &step), "step " + o.step_key));
+  std::printf("%s %s %s\n", ShortKey(step.key()).c_str(), StateName(step.state()).c_str(),
+              step.display_name().c_str());
+  return absl::OkStatus();
+}
+
+absl::Status Logs(const GlobalOptions& g, const LogsOptions& o) {
+  COHORT_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(g));
+  std::string key = o.step;
+  const v1::Step* found = nullptr;
+  v1::Campaign campaign;
+  if (!o.campaign_id.empty()) {
+    v1::GetCampaignRequest request;
+    request.set_campaign_id(o.campaign_id);
+    request.set_include_steps(true);
+    COHORT_RETURN_IF_ERROR(FromGrpc(
+        conn->stub().GetCampaign(conn->Context().get(), request, &campaign),
+        "campaign " + o.campaign_id));
+    for (const v1::Step& s : campaign.steps()) {
+      if (s.key() == o.step || s.display_name() == o.step ||
+          (o.step.size() >= 10 && absl::StartsWith(s.key(), o.step))) {
+        if (found != nullptr) {
+          return absl::InvalidArgumentError("'" + o.step + "' names more than one step");
+        }
+        found = &s;
+      }
+    }
+    if (found == nullptr) {
+      return absl::NotFoundError("no step '" + o.step + "' in campaign " + o.campaign_id);
+    }
+    key = found->key();
+  }
+  v1::GetStepLogRequest request;
+  request.set_step_key(key);
+  request.set_max_bytes(o.max_bytes);
+  v1::GetStepLogResponse response;
+  grpc::Status s = conn->stub().GetStepLog(conn->Context().get(), request, &response);
+  if (s.ok()) {
+    std::fwrite(response.data().data(), 1, response.data().size(), stdout);
+    return absl::OkStatus();
+  }
+  // Until cohortd keeps step logs, the last error is what there is.
+  if (s.error_code() != grpc::StatusCode::UNIMPLEMENTED || found == nullptr) {
+    return FromGrpc(s, "log of " + key + (found == nullptr ? " (pass --campaign to "
+                                                             "see the step's last error)"
+                                                           : ""));
+  }
+  std::printf("%s %s (%s, attempt %u/%u)\n", ShortKey(key).c_str(),
+              found->display_name().c_str(), StateName(found->state()).c_str(),
+              found->attempts(), found->max_attempts());
+  std::printf("%s\n", found->last_error().empty() ? "(no error recorded)"
+                                                  : found->last_error().c_str());
+  if (!found->gate_reason().empty()) std::printf("gate: %s\n", found->gate_reason().c_str());
+  return absl::OkStatus();
+}
+
+absl::Status Workers(const GlobalOptions& g) {
+  COHORT_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(g));
+  v1::ListWorkersResponse response;
+  COHORT_RETURN_IF_ERROR(FromGrpc(conn->stub().ListWorkers(
+      conn->Context().get(), v1::ListWorkersRequest(), &response), "workers"));
+  std::printf("%-20s %-20s %-5s %-10s %-12s %s\n", "WORKER", "HOST", "GPUS", "FREE DISK",
+              "HEARTBEAT", "TOOLS");
+  int64_t now = absl::ToUnixMicros(absl::Now());
+  for (const v1::WorkerInfo& w : response.workers()) {
+    std::string tools;
+    for (const v1::ToolInfo& t : w.tools()) absl::StrAppend(&tools, tools.empty() ? "" : ",", t.name());
+    std::printf("%-20s %-20s %-5d %-10s %-12s %s\n", w.id().c_str(), w.hostname().c_str(),
+                w.gpus_size(),
+                absl::StrFormat("%.0fG", w.free_disk_bytes() / 1e9).c_str(),
+                absl::StrFormat("%.0fs ago", (now - w.last_heartbeat_us()) / 1e6).c_str(),
+                tools.c_str());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Artifacts(const GlobalOptions& g, const ArtifactsOptions& o) {
+  COHORT_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(g));
+  v1::ListArtifactsRequest request;
+  request.set_campaign_id(o.campaign_id);
+  if (!o.kind.empty()) {
+    v1::ArtifactKind kind;
+    if (!v1::ArtifactKind_Parse("ARTIFACT_KIND_" + absl::AsciiStrToUpper(o.kind), &kind)) {
+      return absl::InvalidArgumentError("--kind: unknown artifact kind '" + o.kind + "'");
+    }
+    request.set_kind(kind);
+  }
+  v1::ListArtifactsResponse response;
+  COHORT_RETURN_IF_ERROR(FromGrpc(
+      conn->stub().ListArtifacts(conn->Context().get(), request, &response), "artifacts"));
+  std::printf("%-71s %-12s %-10s %s\n", "DIGEST", "KIND", "SIZE", "WHERE");
+  for (const v1::Artifact& a : response.artifacts()) {
+    std::string where;
+    for (const v1::ArtifactLocation& l : a.locations()) {
+      absl::StrAppend(&where, where.empty() ? "" : " ",
+                      l.has_shared_path() ? l.shared_path() : "worker:" + l.worker_id());
+    }
+    std::string kind = absl::AsciiStrToLower(
+        v1::ArtifactKind_Name(a.kind()).substr(std::string("ARTIFACT_KIND_").size()));
+    std::printf("%-71s %-12s %-10s %s\n", a.digest().c_str(), kind.c_str(),
+                absl::StrFormat("%.1fM", a.size_bytes() / 1e6).c_str(), where.c_str());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int RunSubmit(const GlobalOptions& g, const SubmitOptions& o) { return ExitWith(Submit(g, o)); }
+int RunStatus(const GlobalOptions& g, const CampaignOptions& o) { return ExitWith(Status(g, o)); }
+int RunCancel(const GlobalOptions& g, const CampaignOptions& o) {
+  return ExitWith(CancelOrResume(g, o, true));
+}
+int RunResume(const GlobalOptions& g, const CampaignOptions& o) {
+  return ExitWith(CancelOrResume(g, o, false));
+}
+int RunRetry(const GlobalOptions& g, const RetryOptions& o) { return ExitWith(Retry(g, o)); }
+int RunLogs(const GlobalOptions& g, const LogsOptions& o) { return ExitWith(Logs(g, o)); }
+int RunWorkers(const GlobalOptions& g) { return ExitWith(Workers(g)); }
+int RunArtifacts(const GlobalOptions& g, const ArtifactsOptions& o) {
+  return ExitWith(Artifacts(g, o));
+}
+
+}  // namespace cohort::client

@@ -1,0 +1,100 @@
+// File: commands.h
+//
+// The `cohort` commands. Each Run* function does one command and returns the
+// process exit code: 0 success, 2 bad user input (a spec, a flag, an unknown
+// campaign), 1 anything else (coordinator unreachable, a step failed). No
+// gRPC types here: those stay in the .cc files of this folder.
+#ifndef COHORT_CLIENT_CLI_COMMANDS_H_
+#define COHORT_CLIENT_CLI_COMMANDS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "client/cli/config.h"
+
+namespace cohort::client {
+
+struct GlobalOptions {
+  ConfigFlags config;
+  double timeout_seconds = 30;
+};
+
+// Prints "cohort: <message>" to stderr and maps the code to an exit code.
+int ExitWith(const absl::Status& status);
+
+struct SubmitOptions {
+  std::string spec_file;
+  bool dry_run = false;
+  bool quiet = false;
+  std::string idempotency_key;
+};
+int RunSubmit(const GlobalOptions& g, const SubmitOptions& o);
+
+struct CampaignOptions {
+  std::string campaign_id;
+  bool all_steps = false;  // status: every step, not only unfinished ones
+};
+int RunStatus(const GlobalOptions& g, const CampaignOptions& o);
+int RunCancel(const GlobalOptions& g, const CampaignOptions& o);
+int RunResume(const GlobalOptions& g, const CampaignOptions& o);
+
+struct RetryOptions {
+  std::string step_key;
+  bool reset_attempts = false;
+};
+int RunRetry(const GlobalOptions& g, const RetryOptions& o);
+
+struct LogsOptions {
+  std::string step;         // a key, a key prefix, or a display name
+  std::string campaign_id;  // to find the step by name, and the fallback
+  uint32_t max_bytes = 16384;
+};
+int RunLogs(const GlobalOptions& g, const LogsOptions& o);
+
+int RunWorkers(const GlobalOptions& g);
+
+struct ArtifactsOptions {
+  std::string campaign_id;
+  std::string kind;
+};
+int RunArtifacts(const GlobalOptions& g, const ArtifactsOptions& o);
+
+struct WatchOptions {
+  std::string campaign_id;
+  bool plain = false;  // plain lines even on a terminal
+  bool once = false;   // stop after the initial snapshot
+};
+int RunWatch(const GlobalOptions& g, const WatchOptions& o);
+
+struct ResultsOptions {
+  std::string campaign_id;
+  std::vector<std::string> references;  // default: the spec's references
+  std::string format = "md";            // md | csv | json
+  std::string out;                      // file (written atomically) or stdout
+  uint64_t saturation_tokens = 12000;
+  std::string model_a, model_b;  // compare
+  bool list_problems = false;    // compare: print the flipped problem ids
+  std::string model, suite;      // export filters
+};
+int RunReport(const GlobalOptions& g, const ResultsOptions& o);
+int RunLengths(const GlobalOptions& g, const ResultsOptions& o);
+int RunCompare(const GlobalOptions& g, const ResultsOptions& o);
+int RunExport(const GlobalOptions& g, const ResultsOptions& o);
+// Manifest reproduction: each variant's artifacts against its pinned digests.
+int RunVerify(const GlobalOptions& g, const CampaignOptions& o);
+
+struct ClusterOptions {
+  std::string state_dir = "cohort-local";
+  std::string listen = "127.0.0.1:7400";
+  int workers = 1;
+  int gpus_per_worker = 0;
+  std::string llama_cpp_dir;
+  bool write_user_config = true;
+};
+int RunUp(const GlobalOptions& g, const ClusterOptions& o);
+int RunDown(const GlobalOptions& g, const ClusterOptions& o);
+
+}  // namespace cohort::client
+
+#endif  // COHORT_CLIENT_CLI_COMMANDS_H_

@@ -1,0 +1,184 @@
+#include "client/cli/rpc.h"
+
+#include <cstdio>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "client/spec/match.h"
+#include "common/atomic_file.h"
+#include "common/status_macros.h"
+
+namespace cohort::client {
+
+int ExitWith(const absl::Status& status) {
+  if (status.ok()) return 0;
+  std::fprintf(stderr, "cohort: %s\n", std::string(status.message()).c_str());
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kNotFound:
+      return 2;
+    default:
+      return 1;
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const GlobalOptions& g) {
+  COHORT_ASSIGN_OR_RETURN(ClientConfig config, ResolveConfig(g.config));
+  if (config.token.empty()) {
+    return absl::InvalidArgumentError(
+        "no token: pass --token, set COHORT_TOKEN, or put token_file in " +
+        DefaultConfigPath() + " (`cohort up` writes one)");
+  }
+  std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
+  if (!config.tls_ca.empty()) {
+    COHORT_ASSIGN_OR_RETURN(std::string ca, ReadFileToString(config.tls_ca));
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = ca;
+    creds = grpc::SslCredentials(ssl);
+  }
+  auto conn = std::make_unique<Connection>();
+  conn->stub_ = v1::Coordinator::NewStub(grpc::CreateChannel(config.coordinator, creds));
+  conn->token_ = config.token;
+  conn->timeout_seconds_ = g.timeout_seconds;
+  return conn;
+}
+
+std::unique_ptr<grpc::ClientContext> Connection::Context(bool deadline) const {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->AddMetadata("authorization", "Bearer " + token_);
+  if (deadline) {
+    context->set_deadline(
+        absl::ToChronoTime(absl::Now() + absl::Seconds(timeout_seconds_)));
+  }
+  return context;
+}
+
+absl::Status FromGrpc(const grpc::Status& status, const std::string& what) {
+  if (status.ok()) return absl::OkStatus();
+  // gRPC and absl share the numeric codes.
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      absl::StrCat(what, ": ", status.error_message()));
+}
+
+std::string KindName(v1::StepKind kind) {
+  std::string name = v1::StepKind_Name(kind);
+  return absl::AsciiStrToLower(name.substr(std::string("STEP_KIND_").size()));
+}
+
+v1::StepKind KindFromName(const std::string& name) {
+  v1::StepKind kind = v1::STEP_KIND_UNSPECIFIED;
+  v1::StepKind_Parse("STEP_KIND_" + absl::AsciiStrToUpper(name), &kind);
+  return kind;
+}
+
+std::string StateName(v1::StepState state) {
+  std::string name = v1::StepState_Name(state);
+  return absl::AsciiStrToLower(name.substr(std::string("STEP_STATE_").size()));
+}
+
+std::string CampaignStateName(v1::CampaignState state) {
+  std::string name = v1::CampaignState_Name(state);
+  return absl::AsciiStrToLower(name.substr(std::string("CAMPAIGN_STATE_").size()));
+}
+
+std::string ShortKey(const std::string& key) { return key.substr(0, 7 + 12); }
+
+const v1::Step* CampaignModel::FindStep(const std::string& key) const {
+  for (const v1::Step& s : campaign.steps()) {
+    if (s.key() == key) return &s;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<CampaignModel> LoadCampaign(Connection& conn, const std::string& id) {
+  CampaignModel model;
+  v1::GetCampaignRequest request;
+  request.set_campaign_id(id);
+  request.set_include_steps(true);
+  COHORT_RETURN_IF_ERROR(FromGrpc(
+      conn.stub().GetCampaign(conn.Context().get(), request, &model.campaign),
+      "campaign " + id));
+  // Campaigns submitted by other tools carry other spec_json: no graph then.
+  absl::StatusOr<Spec> spec =
+      ParseSpecText(model.campaign.spec_json(), "campaign " + id + " spec", "/");
+  if (!spec.ok()) return model;
+  absl::StatusOr<Graph> graph = ExpandSpec(*spec);
+  if (!graph.ok()) return model;
+  model.spec = std::move(*spec);
+  model.graph = std::move(*graph);
+  std::vector<StepView> views;
+  for (const v1::Step& s : model.campaign.steps()) {
+    StepView v;
+    v.key = s.key();
+    v.kind = KindName(s.kind());
+    v.params_json = s.params_json();
+    for (const v1::StepInput& in : s.inputs()) {
+      if (!in.digest().empty()) v.digest_inputs.emplace_back(in.name(), in.digest());
+    }
+    v.depends_on.assign(s.depends_on().begin(), s.depends_on().end());
+    views.push_back(std::move(v));
+  }
+  // cohortd names the node each step was submitted as; structural matching
+  // covers a node that shares its step with another node of the campaign.
+  absl::StatusOr<std::map<std::string, std::string>> matched =
+      MatchNodesToSteps(model.graph, views);
+  if (matched.ok()) model.node_to_key = std::move(*matched);
+  for (const v1::Step& s : model.campaign.steps()) {
+    if (!s.node_id().empty()) model.node_to_key[s.node_id()] = s.key();
+  }
+  for (const ModelNodes& m : model.graph.models) {
+    for (const auto& [suite, nodes] : m.scores) {
+      for (const std::string& node : nodes) {
+        auto it = model.node_to_key.find(node);
+        if (it != model.node_to_key.end()) {
+          model.score_steps.emplace(it->second, std::make_pair(m.name, suite));
+        }
+      }
+    }
+  }
+  return model;
+}
+
+absl::StatusOr<std::vector<report::Row>> LoadRows(Connection& conn,
+                                                  const CampaignModel& model) {
+  std::vector<report::Row> rows;
+  v1::QueryResultsRequest request;
+  request.set_campaign_id(model.campaign.id());
+  auto context = conn.Context(false);
+  auto reader = conn.stub().QueryResults(context.get(), request);
+  v1::ProblemResult r;
+  while (reader->Read(&r)) {
+    auto it = model.score_steps.find(r.step_key());
+    if (it == model.score_steps.end()) continue;  // generate rows, other steps
+    report::Row row;
+    row.model = it->second.first;
+    row.suite = it->second.second;
+    row.problem_id = r.problem_id();
+    row.sample = r.sample_index();
+    row.verdict = static_cast<report::Verdict>(r.verdict());
+    row.finish_reason = r.finish_reason();
+    row.completion_tokens = r.completion_tokens();
+    row.reasoning_tokens = r.reasoning_tokens();
+    row.completion_chars = r.completion_chars();
+    row.reasoning_chars = r.reasoning_chars();
+    row.completion = r.completion();
+    row.reasoning = r.reasoning();
+    row.extracted_answer = r.extracted_answer();
+    row.prompt_digest = r.prompt_digest();
+    row.details_json = r.details_json();
+    rows.push_back(std::move(row));
+  }
+  COHORT_RETURN_IF_ERROR(FromGrpc(reader->Finish(), "results of " + model.campaign.id()));
+  return rows;
+}
+
+absl::Status Emit(const std::string& path, const std::string& text) {
+  if (path.empty()) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return absl::OkStatus();
+  }
+  return WriteFileAtomically(path, text);
+}
+
+}  // namespace cohort::client

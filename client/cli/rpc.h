@@ -1,0 +1,69 @@
+// File: rpc.h
+//
+// Internal to client/cli and included only by its .cc files (gRPC headers
+// are expensive): the authenticated connection to cohortd, status mapping,
+// and the campaign model the result commands share (spec re-expanded from
+// the campaign's spec_json, nodes matched to stored steps).
+#ifndef COHORT_CLIENT_CLI_RPC_H_
+#define COHORT_CLIENT_CLI_RPC_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "client/cli/commands.h"
+#include "client/report/report.h"
+#include "client/spec/expand.h"
+#include "client/spec/spec.h"
+#include "cohort/v1/coordinator.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+
+namespace cohort::client {
+
+// Not thread-safe; one per command.
+class Connection {
+ public:
+  static absl::StatusOr<std::unique_ptr<Connection>> Open(const GlobalOptions& g);
+  v1::Coordinator::Stub& stub() { return *stub_; }
+  // A context with the bearer token and the command's deadline (or none).
+  std::unique_ptr<grpc::ClientContext> Context(bool deadline = true) const;
+
+ private:
+  std::unique_ptr<v1::Coordinator::Stub> stub_;
+  std::string token_;
+  double timeout_seconds_ = 30;
+};
+
+absl::Status FromGrpc(const grpc::Status& status, const std::string& what);
+std::string KindName(v1::StepKind kind);  // "dropmap", ...
+v1::StepKind KindFromName(const std::string& name);
+std::string StateName(v1::StepState state);  // "succeeded", ...
+std::string CampaignStateName(v1::CampaignState state);
+std::string ShortKey(const std::string& key);  // "sha256:" + 12 hex
+
+// A campaign with its steps, and, when its spec_json is a cohort spec, the
+// expanded graph and which step each node became.
+struct CampaignModel {
+  v1::Campaign campaign;
+  std::optional<Spec> spec;
+  Graph graph;
+  std::map<std::string, std::string> node_to_key;
+  // step key -> (model, suite) for score steps; a shared step maps to its
+  // first model.
+  std::map<std::string, std::pair<std::string, std::string>> score_steps;
+  const v1::Step* FindStep(const std::string& key) const;
+};
+absl::StatusOr<CampaignModel> LoadCampaign(Connection& conn, const std::string& id);
+
+// Score rows of a campaign, labelled with model and suite.
+absl::StatusOr<std::vector<report::Row>> LoadRows(Connection& conn,
+                                                  const CampaignModel& model);
+
+// Writes `text` to `path` atomically, or to stdout when `path` is empty.
+absl::Status Emit(const std::string& path, const std::string& text);
+
+}  // namespace cohort::client
+
+#endif  // COHORT_CLIENT_CLI_RPC_H_

@@ -1,0 +1,232 @@
+#include "client/report/render.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/sha256.h"
+
+namespace cohort::client::report {
+namespace {
+
+using json = nlohmann::json;
+
+std::string Pct(double v) { return absl::StrFormat("%.1f", 100.0 * v); }
+std::string Pts(double v) { return absl::StrFormat("%+.1f", v); }
+
+std::string CsvField(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string MarkdownTable(const std::vector<std::string>& header,
+                          const std::vector<std::vector<std::string>>& rows) {
+  std::string out = "| " + absl::StrJoin(header, " | ") + " |\n|";
+  for (size_t i = 0; i < header.size(); ++i) out += i == 0 ? "---|" : "---:|";
+  out += "\n";
+  for (const auto& row : rows) out += "| " + absl::StrJoin(row, " | ") + " |\n";
+  return out;
+}
+
+std::string CsvTable(const std::vector<std::string>& header,
+                     const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::string> lines;
+  std::vector<std::string> h;
+  for (const auto& c : header) h.push_back(CsvField(c));
+  lines.push_back(absl::StrJoin(h, ","));
+  for (const auto& row : rows) {
+    std::vector<std::string> r;
+    for (const auto& c : row) r.push_back(CsvField(c));
+    lines.push_back(absl::StrJoin(r, ","));
+  }
+  return absl::StrJoin(lines, "\n") + "\n";
+}
+
+// Δ columns: every non-reference model against every reference.
+std::vector<std::pair<std::string, std::string>> DeltaColumns(const Scoreboard& b) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const std::string& ref : b.references) {
+    for (const std::string& m : b.models) {
+      if (m != ref && std::find(b.references.begin(), b.references.end(), m) ==
+                          b.references.end()) {
+        out.emplace_back(m, ref);
+      }
+    }
+  }
+  return out;
+}
+
+json ScoreboardJson(const Scoreboard& board) {
+  json out = {{"models", board.models}, {"references", board.references},
+              {"suites", json::array()}};
+  for (const std::string& suite : board.suites) {
+    json s = {{"suite", suite}, {"cells", json::object()}, {"delta", json::object()}};
+    for (const std::string& m : board.models) {
+      if (const Cell* c = board.Find(suite, m)) {
+        s["cells"][m] = {{"n", c->n}, {"passed", c->passed}, {"accuracy", c->accuracy()}};
+      }
+    }
+    for (const auto& [m, ref] : DeltaColumns(board)) {
+      if (auto d = board.Delta(suite, m, ref)) s["delta"][m][ref] = *d;
+    }
+    out["suites"].push_back(s);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string RenderScoreboard(const Scoreboard& board, Format format) {
+  if (format == Format::kJson) return ScoreboardJson(board).dump(2) + "\n";
+  if (format == Format::kCsv) {
+    std::vector<std::string> header = {"suite", "model", "n", "passed", "accuracy"};
+    for (const std::string& ref : board.references) header.push_back("delta_vs_" + ref);
+    std::vector<std::vector<std::string>> rows;
+    for (const std::string& suite : board.suites) {
+      for (const std::string& m : board.models) {
+        const Cell* c = board.Find(suite, m);
+        if (c == nullptr) continue;
+        std::vector<std::string> row = {suite, m, absl::StrCat(c->n),
+                                        absl::StrCat(c->passed),
+                                        absl::StrFormat("%.4f", c->accuracy())};
+        for (const std::string& ref : board.references) {
+          auto d = m == ref ? std::nullopt : board.Delta(suite, m, ref);
+          row.push_back(d ? absl::StrFormat("%.1f", *d) : "");
+        }
+        rows.push_back(row);
+      }
+    }
+    return CsvTable(header, rows);
+  }
+  std::vector<std::string> header = {"bench", "n"};
+  for (const std::string& m : board.models) header.push_back(m);
+  auto deltas = DeltaColumns(board);
+  for (const auto& [m, ref] : deltas) header.push_back("Δ " + m + " vs " + ref);
+  std::vector<std::vector<std::string>> rows;
+  for (const std::string& suite : board.suites) {
+    uint64_t n = 0;
+    for (const std::string& m : board.models) {
+      if (const Cell* c = board.Find(suite, m)) n = std::max(n, c->n);
+    }
+    std::vector<std::string> row = {suite, absl::StrCat(n)};
+    for (const std::string& m : board.models) {
+      const Cell* c = board.Find(suite, m);
+      std::string cell = c == nullptr ? "—" : Pct(c->accuracy());
+      if (c != nullptr && c->n != n) absl::StrAppend(&cell, " (n=", c->n, ")");
+      row.push_back(cell);
+    }
+    for (const auto& [m, ref] : deltas) {
+      auto d = board.Delta(suite, m, ref);
+      row.push_back(d ? Pts(*d) : "—");
+    }
+    rows.push_back(row);
+  }
+  return MarkdownTable(header, rows);
+}
+
+std::string RenderLengths(
+    const std::map<std::pair<std::string, std::string>, LengthStats>& stats,
+    Format format) {
+  if (format == Format::kJson) {
+    json out = json::array();
+    for (const auto& [key, s] : stats) {
+      out.push_back({{"model", key.first}, {"suite", key.second}, {"n", s.n},
+                     {"chars", {{"p50", s.chars_p50}, {"p90", s.chars_p90}, {"max", s.chars_max}}},
+                     {"tokens", {{"p50", s.tokens_p50}, {"p90", s.tokens_p90}, {"max", s.tokens_max}}},
+                     {"saturated", s.saturated},
+                     {"saturated_and_failed", s.saturated_and_failed},
+                     {"mean_tokens_pass", s.mean_tokens_pass},
+                     {"mean_tokens_fail", s.mean_tokens_fail}});
+    }
+    return out.dump(2) + "\n";
+  }
+  std::vector<std::string> header = {"model", "bench", "n", "chars p50", "chars p90",
+                                     "chars max", "tok p50", "tok p90", "tok max",
+                                     "saturated", "sat+failed", "mean tok pass",
+                                     "mean tok fail"};
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& [key, s] : stats) {
+    auto share = [&](uint64_t k) {
+      return absl::StrFormat("%d (%.1f%%)", k, s.n ? 100.0 * k / s.n : 0.0);
+    };
+    rows.push_back({key.first, key.second, absl::StrCat(s.n), absl::StrCat(s.chars_p50),
+                    absl::StrCat(s.chars_p90), absl::StrCat(s.chars_max),
+                    absl::StrCat(s.tokens_p50), absl::StrCat(s.tokens_p90),
+                    absl::StrCat(s.tokens_max), share(s.saturated),
+                    share(s.saturated_and_failed),
+                    s.passes ? absl::StrFormat("%.0f", s.mean_tokens_pass) : "—",
+                    s.failures ? absl::StrFormat("%.0f", s.mean_tokens_fail) : "—"});
+  }
+  return format == Format::kCsv ? CsvTable(header, rows) : MarkdownTable(header, rows);
+}
+
+std::string RenderCompare(const std::map<std::string, Flips>& flips, const std::string& a,
+                          const std::string& b, Format format, bool list_problems) {
+  if (format == Format::kJson) {
+    json out = json::object();
+    for (const auto& [suite, f] : flips) {
+      out[suite] = {{"wins", f.wins}, {"losses", f.losses}, {"both_pass", f.both_pass},
+                    {"both_fail", f.both_fail}, {"only_a", f.only_a}, {"only_b", f.only_b}};
+    }
+    return json{{"a", a}, {"b", b}, {"suites", out}}.dump(2) + "\n";
+  }
+  std::vector<std::string> header = {"bench", "wins (" + a + " only)",
+                                     "losses (" + b + " only)", "both pass", "both fail",
+                                     "net"};
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& [suite, f] : flips) {
+    long net = static_cast<long>(f.wins.size()) - static_cast<long>(f.losses.size());
+    rows.push_back({suite, absl::StrCat(f.wins.size()), absl::StrCat(f.losses.size()),
+                    absl::StrCat(f.both_pass), absl::StrCat(f.both_fail),
+                    absl::StrFormat("%+d", net)});
+  }
+  std::string out = format == Format::kCsv ? CsvTable(header, rows) : MarkdownTable(header, rows);
+  if (list_problems && format == Format::kMarkdown) {
+    for (const auto& [suite, f] : flips) {
+      if (!f.wins.empty()) absl::StrAppend(&out, "\n", suite, " wins: ", absl::StrJoin(f.wins, " "));
+      if (!f.losses.empty()) {
+        absl::StrAppend(&out, "\n", suite, " losses: ", absl::StrJoin(f.losses, " "));
+      }
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+json LmEvalSample(const Row& row, size_t doc_id) {
+  json details = json::parse(row.details_json.empty() ? "{}" : row.details_json, nullptr, false);
+  if (!details.is_object()) details = json::object();
+  if (details.contains("index") && details["index"].is_number_unsigned()) {
+    doc_id = details["index"].get<size_t>();
+  }
+  std::string target = details.contains("gold") && details["gold"].is_string()
+                           ? details["gold"].get<std::string>() : "";
+  double acc = row.verdict == Verdict::kPass ? 1.0 : 0.0;
+  json doc = {{"id", row.problem_id}};
+  return {{"doc_id", doc_id}, {"doc", doc}, {"target", target},
+          {"arguments", {{"gen_args_0", {{"arg_0", row.prompt_digest}, {"arg_1", json::object()}}}}},
+          {"resps", {{row.completion}}}, {"filtered_resps", {row.extracted_answer}},
+          {"filter", "none"}, {"metrics", {"acc"}}, {"acc", acc},
+          {"doc_hash", Sha256Hex(doc.dump())}, {"prompt_hash", row.prompt_digest},
+          {"target_hash", Sha256Hex(target)},
+          {"cohort", {{"problem_id", row.problem_id}, {"sample_index", row.sample},
+                      {"reasoning", row.reasoning}, {"finish_reason", row.finish_reason},
+                      {"completion_tokens", row.completion_tokens},
+                      {"reasoning_tokens", row.reasoning_tokens},
+                      {"completion_chars", row.completion_chars},
+                      {"reasoning_chars", row.reasoning_chars}, {"details", details}}}};
+}
+
+std::string RenderSamplesJsonl(const std::vector<Row>& rows) {
+  std::string out;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    out += LmEvalSample(rows[i], i).dump() + "\n";
+  }
+  return out;
+}
+
+}  // namespace cohort::client::report

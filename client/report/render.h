@@ -1,0 +1,39 @@
+// File: render.h
+//
+// Text forms of the report library's results: Markdown tables ready for a
+// model card, CSV, JSON, and lm-evaluation-harness samples JSONL. Pure
+// functions returning strings; the CLI decides where they go.
+#ifndef COHORT_CLIENT_REPORT_RENDER_H_
+#define COHORT_CLIENT_REPORT_RENDER_H_
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "client/report/report.h"
+#include "nlohmann/json.hpp"
+
+namespace cohort::client::report {
+
+enum class Format { kMarkdown, kCsv, kJson };
+
+// Accuracy in percent with one decimal; n per suite (a cell whose n differs
+// from the row's shows it); one Δ column per model and reference.
+std::string RenderScoreboard(const Scoreboard& board, Format format);
+std::string RenderLengths(
+    const std::map<std::pair<std::string, std::string>, LengthStats>& stats,
+    Format format);
+std::string RenderCompare(const std::map<std::string, Flips>& flips,
+                          const std::string& a, const std::string& b, Format format,
+                          bool list_problems);
+
+// One JSON object per row in lm-evaluation-harness's samples layout (doc_id,
+// doc, target, arguments, resps, filtered_resps, filter, metrics, <metric>,
+// doc_hash, prompt_hash, target_hash) plus cohort's length fields.
+nlohmann::json LmEvalSample(const Row& row, size_t doc_id);
+std::string RenderSamplesJsonl(const std::vector<Row>& rows);
+
+}  // namespace cohort::client::report
+
+#endif  // COHORT_CLIENT_REPORT_RENDER_H_

@@ -1,0 +1,133 @@
+#include "client/report/report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+namespace cohort::client::report {
+namespace {
+
+bool Scored(const Row& r) { return r.verdict != Verdict::kUnscored; }
+
+void AppendUnique(std::vector<std::string>* list, const std::string& v) {
+  if (std::find(list->begin(), list->end(), v) == list->end()) list->push_back(v);
+}
+
+}  // namespace
+
+const Cell* Scoreboard::Find(const std::string& suite, const std::string& model) const {
+  auto s = cells.find(suite);
+  if (s == cells.end()) return nullptr;
+  auto m = s->second.find(model);
+  return m == s->second.end() ? nullptr : &m->second;
+}
+
+std::optional<double> Scoreboard::Delta(const std::string& suite, const std::string& model,
+                                        const std::string& reference) const {
+  const Cell* a = Find(suite, model);
+  const Cell* b = Find(suite, reference);
+  if (a == nullptr || b == nullptr || a->n == 0 || b->n == 0) return std::nullopt;
+  return 100.0 * (a->accuracy() - b->accuracy());
+}
+
+Scoreboard BuildScoreboard(const std::vector<Row>& rows,
+                           const std::vector<std::string>& model_order,
+                           const std::vector<std::string>& references) {
+  Scoreboard board;
+  board.models = model_order;
+  board.references = references;
+  for (const std::string& r : references) AppendUnique(&board.models, r);
+  for (const Row& row : rows) {
+    if (!Scored(row)) continue;
+    AppendUnique(&board.suites, row.suite);
+    AppendUnique(&board.models, row.model);
+    Cell& cell = board.cells[row.suite][row.model];
+    cell.n += 1;
+    cell.passed += row.verdict == Verdict::kPass ? 1 : 0;
+  }
+  return board;
+}
+
+uint64_t Percentile(std::vector<uint64_t> values, double pct) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  double rank = std::ceil(pct / 100.0 * static_cast<double>(values.size()));
+  size_t index = rank < 1 ? 0 : static_cast<size_t>(rank) - 1;
+  return values[std::min(index, values.size() - 1)];
+}
+
+bool Saturated(const Row& row, uint64_t saturation_tokens) {
+  return row.finish_reason == "length" ||
+         (saturation_tokens > 0 && row.completion_tokens >= saturation_tokens);
+}
+
+std::map<std::pair<std::string, std::string>, LengthStats> BuildLengths(
+    const std::vector<Row>& rows, uint64_t saturation_tokens) {
+  struct Acc {
+    std::vector<uint64_t> chars, tokens;
+    double pass_tokens = 0, fail_tokens = 0;
+    LengthStats stats;
+  };
+  std::map<std::pair<std::string, std::string>, Acc> acc;
+  for (const Row& row : rows) {
+    if (!Scored(row)) continue;
+    Acc& a = acc[{row.model, row.suite}];
+    a.stats.n += 1;
+    a.chars.push_back(row.completion_chars + row.reasoning_chars);
+    a.tokens.push_back(row.completion_tokens);
+    bool pass = row.verdict == Verdict::kPass;
+    bool saturated = Saturated(row, saturation_tokens);
+    a.stats.saturated += saturated ? 1 : 0;
+    a.stats.saturated_and_failed += saturated && !pass ? 1 : 0;
+    if (pass) {
+      a.stats.passes += 1;
+      a.pass_tokens += static_cast<double>(row.completion_tokens);
+    } else {
+      a.stats.failures += 1;
+      a.fail_tokens += static_cast<double>(row.completion_tokens);
+    }
+  }
+  std::map<std::pair<std::string, std::string>, LengthStats> out;
+  for (auto& [key, a] : acc) {
+    LengthStats s = a.stats;
+    s.chars_p50 = Percentile(a.chars, 50);
+    s.chars_p90 = Percentile(a.chars, 90);
+    s.chars_max = Percentile(a.chars, 100);
+    s.tokens_p50 = Percentile(a.tokens, 50);
+    s.tokens_p90 = Percentile(a.tokens, 90);
+    s.tokens_max = Percentile(a.tokens, 100);
+    s.mean_tokens_pass = s.passes ? a.pass_tokens / static_cast<double>(s.passes) : 0;
+    s.mean_tokens_fail = s.failures ? a.fail_tokens / static_cast<double>(s.failures) : 0;
+    out[key] = s;
+  }
+  return out;
+}
+
+std::map<std::string, Flips> Compare(const std::vector<Row>& rows, const std::string& a,
+                                     const std::string& b) {
+  // suite -> problem -> (A passed?, B passed?)
+  std::map<std::string, std::map<std::string, std::pair<std::optional<bool>,
+                                                        std::optional<bool>>>> seen;
+  for (const Row& row : rows) {
+    if (!Scored(row) || row.sample != 0) continue;
+    if (row.model != a && row.model != b) continue;
+    auto& slot = seen[row.suite][row.problem_id];
+    (row.model == a ? slot.first : slot.second) = row.verdict == Verdict::kPass;
+  }
+  std::map<std::string, Flips> out;
+  for (const auto& [suite, problems] : seen) {
+    Flips& f = out[suite];
+    for (const auto& [id, pair] : problems) {
+      if (!pair.first) { ++f.only_b; continue; }
+      if (!pair.second) { ++f.only_a; continue; }
+      bool pa = *pair.first, pb = *pair.second;
+      if (pa && pb) ++f.both_pass;
+      if (!pa && !pb) ++f.both_fail;
+      if (pa && !pb) f.wins.push_back(id);
+      if (!pa && pb) f.losses.push_back(id);
+    }
+  }
+  return out;
+}
+
+}  // namespace cohort::client::report

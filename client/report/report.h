@@ -1,0 +1,107 @@
+// File: report.h
+//
+// The report math of `cohort report`, `lengths`, `compare` and `export`, on
+// plain rows (pure: no gRPC; the CLI fills the rows from QueryResults of the
+// campaign's score steps). Definitions:
+//
+//   n         scored problems (verdict pass, fail or error) of a model on a
+//             suite; accuracy = passed / n.
+//   Δ         accuracy(model) - accuracy(reference), in percentage points,
+//             over each model's own problems.
+//   chars     completion_chars + reasoning_chars (both channels).
+//   tokens    completion_tokens as the server counted them (reasoning
+//             included, llama-server's usage).
+//   pXX       nearest rank: the value at rank ceil(XX/100 * n) of the sorted
+//             values.
+//   saturated finish_reason "length", or tokens >= the saturation threshold
+//             (protocol: 12000 of the 12288 thinking budget).
+//   saturated-and-failed  saturated and not passed.
+#ifndef COHORT_CLIENT_REPORT_REPORT_H_
+#define COHORT_CLIENT_REPORT_REPORT_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cohort::client::report {
+
+enum class Verdict { kUnscored, kPass, kFail, kError };
+
+// One scored problem of one model on one suite.
+struct Row {
+  std::string model;
+  std::string suite;
+  std::string problem_id;
+  uint32_t sample = 0;
+  Verdict verdict = Verdict::kUnscored;
+  std::string finish_reason;
+  uint64_t completion_tokens = 0;
+  uint64_t reasoning_tokens = 0;
+  uint64_t completion_chars = 0;
+  uint64_t reasoning_chars = 0;
+  // For export only.
+  std::string completion;
+  std::string reasoning;
+  std::string extracted_answer;
+  std::string prompt_digest;
+  std::string details_json;
+};
+
+struct Cell {
+  uint64_t n = 0;
+  uint64_t passed = 0;
+  double accuracy() const { return n == 0 ? 0.0 : static_cast<double>(passed) / n; }
+};
+
+// Suites (rows) x models (columns), in first-seen order unless given.
+struct Scoreboard {
+  std::vector<std::string> suites;
+  std::vector<std::string> models;
+  std::vector<std::string> references;  // models the Δ columns compare with
+  std::map<std::string, std::map<std::string, Cell>> cells;  // suite -> model
+  const Cell* Find(const std::string& suite, const std::string& model) const;
+  // accuracy(model) - accuracy(reference) in points; nullopt when either
+  // cell is missing or empty.
+  std::optional<double> Delta(const std::string& suite, const std::string& model,
+                              const std::string& reference) const;
+};
+
+Scoreboard BuildScoreboard(const std::vector<Row>& rows,
+                           const std::vector<std::string>& model_order,
+                           const std::vector<std::string>& references);
+
+struct LengthStats {
+  uint64_t n = 0;
+  uint64_t chars_p50 = 0, chars_p90 = 0, chars_max = 0;
+  uint64_t tokens_p50 = 0, tokens_p90 = 0, tokens_max = 0;
+  uint64_t saturated = 0;
+  uint64_t saturated_and_failed = 0;
+  uint64_t passes = 0, failures = 0;
+  double mean_tokens_pass = 0;  // 0 when there is no pass
+  double mean_tokens_fail = 0;
+};
+
+// Nearest-rank percentile of unsorted values (0 for none).
+uint64_t Percentile(std::vector<uint64_t> values, double pct);
+bool Saturated(const Row& row, uint64_t saturation_tokens);
+
+// (model, suite) -> stats.
+std::map<std::pair<std::string, std::string>, LengthStats> BuildLengths(
+    const std::vector<Row>& rows, uint64_t saturation_tokens);
+
+struct Flips {
+  uint64_t both_pass = 0, both_fail = 0;
+  std::vector<std::string> wins;    // A passed, B did not
+  std::vector<std::string> losses;  // B passed, A did not
+  uint64_t only_a = 0, only_b = 0;  // problems one side lacks
+};
+
+// Per suite, per problem (sample 0) flips of model A against model B.
+std::map<std::string, Flips> Compare(const std::vector<Row>& rows,
+                                     const std::string& a, const std::string& b);
+
+}  // namespace cohort::client::report
+
+#endif  // COHORT_CLIENT_REPORT_REPORT_H_

@@ -1,0 +1,108 @@
+// The numbers below are worked out by hand from the fixture, not by the code.
+#include "client/report/report.h"
+
+#include "client/report/render.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace cohort::client::report {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+Row R(const std::string& model, const std::string& id, Verdict v, uint64_t tokens,
+      uint64_t chars, uint64_t reasoning_chars = 0, const std::string& finish = "stop") {
+  Row r;
+  r.model = model;
+  r.suite = "gsm8k";
+  r.problem_id = id;
+  r.verdict = v;
+  r.completion_tokens = tokens;
+  r.completion_chars = chars;
+  r.reasoning_chars = reasoning_chars;
+  r.finish_reason = finish;
+  return r;
+}
+
+std::vector<Row> Fixture() {
+  const Verdict P = Verdict::kPass, F = Verdict::kFail;
+  return {R("A", "p1", P, 100, 10), R("A", "p2", P, 200, 20, 5), R("A", "p3", F, 300, 30),
+          R("A", "p4", F, 12288, 1000, 0, "length"),
+          R("ref", "p1", P, 50, 5), R("ref", "p2", F, 60, 6), R("ref", "p3", F, 12000, 7),
+          R("ref", "p4", F, 80, 8),
+          R("A", "p5", Verdict::kUnscored, 1, 1)};  // not scored: ignored
+}
+
+TEST(ReportTest, ScoreboardAndDelta) {
+  Scoreboard board = BuildScoreboard(Fixture(), {"A"}, {"ref"});
+  EXPECT_THAT(board.models, ElementsAre("A", "ref"));
+  const Cell* a = board.Find("gsm8k", "A");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->n, 4u);
+  EXPECT_EQ(a->passed, 2u);
+  EXPECT_DOUBLE_EQ(board.Delta("gsm8k", "A", "ref").value(), 25.0);  // 50% - 25%
+  std::string md = RenderScoreboard(board, Format::kMarkdown);
+  EXPECT_THAT(md, HasSubstr("| bench | n | A | ref | Δ A vs ref |"));
+  EXPECT_THAT(md, HasSubstr("| gsm8k | 4 | 50.0 | 25.0 | +25.0 |"));
+  std::string csv = RenderScoreboard(board, Format::kCsv);
+  EXPECT_THAT(csv, HasSubstr("gsm8k,A,4,2,0.5000,25.0"));
+  EXPECT_THAT(RenderScoreboard(board, Format::kJson), HasSubstr("\"accuracy\": 0.25"));
+}
+
+TEST(ReportTest, Percentiles) {
+  EXPECT_EQ(Percentile({}, 50), 0u);
+  EXPECT_EQ(Percentile({30, 10, 20, 40}, 50), 20u);   // rank ceil(2) = 2
+  EXPECT_EQ(Percentile({30, 10, 20, 40}, 90), 40u);   // rank ceil(3.6) = 4
+  EXPECT_EQ(Percentile({5}, 90), 5u);
+  EXPECT_EQ(Percentile({1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 90), 9u);  // rank 9
+}
+
+TEST(ReportTest, Lengths) {
+  auto stats = BuildLengths(Fixture(), 12000);
+  const LengthStats& a = stats.at({"A", "gsm8k"});
+  EXPECT_EQ(a.n, 4u);
+  EXPECT_EQ(a.chars_p50, 25u);  // sorted 10, 25, 30, 1000
+  EXPECT_EQ(a.chars_p90, 1000u);
+  EXPECT_EQ(a.tokens_p50, 200u);
+  EXPECT_EQ(a.tokens_max, 12288u);
+  EXPECT_EQ(a.saturated, 1u);
+  EXPECT_EQ(a.saturated_and_failed, 1u);
+  EXPECT_DOUBLE_EQ(a.mean_tokens_pass, 150.0);   // (100 + 200) / 2
+  EXPECT_DOUBLE_EQ(a.mean_tokens_fail, 6294.0);  // (300 + 12288) / 2
+  const LengthStats& ref = stats.at({"ref", "gsm8k"});
+  EXPECT_EQ(ref.saturated, 1u);  // 12000 tokens reaches the threshold
+  EXPECT_EQ(ref.saturated_and_failed, 1u);
+  EXPECT_DOUBLE_EQ(ref.mean_tokens_fail, (60 + 12000 + 80) / 3.0);
+  EXPECT_THAT(RenderLengths(stats, Format::kMarkdown), HasSubstr("| A | gsm8k | 4 | 25 | 1000 |"));
+}
+
+TEST(ReportTest, CompareFlips) {
+  std::map<std::string, Flips> flips = Compare(Fixture(), "A", "ref");
+  const Flips& f = flips.at("gsm8k");
+  EXPECT_THAT(f.wins, ElementsAre("p2"));
+  EXPECT_TRUE(f.losses.empty());
+  EXPECT_EQ(f.both_pass, 1u);
+  EXPECT_EQ(f.both_fail, 2u);
+  EXPECT_THAT(RenderCompare(flips, "A", "ref", Format::kMarkdown, true),
+              HasSubstr("gsm8k wins: p2"));
+}
+
+TEST(ReportTest, LmEvalSampleLayout) {
+  Row row = Fixture()[0];
+  row.completion = "The answer is 18.";
+  row.extracted_answer = "18";
+  row.details_json = R"({"index": 7, "gold": "18"})";
+  nlohmann::json s = LmEvalSample(row, 0);
+  EXPECT_EQ(s["doc_id"], 7);
+  EXPECT_EQ(s["resps"][0][0], "The answer is 18.");
+  EXPECT_EQ(s["filtered_resps"][0], "18");
+  EXPECT_EQ(s["target"], "18");
+  EXPECT_EQ(s["acc"], 1.0);
+  EXPECT_EQ(s["cohort"]["completion_tokens"], 100);
+  std::string jsonl = RenderSamplesJsonl({row, row});
+  EXPECT_EQ(std::count(jsonl.begin(), jsonl.end(), '\n'), 2);
+}
+
+}  // namespace
+}  // namespace cohort::client::report

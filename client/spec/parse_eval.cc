@@ -1,0 +1,286 @@
+// The eval protocol, gates and references of a spec, and the normalized JSON
+// form of a whole spec.
+#include <set>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "client/spec/parse_internal.h"
+#include "client/spec/profiles.h"
+#include "common/atomic_file.h"
+#include "common/canonical_json.h"
+#include "common/status_macros.h"
+
+namespace cohort::client {
+namespace spec_internal {
+namespace {
+
+using json = nlohmann::json;
+
+absl::StatusOr<json> LoadProfile(const YNode& node, const std::string& base_dir,
+                                 std::string* name) {
+  json profile;
+  if (node.IsMap()) {
+    COHORT_ASSIGN_OR_RETURN(profile, node.ToJson());
+  } else {
+    COHORT_ASSIGN_OR_RETURN(std::string text, node.AsString());
+    if (std::optional<json> builtin = BuiltinProfile(text)) {
+      profile = *builtin;
+    } else {
+      absl::StatusOr<InputRef> path = ParseInput(node, "profile", base_dir);
+      if (!path.ok() || path->path.empty()) {
+        return node.Error(absl::StrCat(
+            "'", text, "' is neither a built-in profile (",
+            absl::StrJoin(BuiltinProfileNames(), ", "), ") nor a file"));
+      }
+      absl::StatusOr<std::string> body = ReadFileToString(path->path);
+      if (!body.ok()) {
+        return node.Error(absl::StrCat("'", text, "' is neither a built-in profile (",
+                                       absl::StrJoin(BuiltinProfileNames(), ", "),
+                                       ") nor a readable file: ",
+                                       body.status().message()));
+      }
+      absl::StatusOr<json> parsed = ParseJson(*body, path->path);
+      if (!parsed.ok()) return node.Error(std::string(parsed.status().message()));
+      profile = *parsed;
+    }
+  }
+  if (!profile.is_object() || !profile.contains("name") ||
+      !profile["name"].is_string() || !profile.contains("benches") ||
+      !profile["benches"].is_object() || profile["benches"].empty()) {
+    return node.Error("a profile is an object with a string 'name' and a "
+                      "non-empty 'benches' object (docs/benches.md)");
+  }
+  *name = profile["name"].get<std::string>();
+  return profile;
+}
+
+absl::StatusOr<json> ParseServer(const YNode& node) {
+  json server = {{"ctx_size", 32768}, {"parallel", 2}};
+  COHORT_RETURN_IF_ERROR(node.CheckKeys(
+      {"ctx_size", "parallel", "n_gpu_layers", "flash_attn", "threads",
+       "batch_size", "ubatch_size", "cache_type_k", "cache_type_v",
+       "extra_args"}));
+  COHORT_ASSIGN_OR_RETURN(auto entries, node.Entries());
+  for (const auto& [key, value] : entries) {
+    if (key == "extra_args") {
+      json args = json::array();
+      COHORT_ASSIGN_OR_RETURN(std::vector<YNode> items, value.Items());
+      for (const YNode& item : items) {
+        COHORT_ASSIGN_OR_RETURN(std::string arg, item.AsString());
+        args.push_back(arg);
+      }
+      server[key] = args;
+    } else if (key == "flash_attn" || key == "cache_type_k" || key == "cache_type_v") {
+      COHORT_ASSIGN_OR_RETURN(server[key], value.ToJson());
+    } else {
+      COHORT_ASSIGN_OR_RETURN(int64_t v, value.AsInt());
+      if (v < (key == "n_gpu_layers" ? -1 : 1)) return value.Error("out of range");
+      server[key] = v;
+    }
+  }
+  return server;
+}
+
+absl::StatusOr<Suite> ParseSuite(const YNode& node, const json& profile,
+                                 const std::string& base_dir) {
+  COHORT_RETURN_IF_ERROR(node.CheckKeys({"name", "bench", "dataset", "limit", "shards"}));
+  Suite suite;
+  suite.where = node.where();
+  COHORT_ASSIGN_OR_RETURN(YNode bench, node.Require("bench"));
+  COHORT_ASSIGN_OR_RETURN(suite.bench, bench.AsString());
+  if (!profile["benches"].contains(suite.bench)) {
+    std::vector<std::string> known;
+    for (const auto& [k, v] : profile["benches"].items()) known.push_back(k);
+    return bench.Error(absl::StrCat("profile '", profile["name"].get<std::string>(),
+                                    "' has no bench '", suite.bench,
+                                    "' (it has: ", absl::StrJoin(known, ", "), ")"));
+  }
+  COHORT_ASSIGN_OR_RETURN(YNode dataset, node.Require("dataset"));
+  COHORT_ASSIGN_OR_RETURN(suite.dataset, ParseInput(dataset, "dataset", base_dir));
+  if (auto limit = node.Get("limit")) {
+    COHORT_ASSIGN_OR_RETURN(int64_t v, limit->AsInt());
+    if (v < 0) return limit->Error("must be >= 0 (0: every problem)");
+    suite.limit = static_cast<int>(v);
+  }
+  if (auto shards = node.Get("shards")) {
+    COHORT_ASSIGN_OR_RETURN(int64_t v, shards->AsInt());
+    if (v < 1 || v > 256) return shards->Error("must be in 1..256");
+    suite.shards = static_cast<int>(v);
+  }
+  suite.name = suite.limit < 0 ? suite.bench : absl::StrCat(suite.bench, "-", suite.limit);
+  if (auto name = node.Get("name")) {
+    COHORT_ASSIGN_OR_RETURN(suite.name, name->AsString());
+  }
+  return suite;
+}
+
+absl::Status ParseCondition(const YNode& node, GateSpec* gate) {
+  std::optional<YNode> metric_node;
+  std::string value_text;
+  if (node.IsMap()) {
+    COHORT_RETURN_IF_ERROR(node.CheckKeys({"metric", "op", "value"}));
+    COHORT_ASSIGN_OR_RETURN(YNode m, node.Require("metric"));
+    COHORT_ASSIGN_OR_RETURN(gate->metric, m.AsString());
+    COHORT_ASSIGN_OR_RETURN(YNode op, node.Require("op"));
+    COHORT_ASSIGN_OR_RETURN(gate->op, op.AsString());
+    COHORT_ASSIGN_OR_RETURN(YNode v, node.Require("value"));
+    COHORT_ASSIGN_OR_RETURN(gate->value, v.AsDouble());
+  } else {  // "accuracy >= 0.5"
+    COHORT_ASSIGN_OR_RETURN(std::string text, node.AsString());
+    std::vector<std::string> parts = absl::StrSplit(text, ' ', absl::SkipEmpty());
+    if (parts.size() != 3 || !absl::SimpleAtod(parts[2], &gate->value)) {
+      return node.Error("expected '<metric> <op> <value>', e.g. 'accuracy >= 0.5'");
+    }
+    gate->metric = parts[0];
+    gate->op = parts[1];
+  }
+  if (gate->metric != "accuracy" && gate->metric != "budget_saturation" &&
+      gate->metric != "saturated_and_failed") {
+    return node.Error("metric must be accuracy, budget_saturation or saturated_and_failed");
+  }
+  if (gate->op != ">=" && gate->op != "<=") return node.Error("op must be >= or <=");
+  if (gate->value < 0 || gate->value > 1) return node.Error("value is a share in [0, 1]");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+json InputJson(const InputRef& ref) {
+  json out = json::object();
+  if (!ref.path.empty()) out["path"] = ref.path;
+  if (!ref.digest.empty()) out["digest"] = ref.digest;
+  return out;
+}
+
+json SuiteJson(const Suite& s) {
+  json out = {{"name", s.name}, {"bench", s.bench},
+              {"dataset", InputJson(s.dataset)}, {"shards", s.shards}};
+  if (s.limit >= 0) out["limit"] = s.limit;
+  return out;
+}
+
+absl::Status ParseEval(const YNode& node, const std::string& base_dir,
+                       EvalSpec* eval) {
+  COHORT_RETURN_IF_ERROR(node.CheckKeys({"profile", "server", "suites"}));
+  COHORT_ASSIGN_OR_RETURN(YNode profile, node.Require("profile"));
+  COHORT_ASSIGN_OR_RETURN(eval->profile, LoadProfile(profile, base_dir, &eval->profile_name));
+  eval->server = json{{"ctx_size", 32768}, {"parallel", 2}};
+  if (auto server = node.Get("server")) {
+    COHORT_ASSIGN_OR_RETURN(eval->server, ParseServer(*server));
+  }
+  COHORT_ASSIGN_OR_RETURN(YNode suites, node.Require("suites"));
+  COHORT_ASSIGN_OR_RETURN(std::vector<YNode> items, suites.Items());
+  if (items.empty()) return suites.Error("needs at least one suite");
+  std::set<std::string> names;
+  for (const YNode& item : items) {
+    COHORT_ASSIGN_OR_RETURN(Suite suite, ParseSuite(item, eval->profile, base_dir));
+    if (!names.insert(suite.name).second) {
+      return item.Error(absl::StrCat("suite name '", suite.name,
+                                     "' used twice; give one a 'name'"));
+    }
+    eval->suites.push_back(std::move(suite));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<GateSpec> ParseGate(const YNode& node, const EvalSpec& eval,
+                                   const std::string& base_dir) {
+  COHORT_RETURN_IF_ERROR(node.CheckKeys({"probe", "condition"}));
+  GateSpec gate;
+  COHORT_ASSIGN_OR_RETURN(YNode probe, node.Require("probe"));
+  COHORT_ASSIGN_OR_RETURN(gate.probe, ParseSuite(probe, eval.profile, base_dir));
+  if (gate.probe.shards != 1) return probe.Error("a probe suite runs as one shard");
+  if (!probe.Get("name")) gate.probe.name = "probe-" + gate.probe.name;
+  COHORT_ASSIGN_OR_RETURN(YNode condition, node.Require("condition"));
+  COHORT_RETURN_IF_ERROR(ParseCondition(condition, &gate));
+  return gate;
+}
+
+absl::StatusOr<Reference> ParseReference(const YNode& node,
+                                         const std::string& base_dir) {
+  COHORT_RETURN_IF_ERROR(node.CheckKeys({"name", "gguf", "campaign", "model"}));
+  Reference ref;
+  ref.where = node.where();
+  COHORT_ASSIGN_OR_RETURN(YNode name, node.Require("name"));
+  COHORT_ASSIGN_OR_RETURN(ref.name, name.AsString());
+  std::optional<YNode> gguf = node.Get("gguf");
+  std::optional<YNode> campaign = node.Get("campaign");
+  if (gguf.has_value() == campaign.has_value()) {
+    return node.Error("a reference needs exactly one of 'gguf' (a model file to "
+                      "evaluate) or 'campaign' (with 'model', from an earlier campaign)");
+  }
+  if (gguf) {
+    COHORT_ASSIGN_OR_RETURN(ref.gguf, ParseInput(*gguf, "gguf", base_dir));
+    return ref;
+  }
+  COHORT_ASSIGN_OR_RETURN(ref.campaign, campaign->AsString());
+  COHORT_ASSIGN_OR_RETURN(YNode model, node.Require("model"));
+  COHORT_ASSIGN_OR_RETURN(ref.model, model.AsString());
+  return ref;
+}
+
+}  // namespace spec_internal
+
+nlohmann::json NormalizedSpecJson(const Spec& spec) {
+  using json = nlohmann::json;
+  using spec_internal::InputJson;
+  using spec_internal::SuiteJson;
+  json out = {{"kind", spec.kind}, {"name", spec.name}, {"priority", spec.priority},
+              {"labels", spec.labels},
+              {"tools", {{"llama_cpp", spec.llama_cpp},
+                         {"scorer_version", spec.scorer_version}}},
+              {"base_model", InputJson(spec.base_model)},
+              {"contrib", InputJson(spec.contrib)}};
+  const std::pair<const char*, const InputRef*> optional_inputs[] = {
+      {"v4_data", &spec.v4_data}, {"floor_map", &spec.floor_map},
+      {"baseline_drop_map", &spec.baseline_drop_map},
+      {"calibration", &spec.calibration}};
+  for (const auto& [key, ref] : optional_inputs) {
+    if (!ref->empty()) out[key] = InputJson(*ref);
+  }
+  for (const Variant& v : spec.variants) {
+    json variant = {{"name", v.name}, {"recipe", v.recipe}};
+    if (!v.pinned.empty()) variant["digests"] = v.pinned;
+    out["variants"].push_back(variant);
+  }
+  json suites = json::array();
+  for (const Suite& s : spec.eval.suites) suites.push_back(SuiteJson(s));
+  out["eval"] = {{"profile", spec.eval.profile}, {"server", spec.eval.server},
+                 {"suites", suites}};
+  if (spec.gate) {
+    json probe = SuiteJson(spec.gate->probe);
+    out["gates"] = {{"probe", probe},
+                    {"condition", {{"metric", spec.gate->metric},
+                                   {"op", spec.gate->op},
+                                   {"value", spec.gate->value}}}};
+  }
+  for (const Reference& r : spec.references) {
+    json ref = {{"name", r.name}};
+    if (r.campaign.empty()) {
+      ref["gguf"] = InputJson(r.gguf);
+    } else {
+      ref["campaign"] = r.campaign;
+      ref["model"] = r.model;
+    }
+    out["references"].push_back(ref);
+  }
+  return out;
+}
+
+std::vector<InputRef*> MutableInputs(Spec& spec) {
+  std::vector<InputRef*> out = {&spec.base_model, &spec.contrib};
+  for (InputRef* r : {&spec.v4_data, &spec.floor_map, &spec.baseline_drop_map,
+                      &spec.calibration}) {
+    if (!r->empty()) out.push_back(r);
+  }
+  for (Suite& s : spec.eval.suites) out.push_back(&s.dataset);
+  if (spec.gate) out.push_back(&spec.gate->probe.dataset);
+  for (Reference& r : spec.references) {
+    if (!r.gguf.empty()) out.push_back(&r.gguf);
+  }
+  return out;
+}
+
+}  // namespace cohort::client

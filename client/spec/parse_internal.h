@@ -1,0 +1,32 @@
+// File: parse_internal.h
+//
+// Internal to client/spec: the pieces of ParseSpecText, split by section.
+#ifndef COHORT_CLIENT_SPEC_PARSE_INTERNAL_H_
+#define COHORT_CLIENT_SPEC_PARSE_INTERNAL_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "client/spec/spec.h"
+#include "client/spec/yaml_reader.h"
+
+namespace cohort::client::spec_internal {
+
+// A path or digest (scalar), or {path, digest}. `kind` is the artifact kind.
+absl::StatusOr<InputRef> ParseInput(const YNode& node, const std::string& kind,
+                                    const std::string& base_dir);
+// eval: {profile, server, suites}.
+absl::Status ParseEval(const YNode& node, const std::string& base_dir,
+                       EvalSpec* eval);
+// gates: {probe: <suite>, condition: "accuracy >= 0.5" | {metric, op, value}}.
+absl::StatusOr<GateSpec> ParseGate(const YNode& node, const EvalSpec& eval,
+                                   const std::string& base_dir);
+absl::StatusOr<Reference> ParseReference(const YNode& node,
+                                         const std::string& base_dir);
+// Variants from `grid` or `variants`, over the recipe defaults.
+absl::Status ParseVariants(const YNode& root, const nlohmann::json& defaults,
+                           Spec* spec);
+
+}  // namespace cohort::client::spec_internal
+
+#endif  // COHORT_CLIENT_SPEC_PARSE_INTERNAL_H_

@@ -1,0 +1,252 @@
+#include "client/spec/recipe.h"
+
+#include <algorithm>
+#include <map>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/status_macros.h"
+
+namespace cohort::client::spec_internal {
+namespace {
+
+using json = nlohmann::json;
+
+enum class Type {
+  kInt, kNonNegInt, kPositiveInt, kNumber, kPositiveNumber, kBool, kString,
+  kChoice, kNumberList, kStringList, kIntPair
+};
+
+struct Param {
+  Type type;
+  std::vector<std::string> choices;
+};
+
+const std::vector<std::string>& Strategies() {
+  static const auto* kList = new std::vector<std::string>{
+      "max", "mean", "geomean", "sum", "lp4", "softmax_t4", "second",
+      "top3mean"};
+  return *kList;
+}
+
+std::vector<std::string> ProtectStrategies() {
+  std::vector<std::string> out = {"same"};
+  out.insert(out.end(), Strategies().begin(), Strategies().end());
+  return out;
+}
+
+// Types llama-quantize accepts, plus "none".
+std::vector<std::string> QuantTypes() {
+  return {"none",   "Q4_0",   "Q4_1",    "Q5_0",    "Q5_1",   "Q8_0",
+          "Q2_K",   "Q2_K_S", "Q3_K_S",  "Q3_K_M",  "Q3_K_L", "Q4_K_S",
+          "Q4_K_M", "Q5_K_S", "Q5_K_M",  "Q6_K",    "IQ1_S",  "IQ1_M",
+          "IQ2_XXS", "IQ2_XS", "IQ2_S",  "IQ2_M",   "IQ3_XXS", "IQ3_XS",
+          "IQ3_S",  "IQ3_M",  "IQ4_NL",  "IQ4_XS",  "TQ1_0",  "TQ2_0",
+          "MXFP4_MOE", "F16", "BF16",    "F32"};
+}
+
+using Table = std::map<std::string, std::map<std::string, Param>>;
+
+const Table& Params() {
+  static const auto* kTable = new Table{
+      {"dropmap",
+       {{"target", {Type::kPositiveInt, {}}},
+        {"protect_top", {Type::kNonNegInt, {}}},
+        {"alpha", {Type::kNumber, {}}},
+        {"score_mode", {Type::kChoice, {"legacy", "mean"}}},
+        {"strategy", {Type::kChoice, Strategies()}},
+        {"normalize", {Type::kChoice, {"rank", "mean"}}},
+        {"classes", {Type::kStringList, {}}},
+        {"class_weights", {Type::kNumberList, {}}},
+        {"protect_strategy", {Type::kChoice, ProtectStrategies()}},
+        {"protect_class_weights", {Type::kNumberList, {}}},
+        {"class_protect_floor", {Type::kNonNegInt, {}}},
+        {"v4_floor_top", {Type::kNonNegInt, {}}},
+        {"v4_floor_clamp", {Type::kIntPair, {}}},
+        {"breadth_bonus", {Type::kNumber, {}}},
+        {"protect_class_min", {Type::kStringList, {}}},
+        {"outlier_wnorm_thresh", {Type::kNumber, {}}},
+        {"outlier_mode", {Type::kChoice, {"keep", "median", "drop", "zero"}}}}},
+      {"prune",
+       {{"layout", {Type::kChoice,
+                    {"", "gemma4", "mixtral", "qwen3moe", "deepseekv3",
+                     "gptoss", "llama4"}}},
+        {"suffix", {Type::kString, {}}},
+        {"even_group_drop", {Type::kBool, {}}},
+        {"fuse_upweight", {Type::kBool, {}}}}},
+      {"upweight",
+       {{"alpha", {Type::kPositiveNumber, {}}},
+        {"target", {Type::kString, {}}}}},
+      {"convert", {{"outtype", {Type::kChoice, {"bf16", "f16", "f32", "q8_0"}}}}},
+      {"imatrix",
+       {{"enabled", {Type::kBool, {}}}, {"chunks", {Type::kNonNegInt, {}}}}},
+      {"quantize", {{"type", {Type::kChoice, QuantTypes()}}}},
+  };
+  return *kTable;
+}
+
+absl::StatusOr<json> NumberList(const YNode& node) {
+  json out = json::array();
+  if (node.IsScalar() && !node.IsQuoted()) {
+    // "1 1 3 1 1 0 0 2", the way the flag is written on a command line.
+    COHORT_ASSIGN_OR_RETURN(std::string text, node.AsString());
+    for (absl::string_view part :
+         absl::StrSplit(text, absl::ByAnyChar(" ,"), absl::SkipEmpty())) {
+      double v = 0;
+      if (!absl::SimpleAtod(part, &v)) {
+        return node.Error(absl::StrCat("'", part, "' is not a number"));
+      }
+      out.push_back(v);
+    }
+  } else {
+    COHORT_ASSIGN_OR_RETURN(std::vector<YNode> items, node.Items());
+    for (const YNode& item : items) {
+      COHORT_ASSIGN_OR_RETURN(double v, item.AsDouble());
+      out.push_back(v);
+    }
+  }
+  if (out.empty()) return node.Error("expected at least one number");
+  return out;
+}
+
+absl::StatusOr<json> ParseTyped(const Param& param, const YNode& node) {
+  switch (param.type) {
+    case Type::kInt:
+    case Type::kNonNegInt:
+    case Type::kPositiveInt: {
+      COHORT_ASSIGN_OR_RETURN(int64_t v, node.AsInt());
+      if (param.type == Type::kNonNegInt && v < 0) return node.Error("must be >= 0");
+      if (param.type == Type::kPositiveInt && v <= 0) return node.Error("must be > 0");
+      return json(v);
+    }
+    case Type::kNumber:
+    case Type::kPositiveNumber: {
+      COHORT_ASSIGN_OR_RETURN(double v, node.AsDouble());
+      if (param.type == Type::kPositiveNumber && v <= 0) return node.Error("must be > 0");
+      return json(v);
+    }
+    case Type::kBool: {
+      COHORT_ASSIGN_OR_RETURN(bool v, node.AsBool());
+      return json(v);
+    }
+    case Type::kString: {
+      COHORT_ASSIGN_OR_RETURN(std::string v, node.AsString());
+      return json(v);
+    }
+    case Type::kChoice: {
+      COHORT_ASSIGN_OR_RETURN(std::string v, node.AsString());
+      if (std::find(param.choices.begin(), param.choices.end(), v) ==
+          param.choices.end()) {
+        return node.Error(absl::StrCat("'", v, "' is not one of: ",
+                                       absl::StrJoin(param.choices, ", ")));
+      }
+      return json(v);
+    }
+    case Type::kNumberList:
+      return NumberList(node);
+    case Type::kStringList: {
+      json out = json::array();
+      COHORT_ASSIGN_OR_RETURN(std::vector<YNode> items, node.Items());
+      for (const YNode& item : items) {
+        COHORT_ASSIGN_OR_RETURN(std::string v, item.AsString());
+        out.push_back(v);
+      }
+      return out;
+    }
+    case Type::kIntPair: {
+      COHORT_ASSIGN_OR_RETURN(std::vector<YNode> items, node.Items());
+      if (items.size() != 2) return node.Error("expected [lo, hi]");
+      COHORT_ASSIGN_OR_RETURN(int64_t lo, items[0].AsInt());
+      COHORT_ASSIGN_OR_RETURN(int64_t hi, items[1].AsInt());
+      if (lo > hi) return node.Error("lo must be <= hi");
+      return json::array({lo, hi});
+    }
+  }
+  return node.Error("unsupported type");
+}
+
+absl::Status RecipeError(const Where& where, const std::string& what) {
+  return absl::InvalidArgumentError(where.Prefix() + what);
+}
+
+}  // namespace
+
+const std::vector<std::string>& RecipeSections() {
+  static const auto* kList = new std::vector<std::string>{
+      "dropmap", "prune", "upweight", "convert", "imatrix", "quantize"};
+  return *kList;
+}
+
+std::vector<std::string> RecipeKeys(const std::string& section) {
+  std::vector<std::string> out;
+  auto it = Params().find(section);
+  if (it == Params().end()) return out;
+  for (const auto& [key, param] : it->second) out.push_back(key);
+  return out;
+}
+
+json DefaultRecipe() {
+  return json{{"dropmap", json::object()},
+              {"prune", {{"layout", ""}, {"suffix", ""},
+                         {"even_group_drop", false}, {"fuse_upweight", true}}},
+              {"upweight", {{"alpha", 1.0}, {"target", "mlp.down_proj.weight"}}},
+              {"convert", {{"outtype", "bf16"}}},
+              {"imatrix", {{"enabled", false}, {"chunks", 0}}},
+              {"quantize", {{"type", "Q6_K"}}}};
+}
+
+absl::StatusOr<json> ParseRecipeValue(const std::string& section,
+                                      const std::string& key,
+                                      const YNode& node) {
+  auto s = Params().find(section);
+  if (s == Params().end()) {
+    return node.Error(absl::StrCat("unknown recipe section '", section,
+                                   "' (expected one of: ",
+                                   absl::StrJoin(RecipeSections(), ", "), ")"));
+  }
+  auto p = s->second.find(key);
+  if (p == s->second.end()) {
+    return node.Error(absl::StrCat("unknown ", section, " parameter '", key,
+                                   "' (expected one of: ",
+                                   absl::StrJoin(RecipeKeys(section), ", "), ")"));
+  }
+  return ParseTyped(p->second, node);
+}
+
+absl::Status ParseRecipeInto(const YNode& node, json* recipe) {
+  COHORT_RETURN_IF_ERROR(node.CheckKeys(RecipeSections()));
+  COHORT_ASSIGN_OR_RETURN(auto sections, node.Entries());
+  for (const auto& [section, body] : sections) {
+    if (body.IsNull()) continue;
+    COHORT_RETURN_IF_ERROR(body.CheckKeys(RecipeKeys(section)));
+    COHORT_ASSIGN_OR_RETURN(auto entries, body.Entries());
+    for (const auto& [key, value] : entries) {
+      COHORT_ASSIGN_OR_RETURN((*recipe)[section][key],
+                              ParseRecipeValue(section, key, value));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateRecipe(const json& recipe, const Where& where) {
+  const json& dm = recipe["dropmap"];
+  if (!dm.contains("target")) {
+    return RecipeError(where, "recipe.dropmap.target is required (experts to "
+                              "keep per layer)");
+  }
+  if (dm.contains("classes") && dm.contains("class_weights") &&
+      dm["classes"].size() != dm["class_weights"].size()) {
+    return RecipeError(where, absl::StrCat(
+        "recipe.dropmap.class_weights has ", dm["class_weights"].size(),
+        " weights for ", dm["classes"].size(), " classes"));
+  }
+  if (dm.contains("protect_top") &&
+      dm["protect_top"].get<int64_t>() > dm["target"].get<int64_t>()) {
+    return RecipeError(where, "recipe.dropmap.protect_top exceeds target");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace cohort::client::spec_internal

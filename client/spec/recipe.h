@@ -1,0 +1,51 @@
+// File: recipe.h
+//
+// The recipe parameters a spec may set and a grid may vary, one table for
+// both, so that a typo or a bad value is caught with its file, line and key
+// before anything is submitted. Sections and keys:
+//
+//   dropmap   every `cohort-worker dropmap` flag that is not an input or an
+//             output (docs/steps.md), snake_case: target, protect_top, alpha,
+//             score_mode, strategy, normalize, classes, class_weights,
+//             protect_strategy, protect_class_weights, class_protect_floor,
+//             v4_floor_top, v4_floor_clamp, breadth_bonus, protect_class_min,
+//             outlier_wnorm_thresh, outlier_mode
+//   prune     layout, suffix, even_group_drop, fuse_upweight
+//   upweight  alpha (the shared expert's), target (tensor name suffix)
+//   convert   outtype
+//   imatrix   enabled, chunks
+//   quantize  type ("none": evaluate the converted GGUF)
+#ifndef COHORT_CLIENT_SPEC_RECIPE_H_
+#define COHORT_CLIENT_SPEC_RECIPE_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "client/spec/spec.h"
+#include "client/spec/yaml_reader.h"
+#include "nlohmann/json.hpp"
+
+namespace cohort::client::spec_internal {
+
+const std::vector<std::string>& RecipeSections();
+std::vector<std::string> RecipeKeys(const std::string& section);
+
+// The recipe every spec starts from (upweight off, Q6_K, bf16 convert).
+nlohmann::json DefaultRecipe();
+
+// Checks `node` as the value of `section`.`key` and returns it in the form
+// that goes into step params (class weights "1 1 3" -> [1, 1, 3]).
+absl::StatusOr<nlohmann::json> ParseRecipeValue(const std::string& section,
+                                                const std::string& key,
+                                                const YNode& node);
+
+// Parses a recipe mapping ({section: {key: value}}) over `base`.
+absl::Status ParseRecipeInto(const YNode& node, nlohmann::json* recipe);
+
+// Checks a complete variant recipe: required keys and cross-key rules.
+absl::Status ValidateRecipe(const nlohmann::json& recipe, const Where& where);
+
+}  // namespace cohort::client::spec_internal
+
+#endif  // COHORT_CLIENT_SPEC_RECIPE_H_

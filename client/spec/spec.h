@@ -1,0 +1,140 @@
+// File: spec.h
+//
+// The researcher's campaign specs, parsed and validated. Two kinds share one
+// schema (docs/cli.md):
+//
+//   kind: sweep   a base model, contribution data, recipe defaults, and a grid
+//                 over recipe parameters; every grid point is a variant.
+//   kind: cohort  a manifest: named variants, each with its recipe (lineage)
+//                 and optionally the digests its artifacts are pinned to.
+//
+// Both carry the eval protocol (profile, server flags, suites), optional
+// gates and references. Specs are YAML or JSON (JSON is parsed as YAML, so
+// marks still give lines). Every error is kInvalidArgument and reads
+//   "<file>:<line>:<column>: <key path>: <what is wrong>".
+//
+// Parsing is pure apart from reading the spec file and the profile file it
+// names; inputs that are local paths are hashed later (inputs.h).
+#ifndef COHORT_CLIENT_SPEC_SPEC_H_
+#define COHORT_CLIENT_SPEC_SPEC_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+
+namespace cohort::client {
+
+// Where a value came from, for error messages ("spec.yaml:12:5: grid.x").
+struct Where {
+  std::string file;
+  int line = 0;    // 1-based; 0 when unknown
+  int column = 0;  // 1-based
+  std::string key;
+  std::string Prefix() const;  // "file:line:column: key: "
+};
+
+// A user input: a local path (file or folder, hashed before submission) or
+// an artifact digest already known to cohortd. With both, the path's digest
+// must equal the pinned one.
+struct InputRef {
+  std::string path;    // absolute after parsing (relative to the spec file)
+  std::string digest;  // "sha256:<hex>"; filled by ResolveInputs for paths
+  std::string kind;    // artifact kind: checkpoint, contribution, dataset, ...
+  Where where;
+  bool empty() const { return path.empty() && digest.empty(); }
+};
+
+// One bench run: a bench of the profile on a dataset, optionally limited to
+// the first `limit` problems and split into `shards` generate/score pairs.
+struct Suite {
+  std::string name;   // unique in the spec; default: bench, or bench-<limit>
+  std::string bench;  // a bench id of the profile
+  InputRef dataset;
+  int limit = -1;     // -1: the profile's limit
+  int shards = 1;
+  Where where;
+};
+
+struct EvalSpec {
+  std::string profile_name;        // the profile's "name"
+  nlohmann::json profile;          // the whole profile object
+  nlohmann::json server;           // llama-server settings (ctx_size, parallel...)
+  std::vector<Suite> suites;
+};
+
+// A variant's full benches run only when its probe suite passes.
+struct GateSpec {
+  Suite probe;
+  std::string metric;  // accuracy | budget_saturation | saturated_and_failed
+  std::string op;      // >= | <=
+  double value = 0;
+};
+
+// A model to compare against: a GGUF evaluated under the same protocol in
+// this campaign, or a model of an earlier campaign (results read at report
+// time).
+struct Reference {
+  std::string name;
+  InputRef gguf;
+  std::string campaign;  // earlier campaign id
+  std::string model;     // that campaign's variant or reference name
+  Where where;
+};
+
+// Digests a manifest pins a variant's artifacts to (by artifact name:
+// drop_map, pruned, gguf, quantized).
+using PinnedDigests = std::map<std::string, std::string>;
+
+struct Variant {
+  std::string name;
+  // {"dropmap": {...flags}, "prune": {...}, "upweight": {...},
+  //  "convert": {...}, "imatrix": {...}, "quantize": {...}}
+  nlohmann::json recipe;
+  PinnedDigests pinned;
+  Where where;
+};
+
+struct Spec {
+  std::string kind;  // "sweep" or "cohort"
+  std::string name;
+  std::string source;  // the file it was read from
+  int priority = 0;
+  std::map<std::string, std::string> labels;
+  InputRef base_model;
+  InputRef contrib;
+  InputRef v4_data, floor_map, baseline_drop_map, calibration;
+  // Tool fingerprints that change results; they go into step params.
+  std::string llama_cpp;       // llama.cpp build
+  std::string scorer_version;
+  std::vector<Variant> variants;  // grid points, or the manifest's list
+  EvalSpec eval;
+  std::optional<GateSpec> gate;
+  std::vector<Reference> references;
+};
+
+// Parses and validates a spec file (YAML or JSON). Relative paths resolve
+// against the file's folder; "${VAR}" in paths expands from the environment.
+absl::StatusOr<Spec> ParseSpecFile(const std::string& path);
+// The same for text already read; `source` names it in errors and `base_dir`
+// resolves relative paths.
+absl::StatusOr<Spec> ParseSpecText(const std::string& text,
+                                   const std::string& source,
+                                   const std::string& base_dir);
+
+// The normalized spec as JSON: inputs as digests (paths kept beside them),
+// the profile inline, variants listed. Parsing it back (ParseSpecText) gives
+// the same Spec, so cohortd keeps it as the campaign's spec_json and reports
+// re-expand it. Call after ResolveInputs.
+nlohmann::json NormalizedSpecJson(const Spec& spec);
+
+// Every user input of the spec, in a stable order (for hashing and
+// registration).
+std::vector<InputRef*> MutableInputs(Spec& spec);
+
+}  // namespace cohort::client
+
+#endif  // COHORT_CLIENT_SPEC_SPEC_H_

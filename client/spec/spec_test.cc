@@ -1,0 +1,168 @@
+#include <fstream>
+
+#include "client/spec/inputs.h"
+#include "client/spec/spec.h"
+#include "common/sha256.h"
+#include "common/testing/status_matchers.h"
+#include "common/testing/temp_dir.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace cohort::client {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kDigestA[] =
+    "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+// A valid sweep over digests only (no files needed).
+std::string Sweep(const std::string& extra = "") {
+  return std::string(R"(kind: sweep
+name: demo
+base_model: )") + kDigestA + R"(
+contrib: )" + kDigestA + R"(
+recipe:
+  dropmap: {target: 12, protect_top: 2}
+grid:
+  dropmap.class_weights:
+    v5: 1 1 2
+    v6: [1, 1, 3]
+  upweight.alpha: [1.0, 1.2]
+eval:
+  profile: omk-card-2026-07
+  suites:
+    - {bench: gsm8k, dataset: )" + kDigestA + R"(, limit: 5}
+)" + extra;
+}
+
+TEST(SpecTest, GridIsTheCartesianProductWithLabels) {
+  ASSERT_OK_AND_ASSIGN(Spec spec, ParseSpecText(Sweep(), "s.yaml", "/"));
+  ASSERT_EQ(spec.variants.size(), 4u);
+  EXPECT_EQ(spec.variants[0].name, "v5,alpha=1.0");
+  EXPECT_EQ(spec.variants[3].name, "v6,alpha=1.2");
+  EXPECT_EQ(spec.variants[0].recipe["dropmap"]["class_weights"],
+            nlohmann::json::parse("[1.0, 1.0, 2.0]"));
+  EXPECT_EQ(spec.variants[3].recipe["upweight"]["alpha"].get<double>(), 1.2);
+  EXPECT_EQ(spec.variants[3].recipe["dropmap"]["target"].get<int>(), 12);
+  EXPECT_EQ(spec.eval.suites[0].name, "gsm8k-5");
+  EXPECT_EQ(spec.eval.server["parallel"].get<int>(), 2);
+}
+
+TEST(SpecTest, ErrorsNameFileLineAndKey) {
+  std::string text = Sweep();
+  text.replace(text.find("protect_top"), 11, "protect_tap");
+  absl::StatusOr<Spec> spec = ParseSpecText(text, "s.yaml", "/");
+  ASSERT_FALSE(spec.ok());
+  EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(spec.status().message(), HasSubstr("s.yaml:6:"));
+  EXPECT_THAT(spec.status().message(), HasSubstr("recipe.dropmap.protect_tap"));
+  EXPECT_THAT(spec.status().message(), HasSubstr("unknown key"));
+}
+
+TEST(SpecTest, RefusesBadValuesWithTheirPosition) {
+  struct Case {
+    std::string from, to, want;
+  } cases[] = {
+      {"upweight.alpha: [1.0, 1.2]", "upweight.alpha: [1.0, -1]", "s.yaml:11:"},
+      {"upweight.alpha: [1.0, 1.2]", "dropmap.strategy: [max, maxx]", "'maxx' is not one of"},
+      {"upweight.alpha: [1.0, 1.2]", "alpha: [1]", "<section>.<parameter>"},
+      {"bench: gsm8k", "bench: gsm9k", "has no bench 'gsm9k'"},
+      {"profile: omk-card-2026-07", "profile: no-such", "neither a built-in profile"},
+      {"limit: 5", "limit: -3", "must be >= 0"},
+      {"kind: sweep", "kind: swept", "expected 'sweep' or 'cohort'"},
+      {"target: 12", "target: 1", "protect_top exceeds target"},
+  };
+  for (const Case& c : cases) {
+    std::string text = Sweep();
+    text.replace(text.find(c.from), c.from.size(), c.to);
+    absl::StatusOr<Spec> spec = ParseSpecText(text, "s.yaml", "/");
+    ASSERT_FALSE(spec.ok()) << c.to;
+    EXPECT_THAT(spec.status().message(), HasSubstr(c.want)) << c.to;
+  }
+}
+
+TEST(SpecTest, SyntaxErrorNamesThePosition) {
+  absl::StatusOr<Spec> spec = ParseSpecText("kind: [sweep\nname: x\n", "bad.yaml", "/");
+  ASSERT_FALSE(spec.ok());
+  EXPECT_THAT(spec.status().message(), HasSubstr("bad.yaml:"));
+}
+
+TEST(SpecTest, GatesAndReferences) {
+  ASSERT_OK_AND_ASSIGN(
+      Spec spec,
+      ParseSpecText(Sweep(std::string("gates:\n  probe: {bench: gsm8k, dataset: ") +
+                          kDigestA + ", limit: 2}\n  condition: accuracy >= 0.25\n"
+                          "references:\n  - {name: base, gguf: " + kDigestA + "}\n"
+                          "  - {name: old, campaign: c-1, model: v5}\n"),
+                    "s.yaml", "/"));
+  ASSERT_TRUE(spec.gate.has_value());
+  EXPECT_EQ(spec.gate->metric, "accuracy");
+  EXPECT_EQ(spec.gate->value, 0.25);
+  EXPECT_EQ(spec.gate->probe.name, "probe-gsm8k-2");
+  ASSERT_EQ(spec.references.size(), 2u);
+  EXPECT_EQ(spec.references[1].campaign, "c-1");
+  absl::StatusOr<Spec> bad = ParseSpecText(
+      Sweep("gates:\n  probe: {bench: gsm8k, dataset: " + std::string(kDigestA) +
+            "}\n  condition: accuracy > 2\n"),
+      "s.yaml", "/");
+  EXPECT_FALSE(bad.ok());
+}
+
+TEST(SpecTest, NormalizedJsonParsesBackToTheSameSpec) {
+  ASSERT_OK_AND_ASSIGN(Spec spec, ParseSpecText(Sweep(), "s.yaml", "/"));
+  nlohmann::json normalized = NormalizedSpecJson(spec);
+  ASSERT_OK_AND_ASSIGN(Spec again, ParseSpecText(normalized.dump(), "campaign", "/"));
+  EXPECT_EQ(NormalizedSpecJson(again), normalized);
+}
+
+TEST(SpecTest, CohortManifestNeedsVariantsAndReadsPins) {
+  std::string text = Sweep();
+  text.replace(text.find("kind: sweep"), 11, "kind: cohort");
+  EXPECT_FALSE(ParseSpecText(text, "m.yaml", "/").ok());
+  size_t grid = text.find("grid:");
+  size_t eval = text.find("eval:");
+  text.replace(grid, eval - grid,
+               std::string("variants:\n  - name: v6\n    recipe: {quantize: {type: Q6_K}}\n"
+                           "    digests: {gguf: ") + kDigestA + "}\n");
+  ASSERT_OK_AND_ASSIGN(Spec spec, ParseSpecText(text, "m.yaml", "/"));
+  ASSERT_EQ(spec.variants.size(), 1u);
+  EXPECT_EQ(spec.variants[0].pinned.at("gguf"), kDigestA);
+}
+
+TEST(SpecTest, ResolveInputsHashesPathsAndChecksPins) {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir.Join("model"));
+  std::ofstream(dir.Join("model/config.json")) << "{}";
+  std::ofstream(dir.Join("contrib.json")) << "{\"x\": 1}";
+  std::ofstream(dir.Join("test.jsonl")) << "{}\n";
+  std::string text = Sweep();
+  text.replace(text.find(std::string("base_model: ") + kDigestA),
+               12 + sizeof(kDigestA) - 1, "base_model: model");
+  text.replace(text.find(std::string("contrib: ") + kDigestA), 9 + sizeof(kDigestA) - 1,
+               "contrib: ${COHORT_SPEC_TEST_DIR}/contrib.json");
+  text.replace(text.find(std::string("dataset: ") + kDigestA), 9 + sizeof(kDigestA) - 1,
+               "dataset: test.jsonl");
+  setenv("COHORT_SPEC_TEST_DIR", dir.path().c_str(), 1);
+  ASSERT_OK_AND_ASSIGN(Spec spec, ParseSpecText(text, "s.yaml", dir.path()));
+  ASSERT_OK_AND_ASSIGN(std::vector<UserArtifact> artifacts, ResolveInputs(spec));
+  ASSERT_EQ(artifacts.size(), 3u);
+  EXPECT_TRUE(artifacts[0].is_folder);
+  EXPECT_EQ(artifacts[0].path, dir.Join("model"));
+  EXPECT_EQ(spec.contrib.digest, "sha256:" + Sha256Hex("{\"x\": 1}"));
+  // A pin that does not match is an error naming the spec position.
+  spec.base_model.digest = kDigestA;
+  absl::StatusOr<std::vector<UserArtifact>> again = ResolveInputs(spec);
+  ASSERT_FALSE(again.ok());
+  EXPECT_THAT(again.status().message(), HasSubstr("s.yaml:3:"));
+  EXPECT_THAT(again.status().message(), HasSubstr("but the spec pins"));
+  // A missing file.
+  std::filesystem::remove(dir.Join("test.jsonl"));
+  ASSERT_OK_AND_ASSIGN(Spec missing, ParseSpecText(text, "s.yaml", dir.path()));
+  absl::StatusOr<std::vector<UserArtifact>> gone = ResolveInputs(missing);
+  ASSERT_FALSE(gone.ok());
+  EXPECT_THAT(gone.status().message(), HasSubstr("does not exist"));
+}
+
+}  // namespace
+}  // namespace cohort::client
