@@ -346,6 +346,9 @@ void Agent::RunStep(Running* running) {
     task.params_json = lease.step().params_json();
     task.inputs = *inputs;
     task.output_root = *scratch;
+    task.work_dir = (fs::path(options_.state_dir) / "work" / hex).string();
+    std::error_code mk;
+    fs::create_directories(task.work_dir, mk);
     task.log_path = log_path;
     task.should_stop = [running] { return running->cancel.load(); };
     task.on_progress = [this, running](const TaskProgress& p) {
@@ -357,9 +360,20 @@ void Agent::RunStep(Running* running) {
       batch.set_lease_id(running->lease.lease_id());
       batch.set_epoch(running->lease.epoch());
       v1::ProblemResult* r = batch.add_results();
+      r->set_step_key(running->lease.step().key());
       r->set_problem_id(row.problem_id);
       r->set_sample_index(row.sample_index);
       r->set_verdict(static_cast<v1::Verdict>(row.verdict));
+      r->set_prompt_digest(row.prompt_digest);
+      r->set_completion(row.completion);
+      r->set_reasoning(row.reasoning);
+      r->set_completion_chars(row.completion_chars);
+      r->set_reasoning_chars(row.reasoning_chars);
+      r->set_completion_tokens(row.completion_tokens);
+      r->set_reasoning_tokens(row.reasoning_tokens);
+      r->set_finish_reason(row.finish_reason);
+      r->set_extracted_answer(row.extracted_answer);
+      r->set_scorer_version(row.scorer_version);
       r->set_details_json(row.json);
       (void)spool_->Append(SpoolKind::kResults, batch.lease_id(), batch.epoch(),
                            batch.SerializeAsString());
@@ -373,6 +387,8 @@ void Agent::RunStep(Running* running) {
     spdlog::info("step {} stopped (lease revoked or worker draining)", hex);
   } else if (result.ok()) {
     SpoolComplete(lease, *result, log_path);
+    std::error_code rm;
+    fs::remove_all(fs::path(options_.state_dir) / "work" / hex, rm);
   } else {
     SpoolFail(lease, result.status(), log_path);
   }

@@ -56,7 +56,17 @@ struct TaskResultRow {
   std::string problem_id;
   uint32_t sample_index = 0;
   int verdict = 0;  // cohort.v1.Verdict
-  std::string json;
+  std::string prompt_digest;
+  std::string completion;
+  std::string reasoning;
+  uint64_t completion_chars = 0;
+  uint64_t reasoning_chars = 0;
+  uint64_t completion_tokens = 0;
+  uint64_t reasoning_tokens = 0;
+  std::string finish_reason;
+  std::string extracted_answer;
+  std::string scorer_version;
+  std::string json;  // the eval core's full per-problem record
 };
 
 struct StepTask {
@@ -65,6 +75,9 @@ struct StepTask {
   std::string params_json = "{}";
   std::map<std::string, std::string> inputs;  // name -> local file or folder
   std::string output_root;  // empty folder; outputs go to <root>/<name>/
+  // Kept across attempts of the same step on this worker (a generate step's
+  // journal lives here, so a restarted worker resumes it); may be empty.
+  std::string work_dir;
   std::string log_path;     // the step's log (tool stdout/stderr)
   std::function<bool()> should_stop;
   std::function<void(const TaskProgress&)> on_progress;

@@ -16,6 +16,7 @@
 #include "common/subprocess.h"
 #include "nlohmann/json.hpp"
 #include "worker/exec/gate.h"
+#include "worker/exec/score_rows.h"
 #include "worker/quant/gguf_reader.h"
 #include "worker/quant/gguf_summary.h"
 
@@ -189,7 +190,8 @@ std::vector<std::string> AvailableTools(const ToolConfig& config) {
 }
 
 absl::Status ToolExecutor::RunTool(const StepTask& task, std::vector<std::string> argv,
-                                   const std::string& working_dir) {
+                                   const std::string& working_dir,
+                                   std::string* stdout_capture) {
   std::string log = absl::StrCat("$ ", absl::StrJoin(argv, " "), "\n");
   if (!task.log_path.empty()) {
     FILE* f = std::fopen(task.log_path.c_str(), "a");
@@ -203,9 +205,11 @@ absl::Status ToolExecutor::RunTool(const StepTask& task, std::vector<std::string
   options.working_dir = working_dir.empty() ? task.output_root : working_dir;
   options.timeout = config_.step_timeout;
   options.should_stop = task.should_stop;
-  options.stdout_path = task.log_path;
+  options.stdout_path = stdout_capture == nullptr ? task.log_path : "";
   options.stderr_path = task.log_path;
+  options.output_limit = 64 << 20;
   COHORT_ASSIGN_OR_RETURN(SubprocessResult result, RunSubprocess(options));
+  if (stdout_capture != nullptr) *stdout_capture = result.stdout_data;
   if (result.cancelled) return absl::CancelledError("step cancelled");
   if (result.Succeeded()) return absl::OkStatus();
   std::string tail;
@@ -231,6 +235,8 @@ absl::StatusOr<StepResult> ToolExecutor::Execute(const StepTask& task) {
     case TaskKind::kImatrix: return Imatrix(task);
     case TaskKind::kQuantize: return Quantize(task);
     case TaskKind::kGate: return Gate(task);
+    case TaskKind::kGenerate: return Generate(task);
+    case TaskKind::kScore: return Score(task);
     default:
       return absl::UnimplementedError(absl::StrCat(
           "this worker cannot run steps of kind ", static_cast<int>(task.kind)));
@@ -389,6 +395,74 @@ absl::StatusOr<StepResult> ToolExecutor::Gate(const StepTask& task) {
            {"value", decision.value}, {"reason", decision.reason}}
           .dump(1)));
   return StepResult{{{"decision", out}}, !decision.held, decision.reason};
+}
+
+absl::StatusOr<StepResult> ToolExecutor::Generate(const StepTask& task) {
+  COHORT_ASSIGN_OR_RETURN(json params, Params(task));
+  std::string bench = params.value("bench", "");
+  if (bench.empty() || !params.contains("profile") || !params["profile"].is_object()) {
+    return absl::InvalidArgumentError("generate params need a bench and a profile object");
+  }
+  COHORT_ASSIGN_OR_RETURN(std::string gguf_in, Input(task, "gguf"));
+  COHORT_ASSIGN_OR_RETURN(std::string gguf, AsFile(gguf_in, ""));
+  COHORT_ASSIGN_OR_RETURN(std::string dataset_in, Input(task, "dataset"));
+  COHORT_ASSIGN_OR_RETURN(std::string dataset, AsFile(dataset_in, ""));
+  std::string server = FindLlamaTool(config_.llama_cpp_dir, "llama-server");
+  if (server.empty()) return absl::FailedPreconditionError("llama-server not found");
+  // The journal outlives a crash of this worker: a re-lease here resumes it.
+  std::string work = task.work_dir.empty() ? task.output_root : task.work_dir;
+  std::string profile = (fs::path(work) / "profile.json").string();
+  COHORT_RETURN_IF_ERROR(WriteFileAtomically(profile, params["profile"].dump(1)));
+  std::string journal = (fs::path(work) / "completions.jsonl").string();
+  json server_params = params.value("server", json::object());
+  json shard = params.value("shard", json::object());
+  std::vector<std::string> argv = {
+      config_.self_binary, "bench", "--bench", bench, "--dataset", dataset,
+      "--out", journal, "--profile", profile, "--model", gguf,
+      "--llama-server", server,
+      "--parallel", std::to_string(server_params.value("parallel", 2)),
+      "--shard-index", std::to_string(shard.value("index", 0)),
+      "--shard-count", std::to_string(shard.value("count", 1)),
+      "--server-log", (fs::path(work) / "llama-server.log").string()};
+  if (int ctx = server_params.value("ctx_size", 0); ctx > 0) {
+    argv.insert(argv.end(), {"--ctx-size", std::to_string(ctx)});
+  }
+  std::string summary;
+  COHORT_RETURN_IF_ERROR(RunTool(task, argv, "", &summary));
+  COHORT_ASSIGN_OR_RETURN(std::string out, OutputDir(task, "completions"));
+  COHORT_ASSIGN_OR_RETURN(std::string lines, ReadFileToString(journal));
+  COHORT_RETURN_IF_ERROR(
+      WriteFileAtomically((fs::path(out) / "completions.jsonl").string(), lines));
+  COHORT_RETURN_IF_ERROR(WriteFileAtomically((fs::path(out) / "summary.json").string(), summary));
+  return StepResult{{{"completions", out}}, false, ""};
+}
+
+absl::StatusOr<StepResult> ToolExecutor::Score(const StepTask& task) {
+  COHORT_ASSIGN_OR_RETURN(json params, Params(task));
+  std::string bench = params.value("bench", "");
+  if (bench.empty() || !params.contains("profile") || !params["profile"].is_object()) {
+    return absl::InvalidArgumentError("score params need a bench and a profile object");
+  }
+  COHORT_ASSIGN_OR_RETURN(std::string completions_in, Input(task, "completions"));
+  COHORT_ASSIGN_OR_RETURN(std::string completions, AsFile(completions_in, "completions.jsonl"));
+  COHORT_ASSIGN_OR_RETURN(std::string dataset_in, Input(task, "dataset"));
+  COHORT_ASSIGN_OR_RETURN(std::string dataset, AsFile(dataset_in, ""));
+  COHORT_ASSIGN_OR_RETURN(std::string out, OutputDir(task, "scores"));
+  std::string profile = (fs::path(task.output_root) / "profile.json").string();
+  COHORT_RETURN_IF_ERROR(WriteFileAtomically(profile, params["profile"].dump(1)));
+  std::string scores = (fs::path(out) / "scores.jsonl").string();
+  std::string summary;
+  COHORT_RETURN_IF_ERROR(RunTool(task,
+                                 {config_.self_binary, "score", "--bench", bench,
+                                  "--dataset", dataset, "--completions", completions,
+                                  "--out", scores, "--profile", profile},
+                                 "", &summary));
+  COHORT_RETURN_IF_ERROR(WriteFileAtomically((fs::path(out) / "summary.json").string(), summary));
+  COHORT_ASSIGN_OR_RETURN(std::vector<TaskResultRow> rows, ReadScoreRows(scores));
+  if (task.on_result) {
+    for (const TaskResultRow& row : rows) task.on_result(row);
+  }
+  return StepResult{{{"scores", out}}, false, ""};
 }
 
 }  // namespace cohort::worker

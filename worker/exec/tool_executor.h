@@ -46,9 +46,13 @@ class ToolExecutor final : public StepExecutor {
   absl::StatusOr<StepResult> Imatrix(const StepTask& task);
   absl::StatusOr<StepResult> Quantize(const StepTask& task);
   absl::StatusOr<StepResult> Gate(const StepTask& task);
-  // Runs argv with the step's log, timeout and cancellation.
+  absl::StatusOr<StepResult> Generate(const StepTask& task);
+  absl::StatusOr<StepResult> Score(const StepTask& task);
+  // Runs argv with the step's log, timeout and cancellation. With
+  // `stdout_capture`, stdout is kept there instead of going to the log.
   absl::Status RunTool(const StepTask& task, std::vector<std::string> argv,
-                       const std::string& working_dir = "");
+                       const std::string& working_dir = "",
+                       std::string* stdout_capture = nullptr);
 
   ToolConfig config_;
 };

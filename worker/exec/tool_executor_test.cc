@@ -2,6 +2,7 @@
 // fakes (tests/fakes) through the executor, as a worker would.
 #include "worker/exec/tool_executor.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -144,6 +145,48 @@ TEST_F(ToolExecutorTest, CancelledStepStopsTheTool) {
   absl::StatusOr<StepResult> result = Execute(task);
   unsetenv("COHORT_FAKE_FAIL");
   EXPECT_THAT(result, StatusIs(absl::StatusCode::kCancelled, ::testing::_));
+}
+
+// generate (the fake llama-server) then score, on the real GSM8K file.
+TEST_F(ToolExecutorTest, GenerateThenScoreStreamsScoredRows) {
+  ASSERT_OK_AND_ASSIGN(StepResult convert,
+                       Execute(Task(TaskKind::kConvert, "{}", {{"checkpoint", dir_.Join("base")}})));
+  ASSERT_OK_AND_ASSIGN(std::string profile_text,
+                       ReadFileToString(cohort::testing::SourceDir() +
+                                        "/worker/eval/profiles/omk-card-2026-07.json"));
+  nlohmann::json profile = nlohmann::json::parse(profile_text);
+  nlohmann::json gsm8k = profile["benches"]["gsm8k"];
+  gsm8k["limit"] = 3;
+  profile["benches"] = {{"gsm8k", gsm8k}};
+  std::string dataset = cohort::testing::SharedDir() + "/datasets/gsm8k/test.jsonl";
+  nlohmann::json params = {{"bench", "gsm8k"}, {"profile", profile},
+                           {"shard", {{"index", 0}, {"count", 1}}},
+                           {"server", {{"parallel", 2}, {"ctx_size", 65536}}}};
+  StepTask generate = Task(TaskKind::kGenerate, params.dump(),
+                           {{"gguf", convert.outputs[0].second}, {"dataset", dataset}});
+  generate.work_dir = dir_.Join("work");
+  fs::create_directories(generate.work_dir);
+  ASSERT_OK_AND_ASSIGN(StepResult completions, Execute(generate));
+  ASSERT_OK_AND_ASSIGN(std::string lines,
+                       ReadFileToString(completions.outputs[0].second + "/completions.jsonl"));
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 3);
+
+  std::vector<TaskResultRow> rows;
+  StepTask score = Task(TaskKind::kScore,
+                        nlohmann::json{{"bench", "gsm8k"}, {"profile", profile}}.dump(),
+                        {{"completions", completions.outputs[0].second}, {"dataset", dataset}});
+  score.on_result = [&](const TaskResultRow& row) { rows.push_back(row); };
+  ASSERT_OK_AND_ASSIGN(StepResult scores, Execute(score));
+  ASSERT_EQ(rows.size(), 3u);
+  for (const TaskResultRow& row : rows) {
+    EXPECT_FALSE(row.problem_id.empty());
+    EXPECT_TRUE(row.verdict == 1 || row.verdict == 2);
+    EXPECT_GT(row.completion_tokens, 0u);
+    EXPECT_FALSE(row.finish_reason.empty());
+  }
+  ASSERT_OK_AND_ASSIGN(std::string summary,
+                       ReadFileToString(scores.outputs[0].second + "/summary.json"));
+  EXPECT_EQ(nlohmann::json::parse(summary)["n"], 3);
 }
 
 TEST(GateTest, ConditionsOnSummaries) {

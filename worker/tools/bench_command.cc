@@ -89,6 +89,11 @@ void AddBenchCommand(CLI::App& app, CommandFn* selected) {
   cmd->add_option("--out", flags->run.out, "completions journal (JSONL; resumed if present)")
       ->required();
   cmd->add_option("--limit", flags->run.limit, "first N problems (default: the profile's)");
+  cmd->add_option("--shard-index", flags->run.shard_index,
+                  "run only this contiguous shard of the problems (0-based)")
+      ->capture_default_str();
+  cmd->add_option("--shard-count", flags->run.shard_count, "number of shards")
+      ->capture_default_str();
   cmd->add_option("--profile", flags->run.profile, "built-in profile name or profile JSON file")
       ->capture_default_str();
   cmd->add_option("--scores", flags->scores, "per-problem verdicts as JSONL (atomic)");
