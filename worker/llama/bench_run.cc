@@ -208,8 +208,21 @@ absl::StatusOr<DriverStats> Generate(const BenchRunOptions& options, const Plan&
     by_id[problem->id] = problem;
   }
   COHORT_ASSIGN_OR_RETURN(int64_t longest, LongestPromptTokens(server.url, requests));
-  COHORT_RETURN_IF_ERROR(CheckSlotFits(
-      server.props, longest, GenerationNeed(plan.settings, options.answer_reserve)));
+  // The protocol's rule (protocol.md 1.3a): a slot must hold
+  // max(max_tokens, budget + headroom); the prompt is not counted, which is
+  // how the card's own geometry (16384 per slot) passes. A prompt that pushes
+  // a long answer past the slot ends it silently with finish_reason=length,
+  // so say so in the log rather than refuse the protocol being reproduced.
+  int64_t required = std::max<int64_t>(
+      plan.settings.max_tokens,
+      (plan.settings.thinking ? plan.settings.reasoning_budget : 0) + options.answer_reserve);
+  COHORT_RETURN_IF_ERROR(CheckSlotFits(server.props, 0, required));
+  if (absl::Status tight = CheckSlotFits(
+          server.props, longest, GenerationNeed(plan.settings, options.answer_reserve));
+      !tight.ok()) {
+    spdlog::warn("{} (answers that long will end with finish_reason=length)",
+                 std::string(tight.message()));
+  }
   DriverOptions driver;
   ServerSupervisor* supervisor = server.supervisor.get();
   std::string url = server.url;

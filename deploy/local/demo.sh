@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The main job: a small prune-and-eval sweep end to end on this machine.
+#
+# Installs missing Debian packages, builds cohortd, cohort-worker and cohort,
+# makes a synthetic MoE checkpoint (16 experts) and synthetic contribution
+# data, starts a local cluster (cohortd + 2 workers, embedded SQLite), submits
+# docs/examples/demo-sweep.yaml (three class-weight variants: dropmap ->
+# prune+upweight -> convert -> quantize -> bench -> score), watches it, and
+# prints the scoreboard and the answer-length analysis. Then it resubmits the
+# same sweep to show that nothing runs twice, and stops the cluster.
+#
+# llama.cpp: set COHORT_LLAMA_CPP_DIR to a llama.cpp build (convert script,
+# llama-quantize, llama-server) to use the real tools; otherwise the test
+# fakes in tests/fakes stand in, and the demo says so. Datasets: set
+# COHORT_DATASETS to a folder holding gsm8k/ and arc_challenge/; otherwise
+# ../shared/datasets beside the checkout is used.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+
+bash deploy/install-deps.sh
+bash deploy/local/build.sh --target cohortd cohort-worker cohort
+BIN="$ROOT/build/bin"
+DEMO="$ROOT/build/demo"
+
+if [ -n "${COHORT_LLAMA_CPP_DIR:-}" ] && [ -x "$COHORT_LLAMA_CPP_DIR/llama-server" -o -x "$COHORT_LLAMA_CPP_DIR/build/bin/llama-server" -o -x "$COHORT_LLAMA_CPP_DIR/bin/llama-server" ]; then
+  TOOLS="$COHORT_LLAMA_CPP_DIR"
+  echo "demo: llama.cpp tools from $TOOLS (real convert, quantize and llama-server)"
+else
+  TOOLS="$ROOT/tests/fakes"
+  echo "demo: no llama.cpp build found (set COHORT_LLAMA_CPP_DIR to use one);"
+  echo "      the test fakes stand in for convert_hf_to_gguf.py, llama-quantize and"
+  echo "      llama-server: the GGUFs are valid but empty and the answers are canned,"
+  echo "      so the scores below exercise the pipeline, not a model."
+fi
+export COHORT_DATASETS="${COHORT_DATASETS:-$(cd "$ROOT/.." && pwd)/shared/datasets}"
+if [ ! -f "$COHORT_DATASETS/gsm8k/test.jsonl" ]; then
+  echo "demo: no datasets at $COHORT_DATASETS (set COHORT_DATASETS)" >&2
+  exit 2
+fi
+
+# A fresh demo each run: stop a cluster left from an earlier one.
+if [ -d "$DEMO/cluster" ]; then "$BIN/cohort" down --state-dir "$DEMO/cluster" >/dev/null 2>&1 || true; fi
+rm -rf "$DEMO"
+mkdir -p "$DEMO/demo"
+cd "$DEMO"
+echo "demo: synthetic checkpoint and contribution data"
+"$BIN/cohort-worker" synth-model --layout qwen3moe --experts 16 --output-dir demo/model
+"$BIN/cohort-worker" synth-contrib --layers 4 --experts 16 --output demo/contrib.json
+"$BIN/cohort-worker" inspect demo/model | head -5
+
+echo "demo: starting a local cluster (cohortd + 2 workers)"
+"$BIN/cohort" up --state-dir "$DEMO/cluster" --listen 127.0.0.1:0 --workers 2 --gpus 1 \
+  --llama-cpp-dir "$TOOLS" --no-user-config
+export COHORT_CONFIG="$DEMO/cluster/config.yaml"
+trap '"$BIN/cohort" down --state-dir "$DEMO/cluster" >/dev/null 2>&1 || true' EXIT
+
+cp "$ROOT/docs/examples/demo-sweep.yaml" sweep.yaml
+echo "demo: the expanded graph"
+"$BIN/cohort" submit --dry-run sweep.yaml | tail -5
+CAMPAIGN=$("$BIN/cohort" submit sweep.yaml)
+echo "demo: campaign $CAMPAIGN"
+"$BIN/cohort" watch --plain "$CAMPAIGN" | tail -3 || true
+"$BIN/cohort" status "$CAMPAIGN" | head -2
+
+echo
+echo "== scoreboard =="
+"$BIN/cohort" report "$CAMPAIGN" --ref even
+echo
+echo "== answer lengths =="
+"$BIN/cohort" lengths "$CAMPAIGN"
+echo
+echo "== compare coder vs even =="
+"$BIN/cohort" compare "$CAMPAIGN" coder even | head -12 || true
+echo
+echo "demo: resubmitting the same sweep (every step is cached)"
+"$BIN/cohort" submit sweep.yaml >/dev/null
+echo "demo: done; state kept in $DEMO (cluster stopped)"
