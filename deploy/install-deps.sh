@@ -10,9 +10,13 @@ BUILD_PACKAGES=(
   libgtest-dev libgmock-dev libcli11-dev libssl-dev libyaml-cpp-dev
   # worker/eval: regex, sentence breaks and Unicode case, language id, .gz data
   libre2-dev libicu-dev libcld2-dev zlib1g-dev
+  # server/metrics: cohortd's Prometheus /metrics endpoint
+  prometheus-cpp-dev
 )
 # Runtimes for the code benches and the sandbox (issue: code benches).
-RUNTIME_PACKAGES=(bubblewrap libseccomp-dev python3)
+# nodejs: Debian's 18 on a fresh machine; a preinstalled NodeSource nodejs counts as present.
+RUNTIME_PACKAGES=(bubblewrap libseccomp-dev python3 util-linux rustc default-jdk-headless
+                  libjavatuples-java nodejs)
 
 missing=()
 for pkg in "${BUILD_PACKAGES[@]}" "${RUNTIME_PACKAGES[@]}"; do

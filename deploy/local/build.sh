@@ -15,8 +15,9 @@ export CCACHE_BASEDIR="$ROOT"
 export CCACHE_NOHASHDIR=true
 export CCACHE_SLOPPINESS="${CCACHE_SLOPPINESS:-time_macros}"
 
+mkdir -p "$BUILD_DIR"
 cmake -S . -B "$BUILD_DIR" -G Ninja \
   -DCMAKE_BUILD_TYPE="${COHORT_BUILD_TYPE:-RelWithDebInfo}" \
-  -DCOHORT_SANITIZE="$SANITIZE" -DCOHORT_WERROR=ON > "$BUILD_DIR.configure.log" 2>&1 \
-  || { cat "$BUILD_DIR.configure.log"; exit 1; }
+  -DCOHORT_SANITIZE="$SANITIZE" -DCOHORT_WERROR=ON > "$BUILD_DIR/configure.log" 2>&1 \
+  || { cat "$BUILD_DIR/configure.log"; exit 1; }
 cmake --build "$BUILD_DIR" -j"$(nproc)" "$@"

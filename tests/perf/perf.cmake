@@ -3,3 +3,4 @@
 # docs/PERFORMANCE.md for the commands.
 include(${CMAKE_CURRENT_LIST_DIR}/dropmap.cmake)
 include(${CMAKE_CURRENT_LIST_DIR}/llama.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/sandbox.cmake)

@@ -6,19 +6,29 @@
 #include "worker/eval/arc.h"
 #include "worker/eval/gpqa.h"
 #include "worker/eval/gsm8k.h"
+#include "worker/eval/humaneval.h"
 #include "worker/eval/ifeval.h"
+#include "worker/eval/lcb.h"
 #include "worker/eval/math500.h"
+#include "worker/eval/multipl_e.h"
 
 namespace cohort::worker::eval {
 
 const std::vector<BenchSpec>& AllBenches() {
   static const auto* benches = new std::vector<BenchSpec>{
-      {"arc_challenge", kArcScorerVersion, LoadArc, ScoreArc},
-      {"gpqa_diamond", kGpqaScorerVersion, LoadGpqa, ScoreGpqa},
-      {"gsm8k", kGsm8kScorerVersion, LoadGsm8k, ScoreGsm8k},
-      {"math500", kMath500ScorerVersion, LoadMath500, ScoreMath500},
-      {"aime2024", kAimeScorerVersion, LoadAime, ScoreAime},
-      {"ifeval", kIfevalScorerVersion, LoadIfeval, ScoreIfeval},
+      {"arc_challenge", kArcScorerVersion, LoadArc, ScoreArc, false},
+      {"gpqa_diamond", kGpqaScorerVersion, LoadGpqa, ScoreGpqa, false},
+      {"gsm8k", kGsm8kScorerVersion, LoadGsm8k, ScoreGsm8k, false},
+      {"math500", kMath500ScorerVersion, LoadMath500, ScoreMath500, false},
+      {"aime2024", kAimeScorerVersion, LoadAime, ScoreAime, false},
+      {"ifeval", kIfevalScorerVersion, LoadIfeval, ScoreIfeval, false},
+      {"humaneval", kHumanEvalScorerVersion, LoadHumanEval, ScoreHumanEval, true},
+      {"humanevalplus", kHumanEvalPlusScorerVersion, LoadHumanEvalPlus, ScoreHumanEvalPlus,
+       true},
+      {"lcb", kLcbScorerVersion, LoadLcb, ScoreLcb, true},
+      {"multipl-e-rs", kMultiplEScorerVersion, LoadMultiplE, ScoreMultiplE, true},
+      {"multipl-e-java", kMultiplEScorerVersion, LoadMultiplE, ScoreMultiplE, true},
+      {"multipl-e-js", kMultiplEScorerVersion, LoadMultiplE, ScoreMultiplE, true},
   };
   return *benches;
 }

@@ -46,6 +46,9 @@ struct BenchSpec {
   const char* scorer_version;  // bumped whenever a verdict could change
   LoadFn load;
   ScoreFn score;
+  // Code benches execute each completion in the sandbox: scored on the
+  // parallel pool (worker/sandbox/pool.h) instead of one at a time.
+  bool runs_code;
 };
 
 // All registered benches, in a fixed order.

@@ -1,12 +1,14 @@
 #include "worker/eval/score.h"
 
 #include <map>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "worker/eval/jsonl.h"
 #include "worker/eval/text_util.h"
+#include "worker/sandbox/pool.h"
 
 namespace cohort::worker::eval {
 namespace {
@@ -161,9 +163,14 @@ absl::StatusOr<ScoreRun> ScoreCompletions(const BenchSpec& bench,
     }
   }
   ScoreRun run;
-  for (const auto& [at, row] : chosen) {
-    run.results.push_back(ScoreCompletion(bench, settings, problems[at], *row));
-  }
+  std::vector<std::pair<size_t, const CompletionRow*>> order(chosen.begin(), chosen.end());
+  run.results.resize(order.size());
+  sandbox::ParallelFor(order.size(), bench.runs_code ? sandbox::DefaultWorkers() : 1,
+                       [&](size_t i) {
+                         run.results[i] = ScoreCompletion(bench, settings,
+                                                          problems[order[i].first],
+                                                          *order[i].second);
+                       });
   size_t subset = settings.limit > 0 ? std::min<size_t>(settings.limit, problems.size())
                                      : problems.size();
   int64_t missing = 0;

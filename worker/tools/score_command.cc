@@ -72,9 +72,10 @@ absl::StatusOr<std::string> RunScore(const ScoreOptions& options) {
 void AddScoreCommand(CLI::App& app, CommandFn* selected) {
   auto options = std::make_shared<ScoreOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "score", "Re-score completions of a text bench offline (no server).");
+      "score", "Re-score completions of a bench offline (no server; code runs sandboxed).");
   cmd->add_option("--bench", options->bench,
-                  "arc_challenge, gpqa_diamond, gsm8k, math500, aime2024 or ifeval")
+                  "arc_challenge, gpqa_diamond, gsm8k, math500, aime2024, ifeval, humaneval, "
+                  "humanevalplus, lcb, multipl-e-rs, multipl-e-java or multipl-e-js")
       ->required();
   cmd->add_option("--dataset", options->dataset,
                   "the bench's published data file (.jsonl, .jsonl.gz, GPQA .csv)")

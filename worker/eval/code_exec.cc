@@ -1,0 +1,75 @@
+#include "worker/eval/code_exec.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "worker/sandbox/toolchains.h"
+
+namespace cohort::worker::eval {
+namespace {
+
+std::string Tail(const std::string& text, size_t n) {
+  return text.size() <= n ? text : text.substr(text.size() - n);
+}
+
+}  // namespace
+
+HarnessRun RunHarness(const std::string& task_json, const sandbox::Limits& limits) {
+  HarnessRun run;
+  sandbox::SandboxSpec spec;
+  spec.argv = {sandbox::kPython, "-I", "-S", "/work/harness.py"};
+  spec.files["harness.py"] = CodeHarnessSource();
+  spec.files["task.json"] = task_json;
+  spec.env["PYTHONHASHSEED"] = "0";
+  spec.env["OMP_NUM_THREADS"] = "1";
+  spec.limits = limits;
+  absl::StatusOr<sandbox::SandboxResult> r = sandbox::RunSandboxed(spec);
+  if (!r.ok()) {
+    run.failure = absl::StrCat("sandbox: ", r.status().message());
+    return run;
+  }
+  run.sandbox = *r;
+  run.timed_out = r->cpu_exceeded || r->timed_out;
+  // The result is the last line the harness printed.
+  std::vector<absl::string_view> lines =
+      absl::StrSplit(absl::StripTrailingAsciiWhitespace(r->stdout_data), '\n');
+  if (!lines.empty() && !lines.back().empty()) {
+    nlohmann::json parsed = nlohmann::json::parse(lines.back(), nullptr, false);
+    if (parsed.is_object() && parsed.contains("status")) {
+      run.ok = true;
+      run.result = std::move(parsed);
+      return run;
+    }
+  }
+  run.failure = r->Describe();
+  return run;
+}
+
+std::string SpliceProblem(const nlohmann::json& task, absl::string_view row) {
+  std::string text = task.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  text.pop_back();  // the closing brace
+  absl::StrAppend(&text, task.empty() ? "" : ",", "\"problem\":", row, "}");
+  return text;
+}
+
+void RecordRun(const sandbox::SandboxResult& run, const std::string& toolchain,
+               nlohmann::json* detail) {
+  (*detail)["toolchain"] = sandbox::ToolchainPin(sandbox::FindToolchain(toolchain));
+  (*detail)["cpu_s"] = absl::ToDoubleSeconds(run.cpu_time);
+  (*detail)["wall_s"] = absl::ToDoubleSeconds(run.wall_time);
+  (*detail)["sandbox_end"] = run.Describe();
+  (*detail)["cgroup"] = run.cgroup;
+  if (!run.stderr_data.empty()) (*detail)["stderr_tail"] = Tail(run.stderr_data, 1000);
+}
+
+Verdict ToolchainMissing(const std::string& toolchain) {
+  Verdict v;
+  v.rule = "none";
+  v.detail["status"] = "toolchain_missing";
+  v.detail["toolchain"] = toolchain;
+  return v;
+}
+
+}  // namespace cohort::worker::eval

@@ -1,0 +1,219 @@
+// The escape suite: each test runs a hostile program in the sandbox and then
+// checks that the host is unchanged (no connection reached a host listener,
+// no process survived, no file appeared or was read). As root the suite
+// also re-runs itself once as the unprivileged user `nobody`.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/subprocess.h"
+#include "common/testing/temp_dir.h"
+#include "gtest/gtest.h"
+#include "worker/sandbox/sandbox.h"
+
+namespace cohort::worker::sandbox {
+namespace {
+
+// Counts host processes whose command line contains `marker`.
+int ProcessesWith(const std::string& marker) {
+  int count = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (absl::StrContains(cmdline, marker)) ++count;
+  }
+  return count;
+}
+
+class EscapeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::Status available = SandboxAvailable();
+    if (!available.ok()) GTEST_SKIP() << available;
+  }
+
+  // Runs python code; `marker` is passed as an argument so leftover
+  // processes can be found in /proc.
+  SandboxResult RunPython(const std::string& code, const Limits& limits,
+                          const std::string& marker = "cohort-escape") {
+    SandboxSpec spec;
+    spec.argv = {"/usr/bin/python3", "/work/main.py", marker};
+    spec.files["main.py"] = code;
+    spec.limits = limits;
+    absl::StatusOr<SandboxResult> r = RunSandboxed(spec);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : SandboxResult{};
+  }
+
+  static Limits Short() {
+    Limits l;
+    l.cpu = absl::Seconds(2);
+    l.wall = absl::Seconds(10);
+    return l;
+  }
+};
+
+TEST_F(EscapeTest, RunsAProgramWithNoCapabilitiesAndASeccompFilter) {
+  SandboxResult r = RunPython(
+      "import os\nst = open('/proc/self/status').read()\n"
+      "print([l for l in st.splitlines() if l.startswith(('CapEff','Seccomp:'))])\n"
+      "print(os.getpid(), open('/proc/sys/kernel/hostname').read().strip())\n"
+      "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+      "print('unshare', libc.unshare(0x10000000), ctypes.get_errno())\n",
+      Short());
+  EXPECT_TRUE(r.Succeeded()) << r.Describe() << r.stderr_data;
+  EXPECT_TRUE(absl::StrContains(r.stdout_data, "CapEff:\\t0000000000000000")) << r.stdout_data;
+  EXPECT_TRUE(absl::StrContains(r.stdout_data, "Seccomp:\\t2")) << r.stdout_data;
+  EXPECT_TRUE(absl::StrContains(r.stdout_data, "unshare -1 1")) << r.stdout_data;
+  EXPECT_TRUE(absl::StrContains(r.stdout_data, "sandbox")) << r.stdout_data;
+}
+
+TEST_F(EscapeTest, CannotConnectToAHostListener) {
+  int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(listener, 4), 0);
+  socklen_t len = sizeof(addr);
+  getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+  int port = ntohs(addr.sin_port);
+  SandboxResult r = RunPython(
+      absl::StrCat("import socket\nfor host in ('127.0.0.1', '10.0.2.2', '8.8.8.8'):\n"
+                   "  try:\n    socket.create_connection((host, ", port, "), timeout=2)\n"
+                   "    print('connected', host)\n"
+                   "  except OSError as e:\n    print('refused', host, e.errno)\n"),
+      Short());
+  EXPECT_TRUE(r.Succeeded()) << r.Describe() << r.stderr_data;
+  EXPECT_FALSE(absl::StrContains(r.stdout_data, "connected")) << r.stdout_data;
+  EXPECT_EQ(accept(listener, nullptr, nullptr), -1);  // nothing ever arrived
+  close(listener);
+}
+
+TEST_F(EscapeTest, ForkBombIsContainedAndReaped) {
+  Limits limits = Short();
+  limits.processes = 32;
+  limits.wall = absl::Seconds(3);
+  SandboxResult r = RunPython(
+      "import os, time\nwhile True:\n  try:\n    os.fork()\n  except OSError:\n"
+      "    time.sleep(0.01)\n",
+      limits, "cohort-forkbomb");
+  EXPECT_FALSE(r.Succeeded());
+  EXPECT_LT(r.wall_time, absl::Seconds(15));
+  EXPECT_EQ(ProcessesWith("cohort-forkbomb"), 0);
+}
+
+TEST_F(EscapeTest, MemoryBombIsKilled) {
+  Limits limits = Short();
+  limits.address_space = int64_t{512} << 20;
+  SandboxResult r = RunPython("chunks = []\nwhile True:\n  chunks.append(bytearray(64 << 20))\n",
+                              limits);
+  EXPECT_FALSE(r.Succeeded());
+  EXPECT_TRUE(absl::StrContains(r.stderr_data, "MemoryError") || r.term_signal != 0)
+      << r.Describe();
+  if (r.cgroup == "none") return;
+  // Without an address-space limit the cgroup's memory limit must kill it.
+  limits.address_space = 0;
+  limits.memory = int64_t{256} << 20;
+  r = RunPython("chunks = []\nwhile True:\n  chunks.append(b'x' * (32 << 20))\n", limits);
+  EXPECT_FALSE(r.Succeeded());
+  EXPECT_TRUE(r.memory_exceeded) << r.Describe();
+}
+
+TEST_F(EscapeTest, InfiniteLoopIsKilledAtTheCpuLimitAndTheDeadline) {
+  Limits limits = Short();
+  limits.cpu = absl::Seconds(1);
+  SandboxResult r = RunPython("while True:\n  pass\n", limits);
+  EXPECT_TRUE(r.cpu_exceeded) << r.Describe();
+  EXPECT_LT(r.wall_time, absl::Seconds(8));
+  limits.wall = absl::Seconds(1);
+  r = RunPython("import time\nwhile True:\n  time.sleep(1)\n", limits, "cohort-sleeper");
+  EXPECT_TRUE(r.timed_out) << r.Describe();
+  EXPECT_LT(r.wall_time, absl::Seconds(5));
+  EXPECT_EQ(ProcessesWith("cohort-sleeper"), 0);
+}
+
+TEST_F(EscapeTest, CannotWriteOutsideItsTmp) {
+  cohort::testing::TempDir host;
+  std::string target = host.Join("written-by-sandbox");
+  SandboxResult r = RunPython(
+      absl::StrCat("import os\nfor p in ['/usr/x', '/etc/x', '/x', '/work/x', '/proc/x', '",
+                   target, "']:\n  try:\n    open(p, 'w').write('x')\n    print('wrote', p)\n"
+                   "  except OSError as e:\n    print('denied', p)\n"
+                   "open('/tmp/ok', 'w').write('fine')\nprint('tmp', open('/tmp/ok').read())\n"),
+      Short());
+  EXPECT_TRUE(r.Succeeded()) << r.Describe() << r.stderr_data;
+  EXPECT_FALSE(absl::StrContains(r.stdout_data, "wrote")) << r.stdout_data;
+  EXPECT_TRUE(absl::StrContains(r.stdout_data, "tmp fine")) << r.stdout_data;
+  EXPECT_FALSE(std::filesystem::exists(target));
+}
+
+TEST_F(EscapeTest, CannotReadACanaryOutsideTheAllowedPaths) {
+  cohort::testing::TempDir host;
+  std::string canary = host.Join("canary.txt");
+  std::ofstream(canary) << "cohort-canary-secret";
+  SandboxResult r = RunPython(
+      absl::StrCat("import os\nfor p in ['", canary, "', '/etc/shadow', '/root/.bashrc']:\n"
+                   "  try:\n    print('read', open(p).read())\n"
+                   "  except OSError as e:\n    print('denied', p)\n"),
+      Short());
+  EXPECT_TRUE(r.Succeeded()) << r.Describe() << r.stderr_data;
+  EXPECT_FALSE(absl::StrContains(r.stdout_data, "cohort-canary-secret"));
+  EXPECT_FALSE(absl::StrContains(r.stdout_data, "read")) << r.stdout_data;
+}
+
+TEST_F(EscapeTest, OutputFloodIsCapped) {
+  Limits limits = Short();
+  limits.output_limit = 64 << 10;
+  SandboxResult r = RunPython(
+      "import os\nblock = b'x' * (1 << 20)\nwhile True:\n  os.write(1, block)\n", limits);
+  EXPECT_FALSE(r.Succeeded());
+  EXPECT_EQ(r.stdout_data.size(), size_t{64} << 10);
+  EXPECT_TRUE(r.stdout_truncated);
+}
+
+TEST_F(EscapeTest, ProcessIgnoringSigtermStillDies) {
+  Limits limits = Short();
+  limits.wall = absl::Seconds(1);
+  SandboxResult r = RunPython(
+      "import os, signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+      "if os.fork() == 0:\n  os.setsid()\n"
+      "while True:\n  time.sleep(0.1)\n",
+      limits, "cohort-stubborn");
+  EXPECT_TRUE(r.timed_out) << r.Describe();
+  EXPECT_EQ(ProcessesWith("cohort-stubborn"), 0);
+}
+
+// As root, the same suite once more as `nobody` (no capabilities, no
+// writable cgroup): the unprivileged path must hold too.
+TEST(EscapeSuite, AlsoPassesAsAnUnprivilegedUser) {
+  if (getuid() != 0) GTEST_SKIP() << "not root: this run already is unprivileged";
+  if (access("/usr/bin/setpriv", X_OK) != 0) GTEST_SKIP() << "setpriv is missing";
+  std::error_code ec;
+  std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  SubprocessOptions options;
+  options.argv = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                  "--", self, "--gtest_filter=EscapeTest.*"};
+  options.env = std::map<std::string, std::string>{{"PATH", "/usr/bin"}, {"TMPDIR", "/tmp"}};
+  options.timeout = absl::Seconds(120);
+  absl::StatusOr<SubprocessResult> r = RunSubprocess(options);
+  ASSERT_TRUE(r.ok()) << r.status();
+  if (absl::StrContains(r->stdout_data + r->stderr_data, "Permission denied")) {
+    GTEST_SKIP() << "the test binary is not readable by nobody: " << r->stderr_data;
+  }
+  EXPECT_TRUE(r->Succeeded()) << r->Describe() << "\n" << r->stdout_data;
+  EXPECT_FALSE(absl::StrContains(r->stdout_data, "SKIPPED")) << r->stdout_data;
+}
+
+}  // namespace
+}  // namespace cohort::worker::sandbox
