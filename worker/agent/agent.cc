@@ -1,6 +1,8 @@
 #include "worker/agent/agent.h"
 
 #include <sys/statvfs.h>
+
+#include <algorithm>
 #include <unistd.h>
 
 #include <filesystem>
@@ -93,7 +95,20 @@ v1::WorkerInfo Agent::Info() const {
   }
   info.set_memory_bytes(TotalMemory());
   info.set_free_disk_bytes(FreeDisk(options_.state_dir));
-  for (const std::string& tool : options_.tools) info.add_tools()->set_name(tool);
+  for (const std::string& tool : options_.tools) {
+    v1::ToolInfo* t = info.add_tools();
+    t->set_name(tool);
+    auto version = options_.tool_versions.find(tool);
+    if (version != options_.tool_versions.end()) t->set_version(version->second);
+  }
+  for (const auto& [name, version] : options_.tool_versions) {
+    if (std::find(options_.tools.begin(), options_.tools.end(), name) != options_.tools.end()) {
+      continue;
+    }
+    v1::ToolInfo* t = info.add_tools();  // code toolchains (python3, rustc, ...)
+    t->set_name(name);
+    t->set_version(version);
+  }
   for (const std::string& label : options_.labels) info.add_labels(label);
   info.set_max_concurrent_steps(options_.slots);
   info.set_artifact_endpoint(

@@ -49,6 +49,7 @@ struct AgentOptions {
   std::string gpu_model;
   std::vector<std::string> labels;
   std::vector<std::string> tools;
+  std::map<std::string, std::string> tool_versions;  // name -> version line
   std::string artifact_listen = "127.0.0.1:0";
   std::string artifact_advertise_host = "127.0.0.1";
   uint64_t disk_limit_bytes = 0;  // artifact store capacity; 0 unlimited

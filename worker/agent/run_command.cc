@@ -14,6 +14,7 @@
 #include "common/logging.h"
 #include "spdlog/spdlog.h"
 #include "worker/agent/agent.h"
+#include "worker/agent/capabilities.h"
 #include "worker/exec/tool_executor.h"
 
 namespace cohort::worker {
@@ -28,6 +29,7 @@ struct RunFlags {
   double gpu_memory_gb = 0;
   double disk_limit_gb = 0;
   double drain_seconds = 60;
+  int gpus_flag = -1;  // -1: detect with nvidia-smi
   std::string log_format = "human";
 };
 
@@ -63,6 +65,24 @@ int Run(RunFlags flags) {
   tools.llama_cpp_dir = FromEnv(flags.llama_cpp_dir, "COHORT_LLAMA_CPP_DIR", "");
   tools.python = FromEnv(flags.python, "COHORT_PYTHON", "/usr/bin/python3");
   flags.agent.tools = AvailableTools(tools);
+  std::map<std::string, std::string> tool_paths;
+  for (const std::string& name : flags.agent.tools) {
+    if (name != "convert_hf_to_gguf.py") tool_paths[name] = FindLlamaTool(tools.llama_cpp_dir, name);
+  }
+  flags.agent.tool_versions = DetectToolVersions(tool_paths);
+  if (flags.gpus_flag < 0) {
+    // No --gpus: offer what nvidia-smi reports (none without it).
+    std::vector<GpuDescription> gpus = DetectGpus();
+    flags.agent.gpus = static_cast<uint32_t>(gpus.size());
+    for (const GpuDescription& gpu : gpus) {
+      if (flags.agent.gpu_memory_bytes == 0 || gpu.memory_bytes < flags.agent.gpu_memory_bytes) {
+        flags.agent.gpu_memory_bytes = gpu.memory_bytes;
+      }
+      flags.agent.gpu_model = gpu.model;
+    }
+  } else {
+    flags.agent.gpus = static_cast<uint32_t>(flags.gpus_flag);
+  }
   ToolExecutor executor(tools);
 
   sigset_t signals;
@@ -95,7 +115,8 @@ void AddRunCommand(CLI::App& app, CommandFn* selected) {
   cmd->add_option("--worker-id", flags->agent.worker_id,
                   "stable id (default: saved in the state dir)");
   cmd->add_option("--slots", flags->agent.slots, "steps run at once")->capture_default_str();
-  cmd->add_option("--gpus", flags->agent.gpus, "GPUs offered")->capture_default_str();
+  cmd->add_option("--gpus", flags->gpus_flag,
+                  "GPUs offered (default: as many as nvidia-smi lists, else 0)");
   cmd->add_option("--gpu-memory-gb", flags->gpu_memory_gb, "memory per GPU");
   cmd->add_option("--gpu-model", flags->agent.gpu_model, "GPU model name");
   cmd->add_option("--labels", flags->labels, "comma-separated labels");

@@ -1,0 +1,66 @@
+#include "worker/agent/capabilities.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "common/subprocess.h"
+#include "worker/sandbox/toolchains.h"
+
+namespace cohort::worker {
+
+std::vector<GpuDescription> ParseNvidiaSmi(const std::string& text) {
+  std::vector<GpuDescription> gpus;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipWhitespace())) {
+    std::vector<std::string> fields = absl::StrSplit(line, ',');
+    if (fields.size() != 3) continue;
+    GpuDescription gpu;
+    uint64_t mib = 0;
+    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(fields[0]), &gpu.index) ||
+        !absl::SimpleAtoi(absl::StripAsciiWhitespace(fields[2]), &mib)) {
+      continue;
+    }
+    gpu.model = std::string(absl::StripAsciiWhitespace(fields[1]));
+    gpu.memory_bytes = mib << 20;
+    gpus.push_back(std::move(gpu));
+  }
+  return gpus;
+}
+
+std::vector<GpuDescription> DetectGpus() {
+  SubprocessOptions options;
+  options.argv = {"nvidia-smi", "--query-gpu=index,name,memory.total",
+                  "--format=csv,noheader,nounits"};
+  options.timeout = absl::Seconds(20);
+  absl::StatusOr<SubprocessResult> result = RunSubprocess(options);
+  if (!result.ok() || !result->Succeeded()) return {};
+  return ParseNvidiaSmi(result->stdout_data);
+}
+
+std::map<std::string, std::string> DetectToolVersions(
+    const std::map<std::string, std::string>& tool_paths) {
+  std::map<std::string, std::string> versions;
+  for (const sandbox::Toolchain& t : sandbox::DetectToolchains()) {
+    if (t.present) versions[t.name] = t.version;
+  }
+  for (const auto& [name, path] : tool_paths) {
+    SubprocessOptions options;
+    options.argv = {path, "--version"};
+    options.timeout = absl::Seconds(10);
+    absl::StatusOr<SubprocessResult> result = RunSubprocess(options);
+    std::string version;
+    if (result.ok()) {
+      for (absl::string_view line : absl::StrSplit(
+               result->stdout_data + "\n" + result->stderr_data, '\n')) {
+        if (absl::StrContains(absl::AsciiStrToLower(line), "version")) {
+          version = std::string(absl::StripAsciiWhitespace(line));
+          break;
+        }
+      }
+    }
+    versions[name] = version;
+  }
+  return versions;
+}
+
+}  // namespace cohort::worker
