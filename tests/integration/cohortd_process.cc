@@ -24,7 +24,9 @@ absl::Status CohortdProcess::Start() {
   std::string port_file = state_dir_ + "/port";
   std::filesystem::remove(port_file);
   SubprocessOptions options;
-  options.argv = {BinDir() + "/cohortd", "--listen", "127.0.0.1:0", "--state-dir",
+  // A restart keeps the port, so workers and clients find it again.
+  std::string listen = "127.0.0.1:" + std::to_string(port_);
+  options.argv = {BinDir() + "/cohortd", "--listen", listen, "--state-dir",
                   state_dir_, "--port-file", port_file, "--log-level", "warn"};
   options.argv.insert(options.argv.end(), extra_flags_.begin(), extra_flags_.end());
   options.stderr_path = state_dir_ + "/cohortd.log";

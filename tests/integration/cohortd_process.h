@@ -25,7 +25,8 @@ class CohortdProcess {
                           std::vector<std::string> extra_flags = {});
   ~CohortdProcess();
 
-  // Starts cohortd and waits until it serves (health SERVING).
+  // Starts cohortd and waits until it serves (health SERVING). The first
+  // start picks a free port; later starts reuse it.
   absl::Status Start();
   void Kill9();
   void Stop();  // SIGTERM and wait

@@ -40,3 +40,11 @@ add_dependencies(worker_integration_test cohortd cohort-worker)
 
 # The cohort CLI against a real cohortd.
 include(${CMAKE_CURRENT_LIST_DIR}/client.cmake)
+
+
+# The README's demo sweep through the CLI with a coordinator kill in the middle.
+cohort_cc_test(NAME demo_e2e_test
+  SRCS integration/demo_e2e_test.cc
+  DEPS cohort::integration_workers cohort::integration_support cohort::proto
+       nlohmann_json::nlohmann_json)
+add_dependencies(demo_e2e_test cohortd cohort-worker cohort)

@@ -16,7 +16,8 @@ absl::Status WorkerProcess::Start() {
                   "--worker-id", spec_.id,
                   "--slots", std::to_string(spec_.slots),
                   "--llama-cpp-dir", COHORT_FAKES_DIR,
-                  "--drain-seconds", "5"};
+                  "--drain-seconds", "5",
+                  "--gpus", std::to_string(spec_.gpus)};
   if (!spec_.labels.empty()) {
     options.argv.push_back("--labels");
     options.argv.push_back(absl::StrJoin(spec_.labels, ","));

@@ -21,6 +21,7 @@ struct WorkerSpec {
   std::string token_file;
   std::vector<std::string> labels;
   uint32_t slots = 2;
+  uint32_t gpus = 0;
   std::map<std::string, std::string> env;  // e.g. COHORT_FAKE_FAIL
 };
 
