@@ -158,13 +158,14 @@ TEST_F(WorkerIntegrationTest, ChainRunsAcrossTwoWorkersWithPeerTransfer) {
   auto* dm = AddStep(&spec, "dropmap", v1::STEP_KIND_DROPMAP,
                      R"({"flags": {"target": 6, "protect_top": 1}})", {"prune"});
   FromArtifact(dm, "contrib", contrib_);
-  auto* pr = AddStep(&spec, "prune", v1::STEP_KIND_PRUNE,
-                     R"({"upweight": {"alpha": 1.2, "target": "mlp.down_proj.weight"}})",
-                     {"prune"});
+  auto* pr = AddStep(&spec, "prune", v1::STEP_KIND_PRUNE, "{}", {"prune"});
   FromArtifact(pr, "checkpoint", base_);
   FromNode(pr, "drop_map", "dropmap", "drop_map");
+  auto* up = AddStep(&spec, "upweight", v1::STEP_KIND_UPWEIGHT,
+                     R"({"alpha": 1.2, "target": "mlp.down_proj.weight"})", {"prune"});
+  FromNode(up, "checkpoint", "prune", "checkpoint");
   auto* cv = AddStep(&spec, "convert", v1::STEP_KIND_CONVERT, R"({"outtype": "bf16"})", {"gguf"});
-  FromNode(cv, "checkpoint", "prune", "checkpoint");
+  FromNode(cv, "checkpoint", "upweight", "checkpoint");
   auto* qz = AddStep(&spec, "quantize", v1::STEP_KIND_QUANTIZE, R"({"type": "Q6_K"})", {"gguf"});
   FromNode(qz, "gguf", "convert", "gguf");
   std::string id = Submit(spec);
@@ -173,18 +174,22 @@ TEST_F(WorkerIntegrationTest, ChainRunsAcrossTwoWorkersWithPeerTransfer) {
       << campaign.DebugString() << ReadFileToString(b->LogPath()).value_or("");
   EXPECT_EQ(StepNamed(campaign, "prune")->worker_id(), "wa");
   EXPECT_EQ(StepNamed(campaign, "convert")->worker_id(), "wb");
-  // B holds a verified copy of A's pruned checkpoint, fetched by digest.
+  // B holds a verified copy of A's upweighted checkpoint, fetched by digest.
   v1::ListArtifactsRequest list;
   list.set_campaign_id(id);
   list.set_kind(v1::ARTIFACT_KIND_CHECKPOINT);
   v1::ListArtifactsResponse artifacts;
   ASSERT_TRUE(client_->ListArtifacts(CohortdProcess::Context(client_token_).get(), list,
                                      &artifacts).ok());
-  ASSERT_EQ(artifacts.artifacts_size(), 1);
-  std::string hex = artifacts.artifacts(0).digest().substr(7);
-  std::string copy = dir_.Join("wb/artifacts/objects/" + hex);
-  ASSERT_TRUE(fs::exists(copy));
-  EXPECT_EQ("sha256:" + Sha256Folder(copy).value(), artifacts.artifacts(0).digest());
+  ASSERT_EQ(artifacts.artifacts_size(), 2);  // pruned, then upweighted
+  int fetched = 0;
+  for (const v1::Artifact& a : artifacts.artifacts()) {
+    std::string copy = dir_.Join("wb/artifacts/objects/" + a.digest().substr(7));
+    if (!fs::exists(copy)) continue;
+    EXPECT_EQ("sha256:" + Sha256Folder(copy).value(), a.digest());
+    ++fetched;
+  }
+  EXPECT_EQ(fetched, 1);
   EXPECT_NE(ReadFileToString(b->LogPath()).value_or("").find("fetched"), std::string::npos);
   // The quantized model has the pruned expert count.
   list.set_kind(v1::ARTIFACT_KIND_GGUF);

@@ -6,6 +6,8 @@
 #include <filesystem>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
@@ -163,6 +165,26 @@ absl::StatusOr<quant::GgufSummary> Summarize(const std::string& path) {
 
 }  // namespace
 
+bool ParseToolProgress(absl::string_view line, TaskProgress* progress) {
+  size_t open = line.find('[');
+  size_t slash = line.find('/', open == absl::string_view::npos ? 0 : open);
+  size_t close = line.find(']', slash == absl::string_view::npos ? 0 : slash);
+  if (open == absl::string_view::npos || slash == absl::string_view::npos ||
+      close == absl::string_view::npos || !(open < slash && slash < close)) {
+    return false;
+  }
+  uint64_t done = 0, total = 0;
+  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(line.substr(open + 1, slash - open - 1)), &done) ||
+      !absl::SimpleAtoi(absl::StripAsciiWhitespace(line.substr(slash + 1, close - slash - 1)), &total) ||
+      total == 0 || done > total) {
+    return false;
+  }
+  progress->done = done;
+  progress->total = total;
+  progress->unit = "tensors";
+  return true;
+}
+
 std::string FindLlamaTool(const std::string& llama_cpp_dir, const std::string& name) {
   std::error_code ec;
   if (!llama_cpp_dir.empty()) {
@@ -205,10 +227,33 @@ absl::Status ToolExecutor::RunTool(const StepTask& task, std::vector<std::string
   options.working_dir = working_dir.empty() ? task.output_root : working_dir;
   options.timeout = config_.step_timeout;
   options.should_stop = task.should_stop;
+  // stderr (where llama.cpp's tools log, progress included) comes through
+  // us to be parsed, and goes on to the log; stdout goes to the log directly
+  // unless the caller keeps it.
   options.stdout_path = stdout_capture == nullptr ? task.log_path : "";
-  options.stderr_path = task.log_path;
-  options.output_limit = 64 << 20;
-  COHORT_ASSIGN_OR_RETURN(SubprocessResult result, RunSubprocess(options));
+  std::string pending;
+  FILE* log_file = task.log_path.empty() ? nullptr : std::fopen(task.log_path.c_str(), "a");
+  options.on_stderr = [&](absl::string_view chunk) {
+    if (log_file != nullptr) {
+      std::fwrite(chunk.data(), 1, chunk.size(), log_file);
+      std::fflush(log_file);
+    }
+    pending.append(chunk.data(), chunk.size());
+    size_t end;
+    while ((end = pending.find('\n')) != std::string::npos) {
+      TaskProgress progress;
+      if (task.on_progress &&
+          ParseToolProgress(absl::string_view(pending).substr(0, end), &progress)) {
+        task.on_progress(progress);
+      }
+      pending.erase(0, end + 1);
+    }
+  };
+  options.output_limit = 1 << 20;  // the log file has it all
+  if (stdout_capture != nullptr) options.output_limit = 64 << 20;
+  absl::StatusOr<SubprocessResult> run = RunSubprocess(options);
+  if (log_file != nullptr) std::fclose(log_file);
+  COHORT_ASSIGN_OR_RETURN(SubprocessResult result, std::move(run));
   if (stdout_capture != nullptr) *stdout_capture = result.stdout_data;
   if (result.cancelled) return absl::CancelledError("step cancelled");
   if (result.Succeeded()) return absl::OkStatus();

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "worker/exec/executor.h"
 
@@ -23,6 +24,11 @@ struct ToolConfig {
   std::string python = "/usr/bin/python3";
   absl::Duration step_timeout = absl::Hours(48);
 };
+
+// Reads a tool's progress from one line of its output: llama-quantize's
+// "[  12/ 363] blk.0.attn_q.weight ..." gives 12 of 363 tensors. Returns
+// false when the line says nothing about progress.
+bool ParseToolProgress(absl::string_view line, TaskProgress* progress);
 
 // Where a llama.cpp tool is: <dir>/<name>, <dir>/bin/<name>,
 // <dir>/build/bin/<name>, then PATH. Empty when not found.

@@ -189,6 +189,35 @@ TEST_F(ToolExecutorTest, GenerateThenScoreStreamsScoredRows) {
   EXPECT_EQ(nlohmann::json::parse(summary)["n"], 3);
 }
 
+TEST(ToolProgressTest, ReadsQuantizeLines) {
+  TaskProgress p;
+  ASSERT_TRUE(ParseToolProgress(
+      "[  12/ 363]                  blk.0.attn_q.weight - [ 2816,  4096], type =   bf16",
+      &p));
+  EXPECT_EQ(p.done, 12u);
+  EXPECT_EQ(p.total, 363u);
+  EXPECT_FALSE(ParseToolProgress("llama_model_quantize_impl: model size = 48 MB", &p));
+  EXPECT_FALSE(ParseToolProgress("[9/3] nonsense", &p));
+}
+
+TEST_F(ToolExecutorTest, QuantizeReportsProgress) {
+  ASSERT_OK_AND_ASSIGN(StepResult convert,
+                       Execute(Task(TaskKind::kConvert, "{}", {{"checkpoint", dir_.Join("base")}})));
+  StepTask quantize = Task(TaskKind::kQuantize, R"({"type": "Q6_K"})",
+                           {{"gguf", convert.outputs[0].second}});
+  TaskProgress last;
+  int updates = 0;
+  quantize.on_progress = [&](const TaskProgress& p) {
+    last = p;
+    ++updates;
+  };
+  ASSERT_OK(Execute(quantize).status());
+  EXPECT_GT(updates, 1);
+  EXPECT_EQ(last.done, last.total);
+  ASSERT_OK_AND_ASSIGN(std::string log, ReadFileToString(quantize.log_path));
+  EXPECT_THAT(log, HasSubstr("llama-quantize"));
+}
+
 TEST(GateTest, ConditionsOnSummaries) {
   nlohmann::json summary = {
       {"n", 10}, {"accuracy", 0.6},
