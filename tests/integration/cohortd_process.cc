@@ -66,6 +66,11 @@ absl::StatusOr<std::string> CohortdProcess::CreateToken(const std::string& role)
 }
 
 std::shared_ptr<grpc::Channel> CohortdProcess::Channel() const {
+  if (!tls_ca_.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = ReadFileToString(tls_ca_).value_or("");
+    return grpc::CreateChannel(address(), grpc::SslCredentials(ssl));
+  }
   return grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
 }
 

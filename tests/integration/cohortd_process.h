@@ -35,6 +35,8 @@ class CohortdProcess {
 
   absl::StatusOr<std::string> CreateToken(const std::string& role);
   std::shared_ptr<grpc::Channel> Channel() const;
+  // Connect over TLS, verifying cohortd with this CA (PEM file).
+  void set_tls_ca(const std::string& ca_file) { tls_ca_ = ca_file; }
   // A context carrying `token` and a deadline.
   static std::unique_ptr<grpc::ClientContext> Context(
       const std::string& token, absl::Duration deadline = absl::Seconds(10));
@@ -46,6 +48,7 @@ class CohortdProcess {
   std::vector<std::string> extra_flags_;
   Subprocess process_;
   int port_ = 0;
+  std::string tls_ca_;
 };
 
 }  // namespace cohort::testing

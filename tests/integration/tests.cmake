@@ -48,3 +48,9 @@ cohort_cc_test(NAME demo_e2e_test
   DEPS cohort::integration_workers cohort::integration_support cohort::proto
        nlohmann_json::nlohmann_json)
 add_dependencies(demo_e2e_test cohortd cohort-worker cohort)
+
+# cohortd over TLS with a worker that verifies it.
+cohort_cc_test(NAME tls_integration_test
+  SRCS integration/tls_integration_test.cc
+  DEPS cohort::integration_workers cohort::integration_support cohort::proto)
+add_dependencies(tls_integration_test cohortd cohort-worker)

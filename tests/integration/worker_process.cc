@@ -22,6 +22,7 @@ absl::Status WorkerProcess::Start() {
     options.argv.push_back("--labels");
     options.argv.push_back(absl::StrJoin(spec_.labels, ","));
   }
+  options.argv.insert(options.argv.end(), spec_.extra_flags.begin(), spec_.extra_flags.end());
   options.extra_env = spec_.env;
   options.stderr_path = LogPath();
   options.stdout_path = LogPath();

@@ -23,6 +23,7 @@ struct WorkerSpec {
   uint32_t slots = 2;
   uint32_t gpus = 0;
   std::map<std::string, std::string> env;  // e.g. COHORT_FAKE_FAIL
+  std::vector<std::string> extra_flags;     // e.g. --tls-ca FILE
 };
 
 class WorkerProcess {

@@ -69,6 +69,40 @@ void SleepUnless(const std::atomic<bool>& stop, absl::Duration d) {
 
 }  // namespace
 
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ClientCredentials(
+    const AgentOptions& options) {
+  if (options.tls_ca_file.empty()) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions ssl;
+  absl::StatusOr<std::string> ca = ReadFileToString(options.tls_ca_file);
+  if (!ca.ok()) return ca.status();
+  ssl.pem_root_certs = *ca;
+  if (!options.tls_cert_file.empty()) {
+    absl::StatusOr<std::string> cert = ReadFileToString(options.tls_cert_file);
+    absl::StatusOr<std::string> key = ReadFileToString(options.tls_key_file);
+    if (!cert.ok()) return cert.status();
+    if (!key.ok()) return key.status();
+    ssl.pem_cert_chain = *cert;
+    ssl.pem_private_key = *key;
+  }
+  return grpc::SslCredentials(ssl);
+}
+
+namespace {
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ArtifactServerCredentials(
+    const AgentOptions& options) {
+  if (options.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
+  absl::StatusOr<std::string> cert = ReadFileToString(options.tls_cert_file);
+  absl::StatusOr<std::string> key = ReadFileToString(options.tls_key_file);
+  if (!cert.ok()) return cert.status();
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({*key, *cert});
+  return grpc::SslServerCredentials(ssl);
+}
+
+}  // namespace
+
 Agent::Agent(AgentOptions options, StepExecutor& executor)
     : options_(std::move(options)), executor_(executor) {}
 
@@ -142,9 +176,14 @@ absl::Status Agent::Start() {
   store_ = std::move(*store);
 
   artifact_service_ = std::make_unique<ArtifactServiceImpl>(*store_, options_.token);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> server_creds =
+      ArtifactServerCredentials(options_);
+  if (!server_creds.ok()) return server_creds.status();
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> client_creds =
+      ClientCredentials(options_);
+  if (!client_creds.ok()) return client_creds.status();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options_.artifact_listen, grpc::InsecureServerCredentials(),
-                           &artifact_port_);
+  builder.AddListeningPort(options_.artifact_listen, *server_creds, &artifact_port_);
   builder.RegisterService(artifact_service_.get());
   artifact_server_ = builder.BuildAndStart();
   if (artifact_server_ == nullptr || artifact_port_ == 0) {
@@ -154,8 +193,8 @@ absl::Status Agent::Start() {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  gateway_ = v1::WorkerGateway::NewStub(grpc::CreateCustomChannel(
-      options_.coordinator, grpc::InsecureChannelCredentials(), args));
+  gateway_ = v1::WorkerGateway::NewStub(
+      grpc::CreateCustomChannel(options_.coordinator, *client_creds, args));
   while (true) {
     absl::Status registered = Register();
     if (registered.ok()) break;
@@ -325,8 +364,11 @@ absl::StatusOr<std::map<std::string, std::string>> Agent::ResolveInputs(
       }
       if (where.has_worker_id() && !where.endpoint().empty() &&
           where.worker_id() != worker_id_) {
+        absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds =
+            ClientCredentials(options_);
+        if (!creds.ok()) return creds.status();
         absl::StatusOr<StoredArtifact> fetched =
-            FetchFromPeer(*store_, where.endpoint(), options_.token, digest);
+            FetchFromPeer(*store_, where.endpoint(), options_.token, digest, *creds);
         if (fetched.ok()) {
           spdlog::info("fetched {} ({} bytes) from {}", digest.substr(0, 19),
                        fetched->size_bytes, where.worker_id());

@@ -33,6 +33,7 @@
 #include "worker/exec/executor.h"
 
 namespace grpc {
+class ChannelCredentials;
 class Server;
 }  // namespace grpc
 
@@ -54,7 +55,18 @@ struct AgentOptions {
   std::string artifact_advertise_host = "127.0.0.1";
   uint64_t disk_limit_bytes = 0;  // artifact store capacity; 0 unlimited
   absl::Duration poll_wait = absl::Seconds(10);
+  // TLS: with tls_ca_file the coordinator and peers are reached over TLS
+  // (that CA verifies them); tls_cert_file/tls_key_file are this worker's
+  // certificate, presented to cohortd (mTLS) and served on the artifact
+  // listener. All empty: plaintext (one trusted machine or network).
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
+
+// Channel credentials for `options` (plaintext when no CA is given).
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ClientCredentials(
+    const AgentOptions& options);
 
 class Agent {
  public:

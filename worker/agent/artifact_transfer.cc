@@ -193,12 +193,12 @@ grpc::ServerWriteReactor<v1::ArtifactChunk>* ArtifactServiceImpl::FetchArtifact(
       absl::StrCat("'", request->relative_path(), "' is not a file of ", request->digest())));
 }
 
-absl::StatusOr<StoredArtifact> FetchFromPeer(ArtifactStore& store,
-                                             const std::string& endpoint,
-                                             const std::string& token,
-                                             const std::string& digest) {
+absl::StatusOr<StoredArtifact> FetchFromPeer(
+    ArtifactStore& store, const std::string& endpoint, const std::string& token,
+    const std::string& digest,
+    std::shared_ptr<grpc::ChannelCredentials> credentials) {
   if (std::optional<StoredArtifact> have = store.Find(digest)) return *have;
-  auto channel = grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials());
+  auto channel = grpc::CreateChannel(endpoint, std::move(credentials));
   auto stub = v1::ArtifactService::NewStub(channel);
   v1::StatArtifactRequest stat_request;
   stat_request.set_digest(digest);

@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "cohort/v1/artifact.grpc.pb.h"
+#include "grpcpp/security/credentials.h"
 #include "worker/artifacts/artifact_store.h"
 
 namespace cohort::worker {
@@ -41,10 +42,10 @@ class ArtifactServiceImpl final : public v1::ArtifactService::CallbackService {
 
 // Fetches `digest` from the peer at `endpoint` into `store`. kDataLoss when
 // the bytes do not match the digest; kUnavailable when the peer is gone.
-absl::StatusOr<StoredArtifact> FetchFromPeer(ArtifactStore& store,
-                                             const std::string& endpoint,
-                                             const std::string& token,
-                                             const std::string& digest);
+absl::StatusOr<StoredArtifact> FetchFromPeer(
+    ArtifactStore& store, const std::string& endpoint, const std::string& token,
+    const std::string& digest,
+    std::shared_ptr<grpc::ChannelCredentials> credentials);
 
 }  // namespace cohort::worker
 

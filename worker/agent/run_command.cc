@@ -133,6 +133,11 @@ void AddRunCommand(CLI::App& app, CommandFn* selected) {
   cmd->add_option("--drain-seconds", flags->drain_seconds,
                   "on SIGTERM, time to finish running steps before handing them back")
       ->capture_default_str();
+  cmd->add_option("--tls-ca", flags->agent.tls_ca_file,
+                  "CA certificate (PEM): reach cohortd and peers over TLS");
+  cmd->add_option("--tls-cert", flags->agent.tls_cert_file,
+                  "this worker's certificate (PEM): mTLS to cohortd, TLS on the artifact listener");
+  cmd->add_option("--tls-key", flags->agent.tls_key_file, "this worker's private key (PEM)");
   cmd->add_option("--log-format", flags->log_format, "human or json")->capture_default_str();
   cmd->callback([flags, selected] { *selected = [flags] { return Run(*flags); }; });
 }
