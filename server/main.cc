@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include "CLI/CLI.hpp"
@@ -11,6 +12,7 @@
 #include "common/logging.h"
 #include "common/version.h"
 #include "server/coordinator/coordinator.h"
+#include "server/metrics/metrics.h"
 #include "server/service/server.h"
 #include "spdlog/spdlog.h"
 
@@ -20,6 +22,7 @@ struct Flags {
   cohort::server::ServerOptions server;
   std::string state_dir = "cohort-state";
   std::string port_file;
+  std::string metrics_listen;  // empty: no /metrics
   std::string log_format = "human";
   std::string log_level = "info";
   double lease_seconds = 30;
@@ -78,7 +81,20 @@ int Serve(const Flags& flags) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   auto coordinator = OpenCoordinator(flags);
   if (!coordinator.ok()) return Fail(coordinator.status());
-  cohort::server::CohortServer server(**coordinator, flags.server);
+  cohort::server::ServerOptions server_options = flags.server;
+  std::unique_ptr<cohort::server::CohortMetrics> metrics;
+  if (!flags.metrics_listen.empty()) {
+    metrics = std::make_unique<cohort::server::CohortMetrics>(**coordinator,
+                                                              cohort::RealClock());
+    absl::StatusOr<int> port = metrics->Serve(flags.metrics_listen);
+    if (!port.ok()) return Fail(port.status());
+    spdlog::info("metrics on port {} (/metrics)", *port);
+    server_options.on_rpc_done = [m = metrics.get()](const std::string& method,
+                                                     int code, absl::Duration d) {
+      m->ObserveRpc(method, code, d);
+    };
+  }
+  cohort::server::CohortServer server(**coordinator, server_options);
   if (absl::Status s = server.Start(); !s.ok()) return Fail(s);
   if (!flags.port_file.empty()) {
     absl::Status s = cohort::WriteFileAtomically(
@@ -108,6 +124,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--port-file", flags.port_file,
                  "write the bound port here once serving");
+  app.add_option("--metrics-listen", flags.metrics_listen,
+                 "host:port to serve Prometheus /metrics on (default: off)");
   app.add_option("--tls-cert", flags.server.tls_cert_file, "server certificate (PEM)");
   app.add_option("--tls-key", flags.server.tls_key_file, "server private key (PEM)");
   app.add_option("--tls-client-ca", flags.server.tls_client_ca_file,

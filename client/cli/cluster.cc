@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -82,7 +83,10 @@ absl::StatusOr<int> WaitForPort(const std::string& port_file, pid_t pid) {
     absl::StatusOr<std::string> text = ReadFileToString(port_file);
     int port = 0;
     if (text.ok() && absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &port)) return port;
-    if (!Running(pid, "cohortd")) break;
+    // Our own child: it has exited once waitpid reaps it. (Its cmdline is
+    // ours until exec, so Running() would misjudge the first moments.)
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) break;
     absl::SleepFor(absl::Milliseconds(50));
   }
   return absl::UnavailableError("cohortd did not start; see its log");

@@ -33,14 +33,31 @@ void Coordinator::AfterChange(Deferred& deferred) {
 }
 
 void Coordinator::ServeWaiters(Deferred& deferred) {
-  for (auto it = waiters_.begin(); it != waiters_.end();) {
-    absl::StatusOr<std::optional<LeaseGrant>> grant =
-        store_->LeaseNext(it->worker, clock_.Now(), options_.lease_duration);
-    if (grant.ok() && !grant->has_value()) {
+  // One transaction for every grant of this round (a burst of ready steps
+  // costs one commit, not one per worker), and nothing at all when no step
+  // is ready: not a lease attempt per parked worker per change and per tick.
+  if (waiters_.empty()) return;
+  std::vector<WorkerCapacity> workers;
+  workers.reserve(waiters_.size());
+  for (const Waiter& w : waiters_) workers.push_back(w.worker);
+  absl::StatusOr<std::vector<std::optional<LeaseGrant>>> grants =
+      store_->LeaseMany(workers, clock_.Now(), options_.lease_duration);
+  if (!grants.ok()) {
+    // Nothing was leased; the oldest waiter hears why, the others stay.
+    LeaseCallback done = std::move(waiters_.front().done);
+    waiters_.pop_front();
+    deferred.push_back([done = std::move(done), status = grants.status()] {
+      done(status);
+    });
+    return;
+  }
+  auto it = waiters_.begin();
+  for (std::optional<LeaseGrant>& grant : *grants) {
+    if (!grant.has_value()) {
       ++it;
       continue;
     }
-    if (grant.ok()) ++stats_.leases_granted;
+    ++stats_.leases_granted;
     LeaseCallback done = std::move(it->done);
     it = waiters_.erase(it);
     deferred.push_back([done = std::move(done), grant = std::move(grant)]() mutable {

@@ -6,6 +6,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/support/server_interceptor.h"
 #include "server/service/services.h"
 #include "spdlog/spdlog.h"
 
@@ -36,6 +37,43 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
   return grpc::SslServerCredentials(ssl);
 }
 
+// Times every call for ServerOptions::on_rpc_done: from the interceptor's
+// creation (the call's arrival) to the status being sent.
+class TimingInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  TimingInterceptor(const ServerOptions* options, const char* method)
+      : options_(options), method_(method == nullptr ? "" : method),
+        start_(absl::Now()) {}
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
+      options_->on_rpc_done(method_, methods->GetSendStatus().error_code(),
+                            absl::Now() - start_);
+    }
+    methods->Proceed();
+  }
+
+ private:
+  const ServerOptions* options_;
+  const std::string method_;
+  const absl::Time start_;
+};
+
+class TimingInterceptorFactory final
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit TimingInterceptorFactory(const ServerOptions* options)
+      : options_(options) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    return new TimingInterceptor(options_, info->method());
+  }
+
+ private:
+  const ServerOptions* options_;
+};
+
 }  // namespace
 
 CohortServer::CohortServer(Coordinator& coordinator, ServerOptions options)
@@ -56,6 +94,12 @@ absl::Status CohortServer::Start() {
   builder.RegisterService(coordinator_service_.get());
   builder.RegisterService(gateway_service_.get());
   builder.SetMaxReceiveMessageSize(64 << 20);
+  if (options_.on_rpc_done) {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(std::make_unique<TimingInterceptorFactory>(&options_));
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  }
   // Workers ping every few seconds while polling; don't GOAWAY them.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);

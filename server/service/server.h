@@ -15,6 +15,7 @@
 #define COHORT_SERVER_SERVICE_SERVER_H_
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -35,6 +36,12 @@ struct ServerOptions {
   std::string tls_key_file;
   std::string tls_client_ca_file;         // set: require client certs (mTLS)
   absl::Duration tick = absl::Milliseconds(100);
+  // Called once per finished RPC, on a gRPC thread: the full method name
+  // ("/cohort.v1.WorkerGateway/Lease"), the gRPC status code and the time
+  // from the call's arrival to its status. Must be cheap and thread-safe.
+  // Empty: calls are not timed.
+  std::function<void(const std::string& method, int code, absl::Duration latency)>
+      on_rpc_done;
 };
 
 class CoordinatorService;

@@ -28,6 +28,9 @@ std::string RequirementsToJson(const Requirements& req) {
 
 Requirements RequirementsFromJson(const std::string& text) {
   Requirements req;
+  // Most steps ask for nothing: skip the parse (ReadStep runs per step).
+  static const std::string* const kNone = new std::string(RequirementsToJson(req));
+  if (text == *kNone) return req;
   json j = json::parse(text, nullptr, false);
   if (!j.is_object()) return req;
   req.gpus = j.value("gpus", 0u);
@@ -44,6 +47,10 @@ absl::StatusOr<std::unique_ptr<CoordinatorStore>> CoordinatorStore::Open(
   COHORT_ASSIGN_OR_RETURN(std::unique_ptr<Database> db,
                           Database::Open(path, options));
   COHORT_RETURN_IF_ERROR(Migrate(*db));
+  // SQLite's default page cache is 2 MB: a graph of 10^5 steps (and its
+  // indexes) then lives in the OS cache and every lookup pays a pread.
+  // 256 MB is a ceiling, not a reservation.
+  COHORT_RETURN_IF_ERROR(db->Execute("PRAGMA cache_size=-262144"));
   return std::unique_ptr<CoordinatorStore>(new CoordinatorStore(std::move(db)));
 }
 

@@ -215,9 +215,19 @@ class CoordinatorStore {
   absl::StatusOr<std::vector<LeaseGrant>> RegisterWorker(
       const std::string& id, const std::string& info_json, absl::Time now);
   absl::StatusOr<std::vector<WorkerRecord>> ListWorkers();
+  // Whether any READY step is out of backoff at `now` (one indexed lookup;
+  // lets the coordinator skip offering nothing to every parked worker).
+  absl::StatusOr<bool> HasReadyStep(absl::Time now);
   // Leases the best READY step `worker` can run, if any.
   absl::StatusOr<std::optional<LeaseGrant>> LeaseNext(
       const WorkerCapacity& worker, absl::Time now, absl::Duration duration);
+  // LeaseNext for each of `workers` in order, in one transaction (one
+  // commit, so one fsync under FULL, for a burst of grants). Stops as soon as
+  // no READY step is left: the result has one entry per worker considered
+  // (a prefix of `workers`), a grant or nullopt. On error nothing is leased.
+  absl::StatusOr<std::vector<std::optional<LeaseGrant>>> LeaseMany(
+      const std::vector<WorkerCapacity>& workers, absl::Time now,
+      absl::Duration duration);
   absl::StatusOr<HeartbeatOutcome> Heartbeat(const std::string& worker_id,
                                              const std::vector<LeaseRef>& leases,
                                              absl::Time now,
@@ -295,7 +305,11 @@ class CoordinatorStore {
   absl::StatusOr<std::optional<StepRecord>> ReadStep(const std::string& key);
   absl::StatusOr<std::vector<std::string>> CampaignsOfStep(const std::string& key);
   absl::StatusOr<LeaseGrant> MakeGrant(StepRecord step);
-  absl::Status InsertStep(const PlannedStep& step, int priority, absl::Time now);
+  absl::StatusOr<std::optional<LeaseGrant>> LeaseNextInTransaction(
+      const WorkerCapacity& worker, absl::Time now, absl::Duration duration);
+  // Returns false when the step already existed (shared by key).
+  absl::StatusOr<bool> InsertStep(const PlannedStep& step, int priority,
+                                  absl::Time now);
 
   std::unique_ptr<Database> db_;
 };

@@ -135,8 +135,20 @@ constexpr const char* kMigration2 = R"sql(
 ALTER TABLE steps ADD COLUMN log_tail TEXT;
 )sql";
 
+// LeaseNext orders READY steps by (priority DESC, created_us, key): with
+// `key` outside the index, SQLite read and sorted the whole ready queue for
+// every lease. The full order in the index lets it stop after the first
+// matching row. And which artifacts a worker holds, by location: LeaseNext
+// asks it for every lease to decide whether input locality can matter.
+constexpr const char* kMigration3 = R"sql(
+CREATE INDEX steps_by_state_order ON steps(state, priority DESC, created_us, key);
+DROP INDEX steps_by_state;
+CREATE INDEX artifact_locations_by_location ON artifact_locations(location, digest);
+)sql";
+
 const std::vector<const char*>& Migrations() {
-  static const std::vector<const char*> migrations = {kMigration1, kMigration2};
+  static const std::vector<const char*> migrations = {kMigration1, kMigration2,
+                                                      kMigration3};
   return migrations;
 }
 

@@ -11,7 +11,7 @@
 
 namespace cohort::server {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 [[nodiscard]] absl::Status Migrate(Database& db);
 

@@ -1,5 +1,6 @@
 // CoordinatorStore: submitting, reading, cancelling and resuming campaigns.
 #include <set>
+#include <unordered_map>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -27,14 +28,25 @@ CampaignRecord CampaignFromRow(const Statement& row) {
   return c;
 }
 
+absl::StatusOr<StepState> StateOf(Database& db, const std::string& key) {
+  Statement& select = db.Prepare("SELECT state FROM steps WHERE key = ?");
+  select.Bind(1, key);
+  StepState state = StepState::kUnspecified;
+  if (select.Step()) state = static_cast<StepState>(select.ColumnInt64(0));
+  while (select.Step()) {
+  }
+  COHORT_RETURN_IF_ERROR(select.status());
+  return state;
+}
+
 constexpr const char* kCampaignColumns =
     "SELECT id, name, state, spec_json, priority, unfinished, created_us, "
     "finished_us FROM campaigns";
 
 }  // namespace
 
-absl::Status CoordinatorStore::InsertStep(const PlannedStep& step, int priority,
-                                          absl::Time now) {
+absl::StatusOr<bool> CoordinatorStore::InsertStep(const PlannedStep& step,
+                                                  int priority, absl::Time now) {
   Statement& insert = db_->Prepare(
       "INSERT OR IGNORE INTO steps(key, kind, params_json, impl_version, state, "
       "max_attempts, requirements_json, priority, display_name, created_us) "
@@ -50,7 +62,7 @@ absl::Status CoordinatorStore::InsertStep(const PlannedStep& step, int priority,
       .Bind(9, step.display_name)
       .Bind(10, Micros(now));
   COHORT_RETURN_IF_ERROR(insert.Run());
-  if (insert.Changes() == 0) return absl::OkStatus();  // shared with a campaign before
+  if (insert.Changes() == 0) return false;  // shared with a campaign before
   for (const StepInput& in : step.inputs) {
     Statement& input = db_->Prepare(
         "INSERT INTO step_inputs(step_key, name, artifact_digest, "
@@ -67,7 +79,7 @@ absl::Status CoordinatorStore::InsertStep(const PlannedStep& step, int priority,
     edge.Bind(1, parent).Bind(2, step.key);
     COHORT_RETURN_IF_ERROR(edge.Run());
   }
-  return absl::OkStatus();
+  return true;
 }
 
 absl::Status CoordinatorStore::RearmStep(const std::string& key, absl::Time now,
@@ -118,16 +130,25 @@ absl::StatusOr<SubmitOutcome> CoordinatorStore::SubmitCampaign(
   insert.Bind(7, Micros(now));
   COHORT_RETURN_IF_ERROR(insert.Run());
 
-  std::set<std::string> seen_keys;
+  // Each distinct step's state once stored and re-armed (a new step is
+  // WAITING), so the passes below read nothing back: work per step stays
+  // constant however big the campaign.
+  std::unordered_map<std::string, StepState> states;
+  states.reserve(steps.size());
   for (const PlannedStep& step : steps) {  // topological order
-    if (!seen_keys.insert(step.key).second) continue;
-    COHORT_RETURN_IF_ERROR(InsertStep(step, priority, now));
+    if (states.count(step.key) != 0) continue;
+    COHORT_ASSIGN_OR_RETURN(bool inserted, InsertStep(step, priority, now));
     Statement& link = db_->Prepare(
         "INSERT OR IGNORE INTO campaign_steps(campaign_id, step_key, node_id) "
         "VALUES(?, ?, ?)");
     link.Bind(1, outcome.campaign_id).Bind(2, step.key).Bind(3, step.node_id);
     COHORT_RETURN_IF_ERROR(link.Run());
-    COHORT_RETURN_IF_ERROR(RearmStep(step.key, now, rerun));
+    StepState state = StepState::kWaiting;
+    if (!inserted) {
+      COHORT_RETURN_IF_ERROR(RearmStep(step.key, now, rerun));
+      COHORT_ASSIGN_OR_RETURN(state, StateOf(*db_, step.key));
+    }
+    states.emplace(step.key, state);
   }
   // Count the campaign's unfinished steps now that they are linked; later
   // transitions keep the counter current (SetState).
@@ -140,21 +161,18 @@ absl::StatusOr<SubmitOutcome> CoordinatorStore::SubmitCampaign(
   COHORT_RETURN_IF_ERROR(AppendEvent(EventType::kCampaignSubmitted,
                                      outcome.campaign_id, "",
                                      StepState::kUnspecified, "", name, now));
-  for (const std::string& key : seen_keys) {
-    COHORT_ASSIGN_OR_RETURN(std::optional<StepRecord> step, ReadStep(key));
-    if (step.has_value() && step->state == StepState::kSucceeded) {
-      ++outcome.steps_cached;
-    }
+  for (const auto& [key, state] : states) {
+    if (state == StepState::kSucceeded) ++outcome.steps_cached;
   }
+  outcome.steps_total = static_cast<uint32_t>(states.size());
   // Only now are all of a step's parents stored; promote in plan order so a
-  // chain of cached steps opens up in one pass.
+  // chain of cached steps opens up in one pass. Each waiting step once.
   for (const PlannedStep& step : steps) {
-    COHORT_ASSIGN_OR_RETURN(std::optional<StepRecord> stored, ReadStep(step.key));
-    if (stored.has_value() && stored->state == StepState::kWaiting) {
-      COHORT_RETURN_IF_ERROR(PromoteIfInputsDone(step.key, now));
-    }
+    StepState& state = states[step.key];
+    if (state != StepState::kWaiting) continue;
+    state = StepState::kUnspecified;
+    COHORT_RETURN_IF_ERROR(PromoteIfInputsDone(step.key, now));
   }
-  outcome.steps_total = static_cast<uint32_t>(seen_keys.size());
   outcome.steps_to_run = outcome.steps_total - outcome.steps_cached;
   // A campaign whose every step was cached is done at once.
   Statement& empty = db_->Prepare(

@@ -116,10 +116,51 @@ absl::StatusOr<LeaseGrant> CoordinatorStore::MakeGrant(StepRecord step) {
   return grant;
 }
 
+absl::StatusOr<bool> CoordinatorStore::HasReadyStep(absl::Time now) {
+  Statement& any = db_->Prepare(
+      "SELECT 1 FROM steps WHERE state = ? AND not_before_us <= ? LIMIT 1");
+  any.Bind(1, static_cast<int>(StepState::kReady)).Bind(2, Micros(now));
+  bool found = any.Step();
+  while (any.Step()) {
+  }
+  COHORT_RETURN_IF_ERROR(any.status());
+  return found;
+}
+
 absl::StatusOr<std::optional<LeaseGrant>> CoordinatorStore::LeaseNext(
     const WorkerCapacity& worker, absl::Time now, absl::Duration duration) {
   Transaction tx(*db_);
   COHORT_RETURN_IF_ERROR(tx.Begin());
+  COHORT_ASSIGN_OR_RETURN(std::optional<LeaseGrant> grant,
+                          LeaseNextInTransaction(worker, now, duration));
+  COHORT_RETURN_IF_ERROR(tx.Commit());
+  return grant;
+}
+
+absl::StatusOr<std::vector<std::optional<LeaseGrant>>> CoordinatorStore::LeaseMany(
+    const std::vector<WorkerCapacity>& workers, absl::Time now,
+    absl::Duration duration) {
+  std::vector<std::optional<LeaseGrant>> grants;
+  COHORT_ASSIGN_OR_RETURN(bool any, HasReadyStep(now));
+  if (!any || workers.empty()) return grants;
+  Transaction tx(*db_);
+  COHORT_RETURN_IF_ERROR(tx.Begin());
+  for (const WorkerCapacity& worker : workers) {
+    COHORT_ASSIGN_OR_RETURN(std::optional<LeaseGrant> grant,
+                            LeaseNextInTransaction(worker, now, duration));
+    bool granted = grant.has_value();
+    grants.push_back(std::move(grant));
+    if (granted) {
+      COHORT_ASSIGN_OR_RETURN(any, HasReadyStep(now));
+      if (!any) break;
+    }
+  }
+  COHORT_RETURN_IF_ERROR(tx.Commit());
+  return grants;
+}
+
+absl::StatusOr<std::optional<LeaseGrant>> CoordinatorStore::LeaseNextInTransaction(
+    const WorkerCapacity& worker, absl::Time now, absl::Duration duration) {
   Statement& ready = db_->Prepare(absl::StrCat(
       kStepColumns,
       " WHERE state = ? AND not_before_us <= ? ORDER BY priority DESC, "
@@ -127,16 +168,27 @@ absl::StatusOr<std::optional<LeaseGrant>> CoordinatorStore::LeaseNext(
   ready.Bind(1, static_cast<int>(StepState::kReady))
       .Bind(2, Micros(now))
       .Bind(3, kLeaseScan);
+  // Locality can only matter when the worker holds some artifact; otherwise
+  // the first step it can run is the answer, and scanning on (and asking
+  // about the inputs of every candidate) would cost O(ready queue) per lease.
+  Statement& holds = db_->Prepare(
+      "SELECT 1 FROM artifact_locations WHERE location = ? LIMIT 1");
+  holds.Bind(1, absl::StrCat("worker:", worker.worker_id));
+  const bool holds_any = holds.Step();
+  while (holds.Step()) {
+  }
+  COHORT_RETURN_IF_ERROR(holds.status());
   std::vector<StepRecord> candidates;
   while (ready.Step()) {
     StepRecord step = StepFromRow(ready);
-    if (Matches(step.requirements, worker)) candidates.push_back(std::move(step));
+    if (!Matches(step.requirements, worker)) continue;
+    candidates.push_back(std::move(step));
+    if (!holds_any) break;
   }
-  COHORT_RETURN_IF_ERROR(ready.status());
-  if (candidates.empty()) {
-    COHORT_RETURN_IF_ERROR(tx.Commit());
-    return std::optional<LeaseGrant>();
-  }
+  absl::Status scanned = ready.status();
+  ready.Reset();  // may stop early: release the read cursor
+  COHORT_RETURN_IF_ERROR(scanned);
+  if (candidates.empty()) return std::optional<LeaseGrant>();
   // Among the best-priority candidates, prefer one whose inputs this worker
   // already holds: moving a 50 GB checkpoint costs more than waiting.
   int best_priority = candidates.front().priority;
@@ -147,7 +199,7 @@ absl::StatusOr<std::optional<LeaseGrant>> CoordinatorStore::LeaseNext(
       "artifact_locations l ON l.digest = coalesce(i.artifact_digest, o.digest) "
       "WHERE i.step_key = ? AND l.location = ?");
   for (StepRecord& step : candidates) {
-    if (step.priority != best_priority) break;
+    if (!holds_any || step.priority != best_priority) break;
     local.Bind(1, step.key).Bind(2, absl::StrCat("worker:", worker.worker_id));
     int64_t held = local.Step() ? local.ColumnInt64(0) : 0;
     while (local.Step()) {
@@ -175,7 +227,6 @@ absl::StatusOr<std::optional<LeaseGrant>> CoordinatorStore::LeaseNext(
                                   absl::StrCat("leased to ", worker.worker_id)));
   COHORT_ASSIGN_OR_RETURN(std::optional<StepRecord> leased, ReadStep(chosen->key));
   COHORT_ASSIGN_OR_RETURN(LeaseGrant grant, MakeGrant(std::move(*leased)));
-  COHORT_RETURN_IF_ERROR(tx.Commit());
   return std::optional<LeaseGrant>(std::move(grant));
 }
 

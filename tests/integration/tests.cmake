@@ -41,6 +41,8 @@ add_dependencies(worker_integration_test cohortd cohort-worker)
 # The cohort CLI against a real cohortd.
 include(${CMAKE_CURRENT_LIST_DIR}/client.cmake)
 
+# cohortd's Prometheus /metrics endpoint.
+include(${CMAKE_CURRENT_LIST_DIR}/metrics.cmake)
 
 # The README's demo sweep through the CLI with a coordinator kill in the middle.
 cohort_cc_test(NAME demo_e2e_test

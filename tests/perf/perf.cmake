@@ -3,4 +3,6 @@
 # docs/PERFORMANCE.md for the commands.
 include(${CMAKE_CURRENT_LIST_DIR}/dropmap.cmake)
 include(${CMAKE_CURRENT_LIST_DIR}/llama.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/coordinator.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/prune.cmake)
 include(${CMAKE_CURRENT_LIST_DIR}/sandbox.cmake)
