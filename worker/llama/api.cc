@@ -44,11 +44,20 @@ std::string BuildChatRequestBody(const ChatRequest& request) {
 namespace {
 
 // The message/delta text fields; null reads as "" (the role chunk has
-// "content": null).
-void AppendText(const Json& message, ChatResult* out) {
-  std::string text;
-  if (wire::GetString(message, "content", &text)) out->content += text;
-  if (wire::GetString(message, "reasoning_content", &text)) out->reasoning += text;
+// "content": null). Any other non-string is refused: dropping it would score
+// an answer the server did send as empty.
+absl::Status AppendText(const Json& message, absl::string_view where, ChatResult* out) {
+  for (const char* key : {"content", "reasoning_content"}) {
+    const Json* value = wire::Find(message, key);
+    if (value == nullptr || value->is_null()) continue;
+    if (!value->is_string()) {
+      return wire::Malformed(
+          absl::StrCat(where, ".", key, " is ", value->type_name(), ", expected a string"));
+    }
+    (absl::string_view(key) == "content" ? out->content : out->reasoning) +=
+        value->get_ref<const std::string&>();
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ReadCommon(const Json& json, ChatResult* out) {
@@ -107,7 +116,7 @@ absl::StatusOr<ChatResult> ParseChatResponse(absl::string_view body) {
   if (message == nullptr || !message->is_object()) {
     return wire::Malformed("chat completion choice without a message");
   }
-  AppendText(*message, &out);
+  COHORT_RETURN_IF_ERROR(AppendText(*message, "choices[0].message", &out));
   if (!wire::GetString(choice, "finish_reason", &out.finish_reason)) {
     return wire::Malformed("chat completion without finish_reason");
   }
@@ -131,7 +140,9 @@ absl::StatusOr<ChatResult> ParseChatStream(absl::string_view sse) {
     const Json* choices = wire::Find(chunk, "choices");
     if (choices == nullptr || !choices->is_array() || choices->empty()) continue;
     const Json& choice = (*choices)[0];
-    if (const Json* delta = wire::Find(choice, "delta")) AppendText(*delta, &out);
+    if (const Json* delta = wire::Find(choice, "delta")) {
+      COHORT_RETURN_IF_ERROR(AppendText(*delta, "choices[0].delta", &out));
+    }
     wire::GetString(choice, "finish_reason", &out.finish_reason);
   }
   if (out.finish_reason.empty()) {

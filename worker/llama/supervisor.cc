@@ -57,9 +57,13 @@ absl::Status WaitForReady(const std::string& base_url, Subprocess* child,
   absl::Status last = absl::UnavailableError("no reply yet");
   while (true) {
     if (child != nullptr && child->PollExited()) {
-      return absl::FailedPreconditionError(
+      std::string message =
           absl::StrCat("llama-server exited while starting (", ExitText(*child),
-                       "); last log lines:\n", LogTail(log_path, kLogTailLines)));
+                       "); last log lines:\n", LogTail(log_path, kLogTailLines));
+      // Killed by a signal (the OOM killer, an operator, a crash): worth
+      // another attempt. An exit code (the model does not load) is not.
+      if (child->term_signal() != 0) return absl::UnavailableError(message);
+      return absl::FailedPreconditionError(message);
     }
     absl::StatusOr<HttpResponse> response =
         HttpFetch(absl::StrCat(base_url, "/health"), "", kProbeTimeout);

@@ -156,7 +156,11 @@ const std::vector<DropMapFlagSpec>& DropMapFlagSpecs() {
 absl::StatusOr<DropMapOptions> DropMapOptionsFromFlags(
     const DropMapFlags& flags) {
   DropMapOptions options;
-  for (const auto& [name, values] : flags) {
+  for (const auto& flag : flags) {
+    // Not a structured binding: C++17 lambdas cannot capture those (clang
+    // refuses; GCC accepts as an extension).
+    const auto& name = flag.first;
+    const auto& values = flag.second;
     auto spec = std::find_if(
         DropMapFlagSpecs().begin(), DropMapFlagSpecs().end(),
         [&](const DropMapFlagSpec& s) { return name == s.name; });

@@ -50,7 +50,10 @@ absl::StatusOr<TargetShards> FindTargets(const ModelIndex& index,
   }
   std::sort(targets.begin(), targets.end());
   TargetShards shards;
-  for (const auto& [name, shard] : targets) {
+  for (const auto& target_shard : targets) {
+    // Not a structured binding: C++17 lambdas cannot capture those.
+    const auto& name = target_shard.first;
+    const auto& shard = target_shard.second;
     auto it = std::find_if(shards.begin(), shards.end(),
                            [&](const auto& s) { return s.first == shard; });
     if (it == shards.end()) {

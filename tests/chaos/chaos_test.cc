@@ -1,0 +1,684 @@
+// Chaos trials: a real cohortd and two cohort-worker agents on loopback run a
+// dropmap -> prune -> convert -> generate -> score campaign (llama.cpp tools
+// and llama-server faked), while faults hit at random moments: kill -9 of
+// cohortd (restarted on the same port and state), kill -9 of a worker
+// (restarted on the same state folder, or not), kill -9 of the fake
+// llama-server, and a worker cut off from the coordinator (SIGSTOP past its
+// lease, then SIGCONT). Each trial checks that
+//   - the campaign succeeds;
+//   - the results equal those of a fault-free reference run: the same
+//     (step kind, problem id, sample) set, nothing missing, nothing
+//     duplicated, the same completions and verdicts;
+//   - every step's output is registered exactly once (ListArtifacts), and
+//     each step lists each output once.
+//
+// Parameters (environment): COHORT_CHAOS_TRIALS (default 3),
+// COHORT_CHAOS_SEED (default: time), COHORT_CHAOS_LOG (a file that gets one
+// line per trial). Long series: see docs/RELIABILITY.md.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "cohort/v1/coordinator.grpc.pb.h"
+#include "common/atomic_file.h"
+#include "common/sha256.h"
+#include "common/subprocess.h"
+#include "common/testing/status_matchers.h"
+#include "common/testing/temp_dir.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/integration/cohortd_process.h"
+#include "tests/integration/worker_process.h"
+
+namespace cohort {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using testing::BinDir;
+using testing::CohortdProcess;
+using testing::WorkerProcess;
+using testing::WorkerSpec;
+
+constexpr int kProblems = 6;
+
+int EnvInt(const char* name, int fallback) {
+  const char* value = std::getenv(name);
+  int out = 0;
+  return value != nullptr && absl::SimpleAtoi(value, &out) ? out : fallback;
+}
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+// cohortd on a fixed loopback port, so that workers find it again after a
+// kill -9 and restart.
+class Coordinator {
+ public:
+  Coordinator(std::string state_dir, int port)
+      : state_dir_(std::move(state_dir)), port_(port) {}
+  ~Coordinator() { Kill9(); }
+
+  absl::Status Start() {
+    SubprocessOptions options;
+    options.argv = {BinDir() + "/cohortd", "--listen", address(), "--state-dir", state_dir_,
+                    "--lease-seconds", "4", "--heartbeat-seconds", "1", "--log-level", "warn"};
+    options.stderr_path = state_dir_ + "/cohortd.log";
+    // The port may linger briefly after a kill; retry the bind.
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      if (absl::Status s = process_.Start(options); !s.ok()) return s;
+      absl::Time deadline = absl::Now() + absl::Seconds(20);
+      while (absl::Now() < deadline && !process_.PollExited()) {
+        if (Serving()) return absl::OkStatus();
+        absl::SleepFor(absl::Milliseconds(20));
+      }
+      if (process_.running()) return absl::DeadlineExceededError("cohortd did not serve");
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+    return absl::InternalError("cohortd kept exiting at start; see " + state_dir_ +
+                               "/cohortd.log");
+  }
+  void Kill9() {
+    if (!process_.running()) return;
+    kill(process_.pid(), SIGKILL);
+    process_.WaitFor(absl::Seconds(10));
+  }
+  bool running() { return process_.running() && !process_.PollExited(); }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::shared_ptr<grpc::Channel> Channel() const {
+    return grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
+  }
+  absl::StatusOr<std::string> CreateToken(const std::string& role) {
+    SubprocessOptions options;
+    options.argv = {BinDir() + "/cohortd", "--state-dir", state_dir_, "token", "create",
+                    "--role", role};
+    absl::StatusOr<SubprocessResult> r = RunSubprocess(options);
+    if (!r.ok()) return r.status();
+    if (!r->Succeeded()) return absl::InternalError(r->Describe());
+    return std::string(absl::StripAsciiWhitespace(r->stdout_data));
+  }
+
+ private:
+  // grpc.health.v1.Health/Check: the reply is field 1 = 1 (SERVING).
+  bool Serving() const {
+    grpc::GenericStub stub(Channel());
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+    grpc::Slice empty("", 0);
+    grpc::ByteBuffer request(&empty, 1), response;
+    absl::Mutex mu;
+    bool done = false;
+    grpc::Status status;
+    stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
+                   &response, [&](grpc::Status s) {
+                     absl::MutexLock lock(&mu);
+                     status = s;
+                     done = true;
+                   });
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(&done));
+    std::vector<grpc::Slice> slices;
+    if (!status.ok() || !response.Dump(&slices).ok()) return false;
+    std::string bytes;
+    for (const grpc::Slice& s : slices) {
+      bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+    return bytes == std::string("\x08\x01", 2);
+  }
+
+  std::string state_dir_;
+  int port_;
+  Subprocess process_;
+};
+
+// Reads a /proc file; "" when the process is gone (a read of a vanishing
+// process fails with ESRCH, which iostreams would turn into an exception).
+std::string ReadProc(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  std::string out;
+  char buffer[4096];
+  for (int i = 0; i < 64; ++i) {
+    ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n <= 0) break;
+    out.append(buffer, static_cast<std::size_t>(n));
+  }
+  close(fd);
+  return out;
+}
+
+// Pids of live processes whose command line mentions `needle` (our trial
+// folder), optionally only those whose argv[0..1] mentions `program`.
+std::vector<pid_t> ProcessesMentioning(const std::string& needle, const std::string& program) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    pid_t pid = 0;
+    if (!absl::SimpleAtoi(entry.path().filename().string(), &pid) || pid == getpid()) continue;
+    std::string cmdline = ReadProc((entry.path() / "cmdline").string());
+    if (cmdline.find(needle) == std::string::npos) continue;
+    if (!program.empty()) {
+      std::size_t first = cmdline.find('\0');
+      std::size_t second = first == std::string::npos ? first : cmdline.find('\0', first + 1);
+      if (cmdline.substr(0, second).find(program) == std::string::npos) continue;
+    }
+    out.push_back(pid);
+  }
+  return out;
+}
+
+// One row of the results, as compared between runs.
+struct Row {
+  std::string completion, finish_reason;
+  int verdict = 0;
+  bool operator==(const Row& o) const {
+    return completion == o.completion && finish_reason == o.finish_reason && verdict == o.verdict;
+  }
+};
+using ResultKey = std::tuple<std::string, std::string, uint32_t>;  // kind, problem, sample
+
+struct Outcome {
+  v1::CampaignState state = v1::CAMPAIGN_STATE_UNSPECIFIED;
+  std::map<ResultKey, Row> results;
+  int duplicate_results = 0;
+  int artifacts_registered_twice = 0;
+  int outputs_listed_twice = 0;
+  int outputs_missing = 0;
+  int steps = 0;
+  int attempts = 0;
+  std::string describe;
+};
+
+enum class Fault { kKillCohortd, kKillWorker, kKillLlamaServer, kCutOffWorker };
+
+const char* FaultName(Fault f) {
+  switch (f) {
+    case Fault::kKillCohortd: return "kill-9-cohortd";
+    case Fault::kKillWorker: return "kill-9-worker";
+    case Fault::kKillLlamaServer: return "kill-9-llama-server";
+    case Fault::kCutOffWorker: return "cut-off-worker";
+  }
+  return "?";
+}
+
+class ChaosTrial {
+ public:
+  explicit ChaosTrial(const std::string& source_dir) : source_dir_(source_dir) {}
+
+  ~ChaosTrial() {
+    for (auto& w : workers_) {
+      if (w != nullptr) {
+        Resume(*w);
+        w->Kill9();
+      }
+    }
+    if (coordinator_ != nullptr) coordinator_->Kill9();
+    // Orphaned tools of killed workers (bench, llama-server) of this trial.
+    for (pid_t pid : ProcessesMentioning(dir_.path(), "")) kill(pid, SIGKILL);
+  }
+
+  absl::Status SetUp() {
+    fs::create_directories(dir_.Join("cohortd"));
+    coordinator_ = std::make_unique<Coordinator>(dir_.Join("cohortd"), FreePort());
+    if (absl::Status s = coordinator_->Start(); !s.ok()) return s;
+    absl::StatusOr<std::string> client = coordinator_->CreateToken("client");
+    absl::StatusOr<std::string> worker = coordinator_->CreateToken("worker");
+    if (!client.ok()) return client.status();
+    if (!worker.ok()) return worker.status();
+    client_token_ = *client;
+    if (absl::Status s = WriteFileAtomically(dir_.Join("worker.token"), *worker); !s.ok()) {
+      return s;
+    }
+    std::string bin = BinDir() + "/cohort-worker";
+    for (std::vector<std::string> argv :
+         {std::vector<std::string>{bin, "synth-model", "--layout", "gemma4", "--output-dir",
+                                   dir_.Join("base"), "--layers", "2", "--experts", "8"},
+          std::vector<std::string>{bin, "synth-contrib", "--layers", "2", "--experts", "8",
+                                   "--output", dir_.Join("contrib.json")}}) {
+      SubprocessOptions options;
+      options.argv = argv;
+      absl::StatusOr<SubprocessResult> r = RunSubprocess(options);
+      if (!r.ok()) return r.status();
+      if (!r->Succeeded()) return absl::InternalError(r->Describe());
+    }
+    for (int i = 0; i < 2; ++i) workers_.push_back(NewWorker(i));
+    for (auto& w : workers_) {
+      if (absl::Status s = w->Start(); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+
+  // Submits the campaign, applies `faults` at their offsets from the submit,
+  // waits for the end and collects the outcome.
+  Outcome Run(std::vector<std::pair<absl::Duration, Fault>> faults, std::mt19937_64& rng,
+              std::string* log) {
+    Outcome out;
+    absl::StatusOr<std::string> id = Submit();
+    if (!id.ok()) {
+      out.describe = id.status().ToString();
+      return out;
+    }
+    campaign_id_ = *id;
+    absl::Time submitted = absl::Now();
+    for (const auto& [at, fault] : faults) {
+      absl::Time when = submitted + at;
+      while (absl::Now() < when) absl::SleepFor(absl::Milliseconds(10));
+      absl::StrAppend(log, " ", FaultName(fault), "@", absl::FormatDuration(at));
+      Apply(fault, rng, log);
+    }
+    // Every worker and the coordinator come back for the end of the trial.
+    if (!coordinator_->running()) {
+      if (absl::Status s = coordinator_->Start(); !s.ok()) out.describe = s.ToString();
+    }
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+      Resume(*workers_[i]);
+      if (!WorkerAlive(i)) {
+        workers_[i] = NewWorker(i);
+        workers_[i]->Start().IgnoreError();
+      }
+    }
+    absl::Time deadline = absl::Now() + absl::Seconds(150);
+    v1::Campaign campaign;
+    while (absl::Now() < deadline) {
+      campaign = Get(*id);
+      if (campaign.state() != v1::CAMPAIGN_STATE_RUNNING &&
+          campaign.state() != v1::CAMPAIGN_STATE_UNSPECIFIED) {
+        break;
+      }
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    out.state = campaign.state();
+    out.describe = campaign.DebugString();
+    Collect(*id, campaign, &out);
+    return out;
+  }
+
+  std::string path() const { return dir_.path(); }
+
+ private:
+  std::unique_ptr<WorkerProcess> NewWorker(int i) {
+    WorkerSpec spec;
+    spec.id = "w" + std::to_string(i);
+    spec.state_dir = dir_.Join(spec.id);
+    spec.coordinator = coordinator_->address();
+    spec.token_file = dir_.Join("worker.token");
+    spec.slots = 2;
+    // Slower tokens stretch the generate step so faults land inside it.
+    spec.env = {{"FAKE_LLAMA_TOKEN_LATENCY_MS", "10"}};
+    return std::make_unique<WorkerProcess>(spec);
+  }
+
+  // WorkerProcess hides its pid; find it by its state folder.
+  pid_t WorkerPid(const WorkerProcess& w) {
+    std::vector<pid_t> pids = ProcessesMentioning("--state-dir", "cohort-worker");
+    for (pid_t pid : pids) {
+      std::string cmdline = ReadProc("/proc/" + std::to_string(pid) + "/cmdline");
+      if (cmdline.find(std::string("\0", 1) + w.spec().state_dir + std::string("\0", 1)) !=
+              std::string::npos &&
+          cmdline.find(std::string("\0run\0", 5)) != std::string::npos) {
+        return pid;
+      }
+    }
+    return -1;
+  }
+  // SIGCONT to a worker that may be stopped (never kill(-1, ...): that
+  // would signal every process we may signal).
+  void Resume(const WorkerProcess& w) {
+    pid_t pid = WorkerPid(w);
+    if (pid > 0) kill(pid, SIGCONT);
+  }
+  bool WorkerAlive(std::size_t i) {
+    pid_t pid = WorkerPid(*workers_[i]);
+    if (pid <= 0) return false;
+    std::string stat = ReadProc("/proc/" + std::to_string(pid) + "/stat");
+    std::size_t close = stat.rfind(')');
+    return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
+  }
+
+  void Apply(Fault fault, std::mt19937_64& rng, std::string* log) {
+    // The victim worker: one holding a lease when there is one (so that the
+    // fault lands inside a step), else either.
+    std::vector<int> busy;
+    v1::Campaign now = Get(campaign_id_);
+    for (const v1::Step& step : now.steps()) {
+      if (step.state() != v1::STEP_STATE_LEASED) continue;
+      for (std::size_t i = 0; i < workers_.size(); ++i) {
+        if (step.worker_id() == workers_[i]->spec().id) busy.push_back(static_cast<int>(i));
+      }
+    }
+    auto pick = [&](std::mt19937_64& r) {
+      if (!busy.empty()) return busy[r() % busy.size()];
+      return static_cast<int>(r() % workers_.size());
+    };
+    switch (fault) {
+      case Fault::kKillCohortd: {
+        coordinator_->Kill9();
+        absl::SleepFor(absl::Milliseconds(std::uniform_int_distribution<int>(0, 1500)(rng)));
+        if (absl::Status s = coordinator_->Start(); !s.ok()) {
+          absl::StrAppend(log, "(restart failed: ", s.ToString(), ")");
+        }
+        break;
+      }
+      case Fault::kKillWorker: {
+        int i = pick(rng);
+        workers_[i]->Kill9();
+        absl::SleepFor(absl::Milliseconds(std::uniform_int_distribution<int>(0, 2000)(rng)));
+        // Half the time the worker comes back on its state folder at once;
+        // otherwise only at the end of the fault schedule.
+        if (rng() % 2 == 0) {
+          workers_[i] = NewWorker(i);
+          workers_[i]->Start().IgnoreError();
+          absl::StrAppend(log, "(w", i, " restarted)");
+        } else {
+          absl::StrAppend(log, "(w", i, " down)");
+        }
+        break;
+      }
+      case Fault::kKillLlamaServer: {
+        // llama-server lives only while a generate step runs: wait for one
+        // (up to 6 s), then kill it at a random moment of its life.
+        std::vector<pid_t> servers;
+        absl::Time until = absl::Now() + absl::Seconds(6);
+        while (servers.empty() && absl::Now() < until) {
+          absl::SleepFor(absl::Milliseconds(20));
+          servers = ProcessesMentioning(dir_.path(), "llama-server");
+        }
+        absl::SleepFor(absl::Milliseconds(std::uniform_int_distribution<int>(0, 400)(rng)));
+        for (pid_t pid : servers) kill(pid, SIGKILL);
+        absl::StrAppend(log, "(", servers.size(), " killed)");
+        break;
+      }
+      case Fault::kCutOffWorker: {
+        int i = pick(rng);
+        pid_t pid = WorkerPid(*workers_[i]);
+        if (pid <= 0) break;
+        // Past the 4 s lease: cohortd re-leases its steps; the worker then
+        // comes back with superseded leases.
+        kill(pid, SIGSTOP);
+        absl::SleepFor(absl::Milliseconds(std::uniform_int_distribution<int>(4500, 7000)(rng)));
+        kill(pid, SIGCONT);
+        absl::StrAppend(log, "(w", i, ")");
+        break;
+      }
+    }
+  }
+
+  std::unique_ptr<v1::Coordinator::Stub> Stub() {
+    return v1::Coordinator::NewStub(coordinator_->Channel());
+  }
+
+  std::string Register(const std::string& path, bool folder) {
+    std::string hex = folder ? Sha256Folder(path).value() : Sha256File(path).value();
+    v1::RegisterArtifactsRequest request;
+    v1::Artifact* a = request.add_artifacts();
+    a->set_digest("sha256:" + hex);
+    a->set_is_folder(folder);
+    a->add_locations()->set_shared_path(path);
+    v1::RegisterArtifactsResponse response;
+    Stub()->RegisterArtifacts(CohortdProcess::Context(client_token_).get(), request, &response);
+    return "sha256:" + hex;
+  }
+
+  absl::StatusOr<std::string> Submit() {
+    std::string base = Register(dir_.Join("base"), true);
+    std::string contrib = Register(dir_.Join("contrib.json"), false);
+    std::string dataset =
+        Register(cohort::testing::SharedDir() + "/datasets/gsm8k/test.jsonl", false);
+    absl::StatusOr<std::string> profile_text =
+        ReadFileToString(source_dir_ + "/worker/eval/profiles/omk-card-2026-07.json");
+    if (!profile_text.ok()) return profile_text.status();
+    json profile = json::parse(*profile_text);
+    json gsm8k = profile["benches"]["gsm8k"];
+    gsm8k["limit"] = kProblems;
+    profile["benches"] = {{"gsm8k", gsm8k}};
+
+    v1::CampaignSpec spec;
+    spec.set_name("chaos");
+    auto add = [&](const std::string& id, v1::StepKind kind, const json& params) {
+      v1::StepSpec* step = spec.add_steps();
+      step->set_node_id(id);
+      step->set_kind(kind);
+      step->set_params_json(params.dump());
+      step->set_display_name(id);
+      return step;
+    };
+    auto from_artifact = [](v1::StepSpec* step, const std::string& name,
+                            const std::string& digest) {
+      v1::StepSpecInput* in = step->add_inputs();
+      in->set_name(name);
+      in->set_artifact_digest(digest);
+    };
+    auto from_node = [](v1::StepSpec* step, const std::string& name, const std::string& node,
+                        const std::string& output) {
+      v1::StepSpecInput* in = step->add_inputs();
+      in->set_name(name);
+      in->mutable_node_output()->set_node_id(node);
+      in->mutable_node_output()->set_output(output);
+    };
+    v1::StepSpec* dm = add("dropmap", v1::STEP_KIND_DROPMAP,
+                           {{"flags", {{"target", 6}, {"protect_top", 1}}}});
+    from_artifact(dm, "contrib", contrib);
+    v1::StepSpec* pr = add("prune", v1::STEP_KIND_PRUNE,
+                           {{"upweight", {{"alpha", 1.2}, {"target", "mlp.down_proj.weight"}}}});
+    from_artifact(pr, "checkpoint", base);
+    from_node(pr, "drop_map", "dropmap", "drop_map");
+    v1::StepSpec* cv = add("convert", v1::STEP_KIND_CONVERT, {{"outtype", "bf16"}});
+    from_node(cv, "checkpoint", "prune", "checkpoint");
+    v1::StepSpec* gen = add("generate", v1::STEP_KIND_GENERATE,
+                            {{"bench", "gsm8k"},
+                             {"profile", profile},
+                             {"shard", {{"index", 0}, {"count", 1}}},
+                             {"server", {{"parallel", 2}, {"ctx_size", 65536}}}});
+    from_node(gen, "gguf", "convert", "gguf");
+    from_artifact(gen, "dataset", dataset);
+    v1::StepSpec* sc = add("score", v1::STEP_KIND_SCORE,
+                           {{"bench", "gsm8k"}, {"profile", profile}});
+    from_node(sc, "completions", "generate", "completions");
+    from_artifact(sc, "dataset", dataset);
+
+    v1::SubmitCampaignRequest request;
+    *request.mutable_spec() = spec;
+    v1::SubmitCampaignResponse response;
+    grpc::Status s = Stub()->SubmitCampaign(CohortdProcess::Context(client_token_).get(),
+                                            request, &response);
+    if (!s.ok()) return absl::InternalError("submit: " + s.error_message());
+    return response.campaign_id();
+  }
+
+  v1::Campaign Get(const std::string& id) {
+    v1::GetCampaignRequest request;
+    request.set_campaign_id(id);
+    request.set_include_steps(true);
+    v1::Campaign campaign;
+    Stub()->GetCampaign(CohortdProcess::Context(client_token_, absl::Seconds(3)).get(), request,
+                        &campaign);
+    return campaign;
+  }
+
+  void Collect(const std::string& id, const v1::Campaign& campaign, Outcome* out) {
+    std::map<std::string, std::string> kind_of;  // step key -> kind name
+    for (const v1::Step& step : campaign.steps()) {
+      kind_of[step.key()] = v1::StepKind_Name(step.kind());
+      ++out->steps;
+      out->attempts += step.attempts();
+      std::set<std::string> names;
+      for (const v1::StepOutput& o : step.outputs()) {
+        if (!names.insert(o.name()).second) ++out->outputs_listed_twice;
+      }
+    }
+    v1::QueryResultsRequest query;
+    query.set_campaign_id(id);
+    auto context = CohortdProcess::Context(client_token_, absl::Seconds(30));
+    auto reader = Stub()->QueryResults(context.get(), query);
+    v1::ProblemResult result;
+    while (reader->Read(&result)) {
+      ResultKey key{kind_of.count(result.step_key()) ? kind_of[result.step_key()]
+                                                     : "unknown:" + result.step_key(),
+                    result.problem_id(), result.sample_index()};
+      Row row{result.completion(), result.finish_reason(), static_cast<int>(result.verdict())};
+      if (!out->results.emplace(key, row).second) ++out->duplicate_results;
+    }
+    grpc::Status status = reader->Finish();
+    if (!status.ok()) out->describe += "\nQueryResults: " + status.error_message();
+    v1::ListArtifactsRequest list;
+    list.set_campaign_id(id);
+    v1::ListArtifactsResponse artifacts;
+    Stub()->ListArtifacts(CohortdProcess::Context(client_token_).get(), list, &artifacts);
+    // ListArtifacts(campaign) lists the outputs of the campaign's steps
+    // (artifacts joined with step_outputs). Each step has one output, so a
+    // step whose output was registered twice (two digests) shows up as more
+    // artifacts than steps, and a lost registration as fewer.
+    std::set<std::string> digests;
+    for (const v1::Artifact& a : artifacts.artifacts()) {
+      if (!digests.insert(a.digest()).second) ++out->artifacts_registered_twice;
+    }
+    int listed = artifacts.artifacts_size();
+    if (listed > campaign.steps_size()) out->artifacts_registered_twice += listed - campaign.steps_size();
+    if (listed < campaign.steps_size()) {
+      out->describe += absl::StrCat("\n", listed, " outputs registered for ",
+                                    campaign.steps_size(), " steps");
+      out->outputs_missing += campaign.steps_size() - listed;
+    }
+  }
+
+  std::string source_dir_;
+  cohort::testing::TempDir dir_;
+  std::unique_ptr<Coordinator> coordinator_;
+  std::vector<std::unique_ptr<WorkerProcess>> workers_;
+  std::string client_token_;
+  std::string campaign_id_;
+};
+
+void AppendLog(const std::string& line) {
+  std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+  if (const char* path = std::getenv("COHORT_CHAOS_LOG")) {
+    std::ofstream(path, std::ios::app) << line << "\n";
+  }
+}
+
+TEST(ChaosTest, CampaignsSurviveRandomFaultsExactlyOnce) {
+  const std::string source_dir = cohort::testing::SourceDir();
+  const int trials = EnvInt("COHORT_CHAOS_TRIALS", 3);
+  const uint64_t seed = static_cast<uint64_t>(
+      EnvInt("COHORT_CHAOS_SEED", static_cast<int>(absl::ToUnixSeconds(absl::Now()) % 1000000)));
+  std::mt19937_64 rng(seed);
+  AppendLog(absl::StrCat("chaos: seed ", seed, ", ", trials, " trials"));
+
+  // The reference: the same campaign without faults.
+  Outcome reference;
+  absl::Duration reference_time;
+  {
+    ChaosTrial trial(source_dir);
+    ASSERT_OK(trial.SetUp());
+    std::string log;
+    absl::Time start = absl::Now();
+    reference = trial.Run({}, rng, &log);
+    reference_time = absl::Now() - start;
+    ASSERT_EQ(reference.state, v1::CAMPAIGN_STATE_SUCCEEDED) << reference.describe;
+  }
+  std::set<std::string> kinds;
+  for (const auto& [key, row] : reference.results) kinds.insert(std::get<0>(key));
+  // One row per problem for each step kind that streams results (score; and
+  // generate, where the worker streams unscored rows too).
+  ASSERT_TRUE(kinds.count("STEP_KIND_SCORE")) << reference.describe;
+  ASSERT_EQ(reference.results.size(), kinds.size() * kProblems);
+  ASSERT_EQ(reference.duplicate_results, 0);
+  ASSERT_EQ(reference.artifacts_registered_twice, 0) << reference.describe;
+  ASSERT_EQ(reference.outputs_missing, 0) << reference.describe;
+  AppendLog(absl::StrCat("reference: ", reference.results.size(), " results (",
+                         absl::StrJoin(kinds, ", "), "), ",
+                         reference.steps, " steps in ", absl::FormatDuration(reference_time)));
+
+  const double span_ms = absl::ToDoubleMilliseconds(reference_time);
+  int failed = 0;
+  std::map<std::string, int> fault_counts;
+  for (int t = 0; t < trials; ++t) {
+    ChaosTrial trial(source_dir);
+    absl::Status setup = trial.SetUp();
+    ASSERT_OK(setup);
+    // One to three faults, at uniform moments over the fault-free run time.
+    std::vector<std::pair<absl::Duration, Fault>> faults;
+    int n = std::uniform_int_distribution<int>(1, 3)(rng);
+    for (int i = 0; i < n; ++i) {
+      absl::Duration at = absl::Milliseconds(
+          std::uniform_real_distribution<double>(0, span_ms)(rng));
+      Fault f = static_cast<Fault>(std::uniform_int_distribution<int>(0, 3)(rng));
+      faults.emplace_back(at, f);
+      ++fault_counts[FaultName(f)];
+    }
+    std::sort(faults.begin(), faults.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::string log;
+    absl::Time start = absl::Now();
+    Outcome outcome = trial.Run(faults, rng, &log);
+    int missing = 0, extra = 0, differ = 0;
+    for (const auto& [key, row] : reference.results) {
+      auto it = outcome.results.find(key);
+      if (it == outcome.results.end()) {
+        ++missing;
+      } else if (!(it->second == row)) {
+        ++differ;
+      }
+    }
+    for (const auto& [key, row] : outcome.results) extra += reference.results.count(key) ? 0 : 1;
+    bool ok = outcome.state == v1::CAMPAIGN_STATE_SUCCEEDED && missing == 0 && extra == 0 &&
+              differ == 0 && outcome.duplicate_results == 0 &&
+              outcome.artifacts_registered_twice == 0 && outcome.outputs_listed_twice == 0 &&
+              outcome.outputs_missing == 0;
+    AppendLog(absl::StrCat("trial ", t, ": ", ok ? "ok" : "FAILED", " in ",
+                           absl::FormatDuration(absl::Trunc(absl::Now() - start,
+                                                            absl::Milliseconds(100))),
+                           ", attempts ", outcome.attempts, "/", outcome.steps,
+                           ", results ", outcome.results.size(), " (missing ", missing,
+                           ", extra ", extra, ", differing ", differ, ", duplicate ",
+                           outcome.duplicate_results, "), outputs registered twice ",
+                           outcome.artifacts_registered_twice, ";", log));
+    if (!ok) {
+      ++failed;
+      ADD_FAILURE() << "trial " << t << " (seed " << seed << "):" << log << "\n"
+                    << outcome.describe;
+    }
+  }
+  std::vector<std::string> counts;
+  for (const auto& [name, count] : fault_counts) counts.push_back(absl::StrCat(name, "=", count));
+  AppendLog(absl::StrCat("chaos: ", trials - failed, "/", trials, " trials ok; faults: ",
+                         absl::StrJoin(counts, ", ")));
+  EXPECT_EQ(failed, 0);
+}
+
+}  // namespace
+}  // namespace cohort
