@@ -12,6 +12,24 @@ grpc::Status ToGrpc(const absl::Status& status) {
                       std::string(status.message()));
 }
 
+grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context,
+                                      const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpc(status));
+  return reactor;
+}
+
+void LocationsToProto(const std::vector<std::string>& locations, v1::Artifact* out) {
+  for (const std::string& location : locations) {
+    v1::ArtifactLocation* where = out->add_locations();
+    if (location.rfind("worker:", 0) == 0) {
+      where->set_worker_id(location.substr(7));
+    } else if (location.rfind("path:", 0) == 0) {
+      where->set_shared_path(location.substr(5));
+    }
+  }
+}
+
 Requirements RequirementsFromProto(const v1::Requirements& req) {
   Requirements r;
   r.gpus = req.gpus();
@@ -125,14 +143,7 @@ void LeaseToProto(const LeaseGrant& grant, v1::Lease* out) {
     a->set_kind(static_cast<v1::ArtifactKind>(artifact.kind));
     a->set_size_bytes(artifact.size_bytes);
     a->set_is_folder(artifact.is_folder);
-    for (const std::string& location : artifact.locations) {
-      v1::ArtifactLocation* where = a->add_locations();
-      if (location.rfind("worker:", 0) == 0) {
-        where->set_worker_id(location.substr(7));
-      } else if (location.rfind("path:", 0) == 0) {
-        where->set_shared_path(location.substr(5));
-      }
-    }
+    LocationsToProto(artifact.locations, a);
   }
 }
 

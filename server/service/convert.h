@@ -10,12 +10,19 @@
 #include "absl/status/status.h"
 #include "cohort/v1/coordinator.pb.h"
 #include "cohort/v1/worker.pb.h"
+#include "grpcpp/server_context.h"
+#include "grpcpp/support/server_callback.h"
 #include "grpcpp/support/status.h"
 #include "server/coordinator/coordinator.h"
 
 namespace cohort::server {
 
 grpc::Status ToGrpc(const absl::Status& status);
+// Finishes a unary call with `status` on the context's default reactor.
+grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context,
+                                      const absl::Status& status);
+// "worker:<id>" / "path:<p>" location strings -> ArtifactLocation protos.
+void LocationsToProto(const std::vector<std::string>& locations, v1::Artifact* out);
 
 absl::StatusOr<std::vector<NodeSpec>> NodesFromProto(const v1::CampaignSpec& spec);
 void StepToProto(const StepRecord& step, v1::Step* out);

@@ -13,9 +13,7 @@ constexpr std::initializer_list<const char*> kClientRoles = {"client", "admin"};
 
 grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
                                  const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpc(status));
-  return reactor;
+  return FinishUnary(context, status);
 }
 
 }  // namespace
@@ -235,11 +233,7 @@ grpc::ServerUnaryReactor* CoordinatorService::ListArtifacts(
     out->set_kind(static_cast<v1::ArtifactKind>(a.kind));
     out->set_size_bytes(a.size_bytes);
     out->set_is_folder(a.is_folder);
-    for (const std::string& location : a.locations) {
-      v1::ArtifactLocation* where = out->add_locations();
-      if (location.rfind("worker:", 0) == 0) where->set_worker_id(location.substr(7));
-      if (location.rfind("path:", 0) == 0) where->set_shared_path(location.substr(5));
-    }
+    LocationsToProto(a.locations, out);
   }
   return Finish(context, absl::OkStatus());
 }

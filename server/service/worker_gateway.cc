@@ -18,9 +18,7 @@ constexpr absl::Duration kMaxPoll = absl::Seconds(20);
 
 grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
                                  const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpc(status));
-  return reactor;
+  return FinishUnary(context, status);
 }
 
 }  // namespace
