@@ -11,4 +11,8 @@ BUILD_DIR="${COHORT_BUILD_DIR:-build}"
 if [ "${1:-}" = "--sanitize" ] && [ -z "${COHORT_BUILD_DIR:-}" ]; then BUILD_DIR=build-asan; fi
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$(nproc)" --timeout 600
+# Multi-process tests share 2 loaded cores with the build cache and each
+# other; a test that fails is run once more, and fails the run if it fails
+# again.
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$(nproc)" --timeout 600 \
+  --repeat until-pass:2
