@@ -287,6 +287,9 @@ class CoordinatorStore {
   explicit CoordinatorStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
 
   // Helpers; all run inside a caller's transaction.
+  // Inserts an artifact (once by digest) and its locations; true if new.
+  absl::StatusOr<bool> RecordArtifact(const OutputArtifact& artifact,
+                                      const std::string& produced_by, absl::Time now);
   absl::Status SetState(const std::string& key, StepState from, StepState to,
                         absl::Time now, const std::string& message);
   absl::Status AppendEvent(EventType type, const std::string& campaign_id,

@@ -282,18 +282,18 @@ absl::StatusOr<HeartbeatOutcome> CoordinatorStore::Heartbeat(
   return outcome;
 }
 
-absl::StatusOr<bool> CoordinatorStore::AddArtifact(const OutputArtifact& out,
-                                                  absl::Time now) {
-  Transaction tx(*db_);
-  COHORT_RETURN_IF_ERROR(tx.Begin());
+absl::StatusOr<bool> CoordinatorStore::RecordArtifact(const OutputArtifact& out,
+                                                     const std::string& produced_by,
+                                                     absl::Time now) {
   Statement& artifact = db_->Prepare(
       "INSERT OR IGNORE INTO artifacts(digest, kind, size_bytes, is_folder, "
-      "produced_by, created_us) VALUES(?, ?, ?, ?, NULL, ?)");
+      "produced_by, created_us) VALUES(?, ?, ?, ?, ?, ?)");
   artifact.Bind(1, out.digest)
       .Bind(2, out.kind)
       .Bind(3, out.size_bytes)
-      .Bind(4, out.is_folder ? 1 : 0)
-      .Bind(5, Micros(now));
+      .Bind(4, out.is_folder ? 1 : 0);
+  BindOptionalText(artifact, 5, produced_by);
+  artifact.Bind(6, Micros(now));
   COHORT_RETURN_IF_ERROR(artifact.Run());
   bool added = artifact.Changes() == 1;
   for (const std::string& location : out.locations) {
@@ -302,6 +302,14 @@ absl::StatusOr<bool> CoordinatorStore::AddArtifact(const OutputArtifact& out,
     where.Bind(1, out.digest).Bind(2, location);
     COHORT_RETURN_IF_ERROR(where.Run());
   }
+  return added;
+}
+
+absl::StatusOr<bool> CoordinatorStore::AddArtifact(const OutputArtifact& out,
+                                                  absl::Time now) {
+  Transaction tx(*db_);
+  COHORT_RETURN_IF_ERROR(tx.Begin());
+  COHORT_ASSIGN_OR_RETURN(bool added, RecordArtifact(out, "", now));
   COHORT_RETURN_IF_ERROR(tx.Commit());
   return added;
 }
@@ -344,22 +352,7 @@ absl::Status CoordinatorStore::Complete(const LeaseRef& lease,
   COHORT_RETURN_IF_ERROR(tx.Begin());
   COHORT_ASSIGN_OR_RETURN(StepRecord step, CurrentLease(lease));
   for (const OutputArtifact& out : outputs) {
-    Statement& artifact = db_->Prepare(
-        "INSERT OR IGNORE INTO artifacts(digest, kind, size_bytes, is_folder, "
-        "produced_by, created_us) VALUES(?, ?, ?, ?, ?, ?)");
-    artifact.Bind(1, out.digest)
-        .Bind(2, out.kind)
-        .Bind(3, out.size_bytes)
-        .Bind(4, out.is_folder ? 1 : 0)
-        .Bind(5, step.key)
-        .Bind(6, Micros(now));
-    COHORT_RETURN_IF_ERROR(artifact.Run());
-    for (const std::string& location : out.locations) {
-      Statement& where = db_->Prepare(
-          "INSERT OR IGNORE INTO artifact_locations(digest, location) VALUES(?, ?)");
-      where.Bind(1, out.digest).Bind(2, location);
-      COHORT_RETURN_IF_ERROR(where.Run());
-    }
+    COHORT_RETURN_IF_ERROR(RecordArtifact(out, step.key, now).status());
     Statement& link = db_->Prepare(
         "INSERT OR REPLACE INTO step_outputs(step_key, name, digest) VALUES(?, ?, ?)");
     link.Bind(1, step.key).Bind(2, out.name).Bind(3, out.digest);
