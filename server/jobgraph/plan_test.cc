@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "common/canonical_json.h"
 #include "common/testing/status_matchers.h"
 #include "gtest/gtest.h"
 
@@ -49,6 +50,36 @@ TEST(PlanTest, IdenticalCampaignGivesIdenticalKeys) {
   renamed[0].params_json = R"({ "alpha" : 1.2 })";  // same JSON, other spelling
   ASSERT_OK_AND_ASSIGN(auto b, PlanCampaign(renamed));
   for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].key, b[i].key);
+}
+
+// The key is defined as the hash of one canonical document; the planner
+// assembles it around the canonical params. Both must give the same bytes,
+// or every stored step would miss the cache after an upgrade.
+TEST(PlanTest, KeyIsTheHashOfTheCanonicalDocument) {
+  std::vector<NodeSpec> nodes = Chain();
+  nodes[0].params_json = R"({"z": [1.0, -0.0, 1e300], "a": "\u00e9\"\\\n", "m": {"y": null, "b": true}})";
+  nodes[0].impl_version = "v\"1\u00e9";
+  nodes[0].inputs[0].name = "contrib \u00e9\t\"";
+  ASSERT_OK_AND_ASSIGN(auto planned, PlanCampaign(nodes));
+  for (const PlannedStep& step : planned) {
+    nlohmann::json refs = nlohmann::json::object();
+    for (const StepInput& in : step.inputs) {
+      refs[in.name] = in.artifact_digest.empty()
+                          ? nlohmann::json{{"step", in.source_step_key},
+                                           {"output", in.source_output}}
+                          : nlohmann::json{{"digest", in.artifact_digest}};
+    }
+    nlohmann::json doc = {{"kind", std::string(StepKindName(step.kind))},
+                          {"impl", step.impl_version},
+                          {"params", nlohmann::json::parse(step.params_json)},
+                          {"inputs", refs}};
+    ASSERT_OK_AND_ASSIGN(std::string hex, CanonicalJsonSha256(doc));
+    EXPECT_EQ(step.key, "sha256:" + hex) << step.node_id;
+    ASSERT_OK_AND_ASSIGN(std::string again,
+                         ComputeStepKey(step.kind, step.impl_version,
+                                        step.params_json, step.inputs));
+    EXPECT_EQ(again, step.key);
+  }
 }
 
 // Flipping any single component of a step's key changes that key and every

@@ -66,6 +66,13 @@ struct Requirements {
   uint64_t memory_bytes = 0;
   std::vector<std::string> labels;
   std::vector<std::string> tools;
+
+  bool operator==(const Requirements& o) const {
+    return gpus == o.gpus && gpu_memory_bytes == o.gpu_memory_bytes &&
+           disk_bytes == o.disk_bytes && memory_bytes == o.memory_bytes &&
+           labels == o.labels && tools == o.tools;
+  }
+  bool operator!=(const Requirements& o) const { return !(*this == o); }
 };
 
 // A resolved input of a step.

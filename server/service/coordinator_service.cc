@@ -66,8 +66,10 @@ grpc::ServerUnaryReactor* CoordinatorService::SubmitCampaign(
     step->set_node_id(p.node_id);
     for (const std::string& parent : p.parent_keys) step->add_depends_on(parent);
     // Dry run too: a stored step's state says whether it is cached.
-    absl::StatusOr<StepRecord> stored = coordinator_.GetStep(p.key);
-    if (stored.ok()) step->set_state(static_cast<v1::StepState>(stored->state));
+    auto state = outcome->step_states.find(p.key);
+    if (state != outcome->step_states.end()) {
+      step->set_state(static_cast<v1::StepState>(state->second));
+    }
   }
   return Finish(context, absl::OkStatus());
 }

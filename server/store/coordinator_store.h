@@ -23,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -97,6 +98,9 @@ struct SubmitOutcome {
   uint32_t steps_total = 0;        // distinct steps
   uint32_t steps_cached = 0;       // already succeeded under the same key
   uint32_t steps_to_run = 0;
+  // Each distinct step's state after the submit (for a dry run: as stored,
+  // absent when new), so a reply needs no read-back per step.
+  std::unordered_map<std::string, StepState> step_states;
 };
 
 struct OutputArtifact {
@@ -310,9 +314,14 @@ class CoordinatorStore {
   absl::StatusOr<LeaseGrant> MakeGrant(StepRecord step);
   absl::StatusOr<std::optional<LeaseGrant>> LeaseNextInTransaction(
       const WorkerCapacity& worker, absl::Time now, absl::Duration duration);
-  // Returns false when the step already existed (shared by key).
-  absl::StatusOr<bool> InsertStep(const PlannedStep& step, int priority,
-                                  absl::Time now);
+  using StepStates = std::unordered_map<std::string, StepState>;
+  // The state of each of `steps` already stored (absent: not stored).
+  absl::StatusOr<StepStates> StoredStates(const std::vector<PlannedStep>& steps);
+  // Stores steps new to the graph at their initial states, with their
+  // inputs, edges and (for a state other than WAITING) an event.
+  absl::Status InsertNewSteps(
+      const std::vector<std::pair<const PlannedStep*, StepState>>& fresh,
+      const std::string& campaign_id, int priority, absl::Time now);
 
   std::unique_ptr<Database> db_;
 };

@@ -30,6 +30,21 @@ std::vector<PlannedStep> Chain(const std::string& alpha = "1.2") {
   return PlanCampaign(nodes).value();
 }
 
+// `n` dropmap -> prune chains, more steps than one insert batch holds.
+std::vector<PlannedStep> Chains(int n, int first = 0) {
+  std::vector<NodeSpec> nodes;
+  for (int i = first; i < first + n; ++i) {
+    std::string dm = "dm" + std::to_string(i);
+    nodes.push_back({dm, StepKind::kDropmap,
+                     "{\"target\": " + std::to_string(i) + "}",
+                     {{"contrib", kContrib, "", ""}}, {}, "", 0, "1"});
+    nodes.push_back({"pr" + std::to_string(i), StepKind::kPrune, "{}",
+                     {{"checkpoint", kBase, "", ""}, {"drop_map", "", dm, "drop_map"}},
+                     {}, "", 0, "1"});
+  }
+  return PlanCampaign(nodes).value();
+}
+
 class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override { Reopen(); }
@@ -90,6 +105,53 @@ TEST_F(StoreTest, ChainRunsInOrderAndResolvesInputs) {
                        store_->GetCampaign(submitted.campaign_id));
   EXPECT_EQ(campaign.state, CampaignState::kSucceeded);
   EXPECT_EQ(campaign.unfinished, 0);
+}
+
+TEST_F(StoreTest, ABigCampaignIsStoredWholeWithItsReadyEvents) {
+  auto steps = Chains(150);
+  ASSERT_OK_AND_ASSIGN(SubmitOutcome submitted,
+                       store_->SubmitCampaign("big", "{}", 0, "", steps, now_));
+  EXPECT_EQ(submitted.steps_total, 300u);
+  EXPECT_EQ(submitted.step_states.size(), 300u);
+  ASSERT_OK_AND_ASSIGN(auto listed, store_->CampaignSteps(submitted.campaign_id));
+  EXPECT_EQ(listed.size(), 300u);
+  int ready = 0;
+  for (const StepRecord& step : listed) {
+    EXPECT_EQ(step.state, step.kind == StepKind::kDropmap ? StepState::kReady
+                                                          : StepState::kWaiting);
+    EXPECT_EQ(submitted.step_states.at(step.key), step.state);
+    ready += step.state == StepState::kReady;
+  }
+  EXPECT_EQ(ready, 150);
+  EXPECT_EQ(store_->GetCampaign(submitted.campaign_id)->unfinished, 300);
+  ASSERT_OK_AND_ASSIGN(auto events, store_->Events(submitted.campaign_id, 0, 1000));
+  int ready_events = 0;
+  for (const EventRecord& e : events) {
+    ready_events += e.type == EventType::kStepState && e.step_state == StepState::kReady;
+  }
+  EXPECT_EQ(ready_events, 150);
+
+  // Edges and inputs are stored: a finished dropmap opens its prune, whose
+  // lease resolves the drop map it produced.
+  LeaseGrant dm = LeaseAndComplete("w1", "drop_map", 'd');
+  ASSERT_OK_AND_ASSIGN(auto prune, store_->LeaseNext(Worker("w1"), now_, kLease));
+  ASSERT_TRUE(prune.has_value());
+  EXPECT_EQ(prune->step.kind, StepKind::kPrune);
+  ASSERT_EQ(prune->inputs.size(), 2u);
+  EXPECT_EQ(prune->inputs[1].second.digest, Digest('d'));
+
+  // Overlapping resubmission: the shared 150 chains are linked, not copied;
+  // the finished dropmap is cached and its prune keeps its lease.
+  auto wider = Chains(200);
+  ASSERT_OK_AND_ASSIGN(SubmitOutcome second,
+                       store_->SubmitCampaign("wider", "{}", 0, "", wider, now_));
+  EXPECT_EQ(second.steps_total, 400u);
+  EXPECT_EQ(second.steps_cached, 1u);
+  EXPECT_EQ(second.step_states.at(dm.step.key), StepState::kSucceeded);
+  EXPECT_EQ(second.step_states.at(prune->step.key), StepState::kLeased);
+  EXPECT_EQ(store_->GetCampaign(second.campaign_id)->unfinished, 399);
+  ASSERT_OK_AND_ASSIGN(auto counts, store_->StepCounts());
+  EXPECT_EQ(counts[StepState::kReady], 149 + 50);
 }
 
 TEST_F(StoreTest, IdenticalResubmissionRunsZeroSteps) {

@@ -333,6 +333,10 @@ void SubmitBreakdown(const std::string& folder, bool normal, int pairs) {
       (*coordinator)->Submit("breakdown", "{}", 0, "", nodes, false, nullptr);
   Report("  in-process: Coordinator::Submit (plan + store)",
          absl::ToDoubleSeconds(absl::Now() - t), "s", "-");
+  if (!outcome.ok()) {
+    std::fprintf(stderr, "submit: %s\n", std::string(outcome.status().message()).c_str());
+    return;
+  }
   t = absl::Now();
   for (const PlannedStep& step : *planned) (void)(*coordinator)->GetStep(step.key);
   Report("  in-process: GetStep of every step", absl::ToDoubleSeconds(absl::Now() - t),
