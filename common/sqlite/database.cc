@@ -138,7 +138,7 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
     sqlite3_close(raw);
     return status;
   }
-  std::unique_ptr<Database> db(new Database(raw, path));
+  std::unique_ptr<Database> db(new Database(raw, path, options.durability));
   sqlite3_busy_timeout(raw, options.busy_timeout_ms);
   sqlite3_extended_result_codes(raw, 1);
   COHORT_RETURN_IF_ERROR(db->Execute("PRAGMA journal_mode=WAL"));
@@ -193,10 +193,25 @@ int64_t Database::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_
 
 Transaction::~Transaction() { Rollback(); }
 
+bool Transaction::Relaxed() const {
+  return sync_ == Sync::kDeferredSync && db_.durability() == Durability::kFull;
+}
+
 absl::Status Transaction::Begin() {
-  COHORT_RETURN_IF_ERROR(db_.Execute("BEGIN IMMEDIATE"));
+  // synchronous can only change outside a transaction.
+  if (Relaxed()) COHORT_RETURN_IF_ERROR(db_.Execute("PRAGMA synchronous=NORMAL"));
+  absl::Status status = db_.Execute("BEGIN IMMEDIATE");
+  if (!status.ok()) {
+    (void)RestoreSync();
+    return status;
+  }
   open_ = true;
   return absl::OkStatus();
+}
+
+absl::Status Transaction::RestoreSync() {
+  if (!Relaxed()) return absl::OkStatus();
+  return db_.Execute("PRAGMA synchronous=FULL");
 }
 
 absl::Status Transaction::Commit() {
@@ -207,13 +222,14 @@ absl::Status Transaction::Commit() {
     return status;
   }
   open_ = false;
-  return absl::OkStatus();
+  return RestoreSync();
 }
 
 void Transaction::Rollback() {
   if (!open_) return;
   (void)db_.Execute("ROLLBACK");
   open_ = false;
+  (void)RestoreSync();
 }
 
 }  // namespace cohort

@@ -118,12 +118,15 @@ class Database {
 
   int64_t LastInsertRowId() const;
   const std::string& path() const { return path_; }
+  Durability durability() const { return durability_; }
   sqlite3* raw() { return db_; }
 
  private:
-  Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  Database(sqlite3* db, std::string path, Durability durability)
+      : db_(db), path_(std::move(path)), durability_(durability) {}
   sqlite3* db_;
   std::string path_;
+  Durability durability_;
   std::map<std::string, std::unique_ptr<Statement>> cache_;
 };
 
@@ -131,7 +134,15 @@ class Database {
 // committed. Not nestable.
 class Transaction {
  public:
-  explicit Transaction(Database& db) : db_(db) {}
+  // kDeferredSync: this transaction's commit skips the fsync even on a FULL
+  // database (WAL + synchronous=NORMAL for this one commit). It survives a
+  // crash of the process, not of the machine: a power loss may undo it
+  // (and only it and later such commits; the next ordinary commit syncs
+  // the log up to itself). For writes whose loss is harmless, e.g. a lease
+  // renewal the next heartbeat repeats.
+  enum class Sync { kDatabaseDefault, kDeferredSync };
+  explicit Transaction(Database& db, Sync sync = Sync::kDatabaseDefault)
+      : db_(db), sync_(sync) {}
   ~Transaction();
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
@@ -141,7 +152,10 @@ class Transaction {
   void Rollback();
 
  private:
+  bool Relaxed() const;
+  absl::Status RestoreSync();
   Database& db_;
+  const Sync sync_;
   bool open_ = false;
 };
 

@@ -83,3 +83,52 @@ TEST(DatabaseTest, GarbageFileIsRefused) {
 
 }  // namespace
 }  // namespace cohort
+
+namespace cohort {
+namespace {
+
+int64_t Synchronous(Database& db) {
+  Statement& sync = db.Prepare("PRAGMA synchronous");
+  int64_t value = sync.Step() ? sync.ColumnInt64(0) : -1;
+  sync.Reset();
+  return value;
+}
+
+// A deferred-sync commit skips only its own fsync: the database is FULL
+// again for the next transaction, committed or rolled back.
+TEST(DatabaseTest, DeferredSyncTransactionRestoresFullDurability) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto db, Database::Open(dir.Join("x.db"), {}));
+  ASSERT_OK(db->Execute("CREATE TABLE t(a INTEGER)"));
+  {
+    Transaction tx(*db, Transaction::Sync::kDeferredSync);
+    ASSERT_OK(tx.Begin());
+    EXPECT_EQ(Synchronous(*db), 1);  // NORMAL
+    ASSERT_OK(db->Execute("INSERT INTO t VALUES(1)"));
+    ASSERT_OK(tx.Commit());
+  }
+  EXPECT_EQ(Synchronous(*db), 2);  // FULL
+  {
+    Transaction tx(*db, Transaction::Sync::kDeferredSync);
+    ASSERT_OK(tx.Begin());
+    ASSERT_OK(db->Execute("INSERT INTO t VALUES(2)"));
+  }  // rolled back
+  EXPECT_EQ(Synchronous(*db), 2);
+  Statement& rows = db->Prepare("SELECT group_concat(a) FROM t");
+  ASSERT_TRUE(rows.Step());
+  EXPECT_EQ(rows.ColumnText(0), "1");
+  rows.Reset();
+
+  DatabaseOptions normal;
+  normal.durability = Durability::kNormal;
+  ASSERT_OK_AND_ASSIGN(auto relaxed, Database::Open(dir.Join("y.db"), normal));
+  {
+    Transaction tx(*relaxed, Transaction::Sync::kDeferredSync);
+    ASSERT_OK(tx.Begin());
+    ASSERT_OK(tx.Commit());
+  }
+  EXPECT_EQ(Synchronous(*relaxed), 1);
+}
+
+}  // namespace
+}  // namespace cohort

@@ -251,7 +251,11 @@ absl::StatusOr<StepRecord> CoordinatorStore::CurrentLease(const LeaseRef& lease)
 absl::StatusOr<HeartbeatOutcome> CoordinatorStore::Heartbeat(
     const std::string& worker_id, const std::vector<LeaseRef>& leases,
     absl::Time now, absl::Duration duration) {
-  Transaction tx(*db_);
+  // A renewal lost to a power failure costs nothing: after a restart every
+  // lease gets the restart grace and the worker's next heartbeat renews it
+  // again. Skipping the fsync keeps 200 heartbeats/s (1,000 workers) from
+  // queueing the commits that lease and complete steps behind theirs.
+  Transaction tx(*db_, Transaction::Sync::kDeferredSync);
   COHORT_RETURN_IF_ERROR(tx.Begin());
   HeartbeatOutcome outcome;
   outcome.new_expiry = now + duration;
