@@ -230,12 +230,14 @@ absl::Status Coordinator::Complete(const LeaseRef& lease,
 
 absl::StatusOr<bool> Coordinator::Fail(const LeaseRef& lease, int code,
                                        const std::string& message,
-                                       const std::string& log_tail) {
+                                       const std::string& log_tail,
+                                       bool input_unavailable) {
   Deferred deferred;
   absl::StatusOr<bool> retry;
   {
     absl::MutexLock lock(&mu_);
-    retry = store_->Fail(lease, code, message, clock_.Now(), log_tail);
+    retry = store_->Fail(lease, code, message, clock_.Now(), log_tail,
+                         input_unavailable);
     if (retry.ok()) AfterChange(deferred);
   }
   Run(deferred);

@@ -98,7 +98,8 @@ class Coordinator {
                         const std::string& log_tail = "");
   absl::StatusOr<bool> Fail(const LeaseRef& lease, int code,
                             const std::string& message,
-                            const std::string& log_tail = "");
+                            const std::string& log_tail = "",
+                            bool input_unavailable = false);
   absl::StatusOr<InsertOutcome> InsertResults(const LeaseRef& lease,
                                               const std::vector<ResultRow>& rows);
   absl::StatusOr<std::vector<StoredResult>> Results(const std::string& step_key);

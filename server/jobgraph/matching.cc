@@ -30,4 +30,10 @@ absl::Duration RetryBackoff(uint32_t attempts) {
   return std::min(delay, absl::Minutes(5));
 }
 
+absl::Duration InputWaitBackoff(int waits) {
+  absl::Duration delay = absl::Seconds(1);
+  for (int i = 1; i < waits && delay < absl::Seconds(30); ++i) delay *= 2;
+  return std::min(delay, absl::Seconds(30));
+}
+
 }  // namespace cohort::server

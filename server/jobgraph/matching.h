@@ -34,6 +34,12 @@ bool Matches(const Requirements& req, const WorkerCapacity& worker);
 // capped at 5 minutes.
 absl::Duration RetryBackoff(uint32_t attempts);
 
+// After the `waits`-th time a step was handed back because an input could
+// not be fetched: 1 s, 2 s, 4 s, ... capped at 30 s. Twelve waits span about
+// 4 minutes, long enough for the input's holder to restart.
+inline constexpr int kMaxInputWaits = 12;
+absl::Duration InputWaitBackoff(int waits);
+
 }  // namespace cohort::server
 
 #endif  // COHORT_SERVER_JOBGRAPH_MATCHING_H_

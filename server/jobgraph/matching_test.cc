@@ -38,6 +38,9 @@ TEST(MatchingTest, BackoffDoublesAndCaps) {
   EXPECT_EQ(RetryBackoff(1), absl::Seconds(5));
   EXPECT_EQ(RetryBackoff(2), absl::Seconds(10));
   EXPECT_EQ(RetryBackoff(3), absl::Seconds(20));
+  EXPECT_EQ(InputWaitBackoff(1), absl::Seconds(1));
+  EXPECT_EQ(InputWaitBackoff(3), absl::Seconds(4));
+  EXPECT_EQ(InputWaitBackoff(kMaxInputWaits), absl::Seconds(30));
   EXPECT_EQ(RetryBackoff(30), absl::Minutes(5));
 }
 

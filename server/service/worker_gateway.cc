@@ -175,7 +175,8 @@ grpc::ServerUnaryReactor* WorkerGatewayService::FailStep(
   }
   absl::StatusOr<bool> retry =
       coordinator_.Fail({request->lease_id(), request->epoch(), ""},
-                        request->status_code(), request->message(), request->log_tail());
+                        request->status_code(), request->message(), request->log_tail(),
+                        request->input_unavailable());
   if (!retry.ok()) return Finish(context, retry.status());
   response->set_will_retry(*retry);
   return Finish(context, absl::OkStatus());

@@ -248,9 +248,14 @@ class CoordinatorStore {
   // kResourceExhausted, kInternal and kUnknown are retried while attempts
   // remain (after RetryBackoff); anything else fails the step at once.
   // Returns whether the step will be retried.
+  // `input_unavailable`: the step never started because an input could not
+  // be fetched; the attempt is given back and the step offered again after
+  // InputWaitBackoff, up to kMaxInputWaits times, then it counts as a
+  // retryable failure like any other.
   absl::StatusOr<bool> Fail(const LeaseRef& lease, int code,
                             const std::string& message, absl::Time now,
-                            const std::string& log_tail = "");
+                            const std::string& log_tail = "",
+                            bool input_unavailable = false);
   // Returns the keys of steps whose leases had expired (now READY again, or
   // FAILED when out of attempts).
   absl::StatusOr<std::vector<std::string>> ExpireLeases(absl::Time now);
@@ -309,6 +314,10 @@ class CoordinatorStore {
   absl::Status RearmStep(const std::string& key, absl::Time now,
                          bool include_succeeded = false);
   absl::StatusOr<StepRecord> CurrentLease(const LeaseRef& lease);
+  // Gives a leased step's attempt back (an input could not be fetched);
+  // false once it has waited kMaxInputWaits times.
+  absl::StatusOr<bool> HandBack(const StepRecord& step, const std::string& message,
+                                absl::Time now);
   absl::StatusOr<std::optional<StepRecord>> ReadStep(const std::string& key);
   absl::StatusOr<std::vector<std::string>> CampaignsOfStep(const std::string& key);
   absl::StatusOr<LeaseGrant> MakeGrant(StepRecord step);

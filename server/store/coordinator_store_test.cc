@@ -5,6 +5,7 @@
 #include "common/testing/status_matchers.h"
 #include "common/testing/temp_dir.h"
 #include "gtest/gtest.h"
+#include "server/jobgraph/matching.h"
 #include "server/jobgraph/plan.h"
 
 namespace cohort::server {
@@ -240,6 +241,38 @@ TEST_F(StoreTest, ExpiredLeaseIsReleasedAndStaleEpochFenced) {
   EXPECT_EQ(revoked.revoked, std::vector<std::string>{first->lease_id});
   EXPECT_OK(store_->Complete({second->lease_id, 2, ""}, {{"drop_map", Digest('d'), 2, 1, false, {}}}, now_));
   EXPECT_EQ(State(steps[0].key), StepState::kSucceeded);
+}
+
+// An input nobody can serve right now (its only holder restarting) is not
+// the step's failure: the attempt comes back, the step waits a growing
+// backoff, and only after kMaxInputWaits hand-backs do attempts count.
+TEST_F(StoreTest, UnavailableInputGivesTheAttemptBackWithBackoff) {
+  auto steps = Chain();
+  ASSERT_OK(store_->SubmitCampaign("a", "{}", 0, "", steps, now_).status());
+  LeaseAndComplete("w1", "drop_map", 'd');
+  for (int wait = 1; wait <= kMaxInputWaits; ++wait) {
+    ASSERT_OK_AND_ASSIGN(auto lease, store_->LeaseNext(Worker("w2"), now_, kLease));
+    ASSERT_TRUE(lease.has_value()) << "wait " << wait;
+    EXPECT_EQ(lease->step.key, steps[1].key);
+    EXPECT_EQ(lease->step.attempts, 1u) << "wait " << wait;
+    ASSERT_OK_AND_ASSIGN(bool retry,
+                         store_->Fail({lease->lease_id, lease->epoch, ""}, 14,
+                                      "drop_map: w1 unreachable", now_, "",
+                                      /*input_unavailable=*/true));
+    EXPECT_TRUE(retry);
+    EXPECT_EQ(State(steps[1].key), StepState::kReady);
+    EXPECT_EQ(store_->GetStep(steps[1].key)->attempts, 0u);
+    ASSERT_OK_AND_ASSIGN(auto too_soon, store_->LeaseNext(Worker("w2"), now_, kLease));
+    EXPECT_FALSE(too_soon.has_value()) << "no backoff after wait " << wait;
+    now_ += InputWaitBackoff(wait);
+  }
+  // Out of waits: now it is an ordinary retryable failure and spends attempts.
+  ASSERT_OK_AND_ASSIGN(auto lease, store_->LeaseNext(Worker("w2"), now_, kLease));
+  ASSERT_TRUE(lease.has_value());
+  ASSERT_OK(store_->Fail({lease->lease_id, lease->epoch, ""}, 14, "still unreachable",
+                         now_, "", true)
+                .status());
+  EXPECT_EQ(store_->GetStep(steps[1].key)->attempts, 1u);
 }
 
 TEST_F(StoreTest, RetryableFailureBacksOffThenFailsAndBlocks) {

@@ -146,9 +146,15 @@ DROP INDEX steps_by_state;
 CREATE INDEX artifact_locations_by_location ON artifact_locations(location, digest);
 )sql";
 
+// How often a step was handed back because an input could not be fetched
+// (not a failure of the step; bounded separately from its attempts).
+constexpr const char* kMigration4 = R"sql(
+ALTER TABLE steps ADD COLUMN input_waits INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 const std::vector<const char*>& Migrations() {
   static const std::vector<const char*> migrations = {kMigration1, kMigration2,
-                                                      kMigration3};
+                                                      kMigration3, kMigration4};
   return migrations;
 }
 

@@ -11,7 +11,7 @@
 
 namespace cohort::server {
 
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 [[nodiscard]] absl::Status Migrate(Database& db);
 

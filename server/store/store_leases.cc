@@ -382,11 +382,19 @@ absl::Status CoordinatorStore::Complete(const LeaseRef& lease,
 absl::StatusOr<bool> CoordinatorStore::Fail(const LeaseRef& lease, int code,
                                             const std::string& message,
                                             absl::Time now,
-                                            const std::string& log_tail) {
+                                            const std::string& log_tail,
+                                            bool input_unavailable) {
   Transaction tx(*db_);
   COHORT_RETURN_IF_ERROR(tx.Begin());
   COHORT_ASSIGN_OR_RETURN(StepRecord step, CurrentLease(lease));
   if (!log_tail.empty()) COHORT_RETURN_IF_ERROR(SetLogTail(step.key, log_tail));
+  if (input_unavailable) {
+    COHORT_ASSIGN_OR_RETURN(bool handed_back, HandBack(step, message, now));
+    if (handed_back) {
+      COHORT_RETURN_IF_ERROR(tx.Commit());
+      return true;
+    }
+  }
   bool retry = IsRetryable(code) && step.attempts < step.max_attempts;
   Statement& record = db_->Prepare(
       "UPDATE steps SET last_error = ?, last_error_code = ?, not_before_us = ? "
@@ -407,6 +415,30 @@ absl::StatusOr<bool> CoordinatorStore::Fail(const LeaseRef& lease, int code,
   }
   COHORT_RETURN_IF_ERROR(tx.Commit());
   return retry;
+}
+
+absl::StatusOr<bool> CoordinatorStore::HandBack(const StepRecord& step,
+                                                const std::string& message,
+                                                absl::Time now) {
+  Statement& waits = db_->Prepare("SELECT input_waits FROM steps WHERE key = ?");
+  waits.Bind(1, step.key);
+  int64_t count = waits.Step() ? waits.ColumnInt64(0) : 0;
+  while (waits.Step()) {
+  }
+  COHORT_RETURN_IF_ERROR(waits.status());
+  if (count >= kMaxInputWaits) return false;  // counts as a failure now
+  Statement& back = db_->Prepare(
+      "UPDATE steps SET attempts = max(attempts - 1, 0), input_waits = ?, "
+      "last_error = ?, not_before_us = ? WHERE key = ?");
+  back.Bind(1, count + 1)
+      .Bind(2, message)
+      .Bind(3, Micros(now + InputWaitBackoff(static_cast<int>(count) + 1)))
+      .Bind(4, step.key);
+  COHORT_RETURN_IF_ERROR(back.Run());
+  COHORT_RETURN_IF_ERROR(SetState(step.key, StepState::kLeased, StepState::kReady, now,
+                                  absl::StrCat("input unavailable, offered again: ",
+                                               message)));
+  return true;
 }
 
 absl::StatusOr<std::vector<std::string>> CoordinatorStore::ExpireLeases(

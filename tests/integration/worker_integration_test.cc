@@ -278,5 +278,43 @@ TEST_F(WorkerIntegrationTest, WorkerKilledAfterFinishingShipsItsSpoolOnRestart) 
   EXPECT_EQ(campaign.steps(0).attempts(), 1u);  // shipped, not re-run
 }
 
+// The only holder of a step's input is down for longer than a step's whole
+// retry budget (3 attempts, 5 s + 10 s backoff): the step must wait for it,
+// not fail. Each failed fetch hands the attempt back; once the holder is
+// back, the step runs, on its first counted attempt.
+TEST_F(WorkerIntegrationTest, StepWaitsForItsInputsHolderInsteadOfFailing) {
+  auto a = StartWorker("wa", {"a"});
+  v1::CampaignSpec spec;
+  spec.set_name("holder restarts");
+  auto* dm = AddStep(&spec, "dropmap", v1::STEP_KIND_DROPMAP, R"({"flags": {"target": 6}})",
+                     {"a"});
+  FromArtifact(dm, "contrib", contrib_);
+  auto* pr = AddStep(&spec, "prune", v1::STEP_KIND_PRUNE, "{}", {"b"});
+  FromArtifact(pr, "checkpoint", base_);
+  FromNode(pr, "drop_map", "dropmap", "drop_map");
+  std::string id = Submit(spec);
+  absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < deadline &&
+         StepNamed(Get(id), "dropmap")->state() != v1::STEP_STATE_SUCCEEDED) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  a->Kill9();
+  auto b = StartWorker("wb", {"b"});
+  absl::SleepFor(absl::Seconds(20));
+  v1::Campaign waiting = Get(id);
+  const v1::Step* prune = StepNamed(waiting, "prune");
+  ASSERT_NE(prune, nullptr);
+  EXPECT_NE(prune->state(), v1::STEP_STATE_FAILED) << waiting.DebugString();
+  EXPECT_LE(prune->attempts(), 1u) << waiting.DebugString();
+  EXPECT_GE(prune->lease_epoch(), 2u) << "B never tried the fetch";
+  EXPECT_NE(prune->last_error().find("drop_map"), std::string::npos) << waiting.DebugString();
+
+  auto a_again = StartWorker("wa", {"a"});
+  v1::Campaign campaign = WaitFinished(id, absl::Seconds(60));
+  ASSERT_EQ(campaign.state(), v1::CAMPAIGN_STATE_SUCCEEDED) << campaign.DebugString();
+  EXPECT_EQ(StepNamed(campaign, "prune")->worker_id(), "wb");
+  EXPECT_EQ(StepNamed(campaign, "prune")->attempts(), 1u);
+}
+
 }  // namespace
 }  // namespace cohort

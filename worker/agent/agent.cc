@@ -376,7 +376,10 @@ absl::StatusOr<std::map<std::string, std::string>> Agent::ResolveInputs(
           paths[input.name()] = fetched->path;
           break;
         }
-        last = fetched.status();
+        last = absl::Status(fetched.status().code(),
+                            absl::StrCat("input ", input.name(), " from worker ",
+                                         where.worker_id(), ": ",
+                                         fetched.status().message()));
       }
     }
     if (paths.count(input.name()) == 0) return last;
@@ -447,7 +450,12 @@ void Agent::RunStep(Running* running) {
     std::error_code rm;
     fs::remove_all(fs::path(options_.state_dir) / "work" / hex, rm);
   } else {
-    SpoolFail(lease, result.status(), log_path);
+    // An input nobody could serve is not the step's failure: say so, and
+    // the coordinator gives the attempt back and offers the step later.
+    bool input_unavailable =
+        !inputs.ok() && (absl::IsUnavailable(inputs.status()) ||
+                         absl::IsDeadlineExceeded(inputs.status()));
+    SpoolFail(lease, result.status(), log_path, input_unavailable);
   }
   std::error_code ec;
   if (scratch.ok()) fs::remove_all(*scratch, ec);
@@ -484,8 +492,9 @@ void Agent::SpoolComplete(const v1::Lease& lease, const StepResult& result,
 }
 
 void Agent::SpoolFail(const v1::Lease& lease, const absl::Status& status,
-                      const std::string& log_path) {
+                      const std::string& log_path, bool input_unavailable) {
   v1::FailStepRequest request;
+  request.set_input_unavailable(input_unavailable);
   request.set_lease_id(lease.lease_id());
   request.set_epoch(lease.epoch());
   request.set_status_code(static_cast<int>(status.code()));

@@ -102,8 +102,10 @@ class Agent {
       const v1::Lease& lease);
   void SpoolComplete(const v1::Lease& lease, const StepResult& result,
                      const std::string& log_path);
+  // `input_unavailable`: the step never started, an input could not be
+  // fetched (FailStepRequest.input_unavailable).
   void SpoolFail(const v1::Lease& lease, const absl::Status& status,
-                 const std::string& log_path);
+                 const std::string& log_path, bool input_unavailable = false);
   // Sends one spooled entry; returns true when it may be removed.
   bool Ship(const SpoolEntry& entry);
   void ReapFinished() ABSL_LOCKS_EXCLUDED(mu_);
