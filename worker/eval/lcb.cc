@@ -191,7 +191,7 @@ Verdict ScoreLcb(const Problem& problem, absl::string_view completion, const Ben
   limits.wall = absl::Seconds(3 * whole + 30);
   limits.file_size = int64_t{256} << 20;
   HarnessRun run = RunHarness(task.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-                              limits);
+                              limits, /*lcb=*/true);
   if (run.ok) {
     v.detail = run.result;
   } else {
