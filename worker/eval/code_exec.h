@@ -6,8 +6,9 @@
 // sandbox, turning sandbox outcomes into statuses, and recording which
 // toolchain produced each verdict.
 //
-// The harness reads /work/task.json, runs the candidate in the same fresh
-// interpreter (one process per problem and sample, never shared), and
+// The harness reads /task/task.json, runs the candidate in the same
+// interpreter process (one process per problem and sample, never shared:
+// a fresh fork of a fork server, sandbox/fork_server.h), and
 // prints one JSON result line on its saved stdout; the candidate's own
 // output goes to /dev/null. Time limits inside the harness are CPU-time
 // (ITIMER_PROF), and the process has an RLIMIT_CPU backstop, so verdicts do
@@ -37,8 +38,11 @@ struct HarnessRun {
   sandbox::SandboxResult sandbox;
 };
 
-// Runs the harness on `task` (a JSON object text, see code_harness.py).
-HarnessRun RunHarness(const std::string& task_json, const sandbox::Limits& limits);
+// Runs the harness on `task` (a JSON object text, see code_harness.py)
+// through the Python fork server; `lcb` preloads what LiveCodeBench's
+// programs import.
+HarnessRun RunHarness(const std::string& task_json, const sandbox::Limits& limits,
+                      bool lcb = false);
 
 // `task` (an object) with the raw JSON `row` spliced in as "problem": the
 // dataset row reaches Python untouched (HumanEval+ inputs hold integers

@@ -1,21 +1,18 @@
-# cohort code-bench harness: runs inside the sandbox, reads /work/task.json,
-# writes one JSON result line to the original stdout. Untrusted code runs in
-# this process after the harness has set itself up (fresh process per task).
+# cohort code-bench harness (module cohort_harness): main() runs inside the
+# sandbox, reads /task/task.json and writes one JSON result line to the
+# original stdout. Importing it has no side effects, so the fork server
+# imports it once and each program's fork only calls main(). Untrusted code
+# runs in that process after main() has set itself up (a fresh process per
+# task: a fork of the sandbox's fork server, or a fresh interpreter).
 import ast, copy, io, json, math, os, re, signal, sys, time
 
-_out = os.fdopen(os.dup(1), "w")
-_null = os.open(os.devnull, os.O_RDWR)
-os.dup2(_null, 0); os.dup2(_null, 1); os.dup2(_null, 2)
-sys.stdout = io.StringIO(); sys.stderr = io.StringIO()
-sys.set_int_max_str_digits(50000) if hasattr(sys, "set_int_max_str_digits") else None
+_out = None  # the saved stdout, set by main()
 
 class Timeout(BaseException):
     pass
 
 def _on_prof(signum, frame):
     raise Timeout()
-
-signal.signal(signal.SIGPROF, _on_prof)
 
 def cpu_limit(seconds):
     signal.setitimer(signal.ITIMER_PROF, max(seconds, 0.001))
@@ -318,7 +315,14 @@ def run_lcb(t):
     finish(None, "")
 
 def main():
-    with open("/work/task.json") as f:
+    global _out
+    _out = os.fdopen(os.dup(1), "w")
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0); os.dup2(null, 1); os.dup2(null, 2)
+    sys.stdout = io.StringIO(); sys.stderr = io.StringIO()
+    sys.set_int_max_str_digits(50000) if hasattr(sys, "set_int_max_str_digits") else None
+    signal.signal(signal.SIGPROF, _on_prof)
+    with open("/task/task.json") as f:
         task = json.load(f)
     if "problem" in task:  # the dataset row, spliced in verbatim
         problem = task.pop("problem")
@@ -326,5 +330,3 @@ def main():
         task = problem
     os.chdir("/tmp")
     {"humaneval": run_humaneval, "evalplus": run_evalplus, "lcb": run_lcb}[task["mode"]](task)
-
-main()

@@ -2,7 +2,10 @@
 
 #include <zlib.h>
 
+#include <filesystem>
+#include <map>
 #include <optional>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -61,6 +64,65 @@ absl::StatusOr<nlohmann::json> ParseTests(const std::string& text) {
     }
   }
   return tests;
+}
+
+// The ids `settings` selects (task_ids, first N), in list order; empty
+// when the settings select everything.
+absl::StatusOr<std::vector<std::string>> SelectedIds(const std::string& dataset,
+                                                     const BenchSettings& settings) {
+  if (settings.task_ids.empty()) return std::vector<std::string>{};
+  std::filesystem::path file(settings.task_ids);
+  if (file.is_relative()) file = std::filesystem::path(dataset).parent_path() / file;
+  COHORT_ASSIGN_OR_RETURN(std::string text, ReadMaybeGzip(file.string()));
+  nlohmann::json list = nlohmann::json::parse(text, nullptr, false);
+  if (!list.is_array()) {
+    return absl::InvalidArgumentError(absl::StrCat(file.string(), ": not a JSON list of ids"));
+  }
+  std::vector<std::string> ids;
+  std::set<std::string> seen;
+  for (const nlohmann::json& id : list) {
+    if (!id.is_string()) {
+      return absl::InvalidArgumentError(absl::StrCat(file.string(), ": ids must be strings"));
+    }
+    if (!seen.insert(id.get<std::string>()).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(file.string(), ": id ", id.get<std::string>(), " listed twice"));
+    }
+    ids.push_back(id.get<std::string>());
+  }
+  if (settings.first > static_cast<int>(ids.size())) {
+    return absl::InvalidArgumentError(absl::StrCat(file.string(), " has ", ids.size(),
+                                                   " ids, fewer than first = ", settings.first));
+  }
+  if (settings.first > 0) ids.resize(settings.first);
+  return ids;
+}
+
+// The problems named by `ids`, in that order; every id must be present.
+absl::StatusOr<std::vector<Problem>> KeepIds(std::vector<Problem> all,
+                                             const std::vector<std::string>& ids,
+                                             const std::string& dataset,
+                                             const BenchSettings& settings) {
+  std::map<std::string, size_t> by_id;
+  for (size_t i = 0; i < all.size(); ++i) by_id.emplace(all[i].id, i);
+  std::vector<std::string> missing;
+  std::vector<Problem> kept;
+  for (const std::string& id : ids) {
+    auto it = by_id.find(id);
+    if (it == by_id.end()) {
+      missing.push_back(id);
+    } else {
+      kept.push_back(all[it->second]);
+    }
+  }
+  if (!missing.empty()) {
+    std::vector<std::string> shown(missing.begin(),
+                                   missing.begin() + std::min<size_t>(missing.size(), 5));
+    return absl::NotFoundError(absl::StrCat(
+        missing.size(), " of the ", ids.size(), " ids of ", settings.task_ids,
+        " are not in ", dataset, " (e.g. ", absl::StrJoin(shown, ", "), ")"));
+  }
+  return kept;
 }
 
 }  // namespace
@@ -132,6 +194,7 @@ absl::StatusOr<std::vector<Problem>> LoadLcb(const std::string& path,
                                              const BenchSettings& settings) {
   COHORT_RETURN_IF_ERROR(CheckId("prompt_template", settings.prompt_template, {kTemplate}));
   COHORT_RETURN_IF_ERROR(CheckId("extractor", settings.extractor, {kExtractor}));
+  COHORT_ASSIGN_OR_RETURN(std::vector<std::string> ids, SelectedIds(path, settings));
   COHORT_ASSIGN_OR_RETURN(std::vector<JsonLine> rows, ReadJsonLines(path));
   std::vector<Problem> problems;
   for (size_t i = 0; i < rows.size(); ++i) {
@@ -168,7 +231,8 @@ absl::StatusOr<std::vector<Problem>> LoadLcb(const std::string& path,
     p.meta["contest_date"] = row.value.value("contest_date", "");
     problems.push_back(std::move(p));
   }
-  return problems;
+  if (ids.empty()) return problems;
+  return KeepIds(std::move(problems), ids, path, settings);
 }
 
 Verdict ScoreLcb(const Problem& problem, absl::string_view completion, const BenchSettings&) {
@@ -191,7 +255,7 @@ Verdict ScoreLcb(const Problem& problem, absl::string_view completion, const Ben
   limits.wall = absl::Seconds(3 * whole + 30);
   limits.file_size = int64_t{256} << 20;
   HarnessRun run = RunHarness(task.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-                              limits);
+                              limits, /*lcb=*/true);
   if (run.ok) {
     v.detail = run.result;
   } else {

@@ -4,7 +4,9 @@
 // files test.jsonl ... test6.jsonl in their published schema; no data ships
 // with cohort). Problem id `lcb/<platform>/<question_id>` (the protocol's
 // task id; LCB-medium-55 = the first 55 ids of
-// lcb_medium_100_taskids.json). Prompt `lcb_omk_instruct_v1` (protocol.md
+// lcb_medium_100_taskids.json: the profile's `task_ids` file and `first`
+// select those problems, in the list's order, and an id missing from the
+// dataset is an error naming it). Prompt `lcb_omk_instruct_v1` (protocol.md
 // 2.9). Extractor `lcb_last_fence`: the lines strictly between the last two
 // lines that contain ``` (fewer than two: no code, the problem fails).
 // Grading follows LCB's testing_util (eval.md 2.9): public then private

@@ -4,8 +4,14 @@
 
 #include <zlib.h>
 
+#include <fstream>
+#include <string>
+#include <vector>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "worker/eval/test_util.h"
 #include "worker/sandbox/sandbox.h"
@@ -92,6 +98,8 @@ TEST(LcbScoreTest, GradesCallBasedAndStdinProblems) {
                  R"({"func_name": "push"})") +
           FixtureRow("2", "", io_pub, "", "{}"));
   BenchSettings settings = CardSettings("lcb");
+  settings.task_ids.clear();  // every row of the fixture
+  settings.first = 0;
   absl::StatusOr<std::vector<Problem>> problems = LoadLcb(path, settings);
   ASSERT_TRUE(problems.ok()) << problems.status();
   ASSERT_EQ(problems->size(), 2u);
@@ -109,6 +117,118 @@ TEST(LcbScoreTest, GradesCallBasedAndStdinProblems) {
   Verdict io = ScoreLcb((*problems)[1], fence(good_io), settings);
   EXPECT_TRUE(io.passed) << io.detail.dump();
   EXPECT_FALSE(ScoreLcb((*problems)[1], "no code at all", settings).passed);
+}
+
+// A dataset in the code_generation_lite layout with one row per id
+// ("lcb/leetcode/<qid>"), in the order given.
+std::string FixtureDataset(const cohort::testing::TempDir& dir, const std::vector<std::string>& qids) {
+  std::string pub = R"([{"input": "1", "output": "1", "testtype": "functional"}])";
+  std::string rows;
+  for (const std::string& qid : qids) rows += FixtureRow(qid, "", pub, "", "{}");
+  return WriteFile(dir, "test.jsonl", rows);
+}
+
+std::vector<std::string> IdsOf(const std::vector<Problem>& problems) {
+  std::vector<std::string> ids;
+  for (const Problem& p : problems) ids.push_back(p.id);
+  return ids;
+}
+
+TEST(LcbSelectTest, KeepsTheListedIdsInListOrder) {
+  cohort::testing::TempDir dir;
+  std::string path = FixtureDataset(dir, {"1", "2", "3", "4"});
+  WriteFile(dir, "ids.json", R"(["lcb/leetcode/3", "lcb/leetcode/1", "lcb/leetcode/4"])");
+  BenchSettings settings = CardSettings("lcb");
+  settings.task_ids = "ids.json";  // beside the dataset
+  settings.first = 0;
+  absl::StatusOr<std::vector<Problem>> all = LoadLcb(path, settings);
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(IdsOf(*all), (std::vector<std::string>{"lcb/leetcode/3", "lcb/leetcode/1",
+                                                   "lcb/leetcode/4"}));
+  settings.first = 2;
+  absl::StatusOr<std::vector<Problem>> first = LoadLcb(path, settings);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(IdsOf(*first), (std::vector<std::string>{"lcb/leetcode/3", "lcb/leetcode/1"}));
+  EXPECT_EQ((*first)[1].prompt.find("Solve 1") != std::string::npos, true);
+}
+
+TEST(LcbSelectTest, IdsMissingFromTheDatasetAreAnErrorNamingThem) {
+  cohort::testing::TempDir dir;
+  std::string path = FixtureDataset(dir, {"1", "2"});
+  WriteFile(dir, "ids.json", R"(["lcb/leetcode/2", "lcb/atcoder/abc999_z", "lcb/leetcode/7"])");
+  BenchSettings settings = CardSettings("lcb");
+  settings.task_ids = dir.Join("ids.json");  // an absolute path works too
+  settings.first = 0;
+  absl::StatusOr<std::vector<Problem>> r = LoadLcb(path, settings);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(r.status().message()),
+              ::testing::AllOf(::testing::HasSubstr("2 of the 3 ids"),
+                               ::testing::HasSubstr("lcb/atcoder/abc999_z"),
+                               ::testing::HasSubstr("lcb/leetcode/7"),
+                               ::testing::HasSubstr(path)));
+  settings.first = 1;  // only the first id, which is present
+  EXPECT_TRUE(LoadLcb(path, settings).ok());
+  settings.first = 4;  // more than the list holds
+  EXPECT_FALSE(LoadLcb(path, settings).ok());
+  WriteFile(dir, "twice.json", R"(["lcb/leetcode/1", "lcb/leetcode/1"])");
+  settings.task_ids = "twice.json";
+  settings.first = 0;
+  EXPECT_THAT(std::string(LoadLcb(path, settings).status().message()),
+              ::testing::HasSubstr("listed twice"));
+  settings.task_ids = "absent.json";
+  EXPECT_FALSE(LoadLcb(path, settings).ok());
+}
+
+// The protocol's LCB-medium-55 (the card profile: the medium-100 list,
+// first 55) is exactly the derived 55-id file of the omk-protocol data.
+TEST(LcbSelectTest, CardProfileSelectsTheDerivedMedium55) {
+  BenchSettings card = CardSettings("lcb");
+  EXPECT_EQ(card.task_ids, "lcb_medium_100_taskids.json");
+  EXPECT_EQ(card.first, 55);
+  auto read_ids = [](const std::string& name) {
+    std::ifstream in(DatasetPath("omk-protocol/" + name));
+    return nlohmann::json::parse(in, nullptr, false);
+  };
+  nlohmann::json hundred = read_ids("lcb_medium_100_taskids.json");
+  nlohmann::json derived = read_ids("lcb_medium_55_taskids.derived.json");
+  ASSERT_TRUE(hundred.is_array() && derived.is_array());
+  ASSERT_EQ(hundred.size(), 100u);
+  ASSERT_EQ(derived.size(), 55u);
+  // A fixture dataset holding all 100 problems (in reverse, so order comes
+  // from the list), with the real list file beside it.
+  cohort::testing::TempDir dir;
+  std::vector<std::string> qids;
+  for (auto it = hundred.rbegin(); it != hundred.rend(); ++it) {
+    std::vector<std::string> parts = absl::StrSplit(it->get<std::string>(), '/');
+    ASSERT_EQ(parts.size(), 3u);
+    qids.push_back(parts[2]);
+  }
+  std::string rows;
+  std::string pub = R"([{"input": "1", "output": "1", "testtype": "functional"}])";
+  for (size_t i = 0; i < qids.size(); ++i) {
+    std::vector<std::string> parts =
+        absl::StrSplit(hundred[hundred.size() - 1 - i].get<std::string>(), '/');
+    nlohmann::json row = nlohmann::json::parse(FixtureRow(qids[i], "", pub, "", "{}"));
+    row["platform"] = parts[1];
+    rows += row.dump() + "\n";
+  }
+  std::string path = WriteFile(dir, "test.jsonl", rows);
+  WriteFile(dir, "lcb_medium_100_taskids.json", hundred.dump());
+  absl::StatusOr<std::vector<Problem>> problems = LoadLcb(path, card);
+  ASSERT_TRUE(problems.ok()) << problems.status();
+  EXPECT_EQ(nlohmann::json(IdsOf(*problems)), derived);
+}
+
+TEST(LcbSelectTest, ProfilesAcceptTaskIdsForLcbOnly) {
+  absl::StatusOr<Profile> card = LoadProfile(kDefaultProfile);
+  ASSERT_TRUE(card.ok()) << card.status();
+  nlohmann::json json = card->json;
+  json["benches"]["gsm8k"]["task_ids"] = "ids.json";
+  EXPECT_FALSE(ParseProfile(json.dump(), "test").ok());
+  json = card->json;
+  json["benches"]["lcb"].erase("task_ids");  // first without task_ids
+  EXPECT_FALSE(ParseProfile(json.dump(), "test").ok());
 }
 
 }  // namespace

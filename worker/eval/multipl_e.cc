@@ -64,7 +64,7 @@ absl::StatusOr<sandbox::SandboxResult> Step(const std::string& workdir,
   spec.argv = std::move(argv);
   spec.host_workdir = workdir;
   spec.workdir_writable = compile;
-  spec.cwd = "/work";
+  spec.cwd = sandbox::kTaskDir;
   spec.ro_paths = ro_paths;
   spec.limits.cpu = absl::Seconds(compile ? 60 : 15);
   spec.limits.wall = absl::Seconds(compile ? 150 : 60);
@@ -85,22 +85,22 @@ struct Plan {
 Plan PlanFor(const std::string& language) {
   if (language == "rs") {
     // rustc links through /usr/bin/cc, a symlink into /etc/alternatives.
-    return {"main.rs", {sandbox::kRustc, "/work/main.rs", "-o", "/work/main"}, {"/work/main"},
+    return {"main.rs", {sandbox::kRustc, "/task/main.rs", "-o", "/task/main"}, {"/task/main"},
             {"/etc/alternatives"}};
   }
   if (language == "java") {
     std::string jar = sandbox::kJavatuplesJar;
     return {"Problem.java",
             {sandbox::kJavac, "-J-Xmx1g", "-J-XX:+UseSerialGC", "-encoding", "UTF8", "-d",
-             "/work/out", "-cp", jar, "/work/Problem.java"},
-            {sandbox::kJava, "-Xmx1g", "-XX:+UseSerialGC", "-ea", "-cp", "/work/out:" + jar,
+             "/task/out", "-cp", jar, "/task/Problem.java"},
+            {sandbox::kJava, "-Xmx1g", "-XX:+UseSerialGC", "-ea", "-cp", "/task/out:" + jar,
              "Problem"},
             sandbox::JavaReadOnlyPaths()};
   }
-  return {"main.js", {}, {sandbox::kNode, "--max-old-space-size=1024", "/work/main.js"}, {}};
+  return {"main.js", {}, {sandbox::kNode, "--max-old-space-size=1024", "/task/main.js"}, {}};
 }
 
-// The run's /work, shared by the compile and run steps; removed at the end.
+// The run's /task, shared by the compile and run steps; removed at the end.
 class ScratchDir {
  public:
   ScratchDir() {

@@ -9,9 +9,9 @@
 // java the trailing run of closing braces is removed (the tests close
 // them). Program = prompt + body + tests, as nuprl assembles it.
 // Execution in the sandbox with the pinned toolchains:
-//   rs    rustc /work/main.rs -o /work/main, then /work/main
+//   rs    rustc /task/main.rs -o /task/main, then /task/main
 //   java  javac -encoding UTF8 -cp javatuples.jar, then java -ea
-//   js    node /work/main.js
+//   js    node /task/main.js
 // compile: 60 s CPU; run: 15 s CPU (MultiPL-E's 15 s, as CPU time).
 // Statuses OK | SyntaxError (compile failed) | Exception | Timeout; passed
 // iff OK.

@@ -84,7 +84,7 @@ absl::StatusOr<BenchSettings> ParseBench(const std::string& name,
       object,
       {"limit", "thinking", "reasoning_budget", "max_tokens", "sampler", "stop",
        "prompt_template", "extractor", "num_fewshot", "option_seed",
-       "saturation_tokens", "notes"},
+       "saturation_tokens", "notes", "task_ids", "first"},
       where));
   BenchSettings bench;
   bench.bench = name;
@@ -97,6 +97,14 @@ absl::StatusOr<BenchSettings> ParseBench(const std::string& name,
   COHORT_RETURN_IF_ERROR(ReadText(object, "prompt_template", &bench.prompt_template, where));
   COHORT_RETURN_IF_ERROR(ReadText(object, "extractor", &bench.extractor, where));
   COHORT_RETURN_IF_ERROR(ReadText(object, "notes", &bench.notes, where));
+  COHORT_RETURN_IF_ERROR(ReadText(object, "task_ids", &bench.task_ids, where));
+  COHORT_RETURN_IF_ERROR(ReadNumber(object, "first", &bench.first, where));
+  if (!bench.task_ids.empty() && name != "lcb") {
+    return Bad(where, "'task_ids' selects problems of the lcb bench only");
+  }
+  if (bench.first < 0 || (bench.first > 0 && bench.task_ids.empty())) {
+    return Bad(where, "'first' must be >= 0 and needs 'task_ids'");
+  }
   COHORT_RETURN_IF_ERROR(ParseStop(object, &bench, where));
   if (auto it = object.find("thinking"); it != object.end()) {
     if (!it->is_boolean()) return Bad(where, "'thinking' must be true or false");

@@ -52,6 +52,12 @@ struct BenchSettings {
   // reasoning_budget when thinking, else max_tokens.
   int saturation_tokens = 0;
   std::string notes;
+  // A JSON list of problem ids (a file; a relative path is resolved against
+  // the dataset's folder): only those problems, in the list's order. Only
+  // benches that select by id take it (lcb). `first` > 0 keeps the first N
+  // ids of the list (LCB-medium-55 = the first 55 of the medium-100 list).
+  std::string task_ids;
+  int first = 0;
 
   int SaturationThreshold() const;
 };

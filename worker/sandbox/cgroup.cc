@@ -81,10 +81,10 @@ std::unique_ptr<RunCgroup> RunCgroup::Create(int64_t memory_bytes, int max_tasks
     if (!MakeDir(dir)) return nullptr;
     group->dirs_.push_back(dir);
     group->memory_dir_ = dir;
+    group->pids_dir_ = dir;
     group->procs_files_.push_back(dir + "/cgroup.procs");
-    if (memory_bytes > 0) WriteText(dir + "/memory.max", absl::StrCat(memory_bytes));
     WriteText(dir + "/memory.swap.max", "0");
-    if (!WriteText(dir + "/pids.max", absl::StrCat(max_tasks))) return nullptr;
+    if (!group->SetLimits(memory_bytes, max_tasks)) return nullptr;
     return group;
   }
   if (!V1Usable()) return nullptr;
@@ -96,12 +96,16 @@ std::unique_ptr<RunCgroup> RunCgroup::Create(int64_t memory_bytes, int max_tasks
     group->procs_files_.push_back(dir + "/cgroup.procs");
   }
   group->memory_dir_ = group->dirs_[0];
-  if (memory_bytes > 0 &&
-      !WriteText(group->memory_dir_ + "/memory.limit_in_bytes", absl::StrCat(memory_bytes))) {
-    return nullptr;
-  }
-  if (!WriteText(group->dirs_[1] + "/pids.max", absl::StrCat(max_tasks))) return nullptr;
+  group->pids_dir_ = group->dirs_[1];
+  if (!group->SetLimits(memory_bytes, max_tasks)) return nullptr;
   return group;
+}
+
+bool RunCgroup::SetLimits(int64_t memory_bytes, int max_tasks) {
+  std::string memory_file = v2_ ? "/memory.max" : "/memory.limit_in_bytes";
+  std::string memory = memory_bytes > 0 ? absl::StrCat(memory_bytes) : (v2_ ? "max" : "-1");
+  return WriteText(memory_dir_ + memory_file, memory) &&
+         WriteText(pids_dir_ + "/pids.max", absl::StrCat(max_tasks));
 }
 
 void RunCgroup::KillAll() {
@@ -122,16 +126,13 @@ void RunCgroup::KillAll() {
   }
 }
 
-bool RunCgroup::OomKilled() const {
+int64_t RunCgroup::OomKillCount() const {
   std::string file = v2_ ? "/memory.events" : "/memory.oom_control";
   for (absl::string_view line : absl::StrSplit(ReadText(memory_dir_ + file), '\n')) {
     int64_t count = 0;
-    if (absl::ConsumePrefix(&line, "oom_kill ") && absl::SimpleAtoi(line, &count) &&
-        count > 0) {
-      return true;
-    }
+    if (absl::ConsumePrefix(&line, "oom_kill ") && absl::SimpleAtoi(line, &count)) return count;
   }
-  return false;
+  return 0;
 }
 
 RunCgroup::~RunCgroup() {

@@ -1,6 +1,6 @@
 // File: cgroup.h
 //
-// A per-run cgroup that bounds a sandbox's whole process tree (memory and
+// A cgroup (one per bwrap run, or one per fork server) that bounds a sandbox's whole process tree (memory and
 // process count) and lets the runner kill every task in it at the end.
 // Layouts: cgroup v1 with the `memory` and `pids` controllers mounted under
 // /sys/fs/cgroup/{memory,pids} (this machine's hybrid layout), or a cgroup
@@ -35,7 +35,12 @@ class RunCgroup {
   // SIGKILLs every task in the group until it is empty (bounded retries).
   void KillAll();
   // True when the kernel's OOM killer fired inside the group.
-  bool OomKilled() const;
+  bool OomKilled() const { return OomKillCount() > 0; }
+  // How many times the OOM killer fired inside the group so far (a group
+  // reused for several programs compares counts before and after each).
+  int64_t OomKillCount() const;
+  // Changes the memory and task limits of a live group; false on failure.
+  bool SetLimits(int64_t memory_bytes, int max_tasks);
   // "v1" or "v2".
   const char* layout() const { return v2_ ? "v2" : "v1"; }
 
@@ -45,6 +50,7 @@ class RunCgroup {
   std::vector<std::string> dirs_;  // the per-run directories
   std::vector<std::string> procs_files_;
   std::string memory_dir_;
+  std::string pids_dir_;
 };
 
 // "v1", "v2" or "none": what Create() would use on this machine now.

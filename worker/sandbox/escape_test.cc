@@ -1,7 +1,9 @@
 // The escape suite: each test runs a hostile program in the sandbox and then
 // checks that the host is unchanged (no connection reached a host listener,
-// no process survived, no file appeared or was read). As root the suite
-// also re-runs itself once as the unprivileged user `nobody`.
+// no process survived, no file appeared or was read). Every test runs twice:
+// through one bwrap per program (RunSandboxed) and through the Python fork
+// server (RunPythonForked). As root the suite also re-runs itself once as
+// the unprivileged user `nobody`.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -14,31 +16,68 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/subprocess.h"
 #include "common/testing/temp_dir.h"
 #include "gtest/gtest.h"
+#include "worker/sandbox/fork_server.h"
 #include "worker/sandbox/sandbox.h"
+#include "worker/sandbox/toolchains.h"
 
 namespace cohort::worker::sandbox {
 namespace {
 
-// Counts host processes whose command line contains `marker`.
+std::string ReadAll(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Counts live host processes whose command line or name (comm) contains
+// `marker`: programs of the fork server share the server's command line, so
+// the hostile programs below also name themselves (see NameSelf). Zombies
+// (already dead, waiting for their namespace's teardown) do not count.
 int ProcessesWith(const std::string& marker) {
   int count = 0;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
-    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
-    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (absl::StrContains(cmdline, marker)) ++count;
+    if (absl::StrContains(ReadAll(entry.path() / "status"), "State:\tZ")) continue;
+    if (absl::StrContains(ReadAll(entry.path() / "cmdline"), marker) ||
+        absl::StrContains(ReadAll(entry.path() / "comm"), marker)) {
+      ++count;
+    }
   }
   return count;
 }
 
-class EscapeTest : public ::testing::Test {
+// ProcessesWith once everything killed has had time to finish dying: a
+// SIGKILLed tree (PID-namespace teardown) exits asynchronously, within
+// milliseconds of the runner returning; 2 s is a generous bound.
+int SurvivorsWith(const std::string& marker) {
+  absl::Time give_up = absl::Now() + absl::Seconds(2);
+  int count = ProcessesWith(marker);
+  while (count > 0 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(20));
+    count = ProcessesWith(marker);
+  }
+  return count;
+}
+
+// Python that sets the process name (inherited by forks) to `marker`.
+std::string NameSelf(const std::string& marker) {
+  return absl::StrCat("import ctypes\nctypes.CDLL(None).prctl(15, b'", marker.substr(0, 15),
+                      "', 0, 0, 0)\n");
+}
+
+// The parameter: true runs through the fork server, false through bwrap.
+class EscapeTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     absl::Status available = SandboxAvailable();
     if (!available.ok()) GTEST_SKIP() << available;
+    if (GetParam()) {
+      available = ForkServerAvailable();
+      if (!available.ok()) GTEST_SKIP() << available;
+    }
   }
 
   // Runs python code; `marker` is passed as an argument so leftover
@@ -46,10 +85,19 @@ class EscapeTest : public ::testing::Test {
   SandboxResult RunPython(const std::string& code, const Limits& limits,
                           const std::string& marker = "cohort-escape") {
     SandboxSpec spec;
-    spec.argv = {"/usr/bin/python3", "/work/main.py", marker};
     spec.files["main.py"] = code;
     spec.limits = limits;
-    absl::StatusOr<SandboxResult> r = RunSandboxed(spec);
+    absl::StatusOr<SandboxResult> r;
+    if (GetParam()) {
+      spec.argv = {kPython, "-I", "-S", "/task/main.py", marker};
+      r = RunPythonForked(spec, PythonPreload{{"json"}, {}});
+      if (r.ok()) {
+        EXPECT_EQ(r->runner, "fork-server");
+      }
+    } else {
+      spec.argv = {kPython, "/task/main.py", marker};
+      r = RunSandboxed(spec);
+    }
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? *r : SandboxResult{};
   }
@@ -62,7 +110,7 @@ class EscapeTest : public ::testing::Test {
   }
 };
 
-TEST_F(EscapeTest, RunsAProgramWithNoCapabilitiesAndASeccompFilter) {
+TEST_P(EscapeTest, RunsAProgramWithNoCapabilitiesAndASeccompFilter) {
   SandboxResult r = RunPython(
       "import os\nst = open('/proc/self/status').read()\n"
       "print([l for l in st.splitlines() if l.startswith(('CapEff','Seccomp:'))])\n"
@@ -77,7 +125,7 @@ TEST_F(EscapeTest, RunsAProgramWithNoCapabilitiesAndASeccompFilter) {
   EXPECT_TRUE(absl::StrContains(r.stdout_data, "sandbox")) << r.stdout_data;
 }
 
-TEST_F(EscapeTest, CannotConnectToAHostListener) {
+TEST_P(EscapeTest, CannotConnectToAHostListener) {
   int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   ASSERT_GE(listener, 0);
   sockaddr_in addr{};
@@ -100,20 +148,21 @@ TEST_F(EscapeTest, CannotConnectToAHostListener) {
   close(listener);
 }
 
-TEST_F(EscapeTest, ForkBombIsContainedAndReaped) {
+TEST_P(EscapeTest, ForkBombIsContainedAndReaped) {
   Limits limits = Short();
   limits.processes = 32;
   limits.wall = absl::Seconds(3);
   SandboxResult r = RunPython(
-      "import os, time\nwhile True:\n  try:\n    os.fork()\n  except OSError:\n"
-      "    time.sleep(0.01)\n",
+      NameSelf("cohort-forkbomb") +
+          "import os, time\nwhile True:\n  try:\n    os.fork()\n  except OSError:\n"
+          "    time.sleep(0.01)\n",
       limits, "cohort-forkbomb");
   EXPECT_FALSE(r.Succeeded());
   EXPECT_LT(r.wall_time, absl::Seconds(15));
-  EXPECT_EQ(ProcessesWith("cohort-forkbomb"), 0);
+  EXPECT_EQ(SurvivorsWith("cohort-forkbomb"), 0);
 }
 
-TEST_F(EscapeTest, MemoryBombIsKilled) {
+TEST_P(EscapeTest, MemoryBombIsKilled) {
   Limits limits = Short();
   limits.address_space = int64_t{512} << 20;
   SandboxResult r = RunPython("chunks = []\nwhile True:\n  chunks.append(bytearray(64 << 20))\n",
@@ -130,24 +179,26 @@ TEST_F(EscapeTest, MemoryBombIsKilled) {
   EXPECT_TRUE(r.memory_exceeded) << r.Describe();
 }
 
-TEST_F(EscapeTest, InfiniteLoopIsKilledAtTheCpuLimitAndTheDeadline) {
+TEST_P(EscapeTest, InfiniteLoopIsKilledAtTheCpuLimitAndTheDeadline) {
   Limits limits = Short();
   limits.cpu = absl::Seconds(1);
   SandboxResult r = RunPython("while True:\n  pass\n", limits);
   EXPECT_TRUE(r.cpu_exceeded) << r.Describe();
   EXPECT_LT(r.wall_time, absl::Seconds(8));
   limits.wall = absl::Seconds(1);
-  r = RunPython("import time\nwhile True:\n  time.sleep(1)\n", limits, "cohort-sleeper");
+  r = RunPython(NameSelf("cohort-sleeper") + "import time\nwhile True:\n  time.sleep(1)\n",
+                limits, "cohort-sleeper");
   EXPECT_TRUE(r.timed_out) << r.Describe();
   EXPECT_LT(r.wall_time, absl::Seconds(5));
-  EXPECT_EQ(ProcessesWith("cohort-sleeper"), 0);
+  EXPECT_EQ(SurvivorsWith("cohort-sleeper"), 0);
 }
 
-TEST_F(EscapeTest, CannotWriteOutsideItsTmp) {
+TEST_P(EscapeTest, CannotWriteOutsideItsTmp) {
   cohort::testing::TempDir host;
   std::string target = host.Join("written-by-sandbox");
   SandboxResult r = RunPython(
-      absl::StrCat("import os\nfor p in ['/usr/x', '/etc/x', '/x', '/work/x', '/proc/x', '",
+      absl::StrCat("import os\nfor p in ['/usr/x', '/etc/x', '/x', '/task/x', '/proc/x', "
+                   "'/proc/sysrq-trigger', '",
                    target, "']:\n  try:\n    open(p, 'w').write('x')\n    print('wrote', p)\n"
                    "  except OSError as e:\n    print('denied', p)\n"
                    "open('/tmp/ok', 'w').write('fine')\nprint('tmp', open('/tmp/ok').read())\n"),
@@ -158,7 +209,7 @@ TEST_F(EscapeTest, CannotWriteOutsideItsTmp) {
   EXPECT_FALSE(std::filesystem::exists(target));
 }
 
-TEST_F(EscapeTest, CannotReadACanaryOutsideTheAllowedPaths) {
+TEST_P(EscapeTest, CannotReadACanaryOutsideTheAllowedPaths) {
   cohort::testing::TempDir host;
   std::string canary = host.Join("canary.txt");
   std::ofstream(canary) << "cohort-canary-secret";
@@ -172,7 +223,7 @@ TEST_F(EscapeTest, CannotReadACanaryOutsideTheAllowedPaths) {
   EXPECT_FALSE(absl::StrContains(r.stdout_data, "read")) << r.stdout_data;
 }
 
-TEST_F(EscapeTest, OutputFloodIsCapped) {
+TEST_P(EscapeTest, OutputFloodIsCapped) {
   Limits limits = Short();
   limits.output_limit = 64 << 10;
   SandboxResult r = RunPython(
@@ -182,17 +233,51 @@ TEST_F(EscapeTest, OutputFloodIsCapped) {
   EXPECT_TRUE(r.stdout_truncated);
 }
 
-TEST_F(EscapeTest, ProcessIgnoringSigtermStillDies) {
+TEST_P(EscapeTest, ProcessIgnoringSigtermStillDies) {
   Limits limits = Short();
   limits.wall = absl::Seconds(1);
   SandboxResult r = RunPython(
-      "import os, signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-      "if os.fork() == 0:\n  os.setsid()\n"
-      "while True:\n  time.sleep(0.1)\n",
+      NameSelf("cohort-stubborn") +
+          "import os, signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+          "if os.fork() == 0:\n  os.setsid()\n"
+          "while True:\n  time.sleep(0.1)\n",
       limits, "cohort-stubborn");
   EXPECT_TRUE(r.timed_out) << r.Describe();
-  EXPECT_EQ(ProcessesWith("cohort-stubborn"), 0);
+  EXPECT_EQ(SurvivorsWith("cohort-stubborn"), 0);
 }
+
+// A program that closes its output and keeps sleeping is still ended at the
+// deadline (the runner waits for the program, not only for its pipes).
+TEST_P(EscapeTest, ClosingItsOutputDoesNotEscapeTheDeadline) {
+  Limits limits = Short();
+  limits.wall = absl::Seconds(1);
+  SandboxResult r = RunPython(NameSelf("cohort-closer") +
+                                  "import os, time\nfor fd in (0, 1, 2):\n  os.close(fd)\n"
+                                  "while True:\n  time.sleep(0.1)\n",
+                              limits, "cohort-closer");
+  EXPECT_TRUE(r.timed_out) << r.Describe();
+  EXPECT_LT(r.wall_time, absl::Seconds(5));
+  EXPECT_EQ(SurvivorsWith("cohort-closer"), 0);
+}
+
+// A daemon left behind (own session, output closed) dies with the program.
+TEST_P(EscapeTest, ADaemonDoesNotOutliveItsProgram) {
+  SandboxResult r = RunPython(
+      NameSelf("cohort-daemon") +
+          "import os, time\nif os.fork() == 0:\n  os.setsid()\n"
+          "  if os.fork() == 0:\n    for fd in (0, 1, 2):\n      os.close(fd)\n"
+          "    time.sleep(60)\n  os._exit(0)\n"
+          "time.sleep(0.2)\nprint('parent done')\n",
+      Short(), "cohort-daemon");
+  EXPECT_TRUE(r.Succeeded()) << r.Describe() << r.stderr_data;
+  EXPECT_LT(r.wall_time, absl::Seconds(5));
+  EXPECT_EQ(SurvivorsWith("cohort-daemon"), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Runners, EscapeTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "ForkServer" : "Bwrap";
+                         });
 
 // As root, the same suite once more as `nobody` (no capabilities, no
 // writable cgroup): the unprivileged path must hold too.
@@ -203,7 +288,7 @@ TEST(EscapeSuite, AlsoPassesAsAnUnprivilegedUser) {
   std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
   SubprocessOptions options;
   options.argv = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                  "--", self, "--gtest_filter=EscapeTest.*"};
+                  "--", self, "--gtest_filter=Runners/EscapeTest.*:ForkServerTest.*"};
   options.env = std::map<std::string, std::string>{{"PATH", "/usr/bin"}, {"TMPDIR", "/tmp"}};
   options.timeout = absl::Seconds(120);
   absl::StatusOr<SubprocessResult> r = RunSubprocess(options);

@@ -16,18 +16,16 @@
 #include "common/errno_status.h"
 #include "common/status_macros.h"
 #include "worker/sandbox/cgroup.h"
+#include "worker/sandbox/run_common.h"
 #include "worker/sandbox/seccomp_filter.h"
 #include "worker/sandbox/spawn.h"
 
 namespace cohort::worker::sandbox {
 namespace {
 
-constexpr char kBwrap[] = "/usr/bin/bwrap";
 constexpr char kPrlimit[] = "/usr/bin/prlimit";
-// Exit codes above this are bwrap's 128 + signal of the program.
-constexpr int kSignalBase = 128;
 
-// The host folder mounted at /work; removed when we created it.
+// The host folder mounted at /task; removed when we created it.
 class WorkDir {
  public:
   static absl::StatusOr<std::unique_ptr<WorkDir>> Open(const std::string& given) {
@@ -57,9 +55,7 @@ class WorkDir {
 
 absl::Status WriteFiles(const std::string& root, const std::map<std::string, std::string>& files) {
   for (const auto& [name, bytes] : files) {
-    if (name.empty() || name[0] == '/' || absl::StrContains(name, "..")) {
-      return absl::InvalidArgumentError(absl::StrCat("sandbox: bad file name '", name, "'"));
-    }
+    COHORT_RETURN_IF_ERROR(CheckFileName(name));
     std::filesystem::path path = std::filesystem::path(root) / name;
     std::error_code ec;
     std::filesystem::create_directories(path.parent_path(), ec);
@@ -70,7 +66,35 @@ absl::Status WriteFiles(const std::string& root, const std::map<std::string, std
   return absl::OkStatus();
 }
 
-// An anonymous in-memory file holding `bytes`, positioned at its start.
+std::vector<std::string> BwrapArgs(const SandboxSpec& spec, const std::string& workdir,
+                                   bool with_seccomp) {
+  std::vector<std::string> a = BwrapBaseArgs(spec.limits.tmp_size);
+  a.insert(a.begin() + 1, {"--cap-drop", "ALL"});
+  a.insert(a.end(), {spec.workdir_writable ? "--bind" : "--ro-bind", workdir, kTaskDir});
+  for (const std::string& path : spec.ro_paths) {
+    a.insert(a.end(), {"--ro-bind-try", path, path});
+  }
+  // The root itself is a bwrap tmpfs: make it read-only, so /tmp and (when
+  // asked) /task are the only writable places.
+  a.insert(a.end(), {"--remount-ro", "/", "--chdir", spec.cwd, "--clearenv"});
+  for (const auto& [k, v] : SandboxEnv(spec)) a.insert(a.end(), {"--setenv", k, v});
+  if (with_seccomp) a.insert(a.end(), {"--seccomp", absl::StrCat(kExtraFd)});
+  // Limits are applied inside the new user namespace, so RLIMIT_NPROC counts
+  // only this sandbox's tasks (the kernel charges per namespace).
+  const Limits& l = spec.limits;
+  int64_t cpu = CpuSeconds(l);
+  a.insert(a.end(), {"--", kPrlimit, absl::StrCat("--cpu=", cpu, ":", cpu + 1),
+                     absl::StrCat("--nproc=", l.processes),
+                     absl::StrCat("--nofile=", l.open_files),
+                     absl::StrCat("--fsize=", l.file_size), "--core=0"});
+  if (l.address_space > 0) a.push_back(absl::StrCat("--as=", l.address_space));
+  a.push_back("--");
+  a.insert(a.end(), spec.argv.begin(), spec.argv.end());
+  return a;
+}
+
+}  // namespace
+
 absl::StatusOr<int> MemFile(const char* name, const std::string& bytes) {
   int fd = memfd_create(name, MFD_CLOEXEC);
   if (fd < 0) return ErrnoToStatus(errno, "sandbox: memfd_create");
@@ -93,43 +117,29 @@ int64_t CpuSeconds(const Limits& limits) {
   return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(absl::ToDoubleSeconds(limits.cpu))));
 }
 
-std::vector<std::string> BwrapArgs(const SandboxSpec& spec, const std::string& workdir,
-                                   bool with_seccomp) {
-  std::vector<std::string> a = {
-      kBwrap, "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session",
-      "--cap-drop", "ALL", "--hostname", "sandbox",
-      "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib",
-      "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
-      "--symlink", "usr/sbin", "/sbin", "--proc", "/proc", "--dev", "/dev",
-      "--size", absl::StrCat(spec.limits.tmp_size), "--tmpfs", "/tmp",
-      spec.workdir_writable ? "--bind" : "--ro-bind", workdir, "/work",
-  };
-  for (const std::string& path : spec.ro_paths) {
-    a.insert(a.end(), {"--ro-bind-try", path, path});
-  }
-  // The root itself is a bwrap tmpfs: make it read-only, so /tmp and (when
-  // asked) /work are the only writable places.
-  a.insert(a.end(), {"--remount-ro", "/", "--chdir", spec.cwd, "--clearenv"});
+std::map<std::string, std::string> SandboxEnv(const SandboxSpec& spec) {
   std::map<std::string, std::string> env = {
       {"PATH", "/usr/bin"}, {"HOME", "/tmp"}, {"LANG", "C.UTF-8"}, {"TMPDIR", "/tmp"}};
   for (const auto& [k, v] : spec.env) env[k] = v;
-  for (const auto& [k, v] : env) a.insert(a.end(), {"--setenv", k, v});
-  if (with_seccomp) a.insert(a.end(), {"--seccomp", absl::StrCat(kExtraFd)});
-  // Limits are applied inside the new user namespace, so RLIMIT_NPROC counts
-  // only this sandbox's tasks (the kernel charges per namespace).
-  const Limits& l = spec.limits;
-  int64_t cpu = CpuSeconds(l);
-  a.insert(a.end(), {"--", kPrlimit, absl::StrCat("--cpu=", cpu, ":", cpu + 1),
-                     absl::StrCat("--nproc=", l.processes),
-                     absl::StrCat("--nofile=", l.open_files),
-                     absl::StrCat("--fsize=", l.file_size), "--core=0"});
-  if (l.address_space > 0) a.push_back(absl::StrCat("--as=", l.address_space));
-  a.push_back("--");
-  a.insert(a.end(), spec.argv.begin(), spec.argv.end());
-  return a;
+  return env;
 }
 
-void Classify(const SpawnOutcome& o, const SandboxSpec& spec, SandboxResult* r) {
+std::vector<std::string> BwrapBaseArgs(int64_t tmp_size) {
+  return {kBwrap, "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session",
+          "--hostname", "sandbox", "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib",
+          "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
+          "--symlink", "usr/sbin", "/sbin", "--proc", "/proc", "--dev", "/dev",
+          "--size", absl::StrCat(tmp_size), "--tmpfs", "/tmp"};
+}
+
+absl::Status CheckFileName(const std::string& name) {
+  if (name.empty() || name[0] == '/' || absl::StrContains(name, "..")) {
+    return absl::InvalidArgumentError(absl::StrCat("sandbox: bad file name '", name, "'"));
+  }
+  return absl::OkStatus();
+}
+
+void FillResult(SpawnOutcome o, const Limits& limits, SandboxResult* r) {
   if (WIFSIGNALED(o.wait_status)) {
     r->term_signal = WTERMSIG(o.wait_status);
   } else if (WIFEXITED(o.wait_status)) {
@@ -147,10 +157,14 @@ void Classify(const SpawnOutcome& o, const SandboxSpec& spec, SandboxResult* r) 
   r->cpu_exceeded =
       r->term_signal == SIGXCPU ||
       (r->term_signal == SIGKILL && !o.timed_out && !o.flooded &&
-       o.cpu_time >= absl::Seconds(CpuSeconds(spec.limits)) - absl::Milliseconds(50));
+       o.cpu_time >= absl::Seconds(CpuSeconds(limits)) - absl::Milliseconds(50));
+  r->stdout_data = std::move(o.stdout_data);
+  r->stderr_data = std::move(o.stderr_data);
+  r->stdout_truncated = o.stdout_truncated;
+  r->stderr_truncated = o.stderr_truncated;
+  r->wall_time = o.wall_time;
+  r->cpu_time = o.cpu_time;
 }
-
-}  // namespace
 
 std::string SandboxResult::Describe() const {
   if (timed_out) return absl::StrCat("wall deadline (", absl::FormatDuration(wall_time), ")");
@@ -180,7 +194,7 @@ absl::StatusOr<SandboxResult> RunSandboxed(const SandboxSpec& spec) {
   request.argv = BwrapArgs(spec, workdir->path(), true);
   request.env = {"PATH=/usr/bin:/bin"};
   request.stdin_fd = *stdin_fd;
-  request.extra_fd = seccomp_fd;
+  request.extra_fds = {seccomp_fd};
   if (cgroup != nullptr) request.cgroup_procs = cgroup->procs_files();
   request.wall_timeout = spec.limits.wall;
   request.output_limit = spec.limits.output_limit;
@@ -197,13 +211,7 @@ absl::StatusOr<SandboxResult> RunSandboxed(const SandboxSpec& spec) {
     cgroup->KillAll();
     r.memory_exceeded = cgroup->OomKilled();
   }
-  Classify(*outcome, spec, &r);
-  r.stdout_data = std::move(outcome->stdout_data);
-  r.stderr_data = std::move(outcome->stderr_data);
-  r.stdout_truncated = outcome->stdout_truncated;
-  r.stderr_truncated = outcome->stderr_truncated;
-  r.wall_time = outcome->wall_time;
-  r.cpu_time = outcome->cpu_time;
+  FillResult(std::move(*outcome), spec.limits, &r);
   if (r.exit_code == 1 && absl::StartsWith(r.stderr_data, "bwrap: ")) {
     return absl::FailedPreconditionError(
         absl::StrCat("sandbox setup failed: ", r.stderr_data.substr(0, 300)));

@@ -11,11 +11,11 @@
 // the end (PID-namespace teardown plus the cgroup). The root filesystem is
 // /usr (read-only, with the usrmerge symlinks), the read-only paths the
 // caller names, /proc, a minimal /dev, a private size-limited tmpfs at
-// /tmp, and a host work folder at /work (read-only unless asked). No host
+// /tmp, and a host work folder at /task (read-only unless asked). No host
 // environment variable, home or network reaches the program.
 //
 //   SandboxSpec spec;
-//   spec.argv = {"/usr/bin/python3", "/work/main.py"};
+//   spec.argv = {"/usr/bin/python3", "/task/main.py"};
 //   spec.files["main.py"] = code;
 //   spec.limits.cpu = absl::Seconds(3);
 //   COHORT_ASSIGN_OR_RETURN(SandboxResult r, RunSandboxed(spec));
@@ -34,6 +34,9 @@
 #include "absl/time/time.h"
 
 namespace cohort::worker::sandbox {
+
+// Where the run's files (SandboxSpec::files, host_workdir) appear inside.
+inline constexpr char kTaskDir[] = "/task";
 
 struct Limits {
   // RLIMIT_CPU, rounded up to whole seconds (the kernel's unit): SIGXCPU at
@@ -55,7 +58,7 @@ struct SandboxSpec {
   // Written into the work folder before the run (name -> bytes; names may
   // contain '/' for sub-folders).
   std::map<std::string, std::string> files;
-  // A host folder to use as /work (kept after the run, so a second run can
+  // A host folder to use as /task (kept after the run, so a second run can
   // see what a first wrote: compile, then execute). Empty: a fresh folder,
   // removed afterwards.
   std::string host_workdir;
@@ -83,6 +86,7 @@ struct SandboxResult {
   absl::Duration wall_time;
   absl::Duration cpu_time;
   std::string cgroup;  // "v1", "v2" or "none": what bounded the tree
+  std::string runner = "bwrap";  // "bwrap" (one per run) or "fork-server"
 
   bool Succeeded() const {
     return !timed_out && !cpu_exceeded && term_signal == 0 && exit_code == 0;

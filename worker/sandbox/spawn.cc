@@ -25,7 +25,7 @@ struct ChildPlan {
   int stdin_fd = -1;
   int stdout_fd = -1;
   int stderr_fd = -1;
-  int extra_fd = -1;
+  std::vector<int> extra_fds;
   pid_t parent = 0;
 };
 
@@ -64,13 +64,19 @@ void MoveFd(int from, int to) {
   sigemptyset(&empty);
   sigprocmask(SIG_SETMASK, &empty, nullptr);
   for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
-  // The error pipe must survive the shuffle below: park it high.
-  int err_fd = fcntl(error_pipe, F_DUPFD_CLOEXEC, 100);
+  // The error pipe and the extra descriptors must survive the shuffle
+  // below: park them high first.
+  int err_fd = fcntl(error_pipe, F_DUPFD_CLOEXEC, 200);
+  int parked[8];
+  int extra_count = static_cast<int>(std::min<size_t>(plan.extra_fds.size(), 8));
+  for (int i = 0; i < extra_count; ++i) {
+    parked[i] = fcntl(plan.extra_fds[i], F_DUPFD_CLOEXEC, 100);
+  }
   MoveFd(plan.stdin_fd, STDIN_FILENO);
   MoveFd(plan.stdout_fd, STDOUT_FILENO);
   MoveFd(plan.stderr_fd, STDERR_FILENO);
-  if (plan.extra_fd >= 0) MoveFd(plan.extra_fd, kExtraFd);
-  int first_closed = plan.extra_fd >= 0 ? kExtraFd + 1 : kExtraFd;
+  for (int i = 0; i < extra_count; ++i) MoveFd(parked[i], kExtraFd + i);
+  int first_closed = kExtraFd + extra_count;
   // Close everything inherited except err_fd (close-on-exec anyway).
   if (err_fd > first_closed) syscall(SYS_close_range, first_closed, err_fd - 1, 0);
   syscall(SYS_close_range, err_fd + 1, ~0U, 0);
@@ -128,10 +134,26 @@ absl::StatusOr<pid_t> Fork(ChildPlan& plan, const SpawnRequest& request) {
   return pid;
 }
 
+// The child's exit, through a pidfd: reaps it with its resource usage.
+struct ChildExit {
+  pid_t pid;
+  SpawnOutcome* outcome;
+  void Reap(bool* finished) {
+    rusage usage{};
+    int rc;
+    while ((rc = wait4(pid, &outcome->wait_status, 0, &usage)) < 0 && errno == EINTR) {
+    }
+    outcome->cpu_time = absl::DurationFromTimeval(usage.ru_utime) +
+                        absl::DurationFromTimeval(usage.ru_stime);
+    *finished = true;
+  }
+};
+
 }  // namespace
 
-absl::StatusOr<SpawnOutcome> SpawnAndWait(const SpawnRequest& request) {
+absl::StatusOr<pid_t> Spawn(const SpawnRequest& request, int stdout_fd, int stderr_fd) {
   if (request.argv.empty()) return absl::InvalidArgumentError("sandbox: empty argv");
+  if (request.extra_fds.size() > 8) return absl::InvalidArgumentError("sandbox: too many fds");
   std::vector<std::string> argv = request.argv;
   std::vector<std::string> env = request.env;
   ChildPlan plan;
@@ -141,77 +163,108 @@ absl::StatusOr<SpawnOutcome> SpawnAndWait(const SpawnRequest& request) {
   plan.envp.push_back(nullptr);
   for (const std::string& p : request.cgroup_procs) plan.cgroup_procs.push_back(p.c_str());
   plan.parent = getpid();
-  plan.extra_fd = request.extra_fd;
-
+  plan.extra_fds = request.extra_fds;
   int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  int out_pipe[2], err_pipe[2];
-  if (null_fd < 0 || pipe2(out_pipe, O_CLOEXEC) != 0) {
-    return ErrnoToStatus(errno, "sandbox: pipe");
-  }
-  if (pipe2(err_pipe, O_CLOEXEC) != 0) {
-    int err = errno;
-    close(out_pipe[0]), close(out_pipe[1]), close(null_fd);
-    return ErrnoToStatus(err, "sandbox: pipe");
-  }
+  if (null_fd < 0) return ErrnoToStatus(errno, "sandbox: /dev/null");
   plan.stdin_fd = request.stdin_fd >= 0 ? request.stdin_fd : null_fd;
-  plan.stdout_fd = out_pipe[1];
-  plan.stderr_fd = err_pipe[1];
-  absl::Time start = absl::Now();
+  plan.stdout_fd = stdout_fd;
+  plan.stderr_fd = stderr_fd;
   absl::StatusOr<pid_t> pid = Fork(plan, request);
-  close(out_pipe[1]), close(err_pipe[1]), close(null_fd);
-  if (!pid.ok()) {
-    close(out_pipe[0]), close(err_pipe[0]);
-    return pid.status();
-  }
+  close(null_fd);
+  return pid;
+}
 
-  SpawnOutcome outcome;
-  Capture captures[2] = {{out_pipe[0], &outcome.stdout_data, &outcome.stdout_truncated, 0},
-                         {err_pipe[0], &outcome.stderr_data, &outcome.stderr_truncated, 0}};
-  absl::Time deadline = start + request.wall_timeout;
+void CaptureOutput(const CaptureRequest& request, SpawnOutcome* outcome) {
+  Capture captures[2] = {{request.stdout_fd, &outcome->stdout_data, &outcome->stdout_truncated, 0},
+                         {request.stderr_fd, &outcome->stderr_data, &outcome->stderr_truncated, 0}};
+  absl::Time deadline = request.start + request.wall_timeout;
   bool killed = false;
+  bool finished = false;
   auto kill_all = [&] {
     if (killed) return;
     killed = true;
-    kill(-*pid, SIGKILL);
-    if (request.on_kill) request.on_kill();
+    request.kill();
   };
-  // Pipes close when the last process of the sandbox is gone; the child's
-  // exit is collected afterwards.
-  while (captures[0].fd >= 0 || captures[1].fd >= 0) {
+  // Pipes close when the last process holding them is gone; the event fd
+  // says when the program itself has ended. Both are needed: a program
+  // that closes its output and keeps running is still under the deadline.
+  while (captures[0].fd >= 0 || captures[1].fd >= 0 || !finished) {
     absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration() && !killed) {
-      outcome.timed_out = true;
+      outcome->timed_out = true;
       kill_all();
     }
-    pollfd fds[2];
+    pollfd fds[3];
     int count = 0;
     for (Capture& c : captures) {
       if (c.fd >= 0) fds[count++] = {c.fd, POLLIN, 0};
     }
+    if (!finished) fds[count++] = {request.event_fd, POLLIN, 0};
     int wait_ms = killed ? 100 : static_cast<int>(std::min<int64_t>(
                                      100, absl::ToInt64Milliseconds(left) + 1));
     int rc = poll(fds, count, std::max(wait_ms, 1));
     if (rc < 0 && errno != EINTR) break;
     for (int i = 0; i < count; ++i) {
       if (fds[i].revents == 0) continue;
+      if (fds[i].fd == request.event_fd && !finished) {
+        request.on_event(&finished);
+        continue;
+      }
       for (Capture& c : captures) {
         if (c.fd != fds[i].fd) continue;
         if (!Drain(c, request.output_limit)) {
           close(c.fd);
           c.fd = -1;
         } else if (c.dropped > request.discard_limit && !killed) {
-          outcome.flooded = true;
+          outcome->flooded = true;
           kill_all();
         }
       }
     }
   }
-  rusage usage{};
-  while (wait4(*pid, &outcome.wait_status, 0, &usage) < 0 && errno == EINTR) {
+  for (Capture& c : captures) {
+    if (c.fd >= 0) close(c.fd);
   }
-  outcome.wall_time = absl::Now() - start;
-  outcome.cpu_time = absl::DurationFromTimeval(usage.ru_utime) +
-                     absl::DurationFromTimeval(usage.ru_stime);
+  outcome->wall_time = absl::Now() - request.start;
+}
+
+absl::StatusOr<SpawnOutcome> SpawnAndWait(const SpawnRequest& request) {
+  int out_pipe[2], err_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0) return ErrnoToStatus(errno, "sandbox: pipe");
+  if (pipe2(err_pipe, O_CLOEXEC) != 0) {
+    int err = errno;
+    close(out_pipe[0]), close(out_pipe[1]);
+    return ErrnoToStatus(err, "sandbox: pipe");
+  }
+  absl::Time start = absl::Now();
+  absl::StatusOr<pid_t> pid = Spawn(request, out_pipe[1], err_pipe[1]);
+  close(out_pipe[1]), close(err_pipe[1]);
+  int pidfd = pid.ok() ? static_cast<int>(syscall(SYS_pidfd_open, *pid, 0)) : -1;
+  if (!pid.ok() || pidfd < 0) {
+    int err = errno;
+    close(out_pipe[0]), close(err_pipe[0]);
+    if (!pid.ok()) return pid.status();
+    kill(-*pid, SIGKILL);
+    waitpid(*pid, nullptr, 0);
+    return ErrnoToStatus(err, "sandbox: pidfd_open");
+  }
+  SpawnOutcome outcome;
+  ChildExit child{*pid, &outcome};
+  CaptureRequest capture;
+  capture.stdout_fd = out_pipe[0];
+  capture.stderr_fd = err_pipe[0];
+  capture.start = start;
+  capture.wall_timeout = request.wall_timeout;
+  capture.output_limit = request.output_limit;
+  capture.discard_limit = request.discard_limit;
+  capture.event_fd = pidfd;
+  capture.on_event = [&child](bool* finished) { child.Reap(finished); };
+  capture.kill = [&] {
+    kill(-*pid, SIGKILL);
+    if (request.on_kill) request.on_kill();
+  };
+  CaptureOutput(capture, &outcome);
+  close(pidfd);
   return outcome;
 }
 

@@ -3,9 +3,11 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "common/subprocess.h"
 
 namespace cohort::worker::sandbox {
@@ -32,20 +34,42 @@ Toolchain Probe(const std::string& name, const std::string& path, const std::str
   return t;
 }
 
+struct Known {
+  const char* name;
+  const char* path;
+  const char* flag;
+};
+constexpr Known kKnown[] = {{"python3", kPython, "--version"}, {"rustc", kRustc, "--version"},
+                            {"javac", kJavac, "-version"},     {"java", kJava, "-version"},
+                            {"node", kNode, "--version"}};
+
+// Each toolchain is probed once, on first use: a Python bench does not pay
+// for starting a JVM to learn its version.
+const Toolchain& Probed(const Known& known) {
+  static absl::Mutex mu(absl::kConstInit);
+  static auto* cache = new std::map<std::string, Toolchain>();
+  absl::MutexLock lock(&mu);
+  auto it = cache->find(known.name);
+  if (it == cache->end()) {
+    it = cache->emplace(known.name, Probe(known.name, known.path, known.flag)).first;
+  }
+  return it->second;
+}
+
 }  // namespace
 
 const std::vector<Toolchain>& DetectToolchains() {
-  static const auto* all = new std::vector<Toolchain>{
-      Probe("python3", kPython, "--version"), Probe("rustc", kRustc, "--version"),
-      Probe("javac", kJavac, "-version"),     Probe("java", kJava, "-version"),
-      Probe("node", kNode, "--version"),
-  };
+  static const auto* all = [] {
+    auto* list = new std::vector<Toolchain>();
+    for (const Known& known : kKnown) list->push_back(Probed(known));
+    return list;
+  }();
   return *all;
 }
 
 Toolchain FindToolchain(const std::string& name) {
-  for (const Toolchain& t : DetectToolchains()) {
-    if (t.name == name) return t;
+  for (const Known& known : kKnown) {
+    if (name == known.name) return Probed(known);
   }
   return Toolchain{name, "", "", false};
 }
