@@ -27,6 +27,7 @@ struct Flags {
   std::string metrics_listen;  // empty: no /metrics
   std::string log_format = "human";
   std::string log_level = "info";
+  int max_request_mb = cohort::server::kDefaultMaxRequestBytes >> 20;
   double lease_seconds = 30;
   double heartbeat_seconds = 5;
   bool durability_normal = false;
@@ -149,6 +150,7 @@ int Serve(const Flags& flags) {
   auto coordinator = OpenCoordinator(flags);
   if (!coordinator.ok()) return Fail(coordinator.status());
   cohort::server::ServerOptions server_options = flags.server;
+  server_options.max_request_bytes = flags.max_request_mb << 20;
   std::unique_ptr<cohort::server::CohortMetrics> metrics;
   if (!flags.metrics_listen.empty()) {
     metrics = std::make_unique<cohort::server::CohortMetrics>(**coordinator,
@@ -197,6 +199,10 @@ int main(int argc, char** argv) {
   app.add_option("--tls-key", flags.server.tls_key_file, "server private key (PEM)");
   app.add_option("--tls-client-ca", flags.server.tls_client_ca_file,
                  "require client certificates signed by this CA (mTLS)");
+  app.add_option("--max-request-mb", flags.max_request_mb,
+                 "refuse gRPC requests larger than this (RESOURCE_EXHAUSTED)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
   app.add_option("--lease-seconds", flags.lease_seconds, "lease duration")
       ->capture_default_str();
   app.add_option("--heartbeat-seconds", flags.heartbeat_seconds,

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
@@ -71,6 +72,18 @@ absl::StatusOr<json> Params(const StepTask& task) {
                                                    " must be an object"));
   }
   return params;
+}
+
+// The type names the output file (model-<type>.gguf): letters, digits and
+// '_' only (Q4_K_M, IQ2_XXS, BF16), so no parameter can steer that file out
+// of the output folder.
+absl::Status CheckQuantType(const std::string& type) {
+  bool ok = type.size() <= 32;
+  for (char c : type) ok = ok && (absl::ascii_isalnum(c) || c == '_');
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "quantize type '", absl::CHexEscape(type.substr(0, 40)),
+      "' is not a llama.cpp type name (letters, digits and '_', e.g. Q4_K_M)"));
 }
 
 absl::StatusOr<std::string> OutputDir(const StepTask& task, const std::string& name) {
@@ -401,6 +414,7 @@ absl::StatusOr<StepResult> ToolExecutor::Quantize(const StepTask& task) {
   COHORT_ASSIGN_OR_RETURN(json params, Params(task));
   std::string type = params.value("type", "");
   if (type.empty()) return absl::InvalidArgumentError("quantize params need a type");
+  COHORT_RETURN_IF_ERROR(CheckQuantType(type));
   COHORT_ASSIGN_OR_RETURN(std::string gguf_in, Input(task, "gguf"));
   COHORT_ASSIGN_OR_RETURN(std::string gguf, AsFile(gguf_in, "model.gguf"));
   std::string tool = FindLlamaTool(config_.llama_cpp_dir, "llama-quantize");

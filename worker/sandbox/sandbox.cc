@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/errno_status.h"
+#include "common/safe_path.h"
 #include "common/status_macros.h"
 #include "worker/sandbox/cgroup.h"
 #include "worker/sandbox/seccomp_filter.h"
@@ -57,9 +58,7 @@ class WorkDir {
 
 absl::Status WriteFiles(const std::string& root, const std::map<std::string, std::string>& files) {
   for (const auto& [name, bytes] : files) {
-    if (name.empty() || name[0] == '/' || absl::StrContains(name, "..")) {
-      return absl::InvalidArgumentError(absl::StrCat("sandbox: bad file name '", name, "'"));
-    }
+    if (absl::Status s = CheckRelativePath(name, "sandbox: file name"); !s.ok()) return s;
     std::filesystem::path path = std::filesystem::path(root) / name;
     std::error_code ec;
     std::filesystem::create_directories(path.parent_path(), ec);
