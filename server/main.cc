@@ -8,7 +8,9 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "absl/time/clock.h"
 #include "common/atomic_file.h"
+#include "common/human_duration.h"
 #include "common/logging.h"
 #include "common/version.h"
 #include "server/coordinator/coordinator.h"
@@ -25,13 +27,17 @@ struct Flags {
   std::string metrics_listen;  // empty: no /metrics
   std::string log_format = "human";
   std::string log_level = "info";
+  int max_request_mb = cohort::server::kDefaultMaxRequestBytes >> 20;
   double lease_seconds = 30;
   double heartbeat_seconds = 5;
   bool durability_normal = false;
   // token create
   std::string role;
   std::string token_name = "cli";
-  double ttl_hours = 0;
+  std::string ttl;  // empty: never expires
+  // token revoke
+  std::string revoke_id;
+  std::string revoke_name;
 };
 
 int Fail(const absl::Status& status) {
@@ -61,14 +67,76 @@ absl::StatusOr<std::unique_ptr<cohort::server::Coordinator>> OpenCoordinator(
                                              cohort::RealClock(), options);
 }
 
+// A token that outlives ten years is one that should not expire: say so
+// with no --ttl rather than store a date past what the columns hold.
+constexpr absl::Duration kMaxTtl = absl::Hours(24 * 3650);
+
 int CreateToken(const Flags& flags) {
+  std::optional<absl::Duration> ttl;
+  if (!flags.ttl.empty()) {
+    absl::StatusOr<absl::Duration> parsed = cohort::ParseHumanDuration(flags.ttl);
+    if (!parsed.ok()) return Fail(parsed.status());
+    if (*parsed > kMaxTtl) {
+      return Fail(absl::InvalidArgumentError(
+          "--ttl " + flags.ttl + " is over ten years; leave --ttl out for a token "
+          "that never expires"));
+    }
+    ttl = *parsed;
+  }
   auto coordinator = OpenCoordinator(flags);
   if (!coordinator.ok()) return Fail(coordinator.status());
-  std::optional<absl::Duration> ttl;
-  if (flags.ttl_hours > 0) ttl = absl::Hours(flags.ttl_hours);
   auto token = (*coordinator)->CreateToken(flags.role, flags.token_name, ttl);
   if (!token.ok()) return Fail(token.status());
   std::printf("%s\n", token->c_str());
+  return 0;
+}
+
+absl::StatusOr<std::unique_ptr<cohort::server::CoordinatorStore>> OpenStore(
+    const Flags& flags) {
+  std::string path = flags.state_dir + "/cohort.db";
+  if (!std::filesystem::exists(path)) {
+    return absl::NotFoundError("no coordinator database at " + path);
+  }
+  return cohort::server::CoordinatorStore::Open(path, {});
+}
+
+std::string FormatExpiry(const cohort::server::TokenRecord& token, absl::Time now) {
+  if (!token.expires.has_value()) return "never";
+  std::string when =
+      absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", *token.expires, absl::UTCTimeZone());
+  return *token.expires <= now ? when + " (expired)" : when;
+}
+
+// One line per token: its id (the first 12 hex digits of its hash, which
+// `token revoke` takes), role, name, creation and expiry.
+int ListTokens(const Flags& flags) {
+  auto store = OpenStore(flags);
+  if (!store.ok()) return Fail(store.status());
+  auto tokens = (*store)->ListTokens();
+  if (!tokens.ok()) return Fail(tokens.status());
+  absl::Time now = absl::Now();
+  std::printf("%-12s  %-6s  %-20s  %-20s  %s\n", "ID", "ROLE", "NAME", "CREATED", "EXPIRES");
+  for (const cohort::server::TokenRecord& t : *tokens) {
+    std::printf("%-12s  %-6s  %-20s  %-20s  %s\n", t.hash.substr(0, 12).c_str(),
+                t.role.c_str(), t.name.c_str(),
+                absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t.created, absl::UTCTimeZone()).c_str(),
+                FormatExpiry(t, now).c_str());
+  }
+  return 0;
+}
+
+int RevokeTokens(const Flags& flags) {
+  if (flags.revoke_id.empty() == flags.revoke_name.empty()) {
+    return Fail(absl::InvalidArgumentError("token revoke needs exactly one of ID or --name"));
+  }
+  auto store = OpenStore(flags);
+  if (!store.ok()) return Fail(store.status());
+  auto revoked = (*store)->RevokeTokens(flags.revoke_id, flags.revoke_name);
+  if (!revoked.ok()) return Fail(revoked.status());
+  for (const cohort::server::TokenRecord& t : *revoked) {
+    std::printf("revoked %s (%s, %s)\n", t.hash.substr(0, 12).c_str(), t.role.c_str(),
+                t.name.c_str());
+  }
   return 0;
 }
 
@@ -82,6 +150,7 @@ int Serve(const Flags& flags) {
   auto coordinator = OpenCoordinator(flags);
   if (!coordinator.ok()) return Fail(coordinator.status());
   cohort::server::ServerOptions server_options = flags.server;
+  server_options.max_request_bytes = flags.max_request_mb << 20;
   std::unique_ptr<cohort::server::CohortMetrics> metrics;
   if (!flags.metrics_listen.empty()) {
     metrics = std::make_unique<cohort::server::CohortMetrics>(**coordinator,
@@ -130,6 +199,10 @@ int main(int argc, char** argv) {
   app.add_option("--tls-key", flags.server.tls_key_file, "server private key (PEM)");
   app.add_option("--tls-client-ca", flags.server.tls_client_ca_file,
                  "require client certificates signed by this CA (mTLS)");
+  app.add_option("--max-request-mb", flags.max_request_mb,
+                 "refuse gRPC requests larger than this (RESOURCE_EXHAUSTED)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
   app.add_option("--lease-seconds", flags.lease_seconds, "lease duration")
       ->capture_default_str();
   app.add_option("--heartbeat-seconds", flags.heartbeat_seconds,
@@ -145,7 +218,15 @@ int main(int argc, char** argv) {
   CLI::App* create = token->add_subcommand("create", "create a token and print it once");
   create->add_option("--role", flags.role, "client, worker or admin")->required();
   create->add_option("--name", flags.token_name, "a label for the token");
-  create->add_option("--ttl-hours", flags.ttl_hours, "expire after this many hours");
+  create->add_option("--ttl", flags.ttl,
+                     "expire after this long: 90s, 15m, 12h, 30d, 2w, 1d12h "
+                     "(default: the token never expires)");
+  CLI::App* list = token->add_subcommand(
+      "list", "list tokens: id, role, name, created, expires (never the token itself)");
+  CLI::App* revoke = token->add_subcommand(
+      "revoke", "delete a token (by the id `token list` shows) or every token of a name");
+  revoke->add_option("id", flags.revoke_id, "the token's id (at least 8 hex digits)");
+  revoke->add_option("--name", flags.revoke_name, "revoke every token with this name");
   token->require_subcommand(1);
   try {
     app.parse(argc, argv);
@@ -159,5 +240,7 @@ int main(int argc, char** argv) {
   if (s.ok()) s = cohort::InitLogging(log_options);
   if (!s.ok()) return Fail(s);
   if (create->parsed()) return CreateToken(flags);
+  if (list->parsed()) return ListTokens(flags);
+  if (revoke->parsed()) return RevokeTokens(flags);
   return Serve(flags);
 }

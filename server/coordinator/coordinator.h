@@ -125,7 +125,8 @@ class Coordinator {
   absl::StatusOr<std::string> CreateToken(const std::string& role,
                                           const std::string& name,
                                           std::optional<absl::Duration> ttl);
-  // The role of a presented token; kUnauthenticated when unknown/expired.
+  // The role of a presented token; kUnauthenticated when missing, unknown or
+  // expired (the message says which).
   absl::StatusOr<std::string> Authenticate(const std::string& token);
 
   // Counters for metrics.

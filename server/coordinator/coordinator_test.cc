@@ -126,3 +126,29 @@ TEST_F(CoordinatorTest, ShutdownAnswersParkedPolls) {
 
 }  // namespace
 }  // namespace cohort::server
+
+namespace cohort::server {
+namespace {
+
+// Token expiry on the coordinator's clock: good until its TTL has passed,
+// then refused as expired, while a token without a TTL keeps working.
+TEST_F(CoordinatorTest, TokenExpiresAfterItsTtlOnTheCoordinatorsClock) {
+  ASSERT_OK_AND_ASSIGN(std::string short_lived,
+                       coordinator_->CreateToken("client", "ci", absl::Hours(12)));
+  ASSERT_OK_AND_ASSIGN(std::string forever,
+                       coordinator_->CreateToken("worker", "w", std::nullopt));
+  EXPECT_EQ(coordinator_->Authenticate(short_lived).value(), "client");
+  clock_.Advance(absl::Hours(12) - absl::Seconds(1));
+  EXPECT_EQ(coordinator_->Authenticate(short_lived).value(), "client");
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_THAT(coordinator_->Authenticate(short_lived),
+              ::cohort::testing::StatusIs(absl::StatusCode::kUnauthenticated,
+                                          ::testing::HasSubstr("expired")));
+  EXPECT_EQ(coordinator_->Authenticate(forever).value(), "worker");
+  EXPECT_THAT(coordinator_->Authenticate(""),
+              ::cohort::testing::StatusIs(absl::StatusCode::kUnauthenticated,
+                                          ::testing::HasSubstr("missing")));
+}
+
+}  // namespace
+}  // namespace cohort::server

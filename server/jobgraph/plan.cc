@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/canonical_json.h"
+#include "common/safe_path.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -26,7 +27,10 @@ absl::Status ValidateInputs(const NodeSpec& node,
                             const std::map<std::string, size_t>& index) {
   std::set<std::string> names;
   for (const NodeInput& in : node.inputs) {
-    if (in.name.empty()) return NodeError(node, "an input has no name");
+    // Input and output names become file and folder names on workers.
+    if (absl::Status s = CheckPlainName(in.name, "input name"); !s.ok()) {
+      return NodeError(node, s.message());
+    }
     if (!names.insert(in.name).second) {
       return NodeError(node, absl::StrCat("input '", in.name, "' given twice"));
     }
@@ -51,6 +55,11 @@ absl::Status ValidateInputs(const NodeSpec& node,
       return NodeError(node, absl::StrCat("input '", in.name,
                                           "' names no output of node '",
                                           in.node_id, "'"));
+    }
+    if (by_node) {
+      if (absl::Status s = CheckPlainName(in.output, "output name"); !s.ok()) {
+        return NodeError(node, absl::StrCat("input '", in.name, "': ", s.message()));
+      }
     }
   }
   return absl::OkStatus();

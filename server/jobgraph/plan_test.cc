@@ -149,6 +149,34 @@ TEST(PlanTest, RejectsBadGraphs) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unknown step kind")));
 }
 
+// Input and output names become file names on workers: anything that could
+// leave a folder is refused before a step is stored.
+TEST(PlanTest, RejectsInputAndOutputNamesThatAreNotPlainNames) {
+  struct Case {
+    std::string name;
+    const char* why;
+  };
+  const Case cases[] = {{"../x", "'..'"},           {"/etc/passwd", "absolute"},
+                        {"a/../../b", "'..'"},      {std::string("a\0b", 3), "NUL"},
+                        {"", "empty"},              {"a/b", "'/'"}};
+  for (const Case& c : cases) {
+    std::vector<NodeSpec> nodes = Chain();
+    nodes[1].inputs[0].name = c.name;
+    EXPECT_THAT(PlanCampaign(nodes),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         ::testing::AllOf(HasSubstr("'pr'"), HasSubstr("input name"),
+                                          HasSubstr(c.why))))
+        << c.name;
+    if (c.name.empty()) continue;  // an empty output is "names no output"
+    nodes = Chain();
+    nodes[1].inputs[1].output = c.name;
+    EXPECT_THAT(PlanCampaign(nodes),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         ::testing::AllOf(HasSubstr("output name"), HasSubstr(c.why))))
+        << c.name;
+  }
+}
+
 TEST(PlanTest, LargeCampaignPlansQuickly) {
   // 10 base steps fanning out to 10,000 leaves: planning is linear.
   std::vector<NodeSpec> nodes;

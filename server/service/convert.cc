@@ -1,7 +1,9 @@
 #include "server/service/convert.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/safe_path.h"
 #include "nlohmann/json.hpp"
+#include "server/jobgraph/plan.h"
 
 namespace cohort::server {
 
@@ -210,6 +212,31 @@ OutputArtifact OutputFromProto(const v1::StepOutput& output) {
     if (where.has_shared_path()) out.locations.push_back("path:" + where.shared_path());
   }
   return out;
+}
+
+absl::Status ValidateArtifact(const v1::Artifact& artifact, absl::string_view what) {
+  if (!IsValidDigest(artifact.digest())) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " has digest '", artifact.digest(),
+                                                   "', not sha256:<64 hex>"));
+  }
+  for (const v1::ArtifactLocation& where : artifact.locations()) {
+    absl::Status s;
+    if (where.has_shared_path()) {
+      s = CheckAbsolutePath(where.shared_path(), "shared_path");
+    } else if (where.has_worker_id()) {
+      s = CheckPlainName(where.worker_id(), "worker_id");
+    }
+    if (!s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(what, " ", artifact.digest(), ": ",
+                                                     s.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateOutput(const v1::StepOutput& output) {
+  if (absl::Status s = CheckPlainName(output.name(), "output name"); !s.ok()) return s;
+  return ValidateArtifact(output.artifact(), absl::StrCat("output '", output.name(), "'"));
 }
 
 }  // namespace cohort::server

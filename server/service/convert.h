@@ -37,6 +37,14 @@ ResultRow ResultFromProto(const v1::ProblemResult& result);
 // Rebuilds the full result from its stored body.
 v1::ProblemResult ResultToProto(const StoredResult& stored);
 OutputArtifact OutputFromProto(const v1::StepOutput& output);
+// An artifact as a client registers it or a worker reports it: a sha256
+// digest, shared paths that are absolute with no ".." (workers open them),
+// worker ids that are plain names. kInvalidArgument naming `what` and the
+// problem.
+absl::Status ValidateArtifact(const v1::Artifact& artifact, absl::string_view what);
+// A step output: a plain name (it names a folder on workers) and a valid
+// artifact.
+absl::Status ValidateOutput(const v1::StepOutput& output);
 
 }  // namespace cohort::server
 

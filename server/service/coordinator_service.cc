@@ -3,6 +3,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "server/jobgraph/plan.h"
 #include "server/service/convert.h"
+#include "server/service/limits.h"
 #include "server/service/services.h"
 #include "server/service/streams.h"
 
@@ -46,6 +47,7 @@ grpc::ServerUnaryReactor* CoordinatorService::SubmitCampaign(
   if (absl::Status s = Authorize(coordinator_, context, kClientRoles); !s.ok()) {
     return Finish(context, s);
   }
+  if (absl::Status s = CheckSubmitLimits(*request); !s.ok()) return Finish(context, s);
   absl::StatusOr<std::vector<NodeSpec>> nodes = NodesFromProto(request->spec());
   if (!nodes.ok()) return Finish(context, nodes.status());
   std::vector<PlannedStep> planned;
@@ -199,15 +201,17 @@ grpc::ServerUnaryReactor* CoordinatorService::RegisterArtifacts(
   if (absl::Status s = Authorize(coordinator_, context, kClientRoles); !s.ok()) {
     return Finish(context, s);
   }
+  if (absl::Status s = CheckRegisterArtifactsLimits(*request); !s.ok()) {
+    return Finish(context, s);
+  }
   uint32_t added = 0;
+  for (const v1::Artifact& a : request->artifacts()) {
+    if (absl::Status s = ValidateArtifact(a, "artifact"); !s.ok()) return Finish(context, s);
+  }
   for (const v1::Artifact& a : request->artifacts()) {
     v1::StepOutput wrapped;
     *wrapped.mutable_artifact() = a;
     OutputArtifact artifact = OutputFromProto(wrapped);
-    if (!IsValidDigest(artifact.digest)) {
-      return Finish(context, absl::InvalidArgumentError(absl::StrCat(
-                                 "'", artifact.digest, "' is not sha256:<64 hex>")));
-    }
     absl::StatusOr<bool> is_new = coordinator_.AddArtifact(artifact);
     if (!is_new.ok()) return Finish(context, is_new.status());
     added += *is_new ? 1 : 0;

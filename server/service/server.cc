@@ -93,7 +93,7 @@ absl::Status CohortServer::Start() {
   builder.AddListeningPort(options_.listen, *credentials, &port_);
   builder.RegisterService(coordinator_service_.get());
   builder.RegisterService(gateway_service_.get());
-  builder.SetMaxReceiveMessageSize(64 << 20);
+  builder.SetMaxReceiveMessageSize(options_.max_request_bytes);
   if (options_.on_rpc_done) {
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
         interceptors;
@@ -115,8 +115,9 @@ absl::Status CohortServer::Start() {
       absl::SleepFor(options_.tick);
     }
   });
-  spdlog::info("serving on port {} ({})", port_,
-               options_.tls_cert_file.empty() ? "plaintext" : "TLS");
+  spdlog::info("serving on port {} ({}, requests up to {} bytes)", port_,
+               options_.tls_cert_file.empty() ? "plaintext" : "TLS",
+               options_.max_request_bytes);
   return absl::OkStatus();
 }
 

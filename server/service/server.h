@@ -30,8 +30,16 @@ class Server;
 
 namespace cohort::server {
 
+// The listener's default maximum request size (cohortd --max-request-mb):
+// over twice the largest request measured (a 100,000-step campaign, 13 MiB).
+inline constexpr int kDefaultMaxRequestBytes = 32 << 20;
+
 struct ServerOptions {
   std::string listen = "127.0.0.1:7400";  // port 0 picks a free port
+  // A larger request is refused by gRPC with RESOURCE_EXHAUSTED before it is
+  // parsed; the connection and every other call carry on. Field-level
+  // limits below that size: limits.h.
+  int max_request_bytes = kDefaultMaxRequestBytes;
   std::string tls_cert_file;              // PEM; empty: plaintext
   std::string tls_key_file;
   std::string tls_client_ca_file;         // set: require client certs (mTLS)

@@ -6,6 +6,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "server/service/convert.h"
+#include "server/service/limits.h"
 
 namespace cohort::server {
 namespace {
@@ -224,6 +225,10 @@ class ReportResultsReactor final
   void OnReadDone(bool ok) override {
     if (!ok) {  // the worker closed its side: every batch was answered
       Finish(grpc::Status::OK);
+      return;
+    }
+    if (absl::Status s = CheckResultsLimits(request_); !s.ok()) {
+      Finish(ToGrpc(s));
       return;
     }
     std::vector<ResultRow> rows;

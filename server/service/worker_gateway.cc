@@ -4,7 +4,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
+#include "common/safe_path.h"
 #include "server/service/convert.h"
+#include "server/service/limits.h"
 #include "server/service/services.h"
 #include "server/service/streams.h"
 
@@ -58,8 +60,13 @@ grpc::ServerUnaryReactor* WorkerGatewayService::Register(
   if (absl::Status s = Authorize(coordinator_, context, kWorkerRoles); !s.ok()) {
     return Finish(context, s);
   }
+  if (absl::Status s = CheckRegisterLimits(*request); !s.ok()) return Finish(context, s);
   v1::WorkerInfo info = request->worker();
   if (info.id().empty()) info.set_id(RandomId("w-"));
+  // The id names the worker in artifact locations ("worker:<id>").
+  if (absl::Status s = CheckPlainName(info.id(), "worker id"); !s.ok()) {
+    return Finish(context, s);
+  }
   std::string json;
   (void)google::protobuf::util::MessageToJsonString(info, &json);
   absl::StatusOr<std::vector<LeaseGrant>> held = coordinator_.Register(info.id(), json);
@@ -118,6 +125,7 @@ grpc::ServerUnaryReactor* WorkerGatewayService::Heartbeat(
   if (absl::Status s = Authorize(coordinator_, context, kWorkerRoles); !s.ok()) {
     return Finish(context, s);
   }
+  if (absl::Status s = CheckHeartbeatLimits(*request); !s.ok()) return Finish(context, s);
   std::vector<LeaseRef> leases;
   for (const v1::LeaseStatus& l : request->leases()) {
     std::string progress;
@@ -147,15 +155,11 @@ grpc::ServerUnaryReactor* WorkerGatewayService::CompleteStep(
   if (absl::Status s = Authorize(coordinator_, context, kWorkerRoles); !s.ok()) {
     return Finish(context, s);
   }
+  if (absl::Status s = CheckCompleteLimits(*request); !s.ok()) return Finish(context, s);
   std::vector<OutputArtifact> outputs;
   for (const v1::StepOutput& out : request->outputs()) {
+    if (absl::Status s = ValidateOutput(out); !s.ok()) return Finish(context, s);
     outputs.push_back(OutputFromProto(out));
-    if (!IsValidDigest(outputs.back().digest)) {
-      return Finish(context, absl::InvalidArgumentError(absl::StrCat(
-                                 "output '", out.name(), "' has digest '",
-                                 outputs.back().digest,
-                                 "', not sha256:<64 hex>")));
-    }
   }
   std::string gate_reason;
   if (request->gate_failed()) {
@@ -173,6 +177,7 @@ grpc::ServerUnaryReactor* WorkerGatewayService::FailStep(
   if (absl::Status s = Authorize(coordinator_, context, kWorkerRoles); !s.ok()) {
     return Finish(context, s);
   }
+  if (absl::Status s = CheckFailLimits(*request); !s.ok()) return Finish(context, s);
   absl::StatusOr<bool> retry =
       coordinator_.Fail({request->lease_id(), request->epoch(), ""},
                         request->status_code(), request->message(), request->log_tail(),

@@ -58,6 +58,15 @@ enum class EventType : int {
   kWorkerLost = 6,
 };
 
+// A bearer token as stored: its sha256 (hex), never the token itself.
+struct TokenRecord {
+  std::string hash;
+  std::string role;
+  std::string name;
+  absl::Time created;
+  std::optional<absl::Time> expires;  // nullopt: never
+};
+
 struct CampaignRecord {
   std::string id;
   std::string name;
@@ -278,14 +287,25 @@ class CoordinatorStore {
                                                   uint64_t after_cursor,
                                                   int limit);
   absl::StatusOr<uint64_t> LastCursor();
-  // --- tokens --------------------------------------------------------------
+  // --- tokens (store_tokens.cc) ---------------------------------------------
   // Stores sha256(token) with its role; the plaintext is never stored.
   absl::Status AddToken(const std::string& token_sha256, const std::string& role,
                         const std::string& name, absl::Time now,
                         std::optional<absl::Time> expires);
-  // The role of a token hash, or nullopt when unknown or expired.
-  absl::StatusOr<std::optional<std::string>> TokenRole(
-      const std::string& token_sha256, absl::Time now);
+  // The role of a token hash at `now`. kUnauthenticated for an unknown hash
+  // ("unknown bearer token") and for an expired one (a message saying when
+  // it expired), so callers can pass the status on unchanged.
+  absl::StatusOr<std::string> RoleOfToken(const std::string& token_sha256,
+                                          absl::Time now);
+  // Every token, oldest first (for `cohortd token list`).
+  absl::StatusOr<std::vector<TokenRecord>> ListTokens();
+  // Deletes the tokens whose hash starts with `hash_prefix` (at least 8 hex
+  // digits, and it must name exactly one token) or, when `hash_prefix` is
+  // empty, every token called `name`. Returns the tokens deleted;
+  // kNotFound when none matched, kInvalidArgument for an ambiguous or short
+  // prefix.
+  absl::StatusOr<std::vector<TokenRecord>> RevokeTokens(const std::string& hash_prefix,
+                                                        const std::string& name);
 
   // Number of steps in each state (metrics).
   absl::StatusOr<std::map<StepState, int64_t>> StepCounts();

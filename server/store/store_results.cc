@@ -120,37 +120,3 @@ absl::StatusOr<std::map<StepState, int64_t>> CoordinatorStore::StepCounts() {
 }
 
 }  // namespace cohort::server
-
-namespace cohort::server {
-
-absl::Status CoordinatorStore::AddToken(const std::string& token_sha256,
-                                        const std::string& role,
-                                        const std::string& name, absl::Time now,
-                                        std::optional<absl::Time> expires) {
-  Statement& insert = db_->Prepare(
-      "INSERT INTO tokens(hash, role, name, created_us, expires_us) "
-      "VALUES(?, ?, ?, ?, ?)");
-  insert.Bind(1, token_sha256).Bind(2, role).Bind(3, name).Bind(4, Micros(now));
-  if (expires.has_value()) {
-    insert.Bind(5, Micros(*expires));
-  } else {
-    insert.BindNull(5);
-  }
-  return insert.Run();
-}
-
-absl::StatusOr<std::optional<std::string>> CoordinatorStore::TokenRole(
-    const std::string& token_sha256, absl::Time now) {
-  Statement& select = db_->Prepare(
-      "SELECT role FROM tokens WHERE hash = ? AND (expires_us IS NULL OR "
-      "expires_us > ?)");
-  select.Bind(1, token_sha256).Bind(2, Micros(now));
-  std::optional<std::string> role;
-  if (select.Step()) role = select.ColumnText(0);
-  while (select.Step()) {
-  }
-  COHORT_RETURN_IF_ERROR(select.status());
-  return role;
-}
-
-}  // namespace cohort::server

@@ -446,9 +446,13 @@ class ChaosTrial {
     v1::Artifact* a = request.add_artifacts();
     a->set_digest("sha256:" + hex);
     a->set_is_folder(folder);
-    a->add_locations()->set_shared_path(path);
+    // cohortd takes shared paths absolute and without ".." components.
+    a->add_locations()->set_shared_path(
+        std::filesystem::absolute(path).lexically_normal().string());
     v1::RegisterArtifactsResponse response;
-    Stub()->RegisterArtifacts(CohortdProcess::Context(client_token_).get(), request, &response);
+    grpc::Status status = Stub()->RegisterArtifacts(
+        CohortdProcess::Context(client_token_).get(), request, &response);
+    EXPECT_TRUE(status.ok()) << path << ": " << status.error_message();
     return "sha256:" + hex;
   }
 

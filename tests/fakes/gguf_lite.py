@@ -6,6 +6,7 @@ padding to general.alignment, then each tensor padded to the alignment) and
 fills the data section with zeros by extending the file.
 """
 
+import os
 import struct
 
 GGUF_MAGIC = b"GGUF"
@@ -122,14 +123,22 @@ class Gguf:
 
     def write(self, path, on_tensor=None):
         """Writes the file; on_tensor(index, tensor, handle) runs before each
-        tensor's bytes go out (progress lines, injected faults)."""
+        tensor's bytes go out (progress lines, injected faults). The zeroed
+        data sections are allocated, not left as holes, so the file takes its
+        real size on disk and a full disk fails the write (OSError ENOSPC) as
+        it fails the real tools."""
         header, data_size = self.header_bytes()
         with open(path, "wb") as f:
             f.write(header)
+            f.flush()
             for i, t in enumerate(self.tensors):
                 if on_tensor is not None:
                     on_tensor(i, t, f)
-                f.truncate(len(header) + _pad(t.offset + t.nbytes, self.alignment))
+                end = len(header) + _pad(t.offset + t.nbytes, self.alignment)
+                start = len(header) + t.offset
+                if end > start:
+                    os.posix_fallocate(f.fileno(), start, end - start)
+                f.truncate(end)
                 f.seek(0, 2)
             f.truncate(len(header) + data_size)
 

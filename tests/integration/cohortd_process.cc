@@ -55,10 +55,12 @@ void CohortdProcess::Kill9() {
 
 void CohortdProcess::Stop() { process_.Terminate(absl::Seconds(15)); }
 
-absl::StatusOr<std::string> CohortdProcess::CreateToken(const std::string& role) {
+absl::StatusOr<std::string> CohortdProcess::CreateToken(
+    const std::string& role, const std::vector<std::string>& extra_args) {
   SubprocessOptions options;
   options.argv = {BinDir() + "/cohortd", "--state-dir", state_dir_, "token",
                   "create", "--role", role};
+  options.argv.insert(options.argv.end(), extra_args.begin(), extra_args.end());
   absl::StatusOr<SubprocessResult> result = RunSubprocess(options);
   if (!result.ok()) return result.status();
   if (!result->Succeeded()) return absl::InternalError(result->Describe());

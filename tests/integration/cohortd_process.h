@@ -33,7 +33,9 @@ class CohortdProcess {
   int port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
 
-  absl::StatusOr<std::string> CreateToken(const std::string& role);
+  // `cohortd token create --role ROLE` plus `extra_args` (e.g. {"--ttl", "2s"}).
+  absl::StatusOr<std::string> CreateToken(const std::string& role,
+                                          const std::vector<std::string>& extra_args = {});
   std::shared_ptr<grpc::Channel> Channel() const;
   // Connect over TLS, verifying cohortd with this CA (PEM file).
   void set_tls_ca(const std::string& ca_file) { tls_ca_ = ca_file; }

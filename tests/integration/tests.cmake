@@ -56,3 +56,10 @@ cohort_cc_test(NAME tls_integration_test
   SRCS integration/tls_integration_test.cc
   DEPS cohort::integration_workers cohort::integration_support cohort::proto)
 add_dependencies(tls_integration_test cohortd cohort-worker)
+
+# Token expiry and revocation, unsafe names and paths, request size limits
+# against a real cohortd (and a real worker's artifact service).
+cohort_cc_test(NAME security_integration_test
+  SRCS integration/security_integration_test.cc
+  DEPS cohort::integration_workers cohort::integration_support cohort::proto)
+add_dependencies(security_integration_test cohortd cohort-worker)

@@ -8,11 +8,14 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/atomic_file.h"
 #include "common/random.h"
+#include "common/safe_path.h"
+#include "common/status_macros.h"
 #include "common/version.h"
 #include "grpcpp/grpcpp.h"
 #include "spdlog/spdlog.h"
@@ -22,6 +25,15 @@ namespace cohort::worker {
 namespace {
 
 namespace fs = std::filesystem;
+
+// At most `max` bytes of `text`, cut before a UTF-8 continuation byte so the
+// proto string stays valid UTF-8.
+std::string Utf8Prefix(absl::string_view text, size_t max) {
+  if (text.size() <= max) return std::string(text);
+  size_t end = max;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return std::string(text.substr(0, end));
+}
 
 uint64_t FreeDisk(const std::string& dir) {
   struct statvfs s;
@@ -185,6 +197,7 @@ absl::Status Agent::Start() {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options_.artifact_listen, *server_creds, &artifact_port_);
   builder.RegisterService(artifact_service_.get());
+  builder.SetMaxReceiveMessageSize(options_.artifact_max_request_bytes);
   artifact_server_ = builder.BuildAndStart();
   if (artifact_server_ == nullptr || artifact_port_ == 0) {
     return absl::UnavailableError(
@@ -318,7 +331,8 @@ void Agent::HeartbeatLoop() {
         lease->mutable_progress()->set_total(r->progress.total);
         lease->mutable_progress()->set_passed(r->progress.passed);
         lease->mutable_progress()->set_unit(r->progress.unit);
-        lease->mutable_progress()->set_message(r->progress.message);
+        // Bounded: cohortd refuses a heartbeat carrying longer texts.
+        lease->mutable_progress()->set_message(Utf8Prefix(r->progress.message, 1024));
       }
     }
     v1::HeartbeatResponse response;
@@ -339,8 +353,23 @@ void Agent::HeartbeatLoop() {
   }
 }
 
+absl::Status CheckLeaseNames(const v1::Lease& lease) {
+  for (const v1::StepInput& input : lease.step().inputs()) {
+    COHORT_RETURN_IF_ERROR(CheckPlainName(input.name(), "input name"));
+  }
+  for (const v1::Artifact& artifact : lease.inputs()) {
+    for (const v1::ArtifactLocation& where : artifact.locations()) {
+      if (where.has_shared_path()) {
+        COHORT_RETURN_IF_ERROR(CheckAbsolutePath(where.shared_path(), "shared_path"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::map<std::string, std::string>> Agent::ResolveInputs(
     const v1::Lease& lease) {
+  COHORT_RETURN_IF_ERROR(CheckLeaseNames(lease));
   std::map<std::string, std::string> paths;
   for (const v1::StepInput& input : lease.step().inputs()) {
     const std::string& digest = input.digest();
@@ -389,6 +418,17 @@ absl::StatusOr<std::map<std::string, std::string>> Agent::ResolveInputs(
 
 void Agent::RunStep(Running* running) {
   const v1::Lease& lease = running->lease;
+  // The key names this step's log, scratch and work folders: anything but a
+  // digest is refused before a path is built from it.
+  if (!IsDigest(lease.step().key())) {
+    SpoolFail(lease,
+              absl::InvalidArgumentError(absl::StrCat(
+                  "step key '", absl::CHexEscape(lease.step().key().substr(0, 80)),
+                  "' is not sha256:<64 lowercase hex>")),
+              "");
+    running->done.store(true);
+    return;
+  }
   std::string hex = lease.step().key().size() > 7 ? lease.step().key().substr(7, 16) : "step";
   std::string log_path = (fs::path(options_.state_dir) / "logs" /
                           absl::StrCat(hex, "-", lease.epoch(), ".log")).string();
@@ -498,7 +538,8 @@ void Agent::SpoolFail(const v1::Lease& lease, const absl::Status& status,
   request.set_lease_id(lease.lease_id());
   request.set_epoch(lease.epoch());
   request.set_status_code(static_cast<int>(status.code()));
-  request.set_message(std::string(status.message()));
+  // Bounded well under cohortd's 64 KiB limit on failure messages.
+  request.set_message(Utf8Prefix(status.message(), 16 << 10));
   if (!log_path.empty()) request.set_log_tail(Tail(log_path, 4000));
   spdlog::warn("step {} failed: {}", lease.step().display_name(), status.ToString());
   (void)spool_->Append(SpoolKind::kFail, lease.lease_id(), lease.epoch(),

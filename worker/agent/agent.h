@@ -53,6 +53,9 @@ struct AgentOptions {
   std::map<std::string, std::string> tool_versions;  // name -> version line
   std::string artifact_listen = "127.0.0.1:0";
   std::string artifact_advertise_host = "127.0.0.1";
+  // Peers send only a digest and a path (at most 4 KiB): a larger request to
+  // the artifact service is refused with RESOURCE_EXHAUSTED before parsing.
+  int artifact_max_request_bytes = 64 << 10;
   uint64_t disk_limit_bytes = 0;  // artifact store capacity; 0 unlimited
   absl::Duration poll_wait = absl::Seconds(10);
   // TLS: with tls_ca_file the coordinator and peers are reached over TLS
@@ -67,6 +70,12 @@ struct AgentOptions {
 // Channel credentials for `options` (plaintext when no CA is given).
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ClientCredentials(
     const AgentOptions& options);
+
+// The names in a lease that become paths on this worker: input names (plain
+// names) and shared paths (absolute, no ".."). kInvalidArgument naming the
+// problem; the agent fails such a step before it pins, fetches or opens
+// anything.
+absl::Status CheckLeaseNames(const v1::Lease& lease);
 
 class Agent {
  public:

@@ -5,9 +5,11 @@
 
 #include <filesystem>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/errno_status.h"
+#include "common/safe_path.h"
 #include "common/sha256.h"
 #include "grpcpp/grpcpp.h"
 
@@ -84,6 +86,13 @@ class Refused final : public grpc::ServerWriteReactor<v1::ArtifactChunk> {
   void OnDone() override { delete this; }
 };
 
+absl::Status CheckDigest(const std::string& digest) {
+  if (IsDigest(digest)) return absl::OkStatus();
+  std::string shown = digest.size() > 80 ? digest.substr(0, 80) + "..." : digest;
+  return absl::InvalidArgumentError(absl::StrCat("digest '", absl::CHexEscape(shown),
+                                                 "' is not sha256:<64 lowercase hex>"));
+}
+
 std::unique_ptr<grpc::ClientContext> Context(const std::string& token,
                                              absl::Duration timeout) {
   auto context = std::make_unique<grpc::ClientContext>();
@@ -149,6 +158,10 @@ grpc::ServerUnaryReactor* ArtifactServiceImpl::StatArtifact(
     reactor->Finish(ToGrpc(s));
     return reactor;
   }
+  if (absl::Status s = CheckDigest(request->digest()); !s.ok()) {
+    reactor->Finish(ToGrpc(s));
+    return reactor;
+  }
   std::optional<StoredArtifact> stored = store_.Find(request->digest());
   if (!stored.has_value()) {
     reactor->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND,
@@ -176,11 +189,18 @@ grpc::ServerUnaryReactor* ArtifactServiceImpl::StatArtifact(
 grpc::ServerWriteReactor<v1::ArtifactChunk>* ArtifactServiceImpl::FetchArtifact(
     grpc::CallbackServerContext* context, const v1::FetchArtifactRequest* request) {
   if (absl::Status s = Authorize(context); !s.ok()) return new Refused(s);
+  if (absl::Status s = CheckDigest(request->digest()); !s.ok()) return new Refused(s);
+  // Refuse a path that could leave the artifact with the reason, before any
+  // lookup; the manifest match below is the second line of defence.
+  if (absl::Status s = CheckRelativePath(request->relative_path(), "relative_path");
+      !s.ok()) {
+    return new Refused(s);
+  }
   std::optional<StoredArtifact> stored = store_.Find(request->digest());
   if (!stored.has_value()) {
     return new Refused(absl::NotFoundError("artifact " + request->digest() + " is not here"));
   }
-  // Serve only names the manifest lists: "../" or absolute paths never match.
+  // Serve only names the manifest lists.
   absl::StatusOr<std::vector<ManifestEntry>> manifest = BuildManifest(stored->path);
   if (!manifest.ok()) return new Refused(manifest.status());
   for (const ManifestEntry& e : *manifest) {
@@ -210,12 +230,16 @@ absl::StatusOr<StoredArtifact> FetchFromPeer(
   }
   absl::StatusOr<std::string> incoming = store.IncomingDir(digest);
   if (!incoming.ok()) return incoming.status();
+  // Check every name the peer sent before writing anything.
   for (const v1::ManifestEntry& entry : manifest.files()) {
-    fs::path rel(entry.relative_path());
-    if (rel.is_absolute() || entry.relative_path().find("..") != std::string::npos) {
+    if (absl::Status s = CheckRelativePath(entry.relative_path(), "relative_path");
+        !s.ok()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("peer ", endpoint, " sent an unsafe path '", entry.relative_path(), "'"));
+          absl::StrCat("peer ", endpoint, " sent an unsafe manifest for ", digest, ": ",
+                       s.message()));
     }
+  }
+  for (const v1::ManifestEntry& entry : manifest.files()) {
     absl::Status s = FetchFile(*stub, token, digest, entry, *incoming);
     if (!s.ok()) return s;
   }

@@ -28,6 +28,7 @@ struct RunFlags {
   std::string python;
   double gpu_memory_gb = 0;
   double disk_limit_gb = 0;
+  int artifact_max_request_kb = AgentOptions().artifact_max_request_bytes >> 10;
   double drain_seconds = 60;
   int gpus_flag = -1;  // -1: detect with nvidia-smi
   std::string log_format = "human";
@@ -60,6 +61,7 @@ int Run(RunFlags flags) {
   }
   flags.agent.gpu_memory_bytes = static_cast<uint64_t>(flags.gpu_memory_gb * (1ull << 30));
   flags.agent.disk_limit_bytes = static_cast<uint64_t>(flags.disk_limit_gb * (1ull << 30));
+  flags.agent.artifact_max_request_bytes = flags.artifact_max_request_kb << 10;
   ToolConfig tools;
   tools.self_binary = SelfBinary();
   tools.llama_cpp_dir = FromEnv(flags.llama_cpp_dir, "COHORT_LLAMA_CPP_DIR", "");
@@ -126,6 +128,10 @@ void AddRunCommand(CLI::App& app, CommandFn* selected) {
   cmd->add_option("--artifact-advertise-host", flags->agent.artifact_advertise_host,
                   "host peers use to reach the artifact service")
       ->capture_default_str();
+  cmd->add_option("--artifact-max-request-kb", flags->artifact_max_request_kb,
+                  "refuse artifact-service requests larger than this (RESOURCE_EXHAUSTED)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65536));
   cmd->add_option("--llama-cpp-dir", flags->llama_cpp_dir,
                   "llama.cpp checkout or install (env COHORT_LLAMA_CPP_DIR)");
   cmd->add_option("--python", flags->python, "python for convert_hf_to_gguf.py (env COHORT_PYTHON)");

@@ -6,6 +6,8 @@
 #include <filesystem>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
@@ -71,6 +73,28 @@ absl::StatusOr<json> Params(const StepTask& task) {
                                                    " must be an object"));
   }
   return params;
+}
+
+// The type names the output file (model-<type>.gguf): letters, digits and
+// '_' only (Q4_K_M, IQ2_XXS, BF16), so no parameter can steer that file out
+// of the output folder.
+absl::Status CheckQuantType(const std::string& type) {
+  bool ok = type.size() <= 32;
+  for (char c : type) ok = ok && (absl::ascii_isalnum(c) || c == '_');
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "quantize type '", absl::CHexEscape(type.substr(0, 40)),
+      "' is not a llama.cpp type name (letters, digits and '_', e.g. Q4_K_M)"));
+}
+
+// Removes what is inside `dir`, keeping `dir` (the agent's to remove).
+void ClearFolder(const std::string& dir) {
+  std::error_code ec;
+  if (dir.empty() || !fs::is_directory(dir, ec)) return;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
+    std::error_code rm;
+    fs::remove_all(entry.path(), rm);
+  }
 }
 
 absl::StatusOr<std::string> OutputDir(const StepTask& task, const std::string& name) {
@@ -232,6 +256,7 @@ absl::Status ToolExecutor::RunTool(const StepTask& task, std::vector<std::string
   // unless the caller keeps it.
   options.stdout_path = stdout_capture == nullptr ? task.log_path : "";
   std::string pending;
+  std::string stderr_tail;  // the last few KiB, whether or not the log is writable
   FILE* log_file = task.log_path.empty() ? nullptr : std::fopen(task.log_path.c_str(), "a");
   options.on_stderr = [&](absl::string_view chunk) {
     if (log_file != nullptr) {
@@ -239,6 +264,8 @@ absl::Status ToolExecutor::RunTool(const StepTask& task, std::vector<std::string
       std::fflush(log_file);
     }
     pending.append(chunk.data(), chunk.size());
+    stderr_tail.append(chunk.data(), chunk.size());
+    if (stderr_tail.size() > 8192) stderr_tail.erase(0, stderr_tail.size() - 4096);
     size_t end;
     while ((end = pending.find('\n')) != std::string::npos) {
       TaskProgress progress;
@@ -264,6 +291,14 @@ absl::Status ToolExecutor::RunTool(const StepTask& task, std::vector<std::string
   }
   std::string message = absl::StrCat(options.argv[0], ": ", result.Describe(),
                                      tail.empty() ? "" : "\n", tail);
+  // strerror(ENOSPC), as llama.cpp's tools and ours print it: say so first,
+  // and as kResourceExhausted, retried once space frees.
+  if (absl::StrContains(stderr_tail, "No space left on device") ||
+      absl::StrContains(tail, "No space left on device")) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("no space left on device writing under ", task.output_root, ": ",
+                     message));
+  }
   // Exit code 2 is our tools' (and argparse's) "bad input": do not retry.
   if (!result.timed_out && result.term_signal == 0 && result.exit_code == 2) {
     return absl::InvalidArgumentError(message);
@@ -272,6 +307,12 @@ absl::Status ToolExecutor::RunTool(const StepTask& task, std::vector<std::string
 }
 
 absl::StatusOr<StepResult> ToolExecutor::Execute(const StepTask& task) {
+  absl::StatusOr<StepResult> result = Dispatch(task);
+  if (!result.ok()) ClearFolder(task.output_root);
+  return result;
+}
+
+absl::StatusOr<StepResult> ToolExecutor::Dispatch(const StepTask& task) {
   switch (task.kind) {
     case TaskKind::kDropmap: return Dropmap(task);
     case TaskKind::kPrune: return Prune(task);
@@ -401,6 +442,7 @@ absl::StatusOr<StepResult> ToolExecutor::Quantize(const StepTask& task) {
   COHORT_ASSIGN_OR_RETURN(json params, Params(task));
   std::string type = params.value("type", "");
   if (type.empty()) return absl::InvalidArgumentError("quantize params need a type");
+  COHORT_RETURN_IF_ERROR(CheckQuantType(type));
   COHORT_ASSIGN_OR_RETURN(std::string gguf_in, Input(task, "gguf"));
   COHORT_ASSIGN_OR_RETURN(std::string gguf, AsFile(gguf_in, "model.gguf"));
   std::string tool = FindLlamaTool(config_.llama_cpp_dir, "llama-quantize");

@@ -42,9 +42,14 @@ std::vector<std::string> AvailableTools(const ToolConfig& config);
 class ToolExecutor final : public StepExecutor {
  public:
   explicit ToolExecutor(ToolConfig config) : config_(std::move(config)) {}
+  // On failure the output root is emptied again (a tool's partial output,
+  // e.g. half a GGUF on a full disk, takes no space and is never adopted).
+  // A tool that failed for want of disk space gives kResourceExhausted
+  // (retried), its message starting "no space left on device".
   absl::StatusOr<StepResult> Execute(const StepTask& task) override;
 
  private:
+  absl::StatusOr<StepResult> Dispatch(const StepTask& task);
   absl::StatusOr<StepResult> Dropmap(const StepTask& task);
   absl::StatusOr<StepResult> Prune(const StepTask& task);
   absl::StatusOr<StepResult> Upweight(const StepTask& task);

@@ -109,6 +109,20 @@ TEST_F(ToolExecutorTest, WrongExpertCountFromQuantizeIsRefused) {
                                  HasSubstr("expert_count is 9, expected 8")));
 }
 
+// The quantize type names the output file (model-<type>.gguf): a type that
+// is a path is refused before the tool runs or anything is written.
+TEST_F(ToolExecutorTest, QuantizeTypeThatIsAPathIsRefused) {
+  for (const char* params : {R"({"type": "../../../evil"})", R"({"type": "Q4/../../x"})",
+                             R"({"type": "Q4_K_M\u0000/../x"})", R"({"type": "/etc/passwd"})"}) {
+    StepTask task = Task(TaskKind::kQuantize, params, {{"gguf", dir_.Join("missing.gguf")}});
+    EXPECT_THAT(Execute(task), StatusIs(absl::StatusCode::kInvalidArgument,
+                                        HasSubstr("is not a llama.cpp type name")))
+        << params;
+    EXPECT_TRUE(fs::is_empty(task.output_root)) << params;
+  }
+  EXPECT_FALSE(fs::exists(dir_.Join("evil.gguf")));
+}
+
 TEST_F(ToolExecutorTest, CrashingToolIsRetryableAndBadInputIsNot) {
   setenv("COHORT_FAKE_FAIL", "crash", 1);
   absl::StatusOr<StepResult> crashed =

@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/errno_status.h"
+#include "common/safe_path.h"
 #include "common/status_macros.h"
 #include "worker/sandbox/cgroup.h"
 #include "worker/sandbox/run_common.h"
@@ -133,10 +134,7 @@ std::vector<std::string> BwrapBaseArgs(int64_t tmp_size) {
 }
 
 absl::Status CheckFileName(const std::string& name) {
-  if (name.empty() || name[0] == '/' || absl::StrContains(name, "..")) {
-    return absl::InvalidArgumentError(absl::StrCat("sandbox: bad file name '", name, "'"));
-  }
-  return absl::OkStatus();
+  return CheckRelativePath(name, "sandbox: file name");
 }
 
 void FillResult(SpawnOutcome o, const Limits& limits, SandboxResult* r) {

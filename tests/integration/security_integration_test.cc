@@ -1,0 +1,264 @@
+// Security of cohortd as a real process on a loopback port: token expiry and
+// revocation through `cohortd token`, artifact names and paths that would
+// leave the store, and request size limits.
+#include <string>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "cohort/v1/artifact.grpc.pb.h"
+#include "cohort/v1/coordinator.grpc.pb.h"
+#include "cohort/v1/worker.grpc.pb.h"
+#include "common/atomic_file.h"
+#include "common/subprocess.h"
+#include "common/testing/status_matchers.h"
+#include "common/testing/temp_dir.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/cohortd_process.h"
+#include "tests/integration/worker_process.h"
+
+namespace cohort {
+namespace {
+
+using testing::BinDir;
+using testing::CohortdProcess;
+using testing::WorkerProcess;
+using testing::WorkerSpec;
+
+const std::string kDigest = "sha256:" + std::string(64, 'b');
+
+// One dropmap step reading the artifact `kDigest` under `input_name`.
+v1::SubmitCampaignRequest OneStep(const std::string& input_name,
+                                  const std::string& spec_json = "{}") {
+  v1::SubmitCampaignRequest request;
+  request.mutable_spec()->set_name("one");
+  request.mutable_spec()->set_spec_json(spec_json);
+  v1::StepSpec* step = request.mutable_spec()->add_steps();
+  step->set_node_id("dm");
+  step->set_kind(v1::STEP_KIND_DROPMAP);
+  step->set_params_json(R"({"target": 98})");
+  v1::StepSpecInput* in = step->add_inputs();
+  in->set_name(input_name);
+  in->set_artifact_digest(kDigest);
+  return request;
+}
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class SecurityIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {}
+  void Start(std::vector<std::string> flags) {
+    cohortd_ = std::make_unique<CohortdProcess>(dir_.path(), std::move(flags));
+    ASSERT_OK(cohortd_->Start());
+    auto channel = cohortd_->Channel();
+    client_ = v1::Coordinator::NewStub(channel);
+    gateway_ = v1::WorkerGateway::NewStub(channel);
+  }
+  grpc::Status Submit(const std::string& token, const v1::SubmitCampaignRequest& request) {
+    v1::SubmitCampaignResponse response;
+    return client_->SubmitCampaign(CohortdProcess::Context(token).get(), request, &response);
+  }
+  grpc::Status ListCampaigns(const std::string& token) {
+    v1::ListCampaignsRequest request;
+    v1::ListCampaignsResponse response;
+    return client_->ListCampaigns(CohortdProcess::Context(token).get(), request, &response);
+  }
+  // `cohortd token <args>` on the running coordinator's state folder.
+  SubprocessResult Token(std::vector<std::string> args) {
+    SubprocessOptions options;
+    options.argv = {BinDir() + "/cohortd", "--state-dir", dir_.path(), "token"};
+    options.argv.insert(options.argv.end(), args.begin(), args.end());
+    absl::StatusOr<SubprocessResult> result = RunSubprocess(options);
+    EXPECT_TRUE(result.ok()) << result.status();
+    return result.value_or(SubprocessResult{});
+  }
+
+  cohort::testing::TempDir dir_;
+  std::unique_ptr<CohortdProcess> cohortd_;
+  std::unique_ptr<v1::Coordinator::Stub> client_;
+  std::unique_ptr<v1::WorkerGateway::Stub> gateway_;
+};
+
+TEST_F(SecurityIntegrationTest, ExpiredTokenIsRefusedWhileAFreshOneWorks) {
+  Start({});
+  ASSERT_OK_AND_ASSIGN(std::string short_lived,
+                       cohortd_->CreateToken("client", {"--name", "ci", "--ttl", "1s"}));
+  ASSERT_OK_AND_ASSIGN(std::string fresh,
+                       cohortd_->CreateToken("client", {"--name", "alice", "--ttl", "30d"}));
+  // Wait (bounded) until the one-second token has expired on cohortd's clock.
+  grpc::Status refused;
+  absl::Time give_up = absl::Now() + absl::Seconds(30);
+  do {
+    absl::SleepFor(absl::Milliseconds(250));
+    refused = ListCampaigns(short_lived);
+  } while (refused.ok() && absl::Now() < give_up);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(refused.error_message(), HasSubstr("expired"));
+  EXPECT_THAT(refused.error_message(), HasSubstr("'ci'"));
+  grpc::Status ok = ListCampaigns(fresh);
+  EXPECT_TRUE(ok.ok()) << ok.error_message();
+  // An unknown token is refused too, without claiming it expired.
+  grpc::Status unknown = ListCampaigns("cht_client_0000");
+  EXPECT_EQ(unknown.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(unknown.error_message(), Not(HasSubstr("expired")));
+  // `token list` shows both with their expiry, never the tokens themselves.
+  SubprocessResult list = Token({"list"});
+  ASSERT_TRUE(list.Succeeded()) << list.Describe();
+  EXPECT_THAT(list.stdout_data, HasSubstr("(expired)"));
+  EXPECT_THAT(list.stdout_data, HasSubstr("alice"));
+  EXPECT_THAT(list.stdout_data, Not(HasSubstr(fresh)));
+}
+
+TEST_F(SecurityIntegrationTest, RevokedTokenIsRefusedAtOnce) {
+  Start({});
+  ASSERT_OK_AND_ASSIGN(std::string token, cohortd_->CreateToken("client", {"--name", "bob"}));
+  ASSERT_TRUE(ListCampaigns(token).ok());
+  SubprocessResult revoke = Token({"revoke", "--name", "bob"});
+  ASSERT_TRUE(revoke.Succeeded()) << revoke.Describe();
+  EXPECT_THAT(revoke.stdout_data, HasSubstr("revoked"));
+  EXPECT_EQ(ListCampaigns(token).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  // A bad TTL is a usage error that creates nothing.
+  SubprocessResult bad = Token({"create", "--role", "client", "--ttl", "soon"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.stderr_data, HasSubstr("'soon'"));
+}
+
+// Names and paths from a client or a worker that would leave a folder are
+// refused with INVALID_ARGUMENT naming the problem, and nothing is stored.
+TEST_F(SecurityIntegrationTest, CohortdRefusesUnsafeNamesAndPaths) {
+  Start({});
+  ASSERT_OK_AND_ASSIGN(std::string client, cohortd_->CreateToken("client"));
+  ASSERT_OK_AND_ASSIGN(std::string worker, cohortd_->CreateToken("worker"));
+  for (const std::string& name : {std::string("../x"), std::string("/etc/passwd"),
+                                  std::string("a/../../b"), std::string("a\0b", 3)}) {
+    grpc::Status submit = Submit(client, OneStep(name));
+    EXPECT_EQ(submit.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << name;
+    EXPECT_THAT(submit.error_message(), HasSubstr("input name")) << name;
+  }
+  v1::RegisterArtifactsRequest reg;
+  v1::Artifact* artifact = reg.add_artifacts();
+  artifact->set_digest(kDigest);
+  artifact->add_locations()->set_shared_path("/srv/models/../../etc/passwd");
+  v1::RegisterArtifactsResponse reg_response;
+  grpc::Status registered =
+      client_->RegisterArtifacts(CohortdProcess::Context(client).get(), reg, &reg_response);
+  EXPECT_EQ(registered.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(registered.error_message(), HasSubstr("shared_path"));
+  v1::CompleteStepRequest complete;
+  complete.set_lease_id("l-any");
+  v1::StepOutput* out = complete.add_outputs();
+  out->set_name("../../checkpoint");
+  out->mutable_artifact()->set_digest(kDigest);
+  v1::CompleteStepResponse complete_response;
+  grpc::Status completed = gateway_->CompleteStep(CohortdProcess::Context(worker).get(),
+                                                  complete, &complete_response);
+  EXPECT_EQ(completed.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(completed.error_message(), HasSubstr("output name"));
+  v1::RegisterRequest join;
+  join.mutable_worker()->set_id("../w1");
+  v1::RegisterResponse join_response;
+  EXPECT_EQ(gateway_->Register(CohortdProcess::Context(worker).get(), join, &join_response)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  // Nothing was stored; the same requests with safe names go through.
+  v1::ListArtifactsRequest list;
+  v1::ListArtifactsResponse listed;
+  ASSERT_TRUE(client_->ListArtifacts(CohortdProcess::Context(client).get(), list, &listed).ok());
+  EXPECT_EQ(listed.artifacts_size(), 0);
+  grpc::Status ok = Submit(client, OneStep("contrib"));
+  EXPECT_TRUE(ok.ok()) << ok.error_message();
+}
+
+// An oversize request is refused (RESOURCE_EXHAUSTED from the listener, or
+// INVALID_ARGUMENT for too many entries) and cohortd keeps serving.
+TEST_F(SecurityIntegrationTest, OversizeRequestsAreRefusedAndCohortdKeepsServing) {
+  Start({"--max-request-mb", "1"});
+  ASSERT_OK_AND_ASSIGN(std::string client, cohortd_->CreateToken("client"));
+  ASSERT_OK_AND_ASSIGN(std::string worker, cohortd_->CreateToken("worker"));
+  grpc::Status big = Submit(client, OneStep("contrib", std::string(2 << 20, ' ')));
+  EXPECT_EQ(big.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << big.error_message();
+  // Under the message size, over a field limit: 10,001 results in one batch.
+  v1::ReportResultsRequest batch;
+  batch.set_lease_id("l-any");
+  for (int i = 0; i < 10001; ++i) batch.add_results()->set_problem_id("p");
+  auto context = CohortdProcess::Context(worker);
+  auto stream = gateway_->ReportResults(context.get());
+  v1::ReportResultsResponse ack;
+  stream->Write(batch);
+  EXPECT_FALSE(stream->Read(&ack));
+  grpc::Status refused = stream->Finish();
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(refused.error_message(), HasSubstr("results has 10001 entries"));
+  // The same channel, the next calls: served.
+  grpc::Status ok = Submit(client, OneStep("contrib"));
+  EXPECT_TRUE(ok.ok()) << ok.error_message();
+  EXPECT_TRUE(ListCampaigns(client).ok());
+  EXPECT_TRUE(cohortd_->HealthServing());
+}
+
+// A real cohort-worker's artifact service: traversal in the path or digest
+// is refused naming the problem, an oversize request is refused, and the
+// service keeps answering.
+TEST_F(SecurityIntegrationTest, WorkerArtifactServiceRefusesTraversalAndOversize) {
+  Start({});
+  ASSERT_OK_AND_ASSIGN(std::string client, cohortd_->CreateToken("client"));
+  ASSERT_OK_AND_ASSIGN(std::string worker_token, cohortd_->CreateToken("worker"));
+  ASSERT_OK(WriteFileAtomically(dir_.Join("worker.token"), worker_token));
+  WorkerSpec spec;
+  spec.id = "w1";
+  spec.state_dir = dir_.Join("w1");
+  spec.coordinator = cohortd_->address();
+  spec.token_file = dir_.Join("worker.token");
+  WorkerProcess worker(spec);
+  ASSERT_OK(worker.Start());
+  // Its artifact endpoint, once it has registered.
+  std::string endpoint;
+  absl::Time give_up = absl::Now() + absl::Seconds(30);
+  while (endpoint.empty() && absl::Now() < give_up) {
+    v1::ListWorkersRequest request;
+    v1::ListWorkersResponse response;
+    if (client_->ListWorkers(CohortdProcess::Context(client).get(), request, &response).ok() &&
+        response.workers_size() > 0) {
+      endpoint = response.workers(0).artifact_endpoint();
+    }
+    if (endpoint.empty()) absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_FALSE(endpoint.empty()) << "the worker never registered; see " << worker.LogPath();
+  auto peer = v1::ArtifactService::NewStub(
+      grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials()));
+  auto fetch = [&](const std::string& digest, const std::string& path) {
+    v1::FetchArtifactRequest request;
+    request.set_digest(digest);
+    request.set_relative_path(path);
+    auto context = CohortdProcess::Context(worker_token);
+    auto reader = peer->FetchArtifact(context.get(), request);
+    v1::ArtifactChunk chunk;
+    while (reader->Read(&chunk)) {
+    }
+    return reader->Finish();
+  };
+  for (const std::string& path : {std::string("../../worker_id"), std::string("/etc/passwd"),
+                                  std::string("a/../../b"), std::string("x\0/../y", 7)}) {
+    grpc::Status status = fetch(kDigest, path);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << path;
+    EXPECT_THAT(status.error_message(), HasSubstr("relative_path")) << path;
+  }
+  grpc::Status bad_digest = fetch("sha256:../../../etc", "model.gguf");
+  EXPECT_EQ(bad_digest.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(bad_digest.error_message(), HasSubstr("not sha256:"));
+  // Over the artifact listener's 64 KiB request limit.
+  grpc::Status oversize = fetch(kDigest, std::string(100 << 10, 'a'));
+  EXPECT_EQ(oversize.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << oversize.error_message();
+  // Still serving: a well-formed request for an artifact it lacks.
+  v1::StatArtifactRequest stat;
+  stat.set_digest(kDigest);
+  v1::StatArtifactResponse stat_response;
+  grpc::Status not_here = peer->StatArtifact(CohortdProcess::Context(worker_token).get(), stat,
+                                             &stat_response);
+  EXPECT_EQ(not_here.error_code(), grpc::StatusCode::NOT_FOUND) << not_here.error_message();
+}
+
+}  // namespace
+}  // namespace cohort
