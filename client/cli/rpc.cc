@@ -4,6 +4,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "client/spec/match.h"
 #include "common/atomic_file.h"
@@ -171,6 +173,75 @@ absl::StatusOr<std::vector<report::Row>> LoadRows(Connection& conn,
   }
   COHORT_RETURN_IF_ERROR(FromGrpc(reader->Finish(), "results of " + model.campaign.id()));
   return rows;
+}
+
+namespace {
+
+// The digest a worker's "cohort-worker: output NAME DIGEST (...)" log line
+// gives for output `name`, or "".
+std::string DigestFromLog(const std::string& log, const std::string& name) {
+  const std::string prefix = "cohort-worker: output " + name + " ";
+  std::string found;
+  for (absl::string_view line : absl::StrSplit(log, '\n')) {
+    if (!absl::ConsumePrefix(&line, prefix)) continue;
+    found = std::string(line.substr(0, line.find(' ')));  // the last run's line wins
+  }
+  return found;
+}
+
+}  // namespace
+
+absl::StatusOr<std::map<std::string, std::string>> StepOutputDigests(
+    Connection& conn, const v1::Campaign& campaign, const std::set<std::string>& keys) {
+  std::map<std::string, std::string> out;
+  std::vector<const v1::Step*> from_logs;
+  for (const v1::Step& step : campaign.steps()) {
+    if (keys.count(step.key()) == 0 || step.state() != v1::STEP_STATE_SUCCEEDED) continue;
+    if (step.outputs_size() > 0) {
+      out[step.key()] = step.outputs(0).artifact().digest();
+    } else {
+      from_logs.push_back(&step);
+    }
+  }
+  if (from_logs.empty()) return out;
+  // What cohortd recorded as outputs of the campaign's steps, by output name.
+  v1::ListArtifactsRequest list;
+  list.set_campaign_id(campaign.id());
+  v1::ListArtifactsResponse artifacts;
+  COHORT_RETURN_IF_ERROR(FromGrpc(
+      conn.stub().ListArtifacts(conn.Context().get(), list, &artifacts),
+      "artifacts of " + campaign.id()));
+  std::set<std::string> registered;
+  for (const v1::Artifact& a : artifacts.artifacts()) registered.insert(a.digest());
+  for (const v1::Step* step : from_logs) {
+    v1::GetStepLogRequest request;
+    request.set_step_key(step->key());
+    v1::GetStepLogResponse log;
+    COHORT_RETURN_IF_ERROR(FromGrpc(
+        conn.stub().GetStepLog(conn.Context().get(), request, &log),
+        "log of " + step->display_name()));
+    std::string digest = DigestFromLog(log.data(), OutputOf(KindName(step->kind())));
+    if (!digest.empty() && registered.count(digest) != 0) out[step->key()] = digest;
+  }
+  return out;
+}
+
+absl::StatusOr<std::map<std::string, std::string>> ProducedDigests(
+    Connection& conn, const CampaignModel& model, const std::set<std::string>& nodes) {
+  std::set<std::string> keys;
+  for (const std::string& node : nodes) {
+    auto it = model.node_to_key.find(node);
+    if (it != model.node_to_key.end()) keys.insert(it->second);
+  }
+  COHORT_ASSIGN_OR_RETURN(auto by_key, StepOutputDigests(conn, model.campaign, keys));
+  std::map<std::string, std::string> out;
+  for (const std::string& node : nodes) {
+    auto key = model.node_to_key.find(node);
+    if (key == model.node_to_key.end()) continue;
+    auto digest = by_key.find(key->second);
+    if (digest != by_key.end()) out[node] = digest->second;
+  }
+  return out;
 }
 
 absl::Status Emit(const std::string& path, const std::string& text) {
