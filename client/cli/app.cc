@@ -192,6 +192,13 @@ int RunCli(int argc, char** argv) {
   app.add_option("--token", o.global.config.token, "client bearer token (env COHORT_TOKEN)");
   app.add_option("--config", o.global.config.config_file,
                  "config file (env COHORT_CONFIG; default ~/.config/cohort/config.yaml)");
+  app.add_option("--tls-ca", o.global.config.tls_ca,
+                 "CA certificate (PEM) that signs cohortd's: TLS (env COHORT_TLS_CA)");
+  app.add_option("--tls-cert", o.global.config.tls_cert,
+                 "client certificate (PEM) for a cohortd that requires one, mTLS "
+                 "(env COHORT_TLS_CERT)");
+  app.add_option("--tls-key", o.global.config.tls_key,
+                 "the client certificate's private key (PEM) (env COHORT_TLS_KEY)");
   app.add_option("--timeout", o.global.timeout_seconds, "seconds per call")
       ->capture_default_str();
   app.require_subcommand(1);

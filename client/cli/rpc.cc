@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -25,6 +26,26 @@ int ExitWith(const absl::Status& status) {
   }
 }
 
+namespace {
+
+// Said after an UNAVAILABLE error: what the TLS setup was, and what to check
+// (a handshake cohortd refused reads as UNAVAILABLE to the client).
+std::string tls_hint;
+
+absl::StatusOr<std::string> ReadTlsFile(const std::string& path, const std::string& what) {
+  absl::StatusOr<std::string> text = ReadFileToString(path);
+  if (!text.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("TLS ", what, " ", path, ": ", text.status().message()));
+  }
+  if (!absl::StrContains(*text, "-----BEGIN ")) {
+    return absl::InvalidArgumentError(absl::StrCat("TLS ", what, " ", path, ": not PEM"));
+  }
+  return text;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const GlobalOptions& g) {
   COHORT_ASSIGN_OR_RETURN(ClientConfig config, ResolveConfig(g.config));
   if (config.token.empty()) {
@@ -33,10 +54,25 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const GlobalOptions
         DefaultConfigPath() + " (`cohort up` writes one)");
   }
   std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
-  if (!config.tls_ca.empty()) {
-    COHORT_ASSIGN_OR_RETURN(std::string ca, ReadFileToString(config.tls_ca));
+  tls_hint = " (if cohortd serves TLS, give its CA with --tls-ca)";
+  if (!config.tls_ca.empty() || !config.tls_cert.empty()) {
     grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = ca;
+    // No CA: the system's roots verify cohortd.
+    if (!config.tls_ca.empty()) {
+      COHORT_ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadTlsFile(config.tls_ca, "CA"));
+    }
+    if (!config.tls_cert.empty()) {
+      COHORT_ASSIGN_OR_RETURN(ssl.pem_cert_chain,
+                              ReadTlsFile(config.tls_cert, "client certificate"));
+      COHORT_ASSIGN_OR_RETURN(ssl.pem_private_key, ReadTlsFile(config.tls_key, "client key"));
+      tls_hint = " (TLS with client certificate " + config.tls_cert +
+                 ": is it signed by the CA cohortd's --tls-client-ca names, and does --tls-ca "
+                 "sign cohortd's certificate?)";
+    } else {
+      tls_hint = " (TLS without a client certificate: if cohortd requires one "
+                 "(--tls-client-ca), give --tls-cert and --tls-key, COHORT_TLS_CERT and "
+                 "COHORT_TLS_KEY, or tls_cert and tls_key in the config file)";
+    }
     creds = grpc::SslCredentials(ssl);
   }
   auto conn = std::make_unique<Connection>();
@@ -60,7 +96,10 @@ absl::Status FromGrpc(const grpc::Status& status, const std::string& what) {
   if (status.ok()) return absl::OkStatus();
   // gRPC and absl share the numeric codes.
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      absl::StrCat(what, ": ", status.error_message()));
+                      absl::StrCat(what, ": ", status.error_message(),
+                                   status.error_code() == grpc::StatusCode::UNAVAILABLE
+                                       ? tls_hint
+                                       : ""));
 }
 
 std::string KindName(v1::StepKind kind) {

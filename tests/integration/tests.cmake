@@ -59,8 +59,8 @@ cohort_cc_test(NAME demo_e2e_test
        nlohmann_json::nlohmann_json)
 add_dependencies(demo_e2e_test cohortd cohort-worker cohort)
 
-# cohortd over TLS with a worker that verifies it.
+# cohortd over TLS with a worker that verifies it, and with mTLS for the CLI.
 cohort_cc_test(NAME tls_integration_test
   SRCS integration/tls_integration_test.cc
   DEPS cohort::integration_workers cohort::integration_support cohort::proto)
-add_dependencies(tls_integration_test cohortd cohort-worker)
+add_dependencies(tls_integration_test cohortd cohort-worker cohort)
