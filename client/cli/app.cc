@@ -17,6 +17,10 @@ struct Options {
   RetryOptions retry;
   LogsOptions logs;
   ArtifactsOptions artifacts;
+  WorkersOptions workers;
+  ManifestOptions manifest;
+  VerifyOptions verify;
+  ReproduceOptions reproduce;
   WatchOptions watch;
   ResultsOptions results;
   ClusterOptions cluster;
@@ -42,6 +46,8 @@ void AddCampaignCommands(CLI::App& app, Options* o, Action* action) {
   submit->add_flag("--dry-run", o->submit.dry_run,
                    "print the expanded graph and what is cached; store nothing");
   submit->add_flag("-q,--quiet", o->submit.quiet, "print only the campaign id");
+  submit->add_flag("--rerun", o->submit.rerun,
+                   "run every step again, even where its key already succeeded");
   submit->add_option("--idempotency-key", o->submit.idempotency_key,
                      "a retried submit with the same key returns the same campaign");
   submit->callback([=] { *action = [=] { return RunSubmit(o->global, o->submit); }; });
@@ -58,9 +64,7 @@ void AddCampaignCommands(CLI::App& app, Options* o, Action* action) {
   };
   for (const Simple& s : {Simple{"cancel", "Cancel a campaign's unfinished steps", RunCancel},
                           Simple{"resume", "Put failed, blocked and cancelled steps back "
-                                           "to waiting", RunResume},
-                          Simple{"verify", "Compare a manifest campaign's artifacts with its "
-                                           "pinned digests", RunVerify}}) {
+                                           "to waiting", RunResume}}) {
     CLI::App* cmd = app.add_subcommand(s.name, s.help);
     cmd->add_option("campaign", o->campaign.campaign_id, "campaign id")->required();
     auto run = s.run;
@@ -85,6 +89,35 @@ void AddCampaignCommands(CLI::App& app, Options* o, Action* action) {
   watch->add_flag("--plain", o->watch.plain, "plain lines even on a terminal");
   watch->add_flag("--once", o->watch.once, "print the current state and exit");
   watch->callback([=] { *action = [=] { return RunWatch(o->global, o->watch); }; });
+}
+
+void AddManifestCommands(CLI::App& app, Options* o, Action* action) {
+  CLI::App* manifest = app.add_subcommand(
+      "manifest", "Write a finished campaign as a cohort manifest: named variants, their "
+                  "lineage (inputs and whole recipes) and the digests of their artifacts");
+  manifest->add_option("campaign", o->manifest.campaign_id, "campaign id")->required();
+  manifest->add_option("--out", o->manifest.out, "write here (atomically) instead of stdout");
+  manifest->callback([=] { *action = [=] { return RunManifest(o->global, o->manifest); }; });
+
+  CLI::App* verify = app.add_subcommand(
+      "verify", "Compare a campaign's artifacts, one by one, with pinned digests (exit 1 on "
+                "a mismatch)");
+  verify->add_option("campaign", o->verify.campaign_id, "campaign id")->required();
+  verify->add_option("--manifest", o->verify.manifest,
+                     "pins from this manifest (default: the campaign's own spec)");
+  verify->callback([=] { *action = [=] { return RunVerify(o->global, o->verify); }; });
+
+  CLI::App* reproduce = app.add_subcommand(
+      "reproduce", "Run a manifest's whole chain again (fresh executions, not cache hits), "
+                   "wait, and report artifact by artifact whether each digest matches its "
+                   "pin (exit 1 on a mismatch)");
+  reproduce->add_option("manifest", o->reproduce.manifest, "manifest file (YAML or JSON)")
+      ->required();
+  reproduce->add_option("--max-wait", o->reproduce.max_wait_minutes,
+                        "minutes to wait for the campaign (0: no limit)")
+      ->capture_default_str();
+  reproduce->add_flag("-q,--quiet", o->reproduce.quiet, "no progress lines on stderr");
+  reproduce->callback([=] { *action = [=] { return RunReproduce(o->global, o->reproduce); }; });
 }
 
 void AddResultCommands(CLI::App& app, Options* o, Action* action) {
@@ -117,8 +150,11 @@ void AddResultCommands(CLI::App& app, Options* o, Action* action) {
   exp->add_option("--suite", o->results.suite, "only this suite");
   exp->callback([=] { *action = [=] { return RunExport(o->global, o->results); }; });
 
-  CLI::App* workers = app.add_subcommand("workers", "List registered workers");
-  workers->callback([=] { *action = [=] { return RunWorkers(o->global); }; });
+  CLI::App* workers = app.add_subcommand(
+      "workers", "List registered workers with their capabilities (GPUs, slots, labels, tools)");
+  workers->add_flag("-l,--long", o->workers.long_format,
+                    "also each GPU's model and memory, tool versions, artifact endpoint");
+  workers->callback([=] { *action = [=] { return RunWorkers(o->global, o->workers); }; });
   CLI::App* artifacts = app.add_subcommand("artifacts", "List artifacts");
   artifacts->add_option("--campaign", o->artifacts.campaign_id, "only this campaign's");
   artifacts->add_option("--kind", o->artifacts.kind, "checkpoint, gguf, drop_map, ...");
@@ -156,11 +192,19 @@ int RunCli(int argc, char** argv) {
   app.add_option("--token", o.global.config.token, "client bearer token (env COHORT_TOKEN)");
   app.add_option("--config", o.global.config.config_file,
                  "config file (env COHORT_CONFIG; default ~/.config/cohort/config.yaml)");
+  app.add_option("--tls-ca", o.global.config.tls_ca,
+                 "CA certificate (PEM) that signs cohortd's: TLS (env COHORT_TLS_CA)");
+  app.add_option("--tls-cert", o.global.config.tls_cert,
+                 "client certificate (PEM) for a cohortd that requires one, mTLS "
+                 "(env COHORT_TLS_CERT)");
+  app.add_option("--tls-key", o.global.config.tls_key,
+                 "the client certificate's private key (PEM) (env COHORT_TLS_KEY)");
   app.add_option("--timeout", o.global.timeout_seconds, "seconds per call")
       ->capture_default_str();
   app.require_subcommand(1);
   Action action;
   AddCampaignCommands(app, &o, &action);
+  AddManifestCommands(app, &o, &action);
   AddResultCommands(app, &o, &action);
   AddClusterCommands(app, &o, &action);
   try {

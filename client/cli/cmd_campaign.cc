@@ -1,5 +1,7 @@
 // submit, status, cancel, resume, retry, logs, workers, artifacts.
 #include <cstdio>
+#include <map>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -39,6 +41,7 @@ absl::StatusOr<v1::CampaignSpec> ToProto(const Spec& spec, const Graph& graph) {
     step->set_params_json(params);
     step->set_display_name(node.display_name);
     step->mutable_requirements()->set_gpus(node.gpus);
+    if (spec.max_attempts > 0) step->set_max_attempts(spec.max_attempts);
     for (const std::string& t : node.tools) step->mutable_requirements()->add_tools(t);
     for (const GraphInput& in : node.inputs) {
       v1::StepSpecInput* input = step->add_inputs();
@@ -82,34 +85,28 @@ void PrintGraph(const v1::SubmitCampaignResponse& r) {
 }
 
 absl::Status Submit(const GlobalOptions& g, const SubmitOptions& o) {
-  COHORT_ASSIGN_OR_RETURN(Spec spec, ParseSpecFile(o.spec_file));
-  COHORT_ASSIGN_OR_RETURN(std::vector<UserArtifact> inputs, ResolveInputs(spec));
-  COHORT_ASSIGN_OR_RETURN(Graph graph, ExpandSpec(spec));
-  v1::SubmitCampaignRequest request;
-  COHORT_ASSIGN_OR_RETURN(*request.mutable_spec(), ToProto(spec, graph));
-  request.set_dry_run(o.dry_run);
-  // A fresh key per invocation: a retried RPC returns the same campaign, a
-  // new `cohort submit` makes a new one (that reuses every finished step).
-  request.set_idempotency_key(o.idempotency_key.empty()
-                                  ? absl::StrCat("cli-", SecureRandomHex(16))
-                                  : o.idempotency_key);
-  COHORT_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(g));
-  if (!o.dry_run) COHORT_RETURN_IF_ERROR(Register(*conn, inputs));
-  v1::SubmitCampaignResponse response;
-  COHORT_RETURN_IF_ERROR(FromGrpc(
-      conn->stub().SubmitCampaign(conn->Context().get(), request, &response), "submit"));
+  SubmitFlags flags;
+  flags.dry_run = o.dry_run;
+  flags.rerun = o.rerun;
+  flags.idempotency_key = o.idempotency_key;
+  COHORT_ASSIGN_OR_RETURN(Submission s, SubmitSpecFile(g, o.spec_file, flags));
+  const v1::SubmitCampaignResponse& response = s.response;
   if (o.dry_run) {
-    std::printf("dry run of '%s': %zu variants, %d steps\n", spec.name.c_str(),
-                spec.variants.size(), response.steps_size());
+    std::printf("dry run of '%s': %zu variants, %d steps\n", s.spec.name.c_str(),
+                s.spec.variants.size(), response.steps_size());
     PrintGraph(response);
-    std::printf("%u steps cached, %u to run\n", response.steps_cached(),
-                response.steps_to_run());
+    if (o.rerun) {
+      std::printf("%d steps to run again (--rerun)\n", response.steps_size());
+    } else {
+      std::printf("%u steps cached, %u to run\n", response.steps_cached(),
+                  response.steps_to_run());
+    }
     return absl::OkStatus();
   }
   std::printf("%s\n", response.campaign_id().c_str());
   if (!o.quiet) {
     std::fprintf(stderr, "submitted '%s': %d steps, %u cached, %u to run\n",
-                 spec.name.c_str(), response.steps_size(), response.steps_cached(),
+                 s.spec.name.c_str(), response.steps_size(), response.steps_cached(),
                  response.steps_to_run());
   }
   return absl::OkStatus();
@@ -247,24 +244,66 @@ absl::Status Logs(const GlobalOptions& g, const LogsOptions& o) {
   return absl::OkStatus();
 }
 
-absl::Status Workers(const GlobalOptions& g) {
+std::string Joined(const google::protobuf::RepeatedPtrField<std::string>& items) {
+  std::string out;
+  for (const std::string& s : items) absl::StrAppend(&out, out.empty() ? "" : ",", s);
+  return out.empty() ? "-" : out;
+}
+
+// The capabilities a worker registered with, one line each.
+void PrintWorkerDetails(const v1::WorkerInfo& w) {
+  for (const v1::GpuInfo& gpu : w.gpus()) {
+    std::printf("    gpu %u: %s, %.0f GiB\n", gpu.index(), gpu.model().c_str(),
+                gpu.memory_bytes() / 1073741824.0);
+  }
+  for (const v1::ToolInfo& t : w.tools()) {
+    std::printf("    tool %s %s\n", t.name().c_str(), t.version().empty() ? "-" : t.version().c_str());
+  }
+  std::printf("    version %s, memory %.0f GiB, artifacts at %s, %d held\n",
+              w.version().empty() ? "-" : w.version().c_str(), w.memory_bytes() / 1073741824.0,
+              w.artifact_endpoint().empty() ? "-" : w.artifact_endpoint().c_str(),
+              w.held_artifacts_size());
+}
+
+absl::Status Workers(const GlobalOptions& g, const WorkersOptions& o) {
   COHORT_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(g));
   v1::ListWorkersResponse response;
   COHORT_RETURN_IF_ERROR(FromGrpc(conn->stub().ListWorkers(
       conn->Context().get(), v1::ListWorkersRequest(), &response), "workers"));
-  std::printf("%-20s %-20s %-5s %-10s %-12s %s\n", "WORKER", "HOST", "GPUS", "FREE DISK",
-              "HEARTBEAT", "TOOLS");
+  std::printf("%-20s %-20s %-5s %-5s %-12s %-10s %-12s %s\n", "WORKER", "HOST", "GPUS",
+              "SLOTS", "LABELS", "FREE DISK", "HEARTBEAT", "TOOLS");
   int64_t now = absl::ToUnixMicros(absl::Now());
   for (const v1::WorkerInfo& w : response.workers()) {
     std::string tools;
-    for (const v1::ToolInfo& t : w.tools()) absl::StrAppend(&tools, tools.empty() ? "" : ",", t.name());
-    std::printf("%-20s %-20s %-5d %-10s %-12s %s\n", w.id().c_str(), w.hostname().c_str(),
-                w.gpus_size(),
+    for (const v1::ToolInfo& t : w.tools()) {
+      absl::StrAppend(&tools, tools.empty() ? "" : ",", t.name());
+    }
+    std::printf("%-20s %-20s %-5d %-5u %-12s %-10s %-12s %s\n", w.id().c_str(),
+                w.hostname().c_str(), w.gpus_size(), w.max_concurrent_steps(),
+                Joined(w.labels()).c_str(),
                 absl::StrFormat("%.0fG", w.free_disk_bytes() / 1e9).c_str(),
                 absl::StrFormat("%.0fs ago", (now - w.last_heartbeat_us()) / 1e6).c_str(),
                 tools.c_str());
+    if (o.long_format) PrintWorkerDetails(w);
   }
   return absl::OkStatus();
+}
+
+std::string HumanBytes(uint64_t bytes) {
+  if (bytes < 10 * 1024) return absl::StrCat(bytes, "B");
+  if (bytes < 10ull << 20) return absl::StrFormat("%.1fK", bytes / 1024.0);
+  if (bytes < 10ull << 30) return absl::StrFormat("%.1fM", bytes / 1048576.0);
+  return absl::StrFormat("%.1fG", bytes / 1073741824.0);
+}
+
+std::string Where(const v1::Artifact& a) {
+  std::string where;
+  for (const v1::ArtifactLocation& l : a.locations()) {
+    std::string one = l.has_shared_path() ? l.shared_path() : "worker:" + l.worker_id();
+    if (!l.has_shared_path() && !l.endpoint().empty()) absl::StrAppend(&one, "@", l.endpoint());
+    absl::StrAppend(&where, where.empty() ? "" : " ", one);
+  }
+  return where.empty() ? "-" : where;
 }
 
 absl::Status Artifacts(const GlobalOptions& g, const ArtifactsOptions& o) {
@@ -281,22 +320,67 @@ absl::Status Artifacts(const GlobalOptions& g, const ArtifactsOptions& o) {
   v1::ListArtifactsResponse response;
   COHORT_RETURN_IF_ERROR(FromGrpc(
       conn->stub().ListArtifacts(conn->Context().get(), request, &response), "artifacts"));
-  std::printf("%-71s %-12s %-10s %s\n", "DIGEST", "KIND", "SIZE", "WHERE");
-  for (const v1::Artifact& a : response.artifacts()) {
-    std::string where;
-    for (const v1::ArtifactLocation& l : a.locations()) {
-      absl::StrAppend(&where, where.empty() ? "" : " ",
-                      l.has_shared_path() ? l.shared_path() : "worker:" + l.worker_id());
+  // With a campaign, each output is named by the step that produced it.
+  std::map<std::string, std::string> producers;  // digest -> step display name
+  if (!o.campaign_id.empty()) {
+    v1::GetCampaignRequest get;
+    get.set_campaign_id(o.campaign_id);
+    get.set_include_steps(true);
+    v1::Campaign campaign;
+    COHORT_RETURN_IF_ERROR(FromGrpc(
+        conn->stub().GetCampaign(conn->Context().get(), get, &campaign),
+        "campaign " + o.campaign_id));
+    std::set<std::string> keys;
+    std::map<std::string, std::string> names;
+    for (const v1::Step& step : campaign.steps()) {
+      keys.insert(step.key());
+      names[step.key()] = step.display_name();
     }
+    COHORT_ASSIGN_OR_RETURN(auto digests, StepOutputDigests(*conn, campaign, keys));
+    for (const auto& [key, digest] : digests) {
+      std::string& by = producers[digest];  // steps with equal outputs share it
+      absl::StrAppend(&by, by.empty() ? "" : ", ", names[key]);
+    }
+  }
+  std::printf("%-71s %-12s %-8s %-24s %s\n", "DIGEST", "KIND", "SIZE", "PRODUCED BY", "WHERE");
+  std::set<std::string> shown;  // one line per artifact, however many steps made it
+  for (const v1::Artifact& a : response.artifacts()) {
+    if (!shown.insert(a.digest()).second) continue;
     std::string kind = absl::AsciiStrToLower(
         v1::ArtifactKind_Name(a.kind()).substr(std::string("ARTIFACT_KIND_").size()));
-    std::printf("%-71s %-12s %-10s %s\n", a.digest().c_str(), kind.c_str(),
-                absl::StrFormat("%.1fM", a.size_bytes() / 1e6).c_str(), where.c_str());
+    auto found = producers.find(a.digest());
+    std::string producer = found != producers.end()       ? found->second
+                           : !a.produced_by_step().empty() ? ShortKey(a.produced_by_step())
+                                                           : "-";
+    std::printf("%-71s %-12s %-8s %-24s %s\n", a.digest().c_str(), kind.c_str(),
+                HumanBytes(a.size_bytes()).c_str(), producer.c_str(), Where(a).c_str());
   }
   return absl::OkStatus();
 }
 
 }  // namespace
+
+absl::StatusOr<Submission> SubmitSpecFile(const GlobalOptions& g, const std::string& file,
+                                          const SubmitFlags& flags) {
+  Submission out;
+  COHORT_ASSIGN_OR_RETURN(out.spec, ParseSpecFile(file));
+  COHORT_ASSIGN_OR_RETURN(std::vector<UserArtifact> inputs, ResolveInputs(out.spec));
+  COHORT_ASSIGN_OR_RETURN(out.graph, ExpandSpec(out.spec));
+  v1::SubmitCampaignRequest request;
+  COHORT_ASSIGN_OR_RETURN(*request.mutable_spec(), ToProto(out.spec, out.graph));
+  request.set_dry_run(flags.dry_run);
+  request.set_rerun(flags.rerun);
+  // A fresh key per invocation: a retried RPC returns the same campaign, a
+  // new `cohort submit` makes a new one (that reuses every finished step).
+  request.set_idempotency_key(flags.idempotency_key.empty()
+                                  ? absl::StrCat("cli-", SecureRandomHex(16))
+                                  : flags.idempotency_key);
+  COHORT_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(g));
+  if (!flags.dry_run) COHORT_RETURN_IF_ERROR(Register(*conn, inputs));
+  COHORT_RETURN_IF_ERROR(FromGrpc(
+      conn->stub().SubmitCampaign(conn->Context().get(), request, &out.response), "submit"));
+  return out;
+}
 
 int RunSubmit(const GlobalOptions& g, const SubmitOptions& o) { return ExitWith(Submit(g, o)); }
 int RunStatus(const GlobalOptions& g, const CampaignOptions& o) { return ExitWith(Status(g, o)); }
@@ -308,7 +392,9 @@ int RunResume(const GlobalOptions& g, const CampaignOptions& o) {
 }
 int RunRetry(const GlobalOptions& g, const RetryOptions& o) { return ExitWith(Retry(g, o)); }
 int RunLogs(const GlobalOptions& g, const LogsOptions& o) { return ExitWith(Logs(g, o)); }
-int RunWorkers(const GlobalOptions& g) { return ExitWith(Workers(g)); }
+int RunWorkers(const GlobalOptions& g, const WorkersOptions& o) {
+  return ExitWith(Workers(g, o));
+}
 int RunArtifacts(const GlobalOptions& g, const ArtifactsOptions& o) {
   return ExitWith(Artifacts(g, o));
 }

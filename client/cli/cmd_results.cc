@@ -1,4 +1,4 @@
-// report, lengths, compare, export, verify: results of score steps, put
+// report, lengths, compare, export: results of score steps, put
 // under model and suite names through the campaign's re-expanded spec.
 #include <cstdio>
 #include <filesystem>
@@ -124,48 +124,11 @@ absl::Status Export(const GlobalOptions& g, const ResultsOptions& o) {
   return absl::OkStatus();
 }
 
-absl::Status Verify(const GlobalOptions& g, const CampaignOptions& o) {
-  COHORT_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(g));
-  COHORT_ASSIGN_OR_RETURN(CampaignModel m, LoadCampaign(*conn, o.campaign_id));
-  if (!m.spec) return absl::FailedPreconditionError("not a cohort spec campaign");
-  int mismatches = 0, pending = 0;
-  std::printf("%-24s %-10s %-9s %s\n", "VARIANT", "ARTIFACT", "RESULT", "DIGEST");
-  for (size_t i = 0; i < m.spec->variants.size(); ++i) {
-    const Variant& v = m.spec->variants[i];
-    const ModelNodes& nodes = m.graph.models[i];
-    for (const char* artifact : {"drop_map", "pruned", "gguf", "quantized"}) {
-      auto node = nodes.artifacts.find(artifact);
-      if (node == nodes.artifacts.end()) continue;
-      auto key = m.node_to_key.find(node->second);
-      const v1::Step* step = key == m.node_to_key.end() ? nullptr : m.FindStep(key->second);
-      std::string got;
-      if (step != nullptr && step->outputs_size() > 0) got = step->outputs(0).artifact().digest();
-      auto pin = v.pinned.find(artifact);
-      std::string result = got.empty() ? "pending"
-                           : pin == v.pinned.end() ? "unpinned"
-                           : pin->second == got ? "match" : "MISMATCH";
-      mismatches += result == "MISMATCH";
-      pending += got.empty() && pin != v.pinned.end();
-      std::printf("%-24s %-10s %-9s %s\n", v.name.c_str(), artifact, result.c_str(),
-                  got.empty() ? "-" : got.c_str());
-      if (result == "MISMATCH") std::printf("%35s pinned %s\n", "", pin->second.c_str());
-    }
-  }
-  if (mismatches > 0) {
-    return absl::DataLossError(absl::StrCat(mismatches, " artifact(s) differ from the manifest"));
-  }
-  if (pending > 0) {
-    return absl::UnavailableError(absl::StrCat(pending, " pinned artifact(s) not produced yet"));
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 int RunReport(const GlobalOptions& g, const ResultsOptions& o) { return ExitWith(Report(g, o)); }
 int RunLengths(const GlobalOptions& g, const ResultsOptions& o) { return ExitWith(Lengths(g, o)); }
 int RunCompare(const GlobalOptions& g, const ResultsOptions& o) { return ExitWith(Compare(g, o)); }
 int RunExport(const GlobalOptions& g, const ResultsOptions& o) { return ExitWith(Export(g, o)); }
-int RunVerify(const GlobalOptions& g, const CampaignOptions& o) { return ExitWith(Verify(g, o)); }
 
 }  // namespace cohort::client

@@ -1,9 +1,18 @@
 // watch: live progress per step and per bench from the Watch stream, resumed
 // with its cursor after a disconnect (the server replays nothing twice and
 // skips nothing).
+//
+// A step's progress is what its worker reports (tensors for convert and
+// quantize, problems where the tool reports them). A bench (a model's suite,
+// over its shards) counts the problems of its finished score steps, read
+// from the stored results, so its pass rate is the one `cohort report` will
+// show; its total is the suite's limit when it has one.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <functional>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -23,21 +32,49 @@ struct StepLive {
   uint64_t first_done = 0;
 };
 
+struct ScoreCount {
+  uint64_t problems = 0;
+  uint64_t passed = 0;
+};
+
+// Rows of one score step, counted.
+using ScoreCounter = std::function<absl::StatusOr<ScoreCount>(const std::string& step_key)>;
+
+std::string FormatEta(uint64_t done, uint64_t total, double per_second) {
+  if (per_second <= 0 || done >= total) return "";
+  absl::Duration left = absl::Seconds((total - done) / per_second);
+  return absl::StrCat("eta ", absl::FormatDuration(absl::Trunc(left, absl::Seconds(1))));
+}
+
 std::string Eta(const StepLive& s, absl::Time now) {
   const v1::StepProgress& p = s.progress;
   if (s.first_time == absl::InfinitePast() || p.done() <= s.first_done || p.total() == 0) {
     return "";
   }
-  double rate = (p.done() - s.first_done) / absl::ToDoubleSeconds(now - s.first_time);
-  if (rate <= 0) return "";
-  absl::Duration left = absl::Seconds((p.total() - p.done()) / rate);
-  return absl::StrCat("eta ", absl::FormatDuration(absl::Trunc(left, absl::Seconds(1))));
+  double seconds = absl::ToDoubleSeconds(now - s.first_time);
+  if (seconds <= 0) return "";
+  return FormatEta(p.done(), p.total(), (p.done() - s.first_done) / seconds);
 }
+
+std::string Percent(uint64_t part, uint64_t whole) {
+  return absl::StrFormat("%.1f%%", 100.0 * part / whole);
+}
+
+// One model's suite over its shards.
+struct BenchLive {
+  std::vector<std::string> generate, score;  // step keys, one per shard
+  uint64_t limit = 0;                        // 0: unknown until every shard is scored
+  std::map<std::string, ScoreCount> scored;  // succeeded score steps
+  absl::Time first_time = absl::InfinitePast();
+  uint64_t first_scored = 0;
+  std::string last_printed;  // plain mode: the line without its ETA
+};
 
 class Watcher {
  public:
-  Watcher(const WatchOptions& o, CampaignModel model)
-      : options_(o), model_(std::move(model)), tty_(!o.plain && isatty(1)) {
+  Watcher(const WatchOptions& o, CampaignModel model, ScoreCounter count)
+      : options_(o), model_(std::move(model)), count_(std::move(count)),
+        tty_(!o.plain && isatty(1)) {
     for (const v1::Step& s : model_.campaign.steps()) {
       StepLive& live = steps_[s.key()];
       live.name = s.display_name();
@@ -45,20 +82,12 @@ class Watcher {
       live.state = s.state();
       live.progress = s.progress();
     }
-    // bench groups: (model, suite) -> generate and score keys of its shards
     for (const ModelNodes& m : model_.graph.models) {
-      for (const auto& [suite, scores] : m.scores) {
-        Bench& b = benches_[m.name + " " + suite];
-        for (const std::string& score : scores) {
-          const GraphNode* node = model_.graph.Find(score);
-          Add(&b.score, score);
-          if (node != nullptr) Add(&b.generate, node->inputs[0].node_id);
-        }
-      }
+      for (const auto& [suite, scores] : m.scores) AddBench(m.name + " " + suite, scores);
     }
   }
 
-  // Returns true when the campaign finished.
+  // Returns true when the watch is over (campaign finished, or --once).
   bool Apply(const v1::Event& e) {
     cursor_ = e.cursor();
     absl::Time now = absl::Now();
@@ -82,13 +111,34 @@ class Watcher {
     if (!snapshot_done_) return false;
     if (tty_) {
       Render(now, false);
-    } else {
-      std::printf("%s %-10s %-30s %s\n", absl::FormatTime("%H:%M:%S", now, absl::LocalTimeZone()).c_str(),
-                  StateName(s.state).c_str(), s.name.c_str(), Line(s, now).c_str());
-      std::fflush(stdout);
+      return false;
     }
+    std::printf("%s %-10s %-30s %s\n", Clock(now).c_str(), StateName(s.state).c_str(),
+                s.name.c_str(), Line(s, now).c_str());
+    for (auto& [name, bench] : benches_) {
+      if (!Involves(bench, e.step_key())) continue;
+      std::string line = BenchLine(bench, now, /*with_eta=*/false);
+      if (line == bench.last_printed) continue;
+      bench.last_printed = line;
+      std::printf("%s bench %s: %s\n", Clock(now).c_str(), name.c_str(),
+                  BenchLine(bench, now, true).c_str());
+    }
+    std::fflush(stdout);
     return false;
   }
+
+  // The benches as they ended, after the campaign finished.
+  void PrintSummary() {
+    absl::Time now = absl::Now();
+    if (tty_) Render(now, true);
+    std::printf("campaign %s finished: %s\n", model_.campaign.id().c_str(),
+                succeeded() ? "succeeded" : "not every step succeeded");
+    for (auto& [name, bench] : benches_) {
+      std::printf("  bench %-40s %s\n", name.c_str(), BenchLine(bench, now, false).c_str());
+    }
+    std::fflush(stdout);
+  }
+
   uint64_t cursor() const { return cursor_; }
   bool succeeded() const {
     for (const auto& [k, s] : steps_) {
@@ -96,45 +146,125 @@ class Watcher {
     }
     return true;
   }
+  const std::string& error() const { return error_; }
 
  private:
-  struct Bench {
-    std::vector<std::string> generate, score;
-  };
+  void AddBench(const std::string& name, const std::vector<std::string>& score_nodes) {
+    BenchLive& b = benches_[name];
+    for (const std::string& score : score_nodes) {
+      const GraphNode* node = model_.graph.Find(score);
+      Add(&b.score, score);
+      if (node == nullptr) continue;
+      if (!node->inputs.empty()) Add(&b.generate, node->inputs[0].node_id);
+      const nlohmann::json& profile = node->params["profile"];
+      std::string bench = node->params.value("bench", "");
+      if (profile.contains("benches") && profile["benches"].contains(bench)) {
+        const nlohmann::json& settings = profile["benches"][bench];
+        if (settings.contains("limit") && settings["limit"].is_number_integer() &&
+            settings["limit"].get<int64_t>() > 0) {
+          b.limit = settings["limit"].get<uint64_t>();
+        }
+      }
+    }
+  }
   void Add(std::vector<std::string>* keys, const std::string& node) {
     auto it = model_.node_to_key.find(node);
-    if (it != model_.node_to_key.end()) keys->push_back(it->second);
+    if (it != model_.node_to_key.end() && steps_.count(it->second) != 0) {
+      keys->push_back(it->second);
+    }
   }
+  static bool Involves(const BenchLive& b, const std::string& key) {
+    return std::find(b.score.begin(), b.score.end(), key) != b.score.end() ||
+           std::find(b.generate.begin(), b.generate.end(), key) != b.generate.end();
+  }
+  static std::string Clock(absl::Time now) {
+    return absl::FormatTime("%H:%M:%S", now, absl::LocalTimeZone());
+  }
+
   std::string Line(const StepLive& s, absl::Time now) const {
     const v1::StepProgress& p = s.progress;
     if (p.total() == 0) return p.message();
     std::string out = absl::StrCat(p.done(), "/", p.total(), " ", p.unit());
-    if (p.done() > 0 && p.passed() > 0) {
-      absl::StrAppend(&out, absl::StrFormat(" pass %.1f%%", 100.0 * p.passed() / p.done()));
-    }
+    if (p.done() > 0 && p.passed() > 0) absl::StrAppend(&out, " pass ", Percent(p.passed(), p.done()));
     std::string eta = Eta(s, now);
     if (!eta.empty() && s.state == v1::STEP_STATE_LEASED) absl::StrAppend(&out, " ", eta);
     return out;
   }
-  std::string BenchLine(const Bench& b, absl::Time now) const {
-    uint64_t done = 0, total = 0, passed = 0, scored = 0;
-    std::string eta;
-    for (const std::string& k : b.generate) {
-      const StepLive& s = steps_.at(k);
-      done += s.state == v1::STEP_STATE_SUCCEEDED ? s.progress.total() : s.progress.done();
-      total += s.progress.total();
-      if (s.state == v1::STEP_STATE_LEASED && eta.empty()) eta = Eta(s, now);
+
+  // Counts the rows of score steps that finished since the last look, and
+  // forgets those that were re-armed (retry, rerun).
+  void Refresh(BenchLive& b, absl::Time now) {
+    for (const std::string& key : b.score) {
+      bool done = steps_.at(key).state == v1::STEP_STATE_SUCCEEDED;
+      if (!done) {
+        b.scored.erase(key);
+      } else if (b.scored.count(key) == 0) {
+        absl::StatusOr<ScoreCount> count = count_(key);
+        if (count.ok()) {
+          b.scored[key] = *count;
+        } else if (error_.empty()) {
+          error_ = std::string(count.status().message());
+        }
+      }
     }
-    for (const std::string& k : b.score) {
-      const StepLive& s = steps_.at(k);
-      passed += s.progress.passed();
-      scored += s.progress.done();
+    if (b.first_time == absl::InfinitePast()) {
+      b.first_time = now;
+      b.first_scored = Scored(b).problems;
     }
-    std::string out = total ? absl::StrCat(done, "/", total, " generated") : "waiting";
-    if (scored) absl::StrAppend(&out, absl::StrFormat(", pass %.1f%% of %d", 100.0 * passed / scored, scored));
-    if (!eta.empty()) absl::StrAppend(&out, ", ", eta);
+  }
+  static ScoreCount Scored(const BenchLive& b) {
+    ScoreCount sum;
+    for (const auto& [key, c] : b.scored) {
+      sum.problems += c.problems;
+      sum.passed += c.passed;
+    }
+    return sum;
+  }
+
+  std::string BenchLine(BenchLive& b, absl::Time now, bool with_eta) {
+    Refresh(b, now);
+    ScoreCount sum = Scored(b);
+    int finished = 0, failed = 0, skipped = 0, active = 0;
+    uint64_t generating = 0;
+    for (const std::string& key : b.score) {
+      v1::StepState s = steps_.at(key).state;
+      finished += s == v1::STEP_STATE_SUCCEEDED;
+      failed += s == v1::STEP_STATE_FAILED || s == v1::STEP_STATE_BLOCKED ||
+                s == v1::STEP_STATE_CANCELLED;
+      skipped += s == v1::STEP_STATE_SKIPPED;
+      active += s == v1::STEP_STATE_LEASED;
+    }
+    for (const std::string& key : b.generate) {
+      const StepLive& g = steps_.at(key);
+      active += g.state == v1::STEP_STATE_LEASED;
+      if (g.state == v1::STEP_STATE_LEASED && g.progress.unit() == "problems") {
+        generating += g.progress.done();
+      }
+    }
+    size_t shards = b.score.size();
+    bool all_done = shards > 0 && finished + failed + skipped == static_cast<int>(shards);
+    uint64_t total = all_done ? sum.problems : b.limit;
+    std::string state = skipped == static_cast<int>(shards) && shards > 0 ? "skipped"
+                        : failed > 0                                        ? "failed"
+                        : all_done                                          ? "done"
+                        : active > 0 || finished > 0                        ? "running"
+                                                                            : "waiting";
+    std::string out = absl::StrCat(state, ", ", sum.problems, "/",
+                                   total > 0 ? absl::StrCat(total) : "?", " problems scored");
+    if (sum.problems > 0) {
+      absl::StrAppend(&out, ", pass ", Percent(sum.passed, sum.problems), " (", sum.passed,
+                      "/", sum.problems, ")");
+    }
+    if (shards > 1) absl::StrAppend(&out, ", shards ", finished, "/", shards);
+    if (generating > 0) absl::StrAppend(&out, ", ", generating, " generated in flight");
+    double seconds = absl::ToDoubleSeconds(now - b.first_time);
+    if (with_eta && !all_done && total > 0 && sum.problems > b.first_scored && seconds > 0) {
+      std::string eta = FormatEta(sum.problems, total, (sum.problems - b.first_scored) / seconds);
+      if (!eta.empty()) absl::StrAppend(&out, ", ", eta);
+    }
     return out;
   }
+
   void Render(absl::Time now, bool first) {
     if (!tty_ && !first) return;
     if (tty_) {
@@ -150,31 +280,63 @@ class Watcher {
       }
     }
     if (!benches_.empty()) std::printf("benches:\n");
-    for (const auto& [name, b] : benches_) {
-      std::printf("  %-44s %s\n", name.c_str(), BenchLine(b, now).c_str());
+    for (auto& [name, b] : benches_) {
+      std::string line = BenchLine(b, now, true);
+      b.last_printed = BenchLine(b, now, false);
+      std::printf("  %-44s %s\n", name.c_str(), line.c_str());
     }
     std::fflush(stdout);
   }
 
   WatchOptions options_;
   CampaignModel model_;
+  ScoreCounter count_;
   bool tty_;
   std::map<std::string, StepLive> steps_;
-  std::map<std::string, Bench> benches_;
+  std::map<std::string, BenchLive> benches_;
   uint64_t cursor_ = 0;
   bool snapshot_done_ = false;
   absl::Time last_render_ = absl::InfinitePast();
+  std::string error_;  // the first failed results query
 };
+
+absl::StatusOr<ScoreCount> CountScores(Connection& conn, const std::string& campaign_id,
+                                       const std::string& step_key) {
+  v1::QueryResultsRequest request;
+  request.set_campaign_id(campaign_id);
+  request.set_step_key(step_key);
+  auto context = conn.Context();
+  auto reader = conn.stub().QueryResults(context.get(), request);
+  ScoreCount count;
+  v1::ProblemResult row;
+  while (reader->Read(&row)) {
+    ++count.problems;
+    count.passed += row.verdict() == v1::VERDICT_PASS;
+  }
+  COHORT_RETURN_IF_ERROR(FromGrpc(reader->Finish(), "results of " + ShortKey(step_key)));
+  return count;
+}
+
+absl::Status Ended(const Watcher& watcher) {
+  if (!watcher.error().empty()) {
+    std::fprintf(stderr, "cohort: bench counts may be incomplete: %s\n", watcher.error().c_str());
+  }
+  return watcher.succeeded() ? absl::OkStatus()
+                             : absl::AbortedError("campaign finished with unsuccessful steps");
+}
 
 absl::Status Watch(const GlobalOptions& g, const WatchOptions& o) {
   COHORT_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(g));
   COHORT_ASSIGN_OR_RETURN(CampaignModel model, LoadCampaign(*conn, o.campaign_id));
-  if (model.campaign.state() != v1::CAMPAIGN_STATE_RUNNING && !o.once) {
-    std::printf("campaign %s is %s\n", o.campaign_id.c_str(),
-                CampaignStateName(model.campaign.state()).c_str());
-    return absl::OkStatus();
+  bool running = model.campaign.state() == v1::CAMPAIGN_STATE_RUNNING;
+  Connection* raw = conn.get();
+  Watcher watcher(o, std::move(model), [raw, id = o.campaign_id](const std::string& key) {
+    return CountScores(*raw, id, key);
+  });
+  if (!running && !o.once) {
+    watcher.PrintSummary();
+    return Ended(watcher);
   }
-  Watcher watcher(o, std::move(model));
   absl::Duration backoff = absl::Milliseconds(250);
   while (true) {
     v1::WatchRequest request;
@@ -189,9 +351,8 @@ absl::Status Watch(const GlobalOptions& g, const WatchOptions& o) {
         context->TryCancel();
         reader->Finish();
         if (o.once) return absl::OkStatus();
-        std::printf("campaign finished\n");
-        return watcher.succeeded() ? absl::OkStatus()
-                                   : absl::AbortedError("campaign finished with unsuccessful steps");
+        watcher.PrintSummary();
+        return Ended(watcher);
       }
     }
     grpc::Status status = reader->Finish();

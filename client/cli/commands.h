@@ -27,6 +27,7 @@ struct SubmitOptions {
   std::string spec_file;
   bool dry_run = false;
   bool quiet = false;
+  bool rerun = false;  // run every step again, even cached ones
   std::string idempotency_key;
 };
 int RunSubmit(const GlobalOptions& g, const SubmitOptions& o);
@@ -52,7 +53,10 @@ struct LogsOptions {
 };
 int RunLogs(const GlobalOptions& g, const LogsOptions& o);
 
-int RunWorkers(const GlobalOptions& g);
+struct WorkersOptions {
+  bool long_format = false;  // GPUs, tool versions, endpoint per worker
+};
+int RunWorkers(const GlobalOptions& g, const WorkersOptions& o);
 
 struct ArtifactsOptions {
   std::string campaign_id;
@@ -81,8 +85,30 @@ int RunReport(const GlobalOptions& g, const ResultsOptions& o);
 int RunLengths(const GlobalOptions& g, const ResultsOptions& o);
 int RunCompare(const GlobalOptions& g, const ResultsOptions& o);
 int RunExport(const GlobalOptions& g, const ResultsOptions& o);
-// Manifest reproduction: each variant's artifacts against its pinned digests.
-int RunVerify(const GlobalOptions& g, const CampaignOptions& o);
+
+// Manifests and reproduction (docs/cli.md).
+struct ManifestOptions {
+  std::string campaign_id;
+  std::string out;  // file (written atomically) or stdout
+};
+// A finished campaign as a cohort manifest: variants, lineage, pinned digests.
+int RunManifest(const GlobalOptions& g, const ManifestOptions& o);
+
+struct VerifyOptions {
+  std::string campaign_id;
+  std::string manifest;  // pins from this file instead of the campaign's spec
+};
+// Each variant's artifacts in a campaign against pinned digests.
+int RunVerify(const GlobalOptions& g, const VerifyOptions& o);
+
+struct ReproduceOptions {
+  std::string manifest;
+  double max_wait_minutes = 0;  // 0: until the campaign finishes
+  bool quiet = false;           // no progress lines on stderr
+};
+// Submits a manifest with rerun (fresh executions, not cache hits), waits,
+// and compares every produced artifact with its pin.
+int RunReproduce(const GlobalOptions& g, const ReproduceOptions& o);
 
 struct ClusterOptions {
   std::string state_dir = "cohort-local";

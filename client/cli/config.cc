@@ -40,6 +40,10 @@ absl::Status ReadConfigFile(const std::string& path, bool required, ClientConfig
         config->token = value;
       } else if (key == "tls_ca") {
         config->tls_ca = value;
+      } else if (key == "tls_cert") {
+        config->tls_cert = value;
+      } else if (key == "tls_key") {
+        config->tls_key = value;
       } else if (key == "token_file") {
         absl::StatusOr<std::string> token = ReadFileToString(value);
         if (!token.ok()) {
@@ -50,7 +54,7 @@ absl::Status ReadConfigFile(const std::string& path, bool required, ClientConfig
       } else {
         return absl::InvalidArgumentError(absl::StrCat(
             path, ":", line, ": unknown key '", key,
-            "' (expected coordinator, token, token_file, tls_ca)"));
+            "' (expected coordinator, token, token_file, tls_ca, tls_cert, tls_key)"));
       }
     }
   } catch (const YAML::Exception& e) {
@@ -82,6 +86,22 @@ absl::StatusOr<ClientConfig> ResolveConfig(const ConfigFlags& flags) {
   if (!Env("COHORT_TOKEN").empty()) config.token = Env("COHORT_TOKEN");
   if (!flags.coordinator.empty()) config.coordinator = flags.coordinator;
   if (!flags.token.empty()) config.token = flags.token;
+  const std::pair<const char*, std::string ClientConfig::*> tls[] = {
+      {"COHORT_TLS_CA", &ClientConfig::tls_ca},
+      {"COHORT_TLS_CERT", &ClientConfig::tls_cert},
+      {"COHORT_TLS_KEY", &ClientConfig::tls_key}};
+  for (const auto& [env, field] : tls) {
+    if (!Env(env).empty()) config.*field = Env(env);
+  }
+  if (!flags.tls_ca.empty()) config.tls_ca = flags.tls_ca;
+  if (!flags.tls_cert.empty()) config.tls_cert = flags.tls_cert;
+  if (!flags.tls_key.empty()) config.tls_key = flags.tls_key;
+  if (config.tls_cert.empty() != config.tls_key.empty()) {
+    return absl::InvalidArgumentError(
+        "a client certificate needs both its file and its key: give --tls-cert and "
+        "--tls-key (or COHORT_TLS_CERT and COHORT_TLS_KEY, or tls_cert and tls_key in " +
+        (config.source.empty() ? DefaultConfigPath() : config.source) + ")");
+  }
   return config;
 }
 

@@ -1,14 +1,18 @@
 // File: config.h
 //
-// Where `cohort` finds its coordinator and token. Each setting is taken from
-// the first of: the flag (--coordinator, --token), the environment
-// (COHORT_COORDINATOR, COHORT_TOKEN), the config file, the default. The
+// Where `cohort` finds its coordinator, token and TLS files. Each setting is
+// taken from the first of: the flag (--coordinator, --token, --tls-ca,
+// --tls-cert, --tls-key), the environment (COHORT_COORDINATOR, COHORT_TOKEN,
+// COHORT_TLS_CA, COHORT_TLS_CERT, COHORT_TLS_KEY), the config file, the
+// default. The
 // config file is --config, else $COHORT_CONFIG, else
 // ~/.config/cohort/config.yaml; a missing default file is not an error.
 //
 //   coordinator: 127.0.0.1:7400
 //   token_file: /path/to/client.token     # or token: cht_client_...
 //   tls_ca: /path/to/ca.pem               # optional: TLS to cohortd
+//   tls_cert: /path/to/client.crt         # optional: a client certificate
+//   tls_key: /path/to/client.key          #   and its key (mTLS)
 #ifndef COHORT_CLIENT_CLI_CONFIG_H_
 #define COHORT_CLIENT_CLI_CONFIG_H_
 
@@ -21,14 +25,17 @@ namespace cohort::client {
 struct ClientConfig {
   std::string coordinator = "127.0.0.1:7400";
   std::string token;
-  std::string tls_ca;  // empty: plaintext
-  std::string source;  // the config file used, if any
+  std::string tls_ca;    // empty: plaintext (unless a client certificate is set)
+  std::string tls_cert;  // client certificate chain (PEM), presented to cohortd
+  std::string tls_key;   // its private key (PEM)
+  std::string source;    // the config file used, if any
 };
 
 struct ConfigFlags {
   std::string coordinator;
   std::string token;
   std::string config_file;
+  std::string tls_ca, tls_cert, tls_key;
 };
 
 absl::StatusOr<ClientConfig> ResolveConfig(const ConfigFlags& flags);

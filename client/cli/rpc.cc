@@ -3,7 +3,10 @@
 #include <cstdio>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "client/spec/match.h"
 #include "common/atomic_file.h"
@@ -23,6 +26,26 @@ int ExitWith(const absl::Status& status) {
   }
 }
 
+namespace {
+
+// Said after an UNAVAILABLE error: what the TLS setup was, and what to check
+// (a handshake cohortd refused reads as UNAVAILABLE to the client).
+std::string tls_hint;
+
+absl::StatusOr<std::string> ReadTlsFile(const std::string& path, const std::string& what) {
+  absl::StatusOr<std::string> text = ReadFileToString(path);
+  if (!text.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("TLS ", what, " ", path, ": ", text.status().message()));
+  }
+  if (!absl::StrContains(*text, "-----BEGIN ")) {
+    return absl::InvalidArgumentError(absl::StrCat("TLS ", what, " ", path, ": not PEM"));
+  }
+  return text;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const GlobalOptions& g) {
   COHORT_ASSIGN_OR_RETURN(ClientConfig config, ResolveConfig(g.config));
   if (config.token.empty()) {
@@ -31,10 +54,25 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const GlobalOptions
         DefaultConfigPath() + " (`cohort up` writes one)");
   }
   std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
-  if (!config.tls_ca.empty()) {
-    COHORT_ASSIGN_OR_RETURN(std::string ca, ReadFileToString(config.tls_ca));
+  tls_hint = " (if cohortd serves TLS, give its CA with --tls-ca)";
+  if (!config.tls_ca.empty() || !config.tls_cert.empty()) {
     grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = ca;
+    // No CA: the system's roots verify cohortd.
+    if (!config.tls_ca.empty()) {
+      COHORT_ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadTlsFile(config.tls_ca, "CA"));
+    }
+    if (!config.tls_cert.empty()) {
+      COHORT_ASSIGN_OR_RETURN(ssl.pem_cert_chain,
+                              ReadTlsFile(config.tls_cert, "client certificate"));
+      COHORT_ASSIGN_OR_RETURN(ssl.pem_private_key, ReadTlsFile(config.tls_key, "client key"));
+      tls_hint = " (TLS with client certificate " + config.tls_cert +
+                 ": is it signed by the CA cohortd's --tls-client-ca names, and does --tls-ca "
+                 "sign cohortd's certificate?)";
+    } else {
+      tls_hint = " (TLS without a client certificate: if cohortd requires one "
+                 "(--tls-client-ca), give --tls-cert and --tls-key, COHORT_TLS_CERT and "
+                 "COHORT_TLS_KEY, or tls_cert and tls_key in the config file)";
+    }
     creds = grpc::SslCredentials(ssl);
   }
   auto conn = std::make_unique<Connection>();
@@ -58,7 +96,10 @@ absl::Status FromGrpc(const grpc::Status& status, const std::string& what) {
   if (status.ok()) return absl::OkStatus();
   // gRPC and absl share the numeric codes.
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      absl::StrCat(what, ": ", status.error_message()));
+                      absl::StrCat(what, ": ", status.error_message(),
+                                   status.error_code() == grpc::StatusCode::UNAVAILABLE
+                                       ? tls_hint
+                                       : ""));
 }
 
 std::string KindName(v1::StepKind kind) {
@@ -171,6 +212,75 @@ absl::StatusOr<std::vector<report::Row>> LoadRows(Connection& conn,
   }
   COHORT_RETURN_IF_ERROR(FromGrpc(reader->Finish(), "results of " + model.campaign.id()));
   return rows;
+}
+
+namespace {
+
+// The digest a worker's "cohort-worker: output NAME DIGEST (...)" log line
+// gives for output `name`, or "".
+std::string DigestFromLog(const std::string& log, const std::string& name) {
+  const std::string prefix = "cohort-worker: output " + name + " ";
+  std::string found;
+  for (absl::string_view line : absl::StrSplit(log, '\n')) {
+    if (!absl::ConsumePrefix(&line, prefix)) continue;
+    found = std::string(line.substr(0, line.find(' ')));  // the last run's line wins
+  }
+  return found;
+}
+
+}  // namespace
+
+absl::StatusOr<std::map<std::string, std::string>> StepOutputDigests(
+    Connection& conn, const v1::Campaign& campaign, const std::set<std::string>& keys) {
+  std::map<std::string, std::string> out;
+  std::vector<const v1::Step*> from_logs;
+  for (const v1::Step& step : campaign.steps()) {
+    if (keys.count(step.key()) == 0 || step.state() != v1::STEP_STATE_SUCCEEDED) continue;
+    if (step.outputs_size() > 0) {
+      out[step.key()] = step.outputs(0).artifact().digest();
+    } else {
+      from_logs.push_back(&step);
+    }
+  }
+  if (from_logs.empty()) return out;
+  // What cohortd recorded as outputs of the campaign's steps, by output name.
+  v1::ListArtifactsRequest list;
+  list.set_campaign_id(campaign.id());
+  v1::ListArtifactsResponse artifacts;
+  COHORT_RETURN_IF_ERROR(FromGrpc(
+      conn.stub().ListArtifacts(conn.Context().get(), list, &artifacts),
+      "artifacts of " + campaign.id()));
+  std::set<std::string> registered;
+  for (const v1::Artifact& a : artifacts.artifacts()) registered.insert(a.digest());
+  for (const v1::Step* step : from_logs) {
+    v1::GetStepLogRequest request;
+    request.set_step_key(step->key());
+    v1::GetStepLogResponse log;
+    COHORT_RETURN_IF_ERROR(FromGrpc(
+        conn.stub().GetStepLog(conn.Context().get(), request, &log),
+        "log of " + step->display_name()));
+    std::string digest = DigestFromLog(log.data(), OutputOf(KindName(step->kind())));
+    if (!digest.empty() && registered.count(digest) != 0) out[step->key()] = digest;
+  }
+  return out;
+}
+
+absl::StatusOr<std::map<std::string, std::string>> ProducedDigests(
+    Connection& conn, const CampaignModel& model, const std::set<std::string>& nodes) {
+  std::set<std::string> keys;
+  for (const std::string& node : nodes) {
+    auto it = model.node_to_key.find(node);
+    if (it != model.node_to_key.end()) keys.insert(it->second);
+  }
+  COHORT_ASSIGN_OR_RETURN(auto by_key, StepOutputDigests(conn, model.campaign, keys));
+  std::map<std::string, std::string> out;
+  for (const std::string& node : nodes) {
+    auto key = model.node_to_key.find(node);
+    if (key == model.node_to_key.end()) continue;
+    auto digest = by_key.find(key->second);
+    if (digest != by_key.end()) out[node] = digest->second;
+  }
+  return out;
 }
 
 absl::Status Emit(const std::string& path, const std::string& text) {

@@ -9,6 +9,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,33 @@ absl::StatusOr<CampaignModel> LoadCampaign(Connection& conn, const std::string& 
 // Score rows of a campaign, labelled with model and suite.
 absl::StatusOr<std::vector<report::Row>> LoadRows(Connection& conn,
                                                   const CampaignModel& model);
+
+struct SubmitFlags {
+  bool dry_run = false;
+  bool rerun = false;            // run steps again even where their key succeeded
+  std::string idempotency_key;   // empty: a fresh one
+};
+struct Submission {
+  Spec spec;  // inputs resolved
+  Graph graph;
+  v1::SubmitCampaignResponse response;
+};
+// Parses a spec file, hashes its local inputs, registers them (unless a dry
+// run) and submits the expanded graph.
+absl::StatusOr<Submission> SubmitSpecFile(const GlobalOptions& g, const std::string& file,
+                                          const SubmitFlags& flags);
+
+// Step key -> the digest of the step's output, for the steps of `keys` that
+// succeeded (a re-armed step's earlier output does not count). From
+// Step.outputs where cohortd fills them; else from the "cohort-worker: output
+// NAME DIGEST" line a worker ends each step's log with, accepted only when
+// cohortd lists that digest as an output of the campaign under that name.
+absl::StatusOr<std::map<std::string, std::string>> StepOutputDigests(
+    Connection& conn, const v1::Campaign& campaign, const std::set<std::string>& keys);
+
+// Node id -> output digest of its step, for the given nodes of `model`.
+absl::StatusOr<std::map<std::string, std::string>> ProducedDigests(
+    Connection& conn, const CampaignModel& model, const std::set<std::string>& nodes);
 
 // Writes `text` to `path` atomically, or to stdout when `path` is empty.
 absl::Status Emit(const std::string& path, const std::string& text);

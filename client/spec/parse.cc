@@ -260,6 +260,11 @@ absl::Status ParseHeader(const YNode& root, Spec* spec) {
     COHORT_ASSIGN_OR_RETURN(int64_t p, priority->AsInt());
     spec->priority = static_cast<int>(p);
   }
+  if (auto attempts = root.Get("max_attempts")) {
+    COHORT_ASSIGN_OR_RETURN(int64_t n, attempts->AsInt());
+    if (n < 1 || n > 100) return attempts->Error("expected 1 to 100 attempts per step");
+    spec->max_attempts = static_cast<int>(n);
+  }
   if (auto labels = root.Get("labels")) {
     COHORT_ASSIGN_OR_RETURN(auto entries, labels->Entries());
     for (const auto& [k, v] : entries) {
@@ -286,7 +291,7 @@ absl::StatusOr<Spec> ParseSpecText(const std::string& text,
   COHORT_ASSIGN_OR_RETURN(YNode root, YNode::Load(text, source));
   if (!root.IsMap()) return root.Error("a spec is a mapping (kind, name, ...)");
   COHORT_RETURN_IF_ERROR(root.CheckKeys(
-      {"kind", "name", "priority", "labels", "tools", "base_model", "contrib",
+      {"kind", "name", "priority", "max_attempts", "labels", "tools", "base_model", "contrib",
        "v4_data", "floor_map", "baseline_drop_map", "calibration", "recipe",
        "grid", "variants", "eval", "gates", "references"}));
   Spec spec;

@@ -233,6 +233,8 @@ nlohmann::json NormalizedSpecJson(const Spec& spec) {
                          {"scorer_version", spec.scorer_version}}},
               {"base_model", InputJson(spec.base_model)},
               {"contrib", InputJson(spec.contrib)}};
+  // Only when set, so the spec_json of specs without it stays as it was.
+  if (spec.max_attempts > 0) out["max_attempts"] = spec.max_attempts;
   const std::pair<const char*, const InputRef*> optional_inputs[] = {
       {"v4_data", &spec.v4_data}, {"floor_map", &spec.floor_map},
       {"baseline_drop_map", &spec.baseline_drop_map},

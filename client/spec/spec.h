@@ -103,6 +103,9 @@ struct Spec {
   std::string name;
   std::string source;  // the file it was read from
   int priority = 0;
+  // Attempts per step before it fails (0: cohortd's default). A step that
+  // failed for good is started again with `cohort retry`.
+  int max_attempts = 0;
   std::map<std::string, std::string> labels;
   InputRef base_model;
   InputRef contrib;

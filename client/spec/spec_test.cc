@@ -116,6 +116,23 @@ TEST(SpecTest, NormalizedJsonParsesBackToTheSameSpec) {
   EXPECT_EQ(NormalizedSpecJson(again), normalized);
 }
 
+TEST(SpecTest, MaxAttemptsIsCheckedAndKeptInTheNormalizedSpec) {
+  std::string text = Sweep();
+  text.replace(text.find("name: demo"), 10, "name: demo\nmax_attempts: 1");
+  ASSERT_OK_AND_ASSIGN(Spec spec, ParseSpecText(text, "s.yaml", "/"));
+  EXPECT_EQ(spec.max_attempts, 1);
+  nlohmann::json normalized = NormalizedSpecJson(spec);
+  EXPECT_EQ(normalized["max_attempts"], 1);
+  ASSERT_OK_AND_ASSIGN(Spec again, ParseSpecText(normalized.dump(), "campaign", "/"));
+  EXPECT_EQ(again.max_attempts, 1);
+  EXPECT_FALSE(NormalizedSpecJson(*ParseSpecText(Sweep(), "s.yaml", "/")).contains("max_attempts"));
+  text.replace(text.find("max_attempts: 1"), 15, "max_attempts: 0");
+  absl::StatusOr<Spec> zero = ParseSpecText(text, "s.yaml", "/");
+  ASSERT_FALSE(zero.ok());
+  EXPECT_THAT(zero.status().message(), HasSubstr("s.yaml:3:"));
+  EXPECT_THAT(zero.status().message(), HasSubstr("1 to 100"));
+}
+
 TEST(SpecTest, CohortManifestNeedsVariantsAndReadsPins) {
   std::string text = Sweep();
   text.replace(text.find("kind: sweep"), 11, "kind: cohort");

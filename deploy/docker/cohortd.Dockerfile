@@ -23,4 +23,5 @@ EXPOSE 7400
 ENTRYPOINT ["/usr/local/bin/cohortd"]
 CMD ["--listen", "0.0.0.0:7400", "--state-dir", "/var/lib/cohortd", \
      "--tls-cert", "/etc/cohort/tls/tls.crt", "--tls-key", "/etc/cohort/tls/tls.key", \
+     "--tls-client-ca", "/etc/cohort/tls/ca.crt", \
      "--log-format", "json"]

@@ -1,7 +1,8 @@
 // Checks the deployment files in deploy/ (Kubernetes manifests, systemd
 // units, the Slurm batch script, the Dockerfiles): they parse, carry the
 // fields a cluster needs (kinds, GPU requests, volume claims, secret and
-// config references that resolve, probes, TLS on every listener), and every
+// config references that resolve, probes, TLS on every listener, client
+// certificates required by cohortd and held by its clients), and every
 // flag they pass exists in the binaries' --help.
 #include <filesystem>
 #include <fstream>
@@ -164,7 +165,8 @@ TEST(KubernetesTest, CohortdIsOneReplicaStatefulSetWithVolumeServiceAndTls) {
   YAML::Node container = OnlyContainer(*sts);
   std::map<std::string, std::string> flags = ArgFlags(container);
   for (const char* flag : {"--listen", "--state-dir", "--tls-cert", "--tls-key",
-                           "--lease-seconds", "--heartbeat-seconds", "--log-format"}) {
+                           "--tls-client-ca", "--lease-seconds", "--heartbeat-seconds",
+                           "--log-format"}) {
     EXPECT_TRUE(flags.count(flag)) << "cohortd args lack " << flag;
   }
   EXPECT_EQ(flags["--log-format"], "json");
@@ -177,7 +179,7 @@ TEST(KubernetesTest, CohortdIsOneReplicaStatefulSetWithVolumeServiceAndTls) {
   EXPECT_EQ(Str(claims[0]["spec"]["accessModes"][0]), "ReadWriteOnce");
   ExpectSecretFile(all, *sts, flags["--tls-cert"]);
   ExpectSecretFile(all, *sts, flags["--tls-key"]);
-  if (flags.count("--tls-client-ca")) ExpectSecretFile(all, *sts, flags["--tls-client-ca"]);
+  ExpectSecretFile(all, *sts, flags["--tls-client-ca"]);
   // The Service selects the pods and targets the port cohortd listens on.
   const Manifest* svc = Find(all, "Service", "cohortd");
   ASSERT_NE(svc, nullptr);
@@ -234,6 +236,53 @@ TEST(KubernetesTest, WorkersRequestGpusAndUseTlsAndTheWorkerToken) {
   // Draining needs more grace than --drain-seconds.
   EXPECT_GT(pod["terminationGracePeriodSeconds"].as<double>(0),
             std::stod(flags["--drain-seconds"]));
+}
+
+// The Secret key a mounted file of `workload` comes from ("cohort-tls/ca.crt").
+std::string SecretKeyOf(const Manifest& workload, const std::string& path) {
+  YAML::Node container = OnlyContainer(workload);
+  for (const YAML::Node& volume : workload.node["spec"]["template"]["spec"]["volumes"]) {
+    if (!volume["secret"]) continue;
+    std::string mount = MountOf(container, Str(volume["name"]));
+    if (mount.empty() || !absl::StartsWith(path, mount + "/")) continue;
+    for (const YAML::Node& item : volume["secret"]["items"]) {
+      if (Str(item["path"]) == path.substr(mount.size() + 1)) {
+        return Str(volume["secret"]["secretName"]) + "/" + Str(item["key"]);
+      }
+    }
+  }
+  return "";
+}
+
+// mTLS: cohortd requires client certificates signed by the same CA the
+// workers verify cohortd with (so the workers' certificates pass), and the
+// CLI's config presents one from the same Secret.
+TEST(KubernetesTest, CohortdRequiresClientCertificatesItsClientsHave) {
+  std::vector<Manifest> all = LoadManifests();
+  const Manifest* cohortd = Find(all, "StatefulSet", "cohortd");
+  const Manifest* worker = Find(all, "StatefulSet", "cohort-worker");
+  ASSERT_NE(cohortd, nullptr);
+  ASSERT_NE(worker, nullptr);
+  std::map<std::string, std::string> server = ArgFlags(OnlyContainer(*cohortd));
+  std::map<std::string, std::string> client = ArgFlags(OnlyContainer(*worker));
+  std::string client_ca = SecretKeyOf(*cohortd, server["--tls-client-ca"]);
+  EXPECT_EQ(client_ca, "cohort-tls/ca.crt");
+  EXPECT_EQ(SecretKeyOf(*worker, client["--tls-ca"]), client_ca);
+  EXPECT_EQ(SecretKeyOf(*worker, client["--tls-cert"]), "cohort-tls/worker.crt");
+  const Manifest* config = Find(all, "ConfigMap", "cohort-config");
+  ASSERT_NE(config, nullptr);
+  YAML::Node cli = YAML::Load(Str(config->node["data"]["config.yaml"]));
+  for (const char* key : {"coordinator", "token_file", "tls_ca", "tls_cert", "tls_key"}) {
+    EXPECT_FALSE(Str(cli[key]).empty()) << "CLI config.yaml lacks " << key;
+  }
+  const Manifest* tls = Find(all, "Secret", "cohort-tls");
+  ASSERT_NE(tls, nullptr);
+  for (const char* key : {"client.crt", "client.key"}) {
+    EXPECT_TRUE(tls->node["stringData"][key]) << "cohort-tls has no " << key;
+    // The CLI's files are that Secret's keys mounted at /etc/cohort/tls.
+    EXPECT_THAT(Str(cli[std::string("tls_") + (std::string(key) == "client.crt" ? "cert" : "key")]),
+                ::testing::EndsWith(std::string("/") + key));
+  }
 }
 
 TEST(KubernetesTest, EveryReferenceResolvesAndEveryContainerHasProbesAndResources) {
@@ -382,6 +431,16 @@ TEST(SystemdTest, UnitsHaveTheirSectionsRestartAndTls) {
   }
   Unit worker = ParseUnit(DeployDir() + "/systemd/cohort-worker.service");
   EXPECT_TRUE(CommandFlags(worker["Service"]["ExecStart"]).count("--tls-ca"));
+  // mTLS: cohortd requires client certificates signed by the CA the workers
+  // verify it with; the workers present theirs.
+  Unit coordinator = ParseUnit(DeployDir() + "/systemd/cohortd.service");
+  std::smatch ca;
+  std::string server_exec = coordinator["Service"]["ExecStart"];
+  std::string worker_exec = worker["Service"]["ExecStart"];
+  ASSERT_TRUE(std::regex_search(server_exec, ca, std::regex(R"(--tls-client-ca[ =](\S+))")))
+      << server_exec;
+  EXPECT_THAT(worker_exec, ::testing::HasSubstr("--tls-ca " + ca[1].str()));
+  EXPECT_TRUE(CommandFlags(worker_exec).count("--tls-cert"));
   // Stopping waits for the drain.
   double drain = 0;
   std::smatch m;
@@ -432,6 +491,7 @@ TEST(DockerTest, CoordinatorAndWorkerImages) {
     EXPECT_THAT(*file, ::testing::ContainsRegex("\nENTRYPOINT \\[\"/usr/local/bin/cohort"));
   }
   EXPECT_THAT(coordinator, ::testing::HasSubstr("--tls-cert"));
+  EXPECT_THAT(coordinator, ::testing::HasSubstr("\"--tls-client-ca\""));
   // The worker image builds llama.cpp for CUDA in its own stage.
   EXPECT_THAT(worker, ::testing::ContainsRegex("FROM nvidia/cuda:[^ ]*-devel[^ ]* AS llama"));
   EXPECT_THAT(worker, ::testing::HasSubstr("-DGGML_CUDA=ON"));
@@ -514,6 +574,7 @@ TEST(FlagsTest, EveryListenerHasTls) {
     for (const std::string& f : files) {
       EXPECT_TRUE(used.cohortd["--tls-cert"].count(f) && used.cohortd["--tls-key"].count(f))
           << f;
+      EXPECT_TRUE(used.cohortd["--tls-client-ca"].count(f)) << f << " does not require mTLS";
     }
   }
   for (const std::string& f : used.worker["--coordinator"]) {

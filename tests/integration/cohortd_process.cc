@@ -71,6 +71,10 @@ std::shared_ptr<grpc::Channel> CohortdProcess::Channel() const {
   if (!tls_ca_.empty()) {
     grpc::SslCredentialsOptions ssl;
     ssl.pem_root_certs = ReadFileToString(tls_ca_).value_or("");
+    if (!tls_cert_.empty()) {
+      ssl.pem_cert_chain = ReadFileToString(tls_cert_).value_or("");
+      ssl.pem_private_key = ReadFileToString(tls_key_).value_or("");
+    }
     return grpc::CreateChannel(address(), grpc::SslCredentials(ssl));
   }
   return grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());

@@ -39,6 +39,12 @@ class CohortdProcess {
   std::shared_ptr<grpc::Channel> Channel() const;
   // Connect over TLS, verifying cohortd with this CA (PEM file).
   void set_tls_ca(const std::string& ca_file) { tls_ca_ = ca_file; }
+  // Present this client certificate (PEM files), for a cohortd started with
+  // --tls-client-ca.
+  void set_tls_client_cert(const std::string& cert_file, const std::string& key_file) {
+    tls_cert_ = cert_file;
+    tls_key_ = key_file;
+  }
   // A context carrying `token` and a deadline.
   static std::unique_ptr<grpc::ClientContext> Context(
       const std::string& token, absl::Duration deadline = absl::Seconds(10));
@@ -51,6 +57,7 @@ class CohortdProcess {
   Subprocess process_;
   int port_ = 0;
   std::string tls_ca_;
+  std::string tls_cert_, tls_key_;
 };
 
 }  // namespace cohort::testing

@@ -44,6 +44,14 @@ include(${CMAKE_CURRENT_LIST_DIR}/client.cmake)
 # cohortd's Prometheus /metrics endpoint.
 include(${CMAKE_CURRENT_LIST_DIR}/metrics.cmake)
 
+# The CLI's campaign commands (watch, retry, logs, workers, artifacts, export,
+# manifest, reproduce, verify) around one shared small sweep.
+cohort_cc_test(NAME cli_commands_integration_test
+  SRCS integration/cli_commands_integration_test.cc
+  DEPS cohort::integration_workers cohort::integration_support cohort::proto
+       nlohmann_json::nlohmann_json)
+add_dependencies(cli_commands_integration_test cohortd cohort-worker cohort)
+
 # The README's demo sweep through the CLI with a coordinator kill in the middle.
 cohort_cc_test(NAME demo_e2e_test
   SRCS integration/demo_e2e_test.cc
@@ -51,11 +59,11 @@ cohort_cc_test(NAME demo_e2e_test
        nlohmann_json::nlohmann_json)
 add_dependencies(demo_e2e_test cohortd cohort-worker cohort)
 
-# cohortd over TLS with a worker that verifies it.
+# cohortd over TLS with a worker that verifies it, and with mTLS for the CLI.
 cohort_cc_test(NAME tls_integration_test
   SRCS integration/tls_integration_test.cc
   DEPS cohort::integration_workers cohort::integration_support cohort::proto)
-add_dependencies(tls_integration_test cohortd cohort-worker)
+add_dependencies(tls_integration_test cohortd cohort-worker cohort)
 
 # Token expiry and revocation, unsafe names and paths, request size limits
 # against a real cohortd (and a real worker's artifact service).

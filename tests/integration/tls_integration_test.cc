@@ -3,6 +3,7 @@
 // client cannot talk to cohortd at all.
 #include <filesystem>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cohort/v1/coordinator.grpc.pb.h"
 #include "common/atomic_file.h"
@@ -10,6 +11,7 @@
 #include "common/subprocess.h"
 #include "common/testing/status_matchers.h"
 #include "common/testing/temp_dir.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/cohortd_process.h"
 #include "tests/integration/worker_process.h"
@@ -38,6 +40,87 @@ void MakeCertificates(const std::string& dir) {
   ASSERT_OK(WriteFileAtomically(dir + "/san.ext", "subjectAltName=IP:127.0.0.1\n"));
   RunTool({"openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
        "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.pem"}, dir);
+}
+
+// A certificate for `name` (CN) signed by the CA in `ca` (ca.pem, ca.key).
+void MakeClientCertificate(const std::string& dir, const std::string& name,
+                           const std::string& ca) {
+  RunTool({"openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=" + name,
+           "-keyout", name + ".key", "-out", name + ".csr"}, dir);
+  RunTool({"openssl", "x509", "-req", "-in", name + ".csr", "-CA", ca + ".pem", "-CAkey",
+           ca + ".key", "-CAcreateserial", "-days", "2", "-out", name + ".pem"}, dir);
+}
+
+SubprocessResult Cli(const std::string& home, std::vector<std::string> args,
+                     std::map<std::string, std::string> env = {}) {
+  SubprocessOptions options;
+  options.argv = {testing::BinDir() + "/cohort", "--timeout", "10"};
+  options.argv.insert(options.argv.end(), args.begin(), args.end());
+  options.extra_env = std::move(env);
+  options.extra_env["HOME"] = home;  // no user config leaks in
+  options.timeout = absl::Seconds(60);
+  absl::StatusOr<SubprocessResult> r = RunSubprocess(options);
+  EXPECT_TRUE(r.ok()) << r.status();
+  return r.ok() ? *r : SubprocessResult{};
+}
+
+// cohortd with --tls-client-ca: the CLI gets in with a certificate the CA
+// signed (flags, environment or config file) and is refused, with a message
+// that says what to give, without one or with one another CA signed.
+TEST(TlsIntegrationTest, CliPresentsAClientCertificateToACohortdThatRequiresOne) {
+  cohort::testing::TempDir dir;
+  MakeCertificates(dir.path());
+  MakeClientCertificate(dir.path(), "client", "ca");
+  RunTool({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+           "/CN=other-ca", "-keyout", "other.key", "-out", "other.pem"}, dir.path());
+  MakeClientCertificate(dir.path(), "stranger", "other");
+  std::filesystem::create_directories(dir.Join("cohortd"));
+  CohortdProcess cohortd(dir.Join("cohortd"), {"--tls-cert", dir.Join("server.pem"),
+                                              "--tls-key", dir.Join("server.key"),
+                                              "--tls-client-ca", dir.Join("ca.pem")});
+  cohortd.set_tls_ca(dir.Join("ca.pem"));
+  cohortd.set_tls_client_cert(dir.Join("client.pem"), dir.Join("client.key"));
+  ASSERT_OK(cohortd.Start());
+  ASSERT_OK_AND_ASSIGN(std::string token, cohortd.CreateToken("client"));
+  std::vector<std::string> base = {"--coordinator", cohortd.address(), "--token", token,
+                                   "--tls-ca", dir.Join("ca.pem")};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.push_back("status");
+    return args;
+  };
+
+  SubprocessResult flags = Cli(dir.path(), with({"--tls-cert", dir.Join("client.pem"),
+                                                 "--tls-key", dir.Join("client.key")}));
+  EXPECT_EQ(flags.exit_code, 0) << flags.stderr_data;
+  EXPECT_THAT(flags.stdout_data, ::testing::HasSubstr("CAMPAIGN"));
+  SubprocessResult env = Cli(dir.path(), with({}), {{"COHORT_TLS_CERT", dir.Join("client.pem")},
+                                                    {"COHORT_TLS_KEY", dir.Join("client.key")}});
+  EXPECT_EQ(env.exit_code, 0) << env.stderr_data;
+  ASSERT_OK(WriteFileAtomically(
+      dir.Join("config.yaml"),
+      absl::StrCat("coordinator: ", cohortd.address(), "\ntoken: ", token, "\ntls_ca: ",
+                   dir.Join("ca.pem"), "\ntls_cert: ", dir.Join("client.pem"), "\ntls_key: ",
+                   dir.Join("client.key"), "\n")));
+  SubprocessResult file = Cli(dir.path(), {"--config", dir.Join("config.yaml"), "status"});
+  EXPECT_EQ(file.exit_code, 0) << file.stderr_data;
+
+  SubprocessResult none = Cli(dir.path(), with({}));
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_THAT(none.stderr_data, ::testing::HasSubstr("without a client certificate"));
+  EXPECT_THAT(none.stderr_data, ::testing::HasSubstr("--tls-cert and --tls-key"));
+  SubprocessResult stranger = Cli(dir.path(), with({"--tls-cert", dir.Join("stranger.pem"),
+                                                    "--tls-key", dir.Join("stranger.key")}));
+  EXPECT_EQ(stranger.exit_code, 1);
+  EXPECT_THAT(stranger.stderr_data, ::testing::HasSubstr("--tls-client-ca"));
+  SubprocessResult half = Cli(dir.path(), with({"--tls-cert", dir.Join("client.pem")}));
+  EXPECT_EQ(half.exit_code, 2);
+  EXPECT_THAT(half.stderr_data, ::testing::HasSubstr("needs both its file and its key"));
+  SubprocessResult not_pem = Cli(dir.path(), with({"--tls-cert", dir.Join("san.ext"),
+                                                   "--tls-key", dir.Join("client.key")}));
+  EXPECT_EQ(not_pem.exit_code, 2);
+  EXPECT_THAT(not_pem.stderr_data, ::testing::HasSubstr("san.ext: not PEM"));
 }
 
 TEST(TlsIntegrationTest, WorkerRunsOverTlsAndPlaintextIsRefused) {

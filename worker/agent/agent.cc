@@ -3,6 +3,7 @@
 #include <sys/statvfs.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <unistd.h>
 
 #include <filesystem>
@@ -510,7 +511,7 @@ void Agent::SpoolComplete(const v1::Lease& lease, const StepResult& result,
   request.set_epoch(lease.epoch());
   request.set_gate_failed(result.gate_failed);
   request.set_gate_reason(result.gate_reason);
-  request.set_log_tail(Tail(log_path, 4000));
+  std::string produced;
   for (const auto& [name, folder] : result.outputs) {
     absl::StatusOr<StoredArtifact> stored = store_->Adopt(folder);
     if (!stored.ok()) {
@@ -525,7 +526,19 @@ void Agent::SpoolComplete(const v1::Lease& lease, const StepResult& result,
     artifact->set_size_bytes(stored->size_bytes);
     artifact->set_is_folder(true);
     artifact->add_locations()->set_worker_id(worker_id_);
+    absl::StrAppend(&produced, "cohort-worker: output ", name, " ", stored->digest, " (",
+                    stored->size_bytes, " bytes)\n");
   }
+  // The log ends with what the step produced, so its tail (what cohortd
+  // keeps and `cohort logs` shows) names each output's digest.
+  if (!log_path.empty()) {
+    FILE* log = std::fopen(log_path.c_str(), "a");
+    if (log != nullptr) {
+      std::fputs(produced.c_str(), log);
+      std::fclose(log);
+    }
+  }
+  request.set_log_tail(Tail(log_path, 4000));
   spdlog::info("step {} succeeded", lease.step().display_name());
   (void)spool_->Append(SpoolKind::kComplete, lease.lease_id(), lease.epoch(),
                        request.SerializeAsString());

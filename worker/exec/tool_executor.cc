@@ -65,6 +65,60 @@ absl::StatusOr<std::string> AsFile(const std::string& path,
   return files.front();
 }
 
+// Links `path` as <output_root>/inputs/<name> and returns "inputs/<name>",
+// for a tool run in output_root (RunTool's default working folder). Tools
+// record the paths they are given (dropmap's summary, prune's metadata,
+// convert's model name, imatrix's dataset), and a worker's paths differ from
+// another's; with these names and relative output paths, an artifact's bytes
+// depend on its inputs alone, so a rerun elsewhere reproduces its digest.
+absl::StatusOr<std::string> StableInput(const StepTask& task, const std::string& name,
+                                        const std::string& path) {
+  fs::path dir = fs::path(task.output_root) / "inputs";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  fs::remove(dir / name, ec);
+  fs::create_symlink(fs::absolute(path, ec), dir / name, ec);
+  if (ec) {
+    return absl::InternalError(absl::StrCat("linking input ", path, " as ", name, ": ",
+                                            ec.message()));
+  }
+  return "inputs/" + name;
+}
+
+// "\ninputs/NAME is PATH" per input StableInput linked, so an error about
+// "inputs/contrib.json" names the real file too.
+std::string LinkedInputs(const StepTask& task) {
+  std::string out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(fs::path(task.output_root) / "inputs", ec)) {
+    fs::path target = fs::read_symlink(entry.path(), ec);
+    if (!ec) absl::StrAppend(&out, "\ninputs/", entry.path().filename().string(), " is ",
+                             target.string());
+  }
+  return out;
+}
+
+// The prune core writes the drop map's absolute, resolved path into
+// expert_drop_metadata.json (as expert_drop.py does); on a worker that is a
+// scratch folder, different on every run. The checkpoint names it by its
+// stable input name instead, so the artifact's digest depends on its inputs.
+absl::Status UnpinDropMapPath(const std::string& checkpoint, const std::string& stable_name) {
+  std::string path = (fs::path(checkpoint) / "expert_drop_metadata.json").string();
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return absl::OkStatus();
+  COHORT_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));
+  const std::string key = "\"drop_map_file\": ";
+  size_t at = text.find(key);
+  if (at == std::string::npos) return absl::OkStatus();
+  size_t begin = at + key.size();
+  if (begin >= text.size() || text[begin] != '"') return absl::OkStatus();
+  size_t end = begin + 1;  // past the closing quote of the JSON string
+  while (end < text.size() && text[end] != '"') end += text[end] == '\\' ? 2 : 1;
+  if (end >= text.size()) return absl::OkStatus();
+  text.replace(begin, end + 1 - begin, json(stable_name).dump());
+  return WriteFileAtomically(path, text);
+}
+
 absl::StatusOr<json> Params(const StepTask& task) {
   COHORT_ASSIGN_OR_RETURN(json params,
                           ParseJson(task.params_json, "params of " + task.key));
@@ -290,7 +344,7 @@ absl::Status ToolExecutor::RunTool(const StepTask& task, std::vector<std::string
     if (text.ok()) tail = text->substr(text->size() > 1500 ? text->size() - 1500 : 0);
   }
   std::string message = absl::StrCat(options.argv[0], ": ", result.Describe(),
-                                     tail.empty() ? "" : "\n", tail);
+                                     tail.empty() ? "" : "\n", tail, LinkedInputs(task));
   // strerror(ENOSPC), as llama.cpp's tools and ours print it: say so first,
   // and as kResourceExhausted, retried once space frees.
   if (absl::StrContains(stderr_tail, "No space left on device") ||
@@ -334,7 +388,8 @@ absl::StatusOr<StepResult> ToolExecutor::Dropmap(const StepTask& task) {
   COHORT_ASSIGN_OR_RETURN(std::string contrib_in, Input(task, "contrib"));
   COHORT_ASSIGN_OR_RETURN(std::string contrib, AsFile(contrib_in, ""));
   COHORT_ASSIGN_OR_RETURN(std::string out, OutputDir(task, "drop_map"));
-  std::vector<std::string> argv = {config_.self_binary, "dropmap", "--data", contrib};
+  COHORT_ASSIGN_OR_RETURN(std::string data, StableInput(task, "contrib.json", contrib));
+  std::vector<std::string> argv = {config_.self_binary, "dropmap", "--data", data};
   struct Optional { const char* input; const char* flag; };
   for (const Optional& o : {Optional{"v4_data", "--v4-floor-data"},
                             Optional{"floor_map", "--v4-floor-map"},
@@ -342,12 +397,15 @@ absl::StatusOr<StepResult> ToolExecutor::Dropmap(const StepTask& task) {
     std::string path = OptionalInput(task, o.input);
     if (path.empty()) continue;
     COHORT_ASSIGN_OR_RETURN(std::string file, AsFile(path, ""));
-    argv.insert(argv.end(), {o.flag, file});
+    COHORT_ASSIGN_OR_RETURN(std::string stable,
+                            StableInput(task, std::string(o.input) + ".json", file));
+    argv.insert(argv.end(), {o.flag, stable});
   }
   COHORT_ASSIGN_OR_RETURN(std::vector<std::string> flags,
                           FlagsToArgs(params.value("flags", json())));
   argv.insert(argv.end(), flags.begin(), flags.end());
-  std::string map = (fs::path(out) / "drop_map.json").string();
+  // Relative to output_root: the summary records these paths.
+  std::string map = (fs::path(out).filename() / "drop_map.json").string();
   argv.insert(argv.end(), {"--output", map, "--summary-output", map + ".summary.json"});
   COHORT_RETURN_IF_ERROR(RunTool(task, argv));
   return StepResult{{{"drop_map", out}}, false, ""};
@@ -357,7 +415,9 @@ absl::StatusOr<StepResult> ToolExecutor::Prune(const StepTask& task) {
   COHORT_ASSIGN_OR_RETURN(json params, Params(task));
   COHORT_ASSIGN_OR_RETURN(std::string checkpoint, Input(task, "checkpoint"));
   COHORT_ASSIGN_OR_RETURN(std::string map_in, Input(task, "drop_map"));
-  COHORT_ASSIGN_OR_RETURN(std::string map, AsFile(map_in, "drop_map.json"));
+  COHORT_ASSIGN_OR_RETURN(std::string map_file, AsFile(map_in, "drop_map.json"));
+  // The metadata the pruned checkpoint carries records the drop map's path.
+  COHORT_ASSIGN_OR_RETURN(std::string map, StableInput(task, "drop_map.json", map_file));
   std::string out = (fs::path(task.output_root) / "checkpoint").string();
   std::vector<std::string> argv = {config_.self_binary, "prune", "--source-dir",
                                    checkpoint, "--drop-map", map, "--output-dir", out};
@@ -379,6 +439,7 @@ absl::StatusOr<StepResult> ToolExecutor::Prune(const StepTask& task) {
                              "--upweight-target", up["target"].get<std::string>()});
   }
   COHORT_RETURN_IF_ERROR(RunTool(task, argv));
+  COHORT_RETURN_IF_ERROR(UnpinDropMapPath(out, map));
   return StepResult{{{"checkpoint", out}}, false, ""};
 }
 
@@ -407,7 +468,9 @@ absl::StatusOr<StepResult> ToolExecutor::Convert(const StepTask& task) {
   }
   COHORT_ASSIGN_OR_RETURN(std::string out, OutputDir(task, "gguf"));
   std::string model = (fs::path(out) / "model.gguf").string();
-  COHORT_RETURN_IF_ERROR(RunTool(task, {config_.python, script, checkpoint, "--outfile",
+  // The converter names the model after its folder (general.name).
+  COHORT_ASSIGN_OR_RETURN(std::string source, StableInput(task, "model", checkpoint));
+  COHORT_RETURN_IF_ERROR(RunTool(task, {config_.python, script, source, "--outfile",
                                         model, "--outtype",
                                         params.value("outtype", "bf16")}));
   COHORT_ASSIGN_OR_RETURN(uint64_t experts, ConfigExpertCount(checkpoint));
@@ -429,7 +492,9 @@ absl::StatusOr<StepResult> ToolExecutor::Imatrix(const StepTask& task) {
   std::string tool = FindLlamaTool(config_.llama_cpp_dir, "llama-imatrix");
   if (tool.empty()) return absl::FailedPreconditionError("llama-imatrix not found");
   COHORT_ASSIGN_OR_RETURN(std::string out, OutputDir(task, "imatrix"));
-  std::vector<std::string> argv = {tool, "-m", gguf, "-f", calib, "-o",
+  // The imatrix records its calibration file's path (imatrix.datasets).
+  COHORT_ASSIGN_OR_RETURN(std::string stable_calib, StableInput(task, "calibration.txt", calib));
+  std::vector<std::string> argv = {tool, "-m", gguf, "-f", stable_calib, "-o",
                                    (fs::path(out) / "imatrix.gguf").string()};
   if (int chunks = params.value("chunks", 0); chunks > 0) {
     argv.insert(argv.end(), {"--chunks", std::to_string(chunks)});
@@ -452,7 +517,9 @@ absl::StatusOr<StepResult> ToolExecutor::Quantize(const StepTask& task) {
   std::vector<std::string> argv = {tool};
   if (std::string imatrix = OptionalInput(task, "imatrix"); !imatrix.empty()) {
     COHORT_ASSIGN_OR_RETURN(std::string file, AsFile(imatrix, "imatrix.gguf"));
-    argv.insert(argv.end(), {"--imatrix", file});
+    // The quantized model records the imatrix file's path.
+    COHORT_ASSIGN_OR_RETURN(std::string stable, StableInput(task, "imatrix.gguf", file));
+    argv.insert(argv.end(), {"--imatrix", stable});
   }
   argv.insert(argv.end(), {gguf, model, type});
   COHORT_RETURN_IF_ERROR(RunTool(task, argv));

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "common/atomic_file.h"
+#include "common/sha256.h"
 #include "common/subprocess.h"
 #include "common/testing/status_matchers.h"
 #include "common/testing/temp_dir.h"
@@ -94,6 +95,39 @@ TEST_F(ToolExecutorTest, ChainFromContributionsToQuantizedGguf) {
   ASSERT_OK_AND_ASSIGN(quant::GgufSummary summary, quant::SummarizeGguf(gguf));
   EXPECT_EQ(summary.expert_count, 6u);
   EXPECT_EQ(summary.file_type_name, "MOSTLY_Q6_K");
+}
+
+// Inputs at other paths and other output folders (another worker) give the
+// same bytes: what the tools record of their paths is the same everywhere.
+TEST_F(ToolExecutorTest, ChainOutputsDependOnInputsNotOnPaths) {
+  fs::create_directories(dir_.Join("elsewhere"));
+  fs::copy(dir_.Join("base"), dir_.Join("elsewhere/base"), fs::copy_options::recursive);
+  fs::copy_file(dir_.Join("contrib.json"), dir_.Join("elsewhere/contrib.json"));
+  std::vector<std::string> digests[2];
+  for (const std::string& root : {dir_.path(), dir_.Join("elsewhere")}) {
+    std::vector<std::string>& out = digests[root == dir_.path() ? 0 : 1];
+    ASSERT_OK_AND_ASSIGN(
+        StepResult dropmap,
+        Execute(Task(TaskKind::kDropmap, R"({"flags": {"target": 6, "protect_top": 1}})",
+                     {{"contrib", root + "/contrib.json"}})));
+    ASSERT_OK_AND_ASSIGN(
+        StepResult prune,
+        Execute(Task(TaskKind::kPrune, "{}",
+                     {{"checkpoint", root + "/base"},
+                      {"drop_map", dropmap.outputs[0].second}})));
+    ASSERT_OK_AND_ASSIGN(StepResult convert,
+                         Execute(Task(TaskKind::kConvert, R"({"outtype": "bf16"})",
+                                      {{"checkpoint", prune.outputs[0].second}})));
+    for (const StepResult* r : {&dropmap, &prune, &convert}) {
+      ASSERT_OK_AND_ASSIGN(std::string digest, Sha256Folder(r->outputs[0].second));
+      out.push_back(digest);
+    }
+  }
+  EXPECT_EQ(digests[0], digests[1]);
+  // The pruned checkpoint names its drop map as the step's input.
+  ASSERT_OK_AND_ASSIGN(std::string meta,
+                       ReadFileToString(dir_.Join("out2/checkpoint/expert_drop_metadata.json")));
+  EXPECT_THAT(meta, HasSubstr("\"drop_map_file\": \"inputs/drop_map.json\""));
 }
 
 TEST_F(ToolExecutorTest, WrongExpertCountFromQuantizeIsRefused) {
