@@ -98,6 +98,15 @@ void StepToProto(const StepRecord& step, v1::Step* out) {
   out->set_display_name(step.display_name);
   out->set_gate_reason(step.gate_reason);
   out->set_node_id(step.node_id);
+  for (const OutputArtifact& produced : step.outputs) {
+    v1::StepOutput* output = out->add_outputs();
+    output->set_name(produced.name);
+    v1::Artifact* artifact = output->mutable_artifact();
+    artifact->set_digest(produced.digest);
+    artifact->set_kind(static_cast<v1::ArtifactKind>(produced.kind));
+    artifact->set_size_bytes(produced.size_bytes);
+    artifact->set_is_folder(produced.is_folder);
+  }
   for (const StepInput& in : step.inputs) {
     v1::StepInput* input = out->add_inputs();
     input->set_name(in.name);

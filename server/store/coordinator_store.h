@@ -78,6 +78,15 @@ struct CampaignRecord {
   std::optional<absl::Time> finished;
 };
 
+struct OutputArtifact {
+  std::string name;           // the step's output name ("checkpoint", ...)
+  std::string digest;         // sha256:<hex>
+  int kind = 0;               // cohort.v1.ArtifactKind
+  uint64_t size_bytes = 0;
+  bool is_folder = false;
+  std::vector<std::string> locations;  // "worker:<id>" or "path:<path>"
+};
+
 struct StepRecord {
   std::string key;
   StepKind kind = StepKind::kUnspecified;
@@ -98,6 +107,9 @@ struct StepRecord {
   std::string gate_reason;  // why a gate did not hold / why this was skipped
   std::string log_tail;     // the end of the tool log its worker reported
   std::string node_id;      // filled by CampaignSteps: the campaign's node
+  // Filled by CampaignSteps: what a succeeded step produced, by output name
+  // (locations left out; ListArtifacts has them).
+  std::vector<OutputArtifact> outputs;
   std::vector<StepInput> inputs;
 };
 
@@ -112,14 +124,6 @@ struct SubmitOutcome {
   std::unordered_map<std::string, StepState> step_states;
 };
 
-struct OutputArtifact {
-  std::string name;           // the step's output name ("checkpoint", ...)
-  std::string digest;         // sha256:<hex>
-  int kind = 0;               // cohort.v1.ArtifactKind
-  uint64_t size_bytes = 0;
-  bool is_folder = false;
-  std::vector<std::string> locations;  // "worker:<id>" or "path:<path>"
-};
 
 struct LeaseGrant {
   std::string lease_id;

@@ -1,5 +1,6 @@
 #include "server/store/coordinator_store.h"
 
+#include <map>
 #include <set>
 
 #include "common/testing/status_matchers.h"
@@ -106,6 +107,16 @@ TEST_F(StoreTest, ChainRunsInOrderAndResolvesInputs) {
                        store_->GetCampaign(submitted.campaign_id));
   EXPECT_EQ(campaign.state, CampaignState::kSucceeded);
   EXPECT_EQ(campaign.unfinished, 0);
+  // Each step lists what it produced.
+  ASSERT_OK_AND_ASSIGN(auto listed, store_->CampaignSteps(submitted.campaign_id));
+  std::map<std::string, std::string> produced;
+  for (const StepRecord& step : listed) {
+    ASSERT_EQ(step.outputs.size(), 1u) << step.display_name;
+    produced[step.key] = step.outputs[0].name + " " + step.outputs[0].digest;
+  }
+  EXPECT_EQ(produced[steps[0].key], "drop_map " + Digest('d'));
+  EXPECT_EQ(produced[steps[1].key], "checkpoint " + Digest('p'));
+  EXPECT_EQ(produced[steps[2].key], "checkpoint " + Digest('u'));
 }
 
 TEST_F(StoreTest, ABigCampaignIsStoredWholeWithItsReadyEvents) {

@@ -339,11 +339,32 @@ absl::StatusOr<std::vector<StepRecord>> CoordinatorStore::CampaignSteps(
       " WHERE cs.campaign_id = ? ORDER BY steps.created_us, steps.key"));
   select.Bind(1, id);
   std::vector<StepRecord> steps;
+  std::unordered_map<std::string, size_t> index;
   while (select.Step()) {
     steps.push_back(StepFromRow(select));
     steps.back().node_id = select.ColumnText(18);
+    index.emplace(steps.back().key, steps.size() - 1);
   }
   COHORT_RETURN_IF_ERROR(select.status());
+  // Every output of the campaign's steps in one query, not one per step.
+  Statement& outputs = db_->Prepare(
+      "SELECT so.step_key, so.name, so.digest, a.kind, a.size_bytes, a.is_folder "
+      "FROM step_outputs so JOIN campaign_steps cs ON cs.step_key = so.step_key "
+      "JOIN artifacts a ON a.digest = so.digest WHERE cs.campaign_id = ? "
+      "ORDER BY so.step_key, so.name");
+  outputs.Bind(1, id);
+  while (outputs.Step()) {
+    auto found = index.find(outputs.ColumnText(0));
+    if (found == index.end()) continue;
+    OutputArtifact out;
+    out.name = outputs.ColumnText(1);
+    out.digest = outputs.ColumnText(2);
+    out.kind = static_cast<int>(outputs.ColumnInt64(3));
+    out.size_bytes = static_cast<uint64_t>(outputs.ColumnInt64(4));
+    out.is_folder = outputs.ColumnInt64(5) != 0;
+    steps[found->second].outputs.push_back(std::move(out));
+  }
+  COHORT_RETURN_IF_ERROR(outputs.status());
   return steps;
 }
 
