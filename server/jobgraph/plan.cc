@@ -234,6 +234,7 @@ absl::StatusOr<std::vector<PlannedStep>> PlanCampaign(
     COHORT_ASSIGN_OR_RETURN(PlannedStep step,
                             PlanNode(nodes[i], keys, default_max_attempts));
     keys[step.node_id] = step.key;
+    step.ordinal = static_cast<uint32_t>(planned.size());
     planned.push_back(std::move(step));
   }
   return planned;

@@ -95,6 +95,10 @@ struct PlannedStep {
   Requirements requirements;
   std::string display_name;
   uint32_t max_attempts = 3;
+  // Position in the campaign's plan (topological order). Ready steps of
+  // equal priority are leased by ordinal first: campaigns progress side by
+  // side instead of an early big campaign holding every worker.
+  uint32_t ordinal = 0;
 };
 
 }  // namespace cohort::server

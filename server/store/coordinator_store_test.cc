@@ -166,6 +166,32 @@ TEST_F(StoreTest, ABigCampaignIsStoredWholeWithItsReadyEvents) {
   EXPECT_EQ(counts[StepState::kReady], 149 + 50);
 }
 
+// A small campaign submitted behind a big one of the same priority is not
+// queued behind all of it: both progress side by side, by plan position.
+TEST_F(StoreTest, CampaignsOfEqualPriorityProgressSideBySide) {
+  auto big = Chains(10);
+  ASSERT_OK(store_->SubmitCampaign("big", "{}", 0, "", big, now_).status());
+  now_ += absl::Seconds(1);
+  auto small = Chains(2, /*first=*/100);
+  ASSERT_OK(store_->SubmitCampaign("small", "{}", 0, "", small, now_).status());
+  std::set<std::string> small_keys;
+  for (const PlannedStep& step : small) small_keys.insert(step.key);
+  std::string order;
+  std::vector<std::string> leased;
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_OK_AND_ASSIGN(auto grant, store_->LeaseNext(Worker("w1"), now_, kLease));
+    ASSERT_TRUE(grant.has_value());
+    order += small_keys.count(grant->step.key) ? 'S' : 'B';
+    leased.push_back(grant->step.key);
+  }
+  EXPECT_EQ(order, "BSBSBB");
+  // Within a campaign, plan order: the big campaign's dropmaps 0, 1, 2, 3.
+  EXPECT_EQ(leased[0], big[0].key);
+  EXPECT_EQ(leased[2], big[2].key);
+  EXPECT_EQ(leased[4], big[4].key);
+  EXPECT_EQ(leased[5], big[6].key);
+}
+
 TEST_F(StoreTest, IdenticalResubmissionRunsZeroSteps) {
   auto steps = Chain();
   ASSERT_OK(store_->SubmitCampaign("a", "{}", 0, "", steps, now_).status());

@@ -152,9 +152,20 @@ constexpr const char* kMigration4 = R"sql(
 ALTER TABLE steps ADD COLUMN input_waits INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Fair order between campaigns: ready steps of equal priority are leased by
+// their position in their campaign's plan before their creation time, so a
+// campaign submitted behind a big one starts at once and both progress side
+// by side. The index holds the whole order, as steps_by_state_order did.
+constexpr const char* kMigration5 = R"sql(
+ALTER TABLE steps ADD COLUMN ordinal INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX steps_by_state_fair ON steps(state, priority DESC, ordinal, created_us, key);
+DROP INDEX steps_by_state_order;
+)sql";
+
 const std::vector<const char*>& Migrations() {
   static const std::vector<const char*> migrations = {kMigration1, kMigration2,
-                                                      kMigration3, kMigration4};
+                                                      kMigration3, kMigration4,
+                                                      kMigration5};
   return migrations;
 }
 

@@ -11,7 +11,7 @@
 
 namespace cohort::server {
 
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 [[nodiscard]] absl::Status Migrate(Database& db);
 

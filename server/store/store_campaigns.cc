@@ -86,8 +86,8 @@ absl::Status CoordinatorStore::InsertNewSteps(
   BatchInsert steps(*db_,
                     "INSERT INTO steps(key, kind, params_json, impl_version, "
                     "state, max_attempts, requirements_json, priority, "
-                    "display_name, created_us, finished_us)",
-                    11);
+                    "display_name, created_us, finished_us, ordinal)",
+                    12);
   // Most steps of a campaign ask for the same resources: serialize once.
   const Requirements* last_requirements = nullptr;
   std::string requirements_json;
@@ -105,6 +105,7 @@ absl::Status CoordinatorStore::InsertNewSteps(
     } else {
       steps.Null();
     }
+    steps.Int(step->ordinal);
     COHORT_RETURN_IF_ERROR(steps.EndRow());
   }
   // Every step before any row that refers to one: foreign keys are checked

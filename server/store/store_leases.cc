@@ -164,7 +164,7 @@ absl::StatusOr<std::optional<LeaseGrant>> CoordinatorStore::LeaseNextInTransacti
   Statement& ready = db_->Prepare(absl::StrCat(
       kStepColumns,
       " WHERE state = ? AND not_before_us <= ? ORDER BY priority DESC, "
-      "created_us, key LIMIT ?"));
+      "ordinal, created_us, key LIMIT ?"));
   ready.Bind(1, static_cast<int>(StepState::kReady))
       .Bind(2, Micros(now))
       .Bind(3, kLeaseScan);
