@@ -244,6 +244,18 @@ absl::StatusOr<bool> Coordinator::Fail(const LeaseRef& lease, int code,
   return retry;
 }
 
+absl::Status Coordinator::ReturnUndelivered(const LeaseRef& lease) {
+  Deferred deferred;
+  absl::Status status;
+  {
+    absl::MutexLock lock(&mu_);
+    status = store_->ReturnUndelivered(lease, clock_.Now());
+    if (status.ok()) AfterChange(deferred);
+  }
+  Run(deferred);
+  return status;
+}
+
 absl::StatusOr<InsertOutcome> Coordinator::InsertResults(
     const LeaseRef& lease, const std::vector<ResultRow>& rows) {
   Deferred deferred;

@@ -100,6 +100,10 @@ class Coordinator {
                             const std::string& message,
                             const std::string& log_tail = "",
                             bool input_unavailable = false);
+  // A lease granted to a long poll whose caller was already gone (the
+  // worker died while parked): the step goes back to READY at once and the
+  // attempt is not counted. The epoch stays spent, so the grant is fenced.
+  absl::Status ReturnUndelivered(const LeaseRef& lease);
   absl::StatusOr<InsertOutcome> InsertResults(const LeaseRef& lease,
                                               const std::vector<ResultRow>& rows);
   absl::StatusOr<std::vector<StoredResult>> Results(const std::string& step_key);

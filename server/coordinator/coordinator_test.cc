@@ -51,6 +51,27 @@ TEST_F(CoordinatorTest, ParkedPollIsAnsweredWhenWorkArrives) {
   EXPECT_EQ(coordinator_->GetStats().waiting_workers, 0u);
 }
 
+// A grant the parked worker never received (it died while parked) goes to
+// the next worker at once, without counting an attempt; the lost grant's
+// epoch is fenced.
+TEST_F(CoordinatorTest, UndeliveredLeaseGoesBackWithoutSpendingAnAttempt) {
+  std::optional<absl::StatusOr<std::optional<LeaseGrant>>> lost;
+  coordinator_->LeaseOrWait(Worker("dead"), clock_.Now() + absl::Seconds(30),
+                            [&](auto r) { lost = std::move(r); });
+  ASSERT_OK(coordinator_->Submit("a", "{}", 0, "", OneStep("x"), false, nullptr).status());
+  ASSERT_TRUE(lost.has_value() && lost->ok() && lost->value().has_value());
+  const LeaseGrant& grant = *lost->value();
+  ASSERT_OK(coordinator_->ReturnUndelivered({grant.lease_id, grant.epoch, ""}));
+  std::optional<absl::StatusOr<std::optional<LeaseGrant>>> next;
+  coordinator_->LeaseOrWait(Worker("alive"), clock_.Now() + absl::Seconds(30),
+                            [&](auto r) { next = std::move(r); });
+  ASSERT_TRUE(next.has_value() && next->ok() && next->value().has_value());
+  EXPECT_EQ(next->value()->step.key, grant.step.key);
+  EXPECT_EQ(next->value()->step.attempts, 1u);
+  EXPECT_EQ(next->value()->epoch, grant.epoch + 1);
+  EXPECT_FALSE(coordinator_->ReturnUndelivered({grant.lease_id, grant.epoch, ""}).ok());
+}
+
 TEST_F(CoordinatorTest, PollTimesOutEmpty) {
   std::optional<absl::StatusOr<std::optional<LeaseGrant>>> answer;
   coordinator_->LeaseOrWait(Worker("w1"), clock_.Now() + absl::Seconds(5),

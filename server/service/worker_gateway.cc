@@ -104,9 +104,18 @@ grpc::ServerUnaryReactor* WorkerGatewayService::Lease(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   coordinator_.LeaseOrWait(
       capacity, deadline,
-      [this, reactor, response](absl::StatusOr<std::optional<LeaseGrant>> grant) {
+      [this, context, reactor, response](absl::StatusOr<std::optional<LeaseGrant>> grant) {
         if (!grant.ok()) {
           reactor->Finish(ToGrpc(grant.status()));
+          return;
+        }
+        // A worker killed while parked leaves its poll waiting until the
+        // deadline; a step granted to it would sit leased to nobody until
+        // the lease expired, and spend an attempt. Give it back instead.
+        if (grant->has_value() && context->IsCancelled()) {
+          const LeaseGrant& lost = **grant;
+          (void)coordinator_.ReturnUndelivered({lost.lease_id, lost.epoch, ""});
+          reactor->Finish(grpc::Status::CANCELLED);
           return;
         }
         if (grant->has_value()) {

@@ -269,6 +269,8 @@ class CoordinatorStore {
                             const std::string& message, absl::Time now,
                             const std::string& log_tail = "",
                             bool input_unavailable = false);
+  // A lease its worker never received: READY again, attempt not counted.
+  absl::Status ReturnUndelivered(const LeaseRef& lease, absl::Time now);
   // Returns the keys of steps whose leases had expired (now READY again, or
   // FAILED when out of attempts).
   absl::StatusOr<std::vector<std::string>> ExpireLeases(absl::Time now);

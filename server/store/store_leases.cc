@@ -417,6 +417,22 @@ absl::StatusOr<bool> CoordinatorStore::Fail(const LeaseRef& lease, int code,
   return retry;
 }
 
+absl::Status CoordinatorStore::ReturnUndelivered(const LeaseRef& lease,
+                                                absl::Time now) {
+  Transaction tx(*db_);
+  COHORT_RETURN_IF_ERROR(tx.Begin());
+  COHORT_ASSIGN_OR_RETURN(StepRecord step, CurrentLease(lease));
+  Statement& back = db_->Prepare(
+      "UPDATE steps SET attempts = max(attempts - 1, 0) WHERE key = ?");
+  back.Bind(1, step.key);
+  COHORT_RETURN_IF_ERROR(back.Run());
+  COHORT_RETURN_IF_ERROR(SetState(step.key, StepState::kLeased, StepState::kReady, now,
+                                  absl::StrCat("lease ", lease.lease_id,
+                                               " not delivered: the poll of worker ",
+                                               step.worker_id, " was gone")));
+  return tx.Commit();
+}
+
 absl::StatusOr<bool> CoordinatorStore::HandBack(const StepRecord& step,
                                                 const std::string& message,
                                                 absl::Time now) {

@@ -232,6 +232,36 @@ TEST_F(WorkerIntegrationTest, KilledWorkersStepIsReleasedToTheOtherWithin35s) {
   EXPECT_LT(took, absl::Seconds(35)) << "re-leased and finished " << took << " after the kill";
 }
 
+// A worker killed while its lease poll is parked leaves that poll behind in
+// cohortd. Work that arrives next must not be granted into the void (and
+// cost an attempt when the lease expires): it goes to a live worker at once.
+TEST_F(WorkerIntegrationTest, WorkArrivingAfterAWorkerDiedParkedGoesToALiveOne) {
+  auto a = StartWorker("wa", {});
+  absl::Time deadline = absl::Now() + absl::Seconds(30);
+  bool registered = false;
+  while (!registered && absl::Now() < deadline) {
+    v1::ListWorkersResponse workers;
+    client_->ListWorkers(CohortdProcess::Context(client_token_).get(), {}, &workers);
+    for (const v1::WorkerInfo& w : workers.workers()) registered |= w.id() == "wa";
+    if (!registered) absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_TRUE(registered);
+  absl::SleepFor(absl::Seconds(1));  // its lease poll is parked
+  a->Kill9();
+  absl::SleepFor(absl::Milliseconds(500));
+  auto b = StartWorker("wb", {});
+  v1::CampaignSpec spec;
+  spec.set_name("after a death");
+  auto* dm = AddStep(&spec, "dropmap", v1::STEP_KIND_DROPMAP, R"({"flags": {"target": 6}})", {});
+  FromArtifact(dm, "contrib", contrib_);
+  absl::Time submitted = absl::Now();
+  v1::Campaign campaign = WaitFinished(Submit(spec), absl::Seconds(60));
+  ASSERT_EQ(campaign.state(), v1::CAMPAIGN_STATE_SUCCEEDED) << campaign.DebugString();
+  EXPECT_EQ(campaign.steps(0).worker_id(), "wb");
+  EXPECT_EQ(campaign.steps(0).attempts(), 1u) << campaign.DebugString();
+  EXPECT_LT(absl::Now() - submitted, absl::Seconds(20)) << "waited for a lease to expire";
+}
+
 TEST_F(WorkerIntegrationTest, QuantizeWithWrongExpertCountFailsTheStep) {
   auto a = StartWorker("wa", {}, {{"COHORT_FAKE_FAIL", "wrong_expert_count"},
                                   {"COHORT_FAKE_FAIL_ONLY", "llama-quantize"}});
