@@ -214,53 +214,15 @@ absl::StatusOr<std::vector<report::Row>> LoadRows(Connection& conn,
   return rows;
 }
 
-namespace {
-
-// The digest a worker's "cohort-worker: output NAME DIGEST (...)" log line
-// gives for output `name`, or "".
-std::string DigestFromLog(const std::string& log, const std::string& name) {
-  const std::string prefix = "cohort-worker: output " + name + " ";
-  std::string found;
-  for (absl::string_view line : absl::StrSplit(log, '\n')) {
-    if (!absl::ConsumePrefix(&line, prefix)) continue;
-    found = std::string(line.substr(0, line.find(' ')));  // the last run's line wins
-  }
-  return found;
-}
-
-}  // namespace
-
 absl::StatusOr<std::map<std::string, std::string>> StepOutputDigests(
-    Connection& conn, const v1::Campaign& campaign, const std::set<std::string>& keys) {
+    Connection& /*conn*/, const v1::Campaign& campaign, const std::set<std::string>& keys) {
   std::map<std::string, std::string> out;
-  std::vector<const v1::Step*> from_logs;
   for (const v1::Step& step : campaign.steps()) {
     if (keys.count(step.key()) == 0 || step.state() != v1::STEP_STATE_SUCCEEDED) continue;
-    if (step.outputs_size() > 0) {
-      out[step.key()] = step.outputs(0).artifact().digest();
-    } else {
-      from_logs.push_back(&step);
+    const std::string wanted = OutputOf(KindName(step.kind()));
+    for (const v1::StepOutput& produced : step.outputs()) {
+      if (produced.name() == wanted) out[step.key()] = produced.artifact().digest();
     }
-  }
-  if (from_logs.empty()) return out;
-  // What cohortd recorded as outputs of the campaign's steps, by output name.
-  v1::ListArtifactsRequest list;
-  list.set_campaign_id(campaign.id());
-  v1::ListArtifactsResponse artifacts;
-  COHORT_RETURN_IF_ERROR(FromGrpc(
-      conn.stub().ListArtifacts(conn.Context().get(), list, &artifacts),
-      "artifacts of " + campaign.id()));
-  std::set<std::string> registered;
-  for (const v1::Artifact& a : artifacts.artifacts()) registered.insert(a.digest());
-  for (const v1::Step* step : from_logs) {
-    v1::GetStepLogRequest request;
-    request.set_step_key(step->key());
-    v1::GetStepLogResponse log;
-    COHORT_RETURN_IF_ERROR(FromGrpc(
-        conn.stub().GetStepLog(conn.Context().get(), request, &log),
-        "log of " + step->display_name()));
-    std::string digest = DigestFromLog(log.data(), OutputOf(KindName(step->kind())));
-    if (!digest.empty() && registered.count(digest) != 0) out[step->key()] = digest;
   }
   return out;
 }

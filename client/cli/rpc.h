@@ -77,11 +77,9 @@ struct Submission {
 absl::StatusOr<Submission> SubmitSpecFile(const GlobalOptions& g, const std::string& file,
                                           const SubmitFlags& flags);
 
-// Step key -> the digest of the step's output, for the steps of `keys` that
-// succeeded (a re-armed step's earlier output does not count). From
-// Step.outputs where cohortd fills them; else from the "cohort-worker: output
-// NAME DIGEST" line a worker ends each step's log with, accepted only when
-// cohortd lists that digest as an output of the campaign under that name.
+// Step key -> the digest of the step's output (Step.outputs, as GetCampaign
+// with steps lists them), for the steps of `keys` that succeeded (a re-armed
+// step's earlier output does not count).
 absl::StatusOr<std::map<std::string, std::string>> StepOutputDigests(
     Connection& conn, const v1::Campaign& campaign, const std::set<std::string>& keys);
 
