@@ -598,7 +598,9 @@ class ChaosTrial {
         std::uniform_int_distribution<uint64_t>(256 << 10, 4 << 20)(rng);
     int ms = std::uniform_int_distribution<int>(2000, 10000)(rng);
     std::string who = on_cohortd ? "cohortd" : absl::StrCat("w", i);
-    std::string folder = on_cohortd ? dir_.Join("cohortd") : workers_[i]->spec().state_dir;
+    // The disk of the trial folder, which holds every state folder (a
+    // worker that is just starting may not have made its own yet).
+    std::string folder = on_cohortd ? dir_.Join("cohortd") : dir_.path();
     pid_t pid = on_cohortd ? (coordinator_->running() ? coordinator_->pid() : -1)
                            : WorkerPid(*workers_[i]);
     if (pid <= 0) {
