@@ -72,7 +72,8 @@ class EchoServer {
   int port_ = 0;
   std::atomic<bool> stop_{false};
   std::thread acceptor_;
-  std::vector<int> connections_;  // touched by the acceptor, then by the destructor
+  // Touched by the acceptor, then by the destructor.
+  std::vector<int> connections_;
   std::vector<std::thread> echoes_;
 };
 
@@ -101,7 +102,8 @@ std::string Receive(int fd, int ms) {
 }
 
 bool Send(int fd, const std::string& text) {
-  return send(fd, text.data(), text.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(text.size());
+  return send(fd, text.data(), text.size(), MSG_NOSIGNAL) ==
+         static_cast<ssize_t>(text.size());
 }
 
 TEST(TcpProxyTest, RelaysBothWays) {
@@ -120,7 +122,8 @@ TEST(TcpProxyTest, ListensOnAnotherLoopbackAddress) {
   EchoServer echo;
   auto proxy = TcpProxy::Start("127.0.0.2", 0, "127.0.0.1", echo.port());
   ASSERT_TRUE(proxy.ok()) << proxy.status();
-  EXPECT_EQ((*proxy)->address(), "127.0.0.2:" + std::to_string((*proxy)->port()));
+  EXPECT_EQ((*proxy)->address(),
+            "127.0.0.2:" + std::to_string((*proxy)->port()));
   int fd = Connect("127.0.0.2", (*proxy)->port());
   ASSERT_GE(fd, 0);
   ASSERT_TRUE(Send(fd, "x"));
@@ -138,9 +141,10 @@ TEST(TcpProxyTest, ResetCutResetsOpenAndNewConnectionsUntilHealed) {
 
   (*proxy)->Cut(TcpProxy::CutKind::kReset);
   EXPECT_EQ(Receive(open, 5000), "<reset>");
-  int during = Connect("127.0.0.1", (*proxy)->port());  // the kernel accepts it...
+  // The kernel accepts a new connection, and the proxy resets it.
+  int during = Connect("127.0.0.1", (*proxy)->port());
   ASSERT_GE(during, 0);
-  EXPECT_EQ(Receive(during, 5000), "<reset>");  // ...and the proxy resets it
+  EXPECT_EQ(Receive(during, 5000), "<reset>");
   EXPECT_EQ((*proxy)->connections_reset(), 2);
 
   (*proxy)->Heal();
@@ -191,10 +195,12 @@ TEST(TcpProxyTest, UpstreamDownResetsTheConnection) {
 TEST(TcpProxyTest, RefusesAddressesOffThisMachine) {
   auto proxy = TcpProxy::Start("127.0.0.1", 0, "192.0.2.1", 80);
   ASSERT_FALSE(proxy.ok());
-  EXPECT_THAT(proxy.status().message(), HasSubstr("192.0.2.1 is not a loopback address"));
+  EXPECT_THAT(proxy.status().message(),
+              HasSubstr("192.0.2.1 is not a loopback address"));
   proxy = TcpProxy::Start("localhost", 0, "127.0.0.1", 80);
   ASSERT_FALSE(proxy.ok());
-  EXPECT_THAT(proxy.status().message(), HasSubstr("'localhost' is not an IPv4 address"));
+  EXPECT_THAT(proxy.status().message(),
+              HasSubstr("'localhost' is not an IPv4 address"));
 }
 
 TEST(SlowDiskTest, FolderWithoutABlockDeviceIsRefusedWithTheReason) {
@@ -210,8 +216,8 @@ TEST(SlowDiskTest, FsyncedWritesOfAMovedProcessGoThroughTheThrottle) {
   TempDir dir;
   SlowDisk::Limits limits;
   limits.write_iops = 1000;  // counted, barely slowed
-  auto disk = SlowDisk::Create(dir.path(), "cohort-slow-disk-test-" + std::to_string(getpid()),
-                               limits);
+  auto disk = SlowDisk::Create(
+      dir.path(), "cohort-slow-disk-test-" + std::to_string(getpid()), limits);
   if (!disk.ok()) GTEST_SKIP() << "no slow disk here: " << disk.status();
   int go[2];
   ASSERT_EQ(pipe(go), 0);
@@ -224,7 +230,8 @@ TEST(SlowDiskTest, FsyncedWritesOfAMovedProcessGoThroughTheThrottle) {
     int fd = open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     char block[4096] = {1};
     for (int i = 0; i < 8; ++i) {
-      if (write(fd, block, sizeof(block)) != sizeof(block) || fsync(fd) != 0) _exit(1);
+      if (write(fd, block, sizeof(block)) != sizeof(block) || fsync(fd) != 0)
+        _exit(1);
     }
     _exit(0);
   }
@@ -234,7 +241,8 @@ TEST(SlowDiskTest, FsyncedWritesOfAMovedProcessGoThroughTheThrottle) {
   int status = 0;
   ASSERT_EQ(waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
-  EXPECT_GE((*disk)->ServicedWrites() - before, 8u) << "device " << (*disk)->device();
+  EXPECT_GE((*disk)->ServicedWrites() - before, 8u)
+      << "device " << (*disk)->device();
   close(go[0]);
   close(go[1]);
 }

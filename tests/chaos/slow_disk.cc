@@ -33,15 +33,16 @@ std::string ReadAll(const std::string& path) {
 absl::Status WriteControl(const std::string& path, const std::string& text) {
   FILE* f = std::fopen(path.c_str(), "w");
   if (f == nullptr) {
-    return absl::PermissionDeniedError(absl::StrCat(path, ": ", std::strerror(errno)));
+    return absl::PermissionDeniedError(
+        absl::StrCat(path, ": ", std::strerror(errno)));
   }
   bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
   ok = std::fflush(f) == 0 && ok;
   int error = errno;
   std::fclose(f);
   if (!ok) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("writing '", text, "' to ", path, ": ", std::strerror(error)));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "writing '", text, "' to ", path, ": ", std::strerror(error)));
   }
   return absl::OkStatus();
 }
@@ -59,14 +60,16 @@ absl::StatusOr<std::string> BlkioMount() {
       if (option == "blkio") return fields[4];
     }
   }
-  return absl::UnavailableError("no cgroup v1 blkio hierarchy is mounted (cgroup v2 only?)");
+  return absl::UnavailableError(
+      "no cgroup v1 blkio hierarchy is mounted (cgroup v2 only?)");
 }
 
 // This process's group in the blkio hierarchy, from /proc/self/cgroup.
 std::string OwnBlkioGroup() {
   std::ifstream in("/proc/self/cgroup");
   for (std::string line; std::getline(in, line);) {
-    std::vector<std::string> parts = absl::StrSplit(line, absl::MaxSplits(':', 2));
+    std::vector<std::string> parts =
+        absl::StrSplit(line, absl::MaxSplits(':', 2));
     if (parts.size() != 3) continue;
     for (absl::string_view controller : absl::StrSplit(parts[1], ',')) {
       if (controller == "blkio") return parts[2];
@@ -80,41 +83,43 @@ std::string OwnBlkioGroup() {
 absl::StatusOr<std::string> DiskOf(const std::string& folder) {
   struct stat st;
   if (stat(folder.c_str(), &st) != 0) {
-    return absl::NotFoundError(absl::StrCat(folder, ": ", std::strerror(errno)));
+    return absl::NotFoundError(
+        absl::StrCat(folder, ": ", std::strerror(errno)));
   }
   std::string dev = absl::StrCat(major(st.st_dev), ":", minor(st.st_dev));
   std::error_code ec;
   fs::path sys = fs::canonical("/sys/dev/block/" + dev, ec);
   if (ec) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(folder, " is on device ", dev,
-                     ", which is no block device (tmpfs, overlay or a network filesystem): "
-                     "a block-layer throttle cannot slow it"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        folder, " is on device ", dev,
+        ", which is no block device (tmpfs, overlay or a network filesystem): "
+        "a block-layer throttle cannot slow it"));
   }
   if (fs::exists(sys / "partition")) {
-    dev = std::string(absl::StripAsciiWhitespace(ReadAll((sys.parent_path() / "dev").string())));
+    dev = std::string(absl::StripAsciiWhitespace(
+        ReadAll((sys.parent_path() / "dev").string())));
   }
   return dev;
 }
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<SlowDisk>> SlowDisk::Create(const std::string& folder,
-                                                           const std::string& name,
-                                                           const Limits& limits) {
+absl::StatusOr<std::unique_ptr<SlowDisk>> SlowDisk::Create(
+    const std::string& folder, const std::string& name, const Limits& limits) {
   absl::StatusOr<std::string> device = DiskOf(folder);
   if (!device.ok()) return device.status();
   absl::StatusOr<std::string> mount = BlkioMount();
   if (!mount.ok()) return mount.status();
-  std::string parent = (fs::path(*mount) / fs::path(OwnBlkioGroup()).relative_path()).string();
+  std::string parent =
+      (fs::path(*mount) / fs::path(OwnBlkioGroup()).relative_path()).string();
   if (!fs::exists(fs::path(parent) / "blkio.throttle.write_iops_device")) {
-    return absl::UnavailableError(
-        absl::StrCat(parent, " has no blkio.throttle files (kernel without blk-throttle?)"));
+    return absl::UnavailableError(absl::StrCat(
+        parent, " has no blkio.throttle files (kernel without blk-throttle?)"));
   }
   std::string group = (fs::path(parent) / name).string();
   if (mkdir(group.c_str(), 0755) != 0) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("cannot create blkio group ", group, ": ", std::strerror(errno)));
+    return absl::PermissionDeniedError(absl::StrCat(
+        "cannot create blkio group ", group, ": ", std::strerror(errno)));
   }
   std::unique_ptr<SlowDisk> disk(new SlowDisk(group, parent, *device));
   const std::pair<const char*, uint64_t> settings[] = {
@@ -124,7 +129,8 @@ absl::StatusOr<std::unique_ptr<SlowDisk>> SlowDisk::Create(const std::string& fo
       {"blkio.throttle.write_iops_device", limits.write_iops}};
   for (const auto& [file, value] : settings) {
     if (value == 0) continue;
-    if (absl::Status s = WriteControl(group + "/" + file, absl::StrCat(*device, " ", value));
+    if (absl::Status s =
+            WriteControl(group + "/" + file, absl::StrCat(*device, " ", value));
         !s.ok()) {
       return s;  // the destructor removes the group
     }
@@ -157,7 +163,9 @@ uint64_t SlowDisk::Serviced(const std::string& op) const {
   for (std::string line; std::getline(lines, line);) {
     std::vector<std::string> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
     uint64_t n = 0;
-    if (f.size() == 3 && f[0] == device_ && f[1] == op && absl::SimpleAtoi(f[2], &n)) total += n;
+    if (f.size() == 3 && f[0] == device_ && f[1] == op &&
+        absl::SimpleAtoi(f[2], &n))
+      total += n;
   }
   return total;
 }

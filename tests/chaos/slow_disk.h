@@ -33,9 +33,8 @@ class SlowDisk {
   };
   // A fresh group named `name` (unique on this machine) limiting the device
   // that holds `folder`.
-  static absl::StatusOr<std::unique_ptr<SlowDisk>> Create(const std::string& folder,
-                                                          const std::string& name,
-                                                          const Limits& limits);
+  static absl::StatusOr<std::unique_ptr<SlowDisk>> Create(
+      const std::string& folder, const std::string& name, const Limits& limits);
   // Moves every process still in the group back and removes the group.
   ~SlowDisk();
   SlowDisk(const SlowDisk&) = delete;
@@ -51,7 +50,9 @@ class SlowDisk {
 
  private:
   SlowDisk(std::string group, std::string parent, std::string device)
-      : group_(std::move(group)), parent_(std::move(parent)), device_(std::move(device)) {}
+      : group_(std::move(group)),
+        parent_(std::move(parent)),
+        device_(std::move(device)) {}
   uint64_t Serviced(const std::string& op) const;
 
   std::string group_;   // the group's folder

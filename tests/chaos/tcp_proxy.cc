@@ -26,16 +26,20 @@ absl::StatusOr<sockaddr_in> LoopbackAddress(const std::string& host, int port) {
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
   if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
-    return absl::InvalidArgumentError(absl::StrCat("'", host, "' is not an IPv4 address"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", host, "' is not an IPv4 address"));
   }
   // The proxy is for tests on this machine only.
   if ((ntohl(addr.sin_addr.s_addr) >> 24) != 127) {
-    return absl::InvalidArgumentError(absl::StrCat(host, " is not a loopback address"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(host, " is not a loopback address"));
   }
   return addr;
 }
 
-void SetNonBlocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+void SetNonBlocking(int fd) {
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
 
 void SetNoDelay(int fd) {
   int one = 1;
@@ -83,26 +87,30 @@ bool WriteFrom(int fd, std::string& from) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<TcpProxy>> TcpProxy::Start(const std::string& listen_host,
-                                                          int listen_port,
-                                                          const std::string& upstream_host,
-                                                          int upstream_port) {
-  absl::StatusOr<sockaddr_in> listen_addr = LoopbackAddress(listen_host, listen_port);
+absl::StatusOr<std::unique_ptr<TcpProxy>> TcpProxy::Start(
+    const std::string& listen_host, int listen_port,
+    const std::string& upstream_host, int upstream_port) {
+  absl::StatusOr<sockaddr_in> listen_addr =
+      LoopbackAddress(listen_host, listen_port);
   if (!listen_addr.ok()) return listen_addr.status();
-  if (absl::StatusOr<sockaddr_in> up = LoopbackAddress(upstream_host, upstream_port); !up.ok()) {
+  if (absl::StatusOr<sockaddr_in> up =
+          LoopbackAddress(upstream_host, upstream_port);
+      !up.ok()) {
     return up.status();
   }
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
+  if (fd < 0)
+    return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   sockaddr_in addr = *listen_addr;
   socklen_t len = sizeof(addr);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || listen(fd, 128) != 0 ||
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      listen(fd, 128) != 0 ||
       getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
     absl::Status status = absl::UnavailableError(
-        absl::StrCat("proxy cannot listen on ", listen_host, ":", listen_port, ": ",
-                     std::strerror(errno)));
+        absl::StrCat("proxy cannot listen on ", listen_host, ":", listen_port,
+                     ": ", std::strerror(errno)));
     close(fd);
     return status;
   }
@@ -112,12 +120,14 @@ absl::StatusOr<std::unique_ptr<TcpProxy>> TcpProxy::Start(const std::string& lis
     close(fd);
     return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
   }
-  return std::unique_ptr<TcpProxy>(new TcpProxy(listen_host, fd, ntohs(addr.sin_port),
-                                                upstream_host, upstream_port, wake[0], wake[1]));
+  return std::unique_ptr<TcpProxy>(
+      new TcpProxy(listen_host, fd, ntohs(addr.sin_port), upstream_host,
+                   upstream_port, wake[0], wake[1]));
 }
 
-TcpProxy::TcpProxy(std::string listen_host, int listen_fd, int port, std::string upstream_host,
-                   int upstream_port, int wake_read, int wake_write)
+TcpProxy::TcpProxy(std::string listen_host, int listen_fd, int port,
+                   std::string upstream_host, int upstream_port, int wake_read,
+                   int wake_write)
     : listen_host_(std::move(listen_host)),
       listen_fd_(listen_fd),
       port_(port),
@@ -179,7 +189,8 @@ bool TcpProxy::ConnectUpstream(Link& link) {
   sockaddr_in addr = *LoopbackAddress(upstream_host_, upstream_port_);
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   // A loopback connect completes (or is refused) at once, so it may block.
-  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+  if (fd < 0 ||
+      connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     if (fd >= 0) close(fd);
     return false;
   }
@@ -191,7 +202,8 @@ bool TcpProxy::ConnectUpstream(Link& link) {
 
 void TcpProxy::AcceptAll() {
   while (true) {
-    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd =
+        accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;
     connections_accepted_.fetch_add(1);
     // The mode now, not when poll returned: a connection made after Heal
@@ -204,16 +216,20 @@ void TcpProxy::AcceptAll() {
     SetNoDelay(fd);
     Link link;
     link.down = fd;
-    links_.push_back(std::move(link));  // connected upstream once the link is open
+    links_.push_back(
+        std::move(link));  // connected upstream once the link is open
   }
 }
 
 bool TcpProxy::Pump(Link& link, short down_events, short up_events) {
   bool alive = true;
-  if (down_events & (POLLIN | POLLHUP | POLLERR)) alive &= ReadInto(link.down, link.to_up);
-  if (up_events & (POLLIN | POLLHUP | POLLERR)) alive &= ReadInto(link.up, link.to_down);
+  if (down_events & (POLLIN | POLLHUP | POLLERR))
+    alive &= ReadInto(link.down, link.to_up);
+  if (up_events & (POLLIN | POLLHUP | POLLERR))
+    alive &= ReadInto(link.up, link.to_down);
   // Write whatever is buffered, including what one side sent before closing.
-  bool written = WriteFrom(link.up, link.to_up) && WriteFrom(link.down, link.to_down);
+  bool written =
+      WriteFrom(link.up, link.to_up) && WriteFrom(link.down, link.to_down);
   return alive && written;
 }
 
@@ -235,13 +251,15 @@ void TcpProxy::Loop() {
     if (reset) ResetAll();
     if (mode == Mode::kOpen) {
       for (Link& link : links_) {
-        if (link.down >= 0 && link.up < 0 && !ConnectUpstream(link)) ResetLink(link);
+        if (link.down >= 0 && link.up < 0 && !ConnectUpstream(link))
+          ResetLink(link);
       }
     }
     links_.erase(std::remove_if(links_.begin(), links_.end(),
                                 [](const Link& l) { return l.down < 0; }),
                  links_.end());
-    std::vector<pollfd> fds = {{wake_read_, POLLIN, 0}, {listen_fd_, POLLIN, 0}};
+    std::vector<pollfd> fds = {{wake_read_, POLLIN, 0},
+                               {listen_fd_, POLLIN, 0}};
     // A blackholed link is not polled at all: nothing moves, and even a
     // closed end goes unnoticed until the link heals.
     const std::size_t polled = mode == Mode::kOpen ? links_.size() : 0;

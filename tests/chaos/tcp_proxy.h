@@ -34,16 +34,17 @@ class TcpProxy {
   // Listens on listen_host:listen_port (0: any free port) and relays each
   // accepted connection to upstream_host:upstream_port, connecting upstream
   // per connection (an upstream that is down resets the connection).
-  static absl::StatusOr<std::unique_ptr<TcpProxy>> Start(const std::string& listen_host,
-                                                         int listen_port,
-                                                         const std::string& upstream_host,
-                                                         int upstream_port);
+  static absl::StatusOr<std::unique_ptr<TcpProxy>> Start(
+      const std::string& listen_host, int listen_port,
+      const std::string& upstream_host, int upstream_port);
   ~TcpProxy();
   TcpProxy(const TcpProxy&) = delete;
   TcpProxy& operator=(const TcpProxy&) = delete;
 
   int port() const { return port_; }
-  std::string address() const { return listen_host_ + ":" + std::to_string(port_); }
+  std::string address() const {
+    return listen_host_ + ":" + std::to_string(port_);
+  }
 
   void Cut(CutKind kind);
   void Heal();
@@ -59,8 +60,9 @@ class TcpProxy {
     std::string to_up, to_down;
   };
 
-  TcpProxy(std::string listen_host, int listen_fd, int port, std::string upstream_host,
-           int upstream_port, int wake_read, int wake_write);
+  TcpProxy(std::string listen_host, int listen_fd, int port,
+           std::string upstream_host, int upstream_port, int wake_read,
+           int wake_write);
   Mode CurrentMode();
   void Loop();
   void AcceptAll();
