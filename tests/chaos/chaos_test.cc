@@ -309,7 +309,11 @@ class ChaosTrial {
     }
     if (coordinator_ != nullptr) coordinator_->Kill9();
     // Orphaned tools of killed workers (bench, llama-server) of this trial.
-    for (pid_t pid : ProcessesMentioning(dir_.path(), "")) kill(pid, SIGKILL);
+    // Never with an empty folder name (mkdtemp failed): that would match
+    // every process on the machine.
+    if (!dir_.path().empty()) {
+      for (pid_t pid : ProcessesMentioning(dir_.path(), "")) kill(pid, SIGKILL);
+    }
   }
 
   absl::Status SetUp() {
