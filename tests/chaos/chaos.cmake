@@ -1,11 +1,19 @@
 # Chaos trials: real cohortd + two workers + the llama.cpp fakes, with random
-# kill -9 of cohortd, workers and llama-server and a worker cut off past its
-# lease. ctest runs a short series (label "chaos", `ctest -L chaos`);
-# COHORT_CHAOS_TRIALS sets the count for long series (docs/RELIABILITY.md).
+# kill -9 of cohortd, workers and llama-server, a worker cut off past its
+# lease (SIGSTOP), network partitions through a cuttable loopback proxy and a
+# slow disk (blkio throttle). ctest runs a short series (label "chaos",
+# `ctest -L chaos`); COHORT_CHAOS_TRIALS sets the count for long series
+# (docs/RELIABILITY.md).
 if(COHORT_BUILD_TESTS)
+  cohort_cc_library(NAME chaos_faults TESTONLY
+    HDRS chaos/tcp_proxy.h chaos/slow_disk.h
+    SRCS chaos/tcp_proxy.cc chaos/slow_disk.cc
+    DEPS absl::status absl::statusor absl::strings absl::synchronization absl::time Threads::Threads)
+  cohort_cc_test(NAME chaos_faults_test SRCS chaos/chaos_faults_test.cc DEPS cohort::chaos_faults)
+
   add_executable(chaos_test chaos/chaos_test.cc)
   set_target_properties(chaos_test PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/tests)
-  target_link_libraries(chaos_test PRIVATE cohort::integration_workers
+  target_link_libraries(chaos_test PRIVATE cohort::chaos_faults cohort::integration_workers
     cohort::integration_support cohort::proto cohort::common_testing nlohmann_json::nlohmann_json
     absl::strings absl::synchronization GTest::gtest_main)
   add_dependencies(chaos_test cohortd cohort-worker)

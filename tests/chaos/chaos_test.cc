@@ -3,8 +3,12 @@
 // and llama-server faked), while faults hit at random moments: kill -9 of
 // cohortd (restarted on the same port and state), kill -9 of a worker
 // (restarted on the same state folder, or not), kill -9 of the fake
-// llama-server, and a worker cut off from the coordinator (SIGSTOP past its
-// lease, then SIGCONT). Each trial checks that
+// llama-server, a worker cut off from the coordinator (SIGSTOP past its
+// lease, then SIGCONT), a network partition (each worker reaches cohortd,
+// and its peer reaches its artifact service, through a loopback TCP proxy
+// that the trial cuts and heals while every process keeps running), and a
+// slow disk (cohortd or a worker moved into a cgroup v1 blkio group that
+// throttles the disk holding its state folder). Each trial checks that
 //   - the campaign succeeds;
 //   - the results equal those of a fault-free reference run: the same
 //     (step kind, problem id, sample) set, nothing missing, nothing
@@ -14,13 +18,16 @@
 //
 // Parameters (environment): COHORT_CHAOS_TRIALS (default 3),
 // COHORT_CHAOS_SEED (default: time), COHORT_CHAOS_LOG (a file that gets one
-// line per trial). Long series: see docs/RELIABILITY.md.
+// line per trial), COHORT_CHAOS_FAULTS (comma-separated fault names to draw
+// from; default all). Long series: see docs/RELIABILITY.md.
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -35,6 +42,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -47,6 +55,8 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/chaos/slow_disk.h"
+#include "tests/chaos/tcp_proxy.h"
 #include "tests/integration/cohortd_process.h"
 #include "tests/integration/worker_process.h"
 
@@ -57,6 +67,8 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 using testing::BinDir;
 using testing::CohortdProcess;
+using testing::SlowDisk;
+using testing::TcpProxy;
 using testing::WorkerProcess;
 using testing::WorkerSpec;
 
@@ -117,6 +129,8 @@ class Coordinator {
     process_.WaitFor(absl::Seconds(10));
   }
   bool running() { return process_.running() && !process_.PollExited(); }
+  pid_t pid() const { return process_.pid(); }
+  int port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   std::shared_ptr<grpc::Channel> Channel() const {
     return grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
@@ -222,7 +236,16 @@ struct Outcome {
   std::string describe;
 };
 
-enum class Fault { kKillCohortd, kKillWorker, kKillLlamaServer, kCutOffWorker };
+enum class Fault {
+  kKillCohortd,
+  kKillWorker,
+  kKillLlamaServer,
+  kCutOffWorker,
+  kPartitionWorker,
+  kPartitionPeers,
+  kSlowDisk,
+};
+constexpr int kFaultKinds = 7;
 
 const char* FaultName(Fault f) {
   switch (f) {
@@ -230,8 +253,47 @@ const char* FaultName(Fault f) {
     case Fault::kKillWorker: return "kill-9-worker";
     case Fault::kKillLlamaServer: return "kill-9-llama-server";
     case Fault::kCutOffWorker: return "cut-off-worker";
+    case Fault::kPartitionWorker: return "partition-worker";
+    case Fault::kPartitionPeers: return "partition-peers";
+    case Fault::kSlowDisk: return "slow-disk";
   }
   return "?";
+}
+
+// The fault kinds a series draws from: COHORT_CHAOS_FAULTS (names, comma-
+// separated) or all of them.
+absl::StatusOr<std::vector<Fault>> FaultsToDraw() {
+  std::vector<Fault> all;
+  for (int i = 0; i < kFaultKinds; ++i) all.push_back(static_cast<Fault>(i));
+  const char* wanted = std::getenv("COHORT_CHAOS_FAULTS");
+  if (wanted == nullptr || *wanted == '\0') return all;
+  std::vector<Fault> out;
+  for (absl::string_view name : absl::StrSplit(wanted, ',', absl::SkipWhitespace())) {
+    name = absl::StripAsciiWhitespace(name);
+    auto it = std::find_if(all.begin(), all.end(),
+                           [&](Fault f) { return name == FaultName(f); });
+    if (it == all.end()) {
+      std::vector<std::string> names;
+      for (Fault f : all) names.push_back(FaultName(f));
+      return absl::InvalidArgumentError(absl::StrCat("COHORT_CHAOS_FAULTS: unknown fault '", name,
+                                                     "'; known: ", absl::StrJoin(names, ", ")));
+    }
+    out.push_back(*it);
+  }
+  if (out.empty()) return absl::InvalidArgumentError("COHORT_CHAOS_FAULTS names no fault");
+  return out;
+}
+
+// True when nothing listens on host:port (a bind there succeeds).
+bool PortFreeOn(const std::string& host, int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
+  bool free = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return free;
 }
 
 class ChaosTrial {
@@ -247,7 +309,11 @@ class ChaosTrial {
     }
     if (coordinator_ != nullptr) coordinator_->Kill9();
     // Orphaned tools of killed workers (bench, llama-server) of this trial.
-    for (pid_t pid : ProcessesMentioning(dir_.path(), "")) kill(pid, SIGKILL);
+    // Never with an empty folder name (mkdtemp failed): that would match
+    // every process on the machine.
+    if (!dir_.path().empty()) {
+      for (pid_t pid : ProcessesMentioning(dir_.path(), "")) kill(pid, SIGKILL);
+    }
   }
 
   absl::Status SetUp() {
@@ -273,6 +339,9 @@ class ChaosTrial {
       absl::StatusOr<SubprocessResult> r = RunSubprocess(options);
       if (!r.ok()) return r.status();
       if (!r->Succeeded()) return absl::InternalError(r->Describe());
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (absl::Status s = StartLinks(); !s.ok()) return s;
     }
     for (int i = 0; i < 2; ++i) workers_.push_back(NewWorker(i));
     for (auto& w : workers_) {
@@ -322,6 +391,12 @@ class ChaosTrial {
     }
     out.state = campaign.state();
     out.describe = campaign.DebugString();
+    // Evidence that the workers' traffic went through the cuttable links.
+    int to_cohortd = 0, to_peers = 0;
+    for (auto& link : cohortd_links_) to_cohortd += link->connections_accepted();
+    for (auto& link : artifact_links_) to_peers += link->connections_accepted();
+    absl::StrAppend(log, " [relayed connections: to cohortd ", to_cohortd, ", to peers ",
+                    to_peers, "]");
     Collect(*id, campaign, &out);
     return out;
   }
@@ -329,11 +404,39 @@ class ChaosTrial {
   std::string path() const { return dir_.path(); }
 
  private:
+  // The links of one more worker: its way to cohortd, and its peers' way to
+  // its artifact service. The worker serves artifacts on 127.0.0.1:Q and
+  // advertises 127.0.0.2:Q, where its link listens; Q stays the same across
+  // restarts, so the link outlives the worker.
+  absl::Status StartLinks() {
+    absl::StatusOr<std::unique_ptr<TcpProxy>> to_cohortd =
+        TcpProxy::Start("127.0.0.1", 0, "127.0.0.1", coordinator_->port());
+    if (!to_cohortd.ok()) return to_cohortd.status();
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      absl::StatusOr<std::unique_ptr<TcpProxy>> to_artifacts =
+          TcpProxy::Start("127.0.0.2", 0, "127.0.0.1", 0);
+      if (!to_artifacts.ok()) return to_artifacts.status();
+      int port = (*to_artifacts)->port();
+      if (!PortFreeOn("127.0.0.1", port)) continue;
+      // Relay to the same port on 127.0.0.1.
+      to_artifacts->reset();
+      to_artifacts = TcpProxy::Start("127.0.0.2", port, "127.0.0.1", port);
+      if (!to_artifacts.ok()) continue;
+      cohortd_links_.push_back(std::move(*to_cohortd));
+      artifact_links_.push_back(std::move(*to_artifacts));
+      return absl::OkStatus();
+    }
+    return absl::UnavailableError("no port free on both 127.0.0.1 and 127.0.0.2");
+  }
+
   std::unique_ptr<WorkerProcess> NewWorker(int i) {
     WorkerSpec spec;
     spec.id = "w" + std::to_string(i);
     spec.state_dir = dir_.Join(spec.id);
-    spec.coordinator = coordinator_->address();
+    spec.coordinator = cohortd_links_[i]->address();
+    spec.extra_flags = {"--artifact-listen",
+                        "127.0.0.1:" + std::to_string(artifact_links_[i]->port()),
+                        "--artifact-advertise-host", "127.0.0.2"};
     spec.token_file = dir_.Join("worker.token");
     spec.slots = 2;
     // Slower tokens stretch the generate step so faults land inside it.
@@ -421,6 +524,36 @@ class ChaosTrial {
         absl::StrAppend(log, "(", servers.size(), " killed)");
         break;
       }
+      case Fault::kPartitionWorker: {
+        // The worker keeps running, cut off from cohortd (and, half the time,
+        // from its peer both ways) for 1-8 s: shorter or longer than a lease.
+        int i = pick(rng);
+        TcpProxy::CutKind how = RandomCut(rng);
+        bool from_peer = rng() % 2 == 0;
+        int ms = std::uniform_int_distribution<int>(1000, 8000)(rng);
+        std::vector<TcpProxy*> cut = {cohortd_links_[i].get()};
+        if (from_peer) {
+          for (auto& link : artifact_links_) cut.push_back(link.get());
+        }
+        int reset = Partition(cut, how, absl::Milliseconds(ms));
+        absl::StrAppend(log, "(w", i, " from cohortd", from_peer ? "+peer" : "", ", ",
+                        CutName(how), " ", ms, "ms, ", reset, " connections reset)");
+        break;
+      }
+      case Fault::kPartitionPeers: {
+        // Both still reach cohortd, but not each other's artifact service:
+        // input fetches fail or hang.
+        TcpProxy::CutKind how = RandomCut(rng);
+        int ms = std::uniform_int_distribution<int>(1000, 8000)(rng);
+        std::vector<TcpProxy*> cut;
+        for (auto& link : artifact_links_) cut.push_back(link.get());
+        int reset = Partition(cut, how, absl::Milliseconds(ms));
+        absl::StrAppend(log, "(", CutName(how), " ", ms, "ms, ", reset, " connections reset)");
+        break;
+      }
+      case Fault::kSlowDisk:
+        SlowDown(rng, pick, log);
+        break;
       case Fault::kCutOffWorker: {
         int i = pick(rng);
         pid_t pid = WorkerPid(*workers_[i]);
@@ -434,6 +567,63 @@ class ChaosTrial {
         break;
       }
     }
+  }
+
+  static TcpProxy::CutKind RandomCut(std::mt19937_64& rng) {
+    return rng() % 2 == 0 ? TcpProxy::CutKind::kReset : TcpProxy::CutKind::kBlackhole;
+  }
+  static const char* CutName(TcpProxy::CutKind how) {
+    return how == TcpProxy::CutKind::kReset ? "reset" : "blackhole";
+  }
+  // Cuts `links` for `how_long`, heals them; returns the connections reset.
+  static int Partition(const std::vector<TcpProxy*>& links, TcpProxy::CutKind how,
+                       absl::Duration how_long) {
+    int before = 0;
+    for (TcpProxy* link : links) before += link->connections_reset();
+    for (TcpProxy* link : links) link->Cut(how);
+    absl::SleepFor(how_long);
+    for (TcpProxy* link : links) link->Heal();
+    int after = 0;
+    for (TcpProxy* link : links) after += link->connections_reset();
+    return after - before;
+  }
+
+  // A slow disk for 2-10 s under cohortd (a third of the time) or a worker:
+  // the process is moved into a blkio group throttling the disk that holds
+  // its state folder to 2-40 requests/s and 256 KiB-4 MiB/s each way, then
+  // moved back. Skipped, with the reason logged, where that cannot be done.
+  template <typename Pick>
+  void SlowDown(std::mt19937_64& rng, Pick& pick, std::string* log) {
+    bool on_cohortd = rng() % 3 == 0;
+    int i = pick(rng);
+    SlowDisk::Limits limits;
+    limits.read_iops = limits.write_iops = std::uniform_int_distribution<uint32_t>(2, 40)(rng);
+    limits.read_bps = limits.write_bps =
+        std::uniform_int_distribution<uint64_t>(256 << 10, 4 << 20)(rng);
+    int ms = std::uniform_int_distribution<int>(2000, 10000)(rng);
+    std::string who = on_cohortd ? "cohortd" : absl::StrCat("w", i);
+    // The disk of the trial folder, which holds every state folder (a
+    // worker that is just starting may not have made its own yet).
+    std::string folder = on_cohortd ? dir_.Join("cohortd") : dir_.path();
+    pid_t pid = on_cohortd ? (coordinator_->running() ? coordinator_->pid() : -1)
+                           : WorkerPid(*workers_[i]);
+    if (pid <= 0) {
+      absl::StrAppend(log, "(", who, " not running)");
+      return;
+    }
+    static int groups = 0;
+    absl::StatusOr<std::unique_ptr<SlowDisk>> disk = SlowDisk::Create(
+        folder, absl::StrCat("cohort-chaos-", getpid(), "-", ++groups), limits);
+    absl::Status added = disk.ok() ? (*disk)->Add(pid) : disk.status();
+    if (!added.ok()) {
+      absl::StrAppend(log, "(", who, " skipped: ", added.message(), ")");
+      return;
+    }
+    absl::SleepFor(absl::Milliseconds(ms));
+    absl::StrAppend(log, "(", who, " on ", (*disk)->device(), ", ", limits.write_iops,
+                    " iops, ", limits.write_bps >> 10, " KiB/s, ", ms, "ms, ",
+                    (*disk)->ServicedReads(), " reads + ", (*disk)->ServicedWrites(),
+                    " writes throttled)");
   }
 
   std::unique_ptr<v1::Coordinator::Stub> Stub() {
@@ -581,6 +771,9 @@ class ChaosTrial {
   std::string source_dir_;
   cohort::testing::TempDir dir_;
   std::unique_ptr<Coordinator> coordinator_;
+  // Per worker: worker -> cohortd, and peers -> the worker's artifact service.
+  std::vector<std::unique_ptr<TcpProxy>> cohortd_links_;
+  std::vector<std::unique_ptr<TcpProxy>> artifact_links_;
   std::vector<std::unique_ptr<WorkerProcess>> workers_;
   std::string client_token_;
   std::string campaign_id_;
@@ -605,12 +798,12 @@ TEST(ChaosTest, CampaignsSurviveRandomFaultsExactlyOnce) {
   // The reference: the same campaign without faults.
   Outcome reference;
   absl::Duration reference_time;
+  std::string reference_log;
   {
     ChaosTrial trial(source_dir);
     ASSERT_OK(trial.SetUp());
-    std::string log;
     absl::Time start = absl::Now();
-    reference = trial.Run({}, rng, &log);
+    reference = trial.Run({}, rng, &reference_log);
     reference_time = absl::Now() - start;
     ASSERT_EQ(reference.state, v1::CAMPAIGN_STATE_SUCCEEDED) << reference.describe;
   }
@@ -625,8 +818,11 @@ TEST(ChaosTest, CampaignsSurviveRandomFaultsExactlyOnce) {
   ASSERT_EQ(reference.outputs_missing, 0) << reference.describe;
   AppendLog(absl::StrCat("reference: ", reference.results.size(), " results (",
                          absl::StrJoin(kinds, ", "), "), ",
-                         reference.steps, " steps in ", absl::FormatDuration(reference_time)));
+                         reference.steps, " steps in ", absl::FormatDuration(reference_time),
+                         reference_log));
 
+  absl::StatusOr<std::vector<Fault>> kinds_to_draw = FaultsToDraw();
+  ASSERT_OK(kinds_to_draw.status());
   const double span_ms = absl::ToDoubleMilliseconds(reference_time);
   int failed = 0;
   std::map<std::string, int> fault_counts;
@@ -640,7 +836,8 @@ TEST(ChaosTest, CampaignsSurviveRandomFaultsExactlyOnce) {
     for (int i = 0; i < n; ++i) {
       absl::Duration at = absl::Milliseconds(
           std::uniform_real_distribution<double>(0, span_ms)(rng));
-      Fault f = static_cast<Fault>(std::uniform_int_distribution<int>(0, 3)(rng));
+      Fault f = (*kinds_to_draw)[std::uniform_int_distribution<std::size_t>(
+          0, kinds_to_draw->size() - 1)(rng)];
       faults.emplace_back(at, f);
       ++fault_counts[FaultName(f)];
     }
