@@ -301,7 +301,10 @@ TEST(SupervisorTest, RestartsACrashedServer) {
   for (const GenerationOutcome& o : outcomes) EXPECT_OK(o.result.status()) << o.key;
   EXPECT_EQ(server->restarts(), 1);
   server->Stop();
-  EXPECT_THAT(LogTail(dir.Join("server.log"), 50), HasSubstr("crashing on request 3"));
+  // Which request crashes it depends on how many probes (health, props) a
+  // loaded machine made the supervisor repeat; that it crashed is the point.
+  EXPECT_THAT(LogTail(dir.Join("server.log"), 50),
+              HasSubstr("fake llama-server: crashing on request "));
 }
 
 TEST(SupervisorTest, ExitWhileStartingCarriesTheLogTail) {
