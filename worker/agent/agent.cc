@@ -417,7 +417,35 @@ absl::StatusOr<std::map<std::string, std::string>> Agent::ResolveInputs(
   return paths;
 }
 
+void Agent::WaitForEarlierAttempts(Running* running) {
+  const std::string& key = running->lease.step().key();
+  while (!stopping_.load()) {
+    bool earlier = false;
+    {
+      absl::MutexLock lock(&mu_);
+      for (auto& [id, other] : running_) {
+        // Only earlier epochs: two attempts never wait for each other.
+        if (other.get() == running || other->done.load() ||
+            other->lease.step().key() != key ||
+            other->lease.epoch() >= running->lease.epoch()) {
+          continue;
+        }
+        other->cancel.store(true);
+        earlier = true;
+      }
+    }
+    if (!earlier) return;
+    SleepUnless(stopping_, absl::Milliseconds(50));
+  }
+}
+
 void Agent::RunStep(Running* running) {
+  // An earlier attempt of this step may still be winding down here (its
+  // lease superseded while this worker was stopped or cut off). Both would
+  // use the step's work folder, which is kept across attempts so generation
+  // resumes from its journal, and the earlier one's clean-up would delete
+  // the later one's files: stop it and let it end first.
+  WaitForEarlierAttempts(running);
   const v1::Lease& lease = running->lease;
   // The key names this step's log, scratch and work folders: anything but a
   // digest is refused before a path is built from it.

@@ -107,6 +107,9 @@ class Agent {
   void HeartbeatLoop();
   void ShipLoop();
   void RunStep(Running* running);
+  // Cancels other attempts of the same step still running on this worker
+  // and returns once they have ended (or the agent stops).
+  void WaitForEarlierAttempts(Running* running);
   absl::StatusOr<std::map<std::string, std::string>> ResolveInputs(
       const v1::Lease& lease);
   void SpoolComplete(const v1::Lease& lease, const StepResult& result,
