@@ -406,10 +406,15 @@ absl::StatusOr<std::map<std::string, std::string>> Agent::ResolveInputs(
           paths[input.name()] = fetched->path;
           break;
         }
-        last = absl::Status(fetched.status().code(),
-                            absl::StrCat("input ", input.name(), " from worker ",
-                                         where.worker_id(), ": ",
-                                         fetched.status().message()));
+        // Whatever went wrong between us and that peer (a reset stream
+        // reads as CANCELLED with no message, a hostile or broken manifest
+        // as INVALID_ARGUMENT, a corrupt copy as DATA_LOSS) says nothing
+        // about the step: UNAVAILABLE, so it is handed back and offered
+        // again (a bounded number of times), with the real code kept.
+        last = absl::UnavailableError(absl::StrCat(
+            "input ", input.name(), " from worker ", where.worker_id(), ": ",
+            absl::StatusCodeToString(fetched.status().code()), ": ",
+            fetched.status().message()));
       }
     }
     if (paths.count(input.name()) == 0) return last;
