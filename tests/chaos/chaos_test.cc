@@ -67,6 +67,7 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 using testing::BinDir;
 using testing::CohortdProcess;
+using testing::FreePort;
 using testing::SlowDisk;
 using testing::TcpProxy;
 using testing::WorkerProcess;
@@ -79,22 +80,6 @@ int EnvInt(const char* name, int fallback) {
   const char* value = std::getenv(name);
   int out = 0;
   return value != nullptr && absl::SimpleAtoi(value, &out) ? out : fallback;
-}
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
 }
 
 // cohortd on a fixed loopback port, so that workers find it again after a

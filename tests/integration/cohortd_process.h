@@ -19,6 +19,9 @@ namespace cohort::testing {
 // The folder holding cohortd, cohort-worker and cohort (set by CMake).
 std::string BinDir();
 
+// A loopback port that was free a moment ago (0 if none could be bound).
+int FreePort();
+
 class CohortdProcess {
  public:
   explicit CohortdProcess(std::string state_dir,
