@@ -16,13 +16,28 @@
 
 namespace cohort {
 
+namespace {
+
+// OpenSSL 3 looks the algorithm up again on every init given EVP_sha256();
+// fetched once, an init is cheap (a 10^5-step plan hashes 10^5 small
+// documents).
+const EVP_MD* FetchedSha256() {
+  static const EVP_MD* const md = [] {
+    const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    return fetched != nullptr ? fetched : EVP_sha256();
+  }();
+  return md;
+}
+
+}  // namespace
+
 struct Sha256::State {
   EVP_MD_CTX* ctx = nullptr;
 };
 
 Sha256::Sha256() : state_(std::make_unique<State>()) {
   state_->ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(state_->ctx, EVP_sha256(), nullptr);
+  EVP_DigestInit_ex(state_->ctx, FetchedSha256(), nullptr);
 }
 
 Sha256::~Sha256() { EVP_MD_CTX_free(state_->ctx); }
@@ -31,10 +46,12 @@ void Sha256::Update(const void* data, size_t size) {
   EVP_DigestUpdate(state_->ctx, data, size);
 }
 
-std::string Sha256::FinishHex() {
+namespace {
+
+std::string FinishToHex(EVP_MD_CTX* ctx) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  EVP_DigestFinal_ex(state_->ctx, digest, &length);
+  EVP_DigestFinal_ex(ctx, digest, &length);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string hex(length * 2, '0');
   for (unsigned int i = 0; i < length; ++i) {
@@ -44,10 +61,21 @@ std::string Sha256::FinishHex() {
   return hex;
 }
 
+}  // namespace
+
+std::string Sha256::FinishHex() { return FinishToHex(state_->ctx); }
+
 std::string Sha256Hex(absl::string_view bytes) {
-  Sha256 hasher;
-  hasher.Update(bytes);
-  return hasher.FinishHex();
+  // One context per thread, re-initialized per call: no allocation.
+  struct Context {
+    Context() : ctx(EVP_MD_CTX_new()) {}
+    ~Context() { EVP_MD_CTX_free(ctx); }
+    EVP_MD_CTX* ctx;
+  };
+  thread_local Context context;
+  EVP_DigestInit_ex(context.ctx, FetchedSha256(), nullptr);
+  EVP_DigestUpdate(context.ctx, bytes.data(), bytes.size());
+  return FinishToHex(context.ctx);
 }
 
 absl::StatusOr<std::string> Sha256File(const std::string& path) {

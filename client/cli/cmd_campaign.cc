@@ -92,11 +92,11 @@ absl::Status Submit(const GlobalOptions& g, const SubmitOptions& o) {
   COHORT_ASSIGN_OR_RETURN(Submission s, SubmitSpecFile(g, o.spec_file, flags));
   const v1::SubmitCampaignResponse& response = s.response;
   if (o.dry_run) {
-    std::printf("dry run of '%s': %zu variants, %d steps\n", s.spec.name.c_str(),
-                s.spec.variants.size(), response.steps_size());
+    std::printf("dry run of '%s': %zu variants, %u steps\n", s.spec.name.c_str(),
+                s.spec.variants.size(), response.steps_total());
     PrintGraph(response);
     if (o.rerun) {
-      std::printf("%d steps to run again (--rerun)\n", response.steps_size());
+      std::printf("%u steps to run again (--rerun)\n", response.steps_total());
     } else {
       std::printf("%u steps cached, %u to run\n", response.steps_cached(),
                   response.steps_to_run());
@@ -105,8 +105,8 @@ absl::Status Submit(const GlobalOptions& g, const SubmitOptions& o) {
   }
   std::printf("%s\n", response.campaign_id().c_str());
   if (!o.quiet) {
-    std::fprintf(stderr, "submitted '%s': %d steps, %u cached, %u to run\n",
-                 s.spec.name.c_str(), response.steps_size(), response.steps_cached(),
+    std::fprintf(stderr, "submitted '%s': %u steps, %u cached, %u to run\n",
+                 s.spec.name.c_str(), response.steps_total(), response.steps_cached(),
                  response.steps_to_run());
   }
   return absl::OkStatus();

@@ -162,8 +162,8 @@ absl::Status Reproduce(const GlobalOptions& g, const ReproduceOptions& o) {
   std::printf("campaign %s\n", id.c_str());
   std::fflush(stdout);
   if (!o.quiet) {
-    std::fprintf(stderr, "reproducing '%s' as campaign %s: %d steps, %u run again\n",
-                 s.spec.name.c_str(), id.c_str(), s.response.steps_size(),
+    std::fprintf(stderr, "reproducing '%s' as campaign %s: %u steps, %u run again\n",
+                 s.spec.name.c_str(), id.c_str(), s.response.steps_total(),
                  s.response.steps_to_run());
   }
   // A step another campaign holds leased is not re-armed; its output is

@@ -25,6 +25,7 @@ BatchInsert::BatchInsert(Database& db, std::string head, int columns,
       batch_sql_(StatementText(head_, columns_, rows_per_statement_)),
       single_sql_(StatementText(head_, columns_, 1)) {
   values_.reserve(static_cast<size_t>(columns_ * rows_per_statement_));
+  text_.reserve(static_cast<size_t>(columns_ * rows_per_statement_) * 32);
 }
 
 BatchInsert& BatchInsert::Int(int64_t value) {
@@ -37,7 +38,9 @@ BatchInsert& BatchInsert::Int(int64_t value) {
 BatchInsert& BatchInsert::Text(absl::string_view value) {
   Value& v = values_.emplace_back();
   v.type = Value::Type::kText;
-  v.text.assign(value.data(), value.size());
+  v.number = static_cast<int64_t>(text_.size());
+  v.size = value.size();
+  text_.append(value.data(), value.size());
   return *this;
 }
 
@@ -62,6 +65,7 @@ absl::Status BatchInsert::EndRow() {
   }
   absl::Status status = Write(batch_sql_, 0, rows_per_statement_);
   values_.clear();
+  text_.clear();
   return status;
 }
 
@@ -73,6 +77,7 @@ absl::Status BatchInsert::Finish() {
   size_t rows = values_.size() / columns_;
   for (size_t row = 0; row < rows && status.ok(); ++row) status = Write(single_sql_, row, 1);
   values_.clear();
+  text_.clear();
   return status;
 }
 
@@ -91,11 +96,13 @@ absl::Status BatchInsert::Write(const std::string& sql, size_t first_row,
         insert.Bind(index, v.number);
         break;
       case Value::Type::kText:
-        insert.Bind(index, absl::string_view(v.text));
+        insert.BindTextNoCopy(
+            index, absl::string_view(text_).substr(static_cast<size_t>(v.number), v.size));
         break;
     }
   }
   absl::Status status = insert.Run();
+  insert.Reset();  // drops the pointers into text_
   if (status.ok()) rows_written_ += rows;
   return status;
 }

@@ -2,7 +2,12 @@
 
 #include <sqlite3.h>
 
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/status_macros.h"
 
 namespace cohort {
@@ -52,6 +57,12 @@ Statement& Statement::Bind(int index, absl::string_view text) {
   RecordBindError(sqlite3_bind_text(stmt_, index, text.data(),
                                     static_cast<int>(text.size()),
                                     SQLITE_TRANSIENT));
+  return *this;
+}
+
+Statement& Statement::BindTextNoCopy(int index, absl::string_view text) {
+  RecordBindError(sqlite3_bind_text(stmt_, index, text.data(),
+                                    static_cast<int>(text.size()), SQLITE_STATIC));
   return *this;
 }
 
@@ -127,6 +138,83 @@ void Statement::Reset() {
   status_ = absl::OkStatus();
 }
 
+// Copies the write-ahead log into the database file from its own thread and
+// connection, so that no commit waits for it. PASSIVE: it never blocks
+// writers or readers, and copies what no open read transaction still needs.
+class WalCheckpointer {
+ public:
+  static absl::StatusOr<std::unique_ptr<WalCheckpointer>> Start(
+      const std::string& path, absl::Duration interval) {
+    sqlite3* raw = nullptr;
+    int rc = sqlite3_open_v2(path.c_str(), &raw,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+      absl::Status status =
+          SqliteError(rc, raw, absl::StrCat("opening ", path, " to checkpoint"));
+      sqlite3_close(raw);
+      return status;
+    }
+    // A connection opens the log at its first read; until then a checkpoint
+    // finds no log to copy.
+    rc = sqlite3_exec(raw, "SELECT count(*) FROM sqlite_master", nullptr, nullptr,
+                      nullptr);
+    if (rc != SQLITE_OK) {
+      absl::Status status =
+          SqliteError(rc, raw, absl::StrCat("reading ", path, " to checkpoint"));
+      sqlite3_close(raw);
+      return status;
+    }
+    return std::unique_ptr<WalCheckpointer>(new WalCheckpointer(raw, interval));
+  }
+  ~WalCheckpointer() {
+    {
+      absl::MutexLock lock(&mu_);
+      stop_ = true;
+    }
+    thread_.join();
+    sqlite3_close(db_);
+  }
+
+ private:
+  WalCheckpointer(sqlite3* db, absl::Duration interval)
+      : db_(db), interval_(interval), thread_([this] { Loop(); }) {}
+
+  void Loop() {
+    absl::MutexLock lock(&mu_);
+    while (!mu_.AwaitWithTimeout(absl::Condition(&stop_), interval_)) {
+      mu_.Unlock();
+      CheckpointOnce();
+      mu_.Lock();
+    }
+  }
+
+  // A busy or failed pass is retried on the next tick.
+  void CheckpointOnce() {
+    int log_frames = 0;
+    int copied_frames = 0;
+    (void)sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                    &log_frames, &copied_frames);
+    // The log starts over only when a writer finds it all copied. Under a
+    // steady stream of writes a passive pass may never catch up, and the
+    // log (which a restart reads whole) would grow without bound: past
+    // kMaxLogFrames, wait for the writer and start it over.
+    if (log_frames > kMaxLogFrames) {
+      sqlite3_busy_timeout(db_, 5000);
+      (void)sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE,
+                                      nullptr, nullptr);
+      sqlite3_busy_timeout(db_, 0);
+    }
+  }
+
+  static constexpr int kMaxLogFrames = 64 * 1024;  // 256 MiB of 4 KiB pages
+
+  sqlite3* const db_;
+  const absl::Duration interval_;
+  absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;  // last: starts after the members it reads
+};
+
 absl::StatusOr<std::unique_ptr<Database>> Database::Open(
     const std::string& path, const DatabaseOptions& options) {
   sqlite3* raw = nullptr;
@@ -148,10 +236,20 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
   COHORT_RETURN_IF_ERROR(db->Execute("PRAGMA foreign_keys=ON"));
   // A corrupt or foreign file must fail here, not at the first query.
   COHORT_RETURN_IF_ERROR(db->Execute("SELECT count(*) FROM sqlite_master"));
+  if (options.checkpoint == Checkpoint::kBackground && path != ":memory:") {
+    COHORT_RETURN_IF_ERROR(db->Execute("PRAGMA wal_autocheckpoint=0"));
+    COHORT_ASSIGN_OR_RETURN(
+        db->checkpointer_,
+        WalCheckpointer::Start(path, absl::Milliseconds(options.checkpoint_interval_ms)));
+  }
   return db;
 }
 
+Database::Database(sqlite3* db, std::string path, Durability durability)
+    : db_(db), path_(std::move(path)), durability_(durability) {}
+
 Database::~Database() {
+  checkpointer_.reset();
   cache_.clear();  // statements must be finalized before the close
   sqlite3_close(db_);
 }

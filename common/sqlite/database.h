@@ -18,7 +18,9 @@
 // SQLITE_BUSY at once, ignoring busy_timeout.
 //
 // Not thread-safe: one Database is used by one thread at a time (the
-// coordinator guards it with its single mutex).
+// coordinator guards it with its single mutex). With Checkpoint::kBackground
+// a Database also owns a checkpoint thread, which touches only its own
+// connection.
 #ifndef COHORT_COMMON_SQLITE_DATABASE_H_
 #define COHORT_COMMON_SQLITE_DATABASE_H_
 
@@ -42,9 +44,21 @@ enum class Durability {
             // lose commits since the last checkpoint
 };
 
+enum class Checkpoint {
+  // SQLite's automatic checkpoint: the commit that takes the log past 1,000
+  // pages copies it into the database file before it returns.
+  kInline,
+  // A thread with its own connection checkpoints (PASSIVE) every
+  // `checkpoint_interval`; commits never wait for a checkpoint, so a big
+  // commit returns as soon as its log is durable.
+  kBackground,
+};
+
 struct DatabaseOptions {
   Durability durability = Durability::kFull;
   int busy_timeout_ms = 5000;
+  Checkpoint checkpoint = Checkpoint::kInline;
+  int checkpoint_interval_ms = 500;
 };
 
 class Statement {
@@ -73,6 +87,9 @@ class Statement {
   }
   Statement& BindBlob(int index, absl::string_view bytes);
   Statement& BindNull(int index);
+  // Binds `text` without copying it: it must stay alive and unchanged until
+  // the statement has run and been Reset (which clears every binding).
+  Statement& BindTextNoCopy(int index, absl::string_view text);
 
   // Advances to the next row: true with a row, false when done or on error
   // (then status() says which). Reset happens automatically at the end.
@@ -99,6 +116,8 @@ class Statement {
   bool stepping_ = false;
 };
 
+class WalCheckpointer;
+
 class Database {
  public:
   // Opens (creating) the file in WAL mode with the given durability and
@@ -122,12 +141,12 @@ class Database {
   sqlite3* raw() { return db_; }
 
  private:
-  Database(sqlite3* db, std::string path, Durability durability)
-      : db_(db), path_(std::move(path)), durability_(durability) {}
+  Database(sqlite3* db, std::string path, Durability durability);
   sqlite3* db_;
   std::string path_;
   Durability durability_;
   std::map<std::string, std::unique_ptr<Statement>> cache_;
+  std::unique_ptr<WalCheckpointer> checkpointer_;  // kBackground only
 };
 
 // RAII write transaction (BEGIN IMMEDIATE). Rolls back on destruction unless

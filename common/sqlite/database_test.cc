@@ -1,6 +1,9 @@
 #include "common/sqlite/database.h"
 
+#include <filesystem>
 #include <fstream>
+
+#include "absl/time/clock.h"
 
 #include "common/testing/status_matchers.h"
 #include "common/testing/temp_dir.h"
@@ -128,6 +131,52 @@ TEST(DatabaseTest, DeferredSyncTransactionRestoresFullDurability) {
     ASSERT_OK(tx.Commit());
   }
   EXPECT_EQ(Synchronous(*relaxed), 1);
+}
+
+}  // namespace
+}  // namespace cohort
+
+namespace cohort {
+namespace {
+
+int64_t PragmaValue(Database& db, const std::string& pragma) {
+  Statement& read = db.Prepare("PRAGMA " + pragma);
+  int64_t value = read.Step() ? read.ColumnInt64(0) : -1;
+  read.Reset();
+  return value;
+}
+
+// With a background checkpoint no commit copies the log into the file (SQLite's
+// automatic checkpoint is off), yet the file catches up within moments.
+TEST(DatabaseTest, BackgroundCheckpointCopiesTheLogWithoutTheCommitWaiting) {
+  TempDir dir;
+  DatabaseOptions options;
+  options.checkpoint = Checkpoint::kBackground;
+  options.checkpoint_interval_ms = 10;
+  const std::string path = dir.Join("x.db");
+  ASSERT_OK_AND_ASSIGN(auto db, Database::Open(path, options));
+  EXPECT_EQ(PragmaValue(*db, "wal_autocheckpoint"), 0);
+  ASSERT_OK(db->Execute("CREATE TABLE t(a INTEGER PRIMARY KEY, b TEXT)"));
+  {
+    Transaction tx(*db);
+    ASSERT_OK(tx.Begin());
+    for (int i = 0; i < 4000; ++i) {
+      Statement& insert = db->Prepare("INSERT INTO t(a, b) VALUES(?, ?)");
+      ASSERT_OK(insert.Bind(1, i).Bind(2, std::string(1000, 'x')).Run());
+    }
+    ASSERT_OK(tx.Commit());
+  }
+  // 4 MB of rows: more than SQLite's 1,000-page automatic threshold.
+  auto file_size = [&] { return std::filesystem::file_size(path); };
+  absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (file_size() < 4'000'000 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_GE(file_size(), 4'000'000u);
+  Statement& count = db->Prepare("SELECT count(*) FROM t");
+  ASSERT_TRUE(count.Step());
+  EXPECT_EQ(count.ColumnInt64(0), 4000);
+  count.Reset();
 }
 
 }  // namespace

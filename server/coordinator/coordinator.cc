@@ -70,20 +70,47 @@ absl::StatusOr<SubmitOutcome> Coordinator::Submit(
     const std::string& name, const std::string& spec_json, int priority,
     const std::string& idempotency_key, const std::vector<NodeSpec>& nodes,
     bool dry_run, std::vector<PlannedStep>* planned, bool rerun) {
-  COHORT_ASSIGN_OR_RETURN(std::vector<PlannedStep> steps,
-                          PlanCampaign(nodes, options_.default_max_attempts));
+  COHORT_ASSIGN_OR_RETURN(
+      std::unique_ptr<CampaignPlanner> planner,
+      CampaignPlanner::Create(nodes, options_.default_max_attempts));
+  // A big campaign is planned on a second thread while the store writes
+  // the steps already planned; a small one is not worth the thread.
+  constexpr size_t kPlanBesideStore = 8192;
+  std::unique_ptr<BackgroundPlanner> background;
+  std::vector<PlannedStep> steps;
+  if (!dry_run && planner->size() >= kPlanBesideStore) {
+    background = std::make_unique<BackgroundPlanner>(std::move(planner));
+  } else {
+    steps.reserve(planner->size());
+    for (size_t i = 0; i < planner->size(); ++i) {
+      COHORT_ASSIGN_OR_RETURN(PlannedStep step, planner->Next());
+      steps.push_back(std::move(step));
+    }
+  }
   Deferred deferred;
   absl::StatusOr<SubmitOutcome> outcome;
   {
     absl::MutexLock lock(&mu_);
-    outcome = dry_run ? store_->DryRun(steps)
-                      : store_->SubmitCampaign(name, spec_json, priority,
-                                               idempotency_key, steps,
-                                               clock_.Now(), rerun);
+    if (dry_run) {
+      outcome = store_->DryRun(steps);
+    } else if (background != nullptr) {
+      outcome = store_->SubmitCampaign(
+          name, spec_json, priority, idempotency_key, background->steps(),
+          clock_.Now(), rerun, [&](size_t n) { return background->WaitFor(n); });
+    } else {
+      outcome = store_->SubmitCampaign(name, spec_json, priority, idempotency_key,
+                                       steps, clock_.Now(), rerun);
+    }
     if (outcome.ok() && !dry_run) AfterChange(deferred);
   }
   Run(deferred);
-  if (planned != nullptr) *planned = std::move(steps);
+  if (planned != nullptr) {
+    if (background != nullptr && outcome.ok() &&
+        background->WaitFor(background->size()).ok()) {
+      steps = background->TakeSteps();
+    }
+    *planned = std::move(steps);
+  }
   return outcome;
 }
 

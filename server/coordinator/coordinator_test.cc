@@ -136,6 +136,42 @@ TEST_F(CoordinatorTest, DryRunStoresNothing) {
   EXPECT_TRUE(coordinator_->ListCampaigns(10)->empty());
 }
 
+// A campaign big enough to be planned beside the store: a node whose params
+// are bad, far down the plan, fails the submit and leaves nothing behind.
+TEST_F(CoordinatorTest, BigCampaignWithALateBadNodeStoresNothing) {
+  const std::string base = "sha256:" + std::string(64, 'a');
+  std::vector<NodeSpec> nodes;
+  for (int i = 0; i < 6000; ++i) {
+    std::string dm = "dm" + std::to_string(i);
+    nodes.push_back({dm, StepKind::kDropmap, "{\"i\": " + std::to_string(i) + "}",
+                     {{"contrib", kContrib, "", ""}}, {}, "", 0, "1"});
+    nodes.push_back({"pr" + std::to_string(i), StepKind::kPrune,
+                     i == 5900 ? "\"not an object\"" : "{}",
+                     {{"checkpoint", base, "", ""}, {"drop_map", "", dm, "drop_map"}},
+                     {}, "", 0, "1"});
+  }
+  EXPECT_THAT(coordinator_->Submit("big", "{}", 0, "", nodes, false, nullptr),
+              ::cohort::testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                          ::testing::HasSubstr("pr5900")));
+  EXPECT_TRUE(coordinator_->ListCampaigns(10)->empty());
+  // Without the bad node: none of its steps was kept, and it is stored whole.
+  nodes[2 * 5900 + 1].params_json = "{}";
+  std::vector<PlannedStep> planned;
+  ASSERT_OK_AND_ASSIGN(auto dry, coordinator_->Submit("big", "{}", 0, "", nodes, true,
+                                                      &planned));
+  EXPECT_EQ(dry.steps_cached, 0u);
+  EXPECT_EQ(dry.steps_to_run, 12000u);
+  ASSERT_OK_AND_ASSIGN(SubmitOutcome outcome,
+                       coordinator_->Submit("big", "{}", 0, "", nodes, false, &planned));
+  EXPECT_EQ(outcome.steps_total, 12000u);
+  EXPECT_EQ(planned.size(), 12000u);
+  ASSERT_OK_AND_ASSIGN(auto steps, coordinator_->CampaignSteps(outcome.campaign_id));
+  EXPECT_EQ(steps.size(), 12000u);
+  ASSERT_OK_AND_ASSIGN(StepRecord last, coordinator_->GetStep(planned.back().key));
+  EXPECT_EQ(last.state, StepState::kWaiting);
+  EXPECT_EQ(last.inputs[1].source_step_key, planned[planned.size() - 2].key);
+}
+
 TEST_F(CoordinatorTest, ShutdownAnswersParkedPolls) {
   std::optional<absl::StatusOr<std::optional<LeaseGrant>>> answer;
   coordinator_->LeaseOrWait(Worker("w1"), clock_.Now() + absl::Seconds(30),

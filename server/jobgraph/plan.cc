@@ -1,9 +1,10 @@
 #include "server/jobgraph/plan.h"
 
 #include <algorithm>
-#include <map>
-#include <set>
+#include <functional>
+#include <queue>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -23,16 +24,21 @@ absl::Status NodeError(const NodeSpec& node, absl::string_view what) {
       absl::StrCat("campaign node '", node.node_id, "': ", what));
 }
 
-absl::Status ValidateInputs(const NodeSpec& node,
-                            const std::map<std::string, size_t>& index) {
-  std::set<std::string> names;
-  for (const NodeInput& in : node.inputs) {
+// Node ids to positions, viewing the nodes' own strings.
+using NodeIndex = absl::flat_hash_map<absl::string_view, size_t>;
+
+absl::Status ValidateInputs(const NodeSpec& node, const NodeIndex& index) {
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    const NodeInput& in = node.inputs[i];
     // Input and output names become file and folder names on workers.
     if (absl::Status s = CheckPlainName(in.name, "input name"); !s.ok()) {
       return NodeError(node, s.message());
     }
-    if (!names.insert(in.name).second) {
-      return NodeError(node, absl::StrCat("input '", in.name, "' given twice"));
+    // A node has a handful of inputs: a scan beats building a set.
+    for (size_t j = 0; j < i; ++j) {
+      if (node.inputs[j].name == in.name) {
+        return NodeError(node, absl::StrCat("input '", in.name, "' given twice"));
+      }
     }
     bool by_digest = !in.artifact_digest.empty();
     bool by_node = !in.node_id.empty();
@@ -65,31 +71,40 @@ absl::Status ValidateInputs(const NodeSpec& node,
   return absl::OkStatus();
 }
 
+// The distinct producing nodes of `node`'s inputs, ascending.
+std::vector<size_t> ParentNodes(const NodeSpec& node, const NodeIndex& index) {
+  std::vector<size_t> parents;
+  for (const NodeInput& in : node.inputs) {
+    if (!in.node_id.empty()) parents.push_back(index.at(in.node_id));
+  }
+  std::sort(parents.begin(), parents.end());
+  parents.erase(std::unique(parents.begin(), parents.end()), parents.end());
+  return parents;
+}
+
 // Kahn's algorithm; ties broken by submission order so plans are stable.
 absl::StatusOr<std::vector<size_t>> TopologicalOrder(
-    const std::vector<NodeSpec>& nodes,
-    const std::map<std::string, size_t>& index) {
+    const std::vector<NodeSpec>& nodes, const NodeIndex& index) {
   std::vector<std::vector<size_t>> children(nodes.size());
   std::vector<size_t> pending(nodes.size(), 0);
   for (size_t i = 0; i < nodes.size(); ++i) {
-    std::set<size_t> parents;
-    for (const NodeInput& in : nodes[i].inputs) {
-      if (!in.node_id.empty()) parents.insert(index.at(in.node_id));
-    }
+    std::vector<size_t> parents = ParentNodes(nodes[i], index);
     pending[i] = parents.size();
     for (size_t p : parents) children[p].push_back(i);
   }
-  std::set<size_t> ready;
+  // A min-heap of ready positions: the earliest submitted ready node next.
+  std::priority_queue<size_t, std::vector<size_t>, std::greater<size_t>> ready;
   for (size_t i = 0; i < nodes.size(); ++i) {
-    if (pending[i] == 0) ready.insert(i);
+    if (pending[i] == 0) ready.push(i);
   }
   std::vector<size_t> order;
+  order.reserve(nodes.size());
   while (!ready.empty()) {
-    size_t next = *ready.begin();
-    ready.erase(ready.begin());
+    size_t next = ready.top();
+    ready.pop();
     order.push_back(next);
     for (size_t c : children[next]) {
-      if (--pending[c] == 0) ready.insert(c);
+      if (--pending[c] == 0) ready.push(c);
     }
   }
   if (order.size() != nodes.size()) {
@@ -151,9 +166,35 @@ absl::StatusOr<std::string> StepKeyOfCanonical(
   return absl::StrCat("sha256:", Sha256Hex(doc));
 }
 
-absl::StatusOr<PlannedStep> PlanNode(
-    const NodeSpec& node, const std::map<std::string, std::string>& keys,
-    uint32_t default_max_attempts) {
+// The canonical form of a node's params. Steps of a sweep often share
+// their params text ("{}" above all): each distinct text is parsed once.
+class CanonicalParams {
+ public:
+  absl::StatusOr<std::string> Of(const NodeSpec& node) {
+    auto found = done_.find(node.params_json);
+    if (found != done_.end()) return found->second;
+    absl::StatusOr<json> params = ParseJson(node.params_json, "params");
+    if (!params.ok() || !params->is_object()) {
+      return NodeError(node, "params must be a JSON object");
+    }
+    absl::StatusOr<std::string> canonical = CanonicalJson(*params);
+    if (!canonical.ok()) return NodeError(node, canonical.status().message());
+    // Distinct texts are kept only while few: a sweep whose every step has
+    // its own params would fill the map for nothing.
+    if (done_.size() < kMaxKept) done_.emplace(node.params_json, *canonical);
+    return canonical;
+  }
+
+ private:
+  static constexpr size_t kMaxKept = 1024;
+  absl::flat_hash_map<std::string, std::string> done_;
+};
+
+// `keys[i]` is the key of node i once planned.
+absl::StatusOr<PlannedStep> PlanNode(const NodeSpec& node, const NodeIndex& index,
+                                     const std::vector<std::string>& keys,
+                                     CanonicalParams& canonical_params,
+                                     uint32_t default_max_attempts) {
   PlannedStep step;
   step.node_id = node.node_id;
   step.kind = node.kind;
@@ -161,26 +202,22 @@ absl::StatusOr<PlannedStep> PlanNode(
   step.requirements = node.requirements;
   step.display_name = node.display_name.empty() ? node.node_id : node.display_name;
   step.max_attempts = node.max_attempts ? node.max_attempts : default_max_attempts;
-  absl::StatusOr<json> params = ParseJson(node.params_json, "params");
-  if (!params.ok() || !params->is_object()) {
-    return NodeError(node, "params must be a JSON object");
-  }
-  absl::StatusOr<std::string> canonical = CanonicalJson(*params);
-  if (!canonical.ok()) return NodeError(node, canonical.status().message());
-  step.params_json = *canonical;
-  std::set<std::string> parents;
+  COHORT_ASSIGN_OR_RETURN(step.params_json, canonical_params.Of(node));
+  step.inputs.reserve(node.inputs.size());
   for (const NodeInput& in : node.inputs) {
     StepInput input{in.name, in.artifact_digest, "", ""};
     if (!in.node_id.empty()) {
-      input.source_step_key = keys.at(in.node_id);
+      input.source_step_key = keys[index.at(in.node_id)];
       input.source_output = in.output;
-      parents.insert(input.source_step_key);
+      step.parent_keys.push_back(input.source_step_key);
     }
     step.inputs.push_back(std::move(input));
   }
   std::sort(step.inputs.begin(), step.inputs.end(),
             [](const StepInput& a, const StepInput& b) { return a.name < b.name; });
-  step.parent_keys.assign(parents.begin(), parents.end());
+  std::sort(step.parent_keys.begin(), step.parent_keys.end());
+  step.parent_keys.erase(std::unique(step.parent_keys.begin(), step.parent_keys.end()),
+                         step.parent_keys.end());
   COHORT_ASSIGN_OR_RETURN(step.key,
                           StepKeyOfCanonical(step.kind, step.impl_version,
                                              step.params_json, step.inputs));
@@ -207,15 +244,33 @@ absl::StatusOr<std::string> ComputeStepKey(StepKind kind,
   return StepKeyOfCanonical(kind, impl_version, canonical, inputs);
 }
 
-absl::StatusOr<std::vector<PlannedStep>> PlanCampaign(
+struct CampaignPlanner::State {
+  State(const std::vector<NodeSpec>& n, uint32_t attempts)
+      : nodes(n), keys(n.size()), default_max_attempts(attempts) {}
+  const std::vector<NodeSpec>& nodes;
+  NodeIndex index;
+  std::vector<size_t> order;
+  std::vector<std::string> keys;  // node position -> key, once planned
+  CanonicalParams canonical_params;
+  size_t next = 0;  // position in `order`
+  const uint32_t default_max_attempts;
+};
+
+CampaignPlanner::CampaignPlanner(std::unique_ptr<State> state)
+    : state_(std::move(state)) {}
+
+CampaignPlanner::~CampaignPlanner() = default;
+
+absl::StatusOr<std::unique_ptr<CampaignPlanner>> CampaignPlanner::Create(
     const std::vector<NodeSpec>& nodes, uint32_t default_max_attempts) {
-  std::map<std::string, size_t> index;
+  auto state = std::make_unique<State>(nodes, default_max_attempts);
+  state->index.reserve(nodes.size());
   for (size_t i = 0; i < nodes.size(); ++i) {
     if (nodes[i].node_id.empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat("campaign node #", i, " has no node id"));
     }
-    if (!index.emplace(nodes[i].node_id, i).second) {
+    if (!state->index.emplace(nodes[i].node_id, i).second) {
       return NodeError(nodes[i], "node id used twice");
     }
     if (nodes[i].kind == StepKind::kUnspecified ||
@@ -224,20 +279,89 @@ absl::StatusOr<std::vector<PlannedStep>> PlanCampaign(
     }
   }
   for (const NodeSpec& node : nodes) {
-    COHORT_RETURN_IF_ERROR(ValidateInputs(node, index));
+    COHORT_RETURN_IF_ERROR(ValidateInputs(node, state->index));
   }
-  COHORT_ASSIGN_OR_RETURN(std::vector<size_t> order, TopologicalOrder(nodes, index));
-  std::map<std::string, std::string> keys;  // node id -> step key
+  COHORT_ASSIGN_OR_RETURN(state->order, TopologicalOrder(nodes, state->index));
+  return std::unique_ptr<CampaignPlanner>(new CampaignPlanner(std::move(state)));
+}
+
+size_t CampaignPlanner::size() const { return state_->order.size(); }
+
+absl::StatusOr<PlannedStep> CampaignPlanner::Next() {
+  State& s = *state_;
+  if (s.next >= s.order.size()) {
+    return absl::OutOfRangeError("every step of the campaign is planned");
+  }
+  size_t i = s.order[s.next];
+  COHORT_ASSIGN_OR_RETURN(PlannedStep step,
+                          PlanNode(s.nodes[i], s.index, s.keys, s.canonical_params,
+                                   s.default_max_attempts));
+  s.keys[i] = step.key;
+  step.ordinal = static_cast<uint32_t>(s.next++);
+  return step;
+}
+
+absl::StatusOr<std::vector<PlannedStep>> PlanCampaign(
+    const std::vector<NodeSpec>& nodes, uint32_t default_max_attempts) {
+  COHORT_ASSIGN_OR_RETURN(std::unique_ptr<CampaignPlanner> planner,
+                          CampaignPlanner::Create(nodes, default_max_attempts));
   std::vector<PlannedStep> planned;
-  planned.reserve(nodes.size());
-  for (size_t i : order) {
-    COHORT_ASSIGN_OR_RETURN(PlannedStep step,
-                            PlanNode(nodes[i], keys, default_max_attempts));
-    keys[step.node_id] = step.key;
-    step.ordinal = static_cast<uint32_t>(planned.size());
+  planned.reserve(planner->size());
+  for (size_t i = 0; i < planner->size(); ++i) {
+    COHORT_ASSIGN_OR_RETURN(PlannedStep step, planner->Next());
     planned.push_back(std::move(step));
   }
   return planned;
+}
+
+BackgroundPlanner::BackgroundPlanner(std::unique_ptr<CampaignPlanner> planner)
+    : planner_(std::move(planner)),
+      steps_(planner_->size()),
+      thread_([this] { Run(); }) {}
+
+BackgroundPlanner::~BackgroundPlanner() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  thread_.join();
+}
+
+void BackgroundPlanner::Run() {
+  // Published in batches: a lock round per step would cost more than the
+  // consumer gains from seeing each step at once.
+  constexpr size_t kPublishEvery = 256;
+  const size_t total = steps_.size();  // steps_ may be moved out at the end
+  for (size_t done = 0; done < total;) {
+    size_t end = std::min(done + kPublishEvery, total);
+    absl::Status status;
+    for (size_t i = done; i < end && status.ok(); ++i) {
+      absl::StatusOr<PlannedStep> step = planner_->Next();
+      if (step.ok()) {
+        steps_[i] = *std::move(step);
+      } else {
+        status = step.status();
+      }
+    }
+    absl::MutexLock lock(&mu_);
+    if (!status.ok()) {
+      error_ = status;
+      return;
+    }
+    planned_ = done = end;
+    if (stop_) return;
+  }
+}
+
+absl::StatusOr<size_t> BackgroundPlanner::WaitFor(size_t n) {
+  n = std::min(n, steps_.size());
+  absl::MutexLock lock(&mu_);
+  auto ready = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return planned_ >= n || !error_.ok();
+  };
+  mu_.Await(absl::Condition(&ready));
+  if (!error_.ok()) return error_;
+  return planned_;
 }
 
 }  // namespace cohort::server

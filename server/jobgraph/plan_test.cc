@@ -197,6 +197,55 @@ TEST(PlanTest, LargeCampaignPlansQuickly) {
   EXPECT_EQ(keys.size(), nodes.size());
 }
 
+// 10,000 dropmap -> prune chains; the prune of chain `bad` (if any) has
+// params that are not a JSON object.
+std::vector<NodeSpec> Chains(int n, int bad = -1) {
+  std::vector<NodeSpec> nodes;
+  for (int i = 0; i < n; ++i) {
+    std::string dm = "dm" + std::to_string(i);
+    nodes.push_back({dm, StepKind::kDropmap, "{\"target\": " + std::to_string(i) + "}",
+                     {{"contrib", kContrib, "", ""}}, {}, "", 0, "1"});
+    nodes.push_back({"pr" + std::to_string(i), StepKind::kPrune, i == bad ? "[1]" : "{}",
+                     {{"checkpoint", kBase, "", ""}, {"drop_map", "", dm, "drop_map"}},
+                     {}, "", 0, "1"});
+  }
+  return nodes;
+}
+
+TEST(BackgroundPlannerTest, PlansWhatPlanCampaignPlansWhileTheConsumerReads) {
+  std::vector<NodeSpec> nodes = Chains(5000);
+  ASSERT_OK_AND_ASSIGN(std::vector<PlannedStep> expected, PlanCampaign(nodes));
+  ASSERT_OK_AND_ASSIGN(auto planner, CampaignPlanner::Create(nodes));
+  BackgroundPlanner background(std::move(planner));
+  ASSERT_EQ(background.size(), expected.size());
+  // Read in small steps, as the store does, while planning goes on.
+  for (size_t read = 0; read < background.size();) {
+    ASSERT_OK_AND_ASSIGN(size_t ready, background.WaitFor(read + 100));
+    ASSERT_GE(ready, std::min(read + 100, background.size()));
+    for (; read < ready; ++read) {
+      EXPECT_EQ(background.steps()[read].key, expected[read].key) << read;
+      EXPECT_EQ(background.steps()[read].ordinal, expected[read].ordinal);
+    }
+  }
+  std::vector<PlannedStep> all = background.TakeSteps();
+  ASSERT_EQ(all.size(), expected.size());
+  EXPECT_EQ(all.back().parent_keys, expected.back().parent_keys);
+}
+
+TEST(BackgroundPlannerTest, ALateBadNodeIsTheErrorAndAnEarlyExitJoins) {
+  std::vector<NodeSpec> nodes = Chains(5000, /*bad=*/4000);
+  ASSERT_OK_AND_ASSIGN(auto planner, CampaignPlanner::Create(nodes));
+  BackgroundPlanner background(std::move(planner));
+  ASSERT_OK_AND_ASSIGN(size_t ready, background.WaitFor(10));
+  EXPECT_GE(ready, 10u);
+  EXPECT_THAT(background.WaitFor(background.size()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::AllOf(HasSubstr("pr4000"), HasSubstr("JSON object"))));
+  // A consumer that gives up early: the destructor stops the thread.
+  ASSERT_OK_AND_ASSIGN(auto other, CampaignPlanner::Create(nodes));
+  { BackgroundPlanner abandoned(std::move(other)); }
+}
+
 TEST(StepNamesTest, RoundTrip) {
   for (int k = 1; k <= 10; ++k) {
     StepKind kind = static_cast<StepKind>(k);

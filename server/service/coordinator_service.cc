@@ -59,6 +59,10 @@ grpc::ServerUnaryReactor* CoordinatorService::SubmitCampaign(
   response->set_campaign_id(outcome->campaign_id);
   response->set_steps_cached(outcome->steps_cached);
   response->set_steps_to_run(outcome->steps_to_run);
+  response->set_steps_total(outcome->steps_total);
+  if (!request->dry_run() && !request->return_steps()) {
+    return Finish(context, absl::OkStatus());
+  }
   for (const PlannedStep& p : planned) {
     v1::Step* step = response->add_steps();
     step->set_key(p.key);

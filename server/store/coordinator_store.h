@@ -1,11 +1,11 @@
 // File: coordinator_store.h
 //
 // The coordinator's state in one SQLite file: campaigns, steps (shared
-// between campaigns by key), edges, artifacts and where they live, workers,
-// per-problem results and the event log. Every method that changes state is
-// one BEGIN IMMEDIATE transaction that also appends the events describing the
-// change, so a change is committed before anyone can be told about it, and
-// the event log never disagrees with the tables.
+// between campaigns by key) and their inputs, artifacts and where they live,
+// workers, per-problem results and the event log. Every method that changes
+// state is one BEGIN IMMEDIATE transaction that also appends the events
+// describing the change, so a change is committed before anyone can be told
+// about it, and the event log never disagrees with the tables.
 //
 // Lease protocol: LeaseNext hands a READY step to a worker, bumping the
 // step's lease epoch; Heartbeat extends the expiry of live leases; Complete,
@@ -19,6 +19,7 @@
 #define COHORT_SERVER_STORE_COORDINATOR_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -28,6 +29,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "server/jobgraph/matching.h"
 #include "server/jobgraph/step.h"
 #include "common/sqlite/database.h"
@@ -36,6 +38,7 @@ namespace cohort::server {
 
 using ::cohort::Database;
 using ::cohort::DatabaseOptions;
+using ::cohort::Checkpoint;
 using ::cohort::Durability;
 using ::cohort::Statement;
 using ::cohort::Transaction;
@@ -198,10 +201,17 @@ class CoordinatorStore {
   // existing failed/blocked/cancelled ones are re-armed. With a non-empty
   // `idempotency_key` seen before, returns the earlier campaign unchanged.
   // With `rerun`, succeeded steps are re-armed too.
+  //
+  // With `ready`, `steps` are being planned on another thread while this
+  // runs (sized up front, filled in order): steps[i] is read only once
+  // ready(n) returned more than i; ready(n) blocks until min(n,
+  // steps.size()) are planned, or returns the planning error (which rolls
+  // the submit back).
+  using StepsReady = std::function<absl::StatusOr<size_t>(size_t n)>;
   absl::StatusOr<SubmitOutcome> SubmitCampaign(
       const std::string& name, const std::string& spec_json, int priority,
       const std::string& idempotency_key, const std::vector<PlannedStep>& steps,
-      absl::Time now, bool rerun = false);
+      absl::Time now, bool rerun = false, const StepsReady& ready = nullptr);
   // Stores the tail of a step's log (bounded by the caller).
   absl::Status SetLogTail(const std::string& key, const std::string& tail);
   // Counts what SubmitCampaign would reuse, without writing.
@@ -349,14 +359,44 @@ class CoordinatorStore {
   absl::StatusOr<LeaseGrant> MakeGrant(StepRecord step);
   absl::StatusOr<std::optional<LeaseGrant>> LeaseNextInTransaction(
       const WorkerCapacity& worker, absl::Time now, absl::Duration duration);
-  using StepStates = std::unordered_map<std::string, StepState>;
-  // The state of each of `steps` already stored (absent: not stored).
-  absl::StatusOr<StepStates> StoredStates(const std::vector<PlannedStep>& steps);
-  // Stores steps new to the graph at their initial states, with their
-  // inputs, edges and (for a state other than WAITING) an event.
+  struct StoredStep {
+    int64_t id = 0;
+    StepState state = StepState::kUnspecified;
+  };
+  using StoredSteps = std::unordered_map<std::string, StoredStep>;
+  // The id and state of each of `steps` already stored (absent: not stored).
+  absl::StatusOr<StoredSteps> StoredStates(absl::Span<const PlannedStep> steps);
+  // A step of a submitted campaign: its row id, and its state after the
+  // submit.
+  struct PlacedStep {
+    const PlannedStep* step = nullptr;
+    int64_t id = 0;
+    StepState state = StepState::kUnspecified;
+  };
+  // Stores steps new to the graph (`fresh`, in id order) at their initial
+  // states, with their inputs and (for a state other than WAITING) an event.
+  // `id_of` holds the row id of every step of the campaign by key.
   absl::Status InsertNewSteps(
-      const std::vector<std::pair<const PlannedStep*, StepState>>& fresh,
+      const std::vector<PlacedStep>& fresh,
+      const std::unordered_map<std::string, int64_t>& id_of,
       const std::string& campaign_id, int priority, absl::Time now);
+  // What SubmitCampaign has decided so far, chunk after chunk.
+  struct SubmitProgress {
+    std::string campaign_id;
+    int priority = 0;
+    absl::Time now;
+    bool rerun = false;
+    int64_t next_id = 1;  // the id the next new step gets
+    // Each distinct step's state after the submit (the outcome's map).
+    std::unordered_map<std::string, StepState>* states = nullptr;
+    std::unordered_map<std::string, int64_t> id_of;  // key -> step id
+    std::vector<PlacedStep> promoted;  // stored steps whose state changes
+    int64_t unfinished = 0;  // distinct steps not terminal as stored now
+    uint32_t cached = 0;
+  };
+  // Decides and stores the next `chunk` of a campaign's steps (plan order).
+  absl::Status SubmitChunk(absl::Span<const PlannedStep> chunk,
+                           SubmitProgress& progress);
 
   std::unique_ptr<Database> db_;
 };

@@ -3,11 +3,13 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/str_format.h"
 #include "common/testing/status_matchers.h"
 #include "common/testing/temp_dir.h"
 #include "gtest/gtest.h"
 #include "server/jobgraph/matching.h"
 #include "server/jobgraph/plan.h"
+#include "server/store/schema.h"
 
 namespace cohort::server {
 namespace {
@@ -489,6 +491,75 @@ TEST_F(StoreTest, EventsCarryEveryTransitionInOrder) {
   ASSERT_OK_AND_ASSIGN(auto tail, store_->Events(submitted.campaign_id, events[1].cursor, 1000));
   EXPECT_EQ(tail.size(), events.size() - 2);
   EXPECT_EQ(store_->LastCursor().value(), last);
+}
+
+// A file written by the schema before step ids (version 5: steps and every
+// table pointing at one keyed by the step's text key, plus an edges table)
+// keeps its whole graph through the migration and runs on.
+TEST(StoreMigrationTest, AVersion5GraphMigratesAndRunsOn) {
+  TempDir dir;
+  const std::string path = dir.Join("old.db");
+  std::vector<PlannedStep> steps = Chain();
+  const std::string &dm = steps[0].key, &pr = steps[1].key, &up = steps[2].key;
+  {
+    ASSERT_OK_AND_ASSIGN(auto db, Database::Open(path, {}));
+    ASSERT_OK(MigrateTo(*db, 5));
+    std::string sql =
+        "INSERT INTO campaigns(id, name, state, spec_json, unfinished, created_us) "
+        "VALUES('c-old', 'old', 1, '{}', 2, 1);";
+    const char* kStep =
+        "INSERT INTO steps(key, kind, params_json, impl_version, state, "
+        "max_attempts, requirements_json, display_name, created_us, ordinal) "
+        "VALUES('%s', %d, '{}', '1', %d, 3, '{}', '%s', %d, %d);";
+    sql += absl::StrFormat(kStep, dm, 1, static_cast<int>(StepState::kSucceeded), "dm", 1, 0);
+    sql += absl::StrFormat(kStep, pr, 2, static_cast<int>(StepState::kReady), "pr", 2, 1);
+    sql += absl::StrFormat(kStep, up, 3, static_cast<int>(StepState::kWaiting), "up", 3, 2);
+    sql += absl::StrFormat(
+        "INSERT INTO step_inputs VALUES('%s', 'contrib', '%s', NULL, NULL);"
+        "INSERT INTO step_inputs VALUES('%s', 'checkpoint', '%s', NULL, NULL);"
+        "INSERT INTO step_inputs VALUES('%s', 'drop_map', NULL, '%s', 'drop_map');"
+        "INSERT INTO step_inputs VALUES('%s', 'checkpoint', NULL, '%s', 'checkpoint');"
+        "INSERT INTO edges VALUES('%s', '%s'); INSERT INTO edges VALUES('%s', '%s');",
+        dm, kContrib, pr, kBase, pr, dm, up, pr, dm, pr, pr, up);
+    sql += absl::StrFormat(
+        "INSERT INTO campaign_steps VALUES('c-old', '%s', 'dm');"
+        "INSERT INTO campaign_steps VALUES('c-old', '%s', 'pr');"
+        "INSERT INTO campaign_steps VALUES('c-old', '%s', 'up');"
+        "INSERT INTO artifacts VALUES('%s', 3, 100, 1, '%s', 1);"
+        "INSERT INTO artifact_locations VALUES('%s', 'worker:w1');"
+        "INSERT INTO step_outputs VALUES('%s', 'drop_map', '%s');",
+        dm, pr, up, Digest('d'), dm, Digest('d'), dm, Digest('d'));
+    ASSERT_OK(db->Execute(sql));
+  }
+  ASSERT_OK_AND_ASSIGN(auto store, CoordinatorStore::Open(path, {}));
+  ASSERT_OK_AND_ASSIGN(std::vector<StepRecord> campaign, store->CampaignSteps("c-old"));
+  ASSERT_EQ(campaign.size(), 3u);
+  EXPECT_EQ(campaign[0].key, dm);
+  ASSERT_EQ(campaign[0].outputs.size(), 1u);
+  EXPECT_EQ(campaign[0].outputs[0].digest, Digest('d'));
+  ASSERT_OK_AND_ASSIGN(StepRecord prune, store->GetStep(pr));
+  ASSERT_EQ(prune.inputs.size(), 2u);
+  EXPECT_EQ(prune.inputs[1].source_step_key, dm);
+  EXPECT_EQ(campaign[2].node_id, "up");
+
+  absl::Time now = absl::FromUnixSeconds(1800000000);
+  WorkerCapacity worker;
+  worker.worker_id = "w1";
+  worker.free_slots = 1;
+  worker.free_disk_bytes = 1ull << 40;
+  ASSERT_OK_AND_ASSIGN(auto grant, store->LeaseNext(worker, now, kLease));
+  ASSERT_TRUE(grant.has_value());
+  EXPECT_EQ(grant->step.key, pr);
+  ASSERT_EQ(grant->inputs.size(), 2u);
+  EXPECT_EQ(grant->inputs[1].second.digest, Digest('d'));
+  ASSERT_OK(store->Complete({grant->lease_id, grant->epoch, ""},
+                            {{"checkpoint", Digest('p'), 3, 1, true, {}}}, now));
+  EXPECT_EQ(store->GetStep(up).value().state, StepState::kReady);
+  // Resubmitting the same graph finds every step by its key.
+  ASSERT_OK_AND_ASSIGN(SubmitOutcome again,
+                       store->SubmitCampaign("again", "{}", 0, "", steps, now));
+  EXPECT_EQ(again.steps_total, 3u);
+  EXPECT_EQ(again.steps_cached, 2u);
 }
 
 }  // namespace

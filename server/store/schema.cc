@@ -1,5 +1,6 @@
 #include "server/store/schema.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -162,10 +163,109 @@ CREATE INDEX steps_by_state_fair ON steps(state, priority DESC, ordinal, created
 DROP INDEX steps_by_state_order;
 )sql";
 
+// Steps get an integer id, and every table that points at a step refers to
+// it by that id instead of by its 71-character key: a 10^5-step submit spent
+// most of its time maintaining indexes (and checking foreign keys) on those
+// keys. The edges table goes: a step's parents are the sources of its
+// inputs, found through an index on step_inputs. Step ids follow insertion
+// order, which is plan (topological) order, so the tables keyed by step id
+// grow at their ends. A step's lease index holds only leased steps' ids.
+constexpr const char* kMigration6 = R"sql(
+CREATE TABLE steps_v6 (
+  id INTEGER PRIMARY KEY,
+  key TEXT NOT NULL UNIQUE,
+  kind INTEGER NOT NULL,
+  params_json TEXT NOT NULL,
+  impl_version TEXT NOT NULL,
+  state INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  max_attempts INTEGER NOT NULL,
+  lease_id TEXT,
+  lease_epoch INTEGER NOT NULL DEFAULT 0,
+  lease_expiry_us INTEGER,
+  worker_id TEXT,
+  requirements_json TEXT NOT NULL,
+  priority INTEGER NOT NULL DEFAULT 0,
+  display_name TEXT NOT NULL,
+  not_before_us INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT,
+  last_error_code INTEGER,
+  gate_reason TEXT,
+  progress_json TEXT,
+  created_us INTEGER NOT NULL,
+  started_us INTEGER,
+  finished_us INTEGER,
+  log_tail TEXT,
+  input_waits INTEGER NOT NULL DEFAULT 0,
+  ordinal INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO steps_v6(id, key, kind, params_json, impl_version, state, attempts,
+  max_attempts, lease_id, lease_epoch, lease_expiry_us, worker_id,
+  requirements_json, priority, display_name, not_before_us, last_error,
+  last_error_code, gate_reason, progress_json, created_us, started_us,
+  finished_us, log_tail, input_waits, ordinal)
+SELECT rowid, key, kind, params_json, impl_version, state, attempts,
+  max_attempts, lease_id, lease_epoch, lease_expiry_us, worker_id,
+  requirements_json, priority, display_name, not_before_us, last_error,
+  last_error_code, gate_reason, progress_json, created_us, started_us,
+  finished_us, log_tail, input_waits, ordinal
+FROM steps ORDER BY rowid;
+
+CREATE TABLE step_inputs_v6 (
+  step_id INTEGER NOT NULL REFERENCES steps_v6(id),
+  name TEXT NOT NULL,
+  artifact_digest TEXT,
+  source_step_id INTEGER REFERENCES steps_v6(id),
+  source_output TEXT,
+  PRIMARY KEY (step_id, name)
+) WITHOUT ROWID;
+INSERT INTO step_inputs_v6(step_id, name, artifact_digest, source_step_id,
+  source_output)
+SELECT s.id, i.name, i.artifact_digest, src.id, i.source_output
+FROM step_inputs i JOIN steps_v6 s ON s.key = i.step_key
+LEFT JOIN steps_v6 src ON src.key = i.source_step_key;
+
+CREATE TABLE campaign_steps_v6 (
+  campaign_id TEXT NOT NULL REFERENCES campaigns(id),
+  step_id INTEGER NOT NULL REFERENCES steps_v6(id),
+  node_id TEXT NOT NULL,
+  PRIMARY KEY (campaign_id, step_id)
+) WITHOUT ROWID;
+INSERT INTO campaign_steps_v6(campaign_id, step_id, node_id)
+SELECT cs.campaign_id, s.id, cs.node_id
+FROM campaign_steps cs JOIN steps_v6 s ON s.key = cs.step_key;
+
+CREATE TABLE step_outputs_v6 (
+  step_id INTEGER NOT NULL REFERENCES steps_v6(id),
+  name TEXT NOT NULL,
+  digest TEXT NOT NULL REFERENCES artifacts(digest),
+  PRIMARY KEY (step_id, name)
+) WITHOUT ROWID;
+INSERT INTO step_outputs_v6(step_id, name, digest)
+SELECT s.id, o.name, o.digest
+FROM step_outputs o JOIN steps_v6 s ON s.key = o.step_key;
+
+DROP TABLE edges;
+DROP TABLE step_inputs;
+DROP TABLE campaign_steps;
+DROP TABLE step_outputs;
+DROP TABLE steps;
+ALTER TABLE steps_v6 RENAME TO steps;
+ALTER TABLE step_inputs_v6 RENAME TO step_inputs;
+ALTER TABLE campaign_steps_v6 RENAME TO campaign_steps;
+ALTER TABLE step_outputs_v6 RENAME TO step_outputs;
+
+CREATE INDEX steps_by_state_fair ON steps(state, priority DESC, ordinal, created_us, id);
+CREATE INDEX steps_by_lease ON steps(lease_id) WHERE lease_id IS NOT NULL;
+CREATE INDEX step_inputs_by_source ON step_inputs(source_step_id)
+  WHERE source_step_id IS NOT NULL;
+CREATE INDEX campaign_steps_by_step ON campaign_steps(step_id);
+)sql";
+
 const std::vector<const char*>& Migrations() {
   static const std::vector<const char*> migrations = {kMigration1, kMigration2,
                                                       kMigration3, kMigration4,
-                                                      kMigration5};
+                                                      kMigration5, kMigration6};
   return migrations;
 }
 
@@ -181,14 +281,16 @@ absl::StatusOr<int> SchemaVersion(Database& db) {
   return version;
 }
 
-absl::Status Migrate(Database& db) {
+absl::Status Migrate(Database& db) { return MigrateTo(db, kSchemaVersion); }
+
+absl::Status MigrateTo(Database& db, int target) {
   COHORT_ASSIGN_OR_RETURN(int version, SchemaVersion(db));
   if (version > kSchemaVersion) {
     return absl::FailedPreconditionError(absl::StrCat(
         db.path(), ": schema version ", version, " is newer than this cohortd (",
         kSchemaVersion, "); upgrade cohortd"));
   }
-  for (int next = version + 1; next <= kSchemaVersion; ++next) {
+  for (int next = version + 1; next <= std::min(target, kSchemaVersion); ++next) {
     Transaction tx(db);
     COHORT_RETURN_IF_ERROR(tx.Begin());
     COHORT_RETURN_IF_ERROR(db.Execute(Migrations()[next - 1]));

@@ -11,9 +11,12 @@
 
 namespace cohort::server {
 
-inline constexpr int kSchemaVersion = 5;
+inline constexpr int kSchemaVersion = 6;
 
 [[nodiscard]] absl::Status Migrate(Database& db);
+
+// Migrates up to `target` only (tests build older databases with it).
+[[nodiscard]] absl::Status MigrateTo(Database& db, int target);
 
 // The version stored in the database (0 for a new file).
 absl::StatusOr<int> SchemaVersion(Database& db);

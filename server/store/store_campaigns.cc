@@ -54,17 +54,17 @@ constexpr const char* kCampaignColumns =
 
 }  // namespace
 
-absl::StatusOr<CoordinatorStore::StepStates> CoordinatorStore::StoredStates(
-    const std::vector<PlannedStep>& steps) {
+absl::StatusOr<CoordinatorStore::StoredSteps> CoordinatorStore::StoredStates(
+    absl::Span<const PlannedStep> steps) {
   // One IN (...) query per kLookupBatch keys instead of one query per key.
   constexpr size_t kLookupBatch = 256;
   std::vector<const std::string*> keys;
   keys.reserve(steps.size());
   for (const PlannedStep& step : steps) keys.push_back(&step.key);
-  StepStates stored;
+  StoredSteps stored;
   for (size_t first = 0; first < keys.size(); first += kLookupBatch) {
     size_t n = std::min(kLookupBatch, keys.size() - first);
-    std::string sql = "SELECT key, state FROM steps WHERE key IN (?";
+    std::string sql = "SELECT key, id, state FROM steps WHERE key IN (?";
     for (size_t i = 1; i < n; ++i) sql += ", ?";
     sql += ")";
     Statement& select = db_->Prepare(sql);
@@ -73,7 +73,8 @@ absl::StatusOr<CoordinatorStore::StepStates> CoordinatorStore::StoredStates(
     }
     while (select.Step()) {
       stored.emplace(select.ColumnText(0),
-                     static_cast<StepState>(select.ColumnInt64(1)));
+                     StoredStep{select.ColumnInt64(1),
+                                static_cast<StepState>(select.ColumnInt64(2))});
     }
     COHORT_RETURN_IF_ERROR(select.status());
   }
@@ -81,31 +82,36 @@ absl::StatusOr<CoordinatorStore::StepStates> CoordinatorStore::StoredStates(
 }
 
 absl::Status CoordinatorStore::InsertNewSteps(
-    const std::vector<std::pair<const PlannedStep*, StepState>>& fresh,
+    const std::vector<PlacedStep>& fresh,
+    const std::unordered_map<std::string, int64_t>& id_of,
     const std::string& campaign_id, int priority, absl::Time now) {
+  // One row per statement: for this wide table with a unique text key,
+  // SQLite's multi-row VALUES measured twice as slow as single rows.
   BatchInsert steps(*db_,
-                    "INSERT INTO steps(key, kind, params_json, impl_version, "
+                    "INSERT INTO steps(id, key, kind, params_json, impl_version, "
                     "state, max_attempts, requirements_json, priority, "
                     "display_name, created_us, finished_us, ordinal)",
-                    12);
+                    13, /*rows_per_statement=*/1);
   // Most steps of a campaign ask for the same resources: serialize once.
   const Requirements* last_requirements = nullptr;
   std::string requirements_json;
-  for (const auto& [step, state] : fresh) {
-    if (last_requirements == nullptr || *last_requirements != step->requirements) {
-      requirements_json = RequirementsToJson(step->requirements);
-      last_requirements = &step->requirements;
+  for (const PlacedStep& placed : fresh) {
+    const PlannedStep& step = *placed.step;
+    if (last_requirements == nullptr || *last_requirements != step.requirements) {
+      requirements_json = RequirementsToJson(step.requirements);
+      last_requirements = &step.requirements;
     }
-    steps.Text(step->key).Int(static_cast<int>(step->kind)).Text(step->params_json);
-    steps.Text(step->impl_version).Int(static_cast<int>(state));
-    steps.Int(step->max_attempts).Text(requirements_json).Int(priority);
-    steps.Text(step->display_name).Int(Micros(now));
-    if (IsTerminal(state)) {
+    steps.Int(placed.id).Text(step.key).Int(static_cast<int>(step.kind));
+    steps.Text(step.params_json).Text(step.impl_version);
+    steps.Int(static_cast<int>(placed.state)).Int(step.max_attempts);
+    steps.Text(requirements_json).Int(priority).Text(step.display_name);
+    steps.Int(Micros(now));
+    if (IsTerminal(placed.state)) {
       steps.Int(Micros(now));
     } else {
       steps.Null();
     }
-    steps.Int(step->ordinal);
+    steps.Int(step.ordinal);
     COHORT_RETURN_IF_ERROR(steps.EndRow());
   }
   // Every step before any row that refers to one: foreign keys are checked
@@ -113,25 +119,22 @@ absl::Status CoordinatorStore::InsertNewSteps(
   COHORT_RETURN_IF_ERROR(steps.Finish());
 
   BatchInsert inputs(*db_,
-                     "INSERT INTO step_inputs(step_key, name, artifact_digest, "
-                     "source_step_key, source_output)",
+                     "INSERT INTO step_inputs(step_id, name, artifact_digest, "
+                     "source_step_id, source_output)",
                      5);
-  for (const auto& [step, state] : fresh) {
-    for (const StepInput& in : step->inputs) {
-      inputs.Text(step->key).Text(in.name).TextOrNull(in.artifact_digest);
-      inputs.TextOrNull(in.source_step_key).TextOrNull(in.source_output);
+  for (const PlacedStep& placed : fresh) {
+    for (const StepInput& in : placed.step->inputs) {
+      inputs.Int(placed.id).Text(in.name).TextOrNull(in.artifact_digest);
+      if (in.source_step_key.empty()) {
+        inputs.Null();
+      } else {
+        inputs.Int(id_of.at(in.source_step_key));
+      }
+      inputs.TextOrNull(in.source_output);
       COHORT_RETURN_IF_ERROR(inputs.EndRow());
     }
   }
   COHORT_RETURN_IF_ERROR(inputs.Finish());
-
-  BatchInsert edges(*db_, "INSERT OR IGNORE INTO edges(parent_key, child_key)", 2);
-  for (const auto& [step, state] : fresh) {
-    for (const std::string& parent : step->parent_keys) {
-      COHORT_RETURN_IF_ERROR(edges.Text(parent).Text(step->key).EndRow());
-    }
-  }
-  COHORT_RETURN_IF_ERROR(edges.Finish());
 
   // A new step starts WAITING; one that starts READY or BLOCKED gets the
   // event a promotion would have written, so a watcher misses nothing.
@@ -139,12 +142,13 @@ absl::Status CoordinatorStore::InsertNewSteps(
                      "INSERT INTO events(type, time_us, campaign_id, step_key, "
                      "step_state, worker_id, message)",
                      7);
-  for (const auto& [step, state] : fresh) {
-    if (state == StepState::kWaiting) continue;
+  for (const PlacedStep& placed : fresh) {
+    if (placed.state == StepState::kWaiting) continue;
     events.Int(static_cast<int>(EventType::kStepState)).Int(Micros(now));
-    events.Text(campaign_id).Text(step->key).Int(static_cast<int>(state));
-    events.Null().TextOrNull(state == StepState::kBlocked ? "an input step failed"
-                                                          : "");
+    events.Text(campaign_id).Text(placed.step->key).Int(static_cast<int>(placed.state));
+    events.Null().TextOrNull(placed.state == StepState::kBlocked
+                                 ? "an input step failed"
+                                 : "");
     COHORT_RETURN_IF_ERROR(events.EndRow());
   }
   return events.Finish();
@@ -165,10 +169,64 @@ absl::Status CoordinatorStore::RearmStep(const std::string& key, absl::Time now,
   return SetState(key, step->state, StepState::kWaiting, now, "re-armed");
 }
 
+absl::Status CoordinatorStore::SubmitChunk(absl::Span<const PlannedStep> chunk,
+                                           SubmitProgress& progress) {
+  COHORT_ASSIGN_OR_RETURN(StoredSteps stored, StoredStates(chunk));
+  for (auto& [key, step] : stored) {
+    bool rearm = IsRearmable(step.state) ||
+                 (progress.rerun && step.state == StepState::kSucceeded);
+    if (!rearm) continue;
+    COHORT_RETURN_IF_ERROR(RearmStep(key, progress.now, progress.rerun));
+    step.state = StepState::kWaiting;
+  }
+  // Every distinct step's state, decided in plan (topological) order from
+  // its parents' as PromoteIfInputsDone would, without reading anything
+  // back: the work per step stays constant however big the campaign. New
+  // steps get ids in plan order, so every table keyed by step id grows at
+  // its end.
+  std::unordered_map<std::string, StepState>& states = *progress.states;
+  std::vector<PlacedStep> fresh;
+  std::vector<PlacedStep> distinct;
+  for (const PlannedStep& step : chunk) {
+    if (states.count(step.key) != 0) continue;  // two nodes, one key
+    auto found = stored.find(step.key);
+    StepState as_stored =
+        found == stored.end() ? StepState::kWaiting : found->second.state;
+    StepState state = as_stored;
+    if (state == StepState::kWaiting) state = StateFromParents(step, states);
+    states.emplace(step.key, state);
+    PlacedStep placed{&step,
+                      found == stored.end() ? progress.next_id++ : found->second.id,
+                      state};
+    progress.id_of.emplace(step.key, placed.id);
+    if (found == stored.end()) {
+      fresh.push_back(placed);
+    } else if (state != as_stored) {
+      progress.promoted.push_back(placed);
+    }
+    distinct.push_back(placed);
+    // A new step counts as it is inserted; a stored one as it is now (the
+    // promotions at the end count their own changes).
+    if (!IsTerminal(found == stored.end() ? state : as_stored)) ++progress.unfinished;
+    if (state == StepState::kSucceeded) ++progress.cached;
+  }
+  COHORT_RETURN_IF_ERROR(InsertNewSteps(fresh, progress.id_of, progress.campaign_id,
+                                        progress.priority, progress.now));
+  std::sort(distinct.begin(), distinct.end(),
+            [](const PlacedStep& a, const PlacedStep& b) { return a.id < b.id; });
+  BatchInsert links(*db_,
+                    "INSERT INTO campaign_steps(campaign_id, step_id, node_id)", 3);
+  for (const PlacedStep& placed : distinct) {
+    links.Text(progress.campaign_id).Int(placed.id).Text(placed.step->node_id);
+    COHORT_RETURN_IF_ERROR(links.EndRow());
+  }
+  return links.Finish();
+}
+
 absl::StatusOr<SubmitOutcome> CoordinatorStore::SubmitCampaign(
     const std::string& name, const std::string& spec_json, int priority,
     const std::string& idempotency_key, const std::vector<PlannedStep>& steps,
-    absl::Time now, bool rerun) {
+    absl::Time now, bool rerun, const StepsReady& ready) {
   Transaction tx(*db_);
   COHORT_RETURN_IF_ERROR(tx.Begin());
   SubmitOutcome outcome;
@@ -198,65 +256,49 @@ absl::StatusOr<SubmitOutcome> CoordinatorStore::SubmitCampaign(
   insert.Bind(7, Micros(now));
   COHORT_RETURN_IF_ERROR(insert.Run());
 
-  COHORT_ASSIGN_OR_RETURN(StepStates stored, StoredStates(steps));
-  for (auto& [key, state] : stored) {
-    bool rearm = IsRearmable(state) || (rerun && state == StepState::kSucceeded);
-    if (!rearm) continue;
-    COHORT_RETURN_IF_ERROR(RearmStep(key, now, rerun));
-    state = StepState::kWaiting;
+  SubmitProgress progress;
+  progress.campaign_id = outcome.campaign_id;
+  progress.priority = priority;
+  progress.now = now;
+  progress.rerun = rerun;
+  progress.states = &outcome.step_states;
+  progress.states->reserve(steps.size());
+  progress.id_of.reserve(steps.size());
+  Statement& last = db_->Prepare("SELECT coalesce(max(id), 0) FROM steps");
+  progress.next_id = last.Step() ? last.ColumnInt64(0) + 1 : 1;
+  while (last.Step()) {
   }
-  // Every distinct step's state, decided in plan (topological) order from
-  // its parents' as PromoteIfInputsDone would, without reading anything
-  // back: the work per step stays constant however big the campaign.
-  StepStates& states = outcome.step_states;
-  states.reserve(steps.size());
-  std::vector<std::pair<const PlannedStep*, StepState>> fresh;
-  std::vector<std::pair<const PlannedStep*, StepState>> promoted;  // stored
-  std::vector<const PlannedStep*> distinct;
-  for (const PlannedStep& step : steps) {
-    if (states.count(step.key) != 0) continue;  // two nodes, one key
-    auto found = stored.find(step.key);
-    StepState state = found == stored.end() ? StepState::kWaiting : found->second;
-    if (state == StepState::kWaiting) state = StateFromParents(step, states);
-    states.emplace(step.key, state);
-    if (found == stored.end()) {
-      fresh.emplace_back(&step, state);
-    } else if (state != found->second) {
-      promoted.emplace_back(&step, state);
+  COHORT_RETURN_IF_ERROR(last.status());
+  // In chunks, so that with a planner running beside us the store starts
+  // on the first steps while the last are still being planned.
+  constexpr size_t kChunk = 4096;
+  for (size_t begin = 0; begin < steps.size();) {
+    size_t end = std::min(begin + kChunk, steps.size());
+    if (ready) {
+      COHORT_ASSIGN_OR_RETURN(size_t planned, ready(end));
+      end = std::min(end, planned);
+      if (end <= begin) return absl::InternalError("the planner stopped early");
     }
-    distinct.push_back(&step);
+    COHORT_RETURN_IF_ERROR(SubmitChunk(
+        absl::MakeConstSpan(steps.data() + begin, end - begin), progress));
+    begin = end;
   }
-  // In key order, every index keyed by step key grows at its end instead
-  // of splitting pages all over: several times faster for big campaigns.
-  auto by_key = [](const auto& a, const auto& b) { return a.first->key < b.first->key; };
-  std::sort(fresh.begin(), fresh.end(), by_key);
-  std::sort(distinct.begin(), distinct.end(),
-            [](const PlannedStep* a, const PlannedStep* b) { return a->key < b->key; });
-  COHORT_RETURN_IF_ERROR(InsertNewSteps(fresh, outcome.campaign_id, priority, now));
-  BatchInsert links(*db_,
-                    "INSERT INTO campaign_steps(campaign_id, step_key, node_id)", 3);
-  for (const PlannedStep* step : distinct) {
-    links.Text(outcome.campaign_id).Text(step->key).Text(step->node_id);
-    COHORT_RETURN_IF_ERROR(links.EndRow());
-  }
-  COHORT_RETURN_IF_ERROR(links.Finish());
   // The campaign's counter as stored now; the promotions below keep it
   // current through SetState like any later transition.
-  int64_t unfinished = 0;
-  for (const auto& [key, state] : states) {
-    auto found = stored.find(key);
-    if (!IsTerminal(found == stored.end() ? state : found->second)) ++unfinished;
-    if (state == StepState::kSucceeded) ++outcome.steps_cached;
-  }
+  int64_t unfinished = progress.unfinished;
+  outcome.steps_cached = progress.cached;
+  const std::vector<PlacedStep>& promoted = progress.promoted;
+  const std::unordered_map<std::string, StepState>& states = outcome.step_states;
   Statement& count = db_->Prepare("UPDATE campaigns SET unfinished = ? WHERE id = ?");
   count.Bind(1, unfinished).Bind(2, outcome.campaign_id);
   COHORT_RETURN_IF_ERROR(count.Run());
   COHORT_RETURN_IF_ERROR(AppendEvent(EventType::kCampaignSubmitted,
                                      outcome.campaign_id, "",
                                      StepState::kUnspecified, "", name, now));
-  for (const auto& [step, state] : promoted) {
-    COHORT_RETURN_IF_ERROR(SetState(step->key, StepState::kWaiting, state, now,
-                                    state == StepState::kBlocked
+  for (const PlacedStep& placed : promoted) {
+    COHORT_RETURN_IF_ERROR(SetState(placed.step->key, StepState::kWaiting,
+                                    placed.state, now,
+                                    placed.state == StepState::kBlocked
                                         ? "an input step failed" : ""));
   }
   outcome.steps_total = static_cast<uint32_t>(states.size());
@@ -292,9 +334,10 @@ absl::Status CoordinatorStore::SetLogTail(const std::string& key,
 absl::StatusOr<SubmitOutcome> CoordinatorStore::DryRun(
     const std::vector<PlannedStep>& steps) {
   SubmitOutcome outcome;
-  COHORT_ASSIGN_OR_RETURN(outcome.step_states, StoredStates(steps));
-  for (const auto& [key, state] : outcome.step_states) {
-    if (state == StepState::kSucceeded) ++outcome.steps_cached;
+  COHORT_ASSIGN_OR_RETURN(StoredSteps stored, StoredStates(steps));
+  for (const auto& [key, step] : stored) {
+    outcome.step_states.emplace(key, step.state);
+    if (step.state == StepState::kSucceeded) ++outcome.steps_cached;
   }
   std::set<std::string> keys;
   for (const PlannedStep& step : steps) keys.insert(step.key);
@@ -336,7 +379,7 @@ absl::StatusOr<std::vector<StepRecord>> CoordinatorStore::CampaignSteps(
   columns.resize(columns.size() - std::string(" FROM steps").size());
   Statement& select = db_->Prepare(absl::StrCat(
       columns,
-      ", cs.node_id FROM steps JOIN campaign_steps cs ON cs.step_key = steps.key"
+      ", cs.node_id FROM steps JOIN campaign_steps cs ON cs.step_id = steps.id"
       " WHERE cs.campaign_id = ? ORDER BY steps.created_us, steps.key"));
   select.Bind(1, id);
   std::vector<StepRecord> steps;
@@ -349,10 +392,10 @@ absl::StatusOr<std::vector<StepRecord>> CoordinatorStore::CampaignSteps(
   COHORT_RETURN_IF_ERROR(select.status());
   // Every output of the campaign's steps in one query, not one per step.
   Statement& outputs = db_->Prepare(
-      "SELECT so.step_key, so.name, so.digest, a.kind, a.size_bytes, a.is_folder "
-      "FROM step_outputs so JOIN campaign_steps cs ON cs.step_key = so.step_key "
-      "JOIN artifacts a ON a.digest = so.digest WHERE cs.campaign_id = ? "
-      "ORDER BY so.step_key, so.name");
+      "SELECT s.key, so.name, so.digest, a.kind, a.size_bytes, a.is_folder "
+      "FROM step_outputs so JOIN campaign_steps cs ON cs.step_id = so.step_id "
+      "JOIN steps s ON s.id = so.step_id JOIN artifacts a ON a.digest = "
+      "so.digest WHERE cs.campaign_id = ? ORDER BY s.key, so.name");
   outputs.Bind(1, id);
   while (outputs.Step()) {
     auto found = index.find(outputs.ColumnText(0));
@@ -389,10 +432,10 @@ absl::Status CoordinatorStore::CancelCampaign(const std::string& id,
   COHORT_RETURN_IF_ERROR(update.Run());
   // Unfinished steps no other running campaign shares.
   Statement& select = db_->Prepare(
-      "SELECT s.key, s.state FROM campaign_steps cs JOIN steps s ON s.key = "
-      "cs.step_key WHERE cs.campaign_id = ?1 AND s.state IN (1, 2, 3) AND NOT "
+      "SELECT s.key, s.state FROM campaign_steps cs JOIN steps s ON s.id = "
+      "cs.step_id WHERE cs.campaign_id = ?1 AND s.state IN (1, 2, 3) AND NOT "
       "EXISTS (SELECT 1 FROM campaign_steps o JOIN campaigns c ON c.id = "
-      "o.campaign_id WHERE o.step_key = s.key AND o.campaign_id != ?1 AND "
+      "o.campaign_id WHERE o.step_id = s.id AND o.campaign_id != ?1 AND "
       "c.state = 1)");
   select.Bind(1, id);
   std::vector<std::pair<std::string, StepState>> steps;
@@ -459,8 +502,9 @@ absl::Status CoordinatorStore::RetryStep(const std::string& key,
     COHORT_RETURN_IF_ERROR(RearmStep(current, now));
     rearmed.push_back(current);
     Statement& children = db_->Prepare(
-        "SELECT s.key FROM edges e JOIN steps s ON s.key = e.child_key WHERE "
-        "e.parent_key = ? AND s.state = ?");
+        "SELECT DISTINCT c.key, c.id FROM step_inputs i JOIN steps c ON c.id = "
+        "i.step_id WHERE i.source_step_id = (SELECT id FROM steps WHERE key = ?) "
+        "AND c.state = ? ORDER BY c.id");
     children.Bind(1, current).Bind(2, static_cast<int>(StepState::kBlocked));
     while (children.Step()) frontier.push_back(children.ColumnText(0));
     COHORT_RETURN_IF_ERROR(children.status());
@@ -468,7 +512,7 @@ absl::Status CoordinatorStore::RetryStep(const std::string& key,
   Statement& running = db_->Prepare(
       "UPDATE campaigns SET state = ?, finished_us = NULL WHERE unfinished > 0 "
       "AND state = ? AND id IN (SELECT campaign_id FROM campaign_steps WHERE "
-      "step_key = ?)");
+      "step_id = (SELECT id FROM steps WHERE key = ?))");
   running.Bind(1, static_cast<int>(CampaignState::kRunning))
       .Bind(2, static_cast<int>(CampaignState::kFailed))
       .Bind(3, key);

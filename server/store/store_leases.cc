@@ -83,7 +83,8 @@ absl::StatusOr<LeaseGrant> CoordinatorStore::MakeGrant(StepRecord step) {
     artifact.digest = in.artifact_digest;
     if (artifact.digest.empty()) {
       Statement& out = db_->Prepare(
-          "SELECT digest FROM step_outputs WHERE step_key = ? AND name = ?");
+          "SELECT digest FROM step_outputs WHERE step_id = "
+          "(SELECT id FROM steps WHERE key = ?) AND name = ?");
       out.Bind(1, in.source_step_key).Bind(2, in.source_output);
       if (out.Step()) artifact.digest = out.ColumnText(0);
       while (out.Step()) {
@@ -164,7 +165,7 @@ absl::StatusOr<std::optional<LeaseGrant>> CoordinatorStore::LeaseNextInTransacti
   Statement& ready = db_->Prepare(absl::StrCat(
       kStepColumns,
       " WHERE state = ? AND not_before_us <= ? ORDER BY priority DESC, "
-      "ordinal, created_us, key LIMIT ?"));
+      "ordinal, created_us, id LIMIT ?"));
   ready.Bind(1, static_cast<int>(StepState::kReady))
       .Bind(2, Micros(now))
       .Bind(3, kLeaseScan);
@@ -195,9 +196,9 @@ absl::StatusOr<std::optional<LeaseGrant>> CoordinatorStore::LeaseNextInTransacti
   StepRecord* chosen = &candidates.front();
   Statement& local = db_->Prepare(
       "SELECT count(*) FROM step_inputs i LEFT JOIN step_outputs o ON "
-      "o.step_key = i.source_step_key AND o.name = i.source_output JOIN "
+      "o.step_id = i.source_step_id AND o.name = i.source_output JOIN "
       "artifact_locations l ON l.digest = coalesce(i.artifact_digest, o.digest) "
-      "WHERE i.step_key = ? AND l.location = ?");
+      "WHERE i.step_id = (SELECT id FROM steps WHERE key = ?) AND l.location = ?");
   for (StepRecord& step : candidates) {
     if (!holds_any || step.priority != best_priority) break;
     local.Bind(1, step.key).Bind(2, absl::StrCat("worker:", worker.worker_id));
@@ -323,7 +324,7 @@ absl::StatusOr<std::vector<OutputArtifact>> CoordinatorStore::ListArtifacts(
   Statement& select = db_->Prepare(
       "SELECT a.digest, a.kind, a.size_bytes, a.is_folder, coalesce(o.name, '') "
       "FROM artifacts a LEFT JOIN step_outputs o ON o.digest = a.digest WHERE ?1 "
-      "= '' OR o.step_key IN (SELECT step_key FROM campaign_steps WHERE "
+      "= '' OR o.step_id IN (SELECT step_id FROM campaign_steps WHERE "
       "campaign_id = ?1) ORDER BY a.created_us, a.digest");
   select.Bind(1, campaign_id);
   std::vector<OutputArtifact> artifacts;
@@ -358,7 +359,8 @@ absl::Status CoordinatorStore::Complete(const LeaseRef& lease,
   for (const OutputArtifact& out : outputs) {
     COHORT_RETURN_IF_ERROR(RecordArtifact(out, step.key, now).status());
     Statement& link = db_->Prepare(
-        "INSERT OR REPLACE INTO step_outputs(step_key, name, digest) VALUES(?, ?, ?)");
+        "INSERT OR REPLACE INTO step_outputs(step_id, name, digest) "
+        "VALUES((SELECT id FROM steps WHERE key = ?), ?, ?)");
     link.Bind(1, step.key).Bind(2, out.name).Bind(3, out.digest);
     COHORT_RETURN_IF_ERROR(link.Run());
   }

@@ -167,6 +167,8 @@ TEST_F(CoordinatorIntegrationTest, RefusesMissingWrongAndWrongRoleTokens) {
 TEST_F(CoordinatorIntegrationTest, ChainCompletesAndResubmissionRunsNothing) {
   v1::SubmitCampaignResponse submitted = Submit(ChainRequest());
   EXPECT_EQ(submitted.steps_to_run(), 3u);
+  EXPECT_EQ(submitted.steps_total(), 3u);
+  EXPECT_EQ(submitted.steps_size(), 0);  // the graph only when asked for
   std::string worker = Register("w1");
   const char* outputs[] = {"drop_map", "checkpoint", "checkpoint"};
   for (int i = 0; i < 3; ++i) {
@@ -182,9 +184,15 @@ TEST_F(CoordinatorIntegrationTest, ChainCompletesAndResubmissionRunsNothing) {
     ASSERT_TRUE(done.ok()) << done.error_message();
   }
   EXPECT_EQ(GetCampaign(submitted.campaign_id()).state(), v1::CAMPAIGN_STATE_SUCCEEDED);
-  v1::SubmitCampaignResponse again = Submit(ChainRequest());
+  v1::SubmitCampaignRequest with_steps = ChainRequest();
+  with_steps.set_return_steps(true);
+  v1::SubmitCampaignResponse again = Submit(with_steps);
   EXPECT_EQ(again.steps_to_run(), 0u);
   EXPECT_EQ(again.steps_cached(), 3u);
+  ASSERT_EQ(again.steps_size(), 3);
+  for (const v1::Step& step : again.steps()) {
+    EXPECT_EQ(step.state(), v1::STEP_STATE_SUCCEEDED) << step.key();
+  }
   EXPECT_FALSE(Lease(worker, 300).has_value());
   EXPECT_EQ(GetCampaign(again.campaign_id()).state(), v1::CAMPAIGN_STATE_SUCCEEDED);
 }

@@ -17,7 +17,8 @@
 //   4. a 100,000-step campaign (50,000 dropmap -> prune chains) in one
 //      SubmitCampaign call: round-trip time, the steps persisted.
 // Prints one line per number with its target. Durability: FULL unless
-// "normal" (then cohortd runs with --durability-normal).
+// "normal" (then cohortd runs with --durability-normal). Workers 0: only the
+// in-process breakdown of step 4; workers -N: only step 4, N times.
 #include <dirent.h>
 #include <unistd.h>
 
@@ -299,8 +300,8 @@ class WorkerSwarm {
 void Report(const std::string& what, double value, const std::string& unit,
             const std::string& target);
 
-// Where a big submit spends its time, in process (no gRPC): planning, the
-// store transaction, and reading every step back as the service does.
+// Where a big submit spends its time, in process (no gRPC): planning, then
+// planning and the store transaction.
 void SubmitBreakdown(const std::string& folder, bool normal, int pairs) {
   using namespace ::cohort::server;  // NOLINT: benchmark-local
   std::vector<NodeSpec> nodes;
@@ -337,10 +338,6 @@ void SubmitBreakdown(const std::string& folder, bool normal, int pairs) {
     std::fprintf(stderr, "submit: %s\n", std::string(outcome.status().message()).c_str());
     return;
   }
-  t = absl::Now();
-  for (const PlannedStep& step : *planned) (void)(*coordinator)->GetStep(step.key);
-  Report("  in-process: GetStep of every step", absl::ToDoubleSeconds(absl::Now() - t),
-         "s", "-");
 }
 
 void Report(const std::string& what, double value, const std::string& unit,
@@ -350,11 +347,56 @@ void Report(const std::string& what, double value, const std::string& unit,
   std::fflush(stdout);
 }
 
+// One SubmitCampaign of 50,000 dropmap -> prune chains (all keys new):
+// the round trip as the client sees it, then the stored campaign.
+void SubmitHundredThousand(CohortdProcess& cohortd, const std::string& client_token,
+                           const std::string& name) {
+  auto big = v1::Coordinator::NewStub(BigChannel(cohortd.address()));
+  v1::SubmitCampaignRequest request = ChainsRequest(name, 50000);
+  v1::SubmitCampaignResponse response;
+  absl::Time t = absl::Now();
+  grpc::Status s = big->SubmitCampaign(
+      CohortdProcess::Context(client_token, absl::Seconds(120)).get(), request, &response);
+  double submit_s = absl::ToDoubleSeconds(absl::Now() - t);
+  if (!s.ok()) std::fprintf(stderr, "submit 100k: %s\n", s.error_message().c_str());
+  Report(absl::StrCat("submit 100,000 steps (", response.steps_total(), " stored, ",
+                      request.ByteSizeLong() >> 20, " MiB request)"),
+         submit_s, "s", "< 2");
+  v1::GetCampaignRequest get;
+  get.set_campaign_id(response.campaign_id());
+  v1::Campaign campaign;
+  s = big->GetCampaign(CohortdProcess::Context(client_token, absl::Seconds(60)).get(),
+                       get, &campaign);
+  std::printf("campaign %s: %s\n", response.campaign_id().c_str(),
+              s.ok() ? campaign.ShortDebugString().substr(0, 200).c_str()
+                     : s.error_message().c_str());
+}
+
+// Only the 100,000-step submit, `times` times into one cohortd (each a new
+// campaign with new keys; the graph grows by 10^5 steps each time).
+int SubmitOnly(const std::string& folder, bool normal, int times) {
+  std::vector<std::string> flags;
+  if (normal) flags.push_back("--durability-normal");
+  CohortdProcess cohortd(folder, flags);
+  if (absl::Status s = cohortd.Start(); !s.ok()) {
+    std::fprintf(stderr, "start: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+  std::string client_token = *cohortd.CreateToken("client");
+  for (int i = 0; i < times; ++i) {
+    SubmitHundredThousand(cohortd, client_token, absl::StrCat("steps-100k-", i));
+    absl::SleepFor(absl::Seconds(2));  // as a client would: not back to back
+  }
+  cohortd.Stop();
+  return 0;
+}
+
 int Run(const std::string& folder, bool normal, int workers, int64_t result_rows) {
   if (workers == 0) {  // only the in-process breakdown of a 100k-step submit
     SubmitBreakdown(folder, normal, 50000);
     return 0;
   }
+  if (workers < 0) return SubmitOnly(folder, normal, -workers);
   std::vector<std::string> flags = {"--lease-seconds", "3600"};
   if (normal) flags.push_back("--durability-normal");
   auto cohortd = std::make_unique<CohortdProcess>(folder, flags);
@@ -517,25 +559,7 @@ int Run(const std::string& folder, bool normal, int workers, int64_t result_rows
 
   // --- 4. a 100,000-step campaign ---------------------------------------------
   SubmitBreakdown(folder, normal, 50000);
-  auto big = v1::Coordinator::NewStub(BigChannel(cohortd->address()));
-  v1::SubmitCampaignRequest request = ChainsRequest("steps-100k", 50000);
-  v1::SubmitCampaignResponse response;
-  t = absl::Now();
-  grpc::Status s = big->SubmitCampaign(
-      CohortdProcess::Context(client_token, absl::Seconds(120)).get(), request, &response);
-  double submit_s = absl::ToDoubleSeconds(absl::Now() - t);
-  if (!s.ok()) std::fprintf(stderr, "submit 100k: %s\n", s.error_message().c_str());
-  Report(absl::StrCat("submit 100,000 steps (", response.steps_size(), " returned, ",
-                      request.ByteSizeLong() >> 20, " MiB request)"),
-         submit_s, "s", "< 2");
-  v1::GetCampaignRequest get;
-  get.set_campaign_id(response.campaign_id());
-  v1::Campaign campaign;
-  s = big->GetCampaign(CohortdProcess::Context(client_token, absl::Seconds(60)).get(),
-                       get, &campaign);
-  std::printf("campaign %s: %s\n", response.campaign_id().c_str(),
-              s.ok() ? campaign.ShortDebugString().substr(0, 200).c_str()
-                     : s.error_message().c_str());
+  SubmitHundredThousand(*cohortd, client_token, "steps-100k");
   cohortd->Stop();
   return 0;
 }
