@@ -1,6 +1,8 @@
 // CoordinatorStore: opening, shared helpers and the step state machine.
 #include "server/store/coordinator_store.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/random.h"
 #include "common/status_macros.h"
@@ -56,7 +58,15 @@ absl::StatusOr<std::unique_ptr<CoordinatorStore>> CoordinatorStore::Open(
   // indexes) then lives in the OS cache and every lookup pays a pread.
   // 256 MB is a ceiling, not a reservation.
   COHORT_RETURN_IF_ERROR(db->Execute("PRAGMA cache_size=-262144"));
-  return std::unique_ptr<CoordinatorStore>(new CoordinatorStore(std::move(db)));
+  std::unique_ptr<CoordinatorStore> store(new CoordinatorStore(std::move(db)));
+  COHORT_RETURN_IF_ERROR(store->LoadKnownKeys());
+  return store;
+}
+
+absl::Status CoordinatorStore::LoadKnownKeys() {
+  Statement& keys = db_->Prepare("SELECT key_hash FROM steps");
+  while (keys.Step()) known_keys_.insert(keys.ColumnInt64(0));
+  return keys.status();
 }
 
 absl::Status CoordinatorStore::AppendEvent(EventType type,
@@ -82,7 +92,8 @@ absl::StatusOr<std::vector<std::string>> CoordinatorStore::CampaignsOfStep(
     const std::string& key) {
   Statement& select =
       db_->Prepare("SELECT campaign_id FROM campaign_steps WHERE step_id = "
-                   "(SELECT id FROM steps WHERE key = ?)");
+                   "(SELECT id FROM steps WHERE key_hash = cohort_key_hash(?1) AND "
+                   "key = ?1)");
   select.Bind(1, key);
   std::vector<std::string> ids;
   while (select.Step()) ids.push_back(select.ColumnText(0));
@@ -95,7 +106,7 @@ absl::Status CoordinatorStore::SetState(const std::string& key, StepState from,
                                         const std::string& message) {
   Statement& update = db_->Prepare(
       "UPDATE steps SET state = ?, finished_us = CASE WHEN ? THEN ? ELSE NULL "
-      "END WHERE key = ? AND state = ?");
+      "END WHERE key_hash = cohort_key_hash(?4) AND key = ?4 AND +state = ?");
   update.Bind(1, static_cast<int>(to))
       .Bind(2, IsTerminal(to) ? 1 : 0)
       .Bind(3, Micros(now))
@@ -111,7 +122,7 @@ absl::Status CoordinatorStore::SetState(const std::string& key, StepState from,
     Statement& count = db_->Prepare(
         "UPDATE campaigns SET unfinished = unfinished + ? WHERE id IN "
         "(SELECT campaign_id FROM campaign_steps WHERE step_id = "
-        "(SELECT id FROM steps WHERE key = ?))");
+        "(SELECT id FROM steps WHERE key_hash = cohort_key_hash(?2) AND key = ?2))");
     count.Bind(1, delta).Bind(2, key);
     COHORT_RETURN_IF_ERROR(count.Run());
   }
@@ -129,7 +140,7 @@ absl::Status CoordinatorStore::FinishCampaignsIfDone(const std::string& step_key
   Statement& done = db_->Prepare(
       "SELECT id FROM campaigns WHERE state = ? AND unfinished <= 0 AND id IN "
       "(SELECT campaign_id FROM campaign_steps WHERE step_id = "
-      "(SELECT id FROM steps WHERE key = ?))");
+      "(SELECT id FROM steps WHERE key_hash = cohort_key_hash(?2) AND key = ?2))");
   done.Bind(1, static_cast<int>(CampaignState::kRunning)).Bind(2, step_key);
   std::vector<std::string> finished;
   while (done.Step()) finished.push_back(done.ColumnText(0));
@@ -137,7 +148,7 @@ absl::Status CoordinatorStore::FinishCampaignsIfDone(const std::string& step_key
   for (const std::string& id : finished) {
     Statement& bad = db_->Prepare(
         "SELECT count(*) FROM campaign_steps cs JOIN steps s ON s.id = "
-        "cs.step_id WHERE cs.campaign_id = ? AND s.state IN (?, ?, ?)");
+        "cs.step_id WHERE cs.campaign_id = ? AND +s.state IN (?, ?, ?)");
     bad.Bind(1, id)
         .Bind(2, static_cast<int>(StepState::kFailed))
         .Bind(3, static_cast<int>(StepState::kBlocked))
@@ -161,7 +172,8 @@ absl::Status CoordinatorStore::FinishCampaignsIfDone(const std::string& step_key
 
 absl::StatusOr<std::optional<StepRecord>> CoordinatorStore::ReadStep(
     const std::string& key) {
-  Statement& select = db_->Prepare(absl::StrCat(kStepColumns, " WHERE key = ?"));
+  Statement& select = db_->Prepare(absl::StrCat(kStepColumns, " "
+      "WHERE key_hash = cohort_key_hash(?1) AND key = ?1"));
   select.Bind(1, key);
   std::optional<StepRecord> step;
   if (select.Step()) step = StepFromRow(select);
@@ -169,25 +181,61 @@ absl::StatusOr<std::optional<StepRecord>> CoordinatorStore::ReadStep(
   }
   COHORT_RETURN_IF_ERROR(select.status());
   if (step.has_value()) {
-    Statement& inputs = db_->Prepare(
-        "SELECT i.name, i.artifact_digest, src.key, i.source_output FROM "
-        "step_inputs i LEFT JOIN steps src ON src.id = i.source_step_id "
-        "WHERE i.step_id = (SELECT id FROM steps WHERE key = ?) ORDER BY i.name");
-    inputs.Bind(1, key);
-    while (inputs.Step()) {
-      step->inputs.push_back({inputs.ColumnText(0), inputs.ColumnText(1),
-                              inputs.ColumnText(2), inputs.ColumnText(3)});
-    }
-    COHORT_RETURN_IF_ERROR(inputs.status());
+    COHORT_ASSIGN_OR_RETURN(step->inputs, ReadInputs(key));
   }
   return step;
+}
+
+absl::StatusOr<std::vector<StepInput>> CoordinatorStore::ReadInputs(
+    const std::string& key) {
+  Statement& select = db_->Prepare(
+      "SELECT inputs_json FROM steps WHERE key_hash = cohort_key_hash(?1) AND "
+      "key = ?1");
+  select.Bind(1, key);
+  std::string text = select.Step() ? select.ColumnText(0) : "[]";
+  while (select.Step()) {
+  }
+  COHORT_RETURN_IF_ERROR(select.status());
+  json doc = json::parse(text, nullptr, false);
+  if (!doc.is_array()) {
+    return absl::DataLossError(
+        absl::StrCat("step ", key, ": inputs_json is not an array"));
+  }
+  std::vector<StepInput> inputs;
+  for (const json& in : doc) {
+    if (!in.is_object()) {
+      return absl::DataLossError(
+          absl::StrCat("step ", key, ": an input is not an object"));
+    }
+    StepInput input;
+    input.name = in.value("name", "");
+    input.artifact_digest = in.value("digest", "");
+    if (in.contains("step")) {
+      input.source_output = in.value("output", "");
+      Statement& source = db_->Prepare("SELECT key FROM steps WHERE id = ?");
+      source.Bind(1, in.value("step", int64_t{0}));
+      if (source.Step()) input.source_step_key = source.ColumnText(0);
+      while (source.Step()) {
+      }
+      COHORT_RETURN_IF_ERROR(source.status());
+      if (input.source_step_key.empty()) {
+        return absl::DataLossError(absl::StrCat(
+            "step ", key, ": input ", input.name, " names a step that is not stored"));
+      }
+    }
+    inputs.push_back(std::move(input));
+  }
+  std::sort(inputs.begin(), inputs.end(),
+            [](const StepInput& a, const StepInput& b) { return a.name < b.name; });
+  return inputs;
 }
 
 absl::Status CoordinatorStore::PromoteIfInputsDone(const std::string& key,
                                                    absl::Time now) {
   Statement& parents = db_->Prepare(
-      "SELECT s.state FROM step_inputs i JOIN steps s ON s.id = "
-      "i.source_step_id WHERE i.step_id = (SELECT id FROM steps WHERE key = ?)");
+      "SELECT s.state FROM step_edges e JOIN steps s ON s.id = e.parent_id "
+      "WHERE e.child_id = "
+      "(SELECT id FROM steps WHERE key_hash = cohort_key_hash(?1) AND key = ?1)");
   parents.Bind(1, key);
   bool all_done = true, any_failed = false;
   while (parents.Step()) {
@@ -212,9 +260,10 @@ absl::Status CoordinatorStore::PromoteIfInputsDone(const std::string& key,
 absl::Status CoordinatorStore::PromoteChildren(const std::string& key,
                                                absl::Time now) {
   Statement& children = db_->Prepare(
-      "SELECT DISTINCT c.key, c.id FROM step_inputs i JOIN steps c ON c.id = "
-      "i.step_id WHERE i.source_step_id = (SELECT id FROM steps WHERE key = ?) "
-      "AND c.state = ? ORDER BY c.id");
+      "SELECT c.key, c.id FROM step_edges e JOIN steps c ON c.id = e.child_id "
+      "WHERE e.parent_id = "
+      "(SELECT id FROM steps WHERE key_hash = cohort_key_hash(?1) AND key = ?1) "
+      "AND +c.state = ? ORDER BY c.id");
   children.Bind(1, key).Bind(2, static_cast<int>(StepState::kWaiting));
   std::vector<std::string> keys;
   while (children.Step()) keys.push_back(children.ColumnText(0));
@@ -232,9 +281,10 @@ absl::Status CoordinatorStore::BlockDescendants(const std::string& key,
     std::string parent = frontier.back();
     frontier.pop_back();
     Statement& children = db_->Prepare(
-        "SELECT DISTINCT c.key, c.id FROM step_inputs i JOIN steps c ON c.id = "
-        "i.step_id WHERE i.source_step_id = (SELECT id FROM steps WHERE key = ?) "
-        "AND c.state = ? ORDER BY c.id");
+        "SELECT c.key, c.id FROM step_edges e JOIN steps c ON c.id = e.child_id "
+        "WHERE e.parent_id = "
+        "(SELECT id FROM steps WHERE key_hash = cohort_key_hash(?1) AND key = ?1) "
+        "AND +c.state = ? ORDER BY c.id");
     children.Bind(1, parent).Bind(2, static_cast<int>(StepState::kWaiting));
     std::vector<std::string> keys;
     while (children.Step()) keys.push_back(children.ColumnText(0));
@@ -258,9 +308,10 @@ absl::Status CoordinatorStore::SkipDescendants(const std::string& key,
     std::string parent = frontier.back();
     frontier.pop_back();
     Statement& children = db_->Prepare(
-        "SELECT DISTINCT c.key, c.id FROM step_inputs i JOIN steps c ON c.id = "
-        "i.step_id WHERE i.source_step_id = (SELECT id FROM steps WHERE key = ?) "
-        "AND c.state IN (?, ?) ORDER BY c.id");
+        "SELECT c.key, c.id FROM step_edges e JOIN steps c ON c.id = e.child_id "
+        "WHERE e.parent_id = "
+        "(SELECT id FROM steps WHERE key_hash = cohort_key_hash(?1) AND key = ?1) "
+        "AND +c.state IN (?, ?) ORDER BY c.id");
     children.Bind(1, parent)
         .Bind(2, static_cast<int>(StepState::kWaiting))
         .Bind(3, static_cast<int>(StepState::kReady));
@@ -272,7 +323,8 @@ absl::Status CoordinatorStore::SkipDescendants(const std::string& key,
       COHORT_ASSIGN_OR_RETURN(std::optional<StepRecord> step, ReadStep(child));
       if (!step.has_value()) continue;
       Statement& note =
-          db_->Prepare("UPDATE steps SET gate_reason = ? WHERE key = ?");
+          db_->Prepare("UPDATE steps SET gate_reason = ? "
+              "WHERE key_hash = cohort_key_hash(?2) AND key = ?2");
       note.Bind(1, reason).Bind(2, child);
       COHORT_RETURN_IF_ERROR(note.Run());
       COHORT_RETURN_IF_ERROR(SetState(child, step->state, StepState::kSkipped, now,

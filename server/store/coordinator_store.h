@@ -27,6 +27,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
@@ -355,6 +356,8 @@ class CoordinatorStore {
   absl::StatusOr<bool> HandBack(const StepRecord& step, const std::string& message,
                                 absl::Time now);
   absl::StatusOr<std::optional<StepRecord>> ReadStep(const std::string& key);
+  // A step's inputs from its inputs_json, sources resolved to keys, by name.
+  absl::StatusOr<std::vector<StepInput>> ReadInputs(const std::string& key);
   absl::StatusOr<std::vector<std::string>> CampaignsOfStep(const std::string& key);
   absl::StatusOr<LeaseGrant> MakeGrant(StepRecord step);
   absl::StatusOr<std::optional<LeaseGrant>> LeaseNextInTransaction(
@@ -374,7 +377,8 @@ class CoordinatorStore {
     StepState state = StepState::kUnspecified;
   };
   // Stores steps new to the graph (`fresh`, in id order) at their initial
-  // states, with their inputs and (for a state other than WAITING) an event.
+  // states, with their inputs, their links to the steps they take inputs
+  // from and (for a state other than WAITING) an event.
   // `id_of` holds the row id of every step of the campaign by key.
   absl::Status InsertNewSteps(
       const std::vector<PlacedStep>& fresh,
@@ -398,7 +402,16 @@ class CoordinatorStore {
   absl::Status SubmitChunk(absl::Span<const PlannedStep> chunk,
                            SubmitProgress& progress);
 
+  // Loads known_keys_ from the steps table.
+  absl::Status LoadKnownKeys();
+
   std::unique_ptr<Database> db_;
+  // The key_hash of every stored step (and perhaps of some that a
+  // rolled-back submit never stored): a key whose hash is absent is
+  // certainly new, and a campaign of new steps is submitted without looking
+  // each one up. Added to as steps are inserted; never removed from (steps
+  // are never deleted).
+  absl::flat_hash_set<int64_t> known_keys_;
 };
 
 // Requirements <-> JSON, as stored in steps.requirements_json.

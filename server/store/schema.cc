@@ -1,5 +1,7 @@
 #include "server/store/schema.h"
 
+#include <sqlite3.h>
+
 #include <algorithm>
 #include <vector>
 
@@ -166,14 +168,26 @@ DROP INDEX steps_by_state_order;
 // Steps get an integer id, and every table that points at a step refers to
 // it by that id instead of by its 71-character key: a 10^5-step submit spent
 // most of its time maintaining indexes (and checking foreign keys) on those
-// keys. The edges table goes: a step's parents are the sources of its
-// inputs, found through an index on step_inputs. Step ids follow insertion
-// order, which is plan (topological) order, so the tables keyed by step id
-// grow at their ends. A step's lease index holds only leased steps' ids.
+// keys. Steps are found by key through key_hash, an integer of the key
+// (cohort_key_hash, registered by Migrate): queries say "key_hash =
+// cohort_key_hash(?N) AND key = ?N", and a key is stored once because
+// SubmitCampaign looks every key up before it inserts. A step's inputs are
+// one JSON array in its row (inputs_json: {"name", "digest"} or {"name",
+// "output", "step": <id>}), read whole when the step is; step_edges holds
+// only the links between steps, both ways, for promotion. Step ids follow
+// insertion order, which is plan (topological) order, so the tables keyed
+// by step id grow at their ends.
+//
+// Only READY steps are looked up in lease order and only LEASED ones by
+// expiry or worker: a big campaign is mostly WAITING steps, which cost no
+// entry in those partial indexes. Queries name the condition literally (see
+// kReadySteps in store_internal.h) so that SQLite can use them. Counting
+// steps by state (every metrics scrape) keeps a narrow index of its own.
 constexpr const char* kMigration6 = R"sql(
 CREATE TABLE steps_v6 (
   id INTEGER PRIMARY KEY,
-  key TEXT NOT NULL UNIQUE,
+  key TEXT NOT NULL,
+  key_hash INTEGER NOT NULL,
   kind INTEGER NOT NULL,
   params_json TEXT NOT NULL,
   impl_version TEXT NOT NULL,
@@ -197,33 +211,42 @@ CREATE TABLE steps_v6 (
   finished_us INTEGER,
   log_tail TEXT,
   input_waits INTEGER NOT NULL DEFAULT 0,
-  ordinal INTEGER NOT NULL DEFAULT 0
+  ordinal INTEGER NOT NULL DEFAULT 0,
+  inputs_json TEXT NOT NULL DEFAULT '[]'
 );
-INSERT INTO steps_v6(id, key, kind, params_json, impl_version, state, attempts,
+INSERT INTO steps_v6(id, key, key_hash, kind, params_json, impl_version, state, attempts,
   max_attempts, lease_id, lease_epoch, lease_expiry_us, worker_id,
   requirements_json, priority, display_name, not_before_us, last_error,
   last_error_code, gate_reason, progress_json, created_us, started_us,
   finished_us, log_tail, input_waits, ordinal)
-SELECT rowid, key, kind, params_json, impl_version, state, attempts,
+SELECT rowid, key, cohort_key_hash(key), kind, params_json, impl_version, state, attempts,
   max_attempts, lease_id, lease_epoch, lease_expiry_us, worker_id,
   requirements_json, priority, display_name, not_before_us, last_error,
   last_error_code, gate_reason, progress_json, created_us, started_us,
   finished_us, log_tail, input_waits, ordinal
 FROM steps ORDER BY rowid;
+-- Only for the joins below, on the old tables' text keys.
+CREATE INDEX steps_v6_by_key ON steps_v6(key);
 
-CREATE TABLE step_inputs_v6 (
-  step_id INTEGER NOT NULL REFERENCES steps_v6(id),
-  name TEXT NOT NULL,
-  artifact_digest TEXT,
-  source_step_id INTEGER REFERENCES steps_v6(id),
-  source_output TEXT,
-  PRIMARY KEY (step_id, name)
+UPDATE steps_v6 SET inputs_json = j.doc FROM (
+  SELECT s.id AS id, json_group_array(CASE WHEN i.source_step_key IS NULL
+    THEN json_object('name', i.name, 'digest', i.artifact_digest)
+    ELSE json_object('name', i.name, 'output', i.source_output, 'step', src.id)
+    END) AS doc
+  FROM step_inputs i JOIN steps_v6 s ON s.key = i.step_key
+  LEFT JOIN steps_v6 src ON src.key = i.source_step_key
+  GROUP BY s.id) AS j
+WHERE steps_v6.id = j.id;
+
+CREATE TABLE step_edges (
+  child_id INTEGER NOT NULL REFERENCES steps_v6(id),
+  parent_id INTEGER NOT NULL REFERENCES steps_v6(id),
+  PRIMARY KEY (child_id, parent_id)
 ) WITHOUT ROWID;
-INSERT INTO step_inputs_v6(step_id, name, artifact_digest, source_step_id,
-  source_output)
-SELECT s.id, i.name, i.artifact_digest, src.id, i.source_output
+INSERT INTO step_edges(child_id, parent_id)
+SELECT DISTINCT s.id, src.id
 FROM step_inputs i JOIN steps_v6 s ON s.key = i.step_key
-LEFT JOIN steps_v6 src ON src.key = i.source_step_key;
+JOIN steps_v6 src ON src.key = i.source_step_key;
 
 CREATE TABLE campaign_steps_v6 (
   campaign_id TEXT NOT NULL REFERENCES campaigns(id),
@@ -251,14 +274,17 @@ DROP TABLE campaign_steps;
 DROP TABLE step_outputs;
 DROP TABLE steps;
 ALTER TABLE steps_v6 RENAME TO steps;
-ALTER TABLE step_inputs_v6 RENAME TO step_inputs;
 ALTER TABLE campaign_steps_v6 RENAME TO campaign_steps;
 ALTER TABLE step_outputs_v6 RENAME TO step_outputs;
+DROP INDEX steps_v6_by_key;
 
-CREATE INDEX steps_by_state_fair ON steps(state, priority DESC, ordinal, created_us, id);
+CREATE INDEX steps_by_key_hash ON steps(key_hash);
+CREATE INDEX steps_ready ON steps(priority DESC, ordinal, created_us, id)
+  WHERE state = 2;
+CREATE INDEX steps_leased ON steps(lease_expiry_us) WHERE state = 3;
+CREATE INDEX steps_by_state ON steps(state);
 CREATE INDEX steps_by_lease ON steps(lease_id) WHERE lease_id IS NOT NULL;
-CREATE INDEX step_inputs_by_source ON step_inputs(source_step_id)
-  WHERE source_step_id IS NOT NULL;
+CREATE INDEX step_edges_by_parent ON step_edges(parent_id, child_id);
 CREATE INDEX campaign_steps_by_step ON campaign_steps(step_id);
 )sql";
 
@@ -281,9 +307,43 @@ absl::StatusOr<int> SchemaVersion(Database& db) {
   return version;
 }
 
+int64_t StepKeyHash(absl::string_view key) {
+  // FNV-1a, 64 bits, kept to 62 so that it is a positive SQLite integer.
+  uint64_t hash = 14695981039346656037ull;
+  for (unsigned char c : key) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  return static_cast<int64_t>(hash >> 2);
+}
+
+namespace {
+
+void KeyHashFunction(sqlite3_context* context, int argc, sqlite3_value** argv) {
+  if (argc != 1 || sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
+    sqlite3_result_null(context);
+    return;
+  }
+  const auto* text = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
+  int size = sqlite3_value_bytes(argv[0]);
+  sqlite3_result_int64(context, StepKeyHash(absl::string_view(text, size)));
+}
+
+}  // namespace
+
+absl::Status RegisterStoreFunctions(Database& db) {
+  int rc = sqlite3_create_function_v2(
+      db.raw(), "cohort_key_hash", 1,
+      SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, nullptr,
+      &KeyHashFunction, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return SqliteError(rc, db.raw(), "registering cohort_key_hash");
+  return absl::OkStatus();
+}
+
 absl::Status Migrate(Database& db) { return MigrateTo(db, kSchemaVersion); }
 
 absl::Status MigrateTo(Database& db, int target) {
+  COHORT_RETURN_IF_ERROR(RegisterStoreFunctions(db));
   COHORT_ASSIGN_OR_RETURN(int version, SchemaVersion(db));
   if (version > kSchemaVersion) {
     return absl::FailedPreconditionError(absl::StrCat(

@@ -6,7 +6,10 @@
 #ifndef COHORT_SERVER_STORE_SCHEMA_H_
 #define COHORT_SERVER_STORE_SCHEMA_H_
 
+#include <cstdint>
+
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "common/sqlite/database.h"
 
 namespace cohort::server {
@@ -17,6 +20,14 @@ inline constexpr int kSchemaVersion = 6;
 
 // Migrates up to `target` only (tests build older databases with it).
 [[nodiscard]] absl::Status MigrateTo(Database& db, int target);
+
+// The integer steps are found by (steps.key_hash): a fixed 62-bit hash of
+// the key, the same in C++ and in SQL as cohort_key_hash(key).
+int64_t StepKeyHash(absl::string_view key);
+
+// Registers cohort_key_hash on `db` (Migrate does; so must any connection
+// that runs the store's queries).
+[[nodiscard]] absl::Status RegisterStoreFunctions(Database& db);
 
 // The version stored in the database (0 for a new file).
 absl::StatusOr<int> SchemaVersion(Database& db);

@@ -25,3 +25,27 @@ TEST(SchemaTest, MigratesOnceAndRefusesNewer) {
 
 }  // namespace
 }  // namespace cohort::server
+
+namespace cohort::server {
+namespace {
+
+// Steps are found by key through key_hash: the SQL function that fills it
+// and the C++ function that looks it up must agree, and stay fixed (a
+// changed hash would hide every stored step).
+TEST(SchemaTest, KeyHashIsTheSameInSqlAndCppAndFixed) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto db, Database::Open(dir.Join("s.db"), {}));
+  ASSERT_OK(Migrate(*db));
+  const std::string key = "sha256:" + std::string(64, 'a');
+  Statement& hash = db->Prepare("SELECT cohort_key_hash(?)");
+  hash.Bind(1, key);
+  ASSERT_TRUE(hash.Step());
+  EXPECT_EQ(hash.ColumnInt64(0), StepKeyHash(key));
+  hash.Reset();
+  EXPECT_GE(StepKeyHash(key), 0);
+  EXPECT_NE(StepKeyHash(key), StepKeyHash("sha256:" + std::string(64, 'b')));
+  EXPECT_EQ(StepKeyHash(""), static_cast<int64_t>(14695981039346656037ull >> 2));
+}
+
+}  // namespace
+}  // namespace cohort::server

@@ -3,10 +3,13 @@
 #include <set>
 #include <unordered_map>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/sqlite/batch_insert.h"
 #include "common/status_macros.h"
+#include "nlohmann/json.hpp"
 #include "server/store/coordinator_store.h"
+#include "server/store/schema.h"
 #include "server/store/store_internal.h"
 
 namespace cohort::server {
@@ -35,6 +38,41 @@ StepState StateFromParents(
   return all_done ? StepState::kReady : StepState::kWaiting;
 }
 
+// A JSON string: names, digests and output names are nearly always plain
+// printable ASCII; anything else is escaped by the JSON library.
+void AppendJsonString(absl::string_view text, std::string* out) {
+  bool plain = std::all_of(text.begin(), text.end(), [](char c) {
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+  });
+  if (plain) {
+    absl::StrAppend(out, "\"", text, "\"");
+  } else {
+    out->append(nlohmann::json(std::string(text)).dump());
+  }
+}
+
+// steps.inputs_json: [{"name", "digest"} | {"name", "output", "step": id}].
+void InputsToJson(const std::vector<StepInput>& inputs,
+                  const std::unordered_map<std::string, int64_t>& id_of,
+                  std::string* out) {
+  out->assign("[");
+  for (const StepInput& in : inputs) {
+    if (out->size() > 1) out->push_back(',');
+    out->append("{\"name\":");
+    AppendJsonString(in.name, out);
+    if (in.source_step_key.empty()) {
+      out->append(",\"digest\":");
+      AppendJsonString(in.artifact_digest, out);
+    } else {
+      out->append(",\"output\":");
+      AppendJsonString(in.source_output, out);
+      absl::StrAppend(out, ",\"step\":", id_of.at(in.source_step_key));
+    }
+    out->push_back('}');
+  }
+  out->push_back(']');
+}
+
 CampaignRecord CampaignFromRow(const Statement& row) {
   CampaignRecord c;
   c.id = row.ColumnText(0);
@@ -56,23 +94,30 @@ constexpr const char* kCampaignColumns =
 
 absl::StatusOr<CoordinatorStore::StoredSteps> CoordinatorStore::StoredStates(
     absl::Span<const PlannedStep> steps) {
-  // One IN (...) query per kLookupBatch keys instead of one query per key.
+  // Only keys that may be stored are looked up (known_keys_), by their hash,
+  // one IN (...) query per kLookupBatch of them.
   constexpr size_t kLookupBatch = 256;
-  std::vector<const std::string*> keys;
-  keys.reserve(steps.size());
-  for (const PlannedStep& step : steps) keys.push_back(&step.key);
+  absl::flat_hash_set<absl::string_view> wanted;
+  std::vector<int64_t> hashes;
+  for (const PlannedStep& step : steps) {
+    int64_t hash = StepKeyHash(step.key);
+    if (!known_keys_.contains(hash)) continue;
+    if (wanted.insert(step.key).second) hashes.push_back(hash);
+  }
   StoredSteps stored;
-  for (size_t first = 0; first < keys.size(); first += kLookupBatch) {
-    size_t n = std::min(kLookupBatch, keys.size() - first);
-    std::string sql = "SELECT key, id, state FROM steps WHERE key IN (?";
+  for (size_t first = 0; first < hashes.size(); first += kLookupBatch) {
+    size_t n = std::min(kLookupBatch, hashes.size() - first);
+    std::string sql = "SELECT key, id, state FROM steps WHERE key_hash IN (?";
     for (size_t i = 1; i < n; ++i) sql += ", ?";
     sql += ")";
     Statement& select = db_->Prepare(sql);
     for (size_t i = 0; i < n; ++i) {
-      select.Bind(static_cast<int>(i + 1), *keys[first + i]);
+      select.Bind(static_cast<int>(i + 1), hashes[first + i]);
     }
     while (select.Step()) {
-      stored.emplace(select.ColumnText(0),
+      std::string key = select.ColumnText(0);
+      if (!wanted.contains(key)) continue;  // another key with the same hash
+      stored.emplace(std::move(key),
                      StoredStep{select.ColumnInt64(1),
                                 static_cast<StepState>(select.ColumnInt64(2))});
     }
@@ -85,13 +130,15 @@ absl::Status CoordinatorStore::InsertNewSteps(
     const std::vector<PlacedStep>& fresh,
     const std::unordered_map<std::string, int64_t>& id_of,
     const std::string& campaign_id, int priority, absl::Time now) {
-  // One row per statement: for this wide table with a unique text key,
-  // SQLite's multi-row VALUES measured twice as slow as single rows.
+  // One row per statement: for this wide table SQLite's multi-row VALUES
+  // measured twice as slow as single rows.
   BatchInsert steps(*db_,
-                    "INSERT INTO steps(id, key, kind, params_json, impl_version, "
-                    "state, max_attempts, requirements_json, priority, "
-                    "display_name, created_us, finished_us, ordinal)",
-                    13, /*rows_per_statement=*/1);
+                    "INSERT INTO steps(id, key, key_hash, kind, params_json, "
+                    "impl_version, state, max_attempts, requirements_json, "
+                    "priority, display_name, created_us, finished_us, ordinal, "
+                    "inputs_json)",
+                    15, /*rows_per_statement=*/1);
+  std::string inputs_json;
   // Most steps of a campaign ask for the same resources: serialize once.
   const Requirements* last_requirements = nullptr;
   std::string requirements_json;
@@ -101,7 +148,8 @@ absl::Status CoordinatorStore::InsertNewSteps(
       requirements_json = RequirementsToJson(step.requirements);
       last_requirements = &step.requirements;
     }
-    steps.Int(placed.id).Text(step.key).Int(static_cast<int>(step.kind));
+    steps.Int(placed.id).Text(step.key).Int(StepKeyHash(step.key));
+    steps.Int(static_cast<int>(step.kind));
     steps.Text(step.params_json).Text(step.impl_version);
     steps.Int(static_cast<int>(placed.state)).Int(step.max_attempts);
     steps.Text(requirements_json).Int(priority).Text(step.display_name);
@@ -112,29 +160,24 @@ absl::Status CoordinatorStore::InsertNewSteps(
       steps.Null();
     }
     steps.Int(step.ordinal);
+    InputsToJson(step.inputs, id_of, &inputs_json);
+    steps.Text(inputs_json);
     COHORT_RETURN_IF_ERROR(steps.EndRow());
   }
   // Every step before any row that refers to one: foreign keys are checked
   // per statement.
   COHORT_RETURN_IF_ERROR(steps.Finish());
-
-  BatchInsert inputs(*db_,
-                     "INSERT INTO step_inputs(step_id, name, artifact_digest, "
-                     "source_step_id, source_output)",
-                     5);
   for (const PlacedStep& placed : fresh) {
-    for (const StepInput& in : placed.step->inputs) {
-      inputs.Int(placed.id).Text(in.name).TextOrNull(in.artifact_digest);
-      if (in.source_step_key.empty()) {
-        inputs.Null();
-      } else {
-        inputs.Int(id_of.at(in.source_step_key));
-      }
-      inputs.TextOrNull(in.source_output);
-      COHORT_RETURN_IF_ERROR(inputs.EndRow());
+    known_keys_.insert(StepKeyHash(placed.step->key));
+  }
+
+  BatchInsert edges(*db_, "INSERT INTO step_edges(child_id, parent_id)", 2);
+  for (const PlacedStep& placed : fresh) {
+    for (const std::string& parent : placed.step->parent_keys) {  // distinct
+      COHORT_RETURN_IF_ERROR(edges.Int(placed.id).Int(id_of.at(parent)).EndRow());
     }
   }
-  COHORT_RETURN_IF_ERROR(inputs.Finish());
+  COHORT_RETURN_IF_ERROR(edges.Finish());
 
   // A new step starts WAITING; one that starts READY or BLOCKED gets the
   // event a promotion would have written, so a watcher misses nothing.
@@ -163,7 +206,7 @@ absl::Status CoordinatorStore::RearmStep(const std::string& key, absl::Time now,
   if (!rearm) return absl::OkStatus();
   Statement& reset = db_->Prepare(
       "UPDATE steps SET attempts = 0, not_before_us = 0, last_error = NULL, "
-      "gate_reason = NULL WHERE key = ?");
+      "gate_reason = NULL WHERE key_hash = cohort_key_hash(?1) AND key = ?1");
   reset.Bind(1, key);
   COHORT_RETURN_IF_ERROR(reset.Run());
   return SetState(key, step->state, StepState::kWaiting, now, "re-armed");
@@ -326,7 +369,8 @@ absl::StatusOr<SubmitOutcome> CoordinatorStore::SubmitCampaign(
 
 absl::Status CoordinatorStore::SetLogTail(const std::string& key,
                                           const std::string& tail) {
-  Statement& update = db_->Prepare("UPDATE steps SET log_tail = ? WHERE key = ?");
+  Statement& update = db_->Prepare("UPDATE steps SET log_tail = ? "
+      "WHERE key_hash = cohort_key_hash(?2) AND key = ?2");
   update.Bind(1, tail).Bind(2, key);
   return update.Run();
 }
@@ -433,7 +477,7 @@ absl::Status CoordinatorStore::CancelCampaign(const std::string& id,
   // Unfinished steps no other running campaign shares.
   Statement& select = db_->Prepare(
       "SELECT s.key, s.state FROM campaign_steps cs JOIN steps s ON s.id = "
-      "cs.step_id WHERE cs.campaign_id = ?1 AND s.state IN (1, 2, 3) AND NOT "
+      "cs.step_id WHERE cs.campaign_id = ?1 AND +s.state IN (1, 2, 3) AND NOT "
       "EXISTS (SELECT 1 FROM campaign_steps o JOIN campaigns c ON c.id = "
       "o.campaign_id WHERE o.step_id = s.id AND o.campaign_id != ?1 AND "
       "c.state = 1)");
@@ -502,9 +546,10 @@ absl::Status CoordinatorStore::RetryStep(const std::string& key,
     COHORT_RETURN_IF_ERROR(RearmStep(current, now));
     rearmed.push_back(current);
     Statement& children = db_->Prepare(
-        "SELECT DISTINCT c.key, c.id FROM step_inputs i JOIN steps c ON c.id = "
-        "i.step_id WHERE i.source_step_id = (SELECT id FROM steps WHERE key = ?) "
-        "AND c.state = ? ORDER BY c.id");
+        "SELECT c.key, c.id FROM step_edges e JOIN steps c ON c.id = e.child_id "
+        "WHERE e.parent_id = "
+        "(SELECT id FROM steps WHERE key_hash = cohort_key_hash(?1) AND key = ?1) "
+        "AND +c.state = ? ORDER BY c.id");
     children.Bind(1, current).Bind(2, static_cast<int>(StepState::kBlocked));
     while (children.Step()) frontier.push_back(children.ColumnText(0));
     COHORT_RETURN_IF_ERROR(children.status());
@@ -512,7 +557,8 @@ absl::Status CoordinatorStore::RetryStep(const std::string& key,
   Statement& running = db_->Prepare(
       "UPDATE campaigns SET state = ?, finished_us = NULL WHERE unfinished > 0 "
       "AND state = ? AND id IN (SELECT campaign_id FROM campaign_steps WHERE "
-      "step_id = (SELECT id FROM steps WHERE key = ?))");
+      "step_id = "
+      "(SELECT id FROM steps WHERE key_hash = cohort_key_hash(?3) AND key = ?3))");
   running.Bind(1, static_cast<int>(CampaignState::kRunning))
       .Bind(2, static_cast<int>(CampaignState::kFailed))
       .Bind(3, key);

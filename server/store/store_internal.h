@@ -21,6 +21,19 @@ inline void BindOptionalText(Statement& s, int index, const std::string& text) {
   }
 }
 
+// The terms that select READY and LEASED steps, written out: SQLite uses a
+// partial index (schema v6: steps_ready, steps_leased) only for a query
+// whose WHERE names the index's condition literally, not through a bound
+// parameter. Queries on them say INDEXED BY: without statistics SQLite
+// would rather take steps_by_state and sort the whole ready queue. And a
+// join that filters steps by state writes +state, so that the join is driven
+// by its selective side (a step's inputs, a campaign's steps) instead of by
+// every step in that state.
+inline constexpr const char* kReadySteps = "state = 2";   // StepState::kReady
+inline constexpr const char* kLeasedSteps = "state = 3";  // StepState::kLeased
+static_assert(static_cast<int>(StepState::kReady) == 2);
+static_assert(static_cast<int>(StepState::kLeased) == 3);
+
 // The columns StepFromRow reads, in order.
 inline constexpr const char* kStepColumns =
     "SELECT key, kind, params_json, impl_version, state, attempts, "

@@ -42,8 +42,9 @@ absl::StatusOr<std::vector<LeaseGrant>> CoordinatorStore::RegisterWorker(
   COHORT_RETURN_IF_ERROR(AppendEvent(EventType::kWorkerJoined, "", "",
                                      StepState::kUnspecified, id, "", now));
   Statement& held = db_->Prepare(
-      absl::StrCat(kStepColumns, " WHERE worker_id = ? AND state = ?"));
-  held.Bind(1, id).Bind(2, static_cast<int>(StepState::kLeased));
+      absl::StrCat(kStepColumns, " INDEXED BY steps_leased WHERE ", kLeasedSteps,
+                   " AND worker_id = ?"));
+  held.Bind(1, id);
   std::vector<StepRecord> steps;
   while (held.Step()) steps.push_back(StepFromRow(held));
   COHORT_RETURN_IF_ERROR(held.status());
@@ -84,7 +85,8 @@ absl::StatusOr<LeaseGrant> CoordinatorStore::MakeGrant(StepRecord step) {
     if (artifact.digest.empty()) {
       Statement& out = db_->Prepare(
           "SELECT digest FROM step_outputs WHERE step_id = "
-          "(SELECT id FROM steps WHERE key = ?) AND name = ?");
+          "(SELECT id FROM steps WHERE key_hash = cohort_key_hash(?1) AND "
+          "key = ?1) AND name = ?");
       out.Bind(1, in.source_step_key).Bind(2, in.source_output);
       if (out.Step()) artifact.digest = out.ColumnText(0);
       while (out.Step()) {
@@ -119,8 +121,9 @@ absl::StatusOr<LeaseGrant> CoordinatorStore::MakeGrant(StepRecord step) {
 
 absl::StatusOr<bool> CoordinatorStore::HasReadyStep(absl::Time now) {
   Statement& any = db_->Prepare(
-      "SELECT 1 FROM steps WHERE state = ? AND not_before_us <= ? LIMIT 1");
-  any.Bind(1, static_cast<int>(StepState::kReady)).Bind(2, Micros(now));
+      absl::StrCat("SELECT 1 FROM steps INDEXED BY steps_ready WHERE ", kReadySteps,
+                   " AND not_before_us <= ? LIMIT 1"));
+  any.Bind(1, Micros(now));
   bool found = any.Step();
   while (any.Step()) {
   }
@@ -164,11 +167,10 @@ absl::StatusOr<std::optional<LeaseGrant>> CoordinatorStore::LeaseNextInTransacti
     const WorkerCapacity& worker, absl::Time now, absl::Duration duration) {
   Statement& ready = db_->Prepare(absl::StrCat(
       kStepColumns,
-      " WHERE state = ? AND not_before_us <= ? ORDER BY priority DESC, "
+      " INDEXED BY steps_ready WHERE ", kReadySteps,
+      " AND not_before_us <= ? ORDER BY priority DESC, "
       "ordinal, created_us, id LIMIT ?"));
-  ready.Bind(1, static_cast<int>(StepState::kReady))
-      .Bind(2, Micros(now))
-      .Bind(3, kLeaseScan);
+  ready.Bind(1, Micros(now)).Bind(2, kLeaseScan);
   // Locality can only matter when the worker holds some artifact; otherwise
   // the first step it can run is the answer, and scanning on (and asking
   // about the inputs of every candidate) would cost O(ready queue) per lease.
@@ -195,10 +197,12 @@ absl::StatusOr<std::optional<LeaseGrant>> CoordinatorStore::LeaseNextInTransacti
   int best_priority = candidates.front().priority;
   StepRecord* chosen = &candidates.front();
   Statement& local = db_->Prepare(
-      "SELECT count(*) FROM step_inputs i LEFT JOIN step_outputs o ON "
-      "o.step_id = i.source_step_id AND o.name = i.source_output JOIN "
-      "artifact_locations l ON l.digest = coalesce(i.artifact_digest, o.digest) "
-      "WHERE i.step_id = (SELECT id FROM steps WHERE key = ?) AND l.location = ?");
+      "SELECT count(*) FROM steps s, json_each(s.inputs_json) i "
+      "LEFT JOIN step_outputs o ON o.step_id = json_extract(i.value, '$.step') "
+      "AND o.name = json_extract(i.value, '$.output') "
+      "JOIN artifact_locations l ON l.digest = "
+      "coalesce(json_extract(i.value, '$.digest'), o.digest) "
+      "WHERE s.key_hash = cohort_key_hash(?1) AND s.key = ?1 AND l.location = ?");
   for (StepRecord& step : candidates) {
     if (!holds_any || step.priority != best_priority) break;
     local.Bind(1, step.key).Bind(2, absl::StrCat("worker:", worker.worker_id));
@@ -216,7 +220,8 @@ absl::StatusOr<std::optional<LeaseGrant>> CoordinatorStore::LeaseNextInTransacti
   Statement& lease = db_->Prepare(
       "UPDATE steps SET lease_id = ?, lease_epoch = lease_epoch + 1, "
       "lease_expiry_us = ?, worker_id = ?, attempts = attempts + 1, "
-      "started_us = ?, progress_json = NULL WHERE key = ?");
+      "started_us = ?, progress_json = NULL "
+      "WHERE key_hash = cohort_key_hash(?5) AND key = ?5");
   lease.Bind(1, lease_id)
       .Bind(2, Micros(expiry))
       .Bind(3, worker.worker_id)
@@ -272,7 +277,7 @@ absl::StatusOr<HeartbeatOutcome> CoordinatorStore::Heartbeat(
     Statement& renew = db_->Prepare(
         "UPDATE steps SET lease_expiry_us = ?, progress_json = "
         "coalesce(?, progress_json) WHERE lease_id = ? AND lease_epoch = ? AND "
-        "state = ? AND worker_id = ?");
+        "+state = ? AND worker_id = ?");
     renew.Bind(1, Micros(outcome.new_expiry));
     BindOptionalText(renew, 2, lease.progress_json);
     renew.Bind(3, lease.lease_id)
@@ -360,13 +365,16 @@ absl::Status CoordinatorStore::Complete(const LeaseRef& lease,
     COHORT_RETURN_IF_ERROR(RecordArtifact(out, step.key, now).status());
     Statement& link = db_->Prepare(
         "INSERT OR REPLACE INTO step_outputs(step_id, name, digest) "
-        "VALUES((SELECT id FROM steps WHERE key = ?), ?, ?)");
+        "VALUES("
+        "(SELECT id FROM steps WHERE key_hash = cohort_key_hash(?1) AND "
+        "key = ?1), ?, ?)");
     link.Bind(1, step.key).Bind(2, out.name).Bind(3, out.digest);
     COHORT_RETURN_IF_ERROR(link.Run());
   }
   if (!log_tail.empty()) COHORT_RETURN_IF_ERROR(SetLogTail(step.key, log_tail));
   if (!gate_failed_reason.empty()) {
-    Statement& note = db_->Prepare("UPDATE steps SET gate_reason = ? WHERE key = ?");
+    Statement& note = db_->Prepare("UPDATE steps SET gate_reason = ? "
+        "WHERE key_hash = cohort_key_hash(?2) AND key = ?2");
     note.Bind(1, gate_failed_reason).Bind(2, step.key);
     COHORT_RETURN_IF_ERROR(note.Run());
   }
@@ -400,7 +408,7 @@ absl::StatusOr<bool> CoordinatorStore::Fail(const LeaseRef& lease, int code,
   bool retry = IsRetryable(code) && step.attempts < step.max_attempts;
   Statement& record = db_->Prepare(
       "UPDATE steps SET last_error = ?, last_error_code = ?, not_before_us = ? "
-      "WHERE key = ?");
+      "WHERE key_hash = cohort_key_hash(?4) AND key = ?4");
   record.Bind(1, message)
       .Bind(2, code)
       .Bind(3, Micros(now + RetryBackoff(step.attempts)))
@@ -425,7 +433,8 @@ absl::Status CoordinatorStore::ReturnUndelivered(const LeaseRef& lease,
   COHORT_RETURN_IF_ERROR(tx.Begin());
   COHORT_ASSIGN_OR_RETURN(StepRecord step, CurrentLease(lease));
   Statement& back = db_->Prepare(
-      "UPDATE steps SET attempts = max(attempts - 1, 0) WHERE key = ?");
+      "UPDATE steps SET attempts = max(attempts - 1, 0) "
+      "WHERE key_hash = cohort_key_hash(?1) AND key = ?1");
   back.Bind(1, step.key);
   COHORT_RETURN_IF_ERROR(back.Run());
   COHORT_RETURN_IF_ERROR(SetState(step.key, StepState::kLeased, StepState::kReady, now,
@@ -438,7 +447,8 @@ absl::Status CoordinatorStore::ReturnUndelivered(const LeaseRef& lease,
 absl::StatusOr<bool> CoordinatorStore::HandBack(const StepRecord& step,
                                                 const std::string& message,
                                                 absl::Time now) {
-  Statement& waits = db_->Prepare("SELECT input_waits FROM steps WHERE key = ?");
+  Statement& waits = db_->Prepare("SELECT input_waits FROM steps "
+      "WHERE key_hash = cohort_key_hash(?1) AND key = ?1");
   waits.Bind(1, step.key);
   int64_t count = waits.Step() ? waits.ColumnInt64(0) : 0;
   while (waits.Step()) {
@@ -447,7 +457,8 @@ absl::StatusOr<bool> CoordinatorStore::HandBack(const StepRecord& step,
   if (count >= kMaxInputWaits) return false;  // counts as a failure now
   Statement& back = db_->Prepare(
       "UPDATE steps SET attempts = max(attempts - 1, 0), input_waits = ?, "
-      "last_error = ?, not_before_us = ? WHERE key = ?");
+      "last_error = ?, not_before_us = ? "
+      "WHERE key_hash = cohort_key_hash(?4) AND key = ?4");
   back.Bind(1, count + 1)
       .Bind(2, message)
       .Bind(3, Micros(now + InputWaitBackoff(static_cast<int>(count) + 1)))
@@ -464,8 +475,9 @@ absl::StatusOr<std::vector<std::string>> CoordinatorStore::ExpireLeases(
   Transaction tx(*db_);
   COHORT_RETURN_IF_ERROR(tx.Begin());
   Statement& expired = db_->Prepare(absl::StrCat(
-      kStepColumns, " WHERE state = ? AND lease_expiry_us < ?"));
-  expired.Bind(1, static_cast<int>(StepState::kLeased)).Bind(2, Micros(now));
+      kStepColumns, " INDEXED BY steps_leased WHERE ", kLeasedSteps,
+      " AND lease_expiry_us < ?"));
+  expired.Bind(1, Micros(now));
   std::vector<StepRecord> steps;
   while (expired.Step()) steps.push_back(StepFromRow(expired));
   COHORT_RETURN_IF_ERROR(expired.status());
@@ -474,7 +486,8 @@ absl::StatusOr<std::vector<std::string>> CoordinatorStore::ExpireLeases(
     std::string why = absl::StrCat("lease ", step.lease_id, " of worker ",
                                    step.worker_id, " expired");
     Statement& note = db_->Prepare(
-        "UPDATE steps SET last_error = ?, not_before_us = ? WHERE key = ?");
+        "UPDATE steps SET last_error = ?, not_before_us = ? "
+        "WHERE key_hash = cohort_key_hash(?3) AND key = ?3");
     // No backoff: the worker died, not the step, and goal 1 is a re-lease
     // within 35 s of the kill.
     note.Bind(1, why).Bind(2, Micros(now)).Bind(3, step.key);
@@ -496,16 +509,17 @@ absl::StatusOr<std::vector<std::string>> CoordinatorStore::ExpireLeases(
 
 absl::Status CoordinatorStore::ExtendLeasesAfterRestart(absl::Time now,
                                                         absl::Duration grace) {
-  Statement& extend = db_->Prepare(
-      "UPDATE steps SET lease_expiry_us = max(lease_expiry_us, ?) WHERE state = ?");
-  extend.Bind(1, Micros(now + grace)).Bind(2, static_cast<int>(StepState::kLeased));
+  Statement& extend = db_->Prepare(absl::StrCat(
+      "UPDATE steps INDEXED BY steps_leased SET lease_expiry_us = "
+      "max(lease_expiry_us, ?) WHERE ", kLeasedSteps));
+  extend.Bind(1, Micros(now + grace));
   return extend.Run();
 }
 
 absl::StatusOr<absl::Time> CoordinatorStore::NextLeaseExpiry() {
   Statement& next = db_->Prepare(
-      "SELECT min(lease_expiry_us) FROM steps WHERE state = ?");
-  next.Bind(1, static_cast<int>(StepState::kLeased));
+      absl::StrCat("SELECT min(lease_expiry_us) FROM steps INDEXED BY steps_leased "
+                   "WHERE ", kLeasedSteps));
   absl::Time when = absl::InfiniteFuture();
   if (next.Step() && !next.ColumnIsNull(0)) when = FromMicros(next.ColumnInt64(0));
   while (next.Step()) {

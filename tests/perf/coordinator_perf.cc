@@ -372,6 +372,36 @@ void SubmitHundredThousand(CohortdProcess& cohortd, const std::string& client_to
                      : s.error_message().c_str());
 }
 
+// After the big submit: 200 Lease calls of one worker, each taking a new
+// READY step out of a queue of 50,000 (the lease order must come from an
+// index, not from sorting the queue per call).
+void LeaseFromABigQueue(CohortdProcess& cohortd, const std::string& worker_token) {
+  auto gateway = v1::WorkerGateway::NewStub(BigChannel(cohortd.address()));
+  v1::RegisterRequest reg;
+  reg.mutable_worker()->set_id("big-queue");
+  reg.mutable_worker()->set_hostname("sim");
+  v1::RegisterResponse registered;
+  grpc::Status s = gateway->Register(CohortdProcess::Context(worker_token).get(), reg,
+                                     &registered);
+  if (!s.ok()) std::fprintf(stderr, "register: %s\n", s.error_message().c_str());
+  std::vector<double> ms;
+  for (int i = 0; i < 200; ++i) {
+    v1::LeaseRequest request;
+    request.set_worker_id("big-queue");
+    request.set_free_slots(1);
+    request.set_free_disk_bytes(1ull << 40);
+    v1::LeaseResponse response;
+    absl::Time t = absl::Now();
+    s = gateway->Lease(CohortdProcess::Context(worker_token).get(), request, &response);
+    if (s.ok() && response.leases_size() == 1) {
+      ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - t));
+    }
+  }
+  Report(absl::StrCat("lease, 5e4 ready steps queued (", ms.size(), "/200)"),
+         Percentile(ms, 0.5), "ms", "-");
+  Report("lease p99, 5e4 ready steps queued", Percentile(ms, 0.99), "ms", "-");
+}
+
 // Only the 100,000-step submit, `times` times into one cohortd (each a new
 // campaign with new keys; the graph grows by 10^5 steps each time).
 int SubmitOnly(const std::string& folder, bool normal, int times) {
@@ -383,10 +413,12 @@ int SubmitOnly(const std::string& folder, bool normal, int times) {
     return 1;
   }
   std::string client_token = *cohortd.CreateToken("client");
+  std::string worker_token = *cohortd.CreateToken("worker");
   for (int i = 0; i < times; ++i) {
     SubmitHundredThousand(cohortd, client_token, absl::StrCat("steps-100k-", i));
     absl::SleepFor(absl::Seconds(2));  // as a client would: not back to back
   }
+  LeaseFromABigQueue(cohortd, worker_token);
   cohortd.Stop();
   return 0;
 }
@@ -560,6 +592,7 @@ int Run(const std::string& folder, bool normal, int workers, int64_t result_rows
   // --- 4. a 100,000-step campaign ---------------------------------------------
   SubmitBreakdown(folder, normal, 50000);
   SubmitHundredThousand(*cohortd, client_token, "steps-100k");
+  LeaseFromABigQueue(*cohortd, worker_token);
   cohortd->Stop();
   return 0;
 }
