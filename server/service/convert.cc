@@ -54,6 +54,7 @@ void RequirementsToProto(const Requirements& req, v1::Requirements* out) {
 
 absl::StatusOr<std::vector<NodeSpec>> NodesFromProto(const v1::CampaignSpec& spec) {
   std::vector<NodeSpec> nodes;
+  nodes.reserve(spec.steps_size());
   for (const v1::StepSpec& s : spec.steps()) {
     NodeSpec node;
     node.node_id = s.node_id();
@@ -64,6 +65,7 @@ absl::StatusOr<std::vector<NodeSpec>> NodesFromProto(const v1::CampaignSpec& spe
     node.max_attempts = s.max_attempts();
     node.impl_version = s.implementation_version().empty() ? "1"
                                                            : s.implementation_version();
+    node.inputs.reserve(s.inputs_size());
     for (const v1::StepSpecInput& in : s.inputs()) {
       NodeInput input;
       input.name = in.name();

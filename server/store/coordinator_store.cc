@@ -88,6 +88,14 @@ absl::Status CoordinatorStore::AppendEvent(EventType type,
   return insert.Run();
 }
 
+absl::Status CoordinatorStore::CountStates(StepState state, int64_t delta) {
+  Statement& count = db_->Prepare(
+      "INSERT INTO step_counts(state, n) VALUES(?1, ?2) "
+      "ON CONFLICT(state) DO UPDATE SET n = n + ?2");
+  count.Bind(1, static_cast<int>(state)).Bind(2, delta);
+  return count.Run();
+}
+
 absl::StatusOr<std::vector<std::string>> CoordinatorStore::CampaignsOfStep(
     const std::string& key) {
   Statement& select =
@@ -117,6 +125,8 @@ absl::Status CoordinatorStore::SetState(const std::string& key, StepState from,
     return absl::AbortedError(absl::StrCat("step ", key, " is no longer ",
                                            StepStateName(from)));
   }
+  COHORT_RETURN_IF_ERROR(CountStates(from, -1));
+  COHORT_RETURN_IF_ERROR(CountStates(to, 1));
   int delta = (IsTerminal(to) ? 0 : 1) - (IsTerminal(from) ? 0 : 1);
   if (delta != 0) {
     Statement& count = db_->Prepare(

@@ -27,6 +27,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -125,7 +126,7 @@ struct SubmitOutcome {
   uint32_t steps_to_run = 0;
   // Each distinct step's state after the submit (for a dry run: as stored,
   // absent when new), so a reply needs no read-back per step.
-  std::unordered_map<std::string, StepState> step_states;
+  absl::flat_hash_map<std::string, StepState> step_states;
 };
 
 
@@ -359,6 +360,8 @@ class CoordinatorStore {
   // A step's inputs from its inputs_json, sources resolved to keys, by name.
   absl::StatusOr<std::vector<StepInput>> ReadInputs(const std::string& key);
   absl::StatusOr<std::vector<std::string>> CampaignsOfStep(const std::string& key);
+  // Adds `delta` to the number of steps in `state` (step_counts).
+  absl::Status CountStates(StepState state, int64_t delta);
   absl::StatusOr<LeaseGrant> MakeGrant(StepRecord step);
   absl::StatusOr<std::optional<LeaseGrant>> LeaseNextInTransaction(
       const WorkerCapacity& worker, absl::Time now, absl::Duration duration);
@@ -366,7 +369,7 @@ class CoordinatorStore {
     int64_t id = 0;
     StepState state = StepState::kUnspecified;
   };
-  using StoredSteps = std::unordered_map<std::string, StoredStep>;
+  using StoredSteps = absl::flat_hash_map<std::string, StoredStep>;
   // The id and state of each of `steps` already stored (absent: not stored).
   absl::StatusOr<StoredSteps> StoredStates(absl::Span<const PlannedStep> steps);
   // A step of a submitted campaign: its row id, and its state after the
@@ -382,7 +385,7 @@ class CoordinatorStore {
   // `id_of` holds the row id of every step of the campaign by key.
   absl::Status InsertNewSteps(
       const std::vector<PlacedStep>& fresh,
-      const std::unordered_map<std::string, int64_t>& id_of,
+      const absl::flat_hash_map<std::string, int64_t>& id_of,
       const std::string& campaign_id, int priority, absl::Time now);
   // What SubmitCampaign has decided so far, chunk after chunk.
   struct SubmitProgress {
@@ -392,8 +395,8 @@ class CoordinatorStore {
     bool rerun = false;
     int64_t next_id = 1;  // the id the next new step gets
     // Each distinct step's state after the submit (the outcome's map).
-    std::unordered_map<std::string, StepState>* states = nullptr;
-    std::unordered_map<std::string, int64_t> id_of;  // key -> step id
+    absl::flat_hash_map<std::string, StepState>* states = nullptr;
+    absl::flat_hash_map<std::string, int64_t> id_of;  // key -> step id
     std::vector<PlacedStep> promoted;  // stored steps whose state changes
     int64_t unfinished = 0;  // distinct steps not terminal as stored now
     uint32_t cached = 0;

@@ -73,6 +73,21 @@ class StoreTest : public ::testing::Test {
     return *grant;
   }
   StepState State(const std::string& key) { return store_->GetStep(key).value().state; }
+  // StepCounts (kept as states change) equals a count of every campaign's
+  // distinct steps by state.
+  void ExpectCountsMatchTheSteps() {
+    std::map<std::string, StepState> states;
+    absl::StatusOr<std::vector<CampaignRecord>> campaigns = store_->ListCampaigns(1000);
+    ASSERT_OK(campaigns.status());
+    for (const CampaignRecord& c : *campaigns) {
+      absl::StatusOr<std::vector<StepRecord>> steps = store_->CampaignSteps(c.id);
+      ASSERT_OK(steps.status());
+      for (const StepRecord& step : *steps) states[step.key] = step.state;
+    }
+    std::map<StepState, int64_t> expected;
+    for (const auto& [key, state] : states) ++expected[state];
+    EXPECT_EQ(store_->StepCounts().value(), expected);
+  }
 
   TempDir dir_;
   std::unique_ptr<CoordinatorStore> store_;
@@ -119,6 +134,7 @@ TEST_F(StoreTest, ChainRunsInOrderAndResolvesInputs) {
   EXPECT_EQ(produced[steps[0].key], "drop_map " + Digest('d'));
   EXPECT_EQ(produced[steps[1].key], "checkpoint " + Digest('p'));
   EXPECT_EQ(produced[steps[2].key], "checkpoint " + Digest('u'));
+  ExpectCountsMatchTheSteps();
 }
 
 TEST_F(StoreTest, ABigCampaignIsStoredWholeWithItsReadyEvents) {
@@ -233,6 +249,7 @@ TEST_F(StoreTest, RerunReArmsSucceededStepsAndNodeIdsAndLogsAreKept) {
                        store_->SubmitCampaign("b", "{}", 0, "", steps, now_, /*rerun=*/true));
   EXPECT_EQ(again.steps_cached, 0u);
   EXPECT_EQ(State(steps[0].key), StepState::kReady);
+  ExpectCountsMatchTheSteps();
 }
 
 TEST_F(StoreTest, IdempotencyKeyReturnsSameCampaign) {
@@ -343,6 +360,7 @@ TEST_F(StoreTest, RetryableFailureBacksOffThenFailsAndBlocks) {
   EXPECT_EQ(State(steps[1].key), StepState::kWaiting);
   EXPECT_EQ(store_->GetStep(steps[0].key)->attempts, 0u);
   EXPECT_EQ(store_->GetCampaign(submitted.campaign_id)->state, CampaignState::kRunning);
+  ExpectCountsMatchTheSteps();
 }
 
 TEST_F(StoreTest, AttemptLimitOnExpiry) {
@@ -434,6 +452,7 @@ TEST_F(StoreTest, CancelStopsUnsharedStepsAndRevokesLeases) {
   EXPECT_EQ(beat.revoked.size(), 1u);
   EXPECT_EQ(store_->GetCampaign(submitted.campaign_id)->state,
             CampaignState::kCancelled);
+  ExpectCountsMatchTheSteps();
 }
 
 TEST_F(StoreTest, FailedGateSkipsEverythingBelowIt) {
@@ -466,6 +485,7 @@ TEST_F(StoreTest, FailedGateSkipsEverythingBelowIt) {
     }
   }
   EXPECT_TRUE(reason_seen);
+  ExpectCountsMatchTheSteps();
 }
 
 TEST_F(StoreTest, EventsCarryEveryTransitionInOrder) {
@@ -541,6 +561,10 @@ TEST(StoreMigrationTest, AVersion5GraphMigratesAndRunsOn) {
   ASSERT_EQ(prune.inputs.size(), 2u);
   EXPECT_EQ(prune.inputs[1].source_step_key, dm);
   EXPECT_EQ(campaign[2].node_id, "up");
+  std::map<StepState, int64_t> counts = {{StepState::kWaiting, 1},
+                                         {StepState::kReady, 1},
+                                         {StepState::kSucceeded, 1}};
+  EXPECT_EQ(store->StepCounts().value(), counts);
 
   absl::Time now = absl::FromUnixSeconds(1800000000);
   WorkerCapacity worker;

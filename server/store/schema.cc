@@ -181,8 +181,9 @@ DROP INDEX steps_by_state_order;
 // Only READY steps are looked up in lease order and only LEASED ones by
 // expiry or worker: a big campaign is mostly WAITING steps, which cost no
 // entry in those partial indexes. Queries name the condition literally (see
-// kReadySteps in store_internal.h) so that SQLite can use them. Counting
-// steps by state (every metrics scrape) keeps a narrow index of its own.
+// kReadySteps in store_internal.h) so that SQLite can use them. The number
+// of steps in each state (every metrics scrape) is kept in step_counts by
+// the store as states change, instead of counting the table.
 constexpr const char* kMigration6 = R"sql(
 CREATE TABLE steps_v6 (
   id INTEGER PRIMARY KEY,
@@ -282,10 +283,14 @@ CREATE INDEX steps_by_key_hash ON steps(key_hash);
 CREATE INDEX steps_ready ON steps(priority DESC, ordinal, created_us, id)
   WHERE state = 2;
 CREATE INDEX steps_leased ON steps(lease_expiry_us) WHERE state = 3;
-CREATE INDEX steps_by_state ON steps(state);
 CREATE INDEX steps_by_lease ON steps(lease_id) WHERE lease_id IS NOT NULL;
 CREATE INDEX step_edges_by_parent ON step_edges(parent_id, child_id);
 CREATE INDEX campaign_steps_by_step ON campaign_steps(step_id);
+CREATE TABLE step_counts (
+  state INTEGER PRIMARY KEY,
+  n INTEGER NOT NULL
+);
+INSERT INTO step_counts(state, n) SELECT state, count(*) FROM steps GROUP BY state;
 )sql";
 
 const std::vector<const char*>& Migrations() {

@@ -1,8 +1,10 @@
 // CoordinatorStore: submitting, reading, cancelling and resuming campaigns.
 #include <algorithm>
+#include <map>
 #include <set>
 #include <unordered_map>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/sqlite/batch_insert.h"
@@ -24,7 +26,7 @@ bool IsRearmable(StepState state) {
 // it: BLOCKED when one failed, READY when all succeeded, else WAITING.
 StepState StateFromParents(
     const PlannedStep& step,
-    const std::unordered_map<std::string, StepState>& states) {
+    const absl::flat_hash_map<std::string, StepState>& states) {
   bool all_done = true;
   for (const std::string& parent : step.parent_keys) {
     auto found = states.find(parent);
@@ -53,7 +55,7 @@ void AppendJsonString(absl::string_view text, std::string* out) {
 
 // steps.inputs_json: [{"name", "digest"} | {"name", "output", "step": id}].
 void InputsToJson(const std::vector<StepInput>& inputs,
-                  const std::unordered_map<std::string, int64_t>& id_of,
+                  const absl::flat_hash_map<std::string, int64_t>& id_of,
                   std::string* out) {
   out->assign("[");
   for (const StepInput& in : inputs) {
@@ -128,7 +130,7 @@ absl::StatusOr<CoordinatorStore::StoredSteps> CoordinatorStore::StoredStates(
 
 absl::Status CoordinatorStore::InsertNewSteps(
     const std::vector<PlacedStep>& fresh,
-    const std::unordered_map<std::string, int64_t>& id_of,
+    const absl::flat_hash_map<std::string, int64_t>& id_of,
     const std::string& campaign_id, int priority, absl::Time now) {
   // One row per statement: for this wide table SQLite's multi-row VALUES
   // measured twice as slow as single rows.
@@ -167,6 +169,9 @@ absl::Status CoordinatorStore::InsertNewSteps(
   // Every step before any row that refers to one: foreign keys are checked
   // per statement.
   COHORT_RETURN_IF_ERROR(steps.Finish());
+  std::map<StepState, int64_t> added;
+  for (const PlacedStep& placed : fresh) ++added[placed.state];
+  for (const auto& [state, n] : added) COHORT_RETURN_IF_ERROR(CountStates(state, n));
   for (const PlacedStep& placed : fresh) {
     known_keys_.insert(StepKeyHash(placed.step->key));
   }
@@ -227,7 +232,7 @@ absl::Status CoordinatorStore::SubmitChunk(absl::Span<const PlannedStep> chunk,
   // back: the work per step stays constant however big the campaign. New
   // steps get ids in plan order, so every table keyed by step id grows at
   // its end.
-  std::unordered_map<std::string, StepState>& states = *progress.states;
+  absl::flat_hash_map<std::string, StepState>& states = *progress.states;
   std::vector<PlacedStep> fresh;
   std::vector<PlacedStep> distinct;
   for (const PlannedStep& step : chunk) {
@@ -331,7 +336,7 @@ absl::StatusOr<SubmitOutcome> CoordinatorStore::SubmitCampaign(
   int64_t unfinished = progress.unfinished;
   outcome.steps_cached = progress.cached;
   const std::vector<PlacedStep>& promoted = progress.promoted;
-  const std::unordered_map<std::string, StepState>& states = outcome.step_states;
+  const absl::flat_hash_map<std::string, StepState>& states = outcome.step_states;
   Statement& count = db_->Prepare("UPDATE campaigns SET unfinished = ? WHERE id = ?");
   count.Bind(1, unfinished).Bind(2, outcome.campaign_id);
   COHORT_RETURN_IF_ERROR(count.Run());

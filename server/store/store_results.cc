@@ -109,8 +109,7 @@ absl::StatusOr<uint64_t> CoordinatorStore::LastCursor() {
 }
 
 absl::StatusOr<std::map<StepState, int64_t>> CoordinatorStore::StepCounts() {
-  Statement& counts =
-      db_->Prepare("SELECT state, count(*) FROM steps GROUP BY state");
+  Statement& counts = db_->Prepare("SELECT state, n FROM step_counts WHERE n != 0");
   std::map<StepState, int64_t> result;
   while (counts.Step()) {
     result[static_cast<StepState>(counts.ColumnInt64(0))] = counts.ColumnInt64(1);

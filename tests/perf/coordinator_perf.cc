@@ -414,6 +414,18 @@ int SubmitOnly(const std::string& folder, bool normal, int times) {
   }
   std::string client_token = *cohortd.CreateToken("client");
   std::string worker_token = *cohortd.CreateToken("worker");
+  {
+    // The transport alone: the same 13 MiB request, refused after it is
+    // received and parsed (a worker token may not submit).
+    auto big = v1::Coordinator::NewStub(BigChannel(cohortd.address()));
+    v1::SubmitCampaignRequest request = ChainsRequest("transport", 50000);
+    v1::SubmitCampaignResponse response;
+    absl::Time t = absl::Now();
+    grpc::Status s = big->SubmitCampaign(
+        CohortdProcess::Context(worker_token, absl::Seconds(60)).get(), request, &response);
+    Report(absl::StrCat("13 MiB request refused (", s.error_code(), ")"),
+           absl::ToDoubleSeconds(absl::Now() - t), "s", "-");
+  }
   for (int i = 0; i < times; ++i) {
     SubmitHundredThousand(cohortd, client_token, absl::StrCat("steps-100k-", i));
     absl::SleepFor(absl::Seconds(2));  // as a client would: not back to back
