@@ -63,7 +63,8 @@ absl::Status BatchInsert::EndRow() {
   if (buffered / columns_ < static_cast<size_t>(rows_per_statement_)) {
     return absl::OkStatus();
   }
-  absl::Status status = Write(batch_sql_, 0, rows_per_statement_);
+  if (batch_ == nullptr) batch_ = &db_.Prepare(batch_sql_);
+  absl::Status status = Write(*batch_, 0, rows_per_statement_);
   values_.clear();
   text_.clear();
   return status;
@@ -75,15 +76,14 @@ absl::Status BatchInsert::Finish() {
   }
   absl::Status status;
   size_t rows = values_.size() / columns_;
-  for (size_t row = 0; row < rows && status.ok(); ++row) status = Write(single_sql_, row, 1);
+  if (rows > 0 && single_ == nullptr) single_ = &db_.Prepare(single_sql_);
+  for (size_t row = 0; row < rows && status.ok(); ++row) status = Write(*single_, row, 1);
   values_.clear();
   text_.clear();
   return status;
 }
 
-absl::Status BatchInsert::Write(const std::string& sql, size_t first_row,
-                                int rows) {
-  Statement& insert = db_.Prepare(sql);
+absl::Status BatchInsert::Write(Statement& insert, size_t first_row, int rows) {
   size_t first = first_row * columns_;
   for (size_t i = 0; i < static_cast<size_t>(rows * columns_); ++i) {
     const Value& v = values_[first + i];
@@ -101,8 +101,9 @@ absl::Status BatchInsert::Write(const std::string& sql, size_t first_row,
         break;
     }
   }
+  // Run resets the statement when it ends, which also clears the bindings:
+  // no pointer into text_ outlives this call.
   absl::Status status = insert.Run();
-  insert.Reset();  // drops the pointers into text_
   if (status.ok()) rows_written_ += rows;
   return status;
 }

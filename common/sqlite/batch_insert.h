@@ -7,7 +7,9 @@
 // fraction of one. Rows are buffered (values copied once, into one buffer
 // SQLite reads them from without another copy) and written when a batch is
 // full; Finish() writes the rest one row per statement, so only two
-// statement texts per table reach the Database's statement cache.
+// statement texts per table reach the Database's statement cache (each
+// looked up there once per inserter). For a wide table one row per
+// statement can be faster (`rows_per_statement`): measure.
 //
 // Use inside a transaction. Not thread-safe (like the Database it writes to).
 #ifndef COHORT_COMMON_SQLITE_BATCH_INSERT_H_
@@ -55,7 +57,7 @@ class BatchInsert {
     int64_t number = 0;  // kInt: the value; kText: offset in text_
     size_t size = 0;     // kText: length
   };
-  absl::Status Write(const std::string& sql, size_t first_row, int rows);
+  absl::Status Write(Statement& insert, size_t first_row, int rows);
 
   Database& db_;
   const std::string head_;
@@ -63,6 +65,10 @@ class BatchInsert {
   const int rows_per_statement_;
   const std::string batch_sql_;   // rows_per_statement_ rows
   const std::string single_sql_;  // one row
+  // Prepared on first use; the Database's statement cache owns them and
+  // keeps them for as long as the Database lives.
+  Statement* batch_ = nullptr;
+  Statement* single_ = nullptr;
   std::vector<Value> values_;     // buffered rows, row-major
   std::string text_;              // the text values of values_
   int64_t rows_written_ = 0;
