@@ -81,11 +81,7 @@ absl::StatusOr<SubmitOutcome> Coordinator::Submit(
   if (!dry_run && planner->size() >= kPlanBesideStore) {
     background = std::make_unique<BackgroundPlanner>(std::move(planner));
   } else {
-    steps.reserve(planner->size());
-    for (size_t i = 0; i < planner->size(); ++i) {
-      COHORT_ASSIGN_OR_RETURN(PlannedStep step, planner->Next());
-      steps.push_back(std::move(step));
-    }
+    COHORT_ASSIGN_OR_RETURN(steps, planner->PlanRest());
   }
   Deferred deferred;
   absl::StatusOr<SubmitOutcome> outcome;
@@ -136,39 +132,21 @@ absl::StatusOr<StepRecord> Coordinator::GetStep(const std::string& key) {
 }
 
 absl::Status Coordinator::Cancel(const std::string& id) {
-  Deferred deferred;
-  absl::Status status;
-  {
-    absl::MutexLock lock(&mu_);
-    status = store_->CancelCampaign(id, clock_.Now());
-    if (status.ok()) AfterChange(deferred);
-  }
-  Run(deferred);
-  return status;
+  return Change([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return store_->CancelCampaign(id, clock_.Now());
+  });
 }
 
 absl::Status Coordinator::Resume(const std::string& id) {
-  Deferred deferred;
-  absl::Status status;
-  {
-    absl::MutexLock lock(&mu_);
-    status = store_->ResumeCampaign(id, clock_.Now());
-    if (status.ok()) AfterChange(deferred);
-  }
-  Run(deferred);
-  return status;
+  return Change([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return store_->ResumeCampaign(id, clock_.Now());
+  });
 }
 
 absl::Status Coordinator::Retry(const std::string& key) {
-  Deferred deferred;
-  absl::Status status;
-  {
-    absl::MutexLock lock(&mu_);
-    status = store_->RetryStep(key, true, clock_.Now());
-    if (status.ok()) AfterChange(deferred);
-  }
-  Run(deferred);
-  return status;
+  return Change([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return store_->RetryStep(key, true, clock_.Now());
+  });
 }
 
 absl::StatusOr<bool> Coordinator::AddArtifact(const OutputArtifact& artifact) {
@@ -243,44 +221,26 @@ absl::Status Coordinator::Complete(const LeaseRef& lease,
                                    const std::vector<OutputArtifact>& outputs,
                                    const std::string& gate_failed_reason,
                                    const std::string& log_tail) {
-  Deferred deferred;
-  absl::Status status;
-  {
-    absl::MutexLock lock(&mu_);
-    status = store_->Complete(lease, outputs, clock_.Now(), gate_failed_reason,
-                              log_tail);
-    if (status.ok()) AfterChange(deferred);
-  }
-  Run(deferred);
-  return status;
+  return Change([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return store_->Complete(lease, outputs, clock_.Now(), gate_failed_reason,
+                            log_tail);
+  });
 }
 
 absl::StatusOr<bool> Coordinator::Fail(const LeaseRef& lease, int code,
                                        const std::string& message,
                                        const std::string& log_tail,
                                        bool input_unavailable) {
-  Deferred deferred;
-  absl::StatusOr<bool> retry;
-  {
-    absl::MutexLock lock(&mu_);
-    retry = store_->Fail(lease, code, message, clock_.Now(), log_tail,
-                         input_unavailable);
-    if (retry.ok()) AfterChange(deferred);
-  }
-  Run(deferred);
-  return retry;
+  return Change([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return store_->Fail(lease, code, message, clock_.Now(), log_tail,
+                        input_unavailable);
+  });
 }
 
 absl::Status Coordinator::ReturnUndelivered(const LeaseRef& lease) {
-  Deferred deferred;
-  absl::Status status;
-  {
-    absl::MutexLock lock(&mu_);
-    status = store_->ReturnUndelivered(lease, clock_.Now());
-    if (status.ok()) AfterChange(deferred);
-  }
-  Run(deferred);
-  return status;
+  return Change([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return store_->ReturnUndelivered(lease, clock_.Now());
+  });
 }
 
 absl::StatusOr<InsertOutcome> Coordinator::InsertResults(

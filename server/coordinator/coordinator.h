@@ -165,6 +165,20 @@ class Coordinator {
   // After a state change: serve waiters and wake watchers.
   void AfterChange(Deferred& deferred) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static void Run(Deferred& deferred);
+  // Runs `write` (a store call) under the lock; when it succeeds, serves
+  // waiters and wakes watchers once the lock is released.
+  template <typename StoreWrite>
+  auto Change(StoreWrite write) ABSL_LOCKS_EXCLUDED(mu_) {
+    Deferred deferred;
+    auto result = [&]() {
+      absl::MutexLock lock(&mu_);
+      auto written = write();
+      if (written.ok()) AfterChange(deferred);
+      return written;
+    }();
+    Run(deferred);
+    return result;
+  }
 
   absl::Mutex mu_;
   std::unique_ptr<CoordinatorStore> store_ ABSL_GUARDED_BY(mu_);

@@ -301,17 +301,21 @@ absl::StatusOr<PlannedStep> CampaignPlanner::Next() {
   return step;
 }
 
+absl::StatusOr<std::vector<PlannedStep>> CampaignPlanner::PlanRest() {
+  std::vector<PlannedStep> planned;
+  planned.reserve(size() - state_->next);
+  while (state_->next < size()) {
+    COHORT_ASSIGN_OR_RETURN(PlannedStep step, Next());
+    planned.push_back(std::move(step));
+  }
+  return planned;
+}
+
 absl::StatusOr<std::vector<PlannedStep>> PlanCampaign(
     const std::vector<NodeSpec>& nodes, uint32_t default_max_attempts) {
   COHORT_ASSIGN_OR_RETURN(std::unique_ptr<CampaignPlanner> planner,
                           CampaignPlanner::Create(nodes, default_max_attempts));
-  std::vector<PlannedStep> planned;
-  planned.reserve(planner->size());
-  for (size_t i = 0; i < planner->size(); ++i) {
-    COHORT_ASSIGN_OR_RETURN(PlannedStep step, planner->Next());
-    planned.push_back(std::move(step));
-  }
-  return planned;
+  return planner->PlanRest();
 }
 
 BackgroundPlanner::BackgroundPlanner(std::unique_ptr<CampaignPlanner> planner)

@@ -76,6 +76,8 @@ class CampaignPlanner {
   size_t size() const;
   // The next step in order; size() calls plan them all.
   absl::StatusOr<PlannedStep> Next();
+  // Every step not planned yet, in order.
+  absl::StatusOr<std::vector<PlannedStep>> PlanRest();
 
  private:
   struct State;
