@@ -267,18 +267,28 @@ absl::Status CoordinatorStore::PromoteIfInputsDone(const std::string& key,
   return absl::OkStatus();
 }
 
-absl::Status CoordinatorStore::PromoteChildren(const std::string& key,
-                                               absl::Time now) {
+absl::StatusOr<std::vector<std::pair<std::string, StepState>>>
+CoordinatorStore::ChildrenOf(const std::string& key) {
   Statement& children = db_->Prepare(
-      "SELECT c.key, c.id FROM step_edges e JOIN steps c ON c.id = e.child_id "
+      "SELECT c.key, c.state FROM step_edges e JOIN steps c ON c.id = e.child_id "
       "WHERE e.parent_id = "
       "(SELECT id FROM steps WHERE key_hash = cohort_key_hash(?1) AND key = ?1) "
-      "AND +c.state = ? ORDER BY c.id");
-  children.Bind(1, key).Bind(2, static_cast<int>(StepState::kWaiting));
-  std::vector<std::string> keys;
-  while (children.Step()) keys.push_back(children.ColumnText(0));
+      "ORDER BY c.id");
+  children.Bind(1, key);
+  std::vector<std::pair<std::string, StepState>> found;
+  while (children.Step()) {
+    found.emplace_back(children.ColumnText(0),
+                       static_cast<StepState>(children.ColumnInt64(1)));
+  }
   COHORT_RETURN_IF_ERROR(children.status());
-  for (const std::string& child : keys) {
+  return found;
+}
+
+absl::Status CoordinatorStore::PromoteChildren(const std::string& key,
+                                               absl::Time now) {
+  COHORT_ASSIGN_OR_RETURN(auto children, ChildrenOf(key));
+  for (const auto& [child, state] : children) {
+    if (state != StepState::kWaiting) continue;
     COHORT_RETURN_IF_ERROR(PromoteIfInputsDone(child, now));
   }
   return absl::OkStatus();
@@ -290,16 +300,9 @@ absl::Status CoordinatorStore::BlockDescendants(const std::string& key,
   while (!frontier.empty()) {
     std::string parent = frontier.back();
     frontier.pop_back();
-    Statement& children = db_->Prepare(
-        "SELECT c.key, c.id FROM step_edges e JOIN steps c ON c.id = e.child_id "
-        "WHERE e.parent_id = "
-        "(SELECT id FROM steps WHERE key_hash = cohort_key_hash(?1) AND key = ?1) "
-        "AND +c.state = ? ORDER BY c.id");
-    children.Bind(1, parent).Bind(2, static_cast<int>(StepState::kWaiting));
-    std::vector<std::string> keys;
-    while (children.Step()) keys.push_back(children.ColumnText(0));
-    COHORT_RETURN_IF_ERROR(children.status());
-    for (const std::string& child : keys) {
+    COHORT_ASSIGN_OR_RETURN(auto children, ChildrenOf(parent));
+    for (const auto& [child, state] : children) {
+      if (state != StepState::kWaiting) continue;
       COHORT_RETURN_IF_ERROR(SetState(child, StepState::kWaiting,
                                       StepState::kBlocked, now,
                                       absl::StrCat("input step ", parent,
@@ -317,19 +320,11 @@ absl::Status CoordinatorStore::SkipDescendants(const std::string& key,
   while (!frontier.empty()) {
     std::string parent = frontier.back();
     frontier.pop_back();
-    Statement& children = db_->Prepare(
-        "SELECT c.key, c.id FROM step_edges e JOIN steps c ON c.id = e.child_id "
-        "WHERE e.parent_id = "
-        "(SELECT id FROM steps WHERE key_hash = cohort_key_hash(?1) AND key = ?1) "
-        "AND +c.state IN (?, ?) ORDER BY c.id");
-    children.Bind(1, parent)
-        .Bind(2, static_cast<int>(StepState::kWaiting))
-        .Bind(3, static_cast<int>(StepState::kReady));
-    std::vector<std::pair<std::string, StepState>> keys;
-    std::vector<std::string> child_keys;
-    while (children.Step()) child_keys.push_back(children.ColumnText(0));
-    COHORT_RETURN_IF_ERROR(children.status());
-    for (const std::string& child : child_keys) {
+    COHORT_ASSIGN_OR_RETURN(auto children, ChildrenOf(parent));
+    for (const auto& [child, child_state] : children) {
+      if (child_state != StepState::kWaiting && child_state != StepState::kReady) {
+        continue;
+      }
       COHORT_ASSIGN_OR_RETURN(std::optional<StepRecord> step, ReadStep(child));
       if (!step.has_value()) continue;
       Statement& note =

@@ -344,6 +344,10 @@ class CoordinatorStore {
                            const std::string& worker_id,
                            const std::string& message, absl::Time now);
   absl::Status PromoteIfInputsDone(const std::string& key, absl::Time now);
+  // The steps that take an input from step `key`, with their states, in id
+  // order.
+  absl::StatusOr<std::vector<std::pair<std::string, StepState>>> ChildrenOf(
+      const std::string& key);
   absl::Status PromoteChildren(const std::string& key, absl::Time now);
   absl::Status BlockDescendants(const std::string& key, absl::Time now);
   absl::Status SkipDescendants(const std::string& key, const std::string& reason,

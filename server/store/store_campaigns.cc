@@ -150,7 +150,11 @@ absl::Status CoordinatorStore::InsertNewSteps(
       requirements_json = RequirementsToJson(step.requirements);
       last_requirements = &step.requirements;
     }
-    steps.Int(placed.id).Text(step.key).Int(StepKeyHash(step.key));
+    const int64_t key_hash = StepKeyHash(step.key);
+    // Before the insert is known to succeed: a hash of a step a rolled-back
+    // submit never stored only costs that key a lookup later.
+    known_keys_.insert(key_hash);
+    steps.Int(placed.id).Text(step.key).Int(key_hash);
     steps.Int(static_cast<int>(step.kind));
     steps.Text(step.params_json).Text(step.impl_version);
     steps.Int(static_cast<int>(placed.state)).Int(step.max_attempts);
@@ -172,9 +176,6 @@ absl::Status CoordinatorStore::InsertNewSteps(
   std::map<StepState, int64_t> added;
   for (const PlacedStep& placed : fresh) ++added[placed.state];
   for (const auto& [state, n] : added) COHORT_RETURN_IF_ERROR(CountStates(state, n));
-  for (const PlacedStep& placed : fresh) {
-    known_keys_.insert(StepKeyHash(placed.step->key));
-  }
 
   BatchInsert edges(*db_, "INSERT INTO step_edges(child_id, parent_id)", 2);
   for (const PlacedStep& placed : fresh) {
@@ -333,23 +334,20 @@ absl::StatusOr<SubmitOutcome> CoordinatorStore::SubmitCampaign(
   }
   // The campaign's counter as stored now; the promotions below keep it
   // current through SetState like any later transition.
-  int64_t unfinished = progress.unfinished;
   outcome.steps_cached = progress.cached;
-  const std::vector<PlacedStep>& promoted = progress.promoted;
-  const absl::flat_hash_map<std::string, StepState>& states = outcome.step_states;
   Statement& count = db_->Prepare("UPDATE campaigns SET unfinished = ? WHERE id = ?");
-  count.Bind(1, unfinished).Bind(2, outcome.campaign_id);
+  count.Bind(1, progress.unfinished).Bind(2, outcome.campaign_id);
   COHORT_RETURN_IF_ERROR(count.Run());
   COHORT_RETURN_IF_ERROR(AppendEvent(EventType::kCampaignSubmitted,
                                      outcome.campaign_id, "",
                                      StepState::kUnspecified, "", name, now));
-  for (const PlacedStep& placed : promoted) {
+  for (const PlacedStep& placed : progress.promoted) {
     COHORT_RETURN_IF_ERROR(SetState(placed.step->key, StepState::kWaiting,
                                     placed.state, now,
                                     placed.state == StepState::kBlocked
                                         ? "an input step failed" : ""));
   }
-  outcome.steps_total = static_cast<uint32_t>(states.size());
+  outcome.steps_total = static_cast<uint32_t>(outcome.step_states.size());
   outcome.steps_to_run = outcome.steps_total - outcome.steps_cached;
   // A campaign whose every step was cached (or blocked) is done at once.
   Statement& left = db_->Prepare("SELECT unfinished FROM campaigns WHERE id = ?");
@@ -550,14 +548,10 @@ absl::Status CoordinatorStore::RetryStep(const std::string& key,
     if (!visited.insert(current).second) continue;
     COHORT_RETURN_IF_ERROR(RearmStep(current, now));
     rearmed.push_back(current);
-    Statement& children = db_->Prepare(
-        "SELECT c.key, c.id FROM step_edges e JOIN steps c ON c.id = e.child_id "
-        "WHERE e.parent_id = "
-        "(SELECT id FROM steps WHERE key_hash = cohort_key_hash(?1) AND key = ?1) "
-        "AND +c.state = ? ORDER BY c.id");
-    children.Bind(1, current).Bind(2, static_cast<int>(StepState::kBlocked));
-    while (children.Step()) frontier.push_back(children.ColumnText(0));
-    COHORT_RETURN_IF_ERROR(children.status());
+    COHORT_ASSIGN_OR_RETURN(auto children, ChildrenOf(current));
+    for (const auto& [child, state] : children) {
+      if (state == StepState::kBlocked) frontier.push_back(child);
+    }
   }
   Statement& running = db_->Prepare(
       "UPDATE campaigns SET state = ?, finished_us = NULL WHERE unfinished > 0 "

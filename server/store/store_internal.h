@@ -24,11 +24,11 @@ inline void BindOptionalText(Statement& s, int index, const std::string& text) {
 // The terms that select READY and LEASED steps, written out: SQLite uses a
 // partial index (schema v6: steps_ready, steps_leased) only for a query
 // whose WHERE names the index's condition literally, not through a bound
-// parameter. Queries on them say INDEXED BY: without statistics SQLite
-// would rather take steps_by_state and sort the whole ready queue. And a
-// join that filters steps by state writes +state, so that the join is driven
-// by its selective side (a step's inputs, a campaign's steps) instead of by
-// every step in that state.
+// parameter. Queries on them say INDEXED BY: without statistics SQLite may
+// pick another index and sort the whole ready queue (it did, with a state
+// index this store no longer has). And a join that filters steps by state
+// writes +state, so that the join is driven by its selective side (a
+// campaign's steps) should a state index come back.
 inline constexpr const char* kReadySteps = "state = 2";   // StepState::kReady
 inline constexpr const char* kLeasedSteps = "state = 3";  // StepState::kLeased
 static_assert(static_cast<int>(StepState::kReady) == 2);
