@@ -148,19 +148,15 @@ class WalCheckpointer {
     sqlite3* raw = nullptr;
     int rc = sqlite3_open_v2(path.c_str(), &raw,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+    // A connection opens the log at its first read; until then a checkpoint
+    // finds no log to copy.
+    if (rc == SQLITE_OK) {
+      rc = sqlite3_exec(raw, "SELECT count(*) FROM sqlite_master", nullptr, nullptr,
+                        nullptr);
+    }
     if (rc != SQLITE_OK) {
       absl::Status status =
           SqliteError(rc, raw, absl::StrCat("opening ", path, " to checkpoint"));
-      sqlite3_close(raw);
-      return status;
-    }
-    // A connection opens the log at its first read; until then a checkpoint
-    // finds no log to copy.
-    rc = sqlite3_exec(raw, "SELECT count(*) FROM sqlite_master", nullptr, nullptr,
-                      nullptr);
-    if (rc != SQLITE_OK) {
-      absl::Status status =
-          SqliteError(rc, raw, absl::StrCat("reading ", path, " to checkpoint"));
       sqlite3_close(raw);
       return status;
     }

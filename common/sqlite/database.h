@@ -49,7 +49,7 @@ enum class Checkpoint {
   // pages copies it into the database file before it returns.
   kInline,
   // A thread with its own connection checkpoints (PASSIVE) every
-  // `checkpoint_interval`; commits never wait for a checkpoint, so a big
+  // `checkpoint_interval_ms`; commits never wait for a checkpoint, so a big
   // commit returns as soon as its log is durable.
   kBackground,
 };
