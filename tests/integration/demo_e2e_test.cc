@@ -47,13 +47,26 @@ class DemoEndToEndTest : public ::testing::Test {
   }
   std::string Bin(const std::string& name) { return testing::BinDir() + "/" + name; }
 
-  v1::Campaign Get(const std::string& id) {
+  v1::Campaign Get(const std::string& id, bool include_steps = false) {
     v1::GetCampaignRequest request;
     request.set_campaign_id(id);
+    request.set_include_steps(include_steps);
     v1::Campaign campaign;
     auto stub = v1::Coordinator::NewStub(cohortd_->Channel());
     stub->GetCampaign(CohortdProcess::Context(client_token_).get(), request, &campaign);
     return campaign;
+  }
+  // Each step that did not succeed, with its last error: what a failure of
+  // the campaign needs to explain itself.
+  std::string Unsucceeded(const std::string& id) {
+    std::string out;
+    const v1::Campaign campaign = Get(id, true);
+    for (const v1::Step& step : campaign.steps()) {
+      if (step.state() == v1::STEP_STATE_SUCCEEDED) continue;
+      absl::StrAppend(&out, step.display_name(), " ", v1::StepState_Name(step.state()),
+                      " after ", step.attempts(), " attempts: ", step.last_error(), "\n");
+    }
+    return out;
   }
   int Succeeded(const v1::Campaign& c) {
     auto it = c.steps_by_state().find("succeeded");
@@ -110,7 +123,8 @@ TEST_F(DemoEndToEndTest, SweepSurvivesCoordinatorKillAndReportsMatchRows) {
     absl::SleepFor(absl::Milliseconds(200));
     campaign = Get(id);
   }
-  ASSERT_EQ(campaign.state(), v1::CAMPAIGN_STATE_SUCCEEDED) << campaign.DebugString();
+  ASSERT_EQ(campaign.state(), v1::CAMPAIGN_STATE_SUCCEEDED)
+      << campaign.DebugString() << Unsucceeded(id);
   EXPECT_EQ(Succeeded(campaign), 24);
 
   // Every scored problem exactly once: 3 variants x 2 benches x 5 problems.
