@@ -8,64 +8,74 @@ namespace {
 
 using L = RequestLimits;
 
-absl::Status Count(absl::string_view field, size_t count, size_t limit) {
+// A field's name, in up to three parts joined only when its limit is passed:
+// the checks run for every field of every step of a 10^5-step campaign,
+// where building each name up front cost 0.06 s.
+struct Field {
+  Field(const char* name) : head(name) {}  // NOLINT: a literal names a field
+  Field(absl::string_view head, absl::string_view middle, absl::string_view tail)
+      : head(head), middle(middle), tail(tail) {}
+  std::string Name() const { return absl::StrCat(head, middle, tail); }
+  absl::string_view head, middle, tail;
+};
+
+absl::Status Count(const Field& field, size_t count, size_t limit) {
   if (count <= limit) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat(field, " has ", count, " entries; at most ", limit, " are accepted"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      field.Name(), " has ", count, " entries; at most ", limit, " are accepted"));
 }
 
-absl::Status Bytes(absl::string_view field, const std::string& text, size_t limit) {
+absl::Status Bytes(const Field& field, const std::string& text, size_t limit) {
   if (text.size() <= limit) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat(field, " is ", text.size(), " bytes; at most ", limit, " are accepted"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      field.Name(), " is ", text.size(), " bytes; at most ", limit, " are accepted"));
 }
 
 template <typename Strings>
-absl::Status EachBytes(absl::string_view field, const Strings& texts, size_t limit) {
+absl::Status EachBytes(const Field& field, const Strings& texts, size_t limit) {
   for (const std::string& text : texts) COHORT_RETURN_IF_ERROR(Bytes(field, text, limit));
   return absl::OkStatus();
 }
 
-absl::Status CheckRequirements(absl::string_view where, const v1::Requirements& req) {
-  COHORT_RETURN_IF_ERROR(
-      Count(absl::StrCat(where, ".requirements.labels"), req.labels_size(), L::kRequirementLabels));
-  COHORT_RETURN_IF_ERROR(
-      Count(absl::StrCat(where, ".requirements.tools"), req.tools_size(), L::kRequirementLabels));
-  COHORT_RETURN_IF_ERROR(
-      EachBytes(absl::StrCat(where, ".requirements.labels[]"), req.labels(), L::kIdBytes));
-  return EachBytes(absl::StrCat(where, ".requirements.tools[]"), req.tools(), L::kIdBytes);
-}
-
 absl::Status CheckStep(const v1::StepSpec& step) {
-  std::string where =
-      absl::StrCat("step '", step.node_id().substr(0, L::kIdBytes), "'");
   COHORT_RETURN_IF_ERROR(Bytes("a step's node_id", step.node_id(), L::kIdBytes));
-  COHORT_RETURN_IF_ERROR(Bytes(where + " display_name", step.display_name(), L::kIdBytes));
-  COHORT_RETURN_IF_ERROR(
-      Bytes(where + " implementation_version", step.implementation_version(), L::kIdBytes));
-  COHORT_RETURN_IF_ERROR(Bytes(where + " params_json", step.params_json(), L::kParamsBytes));
-  COHORT_RETURN_IF_ERROR(Count(where + " inputs", step.inputs_size(), L::kStepInputs));
+  // Names "step 'ID' <what>"; the id is within its limit from here on.
+  auto field = [id = absl::string_view(step.node_id())](absl::string_view what) {
+    return Field("step '", id, what);
+  };
+  COHORT_RETURN_IF_ERROR(Bytes(field("' display_name"), step.display_name(), L::kIdBytes));
+  COHORT_RETURN_IF_ERROR(Bytes(field("' implementation_version"),
+                               step.implementation_version(), L::kIdBytes));
+  COHORT_RETURN_IF_ERROR(Bytes(field("' params_json"), step.params_json(), L::kParamsBytes));
+  COHORT_RETURN_IF_ERROR(Count(field("' inputs"), step.inputs_size(), L::kStepInputs));
   for (const v1::StepSpecInput& in : step.inputs()) {
-    COHORT_RETURN_IF_ERROR(Bytes(where + " input name", in.name(), L::kIdBytes));
-    COHORT_RETURN_IF_ERROR(Bytes(where + " input digest", in.artifact_digest(), L::kIdBytes));
+    COHORT_RETURN_IF_ERROR(Bytes(field("' input name"), in.name(), L::kIdBytes));
+    COHORT_RETURN_IF_ERROR(Bytes(field("' input digest"), in.artifact_digest(), L::kIdBytes));
     COHORT_RETURN_IF_ERROR(
-        Bytes(where + " input node_id", in.node_output().node_id(), L::kIdBytes));
+        Bytes(field("' input node_id"), in.node_output().node_id(), L::kIdBytes));
     COHORT_RETURN_IF_ERROR(
-        Bytes(where + " input output", in.node_output().output(), L::kIdBytes));
+        Bytes(field("' input output"), in.node_output().output(), L::kIdBytes));
   }
-  return CheckRequirements(where, step.requirements());
+  const v1::Requirements& req = step.requirements();
+  COHORT_RETURN_IF_ERROR(
+      Count(field("'.requirements.labels"), req.labels_size(), L::kRequirementLabels));
+  COHORT_RETURN_IF_ERROR(
+      Count(field("'.requirements.tools"), req.tools_size(), L::kRequirementLabels));
+  COHORT_RETURN_IF_ERROR(
+      EachBytes(field("'.requirements.labels[]"), req.labels(), L::kIdBytes));
+  return EachBytes(field("'.requirements.tools[]"), req.tools(), L::kIdBytes);
 }
 
 absl::Status CheckArtifact(absl::string_view where, const v1::Artifact& artifact) {
-  COHORT_RETURN_IF_ERROR(Bytes(absl::StrCat(where, " digest"), artifact.digest(), L::kIdBytes));
-  COHORT_RETURN_IF_ERROR(Count(absl::StrCat(where, " locations"), artifact.locations_size(),
+  COHORT_RETURN_IF_ERROR(Bytes(Field(where, " digest", ""), artifact.digest(), L::kIdBytes));
+  COHORT_RETURN_IF_ERROR(Count(Field(where, " locations", ""), artifact.locations_size(),
                                L::kLocationsPerArtifact));
   for (const v1::ArtifactLocation& loc : artifact.locations()) {
     COHORT_RETURN_IF_ERROR(
-        Bytes(absl::StrCat(where, " worker_id"), loc.worker_id(), L::kIdBytes));
+        Bytes(Field(where, " worker_id", ""), loc.worker_id(), L::kIdBytes));
     // A path may be long, but not longer than Linux opens.
     COHORT_RETURN_IF_ERROR(
-        Bytes(absl::StrCat(where, " shared_path"), loc.shared_path(), 4096));
+        Bytes(Field(where, " shared_path", ""), loc.shared_path(), 4096));
   }
   return absl::OkStatus();
 }

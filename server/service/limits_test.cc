@@ -43,6 +43,18 @@ TEST(RequestLimitsTest, CampaignStepsAndStrings) {
   }
   EXPECT_THAT(CheckSubmitLimits(many_inputs),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("inputs has 65")));
+  v1::SubmitCampaignRequest long_digest = Campaign(2);
+  long_digest.mutable_spec()->mutable_steps(1)->add_inputs()->set_artifact_digest(
+      std::string(RequestLimits::kIdBytes + 1, 'd'));
+  EXPECT_THAT(CheckSubmitLimits(long_digest),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("step 'n1' input digest is 257 bytes")));
+  v1::SubmitCampaignRequest long_label = Campaign(1);
+  long_label.mutable_spec()->mutable_steps(0)->mutable_requirements()->add_labels(
+      std::string(RequestLimits::kIdBytes + 1, 'l'));
+  EXPECT_THAT(CheckSubmitLimits(long_label),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("step 'n0'.requirements.labels[] is 257 bytes")));
   v1::SubmitCampaignRequest long_name = Campaign(1);
   long_name.mutable_spec()->set_name(std::string(1000, 'x'));
   EXPECT_THAT(CheckSubmitLimits(long_name),
@@ -85,6 +97,12 @@ TEST(RequestLimitsTest, WorkerMessages) {
   for (size_t i = 0; i <= RequestLimits::kArtifactsPerRequest; ++i) artifacts.add_artifacts();
   EXPECT_THAT(CheckRegisterArtifactsLimits(artifacts),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("artifacts has 10001")));
+  v1::CompleteStepRequest long_path;
+  long_path.add_outputs()->mutable_artifact()->add_locations()->set_shared_path(
+      std::string(5000, 'p'));
+  EXPECT_THAT(CheckCompleteLimits(long_path),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("an output shared_path is 5000 bytes")));
 }
 
 // Step outputs reported by workers and artifacts registered by clients:
