@@ -52,6 +52,17 @@ std::vector<PlannedStep> Chains(int n, int first = 0) {
 class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override { Reopen(); }
+  // Every row that refers to another refers to one that exists (submits
+  // write without SQLite checking that).
+  void TearDown() override {
+    if (store_ == nullptr) return;
+    Statement& check = store_->db().Prepare("PRAGMA foreign_key_check");
+    while (check.Step()) {
+      ADD_FAILURE() << "table " << check.ColumnText(0) << " row " << check.ColumnInt64(1)
+                    << " refers to a missing row of " << check.ColumnText(2);
+    }
+    EXPECT_OK(check.status());
+  }
   void Reopen() {
     store_.reset();
     store_ = CoordinatorStore::Open(dir_.Join("cohort.db"), {}).value();
@@ -135,6 +146,20 @@ TEST_F(StoreTest, ChainRunsInOrderAndResolvesInputs) {
   EXPECT_EQ(produced[steps[1].key], "checkpoint " + Digest('p'));
   EXPECT_EQ(produced[steps[2].key], "checkpoint " + Digest('u'));
   ExpectCountsMatchTheSteps();
+}
+
+// A submit writes with the connection's foreign-key checks off; every other
+// write (and the next submit's reads) has them on again.
+TEST_F(StoreTest, ForeignKeysAreCheckedAgainAfterASubmit) {
+  ASSERT_OK(store_->SubmitCampaign("sweep", "{}", 0, "", Chain(), now_).status());
+  Statement& on = store_->db().Prepare("PRAGMA foreign_keys");
+  ASSERT_TRUE(on.Step());
+  EXPECT_EQ(on.ColumnInt64(0), 1);
+  while (on.Step()) {
+  }
+  EXPECT_THAT(store_->db().Execute(
+                  "INSERT INTO step_edges(child_id, parent_id) VALUES(1, 999999)"),
+              StatusIs(absl::StatusCode::kAlreadyExists, ::testing::_));
 }
 
 TEST_F(StoreTest, ABigCampaignIsStoredWholeWithItsReadyEvents) {
