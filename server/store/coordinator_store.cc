@@ -59,14 +59,9 @@ absl::StatusOr<std::unique_ptr<CoordinatorStore>> CoordinatorStore::Open(
   // 256 MB is a ceiling, not a reservation.
   COHORT_RETURN_IF_ERROR(db->Execute("PRAGMA cache_size=-262144"));
   std::unique_ptr<CoordinatorStore> store(new CoordinatorStore(std::move(db)));
-  COHORT_RETURN_IF_ERROR(store->LoadKnownKeys());
+  COHORT_RETURN_IF_ERROR(store->step_index_.RegisterSqlFunction(*store->db_));
+  COHORT_RETURN_IF_ERROR(store->step_index_.Load(*store->db_));
   return store;
-}
-
-absl::Status CoordinatorStore::LoadKnownKeys() {
-  Statement& keys = db_->Prepare("SELECT key_hash FROM steps");
-  while (keys.Step()) known_keys_.insert(keys.ColumnInt64(0));
-  return keys.status();
 }
 
 absl::Status CoordinatorStore::AppendEvent(EventType type,
@@ -100,7 +95,7 @@ absl::StatusOr<std::vector<std::string>> CoordinatorStore::CampaignsOfStep(
     const std::string& key) {
   Statement& select =
       db_->Prepare("SELECT campaign_id FROM campaign_steps WHERE step_id = "
-                   "(SELECT id FROM steps WHERE key_hash = cohort_key_hash(?1) AND "
+                   "(SELECT id FROM steps WHERE id = cohort_step_id(?1) AND "
                    "key = ?1)");
   select.Bind(1, key);
   std::vector<std::string> ids;
@@ -114,7 +109,7 @@ absl::Status CoordinatorStore::SetState(const std::string& key, StepState from,
                                         const std::string& message) {
   Statement& update = db_->Prepare(
       "UPDATE steps SET state = ?, finished_us = CASE WHEN ? THEN ? ELSE NULL "
-      "END WHERE key_hash = cohort_key_hash(?4) AND key = ?4 AND +state = ?");
+      "END WHERE id = cohort_step_id(?4) AND key = ?4 AND +state = ?");
   update.Bind(1, static_cast<int>(to))
       .Bind(2, IsTerminal(to) ? 1 : 0)
       .Bind(3, Micros(now))
@@ -132,7 +127,7 @@ absl::Status CoordinatorStore::SetState(const std::string& key, StepState from,
     Statement& count = db_->Prepare(
         "UPDATE campaigns SET unfinished = unfinished + ? WHERE id IN "
         "(SELECT campaign_id FROM campaign_steps WHERE step_id = "
-        "(SELECT id FROM steps WHERE key_hash = cohort_key_hash(?2) AND key = ?2))");
+        "(SELECT id FROM steps WHERE id = cohort_step_id(?2) AND key = ?2))");
     count.Bind(1, delta).Bind(2, key);
     COHORT_RETURN_IF_ERROR(count.Run());
   }
@@ -150,7 +145,7 @@ absl::Status CoordinatorStore::FinishCampaignsIfDone(const std::string& step_key
   Statement& done = db_->Prepare(
       "SELECT id FROM campaigns WHERE state = ? AND unfinished <= 0 AND id IN "
       "(SELECT campaign_id FROM campaign_steps WHERE step_id = "
-      "(SELECT id FROM steps WHERE key_hash = cohort_key_hash(?2) AND key = ?2))");
+      "(SELECT id FROM steps WHERE id = cohort_step_id(?2) AND key = ?2))");
   done.Bind(1, static_cast<int>(CampaignState::kRunning)).Bind(2, step_key);
   std::vector<std::string> finished;
   while (done.Step()) finished.push_back(done.ColumnText(0));
@@ -183,7 +178,7 @@ absl::Status CoordinatorStore::FinishCampaignsIfDone(const std::string& step_key
 absl::StatusOr<std::optional<StepRecord>> CoordinatorStore::ReadStep(
     const std::string& key) {
   Statement& select = db_->Prepare(absl::StrCat(kStepColumns, " "
-      "WHERE key_hash = cohort_key_hash(?1) AND key = ?1"));
+      "WHERE id = cohort_step_id(?1) AND key = ?1"));
   select.Bind(1, key);
   std::optional<StepRecord> step;
   if (select.Step()) step = StepFromRow(select);
@@ -199,7 +194,7 @@ absl::StatusOr<std::optional<StepRecord>> CoordinatorStore::ReadStep(
 absl::StatusOr<std::vector<StepInput>> CoordinatorStore::ReadInputs(
     const std::string& key) {
   Statement& select = db_->Prepare(
-      "SELECT inputs_json FROM steps WHERE key_hash = cohort_key_hash(?1) AND "
+      "SELECT inputs_json FROM steps WHERE id = cohort_step_id(?1) AND "
       "key = ?1");
   select.Bind(1, key);
   std::string text = select.Step() ? select.ColumnText(0) : "[]";
@@ -245,7 +240,7 @@ absl::Status CoordinatorStore::PromoteIfInputsDone(const std::string& key,
   Statement& parents = db_->Prepare(
       "SELECT s.state FROM step_edges e JOIN steps s ON s.id = e.parent_id "
       "WHERE e.child_id = "
-      "(SELECT id FROM steps WHERE key_hash = cohort_key_hash(?1) AND key = ?1)");
+      "(SELECT id FROM steps WHERE id = cohort_step_id(?1) AND key = ?1)");
   parents.Bind(1, key);
   bool all_done = true, any_failed = false;
   while (parents.Step()) {
@@ -272,7 +267,7 @@ CoordinatorStore::ChildrenOf(const std::string& key) {
   Statement& children = db_->Prepare(
       "SELECT c.key, c.state FROM step_edges e JOIN steps c ON c.id = e.child_id "
       "WHERE e.parent_id = "
-      "(SELECT id FROM steps WHERE key_hash = cohort_key_hash(?1) AND key = ?1) "
+      "(SELECT id FROM steps WHERE id = cohort_step_id(?1) AND key = ?1) "
       "ORDER BY c.id");
   children.Bind(1, key);
   std::vector<std::pair<std::string, StepState>> found;
@@ -329,7 +324,7 @@ absl::Status CoordinatorStore::SkipDescendants(const std::string& key,
       if (!step.has_value()) continue;
       Statement& note =
           db_->Prepare("UPDATE steps SET gate_reason = ? "
-              "WHERE key_hash = cohort_key_hash(?2) AND key = ?2");
+              "WHERE id = cohort_step_id(?2) AND key = ?2");
       note.Bind(1, reason).Bind(2, child);
       COHORT_RETURN_IF_ERROR(note.Run());
       COHORT_RETURN_IF_ERROR(SetState(child, step->state, StepState::kSkipped, now,

@@ -34,6 +34,7 @@
 #include "absl/types/span.h"
 #include "server/jobgraph/matching.h"
 #include "server/jobgraph/step.h"
+#include "server/store/step_index.h"
 #include "common/sqlite/database.h"
 
 namespace cohort::server {
@@ -409,16 +410,18 @@ class CoordinatorStore {
   absl::Status SubmitChunk(absl::Span<const PlannedStep> chunk,
                            SubmitProgress& progress);
 
-  // Loads known_keys_ from the steps table.
-  absl::Status LoadKnownKeys();
+  // SubmitCampaign's transaction, with the foreign-key checks off.
+  absl::StatusOr<SubmitOutcome> SubmitInTransaction(
+      const std::string& name, const std::string& spec_json, int priority,
+      const std::string& idempotency_key, const std::vector<PlannedStep>& steps,
+      absl::Time now, bool rerun, const StepsReady& ready);
 
-  std::unique_ptr<Database> db_;
-  // The key_hash of every stored step (and perhaps of some that a
-  // rolled-back submit never stored): a key whose hash is absent is
+  // Which row holds each stored step's key: a key it does not know is
   // certainly new, and a campaign of new steps is submitted without looking
-  // each one up. Added to as steps are inserted; never removed from (steps
-  // are never deleted).
-  absl::flat_hash_set<int64_t> known_keys_;
+  // each one up. Declared before db_, whose connection calls it
+  // (cohort_step_id), so that it outlives the connection.
+  StepIndex step_index_;
+  std::unique_ptr<Database> db_;
 };
 
 // Requirements <-> JSON, as stored in steps.requirements_json.

@@ -14,15 +14,15 @@
 
 namespace cohort::server {
 
-inline constexpr int kSchemaVersion = 6;
+inline constexpr int kSchemaVersion = 7;
 
 [[nodiscard]] absl::Status Migrate(Database& db);
 
 // Migrates up to `target` only (tests build older databases with it).
 [[nodiscard]] absl::Status MigrateTo(Database& db, int target);
 
-// The integer steps are found by (steps.key_hash): a fixed 62-bit hash of
-// the key, the same in C++ and in SQL as cohort_key_hash(key).
+// steps.key_hash: a fixed 62-bit hash of the key, the same in C++ and in SQL
+// as cohort_key_hash(key); the store's StepIndex is keyed by it.
 int64_t StepKeyHash(absl::string_view key);
 
 // Registers cohort_key_hash on `db` (Migrate does; so must any connection

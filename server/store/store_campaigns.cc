@@ -117,25 +117,25 @@ constexpr const char* kCampaignColumns =
 
 absl::StatusOr<CoordinatorStore::StoredSteps> CoordinatorStore::StoredStates(
     absl::Span<const PlannedStep> steps) {
-  // Only keys that may be stored are looked up (known_keys_), by their hash,
-  // one IN (...) query per kLookupBatch of them.
+  // Only keys the index knows are read, by row id, one IN (...) query per
+  // kLookupBatch of them.
   constexpr size_t kLookupBatch = 256;
   absl::flat_hash_set<absl::string_view> wanted;
-  std::vector<int64_t> hashes;
+  std::vector<int64_t> ids;
   for (const PlannedStep& step : steps) {
-    int64_t hash = StepKeyHash(step.key);
-    if (!known_keys_.contains(hash)) continue;
-    if (wanted.insert(step.key).second) hashes.push_back(hash);
+    int64_t id = step_index_.Find(step.key);
+    if (id == 0) continue;
+    if (wanted.insert(step.key).second) ids.push_back(id);
   }
   StoredSteps stored;
-  for (size_t first = 0; first < hashes.size(); first += kLookupBatch) {
-    size_t n = std::min(kLookupBatch, hashes.size() - first);
-    std::string sql = "SELECT key, id, state FROM steps WHERE key_hash IN (?";
+  for (size_t first = 0; first < ids.size(); first += kLookupBatch) {
+    size_t n = std::min(kLookupBatch, ids.size() - first);
+    std::string sql = "SELECT key, id, state FROM steps WHERE id IN (?";
     for (size_t i = 1; i < n; ++i) sql += ", ?";
     sql += ")";
     Statement& select = db_->Prepare(sql);
     for (size_t i = 0; i < n; ++i) {
-      select.Bind(static_cast<int>(i + 1), hashes[first + i]);
+      select.Bind(static_cast<int>(i + 1), ids[first + i]);
     }
     while (select.Step()) {
       std::string key = select.ColumnText(0);
@@ -172,9 +172,8 @@ absl::Status CoordinatorStore::InsertNewSteps(
       last_requirements = &step.requirements;
     }
     const int64_t key_hash = StepKeyHash(step.key);
-    // Before the insert is known to succeed: a hash of a step a rolled-back
-    // submit never stored only costs that key a lookup later.
-    known_keys_.insert(key_hash);
+    // Undone by SubmitCampaign if its transaction rolls back.
+    step_index_.Add(key_hash, step.key, placed.id);
     steps.Int(placed.id).Text(step.key).Int(key_hash);
     steps.Int(static_cast<int>(step.kind));
     steps.Text(step.params_json).Text(step.impl_version);
@@ -233,7 +232,7 @@ absl::Status CoordinatorStore::RearmStep(const std::string& key, absl::Time now,
   if (!rearm) return absl::OkStatus();
   Statement& reset = db_->Prepare(
       "UPDATE steps SET attempts = 0, not_before_us = 0, last_error = NULL, "
-      "gate_reason = NULL WHERE key_hash = cohort_key_hash(?1) AND key = ?1");
+      "gate_reason = NULL WHERE id = cohort_step_id(?1) AND key = ?1");
   reset.Bind(1, key);
   COHORT_RETURN_IF_ERROR(reset.Run());
   return SetState(key, step->state, StepState::kWaiting, now, "re-armed");
@@ -302,6 +301,21 @@ absl::StatusOr<SubmitOutcome> CoordinatorStore::SubmitCampaign(
   // store's tests run PRAGMA foreign_key_check after every case.)
   ForeignKeysOff unchecked(*db_);
   COHORT_RETURN_IF_ERROR(unchecked.TurnOff());
+  step_index_.Mark();
+  absl::StatusOr<SubmitOutcome> outcome = SubmitInTransaction(
+      name, spec_json, priority, idempotency_key, steps, now, rerun, ready);
+  if (outcome.ok()) {
+    step_index_.Keep();
+  } else {
+    step_index_.Undo();  // the transaction rolled back
+  }
+  return outcome;
+}
+
+absl::StatusOr<SubmitOutcome> CoordinatorStore::SubmitInTransaction(
+    const std::string& name, const std::string& spec_json, int priority,
+    const std::string& idempotency_key, const std::vector<PlannedStep>& steps,
+    absl::Time now, bool rerun, const StepsReady& ready) {
   Transaction tx(*db_);
   COHORT_RETURN_IF_ERROR(tx.Begin());
   SubmitOutcome outcome;
@@ -399,7 +413,7 @@ absl::StatusOr<SubmitOutcome> CoordinatorStore::SubmitCampaign(
 absl::Status CoordinatorStore::SetLogTail(const std::string& key,
                                           const std::string& tail) {
   Statement& update = db_->Prepare("UPDATE steps SET log_tail = ? "
-      "WHERE key_hash = cohort_key_hash(?2) AND key = ?2");
+      "WHERE id = cohort_step_id(?2) AND key = ?2");
   update.Bind(1, tail).Bind(2, key);
   return update.Run();
 }
@@ -583,7 +597,7 @@ absl::Status CoordinatorStore::RetryStep(const std::string& key,
       "UPDATE campaigns SET state = ?, finished_us = NULL WHERE unfinished > 0 "
       "AND state = ? AND id IN (SELECT campaign_id FROM campaign_steps WHERE "
       "step_id = "
-      "(SELECT id FROM steps WHERE key_hash = cohort_key_hash(?3) AND key = ?3))");
+      "(SELECT id FROM steps WHERE id = cohort_step_id(?3) AND key = ?3))");
   running.Bind(1, static_cast<int>(CampaignState::kRunning))
       .Bind(2, static_cast<int>(CampaignState::kFailed))
       .Bind(3, key);

@@ -85,7 +85,7 @@ absl::StatusOr<LeaseGrant> CoordinatorStore::MakeGrant(StepRecord step) {
     if (artifact.digest.empty()) {
       Statement& out = db_->Prepare(
           "SELECT digest FROM step_outputs WHERE step_id = "
-          "(SELECT id FROM steps WHERE key_hash = cohort_key_hash(?1) AND "
+          "(SELECT id FROM steps WHERE id = cohort_step_id(?1) AND "
           "key = ?1) AND name = ?");
       out.Bind(1, in.source_step_key).Bind(2, in.source_output);
       if (out.Step()) artifact.digest = out.ColumnText(0);
@@ -202,7 +202,7 @@ absl::StatusOr<std::optional<LeaseGrant>> CoordinatorStore::LeaseNextInTransacti
       "AND o.name = json_extract(i.value, '$.output') "
       "JOIN artifact_locations l ON l.digest = "
       "coalesce(json_extract(i.value, '$.digest'), o.digest) "
-      "WHERE s.key_hash = cohort_key_hash(?1) AND s.key = ?1 AND l.location = ?");
+      "WHERE s.id = cohort_step_id(?1) AND s.key = ?1 AND l.location = ?");
   for (StepRecord& step : candidates) {
     if (!holds_any || step.priority != best_priority) break;
     local.Bind(1, step.key).Bind(2, absl::StrCat("worker:", worker.worker_id));
@@ -221,7 +221,7 @@ absl::StatusOr<std::optional<LeaseGrant>> CoordinatorStore::LeaseNextInTransacti
       "UPDATE steps SET lease_id = ?, lease_epoch = lease_epoch + 1, "
       "lease_expiry_us = ?, worker_id = ?, attempts = attempts + 1, "
       "started_us = ?, progress_json = NULL "
-      "WHERE key_hash = cohort_key_hash(?5) AND key = ?5");
+      "WHERE id = cohort_step_id(?5) AND key = ?5");
   lease.Bind(1, lease_id)
       .Bind(2, Micros(expiry))
       .Bind(3, worker.worker_id)
@@ -366,7 +366,7 @@ absl::Status CoordinatorStore::Complete(const LeaseRef& lease,
     Statement& link = db_->Prepare(
         "INSERT OR REPLACE INTO step_outputs(step_id, name, digest) "
         "VALUES("
-        "(SELECT id FROM steps WHERE key_hash = cohort_key_hash(?1) AND "
+        "(SELECT id FROM steps WHERE id = cohort_step_id(?1) AND "
         "key = ?1), ?, ?)");
     link.Bind(1, step.key).Bind(2, out.name).Bind(3, out.digest);
     COHORT_RETURN_IF_ERROR(link.Run());
@@ -374,7 +374,7 @@ absl::Status CoordinatorStore::Complete(const LeaseRef& lease,
   if (!log_tail.empty()) COHORT_RETURN_IF_ERROR(SetLogTail(step.key, log_tail));
   if (!gate_failed_reason.empty()) {
     Statement& note = db_->Prepare("UPDATE steps SET gate_reason = ? "
-        "WHERE key_hash = cohort_key_hash(?2) AND key = ?2");
+        "WHERE id = cohort_step_id(?2) AND key = ?2");
     note.Bind(1, gate_failed_reason).Bind(2, step.key);
     COHORT_RETURN_IF_ERROR(note.Run());
   }
@@ -408,7 +408,7 @@ absl::StatusOr<bool> CoordinatorStore::Fail(const LeaseRef& lease, int code,
   bool retry = IsRetryable(code) && step.attempts < step.max_attempts;
   Statement& record = db_->Prepare(
       "UPDATE steps SET last_error = ?, last_error_code = ?, not_before_us = ? "
-      "WHERE key_hash = cohort_key_hash(?4) AND key = ?4");
+      "WHERE id = cohort_step_id(?4) AND key = ?4");
   record.Bind(1, message)
       .Bind(2, code)
       .Bind(3, Micros(now + RetryBackoff(step.attempts)))
@@ -434,7 +434,7 @@ absl::Status CoordinatorStore::ReturnUndelivered(const LeaseRef& lease,
   COHORT_ASSIGN_OR_RETURN(StepRecord step, CurrentLease(lease));
   Statement& back = db_->Prepare(
       "UPDATE steps SET attempts = max(attempts - 1, 0) "
-      "WHERE key_hash = cohort_key_hash(?1) AND key = ?1");
+      "WHERE id = cohort_step_id(?1) AND key = ?1");
   back.Bind(1, step.key);
   COHORT_RETURN_IF_ERROR(back.Run());
   COHORT_RETURN_IF_ERROR(SetState(step.key, StepState::kLeased, StepState::kReady, now,
@@ -448,7 +448,7 @@ absl::StatusOr<bool> CoordinatorStore::HandBack(const StepRecord& step,
                                                 const std::string& message,
                                                 absl::Time now) {
   Statement& waits = db_->Prepare("SELECT input_waits FROM steps "
-      "WHERE key_hash = cohort_key_hash(?1) AND key = ?1");
+      "WHERE id = cohort_step_id(?1) AND key = ?1");
   waits.Bind(1, step.key);
   int64_t count = waits.Step() ? waits.ColumnInt64(0) : 0;
   while (waits.Step()) {
@@ -458,7 +458,7 @@ absl::StatusOr<bool> CoordinatorStore::HandBack(const StepRecord& step,
   Statement& back = db_->Prepare(
       "UPDATE steps SET attempts = max(attempts - 1, 0), input_waits = ?, "
       "last_error = ?, not_before_us = ? "
-      "WHERE key_hash = cohort_key_hash(?4) AND key = ?4");
+      "WHERE id = cohort_step_id(?4) AND key = ?4");
   back.Bind(1, count + 1)
       .Bind(2, message)
       .Bind(3, Micros(now + InputWaitBackoff(static_cast<int>(count) + 1)))
@@ -487,7 +487,7 @@ absl::StatusOr<std::vector<std::string>> CoordinatorStore::ExpireLeases(
                                    step.worker_id, " expired");
     Statement& note = db_->Prepare(
         "UPDATE steps SET last_error = ?, not_before_us = ? "
-        "WHERE key_hash = cohort_key_hash(?3) AND key = ?3");
+        "WHERE id = cohort_step_id(?3) AND key = ?3");
     // No backoff: the worker died, not the step, and goal 1 is a re-lease
     // within 35 s of the kill.
     note.Bind(1, why).Bind(2, Micros(now)).Bind(3, step.key);
