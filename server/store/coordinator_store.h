@@ -390,7 +390,7 @@ class CoordinatorStore {
   // `id_of` holds the row id of every step of the campaign by key.
   absl::Status InsertNewSteps(
       const std::vector<PlacedStep>& fresh,
-      const absl::flat_hash_map<std::string, int64_t>& id_of,
+      const absl::flat_hash_map<absl::string_view, int64_t>& id_of,
       const std::string& campaign_id, int priority, absl::Time now);
   // What SubmitCampaign has decided so far, chunk after chunk.
   struct SubmitProgress {
@@ -401,7 +401,9 @@ class CoordinatorStore {
     int64_t next_id = 1;  // the id the next new step gets
     // Each distinct step's state after the submit (the outcome's map).
     absl::flat_hash_map<std::string, StepState>* states = nullptr;
-    absl::flat_hash_map<std::string, int64_t> id_of;  // key -> step id
+    // key -> step id; the keys are the submitted steps' own, which outlive
+    // the submit.
+    absl::flat_hash_map<absl::string_view, int64_t> id_of;
     std::vector<PlacedStep> promoted;  // stored steps whose state changes
     int64_t unfinished = 0;  // distinct steps not terminal as stored now
     uint32_t cached = 0;

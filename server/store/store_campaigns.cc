@@ -55,7 +55,7 @@ void AppendJsonString(absl::string_view text, std::string* out) {
 
 // steps.inputs_json: [{"name", "digest"} | {"name", "output", "step": id}].
 void InputsToJson(const std::vector<StepInput>& inputs,
-                  const absl::flat_hash_map<std::string, int64_t>& id_of,
+                  const absl::flat_hash_map<absl::string_view, int64_t>& id_of,
                   std::string* out) {
   out->assign("[");
   for (const StepInput& in : inputs) {
@@ -151,7 +151,7 @@ absl::StatusOr<CoordinatorStore::StoredSteps> CoordinatorStore::StoredStates(
 
 absl::Status CoordinatorStore::InsertNewSteps(
     const std::vector<PlacedStep>& fresh,
-    const absl::flat_hash_map<std::string, int64_t>& id_of,
+    const absl::flat_hash_map<absl::string_view, int64_t>& id_of,
     const std::string& campaign_id, int priority, absl::Time now) {
   // One row per statement: for this wide table SQLite's multi-row VALUES
   // measured twice as slow as single rows.
