@@ -1,5 +1,6 @@
 // The client-facing Coordinator service.
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "google/protobuf/util/json_util.h"
 #include "server/jobgraph/plan.h"
 #include "server/service/convert.h"
@@ -41,28 +42,24 @@ absl::Status Authorize(Coordinator& coordinator,
       absl::StrCat("a ", *role, " token may not call this method"));
 }
 
-grpc::ServerUnaryReactor* CoordinatorService::SubmitCampaign(
-    grpc::CallbackServerContext* context, const v1::SubmitCampaignRequest* request,
-    v1::SubmitCampaignResponse* response) {
-  if (absl::Status s = Authorize(coordinator_, context, kClientRoles); !s.ok()) {
-    return Finish(context, s);
-  }
-  if (absl::Status s = CheckSubmitLimits(*request); !s.ok()) return Finish(context, s);
-  absl::StatusOr<std::vector<NodeSpec>> nodes = NodesFromProto(request->spec());
-  if (!nodes.ok()) return Finish(context, nodes.status());
+// A SubmitCampaign call. It keeps what the submit built (the campaign's
+// nodes, its plan, the outcome) until gRPC is done with the call: freeing a
+// 10^5-step campaign's worth takes 0.04 s, which the reply does not wait
+// for when it happens in OnDone.
+class SubmitCall final : public grpc::ServerUnaryReactor {
+ public:
+  void OnDone() override { delete this; }
+
+  std::vector<NodeSpec> nodes;
   std::vector<PlannedStep> planned;
-  absl::StatusOr<SubmitOutcome> outcome = coordinator_.Submit(
-      request->spec().name(), request->spec().spec_json(),
-      request->spec().priority(), request->idempotency_key(), *nodes,
-      request->dry_run(), &planned, request->rerun());
-  if (!outcome.ok()) return Finish(context, outcome.status());
-  response->set_campaign_id(outcome->campaign_id);
-  response->set_steps_cached(outcome->steps_cached);
-  response->set_steps_to_run(outcome->steps_to_run);
-  response->set_steps_total(outcome->steps_total);
-  if (!request->dry_run() && !request->return_steps()) {
-    return Finish(context, absl::OkStatus());
-  }
+  SubmitOutcome outcome;
+};
+
+namespace {
+
+void StepsToProto(const std::vector<PlannedStep>& planned,
+                  const absl::flat_hash_map<std::string, StepState>& states,
+                  v1::SubmitCampaignResponse* response) {
   for (const PlannedStep& p : planned) {
     v1::Step* step = response->add_steps();
     step->set_key(p.key);
@@ -72,12 +69,41 @@ grpc::ServerUnaryReactor* CoordinatorService::SubmitCampaign(
     step->set_node_id(p.node_id);
     for (const std::string& parent : p.parent_keys) step->add_depends_on(parent);
     // Dry run too: a stored step's state says whether it is cached.
-    auto state = outcome->step_states.find(p.key);
-    if (state != outcome->step_states.end()) {
-      step->set_state(static_cast<v1::StepState>(state->second));
-    }
+    auto state = states.find(p.key);
+    if (state != states.end()) step->set_state(static_cast<v1::StepState>(state->second));
   }
-  return Finish(context, absl::OkStatus());
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* CoordinatorService::SubmitCampaign(
+    grpc::CallbackServerContext* context, const v1::SubmitCampaignRequest* request,
+    v1::SubmitCampaignResponse* response) {
+  auto* call = new SubmitCall();
+  call->Finish(ToGrpc(Submit(context, *request, *call, response)));
+  return call;
+}
+
+absl::Status CoordinatorService::Submit(grpc::CallbackServerContext* context,
+                                        const v1::SubmitCampaignRequest& request,
+                                        SubmitCall& call,
+                                        v1::SubmitCampaignResponse* response) {
+  COHORT_RETURN_IF_ERROR(Authorize(coordinator_, context, kClientRoles));
+  COHORT_RETURN_IF_ERROR(CheckSubmitLimits(request));
+  COHORT_ASSIGN_OR_RETURN(call.nodes, NodesFromProto(request.spec()));
+  COHORT_ASSIGN_OR_RETURN(
+      call.outcome,
+      coordinator_.Submit(request.spec().name(), request.spec().spec_json(),
+                          request.spec().priority(), request.idempotency_key(),
+                          call.nodes, request.dry_run(), &call.planned, request.rerun()));
+  response->set_campaign_id(call.outcome.campaign_id);
+  response->set_steps_cached(call.outcome.steps_cached);
+  response->set_steps_to_run(call.outcome.steps_to_run);
+  response->set_steps_total(call.outcome.steps_total);
+  if (request.dry_run() || request.return_steps()) {
+    StepsToProto(call.planned, call.outcome.step_states, response);
+  }
+  return absl::OkStatus();
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::FinishCampaign(

@@ -57,6 +57,8 @@ class ArenaMessageAllocator : public grpc::MessageAllocator<Request, Response> {
   };
 };
 
+class SubmitCall;  // one SubmitCampaign call's reactor
+
 class CoordinatorService final : public v1::Coordinator::CallbackService {
  public:
   explicit CoordinatorService(Coordinator& coordinator)
@@ -102,6 +104,10 @@ class CoordinatorService final : public v1::Coordinator::CallbackService {
       v1::ListArtifactsResponse* response) override;
 
  private:
+  // SubmitCampaign's work; what it builds is kept in `call`.
+  absl::Status Submit(grpc::CallbackServerContext* context,
+                      const v1::SubmitCampaignRequest& request, SubmitCall& call,
+                      v1::SubmitCampaignResponse* response);
   grpc::ServerUnaryReactor* FinishCampaign(grpc::CallbackServerContext* context,
                                            const std::string& id,
                                            v1::Campaign* response);
