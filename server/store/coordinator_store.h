@@ -375,14 +375,17 @@ class CoordinatorStore {
     StepState state = StepState::kUnspecified;
   };
   using StoredSteps = absl::flat_hash_map<std::string, StoredStep>;
-  // The id and state of each of `steps` already stored (absent: not stored).
-  absl::StatusOr<StoredSteps> StoredStates(absl::Span<const PlannedStep> steps);
+  // The id and state of each of `steps` already stored (absent: not stored);
+  // `key_hashes[i]` is StepKeyHash(steps[i].key).
+  absl::StatusOr<StoredSteps> StoredStates(absl::Span<const PlannedStep> steps,
+                                           absl::Span<const int64_t> key_hashes);
   // A step of a submitted campaign: its row id, and its state after the
   // submit.
   struct PlacedStep {
     const PlannedStep* step = nullptr;
     int64_t id = 0;
     StepState state = StepState::kUnspecified;
+    int64_t key_hash = 0;  // StepKeyHash(step->key)
   };
   // Stores steps new to the graph (`fresh`, in id order) at their initial
   // states, with their inputs, their links to the steps they take inputs

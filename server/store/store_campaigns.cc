@@ -113,17 +113,26 @@ constexpr const char* kCampaignColumns =
     "SELECT id, name, state, spec_json, priority, unfinished, created_us, "
     "finished_us FROM campaigns";
 
+// StepKeyHash of each step's key, computed once per submit.
+std::vector<int64_t> KeyHashes(absl::Span<const PlannedStep> steps) {
+  std::vector<int64_t> hashes;
+  hashes.reserve(steps.size());
+  for (const PlannedStep& step : steps) hashes.push_back(StepKeyHash(step.key));
+  return hashes;
+}
+
 }  // namespace
 
 absl::StatusOr<CoordinatorStore::StoredSteps> CoordinatorStore::StoredStates(
-    absl::Span<const PlannedStep> steps) {
+    absl::Span<const PlannedStep> steps, absl::Span<const int64_t> key_hashes) {
   // Only keys the index knows are read, by row id, one IN (...) query per
   // kLookupBatch of them.
   constexpr size_t kLookupBatch = 256;
   absl::flat_hash_set<absl::string_view> wanted;
   std::vector<int64_t> ids;
-  for (const PlannedStep& step : steps) {
-    int64_t id = step_index_.Find(step.key);
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const PlannedStep& step = steps[i];
+    int64_t id = step_index_.Find(key_hashes[i], step.key);
     if (id == 0) continue;
     if (wanted.insert(step.key).second) ids.push_back(id);
   }
@@ -171,10 +180,9 @@ absl::Status CoordinatorStore::InsertNewSteps(
       requirements_json = RequirementsToJson(step.requirements);
       last_requirements = &step.requirements;
     }
-    const int64_t key_hash = StepKeyHash(step.key);
     // Undone by SubmitCampaign if its transaction rolls back.
-    step_index_.Add(key_hash, step.key, placed.id);
-    steps.Int(placed.id).Text(step.key).Int(key_hash);
+    step_index_.Add(placed.key_hash, step.key, placed.id);
+    steps.Int(placed.id).Text(step.key).Int(placed.key_hash);
     steps.Int(static_cast<int>(step.kind));
     steps.Text(step.params_json).Text(step.impl_version);
     steps.Int(static_cast<int>(placed.state)).Int(step.max_attempts);
@@ -240,7 +248,8 @@ absl::Status CoordinatorStore::RearmStep(const std::string& key, absl::Time now,
 
 absl::Status CoordinatorStore::SubmitChunk(absl::Span<const PlannedStep> chunk,
                                            SubmitProgress& progress) {
-  COHORT_ASSIGN_OR_RETURN(StoredSteps stored, StoredStates(chunk));
+  const std::vector<int64_t> key_hashes = KeyHashes(chunk);
+  COHORT_ASSIGN_OR_RETURN(StoredSteps stored, StoredStates(chunk, key_hashes));
   for (auto& [key, step] : stored) {
     bool rearm = IsRearmable(step.state) ||
                  (progress.rerun && step.state == StepState::kSucceeded);
@@ -256,7 +265,8 @@ absl::Status CoordinatorStore::SubmitChunk(absl::Span<const PlannedStep> chunk,
   absl::flat_hash_map<std::string, StepState>& states = *progress.states;
   std::vector<PlacedStep> fresh;
   std::vector<PlacedStep> distinct;
-  for (const PlannedStep& step : chunk) {
+  for (size_t i = 0; i < chunk.size(); ++i) {
+    const PlannedStep& step = chunk[i];
     if (states.count(step.key) != 0) continue;  // two nodes, one key
     auto found = stored.find(step.key);
     StepState as_stored =
@@ -266,7 +276,7 @@ absl::Status CoordinatorStore::SubmitChunk(absl::Span<const PlannedStep> chunk,
     states.emplace(step.key, state);
     PlacedStep placed{&step,
                       found == stored.end() ? progress.next_id++ : found->second.id,
-                      state};
+                      state, key_hashes[i]};
     progress.id_of.emplace(step.key, placed.id);
     if (found == stored.end()) {
       fresh.push_back(placed);
@@ -421,7 +431,7 @@ absl::Status CoordinatorStore::SetLogTail(const std::string& key,
 absl::StatusOr<SubmitOutcome> CoordinatorStore::DryRun(
     const std::vector<PlannedStep>& steps) {
   SubmitOutcome outcome;
-  COHORT_ASSIGN_OR_RETURN(StoredSteps stored, StoredStates(steps));
+  COHORT_ASSIGN_OR_RETURN(StoredSteps stored, StoredStates(steps, KeyHashes(steps)));
   for (const auto& [key, step] : stored) {
     outcome.step_states.emplace(key, step.state);
     if (step.state == StepState::kSucceeded) ++outcome.steps_cached;
