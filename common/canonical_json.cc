@@ -1,5 +1,6 @@
 #include "common/canonical_json.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -51,6 +52,19 @@ absl::StatusOr<std::string> CanonicalJson(const json& value) {
     return absl::InvalidArgumentError(
         absl::StrCat("canonical JSON: ", e.what()));
   }
+}
+
+absl::Status AppendJsonString(absl::string_view text, std::string* out) {
+  bool plain = std::all_of(text.begin(), text.end(), [](char c) {
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+  });
+  if (plain) {
+    absl::StrAppend(out, "\"", text, "\"");
+    return absl::OkStatus();
+  }
+  COHORT_ASSIGN_OR_RETURN(std::string quoted, CanonicalJson(json(std::string(text))));
+  out->append(quoted);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> CanonicalJsonSha256(const json& value) {

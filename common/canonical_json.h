@@ -12,12 +12,19 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
 
 namespace cohort {
 
 // kInvalidArgument for NaN/Inf or invalid UTF-8, naming the JSON path.
 absl::StatusOr<std::string> CanonicalJson(const nlohmann::json& value);
+
+// Appends `text` to `out` as a JSON string in canonical form, as
+// CanonicalJson(json(text)) writes it. Names and digests (nearly always
+// printable ASCII with nothing to escape) take a fast path. kInvalidArgument
+// for invalid UTF-8, with `out` as it was.
+absl::Status AppendJsonString(absl::string_view text, std::string* out);
 
 // sha256 hex of CanonicalJson(value).
 absl::StatusOr<std::string> CanonicalJsonSha256(const nlohmann::json& value);

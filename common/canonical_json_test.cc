@@ -45,6 +45,20 @@ TEST(CanonicalJsonTest, InvalidUtf8Refused) {
               StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
 }
 
+// The fast path for plain ASCII and the general one write what CanonicalJson
+// writes for the same string; invalid UTF-8 leaves the output untouched.
+TEST(CanonicalJsonTest, AppendJsonStringWritesTheCanonicalString) {
+  for (const std::string text : {"sha256:ab", "", "a \"quote\" and \\", "tab\there",
+                                 "caf\xc3\xa9", "\x7f"}) {
+    std::string out = "[";
+    ASSERT_OK(AppendJsonString(text, &out));
+    EXPECT_EQ(out, "[" + CanonicalJson(nlohmann::json(text)).value()) << text;
+  }
+  std::string out = "kept";
+  EXPECT_FALSE(AppendJsonString("\xff\xfe", &out).ok());
+  EXPECT_EQ(out, "kept");
+}
+
 TEST(CanonicalJsonTest, ParseErrorNamesSourceAndOffset) {
   EXPECT_THAT(ParseJson("{\"a\": }", "spec.json"),
               StatusIs(absl::StatusCode::kInvalidArgument,

@@ -120,17 +120,6 @@ absl::StatusOr<std::vector<size_t>> TopologicalOrder(
 // so the document is assembled around the already canonical params instead
 // of parsing and re-serializing them (a 10^5-step plan spent most of its time
 // there).
-// A JSON string in canonical form. Names and digests are nearly always
-// printable ASCII with nothing to escape; anything else takes the general
-// path.
-absl::StatusOr<std::string> CanonicalString(const std::string& text) {
-  bool plain = std::all_of(text.begin(), text.end(), [](char c) {
-    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
-  });
-  if (plain) return absl::StrCat("\"", text, "\"");
-  return CanonicalJson(json(text));
-}
-
 absl::StatusOr<std::string> StepKeyOfCanonical(
     StepKind kind, const std::string& impl_version,
     const std::string& canonical_params, const std::vector<StepInput>& inputs) {
@@ -140,29 +129,31 @@ absl::StatusOr<std::string> StepKeyOfCanonical(
   std::stable_sort(sorted.begin(), sorted.end(), [](const StepInput* a, const StepInput* b) {
     return a->name < b->name;
   });
-  std::string refs = "{";
+  std::string doc = "{\"impl\":";
+  COHORT_RETURN_IF_ERROR(AppendJsonString(impl_version, &doc));
+  doc += ",\"inputs\":{";
+  bool first = true;
   for (size_t i = 0; i < sorted.size(); ++i) {
     const StepInput& in = *sorted[i];
     // A name given twice keeps its last value, as a JSON object would.
     if (i + 1 < sorted.size() && sorted[i + 1]->name == in.name) continue;
-    COHORT_ASSIGN_OR_RETURN(std::string name, CanonicalString(in.name));
-    absl::StrAppend(&refs, refs.size() > 1 ? "," : "", name, ":");
+    if (!first) doc += ',';
+    first = false;
+    COHORT_RETURN_IF_ERROR(AppendJsonString(in.name, &doc));
     if (in.artifact_digest.empty()) {
-      COHORT_ASSIGN_OR_RETURN(std::string output, CanonicalString(in.source_output));
-      COHORT_ASSIGN_OR_RETURN(std::string step, CanonicalString(in.source_step_key));
-      absl::StrAppend(&refs, "{\"output\":", output, ",\"step\":", step, "}");
+      doc += ":{\"output\":";
+      COHORT_RETURN_IF_ERROR(AppendJsonString(in.source_output, &doc));
+      doc += ",\"step\":";
+      COHORT_RETURN_IF_ERROR(AppendJsonString(in.source_step_key, &doc));
     } else {
-      COHORT_ASSIGN_OR_RETURN(std::string digest, CanonicalString(in.artifact_digest));
-      absl::StrAppend(&refs, "{\"digest\":", digest, "}");
+      doc += ":{\"digest\":";
+      COHORT_RETURN_IF_ERROR(AppendJsonString(in.artifact_digest, &doc));
     }
+    doc += '}';
   }
-  refs += "}";
-  COHORT_ASSIGN_OR_RETURN(std::string impl, CanonicalString(impl_version));
-  COHORT_ASSIGN_OR_RETURN(std::string kind_text,
-                          CanonicalString(std::string(StepKindName(kind))));
-  std::string doc = absl::StrCat("{\"impl\":", impl, ",\"inputs\":", refs,
-                                 ",\"kind\":", kind_text,
-                                 ",\"params\":", canonical_params, "}");
+  doc += "},\"kind\":";
+  COHORT_RETURN_IF_ERROR(AppendJsonString(StepKindName(kind), &doc));
+  absl::StrAppend(&doc, ",\"params\":", canonical_params, "}");
   return absl::StrCat("sha256:", Sha256Hex(doc));
 }
 

@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "common/canonical_json.h"
 #include "common/sqlite/batch_insert.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -40,39 +41,27 @@ StepState StateFromParents(
   return all_done ? StepState::kReady : StepState::kWaiting;
 }
 
-// A JSON string: names, digests and output names are nearly always plain
-// printable ASCII; anything else is escaped by the JSON library.
-void AppendJsonString(absl::string_view text, std::string* out) {
-  bool plain = std::all_of(text.begin(), text.end(), [](char c) {
-    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
-  });
-  if (plain) {
-    absl::StrAppend(out, "\"", text, "\"");
-  } else {
-    out->append(nlohmann::json(std::string(text)).dump());
-  }
-}
-
 // steps.inputs_json: [{"name", "digest"} | {"name", "output", "step": id}].
-void InputsToJson(const std::vector<StepInput>& inputs,
-                  const absl::flat_hash_map<absl::string_view, int64_t>& id_of,
-                  std::string* out) {
+absl::Status InputsToJson(const std::vector<StepInput>& inputs,
+                          const absl::flat_hash_map<absl::string_view, int64_t>& id_of,
+                          std::string* out) {
   out->assign("[");
   for (const StepInput& in : inputs) {
     if (out->size() > 1) out->push_back(',');
     out->append("{\"name\":");
-    AppendJsonString(in.name, out);
+    COHORT_RETURN_IF_ERROR(AppendJsonString(in.name, out));
     if (in.source_step_key.empty()) {
       out->append(",\"digest\":");
-      AppendJsonString(in.artifact_digest, out);
+      COHORT_RETURN_IF_ERROR(AppendJsonString(in.artifact_digest, out));
     } else {
       out->append(",\"output\":");
-      AppendJsonString(in.source_output, out);
+      COHORT_RETURN_IF_ERROR(AppendJsonString(in.source_output, out));
       absl::StrAppend(out, ",\"step\":", id_of.at(in.source_step_key));
     }
     out->push_back('}');
   }
   out->push_back(']');
+  return absl::OkStatus();
 }
 
 CampaignRecord CampaignFromRow(const Statement& row) {
@@ -194,7 +183,7 @@ absl::Status CoordinatorStore::InsertNewSteps(
       steps.Null();
     }
     steps.Int(step.ordinal);
-    InputsToJson(step.inputs, id_of, &inputs_json);
+    COHORT_RETURN_IF_ERROR(InputsToJson(step.inputs, id_of, &inputs_json));
     steps.Text(inputs_json);
     COHORT_RETURN_IF_ERROR(steps.EndRow());
   }
