@@ -336,8 +336,7 @@ absl::Status Artifacts(const GlobalOptions& g, const ArtifactsOptions& o) {
       keys.insert(step.key());
       names[step.key()] = step.display_name();
     }
-    COHORT_ASSIGN_OR_RETURN(auto digests, StepOutputDigests(*conn, campaign, keys));
-    for (const auto& [key, digest] : digests) {
+    for (const auto& [key, digest] : StepOutputDigests(campaign, keys)) {
       std::string& by = producers[digest];  // steps with equal outputs share it
       absl::StrAppend(&by, by.empty() ? "" : ", ", names[key]);
     }

@@ -37,8 +37,8 @@ std::set<std::string> ArtifactNodes(const Graph& graph) {
 absl::Status Manifest(const GlobalOptions& g, const ManifestOptions& o) {
   COHORT_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(g));
   COHORT_ASSIGN_OR_RETURN(CampaignModel model, LoadSpecCampaign(*conn, o.campaign_id));
-  COHORT_ASSIGN_OR_RETURN(auto produced,
-                          ProducedDigests(*conn, model, ArtifactNodes(model.graph)));
+  std::map<std::string, std::string> produced =
+      ProducedDigests(model, ArtifactNodes(model.graph));
   std::map<std::string, PinnedDigests> pins;
   std::vector<std::string> missing;
   for (const ModelNodes& m : model.graph.models) {
@@ -71,9 +71,9 @@ absl::Status Manifest(const GlobalOptions& g, const ManifestOptions& o) {
 
 // Prints the comparison table and summary; the status says whether every
 // pinned artifact was produced and matches.
-absl::Status ReportPins(Connection& conn, const Spec& pins_from, const CampaignModel& model) {
-  COHORT_ASSIGN_OR_RETURN(auto produced,
-                          ProducedDigests(conn, model, ArtifactNodes(model.graph)));
+absl::Status ReportPins(const Spec& pins_from, const CampaignModel& model) {
+  std::map<std::string, std::string> produced =
+      ProducedDigests(model, ArtifactNodes(model.graph));
   COHORT_ASSIGN_OR_RETURN(std::vector<PinCheck> checks,
                           CheckPins(pins_from, model.graph, produced));
   int pinned = 0, matched = 0, pending = 0;
@@ -109,7 +109,7 @@ absl::Status Verify(const GlobalOptions& g, const VerifyOptions& o) {
   }
   COHORT_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(g));
   COHORT_ASSIGN_OR_RETURN(CampaignModel model, LoadSpecCampaign(*conn, o.campaign_id));
-  return ReportPins(*conn, o.manifest.empty() ? *model.spec : pins_from, model);
+  return ReportPins(o.manifest.empty() ? *model.spec : pins_from, model);
 }
 
 // Polls the campaign until it leaves RUNNING; progress on stderr.
@@ -187,7 +187,7 @@ absl::Status Reproduce(const GlobalOptions& g, const ReproduceOptions& o) {
                 in->digest.c_str());
   }
   COHORT_ASSIGN_OR_RETURN(CampaignModel model, LoadSpecCampaign(*conn, id));
-  COHORT_RETURN_IF_ERROR(ReportPins(*conn, s.spec, model));
+  COHORT_RETURN_IF_ERROR(ReportPins(s.spec, model));
   if (finished.state() != v1::CAMPAIGN_STATE_SUCCEEDED) {
     return absl::AbortedError(absl::StrCat("campaign ", id, " finished ",
                                            CampaignStateName(finished.state()),

@@ -214,8 +214,8 @@ absl::StatusOr<std::vector<report::Row>> LoadRows(Connection& conn,
   return rows;
 }
 
-absl::StatusOr<std::map<std::string, std::string>> StepOutputDigests(
-    Connection& /*conn*/, const v1::Campaign& campaign, const std::set<std::string>& keys) {
+std::map<std::string, std::string> StepOutputDigests(const v1::Campaign& campaign,
+                                                     const std::set<std::string>& keys) {
   std::map<std::string, std::string> out;
   for (const v1::Step& step : campaign.steps()) {
     if (keys.count(step.key()) == 0 || step.state() != v1::STEP_STATE_SUCCEEDED) continue;
@@ -227,14 +227,14 @@ absl::StatusOr<std::map<std::string, std::string>> StepOutputDigests(
   return out;
 }
 
-absl::StatusOr<std::map<std::string, std::string>> ProducedDigests(
-    Connection& conn, const CampaignModel& model, const std::set<std::string>& nodes) {
+std::map<std::string, std::string> ProducedDigests(const CampaignModel& model,
+                                                   const std::set<std::string>& nodes) {
   std::set<std::string> keys;
   for (const std::string& node : nodes) {
     auto it = model.node_to_key.find(node);
     if (it != model.node_to_key.end()) keys.insert(it->second);
   }
-  COHORT_ASSIGN_OR_RETURN(auto by_key, StepOutputDigests(conn, model.campaign, keys));
+  std::map<std::string, std::string> by_key = StepOutputDigests(model.campaign, keys);
   std::map<std::string, std::string> out;
   for (const std::string& node : nodes) {
     auto key = model.node_to_key.find(node);

@@ -80,12 +80,12 @@ absl::StatusOr<Submission> SubmitSpecFile(const GlobalOptions& g, const std::str
 // Step key -> the digest of the step's output (Step.outputs, as GetCampaign
 // with steps lists them), for the steps of `keys` that succeeded (a re-armed
 // step's earlier output does not count).
-absl::StatusOr<std::map<std::string, std::string>> StepOutputDigests(
-    Connection& conn, const v1::Campaign& campaign, const std::set<std::string>& keys);
+std::map<std::string, std::string> StepOutputDigests(const v1::Campaign& campaign,
+                                                     const std::set<std::string>& keys);
 
 // Node id -> output digest of its step, for the given nodes of `model`.
-absl::StatusOr<std::map<std::string, std::string>> ProducedDigests(
-    Connection& conn, const CampaignModel& model, const std::set<std::string>& nodes);
+std::map<std::string, std::string> ProducedDigests(const CampaignModel& model,
+                                                   const std::set<std::string>& nodes);
 
 // Writes `text` to `path` atomically, or to stdout when `path` is empty.
 absl::Status Emit(const std::string& path, const std::string& text);
