@@ -167,17 +167,7 @@ class Coordinator {
 // Reads a /proc file; "" when the process is gone (a read of a vanishing
 // process fails with ESRCH, which iostreams would turn into an exception).
 std::string ReadProc(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return "";
-  std::string out;
-  char buffer[4096];
-  for (int i = 0; i < 64; ++i) {
-    ssize_t n = read(fd, buffer, sizeof(buffer));
-    if (n <= 0) break;
-    out.append(buffer, static_cast<std::size_t>(n));
-  }
-  close(fd);
-  return out;
+  return ReadFileToString(path).value_or("");
 }
 
 // Pids of live processes whose command line mentions `needle` (our trial

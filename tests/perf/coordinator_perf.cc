@@ -25,7 +25,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -41,6 +40,7 @@
 #include "absl/time/clock.h"
 #include "cohort/v1/coordinator.grpc.pb.h"
 #include "cohort/v1/worker.grpc.pb.h"
+#include "common/atomic_file.h"
 #include "common/clock.h"
 #include "server/coordinator/coordinator.h"
 #include "server/jobgraph/plan.h"
@@ -68,16 +68,17 @@ double CohortdCpuSeconds(const std::string& needle) {
   while (dirent* entry = readdir(proc)) {
     int pid = 0;
     if (!absl::SimpleAtoi(entry->d_name, &pid)) continue;
-    std::ifstream cmd(absl::StrCat("/proc/", pid, "/cmdline"));
-    std::string cmdline((std::istreambuf_iterator<char>(cmd)), {});
+    // "" for a process that ended meanwhile.
+    std::string cmdline =
+        ReadFileToString(absl::StrCat("/proc/", pid, "/cmdline")).value_or("");
     if (cmdline.find("cohortd") == std::string::npos ||
         cmdline.find(needle) == std::string::npos ||
         cmdline.find("token") != std::string::npos) {
       continue;
     }
-    std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
-    std::string text((std::istreambuf_iterator<char>(stat)), {});
+    std::string text = ReadFileToString(absl::StrCat("/proc/", pid, "/stat")).value_or("");
     size_t paren = text.rfind(')');
+    if (paren == std::string::npos || paren + 2 > text.size()) continue;
     std::vector<std::string> fields = absl::StrSplit(text.substr(paren + 2), ' ');
     // fields[0] is the state (field 3); utime and stime are fields 14, 15.
     double utime = 0, stime = 0;

@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/atomic_file.h"
 #include "common/subprocess.h"
 #include "common/testing/temp_dir.h"
 #include "gtest/gtest.h"
@@ -27,9 +28,11 @@
 namespace cohort::worker::sandbox {
 namespace {
 
+// A /proc file's contents; "" once its process is gone. (Read through
+// istreambuf_iterator, a process dying mid-read made libstdc++ throw
+// "basic_filebuf::underflow error reading the file: No such process".)
 std::string ReadAll(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return ReadFileToString(path.string()).value_or("");
 }
 
 // Counts live host processes whose command line or name (comm) contains
