@@ -65,6 +65,12 @@ int SurvivorsWith(const std::string& marker) {
   return count;
 }
 
+// A name for one test's hostile processes, unique to this test process:
+// ctest runs the suite as root and again as nobody side by side, and each
+// counted the other's fork bomb as its own survivors. At most 15 characters
+// (a process name's limit); the closing "z" keeps pid 12 from matching 123.
+std::string Marker(absl::string_view what) { return absl::StrCat("c", what, getpid(), "z"); }
+
 // Python that sets the process name (inherited by forks) to `marker`.
 std::string NameSelf(const std::string& marker) {
   return absl::StrCat("import ctypes\nctypes.CDLL(None).prctl(15, b'", marker.substr(0, 15),
@@ -156,13 +162,13 @@ TEST_P(EscapeTest, ForkBombIsContainedAndReaped) {
   limits.processes = 32;
   limits.wall = absl::Seconds(3);
   SandboxResult r = RunPython(
-      NameSelf("cohort-forkbomb") +
+      NameSelf(Marker("fork")) +
           "import os, time\nwhile True:\n  try:\n    os.fork()\n  except OSError:\n"
           "    time.sleep(0.01)\n",
-      limits, "cohort-forkbomb");
+      limits, Marker("fork"));
   EXPECT_FALSE(r.Succeeded());
   EXPECT_LT(r.wall_time, absl::Seconds(15));
-  EXPECT_EQ(SurvivorsWith("cohort-forkbomb"), 0);
+  EXPECT_EQ(SurvivorsWith(Marker("fork")), 0);
 }
 
 TEST_P(EscapeTest, MemoryBombIsKilled) {
@@ -189,11 +195,11 @@ TEST_P(EscapeTest, InfiniteLoopIsKilledAtTheCpuLimitAndTheDeadline) {
   EXPECT_TRUE(r.cpu_exceeded) << r.Describe();
   EXPECT_LT(r.wall_time, absl::Seconds(8));
   limits.wall = absl::Seconds(1);
-  r = RunPython(NameSelf("cohort-sleeper") + "import time\nwhile True:\n  time.sleep(1)\n",
-                limits, "cohort-sleeper");
+  r = RunPython(NameSelf(Marker("sleep")) + "import time\nwhile True:\n  time.sleep(1)\n",
+                limits, Marker("sleep"));
   EXPECT_TRUE(r.timed_out) << r.Describe();
   EXPECT_LT(r.wall_time, absl::Seconds(5));
-  EXPECT_EQ(SurvivorsWith("cohort-sleeper"), 0);
+  EXPECT_EQ(SurvivorsWith(Marker("sleep")), 0);
 }
 
 TEST_P(EscapeTest, CannotWriteOutsideItsTmp) {
@@ -240,13 +246,13 @@ TEST_P(EscapeTest, ProcessIgnoringSigtermStillDies) {
   Limits limits = Short();
   limits.wall = absl::Seconds(1);
   SandboxResult r = RunPython(
-      NameSelf("cohort-stubborn") +
+      NameSelf(Marker("stub")) +
           "import os, signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
           "if os.fork() == 0:\n  os.setsid()\n"
           "while True:\n  time.sleep(0.1)\n",
-      limits, "cohort-stubborn");
+      limits, Marker("stub"));
   EXPECT_TRUE(r.timed_out) << r.Describe();
-  EXPECT_EQ(SurvivorsWith("cohort-stubborn"), 0);
+  EXPECT_EQ(SurvivorsWith(Marker("stub")), 0);
 }
 
 // A program that closes its output and keeps sleeping is still ended at the
@@ -254,27 +260,27 @@ TEST_P(EscapeTest, ProcessIgnoringSigtermStillDies) {
 TEST_P(EscapeTest, ClosingItsOutputDoesNotEscapeTheDeadline) {
   Limits limits = Short();
   limits.wall = absl::Seconds(1);
-  SandboxResult r = RunPython(NameSelf("cohort-closer") +
+  SandboxResult r = RunPython(NameSelf(Marker("close")) +
                                   "import os, time\nfor fd in (0, 1, 2):\n  os.close(fd)\n"
                                   "while True:\n  time.sleep(0.1)\n",
-                              limits, "cohort-closer");
+                              limits, Marker("close"));
   EXPECT_TRUE(r.timed_out) << r.Describe();
   EXPECT_LT(r.wall_time, absl::Seconds(5));
-  EXPECT_EQ(SurvivorsWith("cohort-closer"), 0);
+  EXPECT_EQ(SurvivorsWith(Marker("close")), 0);
 }
 
 // A daemon left behind (own session, output closed) dies with the program.
 TEST_P(EscapeTest, ADaemonDoesNotOutliveItsProgram) {
   SandboxResult r = RunPython(
-      NameSelf("cohort-daemon") +
+      NameSelf(Marker("daemon")) +
           "import os, time\nif os.fork() == 0:\n  os.setsid()\n"
           "  if os.fork() == 0:\n    for fd in (0, 1, 2):\n      os.close(fd)\n"
           "    time.sleep(60)\n  os._exit(0)\n"
           "time.sleep(0.2)\nprint('parent done')\n",
-      Short(), "cohort-daemon");
+      Short(), Marker("daemon"));
   EXPECT_TRUE(r.Succeeded()) << r.Describe() << r.stderr_data;
   EXPECT_LT(r.wall_time, absl::Seconds(5));
-  EXPECT_EQ(SurvivorsWith("cohort-daemon"), 0);
+  EXPECT_EQ(SurvivorsWith(Marker("daemon")), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Runners, EscapeTest, ::testing::Bool(),
