@@ -270,13 +270,7 @@ CoordinatorStore::ChildrenOf(const std::string& key) {
       "(SELECT id FROM steps WHERE id = cohort_step_id(?1) AND key = ?1) "
       "ORDER BY c.id");
   children.Bind(1, key);
-  std::vector<std::pair<std::string, StepState>> found;
-  while (children.Step()) {
-    found.emplace_back(children.ColumnText(0),
-                       static_cast<StepState>(children.ColumnInt64(1)));
-  }
-  COHORT_RETURN_IF_ERROR(children.status());
-  return found;
+  return KeysAndStates(children);
 }
 
 absl::Status CoordinatorStore::PromoteChildren(const std::string& key,

@@ -170,12 +170,12 @@ DROP INDEX steps_by_state_order;
 // most of its time maintaining indexes (and checking foreign keys) on those
 // keys. Steps were found by key through key_hash, an integer of the key
 // (cohort_key_hash, registered by Migrate), indexed until schema 7; a key is
-// stored once because SubmitCampaign looks every key up before it inserts. A step's inputs are
-// one JSON array in its row (inputs_json: {"name", "digest"} or {"name",
-// "output", "step": <id>}), read whole when the step is; step_edges holds
-// only the links between steps, both ways, for promotion. Step ids follow
-// insertion order, which is plan (topological) order, so the tables keyed
-// by step id grow at their ends.
+// stored once because SubmitCampaign looks every key up before it inserts.
+// A step's inputs are one JSON array in its row (inputs_json: {"name",
+// "digest"} or {"name", "output", "step": <id>}), read whole when the step
+// is; step_edges holds only the links between steps, both ways, for
+// promotion. Step ids follow insertion order, which is plan (topological)
+// order, so the tables keyed by step id grow at their ends.
 //
 // Only READY steps are looked up in lease order and only LEASED ones by
 // expiry or worker: a big campaign is mostly WAITING steps, which cost no

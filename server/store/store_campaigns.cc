@@ -524,12 +524,7 @@ absl::Status CoordinatorStore::CancelCampaign(const std::string& id,
       "o.campaign_id WHERE o.step_id = s.id AND o.campaign_id != ?1 AND "
       "c.state = 1)");
   select.Bind(1, id);
-  std::vector<std::pair<std::string, StepState>> steps;
-  while (select.Step()) {
-    steps.emplace_back(select.ColumnText(0),
-                       static_cast<StepState>(select.ColumnInt64(1)));
-  }
-  COHORT_RETURN_IF_ERROR(select.status());
+  COHORT_ASSIGN_OR_RETURN(auto steps, KeysAndStates(select));
   for (const auto& [key, state] : steps) {
     COHORT_RETURN_IF_ERROR(
         SetState(key, state, StepState::kCancelled, now, "campaign cancelled"));

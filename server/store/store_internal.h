@@ -3,8 +3,12 @@
 #define COHORT_SERVER_STORE_STORE_INTERNAL_H_
 
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/status_macros.h"
 #include "server/store/coordinator_store.h"
 #include "common/sqlite/database.h"
 
@@ -63,6 +67,17 @@ inline StepRecord StepFromRow(const Statement& row) {
   step.gate_reason = row.ColumnText(16);
   step.log_tail = row.ColumnText(17);
   return step;
+}
+
+// Runs `select`, whose columns are a step's key and state, to its end.
+inline absl::StatusOr<std::vector<std::pair<std::string, StepState>>> KeysAndStates(
+    Statement& select) {
+  std::vector<std::pair<std::string, StepState>> rows;
+  while (select.Step()) {
+    rows.emplace_back(select.ColumnText(0), static_cast<StepState>(select.ColumnInt64(1)));
+  }
+  COHORT_RETURN_IF_ERROR(select.status());
+  return rows;
 }
 
 }  // namespace cohort::server
