@@ -1,6 +1,6 @@
 // File: aime.h
 //
-// AIME (protocol.md 2.5). Data: QwenLM's aime24 test.jsonl ({id, problem,
+// AIME (docs/protocol.md 2.5). Data: QwenLM's aime24 test.jsonl ({id, problem,
 // answer, ...}) or omk's aime_100.jsonl ({id, Problem, Answer, ...}); keys
 // are matched ignoring case, as the reference does. The problem id is the
 // file's id. Prompt template aime_qa_v1: "Question: {problem}\nAnswer:".

@@ -1,6 +1,6 @@
 // File: arc.h
 //
-// ARC-Challenge, chat form (protocol.md 2.1). Data: the AI2 release
+// ARC-Challenge, chat form (docs/protocol.md 2.1). Data: the AI2 release
 // ARC-Challenge-Test.jsonl ({id, question{stem, choices[{text,label}]},
 // answerKey}); the problem id is the AI2 id. Prompt template arc_chat_v1;
 // extractor arc_chat_omk (omk utils_chat.py; tiers 1-2 case-insensitive):

@@ -1,5 +1,5 @@
 // HumanEval, HumanEval+ and MultiPL-E scored through the sandbox on the real
-// datasets in ../shared/datasets (read in place, never copied).
+// datasets in data/ (read in place, never copied).
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"

@@ -1,6 +1,6 @@
 // File: gpqa.h
 //
-// GPQA Diamond "flex" (protocol.md 2.2, eval.md 2.2). No data ships with
+// GPQA Diamond "flex" (docs/protocol.md 2.2). No data ships with
 // cohort: the user decrypts the release and points --dataset at
 // gpqa_diamond.csv (columns Question, Correct Answer, Incorrect Answer 1-3,
 // Record ID, ...); a JSONL export with the same keys is read too. The

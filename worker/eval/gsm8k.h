@@ -1,6 +1,6 @@
 // File: gsm8k.h
 //
-// GSM8K "flex" (protocol.md 2.3, eval.md 2.3). Data: openai/grade-school-math
+// GSM8K "flex" (docs/protocol.md 2.3). Data: openai/grade-school-math
 // test.jsonl ({question, answer}); the problem id is the 0-based row index.
 // Prompt template gsm8k_qa_fewshot_v1: num_fewshot exemplars
 // "Question: {q}\nAnswer: {a}\n\n", then "Question: {q}\nAnswer:", all in one

@@ -4,7 +4,7 @@
 // HumanEval+ (evalplus HumanEvalPlus.jsonl.gz v0.1.10), executed in the
 // sandbox (docs/benches.md "Code benches").
 //
-// Prompt `humaneval_chat_omk_v1` (protocol.md 2.7). Extractor
+// Prompt `humaneval_chat_omk_v1` (docs/protocol.md 2.7). Extractor
 // `extract_chat_omk`: the omk chat filter (last fenced block that parses
 // and defines a real function; else parse-trim; else the raw text), run in
 // the harness with Python's own ast. A plain body continuation (human-eval

@@ -1,6 +1,6 @@
 // File: ifeval.h
 //
-// IFEval (protocol.md 2.6, eval.md 2.6). Data: google-research
+// IFEval (docs/protocol.md 2.6). Data: google-research
 // instruction_following_eval input_data.jsonl ({key, prompt,
 // instruction_id_list, kwargs}); the problem id is `key`. Prompt template
 // ifeval_raw_v1: the prompt text unchanged. Extractor ifeval_v1: the whole

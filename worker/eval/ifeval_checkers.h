@@ -1,8 +1,8 @@
 // File: ifeval_checkers.h
 //
 // The 25 registered IFEval instructions (google-research
-// instruction_following_eval, as ported by lm-eval; eval.md 2.6 lists the
-// rules). Each checker answers "does this response follow the instruction
+// instruction_following_eval, as ported by lm-eval; docs/protocol.md 2.6 lists
+// the rules). Each checker answers "does this response follow the instruction
 // with these kwargs"; strict/loose variants and the empty-response rule are
 // applied by the caller (ifeval.h).
 #ifndef COHORT_WORKER_EVAL_IFEVAL_CHECKERS_H_

@@ -38,9 +38,9 @@ TEST(IfevalTest, StrictAndLoose) {
 // The published GPT-4 responses (2023-11-07). The IFEval paper (Zhou et al.
 // 2023, Table 3) reports for GPT-4: prompt-level strict 76.89%, inst-level
 // strict 83.57%, prompt-level loose 79.30%, inst-level loose 85.37%; neither
-// eval.md nor the PROVENANCE gives numbers. cohort's checkers replace
-// langdetect, punkt and word_tokenize (docs/benches.md), so small
-// differences are expected; the bounds pin the current values.
+// docs/protocol.md nor data/ifeval/PROVENANCE.md gives numbers. cohort's
+// checkers replace langdetect, punkt and word_tokenize (docs/benches.md), so
+// small differences are expected; the bounds pin the current values.
 TEST(IfevalTest, PublishedGpt4ResponsesMatchThePaper) {
   BenchSettings s = CardSettings("ifeval");
   ASSERT_OK_AND_ASSIGN(std::vector<Problem> problems,

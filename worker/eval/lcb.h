@@ -1,21 +1,21 @@
 // File: lcb.h
 //
-// LiveCodeBench code generation (HF livecodebench/code_generation_lite,
-// files test.jsonl ... test6.jsonl in their published schema; no data ships
-// with cohort). Problem id `lcb/<platform>/<question_id>` (the protocol's
-// task id; LCB-medium-55 = the first 55 ids of
-// lcb_medium_100_taskids.json: the profile's `task_ids` file and `first`
-// select those problems, in the list's order, and an id missing from the
-// dataset is an error naming it). Prompt `lcb_omk_instruct_v1` (protocol.md
-// 2.9). Extractor `lcb_last_fence`: the lines strictly between the last two
-// lines that contain ``` (fewer than two: no code, the problem fails).
-// Grading follows LCB's testing_util (eval.md 2.9): public then private
-// tests; call-based (metadata.func_name; `class Solution` instantiated,
-// one JSON value per input line, tuple -> list, ==) or stdin/stdout (the
-// program wrapped into a function, stdin mocked, lines stripped and
-// compared exactly or as Decimals); 6 s per test as CPU time; the first
-// failure stops. Result codes: True, -2 wrong answer, -3 time limit, -4
-// runtime/compile error, -1 the whole process died.
+// LiveCodeBench code generation (HF livecodebench/code_generation_lite, files
+// test.jsonl ... test6.jsonl in their published schema; no data ships with
+// cohort). Problem id `lcb/<platform>/<question_id>` (the protocol's task id;
+// LCB-medium-55 = the first 55 ids of lcb_medium_100_taskids.json: the
+// profile's `task_ids` file and `first` select those problems, in the list's
+// order, and an id missing from the dataset is an error naming it). Prompt
+// `lcb_omk_instruct_v1` (docs/protocol.md 2.9). Extractor `lcb_last_fence`: the
+// lines strictly between the last two lines that contain ``` (fewer than two:
+// no code, the problem fails). Grading follows LCB's testing_util
+// (docs/protocol.md 2.9): public then private tests; call-based
+// (metadata.func_name; `class Solution` instantiated, one JSON value per input
+// line, tuple -> list, ==) or stdin/stdout (the program wrapped into a
+// function, stdin mocked, lines stripped and compared exactly or as Decimals);
+// 6 s per test as CPU time; the first failure stops. Result codes: True, -2
+// wrong answer, -3 time limit, -4 runtime/compile error, -1 the whole process
+// died.
 //
 // private_test_cases is a JSON string, or base64 -> zlib -> JSON, or
 // base64 -> zlib -> pickle -> JSON. The pickle is never run: a restricted

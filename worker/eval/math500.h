@@ -1,6 +1,6 @@
 // File: math500.h
 //
-// MATH-500 (protocol.md 2.4). Data: prm800k math_splits/test.jsonl
+// MATH-500 (docs/protocol.md 2.4). Data: prm800k math_splits/test.jsonl
 // ({problem, solution, answer, subject, level, unique_id}); the problem id
 // is unique_id. Prompt template minerva_math500_zeroshot_v1:
 // "Problem:\n{problem}\n\nSolution:". Extractor math_equiv_v1: the answer of

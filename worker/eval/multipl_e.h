@@ -1,7 +1,7 @@
 // File: multipl_e.h
 //
 // MultiPL-E HumanEval translations (nuprl `humaneval-{rs,java,js}-reworded`
-// JSONL; protocol.md 2.11, eval.md 2.10). Problem id: the dataset `name`
+// JSONL; docs/protocol.md 2.11). Problem id: the dataset `name`
 // (HumanEval_0_has_close_elements). Prompt `multipl_e_chat_v1`: "Complete
 // the following {lang} function. ..." with the prompt in a {lang} fence.
 // Extractor `multipl_e_chat_to_body`: the longest ```lang block (else the

@@ -31,7 +31,8 @@ std::string BuildChatRequestBody(const ChatRequest& request) {
   body["min_p"] = request.sampler.min_p;
   body["seed"] = request.sampler.seed;
   if (!request.stop.empty()) body["stop"] = request.stop;
-  // enable_thinking must be a JSON boolean: a string is a 400 (eval.md 1.3).
+  // enable_thinking must be a JSON boolean: a string is a 400
+  // (docs/llama-server.md §4).
   body["chat_template_kwargs"] = {{"enable_thinking", request.enable_thinking}};
   if (request.enable_thinking && request.reasoning_budget >= 0) {
     body["reasoning_budget_tokens"] = request.reasoning_budget;

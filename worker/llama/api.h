@@ -1,10 +1,10 @@
 // File: api.h
 //
-// The llama-server wire format, behind plain structs: request bodies are
-// built and response bodies parsed here, so no llama-server JSON leaves
-// worker/llama. The shapes follow the recordings in ../shared/llama-server
-// (llama.cpp 34af94cd): chat completions (non-stream and SSE), the native
-// /completion, /v1/completions, /props, /slots, /v1/models, /metrics,
+// The llama-server wire format, behind plain structs: request bodies are built
+// and response bodies parsed here, so no llama-server JSON leaves worker/llama.
+// The shapes follow the recordings in tests/data/llama-server (llama.cpp
+// 34af94cd; docs/llama-server.md): chat completions (non-stream and SSE), the
+// native /completion, /v1/completions, /props, /slots, /v1/models, /metrics,
 // /tokenize and /apply-template. Error bodies are mapped in errors.h.
 //
 //   ChatRequest request;
@@ -50,7 +50,7 @@ struct ChatRequest {
   bool enable_thinking = false;
   // Sent as reasoning_budget_tokens (the recorded per-request field) when
   // >= 0 and thinking is on. The served --reasoning-budget is the ceiling
-  // that counts (protocol.md T2); this records intent on the wire.
+  // that counts (docs/protocol.md T2); this records intent on the wire.
   int reasoning_budget = -1;
   bool stream = false;  // with stream_options.include_usage
 };

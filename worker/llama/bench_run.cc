@@ -79,7 +79,7 @@ ChatRequest RequestFor(const eval::BenchSettings& settings, const eval::Problem&
 
 // The journal's sidecar: which run the journal belongs to. Resuming into a
 // journal of another bench, profile, dataset or serving setup would mix
-// regimes silently (protocol.md T5), so that is refused. An empty
+// regimes silently (docs/protocol.md T5), so that is refused. An empty
 // `fingerprint` (no server contacted: nothing left to generate) skips the
 // server and writes nothing new.
 absl::Status CheckRunIdentity(const BenchRunOptions& options, const Plan& plan,
@@ -208,7 +208,7 @@ absl::StatusOr<DriverStats> Generate(const BenchRunOptions& options, const Plan&
     by_id[problem->id] = problem;
   }
   COHORT_ASSIGN_OR_RETURN(int64_t longest, LongestPromptTokens(server.url, requests));
-  // The protocol's rule (protocol.md 1.3a): a slot must hold
+  // The protocol's rule (docs/protocol.md 1.4): a slot must hold
   // max(max_tokens, budget + headroom); the prompt is not counted, which is
   // how the card's own geometry (16384 per slot) passes. A prompt that pushes
   // a long answer past the slot ends it silently with finish_reason=length,

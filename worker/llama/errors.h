@@ -2,7 +2,7 @@
 //
 // llama-server errors as absl::Status, and the retry policy built on them.
 // Error bodies are {"error":{"code":N,"message":"...","type":"..."}} with the
-// HTTP status equal to code (../shared/llama-server). The HTTP status decides
+// HTTP status equal to code (docs/llama-server.md §9). The HTTP status decides
 // the code; `type` only refines it (type strings drift between builds):
 //
 //   503 unavailable_error            kUnavailable     (loading; retry)

@@ -1,7 +1,7 @@
 // File: server_args.h
 //
 // llama-server's command line as data. ServerArgs holds the protocol's
-// serving settings (protocol.md 1.3); BuildServerArgv turns them into an
+// serving settings (docs/protocol.md 1.3); BuildServerArgv turns them into an
 // argument vector and BuildServerEnv into the child's extra environment, so
 // both are tested without starting a server.
 //
@@ -37,7 +37,7 @@ struct ServerArgs {
   int ctx_size = 0;   // -c: total context; each slot gets ctx_size / parallel
   int parallel = 2;   // --parallel: slots (explicit, so the KV is not unified)
   // Thinking benches: --reasoning-format deepseek --reasoning-budget N.
-  // Others: --reasoning off (protocol.md 1.3: ARC and the code benches).
+  // Others: --reasoning off (docs/protocol.md 1.3: ARC and the code benches).
   bool thinking = true;
   std::string reasoning_format = "deepseek";
   int reasoning_budget = 12288;

@@ -1,6 +1,6 @@
 // File: bf16.h
 //
-// Scalar conversions for the shared-expert upweight (spec pruning.md §4):
+// Scalar conversions for the shared-expert upweight (docs/pruning.md §4):
 // widen to fp32, multiply by alpha already cast to fp32, round back with
 // round-to-nearest-even. Bit-exact with torch 2.11 on x86 for BF16, including
 // subnormals (no flush to zero), overflow to +-inf, and the NaN rule: any NaN
@@ -28,7 +28,7 @@ inline uint32_t FloatToBits(float f) {
 
 inline float Bf16ToFloat(uint16_t h) { return BitsToFloat(uint32_t{h} << 16); }
 
-// RNE to bf16; NaN -> 0xFFFF (spec §4 step 4).
+// RNE to bf16; NaN -> 0xFFFF (docs/pruning.md §4, step 4).
 inline uint16_t FloatToBf16(float f) {
   uint32_t u = FloatToBits(f);
   if ((u & 0x7FFFFFFFu) > 0x7F800000u) return 0xFFFF;

@@ -1,10 +1,11 @@
 // File: contrib_reader.h
 //
-// Reads an expert-contribution JSON file (pruning.md §1.1/§1.2) as a stream,
-// keeping only what the drop-map generator uses: `metadata` (verbatim, for the
-// summary) and, per class and layer, each cell's id, wnorm and tc. Every other
-// field (neuron_act arrays: almost all of a card-size file) is skipped without
-// being converted, so memory stays proportional to the cell count.
+// Reads an expert-contribution JSON file (docs/pruning.md §1.1/§1.2) as a
+// stream, keeping only what the drop-map generator uses: `metadata` (verbatim,
+// for the summary) and, per class and layer, each cell's id, wnorm and tc.
+// Every other field (neuron_act arrays: almost all of a card-size file) is
+// skipped without being converted, so memory stays proportional to the cell
+// count.
 //
 //   COHORT_ASSIGN_OR_RETURN(ContribFile file, ReadContribFile(path, "x.json"));
 //   COHORT_ASSIGN_OR_RETURN(int64_t layers, file.MetadataInt("num_layers"));

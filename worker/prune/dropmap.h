@@ -1,8 +1,8 @@
 // File: dropmap.h
 //
 // The drop-map generator: a C++ port of generate_drop_map_v5.py (mann1x/
-// omnimergekit @f6450b19, pruning.md §2) whose drop_map.json and summary are
-// byte-identical to the reference's for the same inputs and flags.
+// omnimergekit @f6450b19, docs/pruning.md §2) whose drop_map.json and summary
+// are byte-identical to the reference's for the same inputs and flags.
 //
 //   DropMapOptions options;
 //   options.data = "contrib_v5.json";
@@ -11,8 +11,8 @@
 //   COHORT_ASSIGN_OR_RETURN(DropMapResult result, GenerateDropMap(options, ""));
 //   COHORT_RETURN_IF_ERROR(WriteDropMapResult(result, ""));
 //
-// Deliberate difference from the reference (pruning.md §6): with n_drop = 0
-// and a baseline the summary is written (the reference crashes).
+// Deliberate difference from the reference (docs/pruning.md §6): with
+// n_drop = 0 and a baseline the summary is written (the reference crashes).
 //
 // Stateless; safe to call from several threads with different options.
 #ifndef COHORT_WORKER_PRUNE_DROPMAP_H_

@@ -97,7 +97,7 @@ TEST_F(DropMapBadInputTest, ValidInputRunsAndWritesBothFiles) {
       std::filesystem::exists(dir_.Join("out/drop_map.json.summary.json")));
 }
 
-// Deliberate difference (pruning.md §6): the reference crashes here after
+// Deliberate difference (docs/pruning.md §6): the reference crashes here after
 // writing the drop map; the port writes the summary with zero overlaps.
 TEST_F(DropMapBadInputTest, NoDropsWithBaselineStillWritesSummary) {
   Write("contrib.json", Contrib(nullptr));

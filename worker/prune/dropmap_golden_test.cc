@@ -1,4 +1,4 @@
-// The reference generator's golden cases (../shared/goldens/dropmap, see its
+// The reference generator's golden cases (tests/data/goldens/dropmap, see its
 // PROVENANCE.md): each case's argv from args.json, run with the case folder
 // as the input root, must give byte-identical drop_map.json and summary.
 // The card-v6coder files check the output format and overlap statistics.

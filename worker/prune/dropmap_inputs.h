@@ -1,6 +1,6 @@
 // File: dropmap_inputs.h
 //
-// The drop-map generator's small side inputs (pruning.md §1.3, §1.4): the
+// The drop-map generator's small side inputs (docs/pruning.md §1.3, §1.4): the
 // per-layer v4 floor map (nested or flat, optionally re-clamped) and the
 // baseline drop map used for overlap statistics, read with Python's int() /
 // float() conversions as the reference applies them.

@@ -1,7 +1,7 @@
 // File: dropmap_pyset.h
 //
 // Exact emulations of two CPython 3.11 behaviours that decide tie order in
-// the reference drop-map generator (pruning.md §2.1):
+// the reference drop-map generator (docs/pruning.md §2.1):
 //
 //   - PySetOrder: the iteration order of a Python set of small non-negative
 //     ints (hash(i) == i) after a given history of add() and discard().

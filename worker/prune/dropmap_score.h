@@ -1,11 +1,11 @@
 // File: dropmap_score.h
 //
-// Steps 1-7 of the drop-map algorithm (pruning.md §2): base scores, outlier
-// handling, per-row normalization, weighted aggregation over classes, the
-// breadth bonus and the v4 pooled score. Every function follows numpy's
+// Steps 1-7 of the drop-map algorithm (docs/pruning.md §2): base scores,
+// outlier handling, per-row normalization, weighted aggregation over classes,
+// the breadth bonus and the v4 pooled score. Every function follows numpy's
 // operation order (sequential sums over the class axis starting from 0.0,
-// pairwise sums along a row, NaN-propagating max) so results are equal to
-// the reference to the last bit.
+// pairwise sums along a row, NaN-propagating max) so results are equal to the
+// reference to the last bit.
 //
 // Pure functions; no I/O. Immutable inputs, thread-compatible.
 #ifndef COHORT_WORKER_PRUNE_DROPMAP_SCORE_H_

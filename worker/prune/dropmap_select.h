@@ -1,9 +1,9 @@
 // File: dropmap_select.h
 //
-// Steps 9-10 of the drop-map algorithm (pruning.md §2): per-layer protection
-// (protect-top, class floors, v4 floor), the overflow release in CPython set
-// order, the drop selection with its boundary-tie count, and the optional
-// per-v4-class minima swaps.
+// Steps 9-10 of the drop-map algorithm (docs/pruning.md §2): per-layer
+// protection (protect-top, class floors, v4 floor), the overflow release in
+// CPython set order, the drop selection with its boundary-tie count, and the
+// optional per-v4-class minima swaps.
 //
 // Pure functions; no I/O. Thread-compatible.
 #ifndef COHORT_WORKER_PRUNE_DROPMAP_SELECT_H_

@@ -1,7 +1,7 @@
 // File: dropmap_summary.h
 //
-// The generator's two output documents (pruning.md §2 step 11): the drop map
-// {"<layer>": [ids]} and the summary sidecar (args, classes, weights,
+// The generator's two output documents (docs/pruning.md §2 step 11): the drop
+// map {"<layer>": [ids]} and the summary sidecar (args, classes, weights,
 // metadata, per-layer statistics, overlap with a baseline drop map).
 #ifndef COHORT_WORKER_PRUNE_DROPMAP_SUMMARY_H_
 #define COHORT_WORKER_PRUNE_DROPMAP_SUMMARY_H_

@@ -1,7 +1,7 @@
 // File: expert_drop.h
 //
 // `cohort-worker prune`: expert drop as expert_drop.py does it (spec
-// pruning.md §3), for every layout of layout.h, optionally fused with the
+// docs/pruning.md §3), for every layout of layout.h, optionally fused with the
 // shared-expert upweight (upweight.h) in the same pass over the input.
 //
 // Output folder (built under a temporary name, renamed into place only when

@@ -1,5 +1,5 @@
 // Golden tests: prune, upweight (1.2, 1.05, twice, multi-shard) and fused
-// prune+upweight must reproduce ../shared/goldens/prune byte for byte.
+// prune+upweight must reproduce tests/data/goldens/prune byte for byte.
 #include <filesystem>
 #include <set>
 #include <string>

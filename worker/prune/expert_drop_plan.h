@@ -1,6 +1,6 @@
 // File: expert_drop_plan.h
 //
-// Planning an expert drop (spec pruning.md §3): read the drop map, check it
+// Planning an expert drop (docs/pruning.md §3): read the drop map, check it
 // against the layout and the config, and decide every output tensor (name,
 // shape, which input rows) and which output shard it lands in — from the
 // headers alone, before any tensor byte is read.

@@ -1,7 +1,7 @@
 // File: layout.h
 //
 // The table of MoE checkpoint layouts the expert drop understands (spec
-// pruning.md §3.1, §3.3). Each layout lists its per-layer expert tensors
+// docs/pruning.md §3.1, §3.3). Each layout lists its per-layer expert tensors
 // explicitly, by name pattern; nothing is guessed from shapes (E can equal
 // another dimension). Patterns use `{L}` (layer number), `{E}` (expert
 // number, per-expert layouts only) and an optional trailing `*` (prefix

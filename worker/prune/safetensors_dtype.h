@@ -1,6 +1,6 @@
 // File: safetensors_dtype.h
 //
-// The safetensors dtype table (spec pruning.md §5). The enum order is the
+// The safetensors dtype table (docs/pruning.md §5). The enum order is the
 // reference's (huggingface/safetensors `Dtype`): its writer lays tensors out
 // by dtype *descending* in this order, then by name, so the order is part of
 // the file format we reproduce byte for byte.

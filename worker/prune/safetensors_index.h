@@ -1,7 +1,7 @@
 // File: safetensors_index.h
 //
 // `model.safetensors.index.json` and the other JSON side files, read and
-// written as the reference scripts do (spec pruning.md §3.1, §5): key order
+// written as the reference scripts do (docs/pruning.md §3.1, §5): key order
 // kept, Python `json.dump(indent=2)` formatting (ASCII-escaped strings, float
 // repr, no trailing newline).
 #ifndef COHORT_WORKER_PRUNE_SAFETENSORS_INDEX_H_

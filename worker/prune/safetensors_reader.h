@@ -1,6 +1,6 @@
 // File: safetensors_reader.h
 //
-// Reading safetensors files (spec pruning.md §5): the header is parsed and
+// Reading safetensors files (docs/pruning.md §5): the header is parsed and
 // validated like the reference reader does, with errors that name the file
 // and the tensor; tensor bytes stay on disk behind a read-only mapping.
 //

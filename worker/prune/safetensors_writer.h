@@ -1,7 +1,7 @@
 // File: safetensors_writer.h
 //
 // Streaming safetensors writer that reproduces the reference layout byte for
-// byte (spec pruning.md §5): tensors sorted by dtype descending in the enum
+// byte (docs/pruning.md §5): tensors sorted by dtype descending in the enum
 // order of safetensors_dtype.h, then by name (bytes); compact JSON header with
 // `__metadata__` first and entry keys dtype, shape, data_offsets; header
 // padded with spaces to a multiple of 8. Tensor bytes are never held whole in

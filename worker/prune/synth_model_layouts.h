@@ -2,7 +2,7 @@
 //
 // Internal to synth_model.cc: per-layout tensor lists and config.json of a
 // synthetic checkpoint (names and shapes as the real checkpoints have them,
-// spec pruning.md §3.2, §3.3).
+// docs/pruning.md §3.2, §3.3).
 #ifndef COHORT_WORKER_PRUNE_SYNTH_MODEL_LAYOUTS_H_
 #define COHORT_WORKER_PRUNE_SYNTH_MODEL_LAYOUTS_H_
 

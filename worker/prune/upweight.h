@@ -1,6 +1,6 @@
 // File: upweight.h
 //
-// Shared-expert upweight (spec pruning.md §4, router_shared_upweight.py):
+// Shared-expert upweight (docs/pruning.md §4, router_shared_upweight.py):
 // every tensor whose index name ends with `target` becomes
 // round-to-nearest-even(float32(x) * float32(alpha)) in its own dtype (BF16
 // with the NaN -> 0xFFFF rule, F16, F32, F64 via fp32). Shards holding a

@@ -1,7 +1,7 @@
-// Nothing from outside is trusted (design.md invariant 5): the reader must
-// answer every damaged file with a status, never a crash, a hang or a huge
-// allocation. These tests feed it truncated prefixes and random byte flips of
-// a valid file, and render whatever parses.
+// Nothing from outside is trusted (docs/RELIABILITY.md, "Malformed-input
+// corpus"): the reader must answer every damaged file with a status, never a
+// crash, a hang or a huge allocation. These tests feed it truncated prefixes
+// and random byte flips of a valid file, and render whatever parses.
 #include <random>
 #include <string>
 

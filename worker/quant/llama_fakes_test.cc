@@ -56,7 +56,7 @@ void WriteSafetensors(const std::string& path, const Shapes& tensors) {
   ASSERT_OK(WriteFileAtomically(path, file));
 }
 
-// Gemma 4 layout (pruning.md 3.2) with `experts` experts per layer.
+// Gemma 4 layout (docs/pruning.md §3.2) with `experts` experts per layer.
 void MakeGemma4(const std::string& dir, int experts) {
   nlohmann::json config = {
       {"architectures", {"Gemma4ForConditionalGeneration"}},

@@ -53,8 +53,9 @@ void AddPrune(CLI::App& app, CommandFn* selected) {
   cmd->add_option("--drop-map", flags->options.drop_map, "drop_map.json")->required();
   cmd->add_option("--output-dir", flags->options.output_dir,
                   "output folder (must not exist; default from --suffix)");
-  // A value starting with '-' ("--suffix -hybrid") is taken verbatim (spec
-  // §6.2): the option takes 0..1 values and a leftover "-x" becomes its value.
+  // A value starting with '-' ("--suffix -hybrid") is taken verbatim
+  // (docs/pruning.md §6, item 2): the option takes 0..1 values and a leftover
+  // "-x" becomes its value.
   cmd->add_option("--suffix", flags->options.suffix, "suffix of the default output name")
       ->expected(0, 1);
   cmd->allow_extras();
