@@ -24,6 +24,7 @@ struct Options {
   WatchOptions watch;
   ResultsOptions results;
   ClusterOptions cluster;
+  DatasetsOptions datasets;
 };
 
 using Action = std::function<int()>;
@@ -179,6 +180,46 @@ void AddClusterCommands(CLI::App& app, Options* o, Action* action) {
   down->callback([=] { *action = [=] { return RunDown(o->global, o->cluster); }; });
 }
 
+void AddDatasetCommands(CLI::App& app, Options* o, Action* action) {
+  CLI::App* datasets = app.add_subcommand(
+      "datasets", "The benchmark data: list, verify, locate, and fetch what is not shipped "
+                  "(data/README.md); needs no cohortd");
+  datasets->require_subcommand(1);
+  auto data_dir = [o](CLI::App* cmd) {
+    cmd->add_option("--data-dir", o->datasets.data_dir,
+                    "data folder searched first (fetch writes here; default: the cache "
+                    "folder, $XDG_CACHE_HOME/cohort/datasets)");
+  };
+  CLI::App* list = datasets->add_subcommand(
+      "list", "Each dataset: shipped, fetched or missing, records, license");
+  data_dir(list);
+  list->callback([=] { *action = [=] { return RunDatasetsList(o->datasets); }; });
+
+  CLI::App* verify = datasets->add_subcommand(
+      "verify", "Check the sha256 of every file (exit 1 naming each mismatch or missing file)");
+  verify->add_option("names", o->datasets.names, "datasets (default: all that are present)");
+  data_dir(verify);
+  verify->callback([=] { *action = [=] { return RunDatasetsVerify(o->datasets); }; });
+
+  CLI::App* path = datasets->add_subcommand("path", "Print the file of NAME[:SPLIT]");
+  path->add_option("name", o->datasets.name, "dataset, optionally :SPLIT (default: test)")
+      ->required();
+  data_dir(path);
+  path->callback([=] { *action = [=] { return RunDatasetsPath(o->datasets); }; });
+
+  CLI::App* fetch = datasets->add_subcommand(
+      "fetch", "Download a dataset that is not shipped from the Hugging Face Hub "
+               "(HF_TOKEN for gated ones, HF_ENDPOINT for a mirror), verified and resumable");
+  fetch->add_option("names", o->datasets.names, "datasets")->required();
+  fetch->add_option("--revision", o->datasets.revision,
+                    "branch, tag or commit (default: the pinned one, else main)");
+  fetch->add_option("--retries", o->datasets.retries,
+                    "resume a broken transfer this many times")
+      ->capture_default_str();
+  data_dir(fetch);
+  fetch->callback([=] { *action = [=] { return RunDatasetsFetch(o->datasets); }; });
+}
+
 }  // namespace
 
 int RunCli(int argc, char** argv) {
@@ -207,6 +248,7 @@ int RunCli(int argc, char** argv) {
   AddManifestCommands(app, &o, &action);
   AddResultCommands(app, &o, &action);
   AddClusterCommands(app, &o, &action);
+  AddDatasetCommands(app, &o, &action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -121,6 +121,25 @@ struct ClusterOptions {
 int RunUp(const GlobalOptions& g, const ClusterOptions& o);
 int RunDown(const GlobalOptions& g, const ClusterOptions& o);
 
+// The benchmark data catalog (data/datasets.json, data/README.md): local
+// only, no cohortd.
+struct DatasetsOptions {
+  std::string data_dir;            // searched first; fetch writes here
+  std::vector<std::string> names;  // verify (none: all), fetch
+  std::string name;                // path: NAME[:SPLIT]
+  std::string revision;            // fetch: overrides the pinned one
+  int retries = 2;                 // fetch: resumes after a broken transfer
+};
+// NAME, shipped/fetched/missing, records of the test split, license.
+int RunDatasetsList(const DatasetsOptions& o);
+// sha256 of every file against its pin; exit 1 naming each bad file.
+int RunDatasetsVerify(const DatasetsOptions& o);
+// The file of NAME[:SPLIT] (default split: test).
+int RunDatasetsPath(const DatasetsOptions& o);
+// Downloads what is not shipped from the Hugging Face Hub into the cache
+// folder (or --data-dir), verified, resumable.
+int RunDatasetsFetch(const DatasetsOptions& o);
+
 }  // namespace cohort::client
 
 #endif  // COHORT_CLIENT_CLI_COMMANDS_H_

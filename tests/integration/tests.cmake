@@ -71,3 +71,6 @@ cohort_cc_test(NAME security_integration_test
   SRCS integration/security_integration_test.cc
   DEPS cohort::integration_workers cohort::integration_support cohort::proto)
 add_dependencies(security_integration_test cohortd cohort-worker)
+
+# `cohort datasets` against a fake Hugging Face Hub, and on the repository's data/.
+include(${CMAKE_CURRENT_LIST_DIR}/datasets.cmake)
