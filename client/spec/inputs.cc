@@ -58,6 +58,11 @@ absl::StatusOr<std::vector<UserArtifact>> ResolveInputs(Spec& spec) {
     }
     const UserArtifact& a = it->second;
     if (!ref->digest.empty() && ref->digest != a.digest) {
+      if (!ref->pinned_by.empty()) {
+        return InputError(*ref, absl::StrCat(ref->path, " has digest ", a.digest, ", but ",
+                                             ref->pinned_by, " pins ", ref->digest,
+                                             " (cohort datasets verify says which files differ)"));
+      }
       return InputError(*ref, absl::StrCat(ref->path, " has digest ", a.digest,
                                            ", but the spec pins ", ref->digest));
     }

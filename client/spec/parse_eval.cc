@@ -1,11 +1,13 @@
 // The eval protocol, gates and references of a spec, and the normalized JSON
 // form of a whole spec.
+#include <filesystem>
 #include <set>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "client/datasets/catalog.h"
 #include "client/spec/parse_internal.h"
 #include "client/spec/profiles.h"
 #include "common/atomic_file.h"
@@ -83,6 +85,39 @@ absl::StatusOr<json> ParseServer(const YNode& node) {
   return server;
 }
 
+// `dataset: gsm8k` (or gsm8k:SPLIT): a dataset of data/datasets.json, by
+// name. Anything else, and a name-like text that is no dataset but a file in
+// the spec's folder, is an input as everywhere else.
+absl::StatusOr<InputRef> ParseDatasetInput(const YNode& node, const std::string& base_dir) {
+  if (node.IsMap()) return ParseInput(node, "dataset", base_dir);
+  COHORT_ASSIGN_OR_RETURN(std::string text, node.AsString());
+  if (!datasets::LooksLikeDatasetName(text)) return ParseInput(node, "dataset", base_dir);
+  absl::StatusOr<datasets::Catalog> catalog = datasets::Catalog::Load(
+      datasets::SearchRoots(datasets::RootSettingsFromEnvironment("")));
+  if (!catalog.ok()) return node.Error(std::string(catalog.status().message()));
+  std::string name = datasets::SplitDatasetName(text).first;
+  if (catalog->Find(name) == nullptr) {
+    std::error_code ec;
+    if (std::filesystem::exists(std::filesystem::path(base_dir) / text, ec)) {
+      return ParseInput(node, "dataset", base_dir);
+    }
+    return node.Error(absl::StrCat("'", text, "' is neither a known dataset (",
+                                   absl::StrJoin(catalog->Names(), ", "),
+                                   ") nor a file"));
+  }
+  absl::StatusOr<datasets::ResolvedFile> file = catalog->Resolve(text);
+  if (!file.ok()) return node.Error(std::string(file.status().message()));
+  InputRef ref;
+  ref.kind = "dataset";
+  ref.where = node.where();
+  ref.path = file->path;
+  if (file->expected) {
+    ref.digest = "sha256:" + file->expected->sha256;
+    ref.pinned_by = absl::StrCat("dataset ", name, " (", file->expected->pinned_by, ")");
+  }
+  return ref;
+}
+
 absl::StatusOr<Suite> ParseSuite(const YNode& node, const json& profile,
                                  const std::string& base_dir) {
   COHORT_RETURN_IF_ERROR(node.CheckKeys({"name", "bench", "dataset", "limit", "shards"}));
@@ -98,7 +133,7 @@ absl::StatusOr<Suite> ParseSuite(const YNode& node, const json& profile,
                                     "' (it has: ", absl::StrJoin(known, ", "), ")"));
   }
   COHORT_ASSIGN_OR_RETURN(YNode dataset, node.Require("dataset"));
-  COHORT_ASSIGN_OR_RETURN(suite.dataset, ParseInput(dataset, "dataset", base_dir));
+  COHORT_ASSIGN_OR_RETURN(suite.dataset, ParseDatasetInput(dataset, base_dir));
   if (auto limit = node.Get("limit")) {
     COHORT_ASSIGN_OR_RETURN(int64_t v, limit->AsInt());
     if (v < 0) return limit->Error("must be >= 0 (0: every problem)");

@@ -39,12 +39,17 @@ struct Where {
 
 // A user input: a local path (file or folder, hashed before submission) or
 // an artifact digest already known to cohortd. With both, the path's digest
-// must equal the pinned one.
+// must equal the pinned one. A suite's dataset may also be a dataset name
+// ("gsm8k", "gsm8k:train", data/README.md): it becomes the file's path and
+// the digest data/datasets.json (or a fetch's pins.json) pins it to.
 struct InputRef {
   std::string path;    // absolute after parsing (relative to the spec file)
   std::string digest;  // "sha256:<hex>"; filled by ResolveInputs for paths
   std::string kind;    // artifact kind: checkpoint, contribution, dataset, ...
   Where where;
+  // Who pinned `digest` when the spec did not: "dataset gsm8k
+  // (<its datasets.json>)" for a dataset named by name. Empty: the spec.
+  std::string pinned_by;
   bool empty() const { return path.empty() && digest.empty(); }
 };
 

@@ -1,5 +1,8 @@
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
+#include "absl/strings/match.h"
 #include "client/spec/inputs.h"
 #include "client/spec/spec.h"
 #include "common/sha256.h"
@@ -179,6 +182,83 @@ TEST(SpecTest, ResolveInputsHashesPathsAndChecksPins) {
   absl::StatusOr<std::vector<UserArtifact>> gone = ResolveInputs(missing);
   ASSERT_FALSE(gone.ok());
   EXPECT_THAT(gone.status().message(), HasSubstr("does not exist"));
+}
+
+// `dataset: gsm8k`: a dataset of data/datasets.json by name (client/datasets).
+std::string WithDataset(const std::string& dataset) {
+  std::string text = Sweep();
+  text.replace(text.find(std::string("dataset: ") + kDigestA), 9 + sizeof(kDigestA) - 1,
+               "dataset: " + dataset);
+  return text;
+}
+
+TEST(SpecTest, DatasetsByName) {
+  cohort::testing::TempDir dir;
+  setenv("XDG_CACHE_HOME", dir.Join("cache").c_str(), 1);  // no fetched sets leak in
+  unsetenv("COHORT_DATA_DIR");
+  ASSERT_OK_AND_ASSIGN(Spec spec, ParseSpecText(WithDataset("gsm8k"), "s.yaml", dir.path()));
+  const InputRef& ref = spec.eval.suites[0].dataset;
+  EXPECT_TRUE(absl::EndsWith(ref.path, "/data/gsm8k/test.jsonl")) << ref.path;
+  EXPECT_EQ(ref.digest,
+            "sha256:3730d312f6e3440559ace48831e51066acaca737f6eabec99bccb9e4b3c39d14");
+  EXPECT_THAT(ref.pinned_by, HasSubstr("dataset gsm8k ("));
+  EXPECT_EQ(ref.kind, "dataset");
+  ASSERT_OK_AND_ASSIGN(Spec train,
+                       ParseSpecText(WithDataset("gsm8k:train"), "s.yaml", dir.path()));
+  EXPECT_TRUE(absl::EndsWith(train.eval.suites[0].dataset.path, "/data/gsm8k/train.jsonl"));
+
+  absl::StatusOr<Spec> typo = ParseSpecText(WithDataset("gsm8kk"), "s.yaml", dir.path());
+  ASSERT_FALSE(typo.ok());
+  EXPECT_THAT(typo.status().message(), HasSubstr("s.yaml:15:"));
+  EXPECT_THAT(typo.status().message(),
+              HasSubstr("'gsm8kk' is neither a known dataset (gsm8k, arc_challenge"));
+  absl::StatusOr<Spec> split = ParseSpecText(WithDataset("gsm8k:dev"), "s.yaml", dir.path());
+  EXPECT_THAT(split.status().message(), HasSubstr("no split 'dev' (it has: test, train"));
+  absl::StatusOr<Spec> unfetched =
+      ParseSpecText(WithDataset("livecodebench"), "s.yaml", dir.path());
+  EXPECT_THAT(unfetched.status().message(),
+              HasSubstr("run `cohort datasets fetch livecodebench`"));
+
+  // A name-like text that is a file beside the spec stays a path, as before.
+  std::ofstream(dir.Join("mydata")) << "{}\n";
+  ASSERT_OK_AND_ASSIGN(Spec file, ParseSpecText(WithDataset("mydata"), "s.yaml", dir.path()));
+  EXPECT_EQ(file.eval.suites[0].dataset.path, dir.Join("mydata"));
+  EXPECT_EQ(file.eval.suites[0].dataset.digest, "");
+  unsetenv("XDG_CACHE_HOME");
+}
+
+TEST(SpecTest, NamedDatasetIsCheckedAgainstItsPin) {
+  cohort::testing::TempDir dir;
+  std::filesystem::create_directories(dir.Join("toy"));
+  std::ofstream(dir.Join("toy/test.jsonl")) << "changed\n";
+  std::ofstream(dir.Join("datasets.json"))
+      << R"({"version": 1, "datasets": [{"name": "toy", "shipped": true, "source": "s",
+             "license": "l", "files": [{"path": "toy/test.jsonl", "split": "test",
+             "sha256": ")" << Sha256Hex("original\n") << R"(", "bytes": 9}]}]})";
+  setenv("COHORT_DATA_DIR", dir.path().c_str(), 1);
+  ASSERT_OK_AND_ASSIGN(Spec spec, ParseSpecText(WithDataset("toy"), "s.yaml", dir.path()));
+  absl::StatusOr<std::vector<UserArtifact>> inputs = ResolveInputs(spec);
+  unsetenv("COHORT_DATA_DIR");
+  ASSERT_FALSE(inputs.ok());
+  EXPECT_THAT(inputs.status().message(), HasSubstr("s.yaml:15:"));
+  EXPECT_THAT(inputs.status().message(),
+              HasSubstr("but dataset toy (" + dir.Join("datasets.json") + ") pins sha256:" +
+                        Sha256Hex("original\n")));
+}
+
+// The README's demo sweep names its datasets; they resolve to data/.
+TEST(SpecTest, DemoSweepNamesShippedDatasets) {
+  cohort::testing::TempDir dir;
+  setenv("XDG_CACHE_HOME", dir.path().c_str(), 1);
+  unsetenv("COHORT_DATA_DIR");
+  ASSERT_OK_AND_ASSIGN(Spec spec, ParseSpecFile(cohort::testing::SourceDir() +
+                                                "/docs/examples/demo-sweep.yaml"));
+  unsetenv("XDG_CACHE_HOME");
+  ASSERT_EQ(spec.eval.suites.size(), 2u);
+  EXPECT_TRUE(absl::EndsWith(spec.eval.suites[0].dataset.path, "/data/gsm8k/test.jsonl"));
+  EXPECT_TRUE(absl::EndsWith(spec.eval.suites[1].dataset.path,
+                             "/data/arc_challenge/ARC-Challenge-Test.jsonl"));
+  EXPECT_FALSE(spec.eval.suites[1].dataset.digest.empty());
 }
 
 }  // namespace
