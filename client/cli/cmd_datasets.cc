@@ -229,7 +229,8 @@ absl::Status FetchDataset(FetchContext& ctx, const ds::Dataset& d, const std::st
   for (const ds::FilePlan& file : plan.files) COHORT_RETURN_IF_ERROR(FetchFile(ctx, plan, file));
   const ds::DatasetPins* pinned = ctx.pins.Find(d.name);
   std::fprintf(stderr, "fetch: %s: %zu file%s at commit %s; pins in %s/%s\n", d.name.c_str(),
-               plan.files.size(), plan.files.size() == 1 ? "" : "s", pinned != nullptr ? pinned->revision.c_str() : "?",
+               plan.files.size(), plan.files.size() == 1 ? "" : "s",
+               pinned != nullptr ? pinned->revision.c_str() : "?",
                ctx.fetch_dir.c_str(), ds::kPinsFile);
   return absl::OkStatus();
 }
@@ -251,7 +252,9 @@ absl::Status Fetch(const DatasetsOptions& o) {
   }
   std::error_code ec;
   fs::create_directories(ctx.fetch_dir, ec);
-  if (ec) return absl::PermissionDeniedError("cannot create " + ctx.fetch_dir + ": " + ec.message());
+  if (ec) {
+    return absl::PermissionDeniedError("cannot create " + ctx.fetch_dir + ": " + ec.message());
+  }
   COHORT_ASSIGN_OR_RETURN(ctx.pins, ds::LoadPins(ctx.fetch_dir));
   ctx.endpoint = hub::EndpointOrDefault(Env("HF_ENDPOINT"));
   ctx.token = Env("HF_TOKEN");

@@ -113,8 +113,9 @@ TEST_F(CatalogTest, ResolvesNamesAndSplits) {
   EXPECT_EQ(test.expected->pinned_by, repo_ + "/datasets.json");
   ASSERT_OK_AND_ASSIGN(ResolvedFile train, c.Resolve("toy:train"));
   EXPECT_EQ(train.path, repo_ + "/toy/train.jsonl");
-  EXPECT_THAT(c.Resolve("nope"), StatusIs(absl::StatusCode::kNotFound,
-                                          HasSubstr("unknown dataset 'nope' (known: toy, remote)")));
+  EXPECT_THAT(c.Resolve("nope"),
+              StatusIs(absl::StatusCode::kNotFound,
+                       HasSubstr("unknown dataset 'nope' (known: toy, remote)")));
   EXPECT_THAT(c.Resolve("toy:dev"), StatusIs(absl::StatusCode::kNotFound,
                                              HasSubstr("no split 'dev' (it has: test, train")));
   EXPECT_THAT(c.Resolve("remote"),

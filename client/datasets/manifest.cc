@@ -158,7 +158,8 @@ absl::StatusOr<Dataset> ParseDataset(const json& object, const std::string& sour
   COHORT_ASSIGN_OR_RETURN(d.shipped, f.Bool("shipped", true));
   COHORT_ASSIGN_OR_RETURN(d.hub_repo, f.String("hub_repo", false));
   if (!d.shipped && d.hub_repo.empty()) {
-    return f.Error("hub_repo", "a dataset that is not shipped needs the repository to fetch it from");
+    return f.Error("hub_repo",
+                   "a dataset that is not shipped needs the repository to fetch it from");
   }
   if (!d.hub_repo.empty() && d.hub_repo.find('/') == std::string::npos) {
     return f.Error("hub_repo", "expected owner/name");

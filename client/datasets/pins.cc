@@ -29,7 +29,9 @@ absl::StatusOr<FilePin> ParseFilePin(const json& j, const std::string& source,
   }
   FilePin pin;
   pin.sha256 = j["sha256"].get<std::string>();
-  if (j.contains("bytes") && j["bytes"].is_number_unsigned()) pin.bytes = j["bytes"].get<uint64_t>();
+  if (j.contains("bytes") && j["bytes"].is_number_unsigned()) {
+    pin.bytes = j["bytes"].get<uint64_t>();
+  }
   if (j.contains("digest_from") && j["digest_from"].is_string()) {
     pin.digest_from = j["digest_from"].get<std::string>();
   }

@@ -244,6 +244,7 @@ void RemovePart(const std::string& part, const std::string& info) {
 struct Transfer {
   CURL* curl = nullptr;
   int fd = -1;
+  std::string part_path;
   std::string info_path;
   PartInfo info;
   Headers headers;
@@ -276,7 +277,7 @@ absl::Status StartBody(Transfer* t) {
     // A full body: the server holds another version, or ignored the range.
     if (t->offset > 0) {
       if (ftruncate(t->fd, 0) != 0 || lseek(t->fd, 0, SEEK_SET) != 0) {
-        return ErrnoToStatus(errno, "truncating " + t->info_path);
+        return ErrnoToStatus(errno, "truncating " + t->part_path);
       }
       t->fresh_hasher = std::make_unique<Sha256>();
       t->hasher = t->fresh_hasher.get();
@@ -302,20 +303,22 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
     if (!t->error.ok()) return 0;
   }
   if (t->status != 200 && t->status != 206) {
-    t->error_body.append(data, std::min(len, kErrorBodyBytes - std::min(kErrorBodyBytes, t->error_body.size())));
+    size_t room = kErrorBodyBytes - std::min(kErrorBodyBytes, t->error_body.size());
+    t->error_body.append(data, std::min(len, room));
     return len;
   }
   if (t->offset + t->written + len > t->bound) {
     t->discard = true;
     t->error = absl::FailedPreconditionError(absl::StrCat(
-        "the server sent more than the ", t->bound, " bytes expected; the partial file was removed"));
+        "the server sent more than the ", t->bound,
+        " bytes expected; the partial file was removed"));
     return 0;
   }
   for (size_t done = 0; done < len;) {
     ssize_t w = write(t->fd, data + done, len - done);
     if (w < 0 && errno == EINTR) continue;
     if (w < 0) {
-      t->error = ErrnoToStatus(errno, "writing " + t->info_path);
+      t->error = ErrnoToStatus(errno, "writing " + t->part_path);
       return 0;
     }
     done += static_cast<size_t>(w);
@@ -436,9 +439,13 @@ absl::StatusOr<DownloadResult> DownloadFile(const DownloadRequest& r, ProgressDi
   const std::string info_path = r.dest + ".part.json";
   std::error_code ec;
   fs::create_directories(fs::path(r.dest).parent_path(), ec);
-  if (ec) return absl::PermissionDeniedError("cannot create the folder of " + r.dest + ": " + ec.message());
+  if (ec) {
+    return absl::PermissionDeniedError("cannot create the folder of " + r.dest + ": " +
+                                       ec.message());
+  }
 
   Transfer t;
+  t.part_path = part;
   t.info_path = info_path;
   t.info.validator = r.validator;
   t.offset = ResumableBytes(r, part, info_path, &t.info);

@@ -18,7 +18,8 @@ TEST(HubProtocolTest, Urls) {
   EXPECT_EQ(ResolveUrl(File()),
             "https://huggingface.co/datasets/Idavidrein/gpqa/resolve/main/gpqa_diamond.csv");
   HubFile f{"http://127.0.0.1:8080", "o/n", "refs/pr/1", "dir/a b.jsonl"};
-  EXPECT_EQ(ResolveUrl(f), "http://127.0.0.1:8080/datasets/o/n/resolve/refs%2Fpr%2F1/dir/a%20b.jsonl");
+  EXPECT_EQ(ResolveUrl(f),
+            "http://127.0.0.1:8080/datasets/o/n/resolve/refs%2Fpr%2F1/dir/a%20b.jsonl");
   EXPECT_EQ(RepoPage(f), "http://127.0.0.1:8080/datasets/o/n");
   EXPECT_EQ(EndpointOrDefault(""), "https://huggingface.co");
   EXPECT_EQ(EndpointOrDefault("http://mirror:1/"), "http://mirror:1");
