@@ -20,7 +20,7 @@ std::string Shipped(const std::string& file_fields) {
          file_fields + "}]}]}";
 }
 
-TEST(ManifestTest, ParsesShippedAndFetchedDatasets) {
+TEST(DatasetManifestTest, ParsesShippedAndFetchedDatasets) {
   std::string text = std::string(R"({"version": 1, "datasets": [
     {"name": "gsm8k", "shipped": true, "source": "s", "revision": "r", "license": "MIT",
      "license_file": "gsm8k/LICENSE", "provenance": "gsm8k/PROVENANCE.md",
@@ -50,7 +50,7 @@ TEST(ManifestTest, ParsesShippedAndFetchedDatasets) {
   EXPECT_EQ(lcb->license_file, "");
 }
 
-TEST(ManifestTest, ErrorsNameTheFileAndTheEntry) {
+TEST(DatasetManifestTest, ErrorsNameTheFileAndTheEntry) {
   EXPECT_THAT(ParseManifest(Shipped(R"("sha256": "ABC", "bytes": 1)"), "d.json"),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("d.json: datasets[0] (gsm8k).files[0].sha256: expected 64 "
@@ -72,7 +72,7 @@ TEST(ManifestTest, ErrorsNameTheFileAndTheEntry) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("d.json")));
 }
 
-TEST(ManifestTest, RefusesPathsOutsideTheDataFolderAndBadNames) {
+TEST(DatasetManifestTest, RefusesPathsOutsideTheDataFolderAndBadNames) {
   std::string text = std::string(R"({"version": 1, "datasets": [{"name": "x", "shipped": true,
       "source": "s", "license": "l", "files": [{"path": "../etc/passwd", "split": "test",
       "sha256": ")") + kHex + R"(", "bytes": 1}]}]})";
@@ -85,7 +85,7 @@ TEST(ManifestTest, RefusesPathsOutsideTheDataFolderAndBadNames) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("name: use lowercase")));
 }
 
-TEST(ManifestTest, FetchedDatasetsNeedARepositoryAndHubPaths) {
+TEST(DatasetManifestTest, FetchedDatasetsNeedARepositoryAndHubPaths) {
   std::string no_repo = R"({"version": 1, "datasets": [{"name": "x", "shipped": false,
       "source": "s", "license": "l", "files": [{"path": "x/a", "split": "test"}]}]})";
   EXPECT_THAT(ParseManifest(no_repo, "d.json"),
@@ -97,7 +97,7 @@ TEST(ManifestTest, FetchedDatasetsNeedARepositoryAndHubPaths) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("files[0].hub_path")));
 }
 
-TEST(ManifestTest, RefusesRepeatedNamesAndSplits) {
+TEST(DatasetManifestTest, RefusesRepeatedNamesAndSplits) {
   std::string file = std::string(R"({"path": "a/b", "split": "test", "sha256": ")") + kHex +
                      R"(", "bytes": 1})";
   std::string twice_split = R"({"version": 1, "datasets": [{"name": "a", "shipped": true,
@@ -113,7 +113,7 @@ TEST(ManifestTest, RefusesRepeatedNamesAndSplits) {
 
 // The repository's own manifest parses, and lists the fetched sets with
 // their pins left open rather than made up.
-TEST(ManifestTest, RepositoryManifestParses) {
+TEST(DatasetManifestTest, RepositoryManifestParses) {
   ASSERT_OK_AND_ASSIGN(Manifest m,
                        LoadManifest(cohort::testing::SourceDir() + "/data/datasets.json"));
   for (const char* name : {"gsm8k", "arc_challenge", "math500", "aime2024", "ifeval",
