@@ -72,8 +72,42 @@ absl::StatusOr<std::string> CanonicalJsonSha256(const json& value) {
   return Sha256Hex(text);
 }
 
+absl::Status CheckJsonDepth(absl::string_view text, const std::string& source,
+                            int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character cannot end the string
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            source, ": JSON nests deeper than ", max_depth, " levels (at byte ", i, ")"));
+      }
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return absl::OkStatus();
+}
+
+json ParseJsonOrDiscarded(absl::string_view text) {
+  if (!CheckJsonDepth(text, "").ok()) return json(json::value_t::discarded);
+  return json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+}
+
 absl::StatusOr<json> ParseJson(const std::string& text,
                                const std::string& source) {
+  COHORT_RETURN_IF_ERROR(CheckJsonDepth(text, source));
   json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!parsed.is_discarded()) return parsed;
   // Parse again with exceptions only to get the position of the error.

@@ -29,10 +29,26 @@ absl::Status AppendJsonString(absl::string_view text, std::string* out);
 // sha256 hex of CanonicalJson(value).
 absl::StatusOr<std::string> CanonicalJsonSha256(const nlohmann::json& value);
 
+// How deep arrays and objects may nest in JSON we parse. Our code (canonical
+// form, copies, dump) recurses once per level, so an unbounded depth let one
+// 40 KB request overflow cohortd's stack; real documents stay under 20.
+inline constexpr int kMaxJsonDepth = 64;
+
+// kInvalidArgument naming `source` when arrays and objects in `text` nest
+// deeper than `max_depth`. A linear scan (strings skipped) that does not
+// recurse; run it before parsing anything that came from outside.
+absl::Status CheckJsonDepth(absl::string_view text, const std::string& source,
+                            int max_depth = kMaxJsonDepth);
+
 // Parses JSON text without exceptions; kInvalidArgument names `source` and
-// the byte offset of the error.
+// the byte offset of the error, or the nesting depth past kMaxJsonDepth.
 absl::StatusOr<nlohmann::json> ParseJson(const std::string& text,
                                          const std::string& source);
+
+// For callers that only need "a value or nothing": the parsed value, or a
+// discarded one (is_discarded()) for invalid JSON or nesting past
+// kMaxJsonDepth. Never throws.
+nlohmann::json ParseJsonOrDiscarded(absl::string_view text);
 
 }  // namespace cohort
 

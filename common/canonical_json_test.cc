@@ -68,5 +68,34 @@ TEST(CanonicalJsonTest, ParseErrorNamesSourceAndOffset) {
   EXPECT_EQ(ok.size(), 1u);
 }
 
+// Depth is what our recursive code (canonical form, copies, dump) pays for;
+// it is bounded before parsing, by a scan that itself does not recurse.
+TEST(JsonDepthTest, DeepNestingIsRefusedAndShallowPasses) {
+  const std::string deep = std::string(20000, '[') + std::string(20000, ']');
+  EXPECT_THAT(ParseJson(deep, "request"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::AllOf(::testing::HasSubstr("request"),
+                                        ::testing::HasSubstr("deeper than 64"))));
+  EXPECT_TRUE(ParseJsonOrDiscarded(deep).is_discarded());
+  const std::string at_limit = std::string(kMaxJsonDepth, '[') + std::string(kMaxJsonDepth, ']');
+  EXPECT_OK(ParseJson(at_limit, "x").status());
+  EXPECT_FALSE(ParseJsonOrDiscarded(at_limit).is_discarded());
+  const std::string over = "{\"a\":" + at_limit + "}";
+  EXPECT_FALSE(ParseJson(over, "x").ok());
+}
+
+TEST(JsonDepthTest, BracketsInsideStringsDoNotCount) {
+  const std::string text = "{\"s\": \"" + std::string(500, '[') + "\\\"" +
+                           std::string(500, '{') + "\"}";
+  ASSERT_OK_AND_ASSIGN(json parsed, ParseJson(text, "x"));
+  EXPECT_EQ(parsed["s"].get<std::string>().size(), 1001u);
+}
+
+TEST(JsonDepthTest, InvalidJsonIsDiscardedWithoutThrowing) {
+  EXPECT_TRUE(ParseJsonOrDiscarded("{\"a\": }").is_discarded());
+  EXPECT_TRUE(ParseJsonOrDiscarded("").is_discarded());
+  EXPECT_EQ(ParseJsonOrDiscarded("{\"a\": [1]}")["a"][0], 1);
+}
+
 }  // namespace
 }  // namespace cohort

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/canonical_json.h"
 #include "common/sha256.h"
 
 namespace cohort::client::report {
@@ -198,7 +199,7 @@ std::string RenderCompare(const std::map<std::string, Flips>& flips, const std::
 }
 
 json LmEvalSample(const Row& row, size_t doc_id) {
-  json details = json::parse(row.details_json.empty() ? "{}" : row.details_json, nullptr, false);
+  json details = ParseJsonOrDiscarded(row.details_json.empty() ? "{}" : row.details_json);
   if (!details.is_object()) details = json::object();
   if (details.contains("index") && details["index"].is_number_unsigned()) {
     doc_id = details["index"].get<size_t>();

@@ -165,9 +165,8 @@ class CanonicalParams {
     auto found = done_.find(node.params_json);
     if (found != done_.end()) return found->second;
     absl::StatusOr<json> params = ParseJson(node.params_json, "params");
-    if (!params.ok() || !params->is_object()) {
-      return NodeError(node, "params must be a JSON object");
-    }
+    if (!params.ok()) return NodeError(node, params.status().message());
+    if (!params->is_object()) return NodeError(node, "params must be a JSON object");
     absl::StatusOr<std::string> canonical = CanonicalJson(*params);
     if (!canonical.ok()) return NodeError(node, canonical.status().message());
     // Distinct texts are kept only while few: a sweep whose every step has

@@ -143,6 +143,13 @@ TEST(PlanTest, RejectsBadGraphs) {
   EXPECT_THAT(PlanCampaign(nodes),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("exactly one")));
 
+  // 20,000 nested arrays in 40 KB overflowed cohortd's stack in the
+  // canonical form; the depth is refused before anything recurses.
+  nodes = Chain();
+  nodes[2].params_json = "{\"a\":" + std::string(20000, '[') + std::string(20000, ']') + "}";
+  EXPECT_THAT(PlanCampaign(nodes),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("nests deeper than")));
+
   nodes = Chain();
   nodes[0].kind = StepKind::kUnspecified;
   EXPECT_THAT(PlanCampaign(nodes),

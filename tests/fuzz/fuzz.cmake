@@ -17,7 +17,8 @@ set(COHORT_FUZZ_TARGETS
   "contrib=cohort::worker_prune"
   "spec=cohort::client_spec"
   "llama_api=cohort::worker_llama"
-  "extractors=cohort::worker_eval")
+  "extractors=cohort::worker_eval"
+  "json=cohort::common")
 
 set(fuzz_with_libfuzzer OFF)
 if(COHORT_FUZZ)

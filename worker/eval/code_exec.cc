@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/canonical_json.h"
 #include "worker/sandbox/fork_server.h"
 #include "worker/sandbox/toolchains.h"
 
@@ -58,7 +59,7 @@ HarnessRun RunHarness(const std::string& task_json, const sandbox::Limits& limit
   std::vector<absl::string_view> lines =
       absl::StrSplit(absl::StripTrailingAsciiWhitespace(r->stdout_data), '\n');
   if (!lines.empty() && !lines.back().empty()) {
-    nlohmann::json parsed = nlohmann::json::parse(lines.back(), nullptr, false);
+    nlohmann::json parsed = ParseJsonOrDiscarded(lines.back());
     if (parsed.is_object() && parsed.contains("status")) {
       run.ok = true;
       run.result = std::move(parsed);

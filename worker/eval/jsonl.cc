@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/atomic_file.h"
+#include "common/canonical_json.h"
 #include "common/status_macros.h"
 
 namespace cohort::worker::eval {
@@ -74,7 +75,7 @@ absl::StatusOr<std::vector<JsonLine>> ReadJsonLines(const std::string& path) {
     std::string piece = text.substr(start, end - start);
     start = end + 1;
     if (absl::StripAsciiWhitespace(piece).empty()) continue;
-    nlohmann::json value = nlohmann::json::parse(piece, nullptr, false);
+    nlohmann::json value = ParseJsonOrDiscarded(piece);
     if (value.is_discarded()) {
       return absl::InvalidArgumentError(
           absl::StrCat(path, ":", line, ": not valid JSON"));

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/canonical_json.h"
 #include "common/status_macros.h"
 #include "worker/eval/code_exec.h"
 #include "worker/eval/jsonl.h"
@@ -55,7 +56,7 @@ absl::StatusOr<std::string> Inflate(const std::string& in) {
 }
 
 absl::StatusOr<nlohmann::json> ParseTests(const std::string& text) {
-  nlohmann::json tests = nlohmann::json::parse(text, nullptr, false);
+  nlohmann::json tests = ParseJsonOrDiscarded(text);
   if (!tests.is_array()) return absl::InvalidArgumentError("tests: not a JSON list");
   for (const nlohmann::json& t : tests) {
     if (!t.is_object() || !t.contains("input") || !t.contains("output") ||
@@ -74,7 +75,7 @@ absl::StatusOr<std::vector<std::string>> SelectedIds(const std::string& dataset,
   std::filesystem::path file(settings.task_ids);
   if (file.is_relative()) file = std::filesystem::path(dataset).parent_path() / file;
   COHORT_ASSIGN_OR_RETURN(std::string text, ReadMaybeGzip(file.string()));
-  nlohmann::json list = nlohmann::json::parse(text, nullptr, false);
+  nlohmann::json list = ParseJsonOrDiscarded(text);
   if (!list.is_array()) {
     return absl::InvalidArgumentError(absl::StrCat(file.string(), ": not a JSON list of ids"));
   }

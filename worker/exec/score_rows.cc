@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/atomic_file.h"
+#include "common/canonical_json.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 
@@ -33,7 +34,7 @@ absl::StatusOr<std::vector<TaskResultRow>> ParseScoreRows(const std::string& tex
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     ++line_number;
     if (line.empty()) continue;
-    json row = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    json row = ParseJsonOrDiscarded(line);
     if (!row.is_object() || !row.contains("id")) {
       return absl::InvalidArgumentError(
           absl::StrCat(source, ":", line_number, ": not a scored problem row"));

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/canonical_json.h"
 #include "nlohmann/json.hpp"
 
 namespace cohort::worker::llama {
@@ -48,8 +49,7 @@ absl::StatusCode CodeForHttpStatus(int http_status, absl::string_view type) {
 absl::Status StatusFromHttp(int http_status, absl::string_view body) {
   std::string type;
   std::string message;
-  nlohmann::json json = nlohmann::json::parse(body.begin(), body.end(), nullptr,
-                                              /*allow_exceptions=*/false);
+  nlohmann::json json = ParseJsonOrDiscarded(body);
   if (json.is_object() && json.contains("error") && json["error"].is_object()) {
     const nlohmann::json& error = json["error"];
     if (auto it = error.find("type"); it != error.end() && it->is_string()) {
