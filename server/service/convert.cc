@@ -1,6 +1,10 @@
 #include "server/service/convert.h"
 
+#include <algorithm>
+
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/canonical_json.h"
 #include "common/safe_path.h"
 #include "nlohmann/json.hpp"
 #include "server/jobgraph/plan.h"
@@ -116,16 +120,46 @@ void StepToProto(const StepRecord& step, v1::Step* out) {
     if (!in.source_step_key.empty()) out->add_depends_on(in.source_step_key);
   }
   if (!step.progress_json.empty()) {
-    nlohmann::json p = nlohmann::json::parse(step.progress_json, nullptr, false);
-    if (p.is_object()) {
-      v1::StepProgress* progress = out->mutable_progress();
-      progress->set_done(p.value("done", uint64_t{0}));
-      progress->set_total(p.value("total", uint64_t{0}));
-      progress->set_passed(p.value("passed", uint64_t{0}));
-      progress->set_unit(p.value("unit", std::string()));
-      progress->set_message(p.value("message", std::string()));
-    }
+    *out->mutable_progress() = ProgressFromJson(step.progress_json);
   }
+}
+
+namespace {
+
+uint64_t ProgressCount(const nlohmann::json& p, const char* field) {
+  auto it = p.find(field);
+  if (it == p.end()) return 0;
+  if (it->is_number_unsigned()) return it->get<uint64_t>();
+  if (it->is_number_integer()) return static_cast<uint64_t>(std::max<int64_t>(0, it->get<int64_t>()));
+  uint64_t value = 0;
+  if (it->is_string() && absl::SimpleAtoi(it->get_ref<const std::string&>(), &value)) return value;
+  return 0;
+}
+
+std::string ProgressText(const nlohmann::json& p, const char* field) {
+  auto it = p.find(field);
+  return it != p.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+}  // namespace
+
+std::string ProgressToJson(const v1::StepProgress& progress) {
+  nlohmann::json p = {{"done", progress.done()},   {"total", progress.total()},
+                      {"passed", progress.passed()}, {"unit", progress.unit()},
+                      {"message", progress.message()}};
+  return p.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+v1::StepProgress ProgressFromJson(absl::string_view json) {
+  v1::StepProgress progress;
+  nlohmann::json p = ParseJsonOrDiscarded(json);
+  if (!p.is_object()) return progress;
+  progress.set_done(ProgressCount(p, "done"));
+  progress.set_total(ProgressCount(p, "total"));
+  progress.set_passed(ProgressCount(p, "passed"));
+  progress.set_unit(ProgressText(p, "unit"));
+  progress.set_message(ProgressText(p, "message"));
+  return progress;
 }
 
 void CampaignToProto(const CampaignRecord& campaign, v1::Campaign* out) {

@@ -5,9 +5,11 @@
 #ifndef COHORT_SERVER_SERVICE_CONVERT_H_
 #define COHORT_SERVER_SERVICE_CONVERT_H_
 
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "cohort/v1/coordinator.pb.h"
 #include "cohort/v1/worker.pb.h"
 #include "grpcpp/server_context.h"
@@ -26,6 +28,13 @@ void LocationsToProto(const std::vector<std::string>& locations, v1::Artifact* o
 
 absl::StatusOr<std::vector<NodeSpec>> NodesFromProto(const v1::CampaignSpec& spec);
 void StepToProto(const StepRecord& step, v1::Step* out);
+// A heartbeat's progress as the store keeps it: JSON with numbers for the
+// counts (never throws; invalid UTF-8 in the texts is replaced).
+std::string ProgressToJson(const v1::StepProgress& progress);
+// The stored progress back as a proto. Counts may be numbers or, in rows
+// written before they were typed, protobuf JSON's decimal strings ("90");
+// anything malformed reads as 0 or "" and never fails the caller.
+v1::StepProgress ProgressFromJson(absl::string_view json);
 void CampaignToProto(const CampaignRecord& campaign, v1::Campaign* out);
 void LeaseToProto(const LeaseGrant& grant, v1::Lease* out);
 void EventToProto(const EventRecord& event, v1::Event* out);

@@ -139,7 +139,7 @@ grpc::ServerUnaryReactor* WorkerGatewayService::Heartbeat(
   for (const v1::LeaseStatus& l : request->leases()) {
     std::string progress;
     if (l.has_progress()) {
-      (void)google::protobuf::util::MessageToJsonString(l.progress(), &progress);
+      progress = ProgressToJson(l.progress());
     }
     leases.push_back({l.lease_id(), l.epoch(), progress});
   }

@@ -107,14 +107,18 @@ absl::StatusOr<std::vector<std::string>> CoordinatorStore::CampaignsOfStep(
 absl::Status CoordinatorStore::SetState(const std::string& key, StepState from,
                                         StepState to, absl::Time now,
                                         const std::string& message) {
+  // Progress belongs to the running attempt: a step that leaves LEASED
+  // drops it, so a finished step never shows a stale "90/90 tensors".
   Statement& update = db_->Prepare(
-      "UPDATE steps SET state = ?, finished_us = CASE WHEN ? THEN ? ELSE NULL "
-      "END WHERE id = cohort_step_id(?4) AND key = ?4 AND +state = ?");
+      "UPDATE steps SET state = ?1, finished_us = CASE WHEN ?2 THEN ?3 ELSE NULL "
+      "END, progress_json = CASE WHEN ?6 THEN progress_json ELSE NULL END "
+      "WHERE id = cohort_step_id(?4) AND key = ?4 AND +state = ?5");
   update.Bind(1, static_cast<int>(to))
       .Bind(2, IsTerminal(to) ? 1 : 0)
       .Bind(3, Micros(now))
       .Bind(4, key)
-      .Bind(5, static_cast<int>(from));
+      .Bind(5, static_cast<int>(from))
+      .Bind(6, to == StepState::kLeased ? 1 : 0);
   COHORT_RETURN_IF_ERROR(update.Run());
   if (update.Changes() != 1) {
     return absl::AbortedError(absl::StrCat("step ", key, " is no longer ",

@@ -324,6 +324,24 @@ TEST_F(StoreTest, ExpiredLeaseIsReleasedAndStaleEpochFenced) {
   EXPECT_EQ(State(steps[0].key), StepState::kSucceeded);
 }
 
+// Progress is the running attempt's: a heartbeat stores it while the step is
+// leased, and the step's end clears it (a finished campaign showed the last
+// "90/90 tensors" of its quantize forever).
+TEST_F(StoreTest, ProgressIsKeptWhileLeasedAndClearedWhenTheStepEnds) {
+  auto steps = Chain();
+  ASSERT_OK(store_->SubmitCampaign("a", "{}", 0, "", steps, now_).status());
+  ASSERT_OK(store_->RegisterWorker("w1", "{}", now_).status());
+  ASSERT_OK_AND_ASSIGN(auto grant, store_->LeaseNext(Worker("w1"), now_, kLease));
+  ASSERT_TRUE(grant.has_value());
+  const std::string progress = R"({"done":3,"total":18,"unit":"tensors"})";
+  ASSERT_OK(store_->Heartbeat("w1", {{grant->lease_id, grant->epoch, progress}}, now_, kLease)
+                .status());
+  EXPECT_EQ(store_->GetStep(steps[0].key).value().progress_json, progress);
+  ASSERT_OK(store_->Complete({grant->lease_id, grant->epoch, ""},
+                             {{"drop_map", Digest('d'), 2, 1, false, {}}}, now_));
+  EXPECT_EQ(store_->GetStep(steps[0].key).value().progress_json, "");
+}
+
 // An input nobody can serve right now (its only holder restarting) is not
 // the step's failure: the attempt comes back, the step waits a growing
 // backoff, and only after kMaxInputWaits hand-backs do attempts count.
