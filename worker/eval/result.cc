@@ -99,11 +99,13 @@ nlohmann::json LengthStats(const BenchSettings& settings,
 
 std::string ScoredText(const std::string& completion, const std::string& reasoning,
                        std::string* channel) {
-  if (!Strip(completion).empty()) {
+  // Python truthiness, as the protocol's `content if content else reasoning`
+  // decides: "   \n" is content (and scores as no answer), not a fallback.
+  if (!completion.empty()) {
     *channel = "content";
     return completion;
   }
-  if (!Strip(reasoning).empty()) {
+  if (!reasoning.empty()) {
     *channel = "reasoning";
     return reasoning;
   }

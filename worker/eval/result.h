@@ -41,8 +41,9 @@ struct ProblemResult {
   nlohmann::json detail = nlohmann::json::object();
 };
 
-// The text a scorer sees (protocol Fix-A): content when non-empty after
-// strip, else reasoning; never both concatenated.
+// The text a scorer sees (protocol Fix-A, docs/protocol.md 1.6): content when
+// it is a non-empty string (Python truthiness: white space counts), else
+// reasoning; never both concatenated.
 std::string ScoredText(const std::string& completion, const std::string& reasoning,
                        std::string* channel);
 

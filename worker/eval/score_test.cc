@@ -55,6 +55,22 @@ TEST(ScoreTest, AcceptsEveryIdAndTextKey) {
   EXPECT_EQ(run.results[0].scorer_version, "gsm8k_flexible/1");
 }
 
+// The protocol's rule is Python's `content if content else reasoning`: a
+// content of white space is truthy, so it is scored (as no answer) and the
+// reasoning is not read. Checked against the reference expression:
+//   python3 -c 'c="   \n"; r="540"; print(repr(c if c else r))'  ->  '   \n'
+TEST(ScoredTextTest, WhitespaceContentIsContentAsInPython) {
+  std::string channel;
+  EXPECT_EQ(ScoredText("   \n", "540", &channel), "   \n");
+  EXPECT_EQ(channel, "content");
+  EXPECT_EQ(ScoredText("", "540", &channel), "540");
+  EXPECT_EQ(channel, "reasoning");
+  EXPECT_EQ(ScoredText("", "", &channel), "");
+  EXPECT_EQ(channel, "empty");
+  EXPECT_EQ(ScoredText("18", "540", &channel), "18");
+  EXPECT_EQ(channel, "content");
+}
+
 TEST(ScoreTest, LengthStatisticsAndSaturation) {
   cohort::testing::TempDir dir;
   BenchSettings s = CardSettings("gsm8k");  // thinking, budget 12288
