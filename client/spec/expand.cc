@@ -165,6 +165,7 @@ absl::StatusOr<std::vector<std::string>> Builder::AddSuite(
     gen.inputs = {gguf_node.empty() ? Digest("gguf", gguf_digest)
                                     : From("gguf", gguf_node, "gguf"),
                   Digest("dataset", suite.dataset.digest)};
+    if (!suite.fewshot.empty()) gen.inputs.push_back(Digest("fewshot", suite.fewshot.digest));
     if (!gate.empty()) gen.inputs.push_back(From("gate", gate, "decision"));
     gen.gpus = 1;
     gen.tools = {"llama-server"};
@@ -174,6 +175,7 @@ absl::StatusOr<std::vector<std::string>> Builder::AddSuite(
                     {"scorer_version", spec_.scorer_version}};
     score.inputs = {From("completions", gen_id, "completions"),
                     Digest("dataset", suite.dataset.digest)};
+    if (!suite.fewshot.empty()) score.inputs.push_back(Digest("fewshot", suite.fewshot.digest));
     score.tools = ScoreTools(suite.bench);
     COHORT_ASSIGN_OR_RETURN(std::string score_id, Add(std::move(score)));
     scores.push_back(score_id);

@@ -18,7 +18,7 @@ std::string Spec3(const std::string& extra = "") {
          "\nrecipe:\n  dropmap: {target: 12}\n  upweight: {alpha: 1.2}\n"
          "grid:\n  dropmap.class_weights: {a: [1, 2], b: [1, 3], c: [1, 3]}\n" + extra +
          "eval:\n  profile: omk-card-2026-07\n  suites:\n"
-         "    - {bench: gsm8k, dataset: " + kD + ", limit: 10, shards: 2}\n"
+         "    - {bench: gsm8k, dataset: " + kD + ", fewshot: " + kD + ", limit: 10, shards: 2}\n"
          "    - {bench: arc_challenge, dataset: " + kD + ", limit: 5}\n";
 }
 
@@ -74,7 +74,7 @@ TEST(ExpandTest, GateGuardsEveryFullBench) {
   ASSERT_OK_AND_ASSIGN(
       Spec spec,
       ParseSpecText(Spec3("gates:\n  probe: {bench: gsm8k, dataset: " + kD +
-                          ", limit: 3}\n  condition: {metric: accuracy, op: '>=', value: 0.3}\n"
+                          ", fewshot: " + kD + ", limit: 3}\n  condition: {metric: accuracy, op: '>=', value: 0.3}\n"
                           "references:\n  - {name: base, gguf: " + kG + "}\n"),
                     "s.yaml", "/"));
   ASSERT_OK_AND_ASSIGN(Graph g, ExpandSpec(spec));

@@ -21,7 +21,7 @@ std::string Sweep() {
          "  quantize: {type: Q8_0}\n"
          "grid:\n  dropmap.class_weights: {v5: 1 1 2, v6: [1, 1, 3.5]}\n"
          "eval:\n  profile: omk-card-2026-07\n  server: {parallel: 2}\n"
-         "  suites:\n    - {bench: gsm8k, dataset: " + Digest('c') + ", limit: 5}\n";
+         "  suites:\n    - {bench: gsm8k, dataset: " + Digest('c') + ", fewshot: " + Digest('c') + ", limit: 5}\n";
 }
 
 TEST(ManifestTest, YamlOfTheManifestParsesBackToTheSameSpec) {

@@ -118,9 +118,67 @@ absl::StatusOr<InputRef> ParseDatasetInput(const YNode& node, const std::string&
   return ref;
 }
 
+// The train split beside a dataset file given by path (the published
+// layouts put train.jsonl beside test.jsonl); empty when there is none.
+std::string TrainBeside(const std::string& dataset_path) {
+  if (dataset_path.empty()) return "";
+  std::filesystem::path dir = std::filesystem::path(dataset_path).parent_path();
+  for (const char* name : {"train.jsonl", "train.jsonl.gz"}) {
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(dir / name, ec)) return (dir / name).string();
+  }
+  return "";
+}
+
+// A few-shot bench's exemplar split: the suite's `fewshot:` (a dataset name
+// such as gsm8k:train, or a path), else the named dataset's train split,
+// else train.jsonl beside the dataset file. A few-shot bench without one is
+// a spec error here rather than a silent zero-shot run on the workers.
+absl::StatusOr<InputRef> ParseFewshot(const YNode& suite_node, const YNode& dataset_node,
+                                      const Suite& suite, int num_fewshot,
+                                      const std::string& base_dir) {
+  if (auto given = suite_node.Get("fewshot")) return ParseDatasetInput(*given, base_dir);
+  if (num_fewshot <= 0) return InputRef{};
+  if (!suite.dataset.pinned_by.empty() && dataset_node.IsScalar()) {
+    COHORT_ASSIGN_OR_RETURN(std::string text, dataset_node.AsString());
+    std::string name = datasets::SplitDatasetName(text).first;
+    absl::StatusOr<datasets::Catalog> catalog = datasets::Catalog::Load(
+        datasets::SearchRoots(datasets::RootSettingsFromEnvironment("")));
+    if (!catalog.ok()) return dataset_node.Error(std::string(catalog.status().message()));
+    absl::StatusOr<datasets::ResolvedFile> file = catalog->Resolve(name + ":train");
+    if (!file.ok()) {
+      return dataset_node.Error(absl::StrCat(
+          suite.bench, " is ", num_fewshot, "-shot, and dataset ", name,
+          " has no train split for its exemplars: ", file.status().message()));
+    }
+    InputRef ref;
+    ref.kind = "dataset";
+    ref.where = dataset_node.where();
+    ref.path = file->path;
+    if (file->expected) {
+      ref.digest = "sha256:" + file->expected->sha256;
+      ref.pinned_by = absl::StrCat("dataset ", name, " (", file->expected->pinned_by, ")");
+    }
+    return ref;
+  }
+  InputRef ref;
+  ref.kind = "dataset";
+  ref.where = dataset_node.where();
+  ref.path = TrainBeside(suite.dataset.path);
+  if (ref.path.empty()) {
+    return dataset_node.Error(absl::StrCat(
+        suite.bench, " is ", num_fewshot,
+        "-shot: its exemplars come from the train split; name the dataset (dataset: ",
+        suite.bench, "), put train.jsonl beside the file, or give the split as "
+        "'fewshot: PATH'"));
+  }
+  return ref;
+}
+
 absl::StatusOr<Suite> ParseSuite(const YNode& node, const json& profile,
                                  const std::string& base_dir) {
-  COHORT_RETURN_IF_ERROR(node.CheckKeys({"name", "bench", "dataset", "limit", "shards"}));
+  COHORT_RETURN_IF_ERROR(
+      node.CheckKeys({"name", "bench", "dataset", "fewshot", "limit", "shards"}));
   Suite suite;
   suite.where = node.where();
   COHORT_ASSIGN_OR_RETURN(YNode bench, node.Require("bench"));
@@ -144,6 +202,12 @@ absl::StatusOr<Suite> ParseSuite(const YNode& node, const json& profile,
     if (v < 1 || v > 256) return shards->Error("must be in 1..256");
     suite.shards = static_cast<int>(v);
   }
+  int num_fewshot = 0;
+  const json& settings = profile["benches"][suite.bench];
+  auto shots = settings.find("num_fewshot");
+  if (shots != settings.end() && shots->is_number_integer()) num_fewshot = shots->get<int>();
+  COHORT_ASSIGN_OR_RETURN(suite.fewshot,
+                          ParseFewshot(node, dataset, suite, num_fewshot, base_dir));
   suite.name = suite.limit < 0 ? suite.bench : absl::StrCat(suite.bench, "-", suite.limit);
   if (auto name = node.Get("name")) {
     COHORT_ASSIGN_OR_RETURN(suite.name, name->AsString());
@@ -193,6 +257,7 @@ json SuiteJson(const Suite& s) {
   json out = {{"name", s.name}, {"bench", s.bench},
               {"dataset", InputJson(s.dataset)}, {"shards", s.shards}};
   if (s.limit >= 0) out["limit"] = s.limit;
+  if (!s.fewshot.empty()) out["fewshot"] = InputJson(s.fewshot);
   return out;
 }
 
@@ -312,8 +377,14 @@ std::vector<InputRef*> MutableInputs(Spec& spec) {
                       &spec.calibration}) {
     if (!r->empty()) out.push_back(r);
   }
-  for (Suite& s : spec.eval.suites) out.push_back(&s.dataset);
-  if (spec.gate) out.push_back(&spec.gate->probe.dataset);
+  for (Suite& s : spec.eval.suites) {
+    out.push_back(&s.dataset);
+    if (!s.fewshot.empty()) out.push_back(&s.fewshot);
+  }
+  if (spec.gate) {
+    out.push_back(&spec.gate->probe.dataset);
+    if (!spec.gate->probe.fewshot.empty()) out.push_back(&spec.gate->probe.fewshot);
+  }
   for (Reference& r : spec.references) {
     if (!r.gguf.empty()) out.push_back(&r.gguf);
   }

@@ -59,6 +59,9 @@ struct Suite {
   std::string name;   // unique in the spec; default: bench, or bench-<limit>
   std::string bench;  // a bench id of the profile
   InputRef dataset;
+  // The split few-shot exemplars are drawn from (GSM8K's train split), for a
+  // bench the profile runs with num_fewshot > 0; empty otherwise.
+  InputRef fewshot;
   int limit = -1;     // -1: the profile's limit
   int shards = 1;
   Where where;

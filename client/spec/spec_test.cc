@@ -14,6 +14,7 @@
 namespace cohort::client {
 namespace {
 
+using ::cohort::testing::StatusIs;
 using ::testing::HasSubstr;
 
 constexpr char kDigestA[] =
@@ -35,7 +36,7 @@ grid:
 eval:
   profile: omk-card-2026-07
   suites:
-    - {bench: gsm8k, dataset: )" + kDigestA + R"(, limit: 5}
+    - {bench: gsm8k, dataset: )" + kDigestA + R"(, fewshot: )" + kDigestA + R"(, limit: 5}
 )" + extra;
 }
 
@@ -95,7 +96,7 @@ TEST(SpecTest, GatesAndReferences) {
   ASSERT_OK_AND_ASSIGN(
       Spec spec,
       ParseSpecText(Sweep(std::string("gates:\n  probe: {bench: gsm8k, dataset: ") +
-                          kDigestA + ", limit: 2}\n  condition: accuracy >= 0.25\n"
+                          kDigestA + ", fewshot: " + kDigestA + ", limit: 2}\n  condition: accuracy >= 0.25\n"
                           "references:\n  - {name: base, gguf: " + kDigestA + "}\n"
                           "  - {name: old, campaign: c-1, model: v5}\n"),
                     "s.yaml", "/"));
@@ -189,7 +190,22 @@ std::string WithDataset(const std::string& dataset) {
   std::string text = Sweep();
   text.replace(text.find(std::string("dataset: ") + kDigestA), 9 + sizeof(kDigestA) - 1,
                "dataset: " + dataset);
+  // Without its own `fewshot:`, a named dataset brings its train split.
+  const std::string fewshot = std::string(", fewshot: ") + kDigestA;
+  text.erase(text.find(fewshot), fewshot.size());
   return text;
+}
+
+// A few-shot bench whose train split cannot be found is refused at submit,
+// naming the place; it used to run zero-shot on the workers, silently.
+TEST(SpecTest, FewShotBenchWithoutItsTrainSplitIsAnError) {
+  std::string text = Sweep();
+  const std::string fewshot = std::string(", fewshot: ") + kDigestA;
+  text.erase(text.find(fewshot), fewshot.size());
+  absl::StatusOr<Spec> spec = ParseSpecText(text, "s.yaml", "/");
+  EXPECT_THAT(spec.status(), StatusIs(absl::StatusCode::kInvalidArgument,
+                                      ::testing::AllOf(HasSubstr("s.yaml:"),
+                                                       HasSubstr("gsm8k is 5-shot"))));
 }
 
 TEST(SpecTest, DatasetsByName) {
@@ -201,6 +217,11 @@ TEST(SpecTest, DatasetsByName) {
   EXPECT_TRUE(absl::EndsWith(ref.path, "/data/gsm8k/test.jsonl")) << ref.path;
   EXPECT_EQ(ref.digest,
             "sha256:3730d312f6e3440559ace48831e51066acaca737f6eabec99bccb9e4b3c39d14");
+  // GSM8K is 5-shot in the profile: its exemplars' split comes along.
+  const InputRef& fewshot = spec.eval.suites[0].fewshot;
+  EXPECT_TRUE(absl::EndsWith(fewshot.path, "/data/gsm8k/train.jsonl")) << fewshot.path;
+  EXPECT_EQ(fewshot.digest,
+            "sha256:17f347dc51477c50d4efb83959dbb7c56297aba886e5544ee2aaed3024813465");
   EXPECT_THAT(ref.pinned_by, HasSubstr("dataset gsm8k ("));
   EXPECT_EQ(ref.kind, "dataset");
   ASSERT_OK_AND_ASSIGN(Spec train,
@@ -221,9 +242,11 @@ TEST(SpecTest, DatasetsByName) {
 
   // A name-like text that is a file beside the spec stays a path, as before.
   std::ofstream(dir.Join("mydata")) << "{}\n";
+  std::ofstream(dir.Join("train.jsonl")) << "{}\n";  // its exemplars' split, beside it
   ASSERT_OK_AND_ASSIGN(Spec file, ParseSpecText(WithDataset("mydata"), "s.yaml", dir.path()));
   EXPECT_EQ(file.eval.suites[0].dataset.path, dir.Join("mydata"));
   EXPECT_EQ(file.eval.suites[0].dataset.digest, "");
+  EXPECT_EQ(file.eval.suites[0].fewshot.path, dir.Join("train.jsonl"));
   unsetenv("XDG_CACHE_HOME");
 }
 
@@ -231,10 +254,13 @@ TEST(SpecTest, NamedDatasetIsCheckedAgainstItsPin) {
   cohort::testing::TempDir dir;
   std::filesystem::create_directories(dir.Join("toy"));
   std::ofstream(dir.Join("toy/test.jsonl")) << "changed\n";
+  std::ofstream(dir.Join("toy/train.jsonl")) << "t\n";
   std::ofstream(dir.Join("datasets.json"))
       << R"({"version": 1, "datasets": [{"name": "toy", "shipped": true, "source": "s",
              "license": "l", "files": [{"path": "toy/test.jsonl", "split": "test",
-             "sha256": ")" << Sha256Hex("original\n") << R"(", "bytes": 9}]}]})";
+             "sha256": ")" << Sha256Hex("original\n") << R"(", "bytes": 9},
+             {"path": "toy/train.jsonl", "split": "train", "sha256": ")"
+      << Sha256Hex("t\n") << R"(", "bytes": 2}]}]})";
   setenv("COHORT_DATA_DIR", dir.path().c_str(), 1);
   ASSERT_OK_AND_ASSIGN(Spec spec, ParseSpecText(WithDataset("toy"), "s.yaml", dir.path()));
   absl::StatusOr<std::vector<UserArtifact>> inputs = ResolveInputs(spec);

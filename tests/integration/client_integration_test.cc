@@ -49,6 +49,9 @@ class ClientIntegrationTest : public ::testing::Test {
     std::ofstream(dir_.Join("model/config.json")) << "{\"num_experts\": 16}";
     std::ofstream(dir_.Join("contrib.json")) << "{\"metadata\": {}}";
     std::ofstream(dir_.Join("test.jsonl")) << "{\"question\": \"1+1\", \"answer\": \"#### 2\"}\n";
+    // GSM8K is 5-shot: its exemplars' split beside the test split.
+    std::ofstream train(dir_.Join("train.jsonl"));
+    for (int i = 0; i < 5; ++i) train << "{\"question\": \"" << i << "+1\", \"answer\": \"#### " << i + 1 << "\"}\n";
     std::ofstream(dir_.Join("sweep.yaml"))
         << "kind: sweep\nname: it-sweep\nbase_model: model\ncontrib: contrib.json\n"
            "recipe:\n  dropmap: {target: 12, protect_top: 2}\n"

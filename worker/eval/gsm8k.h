@@ -4,10 +4,12 @@
 // test.jsonl ({question, answer}); the problem id is the 0-based row index.
 // Prompt template gsm8k_qa_fewshot_v1: num_fewshot exemplars
 // "Question: {q}\nAnswer: {a}\n\n", then "Question: {q}\nAnswer:", all in one
-// user message. The exemplars are the first num_fewshot rows of train.jsonl
-// beside the test file when it exists (the published layout); lm-eval draws
-// them with its seeded sampler instead (trap T17), and without train.jsonl
-// the prompt is zero-shot and the problem records fewshot_missing.
+// user message. The exemplars are drawn from the train split (settings'
+// fewshot_path, else train.jsonl beside the test file) exactly as lm-eval's
+// default sampler draws them: Python's random.Random(1234).sample(train, n),
+// one call per test row in row order (py_random.h); meta.fewshot_rows keeps
+// the train rows chosen. No train split with num_fewshot > 0 is an error
+// (kFailedPrecondition), never a silent zero-shot run.
 // Extractor gsm8k_flexible: the last match of (-?[$0-9.,]{2,})|(-?[0-9]+);
 // scoring is lm-eval's exact_match with ignore_case after deleting ",", "$",
 // everything through the last "#### " and a final "." from both sides.

@@ -58,6 +58,10 @@ struct BenchSettings {
   // ids of the list (LCB-medium-55 = the first 55 of the medium-100 list).
   std::string task_ids;
   int first = 0;
+  // Not a profile field: the file few-shot exemplars are drawn from (GSM8K's
+  // train split), given per run (`--fewshot`). Empty: train.jsonl beside
+  // the dataset, if there is one.
+  std::string fewshot_path;
 
   int SaturationThreshold() const;
 };

@@ -241,6 +241,15 @@ absl::StatusOr<quant::GgufSummary> Summarize(const std::string& path) {
   return quant::SummarizeGguf(gguf);
 }
 
+// `--fewshot FILE` when the step has a few-shot split (GSM8K's train split:
+// its exemplars are part of every prompt, so generate and score both read it).
+absl::StatusOr<std::vector<std::string>> FewshotArgs(const StepTask& task) {
+  std::string in = OptionalInput(task, "fewshot");
+  if (in.empty()) return std::vector<std::string>{};
+  COHORT_ASSIGN_OR_RETURN(std::string file, AsFile(in, ""));
+  return std::vector<std::string>{"--fewshot", file};
+}
+
 }  // namespace
 
 bool ParseToolProgress(absl::string_view line, TaskProgress* progress) {
@@ -361,9 +370,22 @@ absl::Status ToolExecutor::RunTool(const StepTask& task, std::vector<std::string
 }
 
 absl::StatusOr<StepResult> ToolExecutor::Execute(const StepTask& task) {
-  absl::StatusOr<StepResult> result = Dispatch(task);
+  absl::StatusOr<StepResult> result = DispatchCatching(task);
   if (!result.ok()) ClearFolder(task.output_root);
   return result;
+}
+
+// Step params come from the submitter. A value of the wrong type makes
+// nlohmann throw deep inside a handler; that must fail this step for good
+// (kInvalidArgument: a retry reads the same params) and never end the
+// worker, which would lease the same step again after its restart.
+absl::StatusOr<StepResult> ToolExecutor::DispatchCatching(const StepTask& task) {
+  try {
+    return Dispatch(task);
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("step ", task.key, ": bad params: ", e.what()));
+  }
 }
 
 absl::StatusOr<StepResult> ToolExecutor::Dispatch(const StepTask& task) {
@@ -581,6 +603,8 @@ absl::StatusOr<StepResult> ToolExecutor::Generate(const StepTask& task) {
   if (int ctx = server_params.value("ctx_size", 0); ctx > 0) {
     argv.insert(argv.end(), {"--ctx-size", std::to_string(ctx)});
   }
+  COHORT_ASSIGN_OR_RETURN(std::vector<std::string> fewshot, FewshotArgs(task));
+  argv.insert(argv.end(), fewshot.begin(), fewshot.end());
   std::string summary;
   COHORT_RETURN_IF_ERROR(RunTool(task, argv, "", &summary));
   COHORT_ASSIGN_OR_RETURN(std::string out, OutputDir(task, "completions"));
@@ -605,12 +629,13 @@ absl::StatusOr<StepResult> ToolExecutor::Score(const StepTask& task) {
   std::string profile = (fs::path(task.output_root) / "profile.json").string();
   COHORT_RETURN_IF_ERROR(WriteFileAtomically(profile, params["profile"].dump(1)));
   std::string scores = (fs::path(out) / "scores.jsonl").string();
+  std::vector<std::string> argv = {config_.self_binary, "score", "--bench", bench,
+                                   "--dataset", dataset, "--completions", completions,
+                                   "--out", scores, "--profile", profile};
+  COHORT_ASSIGN_OR_RETURN(std::vector<std::string> fewshot, FewshotArgs(task));
+  argv.insert(argv.end(), fewshot.begin(), fewshot.end());
   std::string summary;
-  COHORT_RETURN_IF_ERROR(RunTool(task,
-                                 {config_.self_binary, "score", "--bench", bench,
-                                  "--dataset", dataset, "--completions", completions,
-                                  "--out", scores, "--profile", profile},
-                                 "", &summary));
+  COHORT_RETURN_IF_ERROR(RunTool(task, argv, "", &summary));
   COHORT_RETURN_IF_ERROR(WriteFileAtomically((fs::path(out) / "summary.json").string(), summary));
   COHORT_ASSIGN_OR_RETURN(std::vector<TaskResultRow> rows, ReadScoreRows(scores));
   if (task.on_result) {

@@ -50,6 +50,7 @@ class ToolExecutor final : public StepExecutor {
 
  private:
   absl::StatusOr<StepResult> Dispatch(const StepTask& task);
+  absl::StatusOr<StepResult> DispatchCatching(const StepTask& task);
   absl::StatusOr<StepResult> Dropmap(const StepTask& task);
   absl::StatusOr<StepResult> Prune(const StepTask& task);
   absl::StatusOr<StepResult> Upweight(const StepTask& task);

@@ -47,6 +47,7 @@ absl::StatusOr<Plan> MakePlan(const BenchRunOptions& options) {
                                                    plan.bench->name, "'"));
   }
   plan.settings = *settings;
+  plan.settings.fewshot_path = options.fewshot;
   if (options.limit >= 0) plan.settings.limit = options.limit;
   if (options.shard_count < 1 || options.shard_index < 0 ||
       options.shard_index >= options.shard_count) {
@@ -85,9 +86,14 @@ ChatRequest RequestFor(const eval::BenchSettings& settings, const eval::Problem&
 absl::Status CheckRunIdentity(const BenchRunOptions& options, const Plan& plan,
                               const std::string& fingerprint) {
   COHORT_ASSIGN_OR_RETURN(std::string dataset_digest, Sha256File(options.dataset));
+  std::string fewshot_digest;
+  if (!options.fewshot.empty()) {
+    COHORT_ASSIGN_OR_RETURN(fewshot_digest, Sha256File(options.fewshot));
+  }
   Json identity = {{"bench", plan.bench->name},
                    {"profile_digest", plan.profile.digest},
                    {"dataset_sha256", dataset_digest},
+                   {"fewshot_sha256", fewshot_digest},
                    {"limit", plan.settings.limit},
                    {"shard", {options.shard_index, options.shard_count}},
                    {"server", fingerprint}};

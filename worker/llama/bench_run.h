@@ -46,6 +46,7 @@ namespace cohort::worker::llama {
 struct BenchRunOptions {
   std::string bench;
   std::string dataset;
+  std::string fewshot;  // the few-shot exemplars' split (GSM8K train); optional
   std::string out;  // the journal (JSONL); resumed when it exists
   std::string profile = "omk-card-2026-07";
   int limit = -1;   // overrides the profile's subset when >= 0 (0 = all)

@@ -86,6 +86,10 @@ void AddBenchCommand(CLI::App& app, CommandFn* selected) {
       ->required();
   cmd->add_option("--dataset", flags->run.dataset, "the bench's published data file")
       ->required();
+  cmd->add_option("--fewshot", flags->run.fewshot,
+                  "the split few-shot exemplars are drawn from (GSM8K: train.jsonl; default: "
+                  "train.jsonl beside --dataset)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--out", flags->run.out, "completions journal (JSONL; resumed if present)")
       ->required();
   cmd->add_option("--limit", flags->run.limit, "first N problems (default: the profile's)");

@@ -24,6 +24,7 @@ namespace {
 struct ScoreOptions {
   std::string bench;
   std::string dataset;
+  std::string fewshot;
   std::string completions;
   std::string out;
   std::string profile = eval::kDefaultProfile;
@@ -48,8 +49,10 @@ absl::StatusOr<std::string> RunScore(const ScoreOptions& options) {
     return absl::InvalidArgumentError(absl::StrCat(
         "profile '", profile.name, "' has no settings for bench '", bench->name, "'"));
   }
+  eval::BenchSettings run_settings = *settings;
+  run_settings.fewshot_path = options.fewshot;
   COHORT_ASSIGN_OR_RETURN(std::vector<eval::Problem> problems,
-                          bench->load(options.dataset, *settings));
+                          bench->load(options.dataset, run_settings));
   COHORT_ASSIGN_OR_RETURN(std::vector<eval::CompletionRow> rows,
                           eval::ReadCompletions(options.completions));
   COHORT_ASSIGN_OR_RETURN(
@@ -80,6 +83,9 @@ void AddScoreCommand(CLI::App& app, CommandFn* selected) {
   cmd->add_option("--dataset", options->dataset,
                   "the bench's published data file (.jsonl, .jsonl.gz, GPQA .csv)")
       ->required();
+  cmd->add_option("--fewshot", options->fewshot,
+                  "the split few-shot exemplars were drawn from (as given to bench)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--completions", options->completions,
                   "JSONL: {task_id|id|problem_id|idx|prompt, completion|response}")
       ->required();

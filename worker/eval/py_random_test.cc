@@ -1,0 +1,45 @@
+#include "worker/eval/py_random.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace cohort::worker::eval {
+namespace {
+
+using ::testing::ElementsAre;
+
+// Expected values from CPython 3.11 (Debian 12's python3):
+//   python3 -c 'import random; r=random.Random(1234);
+//     print([r.getrandbits(32) for _ in range(3)])'
+TEST(PyRandomTest, GetRandBitsMatchesCPython) {
+  PyRandom r(1234);
+  EXPECT_EQ(r.GetRandBits(32), 4150886329u);
+  EXPECT_EQ(r.GetRandBits(32), 3342196574u);
+  EXPECT_EQ(r.GetRandBits(32), 1892932127u);
+  //   python3 -c 'import random; print(random.Random(2**40+5).getrandbits(32))'
+  PyRandom wide((uint64_t{1} << 40) + 5);
+  EXPECT_EQ(wide.GetRandBits(32), 2166296868u);
+}
+
+// lm-eval's GSM8K exemplars: one random.Random(1234).sample(train, 5) per
+// test document, in document order, over the 7,473-row train split:
+//   python3 -c 'import random; r=random.Random(1234); p=list(range(7473));
+//     [print(r.sample(p, 5)) for _ in range(3)]'
+TEST(PyRandomTest, SampleOfALargePopulationMatchesCPython) {
+  PyRandom r(1234);
+  EXPECT_THAT(r.Sample(7473, 5), ElementsAre(6374, 3610, 957, 61, 742));
+  EXPECT_THAT(r.Sample(7473, 5), ElementsAre(7462, 6610, 4769, 286, 5501));
+  EXPECT_THAT(r.Sample(7473, 5), ElementsAre(5677, 687, 806, 6279, 2905));
+}
+
+// Small populations take sample's pool branch:
+//   python3 -c 'import random; r=random.Random(99);
+//     print(r.sample(list(range(10)), 4), r.sample(list(range(30)), 7))'
+TEST(PyRandomTest, SampleOfASmallPopulationMatchesCPython) {
+  PyRandom r(99);
+  EXPECT_THAT(r.Sample(10, 4), ElementsAre(6, 9, 3, 4));
+  EXPECT_THAT(r.Sample(30, 7), ElementsAre(5, 7, 28, 4, 24, 2, 8));
+}
+
+}  // namespace
+}  // namespace cohort::worker::eval
