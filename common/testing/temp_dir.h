@@ -40,11 +40,12 @@ inline std::string SourceDir() {
   return dir != nullptr ? dir : ".";
 }
 
-// ../shared beside the repository: real datasets and goldens.
-inline std::string SharedDir() {
-  const char* dir = std::getenv("COHORT_SHARED_DIR");
-  return dir != nullptr ? std::string(dir) : SourceDir() + "/../shared";
-}
+// The benchmark data shipped in the repository (data/, see data/datasets.json).
+inline std::string DatasetsDir() { return SourceDir() + "/data"; }
+
+// Test-only data in the repository (tests/data): the reference pruning
+// scripts' goldens and the recorded llama-server exchanges.
+inline std::string TestDataDir() { return SourceDir() + "/tests/data"; }
 
 }  // namespace cohort::testing
 

@@ -626,7 +626,7 @@ class ChaosTrial {
     std::string base = Register(dir_.Join("base"), true);
     std::string contrib = Register(dir_.Join("contrib.json"), false);
     std::string dataset =
-        Register(cohort::testing::SharedDir() + "/datasets/gsm8k/test.jsonl", false);
+        Register(cohort::testing::DatasetsDir() + "/gsm8k/test.jsonl", false);
     absl::StatusOr<std::string> profile_text =
         ReadFileToString(source_dir_ + "/worker/eval/profiles/omk-card-2026-07.json");
     if (!profile_text.ok()) return profile_text.status();

@@ -89,7 +89,7 @@ SubprocessResult Cohort(std::vector<std::string> args, absl::Duration timeout = 
   options.working_dir = shared->dir.path();
   options.extra_env = {{"COHORT_COORDINATOR", shared->cohortd->address()},
                        {"COHORT_TOKEN", shared->client_token},
-                       {"COHORT_DATASETS", testing::SharedDir() + "/datasets"},
+                       {"COHORT_DATASETS", testing::DatasetsDir()},
                        {"HOME", shared->dir.path()}};  // no user config leaks in
   options.timeout = timeout;
   absl::StatusOr<SubprocessResult> r = RunSubprocess(options);

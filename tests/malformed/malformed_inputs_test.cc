@@ -290,7 +290,7 @@ void AddCompletionsCases(std::vector<Case>* cases) {
         {"completions", row.name,
          [text](const std::string& dir) { WriteBytes(dir + "/completions.jsonl", text); },
          {Bin(), "score", "--bench", "gsm8k", "--dataset",
-          cohort::testing::SharedDir() + "/datasets/gsm8k/test.jsonl", "--completions",
+          cohort::testing::DatasetsDir() + "/gsm8k/test.jsonl", "--completions",
           "{dir}/completions.jsonl", "--out", "{dir}/scores.jsonl"},
          nullptr, row.mention, {"scores.jsonl"}});
   }

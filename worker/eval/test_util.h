@@ -16,7 +16,7 @@
 namespace cohort::worker::eval {
 
 inline std::string DatasetPath(const std::string& relative) {
-  return cohort::testing::SharedDir() + "/datasets/" + relative;
+  return cohort::testing::DatasetsDir() + "/" + relative;
 }
 
 // The card profile's settings for `bench` (fails the test when absent).

@@ -206,7 +206,7 @@ TEST_F(ToolExecutorTest, GenerateThenScoreStreamsScoredRows) {
   nlohmann::json gsm8k = profile["benches"]["gsm8k"];
   gsm8k["limit"] = 3;
   profile["benches"] = {{"gsm8k", gsm8k}};
-  std::string dataset = cohort::testing::SharedDir() + "/datasets/gsm8k/test.jsonl";
+  std::string dataset = cohort::testing::DatasetsDir() + "/gsm8k/test.jsonl";
   nlohmann::json params = {{"bench", "gsm8k"}, {"profile", profile},
                            {"shard", {{"index", 0}, {"count", 1}}},
                            {"server", {{"parallel", 2}, {"ctx_size", 65536}}}};
@@ -235,6 +235,27 @@ TEST_F(ToolExecutorTest, GenerateThenScoreStreamsScoredRows) {
   ASSERT_OK_AND_ASSIGN(std::string summary,
                        ReadFileToString(scores.outputs[0].second + "/summary.json"));
   EXPECT_EQ(nlohmann::json::parse(summary)["n"], 3);
+}
+
+// A step whose params have the wrong types (a submitter's mistake or an
+// attack) fails for good with the reason; it used to throw nlohmann's
+// type_error out of the executor and end the worker, which then leased the
+// same step again after its restart.
+TEST_F(ToolExecutorTest, ParamsOfTheWrongTypeFailTheStepInsteadOfThrowing) {
+  const std::string dataset = cohort::testing::DatasetsDir() + "/gsm8k/test.jsonl";
+  fs::create_directories(dir_.Join("completions"));
+  for (const char* params : {R"({"bench": 1, "profile": {}})",
+                             R"({"bench": "gsm8k", "profile": {"benches": 7}})",
+                             R"({"bench": ["x"], "profile": "y"})"}) {
+    absl::StatusOr<StepResult> result = Execute(Task(
+        TaskKind::kScore, params, {{"completions", dir_.Join("completions")}, {"dataset", dataset}}));
+    EXPECT_THAT(result.status(), StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_)) << params;
+  }
+  absl::StatusOr<StepResult> quantize =
+      Execute(Task(TaskKind::kQuantize, R"({"type": {"nested": true}})",
+                   {{"gguf", dir_.Join("missing.gguf")}}));
+  EXPECT_FALSE(quantize.ok());
+  EXPECT_NE(quantize.status().code(), absl::StatusCode::kUnknown);
 }
 
 TEST(ToolProgressTest, ReadsQuantizeLines) {

@@ -19,7 +19,7 @@ using ::cohort::testing::StatusIs;
 using ::testing::HasSubstr;
 using Json = nlohmann::json;
 
-std::string Recordings() { return cohort::testing::SharedDir() + "/llama-server"; }
+std::string Recordings() { return cohort::testing::TestDataDir() + "/llama-server"; }
 
 Json LoadRecording(const std::string& name) {
   absl::StatusOr<std::string> text = ReadFileToString(Recordings() + "/" + name);

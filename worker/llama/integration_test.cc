@@ -31,7 +31,7 @@ using ::cohort::testing::TempDir;
 using ::testing::HasSubstr;
 using testing::FakeLlamaServer;
 
-std::string Gsm8k() { return cohort::testing::SharedDir() + "/datasets/gsm8k/test.jsonl"; }
+std::string Gsm8k() { return cohort::testing::DatasetsDir() + "/gsm8k/test.jsonl"; }
 
 // Slots big enough for gsm8k's 16384-token generation need plus the prompt.
 std::vector<std::string> FakeArgs(std::vector<std::string> more = {}) {

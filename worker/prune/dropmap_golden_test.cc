@@ -23,7 +23,7 @@ namespace cohort::worker::prune {
 namespace {
 
 std::string GoldenDir() {
-  return cohort::testing::SharedDir() + "/goldens/dropmap";
+  return cohort::testing::TestDataDir() + "/goldens/dropmap";
 }
 
 std::string ReadAll(const std::string& path) {

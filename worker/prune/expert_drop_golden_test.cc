@@ -16,12 +16,12 @@ namespace cohort::worker::prune {
 namespace {
 
 namespace fs = std::filesystem;
-using ::cohort::testing::SharedDir;
+using ::cohort::testing::TestDataDir;
 using ::cohort::testing::StatusIs;
 using ::cohort::testing::TempDir;
 
 std::string CaseDir() {
-  return SharedDir() + "/goldens/prune/shared_g4tiny_s1234";
+  return TestDataDir() + "/goldens/prune/shared_g4tiny_s1234";
 }
 
 std::string Read(const std::string& path) {

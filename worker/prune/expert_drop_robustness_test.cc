@@ -21,13 +21,13 @@ namespace cohort::worker::prune {
 namespace {
 
 namespace fs = std::filesystem;
-using ::cohort::testing::SharedDir;
+using ::cohort::testing::TestDataDir;
 using ::cohort::testing::StatusIs;
 using ::cohort::testing::TempDir;
 using ::testing::HasSubstr;
 
 std::string CaseDir() {
-  return SharedDir() + "/goldens/prune/shared_g4tiny_s1234";
+  return TestDataDir() + "/goldens/prune/shared_g4tiny_s1234";
 }
 
 class RobustnessTest : public ::testing::Test {

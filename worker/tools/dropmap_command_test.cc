@@ -61,7 +61,7 @@ void CopyInputs(const std::string& from, const std::string& to) {
 }
 
 TEST(DropmapCommandTest, EveryGoldenCaseIsByteIdentical) {
-  const std::string goldens = cohort::testing::SharedDir() + "/goldens/dropmap";
+  const std::string goldens = cohort::testing::TestDataDir() + "/goldens/dropmap";
   int cases = 0;
   for (const auto& entry : fs::directory_iterator(goldens)) {
     const std::string name = entry.path().filename().string();
@@ -85,7 +85,7 @@ TEST(DropmapCommandTest, EveryGoldenCaseIsByteIdentical) {
 }
 
 TEST(DropmapCommandTest, BadInputExitsTwoAndWritesNothing) {
-  const std::string goldens = cohort::testing::SharedDir() + "/goldens/dropmap";
+  const std::string goldens = cohort::testing::TestDataDir() + "/goldens/dropmap";
   cohort::testing::TempDir work;
   CopyInputs(goldens + "/s01_tiny_max_rank_ties_shuffled", work.path());
   EXPECT_EQ(RunDropmapIn(work.path(), {"--data", "contrib_v5.json", "--target",
