@@ -11,9 +11,9 @@
 #
 # llama.cpp: set COHORT_LLAMA_CPP_DIR to a llama.cpp build (convert script,
 # llama-quantize, llama-server) to use the real tools; otherwise the test
-# fakes in tests/fakes stand in, and the demo says so. Datasets: set
-# COHORT_DATASETS to a folder holding gsm8k/ and arc_challenge/; otherwise
-# ../shared/datasets beside the checkout is used.
+# fakes in tests/fakes stand in, the fake llama-server answers as a simulated
+# model of each variant (tests/fakes/fake_model.py), and the demo says so.
+# Datasets: the benchmark files shipped in data/ (data/datasets.json).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -23,17 +23,22 @@ bash deploy/local/build.sh --target cohortd cohort-worker cohort
 BIN="$ROOT/build/bin"
 DEMO="$ROOT/build/demo"
 
+SIMULATED=0
 if [ -n "${COHORT_LLAMA_CPP_DIR:-}" ] && [ -x "$COHORT_LLAMA_CPP_DIR/llama-server" -o -x "$COHORT_LLAMA_CPP_DIR/build/bin/llama-server" -o -x "$COHORT_LLAMA_CPP_DIR/bin/llama-server" ]; then
   TOOLS="$COHORT_LLAMA_CPP_DIR"
   echo "demo: llama.cpp tools from $TOOLS (real convert, quantize and llama-server)"
 else
   TOOLS="$ROOT/tests/fakes"
-  echo "demo: no llama.cpp build found (set COHORT_LLAMA_CPP_DIR to use one);"
-  echo "      the test fakes stand in for convert_hf_to_gguf.py, llama-quantize and"
-  echo "      llama-server: the GGUFs are valid but empty and the answers are canned,"
-  echo "      so the scores below exercise the pipeline, not a model."
+  SIMULATED=1
+  echo "demo: no llama.cpp build found, so the test fakes stand in for llama.cpp and"
+  echo "      the fake llama-server answers as a SIMULATED model of each variant"
+  echo "      (tests/fakes/fake_model.py): its skill on a bench falls with the share"
+  echo "      of that bench's class contributions the variant's drop map removed."
+  echo "      THE SCORES BELOW ARE SIMULATED, NOT MEASURED. For real numbers, point"
+  echo "      the demo at a llama.cpp build:"
+  echo "        COHORT_LLAMA_CPP_DIR=/path/to/llama.cpp bash deploy/local/demo.sh"
 fi
-export COHORT_DATASETS="${COHORT_DATASETS:-$(cd "$ROOT/.." && pwd)/shared/datasets}"
+export COHORT_DATASETS="${COHORT_DATASETS:-$ROOT/data}"
 if [ ! -f "$COHORT_DATASETS/gsm8k/test.jsonl" ]; then
   echo "demo: no datasets at $COHORT_DATASETS (set COHORT_DATASETS)" >&2
   exit 2
@@ -48,6 +53,12 @@ echo "demo: synthetic checkpoint and contribution data"
 "$BIN/cohort-worker" synth-model --layout qwen3moe --experts 16 --output-dir demo/model
 "$BIN/cohort-worker" synth-contrib --layers 4 --experts 16 --output demo/contrib.json
 "$BIN/cohort-worker" inspect demo/model | head -5
+
+if [ "$SIMULATED" = 1 ]; then
+  # Read by the fake llama-server the workers start (tests/fakes/README.md).
+  export FAKE_LLAMA_SIMULATE="$DEMO/demo/contrib.json"
+  export FAKE_LLAMA_TOKEN_LATENCY_MS="${FAKE_LLAMA_TOKEN_LATENCY_MS:-0.02}"
+fi
 
 echo "demo: starting a local cluster (cohortd + 2 workers)"
 "$BIN/cohort" up --state-dir "$DEMO/cluster" --listen 127.0.0.1:0 --workers 2 --gpus 1 \
@@ -75,4 +86,8 @@ echo "== compare coder vs even =="
 echo
 echo "demo: resubmitting the same sweep (every step is cached)"
 "$BIN/cohort" submit sweep.yaml >/dev/null
+if [ "$SIMULATED" = 1 ]; then
+  echo "demo: the scores above came from the simulated model (tests/fakes/fake_model.py),"
+  echo "      not from a real one; set COHORT_LLAMA_CPP_DIR to run llama.cpp."
+fi
 echo "demo: done; state kept in $DEMO (cluster stopped)"

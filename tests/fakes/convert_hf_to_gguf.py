@@ -7,6 +7,7 @@ and types; the data section is zeros.
 """
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -291,6 +292,26 @@ def set_metadata(g, config, arch, ftype, dir_model, args, wrong_experts):
     g.set("tokenizer.ggml.token_type", gg.ARRAY, (gg.INT32, [1] * vocab))
 
 
+def set_fake_provenance(g, dir_model, parts):
+    """Fake-only keys. The real converter writes the tensor data, so two
+    checkpoints that differ only in their weights give different GGUFs; this
+    fake writes zeros, so it records a digest of the shards instead. The kept
+    experts of a pruned checkpoint (its expert_drop_metadata.json) let the
+    simulated model (fake_model.py) answer as that variant would."""
+    h = hashlib.sha256()
+    for part in parts:
+        with open(part, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    g.set("cohort.fake.source_sha256", gg.STRING, h.hexdigest())
+    meta = dir_model / "expert_drop_metadata.json"
+    if meta.exists():
+        with open(meta, encoding="utf-8") as f:
+            keep = json.load(f).get("per_layer_keep")
+        if isinstance(keep, dict):
+            g.set("cohort.fake.per_layer_keep", gg.STRING, json.dumps(keep, sort_keys=True))
+
+
 def human(n):
     for unit in ("", "K", "M", "G", "T"):
         if n < 1000:
@@ -331,6 +352,7 @@ def main():
     g = gg.Gguf()
     set_metadata(g, config, arch, ftype, dir_model, args,
                  fault == "wrong_expert_count")
+    set_fake_provenance(g, dir_model, parts)
     for new, dims, ggml_type, dtype in tensors:
         logger.info(f"{(new + ','):<{width}} {TORCH_DTYPES.get(dtype, dtype)} --> "
                     f"{gg.GGML_TYPES[ggml_type][0].upper()}, shape = "

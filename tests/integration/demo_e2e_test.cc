@@ -3,6 +3,7 @@
 // killed with -9 in the middle and restarted; the campaign still completes,
 // every scored problem is stored exactly once, resubmitting runs zero
 // steps, and `cohort report` matches the numbers computed from the rows.
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -38,7 +39,7 @@ class DemoEndToEndTest : public ::testing::Test {
     options.working_dir = dir_.path();
     options.extra_env = {{"COHORT_COORDINATOR", cohortd_ ? cohortd_->address() : ""},
                          {"COHORT_TOKEN", client_token_},
-                         {"COHORT_DATASETS", cohort::testing::SharedDir() + "/datasets"},
+                         {"COHORT_DATASETS", cohort::testing::DatasetsDir()},
                          {"HOME", dir_.path()}};
     options.timeout = absl::Minutes(3);
     absl::StatusOr<SubprocessResult> r = RunSubprocess(options);
@@ -99,6 +100,10 @@ TEST_F(DemoEndToEndTest, SweepSurvivesCoordinatorKillAndReportsMatchRows) {
     spec.coordinator = cohortd_->address();
     spec.token_file = dir_.Join("worker.token");
     spec.gpus = 1;
+    // As the demo runs it: the fake llama-server answers as a simulated model
+    // of each variant (tests/fakes/fake_model.py).
+    spec.env = {{"FAKE_LLAMA_SIMULATE", dir_.Join("demo/contrib.json")},
+                {"FAKE_LLAMA_TOKEN_LATENCY_MS", "0.02"}};
     workers.push_back(std::make_unique<WorkerProcess>(spec));
     ASSERT_OK(workers.back()->Start());
   }
@@ -127,7 +132,7 @@ TEST_F(DemoEndToEndTest, SweepSurvivesCoordinatorKillAndReportsMatchRows) {
       << campaign.DebugString() << Unsucceeded(id);
   EXPECT_EQ(Succeeded(campaign), 24);
 
-  // Every scored problem exactly once: 3 variants x 2 benches x 5 problems.
+  // Every scored problem exactly once: 3 variants x 2 benches x 50 problems.
   auto stub = v1::Coordinator::NewStub(cohortd_->Channel());
   v1::QueryResultsRequest query;
   query.set_campaign_id(id);
@@ -145,7 +150,7 @@ TEST_F(DemoEndToEndTest, SweepSurvivesCoordinatorKillAndReportsMatchRows) {
     ++n;
   }
   ASSERT_TRUE(reader->Finish().ok());
-  EXPECT_EQ(rows, 30);
+  EXPECT_EQ(rows, 300);
   EXPECT_EQ(by_step.size(), 6u);
 
   // The report's accuracy per (model, bench) equals passed / n of its rows.
@@ -155,13 +160,14 @@ TEST_F(DemoEndToEndTest, SweepSurvivesCoordinatorKillAndReportsMatchRows) {
   ASSERT_FALSE(parsed.is_discarded()) << report.stdout_data;
   std::multiset<double> from_rows, from_report;
   for (const auto& [step, counts] : by_step) {
-    from_rows.insert(100.0 * counts.first / counts.second);
+    from_rows.insert(std::round(1e6 * counts.first / counts.second) / 1e4);
   }
   std::function<void(const nlohmann::json&)> collect = [&](const nlohmann::json& j) {
     if (j.is_object()) {
       if (j.contains("accuracy") && j["accuracy"].is_number() && j.contains("n")) {
         double a = j["accuracy"].get<double>();
-        from_report.insert(a <= 1.0 ? 100.0 * a : a);
+        // In percent, rounded: 31/50 is 0.62, and 100 * 0.62 is not 62.
+        from_report.insert(std::round(1e4 * (a <= 1.0 ? 100.0 * a : a)) / 1e4);
       }
       for (const auto& [k, v] : j.items()) collect(v);
     } else if (j.is_array()) {
@@ -170,6 +176,23 @@ TEST_F(DemoEndToEndTest, SweepSurvivesCoordinatorKillAndReportsMatchRows) {
   };
   collect(parsed);
   EXPECT_EQ(from_report, from_rows) << report.stdout_data;
+
+  // What the demo is for: the class weights move the scores. The variants'
+  // accuracies differ on both benches, and none is 0 or 100%.
+  for (const nlohmann::json& suite : parsed["suites"]) {
+    std::set<double> accuracies;
+    for (const auto& [model, cell] : suite["cells"].items()) {
+      double a = cell["accuracy"].get<double>();
+      EXPECT_GT(a, 0.0) << suite.dump();
+      EXPECT_LT(a, 1.0) << suite.dump();
+      accuracies.insert(a);
+    }
+    EXPECT_GE(accuracies.size(), 2u) << "every variant scored the same: " << suite.dump();
+  }
+  // Thinking lengths have a tail that reaches the reasoning budget.
+  SubprocessResult lengths = Run({Bin("cohort"), "lengths", id});
+  ASSERT_EQ(lengths.exit_code, 0) << lengths.stderr_data;
+  EXPECT_THAT(lengths.stdout_data, HasSubstr("12299")) << lengths.stdout_data;
 
   SubprocessResult again = Run({Bin("cohort"), "submit", "sweep.yaml"});
   ASSERT_EQ(again.exit_code, 0) << again.stderr_data;
