@@ -2,8 +2,10 @@
 
 #include <filesystem>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/atomic_file.h"
+#include "common/errno_status.h"
 #include "common/status_macros.h"
 #include "worker/prune/upweight.h"
 
@@ -11,12 +13,6 @@ namespace cohort::worker::prune {
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr const char* kSideFiles[] = {
-    "tokenizer.json",         "tokenizer_config.json",
-    "chat_template.jinja",    "generation_config.json",
-    "processor_config.json",  "special_tokens_map.json",
-    "preprocessor_config.json"};
 
 constexpr const char* kCountKeys[] = {"num_experts", "num_local_experts",
                                       "n_routed_experts", "moe_num_experts"};
@@ -89,13 +85,29 @@ OrderedJson UpdatedConfig(const OrderedJson& config, int target) {
   return updated;
 }
 
-absl::Status CopySideFiles(const std::string& from, const std::string& to) {
+// Whether a source entry is carried into the pruned checkpoint as it is.
+// The shards and the index are rewritten, config.json and the metadata are
+// written anew, and shard backups of an earlier upweight hold unpruned
+// tensors. Everything else (tokenizer.model, vocab.json + merges.txt, chat
+// templates, READMEs, licenses, subfolders) goes along: llama.cpp's converter
+// needs the tokenizer files, whatever their names.
+bool CarriedOver(const std::string& name) {
+  return !absl::EndsWith(name, ".safetensors") && name != kIndexFileName &&
+         name != "config.json" && name != "expert_drop_metadata.json" &&
+         !absl::EndsWith(name, kBackupSuffix);
+}
+
+absl::Status CarryOverFiles(const std::string& from, const std::string& to) {
   std::error_code ec;
-  for (const char* name : kSideFiles) {
-    std::string src = from + "/" + name;
-    if (!fs::exists(src, ec)) continue;
-    COHORT_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(src));
-    COHORT_RETURN_IF_ERROR(WriteFileAtomically(to + "/" + name, bytes));
+  fs::directory_iterator it(from, ec);
+  if (ec) return ErrnoToStatus(ec.value(), absl::StrCat("listing ", from));
+  for (const fs::directory_entry& entry : it) {
+    const std::string name = entry.path().filename().string();
+    if (!CarriedOver(name)) continue;
+    // Symbolic links are followed (a Hugging Face cache snapshot is links
+    // into its blob store): the pruned checkpoint stands on its own.
+    fs::copy(entry.path(), fs::path(to) / name, fs::copy_options::recursive, ec);
+    if (ec) return ErrnoToStatus(ec.value(), absl::StrCat("copying ", entry.path().string()));
   }
   return absl::OkStatus();
 }
@@ -180,7 +192,7 @@ absl::StatusOr<PruneResult> PruneCheckpoint(const PruneOptions& options) {
   COHORT_RETURN_IF_ERROR(WriteFileAtomically(
       out.path() + "/config.json",
       PyJsonDumps(UpdatedConfig(config, plan.target_experts), 2)));
-  COHORT_RETURN_IF_ERROR(CopySideFiles(src, out.path()));
+  COHORT_RETURN_IF_ERROR(CarryOverFiles(src, out.path()));
   COHORT_RETURN_IF_ERROR(WriteFileAtomically(
       out.path() + "/expert_drop_metadata.json",
       MetadataJson(plan, drop_map, AbsolutePath(options.drop_map))));

@@ -11,9 +11,12 @@
 //                                     order), indent=2
 //   config.json                       expert count keys set to the kept
 //                                     count, re-dumped indent=2
-//   tokenizer.json, tokenizer_config.json, chat_template.jinja,
-//   generation_config.json, processor_config.json,
-//   special_tokens_map.json, preprocessor_config.json   copied if present
+//   every other file and folder of the source, byte for byte (links
+//   followed): tokenizer.json / tokenizer.model / vocab.json + merges.txt,
+//   templates, READMEs, licenses, subfolders. Not carried: *.safetensors,
+//   the index, and *.pre_shared_upweight backups. The reference copies a
+//   fixed list instead and so lost tokenizer.model, which llama.cpp's
+//   converter needs (a deliberate difference, docs/pruning.md).
 //   expert_drop_metadata.json         base_model, method, drop_map_file
 //                                     (absolute), counts, per-layer keep/drop
 //   .shared_applied                   fused upweight only

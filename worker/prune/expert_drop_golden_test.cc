@@ -1,6 +1,7 @@
 // Golden tests: prune, upweight (1.2, 1.05, twice, multi-shard) and fused
 // prune+upweight must reproduce tests/data/goldens/prune byte for byte.
 #include <filesystem>
+#include <map>
 #include <set>
 #include <string>
 
@@ -91,7 +92,51 @@ TEST(PruneGoldenTest, AfterDropIsByteIdentical) {
   EXPECT_EQ(result.target_experts, 12);
   EXPECT_EQ(result.shards, 1);
   EXPECT_EQ(result.sliced_tensors, 16);
-  ExpectFolderMatches(tmp.Join("out"), CaseDir() + "/after_drop");
+  // The one file the reference leaves behind is carried over as it was
+  // (docs/pruning.md §6.3).
+  ExpectFolderMatches(tmp.Join("out"), CaseDir() + "/after_drop", {"extra_unlisted.json"});
+  EXPECT_EQ(Read(tmp.Join("out/extra_unlisted.json")),
+            Read(CaseDir() + "/input/extra_unlisted.json"));
+}
+
+// Everything of the source that prune does not rewrite goes along byte for
+// byte: a Mixtral-style source's tokenizer.model was lost, and llama.cpp's
+// converter then failed for want of a tokenizer.
+TEST(PruneGoldenTest, CarriesEveryFileItDoesNotRewrite) {
+  TempDir tmp;
+  CopyFolder(CaseDir() + "/input", tmp.Join("src"));
+  const std::map<std::string, std::string> extras = {
+      {"tokenizer.model", std::string("\x0a\x05<unk>\x15\0\0\0\0", 10)},
+      {"vocab.json", "{\"a\": 0}"},
+      {"merges.txt", "#version: 0.2\na b\n"},
+      {"added_tokens.json", "{\"<extra>\": 99}"},
+      {"README.md", "# model card\n"},
+      {"LICENSE", "license text\n"},
+      {".gitattributes", "*.safetensors filter=lfs\n"},
+      {"original/params.json", "{\"dim\": 64}"},
+      {"original/nested/deeper.txt", "deep\n"}};
+  for (const auto& [name, bytes] : extras) {
+    fs::create_directories(fs::path(tmp.Join("src/" + name)).parent_path());
+    ASSERT_OK(WriteFileAtomically(tmp.Join("src/" + name), bytes));
+  }
+  // Not carried: a backup of an earlier upweight holds unpruned tensors.
+  ASSERT_OK(WriteFileAtomically(
+      tmp.Join("src/model-00001-of-00002.safetensors.pre_shared_upweight"), "old"));
+  PruneOptions options = GoldenPrune(tmp.Join("out"));
+  options.source_dir = tmp.Join("src");
+  ASSERT_OK(PruneCheckpoint(options).status());
+  for (const auto& [name, bytes] : extras) {
+    EXPECT_EQ(Read(tmp.Join("out/" + name)), bytes) << name;
+  }
+  EXPECT_FALSE(fs::exists(tmp.Join("out/model-00001-of-00002.safetensors.pre_shared_upweight")));
+  EXPECT_FALSE(fs::exists(tmp.Join("out/model-00002-of-00002.safetensors")));
+  // What prune rewrites is still the reference's output.
+  for (const char* name : {"model-00001-of-00001.safetensors", "model.safetensors.index.json",
+                           "config.json"}) {
+    EXPECT_TRUE(Read(tmp.Join(std::string("out/") + name)) ==
+                Read(CaseDir() + "/after_drop/" + name))
+        << name;
+  }
 }
 
 TEST(PruneGoldenTest, ExistingOutputIsRefused) {
@@ -205,7 +250,11 @@ TEST_P(FusedGoldenTest, FusedEqualsPruneThenUpweight) {
   EXPECT_EQ(result.upweighted_tensors, 4);
   std::string want = GetParam() == 1.2 ? "/after_upweight_1.2"
                                        : "/after_upweight_1.05";
-  ExpectFolderMatches(tmp.Join("out"), CaseDir() + want, {kMarkerFile});
+  ExpectFolderMatches(tmp.Join("out"), CaseDir() + want, {kMarkerFile, "extra_unlisted.json"});
+  // The marker names what was applied and nothing that changes run to run.
+  EXPECT_EQ(Read(tmp.Join("out") + "/" + kMarkerFile),
+            GetParam() == 1.2 ? "shared_alpha=1.2 target=mlp.down_proj.weight\n"
+                              : "shared_alpha=1.05 target=mlp.down_proj.weight\n");
 }
 
 INSTANTIATE_TEST_SUITE_P(Alphas, FusedGoldenTest, ::testing::Values(1.2, 1.05));

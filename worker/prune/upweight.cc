@@ -3,7 +3,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -102,15 +101,6 @@ absl::Status RewriteShard(const SafetensorsFile& file,
   return WriteSafetensorsFile(file.path(), metadata, std::move(tensors));
 }
 
-std::string IsoTimeNow() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 }  // namespace
 
 absl::Status CheckAlpha(double alpha) {
@@ -167,8 +157,7 @@ absl::Status WriteUpweightMarker(const std::string& dir, double alpha,
                                  const std::string& target) {
   return WriteFileAtomically(
       dir + "/" + kMarkerFile,
-      absl::StrCat("shared_alpha=", PythonFloatRepr(alpha), " target=", target,
-                   " ts=", IsoTimeNow(), "\n"));
+      absl::StrCat("shared_alpha=", PythonFloatRepr(alpha), " target=", target, "\n"));
 }
 
 absl::StatusOr<UpweightResult> UpweightModel(const UpweightOptions& options) {

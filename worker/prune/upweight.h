@@ -10,9 +10,12 @@
 // Files, as the reference and its recipes write them:
 //   <shard>.pre_shared_upweight  byte copy of the shard before its first
 //                                edit; never overwritten once present
-//   .shared_applied              marker "shared_alpha=<a> target=<t>
-//                                ts=<ISO time>"; a second application is
-//                                refused (kFailedPrecondition) unless forced
+//   .shared_applied              marker "shared_alpha=<a> target=<t>";
+//                                a second application is refused
+//                                (kFailedPrecondition) unless forced. The
+//                                reference adds " ts=<ISO time>"; cohort
+//                                does not, so an artifact's digest is a
+//                                function of its inputs (docs/pruning.md)
 // Each file is replaced atomically (temporary + rename), so a crash leaves
 // either the old or the new shard, never a mix.
 #ifndef COHORT_WORKER_PRUNE_UPWEIGHT_H_
