@@ -2,8 +2,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -22,6 +24,7 @@
 #include "worker/exec/gate.h"
 #include "worker/exec/score_rows.h"
 #include "worker/quant/gguf_reader.h"
+#include "worker/prune/dropmap_options.h"
 #include "worker/quant/gguf_summary.h"
 
 namespace cohort::worker {
@@ -160,33 +163,66 @@ absl::StatusOr<std::string> OutputDir(const StepTask& task, const std::string& n
 }
 
 // {"protect_top": 2, "class_weights": [1, 3]} -> --protect-top 2 --class-weights 1 3
+// A dropmap flag's value as one argv token: a number, or a word that cannot
+// be read as another flag or a path (argparse would take "--data=/x" as a
+// flag; "/" and "=" are refused).
+absl::StatusOr<std::string> FlagValue(const std::string& key, const json& v) {
+  if (v.is_number()) return v.dump();
+  if (v.is_string()) {
+    const std::string& text = v.get_ref<const std::string&>();
+    if (!text.empty() && text[0] != '-' &&
+        std::all_of(text.begin(), text.end(), [](char c) {
+          return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+                 c == '.' || c == ':' || c == '-' || c == '+';
+        })) {
+      return text;
+    }
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "dropmap params.flags.", key,
+      ": values are numbers or plain words (letters, digits, _ . : + -, not first -), got ", v.dump()));
+}
+
+// params.flags of a dropmap step -> argv. Only the generator's own flags
+// (prune::DropMapFlagSpecs) with typed values pass; flags that name files
+// come from the step's inputs, never from params, so a submitter cannot
+// point the tool at a file of the worker's machine.
 absl::StatusOr<std::vector<std::string>> FlagsToArgs(const json& flags) {
-  static const char* kReserved[] = {"data", "v4_floor_data", "v4_floor_map",
-                                    "baseline_drop_map", "output", "summary_output"};
+  static const std::set<std::string> kFromInputs = {
+      "data", "v4-floor-data", "v4-floor-map", "baseline-drop-map", "output",
+      "summary-output"};
   std::vector<std::string> args;
   if (flags.is_null()) return args;
   if (!flags.is_object()) {
     return absl::InvalidArgumentError("dropmap params.flags must be an object");
   }
   for (const auto& [key, value] : flags.items()) {
-    for (const char* reserved : kReserved) {
-      if (key == reserved) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "dropmap params.flags.", key, " comes from the step's inputs"));
-      }
+    const std::string name = absl::StrReplaceAll(key, {{"_", "-"}});
+    const auto& specs = prune::DropMapFlagSpecs();
+    auto spec = std::find_if(specs.begin(), specs.end(),
+                             [&](const prune::DropMapFlagSpec& s) { return name == s.name; });
+    if (spec == specs.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("dropmap params.flags.", key, " is not a flag of the generator"));
     }
-    std::string flag = "--" + absl::StrReplaceAll(key, {{"_", "-"}});
-    auto scalar = [](const json& v) {
-      return v.is_string() ? v.get<std::string>() : v.dump();
-    };
-    if (value.is_boolean()) {
-      if (value.get<bool>()) args.push_back(flag);
-    } else if (value.is_array()) {
-      args.push_back(flag);
-      for (const json& item : value) args.push_back(scalar(item));
-    } else if (!value.is_null()) {
-      args.push_back(flag);
-      args.push_back(scalar(value));
+    if (kFromInputs.count(name) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "dropmap params.flags.", key, " names a file: it comes from the step's inputs"));
+    }
+    if (value.is_null() || (value.is_boolean() && !value.get<bool>())) continue;
+    const std::vector<json> items =
+        value.is_array() ? value.get<std::vector<json>>() : std::vector<json>{value};
+    const size_t count = items.size();
+    if (count == 0 || (spec->nargs > 0 && count != static_cast<size_t>(spec->nargs))) {
+      return absl::InvalidArgumentError(absl::StrCat("dropmap params.flags.", key, " takes ",
+                                                     spec->nargs < 0 ? "one or more"
+                                                                     : std::to_string(spec->nargs),
+                                                     " value(s)"));
+    }
+    args.push_back(std::string("--") + spec->name);
+    for (const json& item : items) {
+      COHORT_ASSIGN_OR_RETURN(std::string token, FlagValue(key, item));
+      args.push_back(std::move(token));
     }
   }
   return args;

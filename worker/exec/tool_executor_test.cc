@@ -258,6 +258,29 @@ TEST_F(ToolExecutorTest, ParamsOfTheWrongTypeFailTheStepInsteadOfThrowing) {
   EXPECT_NE(quantize.status().code(), absl::StatusCode::kUnknown);
 }
 
+// Flags reach the generator only from its own list, with typed values; the
+// ones that name files come from the step's inputs. Each of these pointed
+// the tool at a file of the worker's machine (or tried to).
+TEST_F(ToolExecutorTest, DropmapFlagsAreAnAllowListWithTypedValues) {
+  for (const char* flags : {R"({"data=/etc/passwd": 1})", R"({"baseline-drop-map": "x.json"})",
+                            R"({"baseline_drop_map": "x.json"})", R"({"v4_floor_data": "y"})",
+                            R"({"summary_output": "z"})", R"({"no_such_flag": 1})",
+                            R"({"strategy": "--data=/etc/passwd"})", R"({"strategy": "/etc/passwd"})",
+                            R"({"strategy": "max x"})", R"({"target": {"a": 1}})",
+                            R"({"v4_floor_clamp": [1]})", R"({"classes": []})"}) {
+    absl::StatusOr<StepResult> result =
+        Execute(Task(TaskKind::kDropmap, absl::StrCat(R"({"target": 6, "flags": )", flags, "}"),
+                     {{"contrib", dir_.Join("contrib.json")}}));
+    EXPECT_THAT(result.status(), StatusIs(absl::StatusCode::kInvalidArgument,
+                                          HasSubstr("params.flags."))) << flags;
+  }
+  EXPECT_OK(Execute(Task(TaskKind::kDropmap,
+                         R"({"flags": {"target": 6, "strategy": "max", "protect_top": 1,
+                                       "class_weights": [1, 2, 1, 1, 1, 1, 1, 1.5]}})",
+                         {{"contrib", dir_.Join("contrib.json")}}))
+                .status());
+}
+
 TEST(ToolProgressTest, ReadsQuantizeLines) {
   TaskProgress p;
   ASSERT_TRUE(ParseToolProgress(
