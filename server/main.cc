@@ -1,6 +1,7 @@
 // cohortd: the coordinator daemon. Wiring only: flags, logging, the store,
 // the coordinator, the gRPC server, and a wait for SIGTERM/SIGINT.
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -180,6 +181,9 @@ int Serve(const Flags& flags) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // cohort.db (tokens' hashes, every result), its WAL and the port file are
+  // this user's alone from the moment they are created.
+  umask(077);
   CLI::App app{
       "cohortd: the cohort coordinator. Owns the SQLite job graph and results "
       "cache of prune-and-eval campaigns and dispatches their steps to "

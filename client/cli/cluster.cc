@@ -93,6 +93,9 @@ absl::StatusOr<int> WaitForPort(const std::string& port_file, pid_t pid) {
 }
 
 absl::Status Up(const ClusterOptions& o) {
+  // The state folder holds tokens and the cluster's database: no window in
+  // which another user can read a freshly written token file.
+  umask(077);
   std::string dir = fs::absolute(o.state_dir).lexically_normal().string();
   std::string cohortd_dir = dir + "/cohortd";
   absl::StatusOr<std::string> old = ReadFileToString(dir + "/cohortd.pid");

@@ -1,6 +1,8 @@
 // Security of cohortd as a real process on a loopback port: token expiry and
 // revocation through `cohortd token`, artifact names and paths that would
 // leave the store, and request size limits.
+#include <sys/stat.h>
+
 #include <string>
 #include <vector>
 
@@ -108,6 +110,23 @@ TEST_F(SecurityIntegrationTest, ExpiredTokenIsRefusedWhileAFreshOneWorks) {
   EXPECT_THAT(list.stdout_data, HasSubstr("(expired)"));
   EXPECT_THAT(list.stdout_data, HasSubstr("alice"));
   EXPECT_THAT(list.stdout_data, Not(HasSubstr(fresh)));
+}
+
+// cohort.db holds every result and the tokens' hashes: it, its WAL and its
+// shared-memory file are the service user's alone from creation on (they
+// were 0644).
+TEST_F(SecurityIntegrationTest, StateFilesAreReadableByTheServiceUserOnly) {
+  Start({});
+  ASSERT_OK(cohortd_->CreateToken("client").status());
+  for (const char* name : {"cohort.db", "cohort.db-wal", "cohort.db-shm"}) {
+    struct stat st {};
+    const std::string path = dir_.Join(name);
+    if (::stat(path.c_str(), &st) != 0) continue;  // not every file exists at every moment
+    EXPECT_EQ(st.st_mode & 077, 0u) << name << " mode " << std::oct << (st.st_mode & 0777);
+  }
+  struct stat db {};
+  ASSERT_EQ(::stat(dir_.Join("cohort.db").c_str(), &db), 0);
+  EXPECT_EQ(db.st_mode & 077, 0u);
 }
 
 TEST_F(SecurityIntegrationTest, RevokedTokenIsRefusedAtOnce) {

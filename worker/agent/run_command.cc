@@ -1,6 +1,7 @@
 #include "worker/agent/run_command.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -47,6 +48,9 @@ std::string FromEnv(const std::string& flag, const char* env, const std::string&
 }
 
 int Run(RunFlags flags) {
+  // The spool, the artifact store and token copies: this user's alone from
+  // creation on (they held 0644 files).
+  umask(077);
   LogOptions log;
   log.program = "cohort-worker";
   if (absl::Status s = ParseLogFormat(flags.log_format, &log.format); !s.ok()) {
