@@ -88,6 +88,23 @@ TEST(ReportTest, CompareFlips) {
               HasSubstr("gsm8k wins: p2"));
 }
 
+// The same fixture from the other side: A's win is ref's loss. (A mutation
+// that never recorded losses passed every test before this one.)
+TEST(ReportTest, CompareRecordsLossesAndOneSidedProblems) {
+  std::vector<Row> rows = Fixture();
+  rows.push_back(R("ref", "p6", Verdict::kPass, 10, 1));  // ref only
+  std::map<std::string, Flips> flips = Compare(rows, "ref", "A");
+  const Flips& f = flips.at("gsm8k");
+  EXPECT_TRUE(f.wins.empty());
+  EXPECT_THAT(f.losses, ElementsAre("p2"));
+  EXPECT_EQ(f.both_pass, 1u);
+  EXPECT_EQ(f.both_fail, 2u);
+  EXPECT_EQ(f.only_a, 1u);  // p6 for ref, the first model
+  EXPECT_EQ(f.only_b, 0u);
+  EXPECT_THAT(RenderCompare(flips, "ref", "A", Format::kMarkdown, true),
+              HasSubstr("gsm8k losses: p2"));
+}
+
 TEST(ReportTest, LmEvalSampleLayout) {
   Row row = Fixture()[0];
   row.completion = "The answer is 18.";

@@ -324,6 +324,80 @@ TEST_F(StoreTest, ExpiredLeaseIsReleasedAndStaleEpochFenced) {
   EXPECT_EQ(State(steps[0].key), StepState::kSucceeded);
 }
 
+// max_attempts is the number of attempts, not of retries: with the default
+// 3, a step that keeps failing for a retryable reason runs exactly 3 times.
+// (A mutation that allowed one attempt more passed every test before.)
+TEST_F(StoreTest, ARetryableFailureRunsExactlyMaxAttemptsTimes) {
+  auto steps = Chain();
+  ASSERT_OK(store_->SubmitCampaign("a", "{}", 0, "", steps, now_).status());
+  int attempts = 0;
+  for (;;) {
+    now_ += absl::Hours(1);  // past any backoff
+    ASSERT_OK_AND_ASSIGN(auto lease, store_->LeaseNext(Worker("w1"), now_, kLease));
+    if (!lease.has_value()) break;
+    ASSERT_EQ(lease->step.key, steps[0].key);
+    ++attempts;
+    ASSERT_OK_AND_ASSIGN(bool retry, store_->Fail({lease->lease_id, lease->epoch, ""}, 14,
+                                                  "disk hiccup", now_));
+    EXPECT_EQ(retry, attempts < 3) << "attempt " << attempts;
+    ASSERT_LE(attempts, 5) << "the step never stops retrying";
+  }
+  EXPECT_EQ(attempts, 3);
+  EXPECT_EQ(State(steps[0].key), StepState::kFailed);
+  EXPECT_EQ(store_->GetStep(steps[0].key)->attempts, 3u);
+}
+
+// The same limit holds when the attempts end by lease expiry (a worker that
+// dies each time): the third expiry fails the step.
+TEST_F(StoreTest, ExpiredLeasesCountAsAttemptsUpToMaxAttempts) {
+  auto steps = Chain();
+  ASSERT_OK(store_->SubmitCampaign("a", "{}", 0, "", steps, now_).status());
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    ASSERT_OK_AND_ASSIGN(auto lease, store_->LeaseNext(Worker("w1"), now_, kLease));
+    ASSERT_TRUE(lease.has_value()) << "attempt " << attempt;
+    now_ += kLease + absl::Seconds(1);
+    ASSERT_OK_AND_ASSIGN(auto expired, store_->ExpireLeases(now_));
+    EXPECT_EQ(expired, std::vector<std::string>{steps[0].key});
+    EXPECT_EQ(State(steps[0].key), attempt < 3 ? StepState::kReady : StepState::kFailed)
+        << "attempt " << attempt;
+  }
+  ASSERT_OK_AND_ASSIGN(auto none, store_->LeaseNext(Worker("w1"), now_, kLease));
+  EXPECT_FALSE(none.has_value());
+}
+
+// An expired lease that nobody has taken yet still carries the step's lease
+// id: only the step's state tells that it is no longer current. The old
+// holder's results, completion and failure are all refused, as after a
+// cancel. (Dropping the state check passed every test before.)
+TEST_F(StoreTest, AnExpiredOrCancelledLeaseIsRefusedBeforeAnyoneElseTakesTheStep) {
+  auto steps = Chain();
+  ASSERT_OK_AND_ASSIGN(auto submitted, store_->SubmitCampaign("a", "{}", 0, "", steps, now_));
+  ASSERT_OK_AND_ASSIGN(auto first, store_->LeaseNext(Worker("w1"), now_, kLease));
+  ASSERT_TRUE(first.has_value());
+  now_ += kLease + absl::Seconds(1);
+  ASSERT_OK(store_->ExpireLeases(now_).status());
+  ASSERT_EQ(State(steps[0].key), StepState::kReady);  // expired, not re-leased
+  const LeaseRef stale{first->lease_id, first->epoch, ""};
+  const ResultRow row{"p1", 0, 1, "stop", 1, 0, 1, "", "", "{}"};
+  EXPECT_THAT(store_->InsertResults(stale, {row}, now_).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not current")));
+  EXPECT_THAT(store_->Complete(stale, {{"drop_map", Digest('d'), 2, 1, false, {}}}, now_),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not current")));
+  EXPECT_THAT(store_->Fail(stale, 14, "late", now_).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not current")));
+  EXPECT_EQ(State(steps[0].key), StepState::kReady);
+
+  ASSERT_OK_AND_ASSIGN(auto second, store_->LeaseNext(Worker("w2"), now_, kLease));
+  ASSERT_TRUE(second.has_value());
+  ASSERT_OK(store_->CancelCampaign(submitted.campaign_id, now_));
+  const LeaseRef cancelled{second->lease_id, second->epoch, ""};
+  EXPECT_THAT(store_->InsertResults(cancelled, {row}, now_).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not current")));
+  EXPECT_THAT(store_->Complete(cancelled, {{"drop_map", Digest('d'), 2, 1, false, {}}}, now_),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not current")));
+  EXPECT_EQ(State(steps[0].key), StepState::kCancelled);
+}
+
 // Progress is the running attempt's: a heartbeat stores it while the step is
 // leased, and the step's end clears it (a finished campaign showed the last
 // "90/90 tensors" of its quantize forever).

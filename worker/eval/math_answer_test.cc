@@ -1,6 +1,8 @@
 #include "worker/eval/math_answer.h"
 
+#include <cctype>
 #include <cstdio>
+#include <string>
 
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
@@ -67,6 +69,19 @@ struct Pair {
   const char* predicted;
 };
 
+// Test names a person can read and history can follow ("3_pi_vs_3_1416"),
+// not gtest's default bytes of the struct.
+std::string PairName(const ::testing::TestParamInfo<Pair>& info) {
+  std::string name = std::to_string(info.index) + "_";
+  for (const char* part : {info.param.gold, "_vs_", info.param.predicted}) {
+    for (const char* c = part; *c != '\0' && name.size() < 48; ++c) {
+      const bool word = std::isalnum(static_cast<unsigned char>(*c)) || *c == '_';
+      if (word || name.back() != '_') name += word ? *c : '_';
+    }
+  }
+  return name;
+}
+
 class EquivalentTest : public ::testing::TestWithParam<Pair> {};
 
 TEST_P(EquivalentTest, Passes) {
@@ -92,7 +107,8 @@ INSTANTIATE_TEST_SUITE_P(
              "\\begin{pmatrix} 0.5 & 0 \\\\ 0 & 1 \\end{pmatrix}"},
         Pair{"y = 2x + 3", "2x+3"}, Pair{"x + y = 1", "2x + 2y = 2"},
         Pair{"\\text{(C)}", "C"}, Pair{"5!", "120"}, Pair{"|{-3}|", "3"},
-        Pair{"10\\%", "10"}, Pair{"1,000", "1000"}));
+        Pair{"10\\%", "10"}, Pair{"1,000", "1000"}),
+    PairName);
 
 class NotEquivalentTest : public ::testing::TestWithParam<Pair> {};
 
@@ -109,7 +125,13 @@ INSTANTIATE_TEST_SUITE_P(
         Pair{"x^2+1", "(x+1)^2"}, Pair{"(1,2)", "(2,1)"}, Pair{"[1,2]", "(1,2)"},
         Pair{"\\{1,2\\}", "\\{1,3\\}"}, Pair{"(3, \\frac{\\pi}{2})", "(3, \\pi)"},
         Pair{"\\text{(C)}", "D"}, Pair{"5", ""}, Pair{"", "5"},
-        Pair{"1, -2", "1"}, Pair{"\\infty", "-\\infty"}, Pair{"3i", "3"}));
+        Pair{"1, -2", "1"}, Pair{"\\infty", "-\\infty"}, Pair{"3i", "3"},
+        // Decimals are compared at a relative 1e-6: four or five digits of
+        // pi, 1/3 or sqrt(2) are not the number (a 1e-3 tolerance passed
+        // every earlier test).
+        Pair{"\\pi", "3.1416"}, Pair{"\\frac{1}{3}", "0.333"}, Pair{"100", "100.05"},
+        Pair{"\\sqrt{2}", "1.4142"}, Pair{"2\\pi", "6.2832"}),
+    PairName);
 
 TEST(MathExprTest, BoundedOnHostileInput) {
   EXPECT_FALSE(MathExpr::Parse(std::string(5000, '(')).ok());

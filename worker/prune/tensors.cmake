@@ -14,6 +14,7 @@ list(APPEND PRUNE_TENSOR_SRCS
   inspect.cc
 )
 list(APPEND PRUNE_TENSOR_TESTS
+  bf16_test.cc
   safetensors_test.cc
   expert_drop_golden_test.cc
   expert_drop_layouts_test.cc
