@@ -1,5 +1,7 @@
 // cohortd and cohort-worker agents as real processes on loopback, running a
 // dropmap -> prune -> convert -> quantize chain with the llama.cpp fakes.
+#include <signal.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -344,6 +346,37 @@ TEST_F(WorkerIntegrationTest, StepWaitsForItsInputsHolderInsteadOfFailing) {
   ASSERT_EQ(campaign.state(), v1::CAMPAIGN_STATE_SUCCEEDED) << campaign.DebugString();
   EXPECT_EQ(StepNamed(campaign, "prune")->worker_id(), "wb");
   EXPECT_EQ(StepNamed(campaign, "prune")->attempts(), 1u);
+}
+
+// A worker that cannot register (nothing listens at --coordinator) stops on
+// SIGTERM; it used to block the signal until it registered (617 s alive
+// after SIGTERM). Waits for the condition (the register failure in the log),
+// not for a time; the exit wait is only a backstop.
+TEST(WorkerSignalTest, StopsOnSigtermWhileItCannotRegister) {
+  cohort::testing::TempDir dir;
+  ASSERT_OK(WriteFileAtomically(dir.Join("token"), "not-a-real-token\n"));
+  const std::string log = dir.Join("worker.log");
+  SubprocessOptions options;
+  options.argv = {testing::BinDir() + "/cohort-worker", "run", "--coordinator",
+                  "127.0.0.1:" + std::to_string(testing::FreePort()), "--token-file",
+                  dir.Join("token"), "--state-dir", dir.Join("state"), "--gpus", "0"};
+  options.stdout_path = log;
+  options.stderr_path = log;
+  Subprocess worker;
+  ASSERT_OK(worker.Start(options));
+  absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < deadline &&
+         ReadFileToString(log).value_or("").find("register:") == std::string::npos) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_NE(ReadFileToString(log).value_or("").find("register:"), std::string::npos)
+      << ReadFileToString(log).value_or("");
+  ASSERT_EQ(::kill(worker.pid(), SIGTERM), 0);
+  ASSERT_TRUE(worker.WaitFor(absl::Seconds(30))) << "still running after SIGTERM";
+  EXPECT_EQ(worker.exit_code(), 0);
+  EXPECT_NE(ReadFileToString(log).value_or("").find("stopped before registering"),
+            std::string::npos)
+      << ReadFileToString(log).value_or("");
 }
 
 }  // namespace

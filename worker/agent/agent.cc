@@ -209,16 +209,29 @@ absl::Status Agent::Start() {
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   gateway_ = v1::WorkerGateway::NewStub(
       grpc::CreateCustomChannel(options_.coordinator, *client_creds, args));
+  // Retried with a growing pause; a cause is logged when it changes, and
+  // then once a minute, not once a second.
+  absl::Duration pause = absl::Seconds(1);
+  std::string last_logged;
+  absl::Time logged_at = absl::InfinitePast();
   while (true) {
     absl::Status registered = Register();
     if (registered.ok()) break;
+    if (cancel_start_.load()) return absl::CancelledError("stopped before registering");
     if (registered.code() == absl::StatusCode::kUnauthenticated ||
         registered.code() == absl::StatusCode::kPermissionDenied) {
       return registered;
     }
-    spdlog::warn("register: {}; retrying", registered.ToString());
-    SleepUnless(stopping_, absl::Seconds(1));
-    if (stopping_.load()) return absl::CancelledError("stopped before registering");
+    const std::string cause = registered.ToString();
+    if (cause != last_logged || absl::Now() - logged_at >= absl::Minutes(1)) {
+      spdlog::warn("register: {}; retrying (every {} at most)", cause,
+                   absl::FormatDuration(absl::Seconds(15)));
+      last_logged = cause;
+      logged_at = absl::Now();
+    }
+    SleepUnless(cancel_start_, pause);
+    pause = std::min(pause * 2, absl::Seconds(15));
+    if (cancel_start_.load()) return absl::CancelledError("stopped before registering");
   }
   lease_thread_ = std::thread([this] { LeaseLoop(); });
   heartbeat_thread_ = std::thread([this] { HeartbeatLoop(); });
@@ -226,11 +239,27 @@ absl::Status Agent::Start() {
   return absl::OkStatus();
 }
 
+void Agent::CancelStart() {
+  absl::MutexLock lock(&register_mu_);
+  cancel_start_.store(true);
+  if (register_context_ != nullptr) register_context_->TryCancel();
+}
+
 absl::Status Agent::Register() {
   v1::RegisterRequest request;
   *request.mutable_worker() = Info();
   v1::RegisterResponse response;
-  grpc::Status status = gateway_->Register(Context(absl::Seconds(10)).get(), request, &response);
+  std::unique_ptr<grpc::ClientContext> context = Context(absl::Seconds(10));
+  {
+    absl::MutexLock lock(&register_mu_);
+    if (cancel_start_.load()) return absl::CancelledError("stopping: not registering");
+    register_context_ = context.get();
+  }
+  grpc::Status status = gateway_->Register(context.get(), request, &response);
+  {
+    absl::MutexLock lock(&register_mu_);
+    register_context_ = nullptr;
+  }
   if (!status.ok()) {
     return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
                         absl::StrCat("registering with ", options_.coordinator, ": ",

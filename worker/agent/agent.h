@@ -85,8 +85,14 @@ class Agent {
   Agent& operator=(const Agent&) = delete;
 
   // Opens the spool and store, serves artifacts, registers (retrying until
-  // the coordinator answers) and starts the loops.
+  // the coordinator answers) and starts the loops. kCancelled when
+  // CancelStart() ended the registering.
   absl::Status Start();
+  // Thread-safe, from any thread (the signal waiter): ends Start()'s register
+  // loop at once, cancelling a Register call in flight, so a worker that
+  // cannot reach cohortd still stops on SIGTERM. Later re-registrations are
+  // refused too: call it only to stop.
+  void CancelStart();
   // Stops leasing; waits up to `grace` for running steps, hands back the
   // rest, flushes the spool for at most `grace`, stops.
   void Drain(absl::Duration grace);
@@ -135,6 +141,10 @@ class Agent {
   int artifact_port_ = 0;
   std::atomic<bool> draining_{false};
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> cancel_start_{false};
+  // The Register call in flight, for CancelStart to cancel.
+  absl::Mutex register_mu_;
+  grpc::ClientContext* register_context_ ABSL_GUARDED_BY(register_mu_) = nullptr;
   absl::Duration heartbeat_interval_ = absl::Seconds(5);
   std::thread lease_thread_, heartbeat_thread_, ship_thread_;
 

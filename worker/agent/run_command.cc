@@ -4,13 +4,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <thread>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/notification.h"
 #include "common/atomic_file.h"
 #include "common/logging.h"
 #include "spdlog/spdlog.h"
@@ -97,10 +100,37 @@ int Run(RunFlags flags) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   Agent agent(flags.agent, executor);
-  if (absl::Status s = agent.Start(); !s.ok()) return ReportStatus("run", s);
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
-  spdlog::info("signal {}: draining", signal_number);
+  // One thread waits for the signal from the start: a worker still trying
+  // to register (cohortd down, a TLS refusal) stops on SIGTERM too, instead
+  // of ignoring it until registered.
+  std::atomic<int> signal_number{0};
+  absl::Notification signalled;
+  std::thread waiter([&] {
+    int number = 0;
+    sigwait(&signals, &number);
+    signal_number.store(number);
+    signalled.Notify();
+  });
+  std::atomic<bool> started{false};
+  std::thread canceller([&] {
+    signalled.WaitForNotification();
+    if (!started.load()) agent.CancelStart();
+  });
+  absl::Status start = agent.Start();
+  started.store(true);
+  if (!start.ok()) {
+    if (!signalled.HasBeenNotified()) pthread_kill(waiter.native_handle(), SIGTERM);
+    waiter.join();
+    canceller.join();
+    if (start.code() == absl::StatusCode::kCancelled) {
+      spdlog::info("signal {}: stopped before registering", signal_number.load());
+      return kExitOk;
+    }
+    return ReportStatus("run", start);
+  }
+  waiter.join();
+  canceller.join();
+  spdlog::info("signal {}: draining", signal_number.load());
   agent.Drain(absl::Seconds(flags.drain_seconds));
   return kExitOk;
 }
