@@ -201,6 +201,8 @@ int main(int argc, char** argv) {
                  "host:port to serve Prometheus /metrics on (default: off)");
   app.add_option("--tls-cert", flags.server.tls_cert_file, "server certificate (PEM)");
   app.add_option("--tls-key", flags.server.tls_key_file, "server private key (PEM)");
+  app.add_flag("--insecure-plaintext", flags.server.insecure_plaintext,
+               "serve plaintext on a non-loopback --listen (tokens and results in the clear)");
   app.add_option("--tls-client-ca", flags.server.tls_client_ca_file,
                  "require client certificates signed by this CA (mTLS)");
   app.add_option("--max-request-mb", flags.max_request_mb,

@@ -172,6 +172,8 @@ void AddClusterCommands(CLI::App& app, Options* o, Action* action) {
       ->capture_default_str();
   up->add_option("--gpus", o->cluster.gpus_per_worker, "GPUs per worker");
   up->add_option("--llama-cpp-dir", o->cluster.llama_cpp_dir, "llama.cpp build for the workers");
+  up->add_flag("--insecure-plaintext", o->cluster.insecure_plaintext,
+               "let cohortd serve plaintext on a non-loopback --listen");
   up->add_flag("!--no-user-config", o->cluster.write_user_config,
                "do not write ~/.config/cohort/config.yaml even if it is missing");
   up->callback([=] { *action = [=] { return RunUp(o->global, o->cluster); }; });

@@ -11,6 +11,8 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -89,7 +91,23 @@ absl::StatusOr<int> WaitForPort(const std::string& port_file, pid_t pid) {
     if (waitpid(pid, &status, WNOHANG) == pid) break;
     absl::SleepFor(absl::Milliseconds(50));
   }
-  return absl::UnavailableError("cohortd did not start; see its log");
+  // Say why: cohortd's last log line holds its refusal (a TLS flag missing,
+  // a plaintext listener off loopback, a port in use).
+  const std::string log_path = (fs::path(port_file).parent_path() / "cohortd.log").string();
+  const std::string log = ReadFileToString(log_path).value_or("");
+  absl::string_view last = absl::StripTrailingAsciiWhitespace(log);
+  const size_t newline = last.rfind('\n');
+  if (newline != absl::string_view::npos) last.remove_prefix(newline + 1);
+  return absl::UnavailableError(absl::StrCat("cohortd did not start", last.empty() ? "" : ": ",
+                                             last, " (log: ", log_path, ")"));
+}
+
+std::vector<std::string> CohortdArgv(const ClusterOptions& o, const std::string& dir) {
+  std::vector<std::string> argv = {Sibling("cohortd"), "--listen",  o.listen,
+                                   "--state-dir",      dir,         "--port-file",
+                                   dir + "/port"};
+  if (o.insecure_plaintext) argv.push_back("--insecure-plaintext");
+  return argv;
 }
 
 absl::Status Up(const ClusterOptions& o) {
@@ -111,9 +129,7 @@ absl::Status Up(const ClusterOptions& o) {
   if (ec) return absl::InvalidArgumentError("--state-dir " + dir + ": " + ec.message());
   fs::remove(cohortd_dir + "/port", ec);
   COHORT_ASSIGN_OR_RETURN(
-      pid_t pid, SpawnDetached({Sibling("cohortd"), "--listen", o.listen, "--state-dir",
-                                cohortd_dir, "--port-file", cohortd_dir + "/port"},
-                               cohortd_dir + "/cohortd.log"));
+      pid_t pid, SpawnDetached(CohortdArgv(o, cohortd_dir), cohortd_dir + "/cohortd.log"));
   COHORT_RETURN_IF_ERROR(WriteFileAtomically(dir + "/cohortd.pid", absl::StrCat(pid, "\n")));
   COHORT_ASSIGN_OR_RETURN(int port, WaitForPort(cohortd_dir + "/port", pid));
   std::string host = o.listen.substr(0, o.listen.rfind(':'));

@@ -117,6 +117,7 @@ struct ClusterOptions {
   int gpus_per_worker = 0;
   std::string llama_cpp_dir;
   bool write_user_config = true;
+  bool insecure_plaintext = false;  // cohortd on a non-loopback --listen without TLS
 };
 int RunUp(const GlobalOptions& g, const ClusterOptions& o);
 int RunDown(const GlobalOptions& g, const ClusterOptions& o);

@@ -3,6 +3,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/atomic_file.h"
+#include "common/listen_address.h"
+#include "common/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -15,6 +17,7 @@ namespace {
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
     const ServerOptions& options) {
+  COHORT_RETURN_IF_ERROR(CheckListenerSecurity(options));
   if (options.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
   grpc::SslServerCredentialsOptions ssl;
   grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
@@ -76,6 +79,37 @@ class TimingInterceptorFactory final
 
 }  // namespace
 
+absl::Status CheckListenerSecurity(const ServerOptions& options) {
+  const bool cert = !options.tls_cert_file.empty();
+  const bool key = !options.tls_key_file.empty();
+  const bool client_ca = !options.tls_client_ca_file.empty();
+  if (cert != key) {
+    return absl::InvalidArgumentError(cert ? "--tls-cert needs --tls-key (the certificate's key)"
+                                           : "--tls-key needs --tls-cert (its certificate)");
+  }
+  if (client_ca && !cert) {
+    return absl::InvalidArgumentError(
+        "--tls-client-ca needs --tls-cert and --tls-key: mutual TLS is TLS with client "
+        "certificates, and without a server certificate cohortd would serve plaintext "
+        "and check no client");
+  }
+  if (!cert && !options.insecure_plaintext && !IsLoopbackListen(options.listen)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--listen ", options.listen, " is not a loopback address and no --tls-cert/--tls-key "
+        "are given: tokens and results would cross the network in the clear. Give a "
+        "certificate (docs/deploy.md), listen on 127.0.0.1, or pass --insecure-plaintext"));
+  }
+  return absl::OkStatus();
+}
+
+std::string ListenerSecurity(const ServerOptions& options) {
+  if (!options.tls_cert_file.empty()) {
+    return options.tls_client_ca_file.empty() ? "TLS" : "TLS, client certificates required";
+  }
+  return IsLoopbackListen(options.listen) ? "plaintext, loopback only"
+                                          : "PLAINTEXT on a non-loopback address";
+}
+
 CohortServer::CohortServer(Coordinator& coordinator, ServerOptions options)
     : coordinator_(coordinator), options_(std::move(options)) {}
 
@@ -116,8 +150,11 @@ absl::Status CohortServer::Start() {
     }
   });
   spdlog::info("serving on port {} ({}, requests up to {} bytes)", port_,
-               options_.tls_cert_file.empty() ? "plaintext" : "TLS",
-               options_.max_request_bytes);
+               ListenerSecurity(options_), options_.max_request_bytes);
+  if (options_.tls_cert_file.empty() && !IsLoopbackListen(options_.listen)) {
+    spdlog::warn("{} is plaintext off loopback (--insecure-plaintext): anyone on the "
+                 "network path reads tokens and results", options_.listen);
+  }
   return absl::OkStatus();
 }
 

@@ -43,6 +43,9 @@ struct ServerOptions {
   std::string tls_cert_file;              // PEM; empty: plaintext
   std::string tls_key_file;
   std::string tls_client_ca_file;         // set: require client certs (mTLS)
+  // Plaintext on an address other than loopback is refused unless this is
+  // set: tokens and results would cross the network in the clear.
+  bool insecure_plaintext = false;
   absl::Duration tick = absl::Milliseconds(100);
   // Called once per finished RPC, on a gRPC thread: the full method name
   // ("/cohort.v1.WorkerGateway/Lease"), the gRPC status code and the time
@@ -51,6 +54,16 @@ struct ServerOptions {
   std::function<void(const std::string& method, int code, absl::Duration latency)>
       on_rpc_done;
 };
+
+// kInvalidArgument naming what is missing when the TLS flags would serve
+// something other than what they ask for (a client CA without a certificate
+// served plaintext with no client check; a certificate without its key), or
+// when a listener off loopback would be plaintext without
+// `insecure_plaintext`.
+absl::Status CheckListenerSecurity(const ServerOptions& options);
+// For the start line: "TLS, client certificates required", "TLS",
+// "plaintext, loopback only" or "PLAINTEXT on a non-loopback address".
+std::string ListenerSecurity(const ServerOptions& options);
 
 class CoordinatorService;
 class WorkerGatewayService;

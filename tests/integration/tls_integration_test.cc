@@ -188,5 +188,34 @@ TEST(TlsIntegrationTest, WorkerRunsOverTlsAndPlaintextIsRefused) {
       << ReadFileToString(worker.LogPath()).value_or("");
 }
 
+// cohortd fails closed: a TLS flag set that would serve less than it asks,
+// or plaintext off loopback without --insecure-plaintext, stops it at start
+// with the reason (it served plaintext with no client check before).
+TEST(ListenerSecurityTest, CohortdRefusesToStartInsecurelyAndSaysWhy) {
+  cohort::testing::TempDir dir;
+  auto start = [&](std::vector<std::string> extra) {
+    SubprocessOptions options;
+    options.argv = {testing::BinDir() + "/cohortd", "--state-dir", dir.Join("state"),
+                    "--port-file", dir.Join("port")};
+    options.argv.insert(options.argv.end(), extra.begin(), extra.end());
+    options.timeout = absl::Seconds(20);
+    absl::StatusOr<SubprocessResult> r = RunSubprocess(options);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.value_or(SubprocessResult{});
+  };
+  const std::string loopback = "127.0.0.1:" + std::to_string(testing::FreePort());
+  SubprocessResult ca_only = start({"--listen", loopback, "--tls-client-ca", dir.Join("ca.crt")});
+  EXPECT_NE(ca_only.exit_code, 0);
+  EXPECT_THAT(ca_only.stderr_data, ::testing::HasSubstr("--tls-client-ca needs --tls-cert"));
+  SubprocessResult cert_only = start({"--listen", loopback, "--tls-cert", dir.Join("c.crt")});
+  EXPECT_NE(cert_only.exit_code, 0);
+  EXPECT_THAT(cert_only.stderr_data, ::testing::HasSubstr("--tls-cert needs --tls-key"));
+  SubprocessResult open = start({"--listen", "0.0.0.0:" + std::to_string(testing::FreePort())});
+  EXPECT_NE(open.exit_code, 0);
+  EXPECT_THAT(open.stderr_data, ::testing::HasSubstr("not a loopback address"));
+  EXPECT_THAT(open.stderr_data, ::testing::HasSubstr("--insecure-plaintext"));
+  EXPECT_FALSE(std::filesystem::exists(dir.Join("port"))) << "it served anyway";
+}
+
 }  // namespace
 }  // namespace cohort

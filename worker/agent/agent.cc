@@ -14,6 +14,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/atomic_file.h"
+#include "common/listen_address.h"
 #include "common/random.h"
 #include "common/safe_path.h"
 #include "common/status_macros.h"
@@ -82,8 +83,24 @@ void SleepUnless(const std::atomic<bool>& stop, absl::Duration d) {
 
 }  // namespace
 
+absl::Status CheckTlsFlags(const AgentOptions& options) {
+  const bool cert = !options.tls_cert_file.empty();
+  const bool key = !options.tls_key_file.empty();
+  if (cert != key) {
+    return absl::InvalidArgumentError(cert ? "--tls-cert needs --tls-key (the certificate's key)"
+                                           : "--tls-key needs --tls-cert (its certificate)");
+  }
+  if (cert && options.tls_ca_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls-cert/--tls-key need --tls-ca (the CA that signed cohortd's certificate): "
+        "without it the worker would talk plaintext to cohortd");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ClientCredentials(
     const AgentOptions& options) {
+  COHORT_RETURN_IF_ERROR(CheckTlsFlags(options));
   if (options.tls_ca_file.empty()) return grpc::InsecureChannelCredentials();
   grpc::SslCredentialsOptions ssl;
   absl::StatusOr<std::string> ca = ReadFileToString(options.tls_ca_file);
@@ -188,6 +205,12 @@ absl::Status Agent::Start() {
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
 
+  if (absl::Status s = CheckTlsFlags(options_); !s.ok()) return s;
+  if (options_.tls_cert_file.empty() && !IsLoopbackListen(options_.artifact_listen)) {
+    spdlog::warn("artifact service on {} is plaintext off loopback: peers' tokens and "
+                 "artifacts cross the network in the clear (give --tls-cert/--tls-key)",
+                 options_.artifact_listen);
+  }
   artifact_service_ = std::make_unique<ArtifactServiceImpl>(*store_, options_.token);
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> server_creds =
       ArtifactServerCredentials(options_);

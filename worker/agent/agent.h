@@ -67,7 +67,13 @@ struct AgentOptions {
   std::string tls_key_file;
 };
 
-// Channel credentials for `options` (plaintext when no CA is given).
+// kInvalidArgument naming what is missing when the worker's TLS flags would
+// do less than they ask: a certificate without its key (or the reverse), or
+// a certificate with no --tls-ca, which talked plaintext to cohortd.
+absl::Status CheckTlsFlags(const AgentOptions& options);
+
+// Channel credentials for `options` (plaintext when no TLS flag is given);
+// CheckTlsFlags first.
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ClientCredentials(
     const AgentOptions& options);
 
