@@ -31,6 +31,28 @@ absl::Status Bytes(const Field& field, const std::string& text, size_t limit) {
       field.Name(), " is ", text.size(), " bytes; at most ", limit, " are accepted"));
 }
 
+// A name shown to people (campaign, step and worker names, labels, versions):
+// within its limit and free of control characters. A newline or an escape
+// sequence in a name forged lines in logs and in other users' `cohort status`.
+absl::Status Name(const Field& field, const std::string& text, size_t limit) {
+  COHORT_RETURN_IF_ERROR(Bytes(field, text, limit));
+  for (size_t i = 0; i < text.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c == 0x7F) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field.Name(), " holds a control character (byte 0x", absl::Hex(c, absl::kZeroPad2),
+          " at offset ", i, "); names are printable text"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+template <typename Strings>
+absl::Status EachName(const Field& field, const Strings& texts, size_t limit) {
+  for (const std::string& text : texts) COHORT_RETURN_IF_ERROR(Name(field, text, limit));
+  return absl::OkStatus();
+}
+
 template <typename Strings>
 absl::Status EachBytes(const Field& field, const Strings& texts, size_t limit) {
   for (const std::string& text : texts) COHORT_RETURN_IF_ERROR(Bytes(field, text, limit));
@@ -38,12 +60,12 @@ absl::Status EachBytes(const Field& field, const Strings& texts, size_t limit) {
 }
 
 absl::Status CheckStep(const v1::StepSpec& step) {
-  COHORT_RETURN_IF_ERROR(Bytes("a step's node_id", step.node_id(), L::kIdBytes));
+  COHORT_RETURN_IF_ERROR(Name("a step's node_id", step.node_id(), L::kIdBytes));
   // Names "step 'ID' <what>"; the id is within its limit from here on.
   auto field = [id = absl::string_view(step.node_id())](absl::string_view what) {
     return Field("step '", id, what);
   };
-  COHORT_RETURN_IF_ERROR(Bytes(field("' display_name"), step.display_name(), L::kIdBytes));
+  COHORT_RETURN_IF_ERROR(Name(field("' display_name"), step.display_name(), L::kIdBytes));
   COHORT_RETURN_IF_ERROR(Bytes(field("' implementation_version"),
                                step.implementation_version(), L::kIdBytes));
   COHORT_RETURN_IF_ERROR(Bytes(field("' params_json"), step.params_json(), L::kParamsBytes));
@@ -62,8 +84,8 @@ absl::Status CheckStep(const v1::StepSpec& step) {
   COHORT_RETURN_IF_ERROR(
       Count(field("'.requirements.tools"), req.tools_size(), L::kRequirementLabels));
   COHORT_RETURN_IF_ERROR(
-      EachBytes(field("'.requirements.labels[]"), req.labels(), L::kIdBytes));
-  return EachBytes(field("'.requirements.tools[]"), req.tools(), L::kIdBytes);
+      EachName(field("'.requirements.labels[]"), req.labels(), L::kIdBytes));
+  return EachName(field("'.requirements.tools[]"), req.tools(), L::kIdBytes);
 }
 
 absl::Status CheckArtifact(absl::string_view where, const v1::Artifact& artifact) {
@@ -84,14 +106,14 @@ absl::Status CheckArtifact(absl::string_view where, const v1::Artifact& artifact
 
 absl::Status CheckSubmitLimits(const v1::SubmitCampaignRequest& request) {
   const v1::CampaignSpec& spec = request.spec();
-  COHORT_RETURN_IF_ERROR(Bytes("spec.name", spec.name(), L::kIdBytes));
+  COHORT_RETURN_IF_ERROR(Name("spec.name", spec.name(), L::kIdBytes));
   COHORT_RETURN_IF_ERROR(Bytes("idempotency_key", request.idempotency_key(), L::kIdBytes));
   COHORT_RETURN_IF_ERROR(Bytes("spec.spec_json", spec.spec_json(), L::kSpecJsonBytes));
   COHORT_RETURN_IF_ERROR(Count("spec.steps", spec.steps_size(), L::kCampaignSteps));
   COHORT_RETURN_IF_ERROR(Count("spec.labels", spec.labels_size(), L::kRequirementLabels));
   for (const auto& [key, value] : spec.labels()) {
-    COHORT_RETURN_IF_ERROR(Bytes("a spec label", key, L::kIdBytes));
-    COHORT_RETURN_IF_ERROR(Bytes("a spec label value", value, L::kIdBytes));
+    COHORT_RETURN_IF_ERROR(Name("a spec label", key, L::kIdBytes));
+    COHORT_RETURN_IF_ERROR(Name("a spec label value", value, L::kIdBytes));
   }
   for (const v1::StepSpec& step : spec.steps()) COHORT_RETURN_IF_ERROR(CheckStep(step));
   return absl::OkStatus();
@@ -110,22 +132,22 @@ absl::Status CheckRegisterArtifactsLimits(const v1::RegisterArtifactsRequest& re
 
 absl::Status CheckRegisterLimits(const v1::RegisterRequest& request) {
   const v1::WorkerInfo& w = request.worker();
-  COHORT_RETURN_IF_ERROR(Bytes("worker.id", w.id(), L::kIdBytes));
-  COHORT_RETURN_IF_ERROR(Bytes("worker.hostname", w.hostname(), L::kIdBytes));
+  COHORT_RETURN_IF_ERROR(Name("worker.id", w.id(), L::kIdBytes));
+  COHORT_RETURN_IF_ERROR(Name("worker.hostname", w.hostname(), L::kIdBytes));
   COHORT_RETURN_IF_ERROR(Bytes("worker.artifact_endpoint", w.artifact_endpoint(), L::kIdBytes));
-  COHORT_RETURN_IF_ERROR(Bytes("worker.version", w.version(), L::kIdBytes));
+  COHORT_RETURN_IF_ERROR(Name("worker.version", w.version(), L::kIdBytes));
   COHORT_RETURN_IF_ERROR(Count("worker.gpus", w.gpus_size(), L::kWorkerListEntries));
   COHORT_RETURN_IF_ERROR(Count("worker.tools", w.tools_size(), L::kWorkerListEntries));
   COHORT_RETURN_IF_ERROR(Count("worker.labels", w.labels_size(), L::kWorkerListEntries));
   COHORT_RETURN_IF_ERROR(
       Count("worker.held_artifacts", w.held_artifacts_size(), L::kWorkerHeldArtifacts));
-  COHORT_RETURN_IF_ERROR(EachBytes("worker.labels[]", w.labels(), L::kIdBytes));
+  COHORT_RETURN_IF_ERROR(EachName("worker.labels[]", w.labels(), L::kIdBytes));
   COHORT_RETURN_IF_ERROR(EachBytes("worker.held_artifacts[]", w.held_artifacts(), L::kIdBytes));
   for (const v1::GpuInfo& gpu : w.gpus()) {
-    COHORT_RETURN_IF_ERROR(Bytes("worker.gpus[].model", gpu.model(), L::kIdBytes));
+    COHORT_RETURN_IF_ERROR(Name("worker.gpus[].model", gpu.model(), L::kIdBytes));
   }
   for (const v1::ToolInfo& tool : w.tools()) {
-    COHORT_RETURN_IF_ERROR(Bytes("worker.tools[].name", tool.name(), L::kIdBytes));
+    COHORT_RETURN_IF_ERROR(Name("worker.tools[].name", tool.name(), L::kIdBytes));
     COHORT_RETURN_IF_ERROR(Bytes("worker.tools[].version", tool.version(), L::kTextBytes));
     COHORT_RETURN_IF_ERROR(
         Bytes("worker.tools[].fingerprint", tool.fingerprint(), L::kTextBytes));

@@ -61,6 +61,37 @@ TEST(RequestLimitsTest, CampaignStepsAndStrings) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("spec.name is 1000 bytes")));
 }
 
+// A newline or an escape sequence in a name forged lines in logs and in
+// other users' `cohort status`: names shown to people are printable text.
+TEST(RequestLimitsTest, NamesWithControlCharactersAreRefused) {
+  v1::SubmitCampaignRequest forged = Campaign(1);
+  forged.mutable_spec()->set_name("sweep\nINFO campaign c-1 cancelled by admin");
+  EXPECT_THAT(CheckSubmitLimits(forged),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("spec.name"), HasSubstr("control character (byte 0x0a"))));
+  v1::SubmitCampaignRequest escape = Campaign(1);
+  escape.mutable_spec()->mutable_steps(0)->set_display_name("prune \x1b[2Jgone");
+  EXPECT_THAT(CheckSubmitLimits(escape),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("step 'n0' display_name"), HasSubstr("0x1b"))));
+  v1::SubmitCampaignRequest node = Campaign(1);
+  node.mutable_spec()->mutable_steps(0)->set_node_id(std::string("a\rb"));
+  EXPECT_THAT(CheckSubmitLimits(node), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                HasSubstr("node_id holds a control")));
+  v1::SubmitCampaignRequest label = Campaign(1);
+  (*label.mutable_spec()->mutable_labels())["owner"] = std::string("x\x7f");
+  EXPECT_FALSE(CheckSubmitLimits(label).ok());
+  v1::SubmitCampaignRequest fine = Campaign(1);
+  fine.mutable_spec()->set_name("démo sweep: Δ weights (v5)");  // UTF-8 is printable
+  EXPECT_OK(CheckSubmitLimits(fine));
+
+  v1::RegisterRequest worker;
+  worker.mutable_worker()->set_id("w1");
+  worker.mutable_worker()->set_hostname("gpu-01\n2026-12-05 worker w9 registered");
+  EXPECT_THAT(CheckRegisterLimits(worker), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                    HasSubstr("worker.hostname")));
+}
+
 TEST(RequestLimitsTest, ResultsPerBatch) {
   v1::ReportResultsRequest batch;
   for (size_t i = 0; i < RequestLimits::kResultsPerBatch; ++i) {
