@@ -1,6 +1,7 @@
 // ParseSpecText: the top level, inputs, and variants (grid or list).
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -65,9 +66,15 @@ std::string ValueLabel(const json& v) {
   return v.dump();
 }
 
+struct AxisValue {
+  std::string label;
+  json value;
+  Where where;  // grid.<section>.<parameter>.<label> or ...[i], with its line
+};
+
 struct Axis {
   std::string section, key;
-  std::vector<std::pair<std::string, json>> values;  // label, value
+  std::vector<AxisValue> values;
 };
 
 absl::StatusOr<Axis> ParseAxis(const std::string& path, const YNode& node) {
@@ -84,21 +91,22 @@ absl::StatusOr<Axis> ParseAxis(const std::string& path, const YNode& node) {
     COHORT_ASSIGN_OR_RETURN(auto entries, node.Entries());
     for (const auto& [label, value] : entries) {
       COHORT_ASSIGN_OR_RETURN(json v, ParseRecipeValue(axis.section, axis.key, value));
-      axis.values.emplace_back(label, std::move(v));
+      axis.values.push_back({label, std::move(v), value.where()});
     }
   } else {
     COHORT_ASSIGN_OR_RETURN(std::vector<YNode> items, node.Items());
     for (const YNode& item : items) {
       COHORT_ASSIGN_OR_RETURN(json v, ParseRecipeValue(axis.section, axis.key, item));
       std::string label = absl::StrCat(short_key, "=", ValueLabel(v));
-      axis.values.emplace_back(label, std::move(v));
+      axis.values.push_back({label, std::move(v), item.where()});
     }
   }
   if (axis.values.empty()) return node.Error("a grid axis needs at least one value");
   return axis;
 }
 
-absl::Status ParseGrid(const YNode& grid, const json& defaults, Spec* spec) {
+absl::Status ParseGrid(const YNode& grid, const json& defaults,
+                       const std::map<std::string, Where>& default_origins, Spec* spec) {
   std::vector<Axis> axes;
   COHORT_ASSIGN_OR_RETURN(auto entries, grid.Entries());
   for (const auto& [path, node] : entries) {
@@ -111,14 +119,16 @@ absl::Status ParseGrid(const YNode& grid, const json& defaults, Spec* spec) {
     Variant v;
     v.recipe = defaults;
     v.where = grid.where();
+    v.origins = default_origins;
     std::vector<std::string> labels;
     for (size_t a = 0; a < axes.size(); ++a) {
-      const auto& [label, value] = axes[a].values[index[a]];
-      v.recipe[axes[a].section][axes[a].key] = value;
-      labels.push_back(label);
+      const AxisValue& value = axes[a].values[index[a]];
+      v.recipe[axes[a].section][axes[a].key] = value.value;
+      v.origins[axes[a].section + "." + axes[a].key] = value.where;
+      labels.push_back(value.label);
     }
     v.name = labels.empty() ? spec->name : absl::StrJoin(labels, ",");
-    COHORT_RETURN_IF_ERROR(ValidateRecipe(v.recipe, v.where));
+    COHORT_RETURN_IF_ERROR(ValidateRecipe(v));
     spec->variants.push_back(std::move(v));
     size_t a = axes.size();
     while (a > 0 && ++index[a - 1] == axes[a - 1].values.size()) index[--a] = 0;
@@ -127,15 +137,17 @@ absl::Status ParseGrid(const YNode& grid, const json& defaults, Spec* spec) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Variant> ParseVariant(const YNode& node, const json& defaults) {
+absl::StatusOr<Variant> ParseVariant(const YNode& node, const json& defaults,
+                                     const std::map<std::string, Where>& default_origins) {
   COHORT_RETURN_IF_ERROR(node.CheckKeys({"name", "recipe", "digests"}));
   Variant v;
   v.where = node.where();
   COHORT_ASSIGN_OR_RETURN(YNode name, node.Require("name"));
   COHORT_ASSIGN_OR_RETURN(v.name, name.AsString());
   v.recipe = defaults;
+  v.origins = default_origins;
   if (auto recipe = node.Get("recipe")) {
-    COHORT_RETURN_IF_ERROR(ParseRecipeInto(*recipe, &v.recipe));
+    COHORT_RETURN_IF_ERROR(ParseRecipeInto(*recipe, &v.recipe, &v.origins));
   }
   if (auto digests = node.Get("digests")) {
     COHORT_RETURN_IF_ERROR(
@@ -147,7 +159,7 @@ absl::StatusOr<Variant> ParseVariant(const YNode& node, const json& defaults) {
       v.pinned[artifact] = d;
     }
   }
-  COHORT_RETURN_IF_ERROR(ValidateRecipe(v.recipe, v.where));
+  COHORT_RETURN_IF_ERROR(ValidateRecipe(v));
   return v;
 }
 
@@ -182,7 +194,8 @@ absl::StatusOr<InputRef> ParseInput(const YNode& node, const std::string& kind,
   return ref;
 }
 
-absl::Status ParseVariants(const YNode& root, const json& defaults, Spec* spec) {
+absl::Status ParseVariants(const YNode& root, const json& defaults,
+                           const std::map<std::string, Where>& default_origins, Spec* spec) {
   std::optional<YNode> grid = root.Get("grid");
   std::optional<YNode> variants = root.Get("variants");
   if (grid && variants) {
@@ -195,15 +208,15 @@ absl::Status ParseVariants(const YNode& root, const json& defaults, Spec* spec) 
     COHORT_ASSIGN_OR_RETURN(std::vector<YNode> items, variants->Items());
     if (items.empty()) return variants->Error("needs at least one variant");
     for (const YNode& item : items) {
-      COHORT_ASSIGN_OR_RETURN(Variant v, ParseVariant(item, defaults));
+      COHORT_ASSIGN_OR_RETURN(Variant v, ParseVariant(item, defaults, default_origins));
       spec->variants.push_back(std::move(v));
     }
   } else if (grid) {
-    COHORT_RETURN_IF_ERROR(ParseGrid(*grid, defaults, spec));
+    COHORT_RETURN_IF_ERROR(ParseGrid(*grid, defaults, default_origins, spec));
   } else {
     COHORT_RETURN_IF_ERROR(ParseGrid(YNode(YAML::Node(YAML::NodeType::Map),
                                            root.where().file, "grid"),
-                                     defaults, spec));
+                                     defaults, default_origins, spec));
   }
   std::set<std::string> names;
   for (const Variant& v : spec->variants) {
@@ -299,10 +312,11 @@ absl::StatusOr<Spec> ParseSpecText(const std::string& text,
   COHORT_RETURN_IF_ERROR(ParseHeader(root, &spec));
   COHORT_RETURN_IF_ERROR(ParseInputs(root, base_dir, &spec));
   nlohmann::json defaults = spec_internal::DefaultRecipe();
+  std::map<std::string, Where> default_origins;
   if (auto recipe = root.Get("recipe")) {
-    COHORT_RETURN_IF_ERROR(spec_internal::ParseRecipeInto(*recipe, &defaults));
+    COHORT_RETURN_IF_ERROR(spec_internal::ParseRecipeInto(*recipe, &defaults, &default_origins));
   }
-  COHORT_RETURN_IF_ERROR(spec_internal::ParseVariants(root, defaults, &spec));
+  COHORT_RETURN_IF_ERROR(spec_internal::ParseVariants(root, defaults, default_origins, &spec));
   for (const Variant& v : spec.variants) {
     if (v.recipe["imatrix"]["enabled"].get<bool>() && spec.calibration.empty()) {
       return absl::InvalidArgumentError(

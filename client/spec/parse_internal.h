@@ -4,6 +4,7 @@
 #ifndef COHORT_CLIENT_SPEC_PARSE_INTERNAL_H_
 #define COHORT_CLIENT_SPEC_PARSE_INTERNAL_H_
 
+#include <map>
 #include <string>
 
 #include "absl/status/status.h"
@@ -24,7 +25,9 @@ absl::StatusOr<GateSpec> ParseGate(const YNode& node, const EvalSpec& eval,
 absl::StatusOr<Reference> ParseReference(const YNode& node,
                                          const std::string& base_dir);
 // Variants from `grid` or `variants`, over the recipe defaults.
+// `default_origins`: where the recipe defaults were written (Variant::origins).
 absl::Status ParseVariants(const YNode& root, const nlohmann::json& defaults,
+                           const std::map<std::string, Where>& default_origins,
                            Spec* spec);
 
 }  // namespace cohort::client::spec_internal

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -215,7 +216,8 @@ absl::StatusOr<json> ParseRecipeValue(const std::string& section,
   return ParseTyped(p->second, node);
 }
 
-absl::Status ParseRecipeInto(const YNode& node, json* recipe) {
+absl::Status ParseRecipeInto(const YNode& node, json* recipe,
+                             std::map<std::string, Where>* origins) {
   COHORT_RETURN_IF_ERROR(node.CheckKeys(RecipeSections()));
   COHORT_ASSIGN_OR_RETURN(auto sections, node.Entries());
   for (const auto& [section, body] : sections) {
@@ -225,26 +227,55 @@ absl::Status ParseRecipeInto(const YNode& node, json* recipe) {
     for (const auto& [key, value] : entries) {
       COHORT_ASSIGN_OR_RETURN((*recipe)[section][key],
                               ParseRecipeValue(section, key, value));
+      if (origins != nullptr) (*origins)[section + "." + key] = value.where();
     }
   }
   return absl::OkStatus();
 }
 
-absl::Status ValidateRecipe(const json& recipe, const Where& where) {
-  const json& dm = recipe["dropmap"];
-  if (!dm.contains("target")) {
-    return RecipeError(where, "recipe.dropmap.target is required (experts to "
-                              "keep per layer)");
+Where ParamWhere(const Variant& variant, const std::string& param) {
+  auto it = variant.origins.find(param);
+  return it != variant.origins.end() ? it->second : variant.where;
+}
+
+Where PairWhere(const Variant& variant, const std::string& first,
+                const std::string& second) {
+  // A recipe default is shared by every variant; the value that makes this
+  // variant differ is the one to point at.
+  auto own = [&](const std::string& param) {
+    auto it = variant.origins.find(param);
+    return it != variant.origins.end() && !absl::StartsWith(it->second.key, "recipe.");
+  };
+  if (own(first)) return ParamWhere(variant, first);
+  if (own(second)) return ParamWhere(variant, second);
+  if (variant.origins.count(first) == 0 && variant.origins.count(second) > 0) {
+    return ParamWhere(variant, second);
   }
-  if (dm.contains("classes") && dm.contains("class_weights") &&
-      dm["classes"].size() != dm["class_weights"].size()) {
-    return RecipeError(where, absl::StrCat(
-        "recipe.dropmap.class_weights has ", dm["class_weights"].size(),
-        " weights for ", dm["classes"].size(), " classes"));
+  return ParamWhere(variant, first);
+}
+
+absl::Status ValidateRecipe(const Variant& variant) {
+  const json& dm = variant.recipe["dropmap"];
+  const std::string of = absl::StrCat("variant '", variant.name, "': ");
+  if (!dm.contains("target")) {
+    return RecipeError(variant.where, of + "recipe.dropmap.target is required (experts to "
+                                           "keep per layer)");
+  }
+  if (dm.contains("classes")) {
+    for (const char* weights : {"class_weights", "protect_class_weights"}) {
+      if (dm.contains(weights) && dm["classes"].size() != dm[weights].size()) {
+        return RecipeError(
+            PairWhere(variant, absl::StrCat("dropmap.", weights), "dropmap.classes"),
+            absl::StrCat(of, dm[weights].size(), " ", weights, " for ",
+                         dm["classes"].size(), " classes (dropmap.classes)"));
+      }
+    }
   }
   if (dm.contains("protect_top") &&
       dm["protect_top"].get<int64_t>() > dm["target"].get<int64_t>()) {
-    return RecipeError(where, "recipe.dropmap.protect_top exceeds target");
+    return RecipeError(PairWhere(variant, "dropmap.protect_top", "dropmap.target"),
+                       absl::StrCat(of, "protect_top ", dm["protect_top"].get<int64_t>(),
+                                    " exceeds target ", dm["target"].get<int64_t>()));
   }
   return absl::OkStatus();
 }

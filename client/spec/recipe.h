@@ -18,6 +18,7 @@
 #ifndef COHORT_CLIENT_SPEC_RECIPE_H_
 #define COHORT_CLIENT_SPEC_RECIPE_H_
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -40,11 +41,27 @@ absl::StatusOr<nlohmann::json> ParseRecipeValue(const std::string& section,
                                                 const std::string& key,
                                                 const YNode& node);
 
-// Parses a recipe mapping ({section: {key: value}}) over `base`.
-absl::Status ParseRecipeInto(const YNode& node, nlohmann::json* recipe);
+// Parses a recipe mapping ({section: {key: value}}) over `base`. With
+// `origins`, records where each parameter was written ("dropmap.target" ->
+// its value's position and key path).
+absl::Status ParseRecipeInto(const YNode& node, nlohmann::json* recipe,
+                             std::map<std::string, Where>* origins = nullptr);
 
-// Checks a complete variant recipe: required keys and cross-key rules.
-absl::Status ValidateRecipe(const nlohmann::json& recipe, const Where& where);
+// Where `variant` got recipe parameter `param` ("dropmap.target"): the
+// grid value, the variant's override or the recipe default; the variant's
+// own position when the parameter is at its default.
+Where ParamWhere(const Variant& variant, const std::string& param);
+
+// For an error about two parameters together: the position of the one the
+// variant itself set (a grid value or a variant override) rather than a
+// recipe default, `first` when both or neither are.
+Where PairWhere(const Variant& variant, const std::string& first,
+                const std::string& second);
+
+// Checks a complete variant recipe: required keys and cross-key rules
+// (protect_top <= target, one weight per class of `classes`). Errors point
+// at the parameter's position (ParamWhere) and name the variant.
+absl::Status ValidateRecipe(const Variant& variant);
 
 }  // namespace cohort::client::spec_internal
 

@@ -103,7 +103,13 @@ struct Variant {
   //  "convert": {...}, "imatrix": {...}, "quantize": {...}}
   nlohmann::json recipe;
   PinnedDigests pinned;
-  Where where;
+  Where where;  // the grid, or the variant's entry in `variants`
+  // Where each recipe parameter the spec set for this variant was written,
+  // by "<section>.<parameter>" ("dropmap.target" -> recipe.dropmap.target,
+  // grid.dropmap.class_weights.coder or variants[0].recipe.dropmap.target,
+  // with its line), so an error about a value points at that value.
+  // Parameters left at their defaults have no entry.
+  std::map<std::string, Where> origins;
 };
 
 struct Spec {

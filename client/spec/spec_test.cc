@@ -75,7 +75,7 @@ TEST(SpecTest, RefusesBadValuesWithTheirPosition) {
       {"profile: omk-card-2026-07", "profile: no-such", "neither a built-in profile"},
       {"limit: 5", "limit: -3", "must be >= 0"},
       {"kind: sweep", "kind: swept", "expected 'sweep' or 'cohort'"},
-      {"target: 12", "target: 1", "protect_top exceeds target"},
+      {"target: 12", "target: 1", "variant 'v5,alpha=1.0': protect_top 2 exceeds target 1"},
   };
   for (const Case& c : cases) {
     std::string text = Sweep();
