@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "client/cli/rpc.h"
+#include "client/spec/check.h"
 #include "client/spec/inputs.h"
 #include "common/canonical_json.h"
 #include "common/random.h"
@@ -363,6 +364,9 @@ absl::StatusOr<Submission> SubmitSpecFile(const GlobalOptions& g, const std::str
                                           const SubmitFlags& flags) {
   Submission out;
   COHORT_ASSIGN_OR_RETURN(out.spec, ParseSpecFile(file));
+  // Before hashing (a checkpoint can take minutes): values the model or the
+  // contribution data contradict stop here, at their spec position.
+  COHORT_RETURN_IF_ERROR(CheckSpecAgainstInputs(out.spec));
   COHORT_ASSIGN_OR_RETURN(std::vector<UserArtifact> inputs, ResolveInputs(out.spec));
   COHORT_ASSIGN_OR_RETURN(out.graph, ExpandSpec(out.spec));
   v1::SubmitCampaignRequest request;

@@ -72,8 +72,9 @@ struct Submission {
   Graph graph;
   v1::SubmitCampaignResponse response;
 };
-// Parses a spec file, hashes its local inputs, registers them (unless a dry
-// run) and submits the expanded graph.
+// Parses a spec file, checks it against the model and contribution data it
+// names (CheckSpecAgainstInputs), hashes its local inputs, registers them
+// (unless a dry run) and submits the expanded graph.
 absl::StatusOr<Submission> SubmitSpecFile(const GlobalOptions& g, const std::string& file,
                                           const SubmitFlags& flags);
 
