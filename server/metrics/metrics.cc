@@ -191,7 +191,10 @@ absl::StatusOr<int> CohortMetrics::Serve(const std::string& listen) {
   }
   // prometheus-cpp reports bind failures by throwing; nothing escapes here.
   try {
-    auto exposer = std::make_unique<prometheus::Exposer>(listen, /*num_threads=*/1);
+    // Several threads and a request timeout: with one thread, a client that
+    // sent half a request held the listener, and every scrape waited.
+    auto exposer = std::make_unique<prometheus::Exposer>(std::vector<std::string>{
+        "listening_ports", listen, "num_threads", "4", "request_timeout_ms", "5000"});
     exposer->RegisterCollectable(impl_->registry);
     exposer->RegisterCollectable(impl_->collector);
     std::vector<int> ports = exposer->GetListeningPorts();

@@ -275,6 +275,37 @@ TEST(MetricsIntegrationTest, ServesCoordinatorStateAndRpcLatency) {
   EXPECT_TRUE(poll_status->ok());
 }
 
+// A client that sends half a request (and then nothing) held the one
+// listener thread, and every scrape waited behind it. Scrapes are served
+// beside three such clients.
+TEST(MetricsIntegrationTest, HalfSentRequestsDoNotBlockScrapes) {
+  TempDir dir;
+  int metrics_port = FreePort();
+  ASSERT_GT(metrics_port, 0);
+  CohortdProcess cohortd(dir.path(), {"--metrics-listen",
+                                      "127.0.0.1:" + std::to_string(metrics_port)});
+  ASSERT_OK(cohortd.Start());
+  std::vector<int> stalled;
+  for (int i = 0; i < 3; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(metrics_port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    const char half[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n";  // no blank line: unfinished
+    ASSERT_GT(::send(fd, half, sizeof(half) - 1, 0), 0);
+    stalled.push_back(fd);
+  }
+  std::optional<std::string> scrape = HttpGet(metrics_port, "/metrics");
+  EXPECT_TRUE(scrape.has_value()) << "a scrape waited behind half-sent requests";
+  if (scrape.has_value()) {
+    EXPECT_NE(scrape->find("cohort_steps"), std::string::npos);
+  }
+  for (int fd : stalled) ::close(fd);
+}
+
 TEST(MetricsIntegrationTest, RefusesABadAddress) {
   TempDir dir;
   CohortdProcess cohortd(dir.path(), {"--metrics-listen", "no-port-here"});
