@@ -6,8 +6,10 @@
 #include <map>
 #include <memory>
 #include <numeric>
+#include <string>
 #include <utility>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "worker/llama/http.h"
@@ -31,7 +33,12 @@ struct JobState {
   int attempts = 0;
   absl::Time first_sent = absl::InfinitePast();
   absl::Time not_before = absl::InfinitePast();  // backoff end
+  std::string last_error;  // kind + message of the previous failed try
 };
+
+bool IsGreedy(const ChatRequest& request) {
+  return request.sampler.temperature <= 0 || request.sampler.top_k == 1;
+}
 
 // One run of the loop. Single-threaded; lives on RunGeneration's stack.
 class Loop {
@@ -120,22 +127,35 @@ class Loop {
     std::unique_ptr<JobState> state = std::move(it->second);
     in_flight_.erase(it);
     absl::StatusOr<ChatResult> result = Interpret(std::move(done.response));
-    if (!result.ok() && IsRetryable(result.status()) &&
-        state->attempts < options_.retry.max_attempts) {
-      ++stats_.retries;
-      uint64_t hash = std::hash<std::string>()(jobs_[state->index].key);
-      state->not_before = absl::Now() + BackoffDelay(options_.retry, state->attempts, hash);
-      waiting_.push_back(std::move(state));
-      return absl::OkStatus();
+    FailureClass failure;
+    if (!result.ok()) {
+      failure = ClassifyFailure(result.status());
+      std::string error = absl::StrCat(failure.kind, "\n", failure.message);
+      bool repeated = error == state->last_error;
+      state->last_error = std::move(error);
+      if (ShouldRetry(options_.retry, result.status(), state->attempts, repeated,
+                      IsGreedy(jobs_[state->index].request))) {
+        ++stats_.retries;
+        uint64_t hash = std::hash<std::string>()(jobs_[state->index].key);
+        state->not_before = absl::Now() + BackoffDelay(options_.retry, state->attempts, hash);
+        waiting_.push_back(std::move(state));
+        return absl::OkStatus();
+      }
     }
     GenerationOutcome outcome;
     outcome.key = jobs_[state->index].key;
     outcome.attempts = state->attempts;
     outcome.latency = absl::Now() - state->first_sent;
     if (!result.ok()) {
-      result = absl::Status(result.status().code(),
-                            absl::StrCat(result.status().message(), " (after ",
-                                         state->attempts, " attempts)"));
+      outcome.error_kind = failure.kind;
+      outcome.error_message = failure.message;
+      absl::Status annotated(result.status().code(),
+                             absl::StrCat(result.status().message(), " (after ",
+                                          state->attempts, " attempts)"));
+      result.status().ForEachPayload([&](absl::string_view url, const absl::Cord& payload) {
+        annotated.SetPayload(url, payload);
+      });
+      result = std::move(annotated);
     }
     outcome.result = std::move(result);
     return on_done_(std::move(outcome));

@@ -8,9 +8,12 @@
 //
 // Order: longest prompt first (ties by input order), so the long problems do
 // not start last and stretch the tail of the run. Each request has a
-// deadline; transport errors and 5xx are retried with exponential backoff
-// (errors.h RetryPolicy), 4xx never. A request that needs a retry goes back
-// to the front of the queue once its backoff has passed.
+// deadline; failures are retried by class (errors.h ClassifyFailure,
+// ShouldRetry): transport errors, timeouts and 503 with exponential backoff
+// up to max_attempts; a 500 the chat parser raised (deterministic for a
+// greedy request) at most max_deterministic_attempts times; any other 5xx
+// until the same error comes back twice; 4xx never. A request that needs a
+// retry goes back to the front of the queue once its backoff has passed.
 //
 //   DriverOptions options;
 //   options.base_url = [&] { return supervisor->base_url(); };
@@ -47,6 +50,10 @@ struct GenerationOutcome {
   // The parsed answer, or the final error after retries (StatusFromHttp
   // codes; kOutOfRange for a prompt that does not fit the slot).
   absl::StatusOr<ChatResult> result;
+  // For a failure: errors.h ClassifyFailure's kind ("500 peg-native format")
+  // and the server's own message.
+  std::string error_kind;
+  std::string error_message;
   int attempts = 0;
   absl::Duration latency;  // first send to final answer, backoff included
 };

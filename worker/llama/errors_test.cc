@@ -1,5 +1,8 @@
 #include "worker/llama/errors.h"
 
+#include <string>
+
+#include "absl/strings/cord.h"
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -78,6 +81,134 @@ TEST(RetryTest, BackoffDoublesUpToTheCapWithBoundedJitter) {
     EXPECT_LT(d, absl::Seconds(1.25));
   }
   EXPECT_EQ(BackoffDelay(policy, 2, 42), BackoffDelay(policy, 2, 42));  // deterministic
+}
+
+// The recorded error bodies (tests/data/llama-server: 14, 15, 18b, 01/33,
+// 31, 32 and 35_parser_errors_and_template_refusals.md), verbatim.
+struct ClassCase {
+  int http;
+  const char* body;
+  const char* kind;
+  FailureRetry retry;
+};
+
+TEST(ClassifyFailureTest, RecordedBodies) {
+  const ClassCase cases[] = {
+      // 18b and 35: the chat parser rejects a random model's greedy output.
+      {500, R"({"error":{"code":500,"message":"The model produced output that does not match the expected peg-native format","type":"server_error"}})",
+       "500 peg-native format", FailureRetry::kDeterministic},
+      // 35: the same on POST /completion.
+      {500, R"({"error":{"code":500,"message":"The model produced output that does not match the expected Content-only format","type":"server_error"}})",
+       "500 Content-only format", FailureRetry::kDeterministic},
+      // 14: our body did not parse.
+      {500, R"({"error":{"code":500,"message":"[json.exception.parse_error.101] parse error at line 1, column 48: syntax error while parsing array - unexpected end of input; expected ']'","type":"server_error"}})",
+       "500 json parse error", FailureRetry::kDeterministic},
+      // 15: the prompt does not fit the slot.
+      {400, R"({"error":{"code":400,"message":"request (3010 tokens) exceeds the available context size (1024 tokens), try increasing it","type":"exceed_context_size_error","n_prompt_tokens":3010,"n_ctx":1024}})",
+       "400 exceed_context_size_error", FailureRetry::kPermanent},
+      // 14 and 35 (a vocabulary that cannot encode the prompt).
+      {400, R"({"error":{"code":400,"message":"'messages' is required","type":"invalid_request_error"}})",
+       "400 invalid_request_error", FailureRetry::kPermanent},
+      {400, R"({"error":{"code":400,"message":"unordered_map::at","type":"invalid_request_error"}})",
+       "400 invalid_request_error", FailureRetry::kPermanent},
+      // 01 and 33: loading.
+      {503, R"({"error":{"message":"Loading model","type":"unavailable_error","code":503}})",
+       "503 unavailable_error", FailureRetry::kTransient},
+      {401, R"({"error":{"message":"Invalid API Key","type":"authentication_error","code":401}})",
+       "401 authentication_error", FailureRetry::kPermanent},
+      {404, R"({"error":{"message":"File Not Found","type":"not_found_error","code":404}})",
+       "404 not_found_error", FailureRetry::kPermanent},
+      {501, R"({"error":{"code":501,"message":"This server does not support metrics endpoint. Start it with `--metrics`","type":"not_supported_error"}})",
+       "501 not_supported_error", FailureRetry::kRepeatStops},
+      // Not recorded: other 500s, proxies in front of a dying server.
+      {500, R"({"error":{"code":500,"message":"CUDA error: out of memory","type":"server_error"}})",
+       "500 server_error", FailureRetry::kRepeatStops},
+      {502, "<html>bad gateway</html>", "502", FailureRetry::kTransient},
+      {504, "", "504", FailureRetry::kTransient},
+      {429, "", "429", FailureRetry::kTransient},
+  };
+  for (const ClassCase& c : cases) {
+    FailureClass failure = ClassifyFailure(StatusFromHttp(c.http, c.body));
+    EXPECT_EQ(failure.kind, c.kind) << c.body;
+    EXPECT_EQ(failure.retry, c.retry) << c.body;
+  }
+  FailureClass peg = ClassifyFailure(StatusFromHttp(500, cases[0].body));
+  EXPECT_EQ(peg.message,
+            "The model produced output that does not match the expected peg-native format");
+}
+
+TEST(ClassifyFailureTest, TransportAndGarbledReplies) {
+  FailureClass refused = ClassifyFailure(absl::UnavailableError("Couldn't connect to server"));
+  EXPECT_EQ(refused.kind, "connection");
+  EXPECT_EQ(refused.retry, FailureRetry::kTransient);
+  FailureClass reset = ClassifyFailure(absl::UnavailableError("Connection reset by peer"));
+  EXPECT_EQ(reset.retry, FailureRetry::kTransient);
+  FailureClass timeout = ClassifyFailure(absl::DeadlineExceededError("Timeout was reached"));
+  EXPECT_EQ(timeout.kind, "timeout");
+  EXPECT_EQ(timeout.retry, FailureRetry::kTransient);
+  FailureClass garbled = ClassifyFailure(absl::InternalError("no choices"));
+  EXPECT_EQ(garbled.kind, "bad response");
+  EXPECT_EQ(garbled.retry, FailureRetry::kRepeatStops);
+}
+
+TEST(ClassifyFailureTest, ClassSurvivesAnAnnotatedCopy) {
+  absl::Status status = StatusFromHttp(
+      500, R"({"error":{"code":500,"message":"The model produced output that does not match the expected peg-native format","type":"server_error"}})");
+  absl::Status annotated(status.code(), std::string(status.message()) + " (after 2 attempts)");
+  status.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) {
+    annotated.SetPayload(url, payload);
+  });
+  EXPECT_EQ(ClassifyFailure(annotated).kind, "500 peg-native format");
+}
+
+// Tries a request makes when every try fails with `status` (same message
+// each time), under `policy`.
+int TriesUntilGivenUp(const RetryPolicy& policy, const absl::Status& status, bool greedy) {
+  int attempts = 1;
+  bool repeated = false;  // the first failure repeats nothing
+  while (ShouldRetry(policy, status, attempts, repeated, greedy)) {
+    ++attempts;
+    repeated = true;
+  }
+  return attempts;
+}
+
+TEST(RetryPolicyTest, DeterministicParserErrorIsTriedAtMostTwice) {
+  RetryPolicy policy;  // max_attempts 6
+  absl::Status peg = StatusFromHttp(
+      500, R"({"error":{"code":500,"message":"The model produced output that does not match the expected peg-native format","type":"server_error"}})");
+  EXPECT_EQ(TriesUntilGivenUp(policy, peg, /*greedy=*/true), 2);
+  // Sampled: the next try may decode differently, so it goes on until the
+  // same error comes back.
+  EXPECT_EQ(TriesUntilGivenUp(policy, peg, /*greedy=*/false), 2);
+  EXPECT_TRUE(ShouldRetry(policy, peg, 2, /*repeated=*/false, /*greedy=*/false));
+  EXPECT_FALSE(ShouldRetry(policy, peg, 2, /*repeated=*/false, /*greedy=*/true));
+}
+
+TEST(RetryPolicyTest, A503StormIsRetriedUpToMaxAttempts) {
+  RetryPolicy policy;
+  absl::Status loading = StatusFromHttp(
+      503, R"({"error":{"message":"Loading model","type":"unavailable_error","code":503}})");
+  EXPECT_EQ(TriesUntilGivenUp(policy, loading, true), policy.max_attempts);
+  EXPECT_EQ(TriesUntilGivenUp(policy, absl::UnavailableError("refused"), true),
+            policy.max_attempts);
+  EXPECT_EQ(TriesUntilGivenUp(policy, absl::DeadlineExceededError("slow"), true),
+            policy.max_attempts);
+}
+
+TEST(RetryPolicyTest, TheSameErrorTwiceEndsAnOther500AndFourHundredsAreNeverRetried) {
+  RetryPolicy policy;
+  absl::Status oom = StatusFromHttp(
+      500, R"({"error":{"code":500,"message":"CUDA error: out of memory","type":"server_error"}})");
+  EXPECT_EQ(TriesUntilGivenUp(policy, oom, true), 2);
+  // A different error each time (say, the server restarting) keeps going.
+  EXPECT_TRUE(ShouldRetry(policy, oom, 4, /*repeated=*/false, true));
+  EXPECT_FALSE(ShouldRetry(policy, oom, policy.max_attempts, false, true));
+  EXPECT_EQ(TriesUntilGivenUp(policy, StatusFromHttp(
+      400, R"({"error":{"code":400,"message":"request (3010 tokens) exceeds the available context size (1024 tokens), try increasing it","type":"exceed_context_size_error"}})"), true), 1);
+  EXPECT_EQ(TriesUntilGivenUp(policy, StatusFromHttp(
+      400, R"({"error":{"code":400,"message":"unordered_map::at","type":"invalid_request_error"}})"), true), 1);
+  EXPECT_FALSE(ShouldRetry(policy, absl::OkStatus(), 1, false, true));
 }
 
 }  // namespace
