@@ -105,10 +105,10 @@ TEST(HumanEvalPlusTest, EmptyAndWrongCompletionsFail) {
   RequireToolchain("python3");
   std::string path = DatasetPath("humanevalplus/HumanEvalPlus.jsonl.gz");
   std::vector<CompletionRow> rows(2);
-  rows[0] = {1, "HumanEval/0", -1, "", false, "", "", {}, {}, ""};
+  rows[0] = {1, "HumanEval/0", -1, "", false, "", "", {}, {}, "", "", ""};
   // Off by far more than the float tolerance (atol 1e-6).
   rows[1] = {2, "HumanEval/2", -1, "", false, "    return number % 1.0 + 0.001\n", "", {}, {},
-             ""};
+             "", "", ""};
   ScoreRun run = Score("humanevalplus", path, rows);
   ASSERT_EQ(run.results.size(), 2u);
   EXPECT_FALSE(run.results[0].passed);
@@ -130,9 +130,9 @@ TEST_P(MultiplETest, CorrectCompletionPassesWrongOneFails) {
   std::string path = DatasetPath(absl::StrCat("multipl_e/humaneval-", c.language,
                                               "-reworded.jsonl"));
   std::vector<CompletionRow> rows(3);
-  rows[0] = {1, "HumanEval_53_add", -1, "", false, c.correct, "", {}, {}, ""};
-  rows[1] = {2, "HumanEval_23_strlen", -1, "", false, c.wrong, "", {}, {}, ""};
-  rows[2] = {3, "HumanEval_0_has_close_elements", -1, "", false, "", "", {}, {}, ""};
+  rows[0] = {1, "HumanEval_53_add", -1, "", false, c.correct, "", {}, {}, "", "", ""};
+  rows[1] = {2, "HumanEval_23_strlen", -1, "", false, c.wrong, "", {}, {}, "", "", ""};
+  rows[2] = {3, "HumanEval_0_has_close_elements", -1, "", false, "", "", {}, {}, "", "", ""};
   ScoreRun run = Score(absl::StrCat("multipl-e-", c.language), path, rows);
   ASSERT_EQ(run.results.size(), 3u);
   for (const ProblemResult& r : run.results) {

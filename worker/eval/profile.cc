@@ -84,7 +84,7 @@ absl::StatusOr<BenchSettings> ParseBench(const std::string& name,
       object,
       {"limit", "thinking", "reasoning_budget", "max_tokens", "sampler", "stop",
        "prompt_template", "extractor", "num_fewshot", "option_seed",
-       "saturation_tokens", "notes", "task_ids", "first"},
+       "saturation_tokens", "max_server_error_share", "notes", "task_ids", "first"},
       where));
   BenchSettings bench;
   bench.bench = name;
@@ -94,6 +94,12 @@ absl::StatusOr<BenchSettings> ParseBench(const std::string& name,
   COHORT_RETURN_IF_ERROR(ReadNumber(object, "num_fewshot", &bench.num_fewshot, where));
   COHORT_RETURN_IF_ERROR(ReadNumber(object, "option_seed", &bench.option_seed, where));
   COHORT_RETURN_IF_ERROR(ReadNumber(object, "saturation_tokens", &bench.saturation_tokens, where));
+  COHORT_RETURN_IF_ERROR(
+      ReadNumber(object, "max_server_error_share", &bench.max_server_error_share, where));
+  if (object.contains("max_server_error_share") &&
+      !(bench.max_server_error_share >= 0 && bench.max_server_error_share <= 1)) {
+    return Bad(where, "'max_server_error_share' must be between 0 and 1");
+  }
   COHORT_RETURN_IF_ERROR(ReadText(object, "prompt_template", &bench.prompt_template, where));
   COHORT_RETURN_IF_ERROR(ReadText(object, "extractor", &bench.extractor, where));
   COHORT_RETURN_IF_ERROR(ReadText(object, "notes", &bench.notes, where));

@@ -51,6 +51,9 @@ struct BenchSettings {
   // Tokens at or over which a problem counts as budget-saturated; 0 means
   // reasoning_budget when thinking, else max_tokens.
   int saturation_tokens = 0;
+  // The largest share of problems (0..1) that may end in server errors
+  // before `cohort-worker bench` fails; < 0 (absent): the default, 2%.
+  double max_server_error_share = -1;
   std::string notes;
   // A JSON list of problem ids (a file; a relative path is resolved against
   // the dataset's folder): only those problems, in the list's order. Only

@@ -57,6 +57,21 @@ TEST(ProfileTest, UserProfileFileAndDigestIgnoresKeyOrder) {
   EXPECT_EQ(pa.digest, pb.digest);
   EXPECT_EQ(pa.Find("gsm8k")->limit, 10);
   EXPECT_FALSE(pa.Find("gsm8k")->thinking);
+  EXPECT_LT(pa.Find("gsm8k")->max_server_error_share, 0);  // absent: bench's default
+}
+
+TEST(ProfileTest, MaxServerErrorShareIsAShare) {
+  cohort::testing::TempDir dir;
+  std::string ok = WriteFile(dir, "ok.json", R"({"name": "x", "benches": {"gsm8k": {
+      "max_tokens": 5, "prompt_template": "gsm8k_qa_fewshot_v1", "extractor": "gsm8k_flexible",
+      "max_server_error_share": 0.1}}})");
+  ASSERT_OK_AND_ASSIGN(Profile p, LoadProfile(ok));
+  EXPECT_EQ(p.Find("gsm8k")->max_server_error_share, 0.1);
+  std::string bad = WriteFile(dir, "bad.json", R"({"name": "x", "benches": {"gsm8k": {
+      "max_tokens": 5, "prompt_template": "p", "extractor": "e",
+      "max_server_error_share": 2}}})");
+  EXPECT_THAT(LoadProfile(bad), StatusIs(absl::StatusCode::kInvalidArgument,
+                                         HasSubstr("between 0 and 1")));
 }
 
 TEST(ProfileTest, RefusesTyposAndInconsistentSettings) {

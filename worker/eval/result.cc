@@ -67,6 +67,7 @@ nlohmann::json LengthStats(const BenchSettings& settings,
   std::map<std::string, int64_t> finish;
   int64_t at_budget = 0, saturated_failed = 0, empty = 0;
   for (const ProblemResult& r : results) {
+    if (r.server_error()) continue;  // no answer to measure
     chars.push_back(r.completion_chars);
     reasoning_chars.push_back(r.reasoning_chars);
     if (r.completion_tokens) {
@@ -141,19 +142,33 @@ nlohmann::json ResultToJson(const ProblemResult& r) {
   if (r.completion_tokens) j["completion_tokens"] = *r.completion_tokens;
   if (r.reasoning_tokens) j["reasoning_tokens"] = *r.reasoning_tokens;
   if (!r.detail.empty()) j["detail"] = r.detail;
+  if (r.server_error()) {
+    j["error"] = r.error;
+    j["error_kind"] = r.error_kind;
+  }
   return j;
 }
 
 nlohmann::json Summarize(const std::string& bench, const BenchSettings& settings,
                          const std::vector<ProblemResult>& results, int n_expected) {
   int64_t passed = 0;
-  for (const ProblemResult& r : results) passed += r.passed;
+  int64_t server_errors = 0;
+  std::map<std::string, int64_t> kinds;
+  for (const ProblemResult& r : results) {
+    passed += r.passed;
+    if (r.server_error()) {
+      ++server_errors;
+      ++kinds[r.error_kind];
+    }
+  }
   int64_t n = static_cast<int64_t>(results.size());
   nlohmann::json out = {{"bench", bench},
                         {"n", n},
                         {"passed", passed},
                         {"accuracy", Share(passed, n)},
-                        {"n_expected", n_expected}};
+                        {"n_expected", n_expected},
+                        {"server_errors", server_errors},
+                        {"server_error_kinds", kinds}};
   if (!results.empty()) out["scorer_version"] = results.front().scorer_version;
   if (bench == "ifeval") AddIfevalMetrics(results, &out);
   out["length"] = LengthStats(settings, results);

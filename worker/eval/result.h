@@ -39,6 +39,12 @@ struct ProblemResult {
   bool at_budget = false;      // saturation (see SaturationBasis)
   std::string scorer_version;
   nlohmann::json detail = nlohmann::json::object();
+  // A server error instead of an answer (the completions row carried one):
+  // its kind ("500 peg-native format") and message. Never passed; not a
+  // wrong answer either (verdict error).
+  std::string error_kind;
+  std::string error;
+  bool server_error() const { return !error_kind.empty(); }
 };
 
 // The text a scorer sees (protocol Fix-A, docs/protocol.md 1.6): content when

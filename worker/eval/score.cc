@@ -63,6 +63,18 @@ absl::Status ReadIdentity(const JsonLine& row, CompletionRow* out, const std::st
   return LineError(path, row.line, "no problem id (task_id, id, problem_id, idx) or prompt");
 }
 
+// error_kind, else error_code (older journals), else "error" when only a
+// string `error` is there; the message from error_message, else error.
+absl::Status ReadServerError(const JsonLine& row, CompletionRow* out, const std::string& path) {
+  std::string kind, code, error;
+  COHORT_RETURN_IF_ERROR(ReadOptionalText(row, {"error_kind"}, &kind, path));
+  COHORT_RETURN_IF_ERROR(ReadOptionalText(row, {"error_code"}, &code, path));
+  COHORT_RETURN_IF_ERROR(ReadOptionalText(row, {"error_message", "error"}, &error, path));
+  out->error_kind = !kind.empty() ? kind : !code.empty() ? code : !error.empty() ? "error" : "";
+  if (!out->error_kind.empty()) out->error_message = error;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<CompletionRow> ParseCompletionRow(const JsonLine& row, const std::string& path) {
   CompletionRow out;
   out.line = row.line;
@@ -76,6 +88,7 @@ absl::StatusOr<CompletionRow> ParseCompletionRow(const JsonLine& row, const std:
   COHORT_RETURN_IF_ERROR(ReadOptionalText(row, {"finish_reason"}, &out.finish_reason, path));
   COHORT_RETURN_IF_ERROR(ReadCount(row, "completion_tokens", &out.completion_tokens, path));
   COHORT_RETURN_IF_ERROR(ReadCount(row, "reasoning_tokens", &out.reasoning_tokens, path));
+  COHORT_RETURN_IF_ERROR(ReadServerError(row, &out, path));
   return out;
 }
 
@@ -133,12 +146,28 @@ ProblemResult ScoreCompletion(const BenchSpec& bench, const BenchSettings& setti
   r.completion_tokens = row.completion_tokens;
   r.reasoning_tokens = row.reasoning_tokens;
   r.finish_reason = row.finish_reason;
+  r.scorer_version = bench.scorer_version;
+  if (!row.error_kind.empty()) {
+    // No answer to score. Text benches still see the empty text, so their
+    // details (IFEval's per-instruction lists) keep their shape; code is not
+    // run for nothing.
+    r.error_kind = row.error_kind;
+    r.error = row.error_message;
+    if (!bench.runs_code) {
+      Verdict v = bench.score(problem, text, settings);
+      r.extracted = v.extracted;
+      r.rule = v.rule;
+      r.detail = v.detail;
+    }
+    r.passed = false;
+    r.at_budget = AtBudget(r, settings);
+    return r;
+  }
   Verdict v = bench.score(problem, text, settings);
   r.extracted = v.extracted;
   r.rule = v.rule;
   r.passed = v.passed;
   r.detail = v.detail;
-  r.scorer_version = bench.scorer_version;
   r.at_budget = AtBudget(r, settings);
   return r;
 }

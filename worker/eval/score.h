@@ -9,7 +9,12 @@
 //                               {prompt, response} files)
 // and carries the text in `completion` or `response` (null reads as ""),
 // optionally `reasoning_content`/`reasoning`, `completion_tokens`,
-// `reasoning_tokens` and `finish_reason`. Rows for unknown problems,
+// `reasoning_tokens` and `finish_reason`. A row that carries `error_kind`
+// (or `error_code`, or a string `error`: the bench journal's failed
+// problems, worker/llama result_log.h) is a server error: it is counted in
+// the summary's `server_errors` / `server_error_kinds`, never passes, and its
+// verdict row carries `error` and `error_kind` (cohort.v1 VERDICT_ERROR).
+// Rows for unknown problems,
 // duplicate rows and malformed rows are errors naming the file and line.
 #ifndef COHORT_WORKER_EVAL_SCORE_H_
 #define COHORT_WORKER_EVAL_SCORE_H_
@@ -37,6 +42,9 @@ struct CompletionRow {
   std::optional<int64_t> completion_tokens;
   std::optional<int64_t> reasoning_tokens;
   std::string finish_reason;
+  // A server error (the request failed for good): its kind and message.
+  std::string error_kind;
+  std::string error_message;
 };
 
 absl::StatusOr<std::vector<CompletionRow>> ReadCompletions(const std::string& path);

@@ -96,6 +96,58 @@ TEST(ScoreTest, LengthStatisticsAndSaturation) {
   EXPECT_EQ(len["finish_reasons"]["None"], 3);
 }
 
+// Journal rows of problems whose request failed for good (worker/llama
+// result_log.h) are server errors: counted apart, never passed, not in the
+// length statistics, and their verdict rows carry the error (VERDICT_ERROR).
+TEST(ScoreTest, ServerErrorsAreCountedApartFromWrongAnswers) {
+  cohort::testing::TempDir dir;
+  ASSERT_OK_AND_ASSIGN(
+      ScoreRun run,
+      Score(dir,
+            "{\"idx\":0,\"completion\":\"18\",\"completion_tokens\":10}\n"
+            "{\"idx\":1,\"completion\":\"wrong 1\",\"completion_tokens\":20}\n"
+            "{\"idx\":2,\"completion\":\"\",\"finish_reason\":\"error\","
+            "\"error_code\":\"INTERNAL\",\"error\":\"llama-server HTTP 500 server_error: The "
+            "model produced output that does not match the expected peg-native format (after 2 "
+            "attempts)\",\"error_kind\":\"500 peg-native format\",\"error_message\":\"The model "
+            "produced output that does not match the expected peg-native format\"}\n"
+            "{\"idx\":3,\"completion\":\"\",\"finish_reason\":\"error\","
+            "\"error_kind\":\"500 peg-native format\",\"error_message\":\"The model produced "
+            "output that does not match the expected peg-native format\"}\n"
+            "{\"idx\":4,\"completion\":\"\",\"finish_reason\":\"error\","
+            "\"error_code\":\"OUT_OF_RANGE\",\"error\":\"request (3010 tokens) exceeds\"}\n",
+            CardSettings("gsm8k")));
+  ASSERT_EQ(run.results.size(), 5u);
+  EXPECT_EQ(run.summary["n"], 5);
+  EXPECT_EQ(run.summary["passed"], 1);
+  EXPECT_EQ(run.summary["accuracy"], 0.2);  // the protocol divides by the intended n
+  EXPECT_EQ(run.summary["server_errors"], 3);
+  EXPECT_EQ(run.summary["server_error_kinds"],
+            nlohmann::json({{"500 peg-native format", 2}, {"OUT_OF_RANGE", 1}}));
+  EXPECT_FALSE(run.results[1].server_error());  // a wrong answer
+  EXPECT_TRUE(run.results[2].server_error());
+  EXPECT_FALSE(run.results[2].passed);
+  EXPECT_EQ(run.results[2].error,
+            "The model produced output that does not match the expected peg-native format");
+  EXPECT_EQ(run.results[4].error, "request (3010 tokens) exceeds");
+  nlohmann::json row = ResultToJson(run.results[2]);
+  EXPECT_EQ(row["error_kind"], "500 peg-native format");
+  EXPECT_TRUE(row["error"].is_string());
+  EXPECT_FALSE(ResultToJson(run.results[1]).contains("error"));
+  const nlohmann::json& len = run.summary["length"];
+  EXPECT_EQ(len["completion_chars"]["n"], 2);
+  EXPECT_EQ(len["empty_completions"], 0);
+  EXPECT_EQ(len["finish_reasons"].count("error"), 0u);
+}
+
+TEST(ScoreTest, NoServerErrorsIsZero) {
+  cohort::testing::TempDir dir;
+  ASSERT_OK_AND_ASSIGN(ScoreRun run, Score(dir, "{\"idx\":0,\"completion\":\"18\"}\n",
+                                           CardSettings("gsm8k")));
+  EXPECT_EQ(run.summary["server_errors"], 0);
+  EXPECT_EQ(run.summary["server_error_kinds"], nlohmann::json::object());
+}
+
 TEST(ScoreTest, BadInputNamesFileAndLine) {
   cohort::testing::TempDir dir;
   BenchSettings s = CardSettings("gsm8k");

@@ -5,7 +5,9 @@
 #include <memory>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/atomic_file.h"
 #include "common/sha256.h"
@@ -127,6 +129,8 @@ GenerationRecord MakeRecord(const eval::Problem& problem, const GenerationOutcom
     r.finish_reason = "error";
     r.error_code = absl::StatusCodeToString(outcome.result.status().code());
     r.error = std::string(outcome.result.status().message());
+    r.error_kind = outcome.error_kind;
+    r.error_message = outcome.error_message;
     return r;
   }
   const ChatResult& chat = *outcome.result;
@@ -148,12 +152,59 @@ GenerationRecord MakeRecord(const eval::Problem& problem, const GenerationOutcom
 }
 
 // Per-problem failures are recorded and the run goes on: the prompt does not
-// fit (400 exceed_context_size_error) or the server kept failing on this one
-// problem (500, e.g. its chat parser rejecting the output). Anything else
-// (unreachable server, 400 on our request, 401, 404) stops the run.
+// fit (400 exceed_context_size_error), the server refused this prompt (400
+// invalid_request_error, e.g. a vocabulary that cannot encode it) or kept
+// failing on this one problem (500, e.g. its chat parser rejecting the
+// output). The share check after scoring fails a run where that is more than
+// a few problems. Anything else (unreachable server, 401, 404) stops the run.
 bool IsPerProblemFailure(const absl::Status& status) {
-  return status.code() == absl::StatusCode::kOutOfRange ||
-         status.code() == absl::StatusCode::kInternal;
+  if (status.code() == absl::StatusCode::kOutOfRange ||
+      status.code() == absl::StatusCode::kInternal) {
+    return true;
+  }
+  return status.code() == absl::StatusCode::kInvalidArgument &&
+         absl::StartsWith(ClassifyFailure(status).kind, "400");
+}
+
+std::string Percent(double share) {
+  std::string text = absl::StrFormat("%.1f", 100.0 * share);
+  if (absl::EndsWith(text, ".0")) text.resize(text.size() - 2);
+  return text + "%";
+}
+
+// kFailedPrecondition when more than `limit` of the run's problems ended in
+// server errors (see bench_run.h).
+absl::Status CheckServerErrors(const std::vector<eval::ProblemResult>& results, double limit) {
+  struct Kind {
+    int64_t count = 0;
+    std::string example;
+  };
+  std::map<std::string, Kind> kinds;
+  int64_t errors = 0;
+  for (const eval::ProblemResult& r : results) {
+    if (!r.server_error()) continue;
+    ++errors;
+    Kind& kind = kinds[r.error_kind];
+    if (kind.count++ == 0) kind.example = r.error;
+  }
+  int64_t n = static_cast<int64_t>(results.size());
+  if (errors == 0 || static_cast<double>(errors) <= limit * static_cast<double>(n)) {
+    return absl::OkStatus();
+  }
+  std::vector<std::pair<std::string, Kind>> order(kinds.begin(), kinds.end());
+  std::stable_sort(order.begin(), order.end(),
+                   [](const auto& a, const auto& b) { return a.second.count > b.second.count; });
+  std::vector<std::string> parts;
+  for (const auto& [name, kind] : order) {
+    std::string example = kind.example.size() > 200 ? kind.example.substr(0, 200) + "..."
+                                                    : kind.example;
+    parts.push_back(absl::StrCat(name, order.size() > 1 ? absl::StrCat(" x", kind.count) : "",
+                                 ": '", example, "'"));
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      errors, " of ", n, " problems (", Percent(static_cast<double>(errors) / n),
+      ") ended in server errors (", absl::StrJoin(parts, "; "), "); over the ",
+      Percent(limit), " limit"));
 }
 
 // The server, external or ours, and how the driver reaches it.
@@ -265,6 +316,12 @@ absl::Status Score(const Plan& plan, const ResultLog& log, const std::string& pa
     row.reasoning = it->second->reasoning;
     row.completion_tokens = it->second->completion_tokens;
     row.finish_reason = it->second->finish_reason;
+    if (!it->second->error_code.empty() || !it->second->error_kind.empty()) {
+      row.error_kind = it->second->error_kind.empty() ? it->second->error_code
+                                                      : it->second->error_kind;
+      row.error_message = it->second->error_message.empty() ? it->second->error
+                                                            : it->second->error_message;
+    }
     rows.push_back(std::move(row));
   }
   eval::BenchSettings settings = plan.settings;
@@ -325,6 +382,11 @@ absl::StatusOr<BenchRunResult> RunBench(
   generation["generated"] = out.generated;
   generation["failed"] = out.failed;
   out.summary["generation"] = generation;
+  double limit = options.max_server_error_share >= 0 ? options.max_server_error_share
+                 : plan.settings.max_server_error_share >= 0
+                     ? plan.settings.max_server_error_share
+                     : kDefaultMaxServerErrorShare;
+  COHORT_RETURN_IF_ERROR(CheckServerErrors(out.results, limit));
   return out;
 }
 

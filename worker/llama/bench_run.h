@@ -26,6 +26,15 @@
 // journal belongs to another run; the server would not start),
 // kUnavailable (the server stayed unreachable through every retry and
 // restart; finished problems stay in the journal for the rerun).
+//
+// A problem whose request fails for good with a per-problem error (a 500
+// from the chat parser, a 400 for its prompt) is journaled with its error
+// kind and message and scored as a server error (not a wrong answer). When
+// more than the allowed share of the run's problems ended that way, RunBench
+// fails with kFailedPrecondition naming the count, the kinds and an example
+// message ("12 of 50 problems (24%) ended in server errors (500 peg-native
+// format: '...'); over the 2% limit"): a number scored over mostly errors
+// is not a measurement.
 #ifndef COHORT_WORKER_LLAMA_BENCH_RUN_H_
 #define COHORT_WORKER_LLAMA_BENCH_RUN_H_
 
@@ -73,7 +82,13 @@ struct BenchRunOptions {
   RetryPolicy retry;
   absl::Duration request_timeout = absl::Hours(2);
   int concurrency = 0;  // 0: the server's total_slots
+  // The largest share (0..1) of the run's problems that may end in server
+  // errors; more fails the run (kFailedPrecondition). < 0: the profile's
+  // max_server_error_share, else kDefaultMaxServerErrorShare.
+  double max_server_error_share = -1;
 };
+
+inline constexpr double kDefaultMaxServerErrorShare = 0.02;
 
 struct BenchRunResult {
   std::vector<eval::ProblemResult> results;  // every problem of the run

@@ -17,6 +17,7 @@
 #include "common/testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "worker/eval/result.h"
 #include "worker/llama/bench_run.h"
 #include "worker/llama/driver.h"
 #include "worker/llama/fake_server.h"
@@ -138,6 +139,93 @@ TEST(BenchRunTest, CompletesAgainstTheFakeAndResumes) {
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("belongs to another run")));
 }
 
+// One problem of 50 (2%) ends in the chat parser's 500: the run succeeds,
+// the problem is journaled and scored as a server error, not a wrong answer.
+TEST(BenchRunTest, OneParserErrorInFiftyIsCountedApart) {
+  TempDir dir;
+  std::string answers = dir.Join("answers.jsonl");
+  // Only GSM8K test row 0 (not a train exemplar) has this text; the fake's
+  // default 500 message is the recorded peg-native one.
+  ASSERT_OK(WriteFileAtomically(answers, R"({"match": "ducks lay 16 eggs", "error": 500})" "\n"));
+  ASSERT_OK_AND_ASSIGN(auto fake, FakeLlamaServer::Start(FakeArgs({"--answers", answers})));
+  std::string out = dir.Join("completions.jsonl");
+  ASSERT_OK_AND_ASSIGN(BenchRunResult run, RunBench(Options(fake->url(), out, 50), nullptr));
+  EXPECT_EQ(run.summary["n"], 50);
+  EXPECT_EQ(run.summary["server_errors"], 1);
+  EXPECT_EQ(run.summary["server_error_kinds"],
+            nlohmann::json({{"500 peg-native format", 1}}));
+  EXPECT_EQ(run.summary["length"]["finish_reasons"].count("error"), 0u);
+  EXPECT_EQ(run.failed, 1);
+  int errors = 0;
+  for (const eval::ProblemResult& r : run.results) {
+    if (!r.server_error()) continue;
+    ++errors;
+    EXPECT_EQ(r.index, 0);
+    EXPECT_FALSE(r.passed);
+    EXPECT_EQ(r.error_kind, "500 peg-native format");
+    EXPECT_EQ(r.error,
+              "The model produced output that does not match the expected peg-native format");
+    nlohmann::json row = eval::ResultToJson(r);  // what the score step streams
+    EXPECT_EQ(row["error_kind"], "500 peg-native format");
+  }
+  EXPECT_EQ(errors, 1);
+  // The journal row says what happened; the request was tried twice.
+  ASSERT_OK_AND_ASSIGN(std::string text, ReadFileToString(out));
+  bool found = false;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    ASSERT_OK_AND_ASSIGN(GenerationRecord r, RecordFromLine(line));
+    if (r.error_kind.empty()) continue;
+    found = true;
+    EXPECT_EQ(r.error_kind, "500 peg-native format");
+    EXPECT_EQ(r.error_message,
+              "The model produced output that does not match the expected peg-native format");
+    EXPECT_EQ(r.attempts, 2);
+    EXPECT_EQ(r.finish_reason, "error");
+  }
+  EXPECT_TRUE(found);
+  ASSERT_OK_AND_ASSIGN(nlohmann::json stats, fake->Stats());
+  EXPECT_EQ(stats["requests"], 51);
+
+  // A tighter limit than the profile's default fails the same journal.
+  BenchRunOptions strict = Options(fake->url(), out, 50);
+  strict.max_server_error_share = 0.01;
+  EXPECT_THAT(RunBench(strict, nullptr).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("1 of 50 problems (2%) ended in server errors")));
+}
+
+// 20% of the prompts hit the parser error: `cohort-worker bench` exits 2
+// (bad input: the executor does not retry) naming the kind, an example and
+// the count.
+TEST(BenchCommandTest, ParserErrorsOverTheLimitFailTheBench) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto fake,
+                       FakeLlamaServer::Start(FakeArgs({"--peg-error-share", "0.2"})));
+  std::string out = dir.Join("completions.jsonl");
+  SubprocessOptions options;
+  options.argv = {COHORT_WORKER_BIN, "bench", "--bench", "gsm8k", "--dataset", Gsm8k(),
+                  "--server-url", fake->url(), "--out", out, "--limit", "50",
+                  "--retry-backoff", "0.02"};
+  options.timeout = absl::Seconds(120);
+  ASSERT_OK_AND_ASSIGN(SubprocessResult result, RunSubprocess(options));
+  EXPECT_EQ(result.exit_code, 2) << result.Describe() << result.stderr_data;
+  int errors = 0;
+  ASSERT_OK_AND_ASSIGN(std::string text, ReadFileToString(out));
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    ASSERT_OK_AND_ASSIGN(GenerationRecord r, RecordFromLine(line));
+    errors += r.error_kind.empty() ? 0 : 1;
+  }
+  EXPECT_GT(errors, 1);
+  EXPECT_LT(errors, 50);
+  EXPECT_THAT(result.stderr_data,
+              HasSubstr(absl::StrCat(errors, " of 50 problems (", errors * 2,
+                                     "%) ended in server errors (500 peg-native format: "
+                                     "'The model produced output that does not match the "
+                                     "expected peg-native format'); over the 2% limit")));
+  ASSERT_OK_AND_ASSIGN(nlohmann::json stats, fake->Stats());
+  EXPECT_EQ(stats["requests"], 50 + errors);  // each error tried twice, no more
+}
+
 TEST(BenchRunTest, StartsAndStopsItsOwnServer) {
   TempDir dir;
   BenchRunOptions options = Options("", dir.Join("out.jsonl"), 3);
@@ -191,6 +279,20 @@ TEST(DriverTest, Storm503IsRetriedWithBackoff) {
   ASSERT_OK(outcomes[0].result.status());
   EXPECT_EQ(outcomes[0].attempts, 4);
   EXPECT_EQ(outcomes[0].result->finish_reason, "stop");
+}
+
+TEST(DriverTest, ParserErrorIsTriedTwiceOnly) {
+  ASSERT_OK_AND_ASSIGN(auto fake, FakeLlamaServer::Start(FakeArgs({"--peg-error-share", "1"})));
+  std::vector<GenerationOutcome> outcomes = Drive(DriverFor(fake->url()), {"hello"});
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_THAT(outcomes[0].result,
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("peg-native format")));
+  EXPECT_EQ(outcomes[0].attempts, 2);
+  EXPECT_EQ(outcomes[0].error_kind, "500 peg-native format");
+  EXPECT_EQ(outcomes[0].error_message,
+            "The model produced output that does not match the expected peg-native format");
+  ASSERT_OK_AND_ASSIGN(nlohmann::json stats, fake->Stats());
+  EXPECT_EQ(stats["requests"], 2);
 }
 
 TEST(DriverTest, PromptOverTheSlotIsOutOfRangeAndNotRetried) {

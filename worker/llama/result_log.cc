@@ -73,6 +73,8 @@ std::string RecordToLine(const GenerationRecord& r) {
   if (!r.error_code.empty()) {
     json["error_code"] = r.error_code;
     json["error"] = r.error;
+    json["error_kind"] = r.error_kind;
+    json["error_message"] = r.error_message;
   }
   return json.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
@@ -95,6 +97,8 @@ absl::StatusOr<GenerationRecord> RecordFromLine(absl::string_view line) {
   Read(json, "attempts", &r.attempts);
   Read(json, "error_code", &r.error_code);
   Read(json, "error", &r.error);
+  Read(json, "error_kind", &r.error_kind);
+  Read(json, "error_message", &r.error_message);
   ReadOptional(json, "completion_tokens", &r.completion_tokens);
   ReadOptional(json, "prompt_tokens", &r.prompt_tokens);
   ReadOptional(json, "cached_tokens", &r.cached_tokens);

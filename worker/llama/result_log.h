@@ -15,7 +15,7 @@
 // Lines are the completions format of `cohort-worker score` (worker/eval
 // score.h: id, idx, completion, reasoning_content, completion_tokens,
 // finish_reason) plus the generation facts (prompt digest, timings,
-// attempts, error), so the file can be rescored offline as it is.
+// attempts, error_code/error/error_kind/error_message), so the file can be rescored offline as it is.
 #ifndef COHORT_WORKER_LLAMA_RESULT_LOG_H_
 #define COHORT_WORKER_LLAMA_RESULT_LOG_H_
 
@@ -51,9 +51,14 @@ struct GenerationRecord {
   double latency_ms = 0;           // client side, retries included
   int attempts = 0;
   // Set when the problem failed for good (a 400 such as a prompt over the
-  // slot, or a 500 after every retry): the status code name and message.
+  // slot, or a 500 after its retries): the status code name, the full
+  // status message, the failure's kind (errors.h ClassifyFailure, e.g.
+  // "500 peg-native format") and the server's own message. Scoring counts
+  // such a problem as a server error, not a wrong answer.
   std::string error_code;
   std::string error;
+  std::string error_kind;
+  std::string error_message;
 };
 
 std::string RecordToLine(const GenerationRecord& record);  // no newline

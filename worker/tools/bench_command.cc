@@ -6,7 +6,10 @@
 // --out is the resumable journal (one JSON line per finished problem; a
 // rerun skips what is there). Prints the same JSON summary as `score`, plus
 // a "generation" object. Exit codes as command.h; kUnavailable (server gone
-// for good) is 1, so a supervisor can simply rerun.
+// for good) is 1, so a supervisor can simply rerun. More than
+// --max-server-error-share of the problems ending in server errors (default:
+// the profile's max_server_error_share, else 2%) is exit 2: rerunning the
+// same greedy requests gives the same errors.
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -31,6 +34,8 @@ struct BenchFlags {
   double backoff_s = 2;
   double start_timeout_s = 720;
 };
+
+constexpr double kShareUnset = -1;
 
 std::string Dump(const nlohmann::json& value, int indent) {
   return value.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -105,10 +110,16 @@ void AddBenchCommand(CLI::App& app, CommandFn* selected) {
                   "requests in flight (default: the server's slots)");
   cmd->add_option("--request-timeout", flags->request_timeout_s, "seconds per request")
       ->capture_default_str();
-  cmd->add_option("--retries", flags->retries, "retries per request (transport errors, 5xx)")
+  cmd->add_option("--retries", flags->retries, "retries per request for transient failures (connection, timeout, 503); "
+                  "a 500 from the chat parser is tried twice at most")
       ->capture_default_str();
   cmd->add_option("--retry-backoff", flags->backoff_s, "first retry delay, seconds (doubles)")
       ->capture_default_str();
+  flags->run.max_server_error_share = kShareUnset;
+  cmd->add_option("--max-server-error-share", flags->run.max_server_error_share,
+                  "largest share (0..1) of problems that may end in server errors before "
+                  "bench fails (default: the profile's max_server_error_share, else 0.02)")
+      ->check(CLI::Range(0.0, 1.0));
   AddServerFlags(cmd, flags.get());
   cmd->callback([flags, selected] {
     *selected = [flags] {
