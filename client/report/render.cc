@@ -61,6 +61,36 @@ std::vector<std::pair<std::string, std::string>> DeltaColumns(const Scoreboard& 
   return out;
 }
 
+std::string KindsText(const std::map<std::string, uint64_t>& kinds) {
+  std::vector<std::string> parts;
+  for (const auto& [kind, count] : kinds) parts.push_back(absl::StrCat(kind, " ", count));
+  return absl::StrJoin(parts, ", ");
+}
+
+bool AnyServerErrors(const Scoreboard& board) {
+  for (const auto& [suite, models] : board.cells) {
+    for (const auto& [model, cell] : models) {
+      if (cell.server_errors > 0) return true;
+    }
+  }
+  return false;
+}
+
+// Markdown: one line per cell with server errors, below the table.
+std::string ServerErrorNote(const Scoreboard& board) {
+  std::string out;
+  for (const std::string& suite : board.suites) {
+    for (const std::string& m : board.models) {
+      const Cell* c = board.Find(suite, m);
+      if (c == nullptr || c->server_errors == 0) continue;
+      absl::StrAppend(&out, "\nServer errors: ", suite, " / ", m, ": ", c->server_errors,
+                      " of ", c->n, " (", KindsText(c->server_error_kinds),
+                      "); in n, not wrong answers");
+    }
+  }
+  return out.empty() ? out : out + "\n";
+}
+
 json ScoreboardJson(const Scoreboard& board) {
   json out = {{"models", board.models}, {"references", board.references},
               {"suites", json::array()}};
@@ -69,6 +99,10 @@ json ScoreboardJson(const Scoreboard& board) {
     for (const std::string& m : board.models) {
       if (const Cell* c = board.Find(suite, m)) {
         s["cells"][m] = {{"n", c->n}, {"passed", c->passed}, {"accuracy", c->accuracy()}};
+        if (c->server_errors > 0) {
+          s["cells"][m]["server_errors"] = c->server_errors;
+          s["cells"][m]["server_error_kinds"] = c->server_error_kinds;
+        }
       }
     }
     for (const auto& [m, ref] : DeltaColumns(board)) {
@@ -84,8 +118,11 @@ json ScoreboardJson(const Scoreboard& board) {
 std::string RenderScoreboard(const Scoreboard& board, Format format) {
   if (format == Format::kJson) return ScoreboardJson(board).dump(2) + "\n";
   if (format == Format::kCsv) {
+    // The server_errors column appears only when some cell has one.
+    bool errors = AnyServerErrors(board);
     std::vector<std::string> header = {"suite", "model", "n", "passed", "accuracy"};
     for (const std::string& ref : board.references) header.push_back("delta_vs_" + ref);
+    if (errors) header.push_back("server_errors");
     std::vector<std::vector<std::string>> rows;
     for (const std::string& suite : board.suites) {
       for (const std::string& m : board.models) {
@@ -98,6 +135,7 @@ std::string RenderScoreboard(const Scoreboard& board, Format format) {
           auto d = m == ref ? std::nullopt : board.Delta(suite, m, ref);
           row.push_back(d ? absl::StrFormat("%.1f", *d) : "");
         }
+        if (errors) row.push_back(absl::StrCat(c->server_errors));
         rows.push_back(row);
       }
     }
@@ -126,7 +164,7 @@ std::string RenderScoreboard(const Scoreboard& board, Format format) {
     }
     rows.push_back(row);
   }
-  return MarkdownTable(header, rows);
+  return MarkdownTable(header, rows) + ServerErrorNote(board);
 }
 
 std::string RenderLengths(
@@ -142,6 +180,7 @@ std::string RenderLengths(
                      {"saturated_and_failed", s.saturated_and_failed},
                      {"mean_tokens_pass", s.mean_tokens_pass},
                      {"mean_tokens_fail", s.mean_tokens_fail}});
+      if (s.server_errors > 0) out.back()["server_errors"] = s.server_errors;
     }
     return out.dump(2) + "\n";
   }
@@ -149,8 +188,17 @@ std::string RenderLengths(
                                      "chars max", "tok p50", "tok p90", "tok max",
                                      "saturated", "sat+failed", "mean tok pass",
                                      "mean tok fail"};
+  bool errors = false;
+  for (const auto& [key, s] : stats) errors = errors || s.server_errors > 0;
+  if (errors && format == Format::kCsv) header.push_back("server errors");
+  std::string note;
   std::vector<std::vector<std::string>> rows;
   for (const auto& [key, s] : stats) {
+    if (s.server_errors > 0) {
+      absl::StrAppend(&note, "\nServer errors: ", key.first, " / ", key.second, ": ",
+                      s.server_errors, " of ", s.n,
+                      "; not in the lengths, not counted as failures");
+    }
     auto share = [&](uint64_t k) {
       return absl::StrFormat("%d (%.1f%%)", k, s.n ? 100.0 * k / s.n : 0.0);
     };
@@ -161,8 +209,10 @@ std::string RenderLengths(
                     share(s.saturated_and_failed),
                     s.passes ? absl::StrFormat("%.0f", s.mean_tokens_pass) : "—",
                     s.failures ? absl::StrFormat("%.0f", s.mean_tokens_fail) : "—"});
+    if (errors && format == Format::kCsv) rows.back().push_back(absl::StrCat(s.server_errors));
   }
-  return format == Format::kCsv ? CsvTable(header, rows) : MarkdownTable(header, rows);
+  if (format == Format::kCsv) return CsvTable(header, rows);
+  return MarkdownTable(header, rows) + (note.empty() ? note : note + "\n");
 }
 
 std::string RenderCompare(const std::map<std::string, Flips>& flips, const std::string& a,

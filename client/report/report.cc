@@ -4,6 +4,9 @@
 #include <cmath>
 #include <set>
 
+#include "common/canonical_json.h"
+#include "nlohmann/json.hpp"
+
 namespace cohort::client::report {
 namespace {
 
@@ -14,6 +17,19 @@ void AppendUnique(std::vector<std::string>* list, const std::string& v) {
 }
 
 }  // namespace
+
+std::string ErrorKind(const Row& row) {
+  if (!row.details_json.empty()) {
+    nlohmann::json details = ParseJsonOrDiscarded(row.details_json);
+    if (details.is_object()) {
+      auto it = details.find("error_kind");
+      if (it != details.end() && it->is_string() && !it->get<std::string>().empty()) {
+        return it->get<std::string>();
+      }
+    }
+  }
+  return "error";
+}
 
 const Cell* Scoreboard::Find(const std::string& suite, const std::string& model) const {
   auto s = cells.find(suite);
@@ -44,6 +60,10 @@ Scoreboard BuildScoreboard(const std::vector<Row>& rows,
     Cell& cell = board.cells[row.suite][row.model];
     cell.n += 1;
     cell.passed += row.verdict == Verdict::kPass ? 1 : 0;
+    if (row.verdict == Verdict::kError) {
+      ++cell.server_errors;
+      ++cell.server_error_kinds[ErrorKind(row)];
+    }
   }
   return board;
 }
@@ -73,6 +93,10 @@ std::map<std::pair<std::string, std::string>, LengthStats> BuildLengths(
     if (!Scored(row)) continue;
     Acc& a = acc[{row.model, row.suite}];
     a.stats.n += 1;
+    if (row.verdict == Verdict::kError) {  // no answer to measure
+      a.stats.server_errors += 1;
+      continue;
+    }
     a.chars.push_back(row.completion_chars + row.reasoning_chars);
     a.tokens.push_back(row.completion_tokens);
     bool pass = row.verdict == Verdict::kPass;

@@ -16,6 +16,12 @@
 //   saturated finish_reason "length", or tokens >= the saturation threshold
 //             (protocol: 12000 of the 12288 thinking budget).
 //   saturated-and-failed  saturated and not passed.
+//   server errors  problems with verdict error: the request failed for good
+//             (the scored row carries `error_kind`, e.g. "500 peg-native
+//             format"). They stay in n (accuracy divides by the intended
+//             problems, docs/protocol.md T10) but are not wrong answers: the
+//             renderers show them apart, and lengths leave them out of the
+//             length and pass/fail statistics.
 #ifndef COHORT_CLIENT_REPORT_REPORT_H_
 #define COHORT_CLIENT_REPORT_REPORT_H_
 
@@ -49,9 +55,15 @@ struct Row {
   std::string details_json;
 };
 
+// The error kind of a row with verdict error: details_json's `error_kind`,
+// else "error".
+std::string ErrorKind(const Row& row);
+
 struct Cell {
   uint64_t n = 0;
   uint64_t passed = 0;
+  uint64_t server_errors = 0;                        // verdict error, within n
+  std::map<std::string, uint64_t> server_error_kinds;  // kind -> count
   double accuracy() const { return n == 0 ? 0.0 : static_cast<double>(passed) / n; }
 };
 
@@ -73,7 +85,8 @@ Scoreboard BuildScoreboard(const std::vector<Row>& rows,
                            const std::vector<std::string>& references);
 
 struct LengthStats {
-  uint64_t n = 0;
+  uint64_t n = 0;              // scored problems, server errors included
+  uint64_t server_errors = 0;  // not measured, not failures
   uint64_t chars_p50 = 0, chars_p90 = 0, chars_max = 0;
   uint64_t tokens_p50 = 0, tokens_p90 = 0, tokens_max = 0;
   uint64_t saturated = 0;

@@ -77,6 +77,51 @@ TEST(ReportTest, Lengths) {
   EXPECT_THAT(RenderLengths(stats, Format::kMarkdown), HasSubstr("| A | gsm8k | 4 | 25 | 1000 |"));
 }
 
+// A verdict-error row (a server error) stays in n, is not a wrong answer,
+// and shows up apart; without such rows the output is as before.
+TEST(ReportTest, ServerErrorsShownApart) {
+  std::vector<Row> rows = Fixture();
+  Row err = R("A", "p6", Verdict::kError, 0, 0, 0, "error");
+  err.details_json = R"({"id": "p6", "error": "The model produced output that does not match the expected peg-native format", "error_kind": "500 peg-native format"})";
+  rows.push_back(err);
+  Scoreboard board = BuildScoreboard(rows, {"A"}, {"ref"});
+  const Cell* a = board.Find("gsm8k", "A");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->n, 5u);
+  EXPECT_EQ(a->passed, 2u);
+  EXPECT_EQ(a->server_errors, 1u);
+  EXPECT_EQ(a->server_error_kinds.at("500 peg-native format"), 1u);
+  std::string md = RenderScoreboard(board, Format::kMarkdown);
+  EXPECT_THAT(md, HasSubstr("| gsm8k | 5 | 40.0 | 25.0 (n=4) | +15.0 |"));
+  EXPECT_THAT(md, HasSubstr("\nServer errors: gsm8k / A: 1 of 5 (500 peg-native format 1); "
+                            "in n, not wrong answers\n"));
+  EXPECT_THAT(RenderScoreboard(board, Format::kCsv),
+              HasSubstr("suite,model,n,passed,accuracy,delta_vs_ref,server_errors\n"
+                        "gsm8k,A,5,2,0.4000,15.0,1\n"));
+  EXPECT_THAT(RenderScoreboard(board, Format::kJson), HasSubstr("\"server_errors\": 1"));
+
+  auto stats = BuildLengths(rows, 12000);
+  const LengthStats& len = stats.at({"A", "gsm8k"});
+  EXPECT_EQ(len.n, 5u);
+  EXPECT_EQ(len.server_errors, 1u);
+  EXPECT_EQ(len.failures, 2u);                   // the wrong answers only
+  EXPECT_DOUBLE_EQ(len.mean_tokens_fail, 6294.0);  // unchanged by the error row
+  EXPECT_EQ(len.chars_p50, 25u);
+  EXPECT_THAT(RenderLengths(stats, Format::kMarkdown),
+              HasSubstr("\nServer errors: A / gsm8k: 1 of 5; not in the lengths, not counted "
+                        "as failures\n"));
+  EXPECT_THAT(RenderLengths(stats, Format::kCsv), HasSubstr(",server errors\n"));
+
+  // No error rows: no note, no extra column.
+  Scoreboard clean = BuildScoreboard(Fixture(), {"A"}, {"ref"});
+  EXPECT_THAT(RenderScoreboard(clean, Format::kMarkdown),
+              ::testing::Not(HasSubstr("Server errors")));
+  EXPECT_THAT(RenderScoreboard(clean, Format::kCsv), ::testing::Not(HasSubstr("server_errors")));
+  EXPECT_THAT(RenderScoreboard(clean, Format::kJson), ::testing::Not(HasSubstr("server_errors")));
+  EXPECT_THAT(RenderLengths(BuildLengths(Fixture(), 12000), Format::kMarkdown),
+              ::testing::Not(HasSubstr("Server errors")));
+}
+
 TEST(ReportTest, CompareFlips) {
   std::map<std::string, Flips> flips = Compare(Fixture(), "A", "ref");
   const Flips& f = flips.at("gsm8k");
