@@ -73,11 +73,14 @@ void AddCampaignCommands(CLI::App& app, Options* o, Action* action) {
   }
 
   CLI::App* retry = app.add_subcommand("retry", "Retry one step");
-  retry->add_option("step", o->retry.step_key, "step key")->required();
+  retry->add_option("step", o->retry.step_key,
+                    "step key, key prefix (as status prints it) or display name")
+      ->required();
+  retry->add_option("--campaign", o->retry.campaign_id, "find the step in this campaign");
   retry->add_flag("--reset-attempts", o->retry.reset_attempts, "start its attempt count over");
   retry->callback([=] { *action = [=] { return RunRetry(o->global, o->retry); }; });
 
-  CLI::App* logs = app.add_subcommand("logs", "Show a step's log tail (for now: its last error)");
+  CLI::App* logs = app.add_subcommand("logs", "Show a step's log tail (the tool output; else its last error)");
   logs->add_option("step", o->logs.step, "step key, key prefix, or display name")->required();
   logs->add_option("--campaign", o->logs.campaign_id, "find the step in this campaign");
   logs->add_option("--max-bytes", o->logs.max_bytes, "log bytes to show")->capture_default_str();

@@ -1,6 +1,7 @@
 // submit, status, cancel, resume, retry, logs, workers, artifacts.
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -144,6 +145,18 @@ void PrintCampaign(const v1::Campaign& c, bool all_steps) {
   }
 }
 
+// The exit status of `status ID`: 0 while the campaign runs or when it
+// succeeded, 1 when it failed or was cancelled (scripts waiting on a
+// campaign read the exit code, not the table).
+absl::Status CampaignOutcome(const v1::Campaign& campaign) {
+  if (campaign.state() == v1::CAMPAIGN_STATE_FAILED ||
+      campaign.state() == v1::CAMPAIGN_STATE_CANCELLED) {
+    return absl::AbortedError(absl::StrCat("campaign ", campaign.id(), " ",
+                                           CampaignStateName(campaign.state())));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Status(const GlobalOptions& g, const CampaignOptions& o) {
   COHORT_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(g));
   if (o.campaign_id.empty()) {
@@ -167,7 +180,7 @@ absl::Status Status(const GlobalOptions& g, const CampaignOptions& o) {
       conn->stub().GetCampaign(conn->Context().get(), request, &campaign),
       "campaign " + o.campaign_id));
   PrintCampaign(campaign, o.all_steps);
-  return absl::OkStatus();
+  return CampaignOutcome(campaign);
 }
 
 absl::Status CancelOrResume(const GlobalOptions& g, const CampaignOptions& o, bool cancel) {
@@ -182,10 +195,89 @@ absl::Status CancelOrResume(const GlobalOptions& g, const CampaignOptions& o, bo
   return absl::OkStatus();
 }
 
+// Whether `text` names `step`: its key, its display name as status prints
+// it, or a key prefix of at least 10 characters ("sha256:1f7" and up).
+bool Names(const v1::Step& step, const std::string& text) {
+  return step.key() == text || step.display_name() == text ||
+         (text.size() >= 10 && absl::StartsWith(step.key(), text));
+}
+
+bool IsFullKey(const std::string& text) {
+  return text.size() == 71 && absl::StartsWith(text, "sha256:");
+}
+
+// The one step `text` names in `campaign`; kNotFound or kInvalidArgument
+// (several match) otherwise.
+absl::StatusOr<v1::Step> FindStepIn(const v1::Campaign& campaign, const std::string& text) {
+  const v1::Step* found = nullptr;
+  for (const v1::Step& s : campaign.steps()) {
+    if (!Names(s, text)) continue;
+    if (found != nullptr && found->key() != s.key()) {
+      return absl::InvalidArgumentError(absl::StrCat("'", text, "' names more than one step of ",
+                                                     campaign.id(), ": ", found->display_name(),
+                                                     " and ", s.display_name()));
+    }
+    found = &s;
+  }
+  if (found == nullptr) {
+    return absl::NotFoundError(absl::StrCat("no step '", text, "' in campaign ", campaign.id()));
+  }
+  return *found;
+}
+
+absl::StatusOr<v1::Campaign> GetCampaignWithSteps(Connection& conn, const std::string& id) {
+  v1::GetCampaignRequest request;
+  request.set_campaign_id(id);
+  request.set_include_steps(true);
+  v1::Campaign campaign;
+  COHORT_RETURN_IF_ERROR(FromGrpc(conn.stub().GetCampaign(conn.Context().get(), request,
+                                                          &campaign),
+                                  "campaign " + id));
+  return campaign;
+}
+
+// The step `text` names: in `campaign_id` when given, else in the latest
+// campaigns (names and prefixes as `status` prints them).
+absl::StatusOr<v1::Step> FindStep(Connection& conn, const std::string& campaign_id,
+                                  const std::string& text) {
+  if (!campaign_id.empty()) {
+    COHORT_ASSIGN_OR_RETURN(v1::Campaign campaign, GetCampaignWithSteps(conn, campaign_id));
+    return FindStepIn(campaign, text);
+  }
+  v1::ListCampaignsRequest request;
+  request.set_limit(50);
+  v1::ListCampaignsResponse response;
+  COHORT_RETURN_IF_ERROR(
+      FromGrpc(conn.stub().ListCampaigns(conn.Context().get(), request, &response), "list"));
+  std::optional<v1::Step> found;
+  for (const v1::Campaign& c : response.campaigns()) {
+    COHORT_ASSIGN_OR_RETURN(v1::Campaign campaign, GetCampaignWithSteps(conn, c.id()));
+    absl::StatusOr<v1::Step> step = FindStepIn(campaign, text);
+    if (absl::IsNotFound(step.status())) continue;
+    if (!step.ok()) return step.status();
+    if (found.has_value() && found->key() != step->key()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "'", text, "' names steps of several campaigns; add --campaign ID"));
+    }
+    found = *step;
+  }
+  if (!found.has_value()) {
+    return absl::NotFoundError(absl::StrCat("no step '", text, "' in the latest ",
+                                            response.campaigns_size(),
+                                            " campaigns (give --campaign ID or the full key)"));
+  }
+  return *found;
+}
+
 absl::Status Retry(const GlobalOptions& g, const RetryOptions& o) {
   COHORT_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(g));
+  std::string key = o.step_key;
+  if (!IsFullKey(key)) {
+    COHORT_ASSIGN_OR_RETURN(v1::Step step, FindStep(*conn, o.campaign_id, o.step_key));
+    key = step.key();
+  }
   v1::RetryStepRequest request;
-  request.set_step_key(o.step_key);
+  request.set_step_key(key);
   request.set_reset_attempts(o.reset_attempts);
   v1::Step step;
   COHORT_RETURN_IF_ERROR(FromGrpc(
@@ -198,27 +290,9 @@ absl::Status Retry(const GlobalOptions& g, const RetryOptions& o) {
 absl::Status Logs(const GlobalOptions& g, const LogsOptions& o) {
   COHORT_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(g));
   std::string key = o.step;
-  const v1::Step* found = nullptr;
-  v1::Campaign campaign;
+  std::optional<v1::Step> found;
   if (!o.campaign_id.empty()) {
-    v1::GetCampaignRequest request;
-    request.set_campaign_id(o.campaign_id);
-    request.set_include_steps(true);
-    COHORT_RETURN_IF_ERROR(FromGrpc(
-        conn->stub().GetCampaign(conn->Context().get(), request, &campaign),
-        "campaign " + o.campaign_id));
-    for (const v1::Step& s : campaign.steps()) {
-      if (s.key() == o.step || s.display_name() == o.step ||
-          (o.step.size() >= 10 && absl::StartsWith(s.key(), o.step))) {
-        if (found != nullptr) {
-          return absl::InvalidArgumentError("'" + o.step + "' names more than one step");
-        }
-        found = &s;
-      }
-    }
-    if (found == nullptr) {
-      return absl::NotFoundError("no step '" + o.step + "' in campaign " + o.campaign_id);
-    }
+    COHORT_ASSIGN_OR_RETURN(found, FindStep(*conn, o.campaign_id, o.step));
     key = found->key();
   }
   v1::GetStepLogRequest request;
@@ -231,8 +305,8 @@ absl::Status Logs(const GlobalOptions& g, const LogsOptions& o) {
     return absl::OkStatus();
   }
   // Until cohortd keeps step logs, the last error is what there is.
-  if (s.error_code() != grpc::StatusCode::UNIMPLEMENTED || found == nullptr) {
-    return FromGrpc(s, "log of " + key + (found == nullptr ? " (pass --campaign to "
+  if (s.error_code() != grpc::StatusCode::UNIMPLEMENTED || !found.has_value()) {
+    return FromGrpc(s, "log of " + key + (!found.has_value() ? " (pass --campaign to "
                                                              "see the step's last error)"
                                                            : ""));
   }

@@ -2,8 +2,10 @@
 // under model and suite names through the campaign's re-expanded spec.
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "client/cli/rpc.h"
 #include "client/report/render.h"
 #include "common/atomic_file.h"
@@ -100,11 +102,31 @@ std::string SafeName(std::string s) {
   return s;
 }
 
+// --model and --suite name something the campaign has (a typo exported
+// nothing and exited 0). kNotFound listing what there is.
+absl::Status CheckNamed(const std::vector<report::Row>& rows, const ResultsOptions& o) {
+  std::set<std::string> models, suites;
+  for (const report::Row& row : rows) {
+    models.insert(row.model);
+    suites.insert(row.suite);
+  }
+  if (!o.model.empty() && models.count(o.model) == 0) {
+    return absl::NotFoundError(absl::StrCat("no model '", o.model, "' in the results (models: ",
+                                            absl::StrJoin(models, ", "), ")"));
+  }
+  if (!o.suite.empty() && suites.count(o.suite) == 0) {
+    return absl::NotFoundError(absl::StrCat("no suite '", o.suite, "' in the results (suites: ",
+                                            absl::StrJoin(suites, ", "), ")"));
+  }
+  return absl::OkStatus();
+}
+
 // One samples_<suite>_<model>.jsonl per (model, suite), each written
 // atomically into an existing or new folder.
 absl::Status Export(const GlobalOptions& g, const ResultsOptions& o) {
   if (o.out.empty()) return absl::InvalidArgumentError("export needs --out DIR");
   COHORT_ASSIGN_OR_RETURN(Loaded l, Load(g, o));
+  COHORT_RETURN_IF_ERROR(CheckNamed(l.rows, o));
   std::map<std::pair<std::string, std::string>, std::vector<report::Row>> groups;
   for (report::Row& row : l.rows) {
     if (!o.model.empty() && row.model != o.model) continue;

@@ -31,6 +31,26 @@ namespace {
 // Said after an UNAVAILABLE error: what the TLS setup was, and what to check
 // (a handshake cohortd refused reads as UNAVAILABLE to the client).
 std::string tls_hint;
+// The coordinator dialled, for "nothing listens there" messages.
+std::string coordinator_address;
+
+// What to add to an UNAVAILABLE error: nothing listening (cohortd down or
+// another address) reads differently from a refused TLS handshake.
+std::string UnavailableHint(const std::string& message) {
+  if (absl::StrContains(message, "Connection refused")) {
+    return absl::StrCat(" (nothing listens at ", coordinator_address,
+                        ": is cohortd running there? `cohort up` starts a local cluster; "
+                        "--coordinator, COHORT_COORDINATOR or the config's coordinator names "
+                        "another)");
+  }
+  if (absl::StrContains(message, "Deadline Exceeded") ||
+      absl::StrContains(message, "No route to host") ||
+      absl::StrContains(message, "Connection timed out")) {
+    return absl::StrCat(" (", coordinator_address, " did not answer: a firewall, a wrong "
+                        "address, or a network cut)");
+  }
+  return tls_hint;
+}
 
 absl::StatusOr<std::string> ReadTlsFile(const std::string& path, const std::string& what) {
   absl::StatusOr<std::string> text = ReadFileToString(path);
@@ -75,6 +95,7 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const GlobalOptions
     }
     creds = grpc::SslCredentials(ssl);
   }
+  coordinator_address = config.coordinator;
   auto conn = std::make_unique<Connection>();
   conn->stub_ = v1::Coordinator::NewStub(grpc::CreateChannel(config.coordinator, creds));
   conn->token_ = config.token;
@@ -98,7 +119,7 @@ absl::Status FromGrpc(const grpc::Status& status, const std::string& what) {
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
                       absl::StrCat(what, ": ", status.error_message(),
                                    status.error_code() == grpc::StatusCode::UNAVAILABLE
-                                       ? tls_hint
+                                       ? UnavailableHint(status.error_message())
                                        : ""));
 }
 

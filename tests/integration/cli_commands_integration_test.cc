@@ -74,6 +74,7 @@ struct Shared {
   std::string campaign;
   v1::Campaign failed;     // after phase 1
   SubprocessResult logs_of_failed;
+  SubprocessResult status_of_failed;
   std::vector<SubprocessResult> retries;
   int watch_exit = -1;
   std::string watch_output;
@@ -250,13 +251,18 @@ class CliCommandsTest : public ::testing::Test {
 
     // Phase 2: the tool output of the failed step; the worker stops.
     s.logs_of_failed = Cohort({"logs", "quantize q8", "--campaign", s.campaign});
+    s.status_of_failed = Cohort({"status", s.campaign});
     s.workers[0]->Terminate();
 
     // Phase 3: retry, watch, and the same worker (its store holds the
     // upstream outputs) back without the failure switch.
-    for (const v1::Step* q : StepsOfKind(s.failed, v1::STEP_KIND_QUANTIZE)) {
-      s.retries.push_back(Cohort({"retry", q->key()}));
-    }
+    // One by its display name in the campaign, one by the key prefix that
+    // `status` prints (with no campaign given: found in the latest ones).
+    std::vector<const v1::Step*> failed = StepsOfKind(s.failed, v1::STEP_KIND_QUANTIZE);
+    ASSERT_EQ(failed.size(), 2u);
+    s.retries.push_back(
+        Cohort({"retry", failed[0]->display_name(), "--campaign", s.campaign}));
+    s.retries.push_back(Cohort({"retry", failed[1]->key().substr(0, 19)}));
     Subprocess watch;
     SubprocessOptions options;
     options.argv = {Bin("cohort"), "--coordinator", s.cohortd->address(), "--token",
@@ -304,6 +310,14 @@ TEST_F(CliCommandsTest, RetryRunsTheFailedStepsAgainUntilTheyComplete) {
     EXPECT_EQ(q->state(), v1::STEP_STATE_SUCCEEDED);
     EXPECT_EQ(q->worker_id(), "w1");
   }
+  // `status` of the failed campaign said so with its exit code.
+  EXPECT_EQ(shared->status_of_failed.exit_code, 1) << shared->status_of_failed.stderr_data;
+  EXPECT_THAT(shared->status_of_failed.stderr_data, HasSubstr("failed"));
+  EXPECT_THAT(shared->status_of_failed.stdout_data, HasSubstr("quantize"));
+  // A name that matches no step is refused, naming it.
+  SubprocessResult nosuch = Cohort({"retry", "quantize q99", "--campaign", shared->campaign});
+  EXPECT_EQ(nosuch.exit_code, 2);
+  EXPECT_THAT(nosuch.stderr_data, HasSubstr("no step 'quantize q99'"));
   // Retrying a step that succeeded is refused, naming its state.
   SubprocessResult again = Cohort({"retry", quantize[0]->key()});
   EXPECT_NE(again.exit_code, 0);
@@ -459,6 +473,12 @@ TEST_F(CliCommandsTest, ExportWritesLmEvalSamplesThatEqualTheStoredResults) {
   std::string out = shared->dir.Join("export");
   SubprocessResult r = Cohort({"export", shared->campaign, "--out", out});
   ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
+  // A model the campaign does not have is an error naming the ones it has.
+  SubprocessResult typo =
+      Cohort({"export", shared->campaign, "--out", out, "--model", "nosuch"});
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_THAT(typo.stderr_data, HasSubstr("no model 'nosuch'"));
+  EXPECT_THAT(typo.stderr_data, HasSubstr("q6"));
   v1::Campaign done = Get(shared->campaign);
   for (const char* model : {"q8", "q6"}) {
     SCOPED_TRACE(model);

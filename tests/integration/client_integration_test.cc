@@ -224,5 +224,23 @@ TEST_F(ClientIntegrationTest, UpAndDownRunALocalCohortd) {
   EXPECT_FALSE(std::filesystem::exists(state + "/cohortd.pid"));
 }
 
+// With nothing listening at the coordinator's address the CLI says so, and
+// how to start or name one, instead of a TLS hint that does not apply.
+TEST(ClientUnreachableTest, NothingListeningIsSaidPlainly) {
+  cohort::testing::TempDir dir;
+  SubprocessOptions options;
+  const std::string address = "127.0.0.1:" + std::to_string(testing::FreePort());
+  options.argv = {testing::BinDir() + "/cohort", "status"};
+  options.extra_env = {{"COHORT_COORDINATOR", address}, {"COHORT_TOKEN", "t"},
+                       {"HOME", dir.path()}};
+  options.timeout = absl::Seconds(60);
+  absl::StatusOr<SubprocessResult> r = RunSubprocess(options);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 1);
+  EXPECT_THAT(r->stderr_data, HasSubstr("nothing listens at " + address));
+  EXPECT_THAT(r->stderr_data, HasSubstr("cohort up"));
+  EXPECT_THAT(r->stderr_data, ::testing::Not(HasSubstr("--tls-ca")));
+}
+
 }  // namespace
 }  // namespace cohort
