@@ -209,6 +209,51 @@ TEST_F(WorkerIntegrationTest, ChainRunsAcrossTwoWorkersWithPeerTransfer) {
   EXPECT_TRUE(checked);
 }
 
+// A slow quantize reports "[ n/ N]" progress through heartbeats. Stored as
+// protobuf JSON strings, that progress made the campaign unreadable for good
+// once read back; now it is served while the step runs and gone when it ends,
+// and the finished campaign reads (also through `cohort status`).
+TEST_F(WorkerIntegrationTest, SlowQuantizeReportsProgressAndTheCampaignStaysReadable) {
+  auto w = StartWorker("w1", {}, {{"COHORT_FAKE_FAIL", "slow"},
+                                  {"COHORT_FAKE_FAIL_ONLY", "llama-quantize"},
+                                  {"COHORT_FAKE_SLOW_MS", "150"}});
+  v1::CampaignSpec spec;
+  spec.set_name("slow-quantize");
+  auto* cv = AddStep(&spec, "convert", v1::STEP_KIND_CONVERT, R"({"outtype": "bf16"})", {});
+  FromArtifact(cv, "checkpoint", base_);
+  auto* qz = AddStep(&spec, "quantize", v1::STEP_KIND_QUANTIZE, R"({"type": "Q8_0"})", {});
+  FromNode(qz, "gguf", "convert", "gguf");
+  std::string id = Submit(spec);
+  // The condition, not a clock: progress of the running quantize is served.
+  uint64_t seen_total = 0;
+  absl::Time deadline = absl::Now() + absl::Seconds(90);
+  while (absl::Now() < deadline && seen_total == 0) {
+    v1::Campaign c = Get(id);
+    const v1::Step* q = StepNamed(c, "quantize");
+    if (q != nullptr && q->state() == v1::STEP_STATE_LEASED && q->progress().total() > 0) {
+      seen_total = q->progress().total();
+      EXPECT_LE(q->progress().done(), q->progress().total());
+      EXPECT_EQ(q->progress().unit(), "tensors");
+    }
+    if (c.state() != v1::CAMPAIGN_STATE_RUNNING) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_GT(seen_total, 0u) << "no progress was ever served";
+  v1::Campaign done = WaitFinished(id, absl::Seconds(120));
+  ASSERT_EQ(done.state(), v1::CAMPAIGN_STATE_SUCCEEDED)
+      << done.DebugString() << ReadFileToString(w->LogPath()).value_or("");
+  EXPECT_FALSE(StepNamed(done, "quantize")->has_progress()) << "progress outlived its step";
+  SubprocessOptions status;
+  status.argv = {testing::BinDir() + "/cohort", "status", id};
+  status.extra_env = {{"COHORT_COORDINATOR", cohortd_->address()},
+                      {"COHORT_TOKEN", client_token_},
+                      {"HOME", dir_.path()}};
+  absl::StatusOr<SubprocessResult> shown = RunSubprocess(status);
+  ASSERT_TRUE(shown.ok()) << shown.status();
+  EXPECT_EQ(shown->exit_code, 0) << shown->stderr_data;
+  EXPECT_NE(shown->stdout_data.find("succeeded"), std::string::npos) << shown->stdout_data;
+}
+
 TEST_F(WorkerIntegrationTest, KilledWorkersStepIsReleasedToTheOtherWithin35s) {
   // Worker A's converter hangs; A is killed mid-step; B takes over.
   auto a = StartWorker("wa", {}, {{"COHORT_FAKE_FAIL", "hang"}});
