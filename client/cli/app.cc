@@ -128,12 +128,20 @@ void AddResultCommands(CLI::App& app, Options* o, Action* action) {
   CLI::App* report = app.add_subcommand(
       "report", "Scoreboard: benches x models with n and Δ columns against references");
   AddResultFlags(report, &o->results, true);
+  report->add_option("--style", o->results.style,
+                     "table, or card: the model card's layout (Markdown, paste-ready)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"table", "card"}));
   report->callback([=] { *action = [=] { return RunReport(o->global, o->results); }; });
 
   CLI::App* lengths = app.add_subcommand(
       "lengths", "Answer lengths: chars and tokens p50/p90/max, budget saturation, "
                  "saturated-and-failed, mean tokens of passes vs failures");
   AddResultFlags(lengths, &o->results, false);
+  lengths->add_option("--style", o->results.style,
+                      "table, or card: one row per bench, a p50 / p90 / max cell per model")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"table", "card"}));
   lengths->add_option("--saturation-tokens", o->results.saturation_tokens,
                       "tokens at which an answer counts as budget-saturated")
       ->capture_default_str();

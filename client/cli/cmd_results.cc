@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/cli/rpc.h"
+#include "client/report/card.h"
 #include "client/report/render.h"
 #include "common/atomic_file.h"
 #include "common/status_macros.h"
@@ -69,14 +70,18 @@ absl::Status Report(const GlobalOptions& g, const ResultsOptions& o) {
   COHORT_ASSIGN_OR_RETURN(report::Format format, ParseFormat(o.format));
   COHORT_ASSIGN_OR_RETURN(Loaded l, Load(g, o));
   report::Scoreboard board = report::BuildScoreboard(l.rows, l.model_order, l.references);
+  if (o.style == "card") return Emit(o.out, report::RenderCardScoreboard(board));
   return Emit(o.out, report::RenderScoreboard(board, format));
 }
 
 absl::Status Lengths(const GlobalOptions& g, const ResultsOptions& o) {
   COHORT_ASSIGN_OR_RETURN(report::Format format, ParseFormat(o.format));
   COHORT_ASSIGN_OR_RETURN(Loaded l, Load(g, o));
-  return Emit(o.out, report::RenderLengths(report::BuildLengths(l.rows, o.saturation_tokens),
-                                           format));
+  auto stats = report::BuildLengths(l.rows, o.saturation_tokens);
+  if (o.style == "card") {
+    return Emit(o.out, report::RenderCardLengths(stats, l.model_order, o.saturation_tokens));
+  }
+  return Emit(o.out, report::RenderLengths(stats, format));
 }
 
 absl::Status Compare(const GlobalOptions& g, const ResultsOptions& o) {

@@ -76,6 +76,7 @@ struct ResultsOptions {
   std::string campaign_id;
   std::vector<std::string> references;  // default: the spec's references
   std::string format = "md";            // md | csv | json
+  std::string style = "table";          // table | card (report, lengths)
   std::string out;                      // file (written atomically) or stdout
   uint64_t saturation_tokens = 12000;
   std::string model_a, model_b;  // compare

@@ -186,7 +186,7 @@ std::string RenderLengths(
   }
   std::vector<std::string> header = {"model", "bench", "n", "chars p50", "chars p90",
                                      "chars max", "tok p50", "tok p90", "tok max",
-                                     "saturated", "sat+failed", "mean tok pass",
+                                     "saturated", "sat+failed (of sat.)", "mean tok pass",
                                      "mean tok fail"};
   bool errors = false;
   for (const auto& [key, s] : stats) errors = errors || s.server_errors > 0;
@@ -199,14 +199,16 @@ std::string RenderLengths(
                       s.server_errors, " of ", s.n,
                       "; not in the lengths, not counted as failures");
     }
-    auto share = [&](uint64_t k) {
-      return absl::StrFormat("%d (%.1f%%)", k, s.n ? 100.0 * k / s.n : 0.0);
+    // Saturation is a share of the answered problems; saturated-and-failed
+    // a share of the saturated ones (the card's definition).
+    auto share = [](uint64_t k, uint64_t of) {
+      return absl::StrFormat("%d (%.1f%%)", k, of ? 100.0 * k / of : 0.0);
     };
     rows.push_back({key.first, key.second, absl::StrCat(s.n), absl::StrCat(s.chars_p50),
                     absl::StrCat(s.chars_p90), absl::StrCat(s.chars_max),
                     absl::StrCat(s.tokens_p50), absl::StrCat(s.tokens_p90),
-                    absl::StrCat(s.tokens_max), share(s.saturated),
-                    share(s.saturated_and_failed),
+                    absl::StrCat(s.tokens_max), share(s.saturated, s.n - s.server_errors),
+                    share(s.saturated_and_failed, s.saturated),
                     s.passes ? absl::StrFormat("%.0f", s.mean_tokens_pass) : "—",
                     s.failures ? absl::StrFormat("%.0f", s.mean_tokens_fail) : "—"});
     if (errors && format == Format::kCsv) rows.back().push_back(absl::StrCat(s.server_errors));

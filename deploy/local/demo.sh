@@ -78,6 +78,9 @@ echo
 echo "== scoreboard =="
 "$BIN/cohort" report "$CAMPAIGN" --ref even
 echo
+echo "== the scoreboard as a model card prints it (--style card) =="
+"$BIN/cohort" report "$CAMPAIGN" --ref even --style card
+echo
 echo "== answer lengths =="
 "$BIN/cohort" lengths "$CAMPAIGN"
 echo

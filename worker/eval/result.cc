@@ -89,7 +89,10 @@ nlohmann::json LengthStats(const BenchSettings& settings,
            {{"threshold_tokens", settings.SaturationThreshold()},
             {"at_or_over", at_budget},
             {"share_at_or_over", Share(at_budget, n)},
-            {"saturated_and_failed", saturated_failed}}},
+            {"saturated_and_failed", saturated_failed},
+            // The card's definition: of the saturated outputs, the share
+            // that failed (not of n).
+            {"share_saturated_and_failed", Share(saturated_failed, at_budget)}}},
           {"mean_completion_tokens_pass", Mean(pass_tok)},
           {"mean_completion_tokens_fail", Mean(fail_tok)},
           {"finish_reasons", finish},

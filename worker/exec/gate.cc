@@ -21,7 +21,10 @@ absl::StatusOr<double> Metric(const std::string& metric, const json& summary) {
   } else if (metric == "budget_saturation" && budget != nullptr) {
     return budget->value("share_at_or_over", 0.0);
   } else if (metric == "saturated_and_failed" && budget != nullptr && n > 0) {
-    return budget->value("saturated_and_failed", 0.0) / n;
+    // The card's definition: failures among the saturated outputs (0 when
+    // nothing saturated), not among all n.
+    const double saturated = budget->value("at_or_over", 0.0);
+    return saturated > 0 ? budget->value("saturated_and_failed", 0.0) / saturated : 0.0;
   } else if (metric != "budget_saturation" && metric != "saturated_and_failed") {
     return absl::InvalidArgumentError(absl::StrCat(
         "gate metric '", metric,

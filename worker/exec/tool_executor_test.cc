@@ -313,7 +313,8 @@ TEST_F(ToolExecutorTest, QuantizeReportsProgress) {
 TEST(GateTest, ConditionsOnSummaries) {
   nlohmann::json summary = {
       {"n", 10}, {"accuracy", 0.6},
-      {"length", {{"budget", {{"share_at_or_over", 0.3}, {"saturated_and_failed", 2}}}}}};
+      {"length", {{"budget", {{"share_at_or_over", 0.3}, {"at_or_over", 3},
+                              {"saturated_and_failed", 2}}}}}};
   ASSERT_OK_AND_ASSIGN(GateDecision ok,
                        EvaluateGate({{"metric", "accuracy"}, {"op", ">="}, {"value", 0.5}}, summary));
   EXPECT_TRUE(ok.held);
@@ -321,7 +322,9 @@ TEST(GateTest, ConditionsOnSummaries) {
                        EvaluateGate({{"metric", "saturated_and_failed"}, {"op", "<="}, {"value", 0.1}},
                                     summary));
   EXPECT_FALSE(ruminating.held);
-  EXPECT_EQ(ruminating.reason, "saturated_and_failed 0.2 > 0.1");
+  // 2 of the 3 saturated outputs failed (the card's share), not 2 of 10.
+  EXPECT_THAT(ruminating.reason, HasSubstr("saturated_and_failed 0.66"));
+  EXPECT_THAT(ruminating.reason, HasSubstr("> 0.1"));
   EXPECT_THAT(EvaluateGate({{"metric", "vibes"}, {"op", ">="}, {"value", 1}}, summary),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("vibes")));
 }
