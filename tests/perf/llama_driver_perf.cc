@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
   if (!port.ok()) return Fail(port.status());
   cohort::SubprocessOptions spawn;
   spawn.argv = {source + "/tests/fakes/fake_llama_server", "--port", absl::StrCat(*port), "-m",
-                "perf.gguf", "-c", absl::StrCat(config.slots * 4096), "--parallel",
+                "perf.gguf", "--no-model-check", "-c", absl::StrCat(config.slots * 4096), "--parallel",
                 absl::StrCat(config.slots), "--reasoning", "off", "--token-latency-ms",
                 absl::StrCat(config.latency_ms), "--answers", answers};
   spawn.kill_grace = absl::Seconds(1);

@@ -19,6 +19,11 @@ namespace cohort::worker::llama::testing {
 // The fake's path in the source tree.
 std::string FakeServerPath();
 
+// A small valid GGUF (one F32 tensor, llama architecture) to pass as -m: the
+// fake, like llama-server, exits 1 on a missing, corrupt or truncated model.
+// Written once per process into a temporary folder removed at exit.
+std::string FakeModelPath();
+
 class FakeLlamaServer {
  public:
   // Starts the fake with `args` (llama-server flags and fake knobs; --port

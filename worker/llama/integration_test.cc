@@ -36,7 +36,7 @@ std::string Gsm8k() { return cohort::testing::DatasetsDir() + "/gsm8k/test.jsonl
 
 // Slots big enough for gsm8k's 16384-token generation need plus the prompt.
 std::vector<std::string> FakeArgs(std::vector<std::string> more = {}) {
-  std::vector<std::string> args = {"-m", "fake.gguf", "-c", "40960", "--parallel", "2",
+  std::vector<std::string> args = {"-m", testing::FakeModelPath(), "-c", "40960", "--parallel", "2",
                                    "--reasoning-format", "deepseek", "--reasoning-budget",
                                    "12288", "--metrics", "--token-latency-ms", "1"};
   args.insert(args.end(), more.begin(), more.end());
@@ -229,7 +229,7 @@ TEST(BenchCommandTest, ParserErrorsOverTheLimitFailTheBench) {
 TEST(BenchRunTest, StartsAndStopsItsOwnServer) {
   TempDir dir;
   BenchRunOptions options = Options("", dir.Join("out.jsonl"), 3);
-  options.model = "fake.gguf";
+  options.model = testing::FakeModelPath();
   options.llama_server = testing::FakeServerPath();
   options.server_extra_args = {"--token-latency-ms", "1"};
   options.server_start_timeout = absl::Seconds(20);
@@ -243,7 +243,7 @@ TEST(BenchRunTest, StartsAndStopsItsOwnServer) {
 
 TEST(BenchRunTest, SlotTooSmallIsFailedPrecondition) {
   TempDir dir;
-  ASSERT_OK_AND_ASSIGN(auto fake, FakeLlamaServer::Start({"-m", "f.gguf", "-c", "8192",
+  ASSERT_OK_AND_ASSIGN(auto fake, FakeLlamaServer::Start({"-m", testing::FakeModelPath(), "-c", "8192",
                                                           "--parallel", "2"}));
   EXPECT_THAT(RunBench(Options(fake->url(), dir.Join("o.jsonl"), 2), nullptr).status(),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("-c >= ")));
@@ -296,7 +296,7 @@ TEST(DriverTest, ParserErrorIsTriedTwiceOnly) {
 }
 
 TEST(DriverTest, PromptOverTheSlotIsOutOfRangeAndNotRetried) {
-  ASSERT_OK_AND_ASSIGN(auto fake, FakeLlamaServer::Start({"-m", "f.gguf", "-c", "200",
+  ASSERT_OK_AND_ASSIGN(auto fake, FakeLlamaServer::Start({"-m", testing::FakeModelPath(), "-c", "200",
                                                           "--parallel", "2"}));
   std::string prompt;
   for (int i = 0; i < 300; ++i) prompt += "hello ";
@@ -373,7 +373,7 @@ TEST(FakeServerTest, ServesTheRecordedShapes) {
 SupervisorOptions FakeSupervisor(const TempDir& dir, std::vector<std::string> extra) {
   SupervisorOptions options;
   options.args.binary = testing::FakeServerPath();
-  options.args.model = "fake.gguf";
+  options.args.model = testing::FakeModelPath();
   options.args.ctx_size = 4096;
   options.args.parallel = 2;
   options.args.extra_args = std::move(extra);
