@@ -264,8 +264,12 @@ json SuiteJson(const Suite& s) {
 absl::Status ParseEval(const YNode& node, const std::string& base_dir,
                        EvalSpec* eval) {
   COHORT_RETURN_IF_ERROR(node.CheckKeys({"profile", "server", "suites"}));
-  COHORT_ASSIGN_OR_RETURN(YNode profile, node.Require("profile"));
-  COHORT_ASSIGN_OR_RETURN(eval->profile, LoadProfile(profile, base_dir, &eval->profile_name));
+  if (auto profile = node.Get("profile")) {
+    COHORT_ASSIGN_OR_RETURN(eval->profile, LoadProfile(*profile, base_dir, &eval->profile_name));
+  } else {
+    eval->profile = *BuiltinProfile(kDefaultProfileName);
+    eval->profile_name = kDefaultProfileName;
+  }
   eval->server = json{{"ctx_size", 32768}, {"parallel", 2}};
   if (auto server = node.Get("server")) {
     COHORT_ASSIGN_OR_RETURN(eval->server, ParseServer(*server));

@@ -16,6 +16,10 @@
 
 namespace cohort::client {
 
+// The profile an eval section without `profile:` runs: the seed card's
+// protocol (the same default as cohort-worker bench's --profile).
+inline constexpr char kDefaultProfileName[] = "omk-card-2026-07";
+
 std::vector<std::string> BuiltinProfileNames();
 // The parsed profile, or nullopt for an unknown name.
 std::optional<nlohmann::json> BuiltinProfile(const std::string& name);

@@ -40,6 +40,20 @@ eval:
 )" + extra;
 }
 
+// The docs call omk-card-2026-07 the default: a spec without `profile:`
+// runs it, exactly as if it named it.
+TEST(SpecTest, ProfileDefaultsToTheSeedCardsProtocol) {
+  std::string named = Sweep();
+  std::string unnamed = named;
+  const std::string line = "  profile: omk-card-2026-07\n";
+  ASSERT_NE(unnamed.find(line), std::string::npos);
+  unnamed.erase(unnamed.find(line), line.size());
+  ASSERT_OK_AND_ASSIGN(Spec a, ParseSpecText(named, "s.yaml", "/"));
+  ASSERT_OK_AND_ASSIGN(Spec b, ParseSpecText(unnamed, "s.yaml", "/"));
+  EXPECT_EQ(b.eval.profile_name, "omk-card-2026-07");
+  EXPECT_EQ(b.eval.profile, a.eval.profile);
+}
+
 TEST(SpecTest, GridIsTheCartesianProductWithLabels) {
   ASSERT_OK_AND_ASSIGN(Spec spec, ParseSpecText(Sweep(), "s.yaml", "/"));
   ASSERT_EQ(spec.variants.size(), 4u);

@@ -112,10 +112,11 @@ absl::Status CarryOverFiles(const std::string& from, const std::string& to) {
   return absl::OkStatus();
 }
 
-std::string MetadataJson(const PrunePlan& plan, const ExpertDropMap& drop_map,
+std::string MetadataJson(const PrunePlan& plan, const std::string& base_model,
+                         const ExpertDropMap& drop_map,
                          const std::string& drop_map_path) {
   OrderedJson meta = OrderedJson::object();
-  meta["base_model"] = plan.layout->base_model;
+  meta["base_model"] = base_model;
   meta["method"] = "expert_drop_by_contribution";
   meta["drop_map_file"] = drop_map_path;
   meta["original_experts"] = plan.original_experts;
@@ -135,6 +136,23 @@ std::string AbsolutePath(const std::string& path) {
   std::error_code ec;
   fs::path resolved = fs::weakly_canonical(fs::absolute(path, ec), ec);
   return ec ? path : resolved.string();
+}
+
+// The checkpoint's own name when its config.json records one
+// (`_name_or_path`, as transformers writes it); else the layout's reference
+// name (Gemma 4: the reference hard-codes google/gemma-4-26B-A4B-it); else
+// the config's model_type. Never the source folder: on a worker that is a
+// store path, and an artifact holds no paths. The reference names Gemma 4
+// for any checkpoint.
+std::string BaseModelName(const OrderedJson& config, const PrunePlan& plan) {
+  for (const char* key : {"_name_or_path", "model_type"}) {
+    auto it = config.find(key);
+    if (it != config.end() && it->is_string() && !it->get<std::string>().empty()) {
+      if (std::string(key) == "model_type" && !plan.layout->base_model.empty()) break;
+      return it->get<std::string>();
+    }
+  }
+  return plan.layout->base_model.empty() ? std::string("unknown") : plan.layout->base_model;
 }
 
 std::string OutputDir(const PruneOptions& options, const PrunePlan& plan) {
@@ -195,7 +213,8 @@ absl::StatusOr<PruneResult> PruneCheckpoint(const PruneOptions& options) {
   COHORT_RETURN_IF_ERROR(CarryOverFiles(src, out.path()));
   COHORT_RETURN_IF_ERROR(WriteFileAtomically(
       out.path() + "/expert_drop_metadata.json",
-      MetadataJson(plan, drop_map, AbsolutePath(options.drop_map))));
+      MetadataJson(plan, BaseModelName(config, plan), drop_map,
+                   AbsolutePath(options.drop_map))));
   if (options.upweight) {
     COHORT_RETURN_IF_ERROR(WriteUpweightMarker(
         out.path(), options.upweight->alpha, options.upweight->target));

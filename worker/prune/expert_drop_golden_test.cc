@@ -139,6 +139,23 @@ TEST(PruneGoldenTest, CarriesEveryFileItDoesNotRewrite) {
   }
 }
 
+// The metadata names the checkpoint's own base model when its config records
+// one; the reference named google/gemma-4-26B-A4B-it for any checkpoint.
+TEST(PruneGoldenTest, MetadataNamesTheCheckpointsOwnBaseModel) {
+  TempDir tmp;
+  CopyFolder(CaseDir() + "/input", tmp.Join("src"));
+  std::string config = Read(tmp.Join("src/config.json"));
+  ASSERT_EQ(config.front(), '{');
+  config.insert(1, "\"_name_or_path\": \"acme/tiny-moe\", ");
+  ASSERT_OK(WriteFileAtomically(tmp.Join("src/config.json"), config));
+  PruneOptions options = GoldenPrune(tmp.Join("out"));
+  options.source_dir = tmp.Join("src");
+  ASSERT_OK(PruneCheckpoint(options).status());
+  auto meta = ReadOrderedJson(tmp.Join("out/expert_drop_metadata.json"));
+  ASSERT_OK(meta.status());
+  EXPECT_EQ((*meta)["base_model"], "acme/tiny-moe");
+}
+
 TEST(PruneGoldenTest, ExistingOutputIsRefused) {
   TempDir tmp;
   fs::create_directory(tmp.Join("out"));
