@@ -438,6 +438,9 @@ absl::StatusOr<Submission> SubmitSpecFile(const GlobalOptions& g, const std::str
                                           const SubmitFlags& flags) {
   Submission out;
   COHORT_ASSIGN_OR_RETURN(out.spec, ParseSpecFile(file));
+  for (const std::string& warning : out.spec.warnings) {
+    std::fprintf(stderr, "cohort: warning: %s\n", warning.c_str());
+  }
   // Before hashing (a checkpoint can take minutes): values the model or the
   // contribution data contradict stop here, at their spec position.
   COHORT_RETURN_IF_ERROR(CheckSpecAgainstInputs(out.spec));

@@ -324,9 +324,10 @@ absl::StatusOr<Spec> ParseSpecText(const std::string& text,
     }
   }
   COHORT_ASSIGN_OR_RETURN(YNode eval, root.Require("eval"));
-  COHORT_RETURN_IF_ERROR(spec_internal::ParseEval(eval, base_dir, &spec.eval));
+  COHORT_RETURN_IF_ERROR(spec_internal::ParseEval(eval, base_dir, &spec.eval, &spec.warnings));
   if (auto gates = root.Get("gates")) {
-    COHORT_ASSIGN_OR_RETURN(spec.gate, spec_internal::ParseGate(*gates, spec.eval, base_dir));
+    COHORT_ASSIGN_OR_RETURN(spec.gate, spec_internal::ParseGate(*gates, spec.eval, base_dir,
+                                                                    &spec.warnings));
   }
   if (auto refs = root.Get("references")) {
     COHORT_ASSIGN_OR_RETURN(std::vector<YNode> items, refs->Items());

@@ -1,8 +1,11 @@
 // The eval protocol, gates and references of a spec, and the normalized JSON
 // form of a whole spec.
 #include <filesystem>
+#include <optional>
 #include <set>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -111,11 +114,53 @@ absl::StatusOr<InputRef> ParseDatasetInput(const YNode& node, const std::string&
   ref.kind = "dataset";
   ref.where = node.where();
   ref.path = file->path;
+  if (file->file != nullptr) ref.records = file->file->records;
   if (file->expected) {
     ref.digest = "sha256:" + file->expected->sha256;
     ref.pinned_by = absl::StrCat("dataset ", name, " (", file->expected->pinned_by, ")");
   }
   return ref;
+}
+
+// Problems in a local JSON Lines file (non-empty lines), for files small
+// enough to count at submit; nullopt otherwise.
+std::optional<uint64_t> CountJsonLines(const std::string& path) {
+  std::error_code ec;
+  if (!absl::EndsWith(path, ".jsonl") || std::filesystem::file_size(path, ec) > (64u << 20) ||
+      ec) {
+    return std::nullopt;
+  }
+  absl::StatusOr<std::string> text = ReadFileToString(path);
+  if (!text.ok()) return std::nullopt;
+  uint64_t lines = 0;
+  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+    lines += !absl::StripAsciiWhitespace(line).empty();
+  }
+  return lines;
+}
+
+// A limit past the dataset's size runs every problem: say so, and name the
+// suite by what runs (a suite called humaneval-500 ran 164 problems).
+void ClampLimit(const YNode& node, const json& settings, Suite* suite,
+                std::vector<std::string>* warnings) {
+  std::optional<uint64_t> records = suite->dataset.records;
+  if (!records && !suite->dataset.path.empty()) records = CountJsonLines(suite->dataset.path);
+  if (!records || *records == 0) return;
+  int64_t limit = suite->limit;
+  if (limit < 0) {
+    auto it = settings.find("limit");
+    limit = it != settings.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+  }
+  if (limit <= 0 || static_cast<uint64_t>(limit) <= *records) return;
+  const bool default_name = !node.Get("name").has_value();
+  warnings->push_back(absl::StrCat(
+      node.Error(absl::StrCat("limit ", limit, " is more than the ", *records,
+                              " problems of the dataset; ", *records, " run",
+                              default_name ? absl::StrCat(", as suite ", suite->bench, "-",
+                                                          *records)
+                                           : ""))
+          .message()));
+  suite->limit = static_cast<int>(*records);
 }
 
 // The train split beside a dataset file given by path (the published
@@ -176,7 +221,8 @@ absl::StatusOr<InputRef> ParseFewshot(const YNode& suite_node, const YNode& data
 }
 
 absl::StatusOr<Suite> ParseSuite(const YNode& node, const json& profile,
-                                 const std::string& base_dir) {
+                                 const std::string& base_dir,
+                                 std::vector<std::string>* warnings) {
   COHORT_RETURN_IF_ERROR(
       node.CheckKeys({"name", "bench", "dataset", "fewshot", "limit", "shards"}));
   Suite suite;
@@ -208,6 +254,7 @@ absl::StatusOr<Suite> ParseSuite(const YNode& node, const json& profile,
   if (shots != settings.end() && shots->is_number_integer()) num_fewshot = shots->get<int>();
   COHORT_ASSIGN_OR_RETURN(suite.fewshot,
                           ParseFewshot(node, dataset, suite, num_fewshot, base_dir));
+  ClampLimit(node, settings, &suite, warnings);
   suite.name = suite.limit < 0 ? suite.bench : absl::StrCat(suite.bench, "-", suite.limit);
   if (auto name = node.Get("name")) {
     COHORT_ASSIGN_OR_RETURN(suite.name, name->AsString());
@@ -262,7 +309,7 @@ json SuiteJson(const Suite& s) {
 }
 
 absl::Status ParseEval(const YNode& node, const std::string& base_dir,
-                       EvalSpec* eval) {
+                       EvalSpec* eval, std::vector<std::string>* warnings) {
   COHORT_RETURN_IF_ERROR(node.CheckKeys({"profile", "server", "suites"}));
   if (auto profile = node.Get("profile")) {
     COHORT_ASSIGN_OR_RETURN(eval->profile, LoadProfile(*profile, base_dir, &eval->profile_name));
@@ -279,7 +326,7 @@ absl::Status ParseEval(const YNode& node, const std::string& base_dir,
   if (items.empty()) return suites.Error("needs at least one suite");
   std::set<std::string> names;
   for (const YNode& item : items) {
-    COHORT_ASSIGN_OR_RETURN(Suite suite, ParseSuite(item, eval->profile, base_dir));
+    COHORT_ASSIGN_OR_RETURN(Suite suite, ParseSuite(item, eval->profile, base_dir, warnings));
     if (!names.insert(suite.name).second) {
       return item.Error(absl::StrCat("suite name '", suite.name,
                                      "' used twice; give one a 'name'"));
@@ -290,11 +337,12 @@ absl::Status ParseEval(const YNode& node, const std::string& base_dir,
 }
 
 absl::StatusOr<GateSpec> ParseGate(const YNode& node, const EvalSpec& eval,
-                                   const std::string& base_dir) {
+                                   const std::string& base_dir,
+                                   std::vector<std::string>* warnings) {
   COHORT_RETURN_IF_ERROR(node.CheckKeys({"probe", "condition"}));
   GateSpec gate;
   COHORT_ASSIGN_OR_RETURN(YNode probe, node.Require("probe"));
-  COHORT_ASSIGN_OR_RETURN(gate.probe, ParseSuite(probe, eval.profile, base_dir));
+  COHORT_ASSIGN_OR_RETURN(gate.probe, ParseSuite(probe, eval.profile, base_dir, warnings));
   if (gate.probe.shards != 1) return probe.Error("a probe suite runs as one shard");
   if (!probe.Get("name")) gate.probe.name = "probe-" + gate.probe.name;
   COHORT_ASSIGN_OR_RETURN(YNode condition, node.Require("condition"));

@@ -17,11 +17,13 @@ namespace cohort::client::spec_internal {
 absl::StatusOr<InputRef> ParseInput(const YNode& node, const std::string& kind,
                                     const std::string& base_dir);
 // eval: {profile, server, suites}.
+// `warnings` collects what will not run as written (Spec::warnings).
 absl::Status ParseEval(const YNode& node, const std::string& base_dir,
-                       EvalSpec* eval);
+                       EvalSpec* eval, std::vector<std::string>* warnings);
 // gates: {probe: <suite>, condition: "accuracy >= 0.5" | {metric, op, value}}.
 absl::StatusOr<GateSpec> ParseGate(const YNode& node, const EvalSpec& eval,
-                                   const std::string& base_dir);
+                                   const std::string& base_dir,
+                                   std::vector<std::string>* warnings);
 absl::StatusOr<Reference> ParseReference(const YNode& node,
                                          const std::string& base_dir);
 // Variants from `grid` or `variants`, over the recipe defaults.

@@ -47,6 +47,9 @@ struct InputRef {
   std::string digest;  // "sha256:<hex>"; filled by ResolveInputs for paths
   std::string kind;    // artifact kind: checkpoint, contribution, dataset, ...
   Where where;
+  // Problems (records) in the file when known: a shipped dataset's manifest
+  // count, or the lines of a local .jsonl. Limits past it are clamped.
+  std::optional<uint64_t> records;
   // Who pinned `digest` when the spec did not: "dataset gsm8k
   // (<its datasets.json>)" for a dataset named by name. Empty: the spec.
   std::string pinned_by;
@@ -113,6 +116,9 @@ struct Variant {
 };
 
 struct Spec {
+  // What the spec asked for that will not run as written (a limit past the
+  // dataset's size), for the CLI to print; the spec itself is valid.
+  std::vector<std::string> warnings;
   std::string kind;  // "sweep" or "cohort"
   std::string name;
   std::string source;  // the file it was read from

@@ -54,6 +54,32 @@ TEST(SpecTest, ProfileDefaultsToTheSeedCardsProtocol) {
   EXPECT_EQ(b.eval.profile, a.eval.profile);
 }
 
+// A limit past the dataset's size runs every problem: submit warns at the
+// suite's line and names the suite by what runs (humaneval-500 ran 164).
+TEST(SpecTest, LimitPastTheDatasetIsClampedWithAWarning) {
+  cohort::testing::TempDir dir;
+  std::ofstream(dir.Join("test.jsonl")) << "{\"question\": \"a\", \"answer\": \"#### 1\"}\n"
+                                         << "{\"question\": \"b\", \"answer\": \"#### 2\"}\n\n";
+  std::ofstream(dir.Join("train.jsonl")) << "{}\n";
+  std::string text = Sweep();
+  const std::string from = std::string("dataset: ") + kDigestA + ", fewshot: " + kDigestA +
+                           ", limit: 5}";
+  ASSERT_NE(text.find(from), std::string::npos);
+  text.replace(text.find(from), from.size(), "dataset: test.jsonl, limit: 500}");
+  ASSERT_OK_AND_ASSIGN(Spec spec, ParseSpecText(text, "s.yaml", dir.path()));
+  EXPECT_EQ(spec.eval.suites[0].limit, 2);
+  EXPECT_EQ(spec.eval.suites[0].name, "gsm8k-2");
+  ASSERT_EQ(spec.warnings.size(), 1u);
+  EXPECT_THAT(spec.warnings[0], HasSubstr("s.yaml:"));
+  EXPECT_THAT(spec.warnings[0], HasSubstr("limit 500 is more than the 2 problems"));
+  // Within the size: no warning, the name the spec implies.
+  std::string fits = text;
+  fits.replace(fits.find("limit: 500"), 10, "limit: 1");
+  ASSERT_OK_AND_ASSIGN(Spec small, ParseSpecText(fits, "s.yaml", dir.path()));
+  EXPECT_TRUE(small.warnings.empty());
+  EXPECT_EQ(small.eval.suites[0].name, "gsm8k-1");
+}
+
 TEST(SpecTest, GridIsTheCartesianProductWithLabels) {
   ASSERT_OK_AND_ASSIGN(Spec spec, ParseSpecText(Sweep(), "s.yaml", "/"));
   ASSERT_EQ(spec.variants.size(), 4u);
