@@ -48,7 +48,8 @@ class ClientIntegrationTest : public ::testing::Test {
     std::filesystem::create_directories(dir_.Join("model"));
     std::ofstream(dir_.Join("model/config.json")) << "{\"num_experts\": 16}";
     std::ofstream(dir_.Join("contrib.json")) << "{\"metadata\": {}}";
-    std::ofstream(dir_.Join("test.jsonl")) << "{\"question\": \"1+1\", \"answer\": \"#### 2\"}\n";
+    std::ofstream(dir_.Join("test.jsonl")) << "{\"question\": \"1+1\", \"answer\": \"#### 2\"}\n"
+                                           << "{\"question\": \"2+2\", \"answer\": \"#### 4\"}\n";
     // GSM8K is 5-shot: its exemplars' split beside the test split.
     std::ofstream train(dir_.Join("train.jsonl"));
     for (int i = 0; i < 5; ++i) train << "{\"question\": \"" << i << "+1\", \"answer\": \"#### " << i + 1 << "\"}\n";
