@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "client/report/render.h"
 
 namespace cohort::client::report {
 namespace {
@@ -57,15 +58,6 @@ const Bench* BenchOf(const std::string& suite, int* rank) {
     }
   }
   return best;
-}
-
-std::string Table(const std::vector<std::string>& header,
-                  const std::vector<std::vector<std::string>>& rows) {
-  std::string out = "| " + absl::StrJoin(header, " | ") + " |\n|";
-  for (size_t i = 0; i < header.size(); ++i) out += i == 0 ? "---|" : "---:|";
-  out += "\n";
-  for (const auto& row : rows) out += "| " + absl::StrJoin(row, " | ") + " |\n";
-  return out;
 }
 
 std::string Percent2(double share) { return absl::StrFormat("%.2f%%", 100.0 * share); }
@@ -136,7 +128,7 @@ std::string RenderCardScoreboard(const Scoreboard& board) {
     }
     rows.push_back(std::move(row));
   }
-  return Table(header, rows) +
+  return MarkdownTable(header, rows) +
          "\nAccuracy: problems passed of the bench's n (the label's count), each model over "
          "its own answers; a server error counts as not passed. IFEval is prompt-level "
          "strict accuracy. Δ: accuracy minus the reference's, in percentage points.\n";
@@ -178,7 +170,7 @@ std::string RenderCardLengths(
       }
       rows.push_back(std::move(row));
     }
-    return absl::StrCat("**", title, "**\n\n", Table(header, rows), "\n");
+    return absl::StrCat("**", title, "**\n\n", MarkdownTable(header, rows), "\n");
   };
   auto spread = [](uint64_t p50, uint64_t p90, uint64_t max) {
     return absl::StrCat(p50, " / ", p90, " / ", max);

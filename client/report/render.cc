@@ -24,15 +24,6 @@ std::string CsvField(const std::string& s) {
   return out + "\"";
 }
 
-std::string MarkdownTable(const std::vector<std::string>& header,
-                          const std::vector<std::vector<std::string>>& rows) {
-  std::string out = "| " + absl::StrJoin(header, " | ") + " |\n|";
-  for (size_t i = 0; i < header.size(); ++i) out += i == 0 ? "---|" : "---:|";
-  out += "\n";
-  for (const auto& row : rows) out += "| " + absl::StrJoin(row, " | ") + " |\n";
-  return out;
-}
-
 std::string CsvTable(const std::vector<std::string>& header,
                      const std::vector<std::vector<std::string>>& rows) {
   std::vector<std::string> lines;
@@ -114,6 +105,15 @@ json ScoreboardJson(const Scoreboard& board) {
 }
 
 }  // namespace
+
+std::string MarkdownTable(const std::vector<std::string>& header,
+                          const std::vector<std::vector<std::string>>& rows) {
+  std::string out = "| " + absl::StrJoin(header, " | ") + " |\n|";
+  for (size_t i = 0; i < header.size(); ++i) out += i == 0 ? "---|" : "---:|";
+  out += "\n";
+  for (const auto& row : rows) out += "| " + absl::StrJoin(row, " | ") + " |\n";
+  return out;
+}
 
 std::string RenderScoreboard(const Scoreboard& board, Format format) {
   if (format == Format::kJson) return ScoreboardJson(board).dump(2) + "\n";

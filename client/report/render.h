@@ -18,6 +18,10 @@ namespace cohort::client::report {
 
 enum class Format { kMarkdown, kCsv, kJson };
 
+// A Markdown table: the first column left-aligned, the others right-aligned.
+std::string MarkdownTable(const std::vector<std::string>& header,
+                          const std::vector<std::vector<std::string>>& rows);
+
 // Accuracy in percent with one decimal; n per suite (a cell whose n differs
 // from the row's shows it); one Δ column per model and reference.
 std::string RenderScoreboard(const Scoreboard& board, Format format);
