@@ -398,6 +398,18 @@ TEST_F(StoreTest, AnExpiredOrCancelledLeaseIsRefusedBeforeAnyoneElseTakesTheStep
   EXPECT_EQ(State(steps[0].key), StepState::kCancelled);
 }
 
+// A campaign's steps come back in plan order, the order the spec expands
+// them in (status and reports list them so), not in key-hash order.
+TEST_F(StoreTest, CampaignStepsComeInPlanOrder) {
+  std::vector<PlannedStep> planned = Chains(20);
+  ASSERT_OK_AND_ASSIGN(auto submitted,
+                       store_->SubmitCampaign("a", "{}", 0, "", planned, now_));
+  ASSERT_OK_AND_ASSIGN(std::vector<StepRecord> steps,
+                       store_->CampaignSteps(submitted.campaign_id));
+  ASSERT_EQ(steps.size(), planned.size());
+  for (size_t i = 0; i < steps.size(); ++i) EXPECT_EQ(steps[i].key, planned[i].key) << i;
+}
+
 // Progress is the running attempt's: a heartbeat stores it while the step is
 // leased, and the step's end clears it (a finished campaign showed the last
 // "90/90 tensors" of its quantize forever).

@@ -466,7 +466,9 @@ absl::StatusOr<std::vector<StepRecord>> CoordinatorStore::CampaignSteps(
   Statement& select = db_->Prepare(absl::StrCat(
       columns,
       ", cs.node_id FROM steps JOIN campaign_steps cs ON cs.step_id = steps.id"
-      " WHERE cs.campaign_id = ? ORDER BY steps.created_us, steps.key"));
+      // Plan order (ordinal) within a submit: status and reports list the
+      // steps as the spec expands them, not by key hash.
+      " WHERE cs.campaign_id = ? ORDER BY steps.created_us, steps.ordinal, steps.key"));
   select.Bind(1, id);
   std::vector<StepRecord> steps;
   std::unordered_map<std::string, size_t> index;
