@@ -1,5 +1,7 @@
 // HumanEval, HumanEval+ and MultiPL-E scored through the sandbox on the real
 // datasets in data/ (read in place, never copied).
+#include <ostream>
+
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -120,6 +122,9 @@ struct MpeCase {
   const char* correct;  // a hand-checked completion of HumanEval_53_add
   const char* wrong;
 };
+
+// ctest shows the language, not the struct's pointer bytes.
+void PrintTo(const MpeCase& c, std::ostream* os) { *os << c.language; }
 
 class MultiplETest : public ::testing::TestWithParam<MpeCase> {};
 

@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cstdio>
+#include <ostream>
 #include <string>
 
 #include "common/testing/status_matchers.h"
@@ -68,6 +69,12 @@ struct Pair {
   const char* gold;
   const char* predicted;
 };
+
+// What ctest shows after the name ("# GetParam() = ..."): the pair itself,
+// not the struct's pointer bytes, which changed every build.
+void PrintTo(const Pair& pair, std::ostream* os) {
+  *os << '"' << pair.gold << "\" vs \"" << pair.predicted << '"';
+}
 
 // Test names a person can read and history can follow ("3_pi_vs_3_1416"),
 // not gtest's default bytes of the struct.
