@@ -398,6 +398,22 @@ TEST_F(StoreTest, AnExpiredOrCancelledLeaseIsRefusedBeforeAnyoneElseTakesTheStep
   EXPECT_EQ(State(steps[0].key), StepState::kCancelled);
 }
 
+// Retrying a step of a cancelled campaign brings back the steps below it
+// that were cancelled with it (a retried generate left its score cancelled).
+TEST_F(StoreTest, RetryBringsBackTheCancelledStepsBelow) {
+  auto steps = Chain();
+  ASSERT_OK_AND_ASSIGN(auto submitted, store_->SubmitCampaign("a", "{}", 0, "", steps, now_));
+  ASSERT_OK(store_->CancelCampaign(submitted.campaign_id, now_));
+  for (const PlannedStep& s : steps) ASSERT_EQ(State(s.key), StepState::kCancelled);
+  ASSERT_OK(store_->RetryStep(steps[0].key, false, now_));
+  EXPECT_EQ(State(steps[0].key), StepState::kReady);
+  EXPECT_EQ(State(steps[1].key), StepState::kWaiting);
+  EXPECT_EQ(State(steps[2].key), StepState::kWaiting);
+  LeaseAndComplete("w1", "drop_map", 'd');
+  EXPECT_EQ(State(steps[1].key), StepState::kReady);
+  ExpectCountsMatchTheSteps();
+}
+
 // A campaign's steps come back in plan order, the order the spec expands
 // them in (status and reports list them so), not in key-hash order.
 TEST_F(StoreTest, CampaignStepsComeInPlanOrder) {

@@ -574,7 +574,10 @@ absl::Status CoordinatorStore::RetryStep(const std::string& key,
         "step ", key, " is ", StepStateName(step.state), "; only failed, "
         "blocked, skipped or cancelled steps can be retried"));
   }
-  // The step and every blocked step below it go back to waiting.
+  // The step and every step below it that stopped because of it (blocked,
+  // or cancelled or skipped with it) go back to waiting: retrying a
+  // cancelled generate left its cancelled score behind. A step below that
+  // failed on its own stays failed.
   std::vector<std::string> frontier = {key};
   std::vector<std::string> rearmed;
   std::set<std::string> visited;
@@ -586,7 +589,7 @@ absl::Status CoordinatorStore::RetryStep(const std::string& key,
     rearmed.push_back(current);
     COHORT_ASSIGN_OR_RETURN(auto children, ChildrenOf(current));
     for (const auto& [child, state] : children) {
-      if (state == StepState::kBlocked) frontier.push_back(child);
+      if (IsRearmable(state) && state != StepState::kFailed) frontier.push_back(child);
     }
   }
   Statement& running = db_->Prepare(
