@@ -299,23 +299,9 @@ absl::Status Logs(const GlobalOptions& g, const LogsOptions& o) {
   request.set_step_key(key);
   request.set_max_bytes(o.max_bytes);
   v1::GetStepLogResponse response;
-  grpc::Status s = conn->stub().GetStepLog(conn->Context().get(), request, &response);
-  if (s.ok()) {
-    std::fwrite(response.data().data(), 1, response.data().size(), stdout);
-    return absl::OkStatus();
-  }
-  // Until cohortd keeps step logs, the last error is what there is.
-  if (s.error_code() != grpc::StatusCode::UNIMPLEMENTED || !found.has_value()) {
-    return FromGrpc(s, "log of " + key + (!found.has_value() ? " (pass --campaign to "
-                                                             "see the step's last error)"
-                                                           : ""));
-  }
-  std::printf("%s %s (%s, attempt %u/%u)\n", ShortKey(key).c_str(),
-              found->display_name().c_str(), StateName(found->state()).c_str(),
-              found->attempts(), found->max_attempts());
-  std::printf("%s\n", found->last_error().empty() ? "(no error recorded)"
-                                                  : found->last_error().c_str());
-  if (!found->gate_reason().empty()) std::printf("gate: %s\n", found->gate_reason().c_str());
+  COHORT_RETURN_IF_ERROR(FromGrpc(
+      conn->stub().GetStepLog(conn->Context().get(), request, &response), "log of " + key));
+  std::fwrite(response.data().data(), 1, response.data().size(), stdout);
   return absl::OkStatus();
 }
 

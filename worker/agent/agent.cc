@@ -561,8 +561,8 @@ void Agent::RunStep(Running* running) {
       r->set_extracted_answer(row.extracted_answer);
       r->set_scorer_version(row.scorer_version);
       r->set_details_json(row.json);
-      (void)spool_->Append(SpoolKind::kResults, batch.lease_id(), batch.epoch(),
-                           batch.SerializeAsString());
+      AppendToSpool(SpoolKind::kResults, running->lease, batch.SerializeAsString(),
+                    "a batch of results");
     };
     result = executor_.Execute(task);
   }
@@ -625,8 +625,7 @@ void Agent::SpoolComplete(const v1::Lease& lease, const StepResult& result,
   }
   request.set_log_tail(Tail(log_path, 4000));
   spdlog::info("step {} succeeded", lease.step().display_name());
-  (void)spool_->Append(SpoolKind::kComplete, lease.lease_id(), lease.epoch(),
-                       request.SerializeAsString());
+  AppendToSpool(SpoolKind::kComplete, lease, request.SerializeAsString(), "the completion");
 }
 
 void Agent::SpoolFail(const v1::Lease& lease, const absl::Status& status,
@@ -640,8 +639,18 @@ void Agent::SpoolFail(const v1::Lease& lease, const absl::Status& status,
   request.set_message(Utf8Prefix(status.message(), 16 << 10));
   if (!log_path.empty()) request.set_log_tail(Tail(log_path, 4000));
   spdlog::warn("step {} failed: {}", lease.step().display_name(), status.ToString());
-  (void)spool_->Append(SpoolKind::kFail, lease.lease_id(), lease.epoch(),
-                       request.SerializeAsString());
+  AppendToSpool(SpoolKind::kFail, lease, request.SerializeAsString(), "the failure");
+}
+
+void Agent::AppendToSpool(SpoolKind kind, const v1::Lease& lease, const std::string& payload,
+                          const char* what) {
+  absl::StatusOr<int64_t> id = spool_->Append(kind, lease.lease_id(), lease.epoch(), payload);
+  if (id.ok()) return;
+  // cohortd never hears of it: the lease expires and the step runs again
+  // (results are write-once, so a partial batch cannot double).
+  spdlog::error("spool: lost {} of step {} ({}): {}; its lease will expire and the step "
+                "will run again", what, lease.step().display_name(), lease.step().key(),
+                id.status().ToString());
 }
 
 bool Agent::Ship(const SpoolEntry& entry) {

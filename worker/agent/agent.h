@@ -130,6 +130,11 @@ class Agent {
   // fetched (FailStepRequest.input_unavailable).
   void SpoolFail(const v1::Lease& lease, const absl::Status& status,
                  const std::string& log_path, bool input_unavailable = false);
+  // Appends to the durable outbox; a failure (a full or broken disk) is
+  // logged as an error naming what was lost and what happens next, never
+  // dropped in silence.
+  void AppendToSpool(SpoolKind kind, const v1::Lease& lease, const std::string& payload,
+                     const char* what);
   // Sends one spooled entry; returns true when it may be removed.
   bool Ship(const SpoolEntry& entry);
   void ReapFinished() ABSL_LOCKS_EXCLUDED(mu_);

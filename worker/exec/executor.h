@@ -4,8 +4,8 @@
 // the agent resolves the step's inputs to local paths, gives the executor a
 // fresh output folder, and gets back the named output folders it should
 // adopt into the artifact store and report. Executors know nothing of gRPC,
-// leases or the coordinator, so they are tested alone and fakes stand in for
-// them in the agent's tests.
+// leases or the coordinator, so they are tested alone (tool_executor_test.cc,
+// with the llama.cpp fakes of tests/fakes standing in for the tools).
 //
 //   StepTask task{kind, key, params_json, {{"checkpoint", dir}}, out, log};
 //   COHORT_ASSIGN_OR_RETURN(StepResult result, executor.Execute(task));

@@ -9,9 +9,9 @@
 // request, append each finished problem to the journal, and finally score
 // every problem of the run with the eval core.
 //
-// This is what `cohort-worker bench` runs and what the worker agent calls
-// in-process for a `generate` step; `on_result` sees each newly finished
-// problem as it lands (to stream it to the coordinator).
+// This is what `cohort-worker bench` runs; the worker agent runs a
+// `generate` step as that subprocess (worker/exec/tool_executor.cc), and
+// `on_result` sees each newly finished problem as it lands.
 //
 //   BenchRunOptions options;
 //   options.bench = "gsm8k";
