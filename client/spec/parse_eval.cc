@@ -88,6 +88,28 @@ absl::StatusOr<json> ParseServer(const YNode& node) {
   return server;
 }
 
+// The data catalog from the usual folders (COHORT_DATA_DIR, the cache, the
+// repository's data/).
+absl::StatusOr<datasets::Catalog> LoadCatalog() {
+  return datasets::Catalog::Load(
+      datasets::SearchRoots(datasets::RootSettingsFromEnvironment("")));
+}
+
+// A file of dataset `name` as a spec input, pinned by the catalog.
+InputRef CatalogInput(const datasets::ResolvedFile& file, const std::string& name,
+                      const Where& where) {
+  InputRef ref;
+  ref.kind = "dataset";
+  ref.where = where;
+  ref.path = file.path;
+  if (file.file != nullptr) ref.records = file.file->records;
+  if (file.expected) {
+    ref.digest = "sha256:" + file.expected->sha256;
+    ref.pinned_by = absl::StrCat("dataset ", name, " (", file.expected->pinned_by, ")");
+  }
+  return ref;
+}
+
 // `dataset: gsm8k` (or gsm8k:SPLIT): a dataset of data/datasets.json, by
 // name. Anything else, and a name-like text that is no dataset but a file in
 // the spec's folder, is an input as everywhere else.
@@ -95,8 +117,7 @@ absl::StatusOr<InputRef> ParseDatasetInput(const YNode& node, const std::string&
   if (node.IsMap()) return ParseInput(node, "dataset", base_dir);
   COHORT_ASSIGN_OR_RETURN(std::string text, node.AsString());
   if (!datasets::LooksLikeDatasetName(text)) return ParseInput(node, "dataset", base_dir);
-  absl::StatusOr<datasets::Catalog> catalog = datasets::Catalog::Load(
-      datasets::SearchRoots(datasets::RootSettingsFromEnvironment("")));
+  absl::StatusOr<datasets::Catalog> catalog = LoadCatalog();
   if (!catalog.ok()) return node.Error(std::string(catalog.status().message()));
   std::string name = datasets::SplitDatasetName(text).first;
   if (catalog->Find(name) == nullptr) {
@@ -110,16 +131,7 @@ absl::StatusOr<InputRef> ParseDatasetInput(const YNode& node, const std::string&
   }
   absl::StatusOr<datasets::ResolvedFile> file = catalog->Resolve(text);
   if (!file.ok()) return node.Error(std::string(file.status().message()));
-  InputRef ref;
-  ref.kind = "dataset";
-  ref.where = node.where();
-  ref.path = file->path;
-  if (file->file != nullptr) ref.records = file->file->records;
-  if (file->expected) {
-    ref.digest = "sha256:" + file->expected->sha256;
-    ref.pinned_by = absl::StrCat("dataset ", name, " (", file->expected->pinned_by, ")");
-  }
-  return ref;
+  return CatalogInput(*file, name, node.where());
 }
 
 // Problems in a local JSON Lines file (non-empty lines), for files small
@@ -187,8 +199,7 @@ absl::StatusOr<InputRef> ParseFewshot(const YNode& suite_node, const YNode& data
   if (!suite.dataset.pinned_by.empty() && dataset_node.IsScalar()) {
     COHORT_ASSIGN_OR_RETURN(std::string text, dataset_node.AsString());
     std::string name = datasets::SplitDatasetName(text).first;
-    absl::StatusOr<datasets::Catalog> catalog = datasets::Catalog::Load(
-        datasets::SearchRoots(datasets::RootSettingsFromEnvironment("")));
+    absl::StatusOr<datasets::Catalog> catalog = LoadCatalog();
     if (!catalog.ok()) return dataset_node.Error(std::string(catalog.status().message()));
     absl::StatusOr<datasets::ResolvedFile> file = catalog->Resolve(name + ":train");
     if (!file.ok()) {
@@ -196,15 +207,7 @@ absl::StatusOr<InputRef> ParseFewshot(const YNode& suite_node, const YNode& data
           suite.bench, " is ", num_fewshot, "-shot, and dataset ", name,
           " has no train split for its exemplars: ", file.status().message()));
     }
-    InputRef ref;
-    ref.kind = "dataset";
-    ref.where = dataset_node.where();
-    ref.path = file->path;
-    if (file->expected) {
-      ref.digest = "sha256:" + file->expected->sha256;
-      ref.pinned_by = absl::StrCat("dataset ", name, " (", file->expected->pinned_by, ")");
-    }
-    return ref;
+    return CatalogInput(*file, name, dataset_node.where());
   }
   InputRef ref;
   ref.kind = "dataset";
