@@ -191,6 +191,25 @@ TEST_F(SecurityIntegrationTest, CohortdRefusesUnsafeNamesAndPaths) {
 
 // An oversize request is refused (RESOURCE_EXHAUSTED from the listener, or
 // INVALID_ARGUMENT for too many entries) and cohortd keeps serving.
+// The probe as an attacker sends it: one 40 KB SubmitCampaign (a dry run
+// too) whose step params nest 20,000 arrays. It killed cohortd with a stack
+// overflow; now it is refused and cohortd keeps serving.
+TEST_F(SecurityIntegrationTest, DeeplyNestedParamsAreRefusedAndCohortdKeepsServing) {
+  Start({});
+  ASSERT_OK_AND_ASSIGN(std::string client, cohortd_->CreateToken("client"));
+  for (bool dry_run : {true, false}) {
+    v1::SubmitCampaignRequest request = OneStep("contrib");
+    request.set_dry_run(dry_run);
+    request.mutable_spec()->mutable_steps(0)->set_params_json(
+        "{\"a\":" + std::string(20000, '[') + std::string(20000, ']') + "}");
+    grpc::Status refused = Submit(client, request);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << dry_run;
+    EXPECT_THAT(refused.error_message(), HasSubstr("nests deeper than 64")) << dry_run;
+  }
+  EXPECT_TRUE(cohortd_->HealthServing());
+  EXPECT_TRUE(ListCampaigns(client).ok());
+}
+
 TEST_F(SecurityIntegrationTest, OversizeRequestsAreRefusedAndCohortdKeepsServing) {
   Start({"--max-request-mb", "1"});
   ASSERT_OK_AND_ASSIGN(std::string client, cohortd_->CreateToken("client"));
