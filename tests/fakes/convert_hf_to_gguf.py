@@ -21,6 +21,7 @@ from pathlib import Path
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 import fake_faults  # noqa: E402
+import fake_tokenizer  # noqa: E402
 import gguf_lite as gg  # noqa: E402
 
 TOOL = "convert_hf_to_gguf"
@@ -259,7 +260,7 @@ def convert_tensors(parts, arch, outtype, n_experts):
     return tensors
 
 
-def set_metadata(g, config, arch, ftype, dir_model, args, wrong_experts):
+def set_metadata(g, config, arch, ftype, dir_model, args, wrong_experts, vocab):
     cfg = text_config(config)
     s = lambda k, v: g.set(k, gg.STRING, v)  # noqa: E731
     u = lambda k, v: g.set(k, gg.UINT32, int(v))  # noqa: E731
@@ -285,11 +286,20 @@ def set_metadata(g, config, arch, ftype, dir_model, args, wrong_experts):
             u(f"{arch}.expert_used_count", used)
     u("general.file_type", ftype)
     u("general.quantization_version", 2)
-    vocab = min(int(cfg.get("vocab_size", 0) or 0), 1 << 20)
-    g.set("tokenizer.ggml.model", gg.STRING, "gpt2")
-    g.set("tokenizer.ggml.tokens", gg.ARRAY,
-          (gg.STRING, [f"<t{i}>" for i in range(vocab)]))
-    g.set("tokenizer.ggml.token_type", gg.ARRAY, (gg.INT32, [1] * vocab))
+    set_vocab(g, vocab, dir_model, config)
+
+
+def set_vocab(g, vocab, dir_model, config):
+    model, tokens, scores, types = vocab
+    g.set("tokenizer.ggml.model", gg.STRING, model)
+    g.set("tokenizer.ggml.tokens", gg.ARRAY, (gg.STRING, tokens))
+    g.set("tokenizer.ggml.scores", gg.ARRAY, (gg.FLOAT32, scores))
+    g.set("tokenizer.ggml.token_type", gg.ARRAY, (gg.INT32, types))
+    for key, value in fake_tokenizer.special_ids(dir_model, config).items():
+        g.set(f"tokenizer.ggml.{key}_token_id", gg.UINT32, value)
+    template = fake_tokenizer.chat_template(dir_model)
+    if template is not None:
+        g.set("tokenizer.chat_template", gg.STRING, template)
 
 
 def set_fake_provenance(g, dir_model, parts):
@@ -346,12 +356,20 @@ def main():
                     f"({TORCH_DTYPES.get(dtype, dtype)})")
     ftype = OUTTYPES[outtype][1]
     n_experts = first_key(text_config(config), _EXPERTS) or 0
+    # The real converter reads the vocabulary after the tensors are mapped
+    # but fails the same way: no tokenizer in the folder, no GGUF.
+    try:
+        vocab_size = min(int(text_config(config).get("vocab_size", 0) or 0), 1 << 20)
+        vocab = fake_tokenizer.load_vocab(dir_model, hf_arch, vocab_size)
+    except (fake_tokenizer.TokenizerError, OSError, ValueError) as e:
+        logger.error(f"{e}")
+        sys.exit(1)
     logger.info("Exporting model...")
     tensors = convert_tensors(parts, arch, outtype, n_experts)
     width = max([len(t[0]) for t in tensors] + [10]) + 1
     g = gg.Gguf()
     set_metadata(g, config, arch, ftype, dir_model, args,
-                 fault == "wrong_expert_count")
+                 fault == "wrong_expert_count", vocab)
     set_fake_provenance(g, dir_model, parts)
     for new, dims, ggml_type, dtype in tensors:
         logger.info(f"{(new + ','):<{width}} {TORCH_DTYPES.get(dtype, dtype)} --> "

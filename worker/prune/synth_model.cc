@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/atomic_file.h"
 #include "common/status_macros.h"
@@ -10,6 +11,7 @@
 #include "worker/prune/safetensors_index.h"
 #include "worker/prune/safetensors_writer.h"
 #include "worker/prune/synth_model_layouts.h"
+#include "worker/prune/synth_tokenizer.h"
 
 namespace cohort::worker::prune {
 namespace {
@@ -75,9 +77,14 @@ OutputTensor Generated(const SynthTensor& t, uint64_t seed) {
   out.write = [spec, seed, total](ShardSink& sink) {
     uint64_t state = NameSeed(seed, spec->name);
     std::vector<char> chunk(kChunkBytes);
+    const uint64_t row_bytes = spec->shape.empty() ? 0 : total / spec->shape[0];
+    const uint64_t zero_begin = spec->zero_rows_begin * row_bytes;
+    const uint64_t zero_end = spec->zero_rows_end * row_bytes;
     for (uint64_t done = 0; done < total;) {
       size_t n = static_cast<size_t>(std::min<uint64_t>(kChunkBytes, total - done));
       Fill(*spec, state, chunk.data(), n);
+      uint64_t from = std::max(done, zero_begin), to = std::min(done + n, zero_end);
+      if (from < to) std::memset(chunk.data() + (from - done), 0, to - from);
       COHORT_RETURN_IF_ERROR(sink.Append(chunk.data(), n));
       done += n;
     }
@@ -134,17 +141,58 @@ std::string DropMapJson(const SynthOptions& o, const std::vector<int>& layers) {
   return PyJsonDumps(map, 1);
 }
 
-absl::Status WriteSideFiles(const std::string& dir, const OrderedJson& config) {
+// The token ids a model's config names, at the top level and in a nested
+// text_config (Gemma 4, Llama 4), as the real families publish them.
+void SetTokenIds(OrderedJson& config, const SynthTokenizer& tokenizer) {
+  auto set = [&](OrderedJson& c) {
+    if (tokenizer.bos_id >= 0) c["bos_token_id"] = tokenizer.bos_id;
+    c["eos_token_id"] = tokenizer.eos_id;
+    if (tokenizer.pad_id >= 0) c["pad_token_id"] = tokenizer.pad_id;
+  };
+  set(config);
+  if (config.contains("text_config")) set(config["text_config"]);
+}
+
+// The output projection (lm_head, or the embedding where a family ties
+// them) gets zero rows for the tokens a greedy model must never emit.
+void SilenceOutputRows(SynthLayout& layout, const SynthTokenizer& tokenizer) {
+  SynthTensor* output = nullptr;
+  for (SynthTensor& t : layout.tensors) {
+    if (absl::EndsWith(t.name, "lm_head.weight")) output = &t;
+  }
+  for (SynthTensor& t : layout.tensors) {
+    if (output == nullptr && absl::EndsWith(t.name, "embed_tokens.weight")) output = &t;
+  }
+  if (output == nullptr) return;
+  output->zero_rows_begin = static_cast<uint64_t>(tokenizer.silent_begin);
+  output->zero_rows_end = static_cast<uint64_t>(tokenizer.silent_end);
+}
+
+absl::Status WriteSideFiles(const std::string& dir, OrderedJson config,
+                            const SynthTokenizer& tokenizer) {
+  SetTokenIds(config, tokenizer);
   COHORT_RETURN_IF_ERROR(WriteFileAtomically(dir + "/config.json",
                                              PyJsonDumps(config, 2) + "\n"));
+  COHORT_RETURN_IF_ERROR(
+      WriteFileAtomically(dir + "/tokenizer.json", TokenizerJson(tokenizer)));
+  COHORT_RETURN_IF_ERROR(WriteFileAtomically(dir + "/tokenizer_config.json",
+                                             TokenizerConfigJson(tokenizer)));
+  if (tokenizer.family == TokenizerFamily::kSentencePiece) {
+    COHORT_RETURN_IF_ERROR(WriteFileAtomically(dir + "/tokenizer.model",
+                                               SentencePieceModel(tokenizer)));
+  } else {
+    COHORT_RETURN_IF_ERROR(
+        WriteFileAtomically(dir + "/vocab.json", VocabJson(tokenizer)));
+    COHORT_RETURN_IF_ERROR(
+        WriteFileAtomically(dir + "/merges.txt", MergesTxt(tokenizer)));
+  }
+  OrderedJson generation = OrderedJson::object();
+  if (tokenizer.bos_id >= 0) generation["bos_token_id"] = tokenizer.bos_id;
+  generation["eos_token_id"] = tokenizer.eos_id;
+  generation["do_sample"] = false;
   COHORT_RETURN_IF_ERROR(WriteFileAtomically(
-      dir + "/tokenizer_config.json",
-      "{\n  \"bos_token\": \"<bos>\",\n  \"eos_token\": \"<eos>\"\n}\n"));
-  COHORT_RETURN_IF_ERROR(WriteFileAtomically(
-      dir + "/generation_config.json", "{\n  \"do_sample\": true\n}\n"));
-  return WriteFileAtomically(dir + "/chat_template.jinja",
-                             "{% for m in messages %}{{ m['content'] }}\n"
-                             "{% endfor %}");
+      dir + "/generation_config.json", PyJsonDumps(generation, 2) + "\n"));
+  return WriteFileAtomically(dir + "/chat_template.jinja", tokenizer.chat_template);
 }
 
 }  // namespace
@@ -165,6 +213,9 @@ absl::StatusOr<SynthResult> SynthesizeModel(const SynthOptions& options) {
         "synth-model: --drop-count must be in [0, experts) (and a multiple of "
         "n_group for deepseekv3)");
   }
+  COHORT_ASSIGN_OR_RETURN(SynthTokenizer tokenizer,
+                          BuildSynthTokenizer(options.layout, options.vocab));
+  SilenceOutputRows(layout, tokenizer);
   SynthResult result;
   result.moe_layers = layout.moe_layers;
   std::vector<uint64_t> bytes;
@@ -193,7 +244,7 @@ absl::StatusOr<SynthResult> SynthesizeModel(const SynthOptions& options) {
   COHORT_RETURN_IF_ERROR(WriteFileAtomically(
       out.path() + "/" + kIndexFileName,
       ModelIndexJson(result.total_size, weight_map) + "\n"));
-  COHORT_RETURN_IF_ERROR(WriteSideFiles(out.path(), layout.config));
+  COHORT_RETURN_IF_ERROR(WriteSideFiles(out.path(), layout.config, tokenizer));
   COHORT_RETURN_IF_ERROR(out.Commit());
   if (options.drop_count > 0 && !options.drop_map_out.empty()) {
     COHORT_RETURN_IF_ERROR(WriteFileAtomically(

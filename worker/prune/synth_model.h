@@ -31,7 +31,7 @@ struct SynthOptions {
   int hidden = 64;
   int moe_intermediate = 32;
   int intermediate = 48;  // shared / dense MLP
-  int vocab = 256;
+  int vocab = 512;  // room for the 256 byte tokens (synth_tokenizer.h)
   int top_k = 4;
   int n_group = 1;             // deepseekv3 only
   int first_dense_layers = 1;  // deepseekv3 only
@@ -50,6 +50,10 @@ struct SynthTensor {
   Dtype dtype;
   std::vector<uint64_t> shape;
   float scale;  // value spread (ignored for raw byte dtypes)
+  // Rows [zero_rows_begin, zero_rows_end) are all zero: the output rows of
+  // tokens a greedy model must never emit (synth_tokenizer.h, silent).
+  uint64_t zero_rows_begin = 0;
+  uint64_t zero_rows_end = 0;
 };
 
 struct SynthResult {

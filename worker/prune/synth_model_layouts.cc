@@ -50,7 +50,13 @@ OrderedJson BaseText(const SynthOptions& o, const char* model_type) {
   t["num_hidden_layers"] = o.layers;
   t["num_attention_heads"] = 4;
   t["num_key_value_heads"] = 2;
+  t["head_dim"] = o.hidden / 4;
+  t["hidden_act"] = "silu";
+  t["max_position_embeddings"] = 32768;
+  t["rope_theta"] = 1000000.0;
   t["rms_norm_eps"] = 1e-06;
+  t["tie_word_embeddings"] = false;
+  t["attention_bias"] = false;
   t["torch_dtype"] = "bfloat16";
   return t;
 }
@@ -94,6 +100,27 @@ void Gemma4(Builder& b) {
   t["num_experts"] = o.experts;
   t["top_k_experts"] = o.top_k;
   t["enable_moe_block"] = true;
+  t["hidden_activation"] = "gelu_pytorch_tanh";
+  t.erase("hidden_act");
+  t.erase("rope_theta");
+  t["global_head_dim"] = o.hidden / 4;
+  t["num_global_key_value_heads"] = 2;
+  t["num_kv_shared_layers"] = 0;
+  t["sliding_window"] = 512;
+  t["final_logit_softcapping"] = 30.0;
+  t["tie_word_embeddings"] = true;
+  OrderedJson types = OrderedJson::array();
+  for (int l = 0; l < o.layers; ++l) {
+    // Real Gemma 4: five sliding-window layers, then one global layer.
+    types.push_back(l % 6 == 5 || l == o.layers - 1 ? "full_attention"
+                                                    : "sliding_attention");
+  }
+  t["layer_types"] = types;
+  t["rope_parameters"] = {
+      {"full_attention",
+       {{"rope_type", "proportional"}, {"partial_rotary_factor", 0.25},
+        {"rope_theta", 1000000.0}}},
+      {"sliding_attention", {{"rope_type", "default"}, {"rope_theta", 10000.0}}}};
   c["text_config"] = t;
   c["vision_config"] = {{"model_type", "gemma4_vision"}, {"hidden_size", 24}};
   c["torch_dtype"] = "bfloat16";
@@ -131,6 +158,12 @@ void Mixtral(Builder& b) {
   b.Add("lm_head.weight", {U(o.vocab), h});
   OrderedJson c = BaseText(o, "mixtral");
   c["architectures"] = {"MixtralForCausalLM"};
+  // Mixtral's config has one FFN width and it is the experts' (there is no
+  // dense or shared MLP); a second key would declare a shape no tensor has.
+  c["intermediate_size"] = o.moe_intermediate;
+  c.erase("moe_intermediate_size");
+  c["sliding_window"] = nullptr;
+  c["router_aux_loss_coef"] = 0.02;
   c["num_local_experts"] = o.experts;
   c["num_experts_per_tok"] = o.top_k;
   b.out().config = c;
@@ -155,6 +188,8 @@ void Qwen(Builder& b) {
   c["num_experts_per_tok"] = o.top_k;
   c["norm_topk_prob"] = false;
   c["shared_expert_intermediate_size"] = o.intermediate;
+  c["decoder_sparse_step"] = 1;
+  c["mlp_only_layers"] = OrderedJson::array();
   b.out().config = c;
 }
 
@@ -215,6 +250,11 @@ void GptOss(Builder& b) {
   c["architectures"] = {"GptOssForCausalLM"};
   c["num_local_experts"] = o.experts;
   c["experts_per_token"] = o.top_k;
+  c["sliding_window"] = 128;
+  c["layer_types"] = OrderedJson::array();
+  for (int l = 0; l < o.layers; ++l) {
+    c["layer_types"].push_back(l % 2 == 0 ? "sliding_attention" : "full_attention");
+  }
   c["num_experts_per_tok"] = o.top_k;
   b.out().config = c;
 }
@@ -237,6 +277,8 @@ void Llama4(Builder& b) {
   OrderedJson t = BaseText(o, "llama4_text");
   t["num_local_experts"] = o.experts;
   t["num_experts_per_tok"] = o.top_k;
+  t["intermediate_size_mlp"] = o.intermediate;
+  t["interleave_moe_layer_step"] = 1;
   c["text_config"] = t;
   b.out().config = c;
 }

@@ -11,6 +11,7 @@ list(APPEND PRUNE_TENSOR_SRCS
   upweight.cc
   synth_model.cc
   synth_model_layouts.cc
+  synth_tokenizer.cc
   inspect.cc
 )
 list(APPEND PRUNE_TENSOR_TESTS
@@ -18,5 +19,6 @@ list(APPEND PRUNE_TENSOR_TESTS
   safetensors_test.cc
   expert_drop_golden_test.cc
   expert_drop_layouts_test.cc
+  synth_tokenizer_test.cc
   expert_drop_robustness_test.cc
 )

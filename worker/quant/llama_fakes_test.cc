@@ -19,6 +19,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "worker/prune/synth_tokenizer.h"
 #include "worker/quant/gguf_reader.h"
 #include "worker/quant/gguf_summary.h"
 
@@ -29,7 +30,7 @@ using ::cohort::testing::StatusIs;
 using ::testing::HasSubstr;
 
 constexpr char kPython[] = "/usr/bin/python3";
-constexpr int kHidden = 256, kMoeInter = 128, kVocab = 64, kLayers = 2;
+constexpr int kHidden = 256, kMoeInter = 128, kVocab = 512, kLayers = 2;
 
 std::string FakesDir() { return COHORT_FAKES_DIR; }
 
@@ -54,6 +55,18 @@ void WriteSafetensors(const std::string& path, const Shapes& tensors) {
   file += json;
   file.append(offset, '\0');
   ASSERT_OK(WriteFileAtomically(path, file));
+}
+
+// The tokenizer files synth-model writes for `layout`: the fake converter,
+// like the real one, refuses a folder without them.
+void WriteTokenizer(const std::string& dir, const std::string& layout, int vocab) {
+  absl::StatusOr<prune::SynthTokenizer> t = prune::BuildSynthTokenizer(layout, vocab);
+  ASSERT_OK(t.status());
+  ASSERT_OK(WriteFileAtomically(dir + "/tokenizer.json", prune::TokenizerJson(*t)));
+  if (t->family == prune::TokenizerFamily::kSentencePiece) {
+    ASSERT_OK(WriteFileAtomically(dir + "/tokenizer.model", prune::SentencePieceModel(*t)));
+  }
+  ASSERT_OK(WriteFileAtomically(dir + "/chat_template.jinja", t->chat_template));
 }
 
 // Gemma 4 layout (docs/pruning.md §3.2) with `experts` experts per layer.
@@ -88,6 +101,7 @@ void MakeGemma4(const std::string& dir, int experts) {
     shapes.insert(shapes.end(), layer.begin(), layer.end());
   }
   WriteSafetensors(dir + "/model.safetensors", shapes);
+  WriteTokenizer(dir, "gemma4", kVocab);
 }
 
 class LlamaFakesTest : public ::testing::Test {
@@ -187,11 +201,12 @@ TEST_F(LlamaFakesTest, ConvertStacksPerExpertTensors) {
                            {"num_experts_per_tok", 2},
                            {"hidden_size", 64},
                            {"moe_intermediate_size", 32},
-                           {"vocab_size", 16}};
+                           {"vocab_size", 512}};
   std::string qwen = dir_.Join("qwen");
   ASSERT_EQ(mkdir(qwen.c_str(), 0755), 0);
   ASSERT_OK(WriteFileAtomically(qwen + "/config.json", config.dump()));
-  Shapes shapes = {{"model.embed_tokens.weight", {16, 64}},
+  WriteTokenizer(qwen, "qwen3moe", 512);
+  Shapes shapes = {{"model.embed_tokens.weight", {512, 64}},
                    {"model.layers.0.mlp.gate.weight", {3, 64}}};
   for (int e = 0; e < 3; ++e) {
     std::string p = absl::StrCat("model.layers.0.mlp.experts.", e, ".");
@@ -223,6 +238,52 @@ TEST_F(LlamaFakesTest, ConvertWithoutConfigFailsLikeTheRealScript) {
   EXPECT_THAT(r.stderr_data, HasSubstr("Traceback"));
   EXPECT_THAT(r.stderr_data, HasSubstr("FileNotFoundError"));
   EXPECT_THAT(r.stderr_data, HasSubstr("config.json"));
+}
+
+TEST_F(LlamaFakesTest, ConvertWithoutATokenizerFailsLikeTheRealScript) {
+  for (const char* f : {"tokenizer.json", "tokenizer.model"}) {
+    unlink((model_dir_ + "/" + f).c_str());
+  }
+  std::string out = dir_.Join("x.gguf");
+  SubprocessResult r = Convert(out);
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_THAT(r.stderr_data, HasSubstr("Can't load tokenizer"));
+  EXPECT_NE(access(out.c_str(), F_OK), 0) << "no GGUF without a vocabulary";
+}
+
+TEST_F(LlamaFakesTest, ConvertReadsTheSentencePieceModelItFinds) {
+  std::string dir = dir_.Join("mixtral");
+  ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
+  nlohmann::json config = {{"architectures", {"MixtralForCausalLM"}},
+                           {"num_hidden_layers", 1},
+                           {"num_local_experts", 2},
+                           {"num_experts_per_tok", 1},
+                           {"hidden_size", 64},
+                           {"intermediate_size", 32},
+                           {"vocab_size", 400},
+                           {"bos_token_id", 1},
+                           {"eos_token_id", 2}};
+  ASSERT_OK(WriteFileAtomically(dir + "/config.json", config.dump()));
+  WriteSafetensors(dir + "/model.safetensors", {{"model.embed_tokens.weight", {400, 64}}});
+  WriteTokenizer(dir, "mixtral", 380);  // the converter pads to vocab_size
+  std::string out = dir_.Join("m.gguf");
+  SubprocessResult r = Run({kPython, FakesDir() + "/convert_hf_to_gguf.py", dir,
+                            "--outfile", out, "--outtype", "bf16"});
+  ASSERT_TRUE(r.Succeeded()) << r.Describe();
+  absl::StatusOr<GgufContents> g = ReadGgufFile(out);
+  ASSERT_OK(g.status());
+  EXPECT_EQ(*g->Find("tokenizer.ggml.model")->AsString(), "llama");
+  const GgufValue& tokens = *g->Find("tokenizer.ggml.tokens");
+  ASSERT_EQ(tokens.size(), 400u);
+  EXPECT_EQ(*tokens.Element(0).AsString(), "<unk>");
+  EXPECT_EQ(*tokens.Element(3).AsString(), "<0x00>");
+  EXPECT_EQ(*tokens.Element(259).AsString(), "\n");
+  EXPECT_EQ(*tokens.Element(399).AsString(), "[PAD399]");
+  const GgufValue& types = *g->Find("tokenizer.ggml.token_type");
+  EXPECT_EQ(*types.Element(3).AsInt64(), 6);    // byte
+  EXPECT_EQ(*types.Element(259).AsInt64(), 4);  // user-defined
+  EXPECT_EQ(*g->Find("tokenizer.ggml.eos_token_id")->AsInt64(), 2);
+  EXPECT_THAT(*g->Find("tokenizer.chat_template")->AsString(), HasSubstr("[INST]"));
 }
 
 TEST_F(LlamaFakesTest, QuantizeToQ6K) {

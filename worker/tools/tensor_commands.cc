@@ -128,6 +128,15 @@ void AddSynth(CLI::App& app, CommandFn* selected) {
   auto o = std::make_shared<prune::SynthOptions>();
   CLI::App* cmd = app.add_subcommand(
       "synth-model", "Write a deterministic random MoE checkpoint.");
+  cmd->footer(
+      "Each checkpoint carries a complete config.json, a tokenizer the project writes\n"
+      "(tokenizer.json; tokenizer.model for SentencePiece families; vocab.json and\n"
+      "merges.txt for byte-level BPE ones) and a chat template.\n"
+      "llama.cpp's convert_hf_to_gguf.py converts the mixtral layout (SentencePiece).\n"
+      "It cannot convert the byte-level BPE layouts (qwen3moe, deepseekv3, gptoss,\n"
+      "llama4): it identifies a BPE pre-tokenizer by hashing the token ids of a fixed\n"
+      "text, and a synthetic vocabulary matches no known hash. gemma4 needs the\n"
+      "transformers package (LlamaHfVocab). docs/real-tools.md has the details.");
   cmd->add_option("--layout", o->layout, "gemma4|mixtral|qwen3moe|deepseekv3|gptoss|llama4")
       ->default_str(o->layout);
   cmd->add_option("--output-dir", o->output_dir, "output folder")->required();
@@ -136,7 +145,7 @@ void AddSynth(CLI::App& app, CommandFn* selected) {
   cmd->add_option("--hidden", o->hidden)->default_str("64");
   cmd->add_option("--moe-intermediate", o->moe_intermediate)->default_str("32");
   cmd->add_option("--intermediate", o->intermediate, "shared/dense MLP width")->default_str("48");
-  cmd->add_option("--vocab", o->vocab)->default_str("256");
+  cmd->add_option("--vocab", o->vocab, "tokens (at least 360: every byte has one)")->default_str("512");
   cmd->add_option("--top-k", o->top_k)->default_str("4");
   cmd->add_option("--n-group", o->n_group, "deepseekv3 routing groups")->default_str("1");
   cmd->add_option("--seed", o->seed)->default_str("1234");
