@@ -1,0 +1,283 @@
+#!/usr/bin/python3
+"""The real-tools suite: the whole chain against a real llama.cpp build.
+
+Run by deploy/local/test-real.sh (README), which finds the tools and the
+converter's Python. Through a local cluster (`cohort up`) it runs, for each
+layout llama.cpp converts from a synthetic checkpoint:
+
+  synth-model -> dropmap -> prune (+ upweight where the layout has a shared
+  expert) -> convert -> imatrix -> quantize (Q6_K, Q4_K_M) -> bench (gsm8k,
+  arc_challenge, humaneval; small limits) -> score -> report
+
+and checks that every step succeeded, every GGUF's expert_count is the kept
+count, llama-server answered every request with HTTP 200 (no server errors
+in any journal), the report rows carry the server's token counts, and a
+resubmission runs zero steps. It prints the time each stage took; docs/
+real-tools.md records a run. Exit 0 when every check holds, 1 otherwise.
+
+Usage: real_tools_suite.py --bin BUILD/bin --llama-cpp-dir DIR --python PY
+                           --work DIR [--layouts mixtral]
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Layouts whose synthetic checkpoint llama.cpp's converter accepts, with the
+# synth-model sizes used (K-quants need rows that are multiples of 256).
+LAYOUTS = {
+    "mixtral": {"experts": 8, "drop": 2, "shared_expert": False},
+}
+SYNTH_SIZES = ["--layers", "2", "--hidden", "256", "--moe-intermediate", "256",
+               "--intermediate", "256", "--vocab", "512", "--top-k", "2"]
+QUANT_TYPES = ["Q6_K", "Q4_K_M"]
+SUITES = [("gsm8k", 4), ("arc_challenge", 4), ("humaneval", 2)]
+# A random model never stops on its own: small generation limits keep each
+# request short while still exercising thinking budgets and stop strings.
+MAX_TOKENS = 96
+REASONING_BUDGET = 48
+# The protocol's slot rule (docs/protocol.md 1.4): budget + a 4096-token
+# answer reserve per slot, plus the prompt; two slots.
+CTX_SIZE = 2 * 5120
+
+
+class Failure(Exception):
+    pass
+
+
+class Suite:
+    def __init__(self, args):
+        self.bin = Path(args.bin)
+        self.llama = args.llama_cpp_dir
+        self.work = Path(args.work)
+        self.timings = []
+        self.failures = []
+        self.env = dict(os.environ)
+        self.env["COHORT_PYTHON"] = args.python
+        self.env["COHORT_DATASETS"] = str(ROOT / "data")
+
+    # --- helpers ---------------------------------------------------------
+    def run(self, argv, check=True, timeout=1800, **kw):
+        r = subprocess.run([str(a) for a in argv], capture_output=True, text=True,
+                           env=self.env, timeout=timeout, **kw)
+        if check and r.returncode != 0:
+            raise Failure(f"{' '.join(map(str, argv))} exited {r.returncode}:\n"
+                          f"{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
+        return r
+
+    def cohort(self, *args, **kw):
+        return self.run([self.bin / "cohort", *args], **kw)
+
+    def worker(self, *args, **kw):
+        return self.run([self.bin / "cohort-worker", *args], **kw)
+
+    def check(self, ok, what):
+        print(f"  {'ok  ' if ok else 'FAIL'} {what}", flush=True)
+        if not ok:
+            self.failures.append(what)
+
+    def timed(self, stage, fn):
+        start = time.monotonic()
+        result = fn()
+        self.timings.append((stage, time.monotonic() - start))
+        return result
+
+    # --- inputs ----------------------------------------------------------
+    def make_inputs(self, layout, spec_dir):
+        info = LAYOUTS[layout]
+        self.worker("synth-model", "--layout", layout, "--experts", info["experts"],
+                    *SYNTH_SIZES, "--output-dir", spec_dir / "model")
+        self.worker("synth-contrib", "--layers", 2, "--experts", info["experts"],
+                    "--output", spec_dir / "contrib.json")
+        # Calibration text for imatrix: GSM8K questions (shipped in data/).
+        lines = []
+        with open(ROOT / "data" / "gsm8k" / "test.jsonl", encoding="utf-8") as f:
+            for line in f:
+                lines.append(json.loads(line)["question"])
+                if len(lines) >= 400:
+                    break
+        (spec_dir / "calibration.txt").write_text("\n\n".join(lines) + "\n")
+        profile = json.loads((ROOT / "worker" / "eval" / "profiles" /
+                              "omk-card-2026-07.json").read_text())
+        profile["name"] = "real-tools-small"
+        profile["description"] = ("omk-card-2026-07 with short generations "
+                                  "for a random model (tests/real)")
+        for bench in profile["benches"].values():
+            bench["max_tokens"] = MAX_TOKENS
+            if bench.get("reasoning_budget"):
+                bench["reasoning_budget"] = REASONING_BUDGET
+        (spec_dir / "profile.json").write_text(json.dumps(profile, indent=2))
+        keep = info["experts"] - info["drop"]
+        suites = "\n".join(f"    - {{bench: {b}, dataset: {b}, limit: {n}}}"
+                           for b, n in SUITES)
+        upweight = ("  upweight: {alpha: 1.2, target: mlp.down_proj.weight}\n"
+                    if info["shared_expert"] else "")
+        spec = f"""kind: sweep
+name: real-tools-{layout}
+base_model: model
+contrib: contrib.json
+calibration: calibration.txt
+recipe:
+  dropmap: {{target: {keep}, protect_top: 1}}
+{upweight}  imatrix: {{enabled: true, chunks: 4}}
+grid:
+  dropmap.class_weights:
+    even: 1 1 1 1 1 1 1 1
+    coder: 1 1 3 1 1 0 0 2
+  quantize.type: [{', '.join(QUANT_TYPES)}]
+eval:
+  profile: profile.json
+  server: {{parallel: 2, ctx_size: {CTX_SIZE}}}
+  suites:
+{suites}
+"""
+        (spec_dir / "sweep.yaml").write_text(spec)
+        return keep
+
+    # --- the cluster -----------------------------------------------------
+    def up(self, state):
+        self.cohort("up", "--state-dir", state, "--listen", "127.0.0.1:0",
+                    "--workers", 1, "--gpus", 1, "--llama-cpp-dir", self.llama,
+                    "--no-user-config")
+        self.env["COHORT_CONFIG"] = str(state / "config.yaml")
+
+    def down(self, state):
+        self.cohort("down", "--state-dir", state, check=False)
+
+    # --- checks ----------------------------------------------------------
+    def check_ggufs(self, state, keep):
+        ggufs = [p for p in state.rglob("*.gguf") if p.is_file() and
+                 not p.name.startswith("imatrix")]
+        quantized = [p for p in ggufs if re.match(r"model-(Q6_K|Q4_K_M)\.gguf$", p.name)]
+        self.check(len({p.name for p in quantized}) == len(QUANT_TYPES),
+                   f"quantized GGUFs of every type ({sorted({p.name for p in quantized})})")
+        for path in ggufs:
+            info = json.loads(self.worker("gguf-info", "--no-tensors", path).stdout)
+            meta = info.get("metadata", {})
+            arch = meta.get("general.architecture")
+            count = meta.get(f"{arch}.expert_count")
+            self.check(count == keep, f"{path.name}: expert_count {count} == kept {keep}")
+
+    def check_results(self, campaign, spec_dir):
+        report = json.loads(self.cohort("report", campaign, "--format", "json").stdout)
+        lengths = json.loads(self.cohort("lengths", campaign, "--format", "json").stdout)
+        (spec_dir / "report.json").write_text(json.dumps(report, indent=2))
+        (spec_dir / "lengths.json").write_text(json.dumps(lengths, indent=2))
+        out = spec_dir / "export"
+        shutil.rmtree(out, ignore_errors=True)
+        self.cohort("export", campaign, "--out", out)
+        samples = []
+        for path in sorted(out.rglob("*.jsonl")):
+            with open(path, encoding="utf-8") as f:
+                samples += [json.loads(line) for line in f if line.strip()]
+        expected = len(QUANT_TYPES) * 2 * sum(n for _, n in SUITES)
+        self.check(len(samples) == expected,
+                   f"{len(samples)} scored problems == {expected} (2 variants x "
+                   f"{len(QUANT_TYPES)} quant types x {sum(n for _, n in SUITES)})")
+        ours = [s.get("cohort", {}) for s in samples]
+        errors = [c for c in ours if c.get("server_error") or c.get("error_kind")
+                  or c.get("details", {}).get("error_kind")]
+        self.check(samples and not errors, f"llama-server answered every request with HTTP 200 "
+                               f"({len(errors)} server errors)")
+        tokens = [c.get("completion_tokens") for c in ours]
+        self.check(tokens and all(isinstance(t, int) and t > 0 for t in tokens),
+                   "every sample carries the server's completion token count")
+        self.check(tokens and all(isinstance(t, int) and t <= MAX_TOKENS for t in tokens),
+                   f"no sample past max_tokens {MAX_TOKENS}")
+        return report, lengths
+
+    # --- one layout ------------------------------------------------------
+    def run_layout(self, layout):
+        print(f"real-tools: {layout}", flush=True)
+        spec_dir = self.work / layout
+        state = spec_dir / "cluster"
+        shutil.rmtree(spec_dir, ignore_errors=True)
+        spec_dir.mkdir(parents=True)
+        keep = self.timed(f"{layout}: synth-model + inputs",
+                          lambda: self.make_inputs(layout, spec_dir))
+        self.up(state)
+        try:
+            sub = self.timed(f"{layout}: submit", lambda: self.cohort(
+                "submit", "sweep.yaml", cwd=spec_dir))
+            campaign = sub.stdout.strip().splitlines()[-1]
+            self.timed(f"{layout}: whole campaign (watch)", lambda: self.cohort(
+                "watch", "--plain", campaign, check=False, timeout=3600))
+            status = self.cohort("status", campaign, "--all", check=False)
+            (spec_dir / "status.txt").write_text(status.stdout)
+            self.check(status.returncode == 0, f"campaign {campaign} succeeded "
+                                               f"(cohort status exit {status.returncode})")
+            bad = [l for l in status.stdout.splitlines()
+                   if re.search(r"\b(failed|blocked|cancelled|skipped)\b", l)]
+            self.check(not bad, "every step succeeded" + (":\n    " + "\n    ".join(bad)
+                                                        if bad else ""))
+            self.stage_times(state)
+            self.check_ggufs(state, keep)
+            self.check_results(campaign, spec_dir)
+            again = self.cohort("submit", "sweep.yaml", cwd=spec_dir)
+            m = re.search(r"(\d+) cached, (\d+) to run", again.stderr)
+            self.check(m is not None and m.group(2) == "0",
+                       f"a resubmission runs zero steps ({m.group(0) if m else again.stderr.strip()})")
+        finally:
+            self.down(state)
+
+    def stage_times(self, state):
+        """Per step kind: how many ran and the longest one, from the workers'
+        logs (leased -> succeeded, wall clock)."""
+        stamp = r"^(\S+)Z I cohort-worker: "
+        leased, spans = {}, {}
+        for log in sorted(state.glob("worker-*/worker.log")):
+            for line in log.read_text(errors="replace").splitlines():
+                m = re.match(stamp + r"leased (.+?) \(sha256", line)
+                if m:
+                    leased[m.group(2)] = m.group(1)
+                    continue
+                m = re.match(stamp + r"step (.+) succeeded$", line)
+                if m and m.group(2) in leased:
+                    start = time.mktime(time.strptime(leased[m.group(2)][:19], "%Y-%m-%dT%H:%M:%S"))
+                    end = time.mktime(time.strptime(m.group(1)[:19], "%Y-%m-%dT%H:%M:%S"))
+                    start += float("0" + leased[m.group(2)][19:])
+                    end += float("0" + m.group(1)[19:])
+                    spans.setdefault(m.group(2).split()[0], []).append(end - start)
+        for kind, seconds in spans.items():
+            self.timings.append((f"  {kind}: {len(seconds)} step(s), longest", max(seconds)))
+
+    def main(self, layouts):
+        for layout in layouts:
+            try:
+                self.run_layout(layout)
+            except Failure as e:
+                self.check(False, f"{layout}: {e}")
+        print("real-tools: stage times (wall, this machine)")
+        for stage, seconds in self.timings:
+            print(f"  {seconds:8.1f} s  {stage}")
+        if self.failures:
+            print(f"real-tools: {len(self.failures)} check(s) failed", file=sys.stderr)
+            return 1
+        print("real-tools: every check passed")
+        return 0
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--bin", required=True)
+    p.add_argument("--llama-cpp-dir", required=True)
+    p.add_argument("--python", required=True)
+    p.add_argument("--work", required=True)
+    p.add_argument("--layouts", nargs="*", default=list(LAYOUTS))
+    return p.parse_args()
+
+
+if __name__ == "__main__":
+    args = parse_args()
+    unknown = [l for l in args.layouts if l not in LAYOUTS]
+    if unknown:
+        sys.exit(f"real-tools: unknown layout(s) {unknown}; known: {list(LAYOUTS)}")
+    sys.exit(Suite(args).main(args.layouts))
