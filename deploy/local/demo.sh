@@ -24,9 +24,23 @@ BIN="$ROOT/build/bin"
 DEMO="$ROOT/build/demo"
 
 SIMULATED=0
-if [ -n "${COHORT_LLAMA_CPP_DIR:-}" ] && [ -x "$COHORT_LLAMA_CPP_DIR/llama-server" -o -x "$COHORT_LLAMA_CPP_DIR/build/bin/llama-server" -o -x "$COHORT_LLAMA_CPP_DIR/bin/llama-server" ]; then
+# The synthetic checkpoint's layout: llama.cpp converts the SentencePiece
+# families (docs/real-tools.md), so the real tools get a Mixtral layout.
+LAYOUT=qwen3moe
+SIZES=()
+source deploy/local/llama-env.sh
+if [ -n "${COHORT_LLAMA_CPP_DIR:-}" ] && ! llama_tools_check; then
+  echo "demo: COHORT_LLAMA_CPP_DIR is set but unusable: $LLAMA_TOOLS_WHY" >&2
+  exit 2
+fi
+if [ -n "${COHORT_LLAMA_CPP_DIR:-}" ]; then
   TOOLS="$COHORT_LLAMA_CPP_DIR"
-  echo "demo: llama.cpp tools from $TOOLS (real convert, quantize and llama-server)"
+  LAYOUT=mixtral
+  # head_dim 64: the profile's q8_0 KV cache needs a multiple of 32.
+  SIZES=(--hidden 256 --moe-intermediate 256)
+  echo "demo: REAL llama.cpp from $TOOLS: its converter, llama-imatrix, llama-quantize"
+  echo "      and llama-server run end to end on this machine (CPU). The checkpoint is"
+  echo "      random, so the scores measure nothing; the chain is what runs for real."
 else
   TOOLS="$ROOT/tests/fakes"
   SIMULATED=1
@@ -50,7 +64,7 @@ rm -rf "$DEMO"
 mkdir -p "$DEMO/demo"
 cd "$DEMO"
 echo "demo: synthetic checkpoint and contribution data"
-"$BIN/cohort-worker" synth-model --layout qwen3moe --experts 16 --output-dir demo/model
+"$BIN/cohort-worker" synth-model --layout "$LAYOUT" --experts 16 "${SIZES[@]}" --output-dir demo/model
 "$BIN/cohort-worker" synth-contrib --layers 4 --experts 16 --output demo/contrib.json
 "$BIN/cohort-worker" inspect demo/model | head -5
 
@@ -60,13 +74,23 @@ if [ "$SIMULATED" = 1 ]; then
   export FAKE_LLAMA_TOKEN_LATENCY_MS="${FAKE_LLAMA_TOKEN_LATENCY_MS:-0.02}"
 fi
 
-echo "demo: starting a local cluster (cohortd + 2 workers)"
-"$BIN/cohort" up --state-dir "$DEMO/cluster" --listen 127.0.0.1:0 --workers 2 --gpus 1 \
+WORKERS=2
+[ "$SIMULATED" = 1 ] || WORKERS=1
+echo "demo: starting a local cluster (cohortd + $WORKERS worker(s))"
+"$BIN/cohort" up --state-dir "$DEMO/cluster" --listen 127.0.0.1:0 --workers "$WORKERS" --gpus 1 \
   --llama-cpp-dir "$TOOLS" --no-user-config
 export COHORT_CONFIG="$DEMO/cluster/config.yaml"
 trap '"$BIN/cohort" down --state-dir "$DEMO/cluster" >/dev/null 2>&1 || true' EXIT
 
 cp "$ROOT/docs/examples/demo-sweep.yaml" sweep.yaml
+if [ "$SIMULATED" = 0 ]; then
+  # A random model answers until max_tokens: fewer problems, and slots as
+  # long as the protocol's budget needs (12288 + a 4096 answer reserve).
+  # It generates at full length (16384 tokens per reasoning answer), so two
+  # problems per bench, one worker: two llama-servers spinning on two cores
+  # fell to 13 tokens/s each.
+  sed -i -e 's/limit: 50/limit: 2/' -e 's/server: {parallel: 2}/server: {parallel: 2, ctx_size: 34000}/' sweep.yaml
+fi
 echo "demo: the expanded graph"
 "$BIN/cohort" submit --dry-run sweep.yaml | tail -5
 CAMPAIGN=$("$BIN/cohort" submit sweep.yaml)
