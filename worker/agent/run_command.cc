@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
@@ -19,6 +20,7 @@
 #include "spdlog/spdlog.h"
 #include "worker/agent/agent.h"
 #include "worker/agent/capabilities.h"
+#include "worker/exec/converter_probe.h"
 #include "worker/exec/tool_executor.h"
 
 namespace cohort::worker {
@@ -50,6 +52,28 @@ std::string FromEnv(const std::string& flag, const char* env, const std::string&
   return value != nullptr && *value != '\0' ? std::string(value) : fallback;
 }
 
+// Probes the converter's Python when the script is present. A Python that
+// cannot run it takes the converter off `tools` (the coordinator then leases
+// convert steps to other workers), sets the refusal message, and is named in
+// one warning. Returns the capability entry: "convert_hf_to_gguf.py" with
+// what the probe found, or "missing/convert_hf_to_gguf.py" with why.
+std::map<std::string, std::string> CheckConverter(ToolConfig& config,
+                                                  std::vector<std::string>& tools) {
+  constexpr char kConverter[] = "convert_hf_to_gguf.py";
+  auto at = std::find(tools.begin(), tools.end(), kConverter);
+  if (at == tools.end()) return {};
+  ConverterProbe probe =
+      ProbeConverterPython(config.python, FindLlamaTool(config.llama_cpp_dir, kConverter));
+  if (probe.usable) {
+    spdlog::info("{}: {}", kConverter, probe.Summary());
+    return {{kConverter, probe.Summary()}};
+  }
+  tools.erase(at);
+  config.converter_problem = probe.problem;
+  spdlog::warn("{} (convert steps will go to other workers)", probe.problem);
+  return {{std::string("missing/") + kConverter, probe.problem}};
+}
+
 int Run(RunFlags flags) {
   // The spool, the artifact store and token copies: this user's alone from
   // creation on (they held 0644 files).
@@ -74,11 +98,13 @@ int Run(RunFlags flags) {
   tools.llama_cpp_dir = FromEnv(flags.llama_cpp_dir, "COHORT_LLAMA_CPP_DIR", "");
   tools.python = FromEnv(flags.python, "COHORT_PYTHON", "/usr/bin/python3");
   flags.agent.tools = AvailableTools(tools);
+  std::map<std::string, std::string> converter_capability = CheckConverter(tools, flags.agent.tools);
   std::map<std::string, std::string> tool_paths;
   for (const std::string& name : flags.agent.tools) {
     if (name != "convert_hf_to_gguf.py") tool_paths[name] = FindLlamaTool(tools.llama_cpp_dir, name);
   }
   flags.agent.tool_versions = DetectToolVersions(tool_paths);
+  flags.agent.tool_versions.insert(converter_capability.begin(), converter_capability.end());
   if (flags.gpus_flag < 0) {
     // No --gpus: offer what nvidia-smi reports (none without it).
     std::vector<GpuDescription> gpus = DetectGpus();

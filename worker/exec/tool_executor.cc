@@ -519,6 +519,9 @@ absl::StatusOr<StepResult> ToolExecutor::Upweight(const StepTask& task) {
 absl::StatusOr<StepResult> ToolExecutor::Convert(const StepTask& task) {
   COHORT_ASSIGN_OR_RETURN(json params, Params(task));
   COHORT_ASSIGN_OR_RETURN(std::string checkpoint, Input(task, "checkpoint"));
+  if (!config_.converter_problem.empty()) {
+    return absl::FailedPreconditionError(config_.converter_problem);
+  }
   std::string script = FindLlamaTool(config_.llama_cpp_dir, "convert_hf_to_gguf.py");
   if (script.empty()) {
     return absl::FailedPreconditionError(

@@ -23,6 +23,9 @@ struct ToolConfig {
   std::string llama_cpp_dir;  // holds convert_hf_to_gguf.py and the tools
   std::string python = "/usr/bin/python3";
   absl::Duration step_timeout = absl::Hours(48);
+  // Set when the converter's Python failed its start-up probe
+  // (converter_probe.h): convert steps are refused with this message.
+  std::string converter_problem;
 };
 
 // Reads a tool's progress from one line of its output: llama-quantize's

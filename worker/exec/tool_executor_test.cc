@@ -143,6 +143,16 @@ TEST_F(ToolExecutorTest, WrongExpertCountFromQuantizeIsRefused) {
                                  HasSubstr("expert_count is 9, expected 8")));
 }
 
+// A worker whose converter Python failed its start-up probe refuses a
+// convert step with the probe's message before anything runs.
+TEST_F(ToolExecutorTest, ConvertIsRefusedWithTheProbesMessage) {
+  config_.converter_problem = "convert_hf_to_gguf.py cannot run: python3 lacks transformers";
+  StepTask task = Task(TaskKind::kConvert, "{}", {{"checkpoint", dir_.Join("base")}});
+  EXPECT_THAT(Execute(task), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                      HasSubstr("python3 lacks transformers")));
+  EXPECT_FALSE(fs::exists(task.output_root + "/gguf"));
+}
+
 // The quantize type names the output file (model-<type>.gguf): a type that
 // is a path is refused before the tool runs or anything is written.
 TEST_F(ToolExecutorTest, QuantizeTypeThatIsAPathIsRefused) {
