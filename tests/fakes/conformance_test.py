@@ -422,6 +422,52 @@ def check_startup(model, problems):
     return 2
 
 
+# A GGUF whose SentencePiece vocabulary has no byte tokens for 0x80..0xFF
+# (the Q6_K of docs/real-tools.md with those tokens renamed), served by
+# llama.cpp d32676d7 and asked with curl on 2026-12-05:
+VOCAB_GAP_REAL = {
+    "chat": (400, {"error": {"code": 400, "message": "unordered_map::at",
+                             "type": "invalid_request_error"}}),
+    "tokenize": (500, {"error": {"code": 500, "message": "unordered_map::at",
+                                 "type": "server_error"}}),
+}
+
+
+def check_vocab_gap(tmp, problems):
+    """A prompt character the model's vocabulary cannot tokenize fails the
+    request as the real server does; ASCII still answers 200."""
+    g = gguf_lite.Gguf()
+    g.set("general.architecture", gguf_lite.STRING, "llama")
+    g.set("tokenizer.ggml.model", gguf_lite.STRING, "llama")
+    tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(0x80)]
+    tokens += ["\u2581"] + [chr(c) for c in range(0x21, 0x7F)]
+    g.set("tokenizer.ggml.tokens", gguf_lite.ARRAY, (gguf_lite.STRING, tokens))
+    g.tensors.append(gguf_lite.Tensor("token_embd.weight", [64, 16], 0))
+    model = os.path.join(tmp, "vocab-gap.gguf")
+    g.write(model)
+    fake = Fake([], model)
+    try:
+        chat = {"messages": [{"role": "user", "content": "It\u2019s 5 \u20ac."}],
+                "max_tokens": 8}
+        got = {
+            "chat": fake.request("POST", "/v1/chat/completions", {}, json.dumps(chat)),
+            "tokenize": fake.request("POST", "/tokenize", {},
+                                     json.dumps({"content": "It\u2019s"})),
+        }
+        for what, (status, body) in VOCAB_GAP_REAL.items():
+            fake_status, _, fake_body = got[what]
+            if fake_status != status or json.loads(fake_body) != body:
+                problems.append(f"vocab gap {what}: real {status} {body}, "
+                                f"fake {fake_status} {fake_body[:200]}")
+        chat["messages"][0]["content"] = "plain ascii"
+        status, _, body = fake.request("POST", "/v1/chat/completions", {}, json.dumps(chat))
+        if status != 200:
+            problems.append(f"vocab gap: an ASCII prompt got {status} {body[:200]}")
+    finally:
+        fake.stop()
+    return 3
+
+
 def main():
     verbose = "-v" in sys.argv
     problems, n, skipped = [], 0, []
@@ -429,6 +475,7 @@ def main():
         model = write_model(os.path.join(tmp, "tiny.gguf"))
         n += check_startup(model, problems)
         n += check_load_failures(tmp, problems)
+        n += check_vocab_gap(tmp, problems)
         for name in sorted(os.listdir(RECORDINGS)):
             if not name.endswith(".json") or name.startswith(("01_", "33_", "34_")):
                 continue

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/atomic_file.h"
 #include "common/subprocess.h"
@@ -23,6 +24,7 @@
 #include "worker/llama/fake_server.h"
 #include "worker/llama/http.h"
 #include "worker/llama/supervisor.h"
+#include "worker/quant/gguf_writer.h"
 
 namespace cohort::worker::llama {
 namespace {
@@ -247,6 +249,29 @@ TEST(BenchRunTest, SlotTooSmallIsFailedPrecondition) {
                                                           "--parallel", "2"}));
   EXPECT_THAT(RunBench(Options(fake->url(), dir.Join("o.jsonl"), 2), nullptr).status(),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("-c >= ")));
+}
+
+// A model whose vocabulary has no tokens for the bytes 0x80..0xFF: llama.cpp
+// cannot tokenize "’" and answers /tokenize with a 500 "unordered_map::at"
+// (docs/real-tools.md). bench stops before generating and says why.
+TEST(BenchRunTest, AVocabularyThatCannotTokenizeThePromptIsNamed) {
+  TempDir dir;
+  quant::GgufWriter gguf;
+  gguf.SetString("general.architecture", "llama");
+  gguf.SetString("tokenizer.ggml.model", "llama");
+  std::vector<std::string> tokens = {"<unk>", "<s>", "</s>", "\xE2\x96\x81"};
+  for (int b = 0; b < 0x80; ++b) tokens.push_back(absl::StrFormat("<0x%02X>", b));
+  for (char c = 0x21; c < 0x7F; ++c) tokens.push_back(std::string(1, c));
+  gguf.Set("tokenizer.ggml.tokens", quant::GgufValue::StringArray(tokens));
+  ASSERT_OK(gguf.AddTensor("token_embd.weight", 0, {16, 64}));
+  ASSERT_OK(gguf.WriteFile(dir.Join("gap.gguf")));
+  ASSERT_OK_AND_ASSIGN(auto fake, FakeLlamaServer::Start({"-m", dir.Join("gap.gguf"), "-c", "40960",
+                                                          "--parallel", "2"}));
+  // GSM8K's first 60 questions hold a "’" or a "€".
+  EXPECT_THAT(RunBench(Options(fake->url(), dir.Join("o.jsonl"), 60), nullptr).status(),
+              StatusIs(absl::StatusCode::kInternal,
+                       HasSubstr("vocabulary has no token for a byte of the prompt")));
+  EXPECT_TRUE(JournalIds(dir.Join("o.jsonl")).empty());
 }
 
 TEST(DriverTest, LoadingServerIsWaitedOut) {

@@ -5,6 +5,7 @@
 #include <sstream>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -110,7 +111,14 @@ absl::StatusOr<int64_t> LongestPromptTokens(const std::string& base_url,
                tokens.status().code() == absl::StatusCode::kUnimplemented) {
       count = static_cast<int64_t>(request->prompt.size() / 2);  // no tokenizer endpoint
     } else {
-      return Annotate(tokens.status(), "measuring the longest prompt");
+      // llama.cpp's tokenizer throws std::out_of_range for a byte its
+      // vocabulary has no token for; the message alone says nothing.
+      bool vocab_gap = absl::StrContains(tokens.status().message(), "unordered_map::at");
+      return Annotate(tokens.status(),
+                      vocab_gap ? "measuring the longest prompt (the model's vocabulary has no "
+                                  "token for a byte of the prompt, so llama.cpp cannot tokenize "
+                                  "it; a checkpoint without byte tokens?)"
+                                : "measuring the longest prompt");
     }
     longest = std::max(longest, count);
   }
