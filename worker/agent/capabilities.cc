@@ -1,6 +1,7 @@
 #include "worker/agent/capabilities.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
@@ -61,6 +62,23 @@ std::map<std::string, std::string> DetectToolVersions(
     versions[name] = version;
   }
   return versions;
+}
+
+std::string ToolStartProblem(const std::string& path) {
+  SubprocessOptions options;
+  options.argv = {path, "--version"};
+  options.timeout = absl::Seconds(20);
+  absl::StatusOr<SubprocessResult> result = RunSubprocess(options);
+  if (!result.ok()) return absl::StrCat(path, " cannot be started: ", result.status().message());
+  std::string output = result->stdout_data + result->stderr_data;
+  size_t at = output.find("error while loading shared libraries");
+  if (result->exit_code == 126 || result->exit_code == 127 || at != std::string::npos ||
+      result->exit_code < 0) {
+    std::string line = at == std::string::npos ? result->Describe()
+                                               : output.substr(at, output.find('\n', at) - at);
+    return absl::StrCat(path, " does not start: ", absl::StripAsciiWhitespace(line));
+  }
+  return "";
 }
 
 }  // namespace cohort::worker

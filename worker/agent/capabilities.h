@@ -32,6 +32,12 @@ std::vector<GpuDescription> DetectGpus();
 std::map<std::string, std::string> DetectToolVersions(
     const std::map<std::string, std::string>& tool_paths);
 
+// Whether a llama.cpp tool binary starts here: empty when `path --version`
+// ran (any exit code: llama-quantize prints its usage and exits 1), else why
+// not: it cannot be executed, the loader is missing a shared library (exit
+// 127, "error while loading shared libraries"), or it died of a signal.
+std::string ToolStartProblem(const std::string& path);
+
 }  // namespace cohort::worker
 
 #endif  // COHORT_WORKER_AGENT_CAPABILITIES_H_

@@ -1,5 +1,10 @@
 #include "worker/agent/capabilities.h"
 
+#include <sys/stat.h>
+
+#include "common/atomic_file.h"
+#include "common/testing/temp_dir.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace cohort::worker {
@@ -22,6 +27,25 @@ TEST(CapabilitiesTest, ToolVersionsIncludeToolchainsAndGivenTools) {
   if (versions.count("python3")) {
     EXPECT_NE(versions["python3"].find("Python"), std::string::npos);
   }
+}
+
+TEST(CapabilitiesTest, AToolThatDoesNotStartIsSaidSo) {
+  cohort::testing::TempDir dir;
+  auto script = [&](const std::string& name, const std::string& body) {
+    std::string path = dir.Join(name);
+    EXPECT_TRUE(WriteFileAtomically(path, "#!/bin/sh\n" + body).ok());
+    chmod(path.c_str(), 0755);
+    return path;
+  };
+  // llama-quantize answers --version with its usage and exit code 1: it runs.
+  EXPECT_EQ(ToolStartProblem(script("usage", "echo usage: llama-quantize; exit 1\n")), "");
+  std::string broken = script(
+      "llama-server",
+      "echo 'llama-server: error while loading shared libraries: libggml.so: cannot open "
+      "shared object file: No such file or directory' >&2; exit 127\n");
+  EXPECT_THAT(ToolStartProblem(broken), ::testing::HasSubstr("libggml.so: cannot open"));
+  EXPECT_THAT(ToolStartProblem(dir.Join("absent")), ::testing::HasSubstr("absent"));
+  EXPECT_THAT(ToolStartProblem(script("crash", "kill -SEGV $$\n")), ::testing::Not(""));
 }
 
 }  // namespace

@@ -74,6 +74,26 @@ std::map<std::string, std::string> CheckConverter(ToolConfig& config,
   return {{std::string("missing/") + kConverter, probe.problem}};
 }
 
+// A llama.cpp binary that is found but does not start (a missing shared
+// library, a build for another machine) is not offered; one warning each,
+// and "missing/<tool>" with the reason in the capabilities.
+std::map<std::string, std::string> DropToolsThatDoNotStart(const ToolConfig& config,
+                                                           std::vector<std::string>& tools) {
+  std::map<std::string, std::string> missing;
+  for (auto it = tools.begin(); it != tools.end();) {
+    std::string problem =
+        *it == "convert_hf_to_gguf.py" ? "" : ToolStartProblem(FindLlamaTool(config.llama_cpp_dir, *it));
+    if (problem.empty()) {
+      ++it;
+      continue;
+    }
+    spdlog::warn("{} (steps that need {} will go to other workers)", problem, *it);
+    missing["missing/" + *it] = problem;
+    it = tools.erase(it);
+  }
+  return missing;
+}
+
 int Run(RunFlags flags) {
   // The spool, the artifact store and token copies: this user's alone from
   // creation on (they held 0644 files).
@@ -99,12 +119,14 @@ int Run(RunFlags flags) {
   tools.python = FromEnv(flags.python, "COHORT_PYTHON", "/usr/bin/python3");
   flags.agent.tools = AvailableTools(tools);
   std::map<std::string, std::string> converter_capability = CheckConverter(tools, flags.agent.tools);
+  std::map<std::string, std::string> broken = DropToolsThatDoNotStart(tools, flags.agent.tools);
   std::map<std::string, std::string> tool_paths;
   for (const std::string& name : flags.agent.tools) {
     if (name != "convert_hf_to_gguf.py") tool_paths[name] = FindLlamaTool(tools.llama_cpp_dir, name);
   }
   flags.agent.tool_versions = DetectToolVersions(tool_paths);
   flags.agent.tool_versions.insert(converter_capability.begin(), converter_capability.end());
+  flags.agent.tool_versions.insert(broken.begin(), broken.end());
   if (flags.gpus_flag < 0) {
     // No --gpus: offer what nvidia-smi reports (none without it).
     std::vector<GpuDescription> gpus = DetectGpus();
