@@ -121,6 +121,8 @@ std::string Progress(const v1::Step& s) {
   if (p.done() > 0 && (s.kind() == v1::STEP_KIND_SCORE || p.passed() > 0)) {
     absl::StrAppend(&out, absl::StrFormat(" pass %.1f%%", 100.0 * p.passed() / p.done()));
   }
+  // A generating bench adds its rate and ETA ("2 in flight, 812 tok/s, eta 1m35s").
+  if (!p.message().empty()) absl::StrAppend(&out, ", ", p.message());
   return out;
 }
 

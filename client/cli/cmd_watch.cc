@@ -226,6 +226,7 @@ class Watcher {
     ScoreCount sum = Scored(b);
     int finished = 0, failed = 0, skipped = 0, active = 0;
     uint64_t generating = 0;
+    std::string rate;  // a generating shard's "2 in flight, 812 tok/s, eta 1m35s"
     for (const std::string& key : b.score) {
       v1::StepState s = steps_.at(key).state;
       finished += s == v1::STEP_STATE_SUCCEEDED;
@@ -239,6 +240,11 @@ class Watcher {
       active += g.state == v1::STEP_STATE_LEASED;
       if (g.state == v1::STEP_STATE_LEASED && g.progress.unit() == "problems") {
         generating += g.progress.done();
+        if (!g.progress.message().empty()) {
+          rate = b.generate.size() > 1 ? absl::StrCat(b.generate.size(), " shards, ",
+                                                      g.progress.message())
+                                       : g.progress.message();
+        }
       }
     }
     size_t shards = b.score.size();
@@ -257,6 +263,7 @@ class Watcher {
     }
     if (shards > 1) absl::StrAppend(&out, ", shards ", finished, "/", shards);
     if (generating > 0) absl::StrAppend(&out, ", ", generating, " generated in flight");
+    if (!rate.empty() && !all_done) absl::StrAppend(&out, " (", rate, ")");
     double seconds = absl::ToDoubleSeconds(now - b.first_time);
     if (with_eta && !all_done && total > 0 && sum.problems > b.first_scored && seconds > 0) {
       std::string eta = FormatEta(sum.problems, total, (sum.problems - b.first_scored) / seconds);

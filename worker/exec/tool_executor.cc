@@ -288,7 +288,37 @@ absl::StatusOr<std::vector<std::string>> FewshotArgs(const StepTask& task) {
 
 }  // namespace
 
+namespace {
+
+// `cohort-worker bench`: "progress: 3/20 problems, 2 in flight, 812 tok/s,
+// eta 1m35s" (worker/llama/generation_progress.h). The counts are typed; the
+// rest of the line is the message.
+bool ParseBenchProgress(absl::string_view line, TaskProgress* progress) {
+  if (!absl::ConsumePrefix(&line, "progress: ")) return false;
+  size_t slash = line.find('/');
+  size_t space = line.find(' ');
+  if (slash == absl::string_view::npos || space == absl::string_view::npos || space < slash) {
+    return false;
+  }
+  uint64_t done = 0, total = 0;
+  if (!absl::SimpleAtoi(line.substr(0, slash), &done) ||
+      !absl::SimpleAtoi(line.substr(slash + 1, space - slash - 1), &total) || done > total) {
+    return false;
+  }
+  absl::string_view rest = line.substr(space + 1);
+  if (!absl::ConsumePrefix(&rest, "problems")) return false;
+  absl::ConsumePrefix(&rest, ", ");
+  progress->done = done;
+  progress->total = total;
+  progress->unit = "problems";
+  progress->message = std::string(absl::StripAsciiWhitespace(rest));
+  return true;
+}
+
+}  // namespace
+
 bool ParseToolProgress(absl::string_view line, TaskProgress* progress) {
+  if (ParseBenchProgress(line, progress)) return true;
   size_t open = line.find('[');
   size_t slash = line.find('/', open == absl::string_view::npos ? 0 : open);
   size_t close = line.find(']', slash == absl::string_view::npos ? 0 : slash);

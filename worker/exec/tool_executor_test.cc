@@ -302,6 +302,45 @@ TEST(ToolProgressTest, ReadsQuantizeLines) {
   EXPECT_FALSE(ParseToolProgress("[9/3] nonsense", &p));
 }
 
+TEST(ToolProgressTest, ReadsTheBenchsGenerationLines) {
+  TaskProgress p;
+  ASSERT_TRUE(ParseToolProgress("progress: 3/20 problems, 2 in flight, 812 tok/s, eta 1m35s", &p));
+  EXPECT_EQ(p.done, 3u);
+  EXPECT_EQ(p.total, 20u);
+  EXPECT_EQ(p.unit, "problems");
+  EXPECT_EQ(p.message, "2 in flight, 812 tok/s, eta 1m35s");
+  EXPECT_FALSE(ParseToolProgress("progress: 30/20 problems", &p));
+  EXPECT_FALSE(ParseToolProgress("progress: x/20 problems", &p));
+  EXPECT_FALSE(ParseToolProgress("progress: 3/20 tensors", &p));
+}
+
+// A generate step streams the bench's generation progress (problems with a
+// journal row, the rate) as typed progress.
+TEST_F(ToolExecutorTest, GenerateReportsGenerationProgress) {
+  ASSERT_OK_AND_ASSIGN(StepResult convert,
+                       Execute(Task(TaskKind::kConvert, "{}", {{"checkpoint", dir_.Join("base")}})));
+  ASSERT_OK_AND_ASSIGN(std::string profile_text,
+                       ReadFileToString(cohort::testing::SourceDir() +
+                                        "/worker/eval/profiles/omk-card-2026-07.json"));
+  nlohmann::json profile = nlohmann::json::parse(profile_text);
+  nlohmann::json gsm8k = profile["benches"]["gsm8k"];
+  gsm8k["limit"] = 4;
+  profile["benches"] = {{"gsm8k", gsm8k}};
+  nlohmann::json params = {{"bench", "gsm8k"}, {"profile", profile},
+                           {"server", {{"parallel", 2}, {"ctx_size", 65536}}}};
+  StepTask task = Task(TaskKind::kGenerate, params.dump(),
+                       {{"gguf", convert.outputs[0].second},
+                        {"dataset", cohort::testing::DatasetsDir() + "/gsm8k/test.jsonl"}});
+  std::vector<TaskProgress> seen;
+  task.on_progress = [&](const TaskProgress& p) { seen.push_back(p); };
+  ASSERT_OK(Execute(task).status());
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.back().unit, "problems");
+  EXPECT_EQ(seen.back().total, 4u);
+  EXPECT_EQ(seen.back().done, 4u);
+  EXPECT_THAT(seen.back().message, HasSubstr("in flight"));
+}
+
 TEST_F(ToolExecutorTest, QuantizeReportsProgress) {
   ASSERT_OK_AND_ASSIGN(StepResult convert,
                        Execute(Task(TaskKind::kConvert, "{}", {{"checkpoint", dir_.Join("base")}})));

@@ -17,6 +17,7 @@
 #include "worker/eval/profile.h"
 #include "worker/eval/score.h"
 #include "worker/llama/driver.h"
+#include "worker/llama/generation_progress.h"
 #include "worker/llama/supervisor.h"
 
 namespace cohort::worker::llama {
@@ -286,6 +287,15 @@ absl::StatusOr<DriverStats> Generate(const BenchRunOptions& options, const Plan&
   driver.base_url = [supervisor, url] { return supervisor ? supervisor->base_url() : url; };
   if (supervisor != nullptr) driver.maintain = [supervisor] { return supervisor->EnsureRunning(); };
   driver.concurrency = options.concurrency > 0 ? options.concurrency : server.props.total_slots;
+  std::unique_ptr<GenerationProgress> progress;
+  if (options.progress_sink) {
+    auto slots_url = [supervisor, url]() {
+      return absl::StrCat(supervisor ? supervisor->base_url() : url, "/slots");
+    };
+    progress = std::make_unique<GenerationProgress>(
+        plan.problems.size() - pending.size(), plan.problems.size(), driver.concurrency,
+        slots_url, options.progress_period, options.progress_sink);
+  }
   driver.request_timeout = options.request_timeout;
   driver.retry = options.retry;
   return RunGeneration(driver, std::move(jobs), [&](GenerationOutcome outcome) -> absl::Status {
@@ -295,6 +305,7 @@ absl::StatusOr<DriverStats> Generate(const BenchRunOptions& options, const Plan&
     GenerationRecord record = MakeRecord(*by_id.at(outcome.key), outcome);
     COHORT_RETURN_IF_ERROR(log.Append(record));
     ++out.generated;
+    if (progress) progress->Finished(record.completion_tokens.value_or(0));
     if (on_result) on_result(record);
     return absl::OkStatus();
   });

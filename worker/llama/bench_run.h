@@ -86,6 +86,10 @@ struct BenchRunOptions {
   // errors; more fails the run (kFailedPrecondition). < 0: the profile's
   // max_server_error_share, else kDefaultMaxServerErrorShare.
   double max_server_error_share = -1;
+  // While generating, a progress line (generation_progress.h) goes to
+  // `progress_sink` every `progress_period`; no sink, no lines.
+  std::function<void(const std::string&)> progress_sink;
+  absl::Duration progress_period = absl::Seconds(5);
 };
 
 inline constexpr double kDefaultMaxServerErrorShare = 0.02;

@@ -33,6 +33,7 @@ struct BenchFlags {
   int retries = 6;
   double backoff_s = 2;
   double start_timeout_s = 720;
+  double progress_s = 5;
 };
 
 constexpr double kShareUnset = -1;
@@ -49,6 +50,14 @@ absl::StatusOr<std::string> RunBenchCommand(BenchFlags flags) {
   flags.run.retry.max_attempts = flags.retries + 1;
   flags.run.retry.initial_backoff = absl::Seconds(flags.backoff_s);
   flags.run.server_start_timeout = absl::Seconds(flags.start_timeout_s);
+  flags.run.progress_period = absl::Seconds(flags.progress_s);
+  if (flags.progress_s > 0) {
+    // One line each time, read by the worker (ParseToolProgress) and by eye.
+    flags.run.progress_sink = [](const std::string& line) {
+      std::fprintf(stderr, "%s\n", line.c_str());
+      std::fflush(stderr);
+    };
+  }
   COHORT_ASSIGN_OR_RETURN(llama::BenchRunResult result, llama::RunBench(flags.run, nullptr));
   if (!flags.scores.empty()) {
     std::string lines;
@@ -75,6 +84,9 @@ void AddServerFlags(CLI::App* cmd, BenchFlags* flags) {
                   "server output (default: OUT.llama-server.log)");
   cmd->add_option("--server-arg", flags->run.server_extra_args,
                   "extra llama-server argument (repeatable)");
+  cmd->add_option("--progress-every", flags->progress_s,
+                  "seconds between progress lines on stderr while generating (0: none)")
+      ->default_str("5");
   cmd->add_option("--start-timeout", flags->start_timeout_s, "seconds to wait for /health")
       ->capture_default_str();
 }
