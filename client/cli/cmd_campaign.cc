@@ -121,8 +121,6 @@ std::string Progress(const v1::Step& s) {
   if (p.done() > 0 && (s.kind() == v1::STEP_KIND_SCORE || p.passed() > 0)) {
     absl::StrAppend(&out, absl::StrFormat(" pass %.1f%%", 100.0 * p.passed() / p.done()));
   }
-  // A generating bench adds its rate and ETA ("2 in flight, 812 tok/s, eta 1m35s").
-  if (!p.message().empty()) absl::StrAppend(&out, ", ", p.message());
   return out;
 }
 
@@ -142,6 +140,11 @@ void PrintCampaign(const v1::Campaign& c, bool all_steps) {
                 KindName(s.kind()).c_str(),
                 absl::StrCat(s.attempts(), "/", s.max_attempts()).c_str(),
                 Progress(s).c_str(), s.display_name().c_str());
+    if (s.state() == v1::STEP_STATE_LEASED && !s.worker_id().empty()) {
+      // Who holds it, and a generating bench's rate and ETA.
+      std::printf("           on %s%s%s\n", s.worker_id().c_str(),
+                  s.progress().message().empty() ? "" : ": ", s.progress().message().c_str());
+    }
     if (!s.last_error().empty()) std::printf("           error: %s\n", s.last_error().c_str());
     if (!s.gate_reason().empty()) std::printf("           gate: %s\n", s.gate_reason().c_str());
   }
