@@ -224,14 +224,14 @@ class Watcher {
   std::string BenchLine(BenchLive& b, absl::Time now, bool with_eta) {
     Refresh(b, now);
     ScoreCount sum = Scored(b);
-    int finished = 0, failed = 0, skipped = 0, active = 0;
+    int finished = 0, failed = 0, cancelled = 0, skipped = 0, active = 0;
     uint64_t generating = 0;
     std::string rate;  // a generating shard's "2 in flight, 812 tok/s, eta 1m35s"
     for (const std::string& key : b.score) {
       v1::StepState s = steps_.at(key).state;
       finished += s == v1::STEP_STATE_SUCCEEDED;
-      failed += s == v1::STEP_STATE_FAILED || s == v1::STEP_STATE_BLOCKED ||
-                s == v1::STEP_STATE_CANCELLED;
+      failed += s == v1::STEP_STATE_FAILED || s == v1::STEP_STATE_BLOCKED;
+      cancelled += s == v1::STEP_STATE_CANCELLED;
       skipped += s == v1::STEP_STATE_SKIPPED;
       active += s == v1::STEP_STATE_LEASED;
     }
@@ -248,10 +248,14 @@ class Watcher {
       }
     }
     size_t shards = b.score.size();
-    bool all_done = shards > 0 && finished + failed + skipped == static_cast<int>(shards);
-    uint64_t total = all_done ? sum.problems : b.limit;
+    bool all_done =
+        shards > 0 && finished + failed + cancelled + skipped == static_cast<int>(shards);
+    // A bench that ended short (failed, cancelled) is out of its limit, not
+    // of what it scored.
+    uint64_t total = all_done && failed + cancelled == 0 ? sum.problems : b.limit;
     std::string state = skipped == static_cast<int>(shards) && shards > 0 ? "skipped"
                         : failed > 0                                        ? "failed"
+                        : cancelled > 0                                     ? "cancelled"
                         : all_done                                          ? "done"
                         : active > 0 || finished > 0                        ? "running"
                                                                             : "waiting";

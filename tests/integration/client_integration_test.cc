@@ -20,6 +20,7 @@ namespace cohort {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::CohortdProcess;
 
 std::string OutputName(v1::StepKind kind) {
@@ -167,6 +168,11 @@ TEST_F(ClientIntegrationTest, SubmitStatusCancelResumeAndMemoizedResubmit) {
   SubprocessResult cancel = Cohort({"cancel", id});
   ASSERT_EQ(cancel.exit_code, 0) << cancel.stderr_data;
   EXPECT_THAT(cancel.stdout_data, HasSubstr("cancelled"));
+  // A cancelled bench says so, out of its limit (not "failed, 0/?").
+  SubprocessResult watch = Cohort({"watch", "--once", "--plain", id});
+  EXPECT_THAT(watch.stdout_data, ::testing::ContainsRegex("gsm8k-2 +cancelled, 0/2 problems"))
+      << watch.stdout_data;
+  EXPECT_THAT(watch.stdout_data, Not(HasSubstr("failed")));
   SubprocessResult resume = Cohort({"resume", id});
   ASSERT_EQ(resume.exit_code, 0) << resume.stderr_data;
   EXPECT_THAT(resume.stdout_data, HasSubstr("running"));
