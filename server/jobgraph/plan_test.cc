@@ -82,6 +82,23 @@ TEST(PlanTest, KeyIsTheHashOfTheCanonicalDocument) {
   }
 }
 
+// An input name given twice keeps its last value, as a JSON object would:
+// the key is that of the inputs without the first.
+TEST(PlanTest, AnInputNamedTwiceKeepsItsLastValue) {
+  const std::string a = "sha256:" + std::string(64, 'a');
+  const std::string b = "sha256:" + std::string(64, 'b');
+  ASSERT_OK_AND_ASSIGN(std::string twice,
+                       ComputeStepKey(StepKind::kDropmap, "1", "{}",
+                                      {StepInput{"contrib", a, "", ""},
+                                       StepInput{"contrib", b, "", ""}}));
+  ASSERT_OK_AND_ASSIGN(std::string last, ComputeStepKey(StepKind::kDropmap, "1", "{}",
+                                                        {StepInput{"contrib", b, "", ""}}));
+  ASSERT_OK_AND_ASSIGN(std::string first, ComputeStepKey(StepKind::kDropmap, "1", "{}",
+                                                         {StepInput{"contrib", a, "", ""}}));
+  EXPECT_EQ(twice, last);
+  EXPECT_NE(twice, first);
+}
+
 // Flipping any single component of a step's key changes that key and every
 // key downstream of it (100% cache misses for a mutated input).
 TEST(PlanTest, EveryKeyComponentMatters) {

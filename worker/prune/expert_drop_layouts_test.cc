@@ -208,6 +208,9 @@ TEST(LayoutDropTest, DropMapErrorsNameTheLayer) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("layer 1 drops 2")));
   EXPECT_THAT(run("{\"0\": [9], \"1\": [1], \"2\": [3]}"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("outside")));
+  // The first id past the end (8 of experts 0..7) is outside too.
+  EXPECT_THAT(run("{\"0\": [8], \"1\": [1], \"2\": [3]}"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("outside")));
   EXPECT_THAT(run("{\"0\": [1], \"1\": [1], \"2\": [3], \"7\": [1]}"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("layer 7")));
   EXPECT_THAT(run("{\"0\": [0,1,2,3,4,5,6], \"1\": [0,1,2,3,4,5,6], \"2\": [0,1,2,3,4,5,6]}"),

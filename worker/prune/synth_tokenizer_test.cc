@@ -3,6 +3,7 @@
 // parses back with the ids the config names.
 #include "worker/prune/synth_tokenizer.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -12,6 +13,9 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "sentencepiece/model.pb.h"
+#include "worker/prune/safetensors_index.h"
+#include "worker/prune/expert_drop_plan.h"
+#include "worker/prune/safetensors_reader.h"
 #include "worker/prune/synth_model.h"
 
 namespace cohort::worker::prune {
@@ -173,6 +177,36 @@ TEST(SynthModelFilesTest, MixtralCheckpointCarriesAConsistentTokenizer) {
   std::string chat = *ReadFileToString(o.output_dir + "/chat_template.jinja");
   EXPECT_THAT(chat, HasSubstr("bos_token"));
   EXPECT_TRUE(json::parse(*ReadFileToString(o.output_dir + "/tokenizer.json")).is_object());
+}
+
+// The output rows of the bytes 0x80..0xFF are zero (a greedy model never
+// emits a lone high byte); the other rows are not.
+TEST(SynthModelFilesTest, HighByteTokensHaveSilentOutputRows) {
+  TempDir tmp;
+  SynthOptions o;
+  o.layout = "mixtral";
+  o.output_dir = tmp.Join("m");
+  o.hidden = 64;
+  ASSERT_OK(SynthesizeModel(o).status());
+  ASSERT_OK_AND_ASSIGN(SynthTokenizer t, BuildSynthTokenizer("mixtral", o.vocab));
+  ASSERT_OK_AND_ASSIGN(ModelIndex index, ReadModelIndex(o.output_dir));
+  ASSERT_OK_AND_ASSIGN(OpenShards shards, OpenIndexShards(o.output_dir, index));
+  const SafetensorsFile* file = nullptr;
+  for (const auto& [name, shard] : index.weight_map) {
+    if (name == "lm_head.weight") file = shards.at(shard).get();
+  }
+  ASSERT_NE(file, nullptr);
+  absl::string_view data = file->Data(*file->Find("lm_head.weight"));
+  const size_t row = static_cast<size_t>(o.hidden) * 2;  // bf16
+  auto zero = [&](int id) {
+    absl::string_view r = data.substr(static_cast<size_t>(id) * row, row);
+    return std::all_of(r.begin(), r.end(), [](char c) { return c == 0; });
+  };
+  ASSERT_EQ(t.silent_end - t.silent_begin, 128);
+  for (int id = t.silent_begin; id < t.silent_end; ++id) EXPECT_TRUE(zero(id)) << id;
+  EXPECT_FALSE(zero(t.silent_begin - 1));
+  EXPECT_FALSE(zero(t.silent_end));
+  EXPECT_FALSE(zero(t.newline_id));
 }
 
 TEST(SynthModelFilesTest, ByteLevelFamiliesWriteVocabAndMerges) {

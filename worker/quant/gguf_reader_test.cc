@@ -6,6 +6,7 @@
 #include "common/atomic_file.h"
 #include "common/testing/status_matchers.h"
 #include "common/testing/temp_dir.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "worker/quant/gguf_test_util.h"
@@ -182,6 +183,18 @@ TEST(GgufReaderTest, ArrayErrors) {
       StatusIs(absl::StatusCode::kDataLoss,
                AllOf(HasSubstr("metadata 'big'"),
                      HasSubstr("array of 2305843009213693952 uint32"))));
+  // One element more than the bytes left could hold (a string takes 8 at
+  // least) is refused before anything is reserved.
+  GgufWriter names;
+  names.Set("names", GgufValue::StringArray({"a", "b", "c"}));
+  std::string text = *names.Serialize();
+  size_t count_pos = text.find("names") + 5 + 4 + 4;
+  uint64_t left = text.size() - (count_pos + 8);
+  bad = text;
+  PutLe(bad, count_pos, left / 8 + 1, 8);
+  EXPECT_THAT(ParseGguf(bad, "n.gguf"),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       HasSubstr(absl::StrCat("exceeds the ", left, " bytes left"))));
   GgufValue deep = GgufValue::U32Array({7});
   for (int i = 0; i < kMaxArrayDepth; ++i) deep = GgufValue::Arrays({deep});
   GgufWriter d;
