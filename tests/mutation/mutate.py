@@ -1,0 +1,148 @@
+#!/usr/bin/python3
+"""Mutation check of the pure cores: does a plausible bug make a test fail?
+
+Each mutant below is one small edit of production code (a flipped bound, a
+dropped condition, a wrong operator) that a real bug could be. For each, the
+runner applies it, rebuilds the test target that covers that code, runs the
+named tests, and restores the file. A mutant is *killed* when a test fails,
+*survived* when every test passes (a gap: a test should be written), and
+*not built* when the edit does not compile (not counted). The score is
+killed / (killed + survived).
+
+  bash tests/mutation/run.sh            # all mutants (README; ~10 min on 2 cores)
+  python3 tests/mutation/mutate.py --build build -k gguf   # those whose id contains "gguf"
+
+Files are always restored, and the touched targets rebuilt from the clean
+sources at the end. A mutant whose `old` text no longer occurs exactly once
+is reported as stale (the code moved on): update the list.
+"""
+
+import argparse
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# id, file, old, new, build target, ctest regex
+MUTANTS = [
+    ("dropmap-weight-op", "worker/prune/dropmap_score.cc",
+     "x[c] = r[c] * weights[c];", "x[c] = r[c] + weights[c];",
+     "worker_prune_test", "DropMap|Dropmap"),
+    ("expert-id-bound", "worker/prune/expert_drop_plan.cc",
+     "if (id < 0 || id >= experts) {", "if (id < 0 || id > experts) {",
+     "worker_prune_test", "Prune|LayoutDrop|ExpertDrop|DropMap"),
+    ("gguf-array-depth", "worker/quant/gguf_reader.cc",
+     "if (depth >= kMaxArrayDepth) {", "if (depth > kMaxArrayDepth + 8) {",
+     "worker_quant_test", "Gguf"),
+    ("gguf-count-bound", "worker/quant/gguf_reader.cc",
+     "if (count > in.remaining() / min_size) {", "if (count > in.remaining() * min_size) {",
+     "worker_quant_test", "Gguf"),
+    ("utf8-space-class", "worker/eval/text_util.cc",
+     "if (cp == ' ' || (cp >= '\\t' && cp <= '\\r')) return true;",
+     "if (cp == ' ') return true;",
+     "worker_eval_test", "TextUtil|Gsm8k|IfEval|Ifeval"),
+    ("gsm8k-fewshot-short", "worker/eval/gsm8k.cc",
+     "if (static_cast<int>(train.size()) < settings.num_fewshot) {",
+     "if (static_cast<int>(train.size()) < 0) {",
+     "worker_eval_test", "Gsm8k"),
+    ("retry-503", "worker/llama/errors.cc",
+     "http_status == 429 || http_status == 502 || http_status == 503 || http_status == 504",
+     "http_status == 429 || http_status == 502 || http_status == 504",
+     "worker_llama_test", "Errors|Driver"),
+    ("json-depth", "common/canonical_json.cc",
+     "if (++depth > max_depth) {", "if (++depth > max_depth + 1) {",
+     "common_test", "Json|Canonical"),
+    ("step-key-inputs", "server/jobgraph/plan.cc",
+     "      COHORT_RETURN_IF_ERROR(AppendJsonString(in.source_step_key, &doc));\n",
+     "      COHORT_RETURN_IF_ERROR(AppendJsonString(\"\", &doc));\n",
+     "server_jobgraph_test", "Plan"),
+    ("step-key-dup-name", "server/jobgraph/plan.cc",
+     "if (i + 1 < sorted.size() && sorted[i + 1]->name == in.name) continue;",
+     "if (false) continue;",
+     "server_jobgraph_test", "Plan"),
+    ("synth-high-bytes", "worker/prune/synth_tokenizer.cc",
+     "for (int byte = 0x80; byte < 0x100; ++byte) b.Add(BytePiece(byte), Kind::kByte);",
+     "for (int byte = 0x80; byte < 0xFF; ++byte) b.Add(BytePiece(byte), Kind::kByte);",
+     "worker_prune_test", "Synth"),
+    ("synth-silent-rows", "worker/prune/synth_model.cc",
+     "if (from < to) std::memset(chunk.data() + (from - done), 0, to - from);",
+     "(void)from; (void)to;",
+     "worker_prune_test", "Synth"),
+    ("slots-busy-only", "worker/llama/generation_progress.cc",
+     "if (!slot.is_object() || !slot.value(\"is_processing\", false)) continue;",
+     "if (!slot.is_object()) continue;",
+     "worker_llama_test", "GenerationProgress"),
+    ("probe-help-exit", "worker/exec/converter_probe.cc",
+     "probe.usable = run.ok() && run->Succeeded();", "probe.usable = run.ok();",
+     "worker_exec_test", "ConverterProbe"),
+    ("bench-progress-bound", "worker/exec/tool_executor.cc",
+     "!absl::SimpleAtoi(line.substr(slash + 1, space - slash - 1), &total) || done > total) {",
+     "!absl::SimpleAtoi(line.substr(slash + 1, space - slash - 1), &total)) {",
+     "worker_exec_test", "ToolProgress"),
+    ("server-error-share", "worker/llama/bench_run.cc",
+     "double limit = options.max_server_error_share >= 0 ? options.max_server_error_share",
+     "double limit = options.max_server_error_share >= 0 ? 1.0",
+     "worker_llama_test", "BenchRun"),
+]
+
+
+def run(cmd, timeout=900):
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def build(build_dir, target):
+    return run(["cmake", "--build", build_dir, "--target", target, "--", "-j2"]).returncode == 0
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--build", default="build", help="a configured build folder")
+    p.add_argument("-k", default="", help="only mutants whose id contains this")
+    args = p.parse_args()
+    chosen = [m for m in MUTANTS if args.k in m[0]]
+    results = []
+    touched = set()
+    start = time.monotonic()
+    for mid, rel, old, new, target, tests in chosen:
+        path = ROOT / rel
+        text = path.read_text()
+        if text.count(old) != 1:
+            results.append((mid, "stale", f"{rel}: the text occurs {text.count(old)} times"))
+            print(f"{'stale':>9}  {mid}: {results[-1][2]}", flush=True)
+            continue
+        touched.add(target)
+        try:
+            path.write_text(text.replace(old, new, 1))
+            if not build(args.build, target):
+                results.append((mid, "not built", f"{rel} (fix the mutant)"))
+                continue
+            r = run(["ctest", "--test-dir", args.build, "-R", tests, "-j2", "--timeout", "300"])
+            ran = "No tests were found" not in r.stdout + r.stderr
+            if not ran:
+                results.append((mid, "stale", f"no test matches {tests}"))
+            elif r.returncode != 0:
+                failed = re.findall(r"Test +#\d+: (\S+) \.+\*+(?:Failed|Timeout)", r.stdout)
+                results.append((mid, "killed", f"by {failed[0]}" if failed else "a test failed"))
+            else:
+                results.append((mid, "SURVIVED", f"{rel}: every test of /{tests}/ passed"))
+        finally:
+            path.write_text(text)
+            print(f"{results[-1][1]:>9}  {mid}: {results[-1][2]}", flush=True)
+    for target in sorted(touched):
+        build(args.build, target)
+    killed = sum(1 for r in results if r[1] == "killed")
+    survived = sum(1 for r in results if r[1] == "SURVIVED")
+    stale = sum(1 for r in results if r[1] == "stale")
+    counted = killed + survived
+    score = killed / counted if counted else 0.0
+    print(f"mutation score: {killed}/{counted} killed ({100 * score:.0f}%), "
+          f"{stale} stale, {len(results) - counted - stale} not built, "
+          f"{time.monotonic() - start:.0f} s")
+    return 0 if survived == 0 and stale == 0 and counted == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
