@@ -77,7 +77,6 @@ void AddCampaignCommands(CLI::App& app, Options* o, Action* action) {
                     "step key, key prefix (as status prints it) or display name")
       ->required();
   retry->add_option("--campaign", o->retry.campaign_id, "find the step in this campaign");
-  retry->add_flag("--reset-attempts", o->retry.reset_attempts, "start its attempt count over");
   retry->callback([=] { *action = [=] { return RunRetry(o->global, o->retry); }; });
 
   CLI::App* logs = app.add_subcommand("logs", "Show a step's log tail (the tool output; else its last error)");

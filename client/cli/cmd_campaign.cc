@@ -283,7 +283,6 @@ absl::Status Retry(const GlobalOptions& g, const RetryOptions& o) {
   }
   v1::RetryStepRequest request;
   request.set_step_key(key);
-  request.set_reset_attempts(o.reset_attempts);
   v1::Step step;
   COHORT_RETURN_IF_ERROR(FromGrpc(
       conn->stub().RetryStep(conn->Context().get(), request, &step), "step " + o.step_key));

@@ -43,7 +43,6 @@ int RunResume(const GlobalOptions& g, const CampaignOptions& o);
 struct RetryOptions {
   std::string step_key;     // a full key, a key prefix or a display name
   std::string campaign_id;  // where to look the step up (default: latest campaigns)
-  bool reset_attempts = false;
 };
 int RunRetry(const GlobalOptions& g, const RetryOptions& o);
 

@@ -145,7 +145,7 @@ absl::Status Coordinator::Resume(const std::string& id) {
 
 absl::Status Coordinator::Retry(const std::string& key) {
   return Change([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return store_->RetryStep(key, true, clock_.Now());
+    return store_->RetryStep(key, clock_.Now());
   });
 }
 

@@ -229,9 +229,10 @@ class CoordinatorStore {
   // Puts failed, blocked, skipped and cancelled steps back to waiting (ready
   // where their inputs are done), attempts reset.
   absl::Status ResumeCampaign(const std::string& id, absl::Time now);
-  // Re-arms one failed/blocked step and its blocked descendants.
-  absl::Status RetryStep(const std::string& key, bool reset_attempts,
-                         absl::Time now);
+  // Re-arms one failed/blocked step and its blocked descendants, its attempt
+  // count started over (a step that used its attempts could not run again
+  // otherwise).
+  absl::Status RetryStep(const std::string& key, absl::Time now);
 
   // Records an artifact (a user input, or a location of a known one).
   // Returns whether the digest was new.

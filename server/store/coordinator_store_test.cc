@@ -405,7 +405,7 @@ TEST_F(StoreTest, RetryBringsBackTheCancelledStepsBelow) {
   ASSERT_OK_AND_ASSIGN(auto submitted, store_->SubmitCampaign("a", "{}", 0, "", steps, now_));
   ASSERT_OK(store_->CancelCampaign(submitted.campaign_id, now_));
   for (const PlannedStep& s : steps) ASSERT_EQ(State(s.key), StepState::kCancelled);
-  ASSERT_OK(store_->RetryStep(steps[0].key, false, now_));
+  ASSERT_OK(store_->RetryStep(steps[0].key, now_));
   EXPECT_EQ(State(steps[0].key), StepState::kReady);
   EXPECT_EQ(State(steps[1].key), StepState::kWaiting);
   EXPECT_EQ(State(steps[2].key), StepState::kWaiting);

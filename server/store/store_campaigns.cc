@@ -563,9 +563,7 @@ absl::Status CoordinatorStore::ResumeCampaign(const std::string& id,
   return tx.Commit();
 }
 
-absl::Status CoordinatorStore::RetryStep(const std::string& key,
-                                         bool reset_attempts, absl::Time now) {
-  (void)reset_attempts;  // re-arming always resets the attempt count
+absl::Status CoordinatorStore::RetryStep(const std::string& key, absl::Time now) {
   Transaction tx(*db_);
   COHORT_RETURN_IF_ERROR(tx.Begin());
   COHORT_ASSIGN_OR_RETURN(StepRecord step, GetStep(key));
