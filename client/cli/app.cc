@@ -190,6 +190,15 @@ void AddClusterCommands(CLI::App& app, Options* o, Action* action) {
   CLI::App* down = app.add_subcommand("down", "Stop the local cluster started by `up`");
   down->add_option("--state-dir", o->cluster.state_dir, "cluster folder")->capture_default_str();
   down->callback([=] { *action = [=] { return RunDown(o->global, o->cluster); }; });
+  CLI::App* restart = app.add_subcommand(
+      "restart", "Restart a local cluster's cohortd, its workers, or both, with the options "
+                 "`up` used (same port; state kept)");
+  restart->add_option("--state-dir", o->cluster.state_dir, "cluster folder")
+      ->capture_default_str();
+  auto part = std::make_shared<std::string>();
+  restart->add_option("part", *part, "cohortd or workers (default: both)")
+      ->check(CLI::IsMember({"cohortd", "workers"}));
+  restart->callback([=] { *action = [=] { return RunRestart(o->global, o->cluster, *part); }; });
 }
 
 void AddDatasetCommands(CLI::App& app, Options* o, Action* action) {

@@ -11,12 +11,14 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
 #include "absl/time/clock.h"
 #include "client/cli/commands.h"
 #include "common/atomic_file.h"
@@ -110,36 +112,121 @@ std::vector<std::string> CohortdArgv(const ClusterOptions& o, const std::string&
   return argv;
 }
 
+int ReadPid(const std::string& file) {
+  absl::StatusOr<std::string> text = ReadFileToString(file);
+  int pid = 0;
+  if (!text.ok() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &pid)) return 0;
+  return pid;
+}
+
+// What runs from a state folder: cohortd's pid (0 when it is not running),
+// the port it serves or last served, and each worker's pid (0: not running).
+struct ClusterState {
+  int cohortd_pid = 0;
+  int port = 0;
+  std::map<int, int> worker_pids;
+};
+
+ClusterState Inspect(const std::string& dir, int workers) {
+  ClusterState st;
+  int pid = ReadPid(dir + "/cohortd.pid");
+  if (pid > 0 && Running(pid, "cohortd")) st.cohortd_pid = pid;
+  absl::StatusOr<std::string> port = ReadFileToString(dir + "/cohortd/port");
+  if (port.ok()) (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(*port), &st.port);
+  for (int i = 0; i < workers; ++i) {
+    int w = ReadPid(absl::StrCat(dir, "/worker-", i, ".pid"));
+    st.worker_pids[i] = w > 0 && Running(w, "cohort-worker") ? w : 0;
+  }
+  return st;
+}
+
+// The options `up` ran with, kept in the folder for `restart`.
+absl::Status SaveOptions(const std::string& dir, const ClusterOptions& o) {
+  nlohmann::json j = {{"listen", o.listen},
+                      {"workers", o.workers},
+                      {"gpus_per_worker", o.gpus_per_worker},
+                      {"llama_cpp_dir", o.llama_cpp_dir},
+                      {"insecure_plaintext", o.insecure_plaintext}};
+  return WriteFileAtomically(dir + "/up.json", j.dump(1) + "\n");
+}
+
+absl::StatusOr<ClusterOptions> LoadOptions(const ClusterOptions& given) {
+  std::string dir = fs::absolute(given.state_dir).lexically_normal().string();
+  absl::StatusOr<std::string> text = ReadFileToString(dir + "/up.json");
+  if (!text.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no cluster was started from ", dir, " (no up.json); `cohort up --state-dir ",
+        given.state_dir, "` starts one"));
+  }
+  nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
+  if (!j.is_object()) return absl::DataLossError(dir + "/up.json: not a JSON object");
+  ClusterOptions o = given;
+  o.listen = j.value("listen", o.listen);
+  o.workers = j.value("workers", o.workers);
+  o.gpus_per_worker = j.value("gpus_per_worker", o.gpus_per_worker);
+  o.llama_cpp_dir = j.value("llama_cpp_dir", o.llama_cpp_dir);
+  o.insecure_plaintext = j.value("insecure_plaintext", o.insecure_plaintext);
+  o.write_user_config = false;
+  return o;
+}
+
+// cohortd's --listen for this start: a restart keeps the port the workers
+// and config.yaml know, when --listen asked for any port.
+std::string ListenFor(const ClusterOptions& o, const ClusterState& st) {
+  size_t colon = o.listen.rfind(':');
+  if (st.port > 0 && colon != std::string::npos && o.listen.substr(colon + 1) == "0") {
+    return absl::StrCat(o.listen.substr(0, colon), ":", st.port);
+  }
+  return o.listen;
+}
+
 absl::Status Up(const ClusterOptions& o) {
   // The state folder holds tokens and the cluster's database: no window in
   // which another user can read a freshly written token file.
   umask(077);
   std::string dir = fs::absolute(o.state_dir).lexically_normal().string();
   std::string cohortd_dir = dir + "/cohortd";
-  absl::StatusOr<std::string> old = ReadFileToString(dir + "/cohortd.pid");
-  int old_pid = 0;
-  if (old.ok() && absl::SimpleAtoi(absl::StripAsciiWhitespace(*old), &old_pid) &&
-      Running(old_pid, "cohortd")) {
-    return absl::FailedPreconditionError("a cluster already runs from " + dir +
-                                         " (cohortd pid " + std::to_string(old_pid) +
-                                         "); `cohort down --state-dir " + o.state_dir + "` first");
+  ClusterState st = Inspect(dir, o.workers);
+  int alive_workers = 0;
+  for (const auto& [i, pid] : st.worker_pids) alive_workers += pid > 0;
+  if (st.cohortd_pid > 0 && alive_workers == o.workers) {
+    std::printf("a cluster already runs from %s: cohortd pid %d on port %d, %d worker(s); "
+                "nothing started (`cohort restart --state-dir %s` restarts it)\n",
+                dir.c_str(), st.cohortd_pid, st.port, o.workers, o.state_dir.c_str());
+    return absl::OkStatus();
   }
   std::error_code ec;
   fs::create_directories(cohortd_dir, ec);
   if (ec) return absl::InvalidArgumentError("--state-dir " + dir + ": " + ec.message());
-  fs::remove(cohortd_dir + "/port", ec);
-  COHORT_ASSIGN_OR_RETURN(
-      pid_t pid, SpawnDetached(CohortdArgv(o, cohortd_dir), cohortd_dir + "/cohortd.log"));
-  COHORT_RETURN_IF_ERROR(WriteFileAtomically(dir + "/cohortd.pid", absl::StrCat(pid, "\n")));
-  COHORT_ASSIGN_OR_RETURN(int port, WaitForPort(cohortd_dir + "/port", pid));
+  COHORT_RETURN_IF_ERROR(SaveOptions(dir, o));
+  int pid = st.cohortd_pid;
+  int port = st.port;
+  if (pid > 0) {
+    std::printf("cohortd pid %d still runs: kept\n", pid);
+  } else {
+    ClusterOptions start = o;
+    start.listen = ListenFor(o, st);
+    fs::remove(cohortd_dir + "/port", ec);
+    COHORT_ASSIGN_OR_RETURN(
+        pid, SpawnDetached(CohortdArgv(start, cohortd_dir), cohortd_dir + "/cohortd.log"));
+    COHORT_RETURN_IF_ERROR(WriteFileAtomically(dir + "/cohortd.pid", absl::StrCat(pid, "\n")));
+    COHORT_ASSIGN_OR_RETURN(port, WaitForPort(cohortd_dir + "/port", pid));
+  }
   std::string host = o.listen.substr(0, o.listen.rfind(':'));
   if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
   std::string address = absl::StrCat(host, ":", port);
-  COHORT_ASSIGN_OR_RETURN(std::string client_token, CreateToken(cohortd_dir, "client"));
-  COHORT_ASSIGN_OR_RETURN(std::string worker_token, CreateToken(cohortd_dir, "worker"));
-  COHORT_RETURN_IF_ERROR(WriteSecret(dir + "/client.token", client_token + "\n"));
-  COHORT_RETURN_IF_ERROR(WriteSecret(dir + "/worker.token", worker_token + "\n"));
+  // Tokens live in cohortd's database: those of an earlier start stay valid.
+  if (!fs::exists(dir + "/client.token") || !fs::exists(dir + "/worker.token")) {
+    COHORT_ASSIGN_OR_RETURN(std::string client_token, CreateToken(cohortd_dir, "client"));
+    COHORT_ASSIGN_OR_RETURN(std::string worker_token, CreateToken(cohortd_dir, "worker"));
+    COHORT_RETURN_IF_ERROR(WriteSecret(dir + "/client.token", client_token + "\n"));
+    COHORT_RETURN_IF_ERROR(WriteSecret(dir + "/worker.token", worker_token + "\n"));
+  }
   for (int i = 0; i < o.workers; ++i) {
+    if (st.worker_pids[i] > 0) {
+      std::printf("worker-%d pid %d still runs: kept\n", i, st.worker_pids[i]);
+      continue;
+    }
     std::string wdir = absl::StrCat(dir, "/worker-", i);
     fs::create_directories(wdir, ec);
     std::vector<std::string> argv = {Sibling("cohort-worker"), "run", "--coordinator", address,
@@ -207,8 +294,26 @@ absl::Status Down(const ClusterOptions& o) {
   return absl::OkStatus();
 }
 
+// Stops `part` ("cohortd", "workers" or "" for both) of the folder's
+// cluster, then brings it back with the options `up` saved.
+absl::Status Restart(const ClusterOptions& given, const std::string& part) {
+  COHORT_ASSIGN_OR_RETURN(ClusterOptions o, LoadOptions(given));
+  std::string dir = fs::absolute(o.state_dir).lexically_normal().string();
+  ClusterState st = Inspect(dir, o.workers);
+  if (part.empty() || part == "workers") {
+    for (const auto& [i, pid] : st.worker_pids) {
+      if (pid > 0) Stop(pid);
+    }
+  }
+  if ((part.empty() || part == "cohortd") && st.cohortd_pid > 0) Stop(st.cohortd_pid);
+  return Up(o);
+}
+
 }  // namespace
 
+int RunRestart(const GlobalOptions&, const ClusterOptions& o, const std::string& part) {
+  return ExitWith(Restart(o, part));
+}
 int RunUp(const GlobalOptions&, const ClusterOptions& o) { return ExitWith(Up(o)); }
 int RunDown(const GlobalOptions&, const ClusterOptions& o) { return ExitWith(Down(o)); }
 

@@ -122,6 +122,8 @@ struct ClusterOptions {
 };
 int RunUp(const GlobalOptions& g, const ClusterOptions& o);
 int RunDown(const GlobalOptions& g, const ClusterOptions& o);
+// part: "cohortd", "workers" or "" (both); the options come from up.json.
+int RunRestart(const GlobalOptions& g, const ClusterOptions& o, const std::string& part);
 
 // The benchmark data catalog (data/datasets.json, data/README.md): local
 // only, no cohortd.

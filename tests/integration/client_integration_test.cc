@@ -2,12 +2,15 @@
 // test plays the worker through the WorkerGateway stub (lease, report
 // results, complete), since cohort-worker's `run` lands separately.
 #include <filesystem>
+#include <signal.h>
 #include <fstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/strip.h"
 #include "cohort/v1/worker.grpc.pb.h"
+#include "common/atomic_file.h"
 #include "common/sha256.h"
 #include "common/subprocess.h"
 #include "common/testing/status_matchers.h"
@@ -209,6 +212,75 @@ TEST_F(ClientIntegrationTest, BadSpecIsExitCodeTwoWithPosition) {
   EXPECT_THAT(r.stderr_data, HasSubstr("recipe.dropmap.protect_tpo"));
   SubprocessResult missing = Cohort({"status", "no-such-campaign"});
   EXPECT_NE(missing.exit_code, 0);
+}
+
+// A crash of either part is mended by `up` on the same folder: only what is
+// dead starts again, cohortd on the port the workers and config know, and
+// `down` then stops every process. `restart` brings back one part.
+TEST_F(ClientIntegrationTest, UpAfterACrashRestartsOnlyWhatIsDead) {
+  std::string state = dir_.Join("local");
+  auto cohort = [&](std::vector<std::string> args) {
+    SubprocessOptions options;
+    options.argv = {testing::BinDir() + "/cohort"};
+    options.argv.insert(options.argv.end(), args.begin(), args.end());
+    options.timeout = absl::Seconds(90);
+    absl::StatusOr<SubprocessResult> r = RunSubprocess(options);
+    EXPECT_OK(r.status());
+    return r.ok() ? *r : SubprocessResult();
+  };
+  auto pid = [&](const std::string& file) {
+    int p = 0;
+    EXPECT_TRUE(absl::SimpleAtoi(
+        absl::StripAsciiWhitespace(ReadFileToString(state + "/" + file).value_or("")), &p));
+    return p;
+  };
+  auto port = [&] { return ReadFileToString(state + "/cohortd/port").value_or("?"); };
+  // Running, not a zombie waiting for its reaper (a zombie has no cmdline).
+  auto alive = [](int p) {
+    return p > 0 && !ReadFileToString(absl::StrCat("/proc/", p, "/cmdline")).value_or("").empty();
+  };
+  auto kill9 = [&](int p) {
+    ASSERT_EQ(kill(p, SIGKILL), 0);
+    for (int i = 0; i < 200 && alive(p); ++i) absl::SleepFor(absl::Milliseconds(20));
+  };
+  std::vector<std::string> up = {"up", "--state-dir", state, "--listen", "127.0.0.1:0",
+                                 "--workers", "2", "--no-user-config"};
+  ASSERT_TRUE(cohort(up).Succeeded());
+  const int cohortd = pid("cohortd.pid"), w0 = pid("worker-0.pid"), w1 = pid("worker-1.pid");
+  const std::string first_port = port();
+
+  kill9(cohortd);  // cohortd crashes; the workers keep running
+  SubprocessResult again = cohort(up);
+  ASSERT_TRUE(again.Succeeded()) << again.Describe() << again.stdout_data;
+  EXPECT_THAT(again.stdout_data, HasSubstr("worker-0 pid"));
+  EXPECT_NE(pid("cohortd.pid"), cohortd);
+  EXPECT_EQ(port(), first_port) << "the workers and config.yaml know this port";
+  EXPECT_EQ(pid("worker-0.pid"), w0);
+  EXPECT_EQ(pid("worker-1.pid"), w1);
+  EXPECT_TRUE(cohort({"--config", state + "/config.yaml", "status"}).Succeeded());
+
+  kill9(w1);  // a worker crashes
+  ASSERT_TRUE(cohort(up).Succeeded());
+  EXPECT_EQ(pid("worker-0.pid"), w0);
+  EXPECT_NE(pid("worker-1.pid"), w1);
+  EXPECT_TRUE(alive(pid("worker-1.pid")));
+
+  SubprocessResult nothing = cohort(up);  // everything runs: nothing starts
+  EXPECT_TRUE(nothing.Succeeded());
+  EXPECT_THAT(nothing.stdout_data, HasSubstr("nothing started"));
+
+  const int before = pid("cohortd.pid");
+  SubprocessResult restart = cohort({"restart", "cohortd", "--state-dir", state});
+  ASSERT_TRUE(restart.Succeeded()) << restart.Describe() << restart.stdout_data;
+  EXPECT_FALSE(alive(before));
+  EXPECT_TRUE(alive(pid("cohortd.pid")));
+  EXPECT_EQ(port(), first_port);
+  EXPECT_EQ(pid("worker-0.pid"), w0);
+
+  std::vector<int> all = {pid("cohortd.pid"), pid("worker-0.pid"), pid("worker-1.pid")};
+  SubprocessResult down = cohort({"down", "--state-dir", state});
+  EXPECT_THAT(down.stdout_data, HasSubstr("stopped 3 process"));
+  for (int p : all) EXPECT_FALSE(alive(p)) << p;
 }
 
 TEST_F(ClientIntegrationTest, UpAndDownRunALocalCohortd) {
