@@ -170,8 +170,9 @@ absl::StatusOr<ClusterOptions> LoadOptions(const ClusterOptions& given) {
   return o;
 }
 
-// cohortd's --listen for this start: a restart keeps the port the workers
-// and config.yaml know, when --listen asked for any port.
+// cohortd's --listen for this start: while workers of the folder still run
+// (they know the old address), a restart keeps its port when --listen asked
+// for any port; otherwise any free port will do.
 std::string ListenFor(const ClusterOptions& o, const ClusterState& st) {
   size_t colon = o.listen.rfind(':');
   if (st.port > 0 && colon != std::string::npos && o.listen.substr(colon + 1) == "0") {
@@ -205,7 +206,7 @@ absl::Status Up(const ClusterOptions& o) {
     std::printf("cohortd pid %d still runs: kept\n", pid);
   } else {
     ClusterOptions start = o;
-    start.listen = ListenFor(o, st);
+    if (alive_workers > 0) start.listen = ListenFor(o, st);
     fs::remove(cohortd_dir + "/port", ec);
     COHORT_ASSIGN_OR_RETURN(
         pid, SpawnDetached(CohortdArgv(start, cohortd_dir), cohortd_dir + "/cohortd.log"));
@@ -290,6 +291,7 @@ absl::Status Down(const ClusterOptions& o) {
     }
     fs::remove(file, ec);
   }
+  fs::remove(dir + "/cohortd/port", ec);  // a fresh `up` takes any free port
   std::printf("stopped %d process(es) of %s\n", stopped, dir.c_str());
   return absl::OkStatus();
 }
