@@ -433,6 +433,7 @@ absl::StatusOr<Submission> SubmitSpecFile(const GlobalOptions& g, const std::str
   }
   // Before hashing (a checkpoint can take minutes): values the model or the
   // contribution data contradict stop here, at their spec position.
+  COHORT_RETURN_IF_ERROR(ResolveClassWeightMaps(out.spec));
   COHORT_RETURN_IF_ERROR(CheckSpecAgainstInputs(out.spec));
   COHORT_ASSIGN_OR_RETURN(std::vector<UserArtifact> inputs, ResolveInputs(out.spec));
   COHORT_ASSIGN_OR_RETURN(out.graph, ExpandSpec(out.spec));

@@ -564,6 +564,55 @@ absl::StatusOr<ModelShape> ReadModelShape(const std::string& folder) {
   return out;
 }
 
+absl::Status ResolveClassWeightMaps(Spec& spec) {
+  using spec_internal::ParamWhere;
+  bool any = false;
+  for (const Variant& v : spec.variants) {
+    for (const char* w : {"class_weights", "protect_class_weights"}) {
+      any |= v.recipe["dropmap"].contains(w) && v.recipe["dropmap"][w].is_object();
+    }
+  }
+  if (!any) return absl::OkStatus();
+  COHORT_ASSIGN_OR_RETURN(Inputs in, ReadInputs(spec));
+  for (Variant& v : spec.variants) {
+    json& dm = v.recipe["dropmap"];
+    for (const char* w : {"class_weights", "protect_class_weights"}) {
+      if (!dm.contains(w) || !dm[w].is_object()) continue;
+      const std::string param = absl::StrCat("dropmap.", w);
+      std::vector<std::string> classes;
+      if (dm.contains("classes")) {
+        for (const json& c : dm["classes"]) classes.push_back(c.get<std::string>());
+      } else if (in.contrib && in.contrib->categories) {
+        classes = *in.contrib->categories;
+      } else {
+        return VariantError(ParamWhere(v, param), v,
+                            absl::StrCat(w, " by class name needs the classes' order: "
+                                         "dropmap.classes, or metadata.categories in ",
+                                         in.contrib_name.empty() ? "the contribution file"
+                                                                 : in.contrib_name));
+      }
+      json list = json::array();
+      for (const std::string& c : classes) {
+        if (!dm[w].contains(c)) {
+          return VariantError(ParamWhere(v, param), v,
+                              absl::StrCat("no weight for class '", c, "' (classes: ",
+                                           absl::StrJoin(classes, ", "), ")"));
+        }
+        list.push_back(dm[w][c]);
+      }
+      for (const auto& [name, value] : dm[w].items()) {
+        if (std::find(classes.begin(), classes.end(), name) == classes.end()) {
+          return VariantError(ParamWhere(v, param), v,
+                              absl::StrCat("'", name, "' is not a class (classes: ",
+                                           absl::StrJoin(classes, ", "), ")"));
+        }
+      }
+      dm[w] = list;
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckSpecAgainstInputs(const Spec& spec) {
   COHORT_ASSIGN_OR_RETURN(Inputs in, ReadInputs(spec));
   if (in.contrib) COHORT_RETURN_IF_ERROR(CheckShape(spec.contrib, in.contrib_name, *in.contrib, in));

@@ -43,6 +43,14 @@ namespace cohort::client {
 // (the grid entry, the variant's override or the recipe default).
 absl::Status CheckSpecAgainstInputs(const Spec& spec);
 
+// Turns `class_weights` / `protect_class_weights` written as a map ({math: 3,
+// code: 1, ...}) into the list the generator takes, in the order of the
+// classes: dropmap.classes, else the contribution file's
+// metadata.categories. Every class needs a weight and every name must be a
+// class (kInvalidArgument at the value's spec position). Run before the
+// graph is expanded, so a map and the equal list give the same step keys.
+absl::Status ResolveClassWeightMaps(Spec& spec);
+
 // What a checkpoint folder's config.json says about its shape.
 struct ModelShape {
   std::string config_path;

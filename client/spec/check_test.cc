@@ -397,3 +397,45 @@ TEST(ContribMetadataTest, ReadsOnlyTheMetadata) {
 
 }  // namespace
 }  // namespace cohort::client
+
+namespace cohort::client {
+namespace {
+
+// class_weights by class name: put in the contribution file's category
+// order, so the map and the equal list expand to the same step keys.
+TEST_F(CheckTest, ClassWeightsByNameFollowTheCategoryOrder) {
+  const std::string by_name =
+      "  dropmap: {target: 12, protect_top: 2, class_weights: {generic_code: 3, "
+      "generic_math: 1, generic_logic: 1, generic_science: 1, generic_creative: 1, "
+      "targeted_humaneval: 0, targeted_humanevalplus: 0, targeted_lcb_medium_55: 2}}\n";
+  const std::string as_list = "  dropmap: {target: 12, protect_top: 2, class_weights: 1 1 3 1 1 0 0 2}\n";
+  // The recipes the graph (and so every step key) is expanded from.
+  auto expand = [&](const std::string& recipe) -> absl::StatusOr<nlohmann::json> {
+    absl::StatusOr<Spec> spec = ParseSpecText(Text(recipe, "  quantize.type: [Q6_K]\n"),
+                                              dir_.Join("s.yaml"), dir_.path());
+    if (!spec.ok()) return spec.status();
+    if (absl::Status s = ResolveClassWeightMaps(*spec); !s.ok()) return s;
+    if (absl::Status s = CheckSpecAgainstInputs(*spec); !s.ok()) return s;
+    nlohmann::json recipes = nlohmann::json::array();
+    for (const Variant& v : spec->variants) recipes.push_back(v.recipe);
+    return recipes;
+  };
+  ASSERT_OK_AND_ASSIGN(nlohmann::json named, expand(by_name));
+  ASSERT_OK_AND_ASSIGN(nlohmann::json listed, expand(as_list));
+  EXPECT_EQ(named, listed);
+  EXPECT_EQ(named[0]["dropmap"]["class_weights"], nlohmann::json({1, 1, 3, 1, 1, 0, 0, 2}));
+  EXPECT_THAT(expand("  dropmap: {target: 12, class_weights: {generic_code: 3}}\n").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("no weight for class 'generic_math'")));
+  std::string typo = by_name;
+  typo.replace(typo.find("generic_math: 1"), 15, "generic_maths: 1");
+  EXPECT_THAT(expand(typo).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no weight for class")));
+  std::string extra = by_name;
+  extra.replace(extra.find("}}"), 2, ", poetry: 1}}");
+  EXPECT_THAT(expand(extra).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'poetry' is not a class")));
+}
+
+}  // namespace
+}  // namespace cohort::client

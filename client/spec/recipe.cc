@@ -90,6 +90,17 @@ const Table& Params() {
 
 absl::StatusOr<json> NumberList(const YNode& node) {
   json out = json::array();
+  if (node.IsMap()) {
+    // {math: 3, code: 1, ...}: one weight per class by name; submit puts
+    // them in the classes' order (check.h, ResolveClassWeightMaps).
+    out = json::object();
+    COHORT_ASSIGN_OR_RETURN(auto entries, node.Entries());
+    for (const auto& [name, value] : entries) {
+      COHORT_ASSIGN_OR_RETURN(double v, value.AsDouble());
+      out[name] = v;
+    }
+    return out;
+  }
   if (node.IsScalar() && !node.IsQuoted()) {
     // "1 1 3 1 1 0 0 2", the way the flag is written on a command line.
     COHORT_ASSIGN_OR_RETURN(std::string text, node.AsString());
