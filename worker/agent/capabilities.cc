@@ -38,47 +38,42 @@ std::vector<GpuDescription> DetectGpus() {
   return ParseNvidiaSmi(result->stdout_data);
 }
 
+ToolCheck CheckTool(const std::string& path) {
+  ToolCheck check;
+  SubprocessOptions options;
+  options.argv = {path, "--version"};
+  options.timeout = absl::Seconds(20);
+  absl::StatusOr<SubprocessResult> result = RunSubprocess(options);
+  if (!result.ok()) {
+    check.problem = absl::StrCat(path, " cannot be started: ", result.status().message());
+    return check;
+  }
+  std::string output = result->stdout_data + "\n" + result->stderr_data;
+  size_t at = output.find("error while loading shared libraries");
+  if (result->exit_code == 126 || result->exit_code == 127 || at != std::string::npos ||
+      result->exit_code < 0) {
+    std::string line = at == std::string::npos ? result->Describe()
+                                               : output.substr(at, output.find('\n', at) - at);
+    check.problem = absl::StrCat(path, " does not start: ", absl::StripAsciiWhitespace(line));
+    return check;
+  }
+  for (absl::string_view line : absl::StrSplit(output, '\n')) {
+    if (absl::StrContains(absl::AsciiStrToLower(line), "version")) {
+      check.version = std::string(absl::StripAsciiWhitespace(line));
+      break;
+    }
+  }
+  return check;
+}
+
 std::map<std::string, std::string> DetectToolVersions(
     const std::map<std::string, std::string>& tool_paths) {
   std::map<std::string, std::string> versions;
   for (const sandbox::Toolchain& t : sandbox::DetectToolchains()) {
     if (t.present) versions[t.name] = t.version;
   }
-  for (const auto& [name, path] : tool_paths) {
-    SubprocessOptions options;
-    options.argv = {path, "--version"};
-    options.timeout = absl::Seconds(10);
-    absl::StatusOr<SubprocessResult> result = RunSubprocess(options);
-    std::string version;
-    if (result.ok()) {
-      for (absl::string_view line : absl::StrSplit(
-               result->stdout_data + "\n" + result->stderr_data, '\n')) {
-        if (absl::StrContains(absl::AsciiStrToLower(line), "version")) {
-          version = std::string(absl::StripAsciiWhitespace(line));
-          break;
-        }
-      }
-    }
-    versions[name] = version;
-  }
+  for (const auto& [name, path] : tool_paths) versions[name] = CheckTool(path).version;
   return versions;
-}
-
-std::string ToolStartProblem(const std::string& path) {
-  SubprocessOptions options;
-  options.argv = {path, "--version"};
-  options.timeout = absl::Seconds(20);
-  absl::StatusOr<SubprocessResult> result = RunSubprocess(options);
-  if (!result.ok()) return absl::StrCat(path, " cannot be started: ", result.status().message());
-  std::string output = result->stdout_data + result->stderr_data;
-  size_t at = output.find("error while loading shared libraries");
-  if (result->exit_code == 126 || result->exit_code == 127 || at != std::string::npos ||
-      result->exit_code < 0) {
-    std::string line = at == std::string::npos ? result->Describe()
-                                               : output.substr(at, output.find('\n', at) - at);
-    return absl::StrCat(path, " does not start: ", absl::StripAsciiWhitespace(line));
-  }
-  return "";
 }
 
 }  // namespace cohort::worker

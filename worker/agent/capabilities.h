@@ -27,16 +27,22 @@ std::vector<GpuDescription> ParseNvidiaSmi(const std::string& text);
 // Runs nvidia-smi if it is on PATH; empty when absent or failing.
 std::vector<GpuDescription> DetectGpus();
 
+// What `path --version` says, from one run: the first line mentioning
+// "version" ("" if none), and, when the tool does not start, why: it cannot
+// be executed, the loader is missing a shared library (exit 127, "error
+// while loading shared libraries"), or it died of a signal. Any exit code of
+// a tool that ran counts as starting (llama-quantize prints its usage and
+// exits 1).
+struct ToolCheck {
+  std::string version;
+  std::string problem;  // empty when the tool starts
+};
+ToolCheck CheckTool(const std::string& path);
+
 // name -> version of every present code toolchain and of each given tool
-// path (first line of `<tool> --version` mentioning "version", "" if none).
+// path (CheckTool's version).
 std::map<std::string, std::string> DetectToolVersions(
     const std::map<std::string, std::string>& tool_paths);
-
-// Whether a llama.cpp tool binary starts here: empty when `path --version`
-// ran (any exit code: llama-quantize prints its usage and exits 1), else why
-// not: it cannot be executed, the loader is missing a shared library (exit
-// 127, "error while loading shared libraries"), or it died of a signal.
-std::string ToolStartProblem(const std::string& path);
 
 }  // namespace cohort::worker
 

@@ -38,14 +38,14 @@ TEST(CapabilitiesTest, AToolThatDoesNotStartIsSaidSo) {
     return path;
   };
   // llama-quantize answers --version with its usage and exit code 1: it runs.
-  EXPECT_EQ(ToolStartProblem(script("usage", "echo usage: llama-quantize; exit 1\n")), "");
+  EXPECT_EQ(CheckTool(script("usage", "echo usage: llama-quantize; exit 1\n")).problem, "");
   std::string broken = script(
       "llama-server",
       "echo 'llama-server: error while loading shared libraries: libggml.so: cannot open "
       "shared object file: No such file or directory' >&2; exit 127\n");
-  EXPECT_THAT(ToolStartProblem(broken), ::testing::HasSubstr("libggml.so: cannot open"));
-  EXPECT_THAT(ToolStartProblem(dir.Join("absent")), ::testing::HasSubstr("absent"));
-  EXPECT_THAT(ToolStartProblem(script("crash", "kill -SEGV $$\n")), ::testing::Not(""));
+  EXPECT_THAT(CheckTool(broken).problem, ::testing::HasSubstr("libggml.so: cannot open"));
+  EXPECT_THAT(CheckTool(dir.Join("absent")).problem, ::testing::HasSubstr("absent"));
+  EXPECT_THAT(CheckTool(script("crash", "kill -SEGV $$\n")).problem, ::testing::Not(""));
 }
 
 }  // namespace

@@ -74,24 +74,29 @@ std::map<std::string, std::string> CheckConverter(ToolConfig& config,
   return {{std::string("missing/") + kConverter, probe.problem}};
 }
 
-// A llama.cpp binary that is found but does not start (a missing shared
-// library, a build for another machine) is not offered; one warning each,
-// and "missing/<tool>" with the reason in the capabilities.
-std::map<std::string, std::string> DropToolsThatDoNotStart(const ToolConfig& config,
-                                                           std::vector<std::string>& tools) {
-  std::map<std::string, std::string> missing;
+// Runs each llama.cpp binary's --version once: its version goes into the
+// capabilities; one that is found but does not start (a missing shared
+// library, a build for another machine) is taken off `tools` with one
+// warning and registered as "missing/<tool>" with the reason.
+std::map<std::string, std::string> CheckLlamaTools(const ToolConfig& config,
+                                                   std::vector<std::string>& tools) {
+  std::map<std::string, std::string> entries;
   for (auto it = tools.begin(); it != tools.end();) {
-    std::string problem =
-        *it == "convert_hf_to_gguf.py" ? "" : ToolStartProblem(FindLlamaTool(config.llama_cpp_dir, *it));
-    if (problem.empty()) {
+    if (*it == "convert_hf_to_gguf.py") {  // CheckConverter's
       ++it;
       continue;
     }
-    spdlog::warn("{} (steps that need {} will go to other workers)", problem, *it);
-    missing["missing/" + *it] = problem;
+    ToolCheck check = CheckTool(FindLlamaTool(config.llama_cpp_dir, *it));
+    if (check.problem.empty()) {
+      entries[*it] = check.version;
+      ++it;
+      continue;
+    }
+    spdlog::warn("{} (steps that need {} will go to other workers)", check.problem, *it);
+    entries["missing/" + *it] = check.problem;
     it = tools.erase(it);
   }
-  return missing;
+  return entries;
 }
 
 int Run(RunFlags flags) {
@@ -119,14 +124,10 @@ int Run(RunFlags flags) {
   tools.python = FromEnv(flags.python, "COHORT_PYTHON", "/usr/bin/python3");
   flags.agent.tools = AvailableTools(tools);
   std::map<std::string, std::string> converter_capability = CheckConverter(tools, flags.agent.tools);
-  std::map<std::string, std::string> broken = DropToolsThatDoNotStart(tools, flags.agent.tools);
-  std::map<std::string, std::string> tool_paths;
-  for (const std::string& name : flags.agent.tools) {
-    if (name != "convert_hf_to_gguf.py") tool_paths[name] = FindLlamaTool(tools.llama_cpp_dir, name);
-  }
-  flags.agent.tool_versions = DetectToolVersions(tool_paths);
+  std::map<std::string, std::string> llama_tools = CheckLlamaTools(tools, flags.agent.tools);
+  flags.agent.tool_versions = DetectToolVersions({});  // the code toolchains
   flags.agent.tool_versions.insert(converter_capability.begin(), converter_capability.end());
-  flags.agent.tool_versions.insert(broken.begin(), broken.end());
+  flags.agent.tool_versions.insert(llama_tools.begin(), llama_tools.end());
   if (flags.gpus_flag < 0) {
     // No --gpus: offer what nvidia-smi reports (none without it).
     std::vector<GpuDescription> gpus = DetectGpus();
