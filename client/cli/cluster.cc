@@ -282,10 +282,9 @@ absl::Status Down(const ClusterOptions& o) {
   pid_files.emplace_back(dir + "/cohortd.pid", "cohortd");  // workers first
   int stopped = 0;
   for (const auto& [file, binary] : pid_files) {
-    absl::StatusOr<std::string> text = ReadFileToString(file);
-    int pid = 0;
-    if (!text.ok() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &pid)) continue;
-    if (pid > 0 && Running(pid, binary)) {
+    int pid = ReadPid(file);
+    if (pid == 0) continue;
+    if (Running(pid, binary)) {
       Stop(pid);
       ++stopped;
     }
