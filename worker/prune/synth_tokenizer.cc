@@ -273,6 +273,35 @@ std::string DecodeToken(const SynthTokenizer& t, int id) {
 
 namespace {
 
+// Specials and user-defined tokens: listed apart (added_tokens,
+// added_tokens_decoder) in the Hugging Face files.
+bool IsAddedToken(const SynthToken& token) {
+  return token.kind != Kind::kNormal && token.kind != Kind::kByte;
+}
+
+// {text: id} of every token (vocab.json, and a BPE tokenizer.json's model).
+OrderedJson VocabById(const SynthTokenizer& t) {
+  OrderedJson vocab = OrderedJson::object();
+  for (size_t i = 0; i < t.tokens.size(); ++i) vocab[t.tokens[i].text] = i;
+  return vocab;
+}
+
+spm::ModelProto::SentencePiece::Type PieceType(Kind kind) {
+  switch (kind) {
+    case Kind::kUnknown:
+      return spm::ModelProto::SentencePiece::UNKNOWN;
+    case Kind::kControl:
+      return spm::ModelProto::SentencePiece::CONTROL;
+    case Kind::kUserDefined:
+      return spm::ModelProto::SentencePiece::USER_DEFINED;
+    case Kind::kByte:
+      return spm::ModelProto::SentencePiece::BYTE;
+    case Kind::kNormal:
+      break;
+  }
+  return spm::ModelProto::SentencePiece::NORMAL;
+}
+
 OrderedJson AddedToken(int id, const SynthToken& token) {
   return {{"id", id},           {"content", token.text}, {"single_word", false},
           {"lstrip", false},    {"rstrip", false},       {"normalized", false},
@@ -289,15 +318,13 @@ OrderedJson SentencePieceModelJson(const SynthTokenizer& t) {
 }
 
 OrderedJson ByteLevelModelJson(const SynthTokenizer& t) {
-  OrderedJson vocab = OrderedJson::object();
-  for (size_t i = 0; i < t.tokens.size(); ++i) vocab[t.tokens[i].text] = i;
   OrderedJson merges = OrderedJson::array();
   for (const auto& [left, right] : t.merges) merges.push_back(left + " " + right);
   return {{"type", "BPE"},          {"dropout", nullptr},
           {"unk_token", nullptr},   {"continuing_subword_prefix", nullptr},
           {"end_of_word_suffix", nullptr}, {"fuse_unk", false},
           {"byte_fallback", false}, {"ignore_merges", false},
-          {"vocab", vocab},         {"merges", merges}};
+          {"vocab", VocabById(t)},  {"merges", merges}};
 }
 
 }  // namespace
@@ -309,7 +336,7 @@ std::string TokenizerJson(const SynthTokenizer& t) {
   j["padding"] = nullptr;
   OrderedJson added = OrderedJson::array();
   for (size_t i = 0; i < t.tokens.size(); ++i) {
-    if (t.tokens[i].kind != Kind::kNormal && t.tokens[i].kind != Kind::kByte) {
+    if (IsAddedToken(t.tokens[i])) {
       added.push_back(AddedToken(static_cast<int>(i), t.tokens[i]));
     }
   }
@@ -352,7 +379,7 @@ std::string TokenizerConfigJson(const SynthTokenizer& t) {
   j["add_eos_token"] = false;
   OrderedJson decoder = OrderedJson::object();
   for (size_t i = 0; i < t.tokens.size(); ++i) {
-    if (t.tokens[i].kind == Kind::kNormal || t.tokens[i].kind == Kind::kByte) continue;
+    if (!IsAddedToken(t.tokens[i])) continue;
     OrderedJson entry = AddedToken(static_cast<int>(i), t.tokens[i]);
     entry.erase("id");
     decoder[std::to_string(i)] = entry;
@@ -377,23 +404,7 @@ std::string SentencePieceModel(const SynthTokenizer& t) {
     spm::ModelProto::SentencePiece* piece = model.add_pieces();
     piece->set_piece(token.text);
     piece->set_score(token.score);
-    switch (token.kind) {
-      case Kind::kNormal:
-        piece->set_type(spm::ModelProto::SentencePiece::NORMAL);
-        break;
-      case Kind::kUnknown:
-        piece->set_type(spm::ModelProto::SentencePiece::UNKNOWN);
-        break;
-      case Kind::kControl:
-        piece->set_type(spm::ModelProto::SentencePiece::CONTROL);
-        break;
-      case Kind::kUserDefined:
-        piece->set_type(spm::ModelProto::SentencePiece::USER_DEFINED);
-        break;
-      case Kind::kByte:
-        piece->set_type(spm::ModelProto::SentencePiece::BYTE);
-        break;
-    }
+    piece->set_type(PieceType(token.kind));
   }
   spm::TrainerSpec* trainer = model.mutable_trainer_spec();
   trainer->set_model_type(spm::TrainerSpec::BPE);
@@ -411,11 +422,7 @@ std::string SentencePieceModel(const SynthTokenizer& t) {
   return model.SerializeAsString();
 }
 
-std::string VocabJson(const SynthTokenizer& t) {
-  OrderedJson vocab = OrderedJson::object();
-  for (size_t i = 0; i < t.tokens.size(); ++i) vocab[t.tokens[i].text] = i;
-  return vocab.dump() + "\n";
-}
+std::string VocabJson(const SynthTokenizer& t) { return VocabById(t).dump() + "\n"; }
 
 std::string MergesTxt(const SynthTokenizer& t) {
   std::string out = "#version: 0.2\n";
