@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "cohort/v1/coordinator.grpc.pb.h"
 #include "cohort/v1/worker.grpc.pb.h"
+#include "common/status_macros.h"
 #include "common/testing/status_matchers.h"
 #include "common/testing/temp_dir.h"
 #include "curl/curl.h"
@@ -120,16 +122,26 @@ v1::SubmitCampaignRequest TwoStepRequest() {
   return request;
 }
 
+// cohortd serving /metrics on a free loopback port, written to *metrics_port.
+absl::StatusOr<std::unique_ptr<CohortdProcess>> StartWithMetrics(const std::string& dir,
+                                                                 int* metrics_port) {
+  *metrics_port = FreePort();
+  if (*metrics_port <= 0) return absl::UnavailableError("no free port for /metrics");
+  auto cohortd = std::make_unique<CohortdProcess>(
+      dir, std::vector<std::string>{"--metrics-listen",
+                                    "127.0.0.1:" + std::to_string(*metrics_port)});
+  COHORT_RETURN_IF_ERROR(cohortd->Start());
+  return cohortd;
+}
+
 TEST(MetricsIntegrationTest, ServesCoordinatorStateAndRpcLatency) {
   TempDir dir;
-  int metrics_port = FreePort();
-  ASSERT_GT(metrics_port, 0);
-  CohortdProcess cohortd(dir.path(), {"--metrics-listen",
-                                      "127.0.0.1:" + std::to_string(metrics_port)});
-  ASSERT_OK(cohortd.Start());
-  ASSERT_OK_AND_ASSIGN(std::string client_token, cohortd.CreateToken("client"));
-  ASSERT_OK_AND_ASSIGN(std::string worker_token, cohortd.CreateToken("worker"));
-  auto channel = cohortd.Channel();
+  int metrics_port = 0;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<CohortdProcess> cohortd,
+                       StartWithMetrics(dir.path(), &metrics_port));
+  ASSERT_OK_AND_ASSIGN(std::string client_token, cohortd->CreateToken("client"));
+  ASSERT_OK_AND_ASSIGN(std::string worker_token, cohortd->CreateToken("worker"));
+  auto channel = cohortd->Channel();
   auto client = v1::Coordinator::NewStub(channel);
   auto gateway = v1::WorkerGateway::NewStub(channel);
 
@@ -280,11 +292,9 @@ TEST(MetricsIntegrationTest, ServesCoordinatorStateAndRpcLatency) {
 // beside three such clients.
 TEST(MetricsIntegrationTest, HalfSentRequestsDoNotBlockScrapes) {
   TempDir dir;
-  int metrics_port = FreePort();
-  ASSERT_GT(metrics_port, 0);
-  CohortdProcess cohortd(dir.path(), {"--metrics-listen",
-                                      "127.0.0.1:" + std::to_string(metrics_port)});
-  ASSERT_OK(cohortd.Start());
+  int metrics_port = 0;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<CohortdProcess> cohortd,
+                       StartWithMetrics(dir.path(), &metrics_port));
   std::vector<int> stalled;
   for (int i = 0; i < 3; ++i) {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -54,6 +54,17 @@ class ToolExecutorTest : public ::testing::Test {
     task.log_path = task.output_root + ".log";
     return task;
   }
+  // The card profile with gsm8k alone, limited to `limit` problems.
+  static nlohmann::json Gsm8kProfile(int limit) {
+    absl::StatusOr<std::string> text = ReadFileToString(
+        cohort::testing::SourceDir() + "/worker/eval/profiles/omk-card-2026-07.json");
+    EXPECT_OK(text.status());
+    nlohmann::json profile = nlohmann::json::parse(text.value_or("{}"));
+    nlohmann::json gsm8k = profile["benches"]["gsm8k"];
+    gsm8k["limit"] = limit;
+    profile["benches"] = {{"gsm8k", gsm8k}};
+    return profile;
+  }
   absl::StatusOr<StepResult> Execute(const StepTask& task) {
     ToolExecutor executor(config_);
     return executor.Execute(task);
@@ -209,13 +220,7 @@ TEST_F(ToolExecutorTest, CancelledStepStopsTheTool) {
 TEST_F(ToolExecutorTest, GenerateThenScoreStreamsScoredRows) {
   ASSERT_OK_AND_ASSIGN(StepResult convert,
                        Execute(Task(TaskKind::kConvert, "{}", {{"checkpoint", dir_.Join("base")}})));
-  ASSERT_OK_AND_ASSIGN(std::string profile_text,
-                       ReadFileToString(cohort::testing::SourceDir() +
-                                        "/worker/eval/profiles/omk-card-2026-07.json"));
-  nlohmann::json profile = nlohmann::json::parse(profile_text);
-  nlohmann::json gsm8k = profile["benches"]["gsm8k"];
-  gsm8k["limit"] = 3;
-  profile["benches"] = {{"gsm8k", gsm8k}};
+  nlohmann::json profile = Gsm8kProfile(3);
   std::string dataset = cohort::testing::DatasetsDir() + "/gsm8k/test.jsonl";
   nlohmann::json params = {{"bench", "gsm8k"}, {"profile", profile},
                            {"shard", {{"index", 0}, {"count", 1}}},
@@ -319,13 +324,7 @@ TEST(ToolProgressTest, ReadsTheBenchsGenerationLines) {
 TEST_F(ToolExecutorTest, GenerateReportsGenerationProgress) {
   ASSERT_OK_AND_ASSIGN(StepResult convert,
                        Execute(Task(TaskKind::kConvert, "{}", {{"checkpoint", dir_.Join("base")}})));
-  ASSERT_OK_AND_ASSIGN(std::string profile_text,
-                       ReadFileToString(cohort::testing::SourceDir() +
-                                        "/worker/eval/profiles/omk-card-2026-07.json"));
-  nlohmann::json profile = nlohmann::json::parse(profile_text);
-  nlohmann::json gsm8k = profile["benches"]["gsm8k"];
-  gsm8k["limit"] = 4;
-  profile["benches"] = {{"gsm8k", gsm8k}};
+  nlohmann::json profile = Gsm8kProfile(4);
   nlohmann::json params = {{"bench", "gsm8k"}, {"profile", profile},
                            {"server", {{"parallel", 2}, {"ctx_size", 65536}}}};
   StepTask task = Task(TaskKind::kGenerate, params.dump(),
