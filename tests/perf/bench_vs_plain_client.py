@@ -32,6 +32,9 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.dont_write_bytecode = True  # no __pycache__ beside the sources
+sys.path.insert(0, str(ROOT / "tests" / "real"))
+from small_profile import small_profile  # noqa: E402
 
 
 def free_port():
@@ -97,13 +100,8 @@ class Recorder(http.server.BaseHTTPRequestHandler):
         self.forward("POST")
 
 
-def profile_file(work, bench, max_tokens):
-    profile = json.loads((ROOT / "worker/eval/profiles/omk-card-2026-07.json").read_text())
-    profile["name"] = "perf-small"
-    for b in profile["benches"].values():
-        b["max_tokens"] = max_tokens
-        if b.get("reasoning_budget"):
-            b["reasoning_budget"] = max_tokens // 2
+def profile_file(work, max_tokens):
+    profile = small_profile("perf-small", max_tokens, max_tokens // 2)
     path = Path(work) / "profile.json"
     path.write_text(json.dumps(profile))
     return path
@@ -116,7 +114,7 @@ def run_bench(args, url, work, tag):
     cmd = [str(Path(args.bin) / "cohort-worker"), "bench", "--bench", args.bench,
            "--dataset", str(ROOT / "data" / args.bench / "test.jsonl"),
            "--out", str(out), "--limit", str(args.limit),
-           "--profile", str(profile_file(work, args.bench, args.max_tokens)),
+           "--profile", str(profile_file(work, args.max_tokens)),
            "--server-url", url]
     start = time.monotonic()
     r = subprocess.run(cmd, capture_output=True, text=True)

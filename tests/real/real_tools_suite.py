@@ -29,6 +29,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # no __pycache__ beside the sources
+from small_profile import small_profile  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # Layouts whose synthetic checkpoint llama.cpp's converter accepts, with the
@@ -105,15 +108,9 @@ class Suite:
                 if len(lines) >= 400:
                     break
         (spec_dir / "calibration.txt").write_text("\n\n".join(lines) + "\n")
-        profile = json.loads((ROOT / "worker" / "eval" / "profiles" /
-                              "omk-card-2026-07.json").read_text())
-        profile["name"] = "real-tools-small"
-        profile["description"] = ("omk-card-2026-07 with short generations "
-                                  "for a random model (tests/real)")
-        for bench in profile["benches"].values():
-            bench["max_tokens"] = MAX_TOKENS
-            if bench.get("reasoning_budget"):
-                bench["reasoning_budget"] = REASONING_BUDGET
+        profile = small_profile("real-tools-small", MAX_TOKENS, REASONING_BUDGET,
+                                "omk-card-2026-07 with short generations for a random "
+                                "model (tests/real)")
         (spec_dir / "profile.json").write_text(json.dumps(profile, indent=2))
         keep = info["experts"] - info["drop"]
         suites = "\n".join(f"    - {{bench: {b}, dataset: {b}, limit: {n}}}"
