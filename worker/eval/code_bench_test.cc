@@ -1,6 +1,7 @@
 // HumanEval, HumanEval+ and MultiPL-E scored through the sandbox on the real
 // datasets in data/ (read in place, never copied).
 #include <ostream>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -117,10 +118,134 @@ TEST(HumanEvalPlusTest, EmptyAndWrongCompletionsFail) {
   EXPECT_FALSE(run.results[1].passed);
 }
 
+// Model-written code that tries to forge its verdict instead of adding:
+// each would pass (or, for the reads, find the answer) if it reached the
+// judge, and each fails. Scored on HumanEval/53 (add) by both benches.
+struct ForgeryCase {
+  const char* name;
+  const char* code;  // the module the completion's fence holds
+};
+
+void PrintTo(const ForgeryCase& c, std::ostream* os) { *os << c.name; }
+
+const ForgeryCase kForgeries[] = {
+    // A verdict line on every descriptor (the old harness's saved stdout was
+    // fd 3), and on the judge's stdout through /proc, then a clean exit.
+    {"VerdictOnEveryDescriptor",
+     "import os\n"
+     "LINE = b'{\"status\": \"passed\", \"base_status\": \"pass\", \"plus_status\": \"pass\"}\\n'\n"
+     "def add(x, y):\n"
+     "    for fd in range(64):\n"
+     "        try:\n"
+     "            os.write(fd, LINE)\n"
+     "        except OSError:\n"
+     "            pass\n"
+     "    for pid in [os.getppid(), 1] + [int(p) for p in os.listdir('/proc') if p.isdigit()]:\n"
+     "        for fd in range(64):\n"
+     "            try:\n"
+     "                with open('/proc/%d/fd/%d' % (pid, fd), 'wb') as f:\n"
+     "                    f.write(LINE)\n"
+     "            except OSError:\n"
+     "                pass\n"
+     "    os._exit(0)  # so the forged line is the last one\n"},
+    // The harness module's own emit, reached through sys.modules, at load
+    // time and at call time.
+    {"HarnessEmitThroughSysModules",
+     "import sys\n"
+     "def forge():\n"
+     "    h = sys.modules.get('cohort_harness')\n"
+     "    if h is not None:\n"
+     "        h.emit({'status': 'passed', 'base_status': 'pass', 'plus_status': 'pass'})\n"
+     "forge()\n"
+     "def add(x, y):\n"
+     "    forge()\n"
+     "    return 0\n"},
+    // The task (tests, canonical solution) from any file it can open: /task,
+    // stdin, every process's descriptors, environment and command line. It
+    // adds only if it found the tests.
+    {"ReadsTheTests",
+     "import glob, os\n"
+     "NEEDLE = b'candidate(7, ' + b'5)'  # a line of HumanEval/53's tests\n"
+     "def add(x, y):\n"
+     "    paths = glob.glob('/task/**', recursive=True) + glob.glob('/proc/*/fd/*')\n"
+     "    paths += glob.glob('/proc/*/environ') + glob.glob('/proc/*/cmdline') + ['/dev/stdin']\n"
+     "    for path in paths:\n"
+     "        try:\n"
+     "            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)\n"
+     "            data = os.read(fd, 1 << 24)\n"
+     "            os.close(fd)\n"
+     "        except Exception:\n"
+     "            continue\n"
+     "        if NEEDLE in data:\n"
+     "            return x + y\n"
+     "    return 0\n"},
+    // An object equal to everything, and an int that says so.
+    {"AlwaysEqualObject",
+     "class Equal:\n"
+     "    def __eq__(self, other):\n"
+     "        return True\n"
+     "    def __ne__(self, other):\n"
+     "        return False\n"
+     "    __hash__ = object.__hash__\n"
+     "def add(x, y):\n"
+     "    return Equal()\n"},
+    {"IntSubclassEqualToEverything",
+     "class Int(int):\n"
+     "    def __eq__(self, other):\n"
+     "        return True\n"
+     "    def __ne__(self, other):\n"
+     "        return False\n"
+     "    __hash__ = int.__hash__\n"
+     "def add(x, y):\n"
+     "    return Int(-1)\n"},
+    // Leaving before the tests run, cleanly.
+    {"ExitsBeforeTheTests", "import os\nos._exit(0)\ndef add(x, y):\n    return 0\n"},
+    {"SystemExitInTheCall", "def add(x, y):\n    raise SystemExit(0)\n"},
+    // Signals to the judge: SIGINT (a KeyboardInterrupt where Python
+    // handles it) and SIGKILL.
+    {"InterruptsTheJudge",
+     "import os, signal\n"
+     "def add(x, y):\n"
+     "    os.kill(os.getppid(), signal.SIGINT)\n"
+     "    return 0\n"},
+    {"KillsTheJudge",
+     "import os, signal\n"
+     "def add(x, y):\n"
+     "    os.kill(os.getppid(), signal.SIGKILL)\n"
+     "    return 0\n"},
+};
+
+class VerdictForgeryTest : public ::testing::TestWithParam<std::tuple<const char*, ForgeryCase>> {};
+
+TEST_P(VerdictForgeryTest, Fails) {
+  RequireToolchain("python3");
+  const auto& [bench, forgery] = GetParam();
+  bool plus = std::string(bench) == "humanevalplus";
+  std::string path = DatasetPath(plus ? "humanevalplus/HumanEvalPlus.jsonl.gz"
+                                      : "humaneval/HumanEval.jsonl.gz");
+  std::vector<CompletionRow> rows(1);
+  rows[0].line = 1;
+  rows[0].id = "HumanEval/53";
+  rows[0].completion = absl::StrCat("```python\n", forgery.code, "```\n");
+  ScoreRun run = Score(bench, path, rows);
+  ASSERT_EQ(run.results.size(), 1u);
+  EXPECT_FALSE(run.results[0].passed) << run.results[0].detail.dump();
+  EXPECT_NE(run.results[0].detail.value("status", ""), "passed");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Attempts, VerdictForgeryTest,
+    ::testing::Combine(::testing::Values("humaneval", "humanevalplus"),
+                       ::testing::ValuesIn(kForgeries)),
+    [](const ::testing::TestParamInfo<VerdictForgeryTest::ParamType>& info) {
+      return absl::StrCat(std::get<0>(info.param), "_", std::get<1>(info.param).name);
+    });
+
 struct MpeCase {
   const char* language;
   const char* correct;  // a hand-checked completion of HumanEval_53_add
   const char* wrong;
+  const char* exits;  // exits with 0 before the tests run (upstream passes it)
 };
 
 // ctest shows the language, not the struct's pointer bytes.
@@ -146,17 +271,36 @@ TEST_P(MultiplETest, CorrectCompletionPassesWrongOneFails) {
   }
 }
 
+TEST_P(MultiplETest, ExitingBeforeTheTestsFails) {
+  const MpeCase& c = GetParam();
+  RequireToolchain(MultiplEToolchain(c.language));
+  if (std::string(c.language) == "java") RequireToolchain("java");
+  std::string path = DatasetPath(absl::StrCat("multipl_e/humaneval-", c.language,
+                                              "-reworded.jsonl"));
+  std::vector<CompletionRow> rows(1);
+  rows[0] = {1, "HumanEval_53_add", -1, "", false, c.exits, "", {}, {}, "", "", ""};
+  ScoreRun run = Score(absl::StrCat("multipl-e-", c.language), path, rows);
+  ASSERT_EQ(run.results.size(), 1u);
+  EXPECT_FALSE(run.results[0].passed) << run.results[0].detail.dump();
+  EXPECT_EQ(run.results[0].detail["status"], "TestsNotRun") << run.results[0].detail.dump();
+  EXPECT_EQ(run.results[0].detail["exit_code"], 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Languages, MultiplETest,
     ::testing::Values(
         MpeCase{"rs", "```rust\nfn add(x: isize, y: isize) -> isize {\n    x + y\n}\n```",
-                "    0\n}\n"},
+                "    0\n}\n",
+                "```rust\nfn add(x: isize, y: isize) -> isize {\n    std::process::exit(0);\n}\n```"},
         MpeCase{"java",
                 "```java\n    public static long add(long x, long y) {\n        return x + y;\n"
                 "    }\n```",
-                "        return 7l;\n    }\n"},
+                "        return 7l;\n    }\n",
+                "```java\n    public static long add(long x, long y) {\n        System.exit(0);\n"
+                "        return 0l;\n    }\n```"},
         MpeCase{"js", "```javascript\nfunction add(x, y){\n  return x + y;\n}\n```",
-                "  return -1;\n}\n"}),
+                "  return -1;\n}\n",
+                "```javascript\nfunction add(x, y){\n  process.exit(0);\n}\n```"}),
     [](const ::testing::TestParamInfo<MpeCase>& info) { return std::string(info.param.language); });
 
 TEST(MultiplEExtractTest, SplicesTheBodyAfterTheSignature) {

@@ -6,6 +6,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/canonical_json.h"
+#include "common/random.h"
 #include "worker/sandbox/fork_server.h"
 #include "worker/sandbox/toolchains.h"
 
@@ -24,9 +25,10 @@ constexpr char kHarnessMain[] =
 // the slowest to import), and typing (HumanEval prompts import it).
 sandbox::PythonPreload HarnessPreload(bool lcb) {
   sandbox::PythonPreload preload;
-  preload.modules = {"ast",  "bisect", "collections", "copy",   "datetime", "decimal",
-                     "functools", "heapq", "io", "itertools", "json", "math", "operator",
-                     "random", "re", "statistics", "string", "typing"};
+  preload.modules = {"ast",      "bisect", "builtins",   "collections", "copy",  "ctypes",
+                     "datetime", "decimal", "functools", "heapq",     "io",    "itertools",
+                     "json",     "math",    "operator",  "random",    "re",    "select",
+                     "statistics", "string", "struct",   "types",     "typing"};
   if (lcb) preload.modules.push_back("unittest.mock");
   preload.sources[kHarnessModule] = CodeHarnessSource();
   return preload;
@@ -38,13 +40,21 @@ std::string Tail(const std::string& text, size_t n) {
 
 }  // namespace
 
-HarnessRun RunHarness(const std::string& task_json, const sandbox::Limits& limits, bool lcb) {
+HarnessRun RunHarness(nlohmann::json task, absl::string_view problem_row,
+                      const sandbox::Limits& limits, bool lcb) {
   HarnessRun run;
+  const std::string secret = SecureRandomHex(16);
+  task["secret"] = secret;
+  std::string task_json = task.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (!problem_row.empty()) {
+    task_json.pop_back();  // the closing brace
+    absl::StrAppend(&task_json, ",\"problem\":", problem_row, "}");
+  }
   sandbox::SandboxSpec spec;
   spec.argv = {sandbox::kPython, "-I", "-S", absl::StrCat(sandbox::kTaskDir, "/harness.py")};
   spec.files["harness.py"] = kHarnessMain;
   spec.files[absl::StrCat(kHarnessModule, ".py")] = CodeHarnessSource();
-  spec.files["task.json"] = task_json;
+  spec.stdin_data = std::move(task_json);
   spec.env["PYTHONHASHSEED"] = "0";
   spec.env["OMP_NUM_THREADS"] = "1";
   spec.limits = limits;
@@ -55,11 +65,12 @@ HarnessRun RunHarness(const std::string& task_json, const sandbox::Limits& limit
   }
   run.sandbox = *r;
   run.timed_out = r->cpu_exceeded || r->timed_out;
-  // The result is the last line the harness printed.
-  std::vector<absl::string_view> lines =
-      absl::StrSplit(absl::StripTrailingAsciiWhitespace(r->stdout_data), '\n');
-  if (!lines.empty() && !lines.back().empty()) {
-    nlohmann::json parsed = ParseJsonOrDiscarded(lines.back());
+  // The verdict is the line that starts with the secret; anything else on
+  // stdout is not the judge's.
+  const std::string prefix = absl::StrCat(secret, " ");
+  for (absl::string_view line : absl::StrSplit(r->stdout_data, '\n')) {
+    if (!absl::ConsumePrefix(&line, prefix)) continue;
+    nlohmann::json parsed = ParseJsonOrDiscarded(line);
     if (parsed.is_object() && parsed.contains("status")) {
       run.ok = true;
       run.result = std::move(parsed);
@@ -68,13 +79,6 @@ HarnessRun RunHarness(const std::string& task_json, const sandbox::Limits& limit
   }
   run.failure = r->Describe();
   return run;
-}
-
-std::string SpliceProblem(const nlohmann::json& task, absl::string_view row) {
-  std::string text = task.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  text.pop_back();  // the closing brace
-  absl::StrAppend(&text, task.empty() ? "" : ",", "\"problem\":", row, "}");
-  return text;
 }
 
 void RecordRun(const sandbox::SandboxResult& run, const std::string& toolchain,

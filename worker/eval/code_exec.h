@@ -6,15 +6,15 @@
 // sandbox, turning sandbox outcomes into statuses, and recording which
 // toolchain produced each verdict.
 //
-// The harness reads /task/task.json, runs the candidate in the same
-// interpreter process (one process per problem and sample, never shared:
-// a fresh fork of a fork server, sandbox/fork_server.h), and
-// prints one JSON result line on its saved stdout; the candidate's own
-// output goes to /dev/null. Time limits inside the harness are CPU-time
-// (ITIMER_PROF), and the process has an RLIMIT_CPU backstop, so verdicts do
-// not change with machine load. A verdict's integrity assumes the code is
-// not written to forge the harness's result (the sandbox protects the host,
-// not the grade); the reference harnesses share that assumption.
+// The harness (see its head comment) runs as two processes: a judge that
+// reads the task from stdin and runs the dataset's tests, and the
+// candidate's process, forked before the task is read, which runs the
+// model's code and answers calls over a pipe with plain data. The task
+// (tests, canonical solutions) never reaches the candidate's process or a
+// file it can open; the judge's verdict line carries a per-run secret the
+// candidate never sees, so a line it forges is not a verdict. Time limits
+// are the candidate's CPU time (read from /proc by the judge), with an
+// RLIMIT_CPU backstop, so verdicts do not change with machine load.
 #ifndef COHORT_WORKER_EVAL_CODE_EXEC_H_
 #define COHORT_WORKER_EVAL_CODE_EXEC_H_
 
@@ -38,16 +38,13 @@ struct HarnessRun {
   sandbox::SandboxResult sandbox;
 };
 
-// Runs the harness on `task` (a JSON object text, see code_harness.py)
-// through the Python fork server; `lcb` preloads what LiveCodeBench's
-// programs import.
-HarnessRun RunHarness(const std::string& task_json, const sandbox::Limits& limits,
-                      bool lcb = false);
-
-// `task` (an object) with the raw JSON `row` spliced in as "problem": the
-// dataset row reaches Python untouched (HumanEval+ inputs hold integers
-// wider than 64 bits, which nlohmann would round to doubles).
-std::string SpliceProblem(const nlohmann::json& task, absl::string_view row);
+// Runs the harness on `task` (a JSON object, see code_harness.py) through
+// the Python fork server; a non-empty `problem_row` (raw JSON text) is
+// spliced in as "problem", so the dataset row reaches Python untouched
+// (HumanEval+ inputs hold integers wider than 64 bits, which nlohmann would
+// round to doubles). `lcb` preloads what LiveCodeBench's programs import.
+HarnessRun RunHarness(nlohmann::json task, absl::string_view problem_row,
+                      const sandbox::Limits& limits, bool lcb = false);
 
 // detail fields every code verdict has: toolchain pin, CPU and wall time,
 // how the sandbox ended, stderr tail.

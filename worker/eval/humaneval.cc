@@ -90,7 +90,7 @@ Verdict ScoreHumanEval(const Problem& problem, absl::string_view completion,
   limits.cpu = absl::Seconds(6);  // 3 s for the program, the rest for startup
   limits.wall = absl::Seconds(60);
   Verdict v = FromHarness(
-      RunHarness(SpliceProblem(task, problem.meta.value("row", "{}")), limits));
+      RunHarness(task, problem.meta.value("row", "{}"), limits));
   v.passed = v.detail.value("status", "") == "passed";
   return v;
 }
@@ -106,7 +106,7 @@ Verdict ScoreHumanEvalPlus(const Problem& problem, absl::string_view completion,
   limits.cpu = absl::Seconds(300);
   limits.wall = absl::Seconds(900);
   Verdict v = FromHarness(
-      RunHarness(SpliceProblem(task, problem.meta.value("row", "{}")), limits));
+      RunHarness(task, problem.meta.value("row", "{}"), limits));
   v.passed = v.detail.value("status", "") == "passed";
   return v;
 }

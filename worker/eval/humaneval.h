@@ -32,8 +32,8 @@
 
 namespace cohort::worker::eval {
 
-inline constexpr char kHumanEvalScorerVersion[] = "humaneval-exec-1";
-inline constexpr char kHumanEvalPlusScorerVersion[] = "humanevalplus-evalplus-1";
+inline constexpr char kHumanEvalScorerVersion[] = "humaneval-exec-2";
+inline constexpr char kHumanEvalPlusScorerVersion[] = "humanevalplus-evalplus-2";
 
 // Rows keep the dataset line verbatim in meta["row"] for the harness.
 absl::StatusOr<std::vector<Problem>> LoadHumanEval(const std::string& path,

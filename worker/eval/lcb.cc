@@ -255,8 +255,7 @@ Verdict ScoreLcb(const Problem& problem, absl::string_view completion, const Ben
   limits.cpu = absl::Seconds(whole);
   limits.wall = absl::Seconds(3 * whole + 30);
   limits.file_size = int64_t{256} << 20;
-  HarnessRun run = RunHarness(task.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-                              limits, /*lcb=*/true);
+  HarnessRun run = RunHarness(task, "", limits, /*lcb=*/true);
   if (run.ok) {
     v.detail = run.result;
   } else {

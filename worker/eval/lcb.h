@@ -34,7 +34,7 @@
 
 namespace cohort::worker::eval {
 
-inline constexpr char kLcbScorerVersion[] = "lcb-testing-util-1";
+inline constexpr char kLcbScorerVersion[] = "lcb-testing-util-2";
 
 absl::StatusOr<std::vector<Problem>> LoadLcb(const std::string& path,
                                              const BenchSettings& settings);

@@ -109,7 +109,6 @@ TEST(LcbScoreTest, GradesCallBasedAndStdinProblems) {
   std::string good_fn = "class Solution:\n    def push(self, a, b):\n        return tuple(a + [b])";
   std::string bad_fn = "class Solution:\n    def push(self, a, b):\n        return a";
   std::string good_io = "n = int(input())\nprint(sum(map(int, input().split())))";  // "6" == "6.0"
-  std::string slow_io = "while True:\n    pass";
   EXPECT_TRUE(ScoreLcb((*problems)[0], fence(good_fn), settings).passed);
   Verdict bad = ScoreLcb((*problems)[0], fence(bad_fn), settings);
   EXPECT_FALSE(bad.passed);
@@ -117,6 +116,21 @@ TEST(LcbScoreTest, GradesCallBasedAndStdinProblems) {
   Verdict io = ScoreLcb((*problems)[1], fence(good_io), settings);
   EXPECT_TRUE(io.passed) << io.detail.dump();
   EXPECT_FALSE(ScoreLcb((*problems)[1], "no code at all", settings).passed);
+  // Forgeries: an object equal to everything, the harness's own emit, and a
+  // clean exit with the expected output already printed.
+  std::string equal_fn =
+      "class Equal:\n    def __eq__(self, other):\n        return True\n"
+      "class Solution:\n    def push(self, a, b):\n        return Equal()";
+  Verdict equal = ScoreLcb((*problems)[0], fence(equal_fn), settings);
+  EXPECT_FALSE(equal.passed) << equal.detail.dump();
+  std::string emit_io =
+      "import sys\nsys.modules['cohort_harness'].emit({'status': 'passed', 'results': [True], "
+      "'error_code': None, 'error_message': ''})";
+  Verdict emitted = ScoreLcb((*problems)[1], fence(emit_io), settings);
+  EXPECT_FALSE(emitted.passed) << emitted.detail.dump();
+  std::string exit_io = "import os\nprint(6)\nos._exit(0)";
+  Verdict exited = ScoreLcb((*problems)[1], fence(exit_io), settings);
+  EXPECT_FALSE(exited.passed) << exited.detail.dump();
 }
 
 // A dataset in the code_generation_lite layout with one row per id

@@ -9,8 +9,10 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/random.h"
 #include "common/status_macros.h"
 #include "re2/re2.h"
 #include "worker/eval/code_exec.h"
@@ -23,6 +25,7 @@ namespace {
 
 constexpr char kTemplate[] = "multipl_e_chat_v1";
 constexpr char kExtractor[] = "multipl_e_chat_to_body";
+constexpr size_t kRecordedOutput = 2048;
 
 std::string LongestFence(absl::string_view text, std::string* rule) {
   static const re2::RE2* fence = new re2::RE2("(?s)```[a-zA-Z0-9_+-]*\\n(.*?)```");
@@ -71,7 +74,9 @@ absl::StatusOr<sandbox::SandboxResult> Step(const std::string& workdir,
   spec.limits.processes = 512;     // JVMs and rustc are multi-threaded
   spec.limits.address_space = 0;   // JVM and V8 reserve far more than they use
   spec.limits.memory = int64_t{4} << 30;
-  spec.limits.output_limit = 2048;  // safe_subprocess's cap
+  // Enough for the marker after what a program prints; 2,048 bytes
+  // (safe_subprocess's cap) are recorded.
+  spec.limits.output_limit = 64 << 10;
   return sandbox::RunSandboxed(spec);
 }
 
@@ -124,11 +129,54 @@ Verdict SandboxError(Verdict v, const absl::Status& status) {
   return v;
 }
 
-void Finish(const sandbox::SandboxResult& r, const std::string& status, Verdict* v) {
+// The tests with `marker` printed after the last one: Rust's and Java's
+// main() become a function main() calls before printing; JavaScript's
+// top-level tests are followed by the print. Empty when the tests do not
+// have the shape every MultiPL-E row has.
+std::string TestsThenMarker(const std::string& language, const std::string& tests,
+                            const std::string& marker) {
+  std::string out = tests;
+  if (language == "rs") {
+    const std::string kMain = "fn main() {";
+    size_t at = out.find(kMain);
+    if (at == std::string::npos) return "";
+    out.replace(at, kMain.size(), "fn cohort_tests() {");
+    absl::StrAppend(&out, "\nfn main() {\n    cohort_tests();\n    println!(\"", marker,
+                    "\");\n}\n");
+  } else if (language == "java") {
+    const std::string kMain = "public static void main(String[] args) {";
+    size_t at = out.find(kMain);
+    if (at == std::string::npos) return "";
+    out.replace(at, kMain.size(),
+                absl::StrCat(kMain, "\n        cohortTests(args);\n        System.out.println(\"",
+                             marker,
+                             "\");\n    }\n    public static void cohortTests(String[] args) {"));
+  } else {
+    absl::StrAppend(&out, "\nconsole.log(\"", marker, "\");\n");
+  }
+  return out;
+}
+
+// stdout as the program's own: without the marker line, at most
+// safe_subprocess's 2,048 bytes.
+std::string RemoveMarker(const std::string& out, const std::string& marker) {
+  std::string text = absl::StrReplaceAll(out, {{marker + "\n", ""}});
+  if (text.size() > kRecordedOutput) text.resize(kRecordedOutput);
+  return text;
+}
+
+void Finish(const sandbox::SandboxResult& r, const std::string& status,
+            const std::string& marker, Verdict* v) {
   v->detail["status"] = status;
   v->detail["exit_code"] = r.exit_code;
-  v->detail["stdout"] = r.stdout_data;
+  v->detail["stdout"] = RemoveMarker(r.stdout_data, marker);
   v->passed = status == "OK";
+}
+
+// True when the last non-blank line of a complete stdout is the marker.
+bool EndsWithMarker(const sandbox::SandboxResult& r, const std::string& marker) {
+  return !r.stdout_truncated &&
+         absl::StripAsciiWhitespace(LastNonBlankLine(r.stdout_data)) == marker;
 }
 
 }  // namespace
@@ -200,24 +248,30 @@ Verdict ScoreMultiplE(const Problem& problem, absl::string_view completion,
   Plan plan = PlanFor(language);
   ScratchDir dir;
   if (dir.path().empty()) return SandboxError(v, absl::InternalError("mkdtemp failed"));
-  std::ofstream(dir.path() + "/" + plan.file, std::ios::binary)
-      << prompt << v.extracted << problem.meta.value("tests", "");
+  const std::string marker = absl::StrCat("cohort-tests-done-", SecureRandomHex(16));
+  std::string tests = TestsThenMarker(language, problem.meta.value("tests", ""), marker);
+  if (tests.empty()) {
+    return SandboxError(v, absl::InvalidArgumentError(
+                               "the tests have no main() to follow with the completion marker"));
+  }
+  std::ofstream(dir.path() + "/" + plan.file, std::ios::binary) << prompt << v.extracted << tests;
   v.detail["toolchain"] = sandbox::ToolchainPin(sandbox::FindToolchain(toolchain));
   if (!plan.compile.empty()) {
     absl::StatusOr<sandbox::SandboxResult> c = Step(dir.path(), plan.compile, true, plan.ro_paths);
     if (!c.ok()) return SandboxError(v, c.status());
     if (!c->Succeeded()) {
-      Finish(*c, c->cpu_exceeded || c->timed_out ? "Timeout" : "SyntaxError", &v);
+      Finish(*c, c->cpu_exceeded || c->timed_out ? "Timeout" : "SyntaxError", marker, &v);
       RecordRun(*c, toolchain, &v.detail);
       return v;
     }
   }
   absl::StatusOr<sandbox::SandboxResult> r = Step(dir.path(), plan.run, false, plan.ro_paths);
   if (!r.ok()) return SandboxError(v, r.status());
-  std::string status = r->cpu_exceeded || r->timed_out ? "Timeout"
-                       : r->Succeeded()                ? "OK"
-                                                       : "Exception";
-  Finish(*r, status, &v);
+  std::string status = r->cpu_exceeded || r->timed_out      ? "Timeout"
+                       : !r->Succeeded()                    ? "Exception"
+                       : EndsWithMarker(*r, marker)         ? "OK"
+                                                            : "TestsNotRun";
+  Finish(*r, status, marker, &v);
   RecordRun(*r, language == "java" ? "java" : toolchain, &v.detail);
   return v;
 }

@@ -13,8 +13,14 @@
 //   java  javac -encoding UTF8 -cp javatuples.jar, then java -ea
 //   js    node /task/main.js
 // compile: 60 s CPU; run: 15 s CPU (MultiPL-E's 15 s, as CPU time).
-// Statuses OK | SyntaxError (compile failed) | Exception | Timeout; passed
-// iff OK.
+// Statuses OK | SyntaxError (compile failed) | Exception | Timeout |
+// TestsNotRun; passed iff OK. Upstream passes a program whose exit code is
+// 0, so a completion that exits (process.exit(0), std::process::exit(0),
+// System.exit(0)) before the tests would pass; here the tests are followed
+// by a line with a per-run marker the program cannot know in advance, and
+// OK needs exit 0 and that marker as the last line of stdout (TestsNotRun
+// otherwise). A program that reads its own source or binary to find the
+// marker is not stopped by this; the marker stops exiting early.
 #ifndef COHORT_WORKER_EVAL_MULTIPL_E_H_
 #define COHORT_WORKER_EVAL_MULTIPL_E_H_
 
@@ -27,7 +33,7 @@
 
 namespace cohort::worker::eval {
 
-inline constexpr char kMultiplEScorerVersion[] = "multipl-e-exec-1";
+inline constexpr char kMultiplEScorerVersion[] = "multipl-e-exec-2";
 
 absl::StatusOr<std::vector<Problem>> LoadMultiplE(const std::string& path,
                                                   const BenchSettings& settings);
