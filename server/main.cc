@@ -199,6 +199,9 @@ int main(int argc, char** argv) {
                  "write the bound port here once serving");
   app.add_option("--metrics-listen", flags.metrics_listen,
                  "host:port to serve Prometheus /metrics on (default: off)");
+  app.add_option("--shared-root", flags.server.shared_roots,
+                 "a folder (repeatable) under which clients may register shared-path inputs; "
+                 "none: only admin tokens may");
   app.add_option("--tls-cert", flags.server.tls_cert_file, "server certificate (PEM)");
   app.add_option("--tls-key", flags.server.tls_key_file, "server private key (PEM)");
   app.add_flag("--insecure-plaintext", flags.server.insecure_plaintext,

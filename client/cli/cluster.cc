@@ -107,7 +107,9 @@ absl::StatusOr<int> WaitForPort(const std::string& port_file, pid_t pid) {
 std::vector<std::string> CohortdArgv(const ClusterOptions& o, const std::string& dir) {
   std::vector<std::string> argv = {Sibling("cohortd"), "--listen",  o.listen,
                                    "--state-dir",      dir,         "--port-file",
-                                   dir + "/port"};
+                                   dir + "/port",
+                                   // One user's machine: clients may register any path.
+                                   "--shared-root", "/"};
   if (o.insecure_plaintext) argv.push_back("--insecure-plaintext");
   return argv;
 }
@@ -232,7 +234,10 @@ absl::Status Up(const ClusterOptions& o) {
     fs::create_directories(wdir, ec);
     std::vector<std::string> argv = {Sibling("cohort-worker"), "run", "--coordinator", address,
                                      "--token-file", dir + "/worker.token", "--state-dir", wdir,
-                                     "--worker-id", absl::StrCat("local-", i)};
+                                     "--worker-id", absl::StrCat("local-", i),
+                                     // One user's cluster on one machine: any folder that
+                                     // user reads (inputs are still digest-checked).
+                                     "--shared-root", "/"};
     if (o.gpus_per_worker > 0) {
       argv.insert(argv.end(), {"--gpus", std::to_string(o.gpus_per_worker)});
     }

@@ -1,5 +1,7 @@
 // The client-facing Coordinator service.
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/json_util.h"
 #include "server/jobgraph/plan.h"
@@ -23,6 +25,24 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
 absl::Status Authorize(Coordinator& coordinator,
                        const grpc::CallbackServerContext* context,
                        std::initializer_list<const char*> roles) {
+  return AuthorizeRole(coordinator, context, roles).status();
+}
+
+absl::Status CheckSharedPathRegistration(const std::string& role, const std::string& path,
+                                         const std::vector<std::string>& roots) {
+  if (role == "admin") return absl::OkStatus();
+  for (const std::string& root : roots) {
+    std::string dir = std::string(absl::StripSuffix(root, "/"));
+    if (dir.empty() || path == dir || absl::StartsWith(path, dir + "/")) return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(absl::StrCat(
+      "shared path ", path, " is outside cohortd's --shared-root folders",
+      roots.empty() ? " (none set: only an admin token may register shared paths)" : ""));
+}
+
+absl::StatusOr<std::string> AuthorizeRole(Coordinator& coordinator,
+                                          const grpc::CallbackServerContext* context,
+                                          std::initializer_list<const char*> roles) {
   const auto& metadata = context->client_metadata();
   auto it = metadata.find("authorization");
   std::string token;
@@ -36,7 +56,7 @@ absl::Status Authorize(Coordinator& coordinator,
   absl::StatusOr<std::string> role = coordinator.Authenticate(token);
   if (!role.ok()) return role.status();
   for (const char* allowed : roles) {
-    if (*role == allowed) return absl::OkStatus();
+    if (*role == allowed) return role;
   }
   return absl::PermissionDeniedError(
       absl::StrCat("a ", *role, " token may not call this method"));
@@ -228,15 +248,19 @@ grpc::ServerUnaryReactor* CoordinatorService::GetStepLog(
 grpc::ServerUnaryReactor* CoordinatorService::RegisterArtifacts(
     grpc::CallbackServerContext* context, const v1::RegisterArtifactsRequest* request,
     v1::RegisterArtifactsResponse* response) {
-  if (absl::Status s = Authorize(coordinator_, context, kClientRoles); !s.ok()) {
-    return Finish(context, s);
-  }
+  absl::StatusOr<std::string> role = AuthorizeRole(coordinator_, context, kClientRoles);
+  if (!role.ok()) return Finish(context, role.status());
   if (absl::Status s = CheckRegisterArtifactsLimits(*request); !s.ok()) {
     return Finish(context, s);
   }
   uint32_t added = 0;
   for (const v1::Artifact& a : request->artifacts()) {
     if (absl::Status s = ValidateArtifact(a, "artifact"); !s.ok()) return Finish(context, s);
+    for (const v1::ArtifactLocation& where : a.locations()) {
+      if (!where.has_shared_path()) continue;
+      absl::Status s = CheckSharedPathRegistration(*role, where.shared_path(), shared_roots_);
+      if (!s.ok()) return Finish(context, s);
+    }
   }
   for (const v1::Artifact& a : request->artifacts()) {
     v1::StepOutput wrapped;

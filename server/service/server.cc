@@ -121,7 +121,7 @@ absl::Status CohortServer::Start() {
   if (!credentials.ok()) return credentials.status();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  coordinator_service_ = std::make_unique<CoordinatorService>(coordinator_);
+  coordinator_service_ = std::make_unique<CoordinatorService>(coordinator_, options_.shared_roots);
   gateway_service_ = std::make_unique<WorkerGatewayService>(coordinator_);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options_.listen, *credentials, &port_);

@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -46,6 +47,9 @@ struct ServerOptions {
   // Plaintext on an address other than loopback is refused unless this is
   // set: tokens and results would cross the network in the clear.
   bool insecure_plaintext = false;
+  // Folders under which clients may register shared-path artifacts
+  // (CheckSharedPathRegistration); admins may register any path.
+  std::vector<std::string> shared_roots;
   absl::Duration tick = absl::Milliseconds(100);
   // Called once per finished RPC, on a gRPC thread: the full method name
   // ("/cohort.v1.WorkerGateway/Lease"), the gRPC status code and the time

@@ -11,8 +11,11 @@
 #include <initializer_list>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "cohort/v1/coordinator.grpc.pb.h"
 #include "cohort/v1/worker.grpc.pb.h"
@@ -26,6 +29,18 @@ namespace cohort::server {
 absl::Status Authorize(Coordinator& coordinator,
                        const grpc::CallbackServerContext* context,
                        std::initializer_list<const char*> roles);
+// Authorize, returning the caller's role.
+absl::StatusOr<std::string> AuthorizeRole(Coordinator& coordinator,
+                                          const grpc::CallbackServerContext* context,
+                                          std::initializer_list<const char*> roles);
+
+// OK when a caller of `role` may register an artifact readable at the
+// absolute `path` of a shared filesystem: an admin anywhere, a client only
+// under one of `roots` (cohortd --shared-root; none: admins only). A client
+// could otherwise point workers at any file of their machines; the workers
+// check every path against their own roots and the digest as well.
+absl::Status CheckSharedPathRegistration(const std::string& role, const std::string& path,
+                                         const std::vector<std::string>& roots);
 
 // Gives each call of one method its request and response on a protobuf
 // arena of their own, freed whole when the call ends. A 10^5-step campaign
@@ -61,8 +76,9 @@ class SubmitCall;  // one SubmitCampaign call's reactor
 
 class CoordinatorService final : public v1::Coordinator::CallbackService {
  public:
-  explicit CoordinatorService(Coordinator& coordinator)
-      : coordinator_(coordinator) {
+  // `shared_roots`: where clients may register shared-path artifacts.
+  CoordinatorService(Coordinator& coordinator, std::vector<std::string> shared_roots)
+      : coordinator_(coordinator), shared_roots_(std::move(shared_roots)) {
     SetMessageAllocatorFor_SubmitCampaign(&submit_messages_);
   }
 
@@ -112,6 +128,7 @@ class CoordinatorService final : public v1::Coordinator::CallbackService {
                                            const std::string& id,
                                            v1::Campaign* response);
   Coordinator& coordinator_;
+  const std::vector<std::string> shared_roots_;
   ArenaMessageAllocator<v1::SubmitCampaignRequest, v1::SubmitCampaignResponse>
       submit_messages_;
 };

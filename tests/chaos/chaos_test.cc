@@ -93,7 +93,8 @@ class Coordinator {
   absl::Status Start() {
     SubprocessOptions options;
     options.argv = {BinDir() + "/cohortd", "--listen", address(), "--state-dir", state_dir_,
-                    "--lease-seconds", "4", "--heartbeat-seconds", "1", "--log-level", "warn"};
+                    "--lease-seconds", "4", "--heartbeat-seconds", "1", "--log-level", "warn",
+                    "--shared-root", "/"};
     options.stderr_path = state_dir_ + "/cohortd.log";
     // The port may linger briefly after a kill; retry the bind.
     for (int attempt = 0; attempt < 50; ++attempt) {

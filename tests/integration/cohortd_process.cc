@@ -1,5 +1,7 @@
 #include "tests/integration/cohortd_process.h"
 
+#include <algorithm>
+
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -47,6 +49,12 @@ absl::Status CohortdProcess::Start() {
   std::string listen = "127.0.0.1:" + std::to_string(port_);
   options.argv = {BinDir() + "/cohortd", "--listen", listen, "--state-dir",
                   state_dir_, "--port-file", port_file, "--log-level", "warn"};
+  // One user's test machine: clients may register any shared path, unless
+  // the test sets the roots itself.
+  if (std::find(extra_flags_.begin(), extra_flags_.end(), "--shared-root") ==
+      extra_flags_.end()) {
+    options.argv.insert(options.argv.end(), {"--shared-root", "/"});
+  }
   options.argv.insert(options.argv.end(), extra_flags_.begin(), extra_flags_.end());
   options.stderr_path = state_dir_ + "/cohortd.log";
   if (absl::Status s = process_.Start(options); !s.ok()) return s;

@@ -143,6 +143,34 @@ TEST_F(SecurityIntegrationTest, RevokedTokenIsRefusedAtOnce) {
   EXPECT_THAT(bad.stderr_data, HasSubstr("'soon'"));
 }
 
+// The confidentiality and poisoning probes of shared paths, at cohortd: a
+// client may register a shared path only under --shared-root; an admin
+// anywhere (workers still check every path and digest: SharedInputVerifier).
+TEST_F(SecurityIntegrationTest, ClientsRegisterSharedPathsOnlyUnderTheSharedRoot) {
+  Start({"--shared-root", "/srv/cohort/shared"});
+  ASSERT_OK_AND_ASSIGN(std::string client, cohortd_->CreateToken("client"));
+  ASSERT_OK_AND_ASSIGN(std::string admin, cohortd_->CreateToken("admin"));
+  auto register_at = [&](const std::string& token, const std::string& path) {
+    v1::RegisterArtifactsRequest reg;
+    v1::Artifact* artifact = reg.add_artifacts();
+    artifact->set_digest(kDigest);
+    artifact->add_locations()->set_shared_path(path);
+    v1::RegisterArtifactsResponse response;
+    return client_->RegisterArtifacts(CohortdProcess::Context(token).get(), reg, &response);
+  };
+  for (const std::string& path : {std::string("/home/worker/.ssh/id_ed25519"),
+                                  std::string("/srv/cohort/shared-not/x"),
+                                  std::string("/srv/cohort")}) {
+    grpc::Status refused = register_at(client, path);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED) << path;
+    EXPECT_THAT(refused.error_message(), HasSubstr("outside cohortd's --shared-root")) << path;
+  }
+  grpc::Status inside = register_at(client, "/srv/cohort/shared/datasets/gsm8k.jsonl");
+  EXPECT_TRUE(inside.ok()) << inside.error_message();
+  grpc::Status by_admin = register_at(admin, "/data/elsewhere/model");
+  EXPECT_TRUE(by_admin.ok()) << by_admin.error_message();
+}
+
 // Names and paths from a client or a worker that would leave a folder are
 // refused with INVALID_ARGUMENT naming the problem, and nothing is stored.
 TEST_F(SecurityIntegrationTest, CohortdRefusesUnsafeNamesAndPaths) {

@@ -328,6 +328,31 @@ TEST_F(WorkerIntegrationTest, QuantizeWithWrongExpertCountFailsTheStep) {
       << quantize->last_error();
 }
 
+// The poisoning probe: a client registers a digest at a path whose bytes
+// are not those bytes (here: changed after registering). The worker checks
+// the digest before the step reads the file, and the step fails naming both
+// digests instead of running on the doctored copy.
+TEST_F(WorkerIntegrationTest, ASharedInputWhoseBytesDoNotMatchItsDigestFailsTheStep) {
+  std::string copy = dir_.Join("contrib-copy.json");
+  fs::copy_file(dir_.Join("contrib.json"), copy);
+  std::ofstream(copy, std::ios::app) << " ";
+  std::string registered = Register(copy, false);
+  std::ofstream(copy, std::ios::app) << " ";  // doctored after registering
+  auto a = StartWorker("wa", {});
+  v1::CampaignSpec spec;
+  spec.set_name("poisoned");
+  auto* dm = AddStep(&spec, "dropmap", v1::STEP_KIND_DROPMAP,
+                     R"({"flags": {"target": 6, "protect_top": 1}})", {});
+  FromArtifact(dm, "contrib", registered);
+  v1::Campaign campaign = WaitFinished(Submit(spec), absl::Seconds(60));
+  EXPECT_EQ(campaign.state(), v1::CAMPAIGN_STATE_FAILED);
+  const v1::Step* step = StepNamed(campaign, "dropmap");
+  ASSERT_NE(step, nullptr);
+  EXPECT_EQ(step->state(), v1::STEP_STATE_FAILED);
+  EXPECT_THAT(step->last_error(), ::testing::HasSubstr("contrib-copy.json has digest sha256:"));
+  EXPECT_THAT(step->last_error(), ::testing::HasSubstr(registered));
+}
+
 TEST_F(WorkerIntegrationTest, WorkerKilledAfterFinishingShipsItsSpoolOnRestart) {
   // The coordinator is down while the worker finishes: the completion waits
   // in the spool, survives a kill -9 of the worker, and lands after both

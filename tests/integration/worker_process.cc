@@ -17,6 +17,7 @@ absl::Status WorkerProcess::Start() {
                   "--slots", std::to_string(spec_.slots),
                   "--llama-cpp-dir", COHORT_FAKES_DIR,
                   "--drain-seconds", "5",
+                  "--shared-root", "/",
                   "--gpus", std::to_string(spec_.gpus)};
   if (!spec_.labels.empty()) {
     options.argv.push_back("--labels");

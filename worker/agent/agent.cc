@@ -439,10 +439,19 @@ absl::StatusOr<std::map<std::string, std::string>> Agent::ResolveInputs(
         absl::StrCat("input ", input.name(), " (", digest, ") has no reachable location"));
     for (int i = 0; artifact != nullptr && i < artifact->locations_size(); ++i) {
       const v1::ArtifactLocation& where = artifact->locations(i);
-      std::error_code ec;
-      if (where.has_shared_path() && fs::exists(where.shared_path(), ec)) {
-        paths[input.name()] = where.shared_path();
-        break;
+      if (where.has_shared_path()) {
+        // Anyone with a client token can register any digest at any path:
+        // only a path under --shared-root with the registered bytes is used.
+        absl::Status verified =
+            shared_inputs_.Verify(where.shared_path(), digest, artifact->size_bytes());
+        if (verified.ok()) {
+          paths[input.name()] = where.shared_path();
+          break;
+        }
+        spdlog::warn("input {}: {}", input.name(), std::string(verified.message()));
+        last = absl::FailedPreconditionError(
+            absl::StrCat("input ", input.name(), ": ", verified.message()));
+        continue;
       }
       if (where.has_worker_id() && !where.endpoint().empty() &&
           where.worker_id() != worker_id_) {

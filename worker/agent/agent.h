@@ -30,6 +30,7 @@
 #include "cohort/v1/worker.grpc.pb.h"
 #include "worker/agent/spool.h"
 #include "worker/artifacts/artifact_store.h"
+#include "worker/artifacts/shared_inputs.h"
 #include "worker/exec/executor.h"
 
 namespace grpc {
@@ -65,6 +66,10 @@ struct AgentOptions {
   std::string tls_ca_file;
   std::string tls_cert_file;
   std::string tls_key_file;
+  // Folders whose files steps may read as shared-path inputs (each checked
+  // against its digest first: artifacts/shared_inputs.h); none: no shared
+  // paths.
+  std::vector<std::string> shared_roots;
 };
 
 // kInvalidArgument naming what is missing when the worker's TLS flags would
@@ -146,6 +151,7 @@ class Agent {
   std::string worker_id_;
   std::unique_ptr<Spool> spool_;
   std::unique_ptr<ArtifactStore> store_;
+  SharedInputVerifier shared_inputs_{options_.shared_roots};
   std::unique_ptr<v1::WorkerGateway::Stub> gateway_;
   std::unique_ptr<grpc::Server> artifact_server_;
   std::unique_ptr<class ArtifactServiceImpl> artifact_service_;

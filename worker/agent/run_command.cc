@@ -222,6 +222,10 @@ void AddRunCommand(CLI::App& app, CommandFn* selected) {
   cmd->add_option("--drain-seconds", flags->drain_seconds,
                   "on SIGTERM, time to finish running steps before handing them back")
       ->capture_default_str();
+  cmd->add_option("--shared-root", flags->agent.shared_roots,
+                  "a folder (repeatable) whose files steps may read as shared-path inputs, "
+                  "each checked against its registered digest; none: no shared paths")
+      ->check(CLI::ExistingDirectory);
   cmd->add_option("--tls-ca", flags->agent.tls_ca_file,
                   "CA certificate (PEM): reach cohortd and peers over TLS");
   cmd->add_option("--tls-cert", flags->agent.tls_cert_file,
