@@ -69,7 +69,7 @@ void Coordinator::ServeWaiters(Deferred& deferred) {
 absl::StatusOr<SubmitOutcome> Coordinator::Submit(
     const std::string& name, const std::string& spec_json, int priority,
     const std::string& idempotency_key, const std::vector<NodeSpec>& nodes,
-    bool dry_run, std::vector<PlannedStep>* planned, bool rerun) {
+    bool dry_run, std::vector<PlannedStep>* planned, bool rerun, const std::string& owner) {
   COHORT_ASSIGN_OR_RETURN(
       std::unique_ptr<CampaignPlanner> planner,
       CampaignPlanner::Create(nodes, options_.default_max_attempts));
@@ -92,10 +92,10 @@ absl::StatusOr<SubmitOutcome> Coordinator::Submit(
     } else if (background != nullptr) {
       outcome = store_->SubmitCampaign(
           name, spec_json, priority, idempotency_key, background->steps(),
-          clock_.Now(), rerun, [&](size_t n) { return background->WaitFor(n); });
+          clock_.Now(), rerun, [&](size_t n) { return background->WaitFor(n); }, owner);
     } else {
       outcome = store_->SubmitCampaign(name, spec_json, priority, idempotency_key,
-                                       steps, clock_.Now(), rerun);
+                                       steps, clock_.Now(), rerun, nullptr, owner);
     }
     if (outcome.ok() && !dry_run) AfterChange(deferred);
   }
@@ -115,9 +115,10 @@ absl::StatusOr<CampaignRecord> Coordinator::GetCampaign(const std::string& id) {
   return store_->GetCampaign(id);
 }
 
-absl::StatusOr<std::vector<CampaignRecord>> Coordinator::ListCampaigns(int limit) {
+absl::StatusOr<std::vector<CampaignRecord>> Coordinator::ListCampaigns(
+    int limit, const std::optional<std::string>& owner) {
   absl::MutexLock lock(&mu_);
-  return store_->ListCampaigns(limit);
+  return store_->ListCampaigns(limit, owner);
 }
 
 absl::StatusOr<std::vector<StepRecord>> Coordinator::CampaignSteps(
@@ -129,6 +130,11 @@ absl::StatusOr<std::vector<StepRecord>> Coordinator::CampaignSteps(
 absl::StatusOr<StepRecord> Coordinator::GetStep(const std::string& key) {
   absl::MutexLock lock(&mu_);
   return store_->GetStep(key);
+}
+
+absl::StatusOr<std::vector<std::string>> Coordinator::OwnersOfStep(const std::string& key) {
+  absl::MutexLock lock(&mu_);
+  return store_->OwnersOfStep(key);
 }
 
 absl::Status Coordinator::Cancel(const std::string& id) {
@@ -342,10 +348,19 @@ absl::StatusOr<std::string> Coordinator::CreateToken(
 }
 
 absl::StatusOr<std::string> Coordinator::Authenticate(const std::string& token) {
+  COHORT_ASSIGN_OR_RETURN(Caller caller, Identify(token));
+  return caller.role;
+}
+
+absl::StatusOr<Coordinator::Caller> Coordinator::Identify(const std::string& token) {
   if (token.empty()) return absl::UnauthenticatedError("missing bearer token");
   std::string hash = Sha256Hex(token);
   absl::MutexLock lock(&mu_);
-  return store_->RoleOfToken(hash, clock_.Now());
+  COHORT_ASSIGN_OR_RETURN(TokenRecord record, store_->TokenOf(hash, clock_.Now()));
+  Caller caller;
+  caller.role = record.role;
+  caller.identity = record.name.empty() ? "token " + record.hash.substr(0, 12) : record.name;
+  return caller;
 }
 
 Coordinator::Stats Coordinator::GetStats() {

@@ -68,11 +68,16 @@ class Coordinator {
                                        const std::vector<NodeSpec>& nodes,
                                        bool dry_run,
                                        std::vector<PlannedStep>* planned,
-                                       bool rerun = false);
+                                       bool rerun = false, const std::string& owner = "");
   absl::StatusOr<CampaignRecord> GetCampaign(const std::string& id);
-  absl::StatusOr<std::vector<CampaignRecord>> ListCampaigns(int limit);
+  // The newest `limit` campaigns; with `owner`, only its own and those
+  // without an owner.
+  absl::StatusOr<std::vector<CampaignRecord>> ListCampaigns(
+      int limit, const std::optional<std::string>& owner = std::nullopt);
   absl::StatusOr<std::vector<StepRecord>> CampaignSteps(const std::string& id);
   absl::StatusOr<StepRecord> GetStep(const std::string& key);
+  // The owners of the campaigns holding step `key`.
+  absl::StatusOr<std::vector<std::string>> OwnersOfStep(const std::string& key);
   absl::Status Cancel(const std::string& id);
   absl::Status Resume(const std::string& id);
   absl::Status Retry(const std::string& key);
@@ -132,6 +137,13 @@ class Coordinator {
   // The role of a presented token; kUnauthenticated when missing, unknown or
   // expired (the message says which).
   absl::StatusOr<std::string> Authenticate(const std::string& token);
+  // Who presents `token`: its role, and the identity campaigns are owned by
+  // (the token's name, else "token <first 12 hex of its id>").
+  struct Caller {
+    std::string role;
+    std::string identity;
+  };
+  absl::StatusOr<Caller> Identify(const std::string& token);
 
   // Counters for metrics.
   struct Stats {

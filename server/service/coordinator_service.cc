@@ -43,6 +43,22 @@ absl::Status CheckSharedPathRegistration(const std::string& role, const std::str
 absl::StatusOr<std::string> AuthorizeRole(Coordinator& coordinator,
                                           const grpc::CallbackServerContext* context,
                                           std::initializer_list<const char*> roles) {
+  COHORT_ASSIGN_OR_RETURN(Coordinator::Caller caller, AuthorizeCaller(coordinator, context, roles));
+  return caller.role;
+}
+
+absl::Status CheckOwner(const Coordinator::Caller& caller, const std::string& owner,
+                        const std::string& campaign_id) {
+  if (caller.role == "admin" || owner.empty() || owner == caller.identity) {
+    return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(
+      absl::StrCat("campaign ", campaign_id, " belongs to another client"));
+}
+
+absl::StatusOr<Coordinator::Caller> AuthorizeCaller(Coordinator& coordinator,
+                                                    const grpc::CallbackServerContext* context,
+                                                    std::initializer_list<const char*> roles) {
   const auto& metadata = context->client_metadata();
   auto it = metadata.find("authorization");
   std::string token;
@@ -53,13 +69,12 @@ absl::StatusOr<std::string> AuthorizeRole(Coordinator& coordinator,
       token = value.substr(kBearer.size());
     }
   }
-  absl::StatusOr<std::string> role = coordinator.Authenticate(token);
-  if (!role.ok()) return role.status();
+  COHORT_ASSIGN_OR_RETURN(Coordinator::Caller caller, coordinator.Identify(token));
   for (const char* allowed : roles) {
-    if (*role == allowed) return role;
+    if (caller.role == allowed) return caller;
   }
   return absl::PermissionDeniedError(
-      absl::StrCat("a ", *role, " token may not call this method"));
+      absl::StrCat("a ", caller.role, " token may not call this method"));
 }
 
 // A SubmitCampaign call. It keeps what the submit built (the campaign's
@@ -108,14 +123,16 @@ absl::Status CoordinatorService::Submit(grpc::CallbackServerContext* context,
                                         const v1::SubmitCampaignRequest& request,
                                         SubmitCall& call,
                                         v1::SubmitCampaignResponse* response) {
-  COHORT_RETURN_IF_ERROR(Authorize(coordinator_, context, kClientRoles));
+  COHORT_ASSIGN_OR_RETURN(Coordinator::Caller caller,
+                          AuthorizeCaller(coordinator_, context, kClientRoles));
   COHORT_RETURN_IF_ERROR(CheckSubmitLimits(request));
   COHORT_ASSIGN_OR_RETURN(call.nodes, NodesFromProto(request.spec()));
   COHORT_ASSIGN_OR_RETURN(
       call.outcome,
       coordinator_.Submit(request.spec().name(), request.spec().spec_json(),
                           request.spec().priority(), request.idempotency_key(),
-                          call.nodes, request.dry_run(), &call.planned, request.rerun()));
+                          call.nodes, request.dry_run(), &call.planned, request.rerun(),
+                          caller.identity));
   response->set_campaign_id(call.outcome.campaign_id);
   response->set_steps_cached(call.outcome.steps_cached);
   response->set_steps_to_run(call.outcome.steps_to_run);
@@ -144,7 +161,10 @@ grpc::ServerUnaryReactor* CoordinatorService::FinishCampaign(
 grpc::ServerUnaryReactor* CoordinatorService::GetCampaign(
     grpc::CallbackServerContext* context, const v1::GetCampaignRequest* request,
     v1::Campaign* response) {
-  if (absl::Status s = Authorize(coordinator_, context, kClientRoles); !s.ok()) {
+  absl::StatusOr<Coordinator::Caller> caller =
+      AuthorizeCaller(coordinator_, context, kClientRoles);
+  if (!caller.ok()) return Finish(context, caller.status());
+  if (absl::Status s = CheckCampaign(*caller, request->campaign_id()); !s.ok()) {
     return Finish(context, s);
   }
   if (request->include_steps()) {
@@ -159,12 +179,14 @@ grpc::ServerUnaryReactor* CoordinatorService::GetCampaign(
 grpc::ServerUnaryReactor* CoordinatorService::ListCampaigns(
     grpc::CallbackServerContext* context, const v1::ListCampaignsRequest* request,
     v1::ListCampaignsResponse* response) {
-  if (absl::Status s = Authorize(coordinator_, context, kClientRoles); !s.ok()) {
-    return Finish(context, s);
-  }
+  absl::StatusOr<Coordinator::Caller> caller =
+      AuthorizeCaller(coordinator_, context, kClientRoles);
+  if (!caller.ok()) return Finish(context, caller.status());
   int limit = request->limit() == 0 ? 100 : static_cast<int>(request->limit());
+  std::optional<std::string> owner;
+  if (caller->role != "admin") owner = caller->identity;
   absl::StatusOr<std::vector<CampaignRecord>> campaigns =
-      coordinator_.ListCampaigns(limit);
+      coordinator_.ListCampaigns(limit, owner);
   if (!campaigns.ok()) return Finish(context, campaigns.status());
   for (const CampaignRecord& c : *campaigns) CampaignToProto(c, response->add_campaigns());
   return Finish(context, absl::OkStatus());
@@ -173,7 +195,10 @@ grpc::ServerUnaryReactor* CoordinatorService::ListCampaigns(
 grpc::ServerUnaryReactor* CoordinatorService::CancelCampaign(
     grpc::CallbackServerContext* context, const v1::CampaignRef* request,
     v1::Campaign* response) {
-  if (absl::Status s = Authorize(coordinator_, context, kClientRoles); !s.ok()) {
+  absl::StatusOr<Coordinator::Caller> caller =
+      AuthorizeCaller(coordinator_, context, kClientRoles);
+  if (!caller.ok()) return Finish(context, caller.status());
+  if (absl::Status s = CheckCampaign(*caller, request->campaign_id()); !s.ok()) {
     return Finish(context, s);
   }
   if (absl::Status s = coordinator_.Cancel(request->campaign_id()); !s.ok()) {
@@ -185,7 +210,10 @@ grpc::ServerUnaryReactor* CoordinatorService::CancelCampaign(
 grpc::ServerUnaryReactor* CoordinatorService::ResumeCampaign(
     grpc::CallbackServerContext* context, const v1::CampaignRef* request,
     v1::Campaign* response) {
-  if (absl::Status s = Authorize(coordinator_, context, kClientRoles); !s.ok()) {
+  absl::StatusOr<Coordinator::Caller> caller =
+      AuthorizeCaller(coordinator_, context, kClientRoles);
+  if (!caller.ok()) return Finish(context, caller.status());
+  if (absl::Status s = CheckCampaign(*caller, request->campaign_id()); !s.ok()) {
     return Finish(context, s);
   }
   if (absl::Status s = coordinator_.Resume(request->campaign_id()); !s.ok()) {
@@ -197,7 +225,10 @@ grpc::ServerUnaryReactor* CoordinatorService::ResumeCampaign(
 grpc::ServerUnaryReactor* CoordinatorService::RetryStep(
     grpc::CallbackServerContext* context, const v1::RetryStepRequest* request,
     v1::Step* response) {
-  if (absl::Status s = Authorize(coordinator_, context, kClientRoles); !s.ok()) {
+  absl::StatusOr<Coordinator::Caller> caller =
+      AuthorizeCaller(coordinator_, context, kClientRoles);
+  if (!caller.ok()) return Finish(context, caller.status());
+  if (absl::Status s = CheckStep(*caller, request->step_key()); !s.ok()) {
     return Finish(context, s);
   }
   if (absl::Status s = coordinator_.Retry(request->step_key()); !s.ok()) {
@@ -207,6 +238,25 @@ grpc::ServerUnaryReactor* CoordinatorService::RetryStep(
   if (!step.ok()) return Finish(context, step.status());
   StepToProto(*step, response);
   return Finish(context, absl::OkStatus());
+}
+
+absl::Status CoordinatorService::CheckCampaign(const Coordinator::Caller& caller,
+                                               const std::string& id) {
+  if (caller.role == "admin") return absl::OkStatus();
+  COHORT_ASSIGN_OR_RETURN(CampaignRecord campaign, coordinator_.GetCampaign(id));
+  return CheckOwner(caller, campaign.owner, id);
+}
+
+absl::Status CoordinatorService::CheckStep(const Coordinator::Caller& caller,
+                                           const std::string& key) {
+  if (caller.role == "admin") return absl::OkStatus();
+  COHORT_ASSIGN_OR_RETURN(std::vector<std::string> owners, coordinator_.OwnersOfStep(key));
+  if (owners.empty()) return absl::NotFoundError(absl::StrCat("no step ", key));
+  for (const std::string& owner : owners) {
+    if (owner.empty() || owner == caller.identity) return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(
+      absl::StrCat("step ", key, " belongs to other clients' campaigns"));
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::ListWorkers(
@@ -229,7 +279,10 @@ grpc::ServerUnaryReactor* CoordinatorService::ListWorkers(
 grpc::ServerUnaryReactor* CoordinatorService::GetStepLog(
     grpc::CallbackServerContext* context, const v1::GetStepLogRequest* request,
     v1::GetStepLogResponse* response) {
-  if (absl::Status s = Authorize(coordinator_, context, kClientRoles); !s.ok()) {
+  absl::StatusOr<Coordinator::Caller> caller =
+      AuthorizeCaller(coordinator_, context, kClientRoles);
+  if (!caller.ok()) return Finish(context, caller.status());
+  if (absl::Status s = CheckStep(*caller, request->step_key()); !s.ok()) {
     return Finish(context, s);
   }
   absl::StatusOr<StepRecord> step = coordinator_.GetStep(request->step_key());
@@ -277,8 +330,13 @@ grpc::ServerUnaryReactor* CoordinatorService::RegisterArtifacts(
 grpc::ServerUnaryReactor* CoordinatorService::ListArtifacts(
     grpc::CallbackServerContext* context, const v1::ListArtifactsRequest* request,
     v1::ListArtifactsResponse* response) {
-  if (absl::Status s = Authorize(coordinator_, context, kClientRoles); !s.ok()) {
-    return Finish(context, s);
+  absl::StatusOr<Coordinator::Caller> caller =
+      AuthorizeCaller(coordinator_, context, kClientRoles);
+  if (!caller.ok()) return Finish(context, caller.status());
+  if (!request->campaign_id().empty()) {
+    if (absl::Status s = CheckCampaign(*caller, request->campaign_id()); !s.ok()) {
+      return Finish(context, s);
+    }
   }
   absl::StatusOr<std::vector<OutputArtifact>> artifacts =
       coordinator_.ListArtifacts(request->campaign_id());
@@ -300,13 +358,35 @@ grpc::ServerUnaryReactor* CoordinatorService::ListArtifacts(
 
 grpc::ServerWriteReactor<v1::Event>* CoordinatorService::Watch(
     grpc::CallbackServerContext* context, const v1::WatchRequest* request) {
-  absl::Status auth = Authorize(coordinator_, context, kClientRoles);
+  absl::StatusOr<Coordinator::Caller> caller =
+      AuthorizeCaller(coordinator_, context, kClientRoles);
+  absl::Status auth = caller.status();
+  if (auth.ok()) {
+    if (!request->campaign_id().empty()) {
+      auth = CheckCampaign(*caller, request->campaign_id());
+    } else if (caller->role != "admin") {
+      auth = absl::PermissionDeniedError(
+          "watching every campaign needs an admin token; watch one of yours by id");
+    }
+  }
   return NewWatchReactor(coordinator_, *request, auth);
 }
 
 grpc::ServerWriteReactor<v1::ProblemResult>* CoordinatorService::QueryResults(
     grpc::CallbackServerContext* context, const v1::QueryResultsRequest* request) {
-  absl::Status auth = Authorize(coordinator_, context, kClientRoles);
+  absl::StatusOr<Coordinator::Caller> caller =
+      AuthorizeCaller(coordinator_, context, kClientRoles);
+  absl::Status auth = caller.status();
+  if (auth.ok()) {
+    if (!request->campaign_id().empty()) {
+      auth = CheckCampaign(*caller, request->campaign_id());
+    } else if (!request->step_key().empty()) {
+      auth = CheckStep(*caller, request->step_key());
+    } else if (caller->role != "admin") {
+      auth = absl::PermissionDeniedError(
+          "results of every campaign need an admin token; ask for a campaign or a step");
+    }
+  }
   return NewResultsReactor(coordinator_, *request, auth);
 }
 

@@ -80,6 +80,8 @@ struct CampaignRecord {
   std::string spec_json;
   int priority = 0;
   int64_t unfinished = 0;
+  // The client identity that submitted it ('' before owners were kept).
+  std::string owner;
   absl::Time created;
   std::optional<absl::Time> finished;
 };
@@ -214,13 +216,20 @@ class CoordinatorStore {
   absl::StatusOr<SubmitOutcome> SubmitCampaign(
       const std::string& name, const std::string& spec_json, int priority,
       const std::string& idempotency_key, const std::vector<PlannedStep>& steps,
-      absl::Time now, bool rerun = false, const StepsReady& ready = nullptr);
+      absl::Time now, bool rerun = false, const StepsReady& ready = nullptr,
+      const std::string& owner = "");
+  // The owners of the campaigns that hold the step `key` (an unknown key:
+  // none).
+  absl::StatusOr<std::vector<std::string>> OwnersOfStep(const std::string& key);
   // Stores the tail of a step's log (bounded by the caller).
   absl::Status SetLogTail(const std::string& key, const std::string& tail);
   // Counts what SubmitCampaign would reuse, without writing.
   absl::StatusOr<SubmitOutcome> DryRun(const std::vector<PlannedStep>& steps);
   absl::StatusOr<CampaignRecord> GetCampaign(const std::string& id);
-  absl::StatusOr<std::vector<CampaignRecord>> ListCampaigns(int limit);
+  // The newest `limit` campaigns; with `owner`, only that owner's and
+  // those without one.
+  absl::StatusOr<std::vector<CampaignRecord>> ListCampaigns(
+      int limit, const std::optional<std::string>& owner = std::nullopt);
   absl::StatusOr<std::vector<StepRecord>> CampaignSteps(const std::string& id);
   absl::StatusOr<StepRecord> GetStep(const std::string& key);
   // Cancels the campaign's unfinished steps that no other running campaign
@@ -315,6 +324,7 @@ class CoordinatorStore {
   // The role of a token hash at `now`. kUnauthenticated for an unknown hash
   // ("unknown bearer token") and for an expired one (a message saying when
   // it expired), so callers can pass the status on unchanged.
+  absl::StatusOr<TokenRecord> TokenOf(const std::string& token_sha256, absl::Time now);
   absl::StatusOr<std::string> RoleOfToken(const std::string& token_sha256,
                                           absl::Time now);
   // Every token, oldest first (for `cohortd token list`).
@@ -420,7 +430,7 @@ class CoordinatorStore {
   absl::StatusOr<SubmitOutcome> SubmitInTransaction(
       const std::string& name, const std::string& spec_json, int priority,
       const std::string& idempotency_key, const std::vector<PlannedStep>& steps,
-      absl::Time now, bool rerun, const StepsReady& ready);
+      absl::Time now, bool rerun, const StepsReady& ready, const std::string& owner);
 
   // Which row holds each stored step's key: a key it does not know is
   // certainly new, and a campaign of new steps is submitted without looking

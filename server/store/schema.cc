@@ -301,11 +301,17 @@ constexpr const char* kMigration7 = R"sql(
 DROP INDEX steps_by_key_hash;
 )sql";
 
+// Campaigns belong to the client identity that submitted them (the token's
+// name, else its id); '' for campaigns submitted before owners existed.
+constexpr const char* kMigration8 = R"sql(
+ALTER TABLE campaigns ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+)sql";
+
 const std::vector<const char*>& Migrations() {
   static const std::vector<const char*> migrations = {kMigration1, kMigration2,
                                                       kMigration3, kMigration4,
                                                       kMigration5, kMigration6,
-                                                      kMigration7};
+                                                      kMigration7, kMigration8};
   return migrations;
 }
 

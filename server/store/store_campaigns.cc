@@ -74,6 +74,7 @@ CampaignRecord CampaignFromRow(const Statement& row) {
   c.unfinished = row.ColumnInt64(5);
   c.created = FromMicros(row.ColumnInt64(6));
   if (!row.ColumnIsNull(7)) c.finished = FromMicros(row.ColumnInt64(7));
+  c.owner = row.ColumnText(8);
   return c;
 }
 
@@ -100,7 +101,7 @@ class ForeignKeysOff {
 
 constexpr const char* kCampaignColumns =
     "SELECT id, name, state, spec_json, priority, unfinished, created_us, "
-    "finished_us FROM campaigns";
+    "finished_us, owner FROM campaigns";
 
 // StepKeyHash of each step's key, computed once per submit.
 std::vector<int64_t> KeyHashes(absl::Span<const PlannedStep> steps) {
@@ -294,7 +295,7 @@ absl::Status CoordinatorStore::SubmitChunk(absl::Span<const PlannedStep> chunk,
 absl::StatusOr<SubmitOutcome> CoordinatorStore::SubmitCampaign(
     const std::string& name, const std::string& spec_json, int priority,
     const std::string& idempotency_key, const std::vector<PlannedStep>& steps,
-    absl::Time now, bool rerun, const StepsReady& ready) {
+    absl::Time now, bool rerun, const StepsReady& ready, const std::string& owner) {
   // A submit links only rows it inserts or reads in its own transaction;
   // checking every link against its parent cost 0.1 s per 10^5 steps. (The
   // store's tests run PRAGMA foreign_key_check after every case.)
@@ -302,7 +303,7 @@ absl::StatusOr<SubmitOutcome> CoordinatorStore::SubmitCampaign(
   COHORT_RETURN_IF_ERROR(unchecked.TurnOff());
   step_index_.Mark();
   absl::StatusOr<SubmitOutcome> outcome = SubmitInTransaction(
-      name, spec_json, priority, idempotency_key, steps, now, rerun, ready);
+      name, spec_json, priority, idempotency_key, steps, now, rerun, ready, owner);
   if (outcome.ok()) {
     step_index_.Keep();
   } else {
@@ -314,16 +315,22 @@ absl::StatusOr<SubmitOutcome> CoordinatorStore::SubmitCampaign(
 absl::StatusOr<SubmitOutcome> CoordinatorStore::SubmitInTransaction(
     const std::string& name, const std::string& spec_json, int priority,
     const std::string& idempotency_key, const std::vector<PlannedStep>& steps,
-    absl::Time now, bool rerun, const StepsReady& ready) {
+    absl::Time now, bool rerun, const StepsReady& ready, const std::string& owner) {
   Transaction tx(*db_);
   COHORT_RETURN_IF_ERROR(tx.Begin());
   SubmitOutcome outcome;
   if (!idempotency_key.empty()) {
     Statement& seen =
-        db_->Prepare("SELECT id FROM campaigns WHERE idempotency_key = ?");
+        db_->Prepare("SELECT id, owner FROM campaigns WHERE idempotency_key = ?");
     seen.Bind(1, idempotency_key);
     if (seen.Step()) {
       outcome.campaign_id = seen.ColumnText(0);
+      if (seen.ColumnText(1) != owner) {
+        while (seen.Step()) {
+        }
+        return absl::PermissionDeniedError(
+            "this idempotency key names another client's campaign");
+      }
       outcome.already_submitted = true;
       while (seen.Step()) {
       }
@@ -334,14 +341,14 @@ absl::StatusOr<SubmitOutcome> CoordinatorStore::SubmitInTransaction(
   outcome.campaign_id = RandomId("c-");
   Statement& insert = db_->Prepare(
       "INSERT INTO campaigns(id, name, state, spec_json, priority, "
-      "idempotency_key, created_us) VALUES(?, ?, ?, ?, ?, ?, ?)");
+      "idempotency_key, created_us, owner) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
   insert.Bind(1, outcome.campaign_id)
       .Bind(2, name)
       .Bind(3, static_cast<int>(CampaignState::kRunning))
       .Bind(4, spec_json)
       .Bind(5, priority);
   BindOptionalText(insert, 6, idempotency_key);
-  insert.Bind(7, Micros(now));
+  insert.Bind(7, Micros(now)).Bind(8, owner);
   COHORT_RETURN_IF_ERROR(insert.Run());
 
   SubmitProgress progress;
@@ -447,11 +454,25 @@ absl::StatusOr<CampaignRecord> CoordinatorStore::GetCampaign(
   return *campaign;
 }
 
-absl::StatusOr<std::vector<CampaignRecord>> CoordinatorStore::ListCampaigns(
-    int limit) {
+absl::StatusOr<std::vector<std::string>> CoordinatorStore::OwnersOfStep(
+    const std::string& key) {
   Statement& select = db_->Prepare(
-      absl::StrCat(kCampaignColumns, " ORDER BY created_us DESC LIMIT ?"));
+      "SELECT DISTINCT c.owner FROM campaigns c JOIN campaign_steps cs ON cs.campaign_id = c.id "
+      "WHERE cs.step_id = (SELECT id FROM steps WHERE id = cohort_step_id(?1) AND key = ?1)");
+  select.Bind(1, key);
+  std::vector<std::string> owners;
+  while (select.Step()) owners.push_back(select.ColumnText(0));
+  COHORT_RETURN_IF_ERROR(select.status());
+  return owners;
+}
+
+absl::StatusOr<std::vector<CampaignRecord>> CoordinatorStore::ListCampaigns(
+    int limit, const std::optional<std::string>& owner) {
+  Statement& select = db_->Prepare(absl::StrCat(
+      kCampaignColumns, owner.has_value() ? " WHERE owner IN ('', ?2)" : "",
+      " ORDER BY created_us DESC LIMIT ?1"));
   select.Bind(1, limit);
+  if (owner.has_value()) select.Bind(2, *owner);
   std::vector<CampaignRecord> campaigns;
   while (select.Step()) campaigns.push_back(CampaignFromRow(select));
   COHORT_RETURN_IF_ERROR(select.status());

@@ -63,6 +63,12 @@ absl::Status CoordinatorStore::AddToken(const std::string& token_sha256,
 
 absl::StatusOr<std::string> CoordinatorStore::RoleOfToken(
     const std::string& token_sha256, absl::Time now) {
+  COHORT_ASSIGN_OR_RETURN(TokenRecord token, TokenOf(token_sha256, now));
+  return token.role;
+}
+
+absl::StatusOr<TokenRecord> CoordinatorStore::TokenOf(const std::string& token_sha256,
+                                                      absl::Time now) {
   Statement& select = db_->Prepare(absl::StrCat(kTokenColumns, " WHERE hash = ?"));
   select.Bind(1, token_sha256);
   COHORT_ASSIGN_OR_RETURN(std::vector<TokenRecord> found, ReadTokens(select));
@@ -75,7 +81,7 @@ absl::StatusOr<std::string> CoordinatorStore::RoleOfToken(
         absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", *token.expires, absl::UTCTimeZone()),
         "; create a new one with `cohortd token create`"));
   }
-  return token.role;
+  return token;
 }
 
 absl::StatusOr<std::vector<TokenRecord>> CoordinatorStore::ListTokens() {

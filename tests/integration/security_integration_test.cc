@@ -3,6 +3,7 @@
 // leave the store, and request size limits.
 #include <sys/stat.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -141,6 +142,99 @@ TEST_F(SecurityIntegrationTest, RevokedTokenIsRefusedAtOnce) {
   SubprocessResult bad = Token({"create", "--role", "client", "--ttl", "soon"});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_THAT(bad.stderr_data, HasSubstr("'soon'"));
+}
+
+// Campaigns belong to the client identity (token name) that submitted them:
+// another client neither sees nor changes them; an admin sees all.
+TEST_F(SecurityIntegrationTest, ClientsSeeAndChangeOnlyTheirOwnCampaigns) {
+  Start({});
+  ASSERT_OK_AND_ASSIGN(std::string alice, cohortd_->CreateToken("client", {"--name", "alice"}));
+  ASSERT_OK_AND_ASSIGN(std::string alice2,
+                       cohortd_->CreateToken("client", {"--name", "alice"}));
+  ASSERT_OK_AND_ASSIGN(std::string bob, cohortd_->CreateToken("client", {"--name", "bob"}));
+  ASSERT_OK_AND_ASSIGN(std::string admin, cohortd_->CreateToken("admin"));
+  v1::SubmitCampaignRequest request = OneStep("contrib");
+  request.set_idempotency_key("alice-sweep-1");
+  v1::SubmitCampaignResponse submitted;
+  ASSERT_TRUE(client_->SubmitCampaign(CohortdProcess::Context(alice).get(), request, &submitted)
+                  .ok());
+  const std::string id = submitted.campaign_id();
+  auto get = [&](const std::string& token) {
+    v1::GetCampaignRequest get_request;
+    get_request.set_campaign_id(id);
+    v1::Campaign campaign;
+    return client_->GetCampaign(CohortdProcess::Context(token).get(), get_request, &campaign);
+  };
+  auto listed = [&](const std::string& token) {
+    v1::ListCampaignsRequest list;
+    v1::ListCampaignsResponse response;
+    EXPECT_TRUE(client_->ListCampaigns(CohortdProcess::Context(token).get(), list, &response)
+                    .ok());
+    int n = 0;
+    for (const v1::Campaign& c : response.campaigns()) n += c.id() == id ? 1 : 0;
+    return n;
+  };
+  EXPECT_TRUE(get(alice).ok());
+  EXPECT_TRUE(get(alice2).ok());  // the same identity, another token
+  EXPECT_TRUE(get(admin).ok());
+  grpc::Status denied = get(bob);
+  EXPECT_EQ(denied.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(denied.error_message(), HasSubstr("belongs to another client"));
+  EXPECT_EQ(listed(alice), 1);
+  EXPECT_EQ(listed(admin), 1);
+  EXPECT_EQ(listed(bob), 0);
+  v1::CampaignRef ref;
+  ref.set_campaign_id(id);
+  v1::Campaign after;
+  EXPECT_EQ(client_->CancelCampaign(CohortdProcess::Context(bob).get(), ref, &after).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(client_->ResumeCampaign(CohortdProcess::Context(bob).get(), ref, &after).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  v1::GetStepLogRequest log;
+  ASSERT_GT(submitted.steps_total(), 0u);
+  {
+    v1::GetCampaignRequest with_steps;
+    with_steps.set_campaign_id(id);
+    with_steps.set_include_steps(true);
+    v1::Campaign campaign;
+    ASSERT_TRUE(client_->GetCampaign(CohortdProcess::Context(alice).get(), with_steps, &campaign)
+                    .ok());
+    ASSERT_GT(campaign.steps_size(), 0);
+    log.set_step_key(campaign.steps(0).key());
+  }
+  v1::GetStepLogResponse log_response;
+  EXPECT_EQ(client_->GetStepLog(CohortdProcess::Context(bob).get(), log, &log_response)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(client_->GetStepLog(CohortdProcess::Context(alice).get(), log, &log_response).ok());
+  // Streams: results and the watch feed of alice's campaign.
+  {
+    v1::QueryResultsRequest results;
+    results.set_campaign_id(id);
+    auto context = CohortdProcess::Context(bob);
+    auto reader = client_->QueryResults(context.get(), results);
+    v1::ProblemResult row;
+    while (reader->Read(&row)) {
+    }
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  }
+  {
+    v1::WatchRequest watch;
+    watch.set_campaign_id(id);
+    auto context = CohortdProcess::Context(bob);
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    auto reader = client_->Watch(context.get(), watch);
+    v1::Event event;
+    EXPECT_FALSE(reader->Read(&event));
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  }
+  // Bob cannot reach alice's campaign through her idempotency key either.
+  v1::SubmitCampaignResponse again;
+  grpc::Status reused =
+      client_->SubmitCampaign(CohortdProcess::Context(bob).get(), request, &again);
+  EXPECT_EQ(reused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(
+      client_->CancelCampaign(CohortdProcess::Context(alice).get(), ref, &after).ok());
 }
 
 // The confidentiality and poisoning probes of shared paths, at cohortd: a
