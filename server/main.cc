@@ -9,10 +9,13 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/ascii.h"
 #include "absl/time/clock.h"
 #include "common/atomic_file.h"
 #include "common/human_duration.h"
 #include "common/logging.h"
+#include "common/random.h"
+#include "common/status_macros.h"
 #include "common/version.h"
 #include "server/coordinator/coordinator.h"
 #include "server/metrics/metrics.h"
@@ -141,6 +144,21 @@ int RevokeTokens(const Flags& flags) {
   return 0;
 }
 
+// cohortd's artifact-transfer secret (common/transfer_capability.h), kept in
+// the state folder so capabilities and workers' keys survive a restart.
+absl::StatusOr<std::string> TransferSecret(const Flags& flags) {
+  const std::string path = flags.state_dir + "/transfer.secret";
+  absl::StatusOr<std::string> text = cohort::ReadFileToString(path);
+  if (text.ok()) {
+    std::string secret(absl::StripAsciiWhitespace(*text));
+    if (secret.size() == 64) return secret;
+    return absl::DataLossError(path + ": not a 64-hex-digit secret; remove it to make a new one");
+  }
+  std::string secret = cohort::SecureRandomHex(32);
+  COHORT_RETURN_IF_ERROR(cohort::WriteFileAtomically(path, secret + "\n"));
+  return secret;
+}
+
 int Serve(const Flags& flags) {
   // Block the signals before any thread starts so that only sigwait sees them.
   sigset_t signals;
@@ -152,6 +170,9 @@ int Serve(const Flags& flags) {
   if (!coordinator.ok()) return Fail(coordinator.status());
   cohort::server::ServerOptions server_options = flags.server;
   server_options.max_request_bytes = flags.max_request_mb << 20;
+  absl::StatusOr<std::string> secret = TransferSecret(flags);
+  if (!secret.ok()) return Fail(secret.status());
+  server_options.transfer_secret = *secret;
   std::unique_ptr<cohort::server::CohortMetrics> metrics;
   if (!flags.metrics_listen.empty()) {
     metrics = std::make_unique<cohort::server::CohortMetrics>(**coordinator,

@@ -1,9 +1,12 @@
 #include "server/service/server.h"
 
+#include "common/random.h"
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/atomic_file.h"
 #include "common/listen_address.h"
+#include "common/random.h"
 #include "common/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
@@ -122,7 +125,9 @@ absl::Status CohortServer::Start() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   coordinator_service_ = std::make_unique<CoordinatorService>(coordinator_, options_.shared_roots);
-  gateway_service_ = std::make_unique<WorkerGatewayService>(coordinator_);
+  if (options_.transfer_secret.empty()) options_.transfer_secret = SecureRandomHex(32);
+  gateway_service_ =
+      std::make_unique<WorkerGatewayService>(coordinator_, options_.transfer_secret);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options_.listen, *credentials, &port_);
   builder.RegisterService(coordinator_service_.get());

@@ -50,6 +50,10 @@ struct ServerOptions {
   // Folders under which clients may register shared-path artifacts
   // (CheckSharedPathRegistration); admins may register any path.
   std::vector<std::string> shared_roots;
+  // The secret workers' artifact-transfer keys derive from; empty: a random
+  // one for this process (peer transfers then need the workers to register
+  // again after a restart). cohortd keeps one in its state folder.
+  std::string transfer_secret;
   absl::Duration tick = absl::Milliseconds(100);
   // Called once per finished RPC, on a gRPC thread: the full method name
   // ("/cohort.v1.WorkerGateway/Lease"), the gRPC status code and the time

@@ -149,8 +149,10 @@ class CoordinatorService final : public v1::Coordinator::CallbackService {
 
 class WorkerGatewayService final : public v1::WorkerGateway::CallbackService {
  public:
-  explicit WorkerGatewayService(Coordinator& coordinator)
-      : coordinator_(coordinator) {}
+  // `transfer_secret`: cohortd's secret for artifact-transfer keys and
+  // capabilities (common/transfer_capability.h).
+  WorkerGatewayService(Coordinator& coordinator, std::string transfer_secret)
+      : coordinator_(coordinator), transfer_secret_(std::move(transfer_secret)) {}
 
   grpc::ServerUnaryReactor* Register(grpc::CallbackServerContext* context,
                                      const v1::RegisterRequest* request,
@@ -178,6 +180,7 @@ class WorkerGatewayService final : public v1::WorkerGateway::CallbackService {
   void FillEndpoints(v1::Lease* lease) ABSL_LOCKS_EXCLUDED(mu_);
 
   Coordinator& coordinator_;
+  const std::string transfer_secret_;
   absl::Mutex mu_;
   std::map<std::string, v1::WorkerInfo> workers_ ABSL_GUARDED_BY(mu_);
 };

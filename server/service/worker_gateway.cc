@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
 #include "common/safe_path.h"
+#include "common/transfer_capability.h"
 #include "server/service/convert.h"
 #include "server/service/limits.h"
 #include "server/service/services.h"
@@ -17,6 +18,7 @@ constexpr std::initializer_list<const char*> kWorkerRoles = {"worker", "admin"};
 // The longest a lease poll is held open, whatever the worker asks: it must
 // come back in time to heartbeat.
 constexpr absl::Duration kMaxPoll = absl::Seconds(20);
+constexpr absl::Duration kCapabilityLifetime = absl::Hours(6);
 
 grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
                                  const absl::Status& status) {
@@ -45,10 +47,15 @@ v1::WorkerInfo WorkerGatewayService::InfoOf(const std::string& worker_id) {
 }
 
 void WorkerGatewayService::FillEndpoints(v1::Lease* lease) {
+  // Long enough for a big checkpoint: each request is checked when it
+  // starts, and a re-lease brings new ones.
+  const absl::Time expiry = absl::Now() + kCapabilityLifetime;
   for (v1::Artifact& input : *lease->mutable_inputs()) {
     for (v1::ArtifactLocation& where : *input.mutable_locations()) {
       if (where.has_worker_id()) {
         where.set_endpoint(InfoOf(where.worker_id()).artifact_endpoint());
+        where.set_capability(IssueCapability(
+            TransferKeyFor(transfer_secret_, where.worker_id()), input.digest(), expiry));
       }
     }
   }
@@ -76,6 +83,7 @@ grpc::ServerUnaryReactor* WorkerGatewayService::Register(
     workers_[info.id()] = info;
   }
   response->set_worker_id(info.id());
+  response->set_transfer_key(TransferKeyFor(transfer_secret_, info.id()));
   response->set_heartbeat_interval_ms(static_cast<uint32_t>(
       absl::ToInt64Milliseconds(coordinator_.options().heartbeat_interval)));
   response->set_lease_duration_ms(static_cast<uint32_t>(

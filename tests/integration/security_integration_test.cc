@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/time/clock.h"
 #include "cohort/v1/artifact.grpc.pb.h"
 #include "cohort/v1/coordinator.grpc.pb.h"
@@ -15,6 +16,7 @@
 #include "common/subprocess.h"
 #include "common/testing/status_matchers.h"
 #include "common/testing/temp_dir.h"
+#include "common/transfer_capability.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/cohortd_process.h"
@@ -387,17 +389,39 @@ TEST_F(SecurityIntegrationTest, WorkerArtifactServiceRefusesTraversalAndOversize
   ASSERT_FALSE(endpoint.empty()) << "the worker never registered; see " << worker.LogPath();
   auto peer = v1::ArtifactService::NewStub(
       grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials()));
+  // Peers present a capability cohortd derives from its secret for w1; the
+  // fleet's worker token opens nothing.
+  ASSERT_OK_AND_ASSIGN(std::string secret, ReadFileToString(dir_.Join("transfer.secret")));
+  const std::string key = TransferKeyFor(absl::StripAsciiWhitespace(secret), "w1");
+  auto capability = [&](const std::string& digest) {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->AddMetadata("authorization",
+                         "Capability " + IssueCapability(key, digest,
+                                                         absl::Now() + absl::Minutes(5)));
+    return context;
+  };
   auto fetch = [&](const std::string& digest, const std::string& path) {
     v1::FetchArtifactRequest request;
     request.set_digest(digest);
     request.set_relative_path(path);
-    auto context = CohortdProcess::Context(worker_token);
+    auto context = capability(digest);
     auto reader = peer->FetchArtifact(context.get(), request);
     v1::ArtifactChunk chunk;
     while (reader->Read(&chunk)) {
     }
     return reader->Finish();
   };
+  {
+    v1::FetchArtifactRequest request;
+    request.set_digest(kDigest);
+    request.set_relative_path("model.gguf");
+    auto context = CohortdProcess::Context(worker_token);
+    auto reader = peer->FetchArtifact(context.get(), request);
+    v1::ArtifactChunk chunk;
+    EXPECT_FALSE(reader->Read(&chunk));
+    grpc::Status refused = reader->Finish();
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAUTHENTICATED) << refused.error_message();
+  }
   for (const std::string& path : {std::string("../../worker_id"), std::string("/etc/passwd"),
                                   std::string("a/../../b"), std::string("x\0/../y", 7)}) {
     grpc::Status status = fetch(kDigest, path);
@@ -415,8 +439,7 @@ TEST_F(SecurityIntegrationTest, WorkerArtifactServiceRefusesTraversalAndOversize
   v1::StatArtifactRequest stat;
   stat.set_digest(kDigest);
   v1::StatArtifactResponse stat_response;
-  grpc::Status not_here = peer->StatArtifact(CohortdProcess::Context(worker_token).get(), stat,
-                                             &stat_response);
+  grpc::Status not_here = peer->StatArtifact(capability(kDigest).get(), stat, &stat_response);
   EXPECT_EQ(not_here.error_code(), grpc::StatusCode::NOT_FOUND) << not_here.error_message();
 }
 

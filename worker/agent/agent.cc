@@ -211,7 +211,7 @@ absl::Status Agent::Start() {
                  "artifacts cross the network in the clear (give --tls-cert/--tls-key)",
                  options_.artifact_listen);
   }
-  artifact_service_ = std::make_unique<ArtifactServiceImpl>(*store_, options_.token);
+  artifact_service_ = std::make_unique<ArtifactServiceImpl>(*store_);
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> server_creds =
       ArtifactServerCredentials(options_);
   if (!server_creds.ok()) return server_creds.status();
@@ -289,6 +289,7 @@ absl::Status Agent::Register() {
                                      status.error_message()));
   }
   heartbeat_interval_ = absl::Milliseconds(std::max(200u, response.heartbeat_interval_ms()));
+  if (artifact_service_ != nullptr) artifact_service_->SetTransferKey(response.transfer_key());
   // Leases the coordinator thinks we hold but no thread of ours runs (we
   // were restarted): hand them back so they are re-leased at once.
   for (const v1::Lease& lease : response.leases()) {
@@ -459,7 +460,8 @@ absl::StatusOr<std::map<std::string, std::string>> Agent::ResolveInputs(
             ClientCredentials(options_);
         if (!creds.ok()) return creds.status();
         absl::StatusOr<StoredArtifact> fetched =
-            FetchFromPeer(*store_, where.endpoint(), options_.token, digest, *creds);
+            FetchFromPeer(*store_, where.endpoint(), where.capability(), digest,
+                          artifact->size_bytes(), *creds);
         if (fetched.ok()) {
           spdlog::info("fetched {} ({} bytes) from {}", digest.substr(0, 19),
                        fetched->size_bytes, where.worker_id());

@@ -7,10 +7,12 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/errno_status.h"
 #include "common/safe_path.h"
 #include "common/sha256.h"
+#include "common/transfer_capability.h"
 #include "grpcpp/grpcpp.h"
 
 namespace cohort::worker {
@@ -93,15 +95,23 @@ absl::Status CheckDigest(const std::string& digest) {
                                                  "' is not sha256:<64 lowercase hex>"));
 }
 
-std::unique_ptr<grpc::ClientContext> Context(const std::string& token,
+// At least this rate, or a transfer is cut: a peer trickling bytes cannot
+// hold a step forever.
+constexpr double kMinBytesPerSecond = 8 << 20;
+
+absl::Duration TransferDeadline(uint64_t bytes) {
+  return absl::Seconds(60) + absl::Seconds(static_cast<double>(bytes) / kMinBytesPerSecond);
+}
+
+std::unique_ptr<grpc::ClientContext> Context(const std::string& capability,
                                              absl::Duration timeout) {
   auto context = std::make_unique<grpc::ClientContext>();
-  context->AddMetadata("authorization", "Bearer " + token);
+  context->AddMetadata("authorization", "Capability " + capability);
   context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   return context;
 }
 
-absl::Status FetchFile(v1::ArtifactService::Stub& stub, const std::string& token,
+absl::Status FetchFile(v1::ArtifactService::Stub& stub, const std::string& capability,
                        const std::string& digest, const v1::ManifestEntry& entry,
                        const std::string& incoming) {
   fs::path target = fs::path(incoming) / entry.relative_path();
@@ -119,11 +129,24 @@ absl::Status FetchFile(v1::ArtifactService::Stub& stub, const std::string& token
   request.set_digest(digest);
   request.set_relative_path(entry.relative_path());
   request.set_offset(have);
-  auto context = Context(token, absl::Hours(6));
+  auto context = Context(capability, TransferDeadline(entry.size_bytes() - have));
   auto reader = stub.FetchArtifact(context.get(), request);
   v1::ArtifactChunk chunk;
   absl::Status status;
+  uint64_t next = have;
   while (reader->Read(&chunk)) {
+    // Only the next bytes of the file, and none past its announced size: a
+    // peer cannot write elsewhere (a sparse 4 GiB file) or more (512 MiB
+    // for 10 bytes).
+    if (chunk.offset() != next || chunk.data().size() > entry.size_bytes() - next) {
+      status = absl::DataLossError(absl::StrCat(
+          "peer sent bytes ", chunk.offset(), "..", chunk.offset() + chunk.data().size(),
+          " of ", entry.relative_path(), " where ", next, "..", entry.size_bytes(),
+          " at most were due"));
+      context->TryCancel();
+      break;
+    }
+    next += chunk.data().size();
     if (pwrite(fd, chunk.data().data(), chunk.data().size(),
                static_cast<off_t>(chunk.offset())) !=
         static_cast<ssize_t>(chunk.data().size())) {
@@ -140,25 +163,38 @@ absl::Status FetchFile(v1::ArtifactService::Stub& stub, const std::string& token
 
 }  // namespace
 
-absl::Status ArtifactServiceImpl::Authorize(
-    const grpc::CallbackServerContext* context) const {
-  auto it = context->client_metadata().find("authorization");
-  if (it == context->client_metadata().end() ||
-      std::string(it->second.data(), it->second.size()) != "Bearer " + token_) {
-    return absl::UnauthenticatedError("artifact transfer needs the worker token");
+void ArtifactServiceImpl::SetTransferKey(const std::string& key) {
+  absl::MutexLock lock(&mu_);
+  transfer_key_ = key;
+}
+
+absl::Status ArtifactServiceImpl::Authorize(const grpc::CallbackServerContext* context,
+                                            const std::string& digest) const {
+  std::string key;
+  {
+    absl::MutexLock lock(&mu_);
+    key = transfer_key_;
   }
-  return absl::OkStatus();
+  if (key.empty()) return absl::UnavailableError("this worker has not registered yet");
+  constexpr absl::string_view kScheme = "Capability ";
+  auto it = context->client_metadata().find("authorization");
+  absl::string_view presented;
+  if (it != context->client_metadata().end()) {
+    presented = absl::string_view(it->second.data(), it->second.size());
+  }
+  if (!absl::ConsumePrefix(&presented, kScheme)) presented = "";
+  return CheckCapability(key, presented, digest, absl::Now());
 }
 
 grpc::ServerUnaryReactor* ArtifactServiceImpl::StatArtifact(
     grpc::CallbackServerContext* context, const v1::StatArtifactRequest* request,
     v1::StatArtifactResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (absl::Status s = Authorize(context); !s.ok()) {
+  if (absl::Status s = CheckDigest(request->digest()); !s.ok()) {
     reactor->Finish(ToGrpc(s));
     return reactor;
   }
-  if (absl::Status s = CheckDigest(request->digest()); !s.ok()) {
+  if (absl::Status s = Authorize(context, request->digest()); !s.ok()) {
     reactor->Finish(ToGrpc(s));
     return reactor;
   }
@@ -188,8 +224,8 @@ grpc::ServerUnaryReactor* ArtifactServiceImpl::StatArtifact(
 
 grpc::ServerWriteReactor<v1::ArtifactChunk>* ArtifactServiceImpl::FetchArtifact(
     grpc::CallbackServerContext* context, const v1::FetchArtifactRequest* request) {
-  if (absl::Status s = Authorize(context); !s.ok()) return new Refused(s);
   if (absl::Status s = CheckDigest(request->digest()); !s.ok()) return new Refused(s);
+  if (absl::Status s = Authorize(context, request->digest()); !s.ok()) return new Refused(s);
   // Refuse a path that could leave the artifact with the reason, before any
   // lookup; the manifest match below is the second line of defence.
   if (absl::Status s = CheckRelativePath(request->relative_path(), "relative_path");
@@ -214,8 +250,8 @@ grpc::ServerWriteReactor<v1::ArtifactChunk>* ArtifactServiceImpl::FetchArtifact(
 }
 
 absl::StatusOr<StoredArtifact> FetchFromPeer(
-    ArtifactStore& store, const std::string& endpoint, const std::string& token,
-    const std::string& digest,
+    ArtifactStore& store, const std::string& endpoint, const std::string& capability,
+    const std::string& digest, uint64_t expected_size,
     std::shared_ptr<grpc::ChannelCredentials> credentials) {
   if (std::optional<StoredArtifact> have = store.Find(digest)) return *have;
   auto channel = grpc::CreateChannel(endpoint, std::move(credentials));
@@ -223,14 +259,26 @@ absl::StatusOr<StoredArtifact> FetchFromPeer(
   v1::StatArtifactRequest stat_request;
   stat_request.set_digest(digest);
   v1::StatArtifactResponse manifest;
-  auto context = Context(token, absl::Seconds(30));
+  auto context = Context(capability, absl::Seconds(30));
   grpc::Status stat = stub->StatArtifact(context.get(), stat_request, &manifest);
   if (!stat.ok()) {
     return FromGrpc(stat, absl::StrCat("asking ", endpoint, " for ", digest));
   }
   absl::StatusOr<std::string> incoming = store.IncomingDir(digest);
   if (!incoming.ok()) return incoming.status();
-  // Check every name the peer sent before writing anything.
+  // Check every name and the sizes the peer sent before writing anything.
+  uint64_t announced = 0;
+  for (const v1::ManifestEntry& entry : manifest.files()) {
+    if (entry.size_bytes() > (uint64_t{1} << 50) - announced) {
+      return absl::DataLossError(absl::StrCat("peer ", endpoint, " announced an absurd size"));
+    }
+    announced += entry.size_bytes();
+  }
+  if (expected_size != 0 && announced != expected_size) {
+    return absl::DataLossError(absl::StrCat("peer ", endpoint, " announced ", announced,
+                                            " bytes for ", digest, ", registered with ",
+                                            expected_size));
+  }
   for (const v1::ManifestEntry& entry : manifest.files()) {
     if (absl::Status s = CheckRelativePath(entry.relative_path(), "relative_path");
         !s.ok()) {
@@ -240,7 +288,7 @@ absl::StatusOr<StoredArtifact> FetchFromPeer(
     }
   }
   for (const v1::ManifestEntry& entry : manifest.files()) {
-    absl::Status s = FetchFile(*stub, token, digest, entry, *incoming);
+    absl::Status s = FetchFile(*stub, capability, digest, entry, *incoming);
     if (!s.ok()) return s;
   }
   return store.CommitIncoming(digest);

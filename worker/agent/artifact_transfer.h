@@ -8,14 +8,21 @@
 // file from the bytes already there, and verifies the whole folder's digest
 // before the artifact becomes visible (ArtifactStore::CommitIncoming).
 //
-// Peers authenticate with the worker token they share.
+// Peers present a capability cohortd issued in a lease for that digest on
+// this worker (common/transfer_capability.h), never a long-lived token. The
+// fetching side bounds what a hostile peer can make it write: the manifest
+// must add up to the size cohortd registered, chunks must come in order
+// and stay inside their file's announced size, and the deadline grows with
+// the bytes (60 s + 8 MiB/s).
 #ifndef COHORT_WORKER_AGENT_ARTIFACT_TRANSFER_H_
 #define COHORT_WORKER_AGENT_ARTIFACT_TRANSFER_H_
 
 #include <memory>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "cohort/v1/artifact.grpc.pb.h"
 #include "grpcpp/security/credentials.h"
 #include "worker/artifacts/artifact_store.h"
@@ -24,8 +31,11 @@ namespace cohort::worker {
 
 class ArtifactServiceImpl final : public v1::ArtifactService::CallbackService {
  public:
-  ArtifactServiceImpl(ArtifactStore& store, std::string token)
-      : store_(store), token_(std::move(token)) {}
+  explicit ArtifactServiceImpl(ArtifactStore& store) : store_(store) {}
+
+  // The key capabilities are checked with (hex, from registration); until
+  // it is set every request is refused as UNAVAILABLE.
+  void SetTransferKey(const std::string& key) ABSL_LOCKS_EXCLUDED(mu_);
 
   grpc::ServerUnaryReactor* StatArtifact(grpc::CallbackServerContext* context,
                                          const v1::StatArtifactRequest* request,
@@ -35,16 +45,20 @@ class ArtifactServiceImpl final : public v1::ArtifactService::CallbackService {
       const v1::FetchArtifactRequest* request) override;
 
  private:
-  absl::Status Authorize(const grpc::CallbackServerContext* context) const;
+  absl::Status Authorize(const grpc::CallbackServerContext* context,
+                         const std::string& digest) const ABSL_LOCKS_EXCLUDED(mu_);
   ArtifactStore& store_;
-  const std::string token_;
+  mutable absl::Mutex mu_;
+  std::string transfer_key_ ABSL_GUARDED_BY(mu_);
 };
 
-// Fetches `digest` from the peer at `endpoint` into `store`. kDataLoss when
-// the bytes do not match the digest; kUnavailable when the peer is gone.
+// Fetches `digest` (of `expected_size` bytes as registered; 0: unknown)
+// from the peer at `endpoint` into `store`, presenting `capability`.
+// kDataLoss when the bytes do not match the digest or the peer sends more,
+// or elsewhere, than it announced; kUnavailable when the peer is gone.
 absl::StatusOr<StoredArtifact> FetchFromPeer(
-    ArtifactStore& store, const std::string& endpoint, const std::string& token,
-    const std::string& digest,
+    ArtifactStore& store, const std::string& endpoint, const std::string& capability,
+    const std::string& digest, uint64_t expected_size,
     std::shared_ptr<grpc::ChannelCredentials> credentials);
 
 }  // namespace cohort::worker

@@ -9,6 +9,7 @@
 
 #include "absl/time/clock.h"
 #include "common/testing/status_matchers.h"
+#include "common/transfer_capability.h"
 #include "common/testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
@@ -22,7 +23,11 @@ using ::cohort::testing::StatusIs;
 using ::cohort::testing::TempDir;
 using ::testing::HasSubstr;
 
-constexpr char kToken[] = "cht_worker_test";
+constexpr char kKey[] = "0123456789abcdef0123456789abcdef";  // the holder's transfer key
+
+std::string CapabilityFor(const std::string& digest) {
+  return IssueCapability(kKey, digest, absl::Now() + absl::Minutes(5));
+}
 
 void WriteFile(const std::string& path, const std::string& text) {
   fs::create_directories(fs::path(path).parent_path());
@@ -36,9 +41,9 @@ std::unique_ptr<grpc::Server> Serve(grpc::Service* service, int* port) {
   return builder.BuildAndStart();
 }
 
-std::unique_ptr<grpc::ClientContext> Context() {
+std::unique_ptr<grpc::ClientContext> Context(const std::string& authorization) {
   auto context = std::make_unique<grpc::ClientContext>();
-  context->AddMetadata("authorization", std::string("Bearer ") + kToken);
+  context->AddMetadata("authorization", authorization);
   context->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
   return context;
 }
@@ -52,7 +57,8 @@ class ArtifactServiceTest : public ::testing::Test {
     WriteFile(dir_.Join("store/objects/not-an-artifact.txt"), "inside the store");
     WriteFile(dir_.Join("out/sub/model.gguf"), "GGUF bytes");
     artifact_ = store_->Adopt(dir_.Join("out")).value();
-    service_ = std::make_unique<ArtifactServiceImpl>(*store_, kToken);
+    service_ = std::make_unique<ArtifactServiceImpl>(*store_);
+    service_->SetTransferKey(kKey);
     server_ = Serve(service_.get(), &port_);
     ASSERT_NE(server_, nullptr);
     stub_ = v1::ArtifactService::NewStub(grpc::CreateChannel(
@@ -62,11 +68,13 @@ class ArtifactServiceTest : public ::testing::Test {
     if (server_) server_->Shutdown();
   }
   // Every chunk of one fetch, and its final status.
-  grpc::Status Fetch(const std::string& digest, const std::string& path, std::string* data) {
+  grpc::Status Fetch(const std::string& digest, const std::string& path, std::string* data,
+                     std::string authorization = "") {
     v1::FetchArtifactRequest request;
     request.set_digest(digest);
     request.set_relative_path(path);
-    auto context = Context();
+    if (authorization.empty()) authorization = "Capability " + CapabilityFor(digest);
+    auto context = Context(authorization);
     auto reader = stub_->FetchArtifact(context.get(), request);
     v1::ArtifactChunk chunk;
     while (reader->Read(&chunk)) data->append(chunk.data());
@@ -87,6 +95,39 @@ TEST_F(ArtifactServiceTest, ServesAFileOfTheArtifact) {
   grpc::Status status = Fetch(artifact_.digest, "sub/model.gguf", &data);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(data, "GGUF bytes");
+}
+
+// The fleet's long-lived token is no key here: only a capability cohortd
+// issued for this digest on this worker, unexpired.
+TEST_F(ArtifactServiceTest, ServesOnlyWithACapabilityForThatArtifact) {
+  const std::string other = "sha256:" + std::string(64, 'd');
+  const std::string wrong_key =
+      IssueCapability("another worker's key", artifact_.digest, absl::Now() + absl::Minutes(5));
+  const std::string expired =
+      IssueCapability(kKey, artifact_.digest, absl::Now() - absl::Seconds(1));
+  for (const std::string& authorization :
+       {std::string("Bearer cht_worker_shared"), std::string("Capability "),
+        "Capability " + CapabilityFor(other), "Capability " + wrong_key,
+        "Capability " + expired}) {
+    std::string data;
+    grpc::Status status = Fetch(artifact_.digest, "sub/model.gguf", &data, authorization);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << authorization;
+    EXPECT_EQ(data, "") << authorization;
+  }
+  // Before registration gave it a key, nothing is served.
+  ArtifactServiceImpl unregistered(*store_);
+  int port = 0;
+  std::unique_ptr<grpc::Server> server = Serve(&unregistered, &port);
+  auto stub = v1::ArtifactService::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+  v1::StatArtifactRequest request;
+  request.set_digest(artifact_.digest);
+  v1::StatArtifactResponse response;
+  EXPECT_EQ(stub->StatArtifact(Context("Capability " + CapabilityFor(artifact_.digest)).get(),
+                               request, &response)
+                .error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  server->Shutdown();
 }
 
 TEST_F(ArtifactServiceTest, RefusesPathsOutsideTheArtifactNamingTheProblem) {
@@ -127,7 +168,9 @@ TEST_F(ArtifactServiceTest, RefusesDigestsThatAreNotDigests) {
     v1::StatArtifactRequest request;
     request.set_digest(digest);
     v1::StatArtifactResponse response;
-    grpc::Status stat = stub_->StatArtifact(Context().get(), request, &response);
+    grpc::Status stat =
+        stub_->StatArtifact(Context("Capability " + CapabilityFor(digest)).get(), request,
+                            &response);
     EXPECT_EQ(stat.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << digest;
   }
 }
@@ -136,7 +179,10 @@ TEST_F(ArtifactServiceTest, RefusesDigestsThatAreNotDigests) {
 // file of it with fixed bytes.
 class HostilePeer final : public v1::ArtifactService::CallbackService {
  public:
-  explicit HostilePeer(std::vector<std::string> paths) : paths_(std::move(paths)) {}
+  // Announces each of `paths` as 5 bytes; serves `data` at `offset`.
+  explicit HostilePeer(std::vector<std::string> paths, std::string data = "owned",
+                       uint64_t offset = 0)
+      : paths_(std::move(paths)), data_(std::move(data)), offset_(offset) {}
   grpc::ServerUnaryReactor* StatArtifact(grpc::CallbackServerContext* context,
                                          const v1::StatArtifactRequest* request,
                                          v1::StatArtifactResponse* response) override {
@@ -154,8 +200,9 @@ class HostilePeer final : public v1::ArtifactService::CallbackService {
       grpc::CallbackServerContext*, const v1::FetchArtifactRequest*) override {
     class Writer final : public grpc::ServerWriteReactor<v1::ArtifactChunk> {
      public:
-      Writer() {
-        chunk_.set_data("owned");
+      Writer(const std::string& data, uint64_t offset) {
+        chunk_.set_data(data);
+        chunk_.set_offset(offset);
         chunk_.set_last(true);
         StartWrite(&chunk_);
       }
@@ -165,11 +212,13 @@ class HostilePeer final : public v1::ArtifactService::CallbackService {
      private:
       v1::ArtifactChunk chunk_;
     };
-    return new Writer();
+    return new Writer(data_, offset_);
   }
 
  private:
   std::vector<std::string> paths_;
+  std::string data_;
+  uint64_t offset_;
 };
 
 TEST(FetchFromPeerTest, RefusesAManifestThatLeavesTheIncomingFolder) {
@@ -186,8 +235,8 @@ TEST(FetchFromPeerTest, RefusesAManifestThatLeavesTheIncomingFolder) {
     std::unique_ptr<grpc::Server> server = Serve(&peer, &port);
     ASSERT_NE(server, nullptr);
     absl::StatusOr<StoredArtifact> fetched =
-        FetchFromPeer(*store, "127.0.0.1:" + std::to_string(port), kToken, digest,
-                      grpc::InsecureChannelCredentials());
+        FetchFromPeer(*store, "127.0.0.1:" + std::to_string(port), CapabilityFor(digest),
+                      digest, 0, grpc::InsecureChannelCredentials());
     EXPECT_THAT(fetched, StatusIs(absl::StatusCode::kInvalidArgument,
                                   HasSubstr("unsafe manifest")))
         << bad;
@@ -195,6 +244,50 @@ TEST(FetchFromPeerTest, RefusesAManifestThatLeavesTheIncomingFolder) {
     EXPECT_FALSE(fs::exists(dir.Join("escaped.txt")));
     EXPECT_FALSE(fs::exists(dir.Join("store/escaped.txt")));
     EXPECT_FALSE(fs::exists(dir.Join("store/incoming/" + digest.substr(7) + "/ok.txt")));
+    EXPECT_FALSE(store->Find(digest).has_value());
+  }
+}
+
+}  // namespace
+}  // namespace cohort::worker
+
+namespace cohort::worker {
+namespace {
+
+// The disk-filling probes: a peer that writes far more than it announced,
+// or at an offset far past the file's end (a sparse 4 GiB file), or whose
+// manifest does not add up to the registered size. The fetch fails and
+// the incoming file never grows past the announced 5 bytes.
+TEST(FetchFromPeerTest, APeerCannotWriteMoreOrElsewhereThanItAnnounced) {
+  const std::string digest = "sha256:" + std::string(64, 'e');
+  struct Case {
+    std::string data;
+    uint64_t offset;
+    uint64_t expected_size;
+    const char* why;
+  };
+  const Case cases[] = {
+      {std::string(1 << 20, 'x'), 0, 0, "where 0..5 at most were due"},
+      {"abc", uint64_t{4} << 30, 0, "where 0..5 at most were due"},
+      {"owned", 0, 4, "announced 5 bytes"},
+  };
+  for (const Case& c : cases) {
+    TempDir dir;
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<ArtifactStore> store,
+                         ArtifactStore::Open(dir.Join("store"), 0));
+    HostilePeer peer({"model.gguf"}, c.data, c.offset);
+    int port = 0;
+    std::unique_ptr<grpc::Server> server = Serve(&peer, &port);
+    ASSERT_NE(server, nullptr);
+    absl::StatusOr<StoredArtifact> fetched =
+        FetchFromPeer(*store, "127.0.0.1:" + std::to_string(port), CapabilityFor(digest),
+                      digest, c.expected_size, grpc::InsecureChannelCredentials());
+    EXPECT_THAT(fetched, StatusIs(absl::StatusCode::kDataLoss, HasSubstr(c.why))) << c.why;
+    server->Shutdown();
+    std::error_code ec;
+    const std::string file = dir.Join("store/incoming/" + digest.substr(7) + "/model.gguf");
+    uint64_t size = fs::exists(file, ec) ? fs::file_size(file, ec) : 0;
+    EXPECT_LE(size, 5u) << c.why;
     EXPECT_FALSE(store->Find(digest).has_value());
   }
 }
