@@ -37,7 +37,8 @@ struct Flags {
   bool durability_normal = false;
   // token create
   std::string role;
-  std::string token_name = "cli";
+  std::string token_name;  // empty: the token is its own identity ("token <id>")
+  std::string token_worker_id;
   std::string ttl;  // empty: never expires
   // token revoke
   std::string revoke_id;
@@ -89,7 +90,8 @@ int CreateToken(const Flags& flags) {
   }
   auto coordinator = OpenCoordinator(flags);
   if (!coordinator.ok()) return Fail(coordinator.status());
-  auto token = (*coordinator)->CreateToken(flags.role, flags.token_name, ttl);
+  auto token =
+      (*coordinator)->CreateToken(flags.role, flags.token_name, ttl, flags.token_worker_id);
   if (!token.ok()) return Fail(token.status());
   std::printf("%s\n", token->c_str());
   return 0;
@@ -248,6 +250,8 @@ int main(int argc, char** argv) {
   CLI::App* create = token->add_subcommand("create", "create a token and print it once");
   create->add_option("--role", flags.role, "client, worker or admin")->required();
   create->add_option("--name", flags.token_name, "a label for the token");
+  create->add_option("--worker-id", flags.token_worker_id,
+                     "worker tokens: the one worker id this token may act as");
   create->add_option("--ttl", flags.ttl,
                      "expire after this long: 90s, 15m, 12h, 30d, 2w, 1d12h "
                      "(default: the token never expires)");

@@ -67,10 +67,14 @@ absl::Status WriteSecret(const std::string& path, const std::string& text) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> CreateToken(const std::string& cohortd_dir, const std::string& role) {
+// `worker_id`: for a worker token, the one worker it may act as.
+absl::StatusOr<std::string> CreateToken(const std::string& cohortd_dir, const std::string& role,
+                                        const std::string& worker_id = "") {
   SubprocessOptions options;
   options.argv = {Sibling("cohortd"), "--state-dir", cohortd_dir, "--log-level", "warn",
-                  "token", "create", "--role", role, "--name", "local-" + role};
+                  "token", "create", "--role", role, "--name",
+                  worker_id.empty() ? "local-" + role : worker_id};
+  if (!worker_id.empty()) options.argv.insert(options.argv.end(), {"--worker-id", worker_id});
   COHORT_ASSIGN_OR_RETURN(SubprocessResult r, RunSubprocess(options));
   if (!r.Succeeded()) return absl::InternalError("cohortd token create: " + r.Describe());
   return std::string(absl::StripAsciiWhitespace(r.stdout_data));
@@ -219,11 +223,9 @@ absl::Status Up(const ClusterOptions& o) {
   if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
   std::string address = absl::StrCat(host, ":", port);
   // Tokens live in cohortd's database: those of an earlier start stay valid.
-  if (!fs::exists(dir + "/client.token") || !fs::exists(dir + "/worker.token")) {
+  if (!fs::exists(dir + "/client.token")) {
     COHORT_ASSIGN_OR_RETURN(std::string client_token, CreateToken(cohortd_dir, "client"));
-    COHORT_ASSIGN_OR_RETURN(std::string worker_token, CreateToken(cohortd_dir, "worker"));
     COHORT_RETURN_IF_ERROR(WriteSecret(dir + "/client.token", client_token + "\n"));
-    COHORT_RETURN_IF_ERROR(WriteSecret(dir + "/worker.token", worker_token + "\n"));
   }
   for (int i = 0; i < o.workers; ++i) {
     if (st.worker_pids[i] > 0) {
@@ -232,9 +234,17 @@ absl::Status Up(const ClusterOptions& o) {
     }
     std::string wdir = absl::StrCat(dir, "/worker-", i);
     fs::create_directories(wdir, ec);
+    // One token per worker, issued for its id: a worker cannot act as
+    // another.
+    const std::string worker_id = absl::StrCat("local-", i);
+    const std::string token_file = absl::StrCat(dir, "/worker-", i, ".token");
+    if (!fs::exists(token_file)) {
+      COHORT_ASSIGN_OR_RETURN(std::string token, CreateToken(cohortd_dir, "worker", worker_id));
+      COHORT_RETURN_IF_ERROR(WriteSecret(token_file, token + "\n"));
+    }
     std::vector<std::string> argv = {Sibling("cohort-worker"), "run", "--coordinator", address,
-                                     "--token-file", dir + "/worker.token", "--state-dir", wdir,
-                                     "--worker-id", absl::StrCat("local-", i),
+                                     "--token-file", token_file, "--state-dir", wdir,
+                                     "--worker-id", worker_id,
                                      // One user's cluster on one machine: any folder that
                                      // user reads (inputs are still digest-checked).
                                      "--shared-root", "/"};

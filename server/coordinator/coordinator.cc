@@ -167,12 +167,12 @@ absl::StatusOr<std::vector<OutputArtifact>> Coordinator::ListArtifacts(
 }
 
 absl::StatusOr<std::vector<LeaseGrant>> Coordinator::Register(
-    const std::string& id, const std::string& info_json) {
+    const std::string& id, const std::string& info_json, const std::string& token_hash) {
   Deferred deferred;
   absl::StatusOr<std::vector<LeaseGrant>> held;
   {
     absl::MutexLock lock(&mu_);
-    held = store_->RegisterWorker(id, info_json, clock_.Now());
+    held = store_->RegisterWorker(id, info_json, clock_.Now(), token_hash);
     if (held.ok()) NotifyWatchers(deferred);
   }
   Run(deferred);
@@ -333,17 +333,21 @@ void Coordinator::CancelWaiters() {
 
 absl::StatusOr<std::string> Coordinator::CreateToken(
     const std::string& role, const std::string& name,
-    std::optional<absl::Duration> ttl) {
+    std::optional<absl::Duration> ttl, const std::string& worker_id) {
   if (role != "client" && role != "worker" && role != "admin") {
     return absl::InvalidArgumentError(absl::StrCat(
         "unknown role '", role, "' (expected client, worker or admin)"));
+  }
+  if (!worker_id.empty() && role != "worker") {
+    return absl::InvalidArgumentError("--worker-id is for worker tokens");
   }
   std::string token = absl::StrCat("cht_", role, "_", SecureRandomHex(24));
   absl::MutexLock lock(&mu_);
   absl::Time now = clock_.Now();
   std::optional<absl::Time> expires;
   if (ttl.has_value()) expires = now + *ttl;
-  COHORT_RETURN_IF_ERROR(store_->AddToken(Sha256Hex(token), role, name, now, expires));
+  COHORT_RETURN_IF_ERROR(
+      store_->AddToken(Sha256Hex(token), role, name, now, expires, worker_id));
   return token;
 }
 
@@ -360,7 +364,38 @@ absl::StatusOr<Coordinator::Caller> Coordinator::Identify(const std::string& tok
   Caller caller;
   caller.role = record.role;
   caller.identity = record.name.empty() ? "token " + record.hash.substr(0, 12) : record.name;
+  caller.token_hash = record.hash;
+  caller.worker_id = record.worker_id;
   return caller;
+}
+
+absl::Status Coordinator::CheckActsAsWorker(const Caller& caller, const std::string& worker_id) {
+  if (caller.role == "admin") return absl::OkStatus();
+  if (!caller.worker_id.empty() && caller.worker_id != worker_id) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "this worker token is for worker ", caller.worker_id, ", not ", worker_id));
+  }
+  std::string bound;
+  {
+    absl::MutexLock lock(&mu_);
+    COHORT_ASSIGN_OR_RETURN(bound, store_->TokenOfWorker(worker_id));
+  }
+  if (!bound.empty() && bound != caller.token_hash) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("worker ", worker_id, " belongs to another worker token"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Coordinator::CheckHoldsLease(const Caller& caller, const std::string& lease_id) {
+  if (caller.role == "admin") return absl::OkStatus();
+  std::string worker;
+  {
+    absl::MutexLock lock(&mu_);
+    COHORT_ASSIGN_OR_RETURN(worker, store_->WorkerOfLease(lease_id));
+  }
+  if (worker.empty()) return absl::OkStatus();
+  return CheckActsAsWorker(caller, worker);
 }
 
 Coordinator::Stats Coordinator::GetStats() {

@@ -88,8 +88,11 @@ class Coordinator {
       const std::string& campaign_id);
 
   // Workers.
+  // `token_hash`: the registering token's; a worker id belongs to the token
+  // that first registered it (kPermissionDenied for another).
   absl::StatusOr<std::vector<LeaseGrant>> Register(const std::string& id,
-                                                   const std::string& info_json);
+                                                   const std::string& info_json,
+                                                   const std::string& token_hash = "");
   absl::StatusOr<std::vector<WorkerRecord>> ListWorkers();
   // Answers with a lease now if one matches, else parks `done` until a step
   // becomes ready for this worker or `deadline` passes (then nullopt).
@@ -131,9 +134,11 @@ class Coordinator {
 
   // Auth: creates a token for `role` ("client", "worker", "admin") and
   // returns its plaintext (shown once; only its sha256 is stored).
+  // `worker_id` (worker tokens only): the one worker id the token may act as.
   absl::StatusOr<std::string> CreateToken(const std::string& role,
                                           const std::string& name,
-                                          std::optional<absl::Duration> ttl);
+                                          std::optional<absl::Duration> ttl,
+                                          const std::string& worker_id = "");
   // The role of a presented token; kUnauthenticated when missing, unknown or
   // expired (the message says which).
   absl::StatusOr<std::string> Authenticate(const std::string& token);
@@ -142,8 +147,17 @@ class Coordinator {
   struct Caller {
     std::string role;
     std::string identity;
+    std::string token_hash;
+    std::string worker_id;  // a token issued for one worker id
   };
   absl::StatusOr<Caller> Identify(const std::string& token);
+  // OK when `caller` may act as worker `worker_id`: the id is the one its
+  // token was issued for (if any), and the token that registered the id.
+  // kNotFound for an unregistered worker, kPermissionDenied otherwise.
+  absl::Status CheckActsAsWorker(const Caller& caller, const std::string& worker_id);
+  // CheckActsAsWorker for the worker holding `lease_id` (OK when no step
+  // holds it: the lease check that follows says why it is stale).
+  absl::Status CheckHoldsLease(const Caller& caller, const std::string& lease_id);
 
   // Counters for metrics.
   struct Stats {

@@ -219,7 +219,8 @@ class ReportResultsReactor final
     : public grpc::ServerBidiReactor<v1::ReportResultsRequest,
                                      v1::ReportResultsResponse> {
  public:
-  explicit ReportResultsReactor(Coordinator& coordinator) : coordinator_(coordinator) {
+  ReportResultsReactor(Coordinator& coordinator, Coordinator::Caller caller)
+      : coordinator_(coordinator), caller_(std::move(caller)) {
     StartRead(&request_);
   }
   void OnReadDone(bool ok) override {
@@ -228,6 +229,10 @@ class ReportResultsReactor final
       return;
     }
     if (absl::Status s = CheckResultsLimits(request_); !s.ok()) {
+      Finish(ToGrpc(s));
+      return;
+    }
+    if (absl::Status s = coordinator_.CheckHoldsLease(caller_, request_.lease_id()); !s.ok()) {
       Finish(ToGrpc(s));
       return;
     }
@@ -256,6 +261,7 @@ class ReportResultsReactor final
 
  private:
   Coordinator& coordinator_;
+  const Coordinator::Caller caller_;
   v1::ReportResultsRequest request_;
   v1::ReportResultsResponse response_;
 };
@@ -287,9 +293,10 @@ grpc::ServerWriteReactor<v1::ProblemResult>* NewResultsReactor(
 }
 
 grpc::ServerBidiReactor<v1::ReportResultsRequest, v1::ReportResultsResponse>*
-NewReportResultsReactor(Coordinator& coordinator, const absl::Status& auth) {
-  if (!auth.ok()) return new RefusedBidi(auth);
-  return new ReportResultsReactor(coordinator);
+NewReportResultsReactor(Coordinator& coordinator,
+                        const absl::StatusOr<Coordinator::Caller>& caller) {
+  if (!caller.ok()) return new RefusedBidi(caller.status());
+  return new ReportResultsReactor(coordinator, *caller);
 }
 
 }  // namespace cohort::server

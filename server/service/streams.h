@@ -29,9 +29,10 @@ grpc::ServerWriteReactor<v1::ProblemResult>* NewResultsReactor(
 
 // ReportResults: each request is one batch, inserted in one transaction and
 // acknowledged with counts; a stale lease finishes the stream with
-// FAILED_PRECONDITION.
+// FAILED_PRECONDITION, another worker's lease with PERMISSION_DENIED.
 grpc::ServerBidiReactor<v1::ReportResultsRequest, v1::ReportResultsResponse>*
-NewReportResultsReactor(Coordinator& coordinator, const absl::Status& auth);
+NewReportResultsReactor(Coordinator& coordinator,
+                        const absl::StatusOr<Coordinator::Caller>& caller);
 
 }  // namespace cohort::server
 

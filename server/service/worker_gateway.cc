@@ -64,19 +64,25 @@ void WorkerGatewayService::FillEndpoints(v1::Lease* lease) {
 grpc::ServerUnaryReactor* WorkerGatewayService::Register(
     grpc::CallbackServerContext* context, const v1::RegisterRequest* request,
     v1::RegisterResponse* response) {
-  if (absl::Status s = Authorize(coordinator_, context, kWorkerRoles); !s.ok()) {
-    return Finish(context, s);
-  }
+  absl::StatusOr<Coordinator::Caller> caller =
+      AuthorizeCaller(coordinator_, context, kWorkerRoles);
+  if (!caller.ok()) return Finish(context, caller.status());
   if (absl::Status s = CheckRegisterLimits(*request); !s.ok()) return Finish(context, s);
   v1::WorkerInfo info = request->worker();
-  if (info.id().empty()) info.set_id(RandomId("w-"));
+  if (info.id().empty()) info.set_id(caller->worker_id.empty() ? RandomId("w-") : caller->worker_id);
+  if (!caller->worker_id.empty() && info.id() != caller->worker_id) {
+    return Finish(context, absl::PermissionDeniedError(absl::StrCat(
+                               "this worker token is for worker ", caller->worker_id,
+                               ", not ", info.id())));
+  }
   // The id names the worker in artifact locations ("worker:<id>").
   if (absl::Status s = CheckPlainName(info.id(), "worker id"); !s.ok()) {
     return Finish(context, s);
   }
   std::string json;
   (void)google::protobuf::util::MessageToJsonString(info, &json);
-  absl::StatusOr<std::vector<LeaseGrant>> held = coordinator_.Register(info.id(), json);
+  absl::StatusOr<std::vector<LeaseGrant>> held =
+      coordinator_.Register(info.id(), json, caller->role == "admin" ? "" : caller->token_hash);
   if (!held.ok()) return Finish(context, held.status());
   {
     absl::MutexLock lock(&mu_);
@@ -99,7 +105,10 @@ grpc::ServerUnaryReactor* WorkerGatewayService::Register(
 grpc::ServerUnaryReactor* WorkerGatewayService::Lease(
     grpc::CallbackServerContext* context, const v1::LeaseRequest* request,
     v1::LeaseResponse* response) {
-  if (absl::Status s = Authorize(coordinator_, context, kWorkerRoles); !s.ok()) {
+  absl::StatusOr<Coordinator::Caller> caller =
+      AuthorizeCaller(coordinator_, context, kWorkerRoles);
+  if (!caller.ok()) return Finish(context, caller.status());
+  if (absl::Status s = coordinator_.CheckActsAsWorker(*caller, request->worker_id()); !s.ok()) {
     return Finish(context, s);
   }
   WorkerCapacity capacity =
@@ -139,7 +148,10 @@ grpc::ServerUnaryReactor* WorkerGatewayService::Lease(
 grpc::ServerUnaryReactor* WorkerGatewayService::Heartbeat(
     grpc::CallbackServerContext* context, const v1::HeartbeatRequest* request,
     v1::HeartbeatResponse* response) {
-  if (absl::Status s = Authorize(coordinator_, context, kWorkerRoles); !s.ok()) {
+  absl::StatusOr<Coordinator::Caller> caller =
+      AuthorizeCaller(coordinator_, context, kWorkerRoles);
+  if (!caller.ok()) return Finish(context, caller.status());
+  if (absl::Status s = coordinator_.CheckActsAsWorker(*caller, request->worker_id()); !s.ok()) {
     return Finish(context, s);
   }
   if (absl::Status s = CheckHeartbeatLimits(*request); !s.ok()) return Finish(context, s);
@@ -163,13 +175,16 @@ grpc::ServerUnaryReactor* WorkerGatewayService::Heartbeat(
 grpc::ServerBidiReactor<v1::ReportResultsRequest, v1::ReportResultsResponse>*
 WorkerGatewayService::ReportResults(grpc::CallbackServerContext* context) {
   return NewReportResultsReactor(coordinator_,
-                                 Authorize(coordinator_, context, kWorkerRoles));
+                                 AuthorizeCaller(coordinator_, context, kWorkerRoles));
 }
 
 grpc::ServerUnaryReactor* WorkerGatewayService::CompleteStep(
     grpc::CallbackServerContext* context, const v1::CompleteStepRequest* request,
     v1::CompleteStepResponse*) {
-  if (absl::Status s = Authorize(coordinator_, context, kWorkerRoles); !s.ok()) {
+  absl::StatusOr<Coordinator::Caller> caller =
+      AuthorizeCaller(coordinator_, context, kWorkerRoles);
+  if (!caller.ok()) return Finish(context, caller.status());
+  if (absl::Status s = coordinator_.CheckHoldsLease(*caller, request->lease_id()); !s.ok()) {
     return Finish(context, s);
   }
   if (absl::Status s = CheckCompleteLimits(*request); !s.ok()) return Finish(context, s);
@@ -191,7 +206,10 @@ grpc::ServerUnaryReactor* WorkerGatewayService::CompleteStep(
 grpc::ServerUnaryReactor* WorkerGatewayService::FailStep(
     grpc::CallbackServerContext* context, const v1::FailStepRequest* request,
     v1::FailStepResponse* response) {
-  if (absl::Status s = Authorize(coordinator_, context, kWorkerRoles); !s.ok()) {
+  absl::StatusOr<Coordinator::Caller> caller =
+      AuthorizeCaller(coordinator_, context, kWorkerRoles);
+  if (!caller.ok()) return Finish(context, caller.status());
+  if (absl::Status s = coordinator_.CheckHoldsLease(*caller, request->lease_id()); !s.ok()) {
     return Finish(context, s);
   }
   if (absl::Status s = CheckFailLimits(*request); !s.ok()) return Finish(context, s);

@@ -71,6 +71,7 @@ struct TokenRecord {
   std::string name;
   absl::Time created;
   std::optional<absl::Time> expires;  // nullopt: never
+  std::string worker_id;  // a worker token issued for this worker id only; '' any
 };
 
 struct CampaignRecord {
@@ -251,9 +252,16 @@ class CoordinatorStore {
       const std::string& campaign_id);
 
   // --- workers and leases ------------------------------------------------
-  // Upserts the worker; returns the leases it still holds.
+  // Upserts the worker; returns the leases it still holds. A worker id
+  // belongs to the token (hash) that first registered it: another token's
+  // Register is kPermissionDenied.
   absl::StatusOr<std::vector<LeaseGrant>> RegisterWorker(
-      const std::string& id, const std::string& info_json, absl::Time now);
+      const std::string& id, const std::string& info_json, absl::Time now,
+      const std::string& token_hash = "");
+  // The token hash a worker id belongs to; kNotFound for an unknown worker.
+  absl::StatusOr<std::string> TokenOfWorker(const std::string& id);
+  // The worker holding lease `lease_id`; "" when no step holds that lease.
+  absl::StatusOr<std::string> WorkerOfLease(const std::string& lease_id);
   absl::StatusOr<std::vector<WorkerRecord>> ListWorkers();
   // Whether any READY step is out of backoff at `now` (one indexed lookup;
   // lets the coordinator skip offering nothing to every parked worker).
@@ -320,7 +328,7 @@ class CoordinatorStore {
   // Stores sha256(token) with its role; the plaintext is never stored.
   absl::Status AddToken(const std::string& token_sha256, const std::string& role,
                         const std::string& name, absl::Time now,
-                        std::optional<absl::Time> expires);
+                        std::optional<absl::Time> expires, const std::string& worker_id = "");
   // The role of a token hash at `now`. kUnauthenticated for an unknown hash
   // ("unknown bearer token") and for an expired one (a message saying when
   // it expired), so callers can pass the status on unchanged.

@@ -307,11 +307,19 @@ constexpr const char* kMigration8 = R"sql(
 ALTER TABLE campaigns ADD COLUMN owner TEXT NOT NULL DEFAULT '';
 )sql";
 
+// A worker id belongs to the token that first registered it; a token may
+// be issued for one worker id only.
+constexpr const char* kMigration9 = R"sql(
+ALTER TABLE workers ADD COLUMN token_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE tokens ADD COLUMN worker_id TEXT NOT NULL DEFAULT '';
+)sql";
+
 const std::vector<const char*>& Migrations() {
   static const std::vector<const char*> migrations = {kMigration1, kMigration2,
                                                       kMigration3, kMigration4,
                                                       kMigration5, kMigration6,
-                                                      kMigration7, kMigration8};
+                                                      kMigration7, kMigration8,
+                                                      kMigration9};
   return migrations;
 }
 

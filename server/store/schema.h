@@ -14,7 +14,7 @@
 
 namespace cohort::server {
 
-inline constexpr int kSchemaVersion = 8;
+inline constexpr int kSchemaVersion = 9;
 
 [[nodiscard]] absl::Status Migrate(Database& db);
 

@@ -30,14 +30,26 @@ bool IsRetryable(int code) {
 }  // namespace
 
 absl::StatusOr<std::vector<LeaseGrant>> CoordinatorStore::RegisterWorker(
-    const std::string& id, const std::string& info_json, absl::Time now) {
+    const std::string& id, const std::string& info_json, absl::Time now,
+    const std::string& token_hash) {
   Transaction tx(*db_);
   COHORT_RETURN_IF_ERROR(tx.Begin());
+  Statement& owner = db_->Prepare("SELECT token_hash FROM workers WHERE id = ?");
+  owner.Bind(1, id);
+  std::string bound;
+  if (owner.Step()) bound = owner.ColumnText(0);
+  while (owner.Step()) {
+  }
+  COHORT_RETURN_IF_ERROR(owner.status());
+  if (!bound.empty() && bound != token_hash) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "worker id ", id, " belongs to another worker token (the one that registered it first)"));
+  }
   Statement& upsert = db_->Prepare(
-      "INSERT INTO workers(id, info_json, registered_us, last_heartbeat_us) "
-      "VALUES(?1, ?2, ?3, ?3) ON CONFLICT(id) DO UPDATE SET info_json = ?2, "
-      "last_heartbeat_us = ?3");
-  upsert.Bind(1, id).Bind(2, info_json).Bind(3, Micros(now));
+      "INSERT INTO workers(id, info_json, registered_us, last_heartbeat_us, token_hash) "
+      "VALUES(?1, ?2, ?3, ?3, ?4) ON CONFLICT(id) DO UPDATE SET info_json = ?2, "
+      "last_heartbeat_us = ?3, token_hash = ?4");
+  upsert.Bind(1, id).Bind(2, info_json).Bind(3, Micros(now)).Bind(4, token_hash);
   COHORT_RETURN_IF_ERROR(upsert.Run());
   COHORT_RETURN_IF_ERROR(AppendEvent(EventType::kWorkerJoined, "", "",
                                      StepState::kUnspecified, id, "", now));
@@ -55,6 +67,32 @@ absl::StatusOr<std::vector<LeaseGrant>> CoordinatorStore::RegisterWorker(
   }
   COHORT_RETURN_IF_ERROR(tx.Commit());
   return grants;
+}
+
+absl::StatusOr<std::string> CoordinatorStore::TokenOfWorker(const std::string& id) {
+  Statement& select = db_->Prepare("SELECT token_hash FROM workers WHERE id = ?");
+  select.Bind(1, id);
+  std::optional<std::string> hash;
+  if (select.Step()) hash = select.ColumnText(0);
+  while (select.Step()) {
+  }
+  COHORT_RETURN_IF_ERROR(select.status());
+  if (!hash.has_value()) {
+    return absl::NotFoundError(absl::StrCat("worker ", id, " is not registered"));
+  }
+  return *hash;
+}
+
+absl::StatusOr<std::string> CoordinatorStore::WorkerOfLease(const std::string& lease_id) {
+  Statement& select = db_->Prepare(
+      "SELECT worker_id FROM steps INDEXED BY steps_by_lease WHERE lease_id = ?");
+  select.Bind(1, lease_id);
+  std::string worker;
+  if (select.Step()) worker = select.ColumnText(0);
+  while (select.Step()) {
+  }
+  COHORT_RETURN_IF_ERROR(select.status());
+  return worker;
 }
 
 absl::StatusOr<std::vector<WorkerRecord>> CoordinatorStore::ListWorkers() {

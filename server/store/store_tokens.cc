@@ -9,7 +9,7 @@ namespace cohort::server {
 namespace {
 
 constexpr const char* kTokenColumns =
-    "SELECT hash, role, name, created_us, expires_us FROM tokens";
+    "SELECT hash, role, name, created_us, expires_us, worker_id FROM tokens";
 
 TokenRecord TokenFromRow(const Statement& row) {
   TokenRecord token;
@@ -18,6 +18,7 @@ TokenRecord TokenFromRow(const Statement& row) {
   token.name = row.ColumnText(2);
   token.created = FromMicros(row.ColumnInt64(3));
   if (!row.ColumnIsNull(4)) token.expires = FromMicros(row.ColumnInt64(4));
+  token.worker_id = row.ColumnText(5);
   return token;
 }
 
@@ -48,11 +49,13 @@ absl::Status CheckHashPrefix(const std::string& prefix) {
 absl::Status CoordinatorStore::AddToken(const std::string& token_sha256,
                                         const std::string& role,
                                         const std::string& name, absl::Time now,
-                                        std::optional<absl::Time> expires) {
+                                        std::optional<absl::Time> expires,
+                                        const std::string& worker_id) {
   Statement& insert = db_->Prepare(
-      "INSERT INTO tokens(hash, role, name, created_us, expires_us) "
-      "VALUES(?, ?, ?, ?, ?)");
+      "INSERT INTO tokens(hash, role, name, created_us, expires_us, worker_id) "
+      "VALUES(?, ?, ?, ?, ?, ?)");
   insert.Bind(1, token_sha256).Bind(2, role).Bind(3, name).Bind(4, Micros(now));
+  insert.Bind(6, worker_id);
   if (expires.has_value()) {
     insert.Bind(5, Micros(*expires));
   } else {

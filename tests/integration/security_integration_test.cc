@@ -146,6 +146,101 @@ TEST_F(SecurityIntegrationTest, RevokedTokenIsRefusedAtOnce) {
   EXPECT_THAT(bad.stderr_data, HasSubstr("'soon'"));
 }
 
+// The impersonation probe: a worker id belongs to the token that first
+// registered it, and a token issued with --worker-id acts only as that id.
+// Another token can neither register as it, heartbeat or lease for it, nor
+// report results, complete or fail its lease.
+TEST_F(SecurityIntegrationTest, AWorkerTokenCannotActAsAnotherWorker) {
+  Start({});
+  ASSERT_OK_AND_ASSIGN(std::string client, cohortd_->CreateToken("client"));
+  ASSERT_OK_AND_ASSIGN(std::string victim, cohortd_->CreateToken("worker"));
+  ASSERT_OK_AND_ASSIGN(std::string attacker, cohortd_->CreateToken("worker"));
+  ASSERT_OK_AND_ASSIGN(std::string bound_to_wb,
+                       cohortd_->CreateToken("worker", {"--worker-id", "wb"}));
+  auto register_as = [&](const std::string& token, const std::string& id) {
+    v1::RegisterRequest request;
+    request.mutable_worker()->set_id(id);
+    request.mutable_worker()->set_max_concurrent_steps(1);
+    v1::RegisterResponse response;
+    return gateway_->Register(CohortdProcess::Context(token).get(), request, &response);
+  };
+  ASSERT_TRUE(register_as(victim, "wa").ok());
+  grpc::Status hijack = register_as(attacker, "wa");
+  EXPECT_EQ(hijack.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(hijack.error_message(), HasSubstr("belongs to another worker token"));
+  EXPECT_TRUE(register_as(victim, "wa").ok());  // its own restart
+  grpc::Status other_id = register_as(bound_to_wb, "wc");
+  EXPECT_EQ(other_id.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(other_id.error_message(), HasSubstr("for worker wb"));
+  EXPECT_TRUE(register_as(bound_to_wb, "wb").ok());
+  // A step for the victim to lease.
+  v1::RegisterArtifactsRequest reg;
+  v1::Artifact* artifact = reg.add_artifacts();
+  artifact->set_digest(kDigest);
+  artifact->add_locations()->set_shared_path(dir_.Join("contrib.json"));
+  v1::RegisterArtifactsResponse reg_response;
+  ASSERT_TRUE(client_->RegisterArtifacts(CohortdProcess::Context(client).get(), reg, &reg_response)
+                  .ok());
+  ASSERT_TRUE(Submit(client, OneStep("contrib")).ok());
+  v1::LeaseRequest lease_request;
+  lease_request.set_worker_id("wa");
+  lease_request.set_free_slots(1);
+  lease_request.set_wait_ms(5000);
+  v1::LeaseResponse leased;
+  ASSERT_TRUE(gateway_->Lease(CohortdProcess::Context(victim).get(), lease_request, &leased).ok());
+  ASSERT_EQ(leased.leases_size(), 1);
+  const v1::Lease& lease = leased.leases(0);
+  // The attacker, as the victim: lease and heartbeat for its id...
+  v1::LeaseResponse stolen;
+  EXPECT_EQ(gateway_->Lease(CohortdProcess::Context(attacker).get(), lease_request, &stolen)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  v1::HeartbeatRequest beat;
+  beat.set_worker_id("wa");
+  v1::LeaseStatus* held = beat.add_leases();
+  held->set_lease_id(lease.lease_id());
+  held->set_epoch(lease.epoch());
+  v1::HeartbeatResponse beat_response;
+  EXPECT_EQ(gateway_->Heartbeat(CohortdProcess::Context(attacker).get(), beat, &beat_response)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  // ...and with its lease: results, completion, failure.
+  {
+    auto context = CohortdProcess::Context(attacker);
+    auto stream = gateway_->ReportResults(context.get());
+    v1::ReportResultsRequest batch;
+    batch.set_lease_id(lease.lease_id());
+    batch.set_epoch(lease.epoch());
+    v1::ProblemResult* row = batch.add_results();
+    row->set_step_key(lease.step().key());
+    row->set_problem_id("forged");
+    stream->Write(batch);
+    stream->WritesDone();
+    v1::ReportResultsResponse ack;
+    EXPECT_FALSE(stream->Read(&ack));
+    EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  }
+  v1::CompleteStepRequest complete;
+  complete.set_lease_id(lease.lease_id());
+  complete.set_epoch(lease.epoch());
+  v1::CompleteStepResponse complete_response;
+  EXPECT_EQ(gateway_->CompleteStep(CohortdProcess::Context(attacker).get(), complete,
+                                   &complete_response)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  v1::FailStepRequest fail;
+  fail.set_lease_id(lease.lease_id());
+  fail.set_epoch(lease.epoch());
+  fail.set_message("forged failure");
+  v1::FailStepResponse fail_response;
+  EXPECT_EQ(gateway_->FailStep(CohortdProcess::Context(attacker).get(), fail, &fail_response)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  // The victim's own calls still work.
+  EXPECT_TRUE(
+      gateway_->Heartbeat(CohortdProcess::Context(victim).get(), beat, &beat_response).ok());
+}
+
 // Campaigns belong to the client identity (token name) that submitted them:
 // another client neither sees nor changes them; an admin sees all.
 TEST_F(SecurityIntegrationTest, ClientsSeeAndChangeOnlyTheirOwnCampaigns) {

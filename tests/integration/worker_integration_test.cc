@@ -368,9 +368,18 @@ TEST_F(WorkerIntegrationTest, WorkerKilledAfterFinishingShipsItsSpoolOnRestart) 
     absl::SleepFor(absl::Milliseconds(20));
   }
   cohortd_->Kill9();
-  // The dropmap takes well under a second; give the worker time to finish
-  // and spool, then kill it too.
-  absl::SleepFor(absl::Seconds(2));
+  // Once the worker says the completion is in its spool, kill it too (a
+  // condition, not a clock: under load the step took longer than the 2 s
+  // once waited here).
+  deadline = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < deadline &&
+         ReadFileToString(a->LogPath()).value_or("").find("spooled the completion") ==
+             std::string::npos) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_NE(ReadFileToString(a->LogPath()).value_or("").find("spooled the completion"),
+            std::string::npos)
+      << ReadFileToString(a->LogPath()).value_or("");
   a->Kill9();
   ASSERT_OK(cohortd_->Start());
   client_ = v1::Coordinator::NewStub(cohortd_->Channel());

@@ -656,7 +656,13 @@ void Agent::SpoolFail(const v1::Lease& lease, const absl::Status& status,
 void Agent::AppendToSpool(SpoolKind kind, const v1::Lease& lease, const std::string& payload,
                           const char* what) {
   absl::StatusOr<int64_t> id = spool_->Append(kind, lease.lease_id(), lease.epoch(), payload);
-  if (id.ok()) return;
+  if (id.ok()) {
+    // Safe on disk from here: a kill -9 of this worker loses nothing.
+    if (kind != SpoolKind::kResults) {
+      spdlog::info("spooled {} of step {}", what, lease.step().display_name());
+    }
+    return;
+  }
   // cohortd never hears of it: the lease expires and the step runs again
   // (results are write-once, so a partial batch cannot double).
   spdlog::error("spool: lost {} of step {} ({}): {}; its lease will expire and the step "
