@@ -34,6 +34,8 @@ struct Flags {
   int max_request_mb = cohort::server::kDefaultMaxRequestBytes >> 20;
   double lease_seconds = 30;
   double heartbeat_seconds = 5;
+  absl::Duration forget_workers_after = absl::Hours(24);
+  std::string forget_workers_after_text;
   bool durability_normal = false;
   // token create
   std::string role;
@@ -68,6 +70,7 @@ absl::StatusOr<std::unique_ptr<cohort::server::Coordinator>> OpenCoordinator(
   options.lease_duration = absl::Seconds(flags.lease_seconds);
   options.heartbeat_interval = absl::Seconds(flags.heartbeat_seconds);
   options.restart_grace = options.lease_duration;
+  options.forget_workers_after = flags.forget_workers_after;
   return cohort::server::Coordinator::Create(std::move(*store),
                                              cohort::RealClock(), options);
 }
@@ -240,6 +243,9 @@ int main(int argc, char** argv) {
   app.add_option("--heartbeat-seconds", flags.heartbeat_seconds,
                  "heartbeat interval told to workers")
       ->capture_default_str();
+  app.add_option("--forget-workers-after", flags.forget_workers_after_text,
+                 "leave workers silent this long out of the worker list (90s, 12h, 7d; "
+                 "default 24h)");
   app.add_flag("--durability-normal", flags.durability_normal,
                "synchronous=NORMAL: survives kill -9, may lose the last "
                "commits on power loss (default FULL)");
@@ -273,6 +279,15 @@ int main(int argc, char** argv) {
   absl::Status s = cohort::ParseLogFormat(flags.log_format, &log_options.format);
   if (s.ok()) s = cohort::InitLogging(log_options);
   if (!s.ok()) return Fail(s);
+  if (!flags.forget_workers_after_text.empty()) {
+    absl::StatusOr<absl::Duration> forget =
+        cohort::ParseHumanDuration(flags.forget_workers_after_text);
+    if (!forget.ok()) {
+      return Fail(absl::InvalidArgumentError("--forget-workers-after: " +
+                                             std::string(forget.status().message())));
+    }
+    flags.forget_workers_after = *forget;
+  }
   if (create->parsed()) return CreateToken(flags);
   if (list->parsed()) return ListTokens(flags);
   if (revoke->parsed()) return RevokeTokens(flags);

@@ -335,16 +335,17 @@ absl::Status Workers(const GlobalOptions& g, const WorkersOptions& o) {
   v1::ListWorkersResponse response;
   COHORT_RETURN_IF_ERROR(FromGrpc(conn->stub().ListWorkers(
       conn->Context().get(), v1::ListWorkersRequest(), &response), "workers"));
-  std::printf("%-20s %-20s %-5s %-5s %-12s %-10s %-12s %s\n", "WORKER", "HOST", "GPUS",
-              "SLOTS", "LABELS", "FREE DISK", "HEARTBEAT", "TOOLS");
+  std::printf("%-20s %-5s %-20s %-5s %-5s %-12s %-10s %-12s %s\n", "WORKER", "STATE", "HOST",
+              "GPUS", "SLOTS", "LABELS", "FREE DISK", "HEARTBEAT", "TOOLS");
   int64_t now = absl::ToUnixMicros(absl::Now());
   for (const v1::WorkerInfo& w : response.workers()) {
     std::string tools;
     for (const v1::ToolInfo& t : w.tools()) {
       absl::StrAppend(&tools, tools.empty() ? "" : ",", t.name());
     }
-    std::printf("%-20s %-20s %-5d %-5u %-12s %-10s %-12s %s\n", w.id().c_str(),
-                w.hostname().c_str(), w.gpus_size(), w.max_concurrent_steps(),
+    std::printf("%-20s %-5s %-20s %-5d %-5u %-12s %-10s %-12s %s\n", w.id().c_str(),
+                w.state().empty() ? "-" : w.state().c_str(), w.hostname().c_str(),
+                w.gpus_size(), w.max_concurrent_steps(),
                 Joined(w.labels()).c_str(),
                 absl::StrFormat("%.0fG", w.free_disk_bytes() / 1e9).c_str(),
                 absl::StrFormat("%.0fs ago", (now - w.last_heartbeat_us()) / 1e6).c_str(),

@@ -44,6 +44,8 @@ struct CoordinatorOptions {
   // their leases may expire.
   absl::Duration restart_grace = absl::Seconds(30);
   uint32_t default_max_attempts = 3;
+  // A worker silent this long is no longer listed.
+  absl::Duration forget_workers_after = absl::Hours(24);
 };
 
 using LeaseCallback =

@@ -2,6 +2,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/json_util.h"
 #include "server/jobgraph/plan.h"
@@ -267,11 +268,16 @@ grpc::ServerUnaryReactor* CoordinatorService::ListWorkers(
   }
   absl::StatusOr<std::vector<WorkerRecord>> workers = coordinator_.ListWorkers();
   if (!workers.ok()) return Finish(context, workers.status());
+  const absl::Time now = absl::Now();
+  const CoordinatorOptions& options = coordinator_.options();
   for (const WorkerRecord& w : *workers) {
+    absl::Duration silent = now - w.last_heartbeat;
+    if (silent > options.forget_workers_after) continue;
     v1::WorkerInfo* info = response->add_workers();
     (void)google::protobuf::util::JsonStringToMessage(w.info_json, info);
     info->set_id(w.id);
     info->set_last_heartbeat_us(absl::ToUnixMicros(w.last_heartbeat));
+    info->set_state(silent > options.lease_duration ? "lost" : "live");
   }
   return Finish(context, absl::OkStatus());
 }

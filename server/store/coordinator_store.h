@@ -375,7 +375,13 @@ class CoordinatorStore {
   absl::Status FinishCampaignsIfDone(const std::string& step_key, absl::Time now);
   absl::Status RearmStep(const std::string& key, absl::Time now,
                          bool include_succeeded = false);
-  absl::StatusOr<StepRecord> CurrentLease(const LeaseRef& lease);
+  // The step holding `lease` at its epoch. A lease that lapsed while its
+  // step stayed READY (nobody took it since) is taken back first.
+  absl::StatusOr<StepRecord> CurrentLease(const LeaseRef& lease, absl::Time now);
+  // READY -> LEASED again for `step`'s lapsed lease, until `expiry`; false
+  // when the step is not READY.
+  absl::StatusOr<bool> ReclaimLapsedLease(const StepRecord& step, absl::Time now,
+                                          absl::Time expiry);
   // Gives a leased step's attempt back (an input could not be fetched);
   // false once it has waited kMaxInputWaits times.
   absl::StatusOr<bool> HandBack(const StepRecord& step, const std::string& message,

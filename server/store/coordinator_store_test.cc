@@ -324,6 +324,35 @@ TEST_F(StoreTest, ExpiredLeaseIsReleasedAndStaleEpochFenced) {
   EXPECT_EQ(State(steps[0].key), StepState::kSucceeded);
 }
 
+// A worker cut off past its lease (a 20 s link cut) finds its step where it
+// left it when nobody else took it: the heartbeat renews instead of
+// revoking, and its completion lands. The epoch decides: a re-lease since
+// fences it (ExpiredLeaseIsReleasedAndStaleEpochFenced).
+TEST_F(StoreTest, ALapsedLeaseWhoseStepNobodyTookMayFinish) {
+  auto steps = Chain();
+  ASSERT_OK(store_->SubmitCampaign("a", "{}", 0, "", steps, now_).status());
+  ASSERT_OK(store_->RegisterWorker("w1", "{}", now_).status());
+  ASSERT_OK_AND_ASSIGN(auto first, store_->LeaseNext(Worker("w1"), now_, kLease));
+  ASSERT_TRUE(first.has_value());
+  now_ += absl::Seconds(31);
+  ASSERT_OK_AND_ASSIGN(auto expired, store_->ExpireLeases(now_));
+  ASSERT_EQ(expired, std::vector<std::string>{steps[0].key});
+  EXPECT_EQ(State(steps[0].key), StepState::kReady);
+  ASSERT_OK_AND_ASSIGN(auto beat, store_->Heartbeat("w1", {{first->lease_id, first->epoch, ""}},
+                                                    now_, kLease));
+  EXPECT_EQ(beat.renewed, std::vector<std::string>{first->lease_id});
+  EXPECT_TRUE(beat.revoked.empty());
+  EXPECT_EQ(State(steps[0].key), StepState::kLeased);
+  // Lapsed again, then the completion arrives without a heartbeat first.
+  now_ += absl::Seconds(31);
+  ASSERT_OK(store_->ExpireLeases(now_).status());
+  EXPECT_OK(store_->Complete({first->lease_id, first->epoch, ""},
+                             {{"drop_map", Digest('d'), 2, 1, false, {}}}, now_));
+  EXPECT_EQ(State(steps[0].key), StepState::kSucceeded);
+  ASSERT_OK_AND_ASSIGN(StepRecord step, store_->GetStep(steps[0].key));
+  EXPECT_EQ(step.attempts, 1u);
+}
+
 // max_attempts is the number of attempts, not of retries: with the default
 // 3, a step that keeps failing for a retryable reason runs exactly 3 times.
 // (A mutation that allowed one attempt more passed every test before.)
@@ -365,35 +394,24 @@ TEST_F(StoreTest, ExpiredLeasesCountAsAttemptsUpToMaxAttempts) {
   EXPECT_FALSE(none.has_value());
 }
 
-// An expired lease that nobody has taken yet still carries the step's lease
-// id: only the step's state tells that it is no longer current. The old
-// holder's results, completion and failure are all refused, as after a
-// cancel. (Dropping the state check passed every test before.)
-TEST_F(StoreTest, AnExpiredOrCancelledLeaseIsRefusedBeforeAnyoneElseTakesTheStep) {
+// A cancelled step still carries its lease id: only the step's state tells
+// that the lease is no longer current. The holder's results, completion and
+// failure are all refused. (Dropping the state check passed every test
+// before.) A lease that merely lapsed, with its step still READY, is taken
+// back instead: ALapsedLeaseWhoseStepNobodyTookMayFinish.
+TEST_F(StoreTest, ACancelledLeaseIsRefused) {
   auto steps = Chain();
   ASSERT_OK_AND_ASSIGN(auto submitted, store_->SubmitCampaign("a", "{}", 0, "", steps, now_));
-  ASSERT_OK_AND_ASSIGN(auto first, store_->LeaseNext(Worker("w1"), now_, kLease));
-  ASSERT_TRUE(first.has_value());
-  now_ += kLease + absl::Seconds(1);
-  ASSERT_OK(store_->ExpireLeases(now_).status());
-  ASSERT_EQ(State(steps[0].key), StepState::kReady);  // expired, not re-leased
-  const LeaseRef stale{first->lease_id, first->epoch, ""};
-  const ResultRow row{"p1", 0, 1, "stop", 1, 0, 1, "", "", "{}"};
-  EXPECT_THAT(store_->InsertResults(stale, {row}, now_).status(),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not current")));
-  EXPECT_THAT(store_->Complete(stale, {{"drop_map", Digest('d'), 2, 1, false, {}}}, now_),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not current")));
-  EXPECT_THAT(store_->Fail(stale, 14, "late", now_).status(),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not current")));
-  EXPECT_EQ(State(steps[0].key), StepState::kReady);
-
   ASSERT_OK_AND_ASSIGN(auto second, store_->LeaseNext(Worker("w2"), now_, kLease));
   ASSERT_TRUE(second.has_value());
+  const ResultRow row{"p1", 0, 1, "stop", 1, 0, 1, "", "", "{}"};
   ASSERT_OK(store_->CancelCampaign(submitted.campaign_id, now_));
   const LeaseRef cancelled{second->lease_id, second->epoch, ""};
   EXPECT_THAT(store_->InsertResults(cancelled, {row}, now_).status(),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not current")));
   EXPECT_THAT(store_->Complete(cancelled, {{"drop_map", Digest('d'), 2, 1, false, {}}}, now_),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not current")));
+  EXPECT_THAT(store_->Fail(cancelled, 14, "late", now_).status(),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not current")));
   EXPECT_EQ(State(steps[0].key), StepState::kCancelled);
 }

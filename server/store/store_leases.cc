@@ -274,7 +274,26 @@ absl::StatusOr<std::optional<LeaseGrant>> CoordinatorStore::LeaseNextInTransacti
   return std::optional<LeaseGrant>(std::move(grant));
 }
 
-absl::StatusOr<StepRecord> CoordinatorStore::CurrentLease(const LeaseRef& lease) {
+absl::StatusOr<bool> CoordinatorStore::ReclaimLapsedLease(const StepRecord& step,
+                                                          absl::Time now,
+                                                          absl::Time expiry) {
+  // The epoch decides: a re-lease would have given the step a new lease id
+  // and epoch, so the same lease id and epoch on a READY step means nobody
+  // else took it since the lease lapsed.
+  if (step.state != StepState::kReady) return false;
+  Statement& take = db_->Prepare(
+      "UPDATE steps SET lease_expiry_us = ? WHERE id = cohort_step_id(?2) AND key = ?2");
+  take.Bind(1, Micros(expiry)).Bind(2, step.key);
+  COHORT_RETURN_IF_ERROR(take.Run());
+  COHORT_RETURN_IF_ERROR(SetState(
+      step.key, StepState::kReady, StepState::kLeased, now,
+      absl::StrCat("lease ", step.lease_id, " of worker ", step.worker_id,
+                   " came back before anyone else took the step")));
+  return true;
+}
+
+absl::StatusOr<StepRecord> CoordinatorStore::CurrentLease(const LeaseRef& lease,
+                                                          absl::Time now) {
   Statement& select = db_->Prepare(
       absl::StrCat(kStepColumns, " WHERE lease_id = ?"));
   select.Bind(1, lease.lease_id);
@@ -283,6 +302,14 @@ absl::StatusOr<StepRecord> CoordinatorStore::CurrentLease(const LeaseRef& lease)
   while (select.Step()) {
   }
   COHORT_RETURN_IF_ERROR(select.status());
+  if (step.has_value() && step->lease_epoch == lease.epoch &&
+      step->state == StepState::kReady) {
+    // A lease that lapsed (its worker was cut off) but whose step nobody
+    // took since may still finish and report. A minute to the next renewal.
+    COHORT_ASSIGN_OR_RETURN(bool back,
+                            ReclaimLapsedLease(*step, now, now + absl::Minutes(1)));
+    if (back) step->state = StepState::kLeased;
+  }
   if (!step.has_value() || step->state != StepState::kLeased ||
       step->lease_epoch != lease.epoch) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -323,8 +350,21 @@ absl::StatusOr<HeartbeatOutcome> CoordinatorStore::Heartbeat(
         .Bind(5, static_cast<int>(StepState::kLeased))
         .Bind(6, worker_id);
     COHORT_RETURN_IF_ERROR(renew.Run());
-    (renew.Changes() == 1 ? outcome.renewed : outcome.revoked)
-        .push_back(lease.lease_id);
+    bool renewed = renew.Changes() == 1;
+    if (!renewed) {
+      Statement& lapsed = db_->Prepare(absl::StrCat(
+          kStepColumns, " WHERE lease_id = ? AND lease_epoch = ? AND worker_id = ?"));
+      lapsed.Bind(1, lease.lease_id).Bind(2, lease.epoch).Bind(3, worker_id);
+      std::optional<StepRecord> step;
+      if (lapsed.Step()) step = StepFromRow(lapsed);
+      while (lapsed.Step()) {
+      }
+      COHORT_RETURN_IF_ERROR(lapsed.status());
+      if (step.has_value()) {
+        COHORT_ASSIGN_OR_RETURN(renewed, ReclaimLapsedLease(*step, now, outcome.new_expiry));
+      }
+    }
+    (renewed ? outcome.renewed : outcome.revoked).push_back(lease.lease_id);
   }
   COHORT_RETURN_IF_ERROR(tx.Commit());
   return outcome;
@@ -398,7 +438,7 @@ absl::Status CoordinatorStore::Complete(const LeaseRef& lease,
                                         const std::string& log_tail) {
   Transaction tx(*db_);
   COHORT_RETURN_IF_ERROR(tx.Begin());
-  COHORT_ASSIGN_OR_RETURN(StepRecord step, CurrentLease(lease));
+  COHORT_ASSIGN_OR_RETURN(StepRecord step, CurrentLease(lease, now));
   for (const OutputArtifact& out : outputs) {
     COHORT_RETURN_IF_ERROR(RecordArtifact(out, step.key, now).status());
     Statement& link = db_->Prepare(
@@ -434,7 +474,7 @@ absl::StatusOr<bool> CoordinatorStore::Fail(const LeaseRef& lease, int code,
                                             bool input_unavailable) {
   Transaction tx(*db_);
   COHORT_RETURN_IF_ERROR(tx.Begin());
-  COHORT_ASSIGN_OR_RETURN(StepRecord step, CurrentLease(lease));
+  COHORT_ASSIGN_OR_RETURN(StepRecord step, CurrentLease(lease, now));
   if (!log_tail.empty()) COHORT_RETURN_IF_ERROR(SetLogTail(step.key, log_tail));
   if (input_unavailable) {
     COHORT_ASSIGN_OR_RETURN(bool handed_back, HandBack(step, message, now));
@@ -469,7 +509,7 @@ absl::Status CoordinatorStore::ReturnUndelivered(const LeaseRef& lease,
                                                 absl::Time now) {
   Transaction tx(*db_);
   COHORT_RETURN_IF_ERROR(tx.Begin());
-  COHORT_ASSIGN_OR_RETURN(StepRecord step, CurrentLease(lease));
+  COHORT_ASSIGN_OR_RETURN(StepRecord step, CurrentLease(lease, now));
   Statement& back = db_->Prepare(
       "UPDATE steps SET attempts = max(attempts - 1, 0) "
       "WHERE id = cohort_step_id(?1) AND key = ?1");

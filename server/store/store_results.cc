@@ -10,7 +10,7 @@ absl::StatusOr<InsertOutcome> CoordinatorStore::InsertResults(
     const LeaseRef& lease, const std::vector<ResultRow>& rows, absl::Time now) {
   Transaction tx(*db_);
   COHORT_RETURN_IF_ERROR(tx.Begin());
-  COHORT_ASSIGN_OR_RETURN(StepRecord step, CurrentLease(lease));
+  COHORT_ASSIGN_OR_RETURN(StepRecord step, CurrentLease(lease, now));
   InsertOutcome outcome;
   Statement& insert = db_->Prepare(
       "INSERT OR IGNORE INTO results(step_key, problem_id, sample_index, "

@@ -416,17 +416,19 @@ TEST_F(CliCommandsTest, WorkersListsTheRegisteredWorkersWithTheirCapabilities) {
   for (const v1::WorkerInfo& w : listed.workers()) {
     ASSERT_TRUE(lines.count(w.id())) << w.id() << "\n" << r.stdout_data;
     std::vector<std::string> cols = absl::StrSplit(lines[w.id()], ' ', absl::SkipEmpty());
-    ASSERT_GE(cols.size(), 9u) << lines[w.id()];
-    EXPECT_EQ(cols[1], w.hostname());
-    EXPECT_EQ(cols[2], std::to_string(w.gpus_size()));
-    EXPECT_EQ(cols[3], std::to_string(w.max_concurrent_steps()));
+    ASSERT_GE(cols.size(), 10u) << lines[w.id()];
+    EXPECT_EQ(cols[1], w.state());
+    EXPECT_EQ(cols[2], w.hostname());
+    EXPECT_EQ(cols[3], std::to_string(w.gpus_size()));
+    EXPECT_EQ(cols[4], std::to_string(w.max_concurrent_steps()));
     for (const v1::ToolInfo& t : w.tools()) EXPECT_THAT(cols.back(), HasSubstr(t.name()));
   }
   // What the test started them with.
   std::vector<std::string> good = absl::StrSplit(lines["w1"], ' ', absl::SkipEmpty());
-  EXPECT_EQ(good[2], "1");
-  EXPECT_EQ(good[3], "2");
-  EXPECT_EQ(good[4], "gpu,fast");
+  EXPECT_EQ(good[1], "live");
+  EXPECT_EQ(good[3], "1");
+  EXPECT_EQ(good[4], "2");
+  EXPECT_EQ(good[5], "gpu,fast");
   EXPECT_THAT(good.back(), HasSubstr("llama-quantize"));
   EXPECT_THAT(good.back(), HasSubstr("llama-server"));
   SubprocessResult details = Cohort({"workers", "--long"});

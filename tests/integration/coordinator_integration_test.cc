@@ -259,6 +259,40 @@ TEST_F(CoordinatorIntegrationTest, StaleEpochIsRefusedAfterExpiry) {
   EXPECT_TRUE(Complete(*second, "drop_map", '0').ok());
 }
 
+// `cohort workers` tells a worker that stopped heartbeating (lost, after a
+// lease duration) from a live one, and leaves it out after
+// --forget-workers-after.
+TEST_F(CoordinatorIntegrationTest, SilentWorkersAreLostThenForgotten) {
+  cohortd_->Kill9();
+  StartCohortd({"--lease-seconds", "1", "--forget-workers-after", "4s"});
+  Register("w1");
+  auto state_of = [&](const std::string& id) {
+    v1::ListWorkersResponse response;
+    grpc::Status status = client_->ListWorkers(CohortdProcess::Context(client_token_).get(),
+                                               v1::ListWorkersRequest(), &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    for (const v1::WorkerInfo& w : response.workers()) {
+      if (w.id() == id) return w.state();
+    }
+    return std::string("absent");
+  };
+  EXPECT_EQ(state_of("w1"), "live");
+  // Each state is waited for (bounded), not assumed after a sleep.
+  auto wait_for = [&](const std::string& want) {
+    absl::Time give_up = absl::Now() + absl::Seconds(20);
+    std::string state = state_of("w1");
+    while (state != want && absl::Now() < give_up) {
+      absl::SleepFor(absl::Milliseconds(100));
+      state = state_of("w1");
+    }
+    return state;
+  };
+  EXPECT_EQ(wait_for("lost"), "lost");
+  EXPECT_EQ(wait_for("absent"), "absent");
+  Register("w1");  // back: listed and live again
+  EXPECT_EQ(state_of("w1"), "live");
+}
+
 TEST_F(CoordinatorIntegrationTest, ResultsAreStoredOnceAcrossRetries) {
   Submit(ChainRequest());
   std::string worker = Register("w1");
