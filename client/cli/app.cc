@@ -261,6 +261,9 @@ int RunCli(int argc, char** argv) {
                  "(env COHORT_TLS_CERT)");
   app.add_option("--tls-key", o.global.config.tls_key,
                  "the client certificate's private key (PEM) (env COHORT_TLS_KEY)");
+  app.add_option("--tls-server-name", o.global.config.tls_server_name,
+                 "the name cohortd's certificate must carry (default: the coordinator's host; "
+                 "env COHORT_TLS_SERVER_NAME)");
   app.add_option("--timeout", o.global.timeout_seconds, "seconds per call")
       ->capture_default_str();
   app.require_subcommand(1);

@@ -44,6 +44,8 @@ absl::Status ReadConfigFile(const std::string& path, bool required, ClientConfig
         config->tls_cert = value;
       } else if (key == "tls_key") {
         config->tls_key = value;
+      } else if (key == "tls_server_name") {
+        config->tls_server_name = value;
       } else if (key == "token_file") {
         absl::StatusOr<std::string> token = ReadFileToString(value);
         if (!token.ok()) {
@@ -54,7 +56,8 @@ absl::Status ReadConfigFile(const std::string& path, bool required, ClientConfig
       } else {
         return absl::InvalidArgumentError(absl::StrCat(
             path, ":", line, ": unknown key '", key,
-            "' (expected coordinator, token, token_file, tls_ca, tls_cert, tls_key)"));
+            "' (expected coordinator, token, token_file, tls_ca, tls_cert, tls_key, "
+            "tls_server_name)"));
       }
     }
   } catch (const YAML::Exception& e) {
@@ -89,13 +92,15 @@ absl::StatusOr<ClientConfig> ResolveConfig(const ConfigFlags& flags) {
   const std::pair<const char*, std::string ClientConfig::*> tls[] = {
       {"COHORT_TLS_CA", &ClientConfig::tls_ca},
       {"COHORT_TLS_CERT", &ClientConfig::tls_cert},
-      {"COHORT_TLS_KEY", &ClientConfig::tls_key}};
+      {"COHORT_TLS_KEY", &ClientConfig::tls_key},
+      {"COHORT_TLS_SERVER_NAME", &ClientConfig::tls_server_name}};
   for (const auto& [env, field] : tls) {
     if (!Env(env).empty()) config.*field = Env(env);
   }
   if (!flags.tls_ca.empty()) config.tls_ca = flags.tls_ca;
   if (!flags.tls_cert.empty()) config.tls_cert = flags.tls_cert;
   if (!flags.tls_key.empty()) config.tls_key = flags.tls_key;
+  if (!flags.tls_server_name.empty()) config.tls_server_name = flags.tls_server_name;
   if (config.tls_cert.empty() != config.tls_key.empty()) {
     return absl::InvalidArgumentError(
         "a client certificate needs both its file and its key: give --tls-cert and "

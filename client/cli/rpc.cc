@@ -96,8 +96,15 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const GlobalOptions
     creds = grpc::SslCredentials(ssl);
   }
   coordinator_address = config.coordinator;
+  grpc::ChannelArguments args;
+  if (!config.tls_server_name.empty()) {
+    // Checked against cohortd's certificate instead of the host dialled.
+    args.SetSslTargetNameOverride(config.tls_server_name);
+    tls_hint += " (does cohortd's certificate name " + config.tls_server_name + "?)";
+  }
   auto conn = std::make_unique<Connection>();
-  conn->stub_ = v1::Coordinator::NewStub(grpc::CreateChannel(config.coordinator, creds));
+  conn->stub_ = v1::Coordinator::NewStub(
+      grpc::CreateCustomChannel(config.coordinator, creds, args));
   conn->token_ = config.token;
   conn->timeout_seconds_ = g.timeout_seconds;
   return conn;

@@ -51,6 +51,18 @@ void MakeClientCertificate(const std::string& dir, const std::string& name,
            ca + ".key", "-CAcreateserial", "-days", "2", "-out", name + ".pem"}, dir);
 }
 
+// A certificate `name`.pem/.key for the subjectAltNames `sans` (openssl
+// syntax), signed by ca.pem in `dir`.
+void MakeServerCertificate(const std::string& dir, const std::string& name,
+                           const std::string& sans) {
+  RunTool({"openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=" + name,
+           "-keyout", name + ".key", "-out", name + ".csr"}, dir);
+  ASSERT_OK(WriteFileAtomically(dir + "/" + name + ".ext", "subjectAltName=" + sans + "\n"));
+  RunTool({"openssl", "x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+           "-CAcreateserial", "-days", "2", "-extfile", name + ".ext", "-out", name + ".pem"},
+          dir);
+}
+
 SubprocessResult Cli(const std::string& home, std::vector<std::string> args,
                      std::map<std::string, std::string> env = {}) {
   SubprocessOptions options;
@@ -121,6 +133,41 @@ TEST(TlsIntegrationTest, CliPresentsAClientCertificateToACohortdThatRequiresOne)
                                                    "--tls-key", dir.Join("client.key")}));
   EXPECT_EQ(not_pem.exit_code, 2);
   EXPECT_THAT(not_pem.stderr_data, ::testing::HasSubstr("san.ext: not PEM"));
+}
+
+// Certificates by role: cohortd's carries the role name cohortd.cohort,
+// which the docs' recipe puts in no worker's certificate. A client that
+// checks the role name (--tls-server-name) refuses a rogue cohortd serving
+// a worker's certificate of the same CA; the host name alone (127.0.0.1,
+// in both certificates) does not tell them apart.
+TEST(TlsIntegrationTest, AWorkerCertificateCannotStandInForCohortd) {
+  cohort::testing::TempDir dir;
+  MakeCertificates(dir.path());
+  MakeServerCertificate(dir.path(), "cohortd", "IP:127.0.0.1,DNS:cohortd.cohort");
+  MakeServerCertificate(dir.path(), "worker", "IP:127.0.0.1,DNS:gpu-1.example.internal");
+  for (const char* role : {"cohortd", "worker"}) {
+    SCOPED_TRACE(role);
+    std::filesystem::create_directories(dir.Join(role) + "-state");
+    CohortdProcess cohortd(dir.Join(role) + "-state",
+                           {"--tls-cert", dir.Join(role) + ".pem", "--tls-key",
+                            dir.Join(role) + ".key"});
+    cohortd.set_tls_ca(dir.Join("ca.pem"));
+    ASSERT_OK(cohortd.Start());
+    ASSERT_OK_AND_ASSIGN(std::string token, cohortd.CreateToken("client"));
+    std::vector<std::string> base = {"--coordinator", cohortd.address(), "--token", token,
+                                     "--tls-ca", dir.Join("ca.pem")};
+    std::vector<std::string> by_role = base;
+    by_role.insert(by_role.end(), {"--tls-server-name", "cohortd.cohort", "status"});
+    SubprocessResult checked = Cli(dir.path(), by_role);
+    if (std::string(role) == "cohortd") {
+      EXPECT_EQ(checked.exit_code, 0) << checked.stderr_data;
+    } else {
+      EXPECT_EQ(checked.exit_code, 1) << checked.stdout_data;
+      EXPECT_THAT(checked.stderr_data, ::testing::HasSubstr("name cohortd.cohort"));
+    }
+    base.push_back("status");
+    EXPECT_EQ(Cli(dir.path(), base).exit_code, 0);  // by host name alone: both pass
+  }
 }
 
 TEST(TlsIntegrationTest, WorkerRunsOverTlsAndPlaintextIsRefused) {

@@ -230,6 +230,9 @@ absl::Status Agent::Start() {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  if (!options_.tls_server_name.empty()) {
+    args.SetSslTargetNameOverride(options_.tls_server_name);
+  }
   gateway_ = v1::WorkerGateway::NewStub(
       grpc::CreateCustomChannel(options_.coordinator, *client_creds, args));
   // Retried with a growing pause; a cause is logged when it changes, and

@@ -66,6 +66,10 @@ struct AgentOptions {
   std::string tls_ca_file;
   std::string tls_cert_file;
   std::string tls_key_file;
+  // The name cohortd's certificate must carry; empty: the coordinator's
+  // host. A role name that only cohortd's certificate carries keeps a
+  // worker certificate of the same CA from standing in for cohortd.
+  std::string tls_server_name;
   // Folders whose files steps may read as shared-path inputs (each checked
   // against its digest first: artifacts/shared_inputs.h); none: no shared
   // paths.

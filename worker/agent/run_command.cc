@@ -231,6 +231,8 @@ void AddRunCommand(CLI::App& app, CommandFn* selected) {
   cmd->add_option("--tls-cert", flags->agent.tls_cert_file,
                   "this worker's certificate (PEM): mTLS to cohortd, TLS on the artifact listener");
   cmd->add_option("--tls-key", flags->agent.tls_key_file, "this worker's private key (PEM)");
+  cmd->add_option("--tls-server-name", flags->agent.tls_server_name,
+                  "the name cohortd's certificate must carry (default: the coordinator's host)");
   cmd->add_option("--log-format", flags->log_format, "human or json")->capture_default_str();
   cmd->callback([flags, selected] { *selected = [flags] { return Run(*flags); }; });
 }
