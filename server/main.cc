@@ -16,6 +16,7 @@
 #include "common/logging.h"
 #include "common/random.h"
 #include "common/status_macros.h"
+#include "common/tls_inspect.h"
 #include "common/version.h"
 #include "server/coordinator/coordinator.h"
 #include "server/metrics/metrics.h"
@@ -175,6 +176,14 @@ int Serve(const Flags& flags) {
   if (!coordinator.ok()) return Fail(coordinator.status());
   cohort::server::ServerOptions server_options = flags.server;
   server_options.max_request_bytes = flags.max_request_mb << 20;
+  if (!server_options.tls_cert_file.empty()) {
+    // Fail closed: an expired certificate would serve nothing but refusals.
+    std::string warning;
+    absl::Status dates = cohort::CheckCertificateDates(
+        server_options.tls_cert_file, absl::Now(), absl::Hours(24 * 30), &warning);
+    if (!dates.ok()) return Fail(dates);
+    if (!warning.empty()) spdlog::warn("{}", warning);
+  }
   absl::StatusOr<std::string> secret = TransferSecret(flags);
   if (!secret.ok()) return Fail(secret.status());
   server_options.transfer_secret = *secret;

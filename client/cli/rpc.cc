@@ -1,6 +1,7 @@
 #include "client/cli/rpc.h"
 
 #include <cstdio>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -11,6 +12,7 @@
 #include "client/spec/match.h"
 #include "common/atomic_file.h"
 #include "common/status_macros.h"
+#include "common/tls_inspect.h"
 
 namespace cohort::client {
 
@@ -31,6 +33,7 @@ namespace {
 // Said after an UNAVAILABLE error: what the TLS setup was, and what to check
 // (a handshake cohortd refused reads as UNAVAILABLE to the client).
 std::string tls_hint;
+std::optional<TlsProbe> tls_probe;  // set when cohortd is reached over TLS
 // The coordinator dialled, for "nothing listens there" messages.
 std::string coordinator_address;
 
@@ -48,6 +51,11 @@ std::string UnavailableHint(const std::string& message) {
       absl::StrContains(message, "Connection timed out")) {
     return absl::StrCat(" (", coordinator_address, " did not answer: a firewall, a wrong "
                         "address, or a network cut)");
+  }
+  if (tls_probe.has_value()) {
+    // gRPC says "Socket closed" for every TLS refusal: name the cause.
+    std::string why = DiagnoseTlsFailure(*tls_probe);
+    if (!why.empty()) return " (" + why + ")";
   }
   return tls_hint;
 }
@@ -94,6 +102,17 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const GlobalOptions
                  "COHORT_TLS_KEY, or tls_cert and tls_key in the config file)";
     }
     creds = grpc::SslCredentials(ssl);
+    TlsProbe probe;
+    probe.address = config.coordinator;
+    probe.ca_pem = ssl.pem_root_certs;
+    probe.ca_file = config.tls_ca;
+    probe.cert_pem = ssl.pem_cert_chain;
+    probe.key_pem = ssl.pem_private_key;
+    probe.cert_file = config.tls_cert;
+    probe.expected_name = config.tls_server_name.empty()
+                              ? config.coordinator.substr(0, config.coordinator.rfind(':'))
+                              : config.tls_server_name;
+    tls_probe = probe;
   }
   coordinator_address = config.coordinator;
   grpc::ChannelArguments args;

@@ -4,10 +4,12 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "cohort/v1/coordinator.grpc.pb.h"
 #include "common/atomic_file.h"
 #include "common/sha256.h"
+#include "common/tls_inspect.h"
 #include "common/subprocess.h"
 #include "common/testing/status_matchers.h"
 #include "common/testing/temp_dir.h"
@@ -168,6 +170,133 @@ TEST(TlsIntegrationTest, AWorkerCertificateCannotStandInForCohortd) {
     base.push_back("status");
     EXPECT_EQ(Cli(dir.path(), base).exit_code, 0);  // by host name alone: both pass
   }
+}
+
+// `openssl s_server` serving `cert` (and asking for a client certificate
+// signed by `client_ca` when given) on a free loopback port; stopped when
+// it goes out of scope.
+class OpensslServer {
+ public:
+  OpensslServer(const std::string& dir, const std::string& cert,
+                const std::string& client_ca = "")
+      : port_(testing::FreePort()) {
+    SubprocessOptions options;
+    options.argv = {"openssl", "s_server", "-accept", absl::StrCat("127.0.0.1:", port_),
+                    "-cert", dir + "/" + cert + ".pem", "-key", dir + "/" + cert + ".key",
+                    "-www", "-quiet"};
+    if (!client_ca.empty()) {
+      options.argv.insert(options.argv.end(),
+                          {"-Verify", "1", "-verify_return_error", "-CAfile", client_ca});
+    }
+    options.stdout_path = dir + "/s_server.log";
+    options.stderr_path = dir + "/s_server.log";
+    EXPECT_OK(process_.Start(options));
+    // Listening once a TCP connection reaches it.
+    absl::Time give_up = absl::Now() + absl::Seconds(20);
+    while (absl::Now() < give_up && !Reachable()) absl::SleepFor(absl::Milliseconds(50));
+  }
+  ~OpensslServer() { process_.Terminate(absl::Seconds(1)); }
+  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
+
+ private:
+  bool Reachable() const {
+    SubprocessOptions options;
+    options.argv = {"bash", "-c", absl::StrCat("exec 3<>/dev/tcp/127.0.0.1/", port_)};
+    absl::StatusOr<SubprocessResult> r = RunSubprocess(options);
+    return r.ok() && r->Succeeded();
+  }
+  int port_;
+  Subprocess process_;
+};
+
+// Each way a TLS connection to cohortd fails is named, as the CLI and the
+// worker say it: gRPC alone reports "Socket closed" for all of them.
+TEST(TlsIntegrationTest, EachTlsRefusalIsNamed) {
+  cohort::testing::TempDir dir;
+  MakeCertificates(dir.path());
+  const std::string ca = ReadFileToString(dir.Join("ca.pem")).value();
+  MakeServerCertificate(dir.path(), "good", "IP:127.0.0.1,DNS:cohortd.cohort");
+  MakeServerCertificate(dir.path(), "worker", "IP:127.0.0.1,DNS:gpu-1.example.internal");
+  // Expired: valid for no time at all.
+  RunTool({"openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=old", "-keyout",
+           "old.key", "-out", "old.csr"}, dir.path());
+  RunTool({"openssl", "x509", "-req", "-in", "old.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+           "-CAcreateserial", "-days", "0", "-extfile", "good.ext", "-out", "old.pem"},
+          dir.path());
+  RunTool({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+           "/CN=other-ca", "-keyout", "other.key", "-out", "other.pem"}, dir.path());
+  MakeClientCertificate(dir.path(), "client", "ca");
+  MakeClientCertificate(dir.path(), "stranger", "other");
+  absl::SleepFor(absl::Seconds(1.5));  // old.pem's one moment of validity is over
+  auto probe_of = [&](const std::string& address) {
+    TlsProbe probe;
+    probe.address = address;
+    probe.ca_pem = ca;
+    probe.ca_file = "ca.pem";
+    probe.expected_name = "cohortd.cohort";
+    return probe;
+  };
+  auto with_client = [&](TlsProbe probe, const std::string& name) {
+    probe.cert_pem = ReadFileToString(dir.Join(name + ".pem")).value();
+    probe.key_pem = ReadFileToString(dir.Join(name + ".key")).value();
+    probe.cert_file = name + ".pem";
+    return probe;
+  };
+  {
+    OpensslServer good(dir.path(), "good");
+    EXPECT_EQ(DiagnoseTlsFailure(probe_of(good.address())), "");
+    TlsProbe other_ca = probe_of(good.address());
+    other_ca.ca_pem = ReadFileToString(dir.Join("other.pem")).value();
+    EXPECT_THAT(DiagnoseTlsFailure(other_ca), ::testing::HasSubstr("is not signed by the CA"));
+  }
+  {
+    OpensslServer old(dir.path(), "old");
+    EXPECT_THAT(DiagnoseTlsFailure(probe_of(old.address())),
+                ::testing::ContainsRegex("certificate \\(CN ?= ?old\\) expired at 20"));
+  }
+  {
+    OpensslServer worker(dir.path(), "worker");
+    EXPECT_THAT(DiagnoseTlsFailure(probe_of(worker.address())),
+                ::testing::HasSubstr("names 127.0.0.1, gpu-1.example.internal; not cohortd.cohort"));
+  }
+  {
+    OpensslServer mtls(dir.path(), "good", dir.Join("ca.pem"));
+    EXPECT_EQ(DiagnoseTlsFailure(with_client(probe_of(mtls.address()), "client")), "");
+    EXPECT_THAT(DiagnoseTlsFailure(probe_of(mtls.address())),
+                ::testing::HasSubstr("requires a client certificate"));
+    EXPECT_THAT(DiagnoseTlsFailure(with_client(probe_of(mtls.address()), "stranger")),
+                ::testing::HasSubstr("refused the client certificate stranger.pem"));
+  }
+  // cohortd and a worker refuse to start with an expired certificate of
+  // their own, naming it and the date.
+  std::filesystem::create_directories(dir.Join("expired"));
+  SubprocessOptions start;
+  start.argv = {testing::BinDir() + "/cohortd", "--state-dir", dir.Join("expired"), "--listen",
+                absl::StrCat("127.0.0.1:", testing::FreePort()), "--tls-cert", dir.Join("old.pem"),
+                "--tls-key", dir.Join("old.key")};
+  absl::StatusOr<SubprocessResult> refused = RunSubprocess(start);
+  ASSERT_OK(refused.status());
+  EXPECT_NE(refused->exit_code, 0);
+  EXPECT_THAT(refused->stderr_data, ::testing::ContainsRegex("old.pem .*expired at 20"));
+  start.argv = {testing::BinDir() + "/cohort-worker", "run", "--coordinator", "127.0.0.1:1",
+                "--token-file", dir.Join("ca.pem"), "--state-dir", dir.Join("expired-worker"),
+                "--tls-ca", dir.Join("ca.pem"), "--tls-cert", dir.Join("old.pem"), "--tls-key",
+                dir.Join("old.key")};
+  refused = RunSubprocess(start);
+  ASSERT_OK(refused.status());
+  EXPECT_NE(refused->exit_code, 0);
+  EXPECT_THAT(refused->stderr_data, ::testing::ContainsRegex("old.pem .*expired at 20"));
+  // Plaintext cohortd, and the CLI's own words against it.
+  std::filesystem::create_directories(dir.Join("plain"));
+  CohortdProcess plain(dir.Join("plain"));
+  ASSERT_OK(plain.Start());
+  EXPECT_THAT(DiagnoseTlsFailure(probe_of(plain.address())),
+              ::testing::HasSubstr("does not speak TLS"));
+  ASSERT_OK_AND_ASSIGN(std::string token, plain.CreateToken("client"));
+  SubprocessResult cli = Cli(dir.path(), {"--coordinator", plain.address(), "--token", token,
+                                          "--tls-ca", dir.Join("ca.pem"), "status"});
+  EXPECT_EQ(cli.exit_code, 1);
+  EXPECT_THAT(cli.stderr_data, ::testing::HasSubstr("does not speak TLS"));
 }
 
 TEST(TlsIntegrationTest, WorkerRunsOverTlsAndPlaintextIsRefused) {

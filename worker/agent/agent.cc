@@ -18,6 +18,7 @@
 #include "common/random.h"
 #include "common/safe_path.h"
 #include "common/status_macros.h"
+#include "common/tls_inspect.h"
 #include "common/version.h"
 #include "grpcpp/grpcpp.h"
 #include "spdlog/spdlog.h"
@@ -248,7 +249,12 @@ absl::Status Agent::Start() {
         registered.code() == absl::StatusCode::kPermissionDenied) {
       return registered;
     }
-    const std::string cause = registered.ToString();
+    std::string cause = registered.ToString();
+    if (registered.code() == absl::StatusCode::kUnavailable) {
+      // gRPC says "Socket closed" for every TLS refusal: name the cause.
+      std::string why = DiagnoseTls();
+      if (!why.empty()) cause = "UNAVAILABLE: " + why;
+    }
     if (cause != last_logged || absl::Now() - logged_at >= absl::Minutes(1)) {
       spdlog::warn("register: {}; retrying (every {} at most)", cause,
                    absl::FormatDuration(absl::Seconds(15)));
@@ -263,6 +269,23 @@ absl::Status Agent::Start() {
   heartbeat_thread_ = std::thread([this] { HeartbeatLoop(); });
   ship_thread_ = std::thread([this] { ShipLoop(); });
   return absl::OkStatus();
+}
+
+std::string Agent::DiagnoseTls() const {
+  if (options_.tls_ca_file.empty()) return "";
+  TlsProbe probe;
+  probe.address = options_.coordinator;
+  probe.ca_pem = ReadFileToString(options_.tls_ca_file).value_or("");
+  probe.ca_file = options_.tls_ca_file;
+  if (!options_.tls_cert_file.empty()) {
+    probe.cert_pem = ReadFileToString(options_.tls_cert_file).value_or("");
+    probe.key_pem = ReadFileToString(options_.tls_key_file).value_or("");
+    probe.cert_file = options_.tls_cert_file;
+  }
+  probe.expected_name = options_.tls_server_name.empty()
+                            ? options_.coordinator.substr(0, options_.coordinator.rfind(':'))
+                            : options_.tls_server_name;
+  return DiagnoseTlsFailure(probe);
 }
 
 void Agent::CancelStart() {

@@ -148,6 +148,9 @@ class Agent {
   bool Ship(const SpoolEntry& entry);
   void ReapFinished() ABSL_LOCKS_EXCLUDED(mu_);
   std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout) const;
+  // Why a TLS connection to cohortd fails, from a handshake of our own
+  // (common/tls_inspect.h); "" without TLS or when it works.
+  std::string DiagnoseTls() const;
   v1::WorkerInfo Info() const;
 
   AgentOptions options_;

@@ -15,8 +15,10 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "common/atomic_file.h"
 #include "common/logging.h"
+#include "common/tls_inspect.h"
 #include "spdlog/spdlog.h"
 #include "worker/agent/agent.h"
 #include "worker/agent/capabilities.h"
@@ -109,6 +111,14 @@ int Run(RunFlags flags) {
     return ReportStatus("run", s);
   }
   if (absl::Status s = InitLogging(log); !s.ok()) return ReportStatus("run", s);
+  if (!flags.agent.tls_cert_file.empty()) {
+    // An expired certificate would only ever read as "Socket closed".
+    std::string warning;
+    absl::Status dates = CheckCertificateDates(flags.agent.tls_cert_file, absl::Now(),
+                                               absl::Hours(24 * 30), &warning);
+    if (!dates.ok()) return ReportStatus("run", dates);
+    if (!warning.empty()) spdlog::warn("{}", warning);
+  }
   absl::StatusOr<std::string> token = ReadFileToString(flags.token_file);
   if (!token.ok()) return ReportStatus("run", token.status());
   flags.agent.token = std::string(absl::StripAsciiWhitespace(*token));

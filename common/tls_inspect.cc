@@ -1,0 +1,335 @@
+#include "common/tls_inspect.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <memory>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/atomic_file.h"
+
+namespace cohort {
+namespace {
+
+struct BioFree { void operator()(BIO* b) const { BIO_free(b); } };
+struct X509Free { void operator()(X509* x) const { X509_free(x); } };
+struct KeyFree { void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); } };
+struct CtxFree { void operator()(SSL_CTX* c) const { SSL_CTX_free(c); } };
+struct SslFree { void operator()(SSL* s) const { SSL_free(s); } };
+struct StoreFree { void operator()(X509_STORE* s) const { X509_STORE_free(s); } };
+struct StoreCtxFree { void operator()(X509_STORE_CTX* s) const { X509_STORE_CTX_free(s); } };
+using X509Ptr = std::unique_ptr<X509, X509Free>;
+
+// A socket closed when it goes out of scope.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+absl::Time ToTime(const ASN1_TIME* t) {
+  struct tm parts = {};
+  if (t == nullptr || ASN1_TIME_to_tm(t, &parts) != 1) return absl::InfinitePast();
+  return absl::FromTimeT(timegm(&parts));
+}
+
+std::string NameText(const X509_NAME* name) {
+  if (name == nullptr) return "?";
+  char buffer[256];
+  X509_NAME_oneline(name, buffer, sizeof(buffer));
+  std::string text = buffer;
+  if (!text.empty() && text[0] == '/') text.erase(0, 1);
+  return text;
+}
+
+std::vector<std::string> AltNames(X509* cert) {
+  std::vector<std::string> names;
+  auto* sans = static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  if (sans == nullptr) return names;
+  for (int i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(sans, i);
+    if (name->type == GEN_DNS) {
+      const unsigned char* data = ASN1_STRING_get0_data(name->d.dNSName);
+      names.emplace_back(reinterpret_cast<const char*>(data),
+                         static_cast<size_t>(ASN1_STRING_length(name->d.dNSName)));
+    } else if (name->type == GEN_IPADD) {
+      const ASN1_OCTET_STRING* ip = name->d.iPAddress;
+      char text[INET6_ADDRSTRLEN] = "";
+      int family = ASN1_STRING_length(ip) == 4 ? AF_INET : AF_INET6;
+      inet_ntop(family, ASN1_STRING_get0_data(ip), text, sizeof(text));
+      names.push_back(text);
+    }
+  }
+  GENERAL_NAMES_free(sans);
+  return names;
+}
+
+CertificateInfo InfoOf(X509* cert) {
+  CertificateInfo info;
+  info.subject = NameText(X509_get_subject_name(cert));
+  info.names = AltNames(cert);
+  info.not_before = ToTime(X509_get0_notBefore(cert));
+  info.not_after = ToTime(X509_get0_notAfter(cert));
+  return info;
+}
+
+X509Ptr FirstCertificate(const std::string& pem) {
+  std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  return X509Ptr(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+}
+
+// host and port of "host:port" or "[v6]:port".
+bool SplitAddress(const std::string& address, std::string* host, std::string* port) {
+  size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return false;
+  *host = address.substr(0, colon);
+  *port = address.substr(colon + 1);
+  if (host->size() >= 2 && host->front() == '[' && host->back() == ']') {
+    *host = host->substr(1, host->size() - 2);
+  }
+  return !host->empty() && !port->empty();
+}
+
+int ConnectTcp(const std::string& address, absl::Duration timeout) {
+  std::string host, port;
+  if (!SplitAddress(address, &host, &port)) return -1;
+  addrinfo hints = {};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &found) != 0) return -1;
+  int fd = -1;
+  for (addrinfo* a = found; a != nullptr && fd < 0; a = a->ai_next) {
+    fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
+    if (fd < 0) continue;
+    if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) break;
+    bool connected = false;
+    if (errno == EINPROGRESS) {
+      pollfd p = {fd, POLLOUT, 0};
+      int error = 0;
+      socklen_t length = sizeof(error);
+      connected = poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout))) == 1 &&
+                  getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error == 0;
+    }
+    if (!connected) {
+      close(fd);
+      fd = -1;
+    }
+  }
+  freeaddrinfo(found);
+  if (fd < 0) return -1;
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  timeval tv = {static_cast<time_t>(absl::ToInt64Seconds(timeout)), 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  return fd;
+}
+
+std::string Quoted(const std::string& file) { return file.empty() ? "" : " " + file; }
+
+// What the server's alert says about our client certificate.
+std::string ClientCertificateRefused(int reason, const TlsProbe& probe) {
+  const std::string file = probe.cert_file.empty() ? "" : " " + probe.cert_file;
+  switch (reason) {
+    case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+      return "cohortd requires a client certificate (--tls-client-ca) and none was given: "
+             "pass --tls-cert and --tls-key";
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+      return absl::StrCat("cohortd refused the client certificate", file, ": it has expired");
+    case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+    case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+    case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
+    case SSL_R_TLSV1_ALERT_DECRYPT_ERROR:
+      return absl::StrCat("cohortd refused the client certificate", file, " (",
+                          ERR_reason_error_string(ERR_PACK(ERR_LIB_SSL, 0, reason)),
+                          "): it is not signed by the CA cohortd's --tls-client-ca names");
+    case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
+      return probe.cert_pem.empty()
+                 ? "cohortd ended the handshake: it may require a client certificate "
+                   "(--tls-client-ca); pass --tls-cert and --tls-key"
+                 : absl::StrCat("cohortd ended the handshake and refused the client "
+                                "certificate", file);
+    default:
+      return "";
+  }
+}
+
+bool PlaintextReply(int reason) {
+  return reason == SSL_R_WRONG_VERSION_NUMBER || reason == SSL_R_PACKET_LENGTH_TOO_LONG ||
+         reason == SSL_R_UNKNOWN_PROTOCOL;
+}
+
+// The server's certificate against the CA, the dates and the expected name.
+std::string CheckServerCertificate(SSL* ssl, const TlsProbe& probe) {
+  X509Ptr peer(SSL_get1_peer_certificate(ssl));
+  if (peer == nullptr) return "cohortd presented no certificate";
+  CertificateInfo info = InfoOf(peer.get());
+  const std::string who = absl::StrCat("cohortd's certificate (", info.subject, ")");
+  absl::Time now = absl::Now();
+  if (info.not_after < now) {
+    return absl::StrCat(who, " expired at ", FormatCertificateTime(info.not_after));
+  }
+  if (info.not_before > now) {
+    return absl::StrCat(who, " is not valid before ", FormatCertificateTime(info.not_before));
+  }
+  if (!probe.ca_pem.empty()) {
+    std::unique_ptr<X509_STORE, StoreFree> store(X509_STORE_new());
+    std::unique_ptr<BIO, BioFree> bio(
+        BIO_new_mem_buf(probe.ca_pem.data(), static_cast<int>(probe.ca_pem.size())));
+    while (X509* ca = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+      X509_STORE_add_cert(store.get(), ca);
+      X509_free(ca);
+    }
+    ERR_clear_error();
+    std::unique_ptr<X509_STORE_CTX, StoreCtxFree> verify(X509_STORE_CTX_new());
+    X509_STORE_CTX_init(verify.get(), store.get(), peer.get(), SSL_get_peer_cert_chain(ssl));
+    if (X509_verify_cert(verify.get()) != 1) {
+      int error = X509_STORE_CTX_get_error(verify.get());
+      return absl::StrCat(who, ", issued by ", NameText(X509_get_issuer_name(peer.get())),
+                          ", is not signed by the CA in", Quoted(probe.ca_file), " (",
+                          X509_verify_cert_error_string(error), ")");
+    }
+  }
+  if (!probe.expected_name.empty()) {
+    in6_addr ip;
+    bool is_ip = inet_pton(AF_INET, probe.expected_name.c_str(), &ip) == 1 ||
+                 inet_pton(AF_INET6, probe.expected_name.c_str(), &ip) == 1;
+    int match = is_ip ? X509_check_ip_asc(peer.get(), probe.expected_name.c_str(), 0)
+                      : X509_check_host(peer.get(), probe.expected_name.c_str(),
+                                        probe.expected_name.size(), 0, nullptr);
+    if (match != 1) {
+      return absl::StrCat(who, " names ",
+                          info.names.empty() ? "no subjectAltName"
+                                             : absl::StrJoin(info.names, ", "),
+                          "; not ", probe.expected_name,
+                          is_ip ? " (dialling by IP needs an IP subjectAltName)" : "");
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string FormatCertificateTime(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", t, absl::UTCTimeZone());
+}
+
+absl::StatusOr<CertificateInfo> ReadCertificatePem(const std::string& pem,
+                                                   const std::string& what) {
+  X509Ptr cert = FirstCertificate(pem);
+  ERR_clear_error();
+  if (cert == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": no PEM certificate in it"));
+  }
+  return InfoOf(cert.get());
+}
+
+absl::StatusOr<CertificateInfo> ReadCertificateFile(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFileToString(path);
+  if (!text.ok()) return text.status();
+  return ReadCertificatePem(*text, path);
+}
+
+absl::Status CheckCertificateDates(const std::string& path, absl::Time now,
+                                   absl::Duration warn_within, std::string* warning) {
+  absl::StatusOr<CertificateInfo> info = ReadCertificateFile(path);
+  if (!info.ok()) return info.status();
+  if (info->not_after <= now) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "certificate ", path, " (", info->subject, ") expired at ",
+        FormatCertificateTime(info->not_after), ": renew it (docs/deploy.md)"));
+  }
+  if (info->not_before > now) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("certificate ", path, " (", info->subject, ") is not valid before ",
+                     FormatCertificateTime(info->not_before)));
+  }
+  if (warning != nullptr && info->not_after - now < warn_within) {
+    *warning = absl::StrCat("certificate ", path, " (", info->subject, ") expires at ",
+                            FormatCertificateTime(info->not_after), ", in ",
+                            absl::ToInt64Hours(info->not_after - now) / 24, " days");
+  }
+  return absl::OkStatus();
+}
+
+std::string DiagnoseTlsFailure(const TlsProbe& probe) {
+  if (!probe.cert_pem.empty()) {
+    absl::StatusOr<CertificateInfo> mine = ReadCertificatePem(probe.cert_pem, probe.cert_file);
+    if (mine.ok() && mine->not_after < absl::Now()) {
+      return absl::StrCat("the client certificate", Quoted(probe.cert_file), " expired at ",
+                          FormatCertificateTime(mine->not_after));
+    }
+  }
+  Fd fd(ConnectTcp(probe.address, probe.timeout));
+  if (fd.get() < 0) return "";
+  std::unique_ptr<SSL_CTX, CtxFree> ctx(SSL_CTX_new(TLS_client_method()));
+  if (ctx == nullptr) return "";
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+  static const unsigned char kAlpn[] = {2, 'h', '2'};
+  SSL_CTX_set_alpn_protos(ctx.get(), kAlpn, sizeof(kAlpn));
+  if (!probe.cert_pem.empty()) {
+    X509Ptr cert = FirstCertificate(probe.cert_pem);
+    std::unique_ptr<BIO, BioFree> bio(
+        BIO_new_mem_buf(probe.key_pem.data(), static_cast<int>(probe.key_pem.size())));
+    std::unique_ptr<EVP_PKEY, KeyFree> key(
+        PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+    if (cert != nullptr && key != nullptr) {
+      SSL_CTX_use_certificate(ctx.get(), cert.get());
+      SSL_CTX_use_PrivateKey(ctx.get(), key.get());
+    }
+  }
+  ERR_clear_error();
+  std::unique_ptr<SSL, SslFree> ssl(SSL_new(ctx.get()));
+  SSL_set_fd(ssl.get(), fd.get());
+  int rc = SSL_connect(ssl.get());
+  if (rc != 1) {
+    int reason = ERR_GET_REASON(ERR_peek_last_error());
+    int kind = SSL_get_error(ssl.get(), rc);
+    ERR_clear_error();
+    if (PlaintextReply(reason) || kind == SSL_ERROR_SYSCALL || kind == SSL_ERROR_ZERO_RETURN) {
+      return absl::StrCat(probe.address,
+                          " does not speak TLS (a cohortd without --tls-cert serves plaintext): "
+                          "give cohortd its certificate, or drop --tls-ca");
+    }
+    std::string refused = ClientCertificateRefused(reason, probe);
+    if (!refused.empty()) return refused;
+    return absl::StrCat("the TLS handshake with ", probe.address, " failed: ",
+                        ERR_reason_error_string(ERR_PACK(ERR_LIB_SSL, 0, reason)));
+  }
+  std::string server = CheckServerCertificate(ssl.get(), probe);
+  if (!server.empty()) return server;
+  // Under TLS 1.3 the server judges our certificate after our side of the
+  // handshake is done: its verdict is the first thing it sends (an alert),
+  // else its HTTP/2 settings.
+  char byte = 0;
+  rc = SSL_read(ssl.get(), &byte, 1);
+  if (rc <= 0) {
+    int reason = ERR_GET_REASON(ERR_peek_last_error());
+    ERR_clear_error();
+    std::string refused = ClientCertificateRefused(reason, probe);
+    if (!refused.empty()) return refused;
+  }
+  return "";
+}
+
+}  // namespace cohort

@@ -1,0 +1,67 @@
+// File: tls_inspect.h
+//
+// Why a TLS connection to cohortd fails, in words an operator can act on.
+// gRPC reports every refusal alike ("Socket closed", "failed to connect to
+// all addresses"); on such a failure the CLI and the worker run one TLS
+// handshake of their own with OpenSSL, with the same CA, client
+// certificate and expected name, and name the cause: the server speaks
+// plaintext; its certificate expired (and when), is not signed by the CA
+// given, or does not carry the expected name (with the names it has); it
+// refused our client certificate (missing, another CA's, expired). Also:
+// the expiry of a certificate file, for start-up checks and metrics.
+//
+//   std::string why = DiagnoseTlsFailure(probe);  // "" when the handshake works
+//
+// Thread-safe; DiagnoseTlsFailure blocks for at most about `timeout` twice.
+#ifndef COHORT_COMMON_TLS_INSPECT_H_
+#define COHORT_COMMON_TLS_INSPECT_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace cohort {
+
+struct CertificateInfo {
+  std::string subject;            // e.g. "CN=cohortd"
+  std::vector<std::string> names; // DNS and IP subjectAltNames
+  absl::Time not_before;
+  absl::Time not_after;
+};
+
+// The first certificate of a PEM file or text. kInvalidArgument naming
+// `what` when it holds none.
+absl::StatusOr<CertificateInfo> ReadCertificatePem(const std::string& pem,
+                                                   const std::string& what);
+absl::StatusOr<CertificateInfo> ReadCertificateFile(const std::string& path);
+
+// "2027-01-31 12:00:00 UTC".
+std::string FormatCertificateTime(absl::Time t);
+
+// Start-up check of one's own certificate: kFailedPrecondition when it has
+// expired or is not valid yet (naming the file and the date); otherwise OK,
+// with `*warning` set when it expires within `warn_within`.
+absl::Status CheckCertificateDates(const std::string& path, absl::Time now,
+                                   absl::Duration warn_within, std::string* warning);
+
+struct TlsProbe {
+  std::string address;        // host:port
+  std::string ca_pem;         // trusted CA(s); empty: no chain check
+  std::string ca_file;        // for messages
+  std::string cert_pem;       // our client certificate (optional)
+  std::string key_pem;
+  std::string cert_file;      // for messages
+  std::string expected_name;  // the name the server certificate must carry
+  absl::Duration timeout = absl::Seconds(5);
+};
+
+// One sentence saying why a TLS connection as `probe` describes fails; ""
+// when the handshake succeeds (or the address cannot be reached at all:
+// nothing to say about TLS then).
+std::string DiagnoseTlsFailure(const TlsProbe& probe);
+
+}  // namespace cohort
+
+#endif  // COHORT_COMMON_TLS_INSPECT_H_
