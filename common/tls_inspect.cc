@@ -272,6 +272,32 @@ absl::Status CheckCertificateDates(const std::string& path, absl::Time now,
   return absl::OkStatus();
 }
 
+absl::Status CheckKeyMatchesCertificate(const std::string& cert_path,
+                                        const std::string& key_path) {
+  absl::StatusOr<std::string> cert_pem = ReadFileToString(cert_path);
+  if (!cert_pem.ok()) return cert_pem.status();
+  absl::StatusOr<std::string> key_pem = ReadFileToString(key_path);
+  if (!key_pem.ok()) return key_pem.status();
+  X509Ptr cert = FirstCertificate(*cert_pem);
+  std::unique_ptr<BIO, BioFree> bio(
+      BIO_new_mem_buf(key_pem->data(), static_cast<int>(key_pem->size())));
+  std::unique_ptr<EVP_PKEY, KeyFree> key(
+      PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  ERR_clear_error();
+  if (cert == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(cert_path, ": no PEM certificate in it"));
+  }
+  if (key == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(key_path, ": no PEM private key in it"));
+  }
+  if (X509_check_private_key(cert.get(), key.get()) != 1) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the private key ", key_path, " does not belong to the certificate ", cert_path));
+  }
+  return absl::OkStatus();
+}
+
 std::string DiagnoseTlsFailure(const TlsProbe& probe) {
   if (!probe.cert_pem.empty()) {
     absl::StatusOr<CertificateInfo> mine = ReadCertificatePem(probe.cert_pem, probe.cert_file);

@@ -57,6 +57,11 @@ struct TlsProbe {
   absl::Duration timeout = absl::Seconds(5);
 };
 
+// kInvalidArgument naming both files when the private key at `key_path`
+// does not belong to the certificate at `cert_path` (or either is not PEM).
+absl::Status CheckKeyMatchesCertificate(const std::string& cert_path,
+                                        const std::string& key_path);
+
 // One sentence saying why a TLS connection as `probe` describes fails; ""
 // when the handshake succeeds (or the address cannot be reached at all:
 // nothing to say about TLS then).

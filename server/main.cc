@@ -36,6 +36,7 @@ struct Flags {
   double lease_seconds = 30;
   double heartbeat_seconds = 5;
   absl::Duration forget_workers_after = absl::Hours(24);
+  int tls_reload_seconds = 60;
   std::string forget_workers_after_text;
   bool durability_normal = false;
   // token create
@@ -171,11 +172,16 @@ int Serve(const Flags& flags) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   auto coordinator = OpenCoordinator(flags);
   if (!coordinator.ok()) return Fail(coordinator.status());
   cohort::server::ServerOptions server_options = flags.server;
   server_options.max_request_bytes = flags.max_request_mb << 20;
+  server_options.tls_reload_interval = absl::Seconds(flags.tls_reload_seconds);
+  if (absl::Status s = cohort::server::CheckListenerSecurity(server_options); !s.ok()) {
+    return Fail(s);
+  }
   if (!server_options.tls_cert_file.empty()) {
     // Fail closed: an expired certificate would serve nothing but refusals.
     std::string warning;
@@ -207,7 +213,21 @@ int Serve(const Flags& flags) {
     if (!s.ok()) return Fail(s);
   }
   int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  while (sigwait(&signals, &signal_number) == 0 && signal_number == SIGHUP) {
+    // The files are watched already; say when a renewal applies and how
+    // long the certificate now on disk lasts.
+    if (server_options.tls_cert_file.empty()) {
+      spdlog::info("SIGHUP: no TLS certificate to reload");
+      continue;
+    }
+    std::string warning;
+    absl::Status dates = cohort::CheckCertificateDates(
+        server_options.tls_cert_file, absl::Now(), absl::Hours(24 * 30), &warning);
+    spdlog::info("SIGHUP: {} is served to new connections within {} s of its change{}",
+                 server_options.tls_cert_file, flags.tls_reload_seconds,
+                 dates.ok() ? "" : "; " + std::string(dates.message()));
+    if (!warning.empty()) spdlog::warn("{}", warning);
+  }
   spdlog::info("signal {}: shutting down", signal_number);
   server.Shutdown(absl::Seconds(10));
   return 0;
@@ -252,6 +272,11 @@ int main(int argc, char** argv) {
   app.add_option("--heartbeat-seconds", flags.heartbeat_seconds,
                  "heartbeat interval told to workers")
       ->capture_default_str();
+  app.add_option("--tls-reload-seconds", flags.tls_reload_seconds,
+                 "how often the certificate, key and client CA files are checked for a "
+                 "renewal, served to new connections without a restart")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86400));
   app.add_option("--forget-workers-after", flags.forget_workers_after_text,
                  "leave workers silent this long out of the worker list (90s, 12h, 7d; "
                  "default 24h)");

@@ -1,6 +1,6 @@
 #include "server/service/server.h"
 
-#include "common/random.h"
+#include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -8,9 +8,13 @@
 #include "common/listen_address.h"
 #include "common/random.h"
 #include "common/status_macros.h"
+#include "common/tls_inspect.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/security/tls_certificate_provider.h"
+#include "grpcpp/security/tls_credentials_options.h"
 #include "grpcpp/support/server_interceptor.h"
 #include "server/service/services.h"
 #include "spdlog/spdlog.h"
@@ -22,25 +26,32 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
     const ServerOptions& options) {
   COHORT_RETURN_IF_ERROR(CheckListenerSecurity(options));
   if (options.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
-  grpc::SslServerCredentialsOptions ssl;
-  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
   absl::StatusOr<std::string> cert = ReadFileToString(options.tls_cert_file);
   absl::StatusOr<std::string> key = ReadFileToString(options.tls_key_file);
   if (!cert.ok() || !key.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "TLS: ", !cert.ok() ? cert.status().message() : key.status().message()));
   }
-  pair.cert_chain = *cert;
-  pair.private_key = *key;
-  ssl.pem_key_cert_pairs.push_back(pair);
+  COHORT_RETURN_IF_ERROR(
+      CheckKeyMatchesCertificate(options.tls_cert_file, options.tls_key_file));
   if (!options.tls_client_ca_file.empty()) {
     absl::StatusOr<std::string> ca = ReadFileToString(options.tls_client_ca_file);
     if (!ca.ok()) return absl::InvalidArgumentError(absl::StrCat("TLS: ", ca.status().message()));
-    ssl.pem_root_certs = *ca;
-    ssl.client_certificate_request =
-        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   }
-  return grpc::SslServerCredentials(ssl);
+  // The files are watched: a renewed certificate, key or client CA
+  // (replaced atomically, e.g. by rename) is served to new connections
+  // within tls_reload_interval; connections and leases carry on.
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      options.tls_key_file, options.tls_cert_file, options.tls_client_ca_file,
+      static_cast<unsigned int>(
+          std::max<int64_t>(1, absl::ToInt64Seconds(options.tls_reload_interval))));
+  grpc::experimental::TlsServerCredentialsOptions tls(provider);
+  tls.watch_identity_key_cert_pairs();
+  if (!options.tls_client_ca_file.empty()) {
+    tls.watch_root_certs();
+    tls.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  }
+  return grpc::experimental::TlsServerCredentials(tls);
 }
 
 // Times every call for ServerOptions::on_rpc_done: from the interceptor's

@@ -44,6 +44,9 @@ struct ServerOptions {
   std::string tls_cert_file;              // PEM; empty: plaintext
   std::string tls_key_file;
   std::string tls_client_ca_file;         // set: require client certs (mTLS)
+  // How often the certificate, key and client CA files are checked for a
+  // renewal (served to new connections without a restart).
+  absl::Duration tls_reload_interval = absl::Seconds(60);
   // Plaintext on an address other than loopback is refused unless this is
   // set: tokens and results would cross the network in the clear.
   bool insecure_plaintext = false;

@@ -299,6 +299,68 @@ TEST(TlsIntegrationTest, EachTlsRefusalIsNamed) {
   EXPECT_THAT(cli.stderr_data, ::testing::HasSubstr("does not speak TLS"));
 }
 
+// The subject of the certificate served at `address` (openssl s_client).
+std::string ServedSubject(const std::string& address, const std::string& ca) {
+  SubprocessOptions options;
+  options.argv = {"bash", "-c",
+                  absl::StrCat("openssl s_client -connect ", address, " -CAfile ", ca,
+                               " </dev/null 2>/dev/null | openssl x509 -noout -subject")};
+  absl::StatusOr<SubprocessResult> r = RunSubprocess(options);
+  return r.ok() ? r->stdout_data : "";
+}
+
+// Rotation: a renewed certificate replaced on disk is served to new
+// connections without a restart, and a connection (a worker's, a CLI's)
+// made before carries on. A key that is not the certificate's is refused
+// at start, naming both files.
+TEST(TlsIntegrationTest, RenewedCertificatesAreServedWithoutARestart) {
+  cohort::testing::TempDir dir;
+  MakeCertificates(dir.path());
+  MakeServerCertificate(dir.path(), "first", "IP:127.0.0.1");
+  MakeServerCertificate(dir.path(), "renewed", "IP:127.0.0.1");
+  std::filesystem::copy_file(dir.Join("first.pem"), dir.Join("tls.crt"));
+  std::filesystem::copy_file(dir.Join("first.key"), dir.Join("tls.key"));
+  std::filesystem::create_directories(dir.Join("state"));
+  CohortdProcess cohortd(dir.Join("state"), {"--tls-cert", dir.Join("tls.crt"), "--tls-key",
+                                             dir.Join("tls.key"), "--tls-reload-seconds", "1"});
+  cohortd.set_tls_ca(dir.Join("ca.pem"));
+  ASSERT_OK(cohortd.Start());
+  ASSERT_OK_AND_ASSIGN(std::string token, cohortd.CreateToken("client"));
+  auto stub = v1::Coordinator::NewStub(cohortd.Channel());
+  auto list = [&] {
+    v1::ListCampaignsResponse response;
+    return stub->ListCampaigns(CohortdProcess::Context(token).get(), v1::ListCampaignsRequest(),
+                               &response);
+  };
+  ASSERT_TRUE(list().ok());
+  EXPECT_THAT(ServedSubject(cohortd.address(), dir.Join("ca.pem")), ::testing::HasSubstr("first"));
+  // Renewed in place: key first, then the certificate, each by rename.
+  std::filesystem::copy_file(dir.Join("renewed.key"), dir.Join("tls.key.new"));
+  std::filesystem::copy_file(dir.Join("renewed.pem"), dir.Join("tls.crt.new"));
+  std::filesystem::rename(dir.Join("tls.key.new"), dir.Join("tls.key"));
+  std::filesystem::rename(dir.Join("tls.crt.new"), dir.Join("tls.crt"));
+  absl::Time give_up = absl::Now() + absl::Seconds(30);
+  std::string subject = ServedSubject(cohortd.address(), dir.Join("ca.pem"));
+  while (subject.find("renewed") == std::string::npos && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(200));
+    subject = ServedSubject(cohortd.address(), dir.Join("ca.pem"));
+  }
+  EXPECT_THAT(subject, ::testing::HasSubstr("renewed"));
+  grpc::Status after = list();
+  EXPECT_TRUE(after.ok()) << after.error_message();
+
+  std::filesystem::create_directories(dir.Join("mismatch"));
+  SubprocessOptions start;
+  start.argv = {testing::BinDir() + "/cohortd", "--state-dir", dir.Join("mismatch"), "--listen",
+                absl::StrCat("127.0.0.1:", testing::FreePort()), "--tls-cert",
+                dir.Join("first.pem"), "--tls-key", dir.Join("renewed.key")};
+  absl::StatusOr<SubprocessResult> refused = RunSubprocess(start);
+  ASSERT_OK(refused.status());
+  EXPECT_NE(refused->exit_code, 0);
+  EXPECT_THAT(refused->stderr_data, ::testing::HasSubstr("renewed.key does not belong to the "
+                                                         "certificate"));
+}
+
 TEST(TlsIntegrationTest, WorkerRunsOverTlsAndPlaintextIsRefused) {
   cohort::testing::TempDir dir;
   MakeCertificates(dir.path());
