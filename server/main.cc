@@ -197,6 +197,12 @@ int Serve(const Flags& flags) {
   if (!flags.metrics_listen.empty()) {
     metrics = std::make_unique<cohort::server::CohortMetrics>(**coordinator,
                                                               cohort::RealClock());
+    if (!server_options.tls_cert_file.empty()) {
+      metrics->WatchCertificate("server", server_options.tls_cert_file);
+    }
+    if (!server_options.tls_client_ca_file.empty()) {
+      metrics->WatchCertificate("client-ca", server_options.tls_client_ca_file);
+    }
     absl::StatusOr<int> port = metrics->Serve(flags.metrics_listen);
     if (!port.ok()) return Fail(port.status());
     spdlog::info("metrics on port {} (/metrics)", *port);

@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/tls_inspect.h"
 #include "prometheus/collectable.h"
 #include "prometheus/exposer.h"
 #include "prometheus/histogram.h"
@@ -144,12 +145,49 @@ class CoordinatorCollector : public prometheus::Collectable {
   const absl::Duration active_window_;
 };
 
+// Days left on certificate files, read on every scrape.
+class CertificateCollector : public prometheus::Collectable {
+ public:
+  explicit CertificateCollector(Clock& clock) : clock_(clock) {}
+
+  void Add(const std::string& role, const std::string& path) {
+    absl::MutexLock lock(&mu_);
+    files_.emplace_back(role, path);
+  }
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    std::vector<std::pair<std::string, std::string>> files;
+    {
+      absl::MutexLock lock(&mu_);
+      files = files_;
+    }
+    if (files.empty()) return {};
+    prometheus::MetricFamily family =
+        Family("cohort_tls_certificate_expiry_days",
+               "Days until the certificate expires (negative: expired), read on each scrape.",
+               prometheus::MetricType::Gauge);
+    for (const auto& [role, path] : files) {
+      absl::StatusOr<CertificateInfo> info = ReadCertificateFile(path);
+      if (!info.ok()) continue;
+      double days = absl::ToDoubleHours(info->not_after - clock_.Now()) / 24;
+      family.metric.push_back(Gauge(days, {{"role", role}, {"file", path}}));
+    }
+    return {std::move(family)};
+  }
+
+ private:
+  Clock& clock_;
+  mutable absl::Mutex mu_;
+  std::vector<std::pair<std::string, std::string>> files_ ABSL_GUARDED_BY(mu_);
+};
+
 }  // namespace
 
 struct CohortMetrics::Impl {
   std::shared_ptr<prometheus::Registry> registry =
       std::make_shared<prometheus::Registry>();
   std::shared_ptr<CoordinatorCollector> collector;
+  std::shared_ptr<CertificateCollector> certificates;
   prometheus::Family<prometheus::Histogram>* rpc_duration = nullptr;
   absl::Mutex mu;
   // (method, code) -> its histogram; owned by rpc_duration.
@@ -163,6 +201,7 @@ CohortMetrics::CohortMetrics(Coordinator& coordinator, Clock& clock,
     : impl_(std::make_unique<Impl>()) {
   impl_->collector =
       std::make_shared<CoordinatorCollector>(coordinator, clock, active_window);
+  impl_->certificates = std::make_shared<CertificateCollector>(clock);
   impl_->rpc_duration = &prometheus::BuildHistogram()
                              .Name("cohort_rpc_duration_seconds")
                              .Help("gRPC calls from handler start to status sent "
@@ -197,6 +236,7 @@ absl::StatusOr<int> CohortMetrics::Serve(const std::string& listen) {
         "listening_ports", listen, "num_threads", "4", "request_timeout_ms", "5000"});
     exposer->RegisterCollectable(impl_->registry);
     exposer->RegisterCollectable(impl_->collector);
+    exposer->RegisterCollectable(impl_->certificates);
     std::vector<int> ports = exposer->GetListeningPorts();
     if (ports.empty()) {
       return absl::UnavailableError(absl::StrCat("cannot serve metrics on ", listen));
@@ -234,7 +274,14 @@ std::string CohortMetrics::Render() const {
   std::vector<prometheus::MetricFamily> live = impl_->collector->Collect();
   families.insert(families.end(), std::make_move_iterator(live.begin()),
                   std::make_move_iterator(live.end()));
+  std::vector<prometheus::MetricFamily> certificates = impl_->certificates->Collect();
+  families.insert(families.end(), std::make_move_iterator(certificates.begin()),
+                  std::make_move_iterator(certificates.end()));
   return prometheus::TextSerializer().Serialize(families);
+}
+
+void CohortMetrics::WatchCertificate(const std::string& role, const std::string& path) {
+  impl_->certificates->Add(role, path);
 }
 
 }  // namespace cohort::server

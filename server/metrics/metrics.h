@@ -62,6 +62,11 @@ class CohortMetrics {
   // it ran.
   void ObserveRpc(absl::string_view method, int code, absl::Duration latency);
 
+  // Adds cohort_tls_certificate_expiry_days{role=...} for the certificate
+  // at `path`, read on every scrape (a renewed file shows at once). Call
+  // before Serve.
+  void WatchCertificate(const std::string& role, const std::string& path);
+
   // The text exposition format that /metrics serves.
   std::string Render() const;
 

@@ -3,8 +3,10 @@
 // client cannot talk to cohortd at all.
 #include <filesystem>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "cohort/v1/coordinator.grpc.pb.h"
 #include "common/atomic_file.h"
@@ -321,10 +323,30 @@ TEST(TlsIntegrationTest, RenewedCertificatesAreServedWithoutARestart) {
   std::filesystem::copy_file(dir.Join("first.pem"), dir.Join("tls.crt"));
   std::filesystem::copy_file(dir.Join("first.key"), dir.Join("tls.key"));
   std::filesystem::create_directories(dir.Join("state"));
-  CohortdProcess cohortd(dir.Join("state"), {"--tls-cert", dir.Join("tls.crt"), "--tls-key",
-                                             dir.Join("tls.key"), "--tls-reload-seconds", "1"});
+  const int metrics_port = testing::FreePort();
+  CohortdProcess cohortd(dir.Join("state"),
+                         {"--tls-cert", dir.Join("tls.crt"), "--tls-key", dir.Join("tls.key"),
+                          "--tls-reload-seconds", "1", "--metrics-listen",
+                          absl::StrCat("127.0.0.1:", metrics_port)});
   cohortd.set_tls_ca(dir.Join("ca.pem"));
   ASSERT_OK(cohortd.Start());
+  // /metrics says how long the served certificate lasts (made for 2 days).
+  SubprocessOptions scrape;
+  scrape.argv = {"bash", "-c",
+                 absl::StrCat("exec 3<>/dev/tcp/127.0.0.1/", metrics_port,
+                              "; printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3; cat <&3")};
+  absl::StatusOr<SubprocessResult> metrics = RunSubprocess(scrape);
+  ASSERT_OK(metrics.status());
+  double days = -1;
+  for (absl::string_view line : absl::StrSplit(metrics->stdout_data, '\n')) {
+    if (!absl::StartsWith(line, "cohort_tls_certificate_expiry_days{") ||
+        !absl::StrContains(line, "role=\"server\"")) {
+      continue;
+    }
+    EXPECT_TRUE(absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &days)) << line;
+  }
+  EXPECT_GT(days, 1.9) << metrics->stdout_data;
+  EXPECT_LE(days, 2.0);
   ASSERT_OK_AND_ASSIGN(std::string token, cohortd.CreateToken("client"));
   auto stub = v1::Coordinator::NewStub(cohortd.Channel());
   auto list = [&] {
