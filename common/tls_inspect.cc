@@ -19,6 +19,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/atomic_file.h"
 
@@ -267,7 +268,8 @@ absl::Status CheckCertificateDates(const std::string& path, absl::Time now,
   if (warning != nullptr && info->not_after - now < warn_within) {
     *warning = absl::StrCat("certificate ", path, " (", info->subject, ") expires at ",
                             FormatCertificateTime(info->not_after), ", in ",
-                            absl::ToInt64Hours(info->not_after - now) / 24, " days");
+                            absl::StrFormat("%.1f", absl::ToDoubleHours(info->not_after - now) / 24),
+                            " days");
   }
   return absl::OkStatus();
 }

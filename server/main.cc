@@ -12,6 +12,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/time/clock.h"
 #include "common/atomic_file.h"
+#include "common/grpc_logging.h"
 #include "common/human_duration.h"
 #include "common/logging.h"
 #include "common/random.h"
@@ -319,6 +320,7 @@ int main(int argc, char** argv) {
   absl::Status s = cohort::ParseLogFormat(flags.log_format, &log_options.format);
   if (s.ok()) s = cohort::InitLogging(log_options);
   if (!s.ok()) return Fail(s);
+  cohort::RouteGrpcLogsToSpdlog();
   if (!flags.forget_workers_after_text.empty()) {
     absl::StatusOr<absl::Duration> forget =
         cohort::ParseHumanDuration(flags.forget_workers_after_text);

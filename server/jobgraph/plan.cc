@@ -13,6 +13,7 @@
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
+#include "server/jobgraph/params_schema.h"
 
 namespace cohort::server {
 namespace {
@@ -162,16 +163,21 @@ absl::StatusOr<std::string> StepKeyOfCanonical(
 class CanonicalParams {
  public:
   absl::StatusOr<std::string> Of(const NodeSpec& node) {
-    auto found = done_.find(node.params_json);
+    // The same text may be right for one kind and wrong for another.
+    std::string key = absl::StrCat(static_cast<int>(node.kind), ":", node.params_json);
+    auto found = done_.find(key);
     if (found != done_.end()) return found->second;
     absl::StatusOr<json> params = ParseJson(node.params_json, "params");
     if (!params.ok()) return NodeError(node, params.status().message());
     if (!params->is_object()) return NodeError(node, "params must be a JSON object");
+    if (absl::Status s = CheckParamTypes(node.kind, *params); !s.ok()) {
+      return NodeError(node, s.message());
+    }
     absl::StatusOr<std::string> canonical = CanonicalJson(*params);
     if (!canonical.ok()) return NodeError(node, canonical.status().message());
     // Distinct texts are kept only while few: a sweep whose every step has
     // its own params would fill the map for nothing.
-    if (done_.size() < kMaxKept) done_.emplace(node.params_json, *canonical);
+    if (done_.size() < kMaxKept) done_.emplace(std::move(key), *canonical);
     return canonical;
   }
 

@@ -1,6 +1,7 @@
 #include "server/jobgraph/plan.h"
 
 #include <set>
+#include <tuple>
 
 #include "common/canonical_json.h"
 #include "common/testing/status_matchers.h"
@@ -107,7 +108,7 @@ TEST(PlanTest, EveryKeyComponentMatters) {
       [](auto& n) { n[2].params_json = R"({"target": 97, "alpha": 1.0})"; },
       [](auto& n) { n[2].inputs[0].artifact_digest = "sha256:" + std::string(64, 'c'); },
       [](auto& n) { n[2].impl_version = "2"; },
-      [](auto& n) { n[2].kind = StepKind::kUpweight; },
+      [](auto& n) { n[2].kind = StepKind::kImatrix; },
       [](auto& n) { n[2].inputs[0].name = "contribution"; },
   };
   for (size_t m = 0; m < mutations.size(); ++m) {
@@ -166,6 +167,34 @@ TEST(PlanTest, RejectsBadGraphs) {
   nodes[2].params_json = "{\"a\":" + std::string(20000, '[') + std::string(20000, ']') + "}";
   EXPECT_THAT(PlanCampaign(nodes),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("nests deeper than")));
+
+  // Params of the wrong type are refused at submit, naming the field: a
+  // worker meeting `{"bench": 1}` could only fail the step.
+  nodes = Chain();
+  nodes[0].params_json = R"({"alpha": "1.2", "target": "mlp.down_proj.weight"})";
+  EXPECT_THAT(PlanCampaign(nodes),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("params.alpha must be a number, not string")));
+  for (const auto& [kind, params, why] :
+       std::vector<std::tuple<StepKind, std::string, std::string>>{
+           {StepKind::kScore, R"({"bench": 1, "profile": {}})", "params.bench must be a string"},
+           {StepKind::kGenerate, R"({"bench": "gsm8k", "profile": []})",
+            "params.profile must be an object, not array"},
+           {StepKind::kGenerate, R"({"server": {"parallel": "2"}})",
+            "params.server.parallel must be an integer"},
+           {StepKind::kDropmap, R"({"flags": "--data=/etc/passwd"})",
+            "params.flags must be an object"},
+           {StepKind::kGate, R"({"value": "0.5"})", "params.value must be a number"}}) {
+    nodes = Chain();
+    nodes[0].kind = kind;
+    nodes[0].params_json = params;
+    EXPECT_THAT(PlanCampaign(nodes), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(why)))
+        << params;
+  }
+  // The same text is fine for a kind that reads no such field.
+  nodes = Chain();
+  nodes[0].params_json = R"({"bench": 1})";
+  EXPECT_OK(PlanCampaign(nodes).status());
 
   nodes = Chain();
   nodes[0].kind = StepKind::kUnspecified;

@@ -93,7 +93,8 @@ TEST(TlsIntegrationTest, CliPresentsAClientCertificateToACohortdThatRequiresOne)
   std::filesystem::create_directories(dir.Join("cohortd"));
   CohortdProcess cohortd(dir.Join("cohortd"), {"--tls-cert", dir.Join("server.pem"),
                                               "--tls-key", dir.Join("server.key"),
-                                              "--tls-client-ca", dir.Join("ca.pem")});
+                                              "--tls-client-ca", dir.Join("ca.pem"),
+                                              "--log-format", "json"});
   cohortd.set_tls_ca(dir.Join("ca.pem"));
   cohortd.set_tls_client_cert(dir.Join("client.pem"), dir.Join("client.key"));
   ASSERT_OK(cohortd.Start());
@@ -124,6 +125,9 @@ TEST(TlsIntegrationTest, CliPresentsAClientCertificateToACohortdThatRequiresOne)
 
   SubprocessResult none = Cli(dir.path(), with({}));
   EXPECT_EQ(none.exit_code, 1);
+  // cohortd's side of that refusal is a JSON line of its own log.
+  EXPECT_THAT(ReadFileToString(dir.Join("cohortd/cohortd.log")).value_or(""),
+              ::testing::ContainsRegex(R"(\{"level":"warning".*"msg":"grpc: Handshake failed)"));
   EXPECT_THAT(none.stderr_data, ::testing::HasSubstr("without a client certificate"));
   EXPECT_THAT(none.stderr_data, ::testing::HasSubstr("--tls-cert and --tls-key"));
   SubprocessResult stranger = Cli(dir.path(), with({"--tls-cert", dir.Join("stranger.pem"),

@@ -17,6 +17,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/atomic_file.h"
+#include "common/grpc_logging.h"
 #include "common/logging.h"
 #include "common/tls_inspect.h"
 #include "spdlog/spdlog.h"
@@ -111,6 +112,7 @@ int Run(RunFlags flags) {
     return ReportStatus("run", s);
   }
   if (absl::Status s = InitLogging(log); !s.ok()) return ReportStatus("run", s);
+  RouteGrpcLogsToSpdlog();
   if (!flags.agent.tls_cert_file.empty()) {
     // An expired certificate would only ever read as "Socket closed".
     std::string warning;
