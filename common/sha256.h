@@ -41,6 +41,9 @@ class Sha256 {
 
 std::string Sha256Hex(absl::string_view bytes);
 
+// HMAC-SHA256 of `message` under `key`, lowercase hex.
+std::string HmacSha256Hex(absl::string_view key, absl::string_view message);
+
 // Returns kNotFound / kPermissionDenied / kDataLoss naming `path` on failure.
 absl::StatusOr<std::string> Sha256File(const std::string& path);
 

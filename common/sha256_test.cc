@@ -88,5 +88,11 @@ TEST(Sha256Test, FolderWithSymlinkIsRefused) {
                        ::testing::HasSubstr("symbolic link")));
 }
 
+// RFC 4231, test case 2.
+TEST(HmacSha256Test, MatchesTheRfcVector) {
+  EXPECT_EQ(HmacSha256Hex("Jefe", "what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
 }  // namespace
 }  // namespace cohort

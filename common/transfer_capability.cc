@@ -1,14 +1,13 @@
 #include "common/transfer_capability.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <cstdint>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/sha256.h"
 
 namespace cohort {
 namespace {
@@ -18,20 +17,6 @@ std::string Signed(absl::string_view key, absl::string_view digest, int64_t expi
 }
 
 }  // namespace
-
-std::string HmacSha256Hex(absl::string_view key, absl::string_view message) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(message.data()), message.size(), out, &length);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex(length * 2, '0');
-  for (unsigned int i = 0; i < length; ++i) {
-    hex[2 * i] = kHex[out[i] >> 4];
-    hex[2 * i + 1] = kHex[out[i] & 0xf];
-  }
-  return hex;
-}
 
 std::string TransferKeyFor(absl::string_view secret, absl::string_view worker_id) {
   return HmacSha256Hex(secret, absl::StrCat("cohort worker transfer key\n", worker_id));

@@ -25,9 +25,6 @@
 
 namespace cohort {
 
-// HMAC-SHA256 of `message` under `key`, lowercase hex.
-std::string HmacSha256Hex(absl::string_view key, absl::string_view message);
-
 // The transfer key of worker `worker_id` (hex), derived from cohortd's
 // secret: the same after a restart of either side.
 std::string TransferKeyFor(absl::string_view secret, absl::string_view worker_id);
