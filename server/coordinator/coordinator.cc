@@ -351,11 +351,6 @@ absl::StatusOr<std::string> Coordinator::CreateToken(
   return token;
 }
 
-absl::StatusOr<std::string> Coordinator::Authenticate(const std::string& token) {
-  COHORT_ASSIGN_OR_RETURN(Caller caller, Identify(token));
-  return caller.role;
-}
-
 absl::StatusOr<Coordinator::Caller> Coordinator::Identify(const std::string& token) {
   if (token.empty()) return absl::UnauthenticatedError("missing bearer token");
   std::string hash = Sha256Hex(token);

@@ -141,11 +141,10 @@ class Coordinator {
                                           const std::string& name,
                                           std::optional<absl::Duration> ttl,
                                           const std::string& worker_id = "");
-  // The role of a presented token; kUnauthenticated when missing, unknown or
-  // expired (the message says which).
-  absl::StatusOr<std::string> Authenticate(const std::string& token);
-  // Who presents `token`: its role, and the identity campaigns are owned by
-  // (the token's name, else "token <first 12 hex of its id>").
+  // Who presents `token`: its role, the identity campaigns are owned by
+  // (the token's name, else "token <first 12 hex of its id>"), its hash and
+  // the worker id it was issued for. kUnauthenticated when missing, unknown
+  // or expired (the message says which).
   struct Caller {
     std::string role;
     std::string identity;

@@ -194,15 +194,15 @@ TEST_F(CoordinatorTest, TokenExpiresAfterItsTtlOnTheCoordinatorsClock) {
                        coordinator_->CreateToken("client", "ci", absl::Hours(12)));
   ASSERT_OK_AND_ASSIGN(std::string forever,
                        coordinator_->CreateToken("worker", "w", std::nullopt));
-  EXPECT_EQ(coordinator_->Authenticate(short_lived).value(), "client");
+  EXPECT_EQ(coordinator_->Identify(short_lived).value().role, "client");
   clock_.Advance(absl::Hours(12) - absl::Seconds(1));
-  EXPECT_EQ(coordinator_->Authenticate(short_lived).value(), "client");
+  EXPECT_EQ(coordinator_->Identify(short_lived).value().role, "client");
   clock_.Advance(absl::Seconds(1));
-  EXPECT_THAT(coordinator_->Authenticate(short_lived),
+  EXPECT_THAT(coordinator_->Identify(short_lived),
               ::cohort::testing::StatusIs(absl::StatusCode::kUnauthenticated,
                                           ::testing::HasSubstr("expired")));
-  EXPECT_EQ(coordinator_->Authenticate(forever).value(), "worker");
-  EXPECT_THAT(coordinator_->Authenticate(""),
+  EXPECT_EQ(coordinator_->Identify(forever).value().role, "worker");
+  EXPECT_THAT(coordinator_->Identify(""),
               ::cohort::testing::StatusIs(absl::StatusCode::kUnauthenticated,
                                           ::testing::HasSubstr("missing")));
 }

@@ -26,7 +26,7 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
 absl::Status Authorize(Coordinator& coordinator,
                        const grpc::CallbackServerContext* context,
                        std::initializer_list<const char*> roles) {
-  return AuthorizeRole(coordinator, context, roles).status();
+  return AuthorizeCaller(coordinator, context, roles).status();
 }
 
 absl::Status CheckSharedPathRegistration(const std::string& role, const std::string& path,
@@ -39,13 +39,6 @@ absl::Status CheckSharedPathRegistration(const std::string& role, const std::str
   return absl::PermissionDeniedError(absl::StrCat(
       "shared path ", path, " is outside cohortd's --shared-root folders",
       roots.empty() ? " (none set: only an admin token may register shared paths)" : ""));
-}
-
-absl::StatusOr<std::string> AuthorizeRole(Coordinator& coordinator,
-                                          const grpc::CallbackServerContext* context,
-                                          std::initializer_list<const char*> roles) {
-  COHORT_ASSIGN_OR_RETURN(Coordinator::Caller caller, AuthorizeCaller(coordinator, context, roles));
-  return caller.role;
 }
 
 absl::Status CheckOwner(const Coordinator::Caller& caller, const std::string& owner,
@@ -248,6 +241,18 @@ absl::Status CoordinatorService::CheckCampaign(const Coordinator::Caller& caller
   return CheckOwner(caller, campaign.owner, id);
 }
 
+absl::Status CoordinatorService::CheckScope(const grpc::CallbackServerContext* context,
+                                            const std::string& campaign_id,
+                                            const std::string& step_key,
+                                            const char* everything_needs_admin) {
+  COHORT_ASSIGN_OR_RETURN(Coordinator::Caller caller,
+                          AuthorizeCaller(coordinator_, context, kClientRoles));
+  if (!campaign_id.empty()) return CheckCampaign(caller, campaign_id);
+  if (!step_key.empty()) return CheckStep(caller, step_key);
+  if (caller.role != "admin") return absl::PermissionDeniedError(everything_needs_admin);
+  return absl::OkStatus();
+}
+
 absl::Status CoordinatorService::CheckStep(const Coordinator::Caller& caller,
                                            const std::string& key) {
   if (caller.role == "admin") return absl::OkStatus();
@@ -307,8 +312,9 @@ grpc::ServerUnaryReactor* CoordinatorService::GetStepLog(
 grpc::ServerUnaryReactor* CoordinatorService::RegisterArtifacts(
     grpc::CallbackServerContext* context, const v1::RegisterArtifactsRequest* request,
     v1::RegisterArtifactsResponse* response) {
-  absl::StatusOr<std::string> role = AuthorizeRole(coordinator_, context, kClientRoles);
-  if (!role.ok()) return Finish(context, role.status());
+  absl::StatusOr<Coordinator::Caller> caller =
+      AuthorizeCaller(coordinator_, context, kClientRoles);
+  if (!caller.ok()) return Finish(context, caller.status());
   if (absl::Status s = CheckRegisterArtifactsLimits(*request); !s.ok()) {
     return Finish(context, s);
   }
@@ -317,7 +323,7 @@ grpc::ServerUnaryReactor* CoordinatorService::RegisterArtifacts(
     if (absl::Status s = ValidateArtifact(a, "artifact"); !s.ok()) return Finish(context, s);
     for (const v1::ArtifactLocation& where : a.locations()) {
       if (!where.has_shared_path()) continue;
-      absl::Status s = CheckSharedPathRegistration(*role, where.shared_path(), shared_roots_);
+      absl::Status s = CheckSharedPathRegistration(caller->role, where.shared_path(), shared_roots_);
       if (!s.ok()) return Finish(context, s);
     }
   }
@@ -364,35 +370,17 @@ grpc::ServerUnaryReactor* CoordinatorService::ListArtifacts(
 
 grpc::ServerWriteReactor<v1::Event>* CoordinatorService::Watch(
     grpc::CallbackServerContext* context, const v1::WatchRequest* request) {
-  absl::StatusOr<Coordinator::Caller> caller =
-      AuthorizeCaller(coordinator_, context, kClientRoles);
-  absl::Status auth = caller.status();
-  if (auth.ok()) {
-    if (!request->campaign_id().empty()) {
-      auth = CheckCampaign(*caller, request->campaign_id());
-    } else if (caller->role != "admin") {
-      auth = absl::PermissionDeniedError(
-          "watching every campaign needs an admin token; watch one of yours by id");
-    }
-  }
+  absl::Status auth =
+      CheckScope(context, request->campaign_id(), "",
+                 "watching every campaign needs an admin token; watch one of yours by id");
   return NewWatchReactor(coordinator_, *request, auth);
 }
 
 grpc::ServerWriteReactor<v1::ProblemResult>* CoordinatorService::QueryResults(
     grpc::CallbackServerContext* context, const v1::QueryResultsRequest* request) {
-  absl::StatusOr<Coordinator::Caller> caller =
-      AuthorizeCaller(coordinator_, context, kClientRoles);
-  absl::Status auth = caller.status();
-  if (auth.ok()) {
-    if (!request->campaign_id().empty()) {
-      auth = CheckCampaign(*caller, request->campaign_id());
-    } else if (!request->step_key().empty()) {
-      auth = CheckStep(*caller, request->step_key());
-    } else if (caller->role != "admin") {
-      auth = absl::PermissionDeniedError(
-          "results of every campaign need an admin token; ask for a campaign or a step");
-    }
-  }
+  absl::Status auth = CheckScope(
+      context, request->campaign_id(), request->step_key(),
+      "results of every campaign need an admin token; ask for a campaign or a step");
   return NewResultsReactor(coordinator_, *request, auth);
 }
 

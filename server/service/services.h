@@ -33,9 +33,6 @@ absl::Status Authorize(Coordinator& coordinator,
 absl::StatusOr<Coordinator::Caller> AuthorizeCaller(Coordinator& coordinator,
                                                     const grpc::CallbackServerContext* context,
                                                     std::initializer_list<const char*> roles);
-absl::StatusOr<std::string> AuthorizeRole(Coordinator& coordinator,
-                                          const grpc::CallbackServerContext* context,
-                                          std::initializer_list<const char*> roles);
 
 // Campaigns belong to the client identity that submitted them: OK when
 // `caller` may see and change one owned by `owner` (an admin any; a client
@@ -140,6 +137,12 @@ class CoordinatorService final : public v1::Coordinator::CallbackService {
   absl::Status CheckCampaign(const Coordinator::Caller& caller, const std::string& id);
   // OK when the caller owns a campaign that holds step `key` (admins: any).
   absl::Status CheckStep(const Coordinator::Caller& caller, const std::string& key);
+  // A stream's scope: the caller's campaign `campaign_id`, else the step
+  // `step_key` of one of its campaigns, else (both empty) everything, which
+  // needs an admin (kPermissionDenied with `everything_needs_admin`).
+  absl::Status CheckScope(const grpc::CallbackServerContext* context,
+                          const std::string& campaign_id, const std::string& step_key,
+                          const char* everything_needs_admin);
 
   Coordinator& coordinator_;
   const std::vector<std::string> shared_roots_;

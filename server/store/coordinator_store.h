@@ -329,12 +329,10 @@ class CoordinatorStore {
   absl::Status AddToken(const std::string& token_sha256, const std::string& role,
                         const std::string& name, absl::Time now,
                         std::optional<absl::Time> expires, const std::string& worker_id = "");
-  // The role of a token hash at `now`. kUnauthenticated for an unknown hash
+  // The token record of a hash at `now`. kUnauthenticated for an unknown hash
   // ("unknown bearer token") and for an expired one (a message saying when
   // it expired), so callers can pass the status on unchanged.
   absl::StatusOr<TokenRecord> TokenOf(const std::string& token_sha256, absl::Time now);
-  absl::StatusOr<std::string> RoleOfToken(const std::string& token_sha256,
-                                          absl::Time now);
   // Every token, oldest first (for `cohortd token list`).
   absl::StatusOr<std::vector<TokenRecord>> ListTokens();
   // Deletes the tokens whose hash starts with `hash_prefix` (at least 8 hex

@@ -64,12 +64,6 @@ absl::Status CoordinatorStore::AddToken(const std::string& token_sha256,
   return insert.Run();
 }
 
-absl::StatusOr<std::string> CoordinatorStore::RoleOfToken(
-    const std::string& token_sha256, absl::Time now) {
-  COHORT_ASSIGN_OR_RETURN(TokenRecord token, TokenOf(token_sha256, now));
-  return token.role;
-}
-
 absl::StatusOr<TokenRecord> CoordinatorStore::TokenOf(const std::string& token_sha256,
                                                       absl::Time now) {
   Statement& select = db_->Prepare(absl::StrCat(kTokenColumns, " WHERE hash = ?"));

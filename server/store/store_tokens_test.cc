@@ -27,18 +27,18 @@ class StoreTokensTest : public ::testing::Test {
 
 TEST_F(StoreTokensTest, TokenWithoutExpiryKeepsItsRole) {
   ASSERT_OK(store_->AddToken(Hash('a'), "worker", "w", kNow, std::nullopt));
-  EXPECT_EQ(store_->RoleOfToken(Hash('a'), kNow).value(), "worker");
-  EXPECT_EQ(store_->RoleOfToken(Hash('a'), kNow + absl::Hours(24 * 3650)).value(), "worker");
+  EXPECT_EQ(store_->TokenOf(Hash('a'), kNow).value().role, "worker");
+  EXPECT_EQ(store_->TokenOf(Hash('a'), kNow + absl::Hours(24 * 3650)).value().role, "worker");
 }
 
 TEST_F(StoreTokensTest, ExpiredTokenIsRefusedSayingItExpired) {
   ASSERT_OK(store_->AddToken(Hash('b'), "client", "alice", kNow, kNow + absl::Hours(12)));
-  EXPECT_EQ(store_->RoleOfToken(Hash('b'), kNow + absl::Hours(12) - absl::Seconds(1)).value(),
+  EXPECT_EQ(store_->TokenOf(Hash('b'), kNow + absl::Hours(12) - absl::Seconds(1)).value().role,
             "client");
-  EXPECT_THAT(store_->RoleOfToken(Hash('b'), kNow + absl::Hours(12)),
+  EXPECT_THAT(store_->TokenOf(Hash('b'), kNow + absl::Hours(12)),
               StatusIs(absl::StatusCode::kUnauthenticated,
                        ::testing::AllOf(HasSubstr("'alice'"), HasSubstr("expired at"))));
-  EXPECT_THAT(store_->RoleOfToken(Hash('c'), kNow),
+  EXPECT_THAT(store_->TokenOf(Hash('c'), kNow),
               StatusIs(absl::StatusCode::kUnauthenticated,
                        ::testing::AllOf(HasSubstr("unknown"), Not(HasSubstr("expired")))));
 }
@@ -71,7 +71,7 @@ TEST_F(StoreTokensTest, RevokesByIdPrefixOrByName) {
   ASSERT_OK_AND_ASSIGN(std::vector<TokenRecord> revoked, store_->RevokeTokens("cccccccc", ""));
   ASSERT_EQ(revoked.size(), 1u);
   EXPECT_EQ(revoked[0].name, "alice");
-  EXPECT_THAT(store_->RoleOfToken(Hash('c'), kNow),
+  EXPECT_THAT(store_->TokenOf(Hash('c'), kNow),
               StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("unknown")));
   // By name: both "w" tokens.
   ASSERT_OK_AND_ASSIGN(revoked, store_->RevokeTokens("", "w"));
