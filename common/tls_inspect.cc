@@ -300,7 +300,10 @@ absl::Status CheckKeyMatchesCertificate(const std::string& cert_path,
   return absl::OkStatus();
 }
 
-std::string DiagnoseTlsFailure(const TlsProbe& probe) {
+std::string DiagnoseTlsFailure(const TlsProbe& given) {
+  TlsProbe probe = given;
+  std::string port;
+  if (probe.expected_name.empty()) SplitAddress(probe.address, &probe.expected_name, &port);
   if (!probe.cert_pem.empty()) {
     absl::StatusOr<CertificateInfo> mine = ReadCertificatePem(probe.cert_pem, probe.cert_file);
     if (mine.ok() && mine->not_after < absl::Now()) {

@@ -53,7 +53,9 @@ struct TlsProbe {
   std::string cert_pem;       // our client certificate (optional)
   std::string key_pem;
   std::string cert_file;      // for messages
-  std::string expected_name;  // the name the server certificate must carry
+  // The name the server certificate must carry; empty: the host of
+  // `address`, as gRPC checks it without a name override.
+  std::string expected_name;
   absl::Duration timeout = absl::Seconds(5);
 };
 

@@ -180,17 +180,6 @@ int Serve(const Flags& flags) {
   cohort::server::ServerOptions server_options = flags.server;
   server_options.max_request_bytes = flags.max_request_mb << 20;
   server_options.tls_reload_interval = absl::Seconds(flags.tls_reload_seconds);
-  if (absl::Status s = cohort::server::CheckListenerSecurity(server_options); !s.ok()) {
-    return Fail(s);
-  }
-  if (!server_options.tls_cert_file.empty()) {
-    // Fail closed: an expired certificate would serve nothing but refusals.
-    std::string warning;
-    absl::Status dates = cohort::CheckCertificateDates(
-        server_options.tls_cert_file, absl::Now(), absl::Hours(24 * 30), &warning);
-    if (!dates.ok()) return Fail(dates);
-    if (!warning.empty()) spdlog::warn("{}", warning);
-  }
   absl::StatusOr<std::string> secret = TransferSecret(flags);
   if (!secret.ok()) return Fail(secret.status());
   server_options.transfer_secret = *secret;

@@ -109,9 +109,7 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const GlobalOptions
     probe.cert_pem = ssl.pem_cert_chain;
     probe.key_pem = ssl.pem_private_key;
     probe.cert_file = config.tls_cert;
-    probe.expected_name = config.tls_server_name.empty()
-                              ? config.coordinator.substr(0, config.coordinator.rfind(':'))
-                              : config.tls_server_name;
+    probe.expected_name = config.tls_server_name;
     tls_probe = probe;
   }
   coordinator_address = config.coordinator;

@@ -34,6 +34,11 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
   }
   COHORT_RETURN_IF_ERROR(
       CheckKeyMatchesCertificate(options.tls_cert_file, options.tls_key_file));
+  // Fail closed: an expired certificate would serve nothing but refusals.
+  std::string warning;
+  COHORT_RETURN_IF_ERROR(CheckCertificateDates(options.tls_cert_file, absl::Now(),
+                                               absl::Hours(24 * 30), &warning));
+  if (!warning.empty()) spdlog::warn("{}", warning);
   if (!options.tls_client_ca_file.empty()) {
     absl::StatusOr<std::string> ca = ReadFileToString(options.tls_client_ca_file);
     if (!ca.ok()) return absl::InvalidArgumentError(absl::StrCat("TLS: ", ca.status().message()));

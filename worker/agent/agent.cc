@@ -282,9 +282,7 @@ std::string Agent::DiagnoseTls() const {
     probe.key_pem = ReadFileToString(options_.tls_key_file).value_or("");
     probe.cert_file = options_.tls_cert_file;
   }
-  probe.expected_name = options_.tls_server_name.empty()
-                            ? options_.coordinator.substr(0, options_.coordinator.rfind(':'))
-                            : options_.tls_server_name;
+  probe.expected_name = options_.tls_server_name;
   return DiagnoseTlsFailure(probe);
 }
 
