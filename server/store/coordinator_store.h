@@ -373,6 +373,8 @@ class CoordinatorStore {
   absl::Status FinishCampaignsIfDone(const std::string& step_key, absl::Time now);
   absl::Status RearmStep(const std::string& key, absl::Time now,
                          bool include_succeeded = false);
+  // The step whose lease id is `lease_id`, whatever its state and epoch.
+  absl::StatusOr<std::optional<StepRecord>> StepOfLease(const std::string& lease_id);
   // The step holding `lease` at its epoch. A lease that lapsed while its
   // step stayed READY (nobody took it since) is taken back first.
   absl::StatusOr<StepRecord> CurrentLease(const LeaseRef& lease, absl::Time now);

@@ -84,15 +84,8 @@ absl::StatusOr<std::string> CoordinatorStore::TokenOfWorker(const std::string& i
 }
 
 absl::StatusOr<std::string> CoordinatorStore::WorkerOfLease(const std::string& lease_id) {
-  Statement& select = db_->Prepare(
-      "SELECT worker_id FROM steps INDEXED BY steps_by_lease WHERE lease_id = ?");
-  select.Bind(1, lease_id);
-  std::string worker;
-  if (select.Step()) worker = select.ColumnText(0);
-  while (select.Step()) {
-  }
-  COHORT_RETURN_IF_ERROR(select.status());
-  return worker;
+  COHORT_ASSIGN_OR_RETURN(std::optional<StepRecord> step, StepOfLease(lease_id));
+  return step.has_value() ? step->worker_id : "";
 }
 
 absl::StatusOr<std::vector<WorkerRecord>> CoordinatorStore::ListWorkers() {
@@ -292,16 +285,21 @@ absl::StatusOr<bool> CoordinatorStore::ReclaimLapsedLease(const StepRecord& step
   return true;
 }
 
-absl::StatusOr<StepRecord> CoordinatorStore::CurrentLease(const LeaseRef& lease,
-                                                          absl::Time now) {
-  Statement& select = db_->Prepare(
-      absl::StrCat(kStepColumns, " WHERE lease_id = ?"));
-  select.Bind(1, lease.lease_id);
+absl::StatusOr<std::optional<StepRecord>> CoordinatorStore::StepOfLease(
+    const std::string& lease_id) {
+  Statement& select = db_->Prepare(absl::StrCat(kStepColumns, " WHERE lease_id = ?"));
+  select.Bind(1, lease_id);
   std::optional<StepRecord> step;
   if (select.Step()) step = StepFromRow(select);
   while (select.Step()) {
   }
   COHORT_RETURN_IF_ERROR(select.status());
+  return step;
+}
+
+absl::StatusOr<StepRecord> CoordinatorStore::CurrentLease(const LeaseRef& lease,
+                                                          absl::Time now) {
+  COHORT_ASSIGN_OR_RETURN(std::optional<StepRecord> step, StepOfLease(lease.lease_id));
   if (step.has_value() && step->lease_epoch == lease.epoch &&
       step->state == StepState::kReady) {
     // A lease that lapsed (its worker was cut off) but whose step nobody
@@ -352,15 +350,8 @@ absl::StatusOr<HeartbeatOutcome> CoordinatorStore::Heartbeat(
     COHORT_RETURN_IF_ERROR(renew.Run());
     bool renewed = renew.Changes() == 1;
     if (!renewed) {
-      Statement& lapsed = db_->Prepare(absl::StrCat(
-          kStepColumns, " WHERE lease_id = ? AND lease_epoch = ? AND worker_id = ?"));
-      lapsed.Bind(1, lease.lease_id).Bind(2, lease.epoch).Bind(3, worker_id);
-      std::optional<StepRecord> step;
-      if (lapsed.Step()) step = StepFromRow(lapsed);
-      while (lapsed.Step()) {
-      }
-      COHORT_RETURN_IF_ERROR(lapsed.status());
-      if (step.has_value()) {
+      COHORT_ASSIGN_OR_RETURN(std::optional<StepRecord> step, StepOfLease(lease.lease_id));
+      if (step.has_value() && step->lease_epoch == lease.epoch && step->worker_id == worker_id) {
         COHORT_ASSIGN_OR_RETURN(renewed, ReclaimLapsedLease(*step, now, outcome.new_expiry));
       }
     }
