@@ -251,19 +251,29 @@ struct MpeCase {
 // ctest shows the language, not the struct's pointer bytes.
 void PrintTo(const MpeCase& c, std::ostream* os) { *os << c.language; }
 
-class MultiplETest : public ::testing::TestWithParam<MpeCase> {};
+class MultiplETest : public ::testing::TestWithParam<MpeCase> {
+ protected:
+  // Skipped (the body does not run) without the language's toolchain.
+  void SetUp() override {
+    RequireToolchain(MultiplEToolchain(GetParam().language));
+    if (std::string(GetParam().language) == "java") RequireToolchain("java");
+  }
+  // `rows` scored by the language's bench on the shipped dataset.
+  ScoreRun ScoreRows(const std::vector<CompletionRow>& rows) {
+    const char* language = GetParam().language;
+    std::string path =
+        DatasetPath(absl::StrCat("multipl_e/humaneval-", language, "-reworded.jsonl"));
+    return Score(absl::StrCat("multipl-e-", language), path, rows);
+  }
+};
 
 TEST_P(MultiplETest, CorrectCompletionPassesWrongOneFails) {
   const MpeCase& c = GetParam();
-  RequireToolchain(MultiplEToolchain(c.language));
-  if (std::string(c.language) == "java") RequireToolchain("java");
-  std::string path = DatasetPath(absl::StrCat("multipl_e/humaneval-", c.language,
-                                              "-reworded.jsonl"));
   std::vector<CompletionRow> rows(3);
   rows[0] = {1, "HumanEval_53_add", -1, "", false, c.correct, "", {}, {}, "", "", ""};
   rows[1] = {2, "HumanEval_23_strlen", -1, "", false, c.wrong, "", {}, {}, "", "", ""};
   rows[2] = {3, "HumanEval_0_has_close_elements", -1, "", false, "", "", {}, {}, "", "", ""};
-  ScoreRun run = Score(absl::StrCat("multipl-e-", c.language), path, rows);
+  ScoreRun run = ScoreRows(rows);
   ASSERT_EQ(run.results.size(), 3u);
   for (const ProblemResult& r : run.results) {
     bool expect = r.id == "HumanEval_53_add";
@@ -272,14 +282,9 @@ TEST_P(MultiplETest, CorrectCompletionPassesWrongOneFails) {
 }
 
 TEST_P(MultiplETest, ExitingBeforeTheTestsFails) {
-  const MpeCase& c = GetParam();
-  RequireToolchain(MultiplEToolchain(c.language));
-  if (std::string(c.language) == "java") RequireToolchain("java");
-  std::string path = DatasetPath(absl::StrCat("multipl_e/humaneval-", c.language,
-                                              "-reworded.jsonl"));
   std::vector<CompletionRow> rows(1);
-  rows[0] = {1, "HumanEval_53_add", -1, "", false, c.exits, "", {}, {}, "", "", ""};
-  ScoreRun run = Score(absl::StrCat("multipl-e-", c.language), path, rows);
+  rows[0] = {1, "HumanEval_53_add", -1, "", false, GetParam().exits, "", {}, {}, "", "", ""};
+  ScoreRun run = ScoreRows(rows);
   ASSERT_EQ(run.results.size(), 1u);
   EXPECT_FALSE(run.results[0].passed) << run.results[0].detail.dump();
   EXPECT_EQ(run.results[0].detail["status"], "TestsNotRun") << run.results[0].detail.dump();
