@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "worker/eval/jsonl.h"
+#include "worker/eval/py_regex.h"
 #include "worker/eval/text_util.h"
 
 namespace cohort::worker::eval {
@@ -21,27 +22,27 @@ std::string CanonicalInteger(absl::string_view text) {
   return std::to_string(value);
 }
 
+// omk's tiers are Python regexes (eval/lm_eval_tasks/aime24_chat/utils_chat.py):
+// PyRegex gives \s, \d and \b their Unicode meaning, so "is\u202f540" and
+// full-width digits read as they do upstream.
 std::string Tier1Boxed(absl::string_view text) {
-  static const RE2 kBoxed("\\\\boxed\\s*\\{([^{}]+)\\}", QuietOptions());
-  std::string inner = LastMatchGroup(kBoxed, text);
-  std::string kept;
-  for (char c : inner) {
-    if ((c >= '0' && c <= '9') || c == '-' || c == '+') kept.push_back(c);
-  }
-  return kept;
+  static const PyRegex kBoxed("\\\\boxed\\s*\\{([^{}]+)\\}");
+  static const PyRegex kNotDigit("[^\\d\\-+]");
+  std::optional<std::string> inner = kBoxed.LastGroup(text);
+  return inner ? kNotDigit.Sub(*inner, "") : "";
 }
 
 std::string Tier4LastLine(absl::string_view text) {
-  static const RE2 kLineEnd(
-      "(?im)\\b(?:is|equals|=)\\s*\\$?\\s*([\\-+]?\\d+)\\s*\\$?\\.?\\s*$",
-      QuietOptions());
+  static const PyRegex kLineEnd(
+      "\\b(?:is|equals|=)\\s*\\$?\\s*([\\-+]?\\d+)\\s*\\$?\\.?\\s*$",
+      PyRegex::kIgnoreCase | PyRegex::kMultiline);
   // omk: resp.rstrip().rsplit("\n", 1)[-1], then the FIRST match (search).
   std::string stripped = RStrip(text);
   size_t nl = stripped.rfind('\n');
   absl::string_view last = absl::string_view(stripped).substr(
       nl == std::string::npos ? 0 : nl + 1);
-  std::vector<RegexMatch> matches = FindAll(kLineEnd, last);
-  return matches.empty() ? "" : matches.front().groups[0];
+  std::optional<PyMatch> match = kLineEnd.Search(last);
+  return match ? match->groups[0].value_or("") : "";
 }
 
 std::string Fired(const char* name, std::string found, std::string* rule) {
@@ -85,28 +86,28 @@ std::string BuildAimePrompt(absl::string_view problem) {
 
 std::string ExtractAimeAnswer(absl::string_view text, bool six_tier,
                               std::string* rule) {
-  static const RE2 kLineAnswer(
-      "(?i)(?:^|\\n)\\s*\\**\\s*(?:final\\s*)?answer\\s*:?\\s*\\**\\s*\\$?\\s*([\\-+]?\\d+)",
-      QuietOptions());
-  static const RE2 kAnswerIs(
-      "(?i)(?:final\\s*answer|answer\\s*is|answer\\s*:)\\s*\\*{0,2}\\s*\\$?\\\\?boxed?\\{?([\\-+]?\\d+)",
-      QuietOptions());
-  static const RE2 kEquals("=\\s*\\*{0,2}\\s*\\$?\\s*([\\-+]?\\d+)\\b", QuietOptions());
-  static const RE2 kInteger("[\\-+]?\\d+", QuietOptions());
+  static const PyRegex kLineAnswer(
+      "(?:^|\\n)\\s*\\**\\s*(?:final\\s*)?answer\\s*:?\\s*\\**\\s*\\$?\\s*([\\-+]?\\d+)",
+      PyRegex::kIgnoreCase);
+  static const PyRegex kAnswerIs(
+      "(?:final\\s*answer|answer\\s*is|answer\\s*:)\\s*\\*{0,2}\\s*\\$?\\\\?boxed?\\{?([\\-+]?\\d+)",
+      PyRegex::kIgnoreCase);
+  static const PyRegex kEquals("=\\s*\\*{0,2}\\s*\\$?\\s*([\\-+]?\\d+)\\b");
+  static const PyRegex kInteger("[\\-+]?\\d+");
   std::string found = Tier1Boxed(text);
   if (!found.empty()) return Fired("tier1_boxed", found, rule);
   if (six_tier) {
-    found = LastMatchGroup(kLineAnswer, text);
+    found = kLineAnswer.LastGroup(text).value_or("");
     if (!found.empty()) return Fired("tier2_answer_line", found, rule);
   }
-  found = LastMatchGroup(kAnswerIs, text);
+  found = kAnswerIs.LastGroup(text).value_or("");
   if (!found.empty()) return Fired("tier3_answer_phrase", found, rule);
   found = Tier4LastLine(text);
   if (!found.empty()) return Fired("tier4_last_line", found, rule);
-  found = LastMatchGroup(kEquals, text);
+  found = kEquals.LastGroup(text).value_or("");
   if (!found.empty()) return Fired("tier5_equals", found, rule);
-  found = LastMatchGroup(kInteger, LastCodePoints(text, 400));
-  if (!found.empty()) return Fired("tier6_tail", found, rule);
+  std::vector<PyMatch> tail = kInteger.FindAll(LastCodePoints(text, 400));
+  if (!tail.empty()) return Fired("tier6_tail", tail.back().text, rule);
   *rule = "none";
   return "";
 }

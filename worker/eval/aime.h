@@ -29,7 +29,7 @@
 
 namespace cohort::worker::eval {
 
-inline constexpr char kAimeScorerVersion[] = "aime_omk/1";
+inline constexpr char kAimeScorerVersion[] = "aime_omk/2";
 
 absl::StatusOr<std::vector<Problem>> LoadAime(const std::string& path,
                                               const BenchSettings& settings);

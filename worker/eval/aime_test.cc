@@ -41,6 +41,43 @@ TEST(AimeExtractTest, CardEraHasNoLineAnchoredTier) {
   EXPECT_EQ(Extract(text, /*six=*/false), "9");
 }
 
+// omk's extractor as Python runs it, on answers with Unicode spaces and
+// digits. Expected answers are the reference's own output: omk
+// eval/lm_eval_tasks/aime24_chat/utils_chat.py at f57c488 (card era, 5 tiers)
+// and f6450b1 (HEAD, 6 tiers), `_extract(text)` under python3.11.
+TEST(AimeExtractTest, UnicodeSpacesAndDigitsAsPythonReadsThem) {
+  struct Case {
+    const char* text;
+    const char* card;
+    const char* head;
+  };
+  const Case cases[] = {
+      {"So the real part is\u202f540", "540", "540"},
+      {"So the real part is\u00a0540.", "540", "540"},
+      {"Thus m\u00a0=\u00a0110", "110", "110"},
+      {"We get \\boxed{\uff15\uff14\uff10}", "\uff15\uff14\uff10", "\uff15\uff14\uff10"},
+      {"x = 12\u00e9\nthe sum is over", "12", "12"},
+      {"Answer:\u00a0110\nThat is all.", "110", "110"},
+      {"Final answer:\u2009\\boxed{73}", "73", "73"},
+      {"the value is \u0665\u0660", "\u0665\u0660", "\u0665\u0660"},
+      {"Hence the answer is 204\u3000", "204", "204"},
+      {"n = 33\u2028and more words here", "33", "33"},
+      {"**Answer:** 025", "025", "025"},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(Extract(c.text, /*six=*/false), c.card) << c.text;
+    EXPECT_EQ(Extract(c.text, /*six=*/true), c.head) << c.text;
+  }
+  // Which tier fires: Python's \s reads the narrow no-break space.
+  std::string rule;
+  Extract("So the real part is\u202f540", false, &rule);
+  EXPECT_EQ(rule, "tier4_last_line");
+  // A full-width answer is extracted, and fails the string comparison as in omk.
+  Problem p;
+  p.gold = "540";
+  EXPECT_FALSE(ScoreAime(p, "\\boxed{\uff15\uff14\uff10}", CardSettings("aime2024")).passed);
+}
+
 TEST(AimeScoreTest, ComparesStringsLikeOmk) {
   Problem p;
   p.gold = "25";

@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "worker/eval/jsonl.h"
+#include "worker/eval/py_regex.h"
 #include "worker/eval/text_util.h"
 
 namespace cohort::worker::eval {
@@ -85,21 +86,23 @@ std::string BuildArcPrompt(absl::string_view stem,
 }
 
 std::string ExtractArcLetter(absl::string_view text, std::string* rule) {
-  static const RE2 kPhrase(
-      "(?i)(?:best\\s+answer\\s+is|answer\\s+is|the\\s+answer\\s+is|"
+  // omk's Python regexes (eval/lm_eval_tasks/arc_challenge_chat/utils_chat.py),
+  // with Python's Unicode \s and \b (PyRegex): "answer is A\u00e9" is no answer.
+  static const PyRegex kPhrase(
+      "(?:best\\s+answer\\s+is|answer\\s+is|the\\s+answer\\s+is|"
       "final\\s+answer\\s*:?|answer\\s*:)\\s*\\*{0,2}\\s*\\(?\\s*([A-D])\\b",
-      QuietOptions());
-  static const RE2 kBoxed("(?i)\\\\boxed\\s*\\{\\s*([A-D])\\s*\\}", QuietOptions());
+      PyRegex::kIgnoreCase);
+  static const PyRegex kBoxed("\\\\boxed\\s*\\{\\s*([A-D])\\s*\\}", PyRegex::kIgnoreCase);
   // The tail fallback is case-sensitive in omk (an article "a" is no answer).
-  static const RE2 kTail("\\b([A-D])\\b", QuietOptions());
-  std::string letter = LastMatchGroup(kPhrase, text);
+  static const PyRegex kTail("\\b([A-D])\\b");
+  std::string letter = kPhrase.LastGroup(text).value_or("");
   *rule = "answer_phrase";
   if (letter.empty()) {
-    letter = LastMatchGroup(kBoxed, text);
+    letter = kBoxed.LastGroup(text).value_or("");
     *rule = "boxed";
   }
   if (letter.empty()) {
-    letter = LastMatchGroup(kTail, LastCodePoints(text, 400));
+    letter = kTail.LastGroup(LastCodePoints(text, 400)).value_or("");
     *rule = "tail_letter";
   }
   if (letter.empty()) *rule = "none";

@@ -20,7 +20,7 @@
 
 namespace cohort::worker::eval {
 
-inline constexpr char kArcScorerVersion[] = "arc_chat_omk/1";
+inline constexpr char kArcScorerVersion[] = "arc_chat_omk/2";
 
 absl::StatusOr<std::vector<Problem>> LoadArc(const std::string& path,
                                              const BenchSettings& settings);

@@ -36,6 +36,17 @@ TEST(ArcExtractTest, BoxedThenTailLetter) {
   EXPECT_EQ(Letter("The answer is E"), "");  // E is never a choice
 }
 
+// omk's ARC extractor as Python runs it (eval/lm_eval_tasks/arc_challenge_chat/
+// utils_chat.py at f6450b1, `_extract(text)` under python3.11): \s and \b are
+// Unicode, so a letter glued to an accented letter is no answer.
+TEST(ArcExtractTest, UnicodeSpacesAndWordsAsPythonReadsThem) {
+  EXPECT_EQ(Letter("The best answer is A\u00e9"), "");
+  EXPECT_EQ(Letter("The answer is\u00a0C"), "C");
+  EXPECT_EQ(Letter("Je choisis B\u00e9 ... so the answer:\u202fD"), "D");
+  EXPECT_EQ(Letter("\\boxed{\u00a0b\u00a0}"), "B");
+  EXPECT_EQ(Letter("option A\u00e9 or maybe C"), "C");
+}
+
 TEST(ArcScoreTest, VerdictAgainstGold) {
   Problem p;
   p.gold = "B";

@@ -10,6 +10,7 @@
 #include "common/status_macros.h"
 #include "worker/eval/csv.h"
 #include "worker/eval/jsonl.h"
+#include "worker/eval/py_regex.h"
 #include "worker/eval/text_util.h"
 
 namespace cohort::worker::eval {
@@ -144,7 +145,8 @@ std::string ExtractGpqaFlexible(absl::string_view text,
                                 const std::vector<std::string>& options,
                                 std::string* rule) {
   static const RE2 kParen("(\\([A-Z]\\))", QuietOptions());
-  static const RE2 kColon(":[\\s]*(A|B|C|D)", QuietOptions());
+  // lm-eval's fallback regex, with Python's Unicode \s.
+  static const PyRegex kColon(":[\\s]*(A|B|C|D)");
   std::string found = Strip(LastMatchGroup(kParen, text));
   if (!found.empty()) { *rule = "paren_letter"; return found; }
   std::string alternation;
@@ -164,7 +166,7 @@ std::string ExtractGpqaFlexible(absl::string_view text,
       return absl::StrCat("(", std::string(1, it->second), ")");
     }
   }
-  found = LastMatchGroup(kColon, text);
+  found = kColon.LastGroup(text).value_or("");
   if (!found.empty()) { *rule = "colon_letter"; return absl::StrCat("(", found, ")"); }
   *rule = "none";
   return "[invalid]";

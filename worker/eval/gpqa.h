@@ -27,7 +27,7 @@
 
 namespace cohort::worker::eval {
 
-inline constexpr char kGpqaScorerVersion[] = "gpqa_flexible/1";
+inline constexpr char kGpqaScorerVersion[] = "gpqa_flexible/2";
 
 absl::StatusOr<std::vector<Problem>> LoadGpqa(const std::string& path,
                                                const BenchSettings& settings);
