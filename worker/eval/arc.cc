@@ -19,7 +19,7 @@ std::string NormalizeKey(const std::string& key) {
 }
 
 absl::StatusOr<Problem> ParseArcRow(const JsonLine& row, const std::string& path,
-                                    int index) {
+                                    int index, absl::string_view newline) {
   const nlohmann::json& v = row.value;
   auto where = [&](const char* what) {
     return absl::InvalidArgumentError(absl::StrCat(path, ":", row.line, ": ", what));
@@ -45,7 +45,7 @@ absl::StatusOr<Problem> ParseArcRow(const JsonLine& row, const std::string& path
   Problem p;
   p.id = id;
   p.index = index;
-  p.prompt = BuildArcPrompt(stem->get<std::string>(), texts);
+  p.prompt = BuildArcPrompt(stem->get<std::string>(), texts, newline);
   p.gold = NormalizeKey(key);
   p.meta["n_choices"] = texts.size();
   return p;
@@ -55,31 +55,36 @@ absl::StatusOr<Problem> ParseArcRow(const JsonLine& row, const std::string& path
 
 absl::StatusOr<std::vector<Problem>> LoadArc(const std::string& path,
                                              const BenchSettings& settings) {
-  COHORT_RETURN_IF_ERROR(CheckId("prompt_template", settings.prompt_template, {"arc_chat_v1"}));
+  COHORT_RETURN_IF_ERROR(CheckId("prompt_template", settings.prompt_template,
+                                 {"arc_chat_v1", "arc_chat_omk_v2"}));
+  // omk's task YAML writes its line breaks inside a single-quoted YAML
+  // string, where "\n" stays a backslash and an n: the model was sent those
+  // two characters (lm-eval 0.4.11's logged prompts show them).
+  const absl::string_view newline =
+      settings.prompt_template == "arc_chat_omk_v2" ? "\\n" : "\n";
   COHORT_RETURN_IF_ERROR(CheckId("extractor", settings.extractor, {"arc_chat_omk"}));
   COHORT_ASSIGN_OR_RETURN(std::vector<JsonLine> rows, ReadJsonLines(path));
   std::vector<Problem> problems;
   for (const JsonLine& row : rows) {
     COHORT_ASSIGN_OR_RETURN(
-        Problem p, ParseArcRow(row, path, static_cast<int>(problems.size())));
+        Problem p, ParseArcRow(row, path, static_cast<int>(problems.size()), newline));
     problems.push_back(std::move(p));
   }
   return problems;
 }
 
-std::string BuildArcPrompt(absl::string_view stem,
-                           const std::vector<std::string>& choices) {
+std::string BuildArcPrompt(absl::string_view stem, const std::vector<std::string>& choices,
+                           absl::string_view newline) {
   std::string prompt = absl::StrCat(
       "Given the following question and four candidate answers (A, B, C and D), "
-      "choose the best answer.\nQuestion: ",
-      Strip(stem));
+      "choose the best answer.", newline, "Question: ", Strip(stem));
   // Only A-D exist in the template: a fifth choice is never shown (T25).
   static constexpr const char* kLetters[] = {"A", "B", "C", "D"};
   for (size_t i = 0; i < choices.size() && i < 4; ++i) {
-    absl::StrAppend(&prompt, "\n", kLetters[i], ". ", choices[i]);
+    absl::StrAppend(&prompt, newline, kLetters[i], ". ", choices[i]);
   }
-  absl::StrAppend(&prompt,
-                  "\nYour response should end with \"The best answer is "
+  absl::StrAppend(&prompt, newline,
+                  "Your response should end with \"The best answer is "
                   "[the_answer_letter]\" where the [the_answer_letter] is one "
                   "of A, B, C or D.");
   return prompt;

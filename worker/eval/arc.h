@@ -2,7 +2,9 @@
 //
 // ARC-Challenge, chat form (docs/protocol.md 2.1). Data: the AI2 release
 // ARC-Challenge-Test.jsonl ({id, question{stem, choices[{text,label}]},
-// answerKey}); the problem id is the AI2 id. Prompt template arc_chat_v1;
+// answerKey}); the problem id is the AI2 id. Prompt templates arc_chat_v1
+// (line breaks) and arc_chat_omk_v2 (omk's text as sent: each line break is
+// the two characters backslash and n, from a single-quoted YAML string);
 // extractor arc_chat_omk (omk utils_chat.py; tiers 1-2 case-insensitive):
 //   1. the last "best answer is / answer is / final answer: / answer:" + letter
 //   2. the last \boxed{X}
@@ -25,9 +27,11 @@ inline constexpr char kArcScorerVersion[] = "arc_chat_omk/2";
 absl::StatusOr<std::vector<Problem>> LoadArc(const std::string& path,
                                              const BenchSettings& settings);
 
-// The arc_chat_v1 user message for a stem and its choice texts.
-std::string BuildArcPrompt(absl::string_view stem,
-                           const std::vector<std::string>& choices);
+// The user message for a stem and its choice texts.
+// `newline` separates the lines: "\n" for arc_chat_v1, the two characters
+// backslash and n for arc_chat_omk_v2 (what omk's YAML sent).
+std::string BuildArcPrompt(absl::string_view stem, const std::vector<std::string>& choices,
+                           absl::string_view newline = "\n");
 
 // The upper-case letter A-D, or "" when no tier matches; `rule` gets
 // "answer_phrase", "boxed", "tail_letter" or "none".

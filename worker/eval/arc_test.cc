@@ -63,11 +63,13 @@ TEST(ArcLoadTest, PublishedFileAndReferenceAnswersScoreFull) {
   ASSERT_EQ(problems.size(), 1172u);
   EXPECT_EQ(problems[0].id, "Mercury_7175875");
   EXPECT_EQ(problems[0].gold, "C");
-  EXPECT_THAT(problems[0].prompt, HasSubstr("\nQuestion: An astronomer observes"));
-  EXPECT_THAT(problems[0].prompt, HasSubstr("\nD. Planetary gravity will become stronger."));
+  // The card's text: each line break is a backslash and an n (omk's YAML).
+  EXPECT_THAT(problems[0].prompt, HasSubstr("answer.\\nQuestion: An astronomer observes"));
+  EXPECT_THAT(problems[0].prompt, HasSubstr("\\nD. Planetary gravity will become stronger."));
+  EXPECT_THAT(problems[0].prompt, Not(HasSubstr("\n")));
   int passed = 0;
   for (const Problem& p : problems) {
-    EXPECT_THAT(p.prompt, Not(HasSubstr("\nE. ")));
+    EXPECT_THAT(p.prompt, Not(HasSubstr("\\nE. ")));
     ASSERT_TRUE(p.gold >= "A" && p.gold <= "D") << p.id;
     passed += ScoreArc(p, "Reasoning...\nThe best answer is " + p.gold, s).passed;
     std::string wrong = p.gold == "A" ? "B" : "A";

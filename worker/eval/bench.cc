@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/sha256.h"
 #include "worker/eval/aime.h"
 #include "worker/eval/arc.h"
 #include "worker/eval/gpqa.h"
@@ -54,5 +55,51 @@ absl::Status CheckId(const char* what, const std::string& id,
   return absl::InvalidArgumentError(absl::StrCat(
       what, " '", id, "' is not implemented (known: ", absl::StrJoin(known, ", "), ")"));
 }
+
+std::vector<ChatTurn> ChatMessages(const Problem& problem) {
+  std::vector<ChatTurn> messages = problem.history;
+  messages.push_back({"user", problem.prompt});
+  return messages;
+}
+
+std::string PyJsonString(absl::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (char ch : text) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out += kHex[c >> 4];
+          out += kHex[c & 0xF];
+        } else {
+          out += ch;  // ensure_ascii=False: everything else as is
+        }
+    }
+  }
+  out += '"';
+  return out;
+}
+
+std::string LmEvalChatJson(const Problem& problem) {
+  std::string out = "[";
+  bool first = true;
+  for (const ChatTurn& m : ChatMessages(problem)) {
+    absl::StrAppend(&out, first ? "" : ", ", "{\"role\": ", PyJsonString(m.role),
+                    ", \"content\": ", PyJsonString(m.content), ", \"type\": \"text\"}");
+    first = false;
+  }
+  return out + "]";
+}
+
+std::string PromptDigest(const Problem& problem) { return Sha256Hex(LmEvalChatJson(problem)); }
 
 }  // namespace cohort::worker::eval

@@ -21,10 +21,19 @@
 
 namespace cohort::worker::eval {
 
+// One chat message before the problem's own user message.
+struct ChatTurn {
+  std::string role;     // "user" or "assistant"
+  std::string content;
+};
+
 struct Problem {
   std::string id;       // the dataset's own id, or the 0-based row index
   int index = 0;        // 0-based row in the published file (lm-eval doc_id)
-  std::string prompt;   // the rendered user message
+  std::string prompt;   // the rendered (last) user message
+  // Turns sent before `prompt`: few-shot exemplars as user/assistant pairs
+  // (lm-eval >= 0.4.10 with --apply_chat_template); empty for one message.
+  std::vector<ChatTurn> history;
   std::string gold;     // the reference answer, as the scorer compares it
   nlohmann::json meta = nlohmann::json::object();  // bench-specific data
 };
@@ -50,6 +59,22 @@ struct BenchSpec {
   // parallel pool (worker/sandbox/pool.h) instead of one at a time.
   bool runs_code;
 };
+
+// Every message of the problem's request: the history, then the user prompt.
+std::vector<ChatTurn> ChatMessages(const Problem& problem);
+
+// The request's messages as lm-eval's local-chat-completions logs them
+// (arguments[0] of the request, the text its prompt_hash hashes): Python's
+// json.dumps([{"role": r, "content": c, "type": "text"}, ...],
+// ensure_ascii=False).
+std::string LmEvalChatJson(const Problem& problem);
+
+// sha256 hex of LmEvalChatJson: lm-eval's prompt_hash for the problem, and
+// the prompt digest of every generated and scored row.
+std::string PromptDigest(const Problem& problem);
+
+// Python's json.dumps of a str (ensure_ascii=False): the quoted string.
+std::string PyJsonString(absl::string_view text);
 
 // All registered benches, in a fixed order.
 const std::vector<BenchSpec>& AllBenches();

@@ -57,7 +57,8 @@ absl::StatusOr<std::vector<Gsm8kExemplar>> LoadTrainSplit(const std::string& tes
 absl::StatusOr<std::vector<Problem>> LoadGsm8k(const std::string& path,
                                                const BenchSettings& settings) {
   COHORT_RETURN_IF_ERROR(CheckId("prompt_template", settings.prompt_template,
-                                 {"gsm8k_qa_fewshot_v1"}));
+                                 {"gsm8k_qa_fewshot_v1", "gsm8k_qa_multiturn_v1"}));
+  const bool multiturn = settings.prompt_template == "gsm8k_qa_multiturn_v1";
   COHORT_RETURN_IF_ERROR(CheckId("extractor", settings.extractor, {"gsm8k_flexible"}));
   COHORT_ASSIGN_OR_RETURN(std::vector<JsonLine> rows, ReadJsonLines(path));
   COHORT_ASSIGN_OR_RETURN(std::vector<Gsm8kExemplar> train, LoadTrainSplit(path, settings));
@@ -81,7 +82,12 @@ absl::StatusOr<std::vector<Problem>> LoadGsm8k(const std::string& path,
     Problem p;
     p.index = static_cast<int>(problems.size());
     p.id = std::to_string(p.index);
-    p.prompt = BuildGsm8kPrompt(question, shots);
+    if (multiturn) {
+      p.history = BuildGsm8kTurns(shots);
+      p.prompt = BuildGsm8kPrompt(question, {});
+    } else {
+      p.prompt = BuildGsm8kPrompt(question, shots);
+    }
     p.gold = NormalizeGsm8k(answer);
     p.meta["reference"] = answer;
     p.meta["fewshot"] = shots.size();
@@ -100,6 +106,15 @@ std::string BuildGsm8kPrompt(absl::string_view question,
   }
   absl::StrAppend(&prompt, "Question: ", question, "\nAnswer:");
   return prompt;
+}
+
+std::vector<ChatTurn> BuildGsm8kTurns(const std::vector<Gsm8kExemplar>& shots) {
+  std::vector<ChatTurn> turns;
+  for (const Gsm8kExemplar& shot : shots) {
+    turns.push_back({"user", absl::StrCat("Question: ", shot.question, "\nAnswer:")});
+    turns.push_back({"assistant", shot.answer});
+  }
+  return turns;
 }
 
 std::string ExtractGsm8kFlexible(absl::string_view text) {

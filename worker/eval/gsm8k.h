@@ -4,7 +4,12 @@
 // test.jsonl ({question, answer}); the problem id is the 0-based row index.
 // Prompt template gsm8k_qa_fewshot_v1: num_fewshot exemplars
 // "Question: {q}\nAnswer: {a}\n\n", then "Question: {q}\nAnswer:", all in one
-// user message. The exemplars are drawn from the train split (settings'
+// user message (lm-eval before 0.4.10, or --fewshot_as_multiturn false).
+// Prompt template gsm8k_qa_multiturn_v1 (lm-eval >= 0.4.10 with
+// --apply_chat_template, which the protocol's pinned 0.4.11 runs): each
+// exemplar is a user turn "Question: {q}\nAnswer:" and an assistant turn
+// "{a}" (Problem::history), then the user message "Question: {q}\nAnswer:".
+// The exemplars are drawn from the train split (settings'
 // fewshot_path, else train.jsonl beside the test file) exactly as lm-eval's
 // default sampler draws them: Python's random.Random(1234).sample(train, n),
 // one call per test row in row order (py_random.h); meta.fewshot_rows keeps
@@ -38,6 +43,9 @@ absl::StatusOr<std::vector<Problem>> LoadGsm8k(const std::string& path,
 
 std::string BuildGsm8kPrompt(absl::string_view question,
                              const std::vector<Gsm8kExemplar>& shots);
+
+// The exemplars as user/assistant turns (gsm8k_qa_multiturn_v1).
+std::vector<ChatTurn> BuildGsm8kTurns(const std::vector<Gsm8kExemplar>& shots);
 
 // flexible-extract: the last number-like match, stripped; "" when none.
 std::string ExtractGsm8kFlexible(absl::string_view text);

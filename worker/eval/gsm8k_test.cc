@@ -70,6 +70,7 @@ TEST(Gsm8kLoadTest, ReferenceAnswersScoreFull) {
 //     if i in (0,99): print(i, hashlib.sha256(p.encode()).hexdigest())'
 TEST(Gsm8kLoadTest, ExemplarsAreLmEvalsSeededSample) {
   BenchSettings s = CardSettings("gsm8k");
+  s.prompt_template = "gsm8k_qa_fewshot_v1";  // one user message, as hashed above
   ASSERT_OK_AND_ASSIGN(std::vector<Problem> problems,
                        LoadGsm8k(DatasetPath("gsm8k/test.jsonl"), s));
   EXPECT_EQ(problems[0].meta["fewshot_rows"], nlohmann::json({6374, 3610, 957, 61, 742}));
@@ -104,7 +105,21 @@ TEST(Gsm8kLoadTest, FewShotFromTrainBesideTest) {
   BenchSettings s = CardSettings("gsm8k");
   s.num_fewshot = 2;
   ASSERT_OK_AND_ASSIGN(std::vector<Problem> problems, LoadGsm8k(test, s));
-  // random.Random(1234).sample([0, 1], 2) == [1, 0]
+  // random.Random(1234).sample([0, 1], 2) == [1, 0]. The card profile sends
+  // them as turns (lm-eval 0.4.11 under --apply_chat_template).
+  EXPECT_EQ(s.prompt_template, "gsm8k_qa_multiturn_v1");
+  ASSERT_EQ(problems[0].history.size(), 4u);
+  EXPECT_EQ(problems[0].history[0].role, "user");
+  EXPECT_EQ(problems[0].history[0].content, "Question: Q2?\nAnswer:");
+  EXPECT_EQ(problems[0].history[1].role, "assistant");
+  EXPECT_EQ(problems[0].history[1].content, "#### 2");
+  EXPECT_EQ(problems[0].history[2].content, "Question: Q1?\nAnswer:");
+  EXPECT_EQ(problems[0].history[3].content, "A1\n#### 1");
+  EXPECT_EQ(problems[0].prompt, "Question: Q?\nAnswer:");
+  // One user message (lm-eval before 0.4.10, or --fewshot_as_multiturn false).
+  s.prompt_template = "gsm8k_qa_fewshot_v1";
+  ASSERT_OK_AND_ASSIGN(problems, LoadGsm8k(test, s));
+  EXPECT_TRUE(problems[0].history.empty());
   EXPECT_EQ(problems[0].prompt,
             "Question: Q2?\nAnswer: #### 2\n\nQuestion: Q1?\nAnswer: A1\n#### 1\n\n"
             "Question: Q?\nAnswer:");

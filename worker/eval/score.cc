@@ -137,7 +137,7 @@ ProblemResult ScoreCompletion(const BenchSpec& bench, const BenchSettings& setti
   ProblemResult r;
   r.id = problem.id;
   r.index = problem.index;
-  r.prompt_digest = Sha256Hex(problem.prompt);
+  r.prompt_digest = PromptDigest(problem);
   r.completion = row.completion;
   r.reasoning = row.reasoning;
   std::string text = ScoredText(row.completion, row.reasoning, &r.scored_channel);

@@ -11,19 +11,12 @@
 #include "worker/llama/wire_json.h"
 
 namespace cohort::worker::llama {
-namespace {
 
 using wire::Json;
 
-Json UserMessages(const ChatRequest& request) {
-  return Json::array({{{"role", "user"}, {"content", request.prompt}}});
-}
-
-}  // namespace
-
 std::string BuildChatRequestBody(const ChatRequest& request) {
   Json body = Json::object();
-  body["messages"] = UserMessages(request);
+  body["messages"] = wire::ChatMessages(request);
   if (request.max_tokens > 0) body["max_tokens"] = request.max_tokens;
   body["temperature"] = request.sampler.temperature;
   body["top_k"] = request.sampler.top_k;

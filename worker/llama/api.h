@@ -23,6 +23,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -42,6 +43,8 @@ struct SamplerParams {
 
 // One chat completion: a single user message.
 struct ChatRequest {
+  // (role, content) messages sent before the user prompt: few-shot turns.
+  std::vector<std::pair<std::string, std::string>> history;
   std::string prompt;
   int max_tokens = 0;  // 0: not sent (server default, i.e. the slot limit)
   SamplerParams sampler;

@@ -176,7 +176,7 @@ absl::StatusOr<int64_t> ParseTokenizeCount(absl::string_view body) {
 
 std::string BuildApplyTemplateBody(const ChatRequest& request) {
   Json body = Json::object();
-  body["messages"] = Json::array({{{"role", "user"}, {"content", request.prompt}}});
+  body["messages"] = wire::ChatMessages(request);
   body["chat_template_kwargs"] = {{"enable_thinking", request.enable_thinking}};
   return wire::Dump(body);
 }

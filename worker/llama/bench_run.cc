@@ -71,6 +71,9 @@ absl::StatusOr<Plan> MakePlan(const BenchRunOptions& options) {
 ChatRequest RequestFor(const eval::BenchSettings& settings, const eval::Problem& problem) {
   ChatRequest request;
   request.prompt = problem.prompt;
+  for (const eval::ChatTurn& turn : problem.history) {
+    request.history.emplace_back(turn.role, turn.content);
+  }
   request.max_tokens = settings.max_tokens;
   request.sampler = SamplerParams{settings.sampler.temperature, settings.sampler.top_k,
                                   settings.sampler.top_p, settings.sampler.min_p,
@@ -123,7 +126,7 @@ GenerationRecord MakeRecord(const eval::Problem& problem, const GenerationOutcom
   GenerationRecord r;
   r.id = problem.id;
   r.index = problem.index;
-  r.prompt_digest = Sha256Hex(problem.prompt);
+  r.prompt_digest = eval::PromptDigest(problem);
   r.attempts = outcome.attempts;
   r.latency_ms = absl::ToDoubleMilliseconds(outcome.latency);
   if (!outcome.result.ok()) {

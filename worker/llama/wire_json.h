@@ -33,6 +33,16 @@ inline absl::StatusOr<Json> Parse(absl::string_view text) {
   return json;
 }
 
+// The request's "messages": its history turns, then the user prompt.
+inline Json ChatMessages(const ChatRequest& request) {
+  Json messages = Json::array();
+  for (const auto& [role, content] : request.history) {
+    messages.push_back({{"role", role}, {"content", content}});
+  }
+  messages.push_back({{"role", "user"}, {"content", request.prompt}});
+  return messages;
+}
+
 inline const Json* Find(const Json& object, const char* key) {
   if (!object.is_object()) return nullptr;
   auto it = object.find(key);

@@ -7,6 +7,7 @@ void AddAllCommands(CLI::App& app, CommandFn* selected) {
   AddTensorCommands(app, selected);
   AddSynthContribCommand(app, selected);
   AddScoreCommand(app, selected);
+  AddPromptsCommand(app, selected);
   AddGgufInfoCommand(app, selected);
   AddBenchCommand(app, selected);
 }

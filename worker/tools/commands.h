@@ -13,6 +13,7 @@ void AddDropmapCommand(CLI::App& app, CommandFn* selected);
 void AddTensorCommands(CLI::App& app, CommandFn* selected);  // prune, upweight, synth-model, inspect
 void AddSynthContribCommand(CLI::App& app, CommandFn* selected);
 void AddScoreCommand(CLI::App& app, CommandFn* selected);  // offline eval rescoring
+void AddPromptsCommand(CLI::App& app, CommandFn* selected);  // what a bench run sends
 void AddGgufInfoCommand(CLI::App& app, CommandFn* selected);
 void AddBenchCommand(CLI::App& app, CommandFn* selected);  // generate on llama-server + score
 

@@ -1,1 +1,1 @@
-list(APPEND TOOLS_SRCS score_command.cc)
+list(APPEND TOOLS_SRCS score_command.cc prompts_command.cc)
