@@ -154,7 +154,9 @@ void AddResultCommands(CLI::App& app, Options* o, Action* action) {
   compare->callback([=] { *action = [=] { return RunCompare(o->global, o->results); }; });
 
   CLI::App* exp = app.add_subcommand(
-      "export", "Per-problem samples as JSONL in lm-evaluation-harness's samples layout");
+      "export",
+      "Results as lm-evaluation-harness writes them: <out>/<model>/results_<date>.json and "
+      "samples_<task>_<date>.jsonl (the suites' datasets must be readable here)");
   exp->add_option("campaign", o->results.campaign_id, "campaign id")->required();
   exp->add_option("--out", o->results.out, "output folder")->required();
   exp->add_option("--model", o->results.model, "only this model");

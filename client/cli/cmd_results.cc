@@ -6,11 +6,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "client/cli/rpc.h"
 #include "client/report/card.h"
+#include "client/report/lm_eval_export.h"
 #include "client/report/render.h"
 #include "common/atomic_file.h"
 #include "common/status_macros.h"
+#include "worker/eval/profile.h"
 
 namespace cohort::client {
 namespace {
@@ -98,15 +102,6 @@ absl::Status Compare(const GlobalOptions& g, const ResultsOptions& o) {
                                            o.list_problems));
 }
 
-std::string SafeName(std::string s) {
-  for (char& c : s) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) {
-      c = '_';
-    }
-  }
-  return s;
-}
-
 // --model and --suite name something the campaign has (a typo exported
 // nothing and exited 0). kNotFound listing what there is.
 absl::Status CheckNamed(const std::vector<report::Row>& rows, const ResultsOptions& o) {
@@ -126,28 +121,69 @@ absl::Status CheckNamed(const std::vector<report::Row>& rows, const ResultsOptio
   return absl::OkStatus();
 }
 
-// One samples_<suite>_<model>.jsonl per (model, suite), each written
-// atomically into an existing or new folder.
+// The suites of the campaign's spec (the gate's probe included), each with
+// its dataset and the profile's settings for its bench.
+absl::StatusOr<std::map<std::string, report::LmEvalSuite>> ExportSuites(const Spec& spec) {
+  COHORT_ASSIGN_OR_RETURN(worker::eval::Profile profile,
+                          worker::eval::ParseProfile(spec.eval.profile.dump(),
+                                                     "the campaign's profile"));
+  std::vector<const Suite*> all;
+  for (const Suite& s : spec.eval.suites) all.push_back(&s);
+  if (spec.gate) all.push_back(&spec.gate->probe);
+  std::map<std::string, report::LmEvalSuite> suites;
+  for (const Suite* s : all) {
+    const worker::eval::BenchSettings* settings = profile.Find(s->bench);
+    if (settings == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "suite ", s->name, ": the campaign's profile has no bench '", s->bench, "'"));
+    }
+    report::LmEvalSuite suite;
+    suite.bench = s->bench;
+    suite.settings = *settings;
+    suite.settings.fewshot_path = s->fewshot.path;
+    suite.dataset_path = s->dataset.path;
+    suite.dataset_digest = s->dataset.digest;
+    suites.emplace(s->name, std::move(suite));
+  }
+  return suites;
+}
+
+// lm-eval's output folder layout: <out>/<model>/results_<date>.json and
+// samples_<task>_<date>.jsonl, each file written atomically.
 absl::Status Export(const GlobalOptions& g, const ResultsOptions& o) {
   if (o.out.empty()) return absl::InvalidArgumentError("export needs --out DIR");
   COHORT_ASSIGN_OR_RETURN(Loaded l, Load(g, o));
   COHORT_RETURN_IF_ERROR(CheckNamed(l.rows, o));
-  std::map<std::pair<std::string, std::string>, std::vector<report::Row>> groups;
+  std::vector<report::Row> rows;
   for (report::Row& row : l.rows) {
     if (!o.model.empty() && row.model != o.model) continue;
     if (!o.suite.empty() && row.suite != o.suite) continue;
-    groups[{row.model, row.suite}].push_back(std::move(row));
+    rows.push_back(std::move(row));
   }
-  std::error_code ec;
-  std::filesystem::create_directories(o.out, ec);
-  if (ec) return absl::InvalidArgumentError("--out " + o.out + ": " + ec.message());
-  for (const auto& [key, rows] : groups) {
-    std::string path = absl::StrCat(o.out, "/samples_", SafeName(key.second), "_",
-                                    SafeName(key.first), ".jsonl");
-    COHORT_RETURN_IF_ERROR(WriteFileAtomically(path, report::RenderSamplesJsonl(rows)));
-    std::printf("%s (%zu samples)\n", path.c_str(), rows.size());
+  if (rows.empty()) {
+    std::fprintf(stderr, "cohort: no scored results to export\n");
+    return absl::OkStatus();
   }
-  if (groups.empty()) std::fprintf(stderr, "cohort: no scored results to export\n");
+  COHORT_ASSIGN_OR_RETURN(auto suites, ExportSuites(*l.model.spec));
+  report::LmEvalRun run;
+  run.campaign = o.campaign_id;
+  run.profile_name = l.model.spec->eval.profile_name;
+  absl::Time now = absl::Now();
+  run.date = absl::ToDoubleSeconds(now - absl::UnixEpoch());
+  run.date_id = absl::FormatTime("%Y-%m-%dT%H-%M-%E6S", now, absl::LocalTimeZone());
+  COHORT_ASSIGN_OR_RETURN(report::LmEvalExport exported,
+                          report::BuildLmEvalExport(rows, suites, run));
+  for (const std::string& warning : exported.warnings) {
+    std::fprintf(stderr, "cohort: warning: %s\n", warning.c_str());
+  }
+  for (const report::ExportFile& file : exported.files) {
+    std::filesystem::path path = std::filesystem::path(o.out) / file.relative_path;
+    std::error_code ec;
+    std::filesystem::create_directories(path.parent_path(), ec);
+    if (ec) return absl::InvalidArgumentError("--out " + o.out + ": " + ec.message());
+    COHORT_RETURN_IF_ERROR(WriteFileAtomically(path.string(), file.contents));
+    std::printf("%s\n", path.c_str());
+  }
   return absl::OkStatus();
 }
 

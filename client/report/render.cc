@@ -3,8 +3,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "common/canonical_json.h"
-#include "common/sha256.h"
 
 namespace cohort::client::report {
 namespace {
@@ -246,38 +244,6 @@ std::string RenderCompare(const std::map<std::string, Flips>& flips, const std::
       }
     }
     out += "\n";
-  }
-  return out;
-}
-
-json LmEvalSample(const Row& row, size_t doc_id) {
-  json details = ParseJsonOrDiscarded(row.details_json.empty() ? "{}" : row.details_json);
-  if (!details.is_object()) details = json::object();
-  if (details.contains("index") && details["index"].is_number_unsigned()) {
-    doc_id = details["index"].get<size_t>();
-  }
-  std::string target = details.contains("gold") && details["gold"].is_string()
-                           ? details["gold"].get<std::string>() : "";
-  double acc = row.verdict == Verdict::kPass ? 1.0 : 0.0;
-  json doc = {{"id", row.problem_id}};
-  return {{"doc_id", doc_id}, {"doc", doc}, {"target", target},
-          {"arguments", {{"gen_args_0", {{"arg_0", row.prompt_digest}, {"arg_1", json::object()}}}}},
-          {"resps", {{row.completion}}}, {"filtered_resps", {row.extracted_answer}},
-          {"filter", "none"}, {"metrics", {"acc"}}, {"acc", acc},
-          {"doc_hash", Sha256Hex(doc.dump())}, {"prompt_hash", row.prompt_digest},
-          {"target_hash", Sha256Hex(target)},
-          {"cohort", {{"problem_id", row.problem_id}, {"sample_index", row.sample},
-                      {"reasoning", row.reasoning}, {"finish_reason", row.finish_reason},
-                      {"completion_tokens", row.completion_tokens},
-                      {"reasoning_tokens", row.reasoning_tokens},
-                      {"completion_chars", row.completion_chars},
-                      {"reasoning_chars", row.reasoning_chars}, {"details", details}}}};
-}
-
-std::string RenderSamplesJsonl(const std::vector<Row>& rows) {
-  std::string out;
-  for (size_t i = 0; i < rows.size(); ++i) {
-    out += LmEvalSample(rows[i], i).dump() + "\n";
   }
   return out;
 }

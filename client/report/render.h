@@ -1,7 +1,7 @@
 // File: render.h
 //
 // Text forms of the report library's results: Markdown tables ready for a
-// model card, CSV, JSON, and lm-evaluation-harness samples JSONL. Pure
+// model card, CSV and JSON (the lm-eval export: lm_eval_export.h). Pure
 // functions returning strings; the CLI decides where they go.
 #ifndef COHORT_CLIENT_REPORT_RENDER_H_
 #define COHORT_CLIENT_REPORT_RENDER_H_
@@ -31,12 +31,6 @@ std::string RenderLengths(
 std::string RenderCompare(const std::map<std::string, Flips>& flips,
                           const std::string& a, const std::string& b, Format format,
                           bool list_problems);
-
-// One JSON object per row in lm-evaluation-harness's samples layout (doc_id,
-// doc, target, arguments, resps, filtered_resps, filter, metrics, <metric>,
-// doc_hash, prompt_hash, target_hash) plus cohort's length fields.
-nlohmann::json LmEvalSample(const Row& row, size_t doc_id);
-std::string RenderSamplesJsonl(const std::vector<Row>& rows);
 
 }  // namespace cohort::client::report
 

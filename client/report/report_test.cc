@@ -150,21 +150,5 @@ TEST(ReportTest, CompareRecordsLossesAndOneSidedProblems) {
               HasSubstr("gsm8k losses: p2"));
 }
 
-TEST(ReportTest, LmEvalSampleLayout) {
-  Row row = Fixture()[0];
-  row.completion = "The answer is 18.";
-  row.extracted_answer = "18";
-  row.details_json = R"({"index": 7, "gold": "18"})";
-  nlohmann::json s = LmEvalSample(row, 0);
-  EXPECT_EQ(s["doc_id"], 7);
-  EXPECT_EQ(s["resps"][0][0], "The answer is 18.");
-  EXPECT_EQ(s["filtered_resps"][0], "18");
-  EXPECT_EQ(s["target"], "18");
-  EXPECT_EQ(s["acc"], 1.0);
-  EXPECT_EQ(s["cohort"]["completion_tokens"], 100);
-  std::string jsonl = RenderSamplesJsonl({row, row});
-  EXPECT_EQ(std::count(jsonl.begin(), jsonl.end(), '\n'), 2);
-}
-
 }  // namespace
 }  // namespace cohort::client::report

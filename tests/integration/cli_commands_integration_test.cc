@@ -27,6 +27,7 @@
 #include "absl/time/clock.h"
 #include "cohort/v1/coordinator.grpc.pb.h"
 #include "common/atomic_file.h"
+#include "common/sha256.h"
 #include "common/subprocess.h"
 #include "common/testing/status_matchers.h"
 #include "common/testing/temp_dir.h"
@@ -471,10 +472,27 @@ TEST_F(CliCommandsTest, ArtifactsListDigestsProducersAndLocations) {
   EXPECT_THAT(bad.stderr_data, HasSubstr("unknown artifact kind 'tarball'"));
 }
 
+// The one file of `dir` whose name starts with `prefix` ("" when none or
+// several).
+std::string OnlyFileStartingWith(const std::string& dir, const std::string& prefix) {
+  std::string found;
+  int count = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) == 0) {
+      found = entry.path().string();
+      ++count;
+    }
+  }
+  return count == 1 ? found : "";
+}
+
 TEST_F(CliCommandsTest, ExportWritesLmEvalSamplesThatEqualTheStoredResults) {
   std::string out = shared->dir.Join("export");
   SubprocessResult r = Cohort({"export", shared->campaign, "--out", out});
   ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
+  EXPECT_THAT(r.stderr_data, Not(HasSubstr("warning"))) << "requests rebuilt differ from sent";
   // A model the campaign does not have is an error naming the ones it has.
   SubprocessResult typo =
       Cohort({"export", shared->campaign, "--out", out, "--model", "nosuch"});
@@ -484,51 +502,80 @@ TEST_F(CliCommandsTest, ExportWritesLmEvalSamplesThatEqualTheStoredResults) {
   v1::Campaign done = Get(shared->campaign);
   for (const char* model : {"q8", "q6"}) {
     SCOPED_TRACE(model);
-    std::string file = absl::StrCat(out, "/samples_gsm8k-3_", model, ".jsonl");
-    ASSERT_TRUE(fs::exists(file)) << r.stdout_data;
+    // lm-eval's layout: <out>/<model>/samples_<task>_<date>.jsonl, whose task
+    // lm-eval's get_file_task_name reads between the first and last "_".
+    std::string file = OnlyFileStartingWith(absl::StrCat(out, "/", model), "samples_gsm8k_");
+    ASSERT_FALSE(file.empty()) << r.stdout_data;
+    std::string name = fs::path(file).filename().string();
+    EXPECT_EQ(name.substr(name.find('_') + 1, name.rfind('_') - name.find('_') - 1), "gsm8k");
     const v1::Step* score = StepNamed(done, absl::StrCat("score ", model, " gsm8k-3"));
     ASSERT_NE(score, nullptr);
     std::map<std::string, v1::ProblemResult> stored;
+    int passed = 0;
     for (const v1::ProblemResult& row : Results(shared->campaign, score->key())) {
       stored[row.problem_id()] = row;
+      passed += row.verdict() == v1::VERDICT_PASS;
     }
     ASSERT_EQ(stored.size(), 3u);
     std::istringstream lines(ReadFileToString(file).value_or(""));
     std::string line;
     std::set<std::string> exported;
+    int last_doc = -1;
     while (std::getline(lines, line)) {
       nlohmann::json sample = nlohmann::json::parse(line, nullptr, false);
       ASSERT_TRUE(sample.is_object()) << line;
+      std::vector<std::string> keys;
+      for (auto it = sample.begin(); it != sample.end(); ++it) keys.push_back(it.key());
       for (const char* key : {"doc_id", "doc", "target", "arguments", "resps", "filtered_resps",
-                              "filter", "metrics", "doc_hash", "prompt_hash", "target_hash"}) {
+                              "filter", "metrics", "doc_hash", "prompt_hash", "target_hash",
+                              "exact_match"}) {
         EXPECT_TRUE(sample.contains(key)) << key << " missing in " << line;
       }
       std::string id = sample["cohort"]["problem_id"];
       ASSERT_TRUE(stored.count(id)) << id;
       const v1::ProblemResult& row = stored[id];
       exported.insert(id);
-      EXPECT_EQ(sample["doc"]["id"], id);
-      EXPECT_EQ(sample["resps"][0][0], row.completion());
-      EXPECT_EQ(sample["filtered_resps"][0], row.extracted_answer());
-      EXPECT_EQ(sample["metrics"], nlohmann::json::array({"acc"}));
-      EXPECT_EQ(sample["acc"], row.verdict() == v1::VERDICT_PASS ? 1.0 : 0.0);
+      EXPECT_GT(sample["doc_id"].get<int>(), last_doc) << "samples in doc order";
+      last_doc = sample["doc_id"];
+      // The dataset row, the gold solution and the request as lm-eval logs them.
+      EXPECT_TRUE(sample["doc"]["question"].is_string());
+      EXPECT_THAT(sample["target"].get<std::string>(), HasSubstr("#### "));
+      std::string arg0 = sample["arguments"]["gen_args_0"]["arg_0"][0];
+      EXPECT_EQ(Sha256Hex(arg0), row.prompt_digest());
+      EXPECT_THAT(arg0, HasSubstr("\"role\": \"assistant\""));  // 5-shot as turns
       EXPECT_EQ(sample["prompt_hash"], row.prompt_digest());
+      std::string scored = row.completion().empty() ? row.reasoning() : row.completion();
+      EXPECT_EQ(sample["resps"][0][0], scored);
+      EXPECT_EQ(sample["filtered_resps"][0],
+                row.extracted_answer().empty() ? "[invalid]" : row.extracted_answer());
+      EXPECT_EQ(sample["filter"], "flexible-extract");
+      EXPECT_EQ(sample["metrics"], nlohmann::json::array({"exact_match"}));
+      EXPECT_EQ(sample["exact_match"], row.verdict() == v1::VERDICT_PASS ? 1.0 : 0.0);
       EXPECT_EQ(sample["cohort"]["finish_reason"], row.finish_reason());
       EXPECT_EQ(sample["cohort"]["completion_tokens"], row.completion_tokens());
       EXPECT_EQ(sample["cohort"]["reasoning"], row.reasoning());
     }
     EXPECT_EQ(exported.size(), stored.size());
+    std::string results_file = OnlyFileStartingWith(absl::StrCat(out, "/", model), "results_");
+    ASSERT_FALSE(results_file.empty());
+    nlohmann::json results =
+        nlohmann::json::parse(ReadFileToString(results_file).value_or(""), nullptr, false);
+    ASSERT_TRUE(results.is_object());
+    EXPECT_DOUBLE_EQ(results["results"]["gsm8k"]["exact_match,flexible-extract"].get<double>(),
+                     passed / 3.0);
+    EXPECT_EQ(results["n-samples"]["gsm8k"]["effective"], 3);
+    EXPECT_EQ(results["model_name"], model);
   }
-  // --model narrows the export to one file.
+  // --model narrows the export to one folder.
   std::string only = shared->dir.Join("export-q6");
   SubprocessResult one = Cohort({"export", shared->campaign, "--out", only, "--model", "q6"});
   ASSERT_EQ(one.exit_code, 0) << one.stderr_data;
-  int files = 0;
+  int folders = 0;
   for (const auto& entry : fs::directory_iterator(only)) {
-    ++files;
-    EXPECT_EQ(entry.path().filename(), "samples_gsm8k-3_q6.jsonl");
+    ++folders;
+    EXPECT_EQ(entry.path().filename(), "q6");
   }
-  EXPECT_EQ(files, 1);
+  EXPECT_EQ(folders, 1);
 }
 
 // Last: it replaces the workers. A fresh worker with an empty store runs the
