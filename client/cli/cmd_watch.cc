@@ -25,6 +25,7 @@ namespace {
 
 struct StepLive {
   std::string name;
+  std::string worker;  // the worker holding its lease, when leased
   v1::StepKind kind = v1::STEP_KIND_UNSPECIFIED;
   v1::StepState state = v1::STEP_STATE_UNSPECIFIED;
   v1::StepProgress progress;
@@ -56,6 +57,14 @@ std::string Eta(const StepLive& s, absl::Time now) {
   return FormatEta(p.done(), p.total(), (p.done() - s.first_done) / seconds);
 }
 
+// "[#########...........]" for done of total (20 cells; dots when the
+// total is unknown).
+std::string ProgressBar(uint64_t done, uint64_t total) {
+  constexpr int kCells = 20;
+  int filled = total == 0 ? 0 : static_cast<int>(std::min<uint64_t>(done, total) * kCells / total);
+  return absl::StrCat("[", std::string(filled, '#'), std::string(kCells - filled, '.'), "]");
+}
+
 std::string Percent(uint64_t part, uint64_t whole) {
   return absl::StrFormat("%.1f%%", 100.0 * part / whole);
 }
@@ -81,6 +90,7 @@ class Watcher {
       live.kind = s.kind();
       live.state = s.state();
       live.progress = s.progress();
+      live.worker = s.worker_id();
     }
     for (const ModelNodes& m : model_.graph.models) {
       for (const auto& [suite, scores] : m.scores) AddBench(m.name + " " + suite, scores);
@@ -101,6 +111,7 @@ class Watcher {
     if (it == steps_.end()) return false;
     StepLive& s = it->second;
     if (e.type() == v1::EVENT_TYPE_STEP_STATE) s.state = e.step_state();
+    if (!e.worker_id().empty()) s.worker = e.worker_id();
     if (e.type() == v1::EVENT_TYPE_STEP_PROGRESS || e.has_progress()) {
       s.progress = e.progress();
       if (s.first_time == absl::InfinitePast()) {
@@ -221,7 +232,21 @@ class Watcher {
     return sum;
   }
 
-  std::string BenchLine(BenchLive& b, absl::Time now, bool with_eta) {
+  // "on local-0 gpu 1": who generates a leased step, and on which cards.
+  static std::string Placement(const StepLive& g) {
+    std::string out = g.worker.empty() ? "" : "on " + g.worker;
+    if (g.progress.gpus_size() > 0) {
+      std::string gpus;
+      for (uint32_t i : g.progress.gpus()) absl::StrAppend(&gpus, gpus.empty() ? "" : ",", i);
+      absl::StrAppend(&out, out.empty() ? "" : " ", "gpu ", gpus);
+    }
+    return out;
+  }
+
+  // `fraction`, when given, gets (problems done or generated, total) for a
+  // progress bar.
+  std::string BenchLine(BenchLive& b, absl::Time now, bool with_eta,
+                        std::pair<uint64_t, uint64_t>* fraction = nullptr) {
     Refresh(b, now);
     ScoreCount sum = Scored(b);
     int finished = 0, failed = 0, cancelled = 0, skipped = 0, active = 0;
@@ -241,9 +266,10 @@ class Watcher {
       if (g.state == v1::STEP_STATE_LEASED && g.progress.unit() == "problems") {
         generating += g.progress.done();
         if (!g.progress.message().empty()) {
-          rate = b.generate.size() > 1 ? absl::StrCat(b.generate.size(), " shards, ",
-                                                      g.progress.message())
-                                       : g.progress.message();
+          std::string where = Placement(g);
+          rate = absl::StrCat(b.generate.size() > 1 ? absl::StrCat(b.generate.size(), " shards, ")
+                                                    : "",
+                              where, where.empty() ? "" : ": ", g.progress.message());
         }
       }
     }
@@ -259,6 +285,9 @@ class Watcher {
                         : all_done                                          ? "done"
                         : active > 0 || finished > 0                        ? "running"
                                                                             : "waiting";
+    if (fraction != nullptr) {
+      *fraction = {std::min(total, std::max(sum.problems, generating)), total};
+    }
     std::string out = absl::StrCat(state, ", ", sum.problems, "/",
                                    total > 0 ? absl::StrCat(total) : "?", " problems scored");
     if (sum.problems > 0) {
@@ -292,9 +321,15 @@ class Watcher {
     }
     if (!benches_.empty()) std::printf("benches:\n");
     for (auto& [name, b] : benches_) {
-      std::string line = BenchLine(b, now, true);
+      std::pair<uint64_t, uint64_t> fraction{0, 0};
+      std::string line = BenchLine(b, now, true, &fraction);
       b.last_printed = BenchLine(b, now, false);
-      std::printf("  %-44s %s\n", name.c_str(), line.c_str());
+      if (tty_) {
+        std::printf("  %-44s %s %s\n", name.c_str(),
+                    ProgressBar(fraction.first, fraction.second).c_str(), line.c_str());
+      } else {
+        std::printf("  %-44s %s\n", name.c_str(), line.c_str());
+      }
     }
     std::fflush(stdout);
   }

@@ -147,6 +147,9 @@ std::string ProgressToJson(const v1::StepProgress& progress) {
   nlohmann::json p = {{"done", progress.done()},   {"total", progress.total()},
                       {"passed", progress.passed()}, {"unit", progress.unit()},
                       {"message", progress.message()}};
+  if (progress.gpus_size() > 0) {
+    p["gpus"] = std::vector<uint32_t>(progress.gpus().begin(), progress.gpus().end());
+  }
   return p.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -159,6 +162,12 @@ v1::StepProgress ProgressFromJson(absl::string_view json) {
   progress.set_passed(ProgressCount(p, "passed"));
   progress.set_unit(ProgressText(p, "unit"));
   progress.set_message(ProgressText(p, "message"));
+  auto gpus = p.find("gpus");
+  if (gpus != p.end() && gpus->is_array()) {
+    for (const nlohmann::json& g : *gpus) {
+      if (g.is_number_unsigned() && g.get<uint64_t>() < 1024) progress.add_gpus(g.get<uint32_t>());
+    }
+  }
   return progress;
 }
 

@@ -163,6 +163,8 @@ absl::Status CheckHeartbeatLimits(const v1::HeartbeatRequest& request) {
     COHORT_RETURN_IF_ERROR(Bytes("a lease's progress.unit", lease.progress().unit(), L::kIdBytes));
     COHORT_RETURN_IF_ERROR(
         Bytes("a lease's progress.message", lease.progress().message(), L::kTextBytes));
+    COHORT_RETURN_IF_ERROR(
+        Count("a lease's progress.gpus", lease.progress().gpus_size(), L::kWorkerListEntries));
   }
   return absl::OkStatus();
 }

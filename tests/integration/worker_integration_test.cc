@@ -4,7 +4,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cohort/v1/coordinator.grpc.pb.h"
 #include "common/atomic_file.h"
@@ -12,7 +14,9 @@
 #include "common/subprocess.h"
 #include "common/testing/status_matchers.h"
 #include "common/testing/temp_dir.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "tests/integration/cohortd_process.h"
 #include "tests/integration/worker_process.h"
 #include "worker/quant/gguf_reader.h"
@@ -54,7 +58,9 @@ void FromNode(v1::StepSpec* step, const std::string& name, const std::string& no
 class WorkerIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    cohortd_ = std::make_unique<CohortdProcess>(dir_.Join("cohortd"));
+    // Heartbeats every second, so a step's progress is seen while it runs.
+    cohortd_ = std::make_unique<CohortdProcess>(
+        dir_.Join("cohortd"), std::vector<std::string>{"--heartbeat-seconds", "1"});
     fs::create_directories(dir_.Join("cohortd"));
     ASSERT_OK(cohortd_->Start());
     ASSERT_OK_AND_ASSIGN(client_token_, cohortd_->CreateToken("client"));
@@ -207,6 +213,92 @@ TEST_F(WorkerIntegrationTest, ChainRunsAcrossTwoWorkersWithPeerTransfer) {
     checked = true;
   }
   EXPECT_TRUE(checked);
+}
+
+// Two generate steps leased at once by a worker with two GPUs each get a
+// card of their own (what their tools then see: ToolExecutorTest.
+// StepToolsSeeOnlyTheGpusTheStepHolds), shown in the heartbeat progress and
+// the step log.
+TEST_F(WorkerIntegrationTest, ConcurrentGpuStepsGetDistinctCards) {
+  // The worker's log of a step: <state>/logs/<first 16 hex of the key>-<epoch>.log.
+  auto StepLogPath = [&](const v1::Step& step) {
+    std::string prefix = step.key().substr(7, 16);
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir_.Join("wg/logs"), ec)) {
+      if (entry.path().filename().string().rfind(prefix, 0) == 0) return entry.path().string();
+    }
+    return std::string();
+  };
+  WorkerSpec spec;
+  spec.id = "wg";
+  spec.state_dir = dir_.Join("wg");
+  spec.coordinator = cohortd_->address();
+  spec.token_file = dir_.Join("worker.token");
+  spec.labels = {"gguf", "eval"};
+  spec.slots = 2;
+  spec.gpus = 2;
+  // Slow enough (about 3 s a step) that heartbeats carry its progress.
+  spec.env = {{"FAKE_LLAMA_TOKEN_LATENCY_MS", "60"}};
+  WorkerProcess worker(spec);
+  ASSERT_OK(worker.Start());
+  std::string data = cohort::testing::DatasetsDir() + "/gsm8k";
+  std::string test = Register(data + "/test.jsonl", false);
+  std::string train = Register(data + "/train.jsonl", false);
+  absl::StatusOr<std::string> profile_text = ReadFileToString(
+      cohort::testing::SourceDir() + "/worker/eval/profiles/omk-card-2026-07.json");
+  ASSERT_OK(profile_text.status());
+  nlohmann::json profile = nlohmann::json::parse(*profile_text);
+  profile["benches"] = {{"gsm8k", profile["benches"]["gsm8k"]}};
+  profile["benches"]["gsm8k"]["limit"] = 8;
+  v1::CampaignSpec campaign_spec;
+  campaign_spec.set_name("gpus");
+  auto* cv = AddStep(&campaign_spec, "convert", v1::STEP_KIND_CONVERT, R"({"outtype": "bf16"})",
+                     {"gguf"});
+  FromArtifact(cv, "checkpoint", base_);
+  for (int shard = 0; shard < 2; ++shard) {
+    nlohmann::json params = {{"bench", "gsm8k"}, {"profile", profile},
+                             {"shard", {{"index", shard}, {"count", 2}}},
+                             {"server", {{"parallel", 1}, {"ctx_size", 65536}}}};
+    auto* gen = AddStep(&campaign_spec, absl::StrCat("generate-", shard), v1::STEP_KIND_GENERATE,
+                        params.dump(), {"eval"});
+    gen->mutable_requirements()->set_gpus(1);
+    FromNode(gen, "gguf", "convert", "gguf");
+    FromArtifact(gen, "dataset", test);
+    FromArtifact(gen, "fewshot", train);
+  }
+  std::string id = Submit(campaign_spec);
+  // While both run, their progress names two different cards.
+  std::set<uint32_t> cards_in_progress;
+  absl::Time deadline = absl::Now() + absl::Seconds(60);
+  v1::Campaign campaign = Get(id);
+  while (campaign.state() == v1::CAMPAIGN_STATE_RUNNING && absl::Now() < deadline) {
+    int leased = 0;
+    std::set<uint32_t> cards;
+    for (const v1::Step& s : campaign.steps()) {
+      if (s.kind() != v1::STEP_KIND_GENERATE || s.state() != v1::STEP_STATE_LEASED) continue;
+      ++leased;
+      for (uint32_t g : s.progress().gpus()) cards.insert(g);
+    }
+    if (leased == 2 && cards.size() == 2) cards_in_progress = cards;  // both at once
+    absl::SleepFor(absl::Milliseconds(100));
+    campaign = Get(id);
+  }
+  ASSERT_EQ(campaign.state(), v1::CAMPAIGN_STATE_SUCCEEDED)
+      << ReadFileToString(worker.LogPath()).value_or("");
+  EXPECT_EQ(cards_in_progress, (std::set<uint32_t>{0, 1}));
+  // Each step's log shows the card its tools were given.
+  std::set<std::string> seen;
+  for (const v1::Step& s : campaign.steps()) {
+    if (s.kind() != v1::STEP_KIND_GENERATE) continue;
+    absl::StatusOr<std::string> log = ReadFileToString(StepLogPath(s));
+    ASSERT_OK(log.status());
+    for (const char* devices : {"0", "1"}) {
+      if (log->find(absl::StrCat("$ CUDA_VISIBLE_DEVICES=", devices, " ")) != std::string::npos) {
+        seen.insert(devices);
+      }
+    }
+  }
+  EXPECT_EQ(seen, (std::set<std::string>{"0", "1"}));
 }
 
 // A slow quantize reports "[ n/ N]" progress through heartbeats. Stored as

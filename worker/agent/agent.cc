@@ -135,7 +135,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ArtifactServerCredentia
 }  // namespace
 
 Agent::Agent(AgentOptions options, StepExecutor& executor)
-    : options_(std::move(options)), executor_(executor) {}
+    : options_(std::move(options)), executor_(executor), gpu_slots_(options_.gpus) {}
 
 Agent::~Agent() {
   if (!stopping_.load()) Drain(absl::ZeroDuration());
@@ -337,6 +337,7 @@ void Agent::ReapFinished() {
     absl::MutexLock lock(&mu_);
     for (auto it = running_.begin(); it != running_.end();) {
       if (it->second->done.load()) {
+        gpu_slots_.Release(it->second->gpus);
         finished.push_back(std::move(it->second));
         it = running_.erase(it);
       } else {
@@ -352,11 +353,11 @@ void Agent::ReapFinished() {
 void Agent::LeaseLoop() {
   while (!draining_.load()) {
     ReapFinished();
-    uint32_t busy_slots = 0, busy_gpus = 0;
+    uint32_t busy_slots = 0, free_gpus = 0;
     {
       absl::MutexLock lock(&mu_);
       busy_slots = static_cast<uint32_t>(running_.size());
-      for (const auto& [id, r] : running_) busy_gpus += r->lease.step().requirements().gpus();
+      free_gpus = gpu_slots_.free();
     }
     if (busy_slots >= options_.slots) {
       SleepUnless(draining_, absl::Milliseconds(100));
@@ -365,7 +366,7 @@ void Agent::LeaseLoop() {
     v1::LeaseRequest request;
     request.set_worker_id(worker_id_);
     request.set_free_slots(options_.slots - busy_slots);
-    request.set_free_gpus(options_.gpus > busy_gpus ? options_.gpus - busy_gpus : 0);
+    request.set_free_gpus(free_gpus);
     request.set_free_disk_bytes(FreeDisk(options_.state_dir));
     request.set_wait_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(options_.poll_wait)));
     v1::LeaseResponse response;
@@ -380,12 +381,23 @@ void Agent::LeaseLoop() {
       auto running = std::make_unique<Running>();
       running->lease = lease;
       Running* raw = running.get();
+      uint32_t wanted = lease.step().requirements().gpus();
       {
         absl::MutexLock lock(&mu_);
+        std::optional<std::vector<uint32_t>> gpus = gpu_slots_.Acquire(wanted);
+        if (gpus.has_value()) {
+          raw->gpus = std::move(*gpus);
+        } else {
+          // cohortd granted more than this worker said was free: run it
+          // without a card of its own rather than on another step's.
+          spdlog::warn("{} asks for {} GPU(s), {} free: it runs with none",
+                       lease.step().display_name(), wanted, gpu_slots_.free());
+        }
         running_[lease.lease_id()] = std::move(running);
       }
-      spdlog::info("leased {} ({}) epoch {}", lease.step().display_name(),
-                   lease.step().key().substr(0, 19), lease.epoch());
+      spdlog::info("leased {} ({}) epoch {}{}", lease.step().display_name(),
+                   lease.step().key().substr(0, 19), lease.epoch(),
+                   raw->gpus.empty() ? "" : " on gpu " + VisibleDevices(raw->gpus));
       raw->thread = std::thread([this, raw] { RunStep(raw); });
     }
   }
@@ -411,6 +423,7 @@ void Agent::HeartbeatLoop() {
         lease->mutable_progress()->set_unit(r->progress.unit);
         // Bounded: cohortd refuses a heartbeat carrying longer texts.
         lease->mutable_progress()->set_message(Utf8Prefix(r->progress.message, 1024));
+        for (uint32_t gpu : r->gpus) lease->mutable_progress()->add_gpus(gpu);
       }
     }
     v1::HeartbeatResponse response;
@@ -571,6 +584,7 @@ void Agent::RunStep(Running* running) {
     std::error_code mk;
     fs::create_directories(task.work_dir, mk);
     task.log_path = log_path;
+    if (options_.gpus > 0) task.visible_gpus = VisibleDevices(running->gpus);
     task.should_stop = [running] { return running->cancel.load(); };
     task.on_progress = [this, running](const TaskProgress& p) {
       absl::MutexLock lock(&mu_);

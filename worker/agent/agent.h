@@ -31,6 +31,7 @@
 #include "worker/agent/spool.h"
 #include "worker/artifacts/artifact_store.h"
 #include "worker/artifacts/shared_inputs.h"
+#include "worker/agent/gpu_slots.h"
 #include "worker/exec/executor.h"
 
 namespace grpc {
@@ -120,6 +121,9 @@ class Agent {
     std::atomic<bool> cancel{false};
     std::atomic<bool> done{false};
     TaskProgress progress;  // guarded by mu_
+    // The worker's GPUs this step holds (set before the step's thread
+    // starts, released when it is reaped).
+    std::vector<uint32_t> gpus;
     std::thread thread;
   };
 
@@ -174,6 +178,7 @@ class Agent {
 
   absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<Running>> running_ ABSL_GUARDED_BY(mu_);
+  GpuSlots gpu_slots_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace cohort::worker

@@ -20,6 +20,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -79,6 +80,10 @@ struct StepTask {
   // journal lives here, so a restarted worker resumes it); may be empty.
   std::string work_dir;
   std::string log_path;     // the step's log (tool stdout/stderr)
+  // CUDA_VISIBLE_DEVICES for the step's tools: the worker's GPUs this step
+  // holds ("" when it holds none, so it cannot use a card another step
+  // holds); nullopt on a worker that offers no GPUs (the environment stays).
+  std::optional<std::string> visible_gpus;
   std::function<bool()> should_stop;
   std::function<void(const TaskProgress&)> on_progress;
   std::function<void(const TaskResultRow&)> on_result;

@@ -367,7 +367,12 @@ std::vector<std::string> AvailableTools(const ToolConfig& config) {
 absl::Status ToolExecutor::RunTool(const StepTask& task, std::vector<std::string> argv,
                                    const std::string& working_dir,
                                    std::string* stdout_capture) {
-  std::string log = absl::StrCat("$ ", absl::StrJoin(argv, " "), "\n");
+  // The GPUs the step holds go into the log line, as a shell would show them.
+  std::string log = absl::StrCat(
+      "$ ",
+      task.visible_gpus.has_value() ? absl::StrCat("CUDA_VISIBLE_DEVICES=", *task.visible_gpus, " ")
+                                    : "",
+      absl::StrJoin(argv, " "), "\n");
   if (!task.log_path.empty()) {
     FILE* f = std::fopen(task.log_path.c_str(), "a");
     if (f != nullptr) {
@@ -380,6 +385,9 @@ absl::Status ToolExecutor::RunTool(const StepTask& task, std::vector<std::string
   options.working_dir = working_dir.empty() ? task.output_root : working_dir;
   options.timeout = config_.step_timeout;
   options.should_stop = task.should_stop;
+  if (task.visible_gpus.has_value()) {
+    options.extra_env["CUDA_VISIBLE_DEVICES"] = *task.visible_gpus;
+  }
   // stderr (where llama.cpp's tools log, progress included) comes through
   // us to be parsed, and goes on to the log; stdout goes to the log directly
   // unless the caller keeps it.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <optional>
 #include <filesystem>
 #include <fstream>
 
@@ -24,6 +25,7 @@ namespace {
 using ::cohort::testing::StatusIs;
 using ::cohort::testing::TempDir;
 using ::testing::HasSubstr;
+using ::testing::Not;
 namespace fs = std::filesystem;
 
 class ToolExecutorTest : public ::testing::Test {
@@ -250,6 +252,44 @@ TEST_F(ToolExecutorTest, GenerateThenScoreStreamsScoredRows) {
   ASSERT_OK_AND_ASSIGN(std::string summary,
                        ReadFileToString(scores.outputs[0].second + "/summary.json"));
   EXPECT_EQ(nlohmann::json::parse(summary)["n"], 3);
+}
+
+// The worker gives each step the GPUs it holds: the step's tools (here the
+// llama-server a generate step starts) see those cards and no others. The
+// fake tools print the devices they see as ggml's CUDA backend does
+// (tests/fakes/README.md, "GPUs").
+TEST_F(ToolExecutorTest, StepToolsSeeOnlyTheGpusTheStepHolds) {
+  ASSERT_OK_AND_ASSIGN(StepResult convert,
+                       Execute(Task(TaskKind::kConvert, "{}", {{"checkpoint", dir_.Join("base")}})));
+  std::string dataset = cohort::testing::DatasetsDir() + "/gsm8k/test.jsonl";
+  nlohmann::json params = {{"bench", "gsm8k"}, {"profile", Gsm8kProfile(1)},
+                           {"shard", {{"index", 0}, {"count", 1}}},
+                           {"server", {{"parallel", 1}, {"ctx_size", 65536}}}};
+  setenv("FAKE_CUDA_DEVICES", "card-a,card-b", 1);
+  struct Case {
+    std::optional<std::string> visible;
+    std::vector<std::string> seen, unseen;
+  };
+  const Case cases[] = {
+      {std::string("1"), {"found 1 CUDA devices", "Device 0: card-b"}, {"card-a"}},
+      {std::string(""), {"no CUDA-capable device is detected"}, {"card-a", "card-b"}},
+      {std::nullopt, {"found 2 CUDA devices", "Device 1: card-b"}, {}},  // a worker offering no GPUs
+  };
+  int n = 0;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.visible.value_or("(inherit)"));
+    StepTask generate = Task(TaskKind::kGenerate, params.dump(),
+                             {{"gguf", convert.outputs[0].second}, {"dataset", dataset}});
+    generate.work_dir = dir_.Join("work-gpu-" + std::to_string(++n));
+    fs::create_directories(generate.work_dir);
+    generate.visible_gpus = c.visible;
+    ASSERT_OK(Execute(generate).status());
+    ASSERT_OK_AND_ASSIGN(std::string log,
+                         ReadFileToString(generate.work_dir + "/llama-server.log"));
+    for (const std::string& s : c.seen) EXPECT_THAT(log, HasSubstr(s));
+    for (const std::string& s : c.unseen) EXPECT_THAT(log, Not(HasSubstr(s)));
+  }
+  unsetenv("FAKE_CUDA_DEVICES");
 }
 
 // A step whose params have the wrong types (a submitter's mistake or an
