@@ -12,6 +12,7 @@
 #include "client/report/card.h"
 #include "client/report/lm_eval_export.h"
 #include "client/report/render.h"
+#include "client/spec/check.h"
 #include "common/atomic_file.h"
 #include "common/status_macros.h"
 #include "worker/eval/profile.h"
@@ -70,11 +71,41 @@ absl::StatusOr<Loaded> Load(const GlobalOptions& g, const ResultsOptions& o) {
   return out;
 }
 
+// The class names of the weights: the recipe's dropmap.classes, else the
+// contribution file's categories when it is readable here; empty otherwise.
+std::vector<std::string> ClassNames(const Spec& spec) {
+  for (const Variant& v : spec.variants) {
+    const nlohmann::json& dm = v.recipe.contains("dropmap") ? v.recipe["dropmap"]
+                                                            : nlohmann::json::object();
+    if (dm.is_object() && dm.contains("classes") && dm["classes"].is_array()) {
+      std::vector<std::string> names;
+      for (const nlohmann::json& c : dm["classes"]) {
+        if (c.is_string()) names.push_back(c.get<std::string>());
+      }
+      return names;
+    }
+  }
+  if (spec.contrib.path.empty()) return {};
+  absl::StatusOr<nlohmann::ordered_json> metadata = ReadContribMetadata(spec.contrib.path);
+  if (!metadata.ok()) return {};
+  absl::StatusOr<ContribShape> shape = ContribShapeOf(*metadata, spec.contrib.path);
+  if (!shape.ok() || !shape->categories) return {};
+  return *shape->categories;
+}
+
 absl::Status Report(const GlobalOptions& g, const ResultsOptions& o) {
   COHORT_ASSIGN_OR_RETURN(report::Format format, ParseFormat(o.format));
   COHORT_ASSIGN_OR_RETURN(Loaded l, Load(g, o));
   report::Scoreboard board = report::BuildScoreboard(l.rows, l.model_order, l.references);
-  if (o.style == "card") return Emit(o.out, report::RenderCardScoreboard(board));
+  if (o.style == "card") {
+    // The recipes at a glance, then the scoreboard.
+    std::vector<report::RecipeRow> recipes;
+    for (const Variant& v : l.model.spec->variants) recipes.push_back({v.name, v.recipe});
+    std::string recipes_table = report::RenderCardRecipes(recipes, ClassNames(*l.model.spec));
+    return Emit(o.out, recipes_table.empty()
+                           ? report::RenderCardScoreboard(board)
+                           : recipes_table + "\n" + report::RenderCardScoreboard(board));
+  }
   return Emit(o.out, report::RenderScoreboard(board, format));
 }
 

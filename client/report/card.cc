@@ -102,6 +102,112 @@ std::string CardLabel(const std::string& suite, uint64_t n) {
   return absl::StrCat(bench->prefix, bench->suffix, " (", n, ")");
 }
 
+namespace {
+
+// A recipe value as written in a spec: numbers without trailing zeros,
+// lists space-separated.
+std::string RecipeValue(const nlohmann::json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_float()) return absl::StrFormat("%g", v.get<double>());
+  if (v.is_array()) {
+    std::vector<std::string> parts;
+    for (const nlohmann::json& x : v) parts.push_back(RecipeValue(x));
+    return absl::StrJoin(parts, " ");
+  }
+  return v.dump();
+}
+
+// "section.key" -> value text, for every parameter of the recipe.
+std::map<std::string, std::string> FlatRecipe(const nlohmann::json& recipe) {
+  std::map<std::string, std::string> flat;
+  if (!recipe.is_object()) return flat;
+  for (const auto& [section, params] : recipe.items()) {
+    if (!params.is_object()) continue;
+    for (const auto& [key, value] : params.items()) {
+      flat[absl::StrCat(section, ".", key)] = RecipeValue(value);
+    }
+  }
+  return flat;
+}
+
+}  // namespace
+
+std::string RenderCardRecipes(const std::vector<RecipeRow>& rows,
+                              const std::vector<std::string>& classes) {
+  if (rows.empty()) return "";
+  std::vector<std::map<std::string, std::string>> flat;
+  for (const RecipeRow& r : rows) flat.push_back(FlatRecipe(r.recipe));
+  // Parameters whose value is not the same in every variant.
+  std::vector<std::string> varying;
+  std::set<std::string> keys;
+  for (const auto& f : flat) {
+    for (const auto& [k, v] : f) keys.insert(k);
+  }
+  const std::set<std::string> fixed_columns = {"dropmap.class_weights", "dropmap.classes",
+                                               "dropmap.target", "quantize.type"};
+  for (const std::string& k : keys) {
+    if (fixed_columns.count(k)) continue;
+    for (const auto& f : flat) {
+      auto it = f.find(k);
+      auto first = flat[0].find(k);
+      if ((it == f.end()) != (first == flat[0].end()) ||
+          (it != f.end() && it->second != first->second)) {
+        varying.push_back(k);
+        break;
+      }
+    }
+  }
+  bool weights = false;
+  size_t n_weights = 0;
+  for (const RecipeRow& r : rows) {
+    const nlohmann::json& w = r.recipe.is_object() && r.recipe.contains("dropmap")
+                                  ? r.recipe["dropmap"].value("class_weights", nlohmann::json())
+                                  : nlohmann::json();
+    if (w.is_array()) {
+      weights = true;
+      n_weights = std::max(n_weights, w.size());
+    }
+  }
+  bool per_class = weights && !classes.empty() && classes.size() == n_weights;
+  std::vector<std::string> header = {"Variant"};
+  if (per_class) {
+    header.insert(header.end(), classes.begin(), classes.end());
+  } else if (weights) {
+    header.push_back("class weights");
+  }
+  header.push_back("experts kept");
+  header.insert(header.end(), varying.begin(), varying.end());
+  header.push_back("quant");
+  std::vector<std::vector<std::string>> table;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    std::vector<std::string> row = {rows[i].variant};
+    const nlohmann::json& dm = rows[i].recipe.is_object() && rows[i].recipe.contains("dropmap")
+                                   ? rows[i].recipe["dropmap"] : nlohmann::json::object();
+    const nlohmann::json w = dm.is_object() ? dm.value("class_weights", nlohmann::json())
+                                            : nlohmann::json();
+    if (per_class) {
+      for (size_t c = 0; c < classes.size(); ++c) {
+        row.push_back(w.is_array() && c < w.size() ? RecipeValue(w[c]) : "—");
+      }
+    } else if (weights) {
+      row.push_back(w.is_array() ? RecipeValue(w) : "—");
+    }
+    auto get = [&](const std::string& k) {
+      auto it = flat[i].find(k);
+      return it == flat[i].end() ? std::string("—") : it->second;
+    };
+    row.push_back(get("dropmap.target"));
+    for (const std::string& k : varying) row.push_back(get(k));
+    row.push_back(get("quantize.type"));
+    table.push_back(std::move(row));
+  }
+  return MarkdownTable(header, table) +
+         "\nClass weights: the weight of each class's contribution scores in the drop map "
+         "(dropmap.class_weights, one per class). Experts kept: per MoE layer "
+         "(dropmap.target). Further columns: recipe parameters that differ between the "
+         "variants. Quant: the GGUF type evaluated.\n";
+}
+
 std::string RenderCardScoreboard(const Scoreboard& board) {
   const std::vector<std::string> columns = ColumnOrder(board);
   std::vector<std::pair<std::string, std::string>> deltas;  // (model, reference)

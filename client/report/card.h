@@ -12,6 +12,10 @@
 //               accuracy with two decimals and a percent sign ("95.82%");
 //               one Δ column per (model, reference) in points with a sign
 //               ("+0.09").
+//   Recipes     one row per variant: its class weights, one column per
+//               class, then the experts kept per layer, every other recipe
+//               parameter whose value differs between the variants, and
+//               the quant type.
 //   Lengths     one row per bench, one column per model: characters and
 //               tokens as "p50 / p90 / max"; budget saturation as
 //               "54 / 55 (98.2%)" (saturated of answered); saturated and
@@ -28,6 +32,7 @@
 #include <vector>
 
 #include "client/report/report.h"
+#include "nlohmann/json.hpp"
 
 namespace cohort::client::report {
 
@@ -37,6 +42,17 @@ std::string CardLabel(const std::string& suite, uint64_t n);
 int ProtocolRank(const std::string& suite);
 
 std::string RenderCardScoreboard(const Scoreboard& board);
+
+// One variant's recipe ({"dropmap": {...}, "upweight": {...}, ...}).
+struct RecipeRow {
+  std::string variant;
+  nlohmann::json recipe;
+};
+// `classes`: the names of the class-weight columns (the recipe's
+// dropmap.classes, else the contribution file's categories); empty: the
+// weights are one column.
+std::string RenderCardRecipes(const std::vector<RecipeRow>& rows,
+                              const std::vector<std::string>& classes);
 // `models`: the column order (the spec's variants, then its references).
 std::string RenderCardLengths(
     const std::map<std::pair<std::string, std::string>, LengthStats>& stats,

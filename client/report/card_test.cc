@@ -9,6 +9,7 @@ namespace cohort::client::report {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // `passed` passes and n - passed fails of `model` on `suite`.
 void Add(std::vector<Row>* rows, const std::string& model, const std::string& suite, int n,
@@ -96,6 +97,28 @@ TEST(CardTest, ServerErrorsAreLeftOutOfTheSaturationShare) {
   const std::string md = RenderCardLengths(stats, {"m"}, 12000);
   EXPECT_THAT(md, HasSubstr("| GSM8K-50 flex | 12 / 48 (25.0%) |"));
   EXPECT_THAT(md, HasSubstr("| GSM8K-50 flex | 3 / 12 (25%) |"));
+}
+
+TEST(CardTest, RecipesAtAGlanceOneColumnPerClass) {
+  auto recipe = [](nlohmann::json weights, double alpha) {
+    return nlohmann::json{{"dropmap", {{"target", 12}, {"protect_top", 2},
+                                       {"class_weights", weights}}},
+                          {"upweight", {{"alpha", alpha}}},
+                          {"quantize", {{"type", "Q8_0"}}}};
+  };
+  std::vector<RecipeRow> rows = {{"even", recipe({1, 1, 1}, 1.0)},
+                                 {"coder", recipe({1, 3, 0.5}, 1.2)}};
+  std::string md = RenderCardRecipes(rows, {"math", "code", "creative"});
+  EXPECT_THAT(md, HasSubstr("| Variant | math | code | creative | experts kept | "
+                            "upweight.alpha | quant |"));
+  EXPECT_THAT(md, HasSubstr("| even | 1 | 1 | 1 | 12 | 1 | Q8_0 |"));
+  EXPECT_THAT(md, HasSubstr("| coder | 1 | 3 | 0.5 | 12 | 1.2 | Q8_0 |"));
+  // protect_top is the same everywhere: not a column.
+  EXPECT_THAT(md, Not(HasSubstr("protect_top")));
+  // Without class names (or a count that does not match) the weights are one column.
+  std::string plain = RenderCardRecipes(rows, {});
+  EXPECT_THAT(plain, HasSubstr("| coder | 1 3 0.5 | 12 | 1.2 | Q8_0 |"));
+  EXPECT_EQ(RenderCardRecipes({}, {}), "");
 }
 
 }  // namespace
