@@ -8,15 +8,16 @@ BUILD_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libsqlite3-dev sqlite3 libcurl4-openssl-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libcli11-dev libssl-dev libyaml-cpp-dev
-  # worker/eval: regex, sentence breaks and Unicode case, language id, .gz data
-  libre2-dev libicu-dev libcld2-dev zlib1g-dev
+  # worker/eval: regex, sentence breaks and Unicode case, .gz data
+  libre2-dev libicu-dev zlib1g-dev
   # server/metrics: cohortd's Prometheus /metrics endpoint
   prometheus-cpp-dev
 )
 # Runtimes for the code benches and the sandbox (issue: code benches).
 # nodejs: Debian's 18 on a fresh machine; a preinstalled NodeSource nodejs counts as present.
+# python3-langdetect: IFEval's language checks read its profiles (worker/eval/langdetect.h).
 RUNTIME_PACKAGES=(bubblewrap libseccomp-dev python3 util-linux rustc default-jdk-headless
-                  libjavatuples-java nodejs)
+                  libjavatuples-java nodejs python3-langdetect)
 
 missing=()
 for pkg in "${BUILD_PACKAGES[@]}" "${RUNTIME_PACKAGES[@]}"; do

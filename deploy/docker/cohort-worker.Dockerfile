@@ -45,8 +45,8 @@ FROM debian:12-slim
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
       ca-certificates libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623 libsqlite3-0 \
-      libcurl4 libssl3 libspdlog1.10 libfmt9 libyaml-cpp0.7 libre2-9 libicu72 libcld2-0 \
-      zlib1g libgomp1 libseccomp2 bubblewrap util-linux python3 python3-venv \
+      libcurl4 libssl3 libspdlog1.10 libfmt9 libyaml-cpp0.7 libre2-9 libicu72 \
+      zlib1g libgomp1 libseccomp2 bubblewrap util-linux python3 python3-venv python3-langdetect \
       rustc default-jdk-headless libjavatuples-java nodejs \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 10001 cohort && useradd --uid 10001 --gid cohort --no-create-home cohort \

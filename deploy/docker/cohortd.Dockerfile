@@ -11,7 +11,7 @@ FROM debian:12-slim
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
       ca-certificates libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623 libsqlite3-0 \
-      libcurl4 libssl3 libspdlog1.10 libfmt9 libyaml-cpp0.7 libre2-9 libicu72 libcld2-0 \
+      libcurl4 libssl3 libspdlog1.10 libfmt9 libyaml-cpp0.7 libre2-9 libicu72 \
       zlib1g \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 10001 cohort && useradd --uid 10001 --gid cohort --no-create-home cohort \

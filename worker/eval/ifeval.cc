@@ -6,6 +6,7 @@
 #include "common/status_macros.h"
 #include "worker/eval/ifeval_checkers.h"
 #include "worker/eval/jsonl.h"
+#include "worker/eval/langdetect.h"
 #include "worker/eval/text_util.h"
 
 namespace cohort::worker::eval {
@@ -51,6 +52,9 @@ absl::StatusOr<std::vector<Problem>> LoadIfeval(const std::string& path,
                                                 const BenchSettings& settings) {
   COHORT_RETURN_IF_ERROR(CheckId("prompt_template", settings.prompt_template, {"ifeval_raw_v1"}));
   COHORT_RETURN_IF_ERROR(CheckId("extractor", settings.extractor, {"ifeval_v1"}));
+  // The language checks are langdetect's verdicts: without its data they
+  // could only guess, so the bench does not run.
+  COHORT_RETURN_IF_ERROR(LangDetector::Default().status());
   COHORT_ASSIGN_OR_RETURN(std::vector<JsonLine> rows, ReadJsonLines(path));
   std::vector<Problem> problems;
   for (const JsonLine& row : rows) {

@@ -24,7 +24,7 @@
 
 namespace cohort::worker::eval {
 
-inline constexpr char kIfevalScorerVersion[] = "ifeval_v1/1";
+inline constexpr char kIfevalScorerVersion[] = "ifeval_v1/2";
 
 absl::StatusOr<std::vector<Problem>> LoadIfeval(const std::string& path,
                                                 const BenchSettings& settings);

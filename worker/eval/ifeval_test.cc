@@ -35,12 +35,16 @@ TEST(IfevalTest, StrictAndLoose) {
   EXPECT_EQ(empty.detail["loose"], nlohmann::json({false, false}));
 }
 
-// The published GPT-4 responses (2023-11-07). The IFEval paper (Zhou et al.
-// 2023, Table 3) reports for GPT-4: prompt-level strict 76.89%, inst-level
-// strict 83.57%, prompt-level loose 79.30%, inst-level loose 85.37%; neither
-// docs/protocol.md nor data/ifeval/PROVENANCE.md gives numbers. cohort's
-// checkers replace langdetect, punkt and word_tokenize (docs/benches.md), so
-// small differences are expected; the bounds pin the current values.
+// The published GPT-4 responses (541 prompts, 834 instructions). Google's
+// current instruction_following_eval code gives 417 / 698 / 431 / 714
+// (77.08 / 83.69 / 79.67 / 85.61: prompt strict, instruction strict, prompt
+// loose, instruction loose); the IFEval paper (Table 3) 76.89 / 83.57 /
+// 79.30 / 85.37. cohort, with langdetect reproduced (its detections equal
+// Python langdetect's with seed 0 on all 541 responses, docs/benches.md),
+// is one prompt and one instruction from Google's code at each level, a
+// difference outside language detection (sentence splitting: NLTK Punkt,
+// which cohort approximates with ICU). With CLD2 in langdetect's place it
+// was 421 / 702 / 435 / 718.
 TEST(IfevalTest, PublishedGpt4ResponsesMatchThePaper) {
   BenchSettings s = CardSettings("ifeval");
   ASSERT_OK_AND_ASSIGN(std::vector<Problem> problems,
@@ -54,14 +58,10 @@ TEST(IfevalTest, PublishedGpt4ResponsesMatchThePaper) {
   const nlohmann::json& m = run.summary;
   EXPECT_EQ(m["n"], 541);
   EXPECT_EQ(m["n_instructions"], 834);
-  std::printf("IFEval GPT-4: prompt strict %.4f inst strict %.4f prompt loose %.4f "
-              "inst loose %.4f\n",
-              m["prompt_level_strict_acc"].get<double>(), m["inst_level_strict_acc"].get<double>(),
-              m["prompt_level_loose_acc"].get<double>(), m["inst_level_loose_acc"].get<double>());
-  EXPECT_NEAR(m["prompt_level_strict_acc"].get<double>(), 0.7689, 0.02);
-  EXPECT_NEAR(m["inst_level_strict_acc"].get<double>(), 0.8357, 0.02);
-  EXPECT_NEAR(m["prompt_level_loose_acc"].get<double>(), 0.7930, 0.02);
-  EXPECT_NEAR(m["inst_level_loose_acc"].get<double>(), 0.8537, 0.02);
+  EXPECT_NEAR(m["prompt_level_strict_acc"].get<double>(), 416.0 / 541, 1e-12);
+  EXPECT_NEAR(m["inst_level_strict_acc"].get<double>(), 697.0 / 834, 1e-12);
+  EXPECT_NEAR(m["prompt_level_loose_acc"].get<double>(), 430.0 / 541, 1e-12);
+  EXPECT_NEAR(m["inst_level_loose_acc"].get<double>(), 713.0 / 834, 1e-12);
 }
 
 }  // namespace

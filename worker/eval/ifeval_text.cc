@@ -1,6 +1,5 @@
 #include "worker/eval/ifeval_text.h"
 
-#include <cld2/public/compact_lang_det.h>
 #include <unicode/brkiter.h>
 #include <unicode/locid.h>
 #include <unicode/uchar.h>
@@ -12,19 +11,11 @@
 
 #include "absl/strings/ascii.h"
 #include "re2/re2.h"
+#include "worker/eval/langdetect.h"
 #include "worker/eval/text_util.h"
 
 namespace cohort::worker::eval {
 namespace {
-
-// langdetect spells a few languages differently from CLD2.
-std::string LangdetectCode(const std::string& cld2_code) {
-  if (cld2_code == "iw") return "he";
-  if (cld2_code == "zh") return "zh-cn";
-  if (cld2_code == "zh-Hant") return "zh-tw";
-  if (cld2_code == "jw") return "jv";
-  return cld2_code;
-}
 
 // Calls `fn(code point)` for each code point; invalid bytes give U+FFFD.
 template <typename Fn>
@@ -37,12 +28,6 @@ void ForEachCodePoint(absl::string_view text, Fn fn) {
     U8_NEXT(s, i, n, c);
     fn(c < 0 ? 0xFFFD : c);
   }
-}
-
-bool HasLetter(absl::string_view text) {
-  bool found = false;
-  ForEachCodePoint(text, [&](UChar32 c) { found = found || u_isalpha(c); });
-  return found;
 }
 
 bool IsPunctuationPiece(UChar32 c) {
@@ -66,18 +51,10 @@ void SplitContraction(const std::string& piece, std::vector<std::string>* out) {
 }  // namespace
 
 std::string DetectLanguage(absl::string_view text) {
-  if (!HasLetter(text)) return "";
-  // CLD2 must only see valid UTF-8: round-trip through ICU, which turns bad
-  // bytes into U+FFFD.
-  std::string valid;
-  icu::UnicodeString::fromUTF8(
-      icu::StringPiece(text.data(), static_cast<int32_t>(text.size())))
-      .toUTF8String(valid);
-  bool reliable = false;
-  CLD2::Language language = CLD2::DetectLanguage(
-      valid.data(), static_cast<int>(valid.size()), /*is_plain_text=*/true, &reliable);
-  if (language == CLD2::UNKNOWN_LANGUAGE) return "";
-  return LangdetectCode(CLD2::LanguageCode(language));
+  absl::StatusOr<const LangDetector*> detector = LangDetector::Default();
+  // LoadIfeval refuses to run without langdetect's data; "" reads as
+  // undetectable (followed) should a caller skip that check.
+  return detector.ok() ? (*detector)->Detect(text) : "";
 }
 
 int CountSentences(absl::string_view text) {

@@ -1,8 +1,7 @@
 // File: ifeval_text.h
 //
-// The language-dependent text primitives of the IFEval checkers, backed by
-// Debian libraries instead of the Python packages the reference uses:
-//   DetectLanguage   CLD2 (libcld2) in place of langdetect
+// The language-dependent text primitives of the IFEval checkers:
+//   DetectLanguage   langdetect itself, reproduced (langdetect.h), seed 0
 //   CountSentences   ICU sentence BreakIterator in place of NLTK punkt
 //   CountWords       Python's \w+ run count (Unicode letters, numbers, _)
 //   WordTokens       a Treebank-style splitter in place of nltk.word_tokenize
@@ -19,9 +18,9 @@
 
 namespace cohort::worker::eval {
 
-// ISO 639-1 code in langdetect's spelling ("en", "he", "zh-cn"), or "" when
-// the text has no letters to judge (langdetect raises there; IFEval then
-// counts the instruction as followed).
+// langdetect.detect(text) (seed 0): "en", "zh-cn", ..., "unknown" when no
+// language is likely enough, "" where langdetect raises (no n-gram it
+// knows; IFEval then counts the instruction as followed).
 std::string DetectLanguage(absl::string_view text);
 
 // Sentences as NLTK punkt would count them (approximately): ICU sentence

@@ -98,6 +98,25 @@ uint64_t PyRandom::RandBelow(uint64_t n) {
   return r;
 }
 
+double PyRandom::Random() {
+  uint32_t a = Next32() >> 5;
+  uint32_t b = Next32() >> 6;
+  return (a * 67108864.0 + b) * (1.0 / 9007199254740992.0);
+}
+
+double PyRandom::Gauss() {
+  if (has_gauss_next_) {
+    has_gauss_next_ = false;
+    return gauss_next_;
+  }
+  constexpr double kTwoPi = 6.283185307179586;
+  double x2pi = Random() * kTwoPi;
+  double g2rad = std::sqrt(-2.0 * std::log(1.0 - Random()));
+  gauss_next_ = std::sin(x2pi) * g2rad;
+  has_gauss_next_ = true;
+  return std::cos(x2pi) * g2rad;
+}
+
 std::vector<uint64_t> PyRandom::Sample(uint64_t n, uint64_t k) {
   std::vector<uint64_t> result(k);
   // CPython 3.11: a pool (list) when n is small next to the set k picks

@@ -1,7 +1,7 @@
 // File: py_random.h
 //
 // Python's `random.Random` as far as the protocol's references use it:
-// seeding from an integer, getrandbits and sample. lm-eval draws GSM8K's
+// seeding from an integer, getrandbits, sample, random and gauss. lm-eval draws GSM8K's
 // few-shot exemplars with `random.Random(1234).sample(train, 5)`, one call
 // per test document in order (docs/protocol.md, GSM8K), so matching the
 // exemplars means matching CPython's Mersenne Twister, its seeding
@@ -27,6 +27,11 @@ class PyRandom {
   uint64_t RandBelow(uint64_t n);
   // The indices random.sample(range(n), k) returns, in its order; k <= n.
   std::vector<uint64_t> Sample(uint64_t n, uint64_t k);
+  // random.random(): 53 random bits as a double in [0, 1).
+  double Random();
+  // random.gauss(0, 1): CPython's polar-free Box-Muller with its cached
+  // second value (langdetect's alpha jitter).
+  double Gauss();
 
  private:
   uint32_t Next32();
@@ -35,6 +40,8 @@ class PyRandom {
 
   std::array<uint32_t, 624> mt_{};
   int index_ = 625;
+  bool has_gauss_next_ = false;
+  double gauss_next_ = 0;
 };
 
 }  // namespace cohort::worker::eval
