@@ -161,6 +161,8 @@ void AddResultCommands(CLI::App& app, Options* o, Action* action) {
   exp->add_option("--out", o->results.out, "output folder")->required();
   exp->add_option("--model", o->results.model, "only this model");
   exp->add_option("--suite", o->results.suite, "only this suite");
+  exp->add_option("--format", o->results.export_format, "lm-eval (lm-eval's own files)")
+      ->capture_default_str();
   exp->callback([=] { *action = [=] { return RunExport(o->global, o->results); }; });
 
   CLI::App* workers = app.add_subcommand(

@@ -183,6 +183,9 @@ absl::StatusOr<std::map<std::string, report::LmEvalSuite>> ExportSuites(const Sp
 // samples_<task>_<date>.jsonl, each file written atomically.
 absl::Status Export(const GlobalOptions& g, const ResultsOptions& o) {
   if (o.out.empty()) return absl::InvalidArgumentError("export needs --out DIR");
+  if (o.export_format != "lm-eval") {
+    return absl::InvalidArgumentError("--format: expected lm-eval, not '" + o.export_format + "'");
+  }
   COHORT_ASSIGN_OR_RETURN(Loaded l, Load(g, o));
   COHORT_RETURN_IF_ERROR(CheckNamed(l.rows, o));
   std::vector<report::Row> rows;

@@ -18,6 +18,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "client/cli/rpc.h"
+#include "client/hub/progress.h"
 #include "common/status_macros.h"
 
 namespace cohort::client {
@@ -55,14 +56,6 @@ std::string Eta(const StepLive& s, absl::Time now) {
   double seconds = absl::ToDoubleSeconds(now - s.first_time);
   if (seconds <= 0) return "";
   return FormatEta(p.done(), p.total(), (p.done() - s.first_done) / seconds);
-}
-
-// "[#########...........]" for done of total (20 cells; dots when the
-// total is unknown).
-std::string ProgressBar(uint64_t done, uint64_t total) {
-  constexpr int kCells = 20;
-  int filled = total == 0 ? 0 : static_cast<int>(std::min<uint64_t>(done, total) * kCells / total);
-  return absl::StrCat("[", std::string(filled, '#'), std::string(kCells - filled, '.'), "]");
 }
 
 std::string Percent(uint64_t part, uint64_t whole) {
@@ -326,7 +319,7 @@ class Watcher {
       b.last_printed = BenchLine(b, now, false);
       if (tty_) {
         std::printf("  %-44s %s %s\n", name.c_str(),
-                    ProgressBar(fraction.first, fraction.second).c_str(), line.c_str());
+                    hub::TextBar(fraction.first, fraction.second, 20).c_str(), line.c_str());
       } else {
         std::printf("  %-44s %s\n", name.c_str(), line.c_str());
       }

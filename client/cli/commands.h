@@ -81,6 +81,7 @@ struct ResultsOptions {
   std::string model_a, model_b;  // compare
   bool list_problems = false;    // compare: print the flipped problem ids
   std::string model, suite;      // export filters
+  std::string export_format = "lm-eval";  // export: the one layout it writes
 };
 int RunReport(const GlobalOptions& g, const ResultsOptions& o);
 int RunLengths(const GlobalOptions& g, const ResultsOptions& o);

@@ -82,6 +82,13 @@ TEST(HubProtocolTest, OtherFailures) {
                                  "file is kept: run the same command again to resume")));
 }
 
+TEST(ProgressTest, TextBarFillsItsShare) {
+  EXPECT_EQ(TextBar(0, 10, 10), "[----------]");
+  EXPECT_EQ(TextBar(5, 10, 10), "[#####-----]");
+  EXPECT_EQ(TextBar(12, 10, 10), "[##########]");  // past the total: full, no overflow
+  EXPECT_EQ(TextBar(3, 0, 4), "[----]");           // unknown total
+}
+
 TEST(ProgressTest, Lines) {
   EXPECT_EQ(FormatBytes(512), "512 B");
   EXPECT_EQ(FormatBytes(3 << 20), "3.0 MiB");

@@ -24,15 +24,21 @@ std::string Eta(uint64_t done, uint64_t total, double bytes_per_second) {
 
 }  // namespace
 
+std::string TextBar(uint64_t done, uint64_t total, int width) {
+  int filled = total == 0 ? 0
+                          : static_cast<int>(static_cast<double>(std::min(done, total)) /
+                                             static_cast<double>(total) * width);
+  return absl::StrCat("[", std::string(filled, '#'), std::string(width - filled, '-'), "]");
+}
+
 std::string ProgressBarLine(const std::string& label, uint64_t done,
                             std::optional<uint64_t> total, double bytes_per_second) {
   if (!total || *total == 0) {
     return absl::StrCat(label, "  ", FormatBytes(done), "  ", Rate(bytes_per_second));
   }
   double share = std::min(1.0, static_cast<double>(done) / static_cast<double>(*total));
-  int filled = static_cast<int>(share * kBarWidth);
-  std::string bar = std::string(filled, '#') + std::string(kBarWidth - filled, '-');
-  return absl::StrFormat("%s [%s] %3d%%  %s / %s  %s  %s", label, bar,
+  return absl::StrFormat("%s %s %3d%%  %s / %s  %s  %s", label,
+                         TextBar(done, *total, kBarWidth),
                          static_cast<int>(share * 100), FormatBytes(done),
                          FormatBytes(*total), Rate(bytes_per_second),
                          Eta(done, *total, bytes_per_second));

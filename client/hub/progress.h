@@ -16,6 +16,10 @@
 
 namespace cohort::client::hub {
 
+// "[########----]": `width` cells, filled for done of total (all '-' when
+// the total is 0, i.e. unknown). Shared by downloads and `cohort watch`.
+std::string TextBar(uint64_t done, uint64_t total, int width);
+
 // "test.jsonl [########----------------]  34%  1.2 MiB / 3.5 MiB  2.0 MiB/s  0:01 left"
 std::string ProgressBarLine(const std::string& label, uint64_t done,
                             std::optional<uint64_t> total, double bytes_per_second);

@@ -490,9 +490,12 @@ std::string OnlyFileStartingWith(const std::string& dir, const std::string& pref
 
 TEST_F(CliCommandsTest, ExportWritesLmEvalSamplesThatEqualTheStoredResults) {
   std::string out = shared->dir.Join("export");
-  SubprocessResult r = Cohort({"export", shared->campaign, "--out", out});
+  SubprocessResult r = Cohort({"export", shared->campaign, "--out", out, "--format", "lm-eval"});
   ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
   EXPECT_THAT(r.stderr_data, Not(HasSubstr("warning"))) << "requests rebuilt differ from sent";
+  SubprocessResult csv = Cohort({"export", shared->campaign, "--out", out, "--format", "csv"});
+  EXPECT_EQ(csv.exit_code, 2);
+  EXPECT_THAT(csv.stderr_data, HasSubstr("expected lm-eval"));
   // A model the campaign does not have is an error naming the ones it has.
   SubprocessResult typo =
       Cohort({"export", shared->campaign, "--out", out, "--model", "nosuch"});
