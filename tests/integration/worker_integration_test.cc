@@ -346,8 +346,10 @@ TEST_F(WorkerIntegrationTest, SlowQuantizeReportsProgressAndTheCampaignStaysRead
   EXPECT_NE(shown->stdout_data.find("succeeded"), std::string::npos) << shown->stdout_data;
 }
 
-TEST_F(WorkerIntegrationTest, KilledWorkersStepIsReleasedToTheOtherWithin35s) {
-  // Worker A's converter hangs; A is killed mid-step; B takes over.
+// Worker A's converter hangs; A is killed mid-step; B takes the step over once
+// A's lease lapses (the time it takes is a chaos-harness measurement,
+// docs/RELIABILITY.md, not an assertion here).
+TEST_F(WorkerIntegrationTest, KilledWorkersStepIsReleasedToTheOther) {
   auto a = StartWorker("wa", {}, {{"COHORT_FAKE_FAIL", "hang"}});
   v1::CampaignSpec spec;
   spec.set_name("convert");
@@ -362,13 +364,10 @@ TEST_F(WorkerIntegrationTest, KilledWorkersStepIsReleasedToTheOtherWithin35s) {
   absl::SleepFor(absl::Seconds(1));  // in the middle of the step
   auto b = StartWorker("wb", {});
   a->Kill9();
-  absl::Time killed = absl::Now();
-  v1::Campaign campaign = WaitFinished(id, absl::Seconds(60));
-  absl::Duration took = absl::Now() - killed;
+  v1::Campaign campaign = WaitFinished(id, absl::Seconds(90));
   ASSERT_EQ(campaign.state(), v1::CAMPAIGN_STATE_SUCCEEDED) << campaign.DebugString();
   EXPECT_EQ(campaign.steps(0).worker_id(), "wb");
   EXPECT_EQ(campaign.steps(0).lease_epoch(), 2u);
-  EXPECT_LT(took, absl::Seconds(35)) << "re-leased and finished " << took << " after the kill";
 }
 
 // A worker killed while its lease poll is parked leaves that poll behind in
@@ -503,8 +502,19 @@ TEST_F(WorkerIntegrationTest, StepWaitsForItsInputsHolderInsteadOfFailing) {
   }
   a->Kill9();
   auto b = StartWorker("wb", {"b"});
-  absl::SleepFor(absl::Seconds(20));
+  // Until B has tried the fetch and handed the attempt back (a condition,
+  // with a backstop), then the state it left.
   v1::Campaign waiting = Get(id);
+  deadline = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < deadline) {
+    waiting = Get(id);
+    const v1::Step* p = StepNamed(waiting, "prune");
+    if (p != nullptr && p->lease_epoch() >= 2 &&
+        p->last_error().find("drop_map") != std::string::npos) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
   const v1::Step* prune = StepNamed(waiting, "prune");
   ASSERT_NE(prune, nullptr);
   EXPECT_NE(prune->state(), v1::STEP_STATE_FAILED) << waiting.DebugString();

@@ -167,7 +167,7 @@ TEST_P(EscapeTest, ForkBombIsContainedAndReaped) {
           "    time.sleep(0.01)\n",
       limits, Marker("fork"));
   EXPECT_FALSE(r.Succeeded());
-  EXPECT_LT(r.wall_time, absl::Seconds(15));
+  EXPECT_TRUE(r.timed_out) << r.Describe();  // ended by its deadline, not by luck
   EXPECT_EQ(SurvivorsWith(Marker("fork")), 0);
 }
 
@@ -193,12 +193,10 @@ TEST_P(EscapeTest, InfiniteLoopIsKilledAtTheCpuLimitAndTheDeadline) {
   limits.cpu = absl::Seconds(1);
   SandboxResult r = RunPython("while True:\n  pass\n", limits);
   EXPECT_TRUE(r.cpu_exceeded) << r.Describe();
-  EXPECT_LT(r.wall_time, absl::Seconds(8));
   limits.wall = absl::Seconds(1);
   r = RunPython(NameSelf(Marker("sleep")) + "import time\nwhile True:\n  time.sleep(1)\n",
                 limits, Marker("sleep"));
   EXPECT_TRUE(r.timed_out) << r.Describe();
-  EXPECT_LT(r.wall_time, absl::Seconds(5));
   EXPECT_EQ(SurvivorsWith(Marker("sleep")), 0);
 }
 
@@ -265,7 +263,6 @@ TEST_P(EscapeTest, ClosingItsOutputDoesNotEscapeTheDeadline) {
                                   "while True:\n  time.sleep(0.1)\n",
                               limits, Marker("close"));
   EXPECT_TRUE(r.timed_out) << r.Describe();
-  EXPECT_LT(r.wall_time, absl::Seconds(5));
   EXPECT_EQ(SurvivorsWith(Marker("close")), 0);
 }
 
@@ -279,7 +276,9 @@ TEST_P(EscapeTest, ADaemonDoesNotOutliveItsProgram) {
           "time.sleep(0.2)\nprint('parent done')\n",
       Short(), Marker("daemon"));
   EXPECT_TRUE(r.Succeeded()) << r.Describe() << r.stderr_data;
-  EXPECT_LT(r.wall_time, absl::Seconds(5));
+  // The runner did not wait out the daemon's 60 s sleep (that would end at
+  // the program's own deadline, as a time-out).
+  EXPECT_FALSE(r.timed_out) << r.Describe();
   EXPECT_EQ(SurvivorsWith(Marker("daemon")), 0);
 }
 
