@@ -12,6 +12,8 @@ BUILD_PACKAGES=(
   libre2-dev libicu-dev zlib1g-dev
   # server/metrics: cohortd's Prometheus /metrics endpoint
   prometheus-cpp-dev
+  # tests/lint/thread_safety.py: clang's -Wthread-safety over the lock annotations
+  clang
 )
 # Runtimes for the code benches and the sandbox (issue: code benches).
 # nodejs: Debian's 18 on a fresh machine; a preinstalled NodeSource nodejs counts as present.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs missing Debian packages, builds everything and
-# runs every unit and integration test with ctest.
+# runs every unit and integration test with ctest, then checks the lock
+# annotations with clang's -Wthread-safety (tests/lint/thread_safety.py).
 # Usage: deploy/local/test.sh [--sanitize]   (ASan + UBSan build in build-asan/)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -16,3 +17,6 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 # again.
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$(nproc)" --timeout 600 \
   --repeat until-pass:2
+if [ "${1:-}" != "--sanitize" ]; then
+  python3 tests/lint/thread_safety.py --build "$BUILD_DIR" --jobs "$(nproc)"
+fi

@@ -25,6 +25,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Event> {
   WatchReactor(Coordinator& coordinator, const v1::WatchRequest& request)
       : coordinator_(coordinator),
         campaign_id_(request.campaign_id()),
+        after_cursor_(request.after_cursor()),
         cursor_(request.after_cursor()),
         handle_(std::make_shared<WakeHandle>()) {}
 
@@ -33,12 +34,15 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Event> {
       absl::MutexLock lock(&handle_->mu);
       handle_->target = this;
     }
+    // The snapshot is queued before the subscription exists: a wake-up on
+    // another thread could otherwise pump the whole log from cursor 0 ahead
+    // of it (clang -Wthread-safety found the unlocked read of cursor_ here).
+    if (after_cursor_ == 0) QueueSnapshot();
     std::shared_ptr<WakeHandle> handle = handle_;
     subscription_ = coordinator_.Subscribe([handle] {
       absl::MutexLock lock(&handle->mu);
       if (handle->target != nullptr) handle->target->Pump();
     });
-    if (cursor_ == 0) QueueSnapshot();
     Pump();
   }
 
@@ -143,6 +147,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Event> {
   Coordinator& coordinator_;
   const std::string campaign_id_;
   absl::Mutex mu_;
+  const uint64_t after_cursor_;  // where the client resumes; 0: snapshot first
   uint64_t cursor_ ABSL_GUARDED_BY(mu_);
   std::deque<v1::Event> pending_ ABSL_GUARDED_BY(mu_);
   v1::Event current_ ABSL_GUARDED_BY(mu_);
