@@ -742,7 +742,11 @@ bool Agent::Ship(const SpoolEntry& entry) {
       // send for it can ever be accepted.
       spdlog::warn("dropping spooled message for lease {}: {}", entry.lease_id,
                    status.error_message());
-      (void)spool_->RemoveLease(entry.lease_id);
+      if (absl::Status removed = spool_->RemoveLease(entry.lease_id); !removed.ok()) {
+        // Left in the spool, they are offered again and refused again: no harm.
+        spdlog::warn("spool: cannot drop the messages of lease {}: {}", entry.lease_id,
+                     std::string(removed.message()));
+      }
       return true;
     default:
       return false;
@@ -762,7 +766,13 @@ void Agent::ShipLoop() {
         stalled = true;
         break;
       }
-      (void)spool_->Remove(entry.id);
+      if (absl::Status removed = spool_->Remove(entry.id); !removed.ok()) {
+        // Shipped but still spooled: it is sent again, which cohortd takes
+        // as a duplicate (results are write-once, completions idempotent).
+        spdlog::warn("spool: cannot remove a shipped message: {}", std::string(removed.message()));
+        stalled = true;
+        break;
+      }
     }
     if (stalled) SleepUnless(stopping_, absl::Seconds(1));
   }
