@@ -102,7 +102,8 @@ OJson TaskConfig(const std::string& task_key, const eval::LmEvalTask& task,
     metrics.push_back({{"metric", m}, {"aggregation", "mean"}, {"higher_is_better", true}});
   }
   c["metric_list"] = metrics;
-  c["filter_list"] = OJson::array({{{"name", task.filter}}});
+  c["filter_list"] = OJson::array();
+  for (const std::string& f : task.filters) c["filter_list"].push_back({{"name", f}});
   c["metadata"] = {{"version", task.version},
                    {"prompt_template", suite.settings.prompt_template},
                    {"extractor", suite.settings.extractor}};
@@ -221,12 +222,21 @@ absl::StatusOr<LmEvalExport> BuildLmEvalExport(const std::vector<Row>& rows,
         if (details.contains("detail") && details["detail"].is_object()) {
           outcome.detail = details["detail"];
         }
-        OJson sample = eval::LmEvalSample(sd.task, index, doc->second, suite.settings, outcome);
-        sample["cohort"] = CohortFields(*row, details);
-        samples.emplace_back(index, std::move(sample));
+        for (OJson& sample :
+             eval::LmEvalSamples(sd.task, index, doc->second, suite.settings, outcome)) {
+          sample["cohort"] = CohortFields(*row, details);
+          samples.emplace_back(index, std::move(sample));
+        }
       }
-      std::stable_sort(samples.begin(), samples.end(),
-                       [](const auto& a, const auto& b) { return a.first < b.first; });
+      // lm-eval's order: every document of the first filter, then the next.
+      auto filter_rank = [&](const OJson& s) {
+        const auto& f = sd.task.filters;
+        return std::find(f.begin(), f.end(), s.value("filter", "")) - f.begin();
+      };
+      std::stable_sort(samples.begin(), samples.end(), [&](const auto& a, const auto& b) {
+        auto ra = filter_rank(a.second), rb = filter_rank(b.second);
+        return ra != rb ? ra < rb : a.first < b.first;
+      });
       std::vector<OJson> ordered;
       std::string lines;
       for (auto& [index, sample] : samples) {
@@ -251,7 +261,7 @@ absl::StatusOr<LmEvalExport> BuildLmEvalExport(const std::vector<Row>& rows,
       OJson better = OJson::object();
       for (const std::string& m : sd.task.metrics) better[m] = true;
       files.higher_is_better[key] = better;
-      files.n_samples[key] = {{"original", sd.docs.size()}, {"effective", ordered.size()}};
+      files.n_samples[key] = {{"original", sd.docs.size()}, {"effective", suite_rows.size()}};
       files.task_hashes[key] = eval::LmEvalTaskHash(ordered);
       files.multiturn = files.multiturn || suite.settings.prompt_template.find("multiturn") !=
                                                std::string::npos;

@@ -70,8 +70,13 @@ TEST(LmEvalExportBuildTest, OneFolderPerModelWithResultsAndSamples) {
   // Samples in doc order, lm-eval's hashes (doc 0's are the reference
   // run's: worker/eval/lm_eval_test.cc).
   std::vector<std::string> lines = absl::StrSplit(out.files[0].contents, '\n', absl::SkipEmpty());
-  ASSERT_EQ(lines.size(), 2u);
-  nlohmann::json first = nlohmann::json::parse(lines[0]);
+  // lm-eval's order: both documents under strict-match, then under
+  // flexible-extract (the filter cohort's verdict is).
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(nlohmann::json::parse(lines[0])["filter"], "strict-match");
+  EXPECT_EQ(nlohmann::json::parse(lines[1])["doc_id"], 1);
+  nlohmann::json first = nlohmann::json::parse(lines[2]);
+  EXPECT_EQ(first["filter"], "flexible-extract");
   EXPECT_EQ(first["doc_id"], 0);
   EXPECT_EQ(first["prompt_hash"], "b6b6f0f1301c9090bf258fdcb8d636f8c01a4b28b1660fe2d6e453979ae8f89c");
   EXPECT_EQ(first["doc_hash"], "986c19252f3c7f6eaeff2229e9a5777f96a85c0ceea931a92d2289084dfd518c");
@@ -80,11 +85,12 @@ TEST(LmEvalExportBuildTest, OneFolderPerModelWithResultsAndSamples) {
   EXPECT_EQ(first["exact_match"], 1.0);
   EXPECT_EQ(first["cohort"]["problem_id"], "0");
   // Fix-A: the reasoning was scored, so it is the response lm-eval saw.
-  nlohmann::json second = nlohmann::json::parse(lines[1]);
+  nlohmann::json second = nlohmann::json::parse(lines[3]);
   EXPECT_EQ(second["doc_id"], 1);
   EXPECT_EQ(second["resps"][0][0], "long thoughts ... 17");
   nlohmann::json results = nlohmann::json::parse(out.files[1].contents);
   EXPECT_EQ(results["results"]["gsm8k"]["exact_match,flexible-extract"], 0.5);
+  EXPECT_EQ(results["results"]["gsm8k"]["exact_match,strict-match"], 0.0);  // no "#### N"
   EXPECT_EQ(results["n-samples"]["gsm8k"]["effective"], 2);
   EXPECT_EQ(results["n-samples"]["gsm8k"]["original"], 1319);
   EXPECT_EQ(results["n-shot"]["gsm8k"], 5);

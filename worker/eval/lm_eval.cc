@@ -9,7 +9,10 @@
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "worker/eval/csv.h"
+#include "worker/eval/gsm8k.h"
 #include "worker/eval/jsonl.h"
+#include "worker/eval/py_regex.h"
+#include "worker/eval/text_util.h"
 
 namespace cohort::worker::eval {
 namespace {
@@ -214,26 +217,34 @@ bool TaskMetricIsFloat(const std::string& metric, const std::string& task) {
 }  // namespace
 
 LmEvalTask LmEvalTaskOf(const std::string& bench) {
-  if (bench == "gsm8k") return {"gsm8k", "flexible-extract", {"exact_match"}, 3.0, true};
+  if (bench == "gsm8k") {
+    return {"gsm8k", "flexible-extract", {"strict-match", "flexible-extract"}, {"exact_match"},
+            3.0, true};
+  }
   if (bench == "arc_challenge") {
-    return {"arc_challenge_full_chat", "none", {"exact_match"}, 0.0, true};
+    return {"arc_challenge_full_chat", "none", {"none"}, {"exact_match"}, 0.0, true};
   }
   if (bench == "gpqa_diamond") {
-    return {"gpqa_diamond_cot_zeroshot", "flexible-extract", {"exact_match"}, 2.2, true};
+    return {"gpqa_diamond_cot_zeroshot", "flexible-extract", {"flexible-extract"},
+            {"exact_match"}, 2.2, true};
   }
-  if (bench == "math500") return {"minerva_math500", "none", {"math_verify"}, 3.0, true};
-  if (bench == "aime2024") return {"aime24_chat", "none", {"exact_match"}, 0.0, true};
+  if (bench == "math500") {
+    return {"minerva_math500", "none", {"none"}, {"math_verify"}, 3.0, true};
+  }
+  if (bench == "aime2024") return {"aime24_chat", "none", {"none"}, {"exact_match"}, 0.0, true};
   if (bench == "ifeval") {
-    return {"ifeval", "none",
+    return {"ifeval", "none", {"none"},
             {"prompt_level_strict_acc", "inst_level_strict_acc", "prompt_level_loose_acc",
              "inst_level_loose_acc"},
             4.0, true};
   }
-  if (bench == "humaneval") return {"humaneval_chat", "extract_chat", {"pass@1"}, 1.0, true};
-  if (bench == "humanevalplus") {
-    return {"humaneval_plus_chat", "extract_chat", {"pass@1"}, 1.0, true};
+  if (bench == "humaneval") {
+    return {"humaneval_chat", "extract_chat", {"extract_chat"}, {"pass@1"}, 1.0, true};
   }
-  return {bench, "none", {"pass@1"}, 0.0, false};
+  if (bench == "humanevalplus") {
+    return {"humaneval_plus_chat", "extract_chat", {"extract_chat"}, {"pass@1"}, 1.0, true};
+  }
+  return {bench, "none", {"none"}, {"pass@1"}, 0.0, false};
 }
 
 absl::StatusOr<std::map<int, LmEvalDoc>> LoadLmEvalDocs(const BenchSpec& bench,
@@ -267,8 +278,9 @@ absl::StatusOr<std::map<int, LmEvalDoc>> LoadLmEvalDocs(const BenchSpec& bench,
   return docs;
 }
 
-OJson LmEvalSample(const LmEvalTask& task, int doc_id, const LmEvalDoc& doc,
-                   const BenchSettings& settings, const LmEvalOutcome& outcome) {
+OJson LmEvalSample(const LmEvalTask& task, const std::string& filter, int doc_id,
+                   const LmEvalDoc& doc, const BenchSettings& settings,
+                   const LmEvalOutcome& outcome) {
   OJson gen = OJson::object();
   gen["until"] = settings.stop;
   gen["do_sample"] = false;
@@ -277,9 +289,9 @@ OJson LmEvalSample(const LmEvalTask& task, int doc_id, const LmEvalDoc& doc,
   gen["top_k"] = settings.sampler.top_k;
   gen["max_gen_toks"] = settings.max_tokens;
   OJson filtered;
-  if (task.filter == "flexible-extract") {
+  if (filter == "flexible-extract" || filter == "strict-match") {
     filtered = OJson::array({outcome.extracted.empty() ? "[invalid]" : outcome.extracted});
-  } else if (task.filter == "extract_chat") {
+  } else if (filter == "extract_chat") {
     filtered = OJson::array({OJson::array({outcome.extracted})});
   } else {
     filtered = OJson::array({outcome.response});
@@ -291,7 +303,7 @@ OJson LmEvalSample(const LmEvalTask& task, int doc_id, const LmEvalDoc& doc,
   s["arguments"] = {{"gen_args_0", {{"arg_0", OJson::array({doc.arguments})}, {"arg_1", gen}}}};
   s["resps"] = OJson::array({OJson::array({outcome.response})});
   s["filtered_resps"] = filtered;
-  s["filter"] = task.filter;
+  s["filter"] = filter;
   s["metrics"] = task.metrics;
   s["doc_hash"] = Sha256Hex(PyJsonDumps(doc.doc, /*indent=*/true));
   s["prompt_hash"] = doc.prompt_hash;
@@ -322,13 +334,35 @@ OJson LmEvalSample(const LmEvalTask& task, int doc_id, const LmEvalDoc& doc,
   return s;
 }
 
+std::vector<OJson> LmEvalSamples(const LmEvalTask& task, int doc_id, const LmEvalDoc& doc,
+                                 const BenchSettings& settings, const LmEvalOutcome& outcome) {
+  std::vector<OJson> out;
+  for (const std::string& filter : task.filters) {
+    if (filter == task.filter) {
+      out.push_back(LmEvalSample(task, filter, doc_id, doc, settings, outcome));
+    } else if (filter == "strict-match" && task.task == "gsm8k") {
+      // lm-eval's gsm8k strict-match: the first "#### N", else "[invalid]".
+      static const PyRegex kStrict("#### (\\-?[0-9\\.\\,]+)");
+      std::vector<PyMatch> matches = kStrict.FindAll(outcome.response);
+      LmEvalOutcome strict;
+      strict.response = outcome.response;
+      strict.extracted = matches.empty() ? "" : Strip(matches[0].groups[0].value_or(""));
+      strict.passed = !strict.extracted.empty() &&
+                      NormalizeGsm8k(strict.extracted) == NormalizeGsm8k(doc.target);
+      out.push_back(LmEvalSample(task, filter, doc_id, doc, settings, strict));
+    }
+  }
+  return out;
+}
+
 OJson LmEvalTaskResults(const LmEvalTask& task, const std::vector<OJson>& samples) {
   OJson out = OJson::object();
   out["alias"] = task.task;
+  for (const std::string& filter : task.filters) {
   for (const std::string& metric : task.metrics) {
     std::vector<double> values;
     for (const OJson& s : samples) {
-      if (!s.contains(metric)) continue;
+      if (!s.contains(metric) || s.value("filter", "") != filter) continue;
       const OJson& v = s[metric];
       if (v.is_array()) {  // IFEval's instruction level: every instruction counts
         for (const OJson& b : v) values.push_back(b.is_boolean() && b.get<bool>() ? 1 : 0);
@@ -341,9 +375,9 @@ OJson LmEvalTaskResults(const LmEvalTask& task, const std::vector<OJson>& sample
     double mean = 0;
     for (double x : values) mean += x;
     mean = values.empty() ? 0 : mean / values.size();
-    std::string key = absl::StrCat(metric, ",", task.filter);
+    std::string key = absl::StrCat(metric, ",", filter);
     out[key] = mean;
-    std::string stderr_key = absl::StrCat(metric, "_stderr,", task.filter);
+    std::string stderr_key = absl::StrCat(metric, "_stderr,", filter);
     if (values.size() <= 1 || metric.rfind("inst_level_", 0) == 0) {
       out[stderr_key] = "N/A";
     } else {
@@ -351,6 +385,7 @@ OJson LmEvalTaskResults(const LmEvalTask& task, const std::vector<OJson>& sample
       for (double x : values) ss += (x - mean) * (x - mean);
       out[stderr_key] = std::sqrt(ss / (values.size() - 1)) / std::sqrt(values.size());
     }
+  }
   }
   return out;
 }

@@ -38,6 +38,10 @@ namespace cohort::worker::eval {
 struct LmEvalTask {
   std::string task;     // task name (omk's chat tasks where the card used them)
   std::string filter;   // the filter whose output cohort's verdict scores
+  // Every filter lm-eval logs for the task, in the YAML's order (GSM8K:
+  // strict-match, then flexible-extract); those other than `filter` are
+  // recomputed from the response (LmEvalSamples).
+  std::vector<std::string> filters;
   std::vector<std::string> metrics;  // per-sample metric keys cohort fills
   double version = 0;   // the task YAML's metadata.version
   bool runs_in_lm_eval = true;  // false: LCB and MultiPL-E (their own harnesses)
@@ -67,11 +71,22 @@ struct LmEvalOutcome {
   nlohmann::json detail = nlohmann::json::object();  // the verdict's detail
 };
 
-// One samples_*.jsonl record, keys in lm-eval's order.
-nlohmann::ordered_json LmEvalSample(const LmEvalTask& task, int doc_id, const LmEvalDoc& doc,
-                                    const BenchSettings& settings, const LmEvalOutcome& outcome);
+// One samples_*.jsonl record for `filter`, keys in lm-eval's order.
+nlohmann::ordered_json LmEvalSample(const LmEvalTask& task, const std::string& filter, int doc_id,
+                                    const LmEvalDoc& doc, const BenchSettings& settings,
+                                    const LmEvalOutcome& outcome);
 
-// Per-task aggregate for results_*.json: {"alias": task, "<metric>,<filter>":
+// The records lm-eval logs for one document, one per filter in the task's
+// order: GSM8K's strict-match (lm-eval's "#### (\-?[0-9\.\,]+)", first
+// match, exact_match after its regexes_to_ignore) is recomputed from the
+// response; the scored filter carries cohort's verdict.
+std::vector<nlohmann::ordered_json> LmEvalSamples(const LmEvalTask& task, int doc_id,
+                                                  const LmEvalDoc& doc,
+                                                  const BenchSettings& settings,
+                                                  const LmEvalOutcome& outcome);
+
+// Per-task aggregate for results_*.json over the records of every filter:
+// {"alias": task, then per filter in the task's order "<metric>,<filter>":
 // mean, "<metric>_stderr,<filter>": sample stddev / sqrt(n) (ddof 1), or
 // "N/A" as lm-eval writes for n <= 1 and for IFEval's instruction-level
 // metrics}.

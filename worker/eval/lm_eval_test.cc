@@ -31,7 +31,8 @@ void ExpectDocHashes(const std::string& bench, const std::string& file,
   LmEvalTask task = LmEvalTaskOf(bench);
   for (const Expected& e : expected) {
     ASSERT_TRUE(docs.count(e.doc_id)) << bench << " " << e.doc_id;
-    OJson sample = LmEvalSample(task, e.doc_id, docs.at(e.doc_id), CardSettings(bench), {});
+    OJson sample =
+        LmEvalSample(task, task.filter, e.doc_id, docs.at(e.doc_id), CardSettings(bench), {});
     EXPECT_EQ(sample["doc_hash"], e.doc_hash)
         << bench << " doc " << e.doc_id << ": " << PyJsonDumps(sample["doc"], true).substr(0, 300);
     EXPECT_EQ(sample["target_hash"], e.target_hash) << bench << " doc " << e.doc_id;
@@ -76,7 +77,7 @@ TEST(LmEvalExportTest, SampleHasLmEvalsKeysAndValues) {
   outcome.response = "So she makes $18 a day.\n**Answer: $18**";
   outcome.extracted = "$18";
   outcome.passed = true;
-  OJson sample = LmEvalSample(LmEvalTaskOf("gsm8k"), 0, docs.at(0), s, outcome);
+  OJson sample = LmEvalSample(LmEvalTaskOf("gsm8k"), "flexible-extract", 0, docs.at(0), s, outcome);
   std::vector<std::string> keys;
   for (auto it = sample.begin(); it != sample.end(); ++it) keys.push_back(it.key());
   EXPECT_EQ(keys, (std::vector<std::string>{"doc_id", "doc", "target", "arguments", "resps",
@@ -96,16 +97,47 @@ TEST(LmEvalExportTest, SampleHasLmEvalsKeysAndValues) {
   // A miss is lm-eval's "[invalid]".
   outcome.extracted.clear();
   outcome.passed = false;
-  sample = LmEvalSample(LmEvalTaskOf("gsm8k"), 0, docs.at(0), s, outcome);
+  sample = LmEvalSample(LmEvalTaskOf("gsm8k"), "flexible-extract", 0, docs.at(0), s, outcome);
   EXPECT_EQ(sample["filtered_resps"], OJson::array({"[invalid]"}));
   EXPECT_EQ(PyJsonDumps(sample["exact_match"], false), "0.0");
+}
+
+// lm-eval logs GSM8K twice per document: strict-match (the first "#### N")
+// then flexible-extract (cohort's verdict). In the reference run doc 0's
+// "**Answer: $18**" was strict-match "[invalid]" (0.0) and flexible "$18".
+TEST(LmEvalExportTest, Gsm8kHasStrictMatchThenFlexibleExtract) {
+  const BenchSpec* spec = FindBench("gsm8k");
+  BenchSettings s = CardSettings("gsm8k");
+  ASSERT_OK_AND_ASSIGN(auto docs, LoadLmEvalDocs(*spec, DatasetPath("gsm8k/test.jsonl"), s));
+  LmEvalOutcome outcome;
+  outcome.response = "She makes 9 * 2 = $18.\n**Answer: $18**";
+  outcome.extracted = "$18";
+  outcome.passed = true;
+  std::vector<OJson> records = LmEvalSamples(LmEvalTaskOf("gsm8k"), 0, docs.at(0), s, outcome);
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0]["filter"], "strict-match");
+  EXPECT_EQ(records[0]["filtered_resps"], OJson::array({"[invalid]"}));
+  EXPECT_EQ(records[0]["exact_match"], 0.0);
+  EXPECT_EQ(records[1]["filter"], "flexible-extract");
+  EXPECT_EQ(records[1]["exact_match"], 1.0);
+  // "#### 18" (with a thousands comma or a final dot) passes strict-match.
+  outcome.response = "9 * 2 = 18\n#### 18.";
+  records = LmEvalSamples(LmEvalTaskOf("gsm8k"), 0, docs.at(0), s, outcome);
+  EXPECT_EQ(records[0]["filtered_resps"], OJson::array({"18."}));
+  EXPECT_EQ(records[0]["exact_match"], 1.0);
+  OJson results = LmEvalTaskResults(LmEvalTaskOf("gsm8k"), records);
+  std::vector<std::string> keys;
+  for (auto it = results.begin(); it != results.end(); ++it) keys.push_back(it.key());
+  EXPECT_EQ(keys, (std::vector<std::string>{
+                      "alias", "exact_match,strict-match", "exact_match_stderr,strict-match",
+                      "exact_match,flexible-extract", "exact_match_stderr,flexible-extract"}));
 }
 
 TEST(LmEvalExportTest, IfevalMetricsAreListsAndAllOf) {
   LmEvalOutcome outcome;
   outcome.detail = {{"strict", {true, false}}, {"loose", {true, true}}};
   LmEvalDoc doc;
-  OJson s = LmEvalSample(LmEvalTaskOf("ifeval"), 3, doc, CardSettings("ifeval"), outcome);
+  OJson s = LmEvalSample(LmEvalTaskOf("ifeval"), "none", 3, doc, CardSettings("ifeval"), outcome);
   EXPECT_EQ(s["prompt_level_strict_acc"], false);
   EXPECT_EQ(s["inst_level_strict_acc"], OJson::array({true, false}));
   EXPECT_EQ(s["prompt_level_loose_acc"], true);
@@ -119,7 +151,9 @@ TEST(LmEvalExportTest, StderrIsLmEvalsMeanStderr) {
   // The reference run's gsm8k: 88 of 100 -> exact_match 0.88, stderr
   // 0.03265986323710906 (its results_*.json).
   std::vector<OJson> samples;
-  for (int i = 0; i < 100; ++i) samples.push_back({{"exact_match", i < 88 ? 1.0 : 0.0}});
+  for (int i = 0; i < 100; ++i) {
+    samples.push_back({{"filter", "flexible-extract"}, {"exact_match", i < 88 ? 1.0 : 0.0}});
+  }
   OJson r = LmEvalTaskResults(LmEvalTaskOf("gsm8k"), samples);
   EXPECT_DOUBLE_EQ(r["exact_match,flexible-extract"].get<double>(), 0.88);
   EXPECT_DOUBLE_EQ(r["exact_match_stderr,flexible-extract"].get<double>(), 0.03265986323710906);
