@@ -171,13 +171,17 @@ eval:
         out = spec_dir / "export"
         shutil.rmtree(out, ignore_errors=True)
         self.cohort("export", campaign, "--out", out)
-        samples = []
-        for path in sorted(out.rglob("*.jsonl")):
+        samples, problems = [], set()
+        for path in sorted(out.rglob("samples_*.jsonl")):
             with open(path, encoding="utf-8") as f:
-                samples += [json.loads(line) for line in f if line.strip()]
+                records = [json.loads(line) for line in f if line.strip()]
+            samples += records
+            # lm-eval logs one record per filter (GSM8K: strict-match and
+            # flexible-extract): a problem is a (file, doc_id).
+            problems |= {(str(path), r["doc_id"]) for r in records}
         expected = len(QUANT_TYPES) * 2 * sum(n for _, n in SUITES)
-        self.check(len(samples) == expected,
-                   f"{len(samples)} scored problems == {expected} (2 variants x "
+        self.check(len(problems) == expected,
+                   f"{len(problems)} scored problems == {expected} (2 variants x "
                    f"{len(QUANT_TYPES)} quant types x {sum(n for _, n in SUITES)})")
         ours = [s.get("cohort", {}) for s in samples]
         errors = [c for c in ours if c.get("server_error") or c.get("error_kind")
