@@ -211,6 +211,11 @@ void EventToProto(const EventRecord& event, v1::Event* out) {
   out->set_step_key(event.step_key);
   out->set_step_state(static_cast<v1::StepState>(event.step_state));
   out->set_worker_id(event.worker_id);
+  if (event.type == EventType::kStepProgress) {
+    // The heartbeat's progress, stored as typed JSON in the message.
+    *out->mutable_progress() = ProgressFromJson(event.message);
+    return;
+  }
   out->set_message(event.message);
 }
 

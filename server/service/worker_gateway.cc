@@ -158,8 +158,11 @@ grpc::ServerUnaryReactor* WorkerGatewayService::Heartbeat(
   std::vector<LeaseRef> leases;
   for (const v1::LeaseStatus& l : request->leases()) {
     std::string progress;
-    if (l.has_progress()) {
-      progress = ProgressToJson(l.progress());
+    // An empty progress (a step whose tool reports none) is not stored: it
+    // would only repeat zeros into the watch feed.
+    const v1::StepProgress& p = l.progress();
+    if (l.has_progress() && (p.total() > 0 || !p.message().empty() || p.gpus_size() > 0)) {
+      progress = ProgressToJson(p);
     }
     leases.push_back({l.lease_id(), l.epoch(), progress});
   }

@@ -276,10 +276,14 @@ class CoordinatorStore {
   absl::StatusOr<std::vector<std::optional<LeaseGrant>>> LeaseMany(
       const std::vector<WorkerCapacity>& workers, absl::Time now,
       absl::Duration duration);
+  // Renews live leases and stores their progress; a lease's changed progress
+  // is also logged as a STEP_PROGRESS event for each campaign of its step,
+  // at most once per kProgressEventEvery (the watch feed, kept small).
   absl::StatusOr<HeartbeatOutcome> Heartbeat(const std::string& worker_id,
                                              const std::vector<LeaseRef>& leases,
                                              absl::Time now,
                                              absl::Duration duration);
+  static constexpr absl::Duration kProgressEventEvery = absl::Seconds(10);
   // Records the outputs and marks the step SUCCEEDED; children whose inputs
   // are all done become READY. A gate step whose condition did not hold
   // (`gate_failed_reason` non-empty) skips everything below it instead.
@@ -370,6 +374,7 @@ class CoordinatorStore {
   absl::Status BlockDescendants(const std::string& key, absl::Time now);
   absl::Status SkipDescendants(const std::string& key, const std::string& reason,
                                absl::Time now);
+  absl::Status LogProgress(const LeaseRef& lease, const std::string& worker_id, absl::Time now);
   absl::Status FinishCampaignsIfDone(const std::string& step_key, absl::Time now);
   absl::Status RearmStep(const std::string& key, absl::Time now,
                          bool include_succeeded = false);
@@ -452,6 +457,10 @@ class CoordinatorStore {
   // (cohort_step_id), so that it outlives the connection.
   StepIndex step_index_;
   std::unique_ptr<Database> db_;
+  // Lease id -> when its last progress event went into the event log: a
+  // heartbeat's progress becomes a STEP_PROGRESS event (what `cohort watch`
+  // shows live) at most once per kProgressEventEvery per lease.
+  std::map<std::string, absl::Time> progress_logged_;
 };
 
 // Requirements <-> JSON, as stored in steps.requirements_json.

@@ -462,6 +462,45 @@ TEST_F(StoreTest, ProgressIsKeptWhileLeasedAndClearedWhenTheStepEnds) {
   EXPECT_EQ(store_->GetStep(steps[0].key).value().progress_json, "");
 }
 
+// A heartbeat's progress reaches the watch feed as a STEP_PROGRESS event for
+// the step's campaign, at most once per kProgressEventEvery per lease.
+TEST_F(StoreTest, ProgressBecomesAWatchEventAtMostEveryTenSeconds) {
+  auto steps = Chain();
+  ASSERT_OK_AND_ASSIGN(SubmitOutcome submitted,
+                       store_->SubmitCampaign("a", "{}", 0, "", steps, now_));
+  ASSERT_OK(store_->RegisterWorker("w1", "{}", now_).status());
+  ASSERT_OK_AND_ASSIGN(auto grant, store_->LeaseNext(Worker("w1"), now_, kLease));
+  ASSERT_TRUE(grant.has_value());
+  auto progress_events = [&] {
+    std::vector<EventRecord> out;
+    absl::StatusOr<std::vector<EventRecord>> all = store_->Events(submitted.campaign_id, 0, 1000);
+    EXPECT_TRUE(all.ok()) << all.status();
+    if (!all.ok()) return out;
+    for (const EventRecord& e : *all) {
+      if (e.type == EventType::kStepProgress) out.push_back(e);
+    }
+    return out;
+  };
+  const std::string p1 = R"({"done":1,"total":20,"unit":"problems","message":"2 in flight"})";
+  const std::string p2 = R"({"done":9,"total":20,"unit":"problems","message":"2 in flight"})";
+  ASSERT_OK(store_->Heartbeat("w1", {{grant->lease_id, grant->epoch, p1}}, now_, kLease).status());
+  ASSERT_OK(store_->Heartbeat("w1", {{grant->lease_id, grant->epoch, p2}},
+                              now_ + absl::Seconds(5), kLease).status());
+  std::vector<EventRecord> events = progress_events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].step_key, steps[0].key);
+  EXPECT_EQ(events[0].worker_id, "w1");
+  EXPECT_EQ(events[0].message, p1);
+  ASSERT_OK(store_->Heartbeat("w1", {{grant->lease_id, grant->epoch, p2}},
+                              now_ + absl::Seconds(10), kLease).status());
+  // A heartbeat without progress logs nothing.
+  ASSERT_OK(store_->Heartbeat("w1", {{grant->lease_id, grant->epoch, ""}},
+                              now_ + absl::Seconds(25), kLease).status());
+  events = progress_events();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].message, p2);
+}
+
 // An input nobody can serve right now (its only holder restarting) is not
 // the step's failure: the attempt comes back, the step waits a growing
 // backoff, and only after kMaxInputWaits hand-backs do attempts count.

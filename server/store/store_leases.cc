@@ -356,9 +356,33 @@ absl::StatusOr<HeartbeatOutcome> CoordinatorStore::Heartbeat(
       }
     }
     (renewed ? outcome.renewed : outcome.revoked).push_back(lease.lease_id);
+    if (!renewed) {
+      progress_logged_.erase(lease.lease_id);
+    } else if (!lease.progress_json.empty()) {
+      COHORT_RETURN_IF_ERROR(LogProgress(lease, worker_id, now));
+    }
   }
   COHORT_RETURN_IF_ERROR(tx.Commit());
   return outcome;
+}
+
+absl::Status CoordinatorStore::LogProgress(const LeaseRef& lease, const std::string& worker_id,
+                                           absl::Time now) {
+  auto last = progress_logged_.find(lease.lease_id);
+  if (last != progress_logged_.end() && now - last->second < kProgressEventEvery) {
+    return absl::OkStatus();
+  }
+  COHORT_ASSIGN_OR_RETURN(std::optional<StepRecord> step, StepOfLease(lease.lease_id));
+  if (!step.has_value()) return absl::OkStatus();
+  COHORT_ASSIGN_OR_RETURN(std::vector<std::string> campaigns, CampaignsOfStep(step->key));
+  for (const std::string& campaign : campaigns) {
+    COHORT_RETURN_IF_ERROR(AppendEvent(EventType::kStepProgress, campaign, step->key,
+                                       StepState::kLeased, worker_id, lease.progress_json, now));
+  }
+  // Leases that ended without a heartbeat saying so are forgotten in bulk.
+  if (progress_logged_.size() > 100000) progress_logged_.clear();
+  progress_logged_[lease.lease_id] = now;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<bool> CoordinatorStore::RecordArtifact(const OutputArtifact& out,
