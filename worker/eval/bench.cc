@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/sha256.h"
+#include "common/status_macros.h"
 #include "worker/eval/aime.h"
 #include "worker/eval/arc.h"
 #include "worker/eval/gpqa.h"
@@ -54,6 +55,28 @@ absl::Status CheckId(const char* what, const std::string& id,
   }
   return absl::InvalidArgumentError(absl::StrCat(
       what, " '", id, "' is not implemented (known: ", absl::StrJoin(known, ", "), ")"));
+}
+
+absl::StatusOr<BenchSetup> SetUpBench(const std::string& bench, const std::string& profile,
+                                      const std::string& fewshot_path) {
+  BenchSetup setup;
+  setup.bench = FindBench(bench);
+  if (setup.bench == nullptr) {
+    std::vector<std::string> names;
+    for (const BenchSpec& b : AllBenches()) names.push_back(b.name);
+    return absl::InvalidArgumentError(absl::StrCat("unknown bench '", bench, "' (known: ",
+                                                   absl::StrJoin(names, ", "), ")"));
+  }
+  COHORT_ASSIGN_OR_RETURN(setup.profile, LoadProfile(profile));
+  const BenchSettings* settings = setup.profile.Find(setup.bench->name);
+  if (settings == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("profile '", setup.profile.name,
+                                                   "' has no settings for bench '",
+                                                   setup.bench->name, "'"));
+  }
+  setup.settings = *settings;
+  setup.settings.fewshot_path = fewshot_path;
+  return setup;
 }
 
 std::vector<ChatTurn> ChatMessages(const Problem& problem) {

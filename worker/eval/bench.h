@@ -82,6 +82,21 @@ const std::vector<BenchSpec>& AllBenches();
 // nullptr for an unknown name.
 const BenchSpec* FindBench(absl::string_view name);
 
+// A bench with a profile's settings for it, as every command that runs or
+// rescores one starts.
+struct BenchSetup {
+  const BenchSpec* bench = nullptr;
+  Profile profile;
+  BenchSettings settings;  // the profile's, with fewshot_path set
+};
+
+// Finds `bench` and `profile` (a built-in name or a file) and the profile's
+// settings for the bench. kInvalidArgument naming the known benches for an
+// unknown one, or saying the profile has no settings for it; the profile's
+// own load errors as they are.
+absl::StatusOr<BenchSetup> SetUpBench(const std::string& bench, const std::string& profile,
+                                      const std::string& fewshot_path);
+
 // Applies settings.limit (first N; 0 keeps all).
 void ApplyLimit(const BenchSettings& settings, std::vector<Problem>* problems);
 

@@ -35,22 +35,11 @@ struct Plan {
 
 absl::StatusOr<Plan> MakePlan(const BenchRunOptions& options) {
   Plan plan;
-  plan.bench = eval::FindBench(options.bench);
-  if (plan.bench == nullptr) {
-    std::vector<std::string> names;
-    for (const eval::BenchSpec& b : eval::AllBenches()) names.push_back(b.name);
-    return absl::InvalidArgumentError(absl::StrCat("unknown bench '", options.bench,
-                                                   "' (known: ", absl::StrJoin(names, ", "), ")"));
-  }
-  COHORT_ASSIGN_OR_RETURN(plan.profile, eval::LoadProfile(options.profile));
-  const eval::BenchSettings* settings = plan.profile.Find(plan.bench->name);
-  if (settings == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("profile '", plan.profile.name,
-                                                   "' has no settings for bench '",
-                                                   plan.bench->name, "'"));
-  }
-  plan.settings = *settings;
-  plan.settings.fewshot_path = options.fewshot;
+  COHORT_ASSIGN_OR_RETURN(eval::BenchSetup setup,
+                          eval::SetUpBench(options.bench, options.profile, options.fewshot));
+  plan.bench = setup.bench;
+  plan.profile = std::move(setup.profile);
+  plan.settings = std::move(setup.settings);
   if (options.limit >= 0) plan.settings.limit = options.limit;
   if (options.shard_count < 1 || options.shard_index < 0 ||
       options.shard_index >= options.shard_count) {

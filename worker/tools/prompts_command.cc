@@ -11,10 +11,8 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "worker/eval/bench.h"
-#include "worker/eval/profile.h"
 #include "worker/tools/commands.h"
 
 namespace cohort::worker {
@@ -28,24 +26,11 @@ struct PromptsOptions {
 };
 
 absl::StatusOr<std::string> RenderPrompts(const PromptsOptions& options) {
-  const eval::BenchSpec* bench = eval::FindBench(options.bench);
-  if (bench == nullptr) {
-    std::vector<std::string> names;
-    for (const eval::BenchSpec& b : eval::AllBenches()) names.push_back(b.name);
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown bench '", options.bench, "' (known: ", absl::StrJoin(names, ", "), ")"));
-  }
-  COHORT_ASSIGN_OR_RETURN(eval::Profile profile, eval::LoadProfile(options.profile));
-  const eval::BenchSettings* settings = profile.Find(bench->name);
-  if (settings == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "profile '", profile.name, "' has no settings for bench '", bench->name, "'"));
-  }
-  eval::BenchSettings run_settings = *settings;
-  run_settings.fewshot_path = options.fewshot;
+  COHORT_ASSIGN_OR_RETURN(eval::BenchSetup setup,
+                          eval::SetUpBench(options.bench, options.profile, options.fewshot));
   COHORT_ASSIGN_OR_RETURN(std::vector<eval::Problem> problems,
-                          bench->load(options.dataset, run_settings));
-  eval::ApplyLimit(run_settings, &problems);
+                          setup.bench->load(options.dataset, setup.settings));
+  eval::ApplyLimit(setup.settings, &problems);
   std::string out;
   for (const eval::Problem& p : problems) {
     nlohmann::json messages = nlohmann::json::array();

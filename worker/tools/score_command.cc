@@ -10,7 +10,6 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/atomic_file.h"
 #include "common/status_macros.h"
 #include "worker/eval/bench.h"
@@ -36,30 +35,17 @@ std::string Dump(const nlohmann::json& value, int indent) {
 }
 
 absl::StatusOr<std::string> RunScore(const ScoreOptions& options) {
-  const eval::BenchSpec* bench = eval::FindBench(options.bench);
-  if (bench == nullptr) {
-    std::vector<std::string> names;
-    for (const eval::BenchSpec& b : eval::AllBenches()) names.push_back(b.name);
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown bench '", options.bench, "' (known: ", absl::StrJoin(names, ", "), ")"));
-  }
-  COHORT_ASSIGN_OR_RETURN(eval::Profile profile, eval::LoadProfile(options.profile));
-  const eval::BenchSettings* settings = profile.Find(bench->name);
-  if (settings == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "profile '", profile.name, "' has no settings for bench '", bench->name, "'"));
-  }
-  eval::BenchSettings run_settings = *settings;
-  run_settings.fewshot_path = options.fewshot;
+  COHORT_ASSIGN_OR_RETURN(eval::BenchSetup setup,
+                          eval::SetUpBench(options.bench, options.profile, options.fewshot));
   COHORT_ASSIGN_OR_RETURN(std::vector<eval::Problem> problems,
-                          bench->load(options.dataset, run_settings));
+                          setup.bench->load(options.dataset, setup.settings));
   COHORT_ASSIGN_OR_RETURN(std::vector<eval::CompletionRow> rows,
                           eval::ReadCompletions(options.completions));
   COHORT_ASSIGN_OR_RETURN(
       eval::ScoreRun run,
-      eval::ScoreCompletions(*bench, *settings, problems, rows, options.completions));
-  run.summary["profile"] = profile.name;
-  run.summary["profile_digest"] = profile.digest;
+      eval::ScoreCompletions(*setup.bench, setup.settings, problems, rows, options.completions));
+  run.summary["profile"] = setup.profile.name;
+  run.summary["profile_digest"] = setup.profile.digest;
   if (!options.out.empty()) {
     std::string lines;
     for (const eval::ProblemResult& r : run.results) {
