@@ -142,10 +142,7 @@ void PrintCampaign(const v1::Campaign& c, bool all_steps) {
                 Progress(s).c_str(), s.display_name().c_str());
     if (s.state() == v1::STEP_STATE_LEASED && !s.worker_id().empty()) {
       // Who holds it, and a generating bench's rate and ETA.
-      std::string gpus;
-      for (uint32_t i : s.progress().gpus()) absl::StrAppend(&gpus, gpus.empty() ? "" : ",", i);
-      std::printf("           on %s%s%s%s%s\n", s.worker_id().c_str(),
-                  gpus.empty() ? "" : " gpu ", gpus.c_str(),
+      std::printf("           %s%s%s\n", Placement(s.worker_id(), s.progress()).c_str(),
                   s.progress().message().empty() ? "" : ": ", s.progress().message().c_str());
     }
     if (!s.last_error().empty()) std::printf("           error: %s\n", s.last_error().c_str());

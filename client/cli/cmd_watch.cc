@@ -225,17 +225,6 @@ class Watcher {
     return sum;
   }
 
-  // "on local-0 gpu 1": who generates a leased step, and on which cards.
-  static std::string Placement(const StepLive& g) {
-    std::string out = g.worker.empty() ? "" : "on " + g.worker;
-    if (g.progress.gpus_size() > 0) {
-      std::string gpus;
-      for (uint32_t i : g.progress.gpus()) absl::StrAppend(&gpus, gpus.empty() ? "" : ",", i);
-      absl::StrAppend(&out, out.empty() ? "" : " ", "gpu ", gpus);
-    }
-    return out;
-  }
-
   // `fraction`, when given, gets (problems done or generated, total) for a
   // progress bar.
   std::string BenchLine(BenchLive& b, absl::Time now, bool with_eta,
@@ -259,7 +248,7 @@ class Watcher {
       if (g.state == v1::STEP_STATE_LEASED && g.progress.unit() == "problems") {
         generating += g.progress.done();
         if (!g.progress.message().empty()) {
-          std::string where = Placement(g);
+          std::string where = Placement(g.worker, g.progress);
           rate = absl::StrCat(b.generate.size() > 1 ? absl::StrCat(b.generate.size(), " shards, ")
                                                     : "",
                               where, where.empty() ? "" : ": ", g.progress.message());

@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
@@ -169,6 +170,14 @@ std::string CampaignStateName(v1::CampaignState state) {
 }
 
 std::string ShortKey(const std::string& key) { return key.substr(0, 7 + 12); }
+
+std::string Placement(const std::string& worker, const v1::StepProgress& progress) {
+  std::string out = worker.empty() ? "" : "on " + worker;
+  if (progress.gpus_size() > 0) {
+    absl::StrAppend(&out, out.empty() ? "" : " ", "gpu ", absl::StrJoin(progress.gpus(), ","));
+  }
+  return out;
+}
 
 const v1::Step* CampaignModel::FindStep(const std::string& key) const {
   for (const v1::Step& s : campaign.steps()) {

@@ -43,6 +43,9 @@ v1::StepKind KindFromName(const std::string& name);
 std::string StateName(v1::StepState state);  // "succeeded", ...
 std::string CampaignStateName(v1::CampaignState state);
 std::string ShortKey(const std::string& key);  // "sha256:" + 12 hex
+// "on local-0 gpu 0,1": the worker holding a leased step and the cards its
+// progress names ("" parts left out), as status and watch print it.
+std::string Placement(const std::string& worker, const v1::StepProgress& progress);
 
 // A campaign with its steps, and, when its spec_json is a cohort spec, the
 // expanded graph and which step each node became.

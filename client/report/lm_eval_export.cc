@@ -78,17 +78,6 @@ OJson CohortFields(const Row& row, const nlohmann::json& details) {
   return c;
 }
 
-OJson GenKwargs(const eval::BenchSettings& s) {
-  OJson gen = OJson::object();
-  gen["until"] = s.stop;
-  gen["do_sample"] = false;
-  gen["temperature"] = s.sampler.temperature;
-  gen["top_p"] = s.sampler.top_p;
-  gen["top_k"] = s.sampler.top_k;
-  gen["max_gen_toks"] = s.max_tokens;
-  return gen;
-}
-
 OJson TaskConfig(const std::string& task_key, const eval::LmEvalTask& task,
                  const LmEvalSuite& suite) {
   OJson c = OJson::object();
@@ -96,7 +85,7 @@ OJson TaskConfig(const std::string& task_key, const eval::LmEvalTask& task,
   c["dataset_path"] = suite.dataset_path;
   c["num_fewshot"] = suite.settings.num_fewshot;
   c["output_type"] = "generate_until";
-  c["generation_kwargs"] = GenKwargs(suite.settings);
+  c["generation_kwargs"] = eval::LmEvalGenKwargs(suite.settings);
   OJson metrics = OJson::array();
   for (const std::string& m : task.metrics) {
     metrics.push_back({{"metric", m}, {"aggregation", "mean"}, {"higher_is_better", true}});

@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_join.h"
+
 namespace cohort::worker {
 
 class GpuSlots {
@@ -53,9 +55,7 @@ class GpuSlots {
 
 // "0,2": the CUDA_VISIBLE_DEVICES value for `gpus` ("" hides every GPU).
 inline std::string VisibleDevices(const std::vector<uint32_t>& gpus) {
-  std::string out;
-  for (uint32_t i : gpus) out += (out.empty() ? "" : ",") + std::to_string(i);
-  return out;
+  return absl::StrJoin(gpus, ",");
 }
 
 }  // namespace cohort::worker

@@ -43,14 +43,6 @@ std::u32string Decode(absl::string_view utf8) {
   return out;
 }
 
-std::string Encode(const std::u32string& text) {
-  icu::UnicodeString u;
-  for (char32_t c : text) u.append(static_cast<UChar32>(c));
-  std::string out;
-  u.toUTF8String(out);
-  return out;
-}
-
 // A messages.properties value: \uXXXX escapes decoded (Python's
 // unicode_escape, as langdetect reads the file).
 std::u32string Unescape(absl::string_view value) {
@@ -129,11 +121,12 @@ absl::StatusOr<std::unique_ptr<LangDetector>> LangDetector::Load(const std::stri
     const uint16_t index = static_cast<uint16_t>(d->languages_.size());
     d->languages_.push_back(p["name"].get<std::string>());
     for (const auto& [gram, count] : p["freq"].items()) {
-      size_t length = Decode(gram).size();
+      std::u32string points = Decode(gram);
+      const size_t length = points.size();
       if (length < 1 || length > 3 || !count.is_number()) continue;
       const nlohmann::json& n = p["n_words"][length - 1];
       if (!n.is_number() || n.get<double>() == 0) continue;
-      d->grams_[gram].emplace_back(index, 1.0 * count.get<double>() / n.get<double>());
+      d->grams_[points].emplace_back(index, 1.0 * count.get<double>() / n.get<double>());
     }
   }
   return d;
@@ -251,7 +244,7 @@ std::vector<const std::vector<std::pair<uint16_t, double>>*> LangDetector::NGram
     for (size_t n = 1; n <= 3 && n <= size; ++n) {
       std::u32string w(grams + size - n, grams + size);
       if (w == U" ") continue;
-      auto it = grams_.find(Encode(w));
+      auto it = grams_.find(w);
       if (it != grams_.end()) out.push_back(&it->second);
     }
   }

@@ -64,9 +64,9 @@ class LangDetector {
   char32_t FoldChar(char32_t ch) const;
 
   std::vector<std::string> languages_;  // profile order (file names sorted)
-  // n-gram (UTF-8) -> (language index, probability) for the languages that
-  // have it; every other language has probability 0.
-  std::unordered_map<std::string, std::vector<std::pair<uint16_t, double>>> grams_;
+  // n-gram (code points) -> (language index, probability) for the languages
+  // that have it; every other language has probability 0.
+  std::unordered_map<std::u32string, std::vector<std::pair<uint16_t, double>>> grams_;
   std::u32string latin1_excluded_;
   std::unordered_map<char32_t, char32_t> cjk_map_;
   std::u32string vi_letters_;              // TO_NORMALIZE_VI_CHARS

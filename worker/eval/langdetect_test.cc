@@ -8,7 +8,6 @@
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "worker/eval/py_random.h"
 
 namespace cohort::worker::eval {
 namespace {
@@ -77,16 +76,6 @@ TEST(LangdetectTest, AnyBytesGiveAnAnswer) {
   std::string long_text;
   for (int i = 0; i < 5000; ++i) long_text += "the cat sat on the mat. ";
   EXPECT_EQ(d->Detect(long_text), "en");  // cut at 10000 characters, as langdetect does
-}
-
-// python3 -c 'import random; r=random.Random(0); print(repr(r.random()),
-//   repr(r.gauss(0,1)), repr(r.gauss(0,1)), r._randbelow(1000))'
-TEST(PyRandomTest, RandomAndGaussAreCPythons) {
-  PyRandom r(0);
-  EXPECT_EQ(r.Random(), 0.8444218515250481);
-  EXPECT_EQ(r.Gauss(), 0.05219198828260849);
-  EXPECT_EQ(r.Gauss(), -1.0434089742005737);
-  EXPECT_EQ(r.RandBelow(1000), 265u);
 }
 
 }  // namespace

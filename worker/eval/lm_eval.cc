@@ -278,9 +278,7 @@ absl::StatusOr<std::map<int, LmEvalDoc>> LoadLmEvalDocs(const BenchSpec& bench,
   return docs;
 }
 
-OJson LmEvalSample(const LmEvalTask& task, const std::string& filter, int doc_id,
-                   const LmEvalDoc& doc, const BenchSettings& settings,
-                   const LmEvalOutcome& outcome) {
+OJson LmEvalGenKwargs(const BenchSettings& settings) {
   OJson gen = OJson::object();
   gen["until"] = settings.stop;
   gen["do_sample"] = false;
@@ -288,6 +286,12 @@ OJson LmEvalSample(const LmEvalTask& task, const std::string& filter, int doc_id
   gen["top_p"] = settings.sampler.top_p;
   gen["top_k"] = settings.sampler.top_k;
   gen["max_gen_toks"] = settings.max_tokens;
+  return gen;
+}
+
+OJson LmEvalSample(const LmEvalTask& task, const std::string& filter, int doc_id,
+                   const LmEvalDoc& doc, const BenchSettings& settings,
+                   const LmEvalOutcome& outcome) {
   OJson filtered;
   if (filter == "flexible-extract" || filter == "strict-match") {
     filtered = OJson::array({outcome.extracted.empty() ? "[invalid]" : outcome.extracted});
@@ -300,7 +304,8 @@ OJson LmEvalSample(const LmEvalTask& task, const std::string& filter, int doc_id
   s["doc_id"] = doc_id;
   s["doc"] = doc.doc;
   s["target"] = doc.target;
-  s["arguments"] = {{"gen_args_0", {{"arg_0", OJson::array({doc.arguments})}, {"arg_1", gen}}}};
+  s["arguments"] = {{"gen_args_0", {{"arg_0", OJson::array({doc.arguments})},
+                                    {"arg_1", LmEvalGenKwargs(settings)}}}};
   s["resps"] = OJson::array({OJson::array({outcome.response})});
   s["filtered_resps"] = filtered;
   s["filter"] = filter;

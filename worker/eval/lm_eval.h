@@ -71,6 +71,11 @@ struct LmEvalOutcome {
   nlohmann::json detail = nlohmann::json::object();  // the verdict's detail
 };
 
+// The request's generation kwargs as lm-eval logs them (arg_1 of a sample,
+// generation_kwargs of a task config): until, do_sample, temperature, top_p,
+// top_k, max_gen_toks.
+nlohmann::ordered_json LmEvalGenKwargs(const BenchSettings& settings);
+
 // One samples_*.jsonl record for `filter`, keys in lm-eval's order.
 nlohmann::ordered_json LmEvalSample(const LmEvalTask& task, const std::string& filter, int doc_id,
                                     const LmEvalDoc& doc, const BenchSettings& settings,

@@ -41,5 +41,15 @@ TEST(PyRandomTest, SampleOfASmallPopulationMatchesCPython) {
   EXPECT_THAT(r.Sample(30, 7), ElementsAre(5, 7, 28, 4, 24, 2, 8));
 }
 
+// python3 -c 'import random; r=random.Random(0); print(repr(r.random()),
+//   repr(r.gauss(0,1)), repr(r.gauss(0,1)), r._randbelow(1000))'
+TEST(PyRandomTest, RandomAndGaussAreCPythons) {
+  PyRandom r(0);
+  EXPECT_EQ(r.Random(), 0.8444218515250481);
+  EXPECT_EQ(r.Gauss(), 0.05219198828260849);
+  EXPECT_EQ(r.Gauss(), -1.0434089742005737);
+  EXPECT_EQ(r.RandBelow(1000), 265u);
+}
+
 }  // namespace
 }  // namespace cohort::worker::eval
