@@ -200,6 +200,10 @@ int Serve(const Flags& flags) {
                                                      int code, absl::Duration d) {
       m->ObserveRpc(method, code, d);
     };
+    server_options.on_refused_unread = [m = metrics.get()](const std::string& method,
+                                                           int code) {
+      m->ObserveRefusedUnread(method, code);
+    };
   }
   cohort::server::CohortServer server(**coordinator, server_options);
   if (absl::Status s = server.Start(); !s.ok()) return Fail(s);

@@ -34,6 +34,7 @@
 #include "common/clock.h"
 #include "server/jobgraph/plan.h"
 #include "server/store/coordinator_store.h"
+#include "server/store/token_reader.h"
 
 namespace cohort::server {
 
@@ -181,9 +182,11 @@ class Coordinator {
   // A callback to run once the lock is released.
   using Deferred = std::vector<std::function<void()>>;
 
-  Coordinator(std::unique_ptr<CoordinatorStore> store, Clock& clock,
+  Coordinator(std::unique_ptr<CoordinatorStore> store,
+              std::unique_ptr<TokenReader> tokens, Clock& clock,
               const CoordinatorOptions& options)
-      : store_(std::move(store)), clock_(clock), options_(options) {}
+      : store_(std::move(store)), tokens_(std::move(tokens)), clock_(clock),
+        options_(options) {}
 
   // Tries to hand ready steps to parked waiters, oldest first.
   void ServeWaiters(Deferred& deferred) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -209,6 +212,9 @@ class Coordinator {
 
   absl::Mutex mu_;
   std::unique_ptr<CoordinatorStore> store_ ABSL_GUARDED_BY(mu_);
+  // Token lookups on a connection of their own, outside mu_; null for an
+  // in-memory database (a second connection would see another database).
+  const std::unique_ptr<TokenReader> tokens_;
   Clock& clock_;
   const CoordinatorOptions options_;
   std::list<Waiter> waiters_ ABSL_GUARDED_BY(mu_);

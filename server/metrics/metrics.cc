@@ -10,6 +10,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/tls_inspect.h"
 #include "prometheus/collectable.h"
+#include "prometheus/counter.h"
 #include "prometheus/exposer.h"
 #include "prometheus/histogram.h"
 #include "prometheus/metric_family.h"
@@ -193,6 +194,10 @@ struct CohortMetrics::Impl {
   // (method, code) -> its histogram; owned by rpc_duration.
   std::map<std::pair<std::string, int>, prometheus::Histogram*> rpc_histograms
       ABSL_GUARDED_BY(mu);
+  prometheus::Family<prometheus::Counter>* refused_unread = nullptr;
+  // (method, code) -> its counter; owned by refused_unread.
+  std::map<std::pair<std::string, int>, prometheus::Counter*> refused_counters
+      ABSL_GUARDED_BY(mu);
   std::unique_ptr<prometheus::Exposer> exposer ABSL_GUARDED_BY(mu);
 };
 
@@ -207,6 +212,11 @@ CohortMetrics::CohortMetrics(Coordinator& coordinator, Clock& clock,
                              .Help("gRPC calls from handler start to status sent "
                                    "(lease long polls include their wait).")
                              .Register(*impl_->registry);
+  impl_->refused_unread = &prometheus::BuildCounter()
+                               .Name("cohort_rpc_refused_unread_total")
+                               .Help("gRPC calls refused from their headers (token or "
+                                     "role) before their request was read.")
+                               .Register(*impl_->registry);
 }
 
 CohortMetrics::~CohortMetrics() {
@@ -267,6 +277,31 @@ void CohortMetrics::ObserveRpc(absl::string_view method, int code,
     histogram = it->second;
   }
   histogram->Observe(absl::ToDoubleSeconds(latency));
+}
+
+void CohortMetrics::ObserveRefusedUnread(absl::string_view method, int code) {
+  // The method is the caller's :path, anything at all: a caller with no
+  // token must not grow the registry without bound.
+  constexpr size_t kMaxSeries = 64;
+  prometheus::Counter* counter = nullptr;
+  {
+    absl::MutexLock lock(&impl_->mu);
+    auto key = std::make_pair(std::string(method), code);
+    auto it = impl_->refused_counters.find(key);
+    if (it == impl_->refused_counters.end()) {
+      if (impl_->refused_counters.size() >= kMaxSeries || key.first.size() > 128) {
+        key.first = "other";
+        it = impl_->refused_counters.find(key);
+      }
+    }
+    if (it == impl_->refused_counters.end()) {
+      prometheus::Counter& added = impl_->refused_unread->Add(
+          {{"method", key.first}, {"code", CodeName(code)}});
+      it = impl_->refused_counters.emplace(std::move(key), &added).first;
+    }
+    counter = it->second;
+  }
+  counter->Increment();
 }
 
 std::string CohortMetrics::Render() const {

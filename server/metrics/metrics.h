@@ -18,6 +18,8 @@
 //   results_duplicate_total             counter  result rows seen again
 //   rpc_duration_seconds{method,code}   histogram  handler start -> status
 //                                                  (long polls included)
+//   rpc_refused_unread_total{method,code}  counter  calls refused from their
+//                                                  headers, request unread
 //
 //   CohortMetrics metrics(coordinator, RealClock());
 //   COHORT_ASSIGN_OR_RETURN(int port, metrics.Serve("127.0.0.1:9464"));
@@ -61,6 +63,10 @@ class CohortMetrics {
   // ("/cohort.v1.WorkerGateway/Lease"), its gRPC status code and how long
   // it ran.
   void ObserveRpc(absl::string_view method, int code, absl::Duration latency);
+  // Records one call refused from its headers before its request was read
+  // (ServerOptions::on_refused_unread). Methods are the caller's words: past
+  // 64 series, or longer than 128 bytes, they count as "other".
+  void ObserveRefusedUnread(absl::string_view method, int code);
 
   // Adds cohort_tls_certificate_expiry_days{role=...} for the certificate
   // at `path`, read on every scrape (a renewed file shows at once). Call

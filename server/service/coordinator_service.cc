@@ -6,6 +6,7 @@
 #include "common/status_macros.h"
 #include "google/protobuf/util/json_util.h"
 #include "server/jobgraph/plan.h"
+#include "server/service/call_auth.h"
 #include "server/service/convert.h"
 #include "server/service/limits.h"
 #include "server/service/services.h"
@@ -55,14 +56,10 @@ absl::StatusOr<Coordinator::Caller> AuthorizeCaller(Coordinator& coordinator,
                                                     std::initializer_list<const char*> roles) {
   const auto& metadata = context->client_metadata();
   auto it = metadata.find("authorization");
-  std::string token;
-  if (it != metadata.end()) {
-    std::string value(it->second.data(), it->second.size());
-    constexpr absl::string_view kBearer = "Bearer ";
-    if (value.compare(0, kBearer.size(), kBearer.data(), kBearer.size()) == 0) {
-      token = value.substr(kBearer.size());
-    }
-  }
+  const std::string token =
+      it == metadata.end()
+          ? ""
+          : BearerToken(absl::string_view(it->second.data(), it->second.size()));
   COHORT_ASSIGN_OR_RETURN(Coordinator::Caller caller, coordinator.Identify(token));
   for (const char* allowed : roles) {
     if (caller.role == allowed) return caller;

@@ -16,16 +16,26 @@
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_credentials_options.h"
 #include "grpcpp/support/server_interceptor.h"
+#include "server/service/call_auth.h"
 #include "server/service/services.h"
 #include "spdlog/spdlog.h"
 
 namespace cohort::server {
 namespace {
 
+// The listener's credentials, with `auth` checking each call's headers
+// wherever gRPC allows a processor (all but plaintext off loopback).
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
-    const ServerOptions& options) {
+    const ServerOptions& options, std::shared_ptr<grpc::AuthMetadataProcessor> auth) {
   COHORT_RETURN_IF_ERROR(CheckListenerSecurity(options));
-  if (options.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
+  if (options.tls_cert_file.empty()) {
+    if (!IsLoopbackListen(options.listen)) return grpc::InsecureServerCredentials();
+    // Local credentials are plaintext on the wire (plaintext clients connect
+    // as before) and, unlike insecure ones, run an AuthMetadataProcessor.
+    auto local = grpc::experimental::LocalServerCredentials(LOCAL_TCP);
+    local->SetAuthMetadataProcessor(std::move(auth));
+    return local;
+  }
   absl::StatusOr<std::string> cert = ReadFileToString(options.tls_cert_file);
   absl::StatusOr<std::string> key = ReadFileToString(options.tls_key_file);
   if (!cert.ok() || !key.ok()) {
@@ -56,7 +66,9 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
     tls.watch_root_certs();
     tls.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   }
-  return grpc::experimental::TlsServerCredentials(tls);
+  auto credentials = grpc::experimental::TlsServerCredentials(tls);
+  credentials->SetAuthMetadataProcessor(std::move(auth));
+  return credentials;
 }
 
 // Times every call for ServerOptions::on_rpc_done: from the interceptor's
@@ -135,8 +147,8 @@ CohortServer::CohortServer(Coordinator& coordinator, ServerOptions options)
 CohortServer::~CohortServer() { Shutdown(absl::ZeroDuration()); }
 
 absl::Status CohortServer::Start() {
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
-      Credentials(options_);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = Credentials(
+      options_, std::make_shared<HeaderAuth>(coordinator_, options_.on_refused_unread));
   if (!credentials.ok()) return credentials.status();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -174,7 +186,8 @@ absl::Status CohortServer::Start() {
                ListenerSecurity(options_), options_.max_request_bytes);
   if (options_.tls_cert_file.empty() && !IsLoopbackListen(options_.listen)) {
     spdlog::warn("{} is plaintext off loopback (--insecure-plaintext): anyone on the "
-                 "network path reads tokens and results", options_.listen);
+                 "network path reads tokens and results, and requests are parsed "
+                 "before their token is checked", options_.listen);
   }
   return absl::OkStatus();
 }

@@ -2,7 +2,8 @@
 //
 // cohortd's gRPC server: the Coordinator and WorkerGateway services, health
 // checking and reflection (which answer without a token), TLS when given a
-// certificate, and the ticker thread that drives lease expiry and long-poll
+// certificate, tokens checked from the headers before a request is read
+// (call_auth.h), and the ticker thread that drives lease expiry and long-poll
 // deadlines.
 //
 //   CohortServer server(coordinator, options);
@@ -64,6 +65,11 @@ struct ServerOptions {
   // Empty: calls are not timed.
   std::function<void(const std::string& method, int code, absl::Duration latency)>
       on_rpc_done;
+  // Called for each call refused from its headers, before its request was
+  // read (call_auth.h): an unknown, expired or revoked token, or a token of
+  // a role that may not call the method. Such calls never reach a handler,
+  // so on_rpc_done does not see them. Cheap and thread-safe; may be empty.
+  std::function<void(const std::string& method, int code)> on_refused_unread;
 };
 
 // kInvalidArgument naming what is missing when the TLS flags would serve

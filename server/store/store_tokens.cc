@@ -4,6 +4,7 @@
 #include "common/status_macros.h"
 #include "server/store/coordinator_store.h"
 #include "server/store/store_internal.h"
+#include "server/store/token_reader.h"
 
 namespace cohort::server {
 namespace {
@@ -64,9 +65,12 @@ absl::Status CoordinatorStore::AddToken(const std::string& token_sha256,
   return insert.Run();
 }
 
-absl::StatusOr<TokenRecord> CoordinatorStore::TokenOf(const std::string& token_sha256,
-                                                      absl::Time now) {
-  Statement& select = db_->Prepare(absl::StrCat(kTokenColumns, " WHERE hash = ?"));
+namespace {
+
+// The one lookup behind CoordinatorStore::TokenOf and TokenReader::TokenOf.
+absl::StatusOr<TokenRecord> LookUpToken(Database& db, const std::string& token_sha256,
+                                        absl::Time now) {
+  Statement& select = db.Prepare(absl::StrCat(kTokenColumns, " WHERE hash = ?"));
   select.Bind(1, token_sha256);
   COHORT_ASSIGN_OR_RETURN(std::vector<TokenRecord> found, ReadTokens(select));
   if (found.empty()) return absl::UnauthenticatedError("unknown bearer token");
@@ -79,6 +83,24 @@ absl::StatusOr<TokenRecord> CoordinatorStore::TokenOf(const std::string& token_s
         "; create a new one with `cohortd token create`"));
   }
   return token;
+}
+
+}  // namespace
+
+absl::StatusOr<TokenRecord> CoordinatorStore::TokenOf(const std::string& token_sha256,
+                                                      absl::Time now) {
+  return LookUpToken(*db_, token_sha256, now);
+}
+
+absl::StatusOr<std::unique_ptr<TokenReader>> TokenReader::Open(const std::string& path) {
+  COHORT_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::Open(path, {}));
+  return std::unique_ptr<TokenReader>(new TokenReader(std::move(db)));
+}
+
+absl::StatusOr<TokenRecord> TokenReader::TokenOf(const std::string& token_sha256,
+                                                 absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  return LookUpToken(*db_, token_sha256, now);
 }
 
 absl::StatusOr<std::vector<TokenRecord>> CoordinatorStore::ListTokens() {

@@ -3,6 +3,7 @@
 #include "common/testing/temp_dir.h"
 #include "gtest/gtest.h"
 #include "server/store/coordinator_store.h"
+#include "server/store/token_reader.h"
 
 namespace cohort::server {
 namespace {
@@ -79,6 +80,25 @@ TEST_F(StoreTokensTest, RevokesByIdPrefixOrByName) {
   ASSERT_OK_AND_ASSIGN(std::vector<TokenRecord> left, store_->ListTokens());
   EXPECT_TRUE(left.empty());
   EXPECT_THAT(store_->RevokeTokens("", "w"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("'w'")));
+}
+
+// The reader's own connection sees what the store commits, at once: a new
+// token, its expiry, and its revocation (as `cohortd token revoke` from
+// another process commits it) while the reader's statements stay cached.
+TEST_F(StoreTokensTest, ATokenReaderSeesTokensAddedExpiredAndRevoked) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<TokenReader> reader,
+                       TokenReader::Open(dir_.Join("cohort.db")));
+  EXPECT_THAT(reader->TokenOf(Hash('e'), kNow),
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("unknown")));
+  ASSERT_OK(store_->AddToken(Hash('e'), "client", "eve", kNow, kNow + absl::Hours(1)));
+  ASSERT_OK_AND_ASSIGN(TokenRecord found, reader->TokenOf(Hash('e'), kNow));
+  EXPECT_EQ(found.role, "client");
+  EXPECT_EQ(found.name, "eve");
+  EXPECT_THAT(reader->TokenOf(Hash('e'), kNow + absl::Hours(1)),
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("expired at")));
+  ASSERT_OK(store_->RevokeTokens(Hash('e').substr(0, 12), "").status());
+  EXPECT_THAT(reader->TokenOf(Hash('e'), kNow),
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("unknown")));
 }
 
 }  // namespace

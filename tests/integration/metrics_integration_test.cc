@@ -245,7 +245,8 @@ TEST(MetricsIntegrationTest, ServesCoordinatorStateAndRpcLatency) {
   EXPECT_EQ(Value(after, "cohort_rpc_duration_seconds_count",
                   {{"method", "/cohort.v1.Coordinator/SubmitCampaign"}, {"code", "OK"}}),
             1);
-  EXPECT_EQ(Value(after, "cohort_rpc_duration_seconds_count",
+  // Refused from its headers: counted, never timed by a handler.
+  EXPECT_EQ(Value(after, "cohort_rpc_refused_unread_total",
                   {{"method", "/cohort.v1.Coordinator/ListWorkers"},
                    {"code", "UNAUTHENTICATED"}}),
             1);
@@ -314,6 +315,55 @@ TEST(MetricsIntegrationTest, HalfSentRequestsDoNotBlockScrapes) {
     EXPECT_NE(scrape->find("cohort_steps"), std::string::npos);
   }
   for (int fd : stalled) ::close(fd);
+}
+
+// A call whose token is unknown, or of a role that may not call the method,
+// is refused from its headers: its request (here 24 MiB) is never read or
+// parsed and no handler runs. Before, the handler refused it after gRPC had
+// parsed the whole request (an rpc_duration sample with the refusal's code).
+TEST(MetricsIntegrationTest, CallsWithoutAValidTokenAreRefusedBeforeTheirRequestIsRead) {
+  TempDir dir;
+  int metrics_port = 0;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<CohortdProcess> cohortd,
+                       StartWithMetrics(dir.path(), &metrics_port));
+  ASSERT_OK_AND_ASSIGN(std::string client_token, cohortd->CreateToken("client"));
+  ASSERT_OK_AND_ASSIGN(std::string worker_token, cohortd->CreateToken("worker"));
+  auto client = v1::Coordinator::NewStub(cohortd->Channel());
+  v1::SubmitCampaignRequest big = TwoStepRequest();
+  big.mutable_spec()->set_spec_json(std::string(24 << 20, ' '));
+  v1::SubmitCampaignResponse response;
+  grpc::Status unknown =
+      client->SubmitCampaign(CohortdProcess::Context("not-a-token").get(), big, &response);
+  EXPECT_EQ(unknown.error_code(), grpc::StatusCode::UNAUTHENTICATED) << unknown.error_message();
+  grpc::Status role =
+      client->SubmitCampaign(CohortdProcess::Context(worker_token).get(), big, &response);
+  EXPECT_EQ(role.error_code(), grpc::StatusCode::PERMISSION_DENIED) << role.error_message();
+  // A valid token passes the same door, and health needs none.
+  grpc::Status ok = client->SubmitCampaign(CohortdProcess::Context(client_token).get(),
+                                           TwoStepRequest(), &response);
+  EXPECT_TRUE(ok.ok()) << ok.error_message();
+  EXPECT_TRUE(cohortd->HealthServing());
+
+  std::optional<std::string> text = HttpGet(metrics_port, "/metrics");
+  ASSERT_TRUE(text.has_value());
+  std::vector<Sample> samples = ParseMetrics(*text);
+  const std::string submit = "/cohort.v1.Coordinator/SubmitCampaign";
+  EXPECT_EQ(Value(samples, "cohort_rpc_refused_unread_total",
+                  {{"method", submit}, {"code", "UNAUTHENTICATED"}}),
+            1);
+  EXPECT_EQ(Value(samples, "cohort_rpc_refused_unread_total",
+                  {{"method", submit}, {"code", "PERMISSION_DENIED"}}),
+            1);
+  // No handler saw them: the only SubmitCampaign it timed is the good one.
+  EXPECT_EQ(Value(samples, "cohort_rpc_duration_seconds_count",
+                  {{"method", submit}, {"code", "UNAUTHENTICATED"}}),
+            std::nullopt);
+  EXPECT_EQ(Value(samples, "cohort_rpc_duration_seconds_count",
+                  {{"method", submit}, {"code", "PERMISSION_DENIED"}}),
+            std::nullopt);
+  EXPECT_EQ(Value(samples, "cohort_rpc_duration_seconds_count",
+                  {{"method", submit}, {"code", "OK"}}),
+            1);
 }
 
 TEST(MetricsIntegrationTest, RefusesABadAddress) {
