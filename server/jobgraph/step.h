@@ -4,15 +4,8 @@
 // kinds and states mirror cohort.v1.StepKind / StepState numerically, so the
 // service converts with a static_cast.
 //
-// State machine (every transition is one SQLite transaction):
-//
-//   WAITING --inputs done--> READY --lease--> LEASED --complete--> SUCCEEDED
-//      |                       ^                |  \--fail, attempts left--> READY (after backoff)
-//      |                       |                |   \-fail, none left / not retryable--> FAILED
-//      |                       +--lease expired-+
-//      +--an input FAILED/BLOCKED--> BLOCKED      (resume/retry puts it back)
-//      +--a gate upstream did not hold--> SKIPPED
-//   any unfinished state --campaign cancelled--> CANCELLED
+// The states and what moves a step between them: lifecycle.h (one table,
+// applied by the store in the transaction that persists each move).
 #ifndef COHORT_SERVER_JOBGRAPH_STEP_H_
 #define COHORT_SERVER_JOBGRAPH_STEP_H_
 

@@ -104,6 +104,18 @@ absl::StatusOr<std::vector<std::string>> CoordinatorStore::CampaignsOfStep(
   return ids;
 }
 
+absl::StatusOr<StepState> CoordinatorStore::Apply(const std::string& key, StepState from,
+                                                  StepEvent event, absl::Time now,
+                                                  const std::string& message,
+                                                  const RetryFacts& facts) {
+  absl::StatusOr<StepState> to = Next(from, event, facts);
+  if (!to.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat("step ", key, ": ", to.status().message()));
+  }
+  COHORT_RETURN_IF_ERROR(SetState(key, from, *to, now, message));
+  return *to;
+}
+
 absl::Status CoordinatorStore::SetState(const std::string& key, StepState from,
                                         StepState to, absl::Time now,
                                         const std::string& message) {
@@ -158,10 +170,9 @@ absl::Status CoordinatorStore::FinishCampaignsIfDone(const std::string& step_key
     Statement& bad = db_->Prepare(
         "SELECT count(*) FROM campaign_steps cs JOIN steps s ON s.id = "
         "cs.step_id WHERE cs.campaign_id = ? AND +s.state IN (?, ?, ?)");
-    bad.Bind(1, id)
-        .Bind(2, static_cast<int>(StepState::kFailed))
-        .Bind(3, static_cast<int>(StepState::kBlocked))
-        .Bind(4, static_cast<int>(StepState::kCancelled));
+    static_assert(std::size(kFailedLikeStates) == 3, "one ? per failed-like state");
+    bad.Bind(1, id);
+    for (int i = 0; i < 3; ++i) bad.Bind(2 + i, static_cast<int>(kFailedLikeStates[i]));
     int64_t failures = bad.Step() ? bad.ColumnInt64(0) : 0;
     while (bad.Step()) {
     }
@@ -246,24 +257,14 @@ absl::Status CoordinatorStore::PromoteIfInputsDone(const std::string& key,
       "WHERE e.child_id = "
       "(SELECT id FROM steps WHERE id = cohort_step_id(?1) AND key = ?1)");
   parents.Bind(1, key);
-  bool all_done = true, any_failed = false;
-  while (parents.Step()) {
-    auto state = static_cast<StepState>(parents.ColumnInt64(0));
-    if (state != StepState::kSucceeded) all_done = false;
-    if (state == StepState::kFailed || state == StepState::kBlocked ||
-        state == StepState::kCancelled) {
-      any_failed = true;
-    }
-  }
+  std::vector<StepState> states;
+  while (parents.Step()) states.push_back(static_cast<StepState>(parents.ColumnInt64(0)));
   COHORT_RETURN_IF_ERROR(parents.status());
-  if (any_failed) {
-    return SetState(key, StepState::kWaiting, StepState::kBlocked, now,
-                    "an input step failed");
-  }
-  if (all_done) {
-    return SetState(key, StepState::kWaiting, StepState::kReady, now, "");
-  }
-  return absl::OkStatus();
+  std::optional<StepEvent> event = EventFromParents(states);
+  if (!event.has_value()) return absl::OkStatus();
+  return Apply(key, StepState::kWaiting, *event, now,
+               *event == StepEvent::kInputFailed ? "an input step failed" : "")
+      .status();
 }
 
 absl::StatusOr<std::vector<std::pair<std::string, StepState>>>
@@ -296,10 +297,9 @@ absl::Status CoordinatorStore::BlockDescendants(const std::string& key,
     COHORT_ASSIGN_OR_RETURN(auto children, ChildrenOf(parent));
     for (const auto& [child, state] : children) {
       if (state != StepState::kWaiting) continue;
-      COHORT_RETURN_IF_ERROR(SetState(child, StepState::kWaiting,
-                                      StepState::kBlocked, now,
-                                      absl::StrCat("input step ", parent,
-                                                   " did not succeed")));
+      COHORT_RETURN_IF_ERROR(Apply(child, StepState::kWaiting, StepEvent::kInputFailed, now,
+                                   absl::StrCat("input step ", parent, " did not succeed"))
+                                 .status());
       frontier.push_back(child);
     }
   }
@@ -325,8 +325,9 @@ absl::Status CoordinatorStore::SkipDescendants(const std::string& key,
               "WHERE id = cohort_step_id(?2) AND key = ?2");
       note.Bind(1, reason).Bind(2, child);
       COHORT_RETURN_IF_ERROR(note.Run());
-      COHORT_RETURN_IF_ERROR(SetState(child, step->state, StepState::kSkipped, now,
-                                      absl::StrCat("skipped: ", reason)));
+      COHORT_RETURN_IF_ERROR(Apply(child, step->state, StepEvent::kGateFailed, now,
+                                   absl::StrCat("skipped: ", reason))
+                                 .status());
       frontier.push_back(child);
     }
   }

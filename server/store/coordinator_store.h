@@ -32,6 +32,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "server/jobgraph/lifecycle.h"
 #include "server/jobgraph/matching.h"
 #include "server/jobgraph/step.h"
 #include "server/store/step_index.h"
@@ -359,6 +360,16 @@ class CoordinatorStore {
   // Inserts an artifact (once by digest) and its locations; true if new.
   absl::StatusOr<bool> RecordArtifact(const OutputArtifact& artifact,
                                       const std::string& produced_by, absl::Time now);
+  // Moves step `key` from `from` by `event` as lifecycle.h's table says
+  // and persists the move (SetState); returns the new state.
+  // kFailedPrecondition for a move the table does not have, kAborted when
+  // the step is no longer in `from`.
+  absl::StatusOr<StepState> Apply(const std::string& key, StepState from, StepEvent event,
+                                  absl::Time now, const std::string& message,
+                                  const RetryFacts& facts = {});
+  // Persists a move Apply decided: the state, finish time, progress, the
+  // campaigns' unfinished counters, a watch event per campaign, and the
+  // campaigns that finished with it.
   absl::Status SetState(const std::string& key, StepState from, StepState to,
                         absl::Time now, const std::string& message);
   absl::Status AppendEvent(EventType type, const std::string& campaign_id,

@@ -18,27 +18,21 @@
 namespace cohort::server {
 namespace {
 
-bool IsRearmable(StepState state) {
-  return state == StepState::kFailed || state == StepState::kBlocked ||
-         state == StepState::kCancelled || state == StepState::kSkipped;
-}
-
 // A waiting step's state from its parents', as PromoteIfInputsDone decides
-// it: BLOCKED when one failed, READY when all succeeded, else WAITING.
+// it (EventFromParents): BLOCKED when one failed, READY when all succeeded,
+// else WAITING.
 StepState StateFromParents(
     const PlannedStep& step,
     const absl::flat_hash_map<std::string, StepState>& states) {
-  bool all_done = true;
+  std::vector<StepState> parents;
+  parents.reserve(step.parent_keys.size());
   for (const std::string& parent : step.parent_keys) {
     auto found = states.find(parent);
-    StepState state = found == states.end() ? StepState::kWaiting : found->second;
-    if (state == StepState::kFailed || state == StepState::kBlocked ||
-        state == StepState::kCancelled) {
-      return StepState::kBlocked;
-    }
-    if (state != StepState::kSucceeded) all_done = false;
+    parents.push_back(found == states.end() ? StepState::kWaiting : found->second);
   }
-  return all_done ? StepState::kReady : StepState::kWaiting;
+  std::optional<StepEvent> event = EventFromParents(parents);
+  if (!event.has_value()) return StepState::kWaiting;
+  return *Next(StepState::kWaiting, *event);
 }
 
 // steps.inputs_json: [{"name", "digest"} | {"name", "output", "step": id}].
@@ -233,7 +227,9 @@ absl::Status CoordinatorStore::RearmStep(const std::string& key, absl::Time now,
       "gate_reason = NULL WHERE id = cohort_step_id(?1) AND key = ?1");
   reset.Bind(1, key);
   COHORT_RETURN_IF_ERROR(reset.Run());
-  return SetState(key, step->state, StepState::kWaiting, now, "re-armed");
+  const StepEvent event =
+      step->state == StepState::kSucceeded ? StepEvent::kRerun : StepEvent::kRearmed;
+  return Apply(key, step->state, event, now, "re-armed").status();
 }
 
 absl::Status CoordinatorStore::SubmitChunk(absl::Span<const PlannedStep> chunk,
@@ -388,10 +384,12 @@ absl::StatusOr<SubmitOutcome> CoordinatorStore::SubmitInTransaction(
                                      outcome.campaign_id, "",
                                      StepState::kUnspecified, "", name, now));
   for (const PlacedStep& placed : progress.promoted) {
-    COHORT_RETURN_IF_ERROR(SetState(placed.step->key, StepState::kWaiting,
-                                    placed.state, now,
-                                    placed.state == StepState::kBlocked
-                                        ? "an input step failed" : ""));
+    const bool blocked = placed.state == StepState::kBlocked;
+    COHORT_RETURN_IF_ERROR(
+        Apply(placed.step->key, StepState::kWaiting,
+              blocked ? StepEvent::kInputFailed : StepEvent::kInputsDone, now,
+              blocked ? "an input step failed" : "")
+            .status());
   }
   outcome.steps_total = static_cast<uint32_t>(outcome.step_states.size());
   outcome.steps_to_run = outcome.steps_total - outcome.steps_cached;
@@ -550,7 +548,7 @@ absl::Status CoordinatorStore::CancelCampaign(const std::string& id,
   COHORT_ASSIGN_OR_RETURN(auto steps, KeysAndStates(select));
   for (const auto& [key, state] : steps) {
     COHORT_RETURN_IF_ERROR(
-        SetState(key, state, StepState::kCancelled, now, "campaign cancelled"));
+        Apply(key, state, StepEvent::kCancelled, now, "campaign cancelled").status());
   }
   COHORT_RETURN_IF_ERROR(AppendEvent(EventType::kCampaignFinished, id, "",
                                      StepState::kUnspecified, "", "cancelled",

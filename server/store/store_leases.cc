@@ -13,20 +13,6 @@ namespace {
 // cannot run without scanning a huge ready queue.
 constexpr int kLeaseScan = 256;
 
-bool IsRetryable(int code) {
-  switch (static_cast<absl::StatusCode>(code)) {
-    case absl::StatusCode::kUnavailable:
-    case absl::StatusCode::kAborted:
-    case absl::StatusCode::kDeadlineExceeded:
-    case absl::StatusCode::kResourceExhausted:
-    case absl::StatusCode::kInternal:
-    case absl::StatusCode::kUnknown:
-      return true;
-    default:
-      return false;
-  }
-}
-
 }  // namespace
 
 absl::StatusOr<std::vector<LeaseGrant>> CoordinatorStore::RegisterWorker(
@@ -259,9 +245,9 @@ absl::StatusOr<std::optional<LeaseGrant>> CoordinatorStore::LeaseNextInTransacti
       .Bind(4, Micros(now))
       .Bind(5, chosen->key);
   COHORT_RETURN_IF_ERROR(lease.Run());
-  COHORT_RETURN_IF_ERROR(SetState(chosen->key, StepState::kReady,
-                                  StepState::kLeased, now,
-                                  absl::StrCat("leased to ", worker.worker_id)));
+  COHORT_RETURN_IF_ERROR(Apply(chosen->key, StepState::kReady, StepEvent::kLeased, now,
+                               absl::StrCat("leased to ", worker.worker_id))
+                             .status());
   COHORT_ASSIGN_OR_RETURN(std::optional<StepRecord> leased, ReadStep(chosen->key));
   COHORT_ASSIGN_OR_RETURN(LeaseGrant grant, MakeGrant(std::move(*leased)));
   return std::optional<LeaseGrant>(std::move(grant));
@@ -278,10 +264,11 @@ absl::StatusOr<bool> CoordinatorStore::ReclaimLapsedLease(const StepRecord& step
       "UPDATE steps SET lease_expiry_us = ? WHERE id = cohort_step_id(?2) AND key = ?2");
   take.Bind(1, Micros(expiry)).Bind(2, step.key);
   COHORT_RETURN_IF_ERROR(take.Run());
-  COHORT_RETURN_IF_ERROR(SetState(
-      step.key, StepState::kReady, StepState::kLeased, now,
-      absl::StrCat("lease ", step.lease_id, " of worker ", step.worker_id,
-                   " came back before anyone else took the step")));
+  COHORT_RETURN_IF_ERROR(Apply(step.key, StepState::kReady, StepEvent::kLeased, now,
+                               absl::StrCat("lease ", step.lease_id, " of worker ",
+                                            step.worker_id,
+                                            " came back before anyone else took the step"))
+                             .status());
   return true;
 }
 
@@ -471,9 +458,9 @@ absl::Status CoordinatorStore::Complete(const LeaseRef& lease,
     note.Bind(1, gate_failed_reason).Bind(2, step.key);
     COHORT_RETURN_IF_ERROR(note.Run());
   }
-  COHORT_RETURN_IF_ERROR(SetState(
-      step.key, StepState::kLeased, StepState::kSucceeded, now,
-      gate_failed_reason.empty() ? "succeeded" : "gate did not hold"));
+  COHORT_RETURN_IF_ERROR(Apply(step.key, StepState::kLeased, StepEvent::kCompleted, now,
+                               gate_failed_reason.empty() ? "succeeded" : "gate did not hold")
+                             .status());
   if (gate_failed_reason.empty()) {
     COHORT_RETURN_IF_ERROR(PromoteChildren(step.key, now));
   } else {
@@ -498,7 +485,9 @@ absl::StatusOr<bool> CoordinatorStore::Fail(const LeaseRef& lease, int code,
       return true;
     }
   }
-  bool retry = IsRetryable(code) && step.attempts < step.max_attempts;
+  const RetryFacts facts{code, step.attempts, step.max_attempts};
+  COHORT_ASSIGN_OR_RETURN(StepState to, Next(StepState::kLeased, StepEvent::kFailed, facts));
+  const bool retry = to == StepState::kReady;
   Statement& record = db_->Prepare(
       "UPDATE steps SET last_error = ?, last_error_code = ?, not_before_us = ? "
       "WHERE id = cohort_step_id(?4) AND key = ?4");
@@ -507,15 +496,10 @@ absl::StatusOr<bool> CoordinatorStore::Fail(const LeaseRef& lease, int code,
       .Bind(3, Micros(now + RetryBackoff(step.attempts)))
       .Bind(4, step.key);
   COHORT_RETURN_IF_ERROR(record.Run());
-  if (retry) {
-    COHORT_RETURN_IF_ERROR(SetState(step.key, StepState::kLeased,
-                                    StepState::kReady, now,
-                                    absl::StrCat("retrying: ", message)));
-  } else {
-    COHORT_RETURN_IF_ERROR(SetState(step.key, StepState::kLeased,
-                                    StepState::kFailed, now, message));
-    COHORT_RETURN_IF_ERROR(BlockDescendants(step.key, now));
-  }
+  COHORT_RETURN_IF_ERROR(Apply(step.key, StepState::kLeased, StepEvent::kFailed, now,
+                               retry ? absl::StrCat("retrying: ", message) : message, facts)
+                             .status());
+  if (!retry) COHORT_RETURN_IF_ERROR(BlockDescendants(step.key, now));
   COHORT_RETURN_IF_ERROR(tx.Commit());
   return retry;
 }
@@ -530,10 +514,11 @@ absl::Status CoordinatorStore::ReturnUndelivered(const LeaseRef& lease,
       "WHERE id = cohort_step_id(?1) AND key = ?1");
   back.Bind(1, step.key);
   COHORT_RETURN_IF_ERROR(back.Run());
-  COHORT_RETURN_IF_ERROR(SetState(step.key, StepState::kLeased, StepState::kReady, now,
-                                  absl::StrCat("lease ", lease.lease_id,
-                                               " not delivered: the poll of worker ",
-                                               step.worker_id, " was gone")));
+  COHORT_RETURN_IF_ERROR(Apply(step.key, StepState::kLeased, StepEvent::kUndelivered, now,
+                               absl::StrCat("lease ", lease.lease_id,
+                                            " not delivered: the poll of worker ",
+                                            step.worker_id, " was gone"))
+                             .status());
   return tx.Commit();
 }
 
@@ -557,9 +542,9 @@ absl::StatusOr<bool> CoordinatorStore::HandBack(const StepRecord& step,
       .Bind(3, Micros(now + InputWaitBackoff(static_cast<int>(count) + 1)))
       .Bind(4, step.key);
   COHORT_RETURN_IF_ERROR(back.Run());
-  COHORT_RETURN_IF_ERROR(SetState(step.key, StepState::kLeased, StepState::kReady, now,
-                                  absl::StrCat("input unavailable, offered again: ",
-                                               message)));
+  COHORT_RETURN_IF_ERROR(Apply(step.key, StepState::kLeased, StepEvent::kInputUnavailable,
+                               now, absl::StrCat("input unavailable, offered again: ", message))
+                             .status());
   return true;
 }
 
@@ -585,15 +570,14 @@ absl::StatusOr<std::vector<std::string>> CoordinatorStore::ExpireLeases(
     // within 35 s of the kill.
     note.Bind(1, why).Bind(2, Micros(now)).Bind(3, step.key);
     COHORT_RETURN_IF_ERROR(note.Run());
-    if (step.attempts >= step.max_attempts) {
-      COHORT_RETURN_IF_ERROR(SetState(step.key, StepState::kLeased,
-                                      StepState::kFailed, now,
-                                      absl::StrCat(why, "; out of attempts")));
-      COHORT_RETURN_IF_ERROR(BlockDescendants(step.key, now));
-    } else {
-      COHORT_RETURN_IF_ERROR(
-          SetState(step.key, StepState::kLeased, StepState::kReady, now, why));
-    }
+    const RetryFacts facts{0, step.attempts, step.max_attempts};
+    COHORT_ASSIGN_OR_RETURN(StepState to,
+                            Next(StepState::kLeased, StepEvent::kLeaseExpired, facts));
+    const bool failed = to == StepState::kFailed;
+    COHORT_RETURN_IF_ERROR(Apply(step.key, StepState::kLeased, StepEvent::kLeaseExpired, now,
+                                 failed ? absl::StrCat(why, "; out of attempts") : why, facts)
+                               .status());
+    if (failed) COHORT_RETURN_IF_ERROR(BlockDescendants(step.key, now));
     keys.push_back(step.key);
   }
   COHORT_RETURN_IF_ERROR(tx.Commit());
