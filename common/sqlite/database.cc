@@ -7,6 +7,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/status_macros.h"
 
@@ -211,6 +212,26 @@ class WalCheckpointer {
   std::thread thread_;  // last: starts after the members it reads
 };
 
+namespace {
+
+// PRAGMA journal_mode=WAL. On a fresh file that another process is switching
+// at the same moment, SQLite answers "database is locked" at once, without
+// its busy handler (that would risk a deadlock), so the switch is retried
+// here for as long as a busy statement would wait.
+absl::Status SwitchToWal(Database& db, int busy_timeout_ms) {
+  const absl::Time give_up = absl::Now() + absl::Milliseconds(busy_timeout_ms);
+  for (;;) {
+    absl::Status status = db.Execute("PRAGMA journal_mode=WAL");
+    if (status.ok() || status.code() != absl::StatusCode::kUnavailable ||
+        absl::Now() >= give_up) {
+      return status;
+    }
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Database>> Database::Open(
     const std::string& path, const DatabaseOptions& options) {
   sqlite3* raw = nullptr;
@@ -225,7 +246,7 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
   std::unique_ptr<Database> db(new Database(raw, path, options.durability));
   sqlite3_busy_timeout(raw, options.busy_timeout_ms);
   sqlite3_extended_result_codes(raw, 1);
-  COHORT_RETURN_IF_ERROR(db->Execute("PRAGMA journal_mode=WAL"));
+  COHORT_RETURN_IF_ERROR(SwitchToWal(*db, options.busy_timeout_ms));
   COHORT_RETURN_IF_ERROR(db->Execute(
       options.durability == Durability::kFull ? "PRAGMA synchronous=FULL"
                                               : "PRAGMA synchronous=NORMAL"));

@@ -244,7 +244,7 @@ absl::StatusOr<bool> Coordinator::Fail(const LeaseRef& lease, int code,
                                        bool input_unavailable) {
   return Change([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return store_->Fail(lease, code, message, clock_.Now(), log_tail,
-                        input_unavailable);
+                        input_unavailable, options_.lease_duration);
   });
 }
 

@@ -44,6 +44,7 @@ constexpr Transition kTransitions[] = {
     {S::kLeased, E::kLeaseExpired, Guard::kAlways, S::kFailed},
     {S::kLeased, E::kUndelivered, Guard::kAlways, S::kReady},
     {S::kLeased, E::kInputUnavailable, Guard::kAlways, S::kReady},
+    {S::kLeased, E::kInputLost, Guard::kAlways, S::kWaiting},
     {S::kLeased, E::kCancelled, Guard::kAlways, S::kCancelled},
     {S::kSucceeded, E::kRerun, Guard::kAlways, S::kWaiting},
     {S::kFailed, E::kRearmed, Guard::kAlways, S::kWaiting},
@@ -104,6 +105,7 @@ absl::string_view StepEventName(StepEvent event) {
     case E::kLeaseExpired: return "lease expired";
     case E::kUndelivered: return "undelivered";
     case E::kInputUnavailable: return "input unavailable";
+    case E::kInputLost: return "input lost";
     case E::kCancelled: return "cancelled";
     case E::kRearmed: return "re-armed";
     case E::kRerun: return "rerun";

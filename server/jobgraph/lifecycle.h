@@ -27,6 +27,7 @@
 //   LEASED    --lease expired [otherwise]-->            FAILED
 //   LEASED    --undelivered-->                          READY
 //   LEASED    --input unavailable-->                    READY
+//   LEASED    --input lost-->                           WAITING
 //   LEASED    --cancelled-->                            CANCELLED
 //   SUCCEEDED --rerun-->                                WAITING
 //   FAILED    --re-armed-->                             WAITING
@@ -60,6 +61,7 @@ enum class StepEvent : int {
   kLeaseExpired,      // its holder stopped heartbeating (RetryFacts decide)
   kUndelivered,       // the lease never reached the worker (no attempt spent)
   kInputUnavailable,  // an input could not be fetched yet (offered again)
+  kInputLost,         // an input's every copy is gone: its producer runs again
   kCancelled,         // its campaign was cancelled
   kRearmed,           // resume, retry or resubmit of a step that did not succeed
   kRerun,             // a resubmit with --rerun of a step that succeeded

@@ -32,7 +32,8 @@ constexpr S kStates[] = {S::kWaiting,   S::kReady,   S::kLeased,  S::kSucceeded,
 constexpr E kEvents[] = {E::kInputsDone,   E::kInputFailed, E::kGateFailed,
                          E::kLeased,       E::kCompleted,   E::kFailed,
                          E::kLeaseExpired, E::kUndelivered, E::kInputUnavailable,
-                         E::kCancelled,    E::kRearmed,     E::kRerun};
+                         E::kInputLost,    E::kCancelled,   E::kRearmed,
+                         E::kRerun};
 
 // Facts under which a failure is retried and an expiry re-offered.
 constexpr RetryFacts kRetry{14 /* UNAVAILABLE */, 1, 3};
@@ -53,6 +54,7 @@ const std::map<std::pair<S, E>, S>& Allowed() {
       {{S::kLeased, E::kLeaseExpired}, S::kReady},
       {{S::kLeased, E::kUndelivered}, S::kReady},
       {{S::kLeased, E::kInputUnavailable}, S::kReady},
+      {{S::kLeased, E::kInputLost}, S::kWaiting},
       {{S::kLeased, E::kCancelled}, S::kCancelled},
       {{S::kSucceeded, E::kRerun}, S::kWaiting},
       {{S::kFailed, E::kRearmed}, S::kWaiting},

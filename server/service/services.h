@@ -181,6 +181,9 @@ class WorkerGatewayService final : public v1::WorkerGateway::CallbackService {
   v1::WorkerInfo InfoOf(const std::string& worker_id) ABSL_LOCKS_EXCLUDED(mu_);
   // Sets the ArtifactService endpoint of every worker-held input.
   void FillEndpoints(v1::Lease* lease) ABSL_LOCKS_EXCLUDED(mu_);
+  // Steps waiting, ready or leased now (LeaseResponse.unfinished_steps); 1
+  // when the count cannot be read, so no worker takes itself for idle.
+  uint64_t UnfinishedSteps();
 
   Coordinator& coordinator_;
   const std::string transfer_secret_;

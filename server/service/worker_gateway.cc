@@ -102,6 +102,17 @@ grpc::ServerUnaryReactor* WorkerGatewayService::Register(
   return Finish(context, absl::OkStatus());
 }
 
+uint64_t WorkerGatewayService::UnfinishedSteps() {
+  absl::StatusOr<std::map<StepState, int64_t>> counts = coordinator_.StepCounts();
+  if (!counts.ok()) return 1;  // unknown: not idle
+  uint64_t unfinished = 0;
+  for (StepState state : {StepState::kWaiting, StepState::kReady, StepState::kLeased}) {
+    auto found = counts->find(state);
+    if (found != counts->end() && found->second > 0) unfinished += found->second;
+  }
+  return unfinished;
+}
+
 grpc::ServerUnaryReactor* WorkerGatewayService::Lease(
     grpc::CallbackServerContext* context, const v1::LeaseRequest* request,
     v1::LeaseResponse* response) {
@@ -139,6 +150,8 @@ grpc::ServerUnaryReactor* WorkerGatewayService::Lease(
           v1::Lease* lease = response->add_leases();
           LeaseToProto(**grant, lease);
           FillEndpoints(lease);
+        } else {
+          response->set_unfinished_steps(UnfinishedSteps());
         }
         reactor->Finish(grpc::Status::OK);
       });

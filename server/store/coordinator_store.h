@@ -301,10 +301,16 @@ class CoordinatorStore {
   // be fetched; the attempt is given back and the step offered again after
   // InputWaitBackoff, up to kMaxInputWaits times, then it counts as a
   // retryable failure like any other.
+  // With `input_unavailable`, an input whose every copy is on a worker
+  // silent for `live_window` (gone: a cancelled Slurm task, a dead node) is
+  // lost: the step goes back to WAITING and the steps that produced its lost
+  // inputs run again (lineage), instead of the step waiting out its input
+  // waits and failing.
   absl::StatusOr<bool> Fail(const LeaseRef& lease, int code,
                             const std::string& message, absl::Time now,
                             const std::string& log_tail = "",
-                            bool input_unavailable = false);
+                            bool input_unavailable = false,
+                            absl::Duration live_window = absl::Seconds(30));
   // A lease its worker never received: READY again, attempt not counted.
   absl::Status ReturnUndelivered(const LeaseRef& lease, absl::Time now);
   // Returns the keys of steps whose leases had expired (now READY again, or
@@ -389,6 +395,16 @@ class CoordinatorStore {
   absl::Status FinishCampaignsIfDone(const std::string& step_key, absl::Time now);
   absl::Status RearmStep(const std::string& key, absl::Time now,
                          bool include_succeeded = false);
+  // The steps that produced `step`'s inputs whose every location is a
+  // worker with no heartbeat within `live_window`; those dead locations are
+  // dropped. Inputs registered by a client (no producer) are never lost.
+  absl::StatusOr<std::vector<std::string>> ProducersOfLostInputs(const StepRecord& step,
+                                                                 absl::Time now,
+                                                                 absl::Duration live_window);
+  // `step` (LEASED) back to WAITING and the `producers` run again.
+  absl::Status RecomputeLostInputs(const StepRecord& step,
+                                   const std::vector<std::string>& producers,
+                                   absl::Time now);
   // The step whose lease id is `lease_id`, whatever its state and epoch.
   absl::StatusOr<std::optional<StepRecord>> StepOfLease(const std::string& lease_id);
   // The step holding `lease` at its epoch. A lease that lapsed while its

@@ -507,6 +507,9 @@ TEST_F(StoreTest, ProgressBecomesAWatchEventAtMostEveryTenSeconds) {
 TEST_F(StoreTest, UnavailableInputGivesTheAttemptBackWithBackoff) {
   auto steps = Chain();
   ASSERT_OK(store_->SubmitCampaign("a", "{}", 0, "", steps, now_).status());
+  // w1 holds the drop map and stays alive (it heartbeats), only unreachable.
+  ASSERT_OK(store_->RegisterWorker("w1", "{}", now_, "").status());
+  const absl::Duration alive = absl::InfiniteDuration();
   LeaseAndComplete("w1", "drop_map", 'd');
   for (int wait = 1; wait <= kMaxInputWaits; ++wait) {
     ASSERT_OK_AND_ASSIGN(auto lease, store_->LeaseNext(Worker("w2"), now_, kLease));
@@ -516,7 +519,7 @@ TEST_F(StoreTest, UnavailableInputGivesTheAttemptBackWithBackoff) {
     ASSERT_OK_AND_ASSIGN(bool retry,
                          store_->Fail({lease->lease_id, lease->epoch, ""}, 14,
                                       "drop_map: w1 unreachable", now_, "",
-                                      /*input_unavailable=*/true));
+                                      /*input_unavailable=*/true, alive));
     EXPECT_TRUE(retry);
     EXPECT_EQ(State(steps[1].key), StepState::kReady);
     EXPECT_EQ(store_->GetStep(steps[1].key)->attempts, 0u);
@@ -528,9 +531,41 @@ TEST_F(StoreTest, UnavailableInputGivesTheAttemptBackWithBackoff) {
   ASSERT_OK_AND_ASSIGN(auto lease, store_->LeaseNext(Worker("w2"), now_, kLease));
   ASSERT_TRUE(lease.has_value());
   ASSERT_OK(store_->Fail({lease->lease_id, lease->epoch, ""}, 14, "still unreachable",
-                         now_, "", true)
+                         now_, "", true, alive)
                 .status());
   EXPECT_EQ(store_->GetStep(steps[1].key)->attempts, 1u);
+}
+
+// The only holder of an input has gone (a cancelled Slurm task: no heartbeat
+// for the live window): the consumer waits again and the producer runs
+// again, on a live worker, instead of the consumer failing after its input
+// waits. Its dead location is dropped.
+TEST_F(StoreTest, AnInputLostWithItsWorkerRunsItsProducerAgain) {
+  auto steps = Chain();
+  ASSERT_OK(store_->SubmitCampaign("a", "{}", 0, "", steps, now_).status());
+  ASSERT_OK(store_->RegisterWorker("w1", "{}", now_, "").status());
+  LeaseAndComplete("w1", "drop_map", 'd');
+  now_ += absl::Minutes(2);  // w1 silent since
+  ASSERT_OK(store_->RegisterWorker("w2", "{}", now_, "").status());
+  ASSERT_OK_AND_ASSIGN(auto lease, store_->LeaseNext(Worker("w2"), now_, kLease));
+  ASSERT_TRUE(lease.has_value());
+  ASSERT_EQ(lease->step.key, steps[1].key);
+  ASSERT_OK_AND_ASSIGN(bool retry,
+                       store_->Fail({lease->lease_id, lease->epoch, ""}, 14,
+                                    "drop_map: w1 unreachable", now_, "",
+                                    /*input_unavailable=*/true, absl::Seconds(30)));
+  EXPECT_TRUE(retry);
+  EXPECT_EQ(State(steps[1].key), StepState::kWaiting);
+  EXPECT_EQ(store_->GetStep(steps[1].key)->attempts, 0u);
+  EXPECT_EQ(State(steps[0].key), StepState::kReady);
+  // The producer runs again on w2; its output lands there and the consumer
+  // is ready, with the lost copy gone from the locations.
+  LeaseGrant again = LeaseAndComplete("w2", "drop_map", 'd');
+  EXPECT_EQ(again.step.key, steps[0].key);
+  EXPECT_EQ(State(steps[1].key), StepState::kReady);
+  ASSERT_OK_AND_ASSIGN(auto consumer, store_->LeaseNext(Worker("w2"), now_, kLease));
+  ASSERT_TRUE(consumer.has_value());
+  ExpectCountsMatchTheSteps();
 }
 
 TEST_F(StoreTest, RetryableFailureBacksOffThenFailsAndBlocks) {

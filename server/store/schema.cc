@@ -372,20 +372,24 @@ absl::Status Migrate(Database& db) { return MigrateTo(db, kSchemaVersion); }
 
 absl::Status MigrateTo(Database& db, int target) {
   COHORT_RETURN_IF_ERROR(RegisterStoreFunctions(db));
-  COHORT_ASSIGN_OR_RETURN(int version, SchemaVersion(db));
-  if (version > kSchemaVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        db.path(), ": schema version ", version, " is newer than this cohortd (",
-        kSchemaVersion, "); upgrade cohortd"));
-  }
-  for (int next = version + 1; next <= std::min(target, kSchemaVersion); ++next) {
+  const int goal = std::min(target, kSchemaVersion);
+  for (;;) {
     Transaction tx(db);
     COHORT_RETURN_IF_ERROR(tx.Begin());
-    COHORT_RETURN_IF_ERROR(db.Execute(Migrations()[next - 1]));
-    COHORT_RETURN_IF_ERROR(db.Execute(absl::StrCat("PRAGMA user_version=", next)));
+    // Read under the write lock: another process opening the same fresh
+    // file (cohortd starting while `cohortd token create` runs) may have
+    // migrated it since, and running its migration again would fail.
+    COHORT_ASSIGN_OR_RETURN(int version, SchemaVersion(db));
+    if (version > kSchemaVersion) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          db.path(), ": schema version ", version, " is newer than this cohortd (",
+          kSchemaVersion, "); upgrade cohortd"));
+    }
+    if (version >= goal) return tx.Commit();
+    COHORT_RETURN_IF_ERROR(db.Execute(Migrations()[version]));
+    COHORT_RETURN_IF_ERROR(db.Execute(absl::StrCat("PRAGMA user_version=", version + 1)));
     COHORT_RETURN_IF_ERROR(tx.Commit());
   }
-  return absl::OkStatus();
 }
 
 }  // namespace cohort::server

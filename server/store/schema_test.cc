@@ -1,5 +1,8 @@
 #include "server/store/schema.h"
 
+#include <string>
+#include <thread>
+
 #include "common/testing/status_matchers.h"
 #include "common/testing/temp_dir.h"
 #include "gtest/gtest.h"
@@ -21,6 +24,28 @@ TEST(SchemaTest, MigratesOnceAndRefusesNewer) {
   ASSERT_OK(db->Execute("PRAGMA user_version=999"));
   EXPECT_THAT(Migrate(*db), StatusIs(absl::StatusCode::kFailedPrecondition,
                                      HasSubstr("newer")));
+}
+
+// Two processes opening the same fresh file at once (cohortd starting while
+// `cohortd token create` runs): the migration is decided under the write
+// lock, so the second opener finds the schema made and both succeed. Before,
+// the second ran migration 1 again: "table campaigns already exists".
+TEST(SchemaTest, ConcurrentOpenersOfAFreshFileBothSucceed) {
+  TempDir dir;
+  for (int round = 0; round < 20; ++round) {
+    const std::string path = dir.Join("race-" + std::to_string(round) + ".db");
+    absl::Status results[2];
+    std::thread openers[2];
+    for (int i = 0; i < 2; ++i) {
+      openers[i] = std::thread([&path, &results, i] {
+        absl::StatusOr<std::unique_ptr<Database>> db = Database::Open(path, {});
+        results[i] = db.ok() ? Migrate(**db) : db.status();
+      });
+    }
+    for (std::thread& t : openers) t.join();
+    EXPECT_OK(results[0]) << "round " << round;
+    EXPECT_OK(results[1]) << "round " << round;
+  }
 }
 
 }  // namespace

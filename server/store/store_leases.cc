@@ -1,7 +1,9 @@
 // CoordinatorStore: workers, leases, completion and failure.
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "server/store/coordinator_store.h"
 #include "server/store/store_internal.h"
@@ -473,12 +475,20 @@ absl::StatusOr<bool> CoordinatorStore::Fail(const LeaseRef& lease, int code,
                                             const std::string& message,
                                             absl::Time now,
                                             const std::string& log_tail,
-                                            bool input_unavailable) {
+                                            bool input_unavailable,
+                                            absl::Duration live_window) {
   Transaction tx(*db_);
   COHORT_RETURN_IF_ERROR(tx.Begin());
   COHORT_ASSIGN_OR_RETURN(StepRecord step, CurrentLease(lease, now));
   if (!log_tail.empty()) COHORT_RETURN_IF_ERROR(SetLogTail(step.key, log_tail));
   if (input_unavailable) {
+    COHORT_ASSIGN_OR_RETURN(std::vector<std::string> producers,
+                            ProducersOfLostInputs(step, now, live_window));
+    if (!producers.empty()) {
+      COHORT_RETURN_IF_ERROR(RecomputeLostInputs(step, producers, now));
+      COHORT_RETURN_IF_ERROR(tx.Commit());
+      return true;
+    }
     COHORT_ASSIGN_OR_RETURN(bool handed_back, HandBack(step, message, now));
     if (handed_back) {
       COHORT_RETURN_IF_ERROR(tx.Commit());
@@ -546,6 +556,75 @@ absl::StatusOr<bool> CoordinatorStore::HandBack(const StepRecord& step,
                                now, absl::StrCat("input unavailable, offered again: ", message))
                              .status());
   return true;
+}
+
+absl::StatusOr<std::vector<std::string>> CoordinatorStore::ProducersOfLostInputs(
+    const StepRecord& step, absl::Time now, absl::Duration live_window) {
+  std::vector<std::string> producers;
+  COHORT_ASSIGN_OR_RETURN(std::vector<StepInput> inputs, ReadInputs(step.key));
+  for (const StepInput& input : inputs) {
+    if (input.source_step_key.empty()) continue;  // a client's input: no producer
+    Statement& output = db_->Prepare(
+        "SELECT digest FROM step_outputs WHERE step_id = "
+        "(SELECT id FROM steps WHERE id = cohort_step_id(?1) AND key = ?1) AND name = ?");
+    output.Bind(1, input.source_step_key).Bind(2, input.source_output);
+    std::string digest = output.Step() ? output.ColumnText(0) : "";
+    while (output.Step()) {
+    }
+    COHORT_RETURN_IF_ERROR(output.status());
+    if (digest.empty()) continue;
+    // Live: a shared path, or a worker that heartbeated within the window.
+    Statement& locations = db_->Prepare(
+        "SELECT l.location, w.last_heartbeat_us FROM artifact_locations l LEFT JOIN "
+        "workers w ON l.location = 'worker:' || w.id WHERE l.digest = ?");
+    locations.Bind(1, digest);
+    bool live = false;
+    std::vector<std::string> dead;
+    while (locations.Step()) {
+      const std::string location = locations.ColumnText(0);
+      const bool on_worker = absl::StartsWith(location, "worker:");
+      if (!on_worker || (!locations.ColumnIsNull(1) &&
+                         FromMicros(locations.ColumnInt64(1)) >= now - live_window)) {
+        live = true;
+      } else {
+        dead.push_back(location);
+      }
+    }
+    COHORT_RETURN_IF_ERROR(locations.status());
+    if (live) continue;
+    for (const std::string& location : dead) {
+      Statement& drop =
+          db_->Prepare("DELETE FROM artifact_locations WHERE digest = ? AND location = ?");
+      drop.Bind(1, digest).Bind(2, location);
+      COHORT_RETURN_IF_ERROR(drop.Run());
+    }
+    producers.push_back(input.source_step_key);
+  }
+  return producers;
+}
+
+absl::Status CoordinatorStore::RecomputeLostInputs(const StepRecord& step,
+                                                   const std::vector<std::string>& producers,
+                                                   absl::Time now) {
+  // The attempt was not the step's fault.
+  Statement& back = db_->Prepare(
+      "UPDATE steps SET attempts = max(attempts - 1, 0) "
+      "WHERE id = cohort_step_id(?1) AND key = ?1");
+  back.Bind(1, step.key);
+  COHORT_RETURN_IF_ERROR(back.Run());
+  COHORT_RETURN_IF_ERROR(
+      Apply(step.key, StepState::kLeased, StepEvent::kInputLost, now,
+            absl::StrCat("input lost with its worker: running ",
+                         absl::StrJoin(producers, ", "), " again"))
+          .status());
+  for (const std::string& producer : producers) {
+    COHORT_RETURN_IF_ERROR(RearmStep(producer, now, /*include_succeeded=*/true));
+    COHORT_ASSIGN_OR_RETURN(std::optional<StepRecord> rearmed, ReadStep(producer));
+    if (rearmed.has_value() && rearmed->state == StepState::kWaiting) {
+      COHORT_RETURN_IF_ERROR(PromoteIfInputsDone(producer, now));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<std::string>> CoordinatorStore::ExpireLeases(

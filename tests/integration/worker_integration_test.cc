@@ -370,6 +370,65 @@ TEST_F(WorkerIntegrationTest, KilledWorkersStepIsReleasedToTheOther) {
   EXPECT_EQ(campaign.steps(0).lease_epoch(), 2u);
 }
 
+// --exit-when-idle: a worker (a Slurm array task) runs the campaign's step,
+// then, offered nothing for the idle time, drains and exits 0 by itself.
+TEST_F(WorkerIntegrationTest, AWorkerWithExitWhenIdleStopsOnceTheWorkIsDone) {
+  WorkerSpec spec;
+  spec.id = "idle";
+  spec.state_dir = dir_.Join("idle");
+  spec.coordinator = cohortd_->address();
+  spec.token_file = dir_.Join("worker.token");
+  spec.extra_flags = {"--exit-when-idle", "2"};
+  WorkerProcess worker(spec);
+  ASSERT_OK(worker.Start());
+  v1::CampaignSpec campaign_spec;
+  campaign_spec.set_name("convert");
+  auto* cv = AddStep(&campaign_spec, "convert", v1::STEP_KIND_CONVERT, "{}", {});
+  FromArtifact(cv, "checkpoint", base_);
+  std::string id = Submit(campaign_spec);
+  v1::Campaign campaign = WaitFinished(id, absl::Seconds(90));
+  ASSERT_EQ(campaign.state(), v1::CAMPAIGN_STATE_SUCCEEDED) << campaign.DebugString();
+  EXPECT_EQ(campaign.steps(0).worker_id(), "idle");
+  ASSERT_TRUE(worker.WaitForExit(absl::Seconds(60)))
+      << ReadFileToString(worker.LogPath()).value_or("");
+  EXPECT_EQ(worker.exit_code(), 0);
+  EXPECT_THAT(ReadFileToString(worker.LogPath()).value_or(""),
+              ::testing::HasSubstr("stopping (--exit-when-idle)"));
+}
+
+// An idle worker with --exit-when-idle stays while the sweep still has a
+// step, even one another worker holds: when that worker dies, the idle one
+// takes the step over. (It left at once in the first version, found by
+// tests/deploy/slurm_test.sh: the array emptied mid-sweep.)
+TEST_F(WorkerIntegrationTest, AnIdleWorkerStaysWhileAnotherHoldsTheSweepsStep) {
+  auto a = StartWorker("wa", {}, {{"COHORT_FAKE_FAIL", "hang"}});
+  v1::CampaignSpec spec;
+  spec.set_name("convert");
+  auto* cv = AddStep(&spec, "convert", v1::STEP_KIND_CONVERT, "{}", {});
+  FromArtifact(cv, "checkpoint", base_);
+  std::string id = Submit(spec);
+  absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < deadline && Get(id).steps(0).state() != v1::STEP_STATE_LEASED) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_EQ(Get(id).steps(0).worker_id(), "wa");
+  WorkerSpec idle_spec;
+  idle_spec.id = "wb";
+  idle_spec.state_dir = dir_.Join("wb");
+  idle_spec.coordinator = cohortd_->address();
+  idle_spec.token_file = dir_.Join("worker.token");
+  idle_spec.extra_flags = {"--exit-when-idle", "1"};
+  WorkerProcess b(idle_spec);
+  ASSERT_OK(b.Start());
+  a->Kill9();  // its lease runs out; only b is left to take the step
+  v1::Campaign campaign = WaitFinished(id, absl::Seconds(90));
+  ASSERT_EQ(campaign.state(), v1::CAMPAIGN_STATE_SUCCEEDED)
+      << campaign.DebugString() << ReadFileToString(b.LogPath()).value_or("");
+  EXPECT_EQ(campaign.steps(0).worker_id(), "wb");
+  ASSERT_TRUE(b.WaitForExit(absl::Seconds(60)));
+  EXPECT_EQ(b.exit_code(), 0);
+}
+
 // A worker killed while its lease poll is parked leaves that poll behind in
 // cohortd. Work that arrives next must not be granted into the void (and
 // cost an attempt when the lease expires): it goes to a live worker at once.

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "common/subprocess.h"
 
 namespace cohort::testing {
@@ -33,6 +34,10 @@ class WorkerProcess {
   absl::Status Start();
   void Kill9();
   void Terminate();  // SIGTERM: drain
+  // True once the worker has exited on its own (within `timeout`); then
+  // exit_code() is its status.
+  bool WaitForExit(absl::Duration timeout) { return process_.WaitFor(timeout); }
+  int exit_code() const { return process_.exit_code(); }
   const WorkerSpec& spec() const { return spec_; }
   std::string LogPath() const { return spec_.state_dir + ".log"; }
 

@@ -351,6 +351,13 @@ void Agent::ReapFinished() {
 }
 
 void Agent::LeaseLoop() {
+  // A poll no longer than the idle limit, so an idle worker notices in time.
+  const absl::Duration poll_wait =
+      options_.exit_when_idle > absl::ZeroDuration()
+          ? std::min(options_.poll_wait, options_.exit_when_idle)
+          : options_.poll_wait;
+  absl::Time idle_since = absl::InfiniteFuture();
+  bool idle_told = false;
   while (!draining_.load()) {
     ReapFinished();
     uint32_t busy_slots = 0, free_gpus = 0;
@@ -368,14 +375,26 @@ void Agent::LeaseLoop() {
     request.set_free_slots(options_.slots - busy_slots);
     request.set_free_gpus(free_gpus);
     request.set_free_disk_bytes(FreeDisk(options_.state_dir));
-    request.set_wait_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(options_.poll_wait)));
+    request.set_wait_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(poll_wait)));
     v1::LeaseResponse response;
-    grpc::Status status = gateway_->Lease(
-        Context(options_.poll_wait + absl::Seconds(5)).get(), request, &response);
+    grpc::Status status =
+        gateway_->Lease(Context(poll_wait + absl::Seconds(5)).get(), request, &response);
     if (!status.ok()) {
       spdlog::warn("lease: {}", status.error_message());
       SleepUnless(draining_, absl::Seconds(1));
       continue;
+    }
+    if (busy_slots == 0 && response.leases().empty() && response.unfinished_steps() == 0) {
+      idle_since = std::min(idle_since, absl::Now());
+      if (!idle_told && options_.exit_when_idle > absl::ZeroDuration() &&
+          absl::Now() - idle_since >= options_.exit_when_idle) {
+        idle_told = true;
+        spdlog::info("idle for {}: stopping (--exit-when-idle)",
+                     absl::FormatDuration(absl::Now() - idle_since));
+        if (options_.on_idle) options_.on_idle();
+      }
+    } else {
+      idle_since = absl::InfiniteFuture();
     }
     for (const v1::Lease& lease : response.leases()) {
       auto running = std::make_unique<Running>();
@@ -397,7 +416,7 @@ void Agent::LeaseLoop() {
       }
       spdlog::info("leased {} ({}) epoch {}{}", lease.step().display_name(),
                    lease.step().key().substr(0, 19), lease.epoch(),
-                   raw->gpus.empty() ? "" : " on gpu " + VisibleDevices(raw->gpus));
+                   raw->gpus.empty() ? "" : " on gpu " + VisibleDevices(raw->gpus, options_.cuda_devices));
       raw->thread = std::thread([this, raw] { RunStep(raw); });
     }
   }
@@ -584,7 +603,9 @@ void Agent::RunStep(Running* running) {
     std::error_code mk;
     fs::create_directories(task.work_dir, mk);
     task.log_path = log_path;
-    if (options_.gpus > 0) task.visible_gpus = VisibleDevices(running->gpus);
+    if (options_.gpus > 0) {
+      task.visible_gpus = VisibleDevices(running->gpus, options_.cuda_devices);
+    }
     task.should_stop = [running] { return running->cancel.load(); };
     task.on_progress = [this, running](const TaskProgress& p) {
       absl::MutexLock lock(&mu_);

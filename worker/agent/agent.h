@@ -17,6 +17,7 @@
 #define COHORT_WORKER_AGENT_AGENT_H_
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -75,6 +76,18 @@ struct AgentOptions {
   // against its digest first: artifacts/shared_inputs.h); none: no shared
   // paths.
   std::vector<std::string> shared_roots;
+  // What GPU slot i stands for when the worker was started with a
+  // CUDA_VISIBLE_DEVICES of its own (gpu_slots.h VisibleDevices); empty:
+  // device i.
+  std::vector<std::string> cuda_devices;
+  // Zero: serve until told to stop. Otherwise, once the worker has held no
+  // step, been offered none and cohortd has had no unfinished step (in any
+  // campaign) for this long, `on_idle` is called (once, on
+  // the lease thread; it should make the owner Drain). A Slurm array task
+  // frees its GPU when the sweep is over instead of running to its time
+  // limit.
+  absl::Duration exit_when_idle = absl::ZeroDuration();
+  std::function<void()> on_idle;
 };
 
 // kInvalidArgument naming what is missing when the worker's TLS flags would

@@ -54,8 +54,31 @@ class GpuSlots {
 };
 
 // "0,2": the CUDA_VISIBLE_DEVICES value for `gpus` ("" hides every GPU).
-inline std::string VisibleDevices(const std::vector<uint32_t>& gpus) {
-  return absl::StrJoin(gpus, ",");
+// `devices` is what each slot stands for: the entries of the worker's own
+// CUDA_VISIBLE_DEVICES when it was started with one (a Slurm job's cards:
+// slot 0 of the task given card 3 is "3", not the machine's card 0), or
+// empty for slot i = device i.
+inline std::string VisibleDevices(const std::vector<uint32_t>& gpus,
+                                  const std::vector<std::string>& devices = {}) {
+  if (devices.empty()) return absl::StrJoin(gpus, ",");
+  std::vector<std::string> named;
+  for (uint32_t i : gpus) named.push_back(i < devices.size() ? devices[i] : std::to_string(i));
+  return absl::StrJoin(named, ",");
+}
+
+// The entries of a CUDA_VISIBLE_DEVICES value ("3,5" -> {"3", "5"};
+// UUIDs and MIG names are kept as written).
+inline std::vector<std::string> CudaDeviceList(const std::string& value) {
+  std::vector<std::string> devices;
+  size_t start = 0;
+  while (start <= value.size()) {
+    size_t comma = value.find(',', start);
+    if (comma == std::string::npos) comma = value.size();
+    std::string entry = value.substr(start, comma - start);
+    if (!entry.empty()) devices.push_back(entry);
+    start = comma + 1;
+  }
+  return devices;
 }
 
 }  // namespace cohort::worker

@@ -35,5 +35,21 @@ TEST(GpuSlotsTest, AskingForMoreThanFreeHoldsNothing) {
   EXPECT_EQ(slots.free(), 1u);
 }
 
+// A worker started inside a Slurm job that was given cards 3 and 5: its
+// slots 0 and 1 are those cards, so a step never lands on another job's.
+TEST(GpuSlotsTest, SlotsStandForTheCardsTheWorkerWasGiven) {
+  const std::vector<std::string> job = CudaDeviceList("3,5");
+  EXPECT_EQ(job, (std::vector<std::string>{"3", "5"}));
+  EXPECT_EQ(VisibleDevices({0}, job), "3");
+  EXPECT_EQ(VisibleDevices({1}, job), "5");
+  EXPECT_EQ(VisibleDevices({0, 1}, job), "3,5");
+  EXPECT_EQ(VisibleDevices({}, job), "");
+  // Not started on a subset: slot i is device i.
+  EXPECT_EQ(VisibleDevices({0, 2}), "0,2");
+  // UUIDs and MIG names stay as written; empty entries are dropped.
+  EXPECT_EQ(CudaDeviceList("GPU-8a1f,,MIG-2"), (std::vector<std::string>{"GPU-8a1f", "MIG-2"}));
+  EXPECT_TRUE(CudaDeviceList("").empty());
+}
+
 }  // namespace
 }  // namespace cohort::worker

@@ -12,8 +12,10 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/atomic_file.h"
@@ -23,6 +25,7 @@
 #include "spdlog/spdlog.h"
 #include "worker/agent/agent.h"
 #include "worker/agent/capabilities.h"
+#include "worker/agent/gpu_slots.h"
 #include "worker/exec/converter_probe.h"
 #include "worker/exec/tool_executor.h"
 
@@ -39,6 +42,7 @@ struct RunFlags {
   double disk_limit_gb = 0;
   int artifact_max_request_kb = AgentOptions().artifact_max_request_bytes >> 10;
   double drain_seconds = 60;
+  double exit_when_idle_seconds = 0;
   int gpus_flag = -1;  // -1: detect with nvidia-smi
   std::string log_format = "human";
 };
@@ -124,6 +128,7 @@ int Run(RunFlags flags) {
   absl::StatusOr<std::string> token = ReadFileToString(flags.token_file);
   if (!token.ok()) return ReportStatus("run", token.status());
   flags.agent.token = std::string(absl::StripAsciiWhitespace(*token));
+  flags.agent.exit_when_idle = absl::Seconds(flags.exit_when_idle_seconds);
   for (absl::string_view label : absl::StrSplit(flags.labels, ',', absl::SkipEmpty())) {
     flags.agent.labels.emplace_back(label);
   }
@@ -153,6 +158,21 @@ int Run(RunFlags flags) {
   } else {
     flags.agent.gpus = static_cast<uint32_t>(flags.gpus_flag);
   }
+  if (const char* visible = std::getenv("CUDA_VISIBLE_DEVICES"); visible != nullptr) {
+    // Started on some cards only (a Slurm job's allocation): the worker's
+    // slots are those cards, and a step gets one of them, never another
+    // job's card.
+    flags.agent.cuda_devices = CudaDeviceList(visible);
+    if (flags.gpus_flag < 0) {
+      flags.agent.gpus = std::min<uint32_t>(
+          flags.agent.gpus, static_cast<uint32_t>(flags.agent.cuda_devices.size()));
+    } else if (flags.agent.gpus > flags.agent.cuda_devices.size()) {
+      return ReportStatus("run", absl::InvalidArgumentError(absl::StrCat(
+                                     "--gpus ", flags.agent.gpus, " but CUDA_VISIBLE_DEVICES='",
+                                     visible, "' names ", flags.agent.cuda_devices.size(),
+                                     " device(s)")));
+    }
+  }
   ToolExecutor executor(tools);
 
   sigset_t signals;
@@ -160,18 +180,28 @@ int Run(RunFlags flags) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  Agent agent(flags.agent, executor);
   // One thread waits for the signal from the start: a worker still trying
   // to register (cohortd down, a TLS refusal) stops on SIGTERM too, instead
   // of ignoring it until registered.
   std::atomic<int> signal_number{0};
   absl::Notification signalled;
+  // What ends the run: a signal, or --exit-when-idle (the agent's on_idle).
+  absl::Mutex stop_mu;
+  bool stop = false;
+  bool idle = false;
   std::thread waiter([&] {
     int number = 0;
     sigwait(&signals, &number);
     signal_number.store(number);
     signalled.Notify();
+    absl::MutexLock lock(&stop_mu);
+    stop = true;
   });
+  flags.agent.on_idle = [&] {
+    absl::MutexLock lock(&stop_mu);
+    stop = idle = true;
+  };
+  Agent agent(flags.agent, executor);
   std::atomic<bool> started{false};
   std::thread canceller([&] {
     signalled.WaitForNotification();
@@ -189,9 +219,25 @@ int Run(RunFlags flags) {
     }
     return ReportStatus("run", start);
   }
+  {
+    absl::MutexLock lock(&stop_mu);
+    stop_mu.Await(absl::Condition(&stop));
+  }
+  // Stopped by idleness: wake the waiter (still in sigwait) with a SIGTERM
+  // of our own so it can be joined.
+  if (!signalled.HasBeenNotified()) pthread_kill(waiter.native_handle(), SIGTERM);
   waiter.join();
   canceller.join();
-  spdlog::info("signal {}: draining", signal_number.load());
+  bool stopped_idle = false;
+  {
+    absl::MutexLock lock(&stop_mu);
+    stopped_idle = idle;
+  }
+  if (stopped_idle) {
+    spdlog::info("idle for --exit-when-idle: draining");
+  } else {
+    spdlog::info("signal {}: draining", signal_number.load());
+  }
   agent.Drain(absl::Seconds(flags.drain_seconds));
   return kExitOk;
 }
@@ -231,6 +277,11 @@ void AddRunCommand(CLI::App& app, CommandFn* selected) {
                   "llama.cpp checkout or install (env COHORT_LLAMA_CPP_DIR)");
   cmd->add_option("--python", flags->python, "python for convert_hf_to_gguf.py (env COHORT_PYTHON)");
   cmd->add_option("--disk-limit-gb", flags->disk_limit_gb, "artifact store capacity (0: unlimited)");
+  cmd->add_option("--exit-when-idle", flags->exit_when_idle_seconds,
+                  "stop once no step has been held or offered for this many seconds "
+                  "(0: never; a Slurm array task frees its GPU when the sweep ends)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--drain-seconds", flags->drain_seconds,
                   "on SIGTERM, time to finish running steps before handing them back")
       ->capture_default_str();
