@@ -401,6 +401,9 @@ class CoordinatorStore {
   absl::StatusOr<std::vector<std::string>> ProducersOfLostInputs(const StepRecord& step,
                                                                  absl::Time now,
                                                                  absl::Duration live_window);
+  // An attempt that was not the step's fault (a lease never delivered, an
+  // input lost) is not counted.
+  absl::Status GiveAttemptBack(const std::string& key);
   // `step` (LEASED) back to WAITING and the `producers` run again.
   absl::Status RecomputeLostInputs(const StepRecord& step,
                                    const std::vector<std::string>& producers,

@@ -514,16 +514,20 @@ absl::StatusOr<bool> CoordinatorStore::Fail(const LeaseRef& lease, int code,
   return retry;
 }
 
+absl::Status CoordinatorStore::GiveAttemptBack(const std::string& key) {
+  Statement& back = db_->Prepare(
+      "UPDATE steps SET attempts = max(attempts - 1, 0) "
+      "WHERE id = cohort_step_id(?1) AND key = ?1");
+  back.Bind(1, key);
+  return back.Run();
+}
+
 absl::Status CoordinatorStore::ReturnUndelivered(const LeaseRef& lease,
                                                 absl::Time now) {
   Transaction tx(*db_);
   COHORT_RETURN_IF_ERROR(tx.Begin());
   COHORT_ASSIGN_OR_RETURN(StepRecord step, CurrentLease(lease, now));
-  Statement& back = db_->Prepare(
-      "UPDATE steps SET attempts = max(attempts - 1, 0) "
-      "WHERE id = cohort_step_id(?1) AND key = ?1");
-  back.Bind(1, step.key);
-  COHORT_RETURN_IF_ERROR(back.Run());
+  COHORT_RETURN_IF_ERROR(GiveAttemptBack(step.key));
   COHORT_RETURN_IF_ERROR(Apply(step.key, StepState::kLeased, StepEvent::kUndelivered, now,
                                absl::StrCat("lease ", lease.lease_id,
                                             " not delivered: the poll of worker ",
@@ -606,12 +610,7 @@ absl::StatusOr<std::vector<std::string>> CoordinatorStore::ProducersOfLostInputs
 absl::Status CoordinatorStore::RecomputeLostInputs(const StepRecord& step,
                                                    const std::vector<std::string>& producers,
                                                    absl::Time now) {
-  // The attempt was not the step's fault.
-  Statement& back = db_->Prepare(
-      "UPDATE steps SET attempts = max(attempts - 1, 0) "
-      "WHERE id = cohort_step_id(?1) AND key = ?1");
-  back.Bind(1, step.key);
-  COHORT_RETURN_IF_ERROR(back.Run());
+  COHORT_RETURN_IF_ERROR(GiveAttemptBack(step.key));  // not the step's fault
   COHORT_RETURN_IF_ERROR(
       Apply(step.key, StepState::kLeased, StepEvent::kInputLost, now,
             absl::StrCat("input lost with its worker: running ",

@@ -99,7 +99,8 @@ class WorkerIntegrationTest : public ::testing::Test {
 
   std::unique_ptr<WorkerProcess> StartWorker(const std::string& id,
                                              std::vector<std::string> labels,
-                                             std::map<std::string, std::string> env = {}) {
+                                             std::map<std::string, std::string> env = {},
+                                             std::vector<std::string> flags = {}) {
     WorkerSpec spec;
     spec.id = id;
     spec.state_dir = dir_.Join(id);
@@ -107,6 +108,7 @@ class WorkerIntegrationTest : public ::testing::Test {
     spec.token_file = dir_.Join("worker.token");
     spec.labels = std::move(labels);
     spec.env = std::move(env);
+    spec.extra_flags = std::move(flags);
     auto worker = std::make_unique<WorkerProcess>(spec);
     EXPECT_OK(worker->Start());
     return worker;
@@ -373,14 +375,7 @@ TEST_F(WorkerIntegrationTest, KilledWorkersStepIsReleasedToTheOther) {
 // --exit-when-idle: a worker (a Slurm array task) runs the campaign's step,
 // then, offered nothing for the idle time, drains and exits 0 by itself.
 TEST_F(WorkerIntegrationTest, AWorkerWithExitWhenIdleStopsOnceTheWorkIsDone) {
-  WorkerSpec spec;
-  spec.id = "idle";
-  spec.state_dir = dir_.Join("idle");
-  spec.coordinator = cohortd_->address();
-  spec.token_file = dir_.Join("worker.token");
-  spec.extra_flags = {"--exit-when-idle", "2"};
-  WorkerProcess worker(spec);
-  ASSERT_OK(worker.Start());
+  auto worker = StartWorker("idle", {}, {}, {"--exit-when-idle", "2"});
   v1::CampaignSpec campaign_spec;
   campaign_spec.set_name("convert");
   auto* cv = AddStep(&campaign_spec, "convert", v1::STEP_KIND_CONVERT, "{}", {});
@@ -389,10 +384,10 @@ TEST_F(WorkerIntegrationTest, AWorkerWithExitWhenIdleStopsOnceTheWorkIsDone) {
   v1::Campaign campaign = WaitFinished(id, absl::Seconds(90));
   ASSERT_EQ(campaign.state(), v1::CAMPAIGN_STATE_SUCCEEDED) << campaign.DebugString();
   EXPECT_EQ(campaign.steps(0).worker_id(), "idle");
-  ASSERT_TRUE(worker.WaitForExit(absl::Seconds(60)))
-      << ReadFileToString(worker.LogPath()).value_or("");
-  EXPECT_EQ(worker.exit_code(), 0);
-  EXPECT_THAT(ReadFileToString(worker.LogPath()).value_or(""),
+  ASSERT_TRUE(worker->WaitForExit(absl::Seconds(60)))
+      << ReadFileToString(worker->LogPath()).value_or("");
+  EXPECT_EQ(worker->exit_code(), 0);
+  EXPECT_THAT(ReadFileToString(worker->LogPath()).value_or(""),
               ::testing::HasSubstr("stopping (--exit-when-idle)"));
 }
 
@@ -412,21 +407,14 @@ TEST_F(WorkerIntegrationTest, AnIdleWorkerStaysWhileAnotherHoldsTheSweepsStep) {
     absl::SleepFor(absl::Milliseconds(50));
   }
   ASSERT_EQ(Get(id).steps(0).worker_id(), "wa");
-  WorkerSpec idle_spec;
-  idle_spec.id = "wb";
-  idle_spec.state_dir = dir_.Join("wb");
-  idle_spec.coordinator = cohortd_->address();
-  idle_spec.token_file = dir_.Join("worker.token");
-  idle_spec.extra_flags = {"--exit-when-idle", "1"};
-  WorkerProcess b(idle_spec);
-  ASSERT_OK(b.Start());
+  auto b = StartWorker("wb", {}, {}, {"--exit-when-idle", "1"});
   a->Kill9();  // its lease runs out; only b is left to take the step
   v1::Campaign campaign = WaitFinished(id, absl::Seconds(90));
   ASSERT_EQ(campaign.state(), v1::CAMPAIGN_STATE_SUCCEEDED)
-      << campaign.DebugString() << ReadFileToString(b.LogPath()).value_or("");
+      << campaign.DebugString() << ReadFileToString(b->LogPath()).value_or("");
   EXPECT_EQ(campaign.steps(0).worker_id(), "wb");
-  ASSERT_TRUE(b.WaitForExit(absl::Seconds(60)));
-  EXPECT_EQ(b.exit_code(), 0);
+  ASSERT_TRUE(b->WaitForExit(absl::Seconds(60)));
+  EXPECT_EQ(b->exit_code(), 0);
 }
 
 // A worker killed while its lease poll is parked leaves that poll behind in
