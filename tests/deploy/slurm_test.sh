@@ -37,7 +37,12 @@ T="$(mktemp -d)"
 PIDS=()
 cleanup() {
   set +e
-  if [ -n "${SLURM_CONF:-}" ] && [ -n "${JOB:-}" ]; then scancel "$JOB" 2>/dev/null; fi
+  if [ -n "${SLURM_CONF:-}" ] && [ -n "${JOB:-}" ]; then
+    # Let slurmd end the job's steps before it stops (a failed run otherwise
+    # leaves slurmstepd behind).
+    scancel "$JOB" 2>/dev/null
+    for _ in $(seq 30); do [ -z "$(squeue -h -j "$JOB" 2>/dev/null)" ] && break; sleep 0.5; done
+  fi
   for f in "$T"/run/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
   sleep 1
