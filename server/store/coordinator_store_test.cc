@@ -565,6 +565,13 @@ TEST_F(StoreTest, AnInputLostWithItsWorkerRunsItsProducerAgain) {
   EXPECT_EQ(State(steps[1].key), StepState::kReady);
   ASSERT_OK_AND_ASSIGN(auto consumer, store_->LeaseNext(Worker("w2"), now_, kLease));
   ASSERT_TRUE(consumer.has_value());
+  bool saw_drop_map = false;
+  for (const auto& [name, artifact] : consumer->inputs) {
+    if (artifact.name != "drop_map" && name != "drop_map") continue;
+    saw_drop_map = true;
+    EXPECT_EQ(artifact.locations, std::vector<std::string>{"worker:w2"});
+  }
+  EXPECT_TRUE(saw_drop_map);
   ExpectCountsMatchTheSteps();
 }
 
