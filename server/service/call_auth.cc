@@ -25,8 +25,12 @@ std::vector<std::string> RolesForMethod(absl::string_view method, bool* open) {
   *open = absl::StartsWith(method, "/grpc.health.v1.Health/") ||
           absl::StartsWith(method, "/grpc.reflection.");
   if (*open) return {};
-  if (absl::StartsWith(method, "/cohort.v1.Coordinator/")) return {"client", "admin"};
-  if (absl::StartsWith(method, "/cohort.v1.WorkerGateway/")) return {"worker", "admin"};
+  if (absl::StartsWith(method, "/cohort.v1.Coordinator/")) {
+    return {kClientRoles.begin(), kClientRoles.end()};
+  }
+  if (absl::StartsWith(method, "/cohort.v1.WorkerGateway/")) {
+    return {kWorkerRoles.begin(), kWorkerRoles.end()};
+  }
   return {"client", "worker", "admin"};
 }
 

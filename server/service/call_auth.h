@@ -26,6 +26,7 @@
 #define COHORT_SERVER_SERVICE_CALL_AUTH_H_
 
 #include <functional>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,11 @@
 #include "server/coordinator/coordinator.h"
 
 namespace cohort::server {
+
+// The roles of each service's callers: the handlers authorize with these,
+// and RolesForMethod checks the same before a request is read.
+inline constexpr std::initializer_list<const char*> kClientRoles = {"client", "admin"};
+inline constexpr std::initializer_list<const char*> kWorkerRoles = {"worker", "admin"};
 
 // The token of an "authorization: Bearer <token>" header value; empty when
 // the value is not of that form.

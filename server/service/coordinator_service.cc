@@ -15,8 +15,6 @@
 namespace cohort::server {
 namespace {
 
-constexpr std::initializer_list<const char*> kClientRoles = {"client", "admin"};
-
 grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
                                  const absl::Status& status) {
   return FinishUnary(context, status);

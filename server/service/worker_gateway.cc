@@ -6,6 +6,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "common/safe_path.h"
 #include "common/transfer_capability.h"
+#include "server/service/call_auth.h"
 #include "server/service/convert.h"
 #include "server/service/limits.h"
 #include "server/service/services.h"
@@ -14,7 +15,6 @@
 namespace cohort::server {
 namespace {
 
-constexpr std::initializer_list<const char*> kWorkerRoles = {"worker", "admin"};
 // The longest a lease poll is held open, whatever the worker asks: it must
 // come back in time to heartbeat.
 constexpr absl::Duration kMaxPoll = absl::Seconds(20);

@@ -401,6 +401,10 @@ class CoordinatorStore {
   absl::StatusOr<std::vector<std::string>> ProducersOfLostInputs(const StepRecord& step,
                                                                  absl::Time now,
                                                                  absl::Duration live_window);
+  // The digest step `step_key` recorded for its output `output`; "" when it
+  // recorded none.
+  absl::StatusOr<std::string> OutputDigest(const std::string& step_key,
+                                           const std::string& output);
   // An attempt that was not the step's fault (a lease never delivered, an
   // input lost) is not counted.
   absl::Status GiveAttemptBack(const std::string& key);

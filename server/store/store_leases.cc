@@ -102,15 +102,8 @@ absl::StatusOr<LeaseGrant> CoordinatorStore::MakeGrant(StepRecord step) {
     artifact.name = in.name;
     artifact.digest = in.artifact_digest;
     if (artifact.digest.empty()) {
-      Statement& out = db_->Prepare(
-          "SELECT digest FROM step_outputs WHERE step_id = "
-          "(SELECT id FROM steps WHERE id = cohort_step_id(?1) AND "
-          "key = ?1) AND name = ?");
-      out.Bind(1, in.source_step_key).Bind(2, in.source_output);
-      if (out.Step()) artifact.digest = out.ColumnText(0);
-      while (out.Step()) {
-      }
-      COHORT_RETURN_IF_ERROR(out.status());
+      COHORT_ASSIGN_OR_RETURN(artifact.digest,
+                              OutputDigest(in.source_step_key, in.source_output));
       if (artifact.digest.empty()) {
         return absl::InternalError(absl::StrCat(
             "step ", step.key, ": input ", in.name, " has no registered output ",
@@ -562,20 +555,27 @@ absl::StatusOr<bool> CoordinatorStore::HandBack(const StepRecord& step,
   return true;
 }
 
+absl::StatusOr<std::string> CoordinatorStore::OutputDigest(const std::string& step_key,
+                                                        const std::string& output) {
+  Statement& select = db_->Prepare(
+      "SELECT digest FROM step_outputs WHERE step_id = "
+      "(SELECT id FROM steps WHERE id = cohort_step_id(?1) AND key = ?1) AND name = ?");
+  select.Bind(1, step_key).Bind(2, output);
+  std::string digest = select.Step() ? select.ColumnText(0) : "";
+  while (select.Step()) {
+  }
+  COHORT_RETURN_IF_ERROR(select.status());
+  return digest;
+}
+
 absl::StatusOr<std::vector<std::string>> CoordinatorStore::ProducersOfLostInputs(
     const StepRecord& step, absl::Time now, absl::Duration live_window) {
   std::vector<std::string> producers;
   COHORT_ASSIGN_OR_RETURN(std::vector<StepInput> inputs, ReadInputs(step.key));
   for (const StepInput& input : inputs) {
     if (input.source_step_key.empty()) continue;  // a client's input: no producer
-    Statement& output = db_->Prepare(
-        "SELECT digest FROM step_outputs WHERE step_id = "
-        "(SELECT id FROM steps WHERE id = cohort_step_id(?1) AND key = ?1) AND name = ?");
-    output.Bind(1, input.source_step_key).Bind(2, input.source_output);
-    std::string digest = output.Step() ? output.ColumnText(0) : "";
-    while (output.Step()) {
-    }
-    COHORT_RETURN_IF_ERROR(output.status());
+    COHORT_ASSIGN_OR_RETURN(std::string digest,
+                            OutputDigest(input.source_step_key, input.source_output));
     if (digest.empty()) continue;
     // Live: a shared path, or a worker that heartbeated within the window.
     Statement& locations = db_->Prepare(
@@ -602,7 +602,10 @@ absl::StatusOr<std::vector<std::string>> CoordinatorStore::ProducersOfLostInputs
       drop.Bind(1, digest).Bind(2, location);
       COHORT_RETURN_IF_ERROR(drop.Run());
     }
-    producers.push_back(input.source_step_key);
+    if (std::find(producers.begin(), producers.end(), input.source_step_key) ==
+        producers.end()) {
+      producers.push_back(input.source_step_key);
+    }
   }
   return producers;
 }

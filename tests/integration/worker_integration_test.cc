@@ -133,6 +133,23 @@ class WorkerIntegrationTest : public ::testing::Test {
     return campaign;
   }
 
+  // A one-step campaign: convert the synthetic checkpoint.
+  std::string SubmitConvert() {
+    v1::CampaignSpec spec;
+    spec.set_name("convert");
+    auto* cv = AddStep(&spec, "convert", v1::STEP_KIND_CONVERT, "{}", {});
+    FromArtifact(cv, "checkpoint", base_);
+    return Submit(spec);
+  }
+
+  // Polls until the campaign's first step is LEASED or 30 s pass.
+  void WaitLeased(const std::string& id) {
+    absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (absl::Now() < deadline && Get(id).steps(0).state() != v1::STEP_STATE_LEASED) {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  }
+
   // Polls until the campaign leaves RUNNING or `timeout` passes.
   v1::Campaign WaitFinished(const std::string& id, absl::Duration timeout) {
     absl::Time deadline = absl::Now() + timeout;
@@ -353,15 +370,8 @@ TEST_F(WorkerIntegrationTest, SlowQuantizeReportsProgressAndTheCampaignStaysRead
 // docs/RELIABILITY.md, not an assertion here).
 TEST_F(WorkerIntegrationTest, KilledWorkersStepIsReleasedToTheOther) {
   auto a = StartWorker("wa", {}, {{"COHORT_FAKE_FAIL", "hang"}});
-  v1::CampaignSpec spec;
-  spec.set_name("convert");
-  auto* cv = AddStep(&spec, "convert", v1::STEP_KIND_CONVERT, "{}", {});
-  FromArtifact(cv, "checkpoint", base_);
-  std::string id = Submit(spec);
-  absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (absl::Now() < deadline && Get(id).steps(0).state() != v1::STEP_STATE_LEASED) {
-    absl::SleepFor(absl::Milliseconds(50));
-  }
+  std::string id = SubmitConvert();
+  WaitLeased(id);
   ASSERT_EQ(Get(id).steps(0).worker_id(), "wa");
   absl::SleepFor(absl::Seconds(1));  // in the middle of the step
   auto b = StartWorker("wb", {});
@@ -376,11 +386,7 @@ TEST_F(WorkerIntegrationTest, KilledWorkersStepIsReleasedToTheOther) {
 // then, offered nothing for the idle time, drains and exits 0 by itself.
 TEST_F(WorkerIntegrationTest, AWorkerWithExitWhenIdleStopsOnceTheWorkIsDone) {
   auto worker = StartWorker("idle", {}, {}, {"--exit-when-idle", "2"});
-  v1::CampaignSpec campaign_spec;
-  campaign_spec.set_name("convert");
-  auto* cv = AddStep(&campaign_spec, "convert", v1::STEP_KIND_CONVERT, "{}", {});
-  FromArtifact(cv, "checkpoint", base_);
-  std::string id = Submit(campaign_spec);
+  std::string id = SubmitConvert();
   v1::Campaign campaign = WaitFinished(id, absl::Seconds(90));
   ASSERT_EQ(campaign.state(), v1::CAMPAIGN_STATE_SUCCEEDED) << campaign.DebugString();
   EXPECT_EQ(campaign.steps(0).worker_id(), "idle");
@@ -397,15 +403,8 @@ TEST_F(WorkerIntegrationTest, AWorkerWithExitWhenIdleStopsOnceTheWorkIsDone) {
 // tests/deploy/slurm_test.sh: the array emptied mid-sweep.)
 TEST_F(WorkerIntegrationTest, AnIdleWorkerStaysWhileAnotherHoldsTheSweepsStep) {
   auto a = StartWorker("wa", {}, {{"COHORT_FAKE_FAIL", "hang"}});
-  v1::CampaignSpec spec;
-  spec.set_name("convert");
-  auto* cv = AddStep(&spec, "convert", v1::STEP_KIND_CONVERT, "{}", {});
-  FromArtifact(cv, "checkpoint", base_);
-  std::string id = Submit(spec);
-  absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (absl::Now() < deadline && Get(id).steps(0).state() != v1::STEP_STATE_LEASED) {
-    absl::SleepFor(absl::Milliseconds(50));
-  }
+  std::string id = SubmitConvert();
+  WaitLeased(id);
   ASSERT_EQ(Get(id).steps(0).worker_id(), "wa");
   auto b = StartWorker("wb", {}, {}, {"--exit-when-idle", "1"});
   a->Kill9();  // its lease runs out; only b is left to take the step
@@ -501,15 +500,12 @@ TEST_F(WorkerIntegrationTest, WorkerKilledAfterFinishingShipsItsSpoolOnRestart) 
   auto* dm = AddStep(&spec, "dropmap", v1::STEP_KIND_DROPMAP, R"({"flags": {"target": 6}})", {});
   FromArtifact(dm, "contrib", contrib_);
   std::string id = Submit(spec);
-  absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (absl::Now() < deadline && Get(id).steps(0).state() != v1::STEP_STATE_LEASED) {
-    absl::SleepFor(absl::Milliseconds(20));
-  }
+  WaitLeased(id);
   cohortd_->Kill9();
   // Once the worker says the completion is in its spool, kill it too (a
   // condition, not a clock: under load the step took longer than the 2 s
   // once waited here).
-  deadline = absl::Now() + absl::Seconds(60);
+  absl::Time deadline = absl::Now() + absl::Seconds(60);
   while (absl::Now() < deadline &&
          ReadFileToString(a->LogPath()).value_or("").find("spooled the completion") ==
              std::string::npos) {

@@ -209,10 +209,15 @@ int Run(RunFlags flags) {
   });
   absl::Status start = agent.Start();
   started.store(true);
-  if (!start.ok()) {
+  // Ends the waiter (still in sigwait unless a signal came: woken by a
+  // SIGTERM of our own) and the canceller.
+  auto join_waiters = [&] {
     if (!signalled.HasBeenNotified()) pthread_kill(waiter.native_handle(), SIGTERM);
     waiter.join();
     canceller.join();
+  };
+  if (!start.ok()) {
+    join_waiters();
     if (start.code() == absl::StatusCode::kCancelled) {
       spdlog::info("signal {}: stopped before registering", signal_number.load());
       return kExitOk;
@@ -223,11 +228,7 @@ int Run(RunFlags flags) {
     absl::MutexLock lock(&stop_mu);
     stop_mu.Await(absl::Condition(&stop));
   }
-  // Stopped by idleness: wake the waiter (still in sigwait) with a SIGTERM
-  // of our own so it can be joined.
-  if (!signalled.HasBeenNotified()) pthread_kill(waiter.native_handle(), SIGTERM);
-  waiter.join();
-  canceller.join();
+  join_waiters();
   bool stopped_idle = false;
   {
     absl::MutexLock lock(&stop_mu);
