@@ -35,6 +35,9 @@ struct Problem {
   // (lm-eval >= 0.4.10 with --apply_chat_template); empty for one message.
   std::vector<ChatTurn> history;
   std::string gold;     // the reference answer, as the scorer compares it
+  // Where a scorer reads its gold from a longer text: MATH-500 under
+  // math_verify parses the worked solution, as lm-eval does. Else empty.
+  std::string gold_source;
   nlohmann::json meta = nlohmann::json::object();  // bench-specific data
 };
 

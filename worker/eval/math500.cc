@@ -4,6 +4,7 @@
 #include "common/status_macros.h"
 #include "worker/eval/jsonl.h"
 #include "worker/eval/math_answer.h"
+#include "worker/eval/math_verify.h"
 
 namespace cohort::worker::eval {
 
@@ -11,12 +12,14 @@ absl::StatusOr<std::vector<Problem>> LoadMath500(const std::string& path,
                                                  const BenchSettings& settings) {
   COHORT_RETURN_IF_ERROR(CheckId("prompt_template", settings.prompt_template,
                                  {"minerva_math500_zeroshot_v1"}));
-  COHORT_RETURN_IF_ERROR(CheckId("extractor", settings.extractor, {"math_equiv_v1"}));
+  COHORT_RETURN_IF_ERROR(
+      CheckId("extractor", settings.extractor, {"math_verify_v1", "math_equiv_v1"}));
   COHORT_ASSIGN_OR_RETURN(std::vector<JsonLine> rows, ReadJsonLines(path));
   std::vector<Problem> problems;
   for (const JsonLine& row : rows) {
     COHORT_ASSIGN_OR_RETURN(std::string problem, GetString(row, "problem", path));
     COHORT_ASSIGN_OR_RETURN(std::string answer, GetString(row, "answer", path));
+    COHORT_ASSIGN_OR_RETURN(std::string solution, GetString(row, "solution", path));
     Problem p;
     p.index = static_cast<int>(problems.size());
     auto uid = row.value.find("unique_id");
@@ -24,6 +27,7 @@ absl::StatusOr<std::vector<Problem>> LoadMath500(const std::string& path,
                                                       : std::to_string(p.index);
     p.prompt = BuildMath500Prompt(problem);
     p.gold = answer;
+    p.gold_source = std::move(solution);
     for (const char* key : {"subject", "level"}) {
       if (auto it = row.value.find(key); it != row.value.end()) p.meta[key] = *it;
     }
@@ -37,8 +41,16 @@ std::string BuildMath500Prompt(absl::string_view problem) {
 }
 
 Verdict ScoreMath500(const Problem& problem, absl::string_view completion,
-                     const BenchSettings& /*settings*/) {
+                     const BenchSettings& settings) {
   Verdict v;
+  if (settings.extractor == "math_verify_v1") {
+    // lm-eval minerva_math500: verify(parse(solution), parse(completion)).
+    std::vector<MathAnswer> target = MathVerifyParse(completion);
+    v.extracted = DescribeAnswers(target);
+    v.rule = target.empty() ? "none" : "math_verify";
+    v.passed = MathVerifyVerify(MathVerifyParse(problem.gold_source), target);
+    return v;
+  }
   v.extracted = ExtractMathAnswer(completion, &v.rule);
   std::string how;
   v.passed = !v.extracted.empty() && MathAnswersEquivalent(problem.gold, v.extracted, &how);

@@ -20,7 +20,7 @@
 
 namespace cohort::worker::eval {
 
-inline constexpr char kMath500ScorerVersion[] = "math_equiv/1";
+inline constexpr char kMath500ScorerVersion[] = "math_verify/1";
 
 absl::StatusOr<std::vector<Problem>> LoadMath500(const std::string& path,
                                                  const BenchSettings& settings);

@@ -16,51 +16,6 @@ namespace {
 
 constexpr int kMaxDepth = 8;
 
-bool IsOpen(char c) { return c == '(' || c == '[' || c == '{'; }
-bool IsClose(char c) { return c == ')' || c == ']' || c == '}'; }
-
-// Splits on `sep` where no bracket of any kind is open. Intervals mix
-// brackets ("[1,2)"), so all kinds share one depth counter.
-std::vector<std::string> SplitTopLevel(absl::string_view s, absl::string_view sep) {
-  std::vector<std::string> parts;
-  int depth = 0;
-  size_t start = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && s.substr(i, sep.size()) != sep) {
-      ++i;  // "\{" is a set brace, "\\" a row break: neither nests here
-      continue;
-    }
-    if (IsOpen(s[i])) ++depth;
-    if (IsClose(s[i])) --depth;
-    if (depth == 0 && s.substr(i, sep.size()) == sep) {
-      parts.emplace_back(s.substr(start, i - start));
-      start = i + sep.size();
-      i = start - 1;
-    }
-  }
-  parts.emplace_back(s.substr(start));
-  return parts;
-}
-
-// "(...)" or "[...)" etc. whose outer brackets enclose the whole string.
-bool Bracketed(const std::string& s, char* open, char* close, std::string* inner) {
-  if (s.size() < 2 || (s[0] != '(' && s[0] != '[') ||
-      (s.back() != ')' && s.back() != ']')) {
-    return false;
-  }
-  int depth = 0;
-  for (size_t i = 0; i + 1 < s.size(); ++i) {
-    if (s[i] == '\\') { ++i; continue; }
-    if (IsOpen(s[i])) ++depth;
-    if (IsClose(s[i])) --depth;
-    if (depth == 0) return false;  // closed before the end: "(a)+(b)"
-  }
-  *open = s[0];
-  *close = s.back();
-  *inner = s.substr(1, s.size() - 2);
-  return true;
-}
-
 bool SetBraces(const std::string& s, std::string* inner) {
   if (s.size() < 4 || !absl::StartsWith(s, "\\{") || !absl::EndsWith(s, "\\}")) {
     return false;

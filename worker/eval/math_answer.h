@@ -1,9 +1,10 @@
 // File: math_answer.h
 //
-// Math answers for MATH-500 (and anything else that boxes its answer):
-// extraction from a completion, LaTeX normalisation, and an equivalence
-// checker. The checker is a native approximation of math_verify (see
-// docs/benches.md for what it covers and where it differs):
+// Math answers for MATH-500's older extractor `math_equiv_v1` (the
+// protocol's `math_verify_v1` is math_verify.h): extraction from a
+// completion, LaTeX normalisation, and an equivalence checker, a native
+// approximation of math_verify kept so results scored with it can be
+// reproduced (docs/benches.md says where it differs):
 //   1. the normalised strings are equal (Hendrycks strip_string-style rules:
 //      \left/\right, \dfrac, units in \text{}, degrees, percent, "x =",
 //      \sqrt3, \frac12, thousands separators, a leading ".5");

@@ -465,4 +465,55 @@ bool ExpressionsProportional(const MathExpr& a, const MathExpr& b) {
   return have_ratio;
 }
 
+namespace {
+
+bool IsOpen(char c) { return c == '(' || c == '[' || c == '{'; }
+bool IsClose(char c) { return c == ')' || c == ']' || c == '}'; }
+
+}  // namespace
+
+std::vector<std::string> SplitTopLevel(absl::string_view s, absl::string_view sep,
+                                       bool set_braces_nest) {
+  std::vector<std::string> parts;
+  int depth = 0;
+  size_t start = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && s.substr(i, sep.size()) != sep) {
+      // "\{" is a set brace (nesting only when asked), "\\" a row break.
+      if (set_braces_nest && i + 1 < s.size() && (s[i + 1] == '{' || s[i + 1] == '}')) {
+        depth += s[i + 1] == '{' ? 1 : -1;
+      }
+      ++i;
+      continue;
+    }
+    if (IsOpen(s[i])) ++depth;
+    if (IsClose(s[i])) --depth;
+    if (depth == 0 && s.substr(i, sep.size()) == sep) {
+      parts.emplace_back(s.substr(start, i - start));
+      start = i + sep.size();
+      i = start - 1;
+    }
+  }
+  parts.emplace_back(s.substr(start));
+  return parts;
+}
+
+bool Bracketed(const std::string& s, char* open, char* close, std::string* inner) {
+  if (s.size() < 2 || (s[0] != '(' && s[0] != '[') ||
+      (s.back() != ')' && s.back() != ']')) {
+    return false;
+  }
+  int depth = 0;
+  for (size_t i = 0; i + 1 < s.size(); ++i) {
+    if (s[i] == '\\') { ++i; continue; }
+    if (IsOpen(s[i])) ++depth;
+    if (IsClose(s[i])) --depth;
+    if (depth == 0) return false;  // closed before the end: "(a)+(b)"
+  }
+  *open = s[0];
+  *close = s.back();
+  *inner = s.substr(1, s.size() - 2);
+  return true;
+}
+
 }  // namespace cohort::worker::eval

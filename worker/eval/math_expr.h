@@ -21,6 +21,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 
@@ -61,6 +62,18 @@ bool ExpressionsEqual(const MathExpr& a, const MathExpr& b);
 // a and b are non-zero multiples of each other at every sample point (for
 // equations written as lhs - rhs: 2x+2y-2 ~ x+y-1).
 bool ExpressionsProportional(const MathExpr& a, const MathExpr& b);
+
+// LaTeX structure helpers shared by the MATH-500 checkers.
+
+// Splits on `sep` where no bracket of any kind is open. Intervals mix
+// brackets ("[1,2)"), so all kinds share one depth counter. Set braces
+// "\{ \}" nest only when `set_braces_nest`.
+std::vector<std::string> SplitTopLevel(absl::string_view s, absl::string_view sep,
+                                       bool set_braces_nest = false);
+
+// "(...)" or "[...)" etc. whose outer brackets enclose the whole string:
+// the brackets and what lies between them.
+bool Bracketed(const std::string& s, char* open, char* close, std::string* inner);
 
 }  // namespace cohort::worker::eval
 

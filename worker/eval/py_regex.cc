@@ -147,6 +147,8 @@ PyMatch MatchOf(icu::RegexMatcher& m) {
   UErrorCode err = U_ZERO_ERROR;
   PyMatch match;
   match.text = ToUtf8(m.group(err));
+  match.start = m.start(err);
+  match.end = m.end(err);
   for (int32_t g = 1; g <= m.groupCount(); ++g) {
     err = U_ZERO_ERROR;
     if (m.start(g, err) < 0) {
@@ -193,18 +195,20 @@ std::optional<std::string> PyRegex::LastGroup(absl::string_view text) const {
 }
 
 std::string PyRegex::Sub(absl::string_view text, absl::string_view replacement) const {
+  return SubWith(text, [&](const PyMatch&) { return std::string(replacement); });
+}
+
+std::string PyRegex::SubWith(absl::string_view text,
+                             const std::function<std::string(const PyMatch&)>& replace) const {
   icu::UnicodeString input = ToIcu(text);
   icu::UnicodeString out;
-  icu::UnicodeString with = ToIcu(replacement);
   int32_t copied = 0;
   bool matched = false;
   ForEachMatch(text, [&](icu::RegexMatcher& m) {
-    UErrorCode err = U_ZERO_ERROR;
-    int32_t start = m.start(err);
-    int32_t end = m.end(err);
-    out.append(input, copied, start - copied);
-    out.append(with);
-    copied = end;
+    PyMatch match = MatchOf(m);
+    out.append(input, copied, match.start - copied);
+    out.append(ToIcu(replace(match)));
+    copied = match.end;
     matched = true;
     return true;
   });

@@ -27,6 +27,7 @@
 #ifndef COHORT_WORKER_EVAL_PY_REGEX_H_
 #define COHORT_WORKER_EVAL_PY_REGEX_H_
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -48,6 +49,10 @@ namespace cohort::worker::eval {
 struct PyMatch {
   std::string text;
   std::vector<std::optional<std::string>> groups;
+  // Where the match lies, in UTF-16 code units from the start of the text:
+  // enough to order matches (Python's match.start()/end() order the same).
+  int start = 0;
+  int end = 0;
 };
 
 class PyRegex {
@@ -83,6 +88,10 @@ class PyRegex {
 
   // re.sub(pattern, replacement, text) with a literal replacement.
   std::string Sub(absl::string_view text, absl::string_view replacement) const;
+
+  // re.sub(pattern, function, text): each match replaced by replace(match).
+  std::string SubWith(absl::string_view text,
+                      const std::function<std::string(const PyMatch&)>& replace) const;
 
   // The ICU pattern the Python pattern was rewritten into (for tests).
   static std::string TranslateForIcu(absl::string_view python_pattern);
