@@ -18,8 +18,9 @@ BUILD_PACKAGES=(
 # Runtimes for the code benches and the sandbox (issue: code benches).
 # nodejs: Debian's 18 on a fresh machine; a preinstalled NodeSource nodejs counts as present.
 # python3-langdetect: IFEval's language checks read its profiles (worker/eval/langdetect.h).
+# librsvg2-bin: `cohort report --plots DIR --png` renders the SVG plots with rsvg-convert.
 RUNTIME_PACKAGES=(bubblewrap libseccomp-dev python3 util-linux rustc default-jdk-headless
-                  libjavatuples-java nodejs python3-langdetect)
+                  libjavatuples-java nodejs python3-langdetect librsvg2-bin)
 
 missing=()
 for pkg in "${BUILD_PACKAGES[@]}" "${RUNTIME_PACKAGES[@]}"; do

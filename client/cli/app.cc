@@ -131,6 +131,13 @@ void AddResultCommands(CLI::App& app, Options* o, Action* action) {
                      "table, or card: the model card's layout (Markdown, paste-ready)")
       ->capture_default_str()
       ->check(CLI::IsMember({"table", "card"}));
+  report->add_option("--plots", o->results.plots_dir,
+                     "also write the plots here: scoreboard.svg and lengths-<bench>.svg");
+  report->add_flag("--png", o->results.png,
+                   "with --plots: a PNG beside each SVG (rsvg-convert, Debian librsvg2-bin)");
+  report->add_option("--saturation-tokens", o->results.saturation_tokens,
+                     "the length plots' saturation line")
+      ->capture_default_str();
   report->callback([=] { *action = [=] { return RunReport(o->global, o->results); }; });
 
   CLI::App* lengths = app.add_subcommand(

@@ -11,9 +11,11 @@
 #include "client/cli/rpc.h"
 #include "client/report/card.h"
 #include "client/report/lm_eval_export.h"
+#include "client/report/plots.h"
 #include "client/report/render.h"
 #include "client/spec/check.h"
 #include "common/atomic_file.h"
+#include "common/subprocess.h"
 #include "common/status_macros.h"
 #include "worker/eval/profile.h"
 
@@ -93,10 +95,44 @@ std::vector<std::string> ClassNames(const Spec& spec) {
   return *shape->categories;
 }
 
+// The plots into `dir` (created if missing), each file written atomically;
+// with `png`, rsvg-convert renders a PNG beside each SVG.
+absl::Status WritePlots(const std::string& dir, bool png, const std::vector<report::Row>& rows,
+                        const report::Scoreboard& board, uint64_t saturation_tokens) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return absl::FailedPreconditionError("--plots " + dir + ": " + ec.message());
+  for (const report::PlotFile& f : report::RenderPlots(rows, board, saturation_tokens)) {
+    std::string path = (std::filesystem::path(dir) / f.name).string();
+    COHORT_RETURN_IF_ERROR(WriteFileAtomically(path, f.svg));
+    if (!png) continue;
+    std::string png_path = path.substr(0, path.size() - 4) + ".png";
+    std::string partial = png_path + ".partial";
+    SubprocessOptions convert;
+    convert.argv = {"rsvg-convert", "-f", "png", "-o", partial, path};
+    convert.timeout = absl::Minutes(1);
+    absl::StatusOr<SubprocessResult> r = RunSubprocess(convert);
+    if (!r.ok() || !r->Succeeded()) {
+      std::filesystem::remove(partial, ec);
+      return absl::FailedPreconditionError(
+          "--png: rsvg-convert (Debian librsvg2-bin) could not render " + path + ": " +
+          (r.ok() ? r->Describe() : std::string(r.status().message())));
+    }
+    std::filesystem::rename(partial, png_path, ec);
+    if (ec) return absl::InternalError("--png: " + png_path + ": " + ec.message());
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Report(const GlobalOptions& g, const ResultsOptions& o) {
   COHORT_ASSIGN_OR_RETURN(report::Format format, ParseFormat(o.format));
   COHORT_ASSIGN_OR_RETURN(Loaded l, Load(g, o));
   report::Scoreboard board = report::BuildScoreboard(l.rows, l.model_order, l.references);
+  if (!o.plots_dir.empty()) {
+    COHORT_RETURN_IF_ERROR(WritePlots(o.plots_dir, o.png, l.rows, board, o.saturation_tokens));
+  } else if (o.png) {
+    return absl::InvalidArgumentError("--png needs --plots DIR");
+  }
   if (o.style == "card") {
     // The recipes at a glance, then the scoreboard.
     std::vector<report::RecipeRow> recipes;

@@ -82,6 +82,8 @@ struct ResultsOptions {
   bool list_problems = false;    // compare: print the flipped problem ids
   std::string model, suite;      // export filters
   std::string export_format = "lm-eval";  // export: the one layout it writes
+  std::string plots_dir;  // report: write the SVG plots here as well
+  bool png = false;       // report --plots: a PNG beside each SVG (rsvg-convert)
 };
 int RunReport(const GlobalOptions& g, const ResultsOptions& o);
 int RunLengths(const GlobalOptions& g, const ResultsOptions& o);

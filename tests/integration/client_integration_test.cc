@@ -1,8 +1,9 @@
 // `cohort` as a real process against a real cohortd on a loopback port; the
 // test plays the worker through the WorkerGateway stub (lease, report
 // results, complete), since cohort-worker's `run` lands separately.
-#include <filesystem>
 #include <signal.h>
+
+#include <filesystem>
 #include <fstream>
 
 #include "absl/strings/match.h"
@@ -189,6 +190,19 @@ TEST_F(ClientIntegrationTest, SubmitStatusCancelResumeAndMemoizedResubmit) {
   SubprocessResult report = Cohort({"report", id});
   EXPECT_EQ(report.exit_code, 0) << report.stderr_data;
   EXPECT_THAT(report.stdout_data, HasSubstr("| gsm8k-2 | 2 | 50.0 | 50.0 |"));
+  // The same numbers as pictures, and PNGs rendered by librsvg.
+  SubprocessResult plots = Cohort({"report", id, "--plots", dir_.Join("plots"), "--png"});
+  EXPECT_EQ(plots.exit_code, 0) << plots.stderr_data;
+  for (const char* name : {"scoreboard", "lengths-gsm8k-2"}) {
+    EXPECT_TRUE(std::filesystem::is_regular_file(dir_.Join(std::string("plots/") + name + ".png")))
+        << name;
+  }
+  std::ifstream svg(dir_.Join("plots/scoreboard.svg"));
+  std::string scoreboard((std::istreambuf_iterator<char>(svg)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(scoreboard, HasSubstr("50.0% (n=2)"));
+  SubprocessResult png_alone = Cohort({"report", id, "--png"});
+  EXPECT_EQ(png_alone.exit_code, 2) << png_alone.stderr_data;
+  EXPECT_THAT(png_alone.stderr_data, HasSubstr("--png needs --plots DIR"));
   SubprocessResult lengths = Cohort({"lengths", id});
   EXPECT_EQ(lengths.exit_code, 0) << lengths.stderr_data;
   EXPECT_THAT(lengths.stdout_data,
