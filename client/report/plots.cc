@@ -226,8 +226,9 @@ std::string LengthsSvg(const std::vector<Row>& rows, const std::string& suite,
                           static_cast<double>(max_tokens);
   absl::StrAppend(&out,
                   Line(sat_x, kTop - 4, sat_x, axis_y, kFail, " stroke-dasharray=\"5,4\""),
-                  Text(sat_x, kTop - 8, absl::StrCat("saturation ", Thousands(saturation_tokens)),
-                       "middle", " font-size=\"10\""),
+                  Text(sat_x - 4, axis_y - 4,
+                       absl::StrCat("saturation ", Thousands(saturation_tokens)), "end",
+                       " font-size=\"10\" fill=\"#c62828\""),
                   Axis(x0, x1, axis_y, max_tokens), "</svg>\n");
   return out;
 }
@@ -239,7 +240,9 @@ std::string ScoreboardSvg(const Scoreboard& board) {
   for (const std::string& suite : board.suites) {
     for (const std::string& model : board.models) bars += board.Find(suite, model) ? 1 : 0;
   }
-  int height = kTop + bars * (bar + 4) + static_cast<int>(board.suites.size()) * group_gap + 40;
+  const int header = 20;  // the suite's name, on a line of its own
+  int height = kTop + bars * (bar + 4) +
+               static_cast<int>(board.suites.size()) * (group_gap + header) + 40;
   double x0 = kLeft;
   double x1 = kWidth - 110;
   std::string out = Header(kWidth, height, "Accuracy per bench");
@@ -247,6 +250,7 @@ std::string ScoreboardSvg(const Scoreboard& board) {
   double y = kTop;
   for (const std::string& suite : board.suites) {
     absl::StrAppend(&out, Text(12, y + 12, suite, "start", " font-weight=\"bold\""));
+    y += header;
     for (size_t m = 0; m < board.models.size(); ++m) {
       const Cell* cell = board.Find(suite, board.models[m]);
       if (cell == nullptr) continue;

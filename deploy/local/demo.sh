@@ -108,6 +108,10 @@ echo
 echo "== answer lengths =="
 "$BIN/cohort" lengths "$CAMPAIGN"
 echo
+echo "== plots for a model card (--plots) =="
+"$BIN/cohort" report "$CAMPAIGN" --ref even --plots "$DEMO/plots" --png >/dev/null
+ls "$DEMO/plots"
+echo
 echo "== compare coder vs even =="
 "$BIN/cohort" compare "$CAMPAIGN" coder even | head -12 || true
 echo
