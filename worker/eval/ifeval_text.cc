@@ -12,6 +12,7 @@
 #include "absl/strings/ascii.h"
 #include "re2/re2.h"
 #include "worker/eval/langdetect.h"
+#include "worker/eval/punkt.h"
 #include "worker/eval/text_util.h"
 
 namespace cohort::worker::eval {
@@ -57,7 +58,18 @@ std::string DetectLanguage(absl::string_view text) {
   return detector.ok() ? (*detector)->Detect(text) : "";
 }
 
+std::string SentenceSplitter() {
+  return PunktTokenizer::English().ok() ? "nltk-punkt" : "icu";
+}
+
 int CountSentences(absl::string_view text) {
+  if (absl::StatusOr<const PunktTokenizer*> punkt = PunktTokenizer::English(); punkt.ok()) {
+    return static_cast<int>((*punkt)->Tokenize(text).size());
+  }
+  return CountSentencesIcu(text);
+}
+
+int CountSentencesIcu(absl::string_view text) {
   std::string flat(text);
   for (char& c : flat) {
     if (c == '\n' || c == '\r') c = ' ';

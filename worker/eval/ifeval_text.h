@@ -2,7 +2,8 @@
 //
 // The language-dependent text primitives of the IFEval checkers:
 //   DetectLanguage   langdetect itself, reproduced (langdetect.h), seed 0
-//   CountSentences   ICU sentence BreakIterator in place of NLTK punkt
+//   CountSentences   NLTK's Punkt with its English model (punkt.h) when the
+//                    model is installed, else ICU's sentence BreakIterator
 //   CountWords       Python's \w+ run count (Unicode letters, numbers, _)
 //   WordTokens       a Treebank-style splitter in place of nltk.word_tokenize
 //   IsUpper/IsLower  Python str.isupper()/islower() over Unicode properties
@@ -23,9 +24,17 @@ namespace cohort::worker::eval {
 // knows; IFEval then counts the instruction as followed).
 std::string DetectLanguage(absl::string_view text);
 
-// Sentences as NLTK punkt would count them (approximately): ICU sentence
-// segments with content, line breaks read as spaces.
+// len(sent_tokenize(text)): NLTK's English Punkt when its model is found
+// (PunktTokenizer::English), else CountSentencesIcu.
 int CountSentences(absl::string_view text);
+
+// ICU sentence segments with content, line breaks read as spaces: the
+// stand-in where NLTK's Punkt model is not installed. They can differ:
+// Punkt breaks after ". lowercase" and knows other abbreviations.
+int CountSentencesIcu(absl::string_view text);
+
+// Which of the two CountSentences uses here: "nltk-punkt" or "icu".
+std::string SentenceSplitter();
 
 // Python len(re.findall(r"\w+", text)) (NLTK RegexpTokenizer(r"\w+")).
 int CountWords(absl::string_view text);

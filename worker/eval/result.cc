@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "worker/eval/ifeval_text.h"
 #include "worker/eval/text_util.h"
 
 namespace cohort::worker::eval {
@@ -59,6 +60,8 @@ void AddIfevalMetrics(const std::vector<ProblemResult>& results, nlohmann::json*
   (*out)["prompt_level_loose_acc"] = Share(prompts_loose, n);
   (*out)["inst_level_loose_acc"] = Share(inst_loose, inst);
   (*out)["n_instructions"] = inst;
+  // Sentence counts (length_constraints:number_sentences) depend on it.
+  (*out)["sentence_splitter"] = SentenceSplitter();
 }
 
 nlohmann::json LengthStats(const BenchSettings& settings,

@@ -17,20 +17,12 @@ int32_t DecodeAt(absl::string_view text, size_t pos, size_t* length) {
   return cp;
 }
 
-bool IsSpaceCodePoint(int32_t cp) {
-  if (cp == ' ' || (cp >= '\t' && cp <= '\r')) return true;
-  if (cp == 0x1C || cp == 0x1D || cp == 0x1E || cp == 0x1F) return true;
-  return cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
-         (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
-         cp == 0x202F || cp == 0x205F || cp == 0x3000;
-}
-
 // Byte offset just past the leading white space.
 size_t SkipLeadingSpace(absl::string_view text) {
   size_t pos = 0;
   while (pos < text.size()) {
     size_t len = 0;
-    if (!IsSpaceCodePoint(DecodeAt(text, pos, &len))) break;
+    if (!IsPythonSpace(DecodeAt(text, pos, &len))) break;
     pos += len;
   }
   return pos;
@@ -53,13 +45,21 @@ size_t TrimTrailingSpace(absl::string_view text) {
       cp = static_cast<unsigned char>(text[start]);
       if (cp >= 0x80) break;
     }
-    if (!IsSpaceCodePoint(cp)) break;
+    if (!IsPythonSpace(cp)) break;
     end = start;
   }
   return end;
 }
 
 }  // namespace
+
+bool IsPythonSpace(int32_t cp) {
+  if (cp == ' ' || (cp >= '\t' && cp <= '\r')) return true;
+  if (cp == 0x1C || cp == 0x1D || cp == 0x1E || cp == 0x1F) return true;
+  return cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
+         (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
+         cp == 0x202F || cp == 0x205F || cp == 0x3000;
+}
 
 size_t Utf8SequenceLength(absl::string_view text, size_t pos) {
   unsigned char lead = static_cast<unsigned char>(text[pos]);
@@ -127,7 +127,7 @@ std::vector<std::string> SplitWhitespace(absl::string_view text) {
   while (pos < text.size()) {
     size_t len = 0;
     int32_t cp = DecodeAt(text, pos, &len);
-    if (IsSpaceCodePoint(cp)) {
+    if (IsPythonSpace(cp)) {
       if (!current.empty()) pieces.push_back(std::move(current));
       current.clear();
     } else {

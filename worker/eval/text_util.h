@@ -19,6 +19,9 @@ namespace cohort::worker::eval {
 
 // Python str.strip() for ASCII white space (space, \t, \n, \v, \f, \r) plus
 // the Unicode spaces U+00A0, U+2000..U+200A, U+2028, U+2029, U+3000, U+0085.
+// Python str.isspace() for one code point (the 29 white-space code points).
+bool IsPythonSpace(int32_t cp);
+
 std::string Strip(absl::string_view text);
 std::string LStrip(absl::string_view text);
 std::string RStrip(absl::string_view text);
