@@ -14,6 +14,8 @@ BUILD_PACKAGES=(
   prometheus-cpp-dev
   # tests/lint/thread_safety.py: clang's -Wthread-safety over the lock annotations
   clang
+  # tests/deploy: systemd-analyze verify reads the shipped units as systemd does
+  systemd
 )
 # Runtimes for the code benches and the sandbox (issue: code benches).
 # nodejs: Debian's 18 on a fresh machine; a preinstalled NodeSource nodejs counts as present.

@@ -450,6 +450,42 @@ TEST(SystemdTest, UnitsHaveTheirSectionsRestartAndTls) {
   EXPECT_GT(std::stod(worker["Service"]["TimeoutStopSec"]), drain);
 }
 
+// systemd's own parser: `systemd-analyze verify` loads each unit as systemd
+// would (unknown directives, bad values, a missing or non-executable
+// ExecStart binary). The units are copied with ExecStart pointing at the
+// built binaries; a unit with a misspelt directive must be refused, so the
+// check is known to bite.
+absl::StatusOr<SubprocessResult> VerifyUnits(const std::vector<std::string>& paths) {
+  SubprocessOptions options;
+  options.argv = {"systemd-analyze", "verify", "--man=no", "--generators=no"};
+  options.argv.insert(options.argv.end(), paths.begin(), paths.end());
+  options.timeout = absl::Minutes(1);
+  return RunSubprocess(options);
+}
+
+TEST(SystemdTest, SystemdAnalyzeVerifiesTheUnits) {
+  cohort::testing::TempDir dir;
+  std::vector<std::string> units;
+  for (const char* name : {"cohortd.service", "cohort-worker.service"}) {
+    std::string text = Read(DeployDir() + "/systemd/" + name);
+    text = std::regex_replace(text, std::regex("/usr/local/bin/"), std::string(COHORT_BIN_DIR) + "/");
+    units.push_back(dir.Join(name));
+    std::ofstream(units.back()) << text;
+  }
+  absl::StatusOr<SubprocessResult> ok = VerifyUnits(units);
+  ASSERT_TRUE(ok.ok()) << ok.status() << " (Debian package systemd)";
+  EXPECT_TRUE(ok->Succeeded()) << ok->Describe();
+  EXPECT_EQ(ok->stderr_data + ok->stdout_data, "");
+
+  std::string broken = Read(units[0]);
+  broken = std::regex_replace(broken, std::regex("Restart=always"), "Restart=allways\nRestartSecs=5");
+  std::ofstream(dir.Join("broken.service")) << broken;
+  absl::StatusOr<SubprocessResult> bad = VerifyUnits({dir.Join("broken.service")});
+  ASSERT_TRUE(bad.ok());
+  EXPECT_THAT(bad->stderr_data, ::testing::HasSubstr("RestartSecs"));
+  EXPECT_THAT(bad->stderr_data, ::testing::HasSubstr("allways"));
+}
+
 // --- Slurm ------------------------------------------------------------------
 
 TEST(SlurmTest, BatchScriptIsAnArrayJobWithGpuGresAndValidBash) {
