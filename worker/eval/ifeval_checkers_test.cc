@@ -115,7 +115,29 @@ TEST(IfevalTextTest, Primitives) {
   EXPECT_EQ(CountSentences("Mr. Smith went home. He slept!\nThen he woke?"), 3);
   EXPECT_EQ(DetectLanguage("12345 !!!"), "");
   EXPECT_THAT(WordTokens("\"DON'T\" stop, NASA's"),
-              ::testing::ElementsAre("DO", "N'T", "stop", "NASA", "'s"));
+              ::testing::ElementsAre("``", "DO", "N'T", "''", "stop", ",", "NASA", "'s"));
+}
+
+// NLTK 3.8's NLTKWordTokenizer().tokenize on each text (Debian python3-nltk,
+// printed by /usr/bin/python3 -c 'from nltk.tokenize import NLTKWordTokenizer; ...').
+TEST(IfevalTextTest, TreebankWordTokensEqualNltks) {
+  struct Case {
+    std::string text;
+    std::vector<std::string> tokens;
+  };
+  const Case cases[] = {
+      {"\"DON'T\" stop, NASA's", {"``", "DO", "N'T", "''", "stop", ",", "NASA", "'s"}},
+      {"Good muffins cost $3.88 (roughly 3,36 euros)\nin New York.  Please buy me\ntwo of them.\nThanks.", {"Good", "muffins", "cost", "$", "3.88", "(", "roughly", "3,36", "euros", ")", "in", "New", "York.", "Please", "buy", "me", "two", "of", "them.", "Thanks", "."}},
+      {"He said, 'hello' -- and «left»... cannot gonna wanna go!", {"He", "said", ",", "'hello", "'", "--", "and", "«", "left", "»", "...", "can", "not", "gon", "na", "wan", "na", "go", "!"}},
+      {"I'm \"quoted\" here: yes; 50% @home #tag & co. 'tis *bold* [x] {y} <z>", {"I", "'m", "``", "quoted", "''", "here", ":", "yes", ";", "50", "%", "@", "home", "#", "tag", "&", "co.", "'t", "is", "*", "bold", "*", "[", "x", "]", "{", "y", "}", "<", "z", ">"}},
+      {"Ends with a quote.\"", {"Ends", "with", "a", "quote", ".", "''"}},
+      {"THE END.", {"THE", "END", "."}},
+      {"e.g. U.S.A. vs. the UK's 3.5% rate?", {"e.g.", "U.S.A.", "vs.", "the", "UK", "'s", "3.5", "%", "rate", "?"}},
+      {"“Smart” quotes ‘here’ and `back` ticks, don’t they?", {"“", "Smart", "”", "quotes", "‘", "here", "’", "and", "`", "back", "`", "ticks", ",", "don", "’", "t", "they", "?"}},
+      {"Numbers: 1,000,000 and 3:45pm, ratio 3:2.", {"Numbers", ":", "1,000,000", "and", "3:45pm", ",", "ratio", "3:2", "."}},
+      {"WHAT?! NO WAY... (REALLY)", {"WHAT", "?", "!", "NO", "WAY", "...", "(", "REALLY", ")"}},
+  };
+  for (const Case& c : cases) EXPECT_EQ(TreebankWordTokens(c.text), c.tokens) << c.text;
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "re2/re2.h"
 #include "worker/eval/langdetect.h"
 #include "worker/eval/punkt.h"
+#include "worker/eval/py_regex.h"
 #include "worker/eval/text_util.h"
 
 namespace cohort::worker::eval {
@@ -31,22 +32,137 @@ void ForEachCodePoint(absl::string_view text, Fn fn) {
   }
 }
 
-bool IsPunctuationPiece(UChar32 c) {
-  return u_ispunct(c) || c == '`' || c == '<' || c == '>';
+// Python re.sub's template: \1 \2 \3 and \g<0>.
+std::string Expand(absl::string_view tmpl, const PyMatch& m) {
+  std::string out;
+  for (size_t i = 0; i < tmpl.size(); ++i) {
+    if (tmpl[i] != '\\' || i + 1 >= tmpl.size()) {
+      out += tmpl[i];
+    } else if (tmpl[i + 1] >= '1' && tmpl[i + 1] <= '9') {
+      size_t g = static_cast<size_t>(tmpl[i + 1] - '1');
+      if (g < m.groups.size() && m.groups[g].has_value()) out += *m.groups[g];
+      ++i;
+    } else if (tmpl.substr(i, 5) == "\\g<0>") {
+      out += m.text;
+      i += 4;
+    } else {
+      out += tmpl[i];
+    }
+  }
+  return out;
 }
 
-// Appends `piece` minus an English contraction suffix, then the suffix.
-void SplitContraction(const std::string& piece, std::vector<std::string>* out) {
-  static const RE2 kContraction(
-      "(?i)^(.+?)(n't|'s|'re|'ve|'ll|'d|'m|\xE2\x80\x99s|n\xE2\x80\x99t)$");
-  std::string head;
-  std::string tail;
-  if (RE2::FullMatch(piece, kContraction, &head, &tail)) {
-    out->push_back(head);
-    out->push_back(tail);
-  } else {
-    out->push_back(piece);
+struct Rule {
+  Rule(const char* pattern, const char* replacement) : re(pattern), with(replacement) {}
+  PyRegex re;
+  const char* with;
+};
+
+// NLTK's NLTKWordTokenizer (nltk.word_tokenize's per-sentence tokenizer),
+// its substitutions in its order.
+const std::vector<std::unique_ptr<Rule>>& TreebankRules() {
+  static const auto* rules = [] {
+    auto* r = new std::vector<std::unique_ptr<Rule>>();
+    auto add = [&](const char* pattern, const char* with) {
+      r->push_back(std::make_unique<Rule>(pattern, with));
+    };
+    // STARTING_QUOTES
+    add("([\u00ab\u201c\u2018\u201e]|[`]+)", " \\1 ");
+    add("^\"", "``");
+    add("(``)", " \\1 ");
+    add("([ \\(\\[{<])(\"|\'{2})", "\\1 `` ");
+    add("(?i)(\')(?!re|ve|ll|m|t|s|d|n)(\\w)\\b", "\\1 \\2");
+    // PUNCTUATION
+    add("([^\\.])(\\.)([\\]\\)}>\"\'\u00bb\u201d\u2019 ]*)\\s*$", "\\1 \\2 \\3 ");
+    add("([:,])([^\\d])", " \\1 \\2");
+    add("([:,])$", " \\1 ");
+    add("\\.{2,}", " \\g<0> ");
+    add("[;@#$%&]", " \\g<0> ");
+    add("([^\\.])(\\.)([\\]\\)}>\"\']*)\\s*$", "\\1 \\2\\3 ");
+    add("[?!]", " \\g<0> ");
+    add("([^'])' ", "\\1 ' ");
+    add("[*]", " \\g<0> ");
+    // PARENS_BRACKETS, DOUBLE_DASHES
+    add("[\\]\\[\\(\\)\\{\\}\\<\\>]", " \\g<0> ");
+    add("--", " -- ");
+    return r;
+  }();
+  return *rules;
+}
+
+// Applied after the text is padded with a space on each side.
+const std::vector<std::unique_ptr<Rule>>& TreebankEndRules() {
+  static const auto* rules = [] {
+    auto* r = new std::vector<std::unique_ptr<Rule>>();
+    auto add = [&](const char* pattern, const char* with) {
+      r->push_back(std::make_unique<Rule>(pattern, with));
+    };
+    // ENDING_QUOTES
+    add("([\u00bb\u201d\u2019])", " \\1 ");
+    add("''", " '' ");
+    add("\"", " '' ");
+    add("([^' ])('[sS]|'[mM]|'[dD]|') ", "\\1 \\2 ");
+    add("([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) ", "\\1 \\2 ");
+    // CONTRACTIONS2, CONTRACTIONS3 (MacIntyre's)
+    for (const char* c : {"(?i)\\b(can)(?#X)(not)\\b", "(?i)\\b(d)(?#X)('ye)\\b",
+                          "(?i)\\b(gim)(?#X)(me)\\b", "(?i)\\b(gon)(?#X)(na)\\b",
+                          "(?i)\\b(got)(?#X)(ta)\\b", "(?i)\\b(lem)(?#X)(me)\\b",
+                          "(?i)\\b(more)(?#X)('n)\\b", "(?i)\\b(wan)(?#X)(na)(?=\\s)",
+                          "(?i) ('t)(?#X)(is)\\b", "(?i) ('t)(?#X)(was)\\b"}) {
+      add(c, " \\1 \\2 ");
+    }
+    return r;
+  }();
+  return *rules;
+}
+
+// NLTKWordTokenizer().tokenize(sentence).
+}  // namespace
+
+std::vector<std::string> TreebankWordTokens(absl::string_view sentence) {
+  std::string text(sentence);
+  for (const auto& rule : TreebankRules()) {
+    text = rule->re.SubWith(text, [&](const PyMatch& m) { return Expand(rule->with, m); });
   }
+  text = " " + text + " ";
+  for (const auto& rule : TreebankEndRules()) {
+    text = rule->re.SubWith(text, [&](const PyMatch& m) { return Expand(rule->with, m); });
+  }
+  return SplitWhitespace(text);
+}
+
+// ICU sentence segments with content, line breaks read as spaces.
+std::vector<std::string> IcuSentences(absl::string_view text) {
+  std::string flat(text);
+  for (char& c : flat) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  icu::UnicodeString u = icu::UnicodeString::fromUTF8(
+      icu::StringPiece(flat.data(), static_cast<int32_t>(flat.size())));
+  UErrorCode status = U_ZERO_ERROR;
+  std::unique_ptr<icu::BreakIterator> it(icu::BreakIterator::createSentenceInstance(
+      icu::Locale("en_US@ss=standard"), status));
+  std::vector<std::string> sentences;
+  if (U_FAILURE(status) || it == nullptr) return sentences;
+  it->setText(u);
+  int32_t start = it->first();
+  for (int32_t end = it->next(); end != icu::BreakIterator::DONE;
+       start = end, end = it->next()) {
+    std::string piece;
+    u.tempSubStringBetween(start, end).toUTF8String(piece);
+    if (!Strip(piece).empty()) sentences.push_back(std::move(piece));
+  }
+  return sentences;
+}
+
+namespace {
+
+// The sentences word_tokenize splits first: Punkt's, else ICU's.
+std::vector<std::string> Sentences(absl::string_view text) {
+  if (absl::StatusOr<const PunktTokenizer*> punkt = PunktTokenizer::English(); punkt.ok()) {
+    return (*punkt)->Tokenize(text);
+  }
+  return IcuSentences(text);
 }
 
 }  // namespace
@@ -70,26 +186,7 @@ int CountSentences(absl::string_view text) {
 }
 
 int CountSentencesIcu(absl::string_view text) {
-  std::string flat(text);
-  for (char& c : flat) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  icu::UnicodeString u = icu::UnicodeString::fromUTF8(
-      icu::StringPiece(flat.data(), static_cast<int32_t>(flat.size())));
-  UErrorCode status = U_ZERO_ERROR;
-  std::unique_ptr<icu::BreakIterator> it(icu::BreakIterator::createSentenceInstance(
-      icu::Locale("en_US@ss=standard"), status));
-  if (U_FAILURE(status) || it == nullptr) return 0;
-  it->setText(u);
-  int count = 0;
-  int32_t start = it->first();
-  for (int32_t end = it->next(); end != icu::BreakIterator::DONE;
-       start = end, end = it->next()) {
-    std::string piece;
-    u.tempSubStringBetween(start, end).toUTF8String(piece);
-    if (!Strip(piece).empty()) ++count;
-  }
-  return count;
+  return static_cast<int>(IcuSentences(text).size());
 }
 
 int CountWords(absl::string_view text) {
@@ -106,20 +203,8 @@ int CountWords(absl::string_view text) {
 
 std::vector<std::string> WordTokens(absl::string_view text) {
   std::vector<std::string> tokens;
-  for (const std::string& piece : SplitWhitespace(text)) {
-    // Peel punctuation off both ends; the peeled marks are tokens of their
-    // own in Treebank, but they carry no case, so they are dropped here.
-    icu::UnicodeString u = icu::UnicodeString::fromUTF8(piece);
-    int32_t begin = 0;
-    int32_t end = u.length();
-    while (begin < end && IsPunctuationPiece(u.char32At(begin))) begin = u.moveIndex32(begin, 1);
-    while (end > begin && IsPunctuationPiece(u.char32At(u.moveIndex32(end, -1)))) {
-      end = u.moveIndex32(end, -1);
-    }
-    if (begin >= end) continue;
-    std::string core;
-    u.tempSubStringBetween(begin, end).toUTF8String(core);
-    SplitContraction(core, &tokens);
+  for (const std::string& sentence : Sentences(text)) {
+    for (std::string& t : TreebankWordTokens(sentence)) tokens.push_back(std::move(t));
   }
   return tokens;
 }

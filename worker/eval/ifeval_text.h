@@ -5,7 +5,8 @@
 //   CountSentences   NLTK's Punkt with its English model (punkt.h) when the
 //                    model is installed, else ICU's sentence BreakIterator
 //   CountWords       Python's \w+ run count (Unicode letters, numbers, _)
-//   WordTokens       a Treebank-style splitter in place of nltk.word_tokenize
+//   WordTokens       nltk.word_tokenize: the sentences (as CountSentences
+//                    splits them), each through NLTK's NLTKWordTokenizer
 //   IsUpper/IsLower  Python str.isupper()/islower() over Unicode properties
 // Where the replacements can disagree with the reference is written down in
 // docs/benches.md; the GPT-4 response file is the regression check.
@@ -39,9 +40,13 @@ std::string SentenceSplitter();
 // Python len(re.findall(r"\w+", text)) (NLTK RegexpTokenizer(r"\w+")).
 int CountWords(absl::string_view text);
 
-// Word tokens: white-space pieces with surrounding punctuation split off and
-// English contractions ('s, n't, 're, ...) split as separate tokens.
+// nltk.word_tokenize(text): each sentence (Punkt's, else ICU's) through
+// NLTK's improved Treebank tokenizer (NLTKWordTokenizer: quotes, punctuation,
+// brackets, dashes, contractions, in NLTK's order, on Python's regexes).
 std::vector<std::string> WordTokens(absl::string_view text);
+
+// NLTKWordTokenizer().tokenize(sentence): one sentence, no sentence split.
+std::vector<std::string> TreebankWordTokens(absl::string_view sentence);
 
 // Python str.isupper() / str.islower() on UTF-8 text.
 bool IsUpper(absl::string_view text);
