@@ -23,6 +23,7 @@
 #include "nlohmann/json.hpp"
 #include "worker/exec/gate.h"
 #include "worker/exec/score_rows.h"
+#include "worker/invocation/invocations.h"
 #include "worker/quant/gguf_reader.h"
 #include "worker/prune/dropmap_options.h"
 #include "worker/quant/gguf_summary.h"
@@ -279,10 +280,16 @@ absl::StatusOr<quant::GgufSummary> Summarize(const std::string& path) {
 
 // `--fewshot FILE` when the step has a few-shot split (GSM8K's train split:
 // its exemplars are part of every prompt, so generate and score both read it).
-absl::StatusOr<std::vector<std::string>> FewshotArgs(const StepTask& task) {
+// The split few-shot exemplars are drawn from, or "" when the step has none.
+absl::StatusOr<std::string> FewshotFile(const StepTask& task) {
   std::string in = OptionalInput(task, "fewshot");
-  if (in.empty()) return std::vector<std::string>{};
-  COHORT_ASSIGN_OR_RETURN(std::string file, AsFile(in, ""));
+  if (in.empty()) return std::string();
+  return AsFile(in, "");
+}
+
+absl::StatusOr<std::vector<std::string>> FewshotArgs(const StepTask& task) {
+  COHORT_ASSIGN_OR_RETURN(std::string file, FewshotFile(task));
+  if (file.empty()) return std::vector<std::string>{};
   return std::vector<std::string>{"--fewshot", file};
 }
 
@@ -362,6 +369,14 @@ std::vector<std::string> AvailableTools(const ToolConfig& config) {
     if (!FindLlamaTool(config.llama_cpp_dir, name).empty()) tools.push_back(name);
   }
   return tools;
+}
+
+std::vector<std::string> ToolExecutor::SelfCommand(const char* subcommand,
+                                                  std::vector<std::string> flags) const {
+  std::vector<std::string> argv = {config_.self_binary, subcommand};
+  argv.insert(argv.end(), std::make_move_iterator(flags.begin()),
+              std::make_move_iterator(flags.end()));
+  return argv;
 }
 
 absl::Status ToolExecutor::RunTool(const StepTask& task, std::vector<std::string> argv,
@@ -515,15 +530,13 @@ absl::StatusOr<StepResult> ToolExecutor::Prune(const StepTask& task) {
   // The metadata the pruned checkpoint carries records the drop map's path.
   COHORT_ASSIGN_OR_RETURN(std::string map, StableInput(task, "drop_map.json", map_file));
   std::string out = (fs::path(task.output_root) / "checkpoint").string();
-  std::vector<std::string> argv = {config_.self_binary, "prune", "--source-dir",
-                                   checkpoint, "--drop-map", map, "--output-dir", out};
-  if (std::string layout = params.value("layout", ""); !layout.empty()) {
-    argv.insert(argv.end(), {"--layout", layout});
-  }
-  if (std::string suffix = params.value("suffix", ""); !suffix.empty()) {
-    argv.push_back("--suffix=" + suffix);
-  }
-  if (params.value("even_group_drop", false)) argv.push_back("--even-group-drop");
+  PruneInvocation prune;
+  prune.source_dir = checkpoint;
+  prune.drop_map = map;
+  prune.output_dir = out;
+  prune.layout = params.value("layout", "");
+  prune.suffix = params.value("suffix", "");
+  prune.even_group_drop = params.value("even_group_drop", false);
   if (params.contains("upweight") && params["upweight"].is_object()) {
     const json& up = params["upweight"];
     if (!up.contains("alpha") || !up["alpha"].is_number() || !up.contains("target") ||
@@ -531,10 +544,10 @@ absl::StatusOr<StepResult> ToolExecutor::Prune(const StepTask& task) {
       return absl::InvalidArgumentError(
           "prune params.upweight needs a numeric alpha and a string target");
     }
-    argv.insert(argv.end(), {"--upweight-alpha", up["alpha"].dump(),
-                             "--upweight-target", up["target"].get<std::string>()});
+    prune.upweight_alpha = up["alpha"].get<double>();
+    prune.upweight_target = up["target"].get<std::string>();
   }
-  COHORT_RETURN_IF_ERROR(RunTool(task, argv));
+  COHORT_RETURN_IF_ERROR(RunTool(task, SelfCommand(PruneInvocation::kName, prune.ToArgv())));
   COHORT_RETURN_IF_ERROR(UnpinDropMapPath(out, map));
   return StepResult{{{"checkpoint", out}}, false, ""};
 }
@@ -548,9 +561,12 @@ absl::StatusOr<StepResult> ToolExecutor::Upweight(const StepTask& task) {
   }
   std::string out = (fs::path(task.output_root) / "checkpoint").string();
   COHORT_RETURN_IF_ERROR(LinkTree(checkpoint, out));
-  COHORT_RETURN_IF_ERROR(RunTool(
-      task, {config_.self_binary, "upweight", "--model-dir", out, "--alpha",
-             params["alpha"].dump(), "--target", params["target"].get<std::string>()}));
+  UpweightInvocation upweight;
+  upweight.model_dir = out;
+  upweight.alpha = params["alpha"].get<double>();
+  upweight.target = params["target"].get<std::string>();
+  COHORT_RETURN_IF_ERROR(
+      RunTool(task, SelfCommand(UpweightInvocation::kName, upweight.ToArgv())));
   return StepResult{{{"checkpoint", out}}, false, ""};
 }
 
@@ -706,13 +722,16 @@ absl::StatusOr<StepResult> ToolExecutor::Score(const StepTask& task) {
   std::string profile = (fs::path(task.output_root) / "profile.json").string();
   COHORT_RETURN_IF_ERROR(WriteFileAtomically(profile, params["profile"].dump(1)));
   std::string scores = (fs::path(out) / "scores.jsonl").string();
-  std::vector<std::string> argv = {config_.self_binary, "score", "--bench", bench,
-                                   "--dataset", dataset, "--completions", completions,
-                                   "--out", scores, "--profile", profile};
-  COHORT_ASSIGN_OR_RETURN(std::vector<std::string> fewshot, FewshotArgs(task));
-  argv.insert(argv.end(), fewshot.begin(), fewshot.end());
+  ScoreInvocation score;
+  score.bench = bench;
+  score.dataset = dataset;
+  score.completions = completions;
+  score.out = scores;
+  score.profile = profile;
+  COHORT_ASSIGN_OR_RETURN(score.fewshot, FewshotFile(task));
   std::string summary;
-  COHORT_RETURN_IF_ERROR(RunTool(task, argv, "", &summary));
+  COHORT_RETURN_IF_ERROR(
+      RunTool(task, SelfCommand(ScoreInvocation::kName, score.ToArgv()), "", &summary));
   COHORT_RETURN_IF_ERROR(WriteFileAtomically((fs::path(out) / "summary.json").string(), summary));
   COHORT_ASSIGN_OR_RETURN(std::vector<TaskResultRow> rows, ReadScoreRows(scores));
   if (task.on_result) {

@@ -63,6 +63,10 @@ class ToolExecutor final : public StepExecutor {
   absl::StatusOr<StepResult> Gate(const StepTask& task);
   absl::StatusOr<StepResult> Generate(const StepTask& task);
   absl::StatusOr<StepResult> Score(const StepTask& task);
+  // {self_binary, subcommand, flags...}: this cohort-worker running one of
+  // its subcommands (the flags from worker/invocation's typed structs).
+  std::vector<std::string> SelfCommand(const char* subcommand,
+                                       std::vector<std::string> flags) const;
   // Runs argv with the step's log, timeout and cancellation. With
   // `stdout_capture`, stdout is kept there instead of going to the log.
   absl::Status RunTool(const StepTask& task, std::vector<std::string> argv,

@@ -15,19 +15,13 @@
 #include "worker/eval/bench.h"
 #include "worker/eval/profile.h"
 #include "worker/eval/score.h"
+#include "worker/invocation/invocations.h"
 #include "worker/tools/commands.h"
 
 namespace cohort::worker {
 namespace {
 
-struct ScoreOptions {
-  std::string bench;
-  std::string dataset;
-  std::string fewshot;
-  std::string completions;
-  std::string out;
-  std::string profile = eval::kDefaultProfile;
-};
+using ScoreOptions = ScoreInvocation;
 
 // Invalid UTF-8 cannot come from parsed JSON, but never let dump() throw.
 std::string Dump(const nlohmann::json& value, int indent) {
@@ -59,26 +53,11 @@ absl::StatusOr<std::string> RunScore(const ScoreOptions& options) {
 }  // namespace
 
 void AddScoreCommand(CLI::App& app, CommandFn* selected) {
-  auto options = std::make_shared<ScoreOptions>();
+  auto options = std::make_shared<ScoreInvocation>();
   CLI::App* cmd = app.add_subcommand(
-      "score", "Re-score completions of a bench offline (no server; code runs sandboxed).");
-  cmd->add_option("--bench", options->bench,
-                  "arc_challenge, gpqa_diamond, gsm8k, math500, aime2024, ifeval, humaneval, "
-                  "humanevalplus, lcb, multipl-e-rs, multipl-e-java or multipl-e-js")
-      ->required();
-  cmd->add_option("--dataset", options->dataset,
-                  "the bench's published data file (.jsonl, .jsonl.gz, GPQA .csv)")
-      ->required();
-  cmd->add_option("--fewshot", options->fewshot,
-                  "the split few-shot exemplars were drawn from (as given to bench)")
-      ->check(CLI::ExistingFile);
-  cmd->add_option("--completions", options->completions,
-                  "JSONL: {task_id|id|problem_id|idx|prompt, completion|response}")
-      ->required();
-  cmd->add_option("--out", options->out, "per-problem verdicts as JSONL (atomic)");
-  cmd->add_option("--profile", options->profile,
-                  "built-in profile name or profile JSON file")
-      ->capture_default_str();
+      ScoreInvocation::kName,
+      "Re-score completions of a bench offline (no server; code runs sandboxed).");
+  options->AddFlags(cmd, eval::kDefaultProfile);
   cmd->callback([options, selected] {
     *selected = [options] {
       absl::StatusOr<std::string> summary = RunScore(*options);

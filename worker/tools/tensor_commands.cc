@@ -10,6 +10,7 @@
 #include "worker/prune/inspect.h"
 #include "worker/prune/synth_model.h"
 #include "worker/prune/upweight.h"
+#include "worker/invocation/invocations.h"
 #include "worker/tools/commands.h"
 
 namespace cohort::worker {
@@ -17,20 +18,22 @@ namespace {
 
 namespace prune = ::cohort::worker::prune;
 
-struct PruneFlags {
+int RunPrune(const PruneInvocation& flags) {
   prune::PruneOptions options;
-  double alpha = 0;
-  std::string target;
-};
-
-int RunPrune(PruneFlags& flags) {
-  prune::PruneOptions options = flags.options;
-  if (flags.alpha != 0 || !flags.target.empty()) {
-    if (flags.alpha == 0 || flags.target.empty()) {
+  options.source_dir = flags.source_dir;
+  options.drop_map = flags.drop_map;
+  options.output_dir = flags.output_dir;
+  options.suffix = flags.suffix;
+  options.layout = flags.layout;
+  if (flags.max_shard_bytes != 0) options.max_shard_bytes = flags.max_shard_bytes;
+  options.even_group_drop = flags.even_group_drop;
+  options.overwrite = flags.overwrite;
+  if (flags.upweight_alpha.has_value() || !flags.upweight_target.empty()) {
+    if (!flags.upweight_alpha.has_value() || flags.upweight_target.empty()) {
       return ReportStatus("prune", absl::InvalidArgumentError(
           "--upweight-alpha and --upweight-target go together"));
     }
-    options.upweight = prune::FusedUpweight{flags.alpha, flags.target};
+    options.upweight = prune::FusedUpweight{*flags.upweight_alpha, flags.upweight_target};
   }
   auto result = prune::PruneCheckpoint(options);
   if (!result.ok()) return ReportStatus("prune", result.status());
@@ -45,72 +48,42 @@ int RunPrune(PruneFlags& flags) {
 }
 
 void AddPrune(CLI::App& app, CommandFn* selected) {
-  auto flags = std::make_shared<PruneFlags>();
+  auto flags = std::make_shared<PruneInvocation>();
   CLI::App* cmd = app.add_subcommand(
-      "prune", "Drop experts from a MoE checkpoint (expert_drop.py), "
-               "optionally fused with the shared-expert upweight.");
-  cmd->add_option("--source-dir", flags->options.source_dir, "input model folder")->required();
-  cmd->add_option("--drop-map", flags->options.drop_map, "drop_map.json")->required();
-  cmd->add_option("--output-dir", flags->options.output_dir,
-                  "output folder (must not exist; default from --suffix)");
-  // A value starting with '-' ("--suffix -hybrid") is taken verbatim
-  // (docs/pruning.md §6, item 2): the option takes 0..1 values and a leftover
-  // "-x" becomes its value.
-  cmd->add_option("--suffix", flags->options.suffix, "suffix of the default output name")
-      ->expected(0, 1);
-  cmd->allow_extras();
-  cmd->add_option("--layout", flags->options.layout,
-                  "gemma4|mixtral|qwen3moe|deepseekv3|gptoss|llama4 (default: from config.json)");
-  cmd->add_option("--max-shard-bytes", flags->options.max_shard_bytes, "output shard size limit (default 5 GiB)");
-  cmd->add_flag("--even-group-drop", flags->options.even_group_drop,
-                "DeepSeek group-limited routing: accept drops that are even per group");
-  cmd->add_flag("--overwrite", flags->options.overwrite, "replace an existing output folder");
-  cmd->add_option("--upweight-alpha", flags->alpha, "fused upweight: alpha");
-  cmd->add_option("--upweight-target", flags->target, "fused upweight: tensor name suffix");
+      PruneInvocation::kName, "Drop experts from a MoE checkpoint (expert_drop.py), "
+                              "optionally fused with the shared-expert upweight.");
+  flags->AddFlags(cmd);
   cmd->callback([cmd, flags, selected] {
-    std::vector<std::string> extras = cmd->remaining();
-    bool suffix_given = cmd->count("--suffix") > 0;
-    if (suffix_given && flags->options.suffix.empty() && extras.size() == 1) {
-      flags->options.suffix = extras[0];
-      extras.clear();
-    }
-    if (!extras.empty()) {
-      throw CLI::ExtrasError(extras);
-    }
+    if (!flags->TakeSuffixFromExtras(cmd)) throw CLI::ExtrasError(cmd->remaining());
     *selected = [flags] { return RunPrune(*flags); };
   });
 }
 
-struct UpweightFlags {
-  prune::UpweightOptions options;
-  bool restore = false;
-};
-
-int RunUpweight(UpweightFlags& flags) {
+int RunUpweight(const UpweightInvocation& flags) {
   if (flags.restore) {
-    auto restored = prune::RestoreUpweight(flags.options.model_dir, flags.options.target);
+    auto restored = prune::RestoreUpweight(flags.model_dir, flags.target);
     if (!restored.ok()) return ReportStatus("upweight", restored.status());
     std::printf("OK restored %d shard(s)\n", *restored);
     return kExitOk;
   }
-  auto result = prune::UpweightModel(flags.options);
+  prune::UpweightOptions options;
+  options.model_dir = flags.model_dir;
+  options.alpha = flags.alpha;
+  options.target = flags.target;
+  options.force = flags.force;
+  auto result = prune::UpweightModel(options);
   if (!result.ok()) return ReportStatus("upweight", result.status());
   std::printf("OK scaled %d tensor(s) in %d shard(s) by alpha=%s (%d backup(s) made)\n",
-              result->tensors, result->shards,
-              absl::StrCat(flags.options.alpha).c_str(), result->backups_created);
+              result->tensors, result->shards, absl::StrCat(options.alpha).c_str(),
+              result->backups_created);
   return kExitOk;
 }
 
 void AddUpweight(CLI::App& app, CommandFn* selected) {
-  auto flags = std::make_shared<UpweightFlags>();
+  auto flags = std::make_shared<UpweightInvocation>();
   CLI::App* cmd = app.add_subcommand(
-      "upweight", "Scale shared-expert tensors in place (router_shared_upweight.py).");
-  cmd->add_option("--model-dir", flags->options.model_dir, "model folder")->required();
-  cmd->add_option("--alpha", flags->options.alpha, "scale factor (> 0)");
-  cmd->add_option("--target", flags->options.target, "tensor name suffix")
-      ->default_str(flags->options.target);
-  cmd->add_flag("--restore", flags->restore, "copy the .pre_shared_upweight backups back");
-  cmd->add_flag("--force", flags->options.force, "apply even if .shared_applied exists");
+      UpweightInvocation::kName, "Scale shared-expert tensors in place (router_shared_upweight.py).");
+  flags->AddFlags(cmd);
   cmd->callback([flags, selected] { *selected = [flags] { return RunUpweight(*flags); }; });
 }
 

@@ -1,0 +1,88 @@
+// File: invocations.h
+//
+// The contract between the executor (worker/exec, which runs steps as
+// `cohort-worker <subcommand> ...` child processes) and the subcommands
+// (worker/tools, which parse those flags): one struct per subcommand, read
+// by the subcommand through AddFlags and written by the executor through
+// ToArgv, so the two sides share one definition of every flag.
+// InvocationTest round-trips every field through a real CLI11 parse.
+//
+// Covered so far: score, upweight, prune. The other subcommands (dropmap,
+// bench) still build their argv by hand in tool_executor.cc.
+//
+// Thread safety: plain values; AddFlags binds the struct's fields to the
+// CLI11 app, which writes them while parsing (one thread).
+#ifndef COHORT_WORKER_INVOCATION_INVOCATIONS_H_
+#define COHORT_WORKER_INVOCATION_INVOCATIONS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}  // namespace CLI
+
+namespace cohort::worker {
+
+// `cohort-worker score`: re-score completions of a bench offline.
+struct ScoreInvocation {
+  static constexpr const char* kName = "score";
+  std::string bench;
+  std::string dataset;
+  std::string fewshot;  // optional: the split few-shot exemplars came from
+  std::string completions;
+  std::string out;      // optional: per-problem verdicts (JSONL)
+  std::string profile;  // built-in profile name or profile JSON file
+
+  // The flags, after the subcommand's name.
+  std::vector<std::string> ToArgv() const;
+  // Binds the flags to this struct's fields; `default_profile` is shown as
+  // the default and used when the flag is absent.
+  void AddFlags(CLI::App* cmd, const std::string& default_profile);
+};
+
+// `cohort-worker upweight`: scale shared-expert tensors in place.
+struct UpweightInvocation {
+  static constexpr const char* kName = "upweight";
+  std::string model_dir;
+  double alpha = 0;
+  std::string target = "mlp.down_proj.weight_scale_2";
+  bool restore = false;
+  bool force = false;
+
+  std::vector<std::string> ToArgv() const;
+  void AddFlags(CLI::App* cmd);
+};
+
+// `cohort-worker prune`: drop experts, optionally fused with the upweight.
+struct PruneInvocation {
+  static constexpr const char* kName = "prune";
+  std::string source_dir;
+  std::string drop_map;
+  std::string output_dir;
+  std::string suffix;  // may start with '-' (docs/pruning.md §6)
+  std::string layout;
+  uint64_t max_shard_bytes = 0;  // 0: the default (5 GiB)
+  bool even_group_drop = false;
+  bool overwrite = false;
+  std::optional<double> upweight_alpha;
+  std::string upweight_target;
+
+  std::vector<std::string> ToArgv() const;
+  // Also takes "--suffix -x" (a value starting with '-') as the reference
+  // script does; call TakeSuffixFromExtras in the callback.
+  void AddFlags(CLI::App* cmd);
+  // The prune callback's fix-up for "--suffix -x"; false when other extra
+  // arguments are left (a usage error).
+  bool TakeSuffixFromExtras(CLI::App* cmd);
+};
+
+// A double as its shortest round-trip decimal text (what Python's repr and
+// nlohmann::json's dump print), so alpha reaches the tool bit for bit.
+std::string RoundTripDecimal(double value);
+
+}  // namespace cohort::worker
+
+#endif  // COHORT_WORKER_INVOCATION_INVOCATIONS_H_
