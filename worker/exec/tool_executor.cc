@@ -287,12 +287,6 @@ absl::StatusOr<std::string> FewshotFile(const StepTask& task) {
   return AsFile(in, "");
 }
 
-absl::StatusOr<std::vector<std::string>> FewshotArgs(const StepTask& task) {
-  COHORT_ASSIGN_OR_RETURN(std::string file, FewshotFile(task));
-  if (file.empty()) return std::vector<std::string>{};
-  return std::vector<std::string>{"--fewshot", file};
-}
-
 }  // namespace
 
 namespace {
@@ -685,21 +679,22 @@ absl::StatusOr<StepResult> ToolExecutor::Generate(const StepTask& task) {
   std::string journal = (fs::path(work) / "completions.jsonl").string();
   json server_params = params.value("server", json::object());
   json shard = params.value("shard", json::object());
-  std::vector<std::string> argv = {
-      config_.self_binary, "bench", "--bench", bench, "--dataset", dataset,
-      "--out", journal, "--profile", profile, "--model", gguf,
-      "--llama-server", server,
-      "--parallel", std::to_string(server_params.value("parallel", 2)),
-      "--shard-index", std::to_string(shard.value("index", 0)),
-      "--shard-count", std::to_string(shard.value("count", 1)),
-      "--server-log", (fs::path(work) / "llama-server.log").string()};
-  if (int ctx = server_params.value("ctx_size", 0); ctx > 0) {
-    argv.insert(argv.end(), {"--ctx-size", std::to_string(ctx)});
-  }
-  COHORT_ASSIGN_OR_RETURN(std::vector<std::string> fewshot, FewshotArgs(task));
-  argv.insert(argv.end(), fewshot.begin(), fewshot.end());
+  BenchInvocation run;
+  run.bench = bench;
+  run.dataset = dataset;
+  run.out = journal;
+  run.profile = profile;
+  run.model = gguf;
+  run.llama_server = server;
+  run.parallel = server_params.value("parallel", 2);
+  run.shard_index = shard.value("index", 0);
+  run.shard_count = shard.value("count", 1);
+  run.server_log = (fs::path(work) / "llama-server.log").string();
+  run.ctx_size = std::max(server_params.value("ctx_size", 0), 0);
+  COHORT_ASSIGN_OR_RETURN(run.fewshot, FewshotFile(task));
   std::string summary;
-  COHORT_RETURN_IF_ERROR(RunTool(task, argv, "", &summary));
+  COHORT_RETURN_IF_ERROR(
+      RunTool(task, SelfCommand(BenchInvocation::kName, run.ToArgv()), "", &summary));
   COHORT_ASSIGN_OR_RETURN(std::string out, OutputDir(task, "completions"));
   COHORT_ASSIGN_OR_RETURN(std::string lines, ReadFileToString(journal));
   COHORT_RETURN_IF_ERROR(

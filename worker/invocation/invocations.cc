@@ -110,4 +110,87 @@ bool PruneInvocation::TakeSuffixFromExtras(CLI::App* cmd) {
   return extras.empty();
 }
 
+std::vector<std::string> BenchInvocation::ToArgv() const {
+  const BenchInvocation defaults;
+  std::vector<std::string> argv = {"--bench", bench, "--dataset", dataset, "--out", out};
+  AddIfSet(&argv, "--fewshot", fewshot);
+  AddIfSet(&argv, "--profile", profile);
+  auto add_int = [&](const char* flag, int value, int fallback) {
+    if (value != fallback) argv.insert(argv.end(), {flag, std::to_string(value)});
+  };
+  auto add_double = [&](const char* flag, double value, double fallback) {
+    if (value != fallback) argv.insert(argv.end(), {flag, RoundTripDecimal(value)});
+  };
+  add_int("--limit", limit, defaults.limit);
+  add_int("--shard-index", shard_index, defaults.shard_index);
+  add_int("--shard-count", shard_count, defaults.shard_count);
+  AddIfSet(&argv, "--scores", scores);
+  add_int("--concurrency", concurrency, defaults.concurrency);
+  add_double("--request-timeout", request_timeout_s, defaults.request_timeout_s);
+  add_int("--retries", retries, defaults.retries);
+  add_double("--retry-backoff", retry_backoff_s, defaults.retry_backoff_s);
+  add_double("--max-server-error-share", max_server_error_share,
+             defaults.max_server_error_share);
+  AddIfSet(&argv, "--server-url", server_url);
+  AddIfSet(&argv, "--model", model);
+  if (llama_server != defaults.llama_server) argv.insert(argv.end(), {"--llama-server", llama_server});
+  add_int("--parallel", parallel, defaults.parallel);
+  add_int("--ctx-size", ctx_size, defaults.ctx_size);
+  add_int("--gpu", gpu, defaults.gpu);
+  AddIfSet(&argv, "--server-log", server_log);
+  // "--server-arg=-fa": the '=' form keeps a leading '-' from reading as a flag.
+  for (const std::string& arg : server_args) argv.push_back("--server-arg=" + arg);
+  add_double("--progress-every", progress_every_s, defaults.progress_every_s);
+  add_double("--start-timeout", start_timeout_s, defaults.start_timeout_s);
+  return argv;
+}
+
+void BenchInvocation::AddFlags(CLI::App* cmd, const std::string& default_profile) {
+  profile = default_profile;
+  cmd->add_option("--bench", bench, "arc_challenge, gpqa_diamond, gsm8k, math500, aime2024 or ifeval")
+      ->required();
+  cmd->add_option("--dataset", dataset, "the bench's published data file")->required();
+  cmd->add_option("--fewshot", fewshot,
+                  "the split few-shot exemplars are drawn from (GSM8K: train.jsonl; default: "
+                  "train.jsonl beside --dataset)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--out", out, "completions journal (JSONL; resumed if present)")->required();
+  cmd->add_option("--limit", limit, "first N problems (default: the profile's)");
+  cmd->add_option("--shard-index", shard_index,
+                  "run only this contiguous shard of the problems (0-based)")
+      ->capture_default_str();
+  cmd->add_option("--shard-count", shard_count, "number of shards")->capture_default_str();
+  cmd->add_option("--profile", profile, "built-in profile name or profile JSON file")
+      ->capture_default_str();
+  cmd->add_option("--scores", scores, "per-problem verdicts as JSONL (atomic)");
+  cmd->add_option("--concurrency", concurrency, "requests in flight (default: the server's slots)");
+  cmd->add_option("--request-timeout", request_timeout_s, "seconds per request")
+      ->capture_default_str();
+  cmd->add_option("--retries", retries,
+                  "retries per request for transient failures (connection, timeout, 503); "
+                  "a 500 from the chat parser is tried twice at most")
+      ->capture_default_str();
+  cmd->add_option("--retry-backoff", retry_backoff_s, "first retry delay, seconds (doubles)")
+      ->capture_default_str();
+  cmd->add_option("--max-server-error-share", max_server_error_share,
+                  "largest share (0..1) of problems that may end in server errors before "
+                  "bench fails (default: the profile's max_server_error_share, else 0.02)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--server-url", server_url,
+                  "an already running llama-server, e.g. http://127.0.0.1:8080");
+  cmd->add_option("--model", model, "GGUF to serve (starts llama-server here)");
+  cmd->add_option("--llama-server", llama_server, "llama-server binary")->capture_default_str();
+  cmd->add_option("--parallel", parallel, "server slots (with --model)")->capture_default_str();
+  cmd->add_option("--ctx-size", ctx_size,
+                  "total -c (default: parallel x (generation budget + 4096))");
+  cmd->add_option("--gpu", gpu, "CUDA_VISIBLE_DEVICES for the server");
+  cmd->add_option("--server-log", server_log, "server output (default: OUT.llama-server.log)");
+  cmd->add_option("--server-arg", server_args, "extra llama-server argument (repeatable)");
+  cmd->add_option("--progress-every", progress_every_s,
+                  "seconds between progress lines on stderr while generating (0: none)")
+      ->default_str("5");
+  cmd->add_option("--start-timeout", start_timeout_s, "seconds to wait for /health")
+      ->capture_default_str();
+}
+
 }  // namespace cohort::worker

@@ -7,8 +7,9 @@
 // ToArgv, so the two sides share one definition of every flag.
 // InvocationTest round-trips every field through a real CLI11 parse.
 //
-// Covered so far: score, upweight, prune. The other subcommands (dropmap,
-// bench) still build their argv by hand in tool_executor.cc.
+// Covered: score, upweight, prune, bench. dropmap still builds its argv by
+// hand in tool_executor.cc (its flag set is the generator's, validated by
+// worker/prune/dropmap_options.h).
 //
 // Thread safety: plain values; AddFlags binds the struct's fields to the
 // CLI11 app, which writes them while parsing (one thread).
@@ -77,6 +78,40 @@ struct PruneInvocation {
   // The prune callback's fix-up for "--suffix -x"; false when other extra
   // arguments are left (a usage error).
   bool TakeSuffixFromExtras(CLI::App* cmd);
+};
+
+// `cohort-worker bench`: generate completions on llama-server and score
+// them. Defaults are cohort-worker's; ToArgv writes only what differs.
+struct BenchInvocation {
+  static constexpr const char* kName = "bench";
+  std::string bench;
+  std::string dataset;
+  std::string fewshot;
+  std::string out;  // the resumable journal
+  std::string profile;
+  int limit = -1;  // >= 0 overrides the profile's subset (0 = all)
+  int shard_index = 0;
+  int shard_count = 1;
+  std::string scores;  // per-problem verdicts, as `score --out`
+  int concurrency = 0;  // 0: the server's slots
+  double request_timeout_s = 7200;
+  int retries = 6;
+  double retry_backoff_s = 2;
+  double max_server_error_share = -1;  // < 0: the profile's, else 0.02
+  // The server: a running one (server_url) or one started here (model).
+  std::string server_url;
+  std::string model;
+  std::string llama_server = "llama-server";
+  int parallel = 2;
+  int ctx_size = 0;  // 0: parallel x (generation budget + 4096)
+  int gpu = -1;
+  std::string server_log;
+  std::vector<std::string> server_args;  // extra llama-server arguments
+  double progress_every_s = 5;
+  double start_timeout_s = 720;
+
+  std::vector<std::string> ToArgv() const;
+  void AddFlags(CLI::App* cmd, const std::string& default_profile);
 };
 
 // A double as its shortest round-trip decimal text (what Python's repr and

@@ -102,5 +102,70 @@ TEST(InvocationTest, PruneTakesASpaceSeparatedDashSuffixAsTheScriptDoes) {
   EXPECT_EQ(parsed.suffix, "-hybrid");
 }
 
+TEST(InvocationTest, BenchRoundTripsEveryField) {
+  std::string train = ::testing::TempDir() + "/invocation_bench_train.jsonl";
+  std::ofstream(train) << "{}\n";
+  BenchInvocation in;
+  in.bench = "gsm8k";
+  in.dataset = "/d/test.jsonl";
+  in.fewshot = train;
+  in.out = "/w/completions.jsonl";
+  in.profile = "/w/profile.json";
+  in.limit = 0;
+  in.shard_index = 3;
+  in.shard_count = 4;
+  in.scores = "/w/scores.jsonl";
+  in.concurrency = 5;
+  in.request_timeout_s = 12.5;
+  in.retries = 2;
+  in.retry_backoff_s = 0.25;
+  in.max_server_error_share = 0.1;
+  in.model = "/m.gguf";
+  in.llama_server = "/bin/llama-server";
+  in.parallel = 4;
+  in.ctx_size = 40960;
+  in.gpu = 1;
+  in.server_log = "/w/server.log";
+  in.server_args = {"--flash-attn", "on", "-ngl"};
+  in.progress_every_s = 0;
+  in.start_timeout_s = 30;
+  BenchInvocation out = Parse<BenchInvocation>(in.ToArgv(), std::string("omk-card-2026-07"));
+  EXPECT_EQ(out.bench, in.bench);
+  EXPECT_EQ(out.dataset, in.dataset);
+  EXPECT_EQ(out.fewshot, in.fewshot);
+  EXPECT_EQ(out.out, in.out);
+  EXPECT_EQ(out.profile, in.profile);
+  EXPECT_EQ(out.limit, in.limit);
+  EXPECT_EQ(out.shard_index, in.shard_index);
+  EXPECT_EQ(out.shard_count, in.shard_count);
+  EXPECT_EQ(out.scores, in.scores);
+  EXPECT_EQ(out.concurrency, in.concurrency);
+  EXPECT_EQ(out.request_timeout_s, in.request_timeout_s);
+  EXPECT_EQ(out.retries, in.retries);
+  EXPECT_EQ(out.retry_backoff_s, in.retry_backoff_s);
+  EXPECT_EQ(out.max_server_error_share, in.max_server_error_share);
+  EXPECT_EQ(out.model, in.model);
+  EXPECT_EQ(out.llama_server, in.llama_server);
+  EXPECT_EQ(out.parallel, in.parallel);
+  EXPECT_EQ(out.ctx_size, in.ctx_size);
+  EXPECT_EQ(out.gpu, in.gpu);
+  EXPECT_EQ(out.server_log, in.server_log);
+  EXPECT_EQ(out.server_args, in.server_args);
+  EXPECT_EQ(out.progress_every_s, in.progress_every_s);
+  EXPECT_EQ(out.start_timeout_s, in.start_timeout_s);
+  // Defaults stay off the command line and come back as defaults.
+  BenchInvocation minimal;
+  minimal.bench = "ifeval";
+  minimal.dataset = "/d";
+  minimal.out = "/o";
+  EXPECT_EQ(minimal.ToArgv().size(), 6u);
+  BenchInvocation back = Parse<BenchInvocation>(minimal.ToArgv(), std::string("p"));
+  EXPECT_EQ(back.profile, "p");
+  EXPECT_EQ(back.limit, -1);
+  EXPECT_EQ(back.max_server_error_share, -1);
+  EXPECT_EQ(back.parallel, 2);
+  EXPECT_EQ(back.gpu, -1);
+}
+
 }  // namespace
 }  // namespace cohort::worker
