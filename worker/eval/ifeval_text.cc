@@ -6,8 +6,11 @@
 #include <unicode/unistr.h>
 #include <unicode/utf8.h>
 
+#include <initializer_list>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "re2/re2.h"
@@ -58,77 +61,77 @@ struct Rule {
   const char* with;
 };
 
+using RuleList = std::vector<std::unique_ptr<Rule>>;
+
+// (pattern, replacement) pairs compiled once, applied in order.
+const RuleList* CompileRules(std::initializer_list<std::pair<const char*, const char*>> pairs) {
+  auto* rules = new RuleList();
+  for (const auto& [pattern, with] : pairs) rules->push_back(std::make_unique<Rule>(pattern, with));
+  return rules;
+}
+
 // NLTK's NLTKWordTokenizer (nltk.word_tokenize's per-sentence tokenizer),
 // its substitutions in its order.
-const std::vector<std::unique_ptr<Rule>>& TreebankRules() {
-  static const auto* rules = [] {
-    auto* r = new std::vector<std::unique_ptr<Rule>>();
-    auto add = [&](const char* pattern, const char* with) {
-      r->push_back(std::make_unique<Rule>(pattern, with));
-    };
-    // STARTING_QUOTES
-    add("([\u00ab\u201c\u2018\u201e]|[`]+)", " \\1 ");
-    add("^\"", "``");
-    add("(``)", " \\1 ");
-    add("([ \\(\\[{<])(\"|\'{2})", "\\1 `` ");
-    add("(?i)(\')(?!re|ve|ll|m|t|s|d|n)(\\w)\\b", "\\1 \\2");
-    // PUNCTUATION
-    add("([^\\.])(\\.)([\\]\\)}>\"\'\u00bb\u201d\u2019 ]*)\\s*$", "\\1 \\2 \\3 ");
-    add("([:,])([^\\d])", " \\1 \\2");
-    add("([:,])$", " \\1 ");
-    add("\\.{2,}", " \\g<0> ");
-    add("[;@#$%&]", " \\g<0> ");
-    add("([^\\.])(\\.)([\\]\\)}>\"\']*)\\s*$", "\\1 \\2\\3 ");
-    add("[?!]", " \\g<0> ");
-    add("([^'])' ", "\\1 ' ");
-    add("[*]", " \\g<0> ");
-    // PARENS_BRACKETS, DOUBLE_DASHES
-    add("[\\]\\[\\(\\)\\{\\}\\<\\>]", " \\g<0> ");
-    add("--", " -- ");
-    return r;
-  }();
+const RuleList& TreebankRules() {
+  static const RuleList* rules = CompileRules({
+      // STARTING_QUOTES
+      {"([\u00ab\u201c\u2018\u201e]|[`]+)", " \\1 "},
+      {"^\"", "``"},
+      {"(``)", " \\1 "},
+      {"([ \\(\\[{<])(\"|\'{2})", "\\1 `` "},
+      {"(?i)(\')(?!re|ve|ll|m|t|s|d|n)(\\w)\\b", "\\1 \\2"},
+      // PUNCTUATION
+      {"([^\\.])(\\.)([\\]\\)}>\"\'\u00bb\u201d\u2019 ]*)\\s*$", "\\1 \\2 \\3 "},
+      {"([:,])([^\\d])", " \\1 \\2"},
+      {"([:,])$", " \\1 "},
+      {"\\.{2,}", " \\g<0> "},
+      {"[;@#$%&]", " \\g<0> "},
+      {"([^\\.])(\\.)([\\]\\)}>\"\']*)\\s*$", "\\1 \\2\\3 "},
+      {"[?!]", " \\g<0> "},
+      {"([^'])' ", "\\1 ' "},
+      {"[*]", " \\g<0> "},
+      // PARENS_BRACKETS, DOUBLE_DASHES
+      {"[\\]\\[\\(\\)\\{\\}\\<\\>]", " \\g<0> "},
+      {"--", " -- "},
+  });
   return *rules;
 }
 
 // Applied after the text is padded with a space on each side.
-const std::vector<std::unique_ptr<Rule>>& TreebankEndRules() {
-  static const auto* rules = [] {
-    auto* r = new std::vector<std::unique_ptr<Rule>>();
-    auto add = [&](const char* pattern, const char* with) {
-      r->push_back(std::make_unique<Rule>(pattern, with));
-    };
-    // ENDING_QUOTES
-    add("([\u00bb\u201d\u2019])", " \\1 ");
-    add("''", " '' ");
-    add("\"", " '' ");
-    add("([^' ])('[sS]|'[mM]|'[dD]|') ", "\\1 \\2 ");
-    add("([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) ", "\\1 \\2 ");
-    // CONTRACTIONS2, CONTRACTIONS3 (MacIntyre's)
-    for (const char* c : {"(?i)\\b(can)(?#X)(not)\\b", "(?i)\\b(d)(?#X)('ye)\\b",
-                          "(?i)\\b(gim)(?#X)(me)\\b", "(?i)\\b(gon)(?#X)(na)\\b",
-                          "(?i)\\b(got)(?#X)(ta)\\b", "(?i)\\b(lem)(?#X)(me)\\b",
-                          "(?i)\\b(more)(?#X)('n)\\b", "(?i)\\b(wan)(?#X)(na)(?=\\s)",
-                          "(?i) ('t)(?#X)(is)\\b", "(?i) ('t)(?#X)(was)\\b"}) {
-      add(c, " \\1 \\2 ");
-    }
-    return r;
-  }();
+const RuleList& TreebankEndRules() {
+  static const RuleList* rules = CompileRules({
+      // ENDING_QUOTES
+      {"([\u00bb\u201d\u2019])", " \\1 "},
+      {"''", " '' "},
+      {"\"", " '' "},
+      {"([^' ])('[sS]|'[mM]|'[dD]|') ", "\\1 \\2 "},
+      {"([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) ", "\\1 \\2 "},
+      // CONTRACTIONS2, CONTRACTIONS3 (MacIntyre's)
+      {"(?i)\\b(can)(?#X)(not)\\b", " \\1 \\2 "},
+      {"(?i)\\b(d)(?#X)('ye)\\b", " \\1 \\2 "},
+      {"(?i)\\b(gim)(?#X)(me)\\b", " \\1 \\2 "},
+      {"(?i)\\b(gon)(?#X)(na)\\b", " \\1 \\2 "},
+      {"(?i)\\b(got)(?#X)(ta)\\b", " \\1 \\2 "},
+      {"(?i)\\b(lem)(?#X)(me)\\b", " \\1 \\2 "},
+      {"(?i)\\b(more)(?#X)('n)\\b", " \\1 \\2 "},
+      {"(?i)\\b(wan)(?#X)(na)(?=\\s)", " \\1 \\2 "},
+      {"(?i) ('t)(?#X)(is)\\b", " \\1 \\2 "},
+      {"(?i) ('t)(?#X)(was)\\b", " \\1 \\2 "},
+  });
   return *rules;
 }
 
-// NLTKWordTokenizer().tokenize(sentence).
 }  // namespace
 
 std::vector<std::string> TreebankWordTokens(absl::string_view sentence) {
-  std::string text(sentence);
-  for (const auto& rule : TreebankRules()) {
-    text = rule->re.SubWith(text, [&](const PyMatch& m) { return Expand(rule->with, m); });
-  }
-  text = " " + text + " ";
-  for (const auto& rule : TreebankEndRules()) {
-    text = rule->re.SubWith(text, [&](const PyMatch& m) { return Expand(rule->with, m); });
-  }
-  return SplitWhitespace(text);
+  auto apply = [](const RuleList& rules, std::string text) {
+    for (const auto& rule : rules) {
+      text = rule->re.SubWith(text, [&](const PyMatch& m) { return Expand(rule->with, m); });
+    }
+    return text;
+  };
+  std::string text = apply(TreebankRules(), std::string(sentence));
+  return SplitWhitespace(apply(TreebankEndRules(), " " + text + " "));
 }
 
 // ICU sentence segments with content, line breaks read as spaces.
