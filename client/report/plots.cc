@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -92,26 +93,30 @@ std::string FileSafe(const std::string& name) {
   return out.empty() || out[0] == '.' ? "_" + out : out;
 }
 
+using LengthTable = std::map<std::pair<std::string, std::string>, LengthStats>;
+
+// One model's lane: the rows it draws (server errors have no length) and
+// the numbers `cohort lengths` prints for it.
 struct Lane {
   std::string model;
-  std::vector<const Row*> rows;  // measured rows (server errors left out)
-  uint64_t errors = 0;
+  std::vector<const Row*> rows;
+  LengthStats stats;
 };
 
 std::vector<Lane> LanesOf(const std::vector<Row>& rows, const std::string& suite,
-                          const std::vector<std::string>& models) {
+                          const std::vector<std::string>& models, const LengthTable& table) {
   std::vector<Lane> lanes;
   for (const std::string& model : models) {
-    Lane lane{model, {}, 0};
+    auto it = table.find({model, suite});
+    if (it == table.end()) continue;  // no scored row of this model on the suite
+    Lane lane{model, {}, it->second};
     for (const Row& row : rows) {
-      if (row.suite != suite || row.model != model || row.verdict == Verdict::kUnscored) continue;
-      if (row.verdict == Verdict::kError) {
-        ++lane.errors;
-      } else {
+      if (row.suite == suite && row.model == model && row.verdict != Verdict::kUnscored &&
+          row.verdict != Verdict::kError) {
         lane.rows.push_back(&row);
       }
     }
-    if (!lane.rows.empty() || lane.errors > 0) lanes.push_back(std::move(lane));
+    lanes.push_back(std::move(lane));
   }
   return lanes;
 }
@@ -128,44 +133,32 @@ std::string Axis(double x0, double x1, double y, uint64_t max_tokens) {
   return out;
 }
 
-std::string LaneSvg(const Lane& lane, double y, double x0, double x1, uint64_t max_tokens,
-                    uint64_t saturation_tokens) {
+std::string LaneSvg(const Lane& lane, double y, double x0, double x1, uint64_t max_tokens) {
   auto x_of = [&](uint64_t t) {
     return x0 + (x1 - x0) * static_cast<double>(std::min(t, max_tokens)) /
                     static_cast<double>(max_tokens);
   };
   std::string out = Text(kLeft - 8, y + 4, lane.model, "end");
   absl::StrAppend(&out, Line(x0, y, x1, y, "#eee"));
-  std::vector<uint64_t> tokens;
-  uint64_t saturated = 0;
-  uint64_t saturated_failed = 0;
-  double pass_sum = 0, fail_sum = 0;
-  uint64_t passes = 0, fails = 0;
   for (const Row* row : lane.rows) {
-    bool pass = row->verdict == Verdict::kPass;
-    tokens.push_back(row->completion_tokens);
-    (pass ? pass_sum : fail_sum) += static_cast<double>(row->completion_tokens);
-    ++(pass ? passes : fails);
-    if (Saturated(*row, saturation_tokens)) {
-      ++saturated;
-      if (!pass) ++saturated_failed;
-    }
     absl::StrAppend(&out, absl::StrFormat(
         "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.6\" fill=\"%s\" fill-opacity=\"0.6\"/>\n",
-        x_of(row->completion_tokens), y + 10 * Jitter(row->problem_id), pass ? kPass : kFail));
+        x_of(row->completion_tokens), y + 10 * Jitter(row->problem_id),
+        row->verdict == Verdict::kPass ? kPass : kFail));
   }
-  for (double pct : {50.0, 90.0}) {
-    double x = x_of(Percentile(tokens, pct));
+  const LengthStats& s = lane.stats;
+  for (auto [label, tokens] : {std::pair{"p50", s.tokens_p50}, std::pair{"p90", s.tokens_p90}}) {
+    double x = x_of(tokens);
     absl::StrAppend(&out, Line(x, y - 13, x, y + 13, "#111", " stroke-width=\"2\""),
-                    Text(x, y - 15, pct == 50 ? "p50" : "p90", "middle", " font-size=\"9\""));
+                    Text(x, y - 15, label, "middle", " font-size=\"9\""));
   }
-  std::string stats = absl::StrFormat(
-      "p50 %s · p90 %s · sat %d (%d failed)", Thousands(Percentile(tokens, 50)),
-      Thousands(Percentile(tokens, 90)), saturated, saturated_failed);
+  std::string stats =
+      absl::StrFormat("p50 %s · p90 %s · sat %d (%d failed)", Thousands(s.tokens_p50),
+                      Thousands(s.tokens_p90), s.saturated, s.saturated_and_failed);
   std::string means = absl::StrFormat(
-      "mean pass %s · fail %s%s", passes ? Thousands(std::llround(pass_sum / passes)) : "-",
-      fails ? Thousands(std::llround(fail_sum / fails)) : "-",
-      lane.errors ? absl::StrCat(" · ", lane.errors, " server errors") : "");
+      "mean pass %s · fail %s%s", s.passes ? Thousands(std::llround(s.mean_tokens_pass)) : "-",
+      s.failures ? Thousands(std::llround(s.mean_tokens_fail)) : "-",
+      s.server_errors ? absl::StrCat(" · ", s.server_errors, " server errors") : "");
   absl::StrAppend(&out, Text(x1 + 10, y - 2, stats, "start", " font-size=\"10\""),
                   Text(x1 + 10, y + 11, means, "start", " font-size=\"10\""));
   return out;
@@ -204,9 +197,12 @@ std::string XmlEscape(const std::string& text) {
   return out;
 }
 
-std::string LengthsSvg(const std::vector<Row>& rows, const std::string& suite,
-                       const std::vector<std::string>& models, uint64_t saturation_tokens) {
-  std::vector<Lane> lanes = LanesOf(rows, suite, models);
+namespace {
+
+std::string LengthsSvgOf(const std::vector<Row>& rows, const std::string& suite,
+                         const std::vector<std::string>& models, uint64_t saturation_tokens,
+                         const LengthTable& table) {
+  std::vector<Lane> lanes = LanesOf(rows, suite, models, table);
   uint64_t max_tokens = std::max<uint64_t>(saturation_tokens, 1);
   for (const Lane& lane : lanes) {
     for (const Row* row : lane.rows) max_tokens = std::max(max_tokens, row->completion_tokens);
@@ -219,7 +215,7 @@ std::string LengthsSvg(const std::vector<Row>& rows, const std::string& suite,
   absl::StrAppend(&out, Legend(kWidth - 150, 24));
   for (size_t i = 0; i < lanes.size(); ++i) {
     absl::StrAppend(&out, LaneSvg(lanes[i], kTop + 14 + kLane * static_cast<double>(i), x0, x1,
-                                  max_tokens, saturation_tokens));
+                                  max_tokens));
   }
   double axis_y = kTop + kLane * static_cast<double>(std::max<size_t>(lanes.size(), 1));
   double sat_x = x0 + (x1 - x0) * static_cast<double>(saturation_tokens) /
@@ -231,6 +227,14 @@ std::string LengthsSvg(const std::vector<Row>& rows, const std::string& suite,
                        " font-size=\"10\" fill=\"#c62828\""),
                   Axis(x0, x1, axis_y, max_tokens), "</svg>\n");
   return out;
+}
+
+}  // namespace
+
+std::string LengthsSvg(const std::vector<Row>& rows, const std::string& suite,
+                       const std::vector<std::string>& models, uint64_t saturation_tokens) {
+  return LengthsSvgOf(rows, suite, models, saturation_tokens,
+                      BuildLengths(rows, saturation_tokens));
 }
 
 std::string ScoreboardSvg(const Scoreboard& board) {
@@ -281,6 +285,7 @@ std::string ScoreboardSvg(const Scoreboard& board) {
 std::vector<PlotFile> RenderPlots(const std::vector<Row>& rows, const Scoreboard& board,
                                   uint64_t saturation_tokens) {
   std::vector<PlotFile> files = {{"scoreboard.svg", ScoreboardSvg(board)}};
+  const LengthTable table = BuildLengths(rows, saturation_tokens);
   std::set<std::string> taken = {"scoreboard.svg"};
   for (const std::string& suite : board.suites) {
     std::string name = absl::StrCat("lengths-", FileSafe(suite), ".svg");
@@ -288,7 +293,8 @@ std::vector<PlotFile> RenderPlots(const std::vector<Row>& rows, const Scoreboard
       name = absl::StrCat("lengths-", FileSafe(suite), "-", i, ".svg");
     }
     taken.insert(name);
-    files.push_back({name, LengthsSvg(rows, suite, board.models, saturation_tokens)});
+    files.push_back(
+        {name, LengthsSvgOf(rows, suite, board.models, saturation_tokens, table)});
   }
   return files;
 }

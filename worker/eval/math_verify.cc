@@ -104,7 +104,7 @@ std::unique_ptr<Pattern> LatexPattern(int priority, const std::string& prefix,
 
 // The number and expression patterns (lazy_expr_regex); `with_expr` and
 // `with_number` pick the alternatives, and the group layout follows.
-std::string ExprOrNumber(bool with_expr, bool with_number, int first_group, ExprGroups* g) {
+std::string ExprOrNumber(bool with_expr, bool with_number, ExprGroups* g) {
   const std::string ops = R"(\+\-\*×\/\^\(\)÷)";
   const std::string all = absl::StrCat(R"([\d\.\s)", ops, "]");
   const std::string prefix = R"((?:^|\s|=)(?:\*\*)?)";
@@ -115,7 +115,7 @@ std::string ExprOrNumber(bool with_expr, bool with_number, int first_group, Expr
       R"((?<!\d)(?:(-?[1-9]\d{0,2}(?:[ ,]\d{3})+)(\.\d+)?|(-?\d+)([.,]\d+)|(\.\d+)|(-?\d+)))"
       R"((\s*(?:%|[Pp]ercent|\s*[Pp]ercentage|\s*[Pp]ct))?)";
   std::vector<std::string> alternatives;
-  int next = first_group;
+  int next = 0;
   if (with_expr) {
     alternatives.push_back(absl::StrCat("(?:", prefix, expr, suffix, ")"));
     g->expr = next++;
@@ -135,7 +135,7 @@ std::unique_ptr<Pattern> ExprPattern(int priority, const std::string& prefix,
   auto p = std::make_unique<Pattern>();
   p->priority = priority;
   p->target = Target::kExpr;
-  std::string body = ExprOrNumber(with_expr, with_number, 0, &p->expr);
+  std::string body = ExprOrNumber(with_expr, with_number, &p->expr);
   p->re = std::make_unique<PyRegex>(absl::StrCat(prefix, body, suffix));
   return p;
 }

@@ -31,7 +31,10 @@ size_t ClosingBrace(absl::string_view text, size_t open, size_t limit) {
   return absl::string_view::npos;
 }
 
-bool IsPySpace(char c) { return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f); }
+// str.isspace() on the byte at hand where it is a whole (ASCII) character.
+bool IsPySpace(char c) {
+  return static_cast<unsigned char>(c) < 0x80 && IsPythonSpace(static_cast<unsigned char>(c));
+}
 
 // A later box is kept with the one after it when little or a separator
 // lies between them ("\boxed{1} and \boxed{2}").

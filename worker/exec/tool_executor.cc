@@ -278,9 +278,9 @@ absl::StatusOr<quant::GgufSummary> Summarize(const std::string& path) {
   return quant::SummarizeGguf(gguf);
 }
 
-// `--fewshot FILE` when the step has a few-shot split (GSM8K's train split:
-// its exemplars are part of every prompt, so generate and score both read it).
-// The split few-shot exemplars are drawn from, or "" when the step has none.
+// The split few-shot exemplars are drawn from (GSM8K's train split: its
+// exemplars are part of every prompt, so generate and score both read it),
+// or "" when the step has none.
 absl::StatusOr<std::string> FewshotFile(const StepTask& task) {
   std::string in = OptionalInput(task, "fewshot");
   if (in.empty()) return std::string();
@@ -363,14 +363,6 @@ std::vector<std::string> AvailableTools(const ToolConfig& config) {
     if (!FindLlamaTool(config.llama_cpp_dir, name).empty()) tools.push_back(name);
   }
   return tools;
-}
-
-std::vector<std::string> ToolExecutor::SelfCommand(const char* subcommand,
-                                                  std::vector<std::string> flags) const {
-  std::vector<std::string> argv = {config_.self_binary, subcommand};
-  argv.insert(argv.end(), std::make_move_iterator(flags.begin()),
-              std::make_move_iterator(flags.end()));
-  return argv;
 }
 
 absl::Status ToolExecutor::RunTool(const StepTask& task, std::vector<std::string> argv,
@@ -541,7 +533,7 @@ absl::StatusOr<StepResult> ToolExecutor::Prune(const StepTask& task) {
     prune.upweight_alpha = up["alpha"].get<double>();
     prune.upweight_target = up["target"].get<std::string>();
   }
-  COHORT_RETURN_IF_ERROR(RunTool(task, SelfCommand(PruneInvocation::kName, prune.ToArgv())));
+  COHORT_RETURN_IF_ERROR(RunTool(task, SelfCommand(prune)));
   COHORT_RETURN_IF_ERROR(UnpinDropMapPath(out, map));
   return StepResult{{{"checkpoint", out}}, false, ""};
 }
@@ -559,8 +551,7 @@ absl::StatusOr<StepResult> ToolExecutor::Upweight(const StepTask& task) {
   upweight.model_dir = out;
   upweight.alpha = params["alpha"].get<double>();
   upweight.target = params["target"].get<std::string>();
-  COHORT_RETURN_IF_ERROR(
-      RunTool(task, SelfCommand(UpweightInvocation::kName, upweight.ToArgv())));
+  COHORT_RETURN_IF_ERROR(RunTool(task, SelfCommand(upweight)));
   return StepResult{{{"checkpoint", out}}, false, ""};
 }
 
@@ -693,8 +684,7 @@ absl::StatusOr<StepResult> ToolExecutor::Generate(const StepTask& task) {
   run.ctx_size = std::max(server_params.value("ctx_size", 0), 0);
   COHORT_ASSIGN_OR_RETURN(run.fewshot, FewshotFile(task));
   std::string summary;
-  COHORT_RETURN_IF_ERROR(
-      RunTool(task, SelfCommand(BenchInvocation::kName, run.ToArgv()), "", &summary));
+  COHORT_RETURN_IF_ERROR(RunTool(task, SelfCommand(run), "", &summary));
   COHORT_ASSIGN_OR_RETURN(std::string out, OutputDir(task, "completions"));
   COHORT_ASSIGN_OR_RETURN(std::string lines, ReadFileToString(journal));
   COHORT_RETURN_IF_ERROR(
@@ -725,8 +715,7 @@ absl::StatusOr<StepResult> ToolExecutor::Score(const StepTask& task) {
   score.profile = profile;
   COHORT_ASSIGN_OR_RETURN(score.fewshot, FewshotFile(task));
   std::string summary;
-  COHORT_RETURN_IF_ERROR(
-      RunTool(task, SelfCommand(ScoreInvocation::kName, score.ToArgv()), "", &summary));
+  COHORT_RETURN_IF_ERROR(RunTool(task, SelfCommand(score), "", &summary));
   COHORT_RETURN_IF_ERROR(WriteFileAtomically((fs::path(out) / "summary.json").string(), summary));
   COHORT_ASSIGN_OR_RETURN(std::vector<TaskResultRow> rows, ReadScoreRows(scores));
   if (task.on_result) {

@@ -10,6 +10,7 @@
 #define COHORT_WORKER_EXEC_TOOL_EXECUTOR_H_
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/string_view.h"
@@ -64,9 +65,13 @@ class ToolExecutor final : public StepExecutor {
   absl::StatusOr<StepResult> Generate(const StepTask& task);
   absl::StatusOr<StepResult> Score(const StepTask& task);
   // {self_binary, subcommand, flags...}: this cohort-worker running one of
-  // its subcommands (the flags from worker/invocation's typed structs).
-  std::vector<std::string> SelfCommand(const char* subcommand,
-                                       std::vector<std::string> flags) const;
+  // its subcommands, from worker/invocation's typed struct for it.
+  template <typename Invocation>
+  std::vector<std::string> SelfCommand(const Invocation& invocation) const {
+    std::vector<std::string> argv = {config_.self_binary, Invocation::kName};
+    for (std::string& flag : invocation.ToArgv()) argv.push_back(std::move(flag));
+    return argv;
+  }
   // Runs argv with the step's log, timeout and cancellation. With
   // `stdout_capture`, stdout is kept there instead of going to the log.
   absl::Status RunTool(const StepTask& task, std::vector<std::string> argv,

@@ -16,8 +16,6 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
-#include "absl/strings/str_cat.h"
-#include "common/atomic_file.h"
 #include "common/status_macros.h"
 #include "worker/eval/profile.h"
 #include "worker/invocation/invocations.h"
@@ -26,10 +24,6 @@
 
 namespace cohort::worker {
 namespace {
-
-std::string Dump(const nlohmann::json& value, int indent) {
-  return value.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
-}
 
 llama::BenchRunOptions RunOptionsOf(const BenchInvocation& flags) {
   llama::BenchRunOptions run;
@@ -73,13 +67,9 @@ absl::StatusOr<std::string> RunBenchCommand(const BenchInvocation& flags) {
   COHORT_ASSIGN_OR_RETURN(llama::BenchRunResult result,
                           llama::RunBench(RunOptionsOf(flags), nullptr));
   if (!flags.scores.empty()) {
-    std::string lines;
-    for (const eval::ProblemResult& r : result.results) {
-      absl::StrAppend(&lines, Dump(eval::ResultToJson(r), -1), "\n");
-    }
-    COHORT_RETURN_IF_ERROR(WriteFileAtomically(flags.scores, lines));
+    COHORT_RETURN_IF_ERROR(WriteProblemResults(flags.scores, result.results));
   }
-  return Dump(result.summary, 2);
+  return DumpJson(result.summary, 2);
 }
 
 }  // namespace

@@ -3,6 +3,9 @@
 #include <cstdio>
 #include <string>
 
+#include "absl/strings/str_cat.h"
+#include "common/atomic_file.h"
+
 namespace cohort::worker {
 
 int ReportStatus(const char* command, const absl::Status& status) {
@@ -19,6 +22,19 @@ int ReportStatus(const char* command, const absl::Status& status) {
     default:
       return kExitFailure;
   }
+}
+
+std::string DumpJson(const nlohmann::json& value, int indent) {
+  return value.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+absl::Status WriteProblemResults(const std::string& path,
+                                 const std::vector<eval::ProblemResult>& results) {
+  std::string lines;
+  for (const eval::ProblemResult& r : results) {
+    absl::StrAppend(&lines, DumpJson(eval::ResultToJson(r), -1), "\n");
+  }
+  return WriteFileAtomically(path, lines);
 }
 
 }  // namespace cohort::worker

@@ -9,8 +9,12 @@
 #define COHORT_WORKER_TOOLS_COMMAND_H_
 
 #include <functional>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "nlohmann/json.hpp"
+#include "worker/eval/result.h"
 
 namespace CLI {
 class App;
@@ -29,6 +33,15 @@ inline constexpr int kExitBadInput = 2;
 // code for `status`: kExitBadInput for kInvalidArgument, kNotFound,
 // kFailedPrecondition, kOutOfRange, kAlreadyExists; kExitFailure otherwise.
 int ReportStatus(const char* command, const absl::Status& status);
+
+// value.dump(indent) that never throws: invalid UTF-8 cannot come from parsed
+// JSON, but a completion is model output, so it is replaced, not fatal.
+std::string DumpJson(const nlohmann::json& value, int indent);
+
+// The per-problem verdicts as JSON lines (`score --out`, `bench --scores`),
+// written atomically.
+absl::Status WriteProblemResults(const std::string& path,
+                                 const std::vector<eval::ProblemResult>& results);
 
 }  // namespace cohort::worker
 

@@ -9,8 +9,6 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
-#include "absl/strings/str_cat.h"
-#include "common/atomic_file.h"
 #include "common/status_macros.h"
 #include "worker/eval/bench.h"
 #include "worker/eval/profile.h"
@@ -21,14 +19,7 @@
 namespace cohort::worker {
 namespace {
 
-using ScoreOptions = ScoreInvocation;
-
-// Invalid UTF-8 cannot come from parsed JSON, but never let dump() throw.
-std::string Dump(const nlohmann::json& value, int indent) {
-  return value.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-absl::StatusOr<std::string> RunScore(const ScoreOptions& options) {
+absl::StatusOr<std::string> RunScore(const ScoreInvocation& options) {
   COHORT_ASSIGN_OR_RETURN(eval::BenchSetup setup,
                           eval::SetUpBench(options.bench, options.profile, options.fewshot));
   COHORT_ASSIGN_OR_RETURN(std::vector<eval::Problem> problems,
@@ -41,13 +32,9 @@ absl::StatusOr<std::string> RunScore(const ScoreOptions& options) {
   run.summary["profile"] = setup.profile.name;
   run.summary["profile_digest"] = setup.profile.digest;
   if (!options.out.empty()) {
-    std::string lines;
-    for (const eval::ProblemResult& r : run.results) {
-      absl::StrAppend(&lines, Dump(eval::ResultToJson(r), -1), "\n");
-    }
-    COHORT_RETURN_IF_ERROR(WriteFileAtomically(options.out, lines));
+    COHORT_RETURN_IF_ERROR(WriteProblemResults(options.out, run.results));
   }
-  return Dump(run.summary, 2);
+  return DumpJson(run.summary, 2);
 }
 
 }  // namespace
