@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages cohort needs; skips what is already there.
 # Idempotent: a second run installs nothing and takes about a second.
+# Usage: install-deps.sh [--tests]   (--tests: also what only the tests use)
 set -euo pipefail
 
 BUILD_PACKAGES=(
@@ -24,15 +25,20 @@ BUILD_PACKAGES=(
 RUNTIME_PACKAGES=(bubblewrap libseccomp-dev python3 util-linux rustc default-jdk-headless
                   libjavatuples-java nodejs python3-langdetect librsvg2-bin)
 
+# What only the tests use: the dashboard's browser test drives headless
+# chromium (tests/browser).
+TEST_PACKAGES=()
+if [ "${1:-}" = "--tests" ]; then TEST_PACKAGES=(chromium); fi
+
 missing=()
-for pkg in "${BUILD_PACKAGES[@]}" "${RUNTIME_PACKAGES[@]}"; do
+for pkg in "${BUILD_PACKAGES[@]}" "${RUNTIME_PACKAGES[@]}" "${TEST_PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$pkg")
   fi
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: all ${#BUILD_PACKAGES[@]}+${#RUNTIME_PACKAGES[@]} packages present"
+  echo "install-deps: all ${#BUILD_PACKAGES[@]}+${#RUNTIME_PACKAGES[@]}+${#TEST_PACKAGES[@]} packages present"
   exit 0
 fi
 

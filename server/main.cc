@@ -20,6 +20,8 @@
 #include "common/tls_inspect.h"
 #include "common/version.h"
 #include "server/coordinator/coordinator.h"
+#include "server/dashboard/dashboard.h"
+#include "server/dashboard/http_server.h"
 #include "server/metrics/metrics.h"
 #include "server/service/server.h"
 #include "spdlog/spdlog.h"
@@ -30,7 +32,9 @@ struct Flags {
   cohort::server::ServerOptions server;
   std::string state_dir = "cohort-state";
   std::string port_file;
+  std::string dashboard_port_file;
   std::string metrics_listen;  // empty: no /metrics
+  std::string dashboard_listen;  // empty: no dashboard
   std::string log_format = "human";
   std::string log_level = "info";
   int max_request_mb = cohort::server::kDefaultMaxRequestBytes >> 20;
@@ -207,6 +211,31 @@ int Serve(const Flags& flags) {
   }
   cohort::server::CohortServer server(**coordinator, server_options);
   if (absl::Status s = server.Start(); !s.ok()) return Fail(s);
+  std::unique_ptr<cohort::server::dashboard::Dashboard> dashboard;
+  std::unique_ptr<cohort::server::dashboard::DashboardServer> dashboard_server;
+  if (!flags.dashboard_listen.empty()) {
+    dashboard = std::make_unique<cohort::server::dashboard::Dashboard>(**coordinator,
+                                                                       cohort::RealClock());
+    cohort::server::dashboard::HttpServerOptions http;
+    http.listen = flags.dashboard_listen;
+    http.tls_cert_file = server_options.tls_cert_file;
+    http.tls_key_file = server_options.tls_key_file;
+    http.tls_client_ca_file = server_options.tls_client_ca_file;
+    http.insecure_plaintext = server_options.insecure_plaintext;
+    dashboard_server = std::make_unique<cohort::server::dashboard::DashboardServer>(
+        *dashboard, **coordinator, http);
+    absl::StatusOr<int> port = dashboard_server->Start();
+    if (!port.ok()) {
+      server.Shutdown(absl::Seconds(1));
+      return Fail(port.status());
+    }
+    spdlog::info("dashboard on port {} ({})", *port, dashboard_server->Describe());
+    if (!flags.dashboard_port_file.empty()) {
+      absl::Status s = cohort::WriteFileAtomically(flags.dashboard_port_file,
+                                                   std::to_string(*port) + "\n");
+      if (!s.ok()) return Fail(s);
+    }
+  }
   if (!flags.port_file.empty()) {
     absl::Status s = cohort::WriteFileAtomically(
         flags.port_file, std::to_string(server.port()) + "\n");
@@ -229,6 +258,7 @@ int Serve(const Flags& flags) {
     if (!warning.empty()) spdlog::warn("{}", warning);
   }
   spdlog::info("signal {}: shutting down", signal_number);
+  if (dashboard_server) dashboard_server->Stop();
   server.Shutdown(absl::Seconds(10));
   return 0;
 }
@@ -254,6 +284,11 @@ int main(int argc, char** argv) {
                  "write the bound port here once serving");
   app.add_option("--metrics-listen", flags.metrics_listen,
                  "host:port to serve Prometheus /metrics on (default: off)");
+  app.add_option("--dashboard-listen", flags.dashboard_listen,
+                 "host:port to serve the read-only web dashboard on (default: off); HTTPS "
+                 "with --tls-cert/--tls-key, else loopback only unless --insecure-plaintext");
+  app.add_option("--dashboard-port-file", flags.dashboard_port_file,
+                 "write the dashboard's bound port here once serving");
   app.add_option("--shared-root", flags.server.shared_roots,
                  "a folder (repeatable) under which clients may register shared-path inputs; "
                  "none: only admin tokens may");

@@ -195,6 +195,8 @@ void AddClusterCommands(CLI::App& app, Options* o, Action* action) {
   up->add_option("--llama-cpp-dir", o->cluster.llama_cpp_dir, "llama.cpp build for the workers");
   up->add_flag("--insecure-plaintext", o->cluster.insecure_plaintext,
                "let cohortd serve plaintext on a non-loopback --listen");
+  up->add_option("--dashboard-listen", o->cluster.dashboard_listen,
+                 "serve cohortd's web dashboard on host:port (127.0.0.1:0: any free port)");
   up->add_flag("!--no-user-config", o->cluster.write_user_config,
                "do not write ~/.config/cohort/config.yaml even if it is missing");
   up->callback([=] { *action = [=] { return RunUp(o->global, o->cluster); }; });

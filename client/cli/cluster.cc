@@ -115,6 +115,10 @@ std::vector<std::string> CohortdArgv(const ClusterOptions& o, const std::string&
                                    // One user's machine: clients may register any path.
                                    "--shared-root", "/"};
   if (o.insecure_plaintext) argv.push_back("--insecure-plaintext");
+  if (!o.dashboard_listen.empty()) {
+    argv.insert(argv.end(), {"--dashboard-listen", o.dashboard_listen, "--dashboard-port-file",
+                             dir + "/dashboard.port"});
+  }
   return argv;
 }
 
@@ -152,7 +156,8 @@ absl::Status SaveOptions(const std::string& dir, const ClusterOptions& o) {
                       {"workers", o.workers},
                       {"gpus_per_worker", o.gpus_per_worker},
                       {"llama_cpp_dir", o.llama_cpp_dir},
-                      {"insecure_plaintext", o.insecure_plaintext}};
+                      {"insecure_plaintext", o.insecure_plaintext},
+                      {"dashboard_listen", o.dashboard_listen}};
   return WriteFileAtomically(dir + "/up.json", j.dump(1) + "\n");
 }
 
@@ -172,6 +177,7 @@ absl::StatusOr<ClusterOptions> LoadOptions(const ClusterOptions& given) {
   o.gpus_per_worker = j.value("gpus_per_worker", o.gpus_per_worker);
   o.llama_cpp_dir = j.value("llama_cpp_dir", o.llama_cpp_dir);
   o.insecure_plaintext = j.value("insecure_plaintext", o.insecure_plaintext);
+  o.dashboard_listen = j.value("dashboard_listen", o.dashboard_listen);
   o.write_user_config = false;
   return o;
 }
@@ -185,6 +191,28 @@ std::string ListenFor(const ClusterOptions& o, const ClusterState& st) {
     return absl::StrCat(o.listen.substr(0, colon), ":", st.port);
   }
   return o.listen;
+}
+
+// Where the dashboard serves, once cohortd wrote its port, and how to sign
+// in (the client token `up` made).
+void PrintDashboard(const ClusterOptions& o, const std::string& cohortd_dir,
+                    const std::string& dir) {
+  if (o.dashboard_listen.empty()) return;
+  const std::string port_file = cohortd_dir + "/dashboard.port";
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  absl::StatusOr<std::string> port = ReadFileToString(port_file);
+  while (!port.ok() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+    port = ReadFileToString(port_file);
+  }
+  if (!port.ok()) {
+    std::printf("dashboard: not serving yet (see %s/cohortd.log)\n", cohortd_dir.c_str());
+    return;
+  }
+  std::string host = o.dashboard_listen.substr(0, o.dashboard_listen.rfind(':'));
+  if (host.empty() || host == "0.0.0.0" || host == "*") host = "127.0.0.1";
+  std::printf("dashboard: http://%s:%s/ (sign in with the token in %s/client.token)\n",
+              host.c_str(), std::string(absl::StripAsciiWhitespace(*port)).c_str(), dir.c_str());
 }
 
 absl::Status Up(const ClusterOptions& o) {
@@ -214,6 +242,7 @@ absl::Status Up(const ClusterOptions& o) {
     ClusterOptions start = o;
     if (alive_workers > 0) start.listen = ListenFor(o, st);
     fs::remove(cohortd_dir + "/port", ec);
+    fs::remove(cohortd_dir + "/dashboard.port", ec);
     COHORT_ASSIGN_OR_RETURN(
         pid, SpawnDetached(CohortdArgv(start, cohortd_dir), cohortd_dir + "/cohortd.log"));
     COHORT_RETURN_IF_ERROR(WriteFileAtomically(dir + "/cohortd.pid", absl::StrCat(pid, "\n")));
@@ -261,6 +290,7 @@ absl::Status Up(const ClusterOptions& o) {
   std::printf("cohortd %s (pid %d), %d worker(s); state in %s\n", address.c_str(), pid,
               o.workers, dir.c_str());
   std::printf("config: %s/config.yaml\n", dir.c_str());
+  PrintDashboard(o, cohortd_dir, dir);
   if (o.write_user_config && !fs::exists(DefaultConfigPath())) {
     fs::create_directories(fs::path(DefaultConfigPath()).parent_path(), ec);
     COHORT_RETURN_IF_ERROR(WriteFileAtomically(DefaultConfigPath(), config));

@@ -122,6 +122,7 @@ struct ClusterOptions {
   std::string llama_cpp_dir;
   bool write_user_config = true;
   bool insecure_plaintext = false;  // cohortd on a non-loopback --listen without TLS
+  std::string dashboard_listen;     // cohortd --dashboard-listen; empty: none
 };
 int RunUp(const GlobalOptions& g, const ClusterOptions& o);
 int RunDown(const GlobalOptions& g, const ClusterOptions& o);

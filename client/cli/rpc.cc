@@ -194,14 +194,6 @@ absl::StatusOr<CampaignModel> LoadCampaign(Connection& conn, const std::string& 
   COHORT_RETURN_IF_ERROR(FromGrpc(
       conn.stub().GetCampaign(conn.Context().get(), request, &model.campaign),
       "campaign " + id));
-  // Campaigns submitted by other tools carry other spec_json: no graph then.
-  absl::StatusOr<Spec> spec =
-      ParseSpecText(model.campaign.spec_json(), "campaign " + id + " spec", "/");
-  if (!spec.ok()) return model;
-  absl::StatusOr<Graph> graph = ExpandSpec(*spec);
-  if (!graph.ok()) return model;
-  model.spec = std::move(*spec);
-  model.graph = std::move(*graph);
   std::vector<StepView> views;
   for (const v1::Step& s : model.campaign.steps()) {
     StepView v;
@@ -212,26 +204,16 @@ absl::StatusOr<CampaignModel> LoadCampaign(Connection& conn, const std::string& 
       if (!in.digest().empty()) v.digest_inputs.emplace_back(in.name(), in.digest());
     }
     v.depends_on.assign(s.depends_on().begin(), s.depends_on().end());
+    v.node_id = s.node_id();
     views.push_back(std::move(v));
   }
-  // cohortd names the node each step was submitted as; structural matching
-  // covers a node that shares its step with another node of the campaign.
-  absl::StatusOr<std::map<std::string, std::string>> matched =
-      MatchNodesToSteps(model.graph, views);
-  if (matched.ok()) model.node_to_key = std::move(*matched);
-  for (const v1::Step& s : model.campaign.steps()) {
-    if (!s.node_id().empty()) model.node_to_key[s.node_id()] = s.key();
-  }
-  for (const ModelNodes& m : model.graph.models) {
-    for (const auto& [suite, nodes] : m.scores) {
-      for (const std::string& node : nodes) {
-        auto it = model.node_to_key.find(node);
-        if (it != model.node_to_key.end()) {
-          model.score_steps.emplace(it->second, std::make_pair(m.name, suite));
-        }
-      }
-    }
-  }
+  // Campaigns submitted by other tools carry other spec_json: no graph then.
+  std::optional<CampaignLabels> labels = LabelCampaign(model.campaign.spec_json(), views);
+  if (!labels) return model;
+  model.spec = std::move(labels->spec);
+  model.graph = std::move(labels->graph);
+  model.node_to_key = std::move(labels->node_to_key);
+  model.score_steps = std::move(labels->score_steps);
   return model;
 }
 

@@ -46,24 +46,36 @@ std::optional<double> Scoreboard::Delta(const std::string& suite, const std::str
   return 100.0 * (a->accuracy() - b->accuracy());
 }
 
-Scoreboard BuildScoreboard(const std::vector<Row>& rows,
-                           const std::vector<std::string>& model_order,
+Scoreboard EmptyScoreboard(const std::vector<std::string>& model_order,
                            const std::vector<std::string>& references) {
   Scoreboard board;
   board.models = model_order;
   board.references = references;
   for (const std::string& r : references) AppendUnique(&board.models, r);
+  return board;
+}
+
+void AddToScoreboard(Scoreboard* board, const std::string& suite, const std::string& model,
+                     Verdict verdict, uint64_t count, const std::string& error_kind) {
+  if (verdict == Verdict::kUnscored || count == 0) return;
+  AppendUnique(&board->suites, suite);
+  AppendUnique(&board->models, model);
+  Cell& cell = board->cells[suite][model];
+  cell.n += count;
+  cell.passed += verdict == Verdict::kPass ? count : 0;
+  if (verdict == Verdict::kError) {
+    cell.server_errors += count;
+    cell.server_error_kinds[error_kind] += count;
+  }
+}
+
+Scoreboard BuildScoreboard(const std::vector<Row>& rows,
+                           const std::vector<std::string>& model_order,
+                           const std::vector<std::string>& references) {
+  Scoreboard board = EmptyScoreboard(model_order, references);
   for (const Row& row : rows) {
-    if (!Scored(row)) continue;
-    AppendUnique(&board.suites, row.suite);
-    AppendUnique(&board.models, row.model);
-    Cell& cell = board.cells[row.suite][row.model];
-    cell.n += 1;
-    cell.passed += row.verdict == Verdict::kPass ? 1 : 0;
-    if (row.verdict == Verdict::kError) {
-      ++cell.server_errors;
-      ++cell.server_error_kinds[ErrorKind(row)];
-    }
+    AddToScoreboard(&board, row.suite, row.model, row.verdict, 1,
+                    row.verdict == Verdict::kError ? ErrorKind(row) : "");
   }
   return board;
 }

@@ -83,6 +83,14 @@ struct Scoreboard {
 Scoreboard BuildScoreboard(const std::vector<Row>& rows,
                            const std::vector<std::string>& model_order,
                            const std::vector<std::string>& references);
+// The same board built from counts (cohortd's dashboard tallies verdicts in
+// SQLite rather than loading 10^6 rows): start empty, then add `count` scored
+// rows of one verdict at a time; an error row's kind goes to
+// server_error_kinds. Unscored rows are not counted, as in BuildScoreboard.
+Scoreboard EmptyScoreboard(const std::vector<std::string>& model_order,
+                           const std::vector<std::string>& references);
+void AddToScoreboard(Scoreboard* board, const std::string& suite, const std::string& model,
+                     Verdict verdict, uint64_t count, const std::string& error_kind = "error");
 
 struct LengthStats {
   uint64_t n = 0;              // scored problems, server errors included

@@ -61,4 +61,32 @@ absl::StatusOr<std::map<std::string, std::string>> MatchNodesToSteps(
   return out;
 }
 
+std::optional<CampaignLabels> LabelCampaign(const std::string& spec_json,
+                                            const std::vector<StepView>& steps) {
+  absl::StatusOr<Spec> spec = ParseSpecText(spec_json, "the campaign's spec", "");
+  if (!spec.ok()) return std::nullopt;
+  absl::StatusOr<Graph> graph = ExpandSpec(*spec);
+  if (!graph.ok()) return std::nullopt;
+  CampaignLabels labels;
+  labels.spec = std::move(*spec);
+  labels.graph = std::move(*graph);
+  absl::StatusOr<std::map<std::string, std::string>> matched =
+      MatchNodesToSteps(labels.graph, steps);
+  if (matched.ok()) labels.node_to_key = std::move(*matched);
+  for (const StepView& s : steps) {
+    if (!s.node_id.empty()) labels.node_to_key[s.node_id] = s.key;
+  }
+  for (const ModelNodes& m : labels.graph.models) {
+    for (const auto& [suite, nodes] : m.scores) {
+      for (const std::string& node : nodes) {
+        auto it = labels.node_to_key.find(node);
+        if (it != labels.node_to_key.end()) {
+          labels.score_steps.emplace(it->second, std::make_pair(m.name, suite));
+        }
+      }
+    }
+  }
+  return labels;
+}
+
 }  // namespace cohort::client

@@ -9,12 +9,14 @@
 #define COHORT_CLIENT_SPEC_MATCH_H_
 
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "client/spec/expand.h"
+#include "client/spec/spec.h"
 
 namespace cohort::client {
 
@@ -25,12 +27,32 @@ struct StepView {
   std::string params_json;
   std::vector<std::pair<std::string, std::string>> digest_inputs;  // name, digest
   std::vector<std::string> depends_on;
+  std::string node_id;  // the node cohortd says it was submitted as, if any
 };
 
 // node id -> step key for every node that has a step. Nodes without one are
 // left out (a campaign submitted from a different spec).
 absl::StatusOr<std::map<std::string, std::string>> MatchNodesToSteps(
     const Graph& graph, const std::vector<StepView>& steps);
+
+// A campaign's steps under the names of its spec: the report, the CLI's
+// status and cohortd's dashboard all read results and steps through this.
+struct CampaignLabels {
+  Spec spec;
+  Graph graph;
+  std::map<std::string, std::string> node_to_key;
+  // step key -> (model, suite) for score steps; a shared step maps to its
+  // first model.
+  std::map<std::string, std::pair<std::string, std::string>> score_steps;
+};
+
+// Parses `spec_json` as a stored spec (no file, catalog or environment is
+// read: safe on what any client submitted), expands it and matches its
+// nodes to `steps` (cohortd's node ids first, structure for nodes that
+// share a step). nullopt when spec_json is not a cohort spec (campaigns
+// submitted by other tools), so callers show steps without model names.
+std::optional<CampaignLabels> LabelCampaign(const std::string& spec_json,
+                                            const std::vector<StepView>& steps);
 
 }  // namespace cohort::client
 

@@ -48,7 +48,13 @@ absl::StatusOr<std::string> ExpandEnv(const YNode& node, std::string text) {
 absl::StatusOr<std::string> ResolvePath(const YNode& node,
                                         const std::string& base_dir) {
   COHORT_ASSIGN_OR_RETURN(std::string text, node.AsString());
-  COHORT_ASSIGN_OR_RETURN(text, ExpandEnv(node, text));
+  if (spec_internal::IsStoredSpec(base_dir)) {
+    if (absl::StrContains(text, "${")) {
+      return node.Error("a stored spec names no environment variable");
+    }
+  } else {
+    COHORT_ASSIGN_OR_RETURN(text, ExpandEnv(node, text));
+  }
   if (text.empty()) return node.Error("empty path");
   std::filesystem::path p(text);
   if (p.is_relative()) p = std::filesystem::path(base_dir) / p;

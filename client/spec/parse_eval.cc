@@ -32,6 +32,8 @@ absl::StatusOr<json> LoadProfile(const YNode& node, const std::string& base_dir,
     COHORT_ASSIGN_OR_RETURN(std::string text, node.AsString());
     if (std::optional<json> builtin = BuiltinProfile(text)) {
       profile = *builtin;
+    } else if (IsStoredSpec(base_dir)) {
+      return node.Error("a stored spec holds its profile inline, not the file '" + text + "'");
     } else {
       absl::StatusOr<InputRef> path = ParseInput(node, "profile", base_dir);
       if (!path.ok() || path->path.empty()) {
@@ -116,7 +118,9 @@ InputRef CatalogInput(const datasets::ResolvedFile& file, const std::string& nam
 absl::StatusOr<InputRef> ParseDatasetInput(const YNode& node, const std::string& base_dir) {
   if (node.IsMap()) return ParseInput(node, "dataset", base_dir);
   COHORT_ASSIGN_OR_RETURN(std::string text, node.AsString());
-  if (!datasets::LooksLikeDatasetName(text)) return ParseInput(node, "dataset", base_dir);
+  if (!datasets::LooksLikeDatasetName(text) || IsStoredSpec(base_dir)) {
+    return ParseInput(node, "dataset", base_dir);
+  }
   absl::StatusOr<datasets::Catalog> catalog = LoadCatalog();
   if (!catalog.ok()) return node.Error(std::string(catalog.status().message()));
   std::string name = datasets::SplitDatasetName(text).first;
@@ -152,11 +156,14 @@ std::optional<uint64_t> CountJsonLines(const std::string& path) {
 }
 
 // A limit past the dataset's size runs every problem: say so, and name the
-// suite by what runs (a suite called humaneval-500 ran 164 problems).
-void ClampLimit(const YNode& node, const json& settings, Suite* suite,
+// suite by what runs (a suite called humaneval-500 ran 164 problems). The
+// dataset's lines are counted only where `read_files` (not in a stored spec).
+void ClampLimit(const YNode& node, const json& settings, bool read_files, Suite* suite,
                 std::vector<std::string>* warnings) {
   std::optional<uint64_t> records = suite->dataset.records;
-  if (!records && !suite->dataset.path.empty()) records = CountJsonLines(suite->dataset.path);
+  if (!records && read_files && !suite->dataset.path.empty()) {
+    records = CountJsonLines(suite->dataset.path);
+  }
   if (!records || *records == 0) return;
   int64_t limit = suite->limit;
   if (limit < 0) {
@@ -196,6 +203,7 @@ absl::StatusOr<InputRef> ParseFewshot(const YNode& suite_node, const YNode& data
                                       const std::string& base_dir) {
   if (auto given = suite_node.Get("fewshot")) return ParseDatasetInput(*given, base_dir);
   if (num_fewshot <= 0) return InputRef{};
+  if (IsStoredSpec(base_dir)) return dataset_node.Error("a stored spec names its fewshot split");
   if (!suite.dataset.pinned_by.empty() && dataset_node.IsScalar()) {
     COHORT_ASSIGN_OR_RETURN(std::string text, dataset_node.AsString());
     std::string name = datasets::SplitDatasetName(text).first;
@@ -257,7 +265,7 @@ absl::StatusOr<Suite> ParseSuite(const YNode& node, const json& profile,
   if (shots != settings.end() && shots->is_number_integer()) num_fewshot = shots->get<int>();
   COHORT_ASSIGN_OR_RETURN(suite.fewshot,
                           ParseFewshot(node, dataset, suite, num_fewshot, base_dir));
-  ClampLimit(node, settings, &suite, warnings);
+  ClampLimit(node, settings, !IsStoredSpec(base_dir), &suite, warnings);
   suite.name = suite.limit < 0 ? suite.bench : absl::StrCat(suite.bench, "-", suite.limit);
   if (auto name = node.Get("name")) {
     COHORT_ASSIGN_OR_RETURN(suite.name, name->AsString());

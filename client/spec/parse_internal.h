@@ -13,6 +13,10 @@
 
 namespace cohort::client::spec_internal {
 
+// An empty base_dir marks a stored spec (ParseSpecText): nothing of it is
+// read from local files, the dataset catalog or the environment.
+inline bool IsStoredSpec(const std::string& base_dir) { return base_dir.empty(); }
+
 // A path or digest (scalar), or {path, digest}. `kind` is the artifact kind.
 absl::StatusOr<InputRef> ParseInput(const YNode& node, const std::string& kind,
                                     const std::string& base_dir);

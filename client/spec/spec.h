@@ -143,7 +143,10 @@ struct Spec {
 // against the file's folder; "${VAR}" in paths expands from the environment.
 absl::StatusOr<Spec> ParseSpecFile(const std::string& path);
 // The same for text already read; `source` names it in errors and `base_dir`
-// resolves relative paths.
+// resolves relative paths. An empty `base_dir` reads a stored spec (a
+// campaign's spec_json, which NormalizedSpecJson wrote): nothing is read
+// from files, the dataset catalog or the environment, so cohortd may parse
+// what any client submitted, and a spec that would need them is an error.
 absl::StatusOr<Spec> ParseSpecText(const std::string& text,
                                    const std::string& source,
                                    const std::string& base_dir);

@@ -78,6 +78,7 @@ WORKERS=2
 [ "$SIMULATED" = 1 ] || WORKERS=1
 echo "demo: starting a local cluster (cohortd + $WORKERS worker(s))"
 "$BIN/cohort" up --state-dir "$DEMO/cluster" --listen 127.0.0.1:0 --workers "$WORKERS" --gpus 1 \
+  --dashboard-listen 127.0.0.1:0 \
   --llama-cpp-dir "$TOOLS" --no-user-config
 export COHORT_CONFIG="$DEMO/cluster/config.yaml"
 trap '"$BIN/cohort" down --state-dir "$DEMO/cluster" >/dev/null 2>&1 || true' EXIT

@@ -6,7 +6,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
-bash deploy/install-deps.sh
+bash deploy/install-deps.sh --tests
 bash deploy/local/build.sh "$@"
 BUILD_DIR="${COHORT_BUILD_DIR:-build}"
 if [ "${1:-}" = "--sanitize" ] && [ -z "${COHORT_BUILD_DIR:-}" ]; then BUILD_DIR=build-asan; fi

@@ -1,5 +1,6 @@
 #include "server/coordinator/coordinator.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/random.h"
 #include "common/sha256.h"
@@ -271,9 +272,29 @@ absl::StatusOr<InsertOutcome> Coordinator::InsertResults(
 }
 
 absl::StatusOr<std::vector<StoredResult>> Coordinator::Results(
-    const std::string& step_key) {
+    const std::string& step_key, const std::string& problem_id) {
   absl::MutexLock lock(&mu_);
-  return store_->Results(step_key);
+  return store_->Results(step_key, problem_id);
+}
+
+absl::StatusOr<CampaignTally> Coordinator::TallyCampaign(const std::string& campaign_id) {
+  absl::MutexLock lock(&mu_);
+  return store_->TallyCampaign(campaign_id);
+}
+
+absl::StatusOr<VerdictTally> Coordinator::TallyVerdicts(const std::string& step_key) {
+  absl::MutexLock lock(&mu_);
+  return store_->TallyVerdicts(step_key);
+}
+
+absl::StatusOr<std::vector<ResultRow>> Coordinator::ResultLengths(const std::string& step_key) {
+  absl::MutexLock lock(&mu_);
+  return store_->ResultLengths(step_key);
+}
+
+absl::StatusOr<std::vector<StepRecord>> Coordinator::LeasedSteps() {
+  absl::MutexLock lock(&mu_);
+  return store_->LeasedSteps();
 }
 
 absl::StatusOr<std::vector<EventRecord>> Coordinator::Events(
@@ -373,6 +394,30 @@ absl::StatusOr<Coordinator::Caller> Coordinator::Identify(const std::string& tok
   caller.token_hash = record.hash;
   caller.worker_id = record.worker_id;
   return caller;
+}
+
+std::string BearerToken(absl::string_view authorization) {
+  constexpr absl::string_view kBearer = "Bearer ";
+  if (!absl::StartsWith(authorization, kBearer)) return "";
+  return std::string(authorization.substr(kBearer.size()));
+}
+
+absl::Status Coordinator::CheckCampaignAccess(const Caller& caller, const std::string& id) {
+  if (caller.role == "admin") return absl::OkStatus();
+  COHORT_ASSIGN_OR_RETURN(CampaignRecord campaign, GetCampaign(id));
+  if (campaign.owner.empty() || campaign.owner == caller.identity) return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat("campaign ", id, " belongs to another client"));
+}
+
+absl::Status Coordinator::CheckStepAccess(const Caller& caller, const std::string& key) {
+  if (caller.role == "admin") return absl::OkStatus();
+  COHORT_ASSIGN_OR_RETURN(std::vector<std::string> owners, OwnersOfStep(key));
+  if (owners.empty()) return absl::NotFoundError(absl::StrCat("no step ", key));
+  for (const std::string& owner : owners) {
+    if (owner.empty() || owner == caller.identity) return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(
+      absl::StrCat("step ", key, " belongs to other clients' campaigns"));
 }
 
 absl::Status Coordinator::CheckActsAsWorker(const Caller& caller, const std::string& worker_id) {

@@ -29,6 +29,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
@@ -51,6 +52,10 @@ struct CoordinatorOptions {
 
 using LeaseCallback =
     std::function<void(absl::StatusOr<std::optional<LeaseGrant>>)>;
+
+// The token of an "authorization: Bearer <token>" header value (gRPC
+// metadata or HTTP); empty when the value is not of that form.
+std::string BearerToken(absl::string_view authorization);
 
 class Coordinator {
  public:
@@ -117,7 +122,14 @@ class Coordinator {
   absl::Status ReturnUndelivered(const LeaseRef& lease);
   absl::StatusOr<InsertOutcome> InsertResults(const LeaseRef& lease,
                                               const std::vector<ResultRow>& rows);
-  absl::StatusOr<std::vector<StoredResult>> Results(const std::string& step_key);
+  absl::StatusOr<std::vector<StoredResult>> Results(const std::string& step_key,
+                                                    const std::string& problem_id = "");
+  // The store's read views (CoordinatorStore::TallyCampaign and the rest),
+  // each under the lock for one query only.
+  absl::StatusOr<CampaignTally> TallyCampaign(const std::string& campaign_id);
+  absl::StatusOr<VerdictTally> TallyVerdicts(const std::string& step_key);
+  absl::StatusOr<std::vector<ResultRow>> ResultLengths(const std::string& step_key);
+  absl::StatusOr<std::vector<StepRecord>> LeasedSteps();
 
   // Watch feed.
   absl::StatusOr<std::vector<EventRecord>> Events(const std::string& campaign_id,
@@ -160,6 +172,13 @@ class Coordinator {
   // CheckActsAsWorker for the worker holding `lease_id` (OK when no step
   // holds it: the lease check that follows says why it is stale).
   absl::Status CheckHoldsLease(const Caller& caller, const std::string& lease_id);
+  // Campaigns belong to the client identity that submitted them: OK when
+  // `caller` may see and change campaign `id` (an admin any; a client its
+  // own, and those submitted before owners were kept, owner ''). kNotFound
+  // when there is none. The gRPC API and the dashboard both ask this.
+  absl::Status CheckCampaignAccess(const Caller& caller, const std::string& id);
+  // OK when the caller owns a campaign that holds step `key` (admins: any).
+  absl::Status CheckStepAccess(const Caller& caller, const std::string& key);
 
   // Counters for metrics.
   struct Stats {

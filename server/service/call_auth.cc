@@ -15,12 +15,6 @@ std::string Header(const grpc::AuthMetadataProcessor::InputMetadata& metadata,
 
 }  // namespace
 
-std::string BearerToken(absl::string_view authorization) {
-  constexpr absl::string_view kBearer = "Bearer ";
-  if (!absl::StartsWith(authorization, kBearer)) return "";
-  return std::string(authorization.substr(kBearer.size()));
-}
-
 std::vector<std::string> RolesForMethod(absl::string_view method, bool* open) {
   *open = absl::StartsWith(method, "/grpc.health.v1.Health/") ||
           absl::StartsWith(method, "/grpc.reflection.");

@@ -41,10 +41,6 @@ namespace cohort::server {
 inline constexpr std::initializer_list<const char*> kClientRoles = {"client", "admin"};
 inline constexpr std::initializer_list<const char*> kWorkerRoles = {"worker", "admin"};
 
-// The token of an "authorization: Bearer <token>" header value; empty when
-// the value is not of that form.
-std::string BearerToken(absl::string_view authorization);
-
 // The roles that may call `method` ("/cohort.v1.Coordinator/SubmitCampaign"):
 // client and admin for the Coordinator service, worker and admin for the
 // WorkerGateway, none needed (answered without a token) for health checking

@@ -246,6 +246,7 @@ ResultRow ResultFromProto(const v1::ProblemResult& result) {
   row.completion_tokens = result.completion_tokens();
   row.reasoning_tokens = result.reasoning_tokens();
   row.completion_chars = result.completion_chars();
+  row.reasoning_chars = result.reasoning_chars();
   row.extracted_answer = result.extracted_answer();
   row.scorer_version = result.scorer_version();
   row.body = result.SerializeAsString();

@@ -40,15 +40,6 @@ absl::Status CheckSharedPathRegistration(const std::string& role, const std::str
       roots.empty() ? " (none set: only an admin token may register shared paths)" : ""));
 }
 
-absl::Status CheckOwner(const Coordinator::Caller& caller, const std::string& owner,
-                        const std::string& campaign_id) {
-  if (caller.role == "admin" || owner.empty() || owner == caller.identity) {
-    return absl::OkStatus();
-  }
-  return absl::PermissionDeniedError(
-      absl::StrCat("campaign ", campaign_id, " belongs to another client"));
-}
-
 absl::StatusOr<Coordinator::Caller> AuthorizeCaller(Coordinator& coordinator,
                                                     const grpc::CallbackServerContext* context,
                                                     std::initializer_list<const char*> roles) {
@@ -153,7 +144,8 @@ grpc::ServerUnaryReactor* CoordinatorService::GetCampaign(
   absl::StatusOr<Coordinator::Caller> caller =
       AuthorizeCaller(coordinator_, context, kClientRoles);
   if (!caller.ok()) return Finish(context, caller.status());
-  if (absl::Status s = CheckCampaign(*caller, request->campaign_id()); !s.ok()) {
+  if (absl::Status s = coordinator_.CheckCampaignAccess(*caller, request->campaign_id());
+      !s.ok()) {
     return Finish(context, s);
   }
   if (request->include_steps()) {
@@ -187,7 +179,8 @@ grpc::ServerUnaryReactor* CoordinatorService::CancelCampaign(
   absl::StatusOr<Coordinator::Caller> caller =
       AuthorizeCaller(coordinator_, context, kClientRoles);
   if (!caller.ok()) return Finish(context, caller.status());
-  if (absl::Status s = CheckCampaign(*caller, request->campaign_id()); !s.ok()) {
+  if (absl::Status s = coordinator_.CheckCampaignAccess(*caller, request->campaign_id());
+      !s.ok()) {
     return Finish(context, s);
   }
   if (absl::Status s = coordinator_.Cancel(request->campaign_id()); !s.ok()) {
@@ -202,7 +195,8 @@ grpc::ServerUnaryReactor* CoordinatorService::ResumeCampaign(
   absl::StatusOr<Coordinator::Caller> caller =
       AuthorizeCaller(coordinator_, context, kClientRoles);
   if (!caller.ok()) return Finish(context, caller.status());
-  if (absl::Status s = CheckCampaign(*caller, request->campaign_id()); !s.ok()) {
+  if (absl::Status s = coordinator_.CheckCampaignAccess(*caller, request->campaign_id());
+      !s.ok()) {
     return Finish(context, s);
   }
   if (absl::Status s = coordinator_.Resume(request->campaign_id()); !s.ok()) {
@@ -217,7 +211,8 @@ grpc::ServerUnaryReactor* CoordinatorService::RetryStep(
   absl::StatusOr<Coordinator::Caller> caller =
       AuthorizeCaller(coordinator_, context, kClientRoles);
   if (!caller.ok()) return Finish(context, caller.status());
-  if (absl::Status s = CheckStep(*caller, request->step_key()); !s.ok()) {
+  if (absl::Status s = coordinator_.CheckStepAccess(*caller, request->step_key());
+      !s.ok()) {
     return Finish(context, s);
   }
   if (absl::Status s = coordinator_.Retry(request->step_key()); !s.ok()) {
@@ -229,35 +224,16 @@ grpc::ServerUnaryReactor* CoordinatorService::RetryStep(
   return Finish(context, absl::OkStatus());
 }
 
-absl::Status CoordinatorService::CheckCampaign(const Coordinator::Caller& caller,
-                                               const std::string& id) {
-  if (caller.role == "admin") return absl::OkStatus();
-  COHORT_ASSIGN_OR_RETURN(CampaignRecord campaign, coordinator_.GetCampaign(id));
-  return CheckOwner(caller, campaign.owner, id);
-}
-
 absl::Status CoordinatorService::CheckScope(const grpc::CallbackServerContext* context,
                                             const std::string& campaign_id,
                                             const std::string& step_key,
                                             const char* everything_needs_admin) {
   COHORT_ASSIGN_OR_RETURN(Coordinator::Caller caller,
                           AuthorizeCaller(coordinator_, context, kClientRoles));
-  if (!campaign_id.empty()) return CheckCampaign(caller, campaign_id);
-  if (!step_key.empty()) return CheckStep(caller, step_key);
+  if (!campaign_id.empty()) return coordinator_.CheckCampaignAccess(caller, campaign_id);
+  if (!step_key.empty()) return coordinator_.CheckStepAccess(caller, step_key);
   if (caller.role != "admin") return absl::PermissionDeniedError(everything_needs_admin);
   return absl::OkStatus();
-}
-
-absl::Status CoordinatorService::CheckStep(const Coordinator::Caller& caller,
-                                           const std::string& key) {
-  if (caller.role == "admin") return absl::OkStatus();
-  COHORT_ASSIGN_OR_RETURN(std::vector<std::string> owners, coordinator_.OwnersOfStep(key));
-  if (owners.empty()) return absl::NotFoundError(absl::StrCat("no step ", key));
-  for (const std::string& owner : owners) {
-    if (owner.empty() || owner == caller.identity) return absl::OkStatus();
-  }
-  return absl::PermissionDeniedError(
-      absl::StrCat("step ", key, " belongs to other clients' campaigns"));
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::ListWorkers(
@@ -288,7 +264,8 @@ grpc::ServerUnaryReactor* CoordinatorService::GetStepLog(
   absl::StatusOr<Coordinator::Caller> caller =
       AuthorizeCaller(coordinator_, context, kClientRoles);
   if (!caller.ok()) return Finish(context, caller.status());
-  if (absl::Status s = CheckStep(*caller, request->step_key()); !s.ok()) {
+  if (absl::Status s = coordinator_.CheckStepAccess(*caller, request->step_key());
+      !s.ok()) {
     return Finish(context, s);
   }
   absl::StatusOr<StepRecord> step = coordinator_.GetStep(request->step_key());
@@ -341,7 +318,8 @@ grpc::ServerUnaryReactor* CoordinatorService::ListArtifacts(
       AuthorizeCaller(coordinator_, context, kClientRoles);
   if (!caller.ok()) return Finish(context, caller.status());
   if (!request->campaign_id().empty()) {
-    if (absl::Status s = CheckCampaign(*caller, request->campaign_id()); !s.ok()) {
+    if (absl::Status s = coordinator_.CheckCampaignAccess(*caller, request->campaign_id());
+      !s.ok()) {
       return Finish(context, s);
     }
   }

@@ -34,12 +34,6 @@ absl::StatusOr<Coordinator::Caller> AuthorizeCaller(Coordinator& coordinator,
                                                     const grpc::CallbackServerContext* context,
                                                     std::initializer_list<const char*> roles);
 
-// Campaigns belong to the client identity that submitted them: OK when
-// `caller` may see and change one owned by `owner` (an admin any; a client
-// its own, and those submitted before owners were kept, owner '').
-absl::Status CheckOwner(const Coordinator::Caller& caller, const std::string& owner,
-                        const std::string& campaign_id);
-
 // OK when a caller of `role` may register an artifact readable at the
 // absolute `path` of a shared filesystem: an admin anywhere, a client only
 // under one of `roots` (cohortd --shared-root; none: admins only). A client
@@ -133,10 +127,6 @@ class CoordinatorService final : public v1::Coordinator::CallbackService {
   grpc::ServerUnaryReactor* FinishCampaign(grpc::CallbackServerContext* context,
                                            const std::string& id,
                                            v1::Campaign* response);
-  // CheckOwner for campaign `id` (kNotFound when there is none).
-  absl::Status CheckCampaign(const Coordinator::Caller& caller, const std::string& id);
-  // OK when the caller owns a campaign that holds step `key` (admins: any).
-  absl::Status CheckStep(const Coordinator::Caller& caller, const std::string& key);
   // A stream's scope: the caller's campaign `campaign_id`, else the step
   // `step_key` of one of its campaigns, else (both empty) everything, which
   // needs an admin (kPermissionDenied with `everything_needs_admin`).

@@ -197,14 +197,10 @@ class ResultsReactor final : public grpc::ServerWriteReactor<v1::ProblemResult> 
       for (const StepRecord& s : *steps) keys.push_back(s.key);
     }
     for (const std::string& key : keys) {
-      absl::StatusOr<std::vector<StoredResult>> rows = coordinator.Results(key);
+      absl::StatusOr<std::vector<StoredResult>> rows =
+          coordinator.Results(key, request.problem_id());
       if (!rows.ok()) return rows.status();
-      for (const StoredResult& r : *rows) {
-        if (!request.problem_id().empty() && r.row.problem_id != request.problem_id()) {
-          continue;
-        }
-        results_.push_back(ResultToProto(r));
-      }
+      for (const StoredResult& r : *rows) results_.push_back(ResultToProto(r));
     }
     return absl::OkStatus();
   }

@@ -167,6 +167,8 @@ struct ResultRow {
   std::string extracted_answer;
   std::string scorer_version;
   std::string body;  // the full result, serialized by the service
+  // nullopt in rows stored before schema 10 (the body has it).
+  std::optional<uint64_t> reasoning_chars;
 };
 
 struct StoredResult {
@@ -188,6 +190,17 @@ struct EventRecord {
   StepState step_state = StepState::kUnspecified;
   std::string worker_id;
   std::string message;
+};
+
+struct CampaignTally {
+  std::map<StepState, int64_t> steps;
+  int64_t workers = 0;  // distinct workers holding its leased steps
+  std::optional<absl::Time> first_started;
+};
+
+struct VerdictTally {
+  std::map<int, int64_t> by_verdict;  // cohort.v1.Verdict -> rows
+  std::vector<std::string> error_bodies;
 };
 
 struct WorkerRecord {
@@ -328,8 +341,25 @@ class CoordinatorStore {
   absl::StatusOr<InsertOutcome> InsertResults(const LeaseRef& lease,
                                               const std::vector<ResultRow>& rows,
                                               absl::Time now);
-  absl::StatusOr<std::vector<StoredResult>> Results(const std::string& step_key);
+  // The step's rows, or with `problem_id` that problem's samples only.
+  absl::StatusOr<std::vector<StoredResult>> Results(const std::string& step_key,
+                                                    const std::string& problem_id = "");
   absl::StatusOr<int64_t> CountResults();
+  // --- read views for the dashboard (store_views.cc) ----------------------
+  // Column-only reads: no result body is parsed except where said, so a
+  // campaign of 10^6 results is tallied from the primary key's b-tree.
+  // The campaign's steps by state, the workers holding its leases and when
+  // its first step started.
+  absl::StatusOr<CampaignTally> TallyCampaign(const std::string& campaign_id);
+  // Verdict counts of one step's rows, and the bodies of its error rows
+  // (their error kinds are in the body).
+  absl::StatusOr<VerdictTally> TallyVerdicts(const std::string& step_key);
+  // One step's rows without completions: ids, verdicts, finish reasons,
+  // token and character counts (row.body empty, except in rows stored
+  // before reasoning_chars had a column: there the body has it).
+  absl::StatusOr<std::vector<ResultRow>> ResultLengths(const std::string& step_key);
+  // Every leased step (the workers page's current leases), by worker.
+  absl::StatusOr<std::vector<StepRecord>> LeasedSteps();
   // Events after `after_cursor` (for one campaign, or all when empty).
   absl::StatusOr<std::vector<EventRecord>> Events(const std::string& campaign_id,
                                                   uint64_t after_cursor,

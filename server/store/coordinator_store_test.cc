@@ -314,7 +314,7 @@ TEST_F(StoreTest, ExpiredLeaseIsReleasedAndStaleEpochFenced) {
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not current")));
   EXPECT_THAT(store_->Fail(stale, 14, "x", now_).status(),
               StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::_));
-  EXPECT_THAT(store_->InsertResults(stale, {{"p1", 0, 1, "stop", 1, 0, 1, "", "", "{}"}}, now_)
+  EXPECT_THAT(store_->InsertResults(stale, {{"p1", 0, 1, "stop", 1, 0, 1, "", "", "{}", std::nullopt}}, now_)
                   .status(),
               StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::_));
   ASSERT_OK_AND_ASSIGN(auto revoked, store_->Heartbeat("w1", {{first->lease_id, 1, ""}},
@@ -404,7 +404,7 @@ TEST_F(StoreTest, ACancelledLeaseIsRefused) {
   ASSERT_OK_AND_ASSIGN(auto submitted, store_->SubmitCampaign("a", "{}", 0, "", steps, now_));
   ASSERT_OK_AND_ASSIGN(auto second, store_->LeaseNext(Worker("w2"), now_, kLease));
   ASSERT_TRUE(second.has_value());
-  const ResultRow row{"p1", 0, 1, "stop", 1, 0, 1, "", "", "{}"};
+  const ResultRow row{"p1", 0, 1, "stop", 1, 0, 1, "", "", "{}", 5};
   ASSERT_OK(store_->CancelCampaign(submitted.campaign_id, now_));
   const LeaseRef cancelled{second->lease_id, second->epoch, ""};
   EXPECT_THAT(store_->InsertResults(cancelled, {row}, now_).status(),
@@ -625,11 +625,11 @@ TEST_F(StoreTest, ResultsAreWrittenOnce) {
   ASSERT_OK(store_->SubmitCampaign("a", "{}", 0, "", steps, now_).status());
   ASSERT_OK_AND_ASSIGN(auto lease, store_->LeaseNext(Worker("w1"), now_, kLease));
   LeaseRef ref{lease->lease_id, lease->epoch, ""};
-  std::vector<ResultRow> rows = {{"gsm8k/1", 0, 1, "stop", 120, 800, 400, "42", "s1", "{}"},
-                                 {"gsm8k/2", 0, 2, "length", 12288, 0, 9000, "", "s1", "{}"}};
+  std::vector<ResultRow> rows = {{"gsm8k/1", 0, 1, "stop", 120, 800, 400, "42", "s1", "{}", std::nullopt},
+                                 {"gsm8k/2", 0, 2, "length", 12288, 0, 9000, "", "s1", "{}", 3000}};
   ASSERT_OK_AND_ASSIGN(auto first, store_->InsertResults(ref, rows, now_));
   EXPECT_EQ(first.inserted, 2u);
-  rows.push_back({"gsm8k/3", 0, 1, "stop", 1, 1, 1, "7", "s1", "{}"});
+  rows.push_back({"gsm8k/3", 0, 1, "stop", 1, 1, 1, "7", "s1", "{}", std::nullopt});
   ASSERT_OK_AND_ASSIGN(auto second, store_->InsertResults(ref, rows, now_));
   EXPECT_EQ(second.inserted, 1u);
   EXPECT_EQ(second.duplicates, 2u);
@@ -637,6 +637,19 @@ TEST_F(StoreTest, ResultsAreWrittenOnce) {
   ASSERT_EQ(stored.size(), 3u);
   EXPECT_EQ(stored[1].row.finish_reason, "length");
   EXPECT_EQ(store_->CountResults().value(), 3);
+  // The dashboard's column-only read: reasoning characters from their
+  // column, the body only where the row has none (stored before schema 10).
+  ASSERT_OK_AND_ASSIGN(std::vector<ResultRow> lengths, store_->ResultLengths(steps[0].key));
+  ASSERT_EQ(lengths.size(), 3u);
+  EXPECT_EQ(lengths[1].completion_tokens, 12288u);
+  EXPECT_EQ(lengths[1].reasoning_chars, std::optional<uint64_t>(3000));
+  EXPECT_EQ(lengths[1].body, "");
+  EXPECT_EQ(lengths[0].reasoning_chars, std::nullopt);
+  EXPECT_EQ(lengths[0].body, "{}");
+  ASSERT_OK_AND_ASSIGN(VerdictTally tally, store_->TallyVerdicts(steps[0].key));
+  EXPECT_EQ(tally.by_verdict[1], 2);
+  EXPECT_EQ(tally.by_verdict[2], 1);
+  EXPECT_TRUE(tally.error_bodies.empty());
 }
 
 TEST_F(StoreTest, StateSurvivesReopenAndLeasesGetGrace) {

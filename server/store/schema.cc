@@ -314,12 +314,19 @@ ALTER TABLE workers ADD COLUMN token_hash TEXT NOT NULL DEFAULT '';
 ALTER TABLE tokens ADD COLUMN worker_id TEXT NOT NULL DEFAULT '';
 )sql";
 
+// Reasoning characters beside the other counts, so that answer lengths are
+// read from columns (the dashboard) without parsing bodies; NULL for rows
+// stored before, whose bodies still have them.
+constexpr const char* kMigration10 = R"sql(
+ALTER TABLE results ADD COLUMN reasoning_chars INTEGER;
+)sql";
+
 const std::vector<const char*>& Migrations() {
   static const std::vector<const char*> migrations = {kMigration1, kMigration2,
                                                       kMigration3, kMigration4,
                                                       kMigration5, kMigration6,
                                                       kMigration7, kMigration8,
-                                                      kMigration9};
+                                                      kMigration9, kMigration10};
   return migrations;
 }
 

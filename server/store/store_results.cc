@@ -16,7 +16,7 @@ absl::StatusOr<InsertOutcome> CoordinatorStore::InsertResults(
       "INSERT OR IGNORE INTO results(step_key, problem_id, sample_index, "
       "lease_epoch, verdict, finish_reason, completion_tokens, "
       "reasoning_tokens, completion_chars, extracted_answer, scorer_version, "
-      "body, created_us) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "body, created_us, reasoning_chars) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   for (const ResultRow& row : rows) {
     insert.Bind(1, step.key)
         .Bind(2, row.problem_id)
@@ -31,6 +31,11 @@ absl::StatusOr<InsertOutcome> CoordinatorStore::InsertResults(
         .Bind(11, row.scorer_version)
         .BindBlob(12, row.body)
         .Bind(13, Micros(now));
+    if (row.reasoning_chars) {
+      insert.Bind(14, *row.reasoning_chars);
+    } else {
+      insert.BindNull(14);
+    }
     COHORT_RETURN_IF_ERROR(insert.Run());
     (insert.Changes() == 1 ? outcome.inserted : outcome.duplicates) += 1;
   }
@@ -39,13 +44,13 @@ absl::StatusOr<InsertOutcome> CoordinatorStore::InsertResults(
 }
 
 absl::StatusOr<std::vector<StoredResult>> CoordinatorStore::Results(
-    const std::string& step_key) {
+    const std::string& step_key, const std::string& problem_id) {
   Statement& select = db_->Prepare(
       "SELECT step_key, problem_id, sample_index, verdict, finish_reason, "
       "completion_tokens, reasoning_tokens, completion_chars, "
-      "extracted_answer, scorer_version, body FROM results WHERE step_key = ? "
-      "ORDER BY problem_id, sample_index");
-  select.Bind(1, step_key);
+      "extracted_answer, scorer_version, body FROM results WHERE step_key = ?1 "
+      "AND (?2 = '' OR problem_id = ?2) ORDER BY problem_id, sample_index");
+  select.Bind(1, step_key).Bind(2, problem_id);
   std::vector<StoredResult> results;
   while (select.Step()) {
     StoredResult r;

@@ -18,7 +18,8 @@ set(COHORT_FUZZ_TARGETS
   "spec=cohort::client_spec"
   "llama_api=cohort::worker_llama"
   "extractors=cohort::worker_eval"
-  "json=cohort::common")
+  "json=cohort::common"
+  "http_request=cohort::server_dashboard")
 
 set(fuzz_with_libfuzzer OFF)
 if(COHORT_FUZZ)

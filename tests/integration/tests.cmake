@@ -74,3 +74,19 @@ add_dependencies(security_integration_test cohortd cohort-worker)
 
 # `cohort datasets` against a fake Hugging Face Hub, and on the repository's data/.
 include(${CMAKE_CURRENT_LIST_DIR}/datasets.cmake)
+
+# cohortd's web dashboard over HTTP(S) around one small sweep, checked
+# against the CLI's own renderings. One ctest for the whole binary: its
+# tests share the sweep (SetUpTestSuite), which one process runs once.
+if(COHORT_BUILD_TESTS)
+  add_executable(dashboard_integration_test integration/dashboard_integration_test.cc)
+  set_target_properties(dashboard_integration_test PROPERTIES
+    RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/tests)
+  target_link_libraries(dashboard_integration_test PRIVATE cohort::integration_workers
+    cohort::integration_support cohort::proto nlohmann_json::nlohmann_json CURL::libcurl
+    absl::synchronization cohort::common_testing GTest::gmock GTest::gtest_main)
+  add_dependencies(dashboard_integration_test cohortd cohort-worker cohort)
+  add_test(NAME dashboard_integration_test COMMAND dashboard_integration_test)
+  set_tests_properties(dashboard_integration_test PROPERTIES
+    ENVIRONMENT "COHORT_SOURCE_DIR=${PROJECT_SOURCE_DIR}" TIMEOUT 600)
+endif()
