@@ -115,6 +115,10 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const GlobalOptions
   }
   coordinator_address = config.coordinator;
   grpc::ChannelArguments args;
+  // A 10^5-step campaign's steps come back as ~100 MB (every generate and
+  // score step carries its profile): gRPC's 4 MB default refused them, so
+  // `cohort status` and `report` failed on the campaigns they exist for.
+  args.SetMaxReceiveMessageSize(1 << 30);
   if (!config.tls_server_name.empty()) {
     // Checked against cohortd's certificate instead of the host dialled.
     args.SetSslTargetNameOverride(config.tls_server_name);

@@ -49,18 +49,25 @@ std::optional<double> Scoreboard::Delta(const std::string& suite, const std::str
 Scoreboard EmptyScoreboard(const std::vector<std::string>& model_order,
                            const std::vector<std::string>& references) {
   Scoreboard board;
-  board.models = model_order;
   board.references = references;
-  for (const std::string& r : references) AppendUnique(&board.models, r);
+  for (const std::string& m : model_order) {
+    if (board.listed_models.insert(m).second) board.models.push_back(m);
+  }
+  for (const std::string& r : references) {
+    if (board.listed_models.insert(r).second) board.models.push_back(r);
+  }
   return board;
 }
 
 void AddToScoreboard(Scoreboard* board, const std::string& suite, const std::string& model,
                      Verdict verdict, uint64_t count, const std::string& error_kind) {
   if (verdict == Verdict::kUnscored || count == 0) return;
-  AppendUnique(&board->suites, suite);
-  AppendUnique(&board->models, model);
-  Cell& cell = board->cells[suite][model];
+  auto [cell_it, new_cell] = board->cells[suite].try_emplace(model);
+  if (new_cell) {
+    AppendUnique(&board->suites, suite);
+    if (board->listed_models.insert(model).second) board->models.push_back(model);
+  }
+  Cell& cell = cell_it->second;
   cell.n += count;
   cell.passed += verdict == Verdict::kPass ? count : 0;
   if (verdict == Verdict::kError) {

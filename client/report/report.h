@@ -29,6 +29,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace cohort::client::report {
@@ -73,6 +74,9 @@ struct Scoreboard {
   std::vector<std::string> models;
   std::vector<std::string> references;  // models the Δ columns compare with
   std::map<std::string, std::map<std::string, Cell>> cells;  // suite -> model
+  // What `models` holds, for AddToScoreboard (a linear search of 4,000
+  // models per cell was most of a 10^5-step campaign's scoreboard).
+  std::unordered_set<std::string> listed_models;
   const Cell* Find(const std::string& suite, const std::string& model) const;
   // accuracy(model) - accuracy(reference) in points; nullopt when either
   // cell is missing or empty.

@@ -70,12 +70,22 @@ std::optional<CampaignLabels> LabelCampaign(const std::string& spec_json,
   CampaignLabels labels;
   labels.spec = std::move(*spec);
   labels.graph = std::move(*graph);
-  absl::StatusOr<std::map<std::string, std::string>> matched =
-      MatchNodesToSteps(labels.graph, steps);
-  if (matched.ok()) labels.node_to_key = std::move(*matched);
+  // cohortd names the node each step was submitted as; structural matching
+  // (params and inputs) is for the nodes that share their step with another.
   for (const StepView& s : steps) {
     if (!s.node_id.empty()) labels.node_to_key[s.node_id] = s.key;
   }
+  auto unmatched = [&labels] {
+    size_t n = 0;
+    for (const GraphNode& node : labels.graph.nodes) n += labels.node_to_key.count(node.id) == 0;
+    return n;
+  };
+  if (unmatched() > 0) {
+    absl::StatusOr<std::map<std::string, std::string>> matched =
+        MatchNodesToSteps(labels.graph, steps);
+    if (matched.ok()) labels.node_to_key.insert(matched->begin(), matched->end());
+  }
+  labels.unmatched_nodes = unmatched();
   for (const ModelNodes& m : labels.graph.models) {
     for (const auto& [suite, nodes] : m.scores) {
       for (const std::string& node : nodes) {

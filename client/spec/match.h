@@ -44,13 +44,17 @@ struct CampaignLabels {
   // step key -> (model, suite) for score steps; a shared step maps to its
   // first model.
   std::map<std::string, std::pair<std::string, std::string>> score_steps;
+  // Graph nodes no step was found for (after structural matching, which
+  // needs the steps' params, inputs and parents).
+  size_t unmatched_nodes = 0;
 };
 
 // Parses `spec_json` as a stored spec (no file, catalog or environment is
 // read: safe on what any client submitted), expands it and matches its
-// nodes to `steps` (cohortd's node ids first, structure for nodes that
-// share a step). nullopt when spec_json is not a cohort spec (campaigns
-// submitted by other tools), so callers show steps without model names.
+// nodes to `steps`: by cohortd's node ids, then, only while some node is
+// left, by structure (a node that shares its step with another). nullopt
+// when spec_json is not a cohort spec (campaigns submitted by other
+// tools), so callers show steps without model names.
 std::optional<CampaignLabels> LabelCampaign(const std::string& spec_json,
                                             const std::vector<StepView>& steps);
 

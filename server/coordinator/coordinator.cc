@@ -282,9 +282,16 @@ absl::StatusOr<CampaignTally> Coordinator::TallyCampaign(const std::string& camp
   return store_->TallyCampaign(campaign_id);
 }
 
-absl::StatusOr<VerdictTally> Coordinator::TallyVerdicts(const std::string& step_key) {
+absl::StatusOr<std::map<std::string, VerdictTally>> Coordinator::TallyScores(
+    const std::string& campaign_id) {
   absl::MutexLock lock(&mu_);
-  return store_->TallyVerdicts(step_key);
+  return store_->TallyScores(campaign_id);
+}
+
+absl::StatusOr<std::vector<StepRecord>> Coordinator::CampaignStepStates(
+    const std::string& campaign_id) {
+  absl::MutexLock lock(&mu_);
+  return store_->CampaignStepStates(campaign_id);
 }
 
 absl::StatusOr<std::vector<ResultRow>> Coordinator::ResultLengths(const std::string& step_key) {

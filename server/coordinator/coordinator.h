@@ -127,7 +127,8 @@ class Coordinator {
   // The store's read views (CoordinatorStore::TallyCampaign and the rest),
   // each under the lock for one query only.
   absl::StatusOr<CampaignTally> TallyCampaign(const std::string& campaign_id);
-  absl::StatusOr<VerdictTally> TallyVerdicts(const std::string& step_key);
+  absl::StatusOr<std::map<std::string, VerdictTally>> TallyScores(const std::string& campaign_id);
+  absl::StatusOr<std::vector<StepRecord>> CampaignStepStates(const std::string& campaign_id);
   absl::StatusOr<std::vector<ResultRow>> ResultLengths(const std::string& step_key);
   absl::StatusOr<std::vector<StepRecord>> LeasedSteps();
 

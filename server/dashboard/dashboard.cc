@@ -160,6 +160,8 @@ struct Dashboard::Impl {
     return caller;
   }
 
+  // The campaign's names, cached. `steps`: its CampaignStepStates when the
+  // caller has them.
   absl::StatusOr<std::shared_ptr<const CampaignNames>> Names(const std::string& id,
                                                              const std::vector<StepRecord>* steps) {
     {
@@ -173,12 +175,28 @@ struct Dashboard::Impl {
     COHORT_ASSIGN_OR_RETURN(CampaignRecord campaign, coordinator.GetCampaign(id));
     std::vector<StepRecord> loaded;
     if (steps == nullptr) {
-      COHORT_ASSIGN_OR_RETURN(loaded, coordinator.CampaignSteps(id));
+      COHORT_ASSIGN_OR_RETURN(loaded, coordinator.CampaignStepStates(id));
       steps = &loaded;
     }
+    std::optional<client::CampaignLabels> labels =
+        client::LabelCampaign(campaign.spec_json, StepViews(*steps));
+    if (labels && labels->unmatched_nodes > 0) {
+      // Nodes that share a step: matching them needs the steps' params and
+      // inputs, which the light view leaves out.
+      COHORT_ASSIGN_OR_RETURN(std::vector<StepRecord> full, coordinator.CampaignSteps(id));
+      labels = client::LabelCampaign(campaign.spec_json, StepViews(full));
+    }
+    auto named = std::make_shared<const CampaignNames>(internal::NameCampaign(std::move(labels)));
+    absl::MutexLock lock(&mu);
+    names.emplace_front(id, named);
+    while (names.size() > std::max<size_t>(1, options.cached_campaigns)) names.pop_back();
+    return named;
+  }
+
+  static std::vector<client::StepView> StepViews(const std::vector<StepRecord>& steps) {
     std::vector<client::StepView> views;
-    views.reserve(steps->size());
-    for (const StepRecord& s : *steps) {
+    views.reserve(steps.size());
+    for (const StepRecord& s : steps) {
       client::StepView v;
       v.key = s.key;
       v.kind = std::string(StepKindName(s.kind));
@@ -190,12 +208,7 @@ struct Dashboard::Impl {
       v.node_id = s.node_id;
       views.push_back(std::move(v));
     }
-    auto named = std::make_shared<const CampaignNames>(
-        internal::NameCampaign(client::LabelCampaign(campaign.spec_json, views)));
-    absl::MutexLock lock(&mu);
-    names.emplace_front(id, named);
-    while (names.size() > std::max<size_t>(1, options.cached_campaigns)) names.pop_back();
-    return named;
+    return views;
   }
 
   // The campaign's access check, then its names.
@@ -414,7 +427,7 @@ absl::StatusOr<json> Dashboard::Impl::Campaigns(const Coordinator::Caller& calle
 
 absl::StatusOr<json> Dashboard::Impl::Campaign(const std::string& id) {
   COHORT_ASSIGN_OR_RETURN(CampaignRecord campaign, coordinator.GetCampaign(id));
-  COHORT_ASSIGN_OR_RETURN(std::vector<StepRecord> steps, coordinator.CampaignSteps(id));
+  COHORT_ASSIGN_OR_RETURN(std::vector<StepRecord> steps, coordinator.CampaignStepStates(id));
   COHORT_ASSIGN_OR_RETURN(CampaignTally tally, coordinator.TallyCampaign(id));
   COHORT_ASSIGN_OR_RETURN(std::shared_ptr<const CampaignNames> names, Names(id, &steps));
   json page = internal::CampaignDetailJson(campaign, tally, steps, *names, clock.Now());
@@ -430,21 +443,23 @@ absl::StatusOr<report::Scoreboard> Dashboard::Impl::Board(
     const std::vector<std::string>& references) {
   report::Scoreboard board = report::EmptyScoreboard(names.models, references);
   // Suites in the spec's order, as the CLI's rows bring them.
-  auto add = [&](const CampaignNames& from, const std::string& only_model,
-                 const std::string& as) -> absl::Status {
+  auto add = [&](const std::string& campaign, const CampaignNames& from,
+                 const std::string& only_model, const std::string& as) -> absl::Status {
+    COHORT_ASSIGN_OR_RETURN(auto tallies, coordinator.TallyScores(campaign));
     for (const auto& [model_suite, keys] : from.ScoreStepsInOrder()) {
       if (!only_model.empty() && model_suite.first != only_model) continue;
       const std::string& model = as.empty() ? model_suite.first : as;
       for (const std::string& key : keys) {
-        COHORT_ASSIGN_OR_RETURN(VerdictTally tally, coordinator.TallyVerdicts(key));
-        for (const auto& [verdict, count] : tally.by_verdict) {
+        auto tally = tallies.find(key);
+        if (tally == tallies.end()) continue;
+        for (const auto& [verdict, count] : tally->second.by_verdict) {
           if (verdict == static_cast<int>(report::Verdict::kError)) continue;
           report::Verdict v = verdict >= 0 && verdict <= 2 ? static_cast<report::Verdict>(verdict)
                                                            : report::Verdict::kFail;
           report::AddToScoreboard(&board, model_suite.second, model, v,
                                   static_cast<uint64_t>(count));
         }
-        for (const std::string& body : tally.error_bodies) {
+        for (const std::string& body : tally->second.error_bodies) {
           v1::ProblemResult result;
           report::Row row;
           if (result.ParseFromString(body)) row.details_json = result.details_json();
@@ -455,12 +470,12 @@ absl::StatusOr<report::Scoreboard> Dashboard::Impl::Board(
     }
     return absl::OkStatus();
   };
-  COHORT_RETURN_IF_ERROR(add(names, "", ""));
+  COHORT_RETURN_IF_ERROR(add(id, names, "", ""));
   for (const client::Reference& r : names.earlier_references) {
     if (r.campaign == id) continue;
     COHORT_ASSIGN_OR_RETURN(std::shared_ptr<const CampaignNames> earlier,
                             OpenCampaign(caller, r.campaign));
-    COHORT_RETURN_IF_ERROR(add(*earlier, r.model, r.name));
+    COHORT_RETURN_IF_ERROR(add(r.campaign, *earlier, r.model, r.name));
   }
   return board;
 }

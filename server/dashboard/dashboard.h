@@ -2,7 +2,7 @@
 //
 // cohortd's read-only web dashboard as a pure request handler: a request
 // in, a response out, no sockets (http_server.h serves it over HTTP or
-// HTTPS with CivetWeb; the tests call Handle directly).
+// HTTPS; the tests call Handle directly).
 //
 // The pages are one static HTML file, a stylesheet and plain JavaScript
 // compiled into the binary (server/dashboard/web/: no build step, no CDN);
@@ -39,7 +39,7 @@
 // no inline script, and model-written text reaches the page only as JSON
 // strings the script puts in text nodes.
 //
-// Thread-safe: CivetWeb calls Handle from many threads. The Coordinator
+// Thread-safe: the listener calls Handle from many threads. The Coordinator
 // must outlive it.
 #ifndef COHORT_SERVER_DASHBOARD_DASHBOARD_H_
 #define COHORT_SERVER_DASHBOARD_DASHBOARD_H_

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <unordered_map>
 
 #include "common/canonical_json.h"
 #include "server/jobgraph/step.h"
@@ -44,9 +45,10 @@ int64_t Count(const CampaignTally& tally, StepState state) {
   return it == tally.steps.end() ? 0 : it->second;
 }
 
+using NodeIndex = std::unordered_map<std::string, const client::GraphNode*>;
+
 // Every node a model's score and gate nodes reach, parents included.
-std::vector<std::string> NodesOfModel(const client::Graph& graph,
-                                      const client::ModelNodes& model) {
+std::vector<std::string> NodesOfModel(const NodeIndex& graph, const client::ModelNodes& model) {
   std::vector<std::string> stack;
   for (const auto& [suite, nodes] : model.scores) stack.insert(stack.end(), nodes.begin(), nodes.end());
   if (!model.gate.empty()) stack.push_back(model.gate);
@@ -58,9 +60,9 @@ std::vector<std::string> NodesOfModel(const client::Graph& graph,
     stack.pop_back();
     if (!seen.insert(id).second) continue;
     out.push_back(id);
-    const client::GraphNode* node = graph.Find(id);
-    if (node == nullptr) continue;
-    for (const client::GraphInput& in : node->inputs) {
+    auto node = graph.find(id);
+    if (node == graph.end()) continue;
+    for (const client::GraphInput& in : node->second->inputs) {
       if (!in.node_id.empty()) stack.push_back(in.node_id);
     }
   }
@@ -130,8 +132,11 @@ CampaignNames NameCampaign(std::optional<client::CampaignLabels> labels) {
     if (!r.campaign.empty()) names.earlier_references.push_back(r);
   }
   for (const client::Suite& s : l.spec.eval.suites) names.suites.push_back(s.name);
+  // Graph::Find walks the nodes: 10^5 of them, once per node, took minutes.
+  NodeIndex index;
+  for (const client::GraphNode& node : l.graph.nodes) index.emplace(node.id, &node);
   for (const client::ModelNodes& m : l.graph.models) {
-    for (const std::string& node : NodesOfModel(l.graph, m)) {
+    for (const std::string& node : NodesOfModel(index, m)) {
       auto key = l.node_to_key.find(node);
       if (key != l.node_to_key.end()) names.model_of_step.emplace(key->second, m.name);
     }

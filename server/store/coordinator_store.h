@@ -346,14 +346,19 @@ class CoordinatorStore {
                                                     const std::string& problem_id = "");
   absl::StatusOr<int64_t> CountResults();
   // --- read views for the dashboard (store_views.cc) ----------------------
-  // Column-only reads: no result body is parsed except where said, so a
-  // campaign of 10^6 results is tallied from the primary key's b-tree.
+  // Column-only reads through the results_lengths index (schema 11): no
+  // result body is read except where said.
   // The campaign's steps by state, the workers holding its leases and when
   // its first step started.
   absl::StatusOr<CampaignTally> TallyCampaign(const std::string& campaign_id);
-  // Verdict counts of one step's rows, and the bodies of its error rows
-  // (their error kinds are in the body).
-  absl::StatusOr<VerdictTally> TallyVerdicts(const std::string& step_key);
+  // Verdict counts of each score step of the campaign (by step key), and
+  // the bodies of their error rows (the error kinds are in the body).
+  absl::StatusOr<std::map<std::string, VerdictTally>> TallyScores(
+      const std::string& campaign_id);
+  // The campaign's steps for its page: key, kind, state, attempts, worker,
+  // name and node; progress only for leased steps, error, gate reason and
+  // log tail only for failed, blocked or skipped ones; no params or inputs.
+  absl::StatusOr<std::vector<StepRecord>> CampaignStepStates(const std::string& campaign_id);
   // One step's rows without completions: ids, verdicts, finish reasons,
   // token and character counts (row.body empty, except in rows stored
   // before reasoning_chars had a column: there the body has it).

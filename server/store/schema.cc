@@ -321,12 +321,32 @@ constexpr const char* kMigration10 = R"sql(
 ALTER TABLE results ADD COLUMN reasoning_chars INTEGER;
 )sql";
 
+// What the dashboard reads of results without their bodies: the table's
+// rows carry their bodies inline, so a scan of it reads every completion
+// (10^6 rows: 1.2 GB of pages for one scoreboard). results_lengths covers
+// the length tables (~80 bytes a row); result_tallies keeps each step's
+// rows per verdict as InsertResults writes them (results are never updated
+// or deleted), so a scoreboard reads one row per step and verdict.
+constexpr const char* kMigration11 = R"sql(
+CREATE INDEX results_lengths ON results(step_key, problem_id, sample_index, verdict,
+  finish_reason, completion_tokens, reasoning_tokens, completion_chars, reasoning_chars);
+CREATE TABLE result_tallies (
+  step_key TEXT NOT NULL,
+  verdict INTEGER NOT NULL,
+  n INTEGER NOT NULL,
+  PRIMARY KEY (step_key, verdict)
+) WITHOUT ROWID;
+INSERT INTO result_tallies(step_key, verdict, n)
+SELECT step_key, verdict, count(*) FROM results GROUP BY step_key, verdict;
+)sql";
+
 const std::vector<const char*>& Migrations() {
   static const std::vector<const char*> migrations = {kMigration1, kMigration2,
                                                       kMigration3, kMigration4,
                                                       kMigration5, kMigration6,
                                                       kMigration7, kMigration8,
-                                                      kMigration9, kMigration10};
+                                                      kMigration9, kMigration10,
+                                                      kMigration11};
   return migrations;
 }
 

@@ -12,6 +12,7 @@ absl::StatusOr<InsertOutcome> CoordinatorStore::InsertResults(
   COHORT_RETURN_IF_ERROR(tx.Begin());
   COHORT_ASSIGN_OR_RETURN(StepRecord step, CurrentLease(lease, now));
   InsertOutcome outcome;
+  std::map<int, int64_t> inserted_by_verdict;
   Statement& insert = db_->Prepare(
       "INSERT OR IGNORE INTO results(step_key, problem_id, sample_index, "
       "lease_epoch, verdict, finish_reason, completion_tokens, "
@@ -37,7 +38,15 @@ absl::StatusOr<InsertOutcome> CoordinatorStore::InsertResults(
       insert.BindNull(14);
     }
     COHORT_RETURN_IF_ERROR(insert.Run());
-    (insert.Changes() == 1 ? outcome.inserted : outcome.duplicates) += 1;
+    const bool inserted = insert.Changes() == 1;
+    (inserted ? outcome.inserted : outcome.duplicates) += 1;
+    if (inserted) ++inserted_by_verdict[row.verdict];
+  }
+  Statement& tally = db_->Prepare(
+      "INSERT INTO result_tallies(step_key, verdict, n) VALUES(?, ?, ?) "
+      "ON CONFLICT(step_key, verdict) DO UPDATE SET n = n + excluded.n");
+  for (const auto& [verdict, n] : inserted_by_verdict) {
+    COHORT_RETURN_IF_ERROR(tally.Bind(1, step.key).Bind(2, verdict).Bind(3, n).Run());
   }
   COHORT_RETURN_IF_ERROR(tx.Commit());
   return outcome;

@@ -32,33 +32,40 @@ absl::StatusOr<CampaignTally> CoordinatorStore::TallyCampaign(const std::string&
   return tally;
 }
 
-absl::StatusOr<VerdictTally> CoordinatorStore::TallyVerdicts(const std::string& step_key) {
+absl::StatusOr<std::map<std::string, VerdictTally>> CoordinatorStore::TallyScores(
+    const std::string& campaign_id) {
+  // result_tallies: one row per step and verdict, kept by InsertResults.
   Statement& count = db_->Prepare(
-      "SELECT verdict, count(*) FROM results WHERE step_key = ? GROUP BY verdict");
-  count.Bind(1, step_key);
-  VerdictTally tally;
+      "SELECT t.step_key, t.verdict, t.n FROM campaign_steps cs "
+      "JOIN steps s ON s.id = cs.step_id JOIN result_tallies t ON t.step_key = s.key "
+      "WHERE cs.campaign_id = ?1 AND s.kind = ?2");
+  count.Bind(1, campaign_id).Bind(2, static_cast<int>(StepKind::kScore));
+  std::map<std::string, VerdictTally> tallies;
   while (count.Step()) {
-    tally.by_verdict[static_cast<int>(count.ColumnInt64(0))] = count.ColumnInt64(1);
+    tallies[count.ColumnText(0)].by_verdict[static_cast<int>(count.ColumnInt64(1))] =
+        count.ColumnInt64(2);
   }
   COHORT_RETURN_IF_ERROR(count.status());
-  if (tally.by_verdict.count(kVerdictError) == 0) return tally;
-  Statement& errors =
-      db_->Prepare("SELECT body FROM results WHERE step_key = ? AND verdict = ?");
-  errors.Bind(1, step_key).Bind(2, kVerdictError);
-  while (errors.Step()) tally.error_bodies.push_back(errors.ColumnText(0));
-  COHORT_RETURN_IF_ERROR(errors.status());
-  return tally;
+  for (auto& [key, tally] : tallies) {
+    if (tally.by_verdict.count(kVerdictError) == 0) continue;
+    Statement& errors =
+        db_->Prepare("SELECT body FROM results WHERE step_key = ? AND verdict = ?");
+    errors.Bind(1, key).Bind(2, kVerdictError);
+    while (errors.Step()) tally.error_bodies.push_back(errors.ColumnText(0));
+    COHORT_RETURN_IF_ERROR(errors.status());
+  }
+  return tallies;
 }
 
 absl::StatusOr<std::vector<ResultRow>> CoordinatorStore::ResultLengths(
     const std::string& step_key) {
   Statement& select = db_->Prepare(
       "SELECT problem_id, sample_index, verdict, finish_reason, completion_tokens, "
-      "reasoning_tokens, completion_chars, reasoning_chars, "
-      "CASE WHEN reasoning_chars IS NULL THEN body END FROM results WHERE step_key = ? "
-      "ORDER BY problem_id, sample_index");
+      "reasoning_tokens, completion_chars, reasoning_chars FROM results INDEXED BY "
+      "results_lengths WHERE step_key = ? ORDER BY problem_id, sample_index");
   select.Bind(1, step_key);
   std::vector<ResultRow> rows;
+  bool any_old = false;
   while (select.Step()) {
     ResultRow row;
     row.problem_id = select.ColumnText(0);
@@ -69,14 +76,62 @@ absl::StatusOr<std::vector<ResultRow>> CoordinatorStore::ResultLengths(
     row.reasoning_tokens = static_cast<uint64_t>(select.ColumnInt64(5));
     row.completion_chars = static_cast<uint64_t>(select.ColumnInt64(6));
     if (select.ColumnIsNull(7)) {
-      row.body = select.ColumnText(8);
+      any_old = true;
     } else {
       row.reasoning_chars = static_cast<uint64_t>(select.ColumnInt64(7));
     }
     rows.push_back(std::move(row));
   }
   COHORT_RETURN_IF_ERROR(select.status());
+  if (!any_old) return rows;
+  // Rows stored before the column: their bodies, in the same order.
+  Statement& bodies = db_->Prepare(
+      "SELECT body FROM results WHERE step_key = ? ORDER BY problem_id, sample_index");
+  bodies.Bind(1, step_key);
+  for (size_t i = 0; bodies.Step() && i < rows.size(); ++i) {
+    if (!rows[i].reasoning_chars) rows[i].body = bodies.ColumnText(0);
+  }
+  COHORT_RETURN_IF_ERROR(bodies.status());
   return rows;
+}
+
+absl::StatusOr<std::vector<StepRecord>> CoordinatorStore::CampaignStepStates(
+    const std::string& campaign_id) {
+  COHORT_RETURN_IF_ERROR(GetCampaign(campaign_id).status());
+  // Texts only where the page shows them: the failures' errors and logs,
+  // the running steps' progress.
+  Statement& select = db_->Prepare(
+      "SELECT s.key, s.kind, s.state, s.attempts, s.max_attempts, s.worker_id, "
+      "s.display_name, cs.node_id, CASE WHEN s.state = ?2 THEN s.progress_json END, "
+      "CASE WHEN s.state IN (?3, ?4, ?5) THEN s.last_error END, "
+      "CASE WHEN s.state IN (?3, ?4, ?5) THEN s.gate_reason END, "
+      "CASE WHEN s.state = ?3 THEN s.log_tail END FROM campaign_steps cs "
+      "JOIN steps s ON s.id = cs.step_id WHERE cs.campaign_id = ?1 "
+      "ORDER BY s.created_us, s.ordinal, s.key");
+  select.Bind(1, campaign_id)
+      .Bind(2, static_cast<int>(StepState::kLeased))
+      .Bind(3, static_cast<int>(StepState::kFailed))
+      .Bind(4, static_cast<int>(StepState::kBlocked))
+      .Bind(5, static_cast<int>(StepState::kSkipped));
+  std::vector<StepRecord> steps;
+  while (select.Step()) {
+    StepRecord s;
+    s.key = select.ColumnText(0);
+    s.kind = static_cast<StepKind>(select.ColumnInt64(1));
+    s.state = static_cast<StepState>(select.ColumnInt64(2));
+    s.attempts = static_cast<uint32_t>(select.ColumnInt64(3));
+    s.max_attempts = static_cast<uint32_t>(select.ColumnInt64(4));
+    s.worker_id = select.ColumnText(5);
+    s.display_name = select.ColumnText(6);
+    s.node_id = select.ColumnText(7);
+    s.progress_json = select.ColumnText(8);
+    s.last_error = select.ColumnText(9);
+    s.gate_reason = select.ColumnText(10);
+    s.log_tail = select.ColumnText(11);
+    steps.push_back(std::move(s));
+  }
+  COHORT_RETURN_IF_ERROR(select.status());
+  return steps;
 }
 
 absl::StatusOr<std::vector<StepRecord>> CoordinatorStore::LeasedSteps() {

@@ -220,17 +220,7 @@ class CliCommandsTest : public ::testing::Test {
 
   static void RunCampaign() {
     Shared& s = *shared;
-    for (std::vector<std::string> argv :
-         {std::vector<std::string>{Bin("cohort-worker"), "synth-model", "--layout", "qwen3moe",
-                                   "--experts", "16", "--output-dir", "model"},
-          {Bin("cohort-worker"), "synth-contrib", "--layers", "4", "--experts", "16",
-           "--output", "contrib.json"}}) {
-      SubprocessOptions options;
-      options.argv = argv;
-      options.working_dir = s.dir.path();
-      absl::StatusOr<SubprocessResult> r = RunSubprocess(options);
-      ASSERT_TRUE(r.ok() && r->Succeeded()) << (r.ok() ? r->Describe() : r.status().ToString());
-    }
+    ASSERT_OK(testing::MakeSweepInputs(s.dir.path()));
     ASSERT_OK(WriteFileAtomically(s.dir.Join("sweep.yaml"), kSweep));
     fs::create_directories(s.dir.Join("cohortd"));
     s.cohortd = std::make_unique<CohortdProcess>(s.dir.Join("cohortd"));

@@ -7,6 +7,23 @@
 
 namespace cohort::testing {
 
+absl::Status MakeSweepInputs(const std::string& dir) {
+  const std::string worker = BinDir() + "/cohort-worker";
+  for (std::vector<std::string> argv :
+       {std::vector<std::string>{worker, "synth-model", "--layout", "qwen3moe", "--experts", "16",
+                                 "--output-dir", "model"},
+        {worker, "synth-contrib", "--layers", "4", "--experts", "16", "--output",
+         "contrib.json"}}) {
+    SubprocessOptions options;
+    options.argv = argv;
+    options.working_dir = dir;
+    absl::StatusOr<SubprocessResult> r = RunSubprocess(options);
+    if (!r.ok()) return r.status();
+    if (!r->Succeeded()) return absl::InternalError(r->Describe());
+  }
+  return absl::OkStatus();
+}
+
 absl::Status WorkerProcess::Start() {
   SubprocessOptions options;
   options.argv = {BinDir() + "/cohort-worker", "run",

@@ -15,6 +15,10 @@
 
 namespace cohort::testing {
 
+// A sweep's inputs in `dir`, as the demo makes them: `model` (a synthetic
+// 16-expert qwen3moe checkpoint) and `contrib.json` (4 layers, 16 experts).
+absl::Status MakeSweepInputs(const std::string& dir);
+
 struct WorkerSpec {
   std::string id;
   std::string state_dir;

@@ -3,6 +3,9 @@
 //
 //   dashboard_perf <empty folder> [variants] [rows per score step] [streams]
 //
+// A folder of an earlier run (it holds campaign.txt) is reused: steps 1 and
+// 2 are skipped.
+//
 // 1. A sweep of `variants` class-weight variants (default 4,167) over ten
 //    GSM8K suites (limits 20..29) is submitted with the real `cohort submit`:
 //    4 chain steps + 10 x (generate, score) = 24 steps a variant, 100,008
@@ -43,6 +46,7 @@
 #include "common/subprocess.h"
 #include "common/testing/temp_dir.h"
 #include "tests/integration/cohortd_process.h"
+#include "tests/integration/worker_process.h"
 #include "tests/perf/perf_support.h"
 
 namespace cohort {
@@ -106,8 +110,8 @@ std::string SweepSpec(const std::string& name, int variants, int suites) {
       "variants:\n";
   for (int i = 0; i < variants; ++i) {
     // Distinct weights: every variant is its own chain of steps.
-    absl::StrAppend(&spec, "  - {name: v", i, ", dropmap: {class_weights: [", 1 + i / 1000.0,
-                    ", 1, 1, 1, 1, 1, 1, 1]}}\n");
+    absl::StrAppend(&spec, "  - {name: v", i, ", recipe: {dropmap: {class_weights: [", 1 + i / 1000.0,
+                    ", 1, 1, 1, 1, 1, 1, 1]}}}\n");
   }
   spec += "eval:\n  profile: omk-card-2026-07\n  suites:\n";
   for (int limit = 20; limit < 20 + suites; ++limit) {
@@ -163,6 +167,15 @@ int64_t FillResults(const std::string& db_path, int rows) {
       }
       ++n;
     }
+  }
+  // The per-verdict counts InsertResults keeps beside the rows (the fresh
+  // campaign had none).
+  absl::Status tallies = (*db)->Execute(
+      "INSERT INTO result_tallies(step_key, verdict, n) SELECT step_key, verdict, count(*) "
+      "FROM results GROUP BY step_key, verdict");
+  if (!tallies.ok()) {
+    std::fprintf(stderr, "%s\n", tallies.ToString().c_str());
+    std::exit(1);
   }
   (void)(*db)->Execute("COMMIT");
   return n;
@@ -283,10 +296,14 @@ int Main(int argc, char** argv) {
   const int streams = argc > 4 ? std::atoi(argv[4]) : 8;
   fs::create_directories(dir + "/cohortd");
   curl_global_init(CURL_GLOBAL_DEFAULT);
-  Run(dir, {Bin("cohort-worker"), "synth-model", "--layout", "qwen3moe", "--experts", "16",
-            "--output-dir", "model"});
-  Run(dir, {Bin("cohort-worker"), "synth-contrib", "--layers", "4", "--experts", "16",
-            "--output", "contrib.json"});
+  std::string campaign(
+      absl::StripAsciiWhitespace(ReadFileToString(dir + "/campaign.txt").value_or("")));
+  const bool reuse = !campaign.empty();
+  absl::Status inputs = reuse ? absl::OkStatus() : testing::MakeSweepInputs(dir);
+  if (!inputs.ok()) {
+    std::fprintf(stderr, "%s\n", inputs.ToString().c_str());
+    return 1;
+  }
   if (!WriteFileAtomically(dir + "/sweep.yaml", SweepSpec("dashboard-perf", variants, 10)).ok() ||
       !WriteFileAtomically(dir + "/busy.yaml", SweepSpec("busy", 1000, 1)).ok()) {
     return 1;
@@ -297,22 +314,28 @@ int Main(int argc, char** argv) {
                                     "--max-request-mb", "256"};
   auto cohortd = std::make_unique<CohortdProcess>(dir + "/cohortd", flags);
   if (!cohortd->Start().ok()) return 1;
-  std::string token = cohortd->CreateToken("client").value_or("");
+  // Named: a rerun on the same folder owns the campaign it made.
+  std::string token = cohortd->CreateToken("client", {"--name", "perf"}).value_or("");
   std::map<std::string, std::string> env = {
       {"COHORT_COORDINATOR", cohortd->address()}, {"COHORT_TOKEN", token},
       {"COHORT_DATASETS", testing::SourceDir() + "/data"}, {"HOME", dir}};
   absl::Time t0 = absl::Now();
-  SubprocessResult submit = Run(dir, {Bin("cohort"), "--timeout", "600", "submit", "sweep.yaml"},
-                                env);
-  const std::string campaign(absl::StripAsciiWhitespace(submit.stdout_data));
-  std::printf("submitted %s in %.1f s: %s", campaign.c_str(),
-              absl::ToDoubleSeconds(absl::Now() - t0), submit.stderr_data.c_str());
+  if (!reuse) {
+    SubprocessResult submit =
+        Run(dir, {Bin("cohort"), "--timeout", "600", "submit", "sweep.yaml"}, env);
+    campaign = std::string(absl::StripAsciiWhitespace(submit.stdout_data));
+    std::printf("submitted %s in %.1f s: %s", campaign.c_str(),
+                absl::ToDoubleSeconds(absl::Now() - t0), submit.stderr_data.c_str());
+  }
   cohortd->Stop();
-
-  t0 = absl::Now();
-  int64_t n = FillResults(dir + "/cohortd/cohort.db", rows);
-  std::printf("%lld result rows written in %.1f s; cohort.db %.2f GB\n",
-              static_cast<long long>(n), absl::ToDoubleSeconds(absl::Now() - t0),
+  if (!reuse) {
+    t0 = absl::Now();
+    int64_t n = FillResults(dir + "/cohortd/cohort.db", rows);
+    std::printf("%lld result rows written in %.1f s\n", static_cast<long long>(n),
+                absl::ToDoubleSeconds(absl::Now() - t0));
+    if (!WriteFileAtomically(dir + "/campaign.txt", campaign + "\n").ok()) return 1;
+  }
+  std::printf("campaign %s; cohort.db %.2f GB\n", campaign.c_str(),
               static_cast<double>(fs::file_size(dir + "/cohortd/cohort.db")) / 1e9);
 
   if (!cohortd->Start().ok()) return 1;
@@ -343,18 +366,20 @@ int Main(int argc, char** argv) {
     t.warm = warm[2];
     timings.push_back(t);
   }
-  t0 = absl::Now();
-  env["COHORT_COORDINATOR"] = cohortd->address();
-  SubprocessResult cli = Run(dir, {Bin("cohort"), "--timeout", "600", "report", campaign,
-                                   "--ref", "v0", "--format", "json"}, env);
-  double baseline = absl::ToDoubleSeconds(absl::Now() - t0);
   std::printf("\n| request | cold (first after restart) | warm (median of 5) | bytes |\n"
               "|---|---:|---:|---:|\n");
   for (const Timing& t : timings) {
     std::printf("| %s | %.3f s | %.3f s | %zu |\n", t.what.c_str(), t.cold, t.warm, t.bytes);
   }
+  std::fflush(stdout);
+  t0 = absl::Now();
+  env["COHORT_COORDINATOR"] = cohortd->address();
+  SubprocessResult cli = Run(dir, {Bin("cohort"), "--timeout", "600", "report", campaign,
+                                   "--ref", "v0", "--format", "json"}, env);
+  double baseline = absl::ToDoubleSeconds(absl::Now() - t0);
   std::printf("\nbaseline, same run: `cohort report %s --ref v0 --format json` (every row over "
               "gRPC): %.2f s, %zu bytes\n", campaign.c_str(), baseline, cli.stdout_data.size());
+  std::fflush(stdout);
   MeasureStreams(*cohortd, dir, env, base, token, streams);
   cohortd->Stop();
   return 0;
