@@ -17,6 +17,7 @@
 #include "common/canonical_json.h"
 #include "common/status_macros.h"
 #include "server/dashboard/assets.h"
+#include "server/dashboard/http_request.h"
 #include "server/dashboard/views.h"
 
 namespace cohort::server::dashboard {
@@ -92,40 +93,7 @@ std::vector<std::string> PathParts(const std::string& path) {
   return absl::StrSplit(path, '/', absl::SkipEmpty());
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c = absl::ascii_tolower(c);
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-std::string UrlDecode(absl::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '+') {
-      out += ' ';
-    } else if (text[i] == '%' && i + 2 < text.size() && HexValue(text[i + 1]) >= 0 &&
-               HexValue(text[i + 2]) >= 0) {
-      out += static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2]));
-      i += 2;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
-
 }  // namespace
-
-std::map<std::string, std::string> ParseForm(const std::string& text) {
-  std::map<std::string, std::string> out;
-  for (absl::string_view pair : absl::StrSplit(text, '&', absl::SkipEmpty())) {
-    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(pair, absl::MaxSplits('=', 1));
-    out.emplace(UrlDecode(kv.first), UrlDecode(kv.second));
-  }
-  return out;
-}
 
 HttpResponse Dashboard::ErrorResponse(const absl::Status& status) {
   HttpResponse r = JsonResponse({{"error", std::string(status.message())}});

@@ -118,10 +118,6 @@ class Dashboard {
   std::unique_ptr<Impl> impl_;
 };
 
-// application/x-www-form-urlencoded (and query strings): name -> value,
-// '+' as space, %XX decoded; malformed escapes are kept as written.
-std::map<std::string, std::string> ParseForm(const std::string& text);
-
 }  // namespace cohort::server::dashboard
 
 #endif  // COHORT_SERVER_DASHBOARD_DASHBOARD_H_

@@ -171,15 +171,6 @@ TEST_F(DashboardTest, AClientSeesOnlyItsOwnCampaigns) {
   EXPECT_EQ(dashboard_->EventFrames(&*stream, 100).value(), "");  // nothing new
 }
 
-TEST(ParseFormTest, DecodesPlusAndPercentAndKeepsMalformedEscapes) {
-  std::map<std::string, std::string> form = ParseForm("a=1+2&b=%41%2f&c=%zz%4&d&=e");
-  EXPECT_EQ(form["a"], "1 2");
-  EXPECT_EQ(form["b"], "A/");
-  EXPECT_EQ(form["c"], "%zz%4");
-  EXPECT_EQ(form["d"], "");
-  EXPECT_EQ(form[""], "e");
-}
-
 TEST(ViewsTest, EtaFromThePaceSoFarAndNoneOnceFinished) {
   CampaignRecord c;
   c.id = "c1";

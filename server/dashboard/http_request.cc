@@ -45,7 +45,34 @@ absl::StatusOr<std::string> DecodePath(absl::string_view raw) {
   return out;
 }
 
+std::string FormDecode(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '+') {
+      out += ' ';
+    } else if (text[i] == '%' && i + 2 < text.size() && HexValue(text[i + 1]) >= 0 &&
+               HexValue(text[i + 2]) >= 0) {
+      out += static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2]));
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
 }  // namespace
+
+std::map<std::string, std::string> ParseForm(absl::string_view text) {
+  std::map<std::string, std::string> out;
+  for (absl::string_view pair : absl::StrSplit(text, '&', absl::SkipEmpty())) {
+    std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(pair, absl::MaxSplits('=', 1));
+    out.emplace(FormDecode(kv.first), FormDecode(kv.second));
+  }
+  return out;
+}
 
 absl::StatusOr<RequestHead> ParseRequestHead(absl::string_view head, size_t max_body) {
   if (!absl::ConsumeSuffix(&head, "\r\n\r\n")) {

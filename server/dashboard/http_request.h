@@ -40,6 +40,11 @@ absl::StatusOr<RequestHead> ParseRequestHead(absl::string_view head, size_t max_
 // The HTTP status for a ParseRequestHead error (400 for anything unlisted).
 int HttpStatusForParseError(const absl::Status& status);
 
+// application/x-www-form-urlencoded (the sign-in form, query strings): name
+// -> value, '+' as space, %XX decoded; malformed escapes are kept as
+// written; a repeated name: the first wins.
+std::map<std::string, std::string> ParseForm(absl::string_view text);
+
 }  // namespace cohort::server::dashboard
 
 #endif  // COHORT_SERVER_DASHBOARD_HTTP_REQUEST_H_

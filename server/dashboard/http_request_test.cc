@@ -61,5 +61,14 @@ TEST(ParseRequestHeadTest, RefusesWhatIsNotHttp1) {
   }
 }
 
+TEST(ParseFormTest, DecodesPlusAndPercentAndKeepsMalformedEscapes) {
+  std::map<std::string, std::string> form = ParseForm("a=1+2&b=%41%2f&c=%zz%4&d&=e");
+  EXPECT_EQ(form["a"], "1 2");
+  EXPECT_EQ(form["b"], "A/");
+  EXPECT_EQ(form["c"], "%zz%4");
+  EXPECT_EQ(form["d"], "");
+  EXPECT_EQ(form[""], "e");
+}
+
 }  // namespace
 }  // namespace cohort::server::dashboard

@@ -7,7 +7,6 @@
 #include <string>
 
 #include "absl/strings/str_split.h"
-#include "server/dashboard/dashboard.h"
 #include "server/dashboard/http_request.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
