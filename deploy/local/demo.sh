@@ -123,3 +123,5 @@ if [ "$SIMULATED" = 1 ]; then
   echo "      not from a real one; set COHORT_LLAMA_CPP_DIR to run llama.cpp."
 fi
 echo "demo: done; state kept in $DEMO (cluster stopped)"
+echo "demo: to browse it in the web dashboard, restart the cluster (it prints the URL):"
+echo "        $BIN/cohort restart --state-dir $DEMO/cluster   (cohort down --state-dir ... stops it)"
