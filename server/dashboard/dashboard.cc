@@ -396,7 +396,7 @@ absl::StatusOr<json> Dashboard::Impl::Campaigns(const Coordinator::Caller& calle
 absl::StatusOr<json> Dashboard::Impl::Campaign(const std::string& id) {
   COHORT_ASSIGN_OR_RETURN(CampaignRecord campaign, coordinator.GetCampaign(id));
   COHORT_ASSIGN_OR_RETURN(std::vector<StepRecord> steps, coordinator.CampaignStepStates(id));
-  COHORT_ASSIGN_OR_RETURN(CampaignTally tally, coordinator.TallyCampaign(id));
+  const CampaignTally tally = internal::TallySteps(steps);
   COHORT_ASSIGN_OR_RETURN(std::shared_ptr<const CampaignNames> names, Names(id, &steps));
   json page = internal::CampaignDetailJson(campaign, tally, steps, *names, clock.Now());
   page["saturation_tokens"] = options.saturation_tokens;

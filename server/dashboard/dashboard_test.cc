@@ -171,6 +171,35 @@ TEST_F(DashboardTest, AClientSeesOnlyItsOwnCampaigns) {
   EXPECT_EQ(dashboard_->EventFrames(&*stream, 100).value(), "");  // nothing new
 }
 
+// The campaign page tallies the steps it already read; the list asks the
+// store. Both must say the same.
+TEST_F(DashboardTest, TheStepsTallyEqualsTheStoresTally) {
+  std::vector<NodeSpec> nodes;
+  for (const char* id : {"a", "b", "c"}) {
+    nodes.push_back({id, StepKind::kDropmap, std::string("{\"n\": \"") + id + "\"}",
+                     {{"contrib", "sha256:" + std::string(64, 'a'), "", ""}},
+                     {}, id, 0, "1"});
+  }
+  SubmitOutcome c =
+      coordinator_->Submit("three", "{}", 0, "", nodes, false, nullptr, false, "alice").value();
+  WorkerCapacity worker;
+  worker.worker_id = "w1";
+  std::optional<absl::StatusOr<std::optional<LeaseGrant>>> lease;
+  coordinator_->LeaseOrWait(worker, clock_.Now() + absl::Seconds(30),
+                            [&](auto r) { lease = std::move(r); });
+  ASSERT_TRUE(lease.has_value() && lease->ok() && lease->value().has_value());
+  CampaignTally from_store = coordinator_->TallyCampaign(c.campaign_id).value();
+  CampaignTally from_steps =
+      internal::TallySteps(coordinator_->CampaignStepStates(c.campaign_id).value());
+  EXPECT_EQ(from_steps.steps, from_store.steps);
+  EXPECT_EQ(from_steps.steps[StepState::kLeased], 1);
+  EXPECT_EQ(from_steps.steps[StepState::kReady], 2);
+  EXPECT_EQ(from_steps.workers, 1);
+  EXPECT_EQ(from_steps.workers, from_store.workers);
+  ASSERT_TRUE(from_steps.first_started.has_value());
+  EXPECT_EQ(from_steps.first_started, from_store.first_started);
+}
+
 TEST(ViewsTest, EtaFromThePaceSoFarAndNoneOnceFinished) {
   CampaignRecord c;
   c.id = "c1";

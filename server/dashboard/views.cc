@@ -193,6 +193,20 @@ json ProgressJson(const std::string& progress_json) {
   return out;
 }
 
+CampaignTally TallySteps(const std::vector<StepRecord>& steps) {
+  CampaignTally tally;
+  std::set<std::string> workers;
+  for (const StepRecord& s : steps) {
+    ++tally.steps[s.state];
+    if (s.state == StepState::kLeased && !s.worker_id.empty()) workers.insert(s.worker_id);
+    if (s.started && (!tally.first_started || *s.started < *tally.first_started)) {
+      tally.first_started = s.started;
+    }
+  }
+  tally.workers = static_cast<int64_t>(workers.size());
+  return tally;
+}
+
 json CampaignSummaryJson(const CampaignRecord& campaign, const CampaignTally& tally,
                          absl::Time now) {
   json steps = json::object();

@@ -117,6 +117,7 @@ struct StepRecord {
   std::string gate_reason;  // why a gate did not hold / why this was skipped
   std::string log_tail;     // the end of the tool log its worker reported
   std::string node_id;      // filled by CampaignSteps: the campaign's node
+  std::optional<absl::Time> started;  // filled by CampaignStepStates
   // Filled by CampaignSteps: what a succeeded step produced, by output name
   // (locations left out; ListArtifacts has them).
   std::vector<OutputArtifact> outputs;
@@ -356,7 +357,7 @@ class CoordinatorStore {
   absl::StatusOr<std::map<std::string, VerdictTally>> TallyScores(
       const std::string& campaign_id);
   // The campaign's steps for its page: key, kind, state, attempts, worker,
-  // name and node; progress only for leased steps, error, gate reason and
+  // name, node and start; progress only for leased steps, error, gate reason and
   // log tail only for failed, blocked or skipped ones; no params or inputs.
   absl::StatusOr<std::vector<StepRecord>> CampaignStepStates(const std::string& campaign_id);
   // One step's rows without completions: ids, verdicts, finish reasons,

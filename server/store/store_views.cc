@@ -105,7 +105,7 @@ absl::StatusOr<std::vector<StepRecord>> CoordinatorStore::CampaignStepStates(
       "s.display_name, cs.node_id, CASE WHEN s.state = ?2 THEN s.progress_json END, "
       "CASE WHEN s.state IN (?3, ?4, ?5) THEN s.last_error END, "
       "CASE WHEN s.state IN (?3, ?4, ?5) THEN s.gate_reason END, "
-      "CASE WHEN s.state = ?3 THEN s.log_tail END FROM campaign_steps cs "
+      "CASE WHEN s.state = ?3 THEN s.log_tail END, s.started_us FROM campaign_steps cs "
       "JOIN steps s ON s.id = cs.step_id WHERE cs.campaign_id = ?1 "
       "ORDER BY s.created_us, s.ordinal, s.key");
   select.Bind(1, campaign_id)
@@ -128,6 +128,7 @@ absl::StatusOr<std::vector<StepRecord>> CoordinatorStore::CampaignStepStates(
     s.last_error = select.ColumnText(9);
     s.gate_reason = select.ColumnText(10);
     s.log_tail = select.ColumnText(11);
+    if (!select.ColumnIsNull(12)) s.started = FromMicros(select.ColumnInt64(12));
     steps.push_back(std::move(s));
   }
   COHORT_RETURN_IF_ERROR(select.status());

@@ -23,7 +23,7 @@
 //    each lease one step of a 1,000-variant sweep and heartbeat every 5 s
 //    with progress; cohortd's CPU is measured for 30 s without a stream,
 //    then for 30 s with `streams` (default 8, the most it serves) following
-//    that campaign.
+//    that campaign (0: this step is skipped).
 #include <curl/curl.h>
 
 #include <algorithm>
@@ -380,7 +380,7 @@ int Main(int argc, char** argv) {
   std::printf("\nbaseline, same run: `cohort report %s --ref v0 --format json` (every row over "
               "gRPC): %.2f s, %zu bytes\n", campaign.c_str(), baseline, cli.stdout_data.size());
   std::fflush(stdout);
-  MeasureStreams(*cohortd, dir, env, base, token, streams);
+  if (streams > 0) MeasureStreams(*cohortd, dir, env, base, token, streams);
   cohortd->Stop();
   return 0;
 }
