@@ -100,8 +100,7 @@ class Connection {
     while (!text.empty()) {
       ssize_t n;
       if (ssl_ != nullptr) {
-        int w = SSL_write(ssl_, text.data(), static_cast<int>(std::min<size_t>(text.size(), 1 << 20)));
-        n = w;
+        n = SSL_write(ssl_, text.data(), static_cast<int>(std::min<size_t>(text.size(), 1 << 20)));
       } else {
         do {
           n = send(fd_, text.data(), text.size(), MSG_NOSIGNAL);

@@ -1,6 +1,7 @@
-// CoordinatorStore: the dashboard's read views. Each reads columns only (no
-// body is parsed here) through one primary-key prefix, so a page of a
-// 10^5-step, 10^6-result campaign costs index scans, not a table scan.
+// CoordinatorStore: the dashboard's read views. They read columns through
+// indexes (results_lengths, result_tallies, the campaign links) and read a
+// result body only where said (error rows, rows stored before schema 10), so
+// a page of a 10^5-step, 10^6-result campaign never scans the bodies.
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "server/store/coordinator_store.h"
