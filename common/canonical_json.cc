@@ -14,44 +14,70 @@ using json = nlohmann::json;
 
 constexpr double kMaxExactInteger = 9007199254740992.0;  // 2^53
 
+bool IsIntegral(double d) { return d == std::floor(d) && std::fabs(d) < kMaxExactInteger; }
+
+// Whether `value` holds a float that Normalize would rewrite or refuse: most
+// documents have none, and they are written without a copy.
+bool NeedsNormalizing(const json& value) {
+  if (value.is_object() || value.is_array()) {
+    for (const json& child : value) {
+      if (NeedsNormalizing(child)) return true;
+    }
+    return false;
+  }
+  if (!value.is_number_float()) return false;
+  const double d = value.get<double>();
+  return !std::isfinite(d) || IsIntegral(d);
+}
+
 // Rewrites floats into their canonical number form in place, refusing
-// non-finite values. `path` is a JSON pointer used in error messages.
-absl::Status Normalize(json& value, const std::string& path) {
+// non-finite values. On refusal `*path` is the JSON pointer of the value,
+// built while unwinding: building it on the way down allocated once per
+// value, most of the cost of canonicalising a 10^5-node graph.
+absl::Status Normalize(json& value, std::string* path) {
   if (value.is_object()) {
     for (auto& [key, child] : value.items()) {
-      COHORT_RETURN_IF_ERROR(Normalize(child, absl::StrCat(path, "/", key)));
+      if (absl::Status s = Normalize(child, path); !s.ok()) {
+        *path = absl::StrCat("/", key, *path);
+        return s;
+      }
     }
   } else if (value.is_array()) {
     for (size_t i = 0; i < value.size(); ++i) {
-      COHORT_RETURN_IF_ERROR(Normalize(value[i], absl::StrCat(path, "/", i)));
+      if (absl::Status s = Normalize(value[i], path); !s.ok()) {
+        *path = absl::StrCat("/", i, *path);
+        return s;
+      }
     }
   } else if (value.is_number_float()) {
     double d = value.get<double>();
-    if (!std::isfinite(d)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "canonical JSON: non-finite number at ", path.empty() ? "/" : path));
-    }
-    if (d == std::floor(d) && std::fabs(d) < kMaxExactInteger) {
-      value = static_cast<int64_t>(d);
-    }
+    if (!std::isfinite(d)) return absl::InvalidArgumentError("non-finite number");
+    if (IsIntegral(d)) value = static_cast<int64_t>(d);
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Dump(const json& value) {
+  try {
+    // nlohmann's object_t is a std::map, so keys come out sorted; dump()
+    // writes doubles in shortest round-trip form.
+    return value.dump(-1, ' ', /*ensure_ascii=*/false, json::error_handler_t::strict);
+  } catch (const json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("canonical JSON: ", e.what()));
+  }
 }
 
 }  // namespace
 
 absl::StatusOr<std::string> CanonicalJson(const json& value) {
+  if (!NeedsNormalizing(value)) return Dump(value);
   json copy = value;
-  COHORT_RETURN_IF_ERROR(Normalize(copy, ""));
-  try {
-    // nlohmann's object_t is a std::map, so keys come out sorted; dump()
-    // writes doubles in shortest round-trip form.
-    return copy.dump(-1, ' ', /*ensure_ascii=*/false,
-                     json::error_handler_t::strict);
-  } catch (const json::exception& e) {
+  std::string path;
+  if (absl::Status s = Normalize(copy, &path); !s.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("canonical JSON: ", e.what()));
+        absl::StrCat("canonical JSON: ", s.message(), " at ", path.empty() ? "/" : path));
   }
+  return Dump(copy);
 }
 
 absl::Status AppendJsonString(absl::string_view text, std::string* out) {

@@ -39,6 +39,19 @@ TEST(CanonicalJsonTest, NonFiniteRefusedWithPath) {
                        ::testing::HasSubstr("/w/1")));
 }
 
+TEST(CanonicalJsonTest, TheRefusalNamesTheWholePath) {
+  json value = {{"a", {0, 1.5, {{"b", std::numeric_limits<double>::infinity()}}}}};
+  EXPECT_THAT(CanonicalJson(value),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("at /a/2/b")));
+}
+
+// Documents with no integral float are written as they are, without a copy.
+TEST(CanonicalJsonTest, NothingToRewriteIsWrittenAsIs) {
+  json value = {{"y", {1, "s", 0.1}}, {"x", -2.5e-300}};
+  ASSERT_OK_AND_ASSIGN(std::string text, CanonicalJson(value));
+  EXPECT_EQ(text, R"({"x":-2.5e-300,"y":[1,"s",0.1]})");
+}
+
 TEST(CanonicalJsonTest, InvalidUtf8Refused) {
   json value = std::string("\xff\xfe");
   EXPECT_THAT(CanonicalJson(value),

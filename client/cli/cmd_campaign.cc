@@ -42,6 +42,8 @@ absl::StatusOr<v1::CampaignSpec> ToProto(const Spec& spec, const Graph& graph) {
     COHORT_ASSIGN_OR_RETURN(std::string params, CanonicalJson(node.params));
     step->set_params_json(params);
     step->set_display_name(node.display_name);
+    step->set_model(node.model);
+    step->set_suite(node.suite);
     step->mutable_requirements()->set_gpus(node.gpus);
     if (spec.max_attempts > 0) step->set_max_attempts(spec.max_attempts);
     for (const std::string& t : node.tools) step->mutable_requirements()->add_tools(t);

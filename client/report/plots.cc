@@ -8,6 +8,8 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <string_view>
+#include <unordered_map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -105,16 +107,22 @@ struct Lane {
 
 std::vector<Lane> LanesOf(const std::vector<Row>& rows, const std::string& suite,
                           const std::vector<std::string>& models, const LengthTable& table) {
+  // The rows by model in one pass: a pass per model was 4,000 x 10^5
+  // string comparisons for a 4,000-variant sweep (3 s a plot).
+  std::unordered_map<std::string_view, std::vector<const Row*>> by_model;
+  for (const Row& row : rows) {
+    if (row.suite == suite && row.verdict != Verdict::kUnscored &&
+        row.verdict != Verdict::kError) {
+      by_model[row.model].push_back(&row);
+    }
+  }
   std::vector<Lane> lanes;
   for (const std::string& model : models) {
     auto it = table.find({model, suite});
     if (it == table.end()) continue;  // no scored row of this model on the suite
     Lane lane{model, {}, it->second};
-    for (const Row& row : rows) {
-      if (row.suite == suite && row.model == model && row.verdict != Verdict::kUnscored &&
-          row.verdict != Verdict::kError) {
-        lane.rows.push_back(&row);
-      }
+    if (auto rows_of = by_model.find(model); rows_of != by_model.end()) {
+      lane.rows = rows_of->second;
     }
     lanes.push_back(std::move(lane));
   }

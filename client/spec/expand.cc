@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/canonical_json.h"
@@ -27,27 +28,39 @@ std::vector<std::string> ScoreTools(const std::string& bench) {
   return {};
 }
 
+// What makes two nodes one: kind, params and inputs, unambiguous (each part
+// is canonical JSON or NUL-free text). Inputs come first: the params of a
+// generate or score node carry the whole profile, equal across variants, and
+// comparing them first made the lookup compare kilobytes per probe.
+absl::StatusOr<std::string> Signature(const GraphNode& node) {
+  std::vector<GraphInput> sorted = node.inputs;
+  std::sort(sorted.begin(), sorted.end(),
+            [](const GraphInput& a, const GraphInput& b) { return a.name < b.name; });
+  json inputs = json::array();
+  for (const GraphInput& in : sorted) {
+    inputs.push_back({in.name, in.digest, in.node_id, in.output});
+  }
+  COHORT_ASSIGN_OR_RETURN(std::string signature, CanonicalJson(inputs));
+  COHORT_ASSIGN_OR_RETURN(std::string params, CanonicalJson(node.params));
+  absl::StrAppend(&signature, absl::string_view("\0", 1), node.kind,
+                  absl::string_view("\0", 1), params);
+  return signature;
+}
+
 class Builder {
  public:
   explicit Builder(const Spec& spec) : spec_(spec) {}
 
   // Adds a node, or returns the id of an identical one already added.
   absl::StatusOr<std::string> Add(GraphNode node) {
-    std::vector<GraphInput> sorted = node.inputs;
-    std::sort(sorted.begin(), sorted.end(),
-              [](const GraphInput& a, const GraphInput& b) { return a.name < b.name; });
-    json sig = {{"kind", node.kind}, {"params", node.params}, {"inputs", json::array()}};
-    for (const GraphInput& in : sorted) {
-      sig["inputs"].push_back({in.name, in.digest, in.node_id, in.output});
-    }
-    COHORT_ASSIGN_OR_RETURN(std::string canonical, CanonicalJson(sig));
-    auto it = by_signature_.find(canonical);
+    COHORT_ASSIGN_OR_RETURN(std::string signature, Signature(node));
+    auto it = by_signature_.find(signature);
     if (it != by_signature_.end()) return it->second;
     std::string id = node.id;
     for (int n = 2; ids_.count(id) > 0; ++n) id = absl::StrCat(node.id, "#", n);
     node.id = id;
     ids_.insert(id);
-    by_signature_[canonical] = id;
+    by_signature_.emplace(std::move(signature), id);
     graph_.nodes.push_back(std::move(node));
     return id;
   }
@@ -67,14 +80,29 @@ class Builder {
                  const std::string& suffix = "") {
     GraphNode n;
     n.kind = kind;
+    n.model = model;
     n.id = absl::StrCat(kind, ":", model, suffix.empty() ? "" : ":", suffix);
     n.display_name = absl::StrCat(kind, " ", model, suffix.empty() ? "" : " ", suffix);
     return n;
   }
 
+  // The profile a suite's nodes carry: the spec's, with only the suite's
+  // bench and its limit. Made once per suite, not once per model: a copy of
+  // the whole profile per node was most of expanding a 10^5-node sweep.
+  const json& SuiteProfile(const Suite& suite) {
+    auto [it, added] = suite_profiles_.try_emplace({suite.bench, suite.limit});
+    if (!added) return it->second;
+    json settings = spec_.eval.profile["benches"][suite.bench];
+    if (suite.limit >= 0) settings["limit"] = suite.limit;
+    it->second = spec_.eval.profile;
+    it->second["benches"] = json{{suite.bench, settings}};
+    return it->second;
+  }
+
   const Spec& spec_;
+  std::map<std::pair<std::string, int>, json> suite_profiles_;  // by bench and limit
   Graph graph_;
-  std::map<std::string, std::string> by_signature_;
+  absl::flat_hash_map<std::string, std::string> by_signature_;
   std::set<std::string> ids_;
 };
 
@@ -149,16 +177,14 @@ absl::StatusOr<std::string> Builder::AddChain(const Variant& v, ModelNodes* mode
 absl::StatusOr<std::vector<std::string>> Builder::AddSuite(
     const std::string& model, const std::string& gguf_node,
     const std::string& gguf_digest, const Suite& suite, const std::string& gate) {
-  json settings = spec_.eval.profile["benches"][suite.bench];
-  if (suite.limit >= 0) settings["limit"] = suite.limit;
-  json profile = spec_.eval.profile;
-  profile["benches"] = json{{suite.bench, settings}};
+  const json& profile = SuiteProfile(suite);
   std::vector<std::string> scores;
   for (int shard = 0; shard < suite.shards; ++shard) {
     std::string suffix = suite.shards == 1
                              ? suite.name
                              : absl::StrCat(suite.name, ":", shard + 1, "/", suite.shards);
     GraphNode gen = Make("generate", model, suffix);
+    gen.suite = suite.name;
     gen.params = {{"bench", suite.bench}, {"profile", profile},
                   {"shard", {{"index", shard}, {"count", suite.shards}}},
                   {"server", spec_.eval.server}};
@@ -171,6 +197,7 @@ absl::StatusOr<std::vector<std::string>> Builder::AddSuite(
     gen.tools = {"llama-server"};
     COHORT_ASSIGN_OR_RETURN(std::string gen_id, Add(std::move(gen)));
     GraphNode score = Make("score", model, suffix);
+    score.suite = suite.name;
     score.params = {{"bench", suite.bench}, {"profile", profile},
                     {"scorer_version", spec_.scorer_version}};
     score.inputs = {From("completions", gen_id, "completions"),
@@ -242,8 +269,7 @@ std::string OutputOf(const std::string& kind) {
 }
 
 absl::StatusOr<Graph> ExpandSpec(const Spec& spec) {
-  Spec copy = spec;  // MutableInputs lists them; nothing is changed
-  for (const InputRef* ref : MutableInputs(copy)) {
+  for (const InputRef* ref : InputsOf(spec)) {
     if (ref->digest.empty()) {
       return absl::FailedPreconditionError(
           ref->where.Prefix() + "input not hashed yet (call ResolveInputs)");

@@ -45,6 +45,9 @@ struct GraphNode {
   std::vector<GraphInput> inputs;
   uint32_t gpus = 0;
   std::vector<std::string> tools;
+  std::string model;  // the variant or reference the node was made for (the
+                      // first one, when later models share it)
+  std::string suite;  // generate and score nodes: the suite's name
 };
 
 // What the report needs to know about one model of the campaign.

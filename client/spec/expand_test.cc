@@ -3,6 +3,7 @@
 #include <set>
 
 #include "client/spec/match.h"
+#include "common/canonical_json.h"
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -117,6 +118,76 @@ TEST(ExpandTest, MatchesNodesToStepsStructurally) {
   ASSERT_OK_AND_ASSIGN(auto matched, MatchNodesToSteps(g, steps));
   EXPECT_EQ(matched.size(), g.nodes.size());
   for (const auto& [node, key] : matched) EXPECT_EQ(key, "k:" + node);
+}
+
+std::string GatedSpecWithReferences() {
+  return Spec3("gates:\n  probe: {bench: gsm8k, dataset: " + kD + ", fewshot: " + kD +
+               ", limit: 3}\n  condition: {metric: accuracy, op: '>=', value: 0.3}\n"
+               "references:\n  - {name: base, gguf: " + kG + "}\n"
+               "  - {name: prior, campaign: c-0123456789abcdef, model: v7}\n");
+}
+
+// Each node says which model it was made for (the first, when later models
+// share it) and, for generate and score nodes, its suite: cohortd stores
+// these and the dashboard names steps by them.
+TEST(ExpandTest, NodesCarryTheModelAndSuiteTheyWereMadeFor) {
+  ASSERT_OK_AND_ASSIGN(Spec spec, ParseSpecText(GatedSpecWithReferences(), "s.yaml", "/"));
+  ASSERT_OK_AND_ASSIGN(Graph g, ExpandSpec(spec));
+  std::map<std::string, std::string> first_model;  // node -> first model that reaches it
+  for (const ModelNodes& m : g.models) {
+    for (const auto& [suite, nodes] : m.scores) {
+      for (const std::string& id : nodes) {
+        first_model.emplace(id, m.name);
+        const GraphNode* score = g.Find(id);
+        ASSERT_NE(score, nullptr);
+        EXPECT_EQ(score->suite, suite) << id;
+        const GraphNode* generate = g.Find(score->inputs[0].node_id);
+        ASSERT_NE(generate, nullptr);
+        EXPECT_EQ(generate->suite, suite) << generate->id;
+      }
+    }
+    for (const auto& [artifact, id] : m.artifacts) first_model.emplace(id, m.name);
+  }
+  ASSERT_GT(first_model.size(), 10u);
+  for (const auto& [id, model] : first_model) EXPECT_EQ(g.Find(id)->model, model) << id;
+  // b and c share their chain and scores: b made them.
+  EXPECT_EQ(g.models[1].scores.at("arc_challenge-5"), g.models[2].scores.at("arc_challenge-5"));
+  EXPECT_EQ(g.Find(g.models[2].scores.at("arc_challenge-5")[0])->model, g.models[1].name);
+  for (const GraphNode& n : g.nodes) {
+    EXPECT_FALSE(n.model.empty()) << n.id;
+    EXPECT_EQ(n.suite.empty(), n.kind != "generate" && n.kind != "score") << n.id;
+  }
+}
+
+TEST(OutlineTest, ReadsTheNamesOfTheNormalizedSpec) {
+  ASSERT_OK_AND_ASSIGN(Spec spec, ParseSpecText(GatedSpecWithReferences(), "s.yaml", "/"));
+  ASSERT_OK_AND_ASSIGN(std::string text, CanonicalJson(NormalizedSpecJson(spec)));
+  ASSERT_OK_AND_ASSIGN(SpecOutline outline, ReadSpecOutline(text));
+  ASSERT_EQ(outline.variants.size(), spec.variants.size());
+  for (size_t i = 0; i < spec.variants.size(); ++i) {
+    EXPECT_EQ(outline.variants[i], spec.variants[i].name);
+  }
+  ASSERT_EQ(outline.references.size(), 2u);
+  EXPECT_EQ(outline.references[0].name, "base");
+  EXPECT_EQ(outline.references[0].gguf.digest, kG);
+  EXPECT_EQ(outline.references[0].campaign, "");
+  EXPECT_EQ(outline.references[1].name, "prior");
+  EXPECT_EQ(outline.references[1].campaign, "c-0123456789abcdef");
+  EXPECT_EQ(outline.references[1].model, "v7");
+  EXPECT_EQ(outline.suites, (std::vector<std::string>{"gsm8k-10", "arc_challenge-5"}));
+  EXPECT_EQ(outline.probe_suite, spec.gate->probe.name);
+}
+
+TEST(OutlineTest, RefusesWhatIsNotANormalizedSpec) {
+  for (const std::string text :
+       {"", "[1]", "not json", R"({"variants": {}})", R"({"variants": [{"recipe": {}}]})",
+        R"({"references": [{"name": "r", "campaign": 7}]})",
+        R"({"eval": {"suites": [{"bench": "gsm8k"}]}})", R"({"eval": 3})",
+        R"({"gates": {"probe": {}}})"}) {
+    EXPECT_FALSE(ReadSpecOutline(text).ok()) << text;
+  }
+  ASSERT_OK_AND_ASSIGN(SpecOutline empty, ReadSpecOutline("{}"));
+  EXPECT_TRUE(empty.variants.empty() && empty.suites.empty() && empty.references.empty());
 }
 
 TEST(ExpandTest, RefusesUnhashedInputs) {

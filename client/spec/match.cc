@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include "absl/strings/str_cat.h"
+
 #include "common/canonical_json.h"
 #include "common/status_macros.h"
 
@@ -97,6 +99,75 @@ std::optional<CampaignLabels> LabelCampaign(const std::string& spec_json,
     }
   }
   return labels;
+}
+
+namespace {
+
+absl::StatusOr<std::string> NameIn(const json& object, const char* what) {
+  if (!object.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat("the spec's ", what, " is not an object"));
+  }
+  auto name = object.find("name");
+  if (name == object.end() || !name->is_string()) {
+    return absl::InvalidArgumentError(absl::StrCat("the spec's ", what, " has no name"));
+  }
+  return name->get<std::string>();
+}
+
+// The text at `key` ("" when absent), or an error naming it.
+absl::StatusOr<std::string> TextAt(const json& object, const char* key, const char* what) {
+  auto it = object.find(key);
+  if (it == object.end()) return std::string();
+  if (!it->is_string()) {
+    return absl::InvalidArgumentError(absl::StrCat("the spec's ", what, " ", key,
+                                                   " is not text"));
+  }
+  return it->get<std::string>();
+}
+
+// The array at `key` (absent: none), or an error naming it.
+absl::StatusOr<json> ListAt(const json& object, const char* key) {
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return json::array();
+  if (!it->is_array()) {
+    return absl::InvalidArgumentError(absl::StrCat("the spec's ", key, " is not a list"));
+  }
+  return *it;
+}
+
+}  // namespace
+
+absl::StatusOr<SpecOutline> ReadSpecOutline(const std::string& spec_json) {
+  COHORT_ASSIGN_OR_RETURN(json spec, ParseJson(spec_json, "the campaign's spec"));
+  if (!spec.is_object()) return absl::InvalidArgumentError("the spec is not an object");
+  SpecOutline out;
+  COHORT_ASSIGN_OR_RETURN(json variants, ListAt(spec, "variants"));
+  for (const json& v : variants) {
+    COHORT_ASSIGN_OR_RETURN(out.variants.emplace_back(), NameIn(v, "variant"));
+  }
+  COHORT_ASSIGN_OR_RETURN(json references, ListAt(spec, "references"));
+  for (const json& r : references) {
+    Reference& ref = out.references.emplace_back();
+    COHORT_ASSIGN_OR_RETURN(ref.name, NameIn(r, "reference"));
+    COHORT_ASSIGN_OR_RETURN(ref.campaign, TextAt(r, "campaign", "reference's"));
+    COHORT_ASSIGN_OR_RETURN(ref.model, TextAt(r, "model", "reference's"));
+    const json gguf = r.value("gguf", json::object());
+    if (gguf.is_object()) {
+      COHORT_ASSIGN_OR_RETURN(ref.gguf.digest, TextAt(gguf, "digest", "reference's gguf"));
+      COHORT_ASSIGN_OR_RETURN(ref.gguf.path, TextAt(gguf, "path", "reference's gguf"));
+    }
+  }
+  const json eval = spec.value("eval", json::object());
+  if (!eval.is_object()) return absl::InvalidArgumentError("the spec's eval is not an object");
+  COHORT_ASSIGN_OR_RETURN(json suites, ListAt(eval, "suites"));
+  for (const json& s : suites) {
+    COHORT_ASSIGN_OR_RETURN(out.suites.emplace_back(), NameIn(s, "suite"));
+  }
+  const json gates = spec.value("gates", json::object());
+  if (gates.is_object() && gates.contains("probe")) {
+    COHORT_ASSIGN_OR_RETURN(out.probe_suite, NameIn(gates["probe"], "gate's probe"));
+  }
+  return out;
 }
 
 }  // namespace cohort::client

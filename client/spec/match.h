@@ -58,6 +58,19 @@ struct CampaignLabels {
 std::optional<CampaignLabels> LabelCampaign(const std::string& spec_json,
                                             const std::vector<StepView>& steps);
 
+// The names a stored spec gives, read from its normalized JSON
+// (NormalizedSpecJson) without parsing or expanding the whole spec: for
+// cohortd's dashboard, whose steps carry their nodes' model and suite.
+struct SpecOutline {
+  std::vector<std::string> variants;  // in spec order
+  std::vector<Reference> references;  // name, and campaign and model or the gguf
+  std::vector<std::string> suites;    // the eval suites in spec order
+  std::string probe_suite;            // the gate's, if any
+};
+
+// kInvalidArgument when `spec_json` is not a normalized cohort spec.
+absl::StatusOr<SpecOutline> ReadSpecOutline(const std::string& spec_json);
+
 }  // namespace cohort::client
 
 #endif  // COHORT_CLIENT_SPEC_MATCH_H_

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <optional>
 #include <set>
+#include <type_traits>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -434,13 +435,17 @@ nlohmann::json NormalizedSpecJson(const Spec& spec) {
   return out;
 }
 
-std::vector<InputRef*> MutableInputs(Spec& spec) {
-  std::vector<InputRef*> out = {&spec.base_model, &spec.contrib};
-  for (InputRef* r : {&spec.v4_data, &spec.floor_map, &spec.baseline_drop_map,
-                      &spec.calibration}) {
+namespace {
+
+// Every input of a Spec or a const Spec, as InputRef* or const InputRef*.
+template <typename SpecType, typename Ref = std::conditional_t<std::is_const_v<SpecType>,
+                                                               const InputRef, InputRef>>
+std::vector<Ref*> ListInputs(SpecType& spec) {
+  std::vector<Ref*> out = {&spec.base_model, &spec.contrib};
+  for (Ref* r : {&spec.v4_data, &spec.floor_map, &spec.baseline_drop_map, &spec.calibration}) {
     if (!r->empty()) out.push_back(r);
   }
-  for (Suite& s : spec.eval.suites) {
+  for (auto& s : spec.eval.suites) {
     out.push_back(&s.dataset);
     if (!s.fewshot.empty()) out.push_back(&s.fewshot);
   }
@@ -448,10 +453,16 @@ std::vector<InputRef*> MutableInputs(Spec& spec) {
     out.push_back(&spec.gate->probe.dataset);
     if (!spec.gate->probe.fewshot.empty()) out.push_back(&spec.gate->probe.fewshot);
   }
-  for (Reference& r : spec.references) {
+  for (auto& r : spec.references) {
     if (!r.gguf.empty()) out.push_back(&r.gguf);
   }
   return out;
 }
+
+}  // namespace
+
+std::vector<InputRef*> MutableInputs(Spec& spec) { return ListInputs(spec); }
+
+std::vector<const InputRef*> InputsOf(const Spec& spec) { return ListInputs(spec); }
 
 }  // namespace cohort::client

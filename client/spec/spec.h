@@ -160,6 +160,7 @@ nlohmann::json NormalizedSpecJson(const Spec& spec);
 // Every user input of the spec, in a stable order (for hashing and
 // registration).
 std::vector<InputRef*> MutableInputs(Spec& spec);
+std::vector<const InputRef*> InputsOf(const Spec& spec);
 
 }  // namespace cohort::client
 

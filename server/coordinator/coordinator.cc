@@ -294,6 +294,34 @@ absl::StatusOr<std::vector<StepRecord>> Coordinator::CampaignStepStates(
   return store_->CampaignStepStates(campaign_id);
 }
 
+absl::StatusOr<std::vector<GridCell>> Coordinator::CampaignGrid(const std::string& campaign_id) {
+  absl::MutexLock lock(&mu_);
+  return store_->CampaignGrid(campaign_id);
+}
+
+absl::StatusOr<std::vector<StepRecord>> Coordinator::CampaignStepsIn(
+    const std::string& campaign_id, StepState state, int64_t limit) {
+  absl::MutexLock lock(&mu_);
+  return store_->CampaignStepsIn(campaign_id, state, limit);
+}
+
+absl::StatusOr<std::vector<StepLabel>> Coordinator::CampaignScoreLabels(
+    const std::string& campaign_id) {
+  absl::MutexLock lock(&mu_);
+  return store_->CampaignScoreLabels(campaign_id);
+}
+
+absl::StatusOr<int64_t> Coordinator::UnlabelledSteps(const std::string& campaign_id) {
+  absl::MutexLock lock(&mu_);
+  return store_->UnlabelledSteps(campaign_id);
+}
+
+absl::Status Coordinator::LabelSteps(const std::string& campaign_id,
+                                     const std::vector<StepLabel>& labels) {
+  absl::MutexLock lock(&mu_);
+  return store_->LabelSteps(campaign_id, labels);
+}
+
 absl::StatusOr<std::vector<ResultRow>> Coordinator::ResultLengths(const std::string& step_key) {
   absl::MutexLock lock(&mu_);
   return store_->ResultLengths(step_key);

@@ -129,6 +129,12 @@ class Coordinator {
   absl::StatusOr<CampaignTally> TallyCampaign(const std::string& campaign_id);
   absl::StatusOr<std::map<std::string, VerdictTally>> TallyScores(const std::string& campaign_id);
   absl::StatusOr<std::vector<StepRecord>> CampaignStepStates(const std::string& campaign_id);
+  absl::StatusOr<std::vector<GridCell>> CampaignGrid(const std::string& campaign_id);
+  absl::StatusOr<std::vector<StepRecord>> CampaignStepsIn(const std::string& campaign_id,
+                                                          StepState state, int64_t limit);
+  absl::StatusOr<std::vector<StepLabel>> CampaignScoreLabels(const std::string& campaign_id);
+  absl::StatusOr<int64_t> UnlabelledSteps(const std::string& campaign_id);
+  absl::Status LabelSteps(const std::string& campaign_id, const std::vector<StepLabel>& labels);
   absl::StatusOr<std::vector<ResultRow>> ResultLengths(const std::string& step_key);
   absl::StatusOr<std::vector<StepRecord>> LeasedSteps();
 

@@ -19,6 +19,7 @@
 #include "server/dashboard/assets.h"
 #include "server/dashboard/http_request.h"
 #include "server/dashboard/views.h"
+#include "spdlog/spdlog.h"
 
 namespace cohort::server::dashboard {
 namespace {
@@ -29,6 +30,8 @@ using internal::CampaignNames;
 
 constexpr char kCookieName[] = "cohort_token";
 constexpr size_t kMaxListedCampaigns = 200;
+// Running and failed steps listed on a campaign's page (the grid counts all).
+constexpr int64_t kMaxListed = 500;
 
 // No inline script or style, nothing from elsewhere: a name or completion
 // that slipped past escaping still could not run.
@@ -128,10 +131,10 @@ struct Dashboard::Impl {
     return caller;
   }
 
-  // The campaign's names, cached. `steps`: its CampaignStepStates when the
-  // caller has them.
-  absl::StatusOr<std::shared_ptr<const CampaignNames>> Names(const std::string& id,
-                                                             const std::vector<StepRecord>* steps) {
+  // The campaign's names, cached: from the labels its client gave the steps
+  // and the spec's outline, or, for a campaign without labels, from its
+  // expanded spec (whose labels are then stored).
+  absl::StatusOr<std::shared_ptr<const CampaignNames>> Names(const std::string& id) {
     {
       absl::MutexLock lock(&mu);
       for (auto it = names.begin(); it != names.end(); ++it) {
@@ -141,20 +144,43 @@ struct Dashboard::Impl {
       }
     }
     COHORT_ASSIGN_OR_RETURN(CampaignRecord campaign, coordinator.GetCampaign(id));
-    std::vector<StepRecord> loaded;
-    if (steps == nullptr) {
-      COHORT_ASSIGN_OR_RETURN(loaded, coordinator.CampaignStepStates(id));
-      steps = &loaded;
+    COHORT_ASSIGN_OR_RETURN(int64_t unlabelled, coordinator.UnlabelledSteps(id));
+    if (unlabelled > 0) {
+      COHORT_ASSIGN_OR_RETURN(CampaignNames expanded, ExpandedNames(campaign));
+      const std::vector<StepLabel> labels = internal::LabelsToStore(expanded);
+      expanded.model_of_step.clear();  // stored now; the cache keeps names only
+      if (absl::Status stored = coordinator.LabelSteps(id, labels); !stored.ok()) {
+        spdlog::warn("dashboard: storing the labels of campaign {}: {}", id, stored.ToString());
+      }
+      return Remember(id, std::make_shared<const CampaignNames>(std::move(expanded)));
     }
+    absl::StatusOr<client::SpecOutline> outline = client::ReadSpecOutline(campaign.spec_json);
+    if (!outline.ok()) {  // not a cohort spec: steps without model names
+      return Remember(id, std::make_shared<const CampaignNames>());
+    }
+    COHORT_ASSIGN_OR_RETURN(std::vector<StepLabel> score, coordinator.CampaignScoreLabels(id));
+    return Remember(id, std::make_shared<const CampaignNames>(
+                            internal::NameFromStoredLabels(*outline, score)));
+  }
+
+  // Names of a campaign whose client sent no labels (an older CLI): its
+  // spec expanded and matched to its steps.
+  absl::StatusOr<CampaignNames> ExpandedNames(const CampaignRecord& campaign) {
+    COHORT_ASSIGN_OR_RETURN(std::vector<StepRecord> steps,
+                            coordinator.CampaignStepStates(campaign.id));
     std::optional<client::CampaignLabels> labels =
-        client::LabelCampaign(campaign.spec_json, StepViews(*steps));
+        client::LabelCampaign(campaign.spec_json, StepViews(steps));
     if (labels && labels->unmatched_nodes > 0) {
       // Nodes that share a step: matching them needs the steps' params and
       // inputs, which the light view leaves out.
-      COHORT_ASSIGN_OR_RETURN(std::vector<StepRecord> full, coordinator.CampaignSteps(id));
-      labels = client::LabelCampaign(campaign.spec_json, StepViews(full));
+      COHORT_ASSIGN_OR_RETURN(steps, coordinator.CampaignSteps(campaign.id));
+      labels = client::LabelCampaign(campaign.spec_json, StepViews(steps));
     }
-    auto named = std::make_shared<const CampaignNames>(internal::NameCampaign(std::move(labels)));
+    return internal::NameCampaign(std::move(labels));
+  }
+
+  std::shared_ptr<const CampaignNames> Remember(const std::string& id,
+                                                std::shared_ptr<const CampaignNames> named) {
     absl::MutexLock lock(&mu);
     names.emplace_front(id, named);
     while (names.size() > std::max<size_t>(1, options.cached_campaigns)) names.pop_back();
@@ -183,7 +209,7 @@ struct Dashboard::Impl {
   absl::StatusOr<std::shared_ptr<const CampaignNames>> OpenCampaign(
       const Coordinator::Caller& caller, const std::string& id) {
     COHORT_RETURN_IF_ERROR(coordinator.CheckCampaignAccess(caller, id));
-    return Names(id, nullptr);
+    return Names(id);
   }
 
   HttpResponse Route(const HttpRequest& request);
@@ -315,7 +341,7 @@ absl::StatusOr<HttpResponse> Dashboard::Impl::CampaignApi(
     COHORT_ASSIGN_OR_RETURN(json body, Campaign(id));
     return JsonResponse(body);
   }
-  COHORT_ASSIGN_OR_RETURN(std::shared_ptr<const CampaignNames> names, Names(id, nullptr));
+  COHORT_ASSIGN_OR_RETURN(std::shared_ptr<const CampaignNames> names, Names(id));
   auto is_model = [&names](const std::string& m) {
     return std::find(names->models.begin(), names->models.end(), m) != names->models.end();
   };
@@ -394,11 +420,18 @@ absl::StatusOr<json> Dashboard::Impl::Campaigns(const Coordinator::Caller& calle
 }
 
 absl::StatusOr<json> Dashboard::Impl::Campaign(const std::string& id) {
+  // Names first: for a campaign without labels they store them, and the
+  // grid counts by label.
+  COHORT_ASSIGN_OR_RETURN(std::shared_ptr<const CampaignNames> names, Names(id));
   COHORT_ASSIGN_OR_RETURN(CampaignRecord campaign, coordinator.GetCampaign(id));
-  COHORT_ASSIGN_OR_RETURN(std::vector<StepRecord> steps, coordinator.CampaignStepStates(id));
-  const CampaignTally tally = internal::TallySteps(steps);
-  COHORT_ASSIGN_OR_RETURN(std::shared_ptr<const CampaignNames> names, Names(id, &steps));
-  json page = internal::CampaignDetailJson(campaign, tally, steps, *names, clock.Now());
+  COHORT_ASSIGN_OR_RETURN(CampaignTally tally, coordinator.TallyCampaign(id));
+  COHORT_ASSIGN_OR_RETURN(std::vector<GridCell> grid, coordinator.CampaignGrid(id));
+  COHORT_ASSIGN_OR_RETURN(std::vector<StepRecord> running,
+                          coordinator.CampaignStepsIn(id, StepState::kLeased, kMaxListed));
+  COHORT_ASSIGN_OR_RETURN(std::vector<StepRecord> failures,
+                          coordinator.CampaignStepsIn(id, StepState::kFailed, kMaxListed));
+  json page = internal::CampaignDetailJson(campaign, tally, grid, running, failures, *names,
+                                           clock.Now());
   page["saturation_tokens"] = options.saturation_tokens;
   return page;
 }

@@ -12,6 +12,9 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "server/dashboard/views.h"
+#include "client/spec/expand.h"
+#include "client/spec/spec.h"
+#include "common/canonical_json.h"
 
 namespace cohort::server::dashboard {
 namespace {
@@ -171,14 +174,16 @@ TEST_F(DashboardTest, AClientSeesOnlyItsOwnCampaigns) {
   EXPECT_EQ(dashboard_->EventFrames(&*stream, 100).value(), "");  // nothing new
 }
 
-// The campaign page tallies the steps it already read; the list asks the
-// store. Both must say the same.
-TEST_F(DashboardTest, TheStepsTallyEqualsTheStoresTally) {
+// The page's grid counts by the labels its client gave each node; its cells
+// add up to the store's tally, and the running step is listed.
+TEST_F(DashboardTest, TheGridCountsEveryStepByItsLabel) {
   std::vector<NodeSpec> nodes;
   for (const char* id : {"a", "b", "c"}) {
-    nodes.push_back({id, StepKind::kDropmap, std::string("{\"n\": \"") + id + "\"}",
-                     {{"contrib", "sha256:" + std::string(64, 'a'), "", ""}},
-                     {}, id, 0, "1"});
+    NodeSpec node{id, StepKind::kDropmap, std::string("{\"n\": \"") + id + "\"}",
+                  {{"contrib", "sha256:" + std::string(64, 'a'), "", ""}},
+                  {}, id, 0, "1"};
+    node.model = id == std::string("c") ? "v2" : "v1";
+    nodes.push_back(node);
   }
   SubmitOutcome c =
       coordinator_->Submit("three", "{}", 0, "", nodes, false, nullptr, false, "alice").value();
@@ -188,16 +193,143 @@ TEST_F(DashboardTest, TheStepsTallyEqualsTheStoresTally) {
   coordinator_->LeaseOrWait(worker, clock_.Now() + absl::Seconds(30),
                             [&](auto r) { lease = std::move(r); });
   ASSERT_TRUE(lease.has_value() && lease->ok() && lease->value().has_value());
-  CampaignTally from_store = coordinator_->TallyCampaign(c.campaign_id).value();
-  CampaignTally from_steps =
-      internal::TallySteps(coordinator_->CampaignStepStates(c.campaign_id).value());
-  EXPECT_EQ(from_steps.steps, from_store.steps);
-  EXPECT_EQ(from_steps.steps[StepState::kLeased], 1);
-  EXPECT_EQ(from_steps.steps[StepState::kReady], 2);
-  EXPECT_EQ(from_steps.workers, 1);
-  EXPECT_EQ(from_steps.workers, from_store.workers);
-  ASSERT_TRUE(from_steps.first_started.has_value());
-  EXPECT_EQ(from_steps.first_started, from_store.first_started);
+  CampaignTally tally = coordinator_->TallyCampaign(c.campaign_id).value();
+  std::map<StepState, int64_t> summed;
+  std::map<std::string, int64_t> by_model;
+  const std::vector<GridCell> grid = coordinator_->CampaignGrid(c.campaign_id).value();
+  for (const GridCell& cell : grid) {
+    summed[cell.state] += cell.steps;
+    by_model[cell.model] += cell.steps;
+    EXPECT_EQ(cell.kind, StepKind::kDropmap);
+  }
+  EXPECT_EQ(summed, tally.steps);
+  EXPECT_EQ(summed[StepState::kLeased], 1);
+  EXPECT_EQ(summed[StepState::kReady], 2);
+  EXPECT_EQ(by_model, (std::map<std::string, int64_t>{{"v1", 2}, {"v2", 1}}));
+  std::vector<StepRecord> running =
+      coordinator_->CampaignStepsIn(c.campaign_id, StepState::kLeased, 10).value();
+  ASSERT_EQ(running.size(), 1u);
+  EXPECT_EQ(running[0].worker_id, "w1");
+  EXPECT_FALSE(running[0].model.empty());
+  EXPECT_EQ(coordinator_->UnlabelledSteps(c.campaign_id).value(), 0);
+  EXPECT_EQ(coordinator_->CampaignStepsIn(c.campaign_id, StepState::kReady, 1).value().size(),
+            1u);  // the limit holds
+}
+
+// A spec with shared chains, shards, a gate and both kinds of reference,
+// expanded; its nodes as cohortd receives them, with or without the
+// labels a current client sends.
+struct ExpandedCampaign {
+  std::string spec_json;
+  std::vector<NodeSpec> nodes;
+};
+
+ExpandedCampaign ExpandForTest(bool labelled) {
+  const std::string d = "sha256:" + std::string(64, 'a');
+  const std::string g = "sha256:" + std::string(64, 'b');
+  const std::string yaml =
+      "kind: sweep\nname: demo\nbase_model: " + d + "\ncontrib: " + d +
+      "\nrecipe:\n  dropmap: {target: 12}\n"
+      "grid:\n  dropmap.class_weights: {a: [1, 2], b: [1, 3], c: [1, 3]}\n"
+      "gates:\n  probe: {bench: gsm8k, dataset: " + d + ", fewshot: " + d + ", limit: 3}\n"
+      "  condition: {metric: accuracy, op: '>=', value: 0.3}\n"
+      "references:\n  - {name: base, gguf: " + g + "}\n"
+      "  - {name: prior, campaign: c-0123456789abcdef, model: v7}\n"
+      "eval:\n  profile: omk-card-2026-07\n  suites:\n"
+      "    - {bench: gsm8k, dataset: " + d + ", fewshot: " + d + ", limit: 10, shards: 2}\n"
+      "    - {bench: arc_challenge, dataset: " + d + ", limit: 5}\n";
+  client::Spec spec = client::ParseSpecText(yaml, "s.yaml", "/").value();
+  client::Graph graph = client::ExpandSpec(spec).value();
+  ExpandedCampaign out;
+  out.spec_json = CanonicalJson(client::NormalizedSpecJson(spec)).value();
+  for (const client::GraphNode& n : graph.nodes) {
+    NodeSpec node;
+    node.node_id = n.id;
+    node.kind = StepKindFromName(n.kind);
+    node.params_json = CanonicalJson(n.params).value();
+    node.display_name = n.display_name;
+    for (const client::GraphInput& in : n.inputs) {
+      node.inputs.push_back({in.name, in.digest, in.node_id, in.output});
+    }
+    if (labelled) {
+      node.model = n.model;
+      node.suite = n.suite;
+    }
+    out.nodes.push_back(std::move(node));
+  }
+  return out;
+}
+
+// A campaign from a client that sent no labels (an older CLI) is named by
+// expanding its spec, the labels worked out are stored, and its pages say
+// what a labelled campaign's say.
+TEST_F(DashboardTest, ACampaignWithoutLabelsGetsThoseItsSpecGives) {
+  ExpandedCampaign labelled = ExpandForTest(true);
+  ExpandedCampaign bare = ExpandForTest(false);
+  std::string with = coordinator_->Submit("with", labelled.spec_json, 0, "", labelled.nodes,
+                                          false, nullptr, false, "alice")
+                         .value()
+                         .campaign_id;
+  std::string without = coordinator_->Submit("without", bare.spec_json, 0, "", bare.nodes,
+                                             false, nullptr, false, "alice")
+                            .value()
+                            .campaign_id;
+  EXPECT_EQ(coordinator_->UnlabelledSteps(with).value(), 0);
+  EXPECT_EQ(coordinator_->UnlabelledSteps(without).value(),
+            static_cast<int64_t>(coordinator_->CampaignStepStates(without).value().size()));
+  auto page = [&](const std::string& id, const std::string& view) {
+    HttpResponse r = Get("/api/campaigns/" + id + view, client_);
+    EXPECT_EQ(r.status, 200) << r.body;
+    json j = json::parse(r.body);
+    for (const char* varying : {"id", "name", "created_us"}) j.erase(varying);
+    return j;
+  };
+  json named = page(with, "");
+  json expanded = page(without, "");
+  EXPECT_EQ(named, expanded);
+  // c shares b's chain and scores; prior's rows come from its campaign.
+  std::vector<std::string> grid_models;
+  for (const json& row : named["grid"]) grid_models.push_back(row["model"]);
+  const std::vector<std::string> variants = named["models"];
+  ASSERT_EQ(variants.size(), 5u);
+  EXPECT_EQ(grid_models, (std::vector<std::string>{variants[0], variants[1], "base"}));
+  EXPECT_EQ(named["references"], json({"base", "prior"}));
+  EXPECT_EQ(named["suites"], json({"gsm8k-10", "arc_challenge-5", "probe-gsm8k-3"}));
+  EXPECT_EQ(coordinator_->UnlabelledSteps(without).value(), 0);  // stored
+  // The stored labels are what the labelled client sent.
+  std::map<std::string, std::pair<std::string, std::string>> sent, stored;
+  const std::vector<StepRecord> with_steps = coordinator_->CampaignStepStates(with).value();
+  const std::vector<StepRecord> without_steps = coordinator_->CampaignStepStates(without).value();
+  for (const StepRecord& s : with_steps) {
+    sent[s.key] = {s.model, s.kind == StepKind::kScore ? s.suite : ""};
+  }
+  for (const StepRecord& s : without_steps) {
+    stored[s.key] = {s.model, s.kind == StepKind::kScore ? s.suite : ""};
+  }
+  EXPECT_EQ(sent, stored);
+
+  // And the score steps (the scoreboard's and length tables' rows) match.
+  internal::CampaignNames from_labels = internal::NameFromStoredLabels(
+      client::ReadSpecOutline(labelled.spec_json).value(),
+      coordinator_->CampaignScoreLabels(with).value());
+  std::vector<client::StepView> views;
+  for (const StepRecord& s : with_steps) {
+    client::StepView v;
+    v.key = s.key;
+    v.kind = std::string(StepKindName(s.kind));
+    v.node_id = s.node_id;
+    views.push_back(v);
+  }
+  internal::CampaignNames from_spec =
+      internal::NameCampaign(client::LabelCampaign(labelled.spec_json, views));
+  EXPECT_EQ(from_labels.score_steps, from_spec.score_steps);
+  EXPECT_EQ(from_labels.score_steps.size(), 3u + 3 + 2);  // a and b: 2 suites and the probe
+  EXPECT_EQ(from_labels.models, from_spec.models);
+  EXPECT_EQ(from_labels.suites, from_spec.suites);
+  EXPECT_EQ(from_labels.references, from_spec.references);
+  ASSERT_EQ(from_labels.earlier_references.size(), 1u);
+  EXPECT_EQ(from_labels.earlier_references[0].campaign, "c-0123456789abcdef");
+  EXPECT_EQ(from_labels.earlier_references[0].model, "v7");
 }
 
 TEST(ViewsTest, EtaFromThePaceSoFarAndNoneOnceFinished) {
@@ -222,7 +354,7 @@ TEST(ViewsTest, EtaFromThePaceSoFarAndNoneOnceFinished) {
 TEST(ViewsTest, FailuresCarryTheirLogTailAndListsAreCapped) {
   CampaignRecord c;
   c.state = CampaignState::kRunning;
-  std::vector<StepRecord> steps(5);
+  std::vector<StepRecord> steps(3);  // the first three of five, as CampaignStepsIn lists them
   for (size_t i = 0; i < steps.size(); ++i) {
     steps[i].key = "k" + std::to_string(i);
     steps[i].kind = StepKind::kQuantize;
@@ -230,8 +362,9 @@ TEST(ViewsTest, FailuresCarryTheirLogTailAndListsAreCapped) {
     steps[i].last_error = "exit 1";
     steps[i].log_tail = std::string(20000, 'x') + "the end";
   }
-  json j = internal::CampaignDetailJson(c, {}, steps, internal::NameCampaign(std::nullopt),
-                                        absl::Now(), 3);
+  std::vector<GridCell> grid = {{"", StepKind::kQuantize, StepState::kFailed, 5}};
+  json j = internal::CampaignDetailJson(c, {}, grid, {}, steps,
+                                        internal::NameCampaign(std::nullopt), absl::Now());
   EXPECT_EQ(j["failure_total"], 5);
   ASSERT_EQ(j["failures"].size(), 3u);
   std::string tail = j["failures"][0]["log_tail"];

@@ -151,14 +151,50 @@ CampaignNames NameCampaign(std::optional<client::CampaignLabels> labels) {
   return names;
 }
 
+CampaignNames NameFromStoredLabels(const client::SpecOutline& outline,
+                                   const std::vector<StepLabel>& score_labels) {
+  CampaignNames names;
+  names.models = outline.variants;
+  for (const client::Reference& r : outline.references) {
+    names.models.push_back(r.name);
+    names.references.push_back(r.name);
+    if (!r.campaign.empty()) names.earlier_references.push_back(r);
+  }
+  names.suites = outline.suites;
+  for (const StepLabel& label : score_labels) {
+    if (label.model.empty() || label.suite.empty()) continue;
+    names.score_steps[{label.model, label.suite}].push_back(label.key);
+  }
+  for (auto& [model_suite, keys] : names.score_steps) {
+    std::sort(keys.begin(), keys.end());  // as NameCampaign lists them
+    if (std::find(names.suites.begin(), names.suites.end(), model_suite.second) ==
+        names.suites.end()) {
+      names.suites.push_back(model_suite.second);  // the gate's probe suite
+    }
+  }
+  return names;
+}
+
+std::vector<StepLabel> LabelsToStore(const CampaignNames& names) {
+  std::map<std::string, std::string> suite_of_step;
+  for (const auto& [model_suite, keys] : names.score_steps) {
+    for (const std::string& key : keys) suite_of_step.emplace(key, model_suite.second);
+  }
+  std::vector<StepLabel> labels;
+  labels.reserve(names.model_of_step.size());
+  for (const auto& [key, model] : names.model_of_step) {
+    auto suite = suite_of_step.find(key);
+    labels.push_back({key, model, suite == suite_of_step.end() ? "" : suite->second});
+  }
+  return labels;
+}
+
 std::vector<std::pair<std::pair<std::string, std::string>, std::vector<std::string>>>
 CampaignNames::ScoreStepsInOrder() const {
   std::vector<std::string> model_order = models;
+  std::set<std::string> ordered(models.begin(), models.end());
   for (const auto& [model_suite, keys] : score_steps) {
-    if (std::find(model_order.begin(), model_order.end(), model_suite.first) ==
-        model_order.end()) {
-      model_order.push_back(model_suite.first);
-    }
+    if (ordered.insert(model_suite.first).second) model_order.push_back(model_suite.first);
   }
   std::vector<std::pair<std::pair<std::string, std::string>, std::vector<std::string>>> out;
   for (const std::string& suite : suites) {
@@ -191,20 +227,6 @@ json ProgressJson(const std::string& progress_json) {
     out["gpus"] = std::move(list);
   }
   return out;
-}
-
-CampaignTally TallySteps(const std::vector<StepRecord>& steps) {
-  CampaignTally tally;
-  std::set<std::string> workers;
-  for (const StepRecord& s : steps) {
-    ++tally.steps[s.state];
-    if (s.state == StepState::kLeased && !s.worker_id.empty()) workers.insert(s.worker_id);
-    if (s.started && (!tally.first_started || *s.started < *tally.first_started)) {
-      tally.first_started = s.started;
-    }
-  }
-  tally.workers = static_cast<int64_t>(workers.size());
-  return tally;
 }
 
 json CampaignSummaryJson(const CampaignRecord& campaign, const CampaignTally& tally,
@@ -240,54 +262,54 @@ json CampaignSummaryJson(const CampaignRecord& campaign, const CampaignTally& ta
 }
 
 json CampaignDetailJson(const CampaignRecord& campaign, const CampaignTally& tally,
-                        const std::vector<StepRecord>& steps, const CampaignNames& names,
-                        absl::Time now, size_t max_listed) {
+                        const std::vector<GridCell>& grid, const std::vector<StepRecord>& running,
+                        const std::vector<StepRecord>& failures, const CampaignNames& names,
+                        absl::Time now) {
   json out = CampaignSummaryJson(campaign, tally, now);
   // model -> stage -> state -> steps
-  std::map<std::string, std::map<std::string, std::map<std::string, int64_t>>> grid;
-  json running = json::array(), failures = json::array();
+  std::map<std::string, std::map<std::string, std::map<std::string, int64_t>>> by_model;
   int64_t running_total = 0, failure_total = 0;
-  for (const StepRecord& step : steps) {
-    auto model = names.model_of_step.find(step.key);
-    const std::string model_name = model == names.model_of_step.end() ? "" : model->second;
-    ++grid[model_name][std::string(StepKindName(step.kind))]
-          [std::string(StepStateName(step.state))];
-    if (step.state == StepState::kLeased && ++running_total <= static_cast<int64_t>(max_listed)) {
-      running.push_back(StepJson(step, model_name));
-    }
-    // Blocked steps wait on a failure listed here; the grid counts them.
-    if (step.state == StepState::kFailed && ++failure_total <= static_cast<int64_t>(max_listed)) {
-      json f = StepJson(step, model_name);
-      f["error"] = step.last_error;
-      f["gate_reason"] = step.gate_reason;
-      f["log_tail"] = Tail(step.log_tail, kMaxLogTail);
-      failures.push_back(std::move(f));
-    }
+  for (const GridCell& cell : grid) {
+    by_model[cell.model][std::string(StepKindName(cell.kind))]
+            [std::string(StepStateName(cell.state))] += cell.steps;
+    if (cell.state == StepState::kLeased) running_total += cell.steps;
+    if (cell.state == StepState::kFailed) failure_total += cell.steps;
   }
   std::vector<std::string> models = names.models;
-  for (const auto& [model, stages] : grid) {
-    if (std::find(models.begin(), models.end(), model) == models.end()) models.push_back(model);
+  const std::set<std::string> named(models.begin(), models.end());
+  for (const auto& [model, stages] : by_model) {
+    if (named.count(model) == 0) models.push_back(model);
   }
   json rows = json::array();
   for (const std::string& model : models) {
-    auto it = grid.find(model);
-    if (it == grid.end()) continue;
+    auto it = by_model.find(model);
+    if (it == by_model.end()) continue;
     rows.push_back({{"model", model}, {"stages", it->second}});
   }
   std::vector<std::string> stages = StageOrder();
-  for (const auto& [model, by_stage] : grid) {
+  for (const auto& [model, by_stage] : by_model) {
     for (const auto& [stage, states] : by_stage) {
       if (std::find(stages.begin(), stages.end(), stage) == stages.end()) stages.push_back(stage);
     }
+  }
+  json listed_running = json::array(), listed_failures = json::array();
+  for (const StepRecord& step : running) listed_running.push_back(StepJson(step, step.model));
+  // Blocked steps wait on a failure listed here; the grid counts them.
+  for (const StepRecord& step : failures) {
+    json f = StepJson(step, step.model);
+    f["error"] = step.last_error;
+    f["gate_reason"] = step.gate_reason;
+    f["log_tail"] = Tail(step.log_tail, kMaxLogTail);
+    listed_failures.push_back(std::move(f));
   }
   out["stages"] = stages;
   out["grid"] = std::move(rows);
   out["suites"] = names.suites;
   out["models"] = names.models;
   out["references"] = names.references;
-  out["running"] = std::move(running);
+  out["running"] = std::move(listed_running);
   out["running_total"] = running_total;
-  out["failures"] = std::move(failures);
+  out["failures"] = std::move(listed_failures);
   out["failure_total"] = failure_total;
   return out;
 }

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "client/report/report.h"
 #include "client/spec/match.h"
@@ -28,7 +29,9 @@ struct CampaignNames {
   std::vector<client::Reference> earlier_references;
   std::vector<std::string> models;      // variants then references, in spec order
   std::vector<std::string> references;  // the Δ columns
-  std::map<std::string, std::string> model_of_step;  // step key -> model
+  // step key -> model: filled by NameCampaign only, for the labels it works
+  // out for a campaign whose steps have none (LabelsToStore).
+  absl::flat_hash_map<std::string, std::string> model_of_step;
   // (model, suite) -> its score steps (one per shard)
   std::map<std::pair<std::string, std::string>, std::vector<std::string>> score_steps;
   std::vector<std::string> suites;  // in spec order
@@ -42,22 +45,32 @@ struct CampaignNames {
 // belongs to the first model whose score or gate nodes reach it.
 CampaignNames NameCampaign(std::optional<client::CampaignLabels> labels);
 
+// Names from the spec's outline and the labels its client gave each score
+// node, as cohortd stored them beside the steps: what NameCampaign gives for
+// the same campaign without expanding its spec (7 s for 10^5 steps). A step
+// two models share is named by the node the plan placed first.
+CampaignNames NameFromStoredLabels(const client::SpecOutline& outline,
+                                   const std::vector<StepLabel>& score_labels);
+
+// The labels NameCampaign's names give the steps, to store for a campaign
+// whose client sent none (so that the page's grid can count by model).
+std::vector<StepLabel> LabelsToStore(const CampaignNames& names);
+
 // The stages of a prune-and-eval chain in pipeline order.
 const std::vector<std::string>& StageOrder();
 
-// The tally TallyCampaign answers, from the steps of CampaignStepStates
-// (the campaign page has them: one query fewer on 10^5 steps).
-CampaignTally TallySteps(const std::vector<StepRecord>& steps);
 
 nlohmann::json CampaignSummaryJson(const CampaignRecord& campaign, const CampaignTally& tally,
                                    absl::Time now);
-// The campaign page: `steps` are all of its steps; the running ones and
-// the failed ones are listed (up to `max_listed` each, counts beside; the
-// steps they block are counted in the grid).
+// The campaign page: its steps counted by model, stage and state (`grid`),
+// and the first of its running and failed steps (`running`, `failures`;
+// their totals come from the grid; the steps failures block are counted
+// there).
 nlohmann::json CampaignDetailJson(const CampaignRecord& campaign, const CampaignTally& tally,
-                                  const std::vector<StepRecord>& steps,
-                                  const CampaignNames& names, absl::Time now,
-                                  size_t max_listed = 500);
+                                  const std::vector<GridCell>& grid,
+                                  const std::vector<StepRecord>& running,
+                                  const std::vector<StepRecord>& failures,
+                                  const CampaignNames& names, absl::Time now);
 nlohmann::json ProgressJson(const std::string& progress_json);
 nlohmann::json WorkersJson(const std::vector<WorkerRecord>& workers,
                            const std::vector<StepRecord>& leased, absl::Time now,

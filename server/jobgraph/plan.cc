@@ -193,6 +193,8 @@ absl::StatusOr<PlannedStep> PlanNode(const NodeSpec& node, const NodeIndex& inde
                                      uint32_t default_max_attempts) {
   PlannedStep step;
   step.node_id = node.node_id;
+  step.model = node.model;
+  step.suite = node.suite;
   step.kind = node.kind;
   step.impl_version = node.impl_version;
   step.requirements = node.requirements;

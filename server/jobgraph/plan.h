@@ -50,6 +50,8 @@ struct NodeSpec {
   std::string display_name;
   uint32_t max_attempts = 0;  // 0: the default
   std::string impl_version = "1";
+  std::string model = {};  // what the node is for (StepSpec.model, .suite)
+  std::string suite = {};
 };
 
 // Validates and expands `nodes`. Errors (kInvalidArgument) name the node:

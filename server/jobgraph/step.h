@@ -92,6 +92,8 @@ struct PlannedStep {
   // equal priority are leased by ordinal first: campaigns progress side by
   // side instead of an early big campaign holding every worker.
   uint32_t ordinal = 0;
+  std::string model = {};  // the node's labels (NodeSpec)
+  std::string suite = {};
 };
 
 }  // namespace cohort::server

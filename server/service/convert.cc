@@ -66,6 +66,8 @@ absl::StatusOr<std::vector<NodeSpec>> NodesFromProto(const v1::CampaignSpec& spe
     node.params_json = s.params_json().empty() ? "{}" : s.params_json();
     node.requirements = RequirementsFromProto(s.requirements());
     node.display_name = s.display_name();
+    node.model = s.model();
+    node.suite = s.suite();
     node.max_attempts = s.max_attempts();
     node.impl_version = s.implementation_version().empty() ? "1"
                                                            : s.implementation_version();

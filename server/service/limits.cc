@@ -66,6 +66,8 @@ absl::Status CheckStep(const v1::StepSpec& step) {
     return Field("step '", id, what);
   };
   COHORT_RETURN_IF_ERROR(Name(field("' display_name"), step.display_name(), L::kIdBytes));
+  COHORT_RETURN_IF_ERROR(Name(field("' model"), step.model(), L::kIdBytes));
+  COHORT_RETURN_IF_ERROR(Name(field("' suite"), step.suite(), L::kIdBytes));
   COHORT_RETURN_IF_ERROR(Bytes(field("' implementation_version"),
                                step.implementation_version(), L::kIdBytes));
   COHORT_RETURN_IF_ERROR(Bytes(field("' params_json"), step.params_json(), L::kParamsBytes));

@@ -78,6 +78,17 @@ TEST(RequestLimitsTest, NamesWithControlCharactersAreRefused) {
   node.mutable_spec()->mutable_steps(0)->set_node_id(std::string("a\rb"));
   EXPECT_THAT(CheckSubmitLimits(node), StatusIs(absl::StatusCode::kInvalidArgument,
                                                 HasSubstr("node_id holds a control")));
+  for (const bool model : {true, false}) {  // the names the dashboard shows
+    v1::SubmitCampaignRequest named = Campaign(1);
+    v1::StepSpec* step = named.mutable_spec()->mutable_steps(0);
+    model ? step->set_model("v1\x1b[31m") : step->set_suite("gsm8k\n");
+    EXPECT_THAT(CheckSubmitLimits(named),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr(model ? "step 'n0' model" : "step 'n0' suite")));
+    model ? step->set_model(std::string(RequestLimits::kIdBytes + 1, 'v'))
+          : step->set_suite(std::string(RequestLimits::kIdBytes + 1, 's'));
+    EXPECT_FALSE(CheckSubmitLimits(named).ok());
+  }
   v1::SubmitCampaignRequest label = Campaign(1);
   (*label.mutable_spec()->mutable_labels())["owner"] = std::string("x\x7f");
   EXPECT_FALSE(CheckSubmitLimits(label).ok());

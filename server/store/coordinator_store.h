@@ -117,6 +117,8 @@ struct StepRecord {
   std::string gate_reason;  // why a gate did not hold / why this was skipped
   std::string log_tail;     // the end of the tool log its worker reported
   std::string node_id;      // filled by CampaignSteps: the campaign's node
+  std::string model;        // and its labels (PlannedStep::model, suite)
+  std::string suite;
   std::optional<absl::Time> started;  // filled by CampaignStepStates
   // Filled by CampaignSteps: what a succeeded step produced, by output name
   // (locations left out; ListArtifacts has them).
@@ -197,6 +199,21 @@ struct CampaignTally {
   std::map<StepState, int64_t> steps;
   int64_t workers = 0;  // distinct workers holding its leased steps
   std::optional<absl::Time> first_started;
+};
+
+// Steps of a campaign by their node's model, kind and state.
+struct GridCell {
+  std::string model;  // '' for steps without a label
+  StepKind kind = StepKind::kUnspecified;
+  StepState state = StepState::kWaiting;
+  int64_t steps = 0;
+};
+
+// What a campaign's node of a step is for (StepSpec.model, .suite).
+struct StepLabel {
+  std::string key;
+  std::string model;
+  std::string suite;
 };
 
 struct VerdictTally {
@@ -357,9 +374,26 @@ class CoordinatorStore {
   absl::StatusOr<std::map<std::string, VerdictTally>> TallyScores(
       const std::string& campaign_id);
   // The campaign's steps for its page: key, kind, state, attempts, worker,
-  // name, node and start; progress only for leased steps, error, gate reason and
-  // log tail only for failed, blocked or skipped ones; no params or inputs.
+  // name, node, the node's labels and start; progress only for leased steps,
+  // error, gate reason and log tail only for failed, blocked or skipped ones;
+  // no params or inputs. In step id order (the order steps were first
+  // stored), not CampaignSteps' plan order.
   absl::StatusOr<std::vector<StepRecord>> CampaignStepStates(const std::string& campaign_id);
+  absl::StatusOr<int64_t> CampaignStepCount(const std::string& campaign_id);
+  // The campaign's steps counted by model, kind and state (the page's grid).
+  absl::StatusOr<std::vector<GridCell>> CampaignGrid(const std::string& campaign_id);
+  // Up to `limit` steps in `state`, as CampaignStepStates reads them.
+  absl::StatusOr<std::vector<StepRecord>> CampaignStepsIn(const std::string& campaign_id,
+                                                          StepState state, int64_t limit);
+  // The labels of the campaign's score steps.
+  absl::StatusOr<std::vector<StepLabel>> CampaignScoreLabels(const std::string& campaign_id);
+  // How many of the campaign's steps have no model label (campaigns
+  // submitted before labels, or by other clients).
+  absl::StatusOr<int64_t> UnlabelledSteps(const std::string& campaign_id);
+  // Stores labels worked out for such a campaign (by expanding its spec), so
+  // that its later views read them as a new campaign's. Keys not in the
+  // campaign are ignored.
+  absl::Status LabelSteps(const std::string& campaign_id, const std::vector<StepLabel>& labels);
   // One step's rows without completions: ids, verdicts, finish reasons,
   // token and character counts (row.body empty, except in rows stored
   // before reasoning_chars had a column: there the body has it).

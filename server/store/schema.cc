@@ -340,13 +340,21 @@ INSERT INTO result_tallies(step_key, verdict, n)
 SELECT step_key, verdict, count(*) FROM results GROUP BY step_key, verdict;
 )sql";
 
+// 12: what each node of a campaign is for, as its client named it (the
+// dashboard names steps by these instead of expanding the spec again).
+// Campaigns from before keep '' and are named by expansion.
+constexpr const char* kMigration12 = R"sql(
+ALTER TABLE campaign_steps ADD COLUMN model TEXT NOT NULL DEFAULT '';
+ALTER TABLE campaign_steps ADD COLUMN suite TEXT NOT NULL DEFAULT '';
+)sql";
+
 const std::vector<const char*>& Migrations() {
   static const std::vector<const char*> migrations = {kMigration1, kMigration2,
                                                       kMigration3, kMigration4,
                                                       kMigration5, kMigration6,
                                                       kMigration7, kMigration8,
                                                       kMigration9, kMigration10,
-                                                      kMigration11};
+                                                      kMigration11, kMigration12};
   return migrations;
 }
 

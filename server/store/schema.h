@@ -14,7 +14,7 @@
 
 namespace cohort::server {
 
-inline constexpr int kSchemaVersion = 11;
+inline constexpr int kSchemaVersion = 12;
 
 [[nodiscard]] absl::Status Migrate(Database& db);
 

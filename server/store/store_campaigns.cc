@@ -280,9 +280,11 @@ absl::Status CoordinatorStore::SubmitChunk(absl::Span<const PlannedStep> chunk,
   std::sort(distinct.begin(), distinct.end(),
             [](const PlacedStep& a, const PlacedStep& b) { return a.id < b.id; });
   BatchInsert links(*db_,
-                    "INSERT INTO campaign_steps(campaign_id, step_id, node_id)", 3);
+                    "INSERT INTO campaign_steps(campaign_id, step_id, node_id, model, suite)",
+                    5);
   for (const PlacedStep& placed : distinct) {
     links.Text(progress.campaign_id).Int(placed.id).Text(placed.step->node_id);
+    links.Text(placed.step->model).Text(placed.step->suite);
     COHORT_RETURN_IF_ERROR(links.EndRow());
   }
   return links.Finish();
@@ -484,16 +486,20 @@ absl::StatusOr<std::vector<StepRecord>> CoordinatorStore::CampaignSteps(
   columns.resize(columns.size() - std::string(" FROM steps").size());
   Statement& select = db_->Prepare(absl::StrCat(
       columns,
-      ", cs.node_id FROM steps JOIN campaign_steps cs ON cs.step_id = steps.id"
+      ", cs.node_id, cs.model, cs.suite FROM steps JOIN campaign_steps cs ON cs.step_id = steps.id"
       // Plan order (ordinal) within a submit: status and reports list the
       // steps as the spec expands them, not by key hash.
       " WHERE cs.campaign_id = ? ORDER BY steps.created_us, steps.ordinal, steps.key"));
   select.Bind(1, id);
   std::vector<StepRecord> steps;
+  COHORT_ASSIGN_OR_RETURN(int64_t count, CampaignStepCount(id));
+  steps.reserve(static_cast<size_t>(count));
   std::unordered_map<std::string, size_t> index;
   while (select.Step()) {
     steps.push_back(StepFromRow(select));
     steps.back().node_id = select.ColumnText(18);
+    steps.back().model = select.ColumnText(19);
+    steps.back().suite = select.ColumnText(20);
     index.emplace(steps.back().key, steps.size() - 1);
   }
   COHORT_RETURN_IF_ERROR(select.status());
