@@ -373,7 +373,8 @@ class CoordinatorStore {
   // the bodies of their error rows (the error kinds are in the body).
   absl::StatusOr<std::map<std::string, VerdictTally>> TallyScores(
       const std::string& campaign_id);
-  // The campaign's steps for its page: key, kind, state, attempts, worker,
+  // The campaign's steps, light (the dashboard names a campaign without
+  // labels from them): key, kind, state, attempts, worker,
   // name, node, the node's labels and start; progress only for leased steps,
   // error, gate reason and log tail only for failed, blocked or skipped ones;
   // no params or inputs. In step id order (the order steps were first
