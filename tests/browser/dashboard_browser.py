@@ -10,12 +10,20 @@ written by dashboard_browser_test.sh), saves a full-page screenshot of
 each, and fails on any console error, uncaught exception, failed request
 or CSP violation.
 
+With --live it instead watches one campaign's page while the campaign runs:
+the page is opened before any worker starts (READY_FILE is written then, so
+the caller starts them), and without navigating again it must show the
+campaign at 0 done, then partly done, then succeeded: the page follows the
+event stream by itself.
+
 usage: dashboard_browser.py URL TOKEN EXPECT.json SCREENSHOT_DIR
+       dashboard_browser.py --live URL TOKEN CAMPAIGN SCREENSHOT_DIR READY_FILE
 """
 import base64
 import fcntl
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -162,7 +170,85 @@ def expect_in(text, needles, page):
         raise AssertionError(f"{page}: {missing} not on the page; it says:\n{text}")
 
 
+def sign_in(browser, url, token, shots):
+    """Signs in through the page's own form (the sign-in page's screenshot
+    goes to `shots` when given)."""
+    browser.call("Page.navigate", {"url": url + "/"})
+    browser.wait_for("!!document.querySelector('form.login')", "the sign-in form")
+    if shots:
+        browser.screenshot(os.path.join(shots, "signin.png"))
+    # The 401s behind the sign-in form are expected; nothing else may fail.
+    browser.events = [e for e in browser.events
+                      if not (e.get("method") == "Network.responseReceived"
+                              and e["params"]["response"]["status"] == 401)
+                      and not (e.get("method") == "Log.entryAdded"
+                               and "401" in e["params"]["entry"].get("text", ""))]
+    browser.evaluate(
+        "document.querySelector('form.login input').value = " + json.dumps(token) + ";"
+        "document.querySelector('form.login').requestSubmit(); true")
+    browser.wait_for("!!document.getElementById('campaigns')", "the campaigns table")
+
+
+# The campaign page's header (state, done/total) and its running steps, as
+# the page shows them now.
+CAMPAIGN_STATE = """(() => {
+  const head = document.querySelector('#main h1 + div.flex');
+  const running = document.querySelectorAll('#running tr');
+  return head ? {head: head.innerText, running: Math.max(0, running.length - 1),
+                 text: document.getElementById('main').innerText} : null;
+})()"""
+
+
+def live(url, token, campaign, shots, ready_file, timeout=240):
+    profile = tempfile.mkdtemp(prefix="cohort-chromium-")
+    browser = Browser(profile)
+    try:
+        browser.attach()
+        sign_in(browser, url, token, None)
+        browser.call("Page.navigate", {"url": f"{url}/#/c/{campaign}"})
+        browser.wait_for("!!document.querySelector('#grid')", "the campaign's grid")
+        first = browser.evaluate(CAMPAIGN_STATE)
+        match = re.search(r"(\d+)/(\d+)", first["head"])
+        if "running" not in first["head"] or not match or match.group(1) != "0":
+            raise AssertionError(f"before any worker: expected running at 0 done:\n{first['text']}")
+        total = int(match.group(2))
+        with open(ready_file, "w") as f:
+            f.write("open\n")
+        seen_partial = seen_running = False
+        deadline = time.time() + timeout
+        while True:
+            now = browser.evaluate(CAMPAIGN_STATE)
+            done = re.search(r"(\d+)/(\d+)", now["head"]) if now else None
+            if done and 0 < int(done.group(1)) < total:
+                seen_partial = True
+            if now and now["running"] > 0 and not seen_running:
+                seen_running = True
+                if "local-" not in now["text"]:
+                    raise AssertionError(f"a running step without its worker:\n{now['text']}")
+                browser.screenshot(os.path.join(shots, "campaign-running.png"))
+            if now and "succeeded" in now["head"] and f"{total}/{total}" in now["head"]:
+                break
+            if time.time() > deadline:
+                raise AssertionError(f"not succeeded within {timeout} s without a reload; "
+                                     f"the page says:\n{now and now['text']}")
+            time.sleep(0.1)
+        if not seen_partial:
+            raise AssertionError("the page went from 0 to all done without showing progress")
+        errors = browser.errors()
+        if errors:
+            raise AssertionError("the browser reported:\n  " + "\n  ".join(errors))
+    finally:
+        browser.close()
+        shutil.rmtree(profile, ignore_errors=True)
+    print(f"dashboard_browser: the campaign page followed the run by itself "
+          f"(0 -> partly done -> {total}/{total} succeeded; a running step "
+          f"{'shown' if seen_running else 'not caught between reloads'})")
+
+
 def main():
+    if sys.argv[1] == "--live":
+        live(*sys.argv[2:7])
+        return
     url, token, expect_path, shots = sys.argv[1:5]
     with open(expect_path) as f:
         expect = json.load(f)
@@ -175,19 +261,7 @@ def main():
         browser.attach()
 
         # Not signed in: the sign-in form; the page's own form signs in.
-        browser.call("Page.navigate", {"url": url + "/"})
-        browser.wait_for("!!document.querySelector('form.login')", "the sign-in form")
-        browser.screenshot(os.path.join(shots, "signin.png"))
-        # The 401s behind the sign-in form are expected; nothing else may fail.
-        browser.events = [e for e in browser.events
-                          if not (e.get("method") == "Network.responseReceived"
-                                  and e["params"]["response"]["status"] == 401)
-                          and not (e.get("method") == "Log.entryAdded"
-                                   and "401" in e["params"]["entry"].get("text", ""))]
-        browser.evaluate(
-            "document.querySelector('form.login input').value = " + json.dumps(token) + ";"
-            "document.querySelector('form.login').requestSubmit(); true")
-        browser.wait_for("!!document.getElementById('campaigns')", "the campaigns table")
+        sign_in(browser, url, token, shots)
 
         pages = [
             ("campaigns", "#/", "#campaigns", expect["campaigns_text"]),

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The dashboard in a real browser: a local cluster (cohortd with
 # --dashboard-listen, two workers on the test fakes, the simulated model)
-# runs the demo sweep (20 problems a bench); then Debian's headless
-# chromium, driven by dashboard_browser.py, signs in and loads every page,
-# checks the numbers `cohort` prints for the same campaign, saves a
+# runs the demo sweep (20 problems a bench). Debian's headless chromium,
+# driven by dashboard_browser.py, opens the campaign's page before the
+# workers start and must see it follow the run by itself (0 done, partly
+# done, succeeded); then it signs in again and loads every page of the
+# finished campaign, checks the numbers `cohort` prints for it, saves a
 # screenshot of each page and fails on any console error.
 #
 # usage: tests/browser/dashboard_browser_test.sh [SCREENSHOT_DIR]
@@ -29,14 +31,34 @@ cd "$WORK"
 "$BIN/cohort-worker" synth-contrib --layers 4 --experts 16 --output demo/contrib.json >/dev/null
 export COHORT_DATASETS="$ROOT/data"
 export FAKE_LLAMA_SIMULATE="$WORK/demo/contrib.json" FAKE_LLAMA_TOKEN_LATENCY_MS=0.02
-"$BIN/cohort" up --state-dir cluster --listen 127.0.0.1:0 --workers 2 --gpus 1 \
-  --dashboard-listen 127.0.0.1:0 --llama-cpp-dir "$ROOT/tests/fakes" --no-user-config >/dev/null
+up() {  # the cluster with $1 workers (a second call keeps cohortd, adds workers)
+  "$BIN/cohort" up --state-dir cluster --listen 127.0.0.1:0 --workers "$1" --gpus 1 \
+    --dashboard-listen 127.0.0.1:0 --llama-cpp-dir "$ROOT/tests/fakes" --no-user-config >/dev/null
+}
+up 0
 export COHORT_CONFIG="$WORK/cluster/config.yaml"
 sed 's/limit: 50/limit: 20/' "$ROOT/docs/examples/demo-sweep.yaml" > sweep.yaml
 CAMPAIGN="$("$BIN/cohort" submit sweep.yaml 2>/dev/null)"
-"$BIN/cohort" watch --plain "$CAMPAIGN" >/dev/null
 PORT="$(cat cluster/cohortd/dashboard.port)"
 TOKEN="$(cat cluster/client.token)"
+
+# The campaign's page, open before any worker runs, follows the run.
+python3 "$ROOT/tests/browser/dashboard_browser.py" --live "http://127.0.0.1:$PORT" "$TOKEN" \
+  "$CAMPAIGN" "$SHOTS" "$WORK/page-open" &
+LIVE=$!
+for _ in $(seq 600); do
+  [ -e "$WORK/page-open" ] && break
+  kill -0 "$LIVE" 2>/dev/null || break
+  sleep 0.1
+done
+if [ ! -e "$WORK/page-open" ]; then
+  wait "$LIVE" || true
+  echo "dashboard_browser_test: the campaign page did not open within 60 s" >&2
+  exit 1
+fi
+up 2
+"$BIN/cohort" watch --plain "$CAMPAIGN" >/dev/null
+wait "$LIVE"
 
 # What the pages must show, from the CLI's own output for the campaign.
 "$BIN/cohort" report "$CAMPAIGN" --ref even --format json > report.json
