@@ -189,9 +189,12 @@ void AddClusterCommands(CLI::App& app, Options* o, Action* action) {
   up->add_option("--state-dir", o->cluster.state_dir, "cluster folder")->capture_default_str();
   up->add_option("--listen", o->cluster.listen, "cohortd address (port 0: any)")
       ->capture_default_str();
-  up->add_option("--workers", o->cluster.workers, "cohort-worker processes")
+  // Bounded: a negative count started a cluster, a huge one a fork storm.
+  up->add_option("--workers", o->cluster.workers, "cohort-worker processes (0-256)")
+      ->check(CLI::Range(0, 256))
       ->capture_default_str();
-  up->add_option("--gpus", o->cluster.gpus_per_worker, "GPUs per worker");
+  up->add_option("--gpus", o->cluster.gpus_per_worker, "GPUs per worker (0-64)")
+      ->check(CLI::Range(0, 64));
   up->add_option("--llama-cpp-dir", o->cluster.llama_cpp_dir, "llama.cpp build for the workers");
   up->add_flag("--insecure-plaintext", o->cluster.insecure_plaintext,
                "let cohortd serve plaintext on a non-loopback --listen");
@@ -248,7 +251,8 @@ void AddDatasetCommands(CLI::App& app, Options* o, Action* action) {
   fetch->add_option("--revision", o->datasets.revision,
                     "branch, tag or commit (default: the pinned one, else main)");
   fetch->add_option("--retries", o->datasets.retries,
-                    "resume a broken transfer this many times")
+                    "resume a broken transfer this many times (0-100)")
+      ->check(CLI::Range(0, 100))
       ->capture_default_str();
   data_dir(fetch);
   fetch->callback([=] { *action = [=] { return RunDatasetsFetch(o->datasets); }; });
