@@ -20,6 +20,7 @@ usage: dashboard_browser.py URL TOKEN EXPECT.json SCREENSHOT_DIR
        dashboard_browser.py --live URL TOKEN CAMPAIGN SCREENSHOT_DIR READY_FILE
 """
 import base64
+import contextlib
 import fcntl
 import json
 import os
@@ -158,6 +159,23 @@ class Browser:
             self.process.kill()
 
 
+@contextlib.contextmanager
+def browsing():
+    """Headless chromium attached to its page; leaving the block fails on any
+    error the browser reported, and closes it either way."""
+    profile = tempfile.mkdtemp(prefix="cohort-chromium-")
+    browser = Browser(profile)
+    try:
+        browser.attach()
+        yield browser
+        errors = browser.errors()
+        if errors:
+            raise AssertionError("the browser reported:\n  " + "\n  ".join(errors))
+    finally:
+        browser.close()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
 def text_of(browser, selector):
     return browser.evaluate(
         f"(() => {{ const e = document.querySelector({json.dumps(selector)}); "
@@ -200,10 +218,7 @@ CAMPAIGN_STATE = """(() => {
 
 
 def live(url, token, campaign, shots, ready_file, timeout=240):
-    profile = tempfile.mkdtemp(prefix="cohort-chromium-")
-    browser = Browser(profile)
-    try:
-        browser.attach()
+    with browsing() as browser:
         sign_in(browser, url, token, None)
         browser.call("Page.navigate", {"url": f"{url}/#/c/{campaign}"})
         browser.wait_for("!!document.querySelector('#grid')", "the campaign's grid")
@@ -234,12 +249,6 @@ def live(url, token, campaign, shots, ready_file, timeout=240):
             time.sleep(0.1)
         if not seen_partial:
             raise AssertionError("the page went from 0 to all done without showing progress")
-        errors = browser.errors()
-        if errors:
-            raise AssertionError("the browser reported:\n  " + "\n  ".join(errors))
-    finally:
-        browser.close()
-        shutil.rmtree(profile, ignore_errors=True)
     print(f"dashboard_browser: the campaign page followed the run by itself "
           f"(0 -> partly done -> {total}/{total} succeeded; a running step "
           f"{'shown' if seen_running else 'not caught between reloads'})")
@@ -254,12 +263,8 @@ def main():
         expect = json.load(f)
     os.makedirs(shots, exist_ok=True)
     campaign = expect["campaign"]
-    profile = tempfile.mkdtemp(prefix="cohort-chromium-")
-    browser = Browser(profile)
     checked = []
-    try:
-        browser.attach()
-
+    with browsing() as browser:
         # Not signed in: the sign-in form; the page's own form signs in.
         sign_in(browser, url, token, shots)
 
@@ -284,12 +289,6 @@ def main():
             expect_in(text_of(browser, "main"), needles, name)
             browser.screenshot(os.path.join(shots, name + ".png"))
             checked.append(name)
-        errors = browser.errors()
-        if errors:
-            raise AssertionError("the browser reported:\n  " + "\n  ".join(errors))
-    finally:
-        browser.close()
-        shutil.rmtree(profile, ignore_errors=True)
     print(f"dashboard_browser: {len(checked)} pages checked ({', '.join(checked)}), "
           f"screenshots in {shots}")
 
