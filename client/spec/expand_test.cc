@@ -176,6 +176,18 @@ TEST(OutlineTest, ReadsTheNamesOfTheNormalizedSpec) {
   EXPECT_EQ(outline.references[1].model, "v7");
   EXPECT_EQ(outline.suites, (std::vector<std::string>{"gsm8k-10", "arc_challenge-5"}));
   EXPECT_EQ(outline.probe_suite, spec.gate->probe.name);
+  // A parsed spec gives the same names.
+  SpecOutline parsed = OutlineOf(spec);
+  EXPECT_EQ(parsed.variants, outline.variants);
+  EXPECT_EQ(parsed.suites, outline.suites);
+  EXPECT_EQ(parsed.probe_suite, outline.probe_suite);
+  ASSERT_EQ(parsed.references.size(), outline.references.size());
+  for (size_t i = 0; i < parsed.references.size(); ++i) {
+    EXPECT_EQ(parsed.references[i].name, outline.references[i].name);
+    EXPECT_EQ(parsed.references[i].campaign, outline.references[i].campaign);
+    EXPECT_EQ(parsed.references[i].model, outline.references[i].model);
+    EXPECT_EQ(parsed.references[i].gguf.digest, outline.references[i].gguf.digest);
+  }
 }
 
 TEST(OutlineTest, RefusesWhatIsNotANormalizedSpec) {

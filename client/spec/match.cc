@@ -170,4 +170,13 @@ absl::StatusOr<SpecOutline> ReadSpecOutline(const std::string& spec_json) {
   return out;
 }
 
+SpecOutline OutlineOf(const Spec& spec) {
+  SpecOutline out;
+  for (const Variant& v : spec.variants) out.variants.push_back(v.name);
+  out.references = spec.references;
+  for (const Suite& s : spec.eval.suites) out.suites.push_back(s.name);
+  if (spec.gate) out.probe_suite = spec.gate->probe.name;
+  return out;
+}
+
 }  // namespace cohort::client

@@ -70,6 +70,8 @@ struct SpecOutline {
 
 // kInvalidArgument when `spec_json` is not a normalized cohort spec.
 absl::StatusOr<SpecOutline> ReadSpecOutline(const std::string& spec_json);
+// The same names of a parsed spec.
+SpecOutline OutlineOf(const Spec& spec);
 
 }  // namespace cohort::client
 

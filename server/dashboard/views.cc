@@ -122,16 +122,13 @@ const std::vector<std::string>& StageOrder() {
 }
 
 CampaignNames NameCampaign(std::optional<client::CampaignLabels> labels) {
-  CampaignNames names;
-  if (!labels) return names;
+  if (!labels) return CampaignNames();
   const client::CampaignLabels& l = *labels;
-  for (const client::Variant& v : l.spec.variants) names.models.push_back(v.name);
-  for (const client::Reference& r : l.spec.references) {
-    names.models.push_back(r.name);
-    names.references.push_back(r.name);
-    if (!r.campaign.empty()) names.earlier_references.push_back(r);
+  std::vector<StepLabel> score_labels;
+  for (const auto& [key, model_suite] : l.score_steps) {
+    score_labels.push_back({key, model_suite.first, model_suite.second});
   }
-  for (const client::Suite& s : l.spec.eval.suites) names.suites.push_back(s.name);
+  CampaignNames names = NameFromStoredLabels(client::OutlineOf(l.spec), score_labels);
   // Graph::Find walks the nodes: 10^5 of them, once per node, took minutes.
   NodeIndex index;
   for (const client::GraphNode& node : l.graph.nodes) index.emplace(node.id, &node);
@@ -139,13 +136,6 @@ CampaignNames NameCampaign(std::optional<client::CampaignLabels> labels) {
     for (const std::string& node : NodesOfModel(index, m)) {
       auto key = l.node_to_key.find(node);
       if (key != l.node_to_key.end()) names.model_of_step.emplace(key->second, m.name);
-    }
-  }
-  for (const auto& [key, model_suite] : l.score_steps) {
-    names.score_steps[model_suite].push_back(key);
-    if (std::find(names.suites.begin(), names.suites.end(), model_suite.second) ==
-        names.suites.end()) {
-      names.suites.push_back(model_suite.second);  // the gate's probe suite
     }
   }
   return names;

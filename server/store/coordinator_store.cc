@@ -173,10 +173,7 @@ absl::Status CoordinatorStore::FinishCampaignsIfDone(const std::string& step_key
     static_assert(std::size(kFailedLikeStates) == 3, "one ? per failed-like state");
     bad.Bind(1, id);
     for (int i = 0; i < 3; ++i) bad.Bind(2 + i, static_cast<int>(kFailedLikeStates[i]));
-    int64_t failures = bad.Step() ? bad.ColumnInt64(0) : 0;
-    while (bad.Step()) {
-    }
-    COHORT_RETURN_IF_ERROR(bad.status());
+    COHORT_ASSIGN_OR_RETURN(int64_t failures, Count(bad));
     CampaignState state =
         failures > 0 ? CampaignState::kFailed : CampaignState::kSucceeded;
     Statement& update = db_->Prepare(

@@ -69,6 +69,15 @@ inline StepRecord StepFromRow(const Statement& row) {
   return step;
 }
 
+// Runs a bound `SELECT count(*) ...` to its end; the number it answers.
+inline absl::StatusOr<int64_t> Count(Statement& count) {
+  int64_t n = count.Step() ? count.ColumnInt64(0) : 0;
+  while (count.Step()) {
+  }
+  COHORT_RETURN_IF_ERROR(count.status());
+  return n;
+}
+
 // Runs `select`, whose columns are a step's key and state, to its end.
 inline absl::StatusOr<std::vector<std::pair<std::string, StepState>>> KeysAndStates(
     Statement& select) {

@@ -218,10 +218,7 @@ absl::StatusOr<std::optional<LeaseGrant>> CoordinatorStore::LeaseNextInTransacti
   for (StepRecord& step : candidates) {
     if (!holds_any || step.priority != best_priority) break;
     local.Bind(1, step.key).Bind(2, absl::StrCat("worker:", worker.worker_id));
-    int64_t held = local.Step() ? local.ColumnInt64(0) : 0;
-    while (local.Step()) {
-    }
-    COHORT_RETURN_IF_ERROR(local.status());
+    COHORT_ASSIGN_OR_RETURN(int64_t held, Count(local));
     if (held > 0) {
       chosen = &step;
       break;

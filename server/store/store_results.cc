@@ -81,12 +81,7 @@ absl::StatusOr<std::vector<StoredResult>> CoordinatorStore::Results(
 }
 
 absl::StatusOr<int64_t> CoordinatorStore::CountResults() {
-  Statement& count = db_->Prepare("SELECT count(*) FROM results");
-  int64_t n = count.Step() ? count.ColumnInt64(0) : 0;
-  while (count.Step()) {
-  }
-  COHORT_RETURN_IF_ERROR(count.status());
-  return n;
+  return Count(db_->Prepare("SELECT count(*) FROM results"));
 }
 
 absl::StatusOr<std::vector<EventRecord>> CoordinatorStore::Events(

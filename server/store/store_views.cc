@@ -31,16 +31,6 @@ Statement& BindPageStates(Statement& select) {
       .Bind(5, static_cast<int>(StepState::kSkipped));
 }
 
-// The single number a bound `SELECT count(*) ...` answers.
-absl::StatusOr<int64_t> Count(Statement& count) {
-  int64_t n = 0;
-  if (count.Step()) n = count.ColumnInt64(0);
-  while (count.Step()) {
-  }
-  COHORT_RETURN_IF_ERROR(count.status());
-  return n;
-}
-
 StepRecord PageStepFromRow(Statement& select) {
   StepRecord s;
   s.key = select.ColumnText(0);
