@@ -1,13 +1,8 @@
 #include "worker/agent/agent.h"
 
-#include <sys/statvfs.h>
-
 #include <algorithm>
 #include <cstdio>
-#include <unistd.h>
-
 #include <filesystem>
-#include <fstream>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -23,43 +18,13 @@
 #include "grpcpp/grpcpp.h"
 #include "spdlog/spdlog.h"
 #include "worker/agent/artifact_transfer.h"
+#include "worker/agent/capabilities.h"
+#include "worker/agent/gpu_slots.h"
 
 namespace cohort::worker {
 namespace {
 
 namespace fs = std::filesystem;
-
-// At most `max` bytes of `text`, cut before a UTF-8 continuation byte so the
-// proto string stays valid UTF-8.
-std::string Utf8Prefix(absl::string_view text, size_t max) {
-  if (text.size() <= max) return std::string(text);
-  size_t end = max;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
-  return std::string(text.substr(0, end));
-}
-
-uint64_t FreeDisk(const std::string& dir) {
-  struct statvfs s;
-  if (statvfs(dir.c_str(), &s) != 0) return 0;
-  return static_cast<uint64_t>(s.f_bavail) * s.f_frsize;
-}
-
-uint64_t TotalMemory() {
-  std::ifstream in("/proc/meminfo");
-  std::string key;
-  uint64_t kb = 0;
-  while (in >> key >> kb) {
-    if (key == "MemTotal:") return kb * 1024;
-    in.ignore(1 << 10, '\n');
-  }
-  return 0;
-}
-
-std::string Hostname() {
-  char name[256] = {0};
-  gethostname(name, sizeof(name) - 1);
-  return name;
-}
 
 v1::ArtifactKind KindOfOutput(const std::string& name) {
   if (name == "drop_map") return v1::ARTIFACT_KIND_DROP_MAP;
@@ -76,11 +41,65 @@ std::string Tail(const std::string& path, size_t bytes) {
   return text->substr(text->size() > bytes ? text->size() - bytes : 0);
 }
 
-// Gives up waiting in small steps so shutdown is prompt.
-void SleepUnless(const std::atomic<bool>& stop, absl::Duration d) {
-  absl::Time until = absl::Now() + d;
-  while (!stop.load() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(50));
+// At most `max` bytes of `text`, cut before a UTF-8 continuation byte so the
+// proto string stays valid UTF-8.
+std::string Utf8Prefix(absl::string_view text, size_t max) {
+  if (text.size() <= max) return std::string(text);
+  size_t end = max;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return std::string(text.substr(0, end));
 }
+
+// The batch that carries one per-problem row of a step to cohortd.
+v1::ReportResultsRequest ResultBatch(const v1::Lease& lease, const TaskResultRow& row) {
+  v1::ReportResultsRequest batch;
+  batch.set_lease_id(lease.lease_id());
+  batch.set_epoch(lease.epoch());
+  v1::ProblemResult* r = batch.add_results();
+  r->set_step_key(lease.step().key());
+  r->set_problem_id(row.problem_id);
+  r->set_sample_index(row.sample_index);
+  r->set_verdict(static_cast<v1::Verdict>(row.verdict));
+  r->set_prompt_digest(row.prompt_digest);
+  r->set_completion(row.completion);
+  r->set_reasoning(row.reasoning);
+  r->set_completion_chars(row.completion_chars);
+  r->set_reasoning_chars(row.reasoning_chars);
+  r->set_completion_tokens(row.completion_tokens);
+  r->set_reasoning_tokens(row.reasoning_tokens);
+  r->set_finish_reason(row.finish_reason);
+  r->set_extracted_answer(row.extracted_answer);
+  r->set_scorer_version(row.scorer_version);
+  r->set_details_json(row.json);
+  return batch;
+}
+
+// Tells the owner once when the worker has been idle for `limit`
+// (--exit-when-idle): holding no step, offered none, and cohortd with no
+// unfinished step anywhere.
+class IdleWatch {
+ public:
+  IdleWatch(absl::Duration limit, std::function<void()> on_idle)
+      : limit_(limit), on_idle_(std::move(on_idle)) {}
+  void Observe(bool idle) {
+    if (!idle) {
+      since_ = absl::InfiniteFuture();
+      return;
+    }
+    since_ = std::min(since_, absl::Now());
+    if (told_ || limit_ <= absl::ZeroDuration() || absl::Now() - since_ < limit_) return;
+    told_ = true;
+    spdlog::info("idle for {}: stopping (--exit-when-idle)",
+                 absl::FormatDuration(absl::Now() - since_));
+    if (on_idle_) on_idle_();
+  }
+
+ private:
+  const absl::Duration limit_;
+  const std::function<void()> on_idle_;
+  absl::Time since_ = absl::InfiniteFuture();
+  bool told_ = false;
+};
 
 }  // namespace
 
@@ -134,32 +153,23 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ArtifactServerCredentia
 
 }  // namespace
 
-Agent::Agent(AgentOptions options, StepExecutor& executor)
-    : options_(std::move(options)), executor_(executor), gpu_slots_(options_.gpus) {}
+Agent::Agent(AgentOptions options, StepExecutor& executor, std::unique_ptr<Gateway> gateway)
+    : options_(std::move(options)), executor_(executor), gateway_(std::move(gateway)) {}
 
-Agent::~Agent() {
-  if (!stopping_.load()) Drain(absl::ZeroDuration());
-}
-
-std::unique_ptr<grpc::ClientContext> Agent::Context(absl::Duration timeout) const {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->AddMetadata("authorization", "Bearer " + options_.token);
-  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  return context;
-}
+Agent::~Agent() { Drain(absl::ZeroDuration()); }
 
 v1::WorkerInfo Agent::Info() const {
   v1::WorkerInfo info;
   info.set_id(worker_id_);
-  info.set_hostname(Hostname());
+  info.set_hostname(HostName());
   for (uint32_t i = 0; i < options_.gpus; ++i) {
     v1::GpuInfo* gpu = info.add_gpus();
     gpu->set_index(i);
     gpu->set_model(options_.gpu_model);
     gpu->set_memory_bytes(options_.gpu_memory_bytes);
   }
-  info.set_memory_bytes(TotalMemory());
-  info.set_free_disk_bytes(FreeDisk(options_.state_dir));
+  info.set_memory_bytes(TotalMemoryBytes());
+  info.set_free_disk_bytes(FreeDiskBytes(options_.state_dir));
   for (const std::string& tool : options_.tools) {
     v1::ToolInfo* t = info.add_tools();
     t->set_name(tool);
@@ -186,6 +196,24 @@ v1::WorkerInfo Agent::Info() const {
 }
 
 absl::Status Agent::Start() {
+  COHORT_RETURN_IF_ERROR(CheckTlsFlags(options_));
+  COHORT_RETURN_IF_ERROR(OpenState());
+  COHORT_RETURN_IF_ERROR(ServeArtifacts());
+  COHORT_RETURN_IF_ERROR(ConnectGateway());
+  inputs_ = std::make_unique<InputResolver>(
+      *store_, shared_inputs_, worker_id_,
+      [this](const v1::ArtifactLocation& where, const std::string& digest, uint64_t size) {
+        return FetchFromPeer(where, digest, size);
+      });
+  outbox_ = std::make_unique<Outbox>(*spool_, *gateway_);
+  COHORT_RETURN_IF_ERROR(RegisterUntilAccepted());
+  lease_thread_ = std::thread([this] { LeaseLoop(); });
+  heartbeat_thread_ = std::thread([this] { HeartbeatLoop(); });
+  outbox_->Start();
+  return absl::OkStatus();
+}
+
+absl::Status Agent::OpenState() {
   std::error_code ec;
   fs::create_directories(fs::path(options_.state_dir) / "logs", ec);
   if (ec) return absl::PermissionDeniedError(absl::StrCat(options_.state_dir, ": ", ec.message()));
@@ -194,33 +222,27 @@ absl::Status Agent::Start() {
   if (worker_id_.empty()) {
     absl::StatusOr<std::string> saved = ReadFileToString(id_file);
     worker_id_ = saved.ok() ? std::string(absl::StripAsciiWhitespace(*saved))
-                            : absl::StrCat("w-", Hostname(), "-", SecureRandomHex(3));
+                            : absl::StrCat("w-", HostName(), "-", SecureRandomHex(3));
   }
-  if (absl::Status s = WriteFileAtomically(id_file, worker_id_ + "\n"); !s.ok()) return s;
-  absl::StatusOr<std::unique_ptr<Spool>> spool =
-      Spool::Open((fs::path(options_.state_dir) / "spool.db").string());
-  if (!spool.ok()) return spool.status();
-  spool_ = std::move(*spool);
-  absl::StatusOr<std::unique_ptr<ArtifactStore>> store = ArtifactStore::Open(
-      (fs::path(options_.state_dir) / "artifacts").string(), options_.disk_limit_bytes);
-  if (!store.ok()) return store.status();
-  store_ = std::move(*store);
+  COHORT_RETURN_IF_ERROR(WriteFileAtomically(id_file, worker_id_ + "\n"));
+  COHORT_ASSIGN_OR_RETURN(spool_, Spool::Open((fs::path(options_.state_dir) / "spool.db").string()));
+  COHORT_ASSIGN_OR_RETURN(store_, ArtifactStore::Open(
+                                      (fs::path(options_.state_dir) / "artifacts").string(),
+                                      options_.disk_limit_bytes));
+  return absl::OkStatus();
+}
 
-  if (absl::Status s = CheckTlsFlags(options_); !s.ok()) return s;
+absl::Status Agent::ServeArtifacts() {
   if (options_.tls_cert_file.empty() && !IsLoopbackListen(options_.artifact_listen)) {
     spdlog::warn("artifact service on {} is plaintext off loopback: peers' tokens and "
                  "artifacts cross the network in the clear (give --tls-cert/--tls-key)",
                  options_.artifact_listen);
   }
   artifact_service_ = std::make_unique<ArtifactServiceImpl>(*store_);
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> server_creds =
-      ArtifactServerCredentials(options_);
-  if (!server_creds.ok()) return server_creds.status();
-  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> client_creds =
-      ClientCredentials(options_);
-  if (!client_creds.ok()) return client_creds.status();
+  COHORT_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                          ArtifactServerCredentials(options_));
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options_.artifact_listen, *server_creds, &artifact_port_);
+  builder.AddListeningPort(options_.artifact_listen, credentials, &artifact_port_);
   builder.RegisterService(artifact_service_.get());
   builder.SetMaxReceiveMessageSize(options_.artifact_max_request_bytes);
   artifact_server_ = builder.BuildAndStart();
@@ -228,14 +250,24 @@ absl::Status Agent::Start() {
     return absl::UnavailableError(
         absl::StrCat("cannot serve artifacts on ", options_.artifact_listen));
   }
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
-  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  if (!options_.tls_server_name.empty()) {
-    args.SetSslTargetNameOverride(options_.tls_server_name);
+  return absl::OkStatus();
+}
+
+absl::Status Agent::ConnectGateway() {
+  std::unique_ptr<Gateway> made;
+  if (gateway_ == nullptr) {
+    COHORT_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> credentials,
+                            ClientCredentials(options_));
+    made = NewGrpcGateway(options_.coordinator, options_.token, std::move(credentials),
+                          options_.tls_server_name);
   }
-  gateway_ = v1::WorkerGateway::NewStub(
-      grpc::CreateCustomChannel(options_.coordinator, *client_creds, args));
+  absl::MutexLock lock(&stop_mu_);
+  if (made != nullptr) gateway_ = std::move(made);
+  if (cancel_start_) gateway_->StopRegistering();
+  return absl::OkStatus();
+}
+
+absl::Status Agent::RegisterUntilAccepted() {
   // Retried with a growing pause; a cause is logged when it changes, and
   // then once a minute, not once a second.
   absl::Duration pause = absl::Seconds(1);
@@ -243,8 +275,7 @@ absl::Status Agent::Start() {
   absl::Time logged_at = absl::InfinitePast();
   while (true) {
     absl::Status registered = Register();
-    if (registered.ok()) break;
-    if (cancel_start_.load()) return absl::CancelledError("stopped before registering");
+    if (registered.ok()) return absl::OkStatus();
     if (registered.code() == absl::StatusCode::kUnauthenticated ||
         registered.code() == absl::StatusCode::kPermissionDenied) {
       return registered;
@@ -255,20 +286,19 @@ absl::Status Agent::Start() {
       std::string why = DiagnoseTls();
       if (!why.empty()) cause = "UNAVAILABLE: " + why;
     }
+    absl::MutexLock lock(&stop_mu_);
+    if (cancel_start_) return absl::CancelledError("stopped before registering");
     if (cause != last_logged || absl::Now() - logged_at >= absl::Minutes(1)) {
       spdlog::warn("register: {}; retrying (every {} at most)", cause,
                    absl::FormatDuration(absl::Seconds(15)));
       last_logged = cause;
       logged_at = absl::Now();
     }
-    SleepUnless(cancel_start_, pause);
+    if (stop_mu_.AwaitWithTimeout(absl::Condition(&cancel_start_), pause)) {
+      return absl::CancelledError("stopped before registering");
+    }
     pause = std::min(pause * 2, absl::Seconds(15));
-    if (cancel_start_.load()) return absl::CancelledError("stopped before registering");
   }
-  lease_thread_ = std::thread([this] { LeaseLoop(); });
-  heartbeat_thread_ = std::thread([this] { HeartbeatLoop(); });
-  ship_thread_ = std::thread([this] { ShipLoop(); });
-  return absl::OkStatus();
 }
 
 std::string Agent::DiagnoseTls() const {
@@ -287,42 +317,22 @@ std::string Agent::DiagnoseTls() const {
 }
 
 void Agent::CancelStart() {
-  absl::MutexLock lock(&register_mu_);
-  cancel_start_.store(true);
-  if (register_context_ != nullptr) register_context_->TryCancel();
+  absl::MutexLock lock(&stop_mu_);
+  cancel_start_ = true;
+  if (gateway_ != nullptr) gateway_->StopRegistering();
 }
 
 absl::Status Agent::Register() {
   v1::RegisterRequest request;
   *request.mutable_worker() = Info();
   v1::RegisterResponse response;
-  std::unique_ptr<grpc::ClientContext> context = Context(absl::Seconds(10));
-  {
-    absl::MutexLock lock(&register_mu_);
-    if (cancel_start_.load()) return absl::CancelledError("stopping: not registering");
-    register_context_ = context.get();
-  }
-  grpc::Status status = gateway_->Register(context.get(), request, &response);
-  {
-    absl::MutexLock lock(&register_mu_);
-    register_context_ = nullptr;
-  }
-  if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        absl::StrCat("registering with ", options_.coordinator, ": ",
-                                     status.error_message()));
-  }
+  COHORT_RETURN_IF_ERROR(gateway_->Register(request, &response));
   heartbeat_interval_ = absl::Milliseconds(std::max(200u, response.heartbeat_interval_ms()));
   if (artifact_service_ != nullptr) artifact_service_->SetTransferKey(response.transfer_key());
   // Leases the coordinator thinks we hold but no thread of ours runs (we
   // were restarted): hand them back so they are re-leased at once.
   for (const v1::Lease& lease : response.leases()) {
-    bool ours = false;
-    {
-      absl::MutexLock lock(&mu_);
-      ours = running_.count(lease.lease_id()) != 0;
-    }
-    if (!ours) {
+    if (!steps_.Holds(lease.lease_id())) {
       SpoolFail(lease, absl::UnavailableError("worker restarted; step handed back"), "");
     }
   }
@@ -331,246 +341,91 @@ absl::Status Agent::Register() {
   return absl::OkStatus();
 }
 
-void Agent::ReapFinished() {
-  std::vector<std::unique_ptr<Running>> finished;
-  {
-    absl::MutexLock lock(&mu_);
-    for (auto it = running_.begin(); it != running_.end();) {
-      if (it->second->done.load()) {
-        gpu_slots_.Release(it->second->gpus);
-        finished.push_back(std::move(it->second));
-        it = running_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-  }
-  for (auto& r : finished) {
-    if (r->thread.joinable()) r->thread.join();
-  }
-}
-
 void Agent::LeaseLoop() {
   // A poll no longer than the idle limit, so an idle worker notices in time.
   const absl::Duration poll_wait =
       options_.exit_when_idle > absl::ZeroDuration()
           ? std::min(options_.poll_wait, options_.exit_when_idle)
           : options_.poll_wait;
-  absl::Time idle_since = absl::InfiniteFuture();
-  bool idle_told = false;
-  while (!draining_.load()) {
-    ReapFinished();
-    uint32_t busy_slots = 0, free_gpus = 0;
-    {
-      absl::MutexLock lock(&mu_);
-      busy_slots = static_cast<uint32_t>(running_.size());
-      free_gpus = gpu_slots_.free();
-    }
-    if (busy_slots >= options_.slots) {
-      SleepUnless(draining_, absl::Milliseconds(100));
-      continue;
-    }
+  IdleWatch idle(options_.exit_when_idle, options_.on_idle);
+  while (steps_.WaitForFreeSlot(options_.slots)) {
+    steps_.Reap();
+    const uint32_t busy = steps_.Unfinished();
     v1::LeaseRequest request;
     request.set_worker_id(worker_id_);
-    request.set_free_slots(options_.slots - busy_slots);
-    request.set_free_gpus(free_gpus);
-    request.set_free_disk_bytes(FreeDisk(options_.state_dir));
+    request.set_free_slots(options_.slots - busy);
+    request.set_free_gpus(steps_.FreeGpus());
+    request.set_free_disk_bytes(FreeDiskBytes(options_.state_dir));
     request.set_wait_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(poll_wait)));
     v1::LeaseResponse response;
-    grpc::Status status =
-        gateway_->Lease(Context(poll_wait + absl::Seconds(5)).get(), request, &response);
-    if (!status.ok()) {
-      spdlog::warn("lease: {}", status.error_message());
-      SleepUnless(draining_, absl::Seconds(1));
+    if (absl::Status leased = gateway_->Lease(request, poll_wait + absl::Seconds(5), &response);
+        !leased.ok()) {
+      spdlog::warn("lease: {}", leased.ToString());
+      steps_.PauseUnlessDraining(absl::Seconds(1));
       continue;
     }
-    if (busy_slots == 0 && response.leases().empty() && response.unfinished_steps() == 0) {
-      idle_since = std::min(idle_since, absl::Now());
-      if (!idle_told && options_.exit_when_idle > absl::ZeroDuration() &&
-          absl::Now() - idle_since >= options_.exit_when_idle) {
-        idle_told = true;
-        spdlog::info("idle for {}: stopping (--exit-when-idle)",
-                     absl::FormatDuration(absl::Now() - idle_since));
-        if (options_.on_idle) options_.on_idle();
-      }
-    } else {
-      idle_since = absl::InfiniteFuture();
-    }
+    idle.Observe(busy == 0 && response.leases().empty() && response.unfinished_steps() == 0);
     for (const v1::Lease& lease : response.leases()) {
-      auto running = std::make_unique<Running>();
-      running->lease = lease;
-      Running* raw = running.get();
-      uint32_t wanted = lease.step().requirements().gpus();
-      {
-        absl::MutexLock lock(&mu_);
-        std::optional<std::vector<uint32_t>> gpus = gpu_slots_.Acquire(wanted);
-        if (gpus.has_value()) {
-          raw->gpus = std::move(*gpus);
-        } else {
-          // cohortd granted more than this worker said was free: run it
-          // without a card of its own rather than on another step's.
-          spdlog::warn("{} asks for {} GPU(s), {} free: it runs with none",
-                       lease.step().display_name(), wanted, gpu_slots_.free());
-        }
-        running_[lease.lease_id()] = std::move(running);
-      }
+      RunningSteps::Step* step =
+          steps_.Launch(lease, [this](RunningSteps::Step* s) { RunStep(s); });
+      if (step == nullptr) continue;
       spdlog::info("leased {} ({}) epoch {}{}", lease.step().display_name(),
                    lease.step().key().substr(0, 19), lease.epoch(),
-                   raw->gpus.empty() ? "" : " on gpu " + VisibleDevices(raw->gpus, options_.cuda_devices));
-      raw->thread = std::thread([this, raw] { RunStep(raw); });
+                   step->gpus.empty()
+                       ? ""
+                       : " on gpu " + VisibleDevices(step->gpus, options_.cuda_devices));
     }
   }
 }
 
 void Agent::HeartbeatLoop() {
-  while (!stopping_.load()) {
-    SleepUnless(stopping_, heartbeat_interval_);
-    if (stopping_.load()) break;
-    v1::HeartbeatRequest request;
-    request.set_worker_id(worker_id_);
-    request.set_free_disk_bytes(FreeDisk(options_.state_dir));
+  while (true) {
     {
-      absl::MutexLock lock(&mu_);
-      for (const auto& [id, r] : running_) {
-        if (r->done.load()) continue;
-        v1::LeaseStatus* lease = request.add_leases();
-        lease->set_lease_id(id);
-        lease->set_epoch(r->lease.epoch());
-        lease->mutable_progress()->set_done(r->progress.done);
-        lease->mutable_progress()->set_total(r->progress.total);
-        lease->mutable_progress()->set_passed(r->progress.passed);
-        lease->mutable_progress()->set_unit(r->progress.unit);
-        // Bounded: cohortd refuses a heartbeat carrying longer texts.
-        lease->mutable_progress()->set_message(Utf8Prefix(r->progress.message, 1024));
-        for (uint32_t gpu : r->gpus) lease->mutable_progress()->add_gpus(gpu);
-      }
+      absl::MutexLock lock(&stop_mu_);
+      if (stop_mu_.AwaitWithTimeout(absl::Condition(&stopping_), heartbeat_interval_)) return;
     }
-    v1::HeartbeatResponse response;
-    grpc::Status status =
-        gateway_->Heartbeat(Context(absl::Seconds(5)).get(), request, &response);
-    if (!status.ok()) {
-      spdlog::warn("heartbeat: {}", status.error_message());
-      if (status.error_code() == grpc::StatusCode::NOT_FOUND) (void)Register();
-      continue;
-    }
-    absl::MutexLock lock(&mu_);
-    for (const std::string& id : response.revoked_lease_ids()) {
-      auto it = running_.find(id);
-      if (it == running_.end()) continue;
-      spdlog::warn("lease {} revoked; stopping its step", id);
-      it->second->cancel.store(true);
-    }
+    Heartbeat();
   }
 }
 
-absl::Status CheckLeaseNames(const v1::Lease& lease) {
-  for (const v1::StepInput& input : lease.step().inputs()) {
-    COHORT_RETURN_IF_ERROR(CheckPlainName(input.name(), "input name"));
-  }
-  for (const v1::Artifact& artifact : lease.inputs()) {
-    for (const v1::ArtifactLocation& where : artifact.locations()) {
-      if (where.has_shared_path()) {
-        COHORT_RETURN_IF_ERROR(CheckAbsolutePath(where.shared_path(), "shared_path"));
-      }
+void Agent::Heartbeat() {
+  v1::HeartbeatRequest request;
+  request.set_worker_id(worker_id_);
+  request.set_free_disk_bytes(FreeDiskBytes(options_.state_dir));
+  steps_.AddStatuses(&request);
+  v1::HeartbeatResponse response;
+  if (absl::Status sent = gateway_->Heartbeat(request, &response); !sent.ok()) {
+    spdlog::warn("heartbeat: {}", sent.ToString());
+    if (!absl::IsNotFound(sent)) return;
+    // cohortd forgot this worker (its database was replaced): register again.
+    if (absl::Status registered = Register(); !registered.ok()) {
+      spdlog::warn("registering again: {}", registered.ToString());
     }
+    return;
   }
-  return absl::OkStatus();
+  steps_.Revoke({response.revoked_lease_ids().begin(), response.revoked_lease_ids().end()});
 }
 
-absl::StatusOr<std::map<std::string, std::string>> Agent::ResolveInputs(
-    const v1::Lease& lease) {
-  COHORT_RETURN_IF_ERROR(CheckLeaseNames(lease));
-  std::map<std::string, std::string> paths;
-  for (const v1::StepInput& input : lease.step().inputs()) {
-    const std::string& digest = input.digest();
-    if (std::optional<StoredArtifact> local = store_->Find(digest)) {
-      store_->Pin(digest);
-      paths[input.name()] = local->path;
-      continue;
-    }
-    const v1::Artifact* artifact = nullptr;
-    for (const v1::Artifact& a : lease.inputs()) {
-      if (a.digest() == digest) artifact = &a;
-    }
-    absl::Status last = absl::UnavailableError(
-        absl::StrCat("input ", input.name(), " (", digest, ") has no reachable location"));
-    for (int i = 0; artifact != nullptr && i < artifact->locations_size(); ++i) {
-      const v1::ArtifactLocation& where = artifact->locations(i);
-      if (where.has_shared_path()) {
-        // Anyone with a client token can register any digest at any path:
-        // only a path under --shared-root with the registered bytes is used.
-        absl::Status verified =
-            shared_inputs_.Verify(where.shared_path(), digest, artifact->size_bytes());
-        if (verified.ok()) {
-          paths[input.name()] = where.shared_path();
-          break;
-        }
-        spdlog::warn("input {}: {}", input.name(), std::string(verified.message()));
-        last = absl::FailedPreconditionError(
-            absl::StrCat("input ", input.name(), ": ", verified.message()));
-        continue;
-      }
-      if (where.has_worker_id() && !where.endpoint().empty() &&
-          where.worker_id() != worker_id_) {
-        absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds =
-            ClientCredentials(options_);
-        if (!creds.ok()) return creds.status();
-        absl::StatusOr<StoredArtifact> fetched =
-            FetchFromPeer(*store_, where.endpoint(), where.capability(), digest,
-                          artifact->size_bytes(), *creds);
-        if (fetched.ok()) {
-          spdlog::info("fetched {} ({} bytes) from {}", digest.substr(0, 19),
-                       fetched->size_bytes, where.worker_id());
-          store_->Pin(digest);
-          paths[input.name()] = fetched->path;
-          break;
-        }
-        // Whatever went wrong between us and that peer (a reset stream
-        // reads as CANCELLED with no message, a hostile or broken manifest
-        // as INVALID_ARGUMENT, a corrupt copy as DATA_LOSS) says nothing
-        // about the step: UNAVAILABLE, so it is handed back and offered
-        // again (a bounded number of times), with the real code kept.
-        last = absl::UnavailableError(absl::StrCat(
-            "input ", input.name(), " from worker ", where.worker_id(), ": ",
-            absl::StatusCodeToString(fetched.status().code()), ": ",
-            fetched.status().message()));
-      }
-    }
-    if (paths.count(input.name()) == 0) return last;
-  }
-  return paths;
+absl::StatusOr<StoredArtifact> Agent::FetchFromPeer(const v1::ArtifactLocation& where,
+                                                    const std::string& digest,
+                                                    uint64_t size_bytes) {
+  // Read for every fetch: a renewed certificate is used without a restart.
+  COHORT_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> credentials,
+                          ClientCredentials(options_));
+  return cohort::worker::FetchFromPeer(*store_, where.endpoint(), where.capability(), digest,
+                                       size_bytes, std::move(credentials));
 }
 
-void Agent::WaitForEarlierAttempts(Running* running) {
-  const std::string& key = running->lease.step().key();
-  while (!stopping_.load()) {
-    bool earlier = false;
-    {
-      absl::MutexLock lock(&mu_);
-      for (auto& [id, other] : running_) {
-        // Only earlier epochs: two attempts never wait for each other.
-        if (other.get() == running || other->done.load() ||
-            other->lease.step().key() != key ||
-            other->lease.epoch() >= running->lease.epoch()) {
-          continue;
-        }
-        other->cancel.store(true);
-        earlier = true;
-      }
-    }
-    if (!earlier) return;
-    SleepUnless(stopping_, absl::Milliseconds(50));
-  }
-}
-
-void Agent::RunStep(Running* running) {
+void Agent::RunStep(RunningSteps::Step* step) {
   // An earlier attempt of this step may still be winding down here (its
-  // lease superseded while this worker was stopped or cut off). Both would
-  // use the step's work folder, which is kept across attempts so generation
-  // resumes from its journal, and the earlier one's clean-up would delete
-  // the later one's files: stop it and let it end first.
-  WaitForEarlierAttempts(running);
-  const v1::Lease& lease = running->lease;
+  // lease superseded while this worker was stopped or cut off): it ends first.
+  steps_.StopEarlierAttempts(step);
+  const v1::Lease& lease = step->lease;
+  if (step->cancel.load()) {
+    spdlog::info("step {} stopped before it began", lease.step().display_name());
+    steps_.Finish(step);
+    return;
+  }
   // The key names this step's log, scratch and work folders: anything but a
   // digest is refused before a path is built from it.
   if (!IsDigest(lease.step().key())) {
@@ -579,67 +434,19 @@ void Agent::RunStep(Running* running) {
                   "step key '", absl::CHexEscape(lease.step().key().substr(0, 80)),
                   "' is not sha256:<64 lowercase hex>")),
               "");
-    running->done.store(true);
+    steps_.Finish(step);
     return;
   }
-  std::string hex = lease.step().key().size() > 7 ? lease.step().key().substr(7, 16) : "step";
-  std::string log_path = (fs::path(options_.state_dir) / "logs" /
-                          absl::StrCat(hex, "-", lease.epoch(), ".log")).string();
-  absl::StatusOr<std::map<std::string, std::string>> inputs = ResolveInputs(lease);
+  const std::string hex = lease.step().key().substr(7, 16);
+  const std::string log_path = (fs::path(options_.state_dir) / "logs" /
+                                absl::StrCat(hex, "-", lease.epoch(), ".log")).string();
+  absl::StatusOr<ResolvedInputs> inputs = inputs_->Resolve(lease);
   absl::StatusOr<std::string> scratch = store_->NewScratchDir(hex);
-  absl::StatusOr<StepResult> result;
-  if (!inputs.ok()) {
-    result = inputs.status();
-  } else if (!scratch.ok()) {
-    result = scratch.status();
-  } else {
-    StepTask task;
-    task.kind = static_cast<TaskKind>(lease.step().kind());
-    task.key = lease.step().key();
-    task.params_json = lease.step().params_json();
-    task.inputs = *inputs;
-    task.output_root = *scratch;
-    task.work_dir = (fs::path(options_.state_dir) / "work" / hex).string();
-    std::error_code mk;
-    fs::create_directories(task.work_dir, mk);
-    task.log_path = log_path;
-    if (options_.gpus > 0) {
-      task.visible_gpus = VisibleDevices(running->gpus, options_.cuda_devices);
-    }
-    task.should_stop = [running] { return running->cancel.load(); };
-    task.on_progress = [this, running](const TaskProgress& p) {
-      absl::MutexLock lock(&mu_);
-      running->progress = p;
-    };
-    task.on_result = [this, running](const TaskResultRow& row) {
-      v1::ReportResultsRequest batch;
-      batch.set_lease_id(running->lease.lease_id());
-      batch.set_epoch(running->lease.epoch());
-      v1::ProblemResult* r = batch.add_results();
-      r->set_step_key(running->lease.step().key());
-      r->set_problem_id(row.problem_id);
-      r->set_sample_index(row.sample_index);
-      r->set_verdict(static_cast<v1::Verdict>(row.verdict));
-      r->set_prompt_digest(row.prompt_digest);
-      r->set_completion(row.completion);
-      r->set_reasoning(row.reasoning);
-      r->set_completion_chars(row.completion_chars);
-      r->set_reasoning_chars(row.reasoning_chars);
-      r->set_completion_tokens(row.completion_tokens);
-      r->set_reasoning_tokens(row.reasoning_tokens);
-      r->set_finish_reason(row.finish_reason);
-      r->set_extracted_answer(row.extracted_answer);
-      r->set_scorer_version(row.scorer_version);
-      r->set_details_json(row.json);
-      AppendToSpool(SpoolKind::kResults, running->lease, batch.SerializeAsString(),
-                    "a batch of results");
-    };
-    result = executor_.Execute(task);
-  }
-  if (inputs.ok()) {
-    for (const auto& input : lease.step().inputs()) store_->Unpin(input.digest());
-  }
-  if (running->cancel.load()) {
+  absl::StatusOr<StepResult> result = !inputs.ok()    ? inputs.status()
+                                      : !scratch.ok() ? scratch.status()
+                                                      : Execute(step, *inputs, *scratch, log_path);
+  if (inputs.ok()) inputs_->Release(*inputs);
+  if (step->cancel.load()) {
     spdlog::info("step {} stopped (lease revoked or worker draining)", hex);
   } else if (result.ok()) {
     SpoolComplete(lease, *result, log_path);
@@ -656,7 +463,32 @@ void Agent::RunStep(Running* running) {
   std::error_code ec;
   if (scratch.ok()) fs::remove_all(*scratch, ec);
   store_->CollectGarbage();
-  running->done.store(true);
+  steps_.Finish(step);
+}
+
+absl::StatusOr<StepResult> Agent::Execute(RunningSteps::Step* step, const ResolvedInputs& inputs,
+                                          const std::string& scratch,
+                                          const std::string& log_path) {
+  const v1::Lease& lease = step->lease;
+  StepTask task;
+  task.kind = static_cast<TaskKind>(lease.step().kind());
+  task.key = lease.step().key();
+  task.params_json = lease.step().params_json();
+  task.inputs = inputs.paths;
+  task.output_root = scratch;
+  task.work_dir = (fs::path(options_.state_dir) / "work" / lease.step().key().substr(7, 16))
+                      .string();
+  std::error_code mk;
+  fs::create_directories(task.work_dir, mk);
+  task.log_path = log_path;
+  if (options_.gpus > 0) task.visible_gpus = VisibleDevices(step->gpus, options_.cuda_devices);
+  task.should_stop = [step] { return step->cancel.load(); };
+  task.on_progress = [this, step](const TaskProgress& p) { steps_.SetProgress(step, p); };
+  task.on_result = [this, step](const TaskResultRow& row) {
+    outbox_->Append(SpoolKind::kResults, step->lease,
+                    ResultBatch(step->lease, row).SerializeAsString(), "a batch of results");
+  };
+  return executor_.Execute(task);
 }
 
 void Agent::SpoolComplete(const v1::Lease& lease, const StepResult& result,
@@ -695,7 +527,7 @@ void Agent::SpoolComplete(const v1::Lease& lease, const StepResult& result,
   }
   request.set_log_tail(Tail(log_path, 4000));
   spdlog::info("step {} succeeded", lease.step().display_name());
-  AppendToSpool(SpoolKind::kComplete, lease, request.SerializeAsString(), "the completion");
+  outbox_->Append(SpoolKind::kComplete, lease, request.SerializeAsString(), "the completion");
 }
 
 void Agent::SpoolFail(const v1::Lease& lease, const absl::Status& status,
@@ -709,143 +541,37 @@ void Agent::SpoolFail(const v1::Lease& lease, const absl::Status& status,
   request.set_message(Utf8Prefix(status.message(), 16 << 10));
   if (!log_path.empty()) request.set_log_tail(Tail(log_path, 4000));
   spdlog::warn("step {} failed: {}", lease.step().display_name(), status.ToString());
-  AppendToSpool(SpoolKind::kFail, lease, request.SerializeAsString(), "the failure");
-}
-
-void Agent::AppendToSpool(SpoolKind kind, const v1::Lease& lease, const std::string& payload,
-                          const char* what) {
-  absl::StatusOr<int64_t> id = spool_->Append(kind, lease.lease_id(), lease.epoch(), payload);
-  if (id.ok()) {
-    // Safe on disk from here: a kill -9 of this worker loses nothing.
-    if (kind != SpoolKind::kResults) {
-      spdlog::info("spooled {} of step {}", what, lease.step().display_name());
-    }
-    return;
-  }
-  // cohortd never hears of it: the lease expires and the step runs again
-  // (results are write-once, so a partial batch cannot double).
-  spdlog::error("spool: lost {} of step {} ({}): {}; its lease will expire and the step "
-                "will run again", what, lease.step().display_name(), lease.step().key(),
-                id.status().ToString());
-}
-
-bool Agent::Ship(const SpoolEntry& entry) {
-  grpc::Status status;
-  if (entry.kind == SpoolKind::kResults) {
-    v1::ReportResultsRequest batch;
-    batch.ParseFromString(entry.payload);
-    batch.set_batch_id(static_cast<uint64_t>(entry.id));
-    auto context = Context(absl::Seconds(30));
-    auto stream = gateway_->ReportResults(context.get());
-    v1::ReportResultsResponse ack;
-    bool sent = stream->Write(batch) && stream->Read(&ack);
-    stream->WritesDone();
-    status = stream->Finish();
-    if (status.ok() && !sent) status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "no ack");
-  } else if (entry.kind == SpoolKind::kComplete) {
-    v1::CompleteStepRequest request;
-    request.ParseFromString(entry.payload);
-    v1::CompleteStepResponse response;
-    status = gateway_->CompleteStep(Context(absl::Seconds(30)).get(), request, &response);
-  } else {
-    v1::FailStepRequest request;
-    request.ParseFromString(entry.payload);
-    v1::FailStepResponse response;
-    status = gateway_->FailStep(Context(absl::Seconds(30)).get(), request, &response);
-  }
-  switch (status.error_code()) {
-    case grpc::StatusCode::OK:
-      return true;
-    case grpc::StatusCode::FAILED_PRECONDITION:
-    case grpc::StatusCode::INVALID_ARGUMENT:
-    case grpc::StatusCode::NOT_FOUND:
-      // The lease was superseded (or the message is unusable): nothing we
-      // send for it can ever be accepted.
-      spdlog::warn("dropping spooled message for lease {}: {}", entry.lease_id,
-                   status.error_message());
-      if (absl::Status removed = spool_->RemoveLease(entry.lease_id); !removed.ok()) {
-        // Left in the spool, they are offered again and refused again: no harm.
-        spdlog::warn("spool: cannot drop the messages of lease {}: {}", entry.lease_id,
-                     std::string(removed.message()));
-      }
-      return true;
-    default:
-      return false;
-  }
-}
-
-void Agent::ShipLoop() {
-  while (!stopping_.load()) {
-    absl::StatusOr<std::vector<SpoolEntry>> pending = spool_->Pending(64);
-    if (!pending.ok() || pending->empty()) {
-      SleepUnless(stopping_, absl::Milliseconds(100));
-      continue;
-    }
-    bool stalled = false;
-    for (const SpoolEntry& entry : *pending) {
-      if (!Ship(entry)) {
-        stalled = true;
-        break;
-      }
-      if (absl::Status removed = spool_->Remove(entry.id); !removed.ok()) {
-        // Shipped but still spooled: it is sent again, which cohortd takes
-        // as a duplicate (results are write-once, completions idempotent).
-        spdlog::warn("spool: cannot remove a shipped message: {}", std::string(removed.message()));
-        stalled = true;
-        break;
-      }
-    }
-    if (stalled) SleepUnless(stopping_, absl::Seconds(1));
-  }
+  outbox_->Append(SpoolKind::kFail, lease, request.SerializeAsString(), "the failure");
 }
 
 void Agent::Drain(absl::Duration grace) {
-  if (stopping_.load()) return;
-  draining_.store(true);
-  if (lease_thread_.joinable()) lease_thread_.join();
-  absl::Time deadline = absl::Now() + grace;
-  while (absl::Now() < deadline) {
-    ReapFinished();
-    bool idle = false;
-    {
-      absl::MutexLock lock(&mu_);
-      idle = running_.empty();
-    }
-    if (idle) break;
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  std::vector<v1::Lease> handed_back;
   {
-    absl::MutexLock lock(&mu_);
-    for (auto& [id, r] : running_) {
-      if (r->done.load()) continue;
-      r->cancel.store(true);
-      handed_back.push_back(r->lease);
+    absl::MutexLock lock(&stop_mu_);
+    if (drained_) return;
+    drained_ = true;
+  }
+  steps_.BeginDrain();
+  // A lease poll in flight ends within its wait (leases it brings run).
+  if (lease_thread_.joinable()) lease_thread_.join();
+  const absl::Time deadline = absl::Now() + grace;
+  steps_.WaitAllFinished(deadline);
+  // Cancelled steps stop their tools promptly; their threads are waited for.
+  std::vector<v1::Lease> handed_back = steps_.CancelAll();
+  steps_.WaitAllFinished(absl::InfiniteFuture());
+  steps_.Reap();
+  if (outbox_ != nullptr) {
+    for (const v1::Lease& lease : handed_back) {
+      SpoolFail(lease, absl::UnavailableError("worker draining"), "");
     }
+    // Give the shipper until the deadline (at least a moment) to flush.
+    outbox_->Flush(std::max(deadline, absl::Now() + absl::Seconds(2)));
   }
-  // Cancelled steps stop their tools promptly; wait for their threads.
-  while (true) {
-    ReapFinished();
-    bool idle = false;
-    {
-      absl::MutexLock lock(&mu_);
-      idle = running_.empty();
-    }
-    if (idle) break;
-    absl::SleepFor(absl::Milliseconds(50));
+  {
+    absl::MutexLock lock(&stop_mu_);
+    stopping_ = true;
   }
-  for (const v1::Lease& lease : handed_back) {
-    if (spool_ != nullptr) SpoolFail(lease, absl::UnavailableError("worker draining"), "");
-  }
-  // Give the shipper until the deadline (at least a moment) to flush.
-  absl::Time flush_until = std::max(deadline, absl::Now() + absl::Seconds(2));
-  while (spool_ != nullptr && absl::Now() < flush_until && spool_->Count().value_or(0) > 0 &&
-         ship_thread_.joinable()) {
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  stopping_.store(true);
   if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
-  if (ship_thread_.joinable()) ship_thread_.join();
+  if (outbox_ != nullptr) outbox_->Stop();
   if (artifact_server_ != nullptr) {
     artifact_server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
   }

@@ -1,22 +1,31 @@
 // File: agent.h
 //
-// The worker agent: registers with cohortd, leases steps (long poll) while it
-// has free slots, runs each on its own thread through a StepExecutor,
-// heartbeats every lease (renewing them, carrying progress, obeying
-// revocations), and ships outcomes through the spool. It serves its artifact
-// store to peers and fetches inputs it lacks from them (or reads them from
-// a shared path).
+// The worker agent: registers with cohortd, then three loops, each small and
+// each woken by what it waits for (absl conditions), never by polling:
+//
+//   lease loop      waits for a free slot (RunningSteps), long-polls cohortd
+//                   for leases, runs each on its own thread through the
+//                   StepExecutor after its inputs are resolved
+//                   (InputResolver: the store, a shared path or a peer);
+//   heartbeat loop  every heartbeat interval renews the leases, carries
+//                   progress and cancels the steps cohortd revoked;
+//   outbox          ships what steps produced (results, completions,
+//                   failures) from the crash-safe spool, in order (Outbox).
+//
+// cohortd is reached through a Gateway (gateway.h): gRPC in the binary, a
+// fake in agent_test.cc, so these loops are tested without processes. The
+// agent also serves its artifact store to peers.
 //
 //   Agent agent(options, executor);
 //   COHORT_RETURN_IF_ERROR(agent.Start());
 //   ... SIGTERM ...
 //   agent.Drain(absl::Seconds(60));   // finish or hand back, flush the spool
 //
-// Thread-safe; one instance per process.
+// Thread-safe. Owns its loops' threads and the steps' threads; Drain (or the
+// destructor) joins them. One instance per state folder.
 #ifndef COHORT_WORKER_AGENT_AGENT_H_
 #define COHORT_WORKER_AGENT_AGENT_H_
 
-#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -28,11 +37,14 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "cohort/v1/worker.grpc.pb.h"
+#include "cohort/v1/worker.pb.h"
+#include "worker/agent/gateway.h"
+#include "worker/agent/input_resolver.h"
+#include "worker/agent/outbox.h"
+#include "worker/agent/running_steps.h"
 #include "worker/agent/spool.h"
 #include "worker/artifacts/artifact_store.h"
 #include "worker/artifacts/shared_inputs.h"
-#include "worker/agent/gpu_slots.h"
 #include "worker/exec/executor.h"
 
 namespace grpc {
@@ -100,15 +112,11 @@ absl::Status CheckTlsFlags(const AgentOptions& options);
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ClientCredentials(
     const AgentOptions& options);
 
-// The names in a lease that become paths on this worker: input names (plain
-// names) and shared paths (absolute, no ".."). kInvalidArgument naming the
-// problem; the agent fails such a step before it pins, fetches or opens
-// anything.
-absl::Status CheckLeaseNames(const v1::Lease& lease);
-
 class Agent {
  public:
-  Agent(AgentOptions options, StepExecutor& executor);
+  // `gateway`: how cohortd is reached; null: gRPC to options.coordinator
+  // with the options' TLS files (NewGrpcGateway), made by Start.
+  Agent(AgentOptions options, StepExecutor& executor, std::unique_ptr<Gateway> gateway = nullptr);
   ~Agent();
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;
@@ -121,50 +129,34 @@ class Agent {
   // loop at once, cancelling a Register call in flight, so a worker that
   // cannot reach cohortd still stops on SIGTERM. Later re-registrations are
   // refused too: call it only to stop.
-  void CancelStart();
+  void CancelStart() ABSL_LOCKS_EXCLUDED(stop_mu_);
   // Stops leasing; waits up to `grace` for running steps, hands back the
-  // rest, flushes the spool for at most `grace`, stops.
-  void Drain(absl::Duration grace);
+  // rest, flushes the spool for at most `grace` (at least 2 s), stops.
+  void Drain(absl::Duration grace) ABSL_LOCKS_EXCLUDED(stop_mu_);
   const std::string& worker_id() const { return worker_id_; }
   int artifact_port() const { return artifact_port_; }
 
  private:
-  struct Running {
-    v1::Lease lease;
-    std::atomic<bool> cancel{false};
-    std::atomic<bool> done{false};
-    TaskProgress progress;  // guarded by mu_
-    // The worker's GPUs this step holds (set before the step's thread
-    // starts, released when it is reaped).
-    std::vector<uint32_t> gpus;
-    std::thread thread;
-  };
-
+  absl::Status OpenState();
+  absl::Status ServeArtifacts();
+  absl::Status ConnectGateway() ABSL_LOCKS_EXCLUDED(stop_mu_);
+  absl::Status RegisterUntilAccepted() ABSL_LOCKS_EXCLUDED(stop_mu_);
   absl::Status Register();
   void LeaseLoop();
-  void HeartbeatLoop();
-  void ShipLoop();
-  void RunStep(Running* running);
-  // Cancels other attempts of the same step still running on this worker
-  // and returns once they have ended (or the agent stops).
-  void WaitForEarlierAttempts(Running* running);
-  absl::StatusOr<std::map<std::string, std::string>> ResolveInputs(
-      const v1::Lease& lease);
+  void HeartbeatLoop() ABSL_LOCKS_EXCLUDED(stop_mu_);
+  void Heartbeat();
+  // The body of a step's thread; ends with steps_.Finish(step).
+  void RunStep(RunningSteps::Step* step);
+  absl::StatusOr<StepResult> Execute(RunningSteps::Step* step, const ResolvedInputs& inputs,
+                                     const std::string& scratch, const std::string& log_path);
   void SpoolComplete(const v1::Lease& lease, const StepResult& result,
                      const std::string& log_path);
   // `input_unavailable`: the step never started, an input could not be
   // fetched (FailStepRequest.input_unavailable).
   void SpoolFail(const v1::Lease& lease, const absl::Status& status,
                  const std::string& log_path, bool input_unavailable = false);
-  // Appends to the durable outbox; a failure (a full or broken disk) is
-  // logged as an error naming what was lost and what happens next, never
-  // dropped in silence.
-  void AppendToSpool(SpoolKind kind, const v1::Lease& lease, const std::string& payload,
-                     const char* what);
-  // Sends one spooled entry; returns true when it may be removed.
-  bool Ship(const SpoolEntry& entry);
-  void ReapFinished() ABSL_LOCKS_EXCLUDED(mu_);
-  std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout) const;
+  absl::StatusOr<StoredArtifact> FetchFromPeer(const v1::ArtifactLocation& where,
+                                               const std::string& digest, uint64_t size_bytes);
   // Why a TLS connection to cohortd fails, from a handshake of our own
   // (common/tls_inspect.h); "" without TLS or when it works.
   std::string DiagnoseTls() const;
@@ -176,22 +168,22 @@ class Agent {
   std::unique_ptr<Spool> spool_;
   std::unique_ptr<ArtifactStore> store_;
   SharedInputVerifier shared_inputs_{options_.shared_roots};
-  std::unique_ptr<v1::WorkerGateway::Stub> gateway_;
-  std::unique_ptr<grpc::Server> artifact_server_;
+  // Set before the loops start (Start publishes it under stop_mu_, where
+  // CancelStart reads it); the loops use it without the lock.
+  std::unique_ptr<Gateway> gateway_;
+  std::unique_ptr<InputResolver> inputs_;
+  std::unique_ptr<Outbox> outbox_;
+  RunningSteps steps_{options_.gpus};
   std::unique_ptr<class ArtifactServiceImpl> artifact_service_;
+  std::unique_ptr<grpc::Server> artifact_server_;  // serves artifact_service_
   int artifact_port_ = 0;
-  std::atomic<bool> draining_{false};
-  std::atomic<bool> stopping_{false};
-  std::atomic<bool> cancel_start_{false};
-  // The Register call in flight, for CancelStart to cancel.
-  absl::Mutex register_mu_;
-  grpc::ClientContext* register_context_ ABSL_GUARDED_BY(register_mu_) = nullptr;
   absl::Duration heartbeat_interval_ = absl::Seconds(5);
-  std::thread lease_thread_, heartbeat_thread_, ship_thread_;
+  std::thread lease_thread_, heartbeat_thread_;
 
-  absl::Mutex mu_;
-  std::map<std::string, std::unique_ptr<Running>> running_ ABSL_GUARDED_BY(mu_);
-  GpuSlots gpu_slots_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex stop_mu_;
+  bool cancel_start_ ABSL_GUARDED_BY(stop_mu_) = false;
+  bool drained_ ABSL_GUARDED_BY(stop_mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;  // the heartbeat loop ends
 };
 
 }  // namespace cohort::worker

@@ -1,5 +1,10 @@
 #include "worker/agent/capabilities.h"
 
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <fstream>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
@@ -74,6 +79,29 @@ std::map<std::string, std::string> DetectToolVersions(
   }
   for (const auto& [name, path] : tool_paths) versions[name] = CheckTool(path).version;
   return versions;
+}
+
+uint64_t FreeDiskBytes(const std::string& dir) {
+  struct statvfs s;
+  if (statvfs(dir.c_str(), &s) != 0) return 0;
+  return static_cast<uint64_t>(s.f_bavail) * s.f_frsize;
+}
+
+uint64_t TotalMemoryBytes() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  uint64_t kb = 0;
+  while (in >> key >> kb) {
+    if (key == "MemTotal:") return kb * 1024;
+    in.ignore(1 << 10, '\n');
+  }
+  return 0;
+}
+
+std::string HostName() {
+  char name[256] = {0};
+  gethostname(name, sizeof(name) - 1);
+  return name;
 }
 
 }  // namespace cohort::worker

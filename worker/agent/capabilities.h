@@ -2,7 +2,8 @@
 //
 // What this machine offers, for the worker's registration: GPUs (from
 // nvidia-smi when it is installed; flags override), code toolchains
-// (worker/sandbox), and the versions of the llama.cpp tools it found.
+// (worker/sandbox), the versions of the llama.cpp tools it found, memory,
+// free disk and host name.
 #ifndef COHORT_WORKER_AGENT_CAPABILITIES_H_
 #define COHORT_WORKER_AGENT_CAPABILITIES_H_
 
@@ -43,6 +44,13 @@ ToolCheck CheckTool(const std::string& path);
 // path (CheckTool's version).
 std::map<std::string, std::string> DetectToolVersions(
     const std::map<std::string, std::string>& tool_paths);
+
+// The bytes an unprivileged user may still write on `dir`'s filesystem; 0
+// when it cannot be read.
+uint64_t FreeDiskBytes(const std::string& dir);
+// MemTotal of /proc/meminfo in bytes; 0 when absent.
+uint64_t TotalMemoryBytes();
+std::string HostName();
 
 }  // namespace cohort::worker
 

@@ -48,5 +48,13 @@ TEST(CapabilitiesTest, AToolThatDoesNotStartIsSaidSo) {
   EXPECT_THAT(CheckTool(script("crash", "kill -SEGV $$\n")).problem, ::testing::Not(""));
 }
 
+TEST(CapabilitiesTest, TheMachineIsDescribedAndAFolderThatIsNotThereHasNoFreeDisk) {
+  cohort::testing::TempDir dir;
+  EXPECT_GT(FreeDiskBytes(dir.path()), 0u);
+  EXPECT_EQ(FreeDiskBytes(dir.Join("absent")), 0u);
+  EXPECT_GT(TotalMemoryBytes(), 64ull << 20);
+  EXPECT_FALSE(HostName().empty());
+}
+
 }  // namespace
 }  // namespace cohort::worker
