@@ -184,16 +184,16 @@ absl::StatusOr<std::string> FlagValue(const std::string& key, const json& v) {
       ": values are numbers or plain words (letters, digits, _ . : + -, not first -), got ", v.dump()));
 }
 
-// params.flags of a dropmap step -> argv. Only the generator's own flags
+// params.flags of a dropmap step -> the generator's flags. Only the generator's own flags
 // (prune::DropMapFlagSpecs) with typed values pass; flags that name files
 // come from the step's inputs, never from params, so a submitter cannot
 // point the tool at a file of the worker's machine.
-absl::StatusOr<std::vector<std::string>> FlagsToArgs(const json& flags) {
+absl::StatusOr<prune::DropMapFlags> FlagsFromParams(const json& flags) {
   static const std::set<std::string> kFromInputs = {
       "data", "v4-floor-data", "v4-floor-map", "baseline-drop-map", "output",
       "summary-output"};
-  std::vector<std::string> args;
-  if (flags.is_null()) return args;
+  prune::DropMapFlags given;
+  if (flags.is_null()) return given;
   if (!flags.is_object()) {
     return absl::InvalidArgumentError("dropmap params.flags must be an object");
   }
@@ -220,13 +220,14 @@ absl::StatusOr<std::vector<std::string>> FlagsToArgs(const json& flags) {
                                                                      : std::to_string(spec->nargs),
                                                      " value(s)"));
     }
-    args.push_back(std::string("--") + spec->name);
+    std::vector<std::string>& tokens = given[spec->name];
+    tokens.clear();  // "class_weights" and "class-weights" both given: the last wins
     for (const json& item : items) {
       COHORT_ASSIGN_OR_RETURN(std::string token, FlagValue(key, item));
-      args.push_back(std::move(token));
+      tokens.push_back(std::move(token));
     }
   }
-  return args;
+  return given;
 }
 
 // Links every file of `from` into `to` (the store's files are immutable and
@@ -486,24 +487,26 @@ absl::StatusOr<StepResult> ToolExecutor::Dropmap(const StepTask& task) {
   COHORT_ASSIGN_OR_RETURN(std::string contrib, AsFile(contrib_in, ""));
   COHORT_ASSIGN_OR_RETURN(std::string out, OutputDir(task, "drop_map"));
   COHORT_ASSIGN_OR_RETURN(std::string data, StableInput(task, "contrib.json", contrib));
-  std::vector<std::string> argv = {config_.self_binary, "dropmap", "--data", data};
+  DropmapInvocation dropmap;
+  COHORT_ASSIGN_OR_RETURN(dropmap.flags, FlagsFromParams(params.value("flags", json())));
+  dropmap.flags["data"] = {data};
   struct Optional { const char* input; const char* flag; };
-  for (const Optional& o : {Optional{"v4_data", "--v4-floor-data"},
-                            Optional{"floor_map", "--v4-floor-map"},
-                            Optional{"baseline_drop_map", "--baseline-drop-map"}}) {
+  for (const Optional& o : {Optional{"v4_data", "v4-floor-data"},
+                            Optional{"floor_map", "v4-floor-map"},
+                            Optional{"baseline_drop_map", "baseline-drop-map"}}) {
     std::string path = OptionalInput(task, o.input);
     if (path.empty()) continue;
     COHORT_ASSIGN_OR_RETURN(std::string file, AsFile(path, ""));
     COHORT_ASSIGN_OR_RETURN(std::string stable,
                             StableInput(task, std::string(o.input) + ".json", file));
-    argv.insert(argv.end(), {o.flag, stable});
+    dropmap.flags[o.flag] = {stable};
   }
-  COHORT_ASSIGN_OR_RETURN(std::vector<std::string> flags,
-                          FlagsToArgs(params.value("flags", json())));
-  argv.insert(argv.end(), flags.begin(), flags.end());
   // Relative to output_root: the summary records these paths.
   std::string map = (fs::path(out).filename() / "drop_map.json").string();
-  argv.insert(argv.end(), {"--output", map, "--summary-output", map + ".summary.json"});
+  dropmap.flags["output"] = {map};
+  dropmap.flags["summary-output"] = {map + ".summary.json"};
+  std::vector<std::string> argv = {config_.self_binary, DropmapInvocation::kName};
+  for (std::string& token : dropmap.ToArgv()) argv.push_back(std::move(token));
   COHORT_RETURN_IF_ERROR(RunTool(task, argv));
   return StepResult{{{"drop_map", out}}, false, ""};
 }

@@ -15,6 +15,38 @@ void AddIfSet(std::vector<std::string>* argv, const char* flag, const std::strin
 
 std::string RoundTripDecimal(double value) { return nlohmann::json(value).dump(); }
 
+std::vector<std::string> DropmapInvocation::ToArgv() const {
+  std::vector<std::string> argv;
+  for (const auto& [name, values] : flags) {
+    if (values.empty()) continue;
+    argv.push_back("--" + name);
+    argv.insert(argv.end(), values.begin(), values.end());
+  }
+  return argv;
+}
+
+void DropmapInvocation::AddFlags(CLI::App* cmd) {
+  for (const prune::DropMapFlagSpec& spec : prune::DropMapFlagSpecs()) {
+    // std::map nodes never move: the binding stays valid while flags lives.
+    CLI::Option* option =
+        cmd->add_option(std::string("--") + spec.name, flags[spec.name], spec.help);
+    if (spec.nargs < 0) {
+      option->expected(1, CLI::detail::expected_max_vector_size);
+    } else {
+      option->expected(spec.nargs);
+      option->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    }
+  }
+}
+
+prune::DropMapFlags DropmapInvocation::Given() const {
+  prune::DropMapFlags given;
+  for (const auto& [name, values] : flags) {
+    if (!values.empty()) given[name] = values;
+  }
+  return given;
+}
+
 std::vector<std::string> ScoreInvocation::ToArgv() const {
   std::vector<std::string> argv = {"--bench", bench, "--dataset", dataset,
                                    "--completions", completions};

@@ -7,9 +7,7 @@
 // ToArgv, so the two sides share one definition of every flag.
 // InvocationTest round-trips every field through a real CLI11 parse.
 //
-// Covered: score, upweight, prune, bench. dropmap still builds its argv by
-// hand in tool_executor.cc (its flag set is the generator's, validated by
-// worker/prune/dropmap_options.h).
+// Covered: dropmap, score, upweight, prune, bench.
 //
 // Thread safety: plain values; AddFlags binds the struct's fields to the
 // CLI11 app, which writes them while parsing (one thread).
@@ -21,11 +19,31 @@
 #include <string>
 #include <vector>
 
+#include "worker/prune/dropmap_options.h"
+
 namespace CLI {
 class App;
 }  // namespace CLI
 
 namespace cohort::worker {
+
+// `cohort-worker dropmap`: the drop-map generator, with the reference's long
+// flags (prune::DropMapFlagSpecs, those of generate_drop_map_v5.py). Values
+// stay text, as argparse receives them: the pruning core converts them
+// (DropMapOptionsFromFlags), so int, float and choice handling is argparse's.
+struct DropmapInvocation {
+  static constexpr const char* kName = "dropmap";
+  // Flag name (without "--") -> its value tokens; a flag with no tokens is
+  // not given.
+  prune::DropMapFlags flags;
+
+  std::vector<std::string> ToArgv() const;
+  // Binds every generator flag (nargs as the spec says; a repeated
+  // single-value flag keeps its last value, as argparse does).
+  void AddFlags(CLI::App* cmd);
+  // The flags given, for DropMapOptionsFromFlags.
+  prune::DropMapFlags Given() const;
+};
 
 // `cohort-worker score`: re-score completions of a bench offline.
 struct ScoreInvocation {

@@ -25,6 +25,28 @@ T Parse(const std::vector<std::string>& flags, Extra... extra) {
   return parsed;
 }
 
+TEST(InvocationTest, DropmapRoundTripsEveryGeneratorFlag) {
+  DropmapInvocation in;
+  for (const prune::DropMapFlagSpec& spec : prune::DropMapFlagSpecs()) {
+    // Values as the executor writes them: paths, words, negative numbers.
+    const int count = spec.nargs < 0 ? 3 : spec.nargs;
+    for (int i = 0; i < count; ++i) {
+      in.flags[spec.name].push_back(i == 1 ? "-0.5" : std::string(spec.name) + "_" +
+                                                          std::to_string(i));
+    }
+  }
+  DropmapInvocation out = Parse<DropmapInvocation>(in.ToArgv());
+  EXPECT_EQ(out.Given(), in.flags);
+  EXPECT_EQ(in.flags.size(), prune::DropMapFlagSpecs().size());
+}
+
+TEST(InvocationTest, DropmapGivesOnlyTheFlagsOnItsCommandLine) {
+  DropmapInvocation out =
+      Parse<DropmapInvocation>({"--data", "/c.json", "--target", "98", "--target", "100"});
+  EXPECT_EQ(out.Given(), (prune::DropMapFlags{{"data", {"/c.json"}}, {"target", {"100"}}}))
+      << "argparse keeps a repeated flag's last value";
+}
+
 TEST(InvocationTest, ScoreRoundTripsEveryField) {
   // --fewshot must name an existing file (CLI::ExistingFile).
   std::string train = ::testing::TempDir() + "/invocation_train.jsonl";
