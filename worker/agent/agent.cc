@@ -50,29 +50,36 @@ std::string Utf8Prefix(absl::string_view text, size_t max) {
   return std::string(text.substr(0, end));
 }
 
-// The batch that carries one per-problem row of a step to cohortd.
-v1::ReportResultsRequest ResultBatch(const v1::Lease& lease, const TaskResultRow& row) {
+uint64_t NonNegative(int64_t n) { return n > 0 ? static_cast<uint64_t>(n) : 0; }
+
+}  // namespace
+
+v1::ReportResultsRequest ResultBatch(const v1::Lease& lease, const eval::ProblemResult& row) {
   v1::ReportResultsRequest batch;
   batch.set_lease_id(lease.lease_id());
   batch.set_epoch(lease.epoch());
   v1::ProblemResult* r = batch.add_results();
   r->set_step_key(lease.step().key());
-  r->set_problem_id(row.problem_id);
-  r->set_sample_index(row.sample_index);
-  r->set_verdict(static_cast<v1::Verdict>(row.verdict));
+  r->set_problem_id(row.id);
+  r->set_sample_index(0);  // one sample per problem (greedy protocol)
+  r->set_verdict(row.server_error() ? v1::VERDICT_ERROR
+                 : row.passed       ? v1::VERDICT_PASS
+                                    : v1::VERDICT_FAIL);
   r->set_prompt_digest(row.prompt_digest);
   r->set_completion(row.completion);
   r->set_reasoning(row.reasoning);
-  r->set_completion_chars(row.completion_chars);
-  r->set_reasoning_chars(row.reasoning_chars);
-  r->set_completion_tokens(row.completion_tokens);
-  r->set_reasoning_tokens(row.reasoning_tokens);
+  r->set_completion_chars(NonNegative(row.completion_chars));
+  r->set_reasoning_chars(NonNegative(row.reasoning_chars));
+  r->set_completion_tokens(NonNegative(row.completion_tokens.value_or(0)));
+  r->set_reasoning_tokens(NonNegative(row.reasoning_tokens.value_or(0)));
   r->set_finish_reason(row.finish_reason);
-  r->set_extracted_answer(row.extracted_answer);
+  r->set_extracted_answer(row.extracted);
   r->set_scorer_version(row.scorer_version);
-  r->set_details_json(row.json);
+  r->set_details_json(eval::ResultToLine(row));
   return batch;
 }
+
+namespace {
 
 // Tells the owner once when the worker has been idle for `limit`
 // (--exit-when-idle): holding no step, offered none, and cohortd with no
@@ -484,7 +491,7 @@ absl::StatusOr<StepResult> Agent::Execute(RunningSteps::Step* step, const Resolv
   if (options_.gpus > 0) task.visible_gpus = VisibleDevices(step->gpus, options_.cuda_devices);
   task.should_stop = [step] { return step->cancel.load(); };
   task.on_progress = [this, step](const TaskProgress& p) { steps_.SetProgress(step, p); };
-  task.on_result = [this, step](const TaskResultRow& row) {
+  task.on_result = [this, step](const eval::ProblemResult& row) {
     outbox_->Append(SpoolKind::kResults, step->lease,
                     ResultBatch(step->lease, row).SerializeAsString(), "a batch of results");
   };

@@ -112,6 +112,10 @@ absl::Status CheckTlsFlags(const AgentOptions& options);
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ClientCredentials(
     const AgentOptions& options);
 
+// The batch that carries one scored problem of a step to cohortd: the one
+// place the worker's result row (eval::ProblemResult) becomes the proto.
+v1::ReportResultsRequest ResultBatch(const v1::Lease& lease, const eval::ProblemResult& row);
+
 class Agent {
  public:
   // `gateway`: how cohortd is reached; null: gRPC to options.coordinator

@@ -62,9 +62,9 @@ class FakeExecutor : public StepExecutor {
   absl::StatusOr<StepResult> Run(const StepTask& task, const nlohmann::json& params) {
     const int rows = params.value("rows", 0);
     for (int i = 0; i < rows; ++i) {
-      TaskResultRow row;
-      row.problem_id = absl::StrCat("p", i);
-      row.verdict = 1;
+      eval::ProblemResult row;
+      row.id = absl::StrCat("p", i);
+      row.passed = true;
       row.completion = "42";
       task.on_result(row);
     }
@@ -175,6 +175,10 @@ TEST_F(AgentTest, AStepsResultsArriveBeforeItsCompletionWhichNamesItsOutput) {
   gateway_.Offer(MakeLease("l-1", {{"name", "a"}, {"rows", 2}}));
   ASSERT_TRUE(gateway_.WaitUntil([&] { return gateway_.Completed("l-1"); }));
   EXPECT_THAT(ShippedKinds("l-1"), ElementsAre("results", "results", "complete"));
+  const v1::ProblemResult first = gateway_.shipped()[0].results.results(0);
+  EXPECT_EQ(first.problem_id(), "p0");
+  EXPECT_EQ(first.verdict(), v1::VERDICT_PASS);
+  EXPECT_EQ(nlohmann::json::parse(first.details_json())["completion"], "42");
   const v1::CompleteStepRequest complete = gateway_.shipped().back().complete;
   ASSERT_EQ(complete.outputs_size(), 1);
   EXPECT_EQ(complete.outputs(0).name(), "checkpoint");
@@ -327,6 +331,24 @@ TEST_F(AgentTest, CancelStartEndsARegisterLoopThatCannotReachCohortd) {
   EXPECT_THAT(agent.Start(), StatusIs(absl::StatusCode::kCancelled, ::testing::_));
   EXPECT_LT(absl::Now() - began, absl::Seconds(5));
   canceller.join();
+}
+
+TEST(ResultBatchTest, TheVerdictIsAServerErrorAPassOrAFailInThatOrder) {
+  v1::Lease lease = MakeLease("l-1", {});
+  eval::ProblemResult row;
+  row.id = "gsm8k/3";
+  row.completion_tokens = 12;
+  row.reasoning_chars = -1;  // never negative on the wire
+  EXPECT_EQ(ResultBatch(lease, row).results(0).verdict(), v1::VERDICT_FAIL);
+  row.passed = true;
+  v1::ReportResultsRequest batch = ResultBatch(lease, row);
+  EXPECT_EQ(batch.results(0).verdict(), v1::VERDICT_PASS);
+  EXPECT_EQ(batch.results(0).completion_tokens(), 12u);
+  EXPECT_EQ(batch.results(0).reasoning_chars(), 0u);
+  EXPECT_EQ(batch.results(0).step_key(), lease.step().key());
+  EXPECT_EQ(batch.results(0).details_json(), eval::ResultToLine(row));
+  row.error_kind = "500 peg-native format";
+  EXPECT_EQ(ResultBatch(lease, row).results(0).verdict(), v1::VERDICT_ERROR);
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
 #include "worker/eval/bench.h"
 
@@ -60,6 +61,14 @@ bool AtBudget(const ProblemResult& r, const BenchSettings& settings);
 
 // One JSONL row of --out.
 nlohmann::json ResultToJson(const ProblemResult& r);
+// That row as its line of text (no newline; invalid UTF-8 replaced by
+// U+FFFD, so the line is always valid JSON).
+std::string ResultToLine(const ProblemResult& r);
+// A row of --out read back, the inverse of ResultToJson (the worker reads
+// the rows its score subcommand wrote: this struct is the one worker-side
+// result row; the proto is made from it only where it is sent).
+// kInvalidArgument naming the field: no id, or a field of the wrong type.
+absl::StatusOr<ProblemResult> ResultFromJson(const nlohmann::json& row);
 
 // The summary JSON (see the file comment). `n_expected` is the size of the
 // profile's subset, for the missing count.

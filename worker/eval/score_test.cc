@@ -140,6 +140,49 @@ TEST(ScoreTest, ServerErrorsAreCountedApartFromWrongAnswers) {
   EXPECT_EQ(len["finish_reasons"].count("error"), 0u);
 }
 
+// The worker reads the rows `score --out` wrote back into the same struct
+// (ResultFromJson) and sends their text as the stored record: line, struct
+// and line again must agree, server errors, details and absent token counts
+// included.
+TEST(ScoreTest, AResultRowReadsBackToTheSameRowAndLine) {
+  cohort::testing::TempDir dir;
+  ASSERT_OK_AND_ASSIGN(
+      ScoreRun run,
+      Score(dir,
+            "{\"idx\":0,\"completion\":\"18\",\"completion_tokens\":10,"
+            "\"reasoning\":\"think \\u00e9\",\"finish_reason\":\"stop\"}\n"
+            "{\"idx\":1,\"completion\":\"wrong 1\"}\n"
+            "{\"idx\":2,\"completion\":\"\",\"finish_reason\":\"error\","
+            "\"error_kind\":\"500 peg-native format\",\"error_message\":\"bad format\"}\n",
+            CardSettings("gsm8k")));
+  ASSERT_EQ(run.results.size(), 3u);
+  for (const ProblemResult& written : run.results) {
+    const std::string line = ResultToLine(written);
+    ASSERT_OK_AND_ASSIGN(ProblemResult read, ResultFromJson(nlohmann::json::parse(line)));
+    EXPECT_EQ(ResultToLine(read), line);
+    EXPECT_EQ(read.id, written.id);
+    EXPECT_EQ(read.passed, written.passed);
+    EXPECT_EQ(read.server_error(), written.server_error());
+    EXPECT_EQ(read.completion_tokens, written.completion_tokens);
+    EXPECT_EQ(read.detail, written.detail);
+  }
+  EXPECT_FALSE(ResultFromJson(nlohmann::json::parse(ResultToLine(run.results[1])))
+                   ->completion_tokens.has_value());
+}
+
+TEST(ScoreTest, AResultRowOfTheWrongShapeNamesTheField) {
+  EXPECT_THAT(ResultFromJson(nlohmann::json::parse(R"({"index": 1})")),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no \"id\"")));
+  EXPECT_THAT(ResultFromJson(nlohmann::json::parse(R"({"id": "a", "passed": "yes"})")),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("\"passed\" is string")));
+  EXPECT_THAT(ResultFromJson(nlohmann::json::parse(R"({"id": "a", "completion_tokens": 1.5})")),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("completion_tokens")));
+  EXPECT_THAT(ResultFromJson(nlohmann::json::parse(R"({"id": "a", "error": "x"})")),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("error_kind")));
+  EXPECT_THAT(ResultFromJson(nlohmann::json::parse("[1]")),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not an object")));
+}
+
 TEST(ScoreTest, NoServerErrorsIsZero) {
   cohort::testing::TempDir dir;
   ASSERT_OK_AND_ASSIGN(ScoreRun run, Score(dir, "{\"idx\":0,\"completion\":\"18\"}\n",

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "worker/eval/result.h"
 
 namespace cohort::worker {
 
@@ -50,26 +51,6 @@ struct TaskProgress {
   std::string message;
 };
 
-// One per-problem row of a generate or score step (the agent streams it to
-// the coordinator as a ProblemResult). `json` holds every field of the
-// eval core's result; the named fields are those the coordinator indexes.
-struct TaskResultRow {
-  std::string problem_id;
-  uint32_t sample_index = 0;
-  int verdict = 0;  // cohort.v1.Verdict
-  std::string prompt_digest;
-  std::string completion;
-  std::string reasoning;
-  uint64_t completion_chars = 0;
-  uint64_t reasoning_chars = 0;
-  uint64_t completion_tokens = 0;
-  uint64_t reasoning_tokens = 0;
-  std::string finish_reason;
-  std::string extracted_answer;
-  std::string scorer_version;
-  std::string json;  // the eval core's full per-problem record
-};
-
 struct StepTask {
   TaskKind kind = TaskKind::kDropmap;
   std::string key;
@@ -86,7 +67,9 @@ struct StepTask {
   std::optional<std::string> visible_gpus;
   std::function<bool()> should_stop;
   std::function<void(const TaskProgress&)> on_progress;
-  std::function<void(const TaskResultRow&)> on_result;
+  // Each scored problem of a score step, as the eval core made it (the one
+  // worker-side result row; the agent makes the proto from it).
+  std::function<void(const eval::ProblemResult&)> on_result;
 };
 
 struct StepResult {

@@ -1,7 +1,7 @@
 // File: score_rows.h
 //
-// Reads the per-problem verdict lines `cohort-worker score --out` writes
-// (worker/eval ResultToJson) into the rows a worker streams to the
+// Reads back the per-problem verdict lines `cohort-worker score --out`
+// writes (worker/eval ResultToLine), the rows a worker streams to the
 // coordinator. Pure.
 #ifndef COHORT_WORKER_EXEC_SCORE_ROWS_H_
 #define COHORT_WORKER_EXEC_SCORE_ROWS_H_
@@ -10,14 +10,15 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "worker/exec/executor.h"
+#include "worker/eval/result.h"
 
 namespace cohort::worker {
 
-// Parses JSON Lines text; kInvalidArgument names the line of a bad row.
-absl::StatusOr<std::vector<TaskResultRow>> ParseScoreRows(const std::string& text,
-                                                          const std::string& source);
-absl::StatusOr<std::vector<TaskResultRow>> ReadScoreRows(const std::string& path);
+// Parses JSON Lines text; kInvalidArgument names the line and the field of a
+// bad row.
+absl::StatusOr<std::vector<eval::ProblemResult>> ParseScoreRows(const std::string& text,
+                                                                const std::string& source);
+absl::StatusOr<std::vector<eval::ProblemResult>> ReadScoreRows(const std::string& path);
 
 }  // namespace cohort::worker
 

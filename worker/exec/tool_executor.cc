@@ -720,9 +720,9 @@ absl::StatusOr<StepResult> ToolExecutor::Score(const StepTask& task) {
   std::string summary;
   COHORT_RETURN_IF_ERROR(RunTool(task, SelfCommand(score), "", &summary));
   COHORT_RETURN_IF_ERROR(WriteFileAtomically((fs::path(out) / "summary.json").string(), summary));
-  COHORT_ASSIGN_OR_RETURN(std::vector<TaskResultRow> rows, ReadScoreRows(scores));
+  COHORT_ASSIGN_OR_RETURN(std::vector<eval::ProblemResult> rows, ReadScoreRows(scores));
   if (task.on_result) {
-    for (const TaskResultRow& row : rows) task.on_result(row);
+    for (const eval::ProblemResult& row : rows) task.on_result(row);
   }
   return StepResult{{{"scores", out}}, false, ""};
 }

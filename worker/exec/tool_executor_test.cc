@@ -236,18 +236,19 @@ TEST_F(ToolExecutorTest, GenerateThenScoreStreamsScoredRows) {
                        ReadFileToString(completions.outputs[0].second + "/completions.jsonl"));
   EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 3);
 
-  std::vector<TaskResultRow> rows;
+  std::vector<eval::ProblemResult> rows;
   StepTask score = Task(TaskKind::kScore,
                         nlohmann::json{{"bench", "gsm8k"}, {"profile", profile}}.dump(),
                         {{"completions", completions.outputs[0].second}, {"dataset", dataset}});
-  score.on_result = [&](const TaskResultRow& row) { rows.push_back(row); };
+  score.on_result = [&](const eval::ProblemResult& row) { rows.push_back(row); };
   ASSERT_OK_AND_ASSIGN(StepResult scores, Execute(score));
   ASSERT_EQ(rows.size(), 3u);
-  for (const TaskResultRow& row : rows) {
-    EXPECT_FALSE(row.problem_id.empty());
-    EXPECT_TRUE(row.verdict == 1 || row.verdict == 2);
-    EXPECT_GT(row.completion_tokens, 0u);
+  for (const eval::ProblemResult& row : rows) {
+    EXPECT_FALSE(row.id.empty());
+    EXPECT_FALSE(row.server_error());
+    EXPECT_GT(row.completion_tokens.value_or(0), 0);
     EXPECT_FALSE(row.finish_reason.empty());
+    EXPECT_FALSE(row.scorer_version.empty());
   }
   ASSERT_OK_AND_ASSIGN(std::string summary,
                        ReadFileToString(scores.outputs[0].second + "/summary.json"));

@@ -32,7 +32,7 @@ absl::Status WriteProblemResults(const std::string& path,
                                  const std::vector<eval::ProblemResult>& results) {
   std::string lines;
   for (const eval::ProblemResult& r : results) {
-    absl::StrAppend(&lines, DumpJson(eval::ResultToJson(r), -1), "\n");
+    absl::StrAppend(&lines, eval::ResultToLine(r), "\n");
   }
   return WriteFileAtomically(path, lines);
 }
