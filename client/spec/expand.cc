@@ -166,6 +166,9 @@ absl::StatusOr<std::string> Builder::AddChain(const Variant& v, ModelNodes* mode
   }
   GraphNode q = Make("quantize", v.name);
   q.params = {{"type", type}, {"llama_cpp", spec_.llama_cpp}};
+  // Only when set: a quantize without a map keeps the key it always had.
+  const json tensor_types = r["quantize"].value("tensor_types", json::array());
+  if (!tensor_types.empty()) q.params["tensor_types"] = tensor_types;
   q.inputs = {From("gguf", gguf, "gguf")};
   if (!imatrix.empty()) q.inputs.push_back(From("imatrix", imatrix, "imatrix"));
   q.tools = {"llama-quantize"};

@@ -11,6 +11,10 @@
 namespace cohort::client {
 namespace {
 
+using ::cohort::testing::StatusIs;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
 const std::string kD = "sha256:" + std::string(64, 'a');
 const std::string kG = "sha256:" + std::string(64, 'b');
 
@@ -69,6 +73,39 @@ TEST(ExpandTest, SamePruneParamsShareOneNodeAcrossAlphaWhenNotFused) {
   EXPECT_EQ(kinds["dropmap"], 1);
   EXPECT_EQ(kinds["prune"], 1);
   EXPECT_EQ(kinds["upweight"], 2);
+}
+
+// Per-layer quant maps: a grid over quantize.tensor_types makes one quantize
+// per map over the same GGUF; without a map a quantize's params (and so its
+// key) are what they always were.
+TEST(ExpandTest, ATensorTypeGridQuantizesOneGgufOncePerMap) {
+  std::string text = Spec3(
+      "  quantize.tensor_types:\n"
+      "    down8: [ffn_down_exps=q8_0]\n"
+      "    attn6: ['blk\\.[0-9]+\\.attn_.*=q6_K', ffn_down_exps=q8_0]\n");
+  text.replace(text.find("{a: [1, 2], b: [1, 3], c: [1, 3]}"), 33, "{a: [1, 2]}");
+  ASSERT_OK_AND_ASSIGN(Spec spec, ParseSpecText(text, "s.yaml", "/"));
+  ASSERT_OK_AND_ASSIGN(Graph g, ExpandSpec(spec));
+  std::map<std::string, int> kinds = CountKinds(g);
+  EXPECT_EQ(kinds["convert"], 1);
+  EXPECT_EQ(kinds["quantize"], 2);
+  std::set<std::string> maps;
+  for (const GraphNode& n : g.nodes) {
+    if (n.kind == "quantize") maps.insert(n.params["tensor_types"].dump());
+  }
+  EXPECT_EQ(maps, (std::set<std::string>{R"(["ffn_down_exps=q8_0"])",
+                                         R"(["blk\\.[0-9]+\\.attn_.*=q6_K","ffn_down_exps=q8_0"])"}));
+
+  ASSERT_OK_AND_ASSIGN(Spec plain_spec, ParseSpecText(Spec3(), "s.yaml", "/"));
+  ASSERT_OK_AND_ASSIGN(Graph plain, ExpandSpec(plain_spec));
+  for (const GraphNode& n : plain.nodes) EXPECT_FALSE(n.params.contains("tensor_types")) << n.id;
+}
+
+TEST(ExpandTest, ATensorTypeEntryLlamaQuantizeWouldRefuseFailsAtItsLine) {
+  std::string text = Spec3("  quantize.tensor_types: [[ffn_down_exps=q9_9]]\n");
+  EXPECT_THAT(ParseSpecText(text, "s.yaml", "/"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("s.yaml:"), HasSubstr("ffn_down_exps=q9_9"))));
 }
 
 TEST(ExpandTest, GateGuardsEveryFullBench) {

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
+#include "worker/quant/tensor_type_map.h"
 
 namespace cohort::client::spec_internal {
 namespace {
@@ -17,7 +18,8 @@ using json = nlohmann::json;
 
 enum class Type {
   kInt, kNonNegInt, kPositiveInt, kNumber, kPositiveNumber, kBool, kString,
-  kChoice, kNumberList, kStringList, kIntPair
+  kChoice, kNumberList, kStringList, kIntPair,
+  kTensorTypes  // llama-quantize --tensor-type rules, checked as the worker checks them
 };
 
 struct Param {
@@ -83,7 +85,10 @@ const Table& Params() {
       {"convert", {{"outtype", {Type::kChoice, {"bf16", "f16", "f32", "q8_0"}}}}},
       {"imatrix",
        {{"enabled", {Type::kBool, {}}}, {"chunks", {Type::kNonNegInt, {}}}}},
-      {"quantize", {{"type", {Type::kChoice, QuantTypes()}}}},
+      {"quantize",
+       {{"type", {Type::kChoice, QuantTypes()}},
+        // llama-quantize --tensor-type rules, "PATTERN=TYPE" (per-layer maps)
+        {"tensor_types", {Type::kTensorTypes, {}}}}},
   };
   return *kTable;
 }
@@ -158,12 +163,19 @@ absl::StatusOr<json> ParseTyped(const Param& param, const YNode& node) {
     }
     case Type::kNumberList:
       return NumberList(node);
-    case Type::kStringList: {
+    case Type::kStringList:
+    case Type::kTensorTypes: {
       json out = json::array();
+      std::vector<std::string> texts;
       COHORT_ASSIGN_OR_RETURN(std::vector<YNode> items, node.Items());
       for (const YNode& item : items) {
         COHORT_ASSIGN_OR_RETURN(std::string v, item.AsString());
+        texts.push_back(v);
         out.push_back(v);
+      }
+      if (param.type == Type::kTensorTypes) {
+        absl::Status rules = worker::quant::ParseTensorTypeMap(texts).status();
+        if (!rules.ok()) return node.Error(std::string(rules.message()));
       }
       return out;
     }

@@ -42,6 +42,9 @@ LAYOUTS = {
 SYNTH_SIZES = ["--layers", "2", "--hidden", "256", "--moe-intermediate", "256",
                "--intermediate", "256", "--vocab", "512", "--top-k", "2"]
 QUANT_TYPES = ["Q6_K", "Q4_K_M"]
+# A per-layer quant map on every quantize (llama-quantize --tensor-type): the
+# experts' down projections at q8_0 whatever the tier.
+TENSOR_TYPES = ["ffn_down_exps=q8_0"]
 SUITES = [("gsm8k", 4), ("arc_challenge", 4), ("humaneval", 2)]
 # A random model never stops on its own: small generation limits keep each
 # request short while still exercising thinking budgets and stop strings.
@@ -125,6 +128,7 @@ calibration: calibration.txt
 recipe:
   dropmap: {{target: {keep}, protect_top: 1}}
 {upweight}  imatrix: {{enabled: true, chunks: 4}}
+  quantize: {{tensor_types: [{', '.join(TENSOR_TYPES)}]}}
 grid:
   dropmap.class_weights:
     even: 1 1 1 1 1 1 1 1
@@ -157,11 +161,17 @@ eval:
         self.check(len({p.name for p in quantized}) == len(QUANT_TYPES),
                    f"quantized GGUFs of every type ({sorted({p.name for p in quantized})})")
         for path in ggufs:
-            info = json.loads(self.worker("gguf-info", "--no-tensors", path).stdout)
+            info = json.loads(self.worker("gguf-info", path).stdout)
             meta = info.get("metadata", {})
             arch = meta.get("general.architecture")
             count = meta.get(f"{arch}.expert_count")
             self.check(count == keep, f"{path.name}: expert_count {count} == kept {keep}")
+            if path in quantized:
+                down = {t["type"] for t in info.get("tensors", [])
+                        if t["name"].endswith("ffn_down_exps.weight")}
+                self.check(down == {"q8_0"},
+                           f"{path.name}: the map's ffn_down_exps tensors are {sorted(down)} "
+                           "(asked q8_0)")
 
     def check_results(self, campaign, spec_dir):
         report = json.loads(self.cohort("report", campaign, "--format", "json").stdout)

@@ -27,6 +27,7 @@
 #include "worker/quant/gguf_reader.h"
 #include "worker/prune/dropmap_options.h"
 #include "worker/quant/gguf_summary.h"
+#include "worker/quant/tensor_type_map.h"
 
 namespace cohort::worker {
 namespace {
@@ -143,6 +144,26 @@ absl::Status CheckQuantType(const std::string& type) {
   return absl::InvalidArgumentError(absl::StrCat(
       "quantize type '", absl::CHexEscape(type.substr(0, 40)),
       "' is not a llama.cpp type name (letters, digits and '_', e.g. Q4_K_M)"));
+}
+
+// params.tensor_types of a quantize step (["PATTERN=TYPE", ...], absent:
+// none) as llama-quantize's per-tensor rules.
+absl::StatusOr<std::vector<quant::TensorTypeRule>> TensorTypeRules(const json& params) {
+  std::vector<std::string> entries;
+  auto it = params.find("tensor_types");
+  if (it != params.end() && !it->is_null()) {
+    if (!it->is_array()) {
+      return absl::InvalidArgumentError("quantize params.tensor_types: a list of PATTERN=TYPE");
+    }
+    for (const json& entry : *it) {
+      if (!entry.is_string()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "quantize params.tensor_types: ", entry.dump(), " is not a PATTERN=TYPE string"));
+      }
+      entries.push_back(entry.get<std::string>());
+    }
+  }
+  return quant::ParseTensorTypeMap(entries);
 }
 
 // Removes what is inside `dir`, keeping `dir` (the agent's to remove).
@@ -624,10 +645,17 @@ absl::StatusOr<StepResult> ToolExecutor::Quantize(const StepTask& task) {
     COHORT_ASSIGN_OR_RETURN(std::string stable, StableInput(task, "imatrix.gguf", file));
     argv.insert(argv.end(), {"--imatrix", stable});
   }
+  COHORT_ASSIGN_OR_RETURN(std::vector<quant::TensorTypeRule> rules, TensorTypeRules(params));
+  for (const quant::TensorTypeRule& rule : rules) {
+    argv.insert(argv.end(), {"--tensor-type", rule.ToArg()});
+  }
   argv.insert(argv.end(), {gguf, model, type});
   COHORT_RETURN_IF_ERROR(RunTool(task, argv));
-  COHORT_ASSIGN_OR_RETURN(quant::GgufSummary before, Summarize(gguf));
-  COHORT_ASSIGN_OR_RETURN(quant::GgufSummary after, Summarize(model));
+  COHORT_ASSIGN_OR_RETURN(quant::GgufContents source, quant::ReadGgufFile(gguf));
+  COHORT_ASSIGN_OR_RETURN(quant::GgufContents quantized, quant::ReadGgufFile(model));
+  COHORT_RETURN_IF_ERROR(quant::VerifyTensorTypes(source, quantized, rules));
+  COHORT_ASSIGN_OR_RETURN(quant::GgufSummary before, quant::SummarizeGguf(source));
+  COHORT_ASSIGN_OR_RETURN(quant::GgufSummary after, quant::SummarizeGguf(quantized));
   quant::GgufExpectations expected;
   expected.architecture = before.architecture.empty() ? "?" : before.architecture;
   expected.expert_count = before.expert_count.value_or(0);

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/match.h"
 #include "common/atomic_file.h"
 #include "common/sha256.h"
 #include "common/subprocess.h"
@@ -397,6 +398,44 @@ TEST_F(ToolExecutorTest, QuantizeReportsProgress) {
   EXPECT_EQ(last.done, last.total);
   ASSERT_OK_AND_ASSIGN(std::string log, ReadFileToString(quantize.log_path));
   EXPECT_THAT(log, HasSubstr("llama-quantize"));
+}
+
+// A per-layer quant map reaches llama-quantize as --tensor-type rules and
+// the output is checked against it: a rule that sets no tensor's type (a
+// typo) fails the step instead of passing off the tier's quant as the map's.
+TEST_F(ToolExecutorTest, QuantizeAppliesATensorTypeMapAndChecksIt) {
+  ASSERT_OK_AND_ASSIGN(StepResult convert,
+                       Execute(Task(TaskKind::kConvert, "{}", {{"checkpoint", dir_.Join("base")}})));
+  const std::string gguf = convert.outputs[0].second;
+  StepTask mapped = Task(TaskKind::kQuantize,
+                         R"({"type": "Q4_K_M", "tensor_types": ["FFN_DOWN_EXPS=Q8_0"]})",
+                         {{"gguf", gguf}});
+  ASSERT_OK_AND_ASSIGN(StepResult result, Execute(mapped));
+  ASSERT_OK_AND_ASSIGN(quant::GgufContents out,
+                       quant::ReadGgufFile(result.outputs[0].second + "/model-Q4_K_M.gguf"));
+  int down = 0;
+  for (const quant::GgufTensorInfo& t : out.tensors) {
+    // The .scale tensors match too; llama-quantize never quantizes those.
+    if (!absl::EndsWith(t.name, "ffn_down_exps.weight")) continue;
+    ++down;
+    EXPECT_STREQ(t.type_info->name, "q8_0") << t.name;
+  }
+  EXPECT_GT(down, 0);
+  ASSERT_OK_AND_ASSIGN(std::string log, ReadFileToString(mapped.log_path));
+  EXPECT_THAT(log, HasSubstr("--tensor-type ffn_down_exps=q8_0"));
+  EXPECT_THAT(log, HasSubstr("applying manual override"));
+
+  EXPECT_THAT(Execute(Task(TaskKind::kQuantize,
+                           R"({"type": "Q4_K_M", "tensor_types": ["fnn_down_exps=q8_0"]})",
+                           {{"gguf", gguf}})),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("set no tensor's type")));
+  EXPECT_THAT(Execute(Task(TaskKind::kQuantize,
+                           R"({"type": "Q4_K_M", "tensor_types": ["ffn_down_exps=q9_9"]})",
+                           {{"gguf", gguf}})),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("ffn_down_exps=q9_9")));
+  EXPECT_THAT(Execute(Task(TaskKind::kQuantize, R"({"type": "Q4_K_M", "tensor_types": "x=q8_0"})",
+                           {{"gguf", gguf}})),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("tensor_types")));
 }
 
 TEST(GateTest, ConditionsOnSummaries) {

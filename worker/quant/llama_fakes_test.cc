@@ -331,6 +331,15 @@ TEST_F(LlamaFakesTest, QuantizeBadArguments) {
   r = Quantize({in, dir_.Join("o.gguf"), "IQ2_XXS"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.stderr_data, HasSubstr("without an importance matrix"));
+  // What the real llama-quantize prints for a bad --tensor-type (run on
+  // unslothai/llama.cpp d32676d7): the reason on stdout, then the usage.
+  r = Quantize({"--tensor-type", "ffn_down", in, dir_.Join("o.gguf"), "Q6_K"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.stdout_data, HasSubstr("parse_tensor_type: malformed tensor type 'ffn_down'"));
+  r = Quantize({"--tensor-type", "ffn_down=q9_9", in, dir_.Join("o.gguf"), "Q6_K"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.stdout_data, HasSubstr("parse_tensor_type: invalid quantization type 'q9_9'"));
+  EXPECT_THAT(r.stderr_data, HasSubstr("parse_ggml_type: invalid ggml_type 'q9_9'"));
 }
 
 TEST_F(LlamaFakesTest, ImatrixWritesTheGgufFormatAndQuantizeUsesIt) {
