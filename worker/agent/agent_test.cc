@@ -327,9 +327,8 @@ TEST_F(AgentTest, CancelStartEndsARegisterLoopThatCannotReachCohortd) {
     gateway_.WaitUntil([&] { return gateway_.register_calls() >= 1; });
     agent.CancelStart();
   });
-  const absl::Time began = absl::Now();
+  // Without the cancel, Start would retry for ever (ctest's timeout is the backstop).
   EXPECT_THAT(agent.Start(), StatusIs(absl::StatusCode::kCancelled, ::testing::_));
-  EXPECT_LT(absl::Now() - began, absl::Seconds(5));
   canceller.join();
 }
 
