@@ -165,19 +165,17 @@ absl::StatusOr<json> ParseTyped(const Param& param, const YNode& node) {
       return NumberList(node);
     case Type::kStringList:
     case Type::kTensorTypes: {
-      json out = json::array();
       std::vector<std::string> texts;
       COHORT_ASSIGN_OR_RETURN(std::vector<YNode> items, node.Items());
       for (const YNode& item : items) {
         COHORT_ASSIGN_OR_RETURN(std::string v, item.AsString());
-        texts.push_back(v);
-        out.push_back(v);
+        texts.push_back(std::move(v));
       }
       if (param.type == Type::kTensorTypes) {
         absl::Status rules = worker::quant::ParseTensorTypeMap(texts).status();
         if (!rules.ok()) return node.Error(std::string(rules.message()));
       }
-      return out;
+      return json(texts);
     }
     case Type::kIntPair: {
       COHORT_ASSIGN_OR_RETURN(std::vector<YNode> items, node.Items());

@@ -136,14 +136,13 @@ class FakeGateway final : public worker::Gateway {
   }
 
   // --- worker::Gateway ---
-  absl::Status Register(const v1::RegisterRequest& request,
+  absl::Status Register(const v1::RegisterRequest& /*request*/,
                         v1::RegisterResponse* response) override {
     absl::MutexLock lock(&mu_);
     ++register_calls_;
     ++calls_;
     if (registering_stopped_) return absl::CancelledError("stopping: not registering");
     if (!register_status_.ok()) return register_status_;
-    worker_ = request.worker();
     response->set_heartbeat_interval_ms(200);
     response->set_transfer_key(std::string(64, 'a'));
     for (const v1::Lease& lease : register_leases_) *response->add_leases() = lease;
@@ -224,7 +223,6 @@ class FakeGateway final : public worker::Gateway {
   absl::Status register_status_ ABSL_GUARDED_BY(mu_);
   bool registering_stopped_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t unfinished_ ABSL_GUARDED_BY(mu_) = 0;
-  v1::WorkerInfo worker_ ABSL_GUARDED_BY(mu_);
   std::vector<Shipped> shipped_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::HeartbeatRequest> heartbeats_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::LeaseRequest> lease_requests_ ABSL_GUARDED_BY(mu_);

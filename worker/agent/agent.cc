@@ -14,6 +14,7 @@
 #include "common/safe_path.h"
 #include "common/status_macros.h"
 #include "common/tls_inspect.h"
+#include "common/utf8.h"
 #include "common/version.h"
 #include "grpcpp/grpcpp.h"
 #include "spdlog/spdlog.h"
@@ -39,15 +40,6 @@ std::string Tail(const std::string& path, size_t bytes) {
   absl::StatusOr<std::string> text = ReadFileToString(path);
   if (!text.ok()) return "";
   return text->substr(text->size() > bytes ? text->size() - bytes : 0);
-}
-
-// At most `max` bytes of `text`, cut before a UTF-8 continuation byte so the
-// proto string stays valid UTF-8.
-std::string Utf8Prefix(absl::string_view text, size_t max) {
-  if (text.size() <= max) return std::string(text);
-  size_t end = max;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
-  return std::string(text.substr(0, end));
 }
 
 uint64_t NonNegative(int64_t n) { return n > 0 ? static_cast<uint64_t>(n) : 0; }
@@ -447,18 +439,22 @@ void Agent::RunStep(RunningSteps::Step* step) {
   const std::string hex = lease.step().key().substr(7, 16);
   const std::string log_path = (fs::path(options_.state_dir) / "logs" /
                                 absl::StrCat(hex, "-", lease.epoch(), ".log")).string();
+  // Kept across attempts on this worker (a generate step's journal lives
+  // there); removed once the step succeeded.
+  const std::string work_dir = (fs::path(options_.state_dir) / "work" / hex).string();
   absl::StatusOr<ResolvedInputs> inputs = inputs_->Resolve(lease);
   absl::StatusOr<std::string> scratch = store_->NewScratchDir(hex);
-  absl::StatusOr<StepResult> result = !inputs.ok()    ? inputs.status()
-                                      : !scratch.ok() ? scratch.status()
-                                                      : Execute(step, *inputs, *scratch, log_path);
+  absl::StatusOr<StepResult> result =
+      !inputs.ok()    ? inputs.status()
+      : !scratch.ok() ? scratch.status()
+                      : Execute(step, *inputs, *scratch, work_dir, log_path);
   if (inputs.ok()) inputs_->Release(*inputs);
   if (step->cancel.load()) {
     spdlog::info("step {} stopped (lease revoked or worker draining)", hex);
   } else if (result.ok()) {
     SpoolComplete(lease, *result, log_path);
     std::error_code rm;
-    fs::remove_all(fs::path(options_.state_dir) / "work" / hex, rm);
+    fs::remove_all(work_dir, rm);
   } else {
     // An input nobody could serve is not the step's failure: say so, and
     // the coordinator gives the attempt back and offers the step later.
@@ -475,6 +471,7 @@ void Agent::RunStep(RunningSteps::Step* step) {
 
 absl::StatusOr<StepResult> Agent::Execute(RunningSteps::Step* step, const ResolvedInputs& inputs,
                                           const std::string& scratch,
+                                          const std::string& work_dir,
                                           const std::string& log_path) {
   const v1::Lease& lease = step->lease;
   StepTask task;
@@ -483,8 +480,7 @@ absl::StatusOr<StepResult> Agent::Execute(RunningSteps::Step* step, const Resolv
   task.params_json = lease.step().params_json();
   task.inputs = inputs.paths;
   task.output_root = scratch;
-  task.work_dir = (fs::path(options_.state_dir) / "work" / lease.step().key().substr(7, 16))
-                      .string();
+  task.work_dir = work_dir;
   std::error_code mk;
   fs::create_directories(task.work_dir, mk);
   task.log_path = log_path;

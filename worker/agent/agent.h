@@ -152,7 +152,8 @@ class Agent {
   // The body of a step's thread; ends with steps_.Finish(step).
   void RunStep(RunningSteps::Step* step);
   absl::StatusOr<StepResult> Execute(RunningSteps::Step* step, const ResolvedInputs& inputs,
-                                     const std::string& scratch, const std::string& log_path);
+                                     const std::string& scratch, const std::string& work_dir,
+                                     const std::string& log_path);
   void SpoolComplete(const v1::Lease& lease, const StepResult& result,
                      const std::string& log_path);
   // `input_unavailable`: the step never started, an input could not be

@@ -3,6 +3,7 @@
 #include <optional>
 #include <utility>
 
+#include "common/utf8.h"
 #include "spdlog/spdlog.h"
 
 namespace cohort::worker {
@@ -69,19 +70,6 @@ void RunningSteps::SetProgress(const Step* step, const TaskProgress& progress) {
   auto it = steps_.find(step->lease.lease_id());
   if (it != steps_.end()) it->second.progress = progress;
 }
-
-namespace {
-
-// At most `max` bytes of `text`, cut before a UTF-8 continuation byte so the
-// proto string stays valid UTF-8.
-std::string Utf8Prefix(const std::string& text, size_t max) {
-  if (text.size() <= max) return text;
-  size_t end = max;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
-  return text.substr(0, end);
-}
-
-}  // namespace
 
 void RunningSteps::AddStatuses(v1::HeartbeatRequest* request) const {
   absl::MutexLock lock(&mu_);
@@ -172,11 +160,6 @@ bool RunningSteps::PauseUnlessDraining(absl::Duration pause) {
 void RunningSteps::BeginDrain() {
   absl::MutexLock lock(&mu_);
   draining_ = true;
-}
-
-bool RunningSteps::draining() const {
-  absl::MutexLock lock(&mu_);
-  return draining_;
 }
 
 bool RunningSteps::WaitAllFinished(absl::Time deadline) {

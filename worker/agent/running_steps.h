@@ -86,7 +86,6 @@ class RunningSteps {
   bool PauseUnlessDraining(absl::Duration pause) ABSL_LOCKS_EXCLUDED(mu_);
   // From here WaitForFreeSlot and PauseUnlessDraining return at once.
   void BeginDrain() ABSL_LOCKS_EXCLUDED(mu_);
-  bool draining() const ABSL_LOCKS_EXCLUDED(mu_);
   // Blocks until no step is unfinished or `deadline`; true when none is.
   bool WaitAllFinished(absl::Time deadline) ABSL_LOCKS_EXCLUDED(mu_);
   // Cancels every unfinished step; returns their leases.
