@@ -18,6 +18,14 @@ namespace cohort {
 
 // At most `max_bytes` bytes of `text`, cut before a UTF-8 continuation byte.
 std::string Utf8Prefix(absl::string_view text, size_t max_bytes);
+// At most the last `max_bytes` bytes of `text`, starting after any
+// continuation bytes (a log's tail).
+std::string Utf8Suffix(absl::string_view text, size_t max_bytes);
+// `text` with every byte that does not begin a well-formed UTF-8 sequence
+// (stray continuation bytes, overlong forms, surrogates, code points past
+// U+10FFFF, truncated sequences) replaced by U+FFFD. Tool output is bytes;
+// a proto string holding it must be valid, or the message does not parse.
+std::string ValidUtf8(absl::string_view text);
 
 }  // namespace cohort
 

@@ -36,10 +36,12 @@ v1::ArtifactKind KindOfOutput(const std::string& name) {
   return v1::ARTIFACT_KIND_REPORT;
 }
 
+// The log's last `bytes`, as valid UTF-8 (a proto string field with tool
+// output's stray bytes, or cut mid-character, would not parse).
 std::string Tail(const std::string& path, size_t bytes) {
   absl::StatusOr<std::string> text = ReadFileToString(path);
   if (!text.ok()) return "";
-  return text->substr(text->size() > bytes ? text->size() - bytes : 0);
+  return ValidUtf8(Utf8Suffix(*text, bytes));
 }
 
 uint64_t NonNegative(int64_t n) { return n > 0 ? static_cast<uint64_t>(n) : 0; }
@@ -541,7 +543,7 @@ void Agent::SpoolFail(const v1::Lease& lease, const absl::Status& status,
   request.set_epoch(lease.epoch());
   request.set_status_code(static_cast<int>(status.code()));
   // Bounded well under cohortd's 64 KiB limit on failure messages.
-  request.set_message(Utf8Prefix(status.message(), 16 << 10));
+  request.set_message(Utf8Prefix(ValidUtf8(status.message()), 16 << 10));
   if (!log_path.empty()) request.set_log_tail(Tail(log_path, 4000));
   spdlog::warn("step {} failed: {}", lease.step().display_name(), status.ToString());
   outbox_->Append(SpoolKind::kFail, lease, request.SerializeAsString(), "the failure");

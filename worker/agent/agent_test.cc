@@ -15,6 +15,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/sha256.h"
+#include "common/utf8.h"
 #include "common/testing/status_matchers.h"
 #include "common/testing/temp_dir.h"
 #include "gmock/gmock.h"
@@ -73,6 +74,11 @@ class FakeExecutor : public StepExecutor {
       if (task.should_stop()) return absl::CancelledError("stopped");
       task.on_progress({1, 3, 0, "problems", "generating"});
       absl::SleepFor(absl::Milliseconds(5));
+    }
+    if (params.value("stray_bytes_in_log", false)) {
+      // What a tool may print: bytes that are not UTF-8, and a character the
+      // tail's cut could split.
+      std::ofstream(task.log_path, std::ios::app) << "\xa9\xff tool said \xe2\x82\xac\n";
     }
     if (params.contains("fail")) return absl::InternalError(params["fail"].get<std::string>());
     fs::path out = fs::path(task.output_root) / "checkpoint";
@@ -294,6 +300,19 @@ TEST_F(AgentTest, ALaterAttemptStartsOnlyOnceTheEarlierHasEnded) {
   EXPECT_THAT(executor_.events(),
               ElementsAre("start first", "end first", "start second", "end second"));
   EXPECT_THAT(ShippedKinds("l-1"), ElementsAre()) << "the superseded attempt reported";
+  agent->Drain(absl::Seconds(1));
+}
+
+// A tool's stray bytes in the step's log reach cohortd as valid UTF-8: a
+// proto string that is not would make the completion unparseable.
+TEST_F(AgentTest, ALogWithBytesThatAreNotUtf8StillCompletesTheStep) {
+  auto agent = StartAgent(Options());
+  gateway_.Offer(MakeLease("l-1", {{"name", "a"}, {"stray_bytes_in_log", true}}));
+  ASSERT_TRUE(gateway_.WaitUntil([&] { return gateway_.Completed("l-1"); }));
+  const v1::CompleteStepRequest complete = gateway_.shipped().back().complete;
+  EXPECT_EQ(complete.outputs_size(), 1);
+  EXPECT_EQ(ValidUtf8(complete.log_tail()), complete.log_tail());
+  EXPECT_THAT(complete.log_tail(), HasSubstr("tool said \xe2\x82\xac"));
   agent->Drain(absl::Seconds(1));
 }
 

@@ -84,7 +84,7 @@ void RunningSteps::AddStatuses(v1::HeartbeatRequest* request) const {
     progress->set_passed(entry.progress.passed);
     progress->set_unit(entry.progress.unit);
     // Bounded: cohortd refuses a heartbeat carrying longer texts.
-    progress->set_message(Utf8Prefix(entry.progress.message, 1024));
+    progress->set_message(Utf8Prefix(ValidUtf8(entry.progress.message), 1024));
     for (uint32_t gpu : entry.step->gpus) progress->add_gpus(gpu);
   }
 }
