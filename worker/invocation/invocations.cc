@@ -47,6 +47,32 @@ prune::DropMapFlags DropmapInvocation::Given() const {
   return given;
 }
 
+std::vector<std::string> QuantmapInvocation::ToArgv() const {
+  std::vector<std::string> argv = {"--data", data, "--drop-map", drop_map, "--gguf", gguf,
+                                   "--target-bpw", RoundTripDecimal(target_bpw)};
+  for (const std::string& type : types) argv.insert(argv.end(), {"--type", type});
+  for (const std::string& kind : tensors) argv.insert(argv.end(), {"--tensor", kind});
+  argv.insert(argv.end(), {"--output", output, "--summary-output", summary_output});
+  return argv;
+}
+
+void QuantmapInvocation::AddFlags(CLI::App* cmd) {
+  cmd->add_option("--data", data, "contribution JSON (v5), as dropmap read it")->required();
+  cmd->add_option("--drop-map", drop_map,
+                  "drop_map.json; DROP_MAP.summary.json beside it names the classes and weights")
+      ->required();
+  cmd->add_option("--gguf", gguf, "the GGUF the map is for (convert's output)")->required();
+  cmd->add_option("--target-bpw", target_bpw,
+                  "average bits per weight over the expert tensors")
+      ->required();
+  cmd->add_option("--type", types, "a type of the ladder (repeat; default q4_K q5_K q6_K q8_0)");
+  cmd->add_option("--tensor", tensors,
+                  "an expert tensor kind the map sets (repeat; default ffn_gate_exps "
+                  "ffn_up_exps ffn_gate_up_exps ffn_down_exps)");
+  cmd->add_option("--output", output, "the map, one PATTERN=TYPE per line")->required();
+  cmd->add_option("--summary-output", summary_output, "quant_map.json")->required();
+}
+
 std::vector<std::string> ScoreInvocation::ToArgv() const {
   std::vector<std::string> argv = {"--bench", bench, "--dataset", dataset,
                                    "--completions", completions};

@@ -7,7 +7,7 @@
 // ToArgv, so the two sides share one definition of every flag.
 // InvocationTest round-trips every field through a real CLI11 parse.
 //
-// Covered: dropmap, score, upweight, prune, bench.
+// Covered: dropmap, quantmap, score, upweight, prune, bench.
 //
 // Thread safety: plain values; AddFlags binds the struct's fields to the
 // CLI11 app, which writes them while parsing (one thread).
@@ -43,6 +43,23 @@ struct DropmapInvocation {
   void AddFlags(CLI::App* cmd);
   // The flags given, for DropMapOptionsFromFlags.
   prune::DropMapFlags Given() const;
+};
+
+// `cohort-worker quantmap`: a per-layer tensor-type map for llama-quantize
+// from contribution data and a drop map (worker/quant/quant_plan.h).
+struct QuantmapInvocation {
+  static constexpr const char* kName = "quantmap";
+  std::string data;      // contribution JSON (v5)
+  std::string drop_map;  // drop_map.json; its .summary.json names classes and weights
+  std::string gguf;      // the model the map is for (convert's output)
+  double target_bpw = 0;
+  std::vector<std::string> types;    // the ladder; empty: q4_K q5_K q6_K q8_0
+  std::vector<std::string> tensors;  // expert tensor kinds; empty: the routed experts'
+  std::string output;                // tensor_types.txt (llama-quantize --tensor-type-file)
+  std::string summary_output;        // quant_map.json
+
+  std::vector<std::string> ToArgv() const;
+  void AddFlags(CLI::App* cmd);
 };
 
 // `cohort-worker score`: re-score completions of a bench offline.

@@ -47,6 +47,20 @@ TEST(InvocationTest, DropmapGivesOnlyTheFlagsOnItsCommandLine) {
       << "argparse keeps a repeated flag's last value";
 }
 
+TEST(InvocationTest, QuantmapRoundTripsEveryField) {
+  QuantmapInvocation in{"/c.json", "/d/drop_map.json", "/m.gguf", 5.0000000000000009,
+                        {"q4_K", "q8_0"}, {"ffn_down_exps"}, "/t.txt", "/q.json"};
+  QuantmapInvocation out = Parse<QuantmapInvocation>(in.ToArgv());
+  EXPECT_EQ(out.data, in.data);
+  EXPECT_EQ(out.drop_map, in.drop_map);
+  EXPECT_EQ(out.gguf, in.gguf);
+  EXPECT_EQ(out.target_bpw, in.target_bpw);
+  EXPECT_EQ(out.types, in.types);
+  EXPECT_EQ(out.tensors, in.tensors);
+  EXPECT_EQ(out.output, in.output);
+  EXPECT_EQ(out.summary_output, in.summary_output);
+}
+
 TEST(InvocationTest, ScoreRoundTripsEveryField) {
   // --fewshot must name an existing file (CLI::ExistingFile).
   std::string train = ::testing::TempDir() + "/invocation_train.jsonl";

@@ -9,6 +9,7 @@ void AddAllCommands(CLI::App& app, CommandFn* selected) {
   AddScoreCommand(app, selected);
   AddPromptsCommand(app, selected);
   AddGgufInfoCommand(app, selected);
+  AddQuantmapCommand(app, selected);
   AddBenchCommand(app, selected);
 }
 

@@ -15,6 +15,7 @@ void AddSynthContribCommand(CLI::App& app, CommandFn* selected);
 void AddScoreCommand(CLI::App& app, CommandFn* selected);  // offline eval rescoring
 void AddPromptsCommand(CLI::App& app, CommandFn* selected);  // what a bench run sends
 void AddGgufInfoCommand(CLI::App& app, CommandFn* selected);
+void AddQuantmapCommand(CLI::App& app, CommandFn* selected);  // per-layer quant types
 void AddBenchCommand(CLI::App& app, CommandFn* selected);  // generate on llama-server + score
 
 // Adds every subcommand above.
