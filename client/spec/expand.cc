@@ -71,6 +71,8 @@ class Builder {
 
  private:
   absl::StatusOr<std::string> AddChain(const Variant& v, ModelNodes* model);
+  absl::StatusOr<std::string> AddQuantMap(const Variant& v, const std::string& drop_map,
+                                          const std::string& gguf);
   absl::StatusOr<std::vector<std::string>> AddSuite(const std::string& model,
                                                     const std::string& gguf_node,
                                                     const std::string& gguf_digest,
@@ -164,6 +166,7 @@ absl::StatusOr<std::string> Builder::AddChain(const Variant& v, ModelNodes* mode
     im.tools = {"llama-imatrix"};
     COHORT_ASSIGN_OR_RETURN(imatrix, Add(std::move(im)));
   }
+  COHORT_ASSIGN_OR_RETURN(std::string quant_map, AddQuantMap(v, dm_id, gguf));
   GraphNode q = Make("quantize", v.name);
   q.params = {{"type", type}, {"llama_cpp", spec_.llama_cpp}};
   // Only when set: a quantize without a map keeps the key it always had.
@@ -171,10 +174,26 @@ absl::StatusOr<std::string> Builder::AddChain(const Variant& v, ModelNodes* mode
   if (!tensor_types.empty()) q.params["tensor_types"] = tensor_types;
   q.inputs = {From("gguf", gguf, "gguf")};
   if (!imatrix.empty()) q.inputs.push_back(From("imatrix", imatrix, "imatrix"));
+  if (!quant_map.empty()) q.inputs.push_back(From("tensor_types", quant_map, "tensor_types"));
   q.tools = {"llama-quantize"};
   COHORT_ASSIGN_OR_RETURN(std::string quantized, Add(std::move(q)));
   model->artifacts["quantized"] = quantized;
   return quantized;
+}
+
+// The quantmap node when recipe.quantmap.target_bpw > 0 (its id), else "".
+absl::StatusOr<std::string> Builder::AddQuantMap(const Variant& v, const std::string& drop_map,
+                                                 const std::string& gguf) {
+  const json& qm = v.recipe["quantmap"];
+  if (qm.value("target_bpw", 0.0) <= 0) return std::string();
+  GraphNode m = Make("quantmap", v.name);
+  m.params = {{"target_bpw", qm["target_bpw"]}};
+  for (const char* key : {"types", "tensors"}) {
+    if (qm.contains(key)) m.params[key] = qm[key];
+  }
+  m.inputs = {Digest("contrib", spec_.contrib.digest), From("drop_map", drop_map, "drop_map"),
+              From("gguf", gguf, "gguf")};
+  return Add(std::move(m));
 }
 
 absl::StatusOr<std::vector<std::string>> Builder::AddSuite(

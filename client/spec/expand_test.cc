@@ -108,6 +108,61 @@ TEST(ExpandTest, ATensorTypeEntryLlamaQuantizeWouldRefuseFailsAtItsLine) {
                        AllOf(HasSubstr("s.yaml:"), HasSubstr("ffn_down_exps=q9_9"))));
 }
 
+// A quantmap target adds a step between the drop map and the quantize: one
+// per (drop map, GGUF, target), shared by a quantize.type grid over it, so
+// a tier sweep of contribution-driven quants reads the map once.
+TEST(ExpandTest, AQuantMapTargetAddsAStepEveryTierShares) {
+  std::string text = Spec3("  quantize.type: [Q4_K_M, Q6_K]\n");
+  text.replace(text.find("{a: [1, 2], b: [1, 3], c: [1, 3]}"), 33, "{a: [1, 2]}");
+  text.replace(text.find("upweight: {alpha: 1.2}"), 22,
+               "upweight: {alpha: 1.2}\n  quantmap: {target_bpw: 5.5, types: [q4_K, q8_0]}");
+  ASSERT_OK_AND_ASSIGN(Spec spec, ParseSpecText(text, "s.yaml", "/"));
+  ASSERT_OK_AND_ASSIGN(Graph g, ExpandSpec(spec));
+  std::map<std::string, int> kinds = CountKinds(g);
+  EXPECT_EQ(kinds["quantmap"], 1);
+  EXPECT_EQ(kinds["quantize"], 2);
+  const GraphNode* map = nullptr;
+  for (const GraphNode& n : g.nodes) {
+    if (n.kind == "quantmap") map = &n;
+  }
+  ASSERT_NE(map, nullptr);
+  EXPECT_EQ(map->params["target_bpw"], 5.5);
+  EXPECT_EQ(map->params["types"], nlohmann::json({"q4_K", "q8_0"}));
+  EXPECT_FALSE(map->params.contains("tensors"));
+  std::map<std::string, std::string> inputs;
+  for (const GraphInput& in : map->inputs) inputs[in.name] = in.node_id.empty() ? in.digest : in.node_id;
+  EXPECT_EQ(inputs["contrib"], kD);
+  EXPECT_EQ(g.Find(inputs["drop_map"])->kind, "dropmap");
+  EXPECT_EQ(g.Find(inputs["gguf"])->kind, "convert");
+  for (const GraphNode& n : g.nodes) {
+    if (n.kind != "quantize") continue;
+    bool uses_map = false;
+    for (const GraphInput& in : n.inputs) {
+      uses_map |= in.name == "tensor_types" && in.node_id == map->id && in.output == "tensor_types";
+    }
+    EXPECT_TRUE(uses_map) << n.id;
+  }
+  // Without a target there is no quantmap step and no quantize reads one.
+  ASSERT_OK_AND_ASSIGN(Spec plain_spec, ParseSpecText(Spec3(), "s.yaml", "/"));
+  ASSERT_OK_AND_ASSIGN(Graph plain, ExpandSpec(plain_spec));
+  EXPECT_EQ(CountKinds(plain).count("quantmap"), 0u);
+  for (const GraphNode& n : plain.nodes) {
+    for (const GraphInput& in : n.inputs) EXPECT_NE(in.name, "tensor_types") << n.id;
+  }
+}
+
+TEST(ExpandTest, AQuantMapTargetNoTypeReachesFailsAtItsLine) {
+  std::string text = Spec3("  quantmap.target_bpw: [4.0]\n");
+  EXPECT_THAT(ParseSpecText(text, "s.yaml", "/"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("s.yaml:"), HasSubstr("below the lowest type, q4_K"))));
+  EXPECT_THAT(ParseSpecText(Spec3("  quantmap.types: [[q4_K, bf16]]\n"), "s.yaml", "/"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bf16 is not a quantized")));
+  std::string none = Spec3("  quantmap.target_bpw: [6]\n  quantize.type: [none]\n");
+  EXPECT_THAT(ParseSpecText(none, "s.yaml", "/"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("needs a quantize step")));
+}
+
 TEST(ExpandTest, GateGuardsEveryFullBench) {
   ASSERT_OK_AND_ASSIGN(
       Spec spec,

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
+#include "worker/quant/quant_plan.h"
 #include "worker/quant/tensor_type_map.h"
 
 namespace cohort::client::spec_internal {
@@ -19,7 +20,8 @@ using json = nlohmann::json;
 enum class Type {
   kInt, kNonNegInt, kPositiveInt, kNumber, kPositiveNumber, kBool, kString,
   kChoice, kNumberList, kStringList, kIntPair,
-  kTensorTypes  // llama-quantize --tensor-type rules, checked as the worker checks them
+  kTensorTypes,  // llama-quantize --tensor-type rules, checked as the worker checks them
+  kTypeLadder    // quantized ggml types of distinct bits per weight (quantmap.types)
 };
 
 struct Param {
@@ -85,6 +87,11 @@ const Table& Params() {
       {"convert", {{"outtype", {Type::kChoice, {"bf16", "f16", "f32", "q8_0"}}}}},
       {"imatrix",
        {{"enabled", {Type::kBool, {}}}, {"chunks", {Type::kNonNegInt, {}}}}},
+      {"quantmap",
+       {// > 0: a quantmap step sets each layer's expert tensors' type
+        {"target_bpw", {Type::kNumber, {}}},
+        {"types", {Type::kTypeLadder, {}}},
+        {"tensors", {Type::kStringList, {}}}}},
       {"quantize",
        {{"type", {Type::kChoice, QuantTypes()}},
         // llama-quantize --tensor-type rules, "PATTERN=TYPE" (per-layer maps)
@@ -164,7 +171,8 @@ absl::StatusOr<json> ParseTyped(const Param& param, const YNode& node) {
     case Type::kNumberList:
       return NumberList(node);
     case Type::kStringList:
-    case Type::kTensorTypes: {
+    case Type::kTensorTypes:
+    case Type::kTypeLadder: {
       std::vector<std::string> texts;
       COHORT_ASSIGN_OR_RETURN(std::vector<YNode> items, node.Items());
       for (const YNode& item : items) {
@@ -174,6 +182,10 @@ absl::StatusOr<json> ParseTyped(const Param& param, const YNode& node) {
       if (param.type == Type::kTensorTypes) {
         absl::Status rules = worker::quant::ParseTensorTypeMap(texts).status();
         if (!rules.ok()) return node.Error(std::string(rules.message()));
+      }
+      if (param.type == Type::kTypeLadder) {
+        absl::Status ladder = worker::quant::ParseTypeLadder(texts).status();
+        if (!ladder.ok()) return node.Error(std::string(ladder.message()));
       }
       return json(texts);
     }
@@ -197,7 +209,7 @@ absl::Status RecipeError(const Where& where, const std::string& what) {
 
 const std::vector<std::string>& RecipeSections() {
   static const auto* kList = new std::vector<std::string>{
-      "dropmap", "prune", "upweight", "convert", "imatrix", "quantize"};
+      "dropmap", "prune", "upweight", "convert", "imatrix", "quantmap", "quantize"};
   return *kList;
 }
 
@@ -216,6 +228,7 @@ json DefaultRecipe() {
               {"upweight", {{"alpha", 1.0}, {"target", "mlp.down_proj.weight"}}},
               {"convert", {{"outtype", "bf16"}}},
               {"imatrix", {{"enabled", false}, {"chunks", 0}}},
+              {"quantmap", {{"target_bpw", 0.0}}},
               {"quantize", {{"type", "Q6_K"}}}};
 }
 
@@ -275,6 +288,37 @@ Where PairWhere(const Variant& variant, const std::string& first,
   return ParamWhere(variant, first);
 }
 
+// quantmap.target_bpw > 0 needs a quantize step, and a target the ladder can
+// reach (the worker would refuse it after the convert).
+absl::Status ValidateQuantMap(const Variant& variant) {
+  const json& qm = variant.recipe["quantmap"];
+  const double target = qm.value("target_bpw", 0.0);
+  if (target == 0) return absl::OkStatus();
+  const std::string of = absl::StrCat("variant '", variant.name, "': ");
+  if (target < 0) {
+    return RecipeError(ParamWhere(variant, "quantmap.target_bpw"),
+                       of + "quantmap.target_bpw must be > 0 (or 0: no map)");
+  }
+  if (variant.recipe["quantize"]["type"] == "none") {
+    return RecipeError(PairWhere(variant, "quantmap.target_bpw", "quantize.type"),
+                       of + "quantmap.target_bpw needs a quantize step (quantize.type is none)");
+  }
+  std::vector<std::string> names = worker::quant::DefaultTypeLadder();
+  if (qm.contains("types")) names = qm["types"].get<std::vector<std::string>>();
+  absl::StatusOr<std::vector<const worker::quant::GgmlTypeInfo*>> ladder =
+      worker::quant::ParseTypeLadder(names);
+  if (!ladder.ok()) return RecipeError(ParamWhere(variant, "quantmap.types"),
+                                       of + std::string(ladder.status().message()));
+  const double lowest = worker::quant::BitsPerWeight(*ladder->front());
+  if (target < lowest) {
+    return RecipeError(PairWhere(variant, "quantmap.target_bpw", "quantmap.types"),
+                       absl::StrCat(of, "quantmap.target_bpw ", target,
+                                    " is below the lowest type, ", ladder->front()->name, " (",
+                                    lowest, " bits per weight)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateRecipe(const Variant& variant) {
   const json& dm = variant.recipe["dropmap"];
   const std::string of = absl::StrCat("variant '", variant.name, "': ");
@@ -298,7 +342,7 @@ absl::Status ValidateRecipe(const Variant& variant) {
                        absl::StrCat(of, "protect_top ", dm["protect_top"].get<int64_t>(),
                                     " exceeds target ", dm["target"].get<int64_t>()));
   }
-  return absl::OkStatus();
+  return ValidateQuantMap(variant);
 }
 
 }  // namespace cohort::client::spec_internal

@@ -14,7 +14,10 @@
 //   upweight  alpha (the shared expert's), target (tensor name suffix)
 //   convert   outtype
 //   imatrix   enabled, chunks
-//   quantize  type ("none": evaluate the converted GGUF)
+//   quantmap  target_bpw (> 0: per-layer expert types from the contribution
+//             data and the drop map, docs/steps.md), types (the ladder),
+//             tensors (expert tensor kinds)
+//   quantize  type ("none": evaluate the converted GGUF), tensor_types
 #ifndef COHORT_CLIENT_SPEC_RECIPE_H_
 #define COHORT_CLIENT_SPEC_RECIPE_H_
 

@@ -117,7 +117,7 @@ json WorkerInfoJson(const std::string& info_json) {
 const std::vector<std::string>& StageOrder() {
   static const std::vector<std::string> kStages = {
       "dropmap", "prune", "upweight", "convert", "imatrix",
-      "quantize", "gate", "generate", "score"};
+      "quantmap", "quantize", "gate", "generate", "score"};
   return kStages;
 }
 

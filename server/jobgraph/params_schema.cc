@@ -10,7 +10,7 @@ namespace {
 
 using json = nlohmann::json;
 
-enum class Type { kString, kNumber, kInteger, kBoolean, kObject };
+enum class Type { kString, kNumber, kInteger, kBoolean, kObject, kArray };
 
 struct Field {
   const char* path;  // "server.parallel": a field of an object field
@@ -24,6 +24,7 @@ const char* TypeName(Type type) {
     case Type::kInteger: return "an integer";
     case Type::kBoolean: return "true or false";
     case Type::kObject: return "an object";
+    case Type::kArray: return "a list";
   }
   return "?";
 }
@@ -35,6 +36,7 @@ bool Matches(const json& value, Type type) {
     case Type::kInteger: return value.is_number_integer();
     case Type::kBoolean: return value.is_boolean();
     case Type::kObject: return value.is_object();
+    case Type::kArray: return value.is_array();
   }
   return false;
 }
@@ -54,7 +56,9 @@ std::vector<Field> FieldsOf(StepKind kind) {
     case StepKind::kImatrix:
       return {{"chunks", Type::kInteger}};
     case StepKind::kQuantize:
-      return {{"type", Type::kString}};
+      return {{"type", Type::kString}, {"tensor_types", Type::kArray}};
+    case StepKind::kQuantmap:
+      return {{"target_bpw", Type::kNumber}, {"types", Type::kArray}, {"tensors", Type::kArray}};
     case StepKind::kGenerate:
       return {{"bench", Type::kString},           {"profile", Type::kObject},
               {"server", Type::kObject},          {"server.parallel", Type::kInteger},

@@ -184,7 +184,12 @@ TEST(PlanTest, RejectsBadGraphs) {
             "params.server.parallel must be an integer"},
            {StepKind::kDropmap, R"({"flags": "--data=/etc/passwd"})",
             "params.flags must be an object"},
-           {StepKind::kGate, R"({"value": "0.5"})", "params.value must be a number"}}) {
+           {StepKind::kGate, R"({"value": "0.5"})", "params.value must be a number"},
+           {StepKind::kQuantmap, R"({"target_bpw": "5.5"})", "params.target_bpw must be a number"},
+           {StepKind::kQuantmap, R"({"target_bpw": 5.5, "types": "q4_K"})",
+            "params.types must be a list, not string"},
+           {StepKind::kQuantize, R"({"type": "Q6_K", "tensor_types": {}})",
+            "params.tensor_types must be a list, not object"}}) {
     nodes = Chain();
     nodes[0].kind = kind;
     nodes[0].params_json = params;

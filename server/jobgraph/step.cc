@@ -5,9 +5,9 @@
 namespace cohort::server {
 namespace {
 
-constexpr std::array<absl::string_view, 11> kKindNames = {
+constexpr std::array<absl::string_view, 12> kKindNames = {
     "unspecified", "dropmap",  "prune", "upweight", "convert", "imatrix",
-    "quantize",    "generate", "score", "gate",     "report"};
+    "quantize",    "generate", "score", "gate",     "report",  "quantmap"};
 
 constexpr std::array<absl::string_view, 9> kStateNames = {
     "unspecified", "waiting", "ready",   "leased",   "succeeded",

@@ -29,6 +29,7 @@ enum class StepKind : int {
   kScore = 8,
   kGate = 9,
   kReport = 10,
+  kQuantmap = 11,
 };
 
 enum class StepState : int {

@@ -32,6 +32,7 @@ v1::ArtifactKind KindOfOutput(const std::string& name) {
   if (name == "checkpoint") return v1::ARTIFACT_KIND_CHECKPOINT;
   if (name == "gguf") return v1::ARTIFACT_KIND_GGUF;
   if (name == "imatrix") return v1::ARTIFACT_KIND_IMATRIX;
+  if (name == "tensor_types") return v1::ARTIFACT_KIND_QUANT_MAP;
   if (name == "completions") return v1::ARTIFACT_KIND_COMPLETIONS;
   return v1::ARTIFACT_KIND_REPORT;
 }

@@ -41,6 +41,7 @@ enum class TaskKind : int {
   kScore = 8,
   kGate = 9,
   kReport = 10,
+  kQuantmap = 11,
 };
 
 struct TaskProgress {

@@ -146,9 +146,13 @@ absl::Status CheckQuantType(const std::string& type) {
       "' is not a llama.cpp type name (letters, digits and '_', e.g. Q4_K_M)"));
 }
 
-// params.tensor_types of a quantize step (["PATTERN=TYPE", ...], absent:
-// none) as llama-quantize's per-tensor rules.
-absl::StatusOr<std::vector<quant::TensorTypeRule>> TensorTypeRules(const json& params) {
+// A quantize step's per-tensor rules: params.tensor_types (["PATTERN=TYPE",
+// ...], written by hand) first, so they win over a generated map (the
+// `tensor_types` input: a quantmap output's tensor_types.txt, whitespace-
+// separated as llama-quantize's --tensor-type-file reads it), whose rules
+// follow. llama-quantize takes the first rule that matches a tensor.
+absl::StatusOr<std::vector<quant::TensorTypeRule>> TensorTypeRules(const StepTask& task,
+                                                                   const json& params) {
   std::vector<std::string> entries;
   auto it = params.find("tensor_types");
   if (it != params.end() && !it->is_null()) {
@@ -163,7 +167,24 @@ absl::StatusOr<std::vector<quant::TensorTypeRule>> TensorTypeRules(const json& p
       entries.push_back(entry.get<std::string>());
     }
   }
-  return quant::ParseTensorTypeMap(entries);
+  if (std::string map = OptionalInput(task, "tensor_types"); !map.empty()) {
+    COHORT_ASSIGN_OR_RETURN(std::string file, AsFile(map, "tensor_types.txt"));
+    COHORT_ASSIGN_OR_RETURN(std::string text, ReadFileToString(file));
+    if (text.size() > (1u << 20)) {
+      return absl::InvalidArgumentError(absl::StrCat(file, ": ", text.size(),
+                                                     " bytes; a tensor-type map is under 1 MiB"));
+    }
+    for (absl::string_view rule : absl::StrSplit(text, absl::ByAnyChar(" \t\r\n"),
+                                                 absl::SkipEmpty())) {
+      entries.emplace_back(rule);
+    }
+  }
+  absl::StatusOr<std::vector<quant::TensorTypeRule>> rules = quant::ParseTensorTypeMap(entries);
+  if (!rules.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("quantize of ", task.key, ": ",
+                                                   rules.status().message()));
+  }
+  return rules;
 }
 
 // Removes what is inside `dir`, keeping `dir` (the agent's to remove).
@@ -492,6 +513,7 @@ absl::StatusOr<StepResult> ToolExecutor::Dispatch(const StepTask& task) {
     case TaskKind::kUpweight: return Upweight(task);
     case TaskKind::kConvert: return Convert(task);
     case TaskKind::kImatrix: return Imatrix(task);
+    case TaskKind::kQuantmap: return Quantmap(task);
     case TaskKind::kQuantize: return Quantize(task);
     case TaskKind::kGate: return Gate(task);
     case TaskKind::kGenerate: return Generate(task);
@@ -627,6 +649,48 @@ absl::StatusOr<StepResult> ToolExecutor::Imatrix(const StepTask& task) {
   return StepResult{{{"imatrix", out}}, false, ""};
 }
 
+absl::StatusOr<StepResult> ToolExecutor::Quantmap(const StepTask& task) {
+  COHORT_ASSIGN_OR_RETURN(json params, Params(task));
+  auto target = params.find("target_bpw");
+  if (target == params.end() || !target->is_number()) {
+    return absl::InvalidArgumentError("quantmap params need a numeric target_bpw");
+  }
+  QuantmapInvocation quantmap;
+  quantmap.target_bpw = target->get<double>();
+  for (const char* key : {"types", "tensors"}) {
+    auto list = params.find(key);
+    if (list == params.end()) continue;
+    std::vector<std::string>* into = std::string(key) == "types" ? &quantmap.types
+                                                                 : &quantmap.tensors;
+    if (!list->is_array()) {
+      return absl::InvalidArgumentError(absl::StrCat("quantmap params.", key, ": a list"));
+    }
+    for (const json& item : *list) {
+      if (!item.is_string() || item.get<std::string>().empty() ||
+          item.get<std::string>()[0] == '-') {
+        return absl::InvalidArgumentError(
+            absl::StrCat("quantmap params.", key, ": ", item.dump(), " is not a name"));
+      }
+      into->push_back(item.get<std::string>());
+    }
+  }
+  COHORT_ASSIGN_OR_RETURN(std::string contrib_in, Input(task, "contrib"));
+  COHORT_ASSIGN_OR_RETURN(std::string contrib, AsFile(contrib_in, ""));
+  COHORT_ASSIGN_OR_RETURN(std::string map_in, Input(task, "drop_map"));
+  // The drop map's summary (classes and weights) sits beside it.
+  COHORT_ASSIGN_OR_RETURN(std::string map, AsFile(map_in, "drop_map.json"));
+  COHORT_ASSIGN_OR_RETURN(std::string gguf_in, Input(task, "gguf"));
+  COHORT_ASSIGN_OR_RETURN(std::string gguf, AsFile(gguf_in, "model.gguf"));
+  COHORT_ASSIGN_OR_RETURN(std::string out, OutputDir(task, "tensor_types"));
+  quantmap.data = contrib;
+  quantmap.drop_map = map;
+  quantmap.gguf = gguf;
+  quantmap.output = (fs::path(out) / "tensor_types.txt").string();
+  quantmap.summary_output = (fs::path(out) / "quant_map.json").string();
+  COHORT_RETURN_IF_ERROR(RunTool(task, SelfCommand(quantmap)));
+  return StepResult{{{"tensor_types", out}}, false, ""};
+}
+
 absl::StatusOr<StepResult> ToolExecutor::Quantize(const StepTask& task) {
   COHORT_ASSIGN_OR_RETURN(json params, Params(task));
   std::string type = params.value("type", "");
@@ -645,7 +709,8 @@ absl::StatusOr<StepResult> ToolExecutor::Quantize(const StepTask& task) {
     COHORT_ASSIGN_OR_RETURN(std::string stable, StableInput(task, "imatrix.gguf", file));
     argv.insert(argv.end(), {"--imatrix", stable});
   }
-  COHORT_ASSIGN_OR_RETURN(std::vector<quant::TensorTypeRule> rules, TensorTypeRules(params));
+  COHORT_ASSIGN_OR_RETURN(std::vector<quant::TensorTypeRule> rules,
+                          TensorTypeRules(task, params));
   for (const quant::TensorTypeRule& rule : rules) {
     argv.insert(argv.end(), {"--tensor-type", rule.ToArg()});
   }

@@ -60,6 +60,7 @@ class ToolExecutor final : public StepExecutor {
   absl::StatusOr<StepResult> Upweight(const StepTask& task);
   absl::StatusOr<StepResult> Convert(const StepTask& task);
   absl::StatusOr<StepResult> Imatrix(const StepTask& task);
+  absl::StatusOr<StepResult> Quantmap(const StepTask& task);
   absl::StatusOr<StepResult> Quantize(const StepTask& task);
   absl::StatusOr<StepResult> Gate(const StepTask& task);
   absl::StatusOr<StepResult> Generate(const StepTask& task);

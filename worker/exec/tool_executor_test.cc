@@ -438,6 +438,67 @@ TEST_F(ToolExecutorTest, QuantizeAppliesATensorTypeMapAndChecksIt) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("tensor_types")));
 }
 
+// The quantmap step between dropmap and quantize: a map from the
+// contribution data and the drop map, which the quantize step applies and
+// checks tensor by tensor.
+TEST_F(ToolExecutorTest, AGeneratedQuantMapReachesLlamaQuantize) {
+  ASSERT_OK_AND_ASSIGN(
+      StepResult dropmap,
+      Execute(Task(TaskKind::kDropmap, R"({"flags": {"target": 6, "protect_top": 1}})",
+                   {{"contrib", dir_.Join("contrib.json")}})));
+  ASSERT_OK_AND_ASSIGN(StepResult prune,
+                       Execute(Task(TaskKind::kPrune, "{}",
+                                    {{"checkpoint", dir_.Join("base")},
+                                     {"drop_map", dropmap.outputs[0].second}})));
+  ASSERT_OK_AND_ASSIGN(
+      StepResult convert,
+      Execute(Task(TaskKind::kConvert, "{}", {{"checkpoint", prune.outputs[0].second}})));
+  // q4_0 and q8_0: whole blocks for the synthetic model's rows, so no
+  // tensor falls back and every type is the plan's.
+  StepTask map_task = Task(TaskKind::kQuantmap,
+                           R"({"target_bpw": 6.5, "types": ["q4_0", "q8_0"]})",
+                           {{"contrib", dir_.Join("contrib.json")},
+                            {"drop_map", dropmap.outputs[0].second},
+                            {"gguf", convert.outputs[0].second}});
+  ASSERT_OK_AND_ASSIGN(StepResult quantmap, Execute(map_task));
+  ASSERT_EQ(quantmap.outputs[0].first, "tensor_types");
+  ASSERT_OK_AND_ASSIGN(std::string text,
+                       ReadFileToString(quantmap.outputs[0].second + "/quant_map.json"));
+  nlohmann::json plan = nlohmann::json::parse(text);
+  ASSERT_EQ(plan["layers"].size(), 2u);
+  EXPECT_EQ(plan["bits_per_weight"], 6.5);  // two equal layers: one of each
+  EXPECT_NE(plan["layers"][0]["type"], plan["layers"][1]["type"]);
+
+  StepTask quantize = Task(TaskKind::kQuantize, R"({"type": "Q6_K"})",
+                           {{"gguf", convert.outputs[0].second},
+                            {"tensor_types", quantmap.outputs[0].second}});
+  ASSERT_OK_AND_ASSIGN(StepResult result, Execute(quantize));
+  ASSERT_OK_AND_ASSIGN(quant::GgufContents out,
+                       quant::ReadGgufFile(result.outputs[0].second + "/model-Q6_K.gguf"));
+  int checked = 0;
+  for (const quant::GgufTensorInfo& t : out.tensors) {
+    for (const nlohmann::json& layer : plan["layers"]) {
+      const std::string prefix = "blk." + std::to_string(layer["layer"].get<int>()) + ".";
+      if (!absl::StartsWith(t.name, prefix) || !absl::EndsWith(t.name, "_exps.weight")) continue;
+      EXPECT_EQ(t.type_info->name, layer["type"].get<std::string>()) << t.name;
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 4);  // gate/up and down of each layer
+  ASSERT_OK_AND_ASSIGN(std::string log, ReadFileToString(quantize.log_path));
+  EXPECT_THAT(log, HasSubstr(plan["rules"][0].get<std::string>()));
+
+  // A drop map without its summary (a hand-made file) names what is missing.
+  fs::create_directories(dir_.Join("bare"));
+  fs::copy_file(dropmap.outputs[0].second + "/drop_map.json", dir_.Join("bare/drop_map.json"));
+  EXPECT_THAT(Execute(Task(TaskKind::kQuantmap, R"({"target_bpw": 6.5})",
+                           {{"contrib", dir_.Join("contrib.json")},
+                            {"drop_map", dir_.Join("bare")},
+                            {"gguf", convert.outputs[0].second}})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("drop_map.json.summary.json")));
+}
+
 TEST(GateTest, ConditionsOnSummaries) {
   nlohmann::json summary = {
       {"n", 10}, {"accuracy", 0.6},
