@@ -6,11 +6,13 @@ converter's Python. Through a local cluster (`cohort up`) it runs, for each
 layout llama.cpp converts from a synthetic checkpoint:
 
   synth-model -> dropmap -> prune (+ upweight where the layout has a shared
-  expert) -> convert -> imatrix -> quantize (Q6_K, Q4_K_M) -> bench (gsm8k,
+  expert) -> convert -> imatrix -> quantmap (per-layer types from the
+  contribution data) -> quantize (Q6_K, Q4_K_M) -> bench (gsm8k,
   arc_challenge, humaneval; small limits) -> score -> report
 
 and checks that every step succeeded, every GGUF's expert_count is the kept
-count, llama-server answered every request with HTTP 200 (no server errors
+count, each quantized GGUF's expert tensors have the types the hand-written
+and the generated maps asked, llama-server answered every request with HTTP 200 (no server errors
 in any journal), the report rows carry the server's token counts, and a
 resubmission runs zero steps. It prints the time each stage took; docs/
 real-tools.md records a run. Exit 0 when every check holds, 1 otherwise.
@@ -45,6 +47,9 @@ QUANT_TYPES = ["Q6_K", "Q4_K_M"]
 # A per-layer quant map on every quantize (llama-quantize --tensor-type): the
 # experts' down projections at q8_0 whatever the tier.
 TENSOR_TYPES = ["ffn_down_exps=q8_0"]
+# A generated map on top (the quantmap step): the other expert tensors of one
+# of the two layers at q8_0, the other at q4_K, chosen by kept contribution.
+QUANT_MAP = {"target_bpw": 6.5, "types": ["q4_K", "q8_0"]}
 SUITES = [("gsm8k", 4), ("arc_challenge", 4), ("humaneval", 2)]
 # A random model never stops on its own: small generation limits keep each
 # request short while still exercising thinking budgets and stop strings.
@@ -128,6 +133,7 @@ calibration: calibration.txt
 recipe:
   dropmap: {{target: {keep}, protect_top: 1}}
 {upweight}  imatrix: {{enabled: true, chunks: 4}}
+  quantmap: {{target_bpw: {QUANT_MAP["target_bpw"]}, types: [{', '.join(QUANT_MAP["types"])}]}}
   quantize: {{tensor_types: [{', '.join(TENSOR_TYPES)}]}}
 grid:
   dropmap.class_weights:
@@ -154,7 +160,20 @@ eval:
         self.cohort("down", "--state-dir", state, check=False)
 
     # --- checks ----------------------------------------------------------
+    def quant_maps(self, state):
+        """Each quantmap output's per-layer types, by the maps' rules text."""
+        maps = []
+        for path in state.rglob("quant_map.json"):
+            plan = json.loads(path.read_text())
+            maps.append({layer["layer"]: layer["type"] for layer in plan["layers"]})
+            self.check(plan["bits_per_weight"] <= QUANT_MAP["target_bpw"],
+                       f"quant map: {plan['bits_per_weight']} bits per weight <= target "
+                       f"{QUANT_MAP['target_bpw']}")
+        self.check(len(maps) == 2, f"one quant map per drop map ({len(maps)} found)")
+        return maps
+
     def check_ggufs(self, state, keep):
+        maps = self.quant_maps(state)
         ggufs = [p for p in state.rglob("*.gguf") if p.is_file() and
                  not p.name.startswith("imatrix")]
         quantized = [p for p in ggufs if re.match(r"model-(Q6_K|Q4_K_M)\.gguf$", p.name)]
@@ -172,6 +191,16 @@ eval:
                 self.check(down == {"q8_0"},
                            f"{path.name}: the map's ffn_down_exps tensors are {sorted(down)} "
                            "(asked q8_0)")
+                # The generated map sets the other expert tensors per layer.
+                other = {}
+                for t in info.get("tensors", []):
+                    m = re.match(r"blk\.(\d+)\.ffn_(gate|up)_exps\.weight$", t["name"])
+                    if m:
+                        other.setdefault(int(m.group(1)), set()).add(t["type"])
+                got = {layer: types.pop() for layer, types in other.items() if len(types) == 1}
+                self.check(got in maps and len(set(got.values())) == 2,
+                           f"{path.name}: per-layer gate/up types {got} are a generated "
+                           f"map's ({maps})")
 
     def check_results(self, campaign, spec_dir):
         report = json.loads(self.cohort("report", campaign, "--format", "json").stdout)
