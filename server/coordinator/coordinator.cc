@@ -232,10 +232,11 @@ absl::StatusOr<HeartbeatOutcome> Coordinator::Heartbeat(
 absl::Status Coordinator::Complete(const LeaseRef& lease,
                                    const std::vector<OutputArtifact>& outputs,
                                    const std::string& gate_failed_reason,
-                                   const std::string& log_tail) {
+                                   const std::string& log_tail,
+                                   const std::string& facts_json) {
   return Change([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return store_->Complete(lease, outputs, clock_.Now(), gate_failed_reason,
-                            log_tail);
+                            log_tail, facts_json);
   });
 }
 

@@ -111,7 +111,8 @@ class Coordinator {
   absl::Status Complete(const LeaseRef& lease,
                         const std::vector<OutputArtifact>& outputs,
                         const std::string& gate_failed_reason = "",
-                        const std::string& log_tail = "");
+                        const std::string& log_tail = "",
+                        const std::string& facts_json = "");
   absl::StatusOr<bool> Fail(const LeaseRef& lease, int code,
                             const std::string& message,
                             const std::string& log_tail = "",

@@ -105,6 +105,7 @@ void StepToProto(const StepRecord& step, v1::Step* out) {
   out->set_last_error(step.last_error);
   out->set_display_name(step.display_name);
   out->set_gate_reason(step.gate_reason);
+  out->set_facts_json(step.facts_json);
   out->set_node_id(step.node_id);
   for (const OutputArtifact& produced : step.outputs) {
     v1::StepOutput* output = out->add_outputs();

@@ -193,6 +193,7 @@ absl::Status CheckCompleteLimits(const v1::CompleteStepRequest& request) {
   COHORT_RETURN_IF_ERROR(Bytes("lease_id", request.lease_id(), L::kIdBytes));
   COHORT_RETURN_IF_ERROR(Bytes("log_tail", request.log_tail(), L::kTextBytes));
   COHORT_RETURN_IF_ERROR(Bytes("gate_reason", request.gate_reason(), L::kTextBytes));
+  COHORT_RETURN_IF_ERROR(Bytes("facts_json", request.facts_json(), L::kTextBytes));
   COHORT_RETURN_IF_ERROR(Count("outputs", request.outputs_size(), L::kOutputsPerStep));
   for (const v1::StepOutput& out : request.outputs()) {
     COHORT_RETURN_IF_ERROR(Bytes("an output name", out.name(), L::kIdBytes));

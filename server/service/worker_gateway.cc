@@ -216,7 +216,8 @@ grpc::ServerUnaryReactor* WorkerGatewayService::CompleteStep(
   }
   return Finish(context,
                 coordinator_.Complete({request->lease_id(), request->epoch(), ""},
-                                      outputs, gate_reason, request->log_tail()));
+                                      outputs, gate_reason, request->log_tail(),
+                                      request->facts_json()));
 }
 
 grpc::ServerUnaryReactor* WorkerGatewayService::FailStep(

@@ -116,6 +116,7 @@ struct StepRecord {
   std::string progress_json;
   std::string gate_reason;  // why a gate did not hold / why this was skipped
   std::string log_tail;     // the end of the tool log its worker reported
+  std::string facts_json;   // what its worker measured of the outputs (opaque)
   std::string node_id;      // filled by CampaignSteps: the campaign's node
   std::string model;        // and its labels (PlannedStep::model, suite)
   std::string suite;
@@ -323,7 +324,8 @@ class CoordinatorStore {
                         const std::vector<OutputArtifact>& outputs,
                         absl::Time now,
                         const std::string& gate_failed_reason = "",
-                        const std::string& log_tail = "");
+                        const std::string& log_tail = "",
+                        const std::string& facts_json = "");
   // `code` is an absl::StatusCode: kUnavailable, kAborted, kDeadlineExceeded,
   // kResourceExhausted, kInternal and kUnknown are retried while attempts
   // remain (after RetryBackoff); anything else fails the step at once.

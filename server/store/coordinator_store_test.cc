@@ -128,8 +128,12 @@ TEST_F(StoreTest, ChainRunsInOrderAndResolvesInputs) {
   EXPECT_EQ(prune->inputs[1].second.digest, Digest('d'));
   EXPECT_EQ(prune->inputs[1].second.locations,
             std::vector<std::string>{"worker:w1"});
+  // What the worker measured of the outputs is kept with the step as given.
+  const std::string facts = R"({"file_bytes":1,"bits_per_weight":6.5})";
   ASSERT_OK(store_->Complete({prune->lease_id, prune->epoch, ""},
-                             {{"checkpoint", Digest('p'), 3, 1, true, {}}}, now_));
+                             {{"checkpoint", Digest('p'), 3, 1, true, {}}}, now_, "", "",
+                             facts));
+  EXPECT_EQ(store_->GetStep(steps[1].key).value().facts_json, facts);
   LeaseAndComplete("w1", "checkpoint", 'u');
   ASSERT_OK_AND_ASSIGN(CampaignRecord campaign,
                        store_->GetCampaign(submitted.campaign_id));
@@ -145,6 +149,8 @@ TEST_F(StoreTest, ChainRunsInOrderAndResolvesInputs) {
   EXPECT_EQ(produced[steps[0].key], "drop_map " + Digest('d'));
   EXPECT_EQ(produced[steps[1].key], "checkpoint " + Digest('p'));
   EXPECT_EQ(produced[steps[2].key], "checkpoint " + Digest('u'));
+  EXPECT_EQ(listed[1].facts_json, facts);
+  EXPECT_EQ(listed[2].facts_json, "");
   ExpectCountsMatchTheSteps();
 }
 

@@ -348,13 +348,20 @@ ALTER TABLE campaign_steps ADD COLUMN model TEXT NOT NULL DEFAULT '';
 ALTER TABLE campaign_steps ADD COLUMN suite TEXT NOT NULL DEFAULT '';
 )sql";
 
+// What a worker measured of a step's outputs (a quantized GGUF's size,
+// parameters, bits per weight), for the report's tier table.
+constexpr const char* kMigration13 = R"sql(
+ALTER TABLE steps ADD COLUMN facts_json TEXT;
+)sql";
+
 const std::vector<const char*>& Migrations() {
   static const std::vector<const char*> migrations = {kMigration1, kMigration2,
                                                       kMigration3, kMigration4,
                                                       kMigration5, kMigration6,
                                                       kMigration7, kMigration8,
                                                       kMigration9, kMigration10,
-                                                      kMigration11, kMigration12};
+                                                      kMigration11, kMigration12,
+                                                      kMigration13};
   return migrations;
 }
 

@@ -14,7 +14,7 @@
 
 namespace cohort::server {
 
-inline constexpr int kSchemaVersion = 12;
+inline constexpr int kSchemaVersion = 13;
 
 [[nodiscard]] absl::Status Migrate(Database& db);
 

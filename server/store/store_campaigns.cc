@@ -497,9 +497,9 @@ absl::StatusOr<std::vector<StepRecord>> CoordinatorStore::CampaignSteps(
   std::unordered_map<std::string, size_t> index;
   while (select.Step()) {
     steps.push_back(StepFromRow(select));
-    steps.back().node_id = select.ColumnText(18);
-    steps.back().model = select.ColumnText(19);
-    steps.back().suite = select.ColumnText(20);
+    steps.back().node_id = select.ColumnText(19);
+    steps.back().model = select.ColumnText(20);
+    steps.back().suite = select.ColumnText(21);
     index.emplace(steps.back().key, steps.size() - 1);
   }
   COHORT_RETURN_IF_ERROR(select.status());

@@ -43,7 +43,7 @@ inline constexpr const char* kStepColumns =
     "SELECT key, kind, params_json, impl_version, state, attempts, "
     "max_attempts, lease_id, lease_epoch, lease_expiry_us, worker_id, "
     "requirements_json, priority, display_name, last_error, progress_json, "
-    "gate_reason, log_tail FROM steps";
+    "gate_reason, log_tail, facts_json FROM steps";
 
 inline StepRecord StepFromRow(const Statement& row) {
   StepRecord step;
@@ -66,6 +66,7 @@ inline StepRecord StepFromRow(const Statement& row) {
   step.progress_json = row.ColumnText(15);
   step.gate_reason = row.ColumnText(16);
   step.log_tail = row.ColumnText(17);
+  step.facts_json = row.ColumnText(18);
   return step;
 }
 

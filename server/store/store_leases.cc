@@ -429,7 +429,8 @@ absl::Status CoordinatorStore::Complete(const LeaseRef& lease,
                                         const std::vector<OutputArtifact>& outputs,
                                         absl::Time now,
                                         const std::string& gate_failed_reason,
-                                        const std::string& log_tail) {
+                                        const std::string& log_tail,
+                                        const std::string& facts_json) {
   Transaction tx(*db_);
   COHORT_RETURN_IF_ERROR(tx.Begin());
   COHORT_ASSIGN_OR_RETURN(StepRecord step, CurrentLease(lease, now));
@@ -444,6 +445,15 @@ absl::Status CoordinatorStore::Complete(const LeaseRef& lease,
     COHORT_RETURN_IF_ERROR(link.Run());
   }
   if (!log_tail.empty()) COHORT_RETURN_IF_ERROR(SetLogTail(step.key, log_tail));
+  Statement& facts = db_->Prepare(
+      "UPDATE steps SET facts_json = ? WHERE id = cohort_step_id(?2) AND key = ?2");
+  if (facts_json.empty()) {
+    facts.BindNull(1);
+  } else {
+    facts.Bind(1, facts_json);
+  }
+  facts.Bind(2, step.key);
+  COHORT_RETURN_IF_ERROR(facts.Run());
   if (!gate_failed_reason.empty()) {
     Statement& note = db_->Prepare("UPDATE steps SET gate_reason = ? "
         "WHERE id = cohort_step_id(?2) AND key = ?2");

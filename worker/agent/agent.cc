@@ -504,6 +504,7 @@ void Agent::SpoolComplete(const v1::Lease& lease, const StepResult& result,
   request.set_epoch(lease.epoch());
   request.set_gate_failed(result.gate_failed);
   request.set_gate_reason(result.gate_reason);
+  request.set_facts_json(ValidUtf8(result.facts_json));
   std::string produced;
   for (const auto& [name, folder] : result.outputs) {
     absl::StatusOr<StoredArtifact> stored = store_->Adopt(folder);

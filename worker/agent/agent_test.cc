@@ -86,6 +86,7 @@ class FakeExecutor : public StepExecutor {
     std::ofstream(out / "model.safetensors") << params.value("name", "?");
     StepResult result;
     result.outputs.push_back({"checkpoint", out.string()});
+    result.facts_json = params.value("facts", "");
     return result;
   }
   void Record(const std::string& event) {
@@ -178,7 +179,7 @@ class AgentTest : public ::testing::Test {
 
 TEST_F(AgentTest, AStepsResultsArriveBeforeItsCompletionWhichNamesItsOutput) {
   auto agent = StartAgent(Options());
-  gateway_.Offer(MakeLease("l-1", {{"name", "a"}, {"rows", 2}}));
+  gateway_.Offer(MakeLease("l-1", {{"name", "a"}, {"rows", 2}, {"facts", R"({"parameters":7})"}}));
   ASSERT_TRUE(gateway_.WaitUntil([&] { return gateway_.Completed("l-1"); }));
   EXPECT_THAT(ShippedKinds("l-1"), ElementsAre("results", "results", "complete"));
   const v1::ProblemResult first = gateway_.shipped()[0].results.results(0);
@@ -190,6 +191,7 @@ TEST_F(AgentTest, AStepsResultsArriveBeforeItsCompletionWhichNamesItsOutput) {
   EXPECT_EQ(complete.outputs(0).name(), "checkpoint");
   EXPECT_EQ(complete.outputs(0).artifact().locations(0).worker_id(), "w-test");
   EXPECT_THAT(complete.log_tail(), HasSubstr(complete.outputs(0).artifact().digest()));
+  EXPECT_EQ(complete.facts_json(), R"({"parameters":7})");
   agent->Drain(absl::Seconds(1));
 }
 

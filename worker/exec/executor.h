@@ -77,6 +77,9 @@ struct StepResult {
   std::vector<std::pair<std::string, std::string>> outputs;  // name -> folder
   bool gate_failed = false;
   std::string gate_reason;
+  // What the step measured of its outputs, a JSON object kept with the step
+  // (CompleteStepRequest.facts_json); empty when nothing.
+  std::string facts_json = {};
 };
 
 // Thread-safe implementations may run several tasks at once.

@@ -187,6 +187,22 @@ absl::StatusOr<std::vector<quant::TensorTypeRule>> TensorTypeRules(const StepTas
   return rules;
 }
 
+// What the report's tier table shows of a quantized model: the tier, its size
+// on disk, parameters and bits per weight as llama.cpp counts them, and how
+// many tensors got each type.
+std::string QuantizeFacts(const std::string& type, uint64_t file_bytes,
+                          const quant::GgufSummary& summary) {
+  json types = json::object();
+  for (const auto& [name, count] : summary.tensor_types) types[name] = count;
+  return json{{"type", type},
+              {"file_bytes", file_bytes},
+              {"tensor_bytes", summary.tensor_bytes},
+              {"parameters", summary.parameters},
+              {"bits_per_weight", summary.BitsPerWeight()},
+              {"tensor_types", types}}
+      .dump();
+}
+
 // Removes what is inside `dir`, keeping `dir` (the agent's to remove).
 void ClearFolder(const std::string& dir) {
   std::error_code ec;
@@ -728,7 +744,7 @@ absl::StatusOr<StepResult> ToolExecutor::Quantize(const StepTask& task) {
   expected.tensor_count = before.tensor_count;
   expected.file_type = type;
   COHORT_RETURN_IF_ERROR(quant::VerifyGguf(after, expected));
-  return StepResult{{{"gguf", out}}, false, ""};
+  return StepResult{{{"gguf", out}}, false, "", QuantizeFacts(type, quantized.file_size, after)};
 }
 
 absl::StatusOr<StepResult> ToolExecutor::Gate(const StepTask& task) {

@@ -485,6 +485,23 @@ TEST_F(ToolExecutorTest, AGeneratedQuantMapReachesLlamaQuantize) {
     }
   }
   EXPECT_GE(checked, 4);  // gate/up and down of each layer
+  // The facts the report's tier table shows, measured on the output.
+  nlohmann::json facts = nlohmann::json::parse(result.facts_json);
+  EXPECT_EQ(facts["type"], "Q6_K");
+  EXPECT_EQ(facts["file_bytes"].get<uint64_t>(),
+            fs::file_size(result.outputs[0].second + "/model-Q6_K.gguf"));
+  uint64_t parameters = 0;
+  for (const quant::GgufTensorInfo& t : out.tensors) {
+    uint64_t n = 1;
+    for (uint64_t d : t.dims) n *= d;
+    parameters += n;
+  }
+  EXPECT_EQ(facts["parameters"].get<uint64_t>(), parameters);
+  EXPECT_DOUBLE_EQ(facts["bits_per_weight"].get<double>(),
+                   out.tensor_bytes * 8.0 / static_cast<double>(parameters));
+  size_t typed = 0;
+  for (const auto& [name, count] : facts["tensor_types"].items()) typed += count.get<size_t>();
+  EXPECT_EQ(typed, out.tensors.size()) << facts.dump();
   ASSERT_OK_AND_ASSIGN(std::string log, ReadFileToString(quantize.log_path));
   EXPECT_THAT(log, HasSubstr(plan["rules"][0].get<std::string>()));
 

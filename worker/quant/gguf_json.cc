@@ -58,6 +58,7 @@ Json SummaryToJson(const GgufSummary& s) {
   out["block_count"] = OrNull(s.block_count);
   out["tensor_count"] = s.tensor_count;
   out["tensor_bytes"] = s.tensor_bytes;
+  out["parameters"] = s.parameters;
   Json types = Json::object();
   for (const auto& [name, count] : s.tensor_types) types[name] = count;
   out["tensor_types"] = std::move(types);

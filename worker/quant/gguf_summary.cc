@@ -79,6 +79,9 @@ absl::StatusOr<GgufSummary> SummarizeGguf(const GgufContents& gguf) {
   s.tensor_bytes = gguf.tensor_bytes;
   for (const GgufTensorInfo& t : gguf.tensors) {
     ++s.tensor_types[t.type_info->name];
+    uint64_t elements = 1;
+    for (uint64_t d : t.dims) elements *= d;  // the reader bounded each tensor's size
+    s.parameters += elements;
   }
   return s;
 }

@@ -42,6 +42,11 @@ struct GgufSummary {
   std::optional<uint64_t> block_count;
   uint64_t tensor_count = 0;
   uint64_t tensor_bytes = 0;
+  uint64_t parameters = 0;  // elements of every tensor, as llama.cpp counts n_params
+  // tensor_bytes * 8 / parameters: llama.cpp's "BPW" of a model (0 when empty).
+  double BitsPerWeight() const {
+    return parameters == 0 ? 0.0 : static_cast<double>(tensor_bytes) * 8.0 / parameters;
+  }
   // ggml type name ("q6_K") -> number of tensors of that type.
   std::map<std::string, uint64_t> tensor_types;
 };
