@@ -133,6 +133,9 @@ void AddResultCommands(CLI::App& app, Options* o, Action* action) {
       ->check(CLI::IsMember({"table", "card"}));
   report->add_option("--plots", o->results.plots_dir,
                      "also write the plots here: scoreboard.svg and lengths-<bench>.svg");
+  report->add_flag("--tiers", o->results.tiers,
+                   "the tier table instead: per quantized variant its tier, size on disk, "
+                   "bits per weight and each bench's accuracy");
   report->add_flag("--png", o->results.png,
                    "with --plots: a PNG beside each SVG (rsvg-convert, Debian librsvg2-bin)");
   report->add_option("--saturation-tokens", o->results.saturation_tokens,

@@ -124,6 +124,24 @@ absl::Status WritePlots(const std::string& dir, bool png, const std::vector<repo
   return absl::OkStatus();
 }
 
+// The tier table's rows: what each variant's quantize step measured of its
+// GGUF (Step.facts_json), in the spec's variant order.
+std::vector<report::Tier> LoadTiers(const CampaignModel& model) {
+  std::vector<report::Tier> tiers;
+  for (const ModelNodes& m : model.graph.models) {
+    auto node = m.artifacts.find("quantized");
+    if (node == m.artifacts.end()) continue;
+    auto key = model.node_to_key.find(node->second);
+    if (key == model.node_to_key.end()) continue;
+    const v1::Step* step = model.FindStep(key->second);
+    if (step == nullptr) continue;
+    if (std::optional<report::Tier> tier = report::TierFromFacts(m.name, step->facts_json())) {
+      tiers.push_back(*tier);
+    }
+  }
+  return tiers;
+}
+
 absl::Status Report(const GlobalOptions& g, const ResultsOptions& o) {
   COHORT_ASSIGN_OR_RETURN(report::Format format, ParseFormat(o.format));
   COHORT_ASSIGN_OR_RETURN(Loaded l, Load(g, o));
@@ -133,14 +151,28 @@ absl::Status Report(const GlobalOptions& g, const ResultsOptions& o) {
   } else if (o.png) {
     return absl::InvalidArgumentError("--png needs --plots DIR");
   }
+  const std::vector<report::Tier> tiers = LoadTiers(l.model);
+  if (o.tiers) {
+    if (tiers.empty()) {
+      return absl::FailedPreconditionError(
+          "campaign " + o.campaign_id + " has no quantized variant whose quantize step "
+          "reported its size (none succeeded yet, or they ran before cohortd kept step facts)");
+    }
+    return Emit(o.out, report::RenderTiers(tiers, board, format));
+  }
   if (o.style == "card") {
-    // The recipes at a glance, then the scoreboard.
+    // The recipes at a glance, then the scoreboard, then the tiers.
     std::vector<report::RecipeRow> recipes;
     for (const Variant& v : l.model.spec->variants) recipes.push_back({v.name, v.recipe});
-    std::string recipes_table = report::RenderCardRecipes(recipes, ClassNames(*l.model.spec));
-    return Emit(o.out, recipes_table.empty()
-                           ? report::RenderCardScoreboard(board)
-                           : recipes_table + "\n" + report::RenderCardScoreboard(board));
+    std::string text = report::RenderCardRecipes(recipes, ClassNames(*l.model.spec));
+    if (!text.empty()) text += "\n";
+    text += report::RenderCardScoreboard(board);
+    if (!tiers.empty()) {
+      text += "\nQuantized models: size on disk and bits per weight (tensor bytes x 8 / "
+              "parameters, as llama.cpp counts them), with each bench's accuracy.\n\n" +
+              report::RenderTiers(tiers, board, report::Format::kMarkdown);
+    }
+    return Emit(o.out, text);
   }
   return Emit(o.out, report::RenderScoreboard(board, format));
 }

@@ -84,6 +84,7 @@ struct ResultsOptions {
   std::string export_format = "lm-eval";  // export: the one layout it writes
   std::string plots_dir;  // report: write the SVG plots here as well
   bool png = false;       // report --plots: a PNG beside each SVG (rsvg-convert)
+  bool tiers = false;     // report: the tier table (size, bits per weight, benches)
 };
 int RunReport(const GlobalOptions& g, const ResultsOptions& o);
 int RunLengths(const GlobalOptions& g, const ResultsOptions& o);

@@ -215,6 +215,62 @@ std::string RenderLengths(
   return MarkdownTable(header, rows) + (note.empty() ? note : note + "\n");
 }
 
+namespace {
+
+// "21.9 GB", "412.5 MB", "97.0 KB": decimal units, as file managers and
+// model cards give download sizes.
+std::string HumanBytes(uint64_t bytes) {
+  const double b = static_cast<double>(bytes);
+  if (b >= 1e9) return absl::StrFormat("%.1f GB", b / 1e9);
+  if (b >= 1e6) return absl::StrFormat("%.1f MB", b / 1e6);
+  if (b >= 1e3) return absl::StrFormat("%.1f KB", b / 1e3);
+  return absl::StrCat(bytes, " B");
+}
+
+}  // namespace
+
+std::string RenderTiers(const std::vector<Tier>& tiers, const Scoreboard& board,
+                        Format format) {
+  if (format == Format::kJson) {
+    json out = json::array();
+    for (const Tier& t : tiers) {
+      json accuracy = json::object();
+      for (const std::string& suite : board.suites) {
+        if (const Cell* c = board.Find(suite, t.model)) accuracy[suite] = c->accuracy();
+      }
+      out.push_back({{"model", t.model}, {"tier", t.type}, {"file_bytes", t.file_bytes},
+                     {"parameters", t.parameters}, {"bits_per_weight", t.bits_per_weight},
+                     {"accuracy", accuracy}});
+    }
+    return out.dump(2) + "\n";
+  }
+  const bool csv = format == Format::kCsv;
+  std::vector<std::string> header = {"model", "tier", csv ? "file_bytes" : "size",
+                                     csv ? "bits_per_weight" : "BPW"};
+  if (csv) header.insert(header.begin() + 3, "parameters");
+  for (const std::string& suite : board.suites) header.push_back(suite);
+  std::vector<std::vector<std::string>> rows;
+  for (const Tier& t : tiers) {
+    std::vector<std::string> row = {t.model, t.type};
+    if (csv) {
+      row.insert(row.end(), {absl::StrCat(t.file_bytes), absl::StrCat(t.parameters),
+                             absl::StrFormat("%.4f", t.bits_per_weight)});
+    } else {
+      row.insert(row.end(), {HumanBytes(t.file_bytes), absl::StrFormat("%.2f", t.bits_per_weight)});
+    }
+    for (const std::string& suite : board.suites) {
+      const Cell* c = board.Find(suite, t.model);
+      if (c == nullptr) {
+        row.push_back(csv ? "" : "—");
+      } else {
+        row.push_back(csv ? absl::StrFormat("%.4f", c->accuracy()) : Pct(c->accuracy()));
+      }
+    }
+    rows.push_back(std::move(row));
+  }
+  return csv ? CsvTable(header, rows) : MarkdownTable(header, rows);
+}
+
 std::string RenderCompare(const std::map<std::string, Flips>& flips, const std::string& a,
                           const std::string& b, Format format, bool list_problems) {
   if (format == Format::kJson) {

@@ -28,6 +28,10 @@ std::string RenderScoreboard(const Scoreboard& board, Format format);
 std::string RenderLengths(
     const std::map<std::pair<std::string, std::string>, LengthStats>& stats,
     Format format);
+// The tier table (the seed's GGUF card): per quantized model its tier, size
+// on disk, bits per weight and accuracy on each suite of `board`.
+std::string RenderTiers(const std::vector<Tier>& tiers, const Scoreboard& board,
+                        Format format);
 std::string RenderCompare(const std::map<std::string, Flips>& flips,
                           const std::string& a, const std::string& b, Format format,
                           bool list_problems);

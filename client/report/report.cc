@@ -173,4 +173,22 @@ std::map<std::string, Flips> Compare(const std::vector<Row>& rows, const std::st
   return out;
 }
 
+std::optional<Tier> TierFromFacts(const std::string& model, const std::string& facts_json) {
+  if (facts_json.empty()) return std::nullopt;
+  const nlohmann::json facts = ParseJsonOrDiscarded(facts_json);
+  if (!facts.is_object()) return std::nullopt;
+  auto type = facts.find("type");
+  auto bytes = facts.find("file_bytes");
+  auto parameters = facts.find("parameters");
+  auto bpw = facts.find("bits_per_weight");
+  if (type == facts.end() || !type->is_string() || bytes == facts.end() ||
+      !bytes->is_number_unsigned() || parameters == facts.end() ||
+      !parameters->is_number_unsigned() || bpw == facts.end() || !bpw->is_number() ||
+      !std::isfinite(bpw->get<double>())) {
+    return std::nullopt;
+  }
+  return Tier{model, type->get<std::string>(), bytes->get<uint64_t>(),
+              parameters->get<uint64_t>(), bpw->get<double>()};
+}
+
 }  // namespace cohort::client::report

@@ -127,6 +127,21 @@ struct Flips {
 std::map<std::string, Flips> Compare(const std::vector<Row>& rows,
                                      const std::string& a, const std::string& b);
 
+// One quantized model of a tier sweep, from what its quantize step measured
+// (Step.facts_json): the tier, size on disk, and bits per weight as llama.cpp
+// counts them (tensor bytes * 8 / parameters).
+struct Tier {
+  std::string model;
+  std::string type;  // "Q6_K"
+  uint64_t file_bytes = 0;
+  uint64_t parameters = 0;
+  double bits_per_weight = 0;
+};
+
+// nullopt when `facts_json` is not a quantize step's facts (empty, another
+// kind's, from a cohortd before step facts, or malformed).
+std::optional<Tier> TierFromFacts(const std::string& model, const std::string& facts_json);
+
 }  // namespace cohort::client::report
 
 #endif  // COHORT_CLIENT_REPORT_REPORT_H_

@@ -50,6 +50,37 @@ TEST(ReportTest, ScoreboardAndDelta) {
   EXPECT_THAT(RenderScoreboard(board, Format::kJson), HasSubstr("\"accuracy\": 0.25"));
 }
 
+// The tier table: a quantize step's facts, joined with the scoreboard.
+TEST(ReportTest, TiersFromQuantizeFacts) {
+  std::optional<Tier> a = TierFromFacts(
+      "A", R"({"type":"Q6_K","file_bytes":21900000000,"parameters":25000000000,)"
+           R"("bits_per_weight":6.5625,"tensor_types":{"q6_K":400}})");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->type, "Q6_K");
+  EXPECT_EQ(a->file_bytes, 21900000000u);
+  EXPECT_DOUBLE_EQ(a->bits_per_weight, 6.5625);
+  // Not a quantize step's facts: no row, never an error.
+  EXPECT_FALSE(TierFromFacts("A", "").has_value());
+  EXPECT_FALSE(TierFromFacts("A", "[[[").has_value());
+  EXPECT_FALSE(TierFromFacts("A", R"({"type":"Q6_K","file_bytes":-1,"parameters":1,)"
+                                  R"("bits_per_weight":1})").has_value());
+  EXPECT_FALSE(TierFromFacts("A", R"({"bits_per_weight":6.5})").has_value());
+
+  Scoreboard board = BuildScoreboard(Fixture(), {"A"}, {"ref"});
+  Tier small{"ref", "Q4_K_M", 412500000, 700000000, 4.89};
+  std::vector<Tier> tiers = {*a, small};
+  std::string md = RenderTiers(tiers, board, Format::kMarkdown);
+  EXPECT_THAT(md, HasSubstr("| model | tier | size | BPW | gsm8k |"));
+  EXPECT_THAT(md, HasSubstr("| A | Q6_K | 21.9 GB | 6.56 | 50.0 |"));
+  EXPECT_THAT(md, HasSubstr("| ref | Q4_K_M | 412.5 MB | 4.89 | 25.0 |"));
+  std::string csv = RenderTiers(tiers, board, Format::kCsv);
+  EXPECT_THAT(csv, HasSubstr("model,tier,file_bytes,parameters,bits_per_weight,gsm8k"));
+  EXPECT_THAT(csv, HasSubstr("A,Q6_K,21900000000,25000000000,6.5625,0.5000"));
+  std::string json = RenderTiers(tiers, board, Format::kJson);
+  EXPECT_THAT(json, HasSubstr("\"bits_per_weight\": 4.89"));
+  EXPECT_THAT(json, HasSubstr("\"gsm8k\": 0.25"));
+}
+
 TEST(ReportTest, Percentiles) {
   EXPECT_EQ(Percentile({}, 50), 0u);
   EXPECT_EQ(Percentile({30, 10, 20, 40}, 50), 20u);   // rank ceil(2) = 2

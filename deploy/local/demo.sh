@@ -106,6 +106,9 @@ echo
 echo "== the scoreboard as a model card prints it (--style card) =="
 "$BIN/cohort" report "$CAMPAIGN" --ref even --style card
 echo
+echo "== quantized models: size on disk, bits per weight, benches (--tiers) =="
+"$BIN/cohort" report "$CAMPAIGN" --tiers
+echo
 echo "== answer lengths =="
 "$BIN/cohort" lengths "$CAMPAIGN"
 echo

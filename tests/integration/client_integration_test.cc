@@ -116,6 +116,11 @@ class ClientIntegrationTest : public ::testing::Test {
       out->set_name(OutputName(lease.step().kind()));
       out->mutable_artifact()->set_digest("sha256:" + Sha256Hex(lease.step().key()));
       out->mutable_artifact()->add_locations()->set_worker_id("fake-worker");
+      if (lease.step().kind() == v1::STEP_KIND_QUANTIZE) {
+        // What a worker measures of its GGUF (ToolExecutor::Quantize).
+        complete.set_facts_json(
+            R"({"type":"Q6_K","file_bytes":2500000,"parameters":3000000,"bits_per_weight":6.5625})");
+      }
       v1::CompleteStepResponse complete_response;
       s = gateway_->CompleteStep(CohortdProcess::Context(worker_token_).get(), complete,
                                  &complete_response);
@@ -190,6 +195,14 @@ TEST_F(ClientIntegrationTest, SubmitStatusCancelResumeAndMemoizedResubmit) {
   SubprocessResult report = Cohort({"report", id});
   EXPECT_EQ(report.exit_code, 0) << report.stderr_data;
   EXPECT_THAT(report.stdout_data, HasSubstr("| gsm8k-2 | 2 | 50.0 | 50.0 |"));
+  // The tier table: each variant's quantize facts beside its benches.
+  SubprocessResult tiers = Cohort({"report", id, "--tiers"});
+  EXPECT_EQ(tiers.exit_code, 0) << tiers.stderr_data;
+  EXPECT_THAT(tiers.stdout_data, HasSubstr("| model | tier | size | BPW | gsm8k-2 |"));
+  EXPECT_THAT(tiers.stdout_data, HasSubstr("| v5 | Q6_K | 2.5 MB | 6.56 | 50.0 |"));
+  EXPECT_THAT(tiers.stdout_data, HasSubstr("| v6 | Q6_K | 2.5 MB | 6.56 | 50.0 |"));
+  SubprocessResult card = Cohort({"report", id, "--style", "card"});
+  EXPECT_THAT(card.stdout_data, HasSubstr("| v6 | Q6_K | 2.5 MB | 6.56 | 50.0 |"));
   // The same numbers as pictures, and PNGs rendered by librsvg.
   SubprocessResult plots = Cohort({"report", id, "--plots", dir_.Join("plots"), "--png"});
   EXPECT_EQ(plots.exit_code, 0) << plots.stderr_data;

@@ -202,6 +202,25 @@ eval:
                            f"{path.name}: per-layer gate/up types {got} are a generated "
                            f"map's ({maps})")
 
+    def check_tiers(self, campaign, state):
+        """The report's tier table: each quantized variant's size is a GGUF's
+        on disk, and its bits per weight is what llama-quantize itself printed
+        ("quant size = 2.42 MiB (6.74 BPW)" in the quantize step's log)."""
+        tiers = json.loads(self.cohort("report", campaign, "--tiers", "--format", "json").stdout)
+        self.check(len(tiers) == 2 * len(QUANT_TYPES),
+                   f"a tier row per quantized variant ({len(tiers)})")
+        sizes = {p.stat().st_size for p in state.rglob("model-*.gguf")}
+        printed = set()
+        for log in state.glob("worker-*/logs/*.log"):
+            for m in re.finditer(r"quant size\s*=\s*[\d.]+ MiB \(([\d.]+) BPW\)",
+                                 log.read_text(errors="replace")):
+                printed.add(m.group(1))
+        for t in tiers:
+            bpw = f"{t['bits_per_weight']:.2f}"
+            self.check(t["file_bytes"] in sizes and bpw in printed,
+                       f"tier {t['model']}: {t['file_bytes']} bytes on disk, {bpw} bits per "
+                       f"weight as llama-quantize printed ({sorted(printed)})")
+
     def check_results(self, campaign, spec_dir):
         report = json.loads(self.cohort("report", campaign, "--format", "json").stdout)
         lengths = json.loads(self.cohort("lengths", campaign, "--format", "json").stdout)
@@ -261,6 +280,7 @@ eval:
             self.stage_times(state)
             self.check_ggufs(state, keep)
             self.check_results(campaign, spec_dir)
+            self.check_tiers(campaign, state)
             again = self.cohort("submit", "sweep.yaml", cwd=spec_dir)
             m = re.search(r"(\d+) cached, (\d+) to run", again.stderr)
             self.check(m is not None and m.group(2) == "0",
