@@ -190,6 +190,8 @@ std::vector<std::string> BenchInvocation::ToArgv() const {
   add_double("--max-server-error-share", max_server_error_share,
              defaults.max_server_error_share);
   AddIfSet(&argv, "--server-url", server_url);
+  AddIfSet(&argv, "--server-model", server_model);
+  AddIfSet(&argv, "--api-key-file", api_key_file);
   AddIfSet(&argv, "--model", model);
   if (llama_server != defaults.llama_server) argv.insert(argv.end(), {"--llama-server", llama_server});
   add_int("--parallel", parallel, defaults.parallel);
@@ -235,7 +237,14 @@ void BenchInvocation::AddFlags(CLI::App* cmd, const std::string& default_profile
                   "bench fails (default: the profile's max_server_error_share, else 0.02)")
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--server-url", server_url,
-                  "an already running llama-server, e.g. http://127.0.0.1:8080");
+                  "an already running llama-server, e.g. http://127.0.0.1:8080, or any "
+                  "OpenAI-compatible server (vLLM; needs --concurrency)");
+  cmd->add_option("--server-model", server_model,
+                  "with --server-url: the model name requests carry (default: the first "
+                  "of /v1/models; llama-server ignores it)");
+  cmd->add_option("--api-key-file", api_key_file,
+                  "with --server-url: a file holding the server's API key (sent as "
+                  "Authorization: Bearer)");
   cmd->add_option("--model", model, "GGUF to serve (starts llama-server here)");
   cmd->add_option("--llama-server", llama_server, "llama-server binary")->capture_default_str();
   cmd->add_option("--parallel", parallel, "server slots (with --model)")->capture_default_str();

@@ -135,6 +135,9 @@ struct BenchInvocation {
   double max_server_error_share = -1;  // < 0: the profile's, else 0.02
   // The server: a running one (server_url) or one started here (model).
   std::string server_url;
+  std::string server_model;  // an OpenAI-compatible server's model name
+  std::string api_key_file;  // its key, sent as "Authorization: Bearer"
+
   std::string model;
   std::string llama_server = "llama-server";
   int parallel = 2;

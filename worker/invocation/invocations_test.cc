@@ -157,6 +157,9 @@ TEST(InvocationTest, BenchRoundTripsEveryField) {
   in.retry_backoff_s = 0.25;
   in.max_server_error_share = 0.1;
   in.model = "/m.gguf";
+  in.server_url = "http://gpu-box:8000";  // both given: bench refuses, the flags carry both
+  in.server_model = "gemma-4-nvfp4";
+  in.api_key_file = "/etc/cohort/vllm.key";
   in.llama_server = "/bin/llama-server";
   in.parallel = 4;
   in.ctx_size = 40960;
@@ -181,6 +184,9 @@ TEST(InvocationTest, BenchRoundTripsEveryField) {
   EXPECT_EQ(out.retry_backoff_s, in.retry_backoff_s);
   EXPECT_EQ(out.max_server_error_share, in.max_server_error_share);
   EXPECT_EQ(out.model, in.model);
+  EXPECT_EQ(out.server_url, in.server_url);
+  EXPECT_EQ(out.server_model, in.server_model);
+  EXPECT_EQ(out.api_key_file, in.api_key_file);
   EXPECT_EQ(out.llama_server, in.llama_server);
   EXPECT_EQ(out.parallel, in.parallel);
   EXPECT_EQ(out.ctx_size, in.ctx_size);

@@ -16,6 +16,7 @@ using wire::Json;
 
 std::string BuildChatRequestBody(const ChatRequest& request) {
   Json body = Json::object();
+  if (!request.model.empty()) body["model"] = request.model;
   body["messages"] = wire::ChatMessages(request);
   if (request.max_tokens > 0) body["max_tokens"] = request.max_tokens;
   body["temperature"] = request.sampler.temperature;
@@ -41,7 +42,11 @@ namespace {
 // "content": null). Any other non-string is refused: dropping it would score
 // an answer the server did send as empty.
 absl::Status AppendText(const Json& message, absl::string_view where, ChatResult* out) {
-  for (const char* key : {"content", "reasoning_content"}) {
+  // vLLM 0.11.1+ sends `reasoning` with `reasoning_content` as an equal
+  // copy, later `reasoning` alone: one of them, never both.
+  const Json* legacy = wire::Find(message, "reasoning_content");
+  const bool has_legacy = legacy != nullptr && !legacy->is_null();
+  for (const char* key : {"content", has_legacy ? "reasoning_content" : "reasoning"}) {
     const Json* value = wire::Find(message, key);
     if (value == nullptr || value->is_null()) continue;
     if (!value->is_string()) {

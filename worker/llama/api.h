@@ -43,6 +43,10 @@ struct SamplerParams {
 
 // One chat completion: a single user message.
 struct ChatRequest {
+  // The served model's name, sent as "model" when set: llama-server ignores
+  // it, an OpenAI-compatible server (vLLM) answers 404 for a name it does
+  // not serve.
+  std::string model;
   // (role, content) messages sent before the user prompt: few-shot turns.
   std::vector<std::pair<std::string, std::string>> history;
   std::string prompt;
@@ -75,7 +79,10 @@ struct Timings {
 
 struct ChatResult {
   std::string content;    // the answer channel (message.content)
-  std::string reasoning;  // message.reasoning_content ("" when absent)
+  // message.reasoning_content (llama-server; vLLM up to 0.11), else
+  // message.reasoning (vLLM from 0.11.1, which sends both, equal, until it
+  // dropped reasoning_content); "" when absent.
+  std::string reasoning;
   std::string finish_reason;  // "stop", "length", "tool_calls"
   std::optional<Usage> usage;
   std::optional<Timings> timings;
@@ -102,6 +109,10 @@ struct ServerProps {
   std::string model_path;
   std::string chat_template;
   bool is_sleeping = false;
+  // "llama-server", or for an OpenAI-compatible server without /props
+  // ("vllm 0.10.1.1", "openai-compatible") the model it serves.
+  std::string server = "llama-server";
+  std::string model_id;
 
   // Identifies the serving configuration for step keys and the resume
   // check: build, slots, per-slot context and a digest of the chat template.
@@ -120,11 +131,14 @@ absl::StatusOr<std::vector<SlotState>> ParseSlots(absl::string_view body);
 // GET /v1/models: the first entry of the OpenAI `data` list.
 struct ModelInfo {
   std::string id;
-  int64_t n_ctx = 0;  // meta.n_ctx (per slot)
+  int64_t n_ctx = 0;  // meta.n_ctx (llama-server, per slot), else max_model_len (vLLM)
   int64_t n_ctx_train = 0;
   int64_t n_params = 0;
 };
 absl::StatusOr<ModelInfo> ParseModels(absl::string_view body);
+
+// GET /version of vLLM: {"version": "0.10.1.1"}; kInvalidArgument otherwise.
+absl::StatusOr<std::string> ParseVersion(absl::string_view body);
 
 // The native POST /completion, non-stream body or whole stream (per-token
 // frames then a final stop:true frame; no [DONE]).

@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/strip.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
@@ -19,6 +20,9 @@ namespace cohort::worker::llama {
 using wire::Json;
 
 std::string ServerProps::Fingerprint() const {
+  if (server != "llama-server") {
+    return absl::StrCat(server, " model=", model_id, " slots=", total_slots, " n_ctx=", n_ctx);
+  }
   return absl::StrCat("llama-server build=", build_info, " slots=", total_slots,
                       " n_ctx=", n_ctx, " template=",
                       Sha256Hex(chat_template).substr(0, 16));
@@ -73,7 +77,17 @@ absl::StatusOr<ModelInfo> ParseModels(absl::string_view body) {
     wire::GetInt(*meta, "n_ctx_train", &out.n_ctx_train);
     wire::GetInt(*meta, "n_params", &out.n_params);
   }
+  if (out.n_ctx == 0) wire::GetInt(model, "max_model_len", &out.n_ctx);
   return out;
+}
+
+absl::StatusOr<std::string> ParseVersion(absl::string_view body) {
+  COHORT_ASSIGN_OR_RETURN(Json json, wire::Parse(body));
+  std::string version;
+  if (!wire::GetString(json, "version", &version) || version.empty()) {
+    return wire::Malformed("/version without a version");
+  }
+  return version;
 }
 
 namespace {
@@ -192,6 +206,9 @@ absl::StatusOr<std::string> ParseApplyTemplate(absl::string_view body) {
 
 absl::Status ParseHealth(int http_status, absl::string_view body) {
   if (http_status != 200) return StatusFromHttp(http_status, body);
+  // vLLM answers a bare 200 once its engine is up (it serves nothing while
+  // it loads); llama-server answers {"status": "ok"}.
+  if (absl::StripAsciiWhitespace(body).empty()) return absl::OkStatus();
   COHORT_ASSIGN_OR_RETURN(Json json, wire::Parse(body));
   std::string status;
   if (!wire::GetString(json, "status", &status) || status != "ok") {

@@ -157,6 +157,50 @@ TEST(ParseTest, ReasoningIsKeptApartFromTheAnswer) {
   EXPECT_FALSE(s.content.empty());
 }
 
+// vLLM's reply (serving_chat.py, model_dump): from 0.11.1 `reasoning` and
+// its deprecated copy `reasoning_content`, later `reasoning` alone.
+TEST(ParseTest, VllmReasoningFieldsAreReadOnce) {
+  const std::string both = R"({"id":"chatcmpl-1","object":"chat.completion","created":1,)"
+      R"("model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"42",)"
+      R"("refusal":null,"tool_calls":[],"reasoning":"think","reasoning_content":"think"},)"
+      R"("logprobs":null,"finish_reason":"length","stop_reason":null}],)"
+      R"("usage":{"prompt_tokens":20,"total_tokens":120,"completion_tokens":100,)"
+      R"("prompt_tokens_details":null}})";
+  ASSERT_OK_AND_ASSIGN(ChatResult r, ParseChatResponse(both));
+  EXPECT_EQ(r.reasoning, "think");
+  EXPECT_EQ(r.content, "42");
+  EXPECT_EQ(r.finish_reason, "length");
+  EXPECT_EQ(r.usage->completion_tokens, 100);
+  EXPECT_FALSE(r.timings.has_value());
+  std::string alone = both;
+  const std::string copy = R"(,"reasoning_content":"think")";
+  alone.erase(alone.find(copy), copy.size());
+  ASSERT_OK_AND_ASSIGN(ChatResult s, ParseChatResponse(alone));
+  EXPECT_EQ(s.reasoning, "think");
+  // The stream: each delta carries the piece in both fields.
+  ASSERT_OK_AND_ASSIGN(
+      ChatResult t,
+      ParseChatStream("data: {\"choices\":[{\"index\":0,\"delta\":{\"reasoning\":\"a\","
+                      "\"reasoning_content\":\"a\"}}]}\n\n"
+                      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"b\"},"
+                      "\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n"));
+  EXPECT_EQ(t.reasoning, "a");
+  EXPECT_EQ(t.content, "b");
+}
+
+TEST(ParseTest, VllmModelsAndVersion) {
+  ASSERT_OK_AND_ASSIGN(ModelInfo m, ParseModels(
+      R"({"object":"list","data":[{"id":"gemma-nvfp4","object":"model","owned_by":"vllm",)"
+      R"("root":"/models/g","parent":null,"max_model_len":32768}]})"));
+  EXPECT_EQ(m.id, "gemma-nvfp4");
+  EXPECT_EQ(m.n_ctx, 32768);
+  ASSERT_OK_AND_ASSIGN(std::string v, ParseVersion(R"({"version":"0.10.1.1"})"));
+  EXPECT_EQ(v, "0.10.1.1");
+  EXPECT_FALSE(ParseVersion("{}").ok());
+  EXPECT_TRUE(ParseHealth(200, "").ok());  // vLLM: an empty 200
+  EXPECT_FALSE(ParseHealth(503, "").ok());
+}
+
 TEST(ParseTest, StreamWithUsageChunk) {
   Json exchange = LoadRecording("09_chat_stream_include_usage.json")["exchanges"][0];
   ASSERT_OK_AND_ASSIGN(ChatResult r,

@@ -5,6 +5,7 @@
 #include <memory>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -18,6 +19,7 @@
 #include "worker/eval/score.h"
 #include "worker/llama/driver.h"
 #include "worker/llama/generation_progress.h"
+#include "worker/llama/http.h"
 #include "worker/llama/supervisor.h"
 
 namespace cohort::worker::llama {
@@ -205,16 +207,67 @@ struct Server {
   std::unique_ptr<ServerSupervisor> supervisor;
   std::string url;
   ServerProps props;
+  std::vector<std::string> headers;  // with every request (an API key)
+  bool llama_server() const { return props.server == "llama-server"; }
 };
+
+// "Authorization: Bearer KEY" from the key file (a file, so the key is in
+// no command line and no step's params); none without a file.
+absl::StatusOr<std::vector<std::string>> AuthHeaders(const std::string& key_file) {
+  if (key_file.empty()) return std::vector<std::string>{};
+  COHORT_ASSIGN_OR_RETURN(std::string key, ReadFileToString(key_file));
+  key = std::string(absl::StripAsciiWhitespace(key));
+  if (key.empty() || key.size() > 4096 ||
+      std::any_of(key.begin(), key.end(), [](char c) { return c < 0x21 || c > 0x7e; })) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        key_file, ": an API key is one line of printable ASCII without spaces"));
+  }
+  return std::vector<std::string>{"Authorization: Bearer " + key};
+}
+
+// What an OpenAI-compatible server without /props says of itself: the model
+// it serves (/v1/models; vLLM adds max_model_len) and, for vLLM, /version.
+// Its slots are the concurrency the run was given.
+absl::StatusOr<ServerProps> ReadOpenAiProps(const Server& server,
+                                            const BenchRunOptions& options) {
+  if (options.concurrency <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        server.url, " is not llama-server (no /props): give the requests to keep in flight "
+        "(--concurrency, the spec's server.parallel)"));
+  }
+  COHORT_ASSIGN_OR_RETURN(HttpResponse models,
+                          HttpFetch(server.url + "/v1/models", "", absl::Seconds(10),
+                                    server.headers));
+  if (models.status != 200) return StatusFromHttp(models.status, models.body);
+  COHORT_ASSIGN_OR_RETURN(ModelInfo model, ParseModels(models.body));
+  ServerProps props;
+  props.total_slots = options.concurrency;
+  props.n_ctx = model.n_ctx;
+  props.model_id = options.server_model.empty() ? model.id : options.server_model;
+  props.server = "openai-compatible";
+  absl::StatusOr<HttpResponse> version =
+      HttpFetch(server.url + "/version", "", absl::Seconds(10), server.headers);
+  if (version.ok() && version->status == 200) {
+    if (absl::StatusOr<std::string> v = ParseVersion(version->body); v.ok()) {
+      props.server = "vllm " + *v;
+    }
+  }
+  return props;
+}
 
 absl::StatusOr<Server> Connect(const BenchRunOptions& options, const Plan& plan) {
   Server server;
   if (!options.server_url.empty()) {
     server.url = options.server_url;
     while (!server.url.empty() && server.url.back() == '/') server.url.pop_back();
+    COHORT_ASSIGN_OR_RETURN(server.headers, AuthHeaders(options.api_key_file));
     COHORT_RETURN_IF_ERROR(
         WaitForReady(server.url, nullptr, "", options.server_start_timeout));
-    COHORT_ASSIGN_OR_RETURN(server.props, ReadProps(server.url));
+    absl::StatusOr<ServerProps> props = ReadProps(server.url);
+    if (props.status().code() == absl::StatusCode::kNotFound) {
+      props = ReadOpenAiProps(server, options);
+    }
+    COHORT_ASSIGN_OR_RETURN(server.props, std::move(props));
     return server;
   }
   if (options.model.empty()) {
@@ -254,10 +307,17 @@ absl::StatusOr<DriverStats> Generate(const BenchRunOptions& options, const Plan&
   std::vector<ChatRequest> requests;
   for (const eval::Problem* problem : pending) {
     jobs.push_back(GenerationJob{problem->id, RequestFor(plan.settings, *problem)});
+    // An OpenAI-compatible server routes by model name; llama-server ignores it.
+    if (!server.llama_server()) jobs.back().request.model = server.props.model_id;
     requests.push_back(jobs.back().request);
     by_id[problem->id] = problem;
   }
-  COHORT_ASSIGN_OR_RETURN(int64_t longest, LongestPromptTokens(server.url, requests));
+  // Only llama-server renders and counts a prompt as it will serve it
+  // (/apply-template, /tokenize); elsewhere the slot check has no prompt.
+  int64_t longest = 0;
+  if (server.llama_server()) {
+    COHORT_ASSIGN_OR_RETURN(longest, LongestPromptTokens(server.url, requests));
+  }
   // The protocol's rule (docs/protocol.md 1.4): a slot must hold
   // max(max_tokens, budget + headroom); the prompt is not counted, which is
   // how the card's own geometry (16384 per slot) passes. A prompt that pushes
@@ -266,12 +326,22 @@ absl::StatusOr<DriverStats> Generate(const BenchRunOptions& options, const Plan&
   int64_t required = std::max<int64_t>(
       plan.settings.max_tokens,
       (plan.settings.thinking ? plan.settings.reasoning_budget : 0) + options.answer_reserve);
-  COHORT_RETURN_IF_ERROR(CheckSlotFits(server.props, 0, required));
-  if (absl::Status tight = CheckSlotFits(
-          server.props, longest, GenerationNeed(plan.settings, options.answer_reserve));
-      !tight.ok()) {
-    spdlog::warn("{} (answers that long will end with finish_reason=length)",
-                 std::string(tight.message()));
+  // A server that does not say its context (a plain OpenAI-compatible one)
+  // is taken at its word.
+  if (server.props.n_ctx > 0) COHORT_RETURN_IF_ERROR(CheckSlotFits(server.props, 0, required));
+  if (!server.llama_server() && plan.settings.thinking && plan.settings.reasoning_budget >= 0) {
+    spdlog::warn("{} ({}) cannot hold reasoning to the protocol's budget of {} tokens per "
+                 "request (llama-server's --reasoning-budget); only max_tokens {} bounds it",
+                 server.url, server.props.server, plan.settings.reasoning_budget,
+                 plan.settings.max_tokens);
+  }
+  if (server.props.n_ctx > 0) {
+    absl::Status tight = CheckSlotFits(server.props, longest,
+                                       GenerationNeed(plan.settings, options.answer_reserve));
+    if (!tight.ok()) {
+      spdlog::warn("{} (answers that long will end with finish_reason=length)",
+                   std::string(tight.message()));
+    }
   }
   DriverOptions driver;
   ServerSupervisor* supervisor = server.supervisor.get();
@@ -279,9 +349,12 @@ absl::StatusOr<DriverStats> Generate(const BenchRunOptions& options, const Plan&
   driver.base_url = [supervisor, url] { return supervisor ? supervisor->base_url() : url; };
   if (supervisor != nullptr) driver.maintain = [supervisor] { return supervisor->EnsureRunning(); };
   driver.concurrency = options.concurrency > 0 ? options.concurrency : server.props.total_slots;
+  driver.headers = server.headers;
   std::unique_ptr<GenerationProgress> progress;
   if (options.progress_sink) {
-    auto slots_url = [supervisor, url]() {
+    const bool has_slots = server.llama_server();
+    auto slots_url = [supervisor, url, has_slots]() {
+      if (!has_slots) return std::string();  // tokens in flight unknown: finished only
       return absl::StrCat(supervisor ? supervisor->base_url() : url, "/slots");
     };
     progress = std::make_unique<GenerationProgress>(
@@ -375,6 +448,9 @@ absl::StatusOr<BenchRunResult> RunBench(
     if (server.supervisor) server.supervisor->Stop();
     COHORT_RETURN_IF_ERROR(stats.status());
     generation["server"] = out.server_fingerprint;
+    // llama-server holds reasoning to the budget (--reasoning-budget); an
+    // OpenAI-compatible server has no such limit, so the record says so.
+    generation["reasoning_budget_enforced"] = server.llama_server();
     generation["requests_sent"] = stats->requests_sent;
     generation["retries"] = stats->retries;
     generation["wall_s"] = absl::ToDoubleSeconds(stats->wall);

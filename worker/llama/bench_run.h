@@ -62,8 +62,13 @@ struct BenchRunOptions {
   int shard_index = 0;  // contiguous shard of the chosen problems
   int shard_count = 1;
 
-  // Either an external server ...
+  // Either an external server: llama-server, or any OpenAI-compatible one
+  // (vLLM) which has no /props: then `concurrency` is required, requests
+  // name `server_model` (default: the first of /v1/models) and a key from
+  // `api_key_file` goes as "Authorization: Bearer" ...
   std::string server_url;
+  std::string server_model;
+  std::string api_key_file;
   // ... or one started here.
   std::string model;
   std::string llama_server = "llama-server";

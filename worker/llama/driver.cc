@@ -203,7 +203,7 @@ absl::StatusOr<DriverStats> RunGeneration(
     return absl::InvalidArgumentError("driver: concurrency must be at least 1");
   }
   if (!options.base_url) return absl::InvalidArgumentError("driver: no base_url");
-  COHORT_ASSIGN_OR_RETURN(std::unique_ptr<HttpMulti> http, HttpMulti::Create());
+  COHORT_ASSIGN_OR_RETURN(std::unique_ptr<HttpMulti> http, HttpMulti::Create(options.headers));
   Loop loop(options, jobs, on_done, http.get());
   return loop.Run();
 }

@@ -62,6 +62,9 @@ struct DriverOptions {
   // Called before each send: the server URL ("http://127.0.0.1:PORT"); may
   // change when a supervisor restarts the server on another port.
   std::function<std::string()> base_url;
+  // Sent with every request: "Authorization: Bearer KEY" for a server that
+  // asks for a key (vLLM --api-key, a hosted OpenAI-compatible endpoint).
+  std::vector<std::string> headers;
   int concurrency = 2;
   absl::Duration request_timeout = absl::Hours(2);
   RetryPolicy retry;

@@ -154,8 +154,18 @@ absl::Status StatusFromHttp(int http_status, absl::string_view body) {
     if (auto it = error.find("message"); it != error.end() && it->is_string()) {
       message = it->get<std::string>();
     }
+  } else if (json.is_object() && json.contains("message") && json["message"].is_string()) {
+    // vLLM up to 0.10.0: {"object": "error", "message": ..., "type": ...}.
+    message = json["message"].get<std::string>();
+    if (auto it = json.find("type"); it != json.end() && it->is_string()) {
+      type = it->get<std::string>();
+    }
+  } else if (json.is_object() && json.contains("detail") && json["detail"].is_string()) {
+    message = json["detail"].get<std::string>();  // FastAPI: {"detail": "Not Found"}
+  } else if (json.is_object() && json.contains("error") && json["error"].is_string()) {
+    message = json["error"].get<std::string>();  // vLLM's 401: {"error": "Unauthorized"}
   } else {
-    // Not llama-server's shape (a proxy page, a truncated body): quote a bit.
+    // Not a server's shape (a proxy page, a truncated body): quote a bit.
     message = std::string(body.substr(0, kMaxQuotedBody));
   }
   absl::Status status(CodeForHttpStatus(http_status, type),

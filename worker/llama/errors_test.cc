@@ -52,6 +52,24 @@ TEST(StatusFromHttpTest, MessageCarriesStatusTypeAndServerMessage) {
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("<html>gateway")));
 }
 
+// vLLM's bodies (vllm/entrypoints/openai: api_server.py, protocol.py), as
+// its versions write them.
+TEST(StatusFromHttpTest, ReadsVllmErrorBodies) {
+  EXPECT_THAT(StatusFromHttp(404, R"({"error":{"message":"The model `x` does not exist.",)"
+                                  R"("type":"NotFoundError","param":null,"code":404}})"),
+              StatusIs(absl::StatusCode::kNotFound,
+                       HasSubstr("HTTP 404 NotFoundError: The model `x` does not exist.")));
+  // Up to 0.10.0: the error's fields at the top level.
+  EXPECT_THAT(StatusFromHttp(400, R"({"object":"error","message":"max_tokens must be at )"
+                                  R"(least 1","type":"BadRequestError","param":null,"code":400})"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("BadRequestError: max_tokens must be at least 1")));
+  EXPECT_THAT(StatusFromHttp(401, R"({"error":"Unauthorized"})"),
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("401: Unauthorized")));
+  EXPECT_THAT(StatusFromHttp(404, R"({"detail":"Not Found"})"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("404: Not Found")));
+}
+
 TEST(RetryTest, RetriesTransportAnd5xxNever4xx) {
   EXPECT_TRUE(IsRetryable(absl::UnavailableError("refused")));
   EXPECT_TRUE(IsRetryable(absl::DeadlineExceededError("timeout")));

@@ -57,16 +57,20 @@ absl::StatusOr<HttpResponse> Outcome(CURL* easy, CURLcode code, const std::strin
 }  // namespace
 
 absl::StatusOr<HttpResponse> HttpFetch(const std::string& url, const std::string& body,
-                                       absl::Duration timeout) {
+                                       absl::Duration timeout,
+                                       const std::vector<std::string>& extra_headers) {
   GlobalInit();
   CURL* easy = curl_easy_init();
   if (easy == nullptr) return absl::ResourceExhaustedError("curl_easy_init failed");
   std::string sink;
   SetCommon(easy, url, &sink, timeout);
   curl_slist* headers = nullptr;
+  for (const std::string& header : extra_headers) {
+    headers = curl_slist_append(headers, header.c_str());
+  }
+  if (!body.empty()) headers = curl_slist_append(headers, "Content-Type: application/json");
+  if (headers != nullptr) curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
   if (!body.empty()) {
-    headers = curl_slist_append(headers, "Content-Type: application/json");
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body.c_str());
     curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
   }
@@ -85,7 +89,8 @@ struct HttpMulti::Transfer {
   std::string response;
 };
 
-absl::StatusOr<std::unique_ptr<HttpMulti>> HttpMulti::Create() {
+absl::StatusOr<std::unique_ptr<HttpMulti>> HttpMulti::Create(
+    const std::vector<std::string>& headers) {
   GlobalInit();
   std::unique_ptr<HttpMulti> multi(new HttpMulti());
   multi->multi_ = curl_multi_init();
@@ -97,7 +102,9 @@ absl::StatusOr<std::unique_ptr<HttpMulti>> HttpMulti::Create() {
   curl_multi_setopt(m, CURLMOPT_SOCKETDATA, multi.get());
   curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, &HttpMulti::OnTimer);
   curl_multi_setopt(m, CURLMOPT_TIMERDATA, multi.get());
-  multi->headers_ = curl_slist_append(nullptr, "Content-Type: application/json");
+  curl_slist* list = curl_slist_append(nullptr, "Content-Type: application/json");
+  for (const std::string& header : headers) list = curl_slist_append(list, header.c_str());
+  multi->headers_ = list;
   return multi;
 }
 

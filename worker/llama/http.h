@@ -32,7 +32,8 @@ struct HttpResponse {
 
 // GET when `body` is empty, else POST with Content-Type application/json.
 absl::StatusOr<HttpResponse> HttpFetch(const std::string& url, const std::string& body,
-                                       absl::Duration timeout);
+                                       absl::Duration timeout,
+                                       const std::vector<std::string>& headers = {});
 
 // Not thread-safe; owned by the event-loop thread.
 class HttpMulti {
@@ -42,7 +43,9 @@ class HttpMulti {
     absl::StatusOr<HttpResponse> response;
   };
 
-  static absl::StatusOr<std::unique_ptr<HttpMulti>> Create();
+  // `headers` ("Authorization: Bearer ...") go with every request.
+  static absl::StatusOr<std::unique_ptr<HttpMulti>> Create(
+      const std::vector<std::string>& headers = {});
   ~HttpMulti();
   HttpMulti(const HttpMulti&) = delete;
   HttpMulti& operator=(const HttpMulti&) = delete;

@@ -141,6 +141,67 @@ TEST(BenchRunTest, CompletesAgainstTheFakeAndResumes) {
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("belongs to another run")));
 }
 
+// An OpenAI-compatible server that is not llama-server (the fake in vLLM's
+// shapes: no /props or /slots, a bare 200 /health, /v1 behind a bearer key,
+// requests routed by model name, `reasoning` beside `reasoning_content`).
+TEST(BenchRunTest, AnOpenAiCompatibleServerIsDrivenWithItsKeyAndModelName) {
+  TempDir dir;
+  std::string answers = dir.Join("answers.jsonl");
+  ASSERT_OK(WriteFileAtomically(
+      answers, R"({"match": "Janet", "content": "She makes 9 * 2 = 18 dollars.", "reasoning": "16 - 3 - 4 = 9 eggs."})" "\n"));
+  ASSERT_OK(WriteFileAtomically(dir.Join("key"), "sekrit\n"));
+  ASSERT_OK(WriteFileAtomically(dir.Join("wrong-key"), "guess\n"));
+  auto vllm_args = [&](const std::string& version) {
+    return std::vector<std::string>{
+        "--flavor", "vllm", "--no-model-check", "-m", "/models/gemma-4-26b-a4b-nvfp4",
+        "--served-model-name", "gemma-nvfp4", "--max-model-len", "40960", "--api-key", "sekrit",
+        "--vllm-version", version, "--answers", answers, "--token-latency-ms", "1"};
+  };
+  ASSERT_OK_AND_ASSIGN(auto fake, FakeLlamaServer::Start(vllm_args("0.11.1")));
+  BenchRunOptions options = Options(fake->url(), dir.Join("completions.jsonl"), 5);
+  options.api_key_file = dir.Join("key");
+  options.concurrency = 3;
+  ASSERT_OK_AND_ASSIGN(BenchRunResult run, RunBench(options, nullptr));
+  EXPECT_EQ(run.generated, 5);
+  // 0.11.1 sends the reasoning twice (reasoning, reasoning_content): once here.
+  EXPECT_EQ(run.results[0].reasoning, "16 - 3 - 4 = 9 eggs.");
+  EXPECT_EQ(run.results[0].completion, "She makes 9 * 2 = 18 dollars.");
+  EXPECT_EQ(run.server_fingerprint, "vllm 0.11.1 model=gemma-nvfp4 slots=3 n_ctx=40960");
+  EXPECT_EQ(run.summary["generation"]["reasoning_budget_enforced"], false);
+  ASSERT_OK_AND_ASSIGN(nlohmann::json stats, fake->Stats());
+  EXPECT_EQ(stats["served"], 5);
+  EXPECT_LE(stats["max_processing"].get<int>(), 3);
+  EXPECT_EQ(stats["status_counts"].value("401", 0), 0);
+
+  // Without a concurrency there is nothing to size the run by.
+  BenchRunOptions no_slots = Options(fake->url(), dir.Join("b.jsonl"), 2);
+  no_slots.api_key_file = dir.Join("key");
+  EXPECT_THAT(RunBench(no_slots, nullptr).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not llama-server")));
+  // A wrong key is the server's 401, not an empty run.
+  BenchRunOptions wrong = no_slots;
+  wrong.concurrency = 2;
+  wrong.api_key_file = dir.Join("wrong-key");
+  EXPECT_THAT(RunBench(wrong, nullptr).status(),
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("Unauthorized")));
+  // A model the server does not serve: its 404 names it.
+  BenchRunOptions other = no_slots;
+  other.concurrency = 2;
+  other.out = dir.Join("c.jsonl");
+  other.server_model = "gemma-bf16";
+  absl::Status missing = RunBench(other, nullptr).status();
+  EXPECT_FALSE(missing.ok());
+  EXPECT_THAT(missing.message(), HasSubstr("The model `gemma-bf16` does not exist"));
+
+  // A later vLLM sends `reasoning` alone.
+  ASSERT_OK_AND_ASSIGN(auto later, FakeLlamaServer::Start(vllm_args("0.17.0")));
+  BenchRunOptions newer = Options(later->url(), dir.Join("d.jsonl"), 2);
+  newer.api_key_file = dir.Join("key");
+  newer.concurrency = 2;
+  ASSERT_OK_AND_ASSIGN(BenchRunResult run2, RunBench(newer, nullptr));
+  EXPECT_EQ(run2.results[0].reasoning, "16 - 3 - 4 = 9 eggs.");
+}
+
 // One problem of 50 (2%) ends in the chat parser's 500: the run succeeds,
 // the problem is journaled and scored as a server error, not a wrong answer.
 TEST(BenchRunTest, OneParserErrorInFiftyIsCountedApart) {

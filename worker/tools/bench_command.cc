@@ -38,6 +38,8 @@ llama::BenchRunOptions RunOptionsOf(const BenchInvocation& flags) {
   run.concurrency = flags.concurrency;
   run.max_server_error_share = flags.max_server_error_share;
   run.server_url = flags.server_url;
+  run.server_model = flags.server_model;
+  run.api_key_file = flags.api_key_file;
   run.model = flags.model;
   run.llama_server = flags.llama_server;
   run.parallel = flags.parallel;
