@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "CLI/CLI.hpp"
+#include "common/logging.h"
 #include "common/version.h"
 #include "worker/tools/command.h"
 #include "worker/tools/commands.h"
@@ -14,6 +15,14 @@ int main(int argc, char** argv) {
       "and the pruning and eval cores as offline subcommands."};
   app.set_version_flag("--version", std::string("cohort-worker ") + COHORT_VERSION);
   app.require_subcommand(1);
+  // Log lines go to stderr: an offline subcommand's stdout is its result
+  // (bench and score print their summary JSON there, which a worker reads).
+  // `run` sets up its own logging from its flags.
+  cohort::LogOptions log;
+  log.program = "cohort-worker";
+  if (absl::Status s = cohort::InitLogging(log); !s.ok()) {
+    std::fprintf(stderr, "cohort-worker: %s\n", std::string(s.message()).c_str());
+  }
   cohort::worker::CommandFn selected;
   cohort::worker::AddAllCommands(app, &selected);
   cohort::worker::AddRunCommand(app, &selected);

@@ -73,11 +73,14 @@ class Builder {
   absl::StatusOr<std::string> AddChain(const Variant& v, ModelNodes* model);
   absl::StatusOr<std::string> AddQuantMap(const Variant& v, const std::string& drop_map,
                                           const std::string& gguf);
+  // Generates from `gguf_node`'s output, the GGUF `gguf_digest`, or (with
+  // `server`) a running OpenAI-compatible server.
   absl::StatusOr<std::vector<std::string>> AddSuite(const std::string& model,
                                                     const std::string& gguf_node,
                                                     const std::string& gguf_digest,
                                                     const Suite& suite,
-                                                    const std::string& gate);
+                                                    const std::string& gate,
+                                                    const ServerRef* server = nullptr);
   GraphNode Make(const std::string& kind, const std::string& model,
                  const std::string& suffix = "") {
     GraphNode n;
@@ -198,7 +201,8 @@ absl::StatusOr<std::string> Builder::AddQuantMap(const Variant& v, const std::st
 
 absl::StatusOr<std::vector<std::string>> Builder::AddSuite(
     const std::string& model, const std::string& gguf_node,
-    const std::string& gguf_digest, const Suite& suite, const std::string& gate) {
+    const std::string& gguf_digest, const Suite& suite, const std::string& gate,
+    const ServerRef* server) {
   const json& profile = SuiteProfile(suite);
   std::vector<std::string> scores;
   for (int shard = 0; shard < suite.shards; ++shard) {
@@ -210,13 +214,21 @@ absl::StatusOr<std::vector<std::string>> Builder::AddSuite(
     gen.params = {{"bench", suite.bench}, {"profile", profile},
                   {"shard", {{"index", shard}, {"count", suite.shards}}},
                   {"server", spec_.eval.server}};
-    gen.inputs = {gguf_node.empty() ? Digest("gguf", gguf_digest)
-                                    : From("gguf", gguf_node, "gguf"),
-                  Digest("dataset", suite.dataset.digest)};
+    if (server != nullptr) {
+      // The server's GPUs are its own: the step needs a worker that may
+      // reach it, not a card.
+      gen.params["endpoint"] = {{"url", server->url}, {"model", server->model},
+                                {"parallel", server->parallel}};
+      gen.tools = {"endpoint:" + server->url};
+    } else {
+      gen.inputs.push_back(gguf_node.empty() ? Digest("gguf", gguf_digest)
+                                             : From("gguf", gguf_node, "gguf"));
+      gen.gpus = 1;
+      gen.tools = {"llama-server"};
+    }
+    gen.inputs.push_back(Digest("dataset", suite.dataset.digest));
     if (!suite.fewshot.empty()) gen.inputs.push_back(Digest("fewshot", suite.fewshot.digest));
     if (!gate.empty()) gen.inputs.push_back(From("gate", gate, "decision"));
-    gen.gpus = 1;
-    gen.tools = {"llama-server"};
     COHORT_ASSIGN_OR_RETURN(std::string gen_id, Add(std::move(gen)));
     GraphNode score = Make("score", model, suffix);
     score.suite = suite.name;
@@ -263,8 +275,9 @@ absl::Status Builder::AddReference(const Reference& r) {
     return absl::OkStatus();
   }
   for (const Suite& suite : spec_.eval.suites) {
-    COHORT_ASSIGN_OR_RETURN(model.scores[suite.name],
-                            AddSuite(r.name, "", r.gguf.digest, suite, ""));
+    COHORT_ASSIGN_OR_RETURN(
+        model.scores[suite.name],
+        AddSuite(r.name, "", r.gguf.digest, suite, "", r.server.empty() ? nullptr : &r.server));
   }
   graph_.models.push_back(std::move(model));
   return absl::OkStatus();

@@ -251,6 +251,48 @@ TEST(ExpandTest, NodesCarryTheModelAndSuiteTheyWereMadeFor) {
   }
 }
 
+// A reference served by a running OpenAI-compatible server (the seed's
+// NVFP4 build on vLLM): its generate steps name the server and need a
+// worker that may reach it, no GGUF and no card; the campaign's spec keeps
+// the server, so the campaign re-reads as the same graph.
+TEST(ExpandTest, AServerReferenceGeneratesOnItsEndpoint) {
+  std::string text = Spec3(
+      "references:\n"
+      "  - {name: vllm-nvfp4, server: {url: 'http://gpu-box:8000/', model: gemma-nvfp4, "
+      "parallel: 8}}\n");
+  ASSERT_OK_AND_ASSIGN(Spec spec, ParseSpecText(text, "s.yaml", "/"));
+  ASSERT_EQ(spec.references.size(), 1u);
+  EXPECT_EQ(spec.references[0].server.url, "http://gpu-box:8000");
+  ASSERT_OK_AND_ASSIGN(Graph g, ExpandSpec(spec));
+  int generates = 0;
+  for (const GraphNode& n : g.nodes) {
+    if (n.kind != "generate" || n.model != "vllm-nvfp4") continue;
+    ++generates;
+    EXPECT_EQ(n.params["endpoint"],
+              nlohmann::json({{"url", "http://gpu-box:8000"}, {"model", "gemma-nvfp4"},
+                              {"parallel", 8}}));
+    EXPECT_EQ(n.gpus, 0u);
+    EXPECT_EQ(n.tools, std::vector<std::string>{"endpoint:http://gpu-box:8000"});
+    for (const GraphInput& in : n.inputs) EXPECT_NE(in.name, "gguf") << n.id;
+  }
+  EXPECT_EQ(generates, 3);  // 2 gsm8k shards + arc
+  // The normalized spec (what cohortd keeps) reads back as the same graph.
+  ASSERT_OK_AND_ASSIGN(std::string normalized, CanonicalJson(NormalizedSpecJson(spec)));
+  ASSERT_OK_AND_ASSIGN(Spec again, ParseSpecText(normalized, "campaign", ""));
+  ASSERT_OK_AND_ASSIGN(Graph g2, ExpandSpec(again));
+  EXPECT_EQ(g2.nodes.size(), g.nodes.size());
+
+  for (const auto& [bad, why] : std::vector<std::pair<std::string, std::string>>{
+           {"server: {url: 'ftp://x', model: m}", "http:// or https://"},
+           {"server: {url: 'http://x'}", "model"},
+           {"server: {url: 'http://x', model: m, parallel: 0}", "1 to 1024"},
+           {"gguf: " + kG + ", server: {url: 'http://x', model: m}", "exactly one of"}}) {
+    EXPECT_THAT(ParseSpecText(Spec3("references:\n  - {name: r, " + bad + "}\n"), "s.yaml", "/"),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(why)))
+        << bad;
+  }
+}
+
 TEST(OutlineTest, ReadsTheNamesOfTheNormalizedSpec) {
   ASSERT_OK_AND_ASSIGN(Spec spec, ParseSpecText(GatedSpecWithReferences(), "s.yaml", "/"));
   ASSERT_OK_AND_ASSIGN(std::string text, CanonicalJson(NormalizedSpecJson(spec)));

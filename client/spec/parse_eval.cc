@@ -1,5 +1,6 @@
 // The eval protocol, gates and references of a spec, and the normalized JSON
 // form of a whole spec.
+#include <algorithm>
 #include <filesystem>
 #include <optional>
 #include <set>
@@ -362,18 +363,55 @@ absl::StatusOr<GateSpec> ParseGate(const YNode& node, const EvalSpec& eval,
   return gate;
 }
 
+namespace {
+
+// server: {url: http://gpu-box:8000, model: NAME, parallel: 8}
+absl::StatusOr<ServerRef> ParseServerRef(const YNode& node) {
+  COHORT_RETURN_IF_ERROR(node.CheckKeys({"url", "model", "parallel"}));
+  ServerRef server;
+  COHORT_ASSIGN_OR_RETURN(YNode url, node.Require("url"));
+  COHORT_ASSIGN_OR_RETURN(server.url, url.AsString());
+  while (!server.url.empty() && server.url.back() == '/') server.url.pop_back();
+  const bool scheme = absl::StartsWith(server.url, "http://") ||
+                      absl::StartsWith(server.url, "https://");
+  if (!scheme || server.url.size() > 2048 ||
+      std::any_of(server.url.begin(), server.url.end(),
+                  [](char c) { return static_cast<unsigned char>(c) <= ' ' || c == 0x7f; })) {
+    return url.Error("expected an http:// or https:// URL without spaces");
+  }
+  COHORT_ASSIGN_OR_RETURN(YNode model, node.Require("model"));
+  COHORT_ASSIGN_OR_RETURN(server.model, model.AsString());
+  if (server.model.empty() || server.model.size() > 256) {
+    return model.Error("the served model's name (what /v1/models lists), 1 to 256 characters");
+  }
+  if (std::optional<YNode> parallel = node.Get("parallel")) {
+    COHORT_ASSIGN_OR_RETURN(int64_t n, parallel->AsInt());
+    if (n < 1 || n > 1024) return parallel->Error("requests in flight: 1 to 1024");
+    server.parallel = static_cast<int>(n);
+  }
+  return server;
+}
+
+}  // namespace
+
 absl::StatusOr<Reference> ParseReference(const YNode& node,
                                          const std::string& base_dir) {
-  COHORT_RETURN_IF_ERROR(node.CheckKeys({"name", "gguf", "campaign", "model"}));
+  COHORT_RETURN_IF_ERROR(node.CheckKeys({"name", "gguf", "campaign", "model", "server"}));
   Reference ref;
   ref.where = node.where();
   COHORT_ASSIGN_OR_RETURN(YNode name, node.Require("name"));
   COHORT_ASSIGN_OR_RETURN(ref.name, name.AsString());
   std::optional<YNode> gguf = node.Get("gguf");
   std::optional<YNode> campaign = node.Get("campaign");
-  if (gguf.has_value() == campaign.has_value()) {
+  std::optional<YNode> server = node.Get("server");
+  if (gguf.has_value() + campaign.has_value() + server.has_value() != 1) {
     return node.Error("a reference needs exactly one of 'gguf' (a model file to "
-                      "evaluate) or 'campaign' (with 'model', from an earlier campaign)");
+                      "evaluate), 'campaign' (with 'model', from an earlier campaign) or "
+                      "'server' (a running OpenAI-compatible server: {url, model, parallel})");
+  }
+  if (server) {
+    COHORT_ASSIGN_OR_RETURN(ref.server, ParseServerRef(*server));
+    return ref;
   }
   if (gguf) {
     COHORT_ASSIGN_OR_RETURN(ref.gguf, ParseInput(*gguf, "gguf", base_dir));
@@ -424,7 +462,10 @@ nlohmann::json NormalizedSpecJson(const Spec& spec) {
   }
   for (const Reference& r : spec.references) {
     json ref = {{"name", r.name}};
-    if (r.campaign.empty()) {
+    if (!r.server.empty()) {
+      ref["server"] = {{"url", r.server.url}, {"model", r.server.model},
+                       {"parallel", r.server.parallel}};
+    } else if (r.campaign.empty()) {
       ref["gguf"] = InputJson(r.gguf);
     } else {
       ref["campaign"] = r.campaign;

@@ -88,9 +88,20 @@ struct GateSpec {
 // A model to compare against: a GGUF evaluated under the same protocol in
 // this campaign, or a model of an earlier campaign (results read at report
 // time).
+// A running OpenAI-compatible server (vLLM) a reference is evaluated on:
+// generate steps send it `parallel` requests at a time naming `model`, from
+// workers whose operator listed `url` (cohort-worker run --endpoint).
+struct ServerRef {
+  std::string url;  // no trailing '/'
+  std::string model;
+  int parallel = 2;
+  bool empty() const { return url.empty(); }
+};
+
 struct Reference {
   std::string name;
   InputRef gguf;
+  ServerRef server;  // instead of gguf
   std::string campaign;  // earlier campaign id
   std::string model;     // that campaign's variant or reference name
   Where where;

@@ -63,7 +63,9 @@ std::vector<Field> FieldsOf(StepKind kind) {
       return {{"bench", Type::kString},           {"profile", Type::kObject},
               {"server", Type::kObject},          {"server.parallel", Type::kInteger},
               {"server.ctx_size", Type::kInteger}, {"shard", Type::kObject},
-              {"shard.index", Type::kInteger},    {"shard.count", Type::kInteger}};
+              {"shard.index", Type::kInteger},    {"shard.count", Type::kInteger},
+              {"endpoint", Type::kObject},        {"endpoint.url", Type::kString},
+              {"endpoint.model", Type::kString},  {"endpoint.parallel", Type::kInteger}};
     case StepKind::kScore:
       return {{"bench", Type::kString}, {"profile", Type::kObject}};
     case StepKind::kGate:

@@ -38,6 +38,8 @@ struct RunFlags {
   std::string labels;
   std::string llama_cpp_dir;
   std::string python;
+  std::vector<std::string> endpoints;
+  std::string endpoint_key_file;
   double gpu_memory_gb = 0;
   double disk_limit_gb = 0;
   int artifact_max_request_kb = AgentOptions().artifact_max_request_bytes >> 10;
@@ -139,6 +141,8 @@ int Run(RunFlags flags) {
   tools.self_binary = SelfBinary();
   tools.llama_cpp_dir = FromEnv(flags.llama_cpp_dir, "COHORT_LLAMA_CPP_DIR", "");
   tools.python = FromEnv(flags.python, "COHORT_PYTHON", "/usr/bin/python3");
+  tools.endpoints = flags.endpoints;
+  tools.endpoint_key_file = flags.endpoint_key_file;
   flags.agent.tools = AvailableTools(tools);
   std::map<std::string, std::string> converter_capability = CheckConverter(tools, flags.agent.tools);
   std::map<std::string, std::string> llama_tools = CheckLlamaTools(tools, flags.agent.tools);
@@ -277,6 +281,18 @@ void AddRunCommand(CLI::App& app, CommandFn* selected) {
   cmd->add_option("--llama-cpp-dir", flags->llama_cpp_dir,
                   "llama.cpp checkout or install (env COHORT_LLAMA_CPP_DIR)");
   cmd->add_option("--python", flags->python, "python for convert_hf_to_gguf.py (env COHORT_PYTHON)");
+  cmd->add_option("--endpoint", flags->endpoints,
+                  "an OpenAI-compatible server (vLLM) campaigns may send this worker's "
+                  "requests to, e.g. http://gpu-box:8000 (repeat); no other is used")
+      ->check([](const std::string& url) -> std::string {
+        bool ok = (url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0) &&
+                  url.size() <= 2048 &&
+                  std::none_of(url.begin(), url.end(), [](char c) { return c <= ' ' || c == 0x7f; });
+        return ok ? std::string() : "an http:// or https:// URL without spaces";
+      });
+  cmd->add_option("--endpoint-key-file", flags->endpoint_key_file,
+                  "a file holding the --endpoint servers' API key (sent as Authorization: Bearer)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--disk-limit-gb", flags->disk_limit_gb, "artifact store capacity (0: unlimited)");
   cmd->add_option("--exit-when-idle", flags->exit_when_idle_seconds,
                   "stop once no step has been held or offered for this many seconds "

@@ -203,6 +203,32 @@ std::string QuantizeFacts(const std::string& type, uint64_t file_bytes,
       .dump();
 }
 
+// A generate step's params.endpoint (an OpenAI-compatible server) into
+// `run`, when this worker's operator listed that server.
+absl::Status UseEndpoint(const ToolConfig& config, const json& endpoint, BenchInvocation* run) {
+  if (!endpoint.is_object() || !endpoint.contains("url") || !endpoint["url"].is_string() ||
+      !endpoint.contains("model") || !endpoint["model"].is_string() ||
+      !endpoint.contains("parallel") || !endpoint["parallel"].is_number_integer() ||
+      endpoint["parallel"].get<int64_t>() < 1 || endpoint["parallel"].get<int64_t>() > 1024) {
+    return absl::InvalidArgumentError(
+        "generate params.endpoint needs a url, a model and a parallel of 1 to 1024");
+  }
+  const std::string url = endpoint["url"].get<std::string>();
+  const std::string tool = EndpointTool(url);
+  bool listed = false;
+  for (const std::string& allowed : config.endpoints) listed |= EndpointTool(allowed) == tool;
+  if (!listed) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "this worker does not send requests to ", url,
+        " (its operator lists the servers it may use: cohort-worker run --endpoint URL)"));
+  }
+  run->server_url = url;
+  run->server_model = endpoint["model"].get<std::string>();
+  run->concurrency = static_cast<int>(endpoint["parallel"].get<int64_t>());
+  run->api_key_file = config.endpoint_key_file;
+  return absl::OkStatus();
+}
+
 // Removes what is inside `dir`, keeping `dir` (the agent's to remove).
 void ClearFolder(const std::string& dir) {
   std::error_code ec;
@@ -415,12 +441,19 @@ std::string FindLlamaTool(const std::string& llama_cpp_dir, const std::string& n
   return "";
 }
 
+std::string EndpointTool(const std::string& url) {
+  std::string out = "endpoint:" + url;
+  while (!out.empty() && out.back() == '/') out.pop_back();
+  return out;
+}
+
 std::vector<std::string> AvailableTools(const ToolConfig& config) {
   std::vector<std::string> tools;
   for (const char* name : {"convert_hf_to_gguf.py", "llama-quantize",
                            "llama-imatrix", "llama-server"}) {
     if (!FindLlamaTool(config.llama_cpp_dir, name).empty()) tools.push_back(name);
   }
+  for (const std::string& url : config.endpoints) tools.push_back(EndpointTool(url));
   return tools;
 }
 
@@ -769,12 +802,17 @@ absl::StatusOr<StepResult> ToolExecutor::Generate(const StepTask& task) {
   if (bench.empty() || !params.contains("profile") || !params["profile"].is_object()) {
     return absl::InvalidArgumentError("generate params need a bench and a profile object");
   }
-  COHORT_ASSIGN_OR_RETURN(std::string gguf_in, Input(task, "gguf"));
-  COHORT_ASSIGN_OR_RETURN(std::string gguf, AsFile(gguf_in, ""));
   COHORT_ASSIGN_OR_RETURN(std::string dataset_in, Input(task, "dataset"));
   COHORT_ASSIGN_OR_RETURN(std::string dataset, AsFile(dataset_in, ""));
-  std::string server = FindLlamaTool(config_.llama_cpp_dir, "llama-server");
-  if (server.empty()) return absl::FailedPreconditionError("llama-server not found");
+  BenchInvocation run;
+  if (params.contains("endpoint")) {
+    COHORT_RETURN_IF_ERROR(UseEndpoint(config_, params["endpoint"], &run));
+  } else {
+    COHORT_ASSIGN_OR_RETURN(std::string gguf_in, Input(task, "gguf"));
+    COHORT_ASSIGN_OR_RETURN(run.model, AsFile(gguf_in, ""));
+    run.llama_server = FindLlamaTool(config_.llama_cpp_dir, "llama-server");
+    if (run.llama_server.empty()) return absl::FailedPreconditionError("llama-server not found");
+  }
   // The journal outlives a crash of this worker: a re-lease here resumes it.
   std::string work = task.work_dir.empty() ? task.output_root : task.work_dir;
   std::string profile = (fs::path(work) / "profile.json").string();
@@ -782,13 +820,10 @@ absl::StatusOr<StepResult> ToolExecutor::Generate(const StepTask& task) {
   std::string journal = (fs::path(work) / "completions.jsonl").string();
   json server_params = params.value("server", json::object());
   json shard = params.value("shard", json::object());
-  BenchInvocation run;
   run.bench = bench;
   run.dataset = dataset;
   run.out = journal;
   run.profile = profile;
-  run.model = gguf;
-  run.llama_server = server;
   run.parallel = server_params.value("parallel", 2);
   run.shard_index = shard.value("index", 0);
   run.shard_count = shard.value("count", 1);

@@ -27,7 +27,17 @@ struct ToolConfig {
   // Set when the converter's Python failed its start-up probe
   // (converter_probe.h): convert steps are refused with this message.
   std::string converter_problem;
+  // OpenAI-compatible servers this worker may send a campaign's requests
+  // to (`run --endpoint URL`), offered as the tool "endpoint:URL"; a
+  // generate step naming any other URL is refused, so a campaign cannot
+  // point a worker at an address its operator did not list.
+  std::vector<std::string> endpoints;
+  std::string endpoint_key_file;  // their API key (`run --endpoint-key-file`)
 };
+
+// "endpoint:" + the URL without a trailing '/': the tool a generate step on
+// an OpenAI-compatible server asks for.
+std::string EndpointTool(const std::string& url);
 
 // Reads a tool's progress from one line of its output: llama-quantize's
 // "[  12/ 363] blk.0.attn_q.weight ..." gives 12 of 363 tensors. Returns

@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "worker/exec/gate.h"
+#include "worker/llama/fake_server.h"
 #include "worker/quant/gguf_reader.h"
 #include "worker/quant/gguf_summary.h"
 
@@ -514,6 +515,42 @@ TEST_F(ToolExecutorTest, AGeneratedQuantMapReachesLlamaQuantize) {
                             {"gguf", convert.outputs[0].second}})),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("drop_map.json.summary.json")));
+}
+
+// A reference on an OpenAI-compatible server (the fake in vLLM's shapes):
+// the generate step drives the server its operator listed, with its key,
+// and refuses one it did not list.
+TEST_F(ToolExecutorTest, GenerateOnAListedOpenAiCompatibleEndpoint) {
+  ASSERT_OK(WriteFileAtomically(dir_.Join("key"), "sekrit\n"));
+  ASSERT_OK_AND_ASSIGN(auto fake, llama::testing::FakeLlamaServer::Start(
+      {"--flavor", "vllm", "--no-model-check", "-m", "/models/nvfp4",
+       "--served-model-name", "gemma-nvfp4", "--max-model-len", "40960",
+       "--api-key", "sekrit", "--token-latency-ms", "0"}));
+  config_.endpoints = {fake->url() + "/"};
+  config_.endpoint_key_file = dir_.Join("key");
+  EXPECT_NE(std::find(AvailableTools(config_).begin(), AvailableTools(config_).end(),
+                      "endpoint:" + fake->url()),
+            AvailableTools(config_).end());
+  nlohmann::json params = {
+      {"bench", "gsm8k"}, {"profile", Gsm8kProfile(3)},
+      {"endpoint", {{"url", fake->url()}, {"model", "gemma-nvfp4"}, {"parallel", 2}}}};
+  StepTask task = Task(TaskKind::kGenerate, params.dump(),
+                       {{"dataset", cohort::testing::DatasetsDir() + "/gsm8k/test.jsonl"},
+                        {"fewshot", cohort::testing::DatasetsDir() + "/gsm8k/train.jsonl"}});
+  ASSERT_OK_AND_ASSIGN(StepResult result, Execute(task));
+  ASSERT_OK_AND_ASSIGN(std::string summary,
+                       ReadFileToString(result.outputs[0].second + "/summary.json"));
+  nlohmann::json s = nlohmann::json::parse(summary, nullptr, false);
+  ASSERT_FALSE(s.is_discarded()) << summary;
+  EXPECT_EQ(s["generation"]["generated"], 3);
+  EXPECT_EQ(s["generation"]["reasoning_budget_enforced"], false);
+  EXPECT_THAT(s["generation"]["server"].get<std::string>(), HasSubstr("model=gemma-nvfp4"));
+
+  config_.endpoints = {"http://127.0.0.1:1"};
+  EXPECT_THAT(Execute(Task(TaskKind::kGenerate, params.dump(),
+                           {{"dataset", cohort::testing::DatasetsDir() + "/gsm8k/test.jsonl"}})),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("does not send requests to " + fake->url())));
 }
 
 TEST(GateTest, ConditionsOnSummaries) {

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/atomic_file.h"
 #include "common/subprocess.h"
@@ -287,6 +288,33 @@ TEST(BenchCommandTest, ParserErrorsOverTheLimitFailTheBench) {
                                      "expected peg-native format'); over the 2% limit")));
   ASSERT_OK_AND_ASSIGN(nlohmann::json stats, fake->Stats());
   EXPECT_EQ(stats["requests"], 50 + errors);  // each error tried twice, no more
+}
+
+// bench's stdout is its summary JSON, which a worker stores as the step's
+// summary.json: a warning (here: the torn last line of a journal resumed
+// after a crash) goes to stderr, never into it.
+TEST(BenchCommandTest, WarningsGoToStderrAndStdoutStaysTheSummary) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto fake, FakeLlamaServer::Start(FakeArgs()));
+  std::string out = dir.Join("completions.jsonl");
+  SubprocessOptions options;
+  options.argv = {COHORT_WORKER_BIN, "bench", "--bench", "gsm8k", "--dataset", Gsm8k(),
+                  "--server-url", fake->url(), "--out", out, "--limit", "4"};
+  options.timeout = absl::Seconds(60);
+  ASSERT_OK_AND_ASSIGN(SubprocessResult first, RunSubprocess(options));
+  ASSERT_EQ(first.exit_code, 0) << first.stderr_data;
+  // The crash: the last line was being written.
+  ASSERT_OK_AND_ASSIGN(std::string journal, ReadFileToString(out));
+  std::vector<std::string> lines = absl::StrSplit(journal, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 4u);
+  lines.back().resize(lines.back().size() / 2);
+  ASSERT_OK(WriteFileAtomically(out, absl::StrJoin(lines, "\n")));
+  ASSERT_OK_AND_ASSIGN(SubprocessResult second, RunSubprocess(options));
+  ASSERT_EQ(second.exit_code, 0) << second.stderr_data;
+  EXPECT_THAT(second.stderr_data, HasSubstr("dropped a torn last line"));
+  nlohmann::json summary = nlohmann::json::parse(second.stdout_data, nullptr, false);
+  ASSERT_FALSE(summary.is_discarded()) << second.stdout_data;
+  EXPECT_EQ(summary["n"], 4);
 }
 
 TEST(BenchRunTest, StartsAndStopsItsOwnServer) {
