@@ -199,6 +199,11 @@ void AddClusterCommands(CLI::App& app, Options* o, Action* action) {
   up->add_option("--gpus", o->cluster.gpus_per_worker, "GPUs per worker (0-64)")
       ->check(CLI::Range(0, 64));
   up->add_option("--llama-cpp-dir", o->cluster.llama_cpp_dir, "llama.cpp build for the workers");
+  up->add_option("--endpoint", o->cluster.endpoints,
+                 "an OpenAI-compatible server (vLLM) the workers may send a reference's "
+                 "requests to (repeat; cohort-worker run --endpoint)");
+  up->add_option("--endpoint-key-file", o->cluster.endpoint_key_file,
+                 "its API key, for the workers (cohort-worker run --endpoint-key-file)");
   up->add_flag("--insecure-plaintext", o->cluster.insecure_plaintext,
                "let cohortd serve plaintext on a non-loopback --listen");
   up->add_option("--dashboard-listen", o->cluster.dashboard_listen,

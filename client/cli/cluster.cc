@@ -156,6 +156,8 @@ absl::Status SaveOptions(const std::string& dir, const ClusterOptions& o) {
                       {"workers", o.workers},
                       {"gpus_per_worker", o.gpus_per_worker},
                       {"llama_cpp_dir", o.llama_cpp_dir},
+                      {"endpoints", o.endpoints},
+                      {"endpoint_key_file", o.endpoint_key_file},
                       {"insecure_plaintext", o.insecure_plaintext},
                       {"dashboard_listen", o.dashboard_listen}};
   return WriteFileAtomically(dir + "/up.json", j.dump(1) + "\n");
@@ -176,6 +178,13 @@ absl::StatusOr<ClusterOptions> LoadOptions(const ClusterOptions& given) {
   o.workers = j.value("workers", o.workers);
   o.gpus_per_worker = j.value("gpus_per_worker", o.gpus_per_worker);
   o.llama_cpp_dir = j.value("llama_cpp_dir", o.llama_cpp_dir);
+  if (j.contains("endpoints") && j["endpoints"].is_array()) {
+    o.endpoints.clear();
+    for (const nlohmann::json& url : j["endpoints"]) {
+      if (url.is_string()) o.endpoints.push_back(url.get<std::string>());
+    }
+  }
+  o.endpoint_key_file = j.value("endpoint_key_file", o.endpoint_key_file);
   o.insecure_plaintext = j.value("insecure_plaintext", o.insecure_plaintext);
   o.dashboard_listen = j.value("dashboard_listen", o.dashboard_listen);
   o.write_user_config = false;
@@ -281,6 +290,11 @@ absl::Status Up(const ClusterOptions& o) {
       argv.insert(argv.end(), {"--gpus", std::to_string(o.gpus_per_worker)});
     }
     if (!o.llama_cpp_dir.empty()) argv.insert(argv.end(), {"--llama-cpp-dir", o.llama_cpp_dir});
+    for (const std::string& url : o.endpoints) argv.insert(argv.end(), {"--endpoint", url});
+    if (!o.endpoint_key_file.empty()) {
+      argv.insert(argv.end(), {"--endpoint-key-file",
+                               fs::absolute(o.endpoint_key_file).lexically_normal().string()});
+    }
     COHORT_ASSIGN_OR_RETURN(pid_t wpid, SpawnDetached(argv, wdir + "/worker.log"));
     COHORT_RETURN_IF_ERROR(
         WriteFileAtomically(absl::StrCat(dir, "/worker-", i, ".pid"), absl::StrCat(wpid, "\n")));

@@ -121,6 +121,8 @@ struct ClusterOptions {
   int workers = 1;
   int gpus_per_worker = 0;
   std::string llama_cpp_dir;
+  std::vector<std::string> endpoints;  // cohort-worker run --endpoint, each worker
+  std::string endpoint_key_file;       // cohort-worker run --endpoint-key-file
   bool write_user_config = true;
   bool insecure_plaintext = false;  // cohortd on a non-loopback --listen without TLS
   std::string dashboard_listen;     // cohortd --dashboard-listen; empty: none

@@ -35,7 +35,7 @@ target_compile_definitions(cohort_integration_workers PUBLIC
 cohort_cc_test(NAME worker_integration_test
   SRCS integration/worker_integration_test.cc
   DEPS cohort::integration_workers cohort::integration_support cohort::proto
-       cohort::worker_quant)
+       cohort::worker_quant cohort::worker_llama_testing)
 add_dependencies(worker_integration_test cohortd cohort-worker)
 
 # The cohort CLI against a real cohortd.

@@ -19,6 +19,7 @@
 #include "nlohmann/json.hpp"
 #include "tests/integration/cohortd_process.h"
 #include "tests/integration/worker_process.h"
+#include "worker/llama/fake_server.h"
 #include "worker/quant/gguf_reader.h"
 #include "worker/quant/gguf_summary.h"
 
@@ -576,6 +577,58 @@ TEST_F(WorkerIntegrationTest, StepWaitsForItsInputsHolderInsteadOfFailing) {
 // SIGTERM; it used to block the signal until it registered (617 s alive
 // after SIGTERM). Waits for the condition (the register failure in the log),
 // not for a time; the exit wait is only a backstop.
+// A reference on a running OpenAI-compatible server (the fake in vLLM's
+// shapes): the generate step asks for the tool endpoint:URL, so it goes to
+// the worker whose operator listed that server, and runs with its key; the
+// worker that did not list it never takes it.
+TEST_F(WorkerIntegrationTest, AnEndpointStepGoesToTheWorkerThatListsTheServer) {
+  ASSERT_OK(WriteFileAtomically(dir_.Join("key"), "sekrit\n"));
+  ASSERT_OK_AND_ASSIGN(auto fake, worker::llama::testing::FakeLlamaServer::Start(
+      {"--flavor", "vllm", "--no-model-check", "-m", "/models/nvfp4",
+       "--served-model-name", "gemma-nvfp4", "--max-model-len", "40960",
+       "--api-key", "sekrit", "--token-latency-ms", "0"}));
+  fs::copy_file(cohort::testing::DatasetsDir() + "/gsm8k/test.jsonl", dir_.Join("gsm8k.jsonl"));
+  fs::copy_file(cohort::testing::DatasetsDir() + "/gsm8k/train.jsonl", dir_.Join("train.jsonl"));
+  const std::string dataset = Register(dir_.Join("gsm8k.jsonl"), false);
+  const std::string fewshot = Register(dir_.Join("train.jsonl"), false);
+  absl::StatusOr<std::string> profile_text = ReadFileToString(
+      cohort::testing::SourceDir() + "/worker/eval/profiles/omk-card-2026-07.json");
+  ASSERT_OK(profile_text.status());
+  nlohmann::json profile = nlohmann::json::parse(*profile_text);
+  nlohmann::json bench = profile["benches"]["gsm8k"];
+  bench["limit"] = 4;
+  profile["benches"] = {{"gsm8k", bench}};
+
+  auto plain = StartWorker("plain", {});
+  auto listed = StartWorker("listed", {}, {},
+                            {"--endpoint", fake->url(), "--endpoint-key-file", dir_.Join("key")});
+  v1::CampaignSpec spec;
+  spec.set_name("vllm-reference");
+  nlohmann::json params = {
+      {"bench", "gsm8k"}, {"profile", profile}, {"shard", {{"index", 0}, {"count", 1}}},
+      {"endpoint", {{"url", fake->url()}, {"model", "gemma-nvfp4"}, {"parallel", 2}}}};
+  auto* gen = AddStep(&spec, "generate", v1::STEP_KIND_GENERATE, params.dump(), {});
+  gen->mutable_requirements()->add_tools("endpoint:" + fake->url());
+  FromArtifact(gen, "dataset", dataset);
+  FromArtifact(gen, "fewshot", fewshot);
+  nlohmann::json score_params = {{"bench", "gsm8k"}, {"profile", profile}};
+  auto* score = AddStep(&spec, "score", v1::STEP_KIND_SCORE, score_params.dump(), {});
+  FromNode(score, "completions", "generate", "completions");
+  FromArtifact(score, "dataset", dataset);
+  FromArtifact(score, "fewshot", fewshot);
+  std::string id = Submit(spec);
+  v1::Campaign campaign = WaitFinished(id, absl::Seconds(60));
+  ASSERT_EQ(campaign.state(), v1::CAMPAIGN_STATE_SUCCEEDED) << campaign.DebugString();
+  for (const v1::Step& step : campaign.steps()) {
+    if (step.kind() == v1::STEP_KIND_GENERATE) {
+      EXPECT_EQ(step.worker_id(), "listed");
+    }
+  }
+  ASSERT_OK_AND_ASSIGN(nlohmann::json stats, fake->Stats());
+  EXPECT_EQ(stats["served"], 4);
+  EXPECT_EQ(stats["status_counts"].value("401", 0), 0);
+}
+
 TEST(WorkerSignalTest, StopsOnSigtermWhileItCannotRegister) {
   cohort::testing::TempDir dir;
   ASSERT_OK(WriteFileAtomically(dir.Join("token"), "not-a-real-token\n"));

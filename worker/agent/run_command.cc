@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -91,7 +92,8 @@ std::map<std::string, std::string> CheckLlamaTools(const ToolConfig& config,
                                                    std::vector<std::string>& tools) {
   std::map<std::string, std::string> entries;
   for (auto it = tools.begin(); it != tools.end();) {
-    if (*it == "convert_hf_to_gguf.py") {  // CheckConverter's
+    // CheckConverter's, and the servers of --endpoint (not programs to start).
+    if (*it == "convert_hf_to_gguf.py" || absl::StartsWith(*it, "endpoint:")) {
       ++it;
       continue;
     }
