@@ -7,13 +7,26 @@
 #define COHORT_WORKER_QUANT_GGUF_TEST_UTIL_H_
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "worker/quant/ggml_types.h"
+#include "worker/quant/gguf_reader.h"
 #include "worker/quant/gguf_value.h"
 #include "worker/quant/gguf_writer.h"
 
 namespace cohort::worker::quant::testing {
+
+// A tensor info as the reader fills it (offset and bytes left 0).
+inline GgufTensorInfo TensorInfo(const std::string& name, std::vector<uint64_t> dims,
+                                 uint32_t type) {
+  GgufTensorInfo t;
+  t.name = name;
+  t.dims = std::move(dims);
+  t.type = type;
+  t.type_info = FindGgmlType(type);
+  return t;
+}
 
 // A tiny "gemma4" model: 2 blocks, `experts` experts, file type Q6_K.
 inline GgufWriter TinyMoeWriter(uint32_t experts = 4, uint32_t version = 3) {

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common/testing/status_matchers.h"
+#include "worker/quant/gguf_test_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "worker/quant/tensor_type_map.h"
@@ -17,12 +18,7 @@ using ::testing::HasSubstr;
 
 GgufTensorInfo Tensor(const std::string& name, std::vector<uint64_t> dims,
                       uint32_t type = kGgmlBF16) {
-  GgufTensorInfo t;
-  t.name = name;
-  t.dims = std::move(dims);
-  t.type = type;
-  t.type_info = FindGgmlType(type);
-  return t;
+  return testing::TensorInfo(name, std::move(dims), type);
 }
 
 std::vector<const GgmlTypeInfo*> Ladder(const std::vector<std::string>& names) {

@@ -1,6 +1,7 @@
 #include "worker/quant/tensor_type_map.h"
 
 #include "common/testing/status_matchers.h"
+#include "worker/quant/gguf_test_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -10,13 +11,9 @@ namespace {
 using ::cohort::testing::StatusIs;
 using ::testing::HasSubstr;
 
+using testing::TensorInfo;
 GgufTensorInfo Tensor(const std::string& name, std::vector<uint64_t> dims, uint32_t type) {
-  GgufTensorInfo t;
-  t.name = name;
-  t.dims = std::move(dims);
-  t.type = type;
-  t.type_info = FindGgmlType(type);
-  return t;
+  return TensorInfo(name, std::move(dims), type);
 }
 
 // A bf16 model as convert writes it, and what llama-quantize made of it.
