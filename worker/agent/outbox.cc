@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 
 namespace cohort::worker {
@@ -114,23 +115,31 @@ bool Outbox::ShipPending(uint64_t appended_before) {
 
 Outbox::ShipOutcome Outbox::Ship(const SpoolEntry& entry) {
   absl::Status status;
+  bool parsed = false;
   if (entry.kind == SpoolKind::kResults) {
     v1::ReportResultsRequest batch;
-    batch.ParseFromString(entry.payload);
+    parsed = batch.ParseFromString(entry.payload);
     batch.set_batch_id(static_cast<uint64_t>(entry.id));
-    status = gateway_.ReportResults(batch);
+    if (parsed) status = gateway_.ReportResults(batch);
   } else if (entry.kind == SpoolKind::kComplete) {
     v1::CompleteStepRequest request;
-    request.ParseFromString(entry.payload);
-    status = gateway_.CompleteStep(request);
+    parsed = request.ParseFromString(entry.payload);
+    if (parsed) status = gateway_.CompleteStep(request);
   } else {
     v1::FailStepRequest request;
-    request.ParseFromString(entry.payload);
-    status = gateway_.FailStep(request);
+    parsed = request.ParseFromString(entry.payload);
+    if (parsed) status = gateway_.FailStep(request);
   }
-  if (status.ok()) return ShipOutcome::kShipped;
-  if (!absl::IsFailedPrecondition(status) && !absl::IsInvalidArgument(status) &&
-      !absl::IsNotFound(status)) {
+  if (!parsed) {
+    // A damaged spool row. Half a message could complete the step with
+    // results missing, so none of the lease's messages go: cohortd sees the
+    // lease lapse and runs the step again.
+    status = absl::DataLossError(absl::StrCat("spool row ", entry.id, " (",
+                                              entry.payload.size(), " bytes) does not parse"));
+  } else if (status.ok()) {
+    return ShipOutcome::kShipped;
+  } else if (!absl::IsFailedPrecondition(status) && !absl::IsInvalidArgument(status) &&
+             !absl::IsNotFound(status)) {
     return ShipOutcome::kRetry;
   }
   // The lease was superseded (or the message is unusable): nothing sent for

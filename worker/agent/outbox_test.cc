@@ -79,6 +79,26 @@ TEST_F(OutboxTest, MessagesOfASupersededLeaseAreDroppedNotRetried) {
   EXPECT_EQ(spool_->Count().value(), 0);
 }
 
+// A spool row that no longer parses (a damaged disk): sending what part of
+// it parses could complete the step without its results, so the lease's
+// messages are dropped (cohortd reruns the step when the lease lapses) and
+// the others still go.
+TEST_F(OutboxTest, ADamagedSpoolRowDropsItsLeaseNotTheOthers) {
+  Outbox outbox(*spool_, gateway_, absl::Milliseconds(50));
+  v1::ReportResultsRequest batch;
+  batch.set_lease_id("l-bad");
+  std::string damaged = batch.SerializeAsString() + "\xff\xff\xff";
+  outbox.Append(SpoolKind::kResults, LeaseOf("l-bad"), damaged, "results");
+  outbox.Append(SpoolKind::kComplete, LeaseOf("l-bad"), Completion("l-bad"), "the completion");
+  outbox.Append(SpoolKind::kComplete, LeaseOf("l-ok"), Completion("l-ok"), "the completion");
+  outbox.Start();
+  ASSERT_TRUE(outbox.Flush(absl::Now() + absl::Seconds(5)));
+  EXPECT_FALSE(gateway_.Completed("l-bad"));
+  EXPECT_TRUE(gateway_.Completed("l-ok"));
+  EXPECT_EQ(gateway_.ship_calls(), 1);
+  EXPECT_EQ(spool_->Count().value(), 0);
+}
+
 TEST_F(OutboxTest, FlushGivesUpAtItsDeadlineWhileCohortdIsDown) {
   gateway_.FailShipping(absl::UnavailableError("down"), 1 << 30);
   Outbox outbox(*spool_, gateway_, absl::Milliseconds(20));
