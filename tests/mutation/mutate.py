@@ -104,6 +104,32 @@ MUTANTS = [
      "double limit = options.max_server_error_share >= 0 ? options.max_server_error_share",
      "double limit = options.max_server_error_share >= 0 ? 1.0",
      "worker_llama_test", "BenchRun"),
+    # Per-layer quant maps (worker/quant/quant_plan.cc, cohort-worker quantmap).
+    ("quantplan-dropped-count", "worker/quant/quant_plan.cc",
+     "if (kept[l][e]) kept_mass[l] += m;", "kept_mass[l] += m;",
+     "worker_quant_test", "QuantPlan"),
+    ("quantplan-class-share", "worker/quant/quant_plan.cc",
+     "class_weights[c] * (kept_mass[l] / total);", "class_weights[c] * kept_mass[l];",
+     "worker_quant_test", "QuantPlan"),
+    ("quantplan-over-budget", "worker/quant/quant_plan.cc",
+     "if (bits + cost > budget) continue;", "(void)budget;",
+     "worker_quant_test", "QuantPlan"),
+    ("quantplan-loose-rule", "worker/quant/quant_plan.cc",
+     '"^blk\\\\.", choice.tensors.layer, "\\\\.", names,', '"blk\\\\.", choice.tensors.layer, names,',
+     "worker_quant_test", "QuantPlan"),
+    ("quantmap-expert-check", "worker/tools/quantmap_command.cc",
+     "if (layer.experts != kept) {", "if (false) {",
+     "worker_tools_test", "QuantmapCommand"),
+    # vLLM 0.11.1 sends the reasoning twice; it must be read once.
+    ("vllm-reasoning-twice", "worker/llama/api.cc",
+     'for (const char* key : {"content", has_legacy ? "reasoning_content" : "reasoning"}) {',
+     'for (const char* key : {"content", has_legacy ? "reasoning_content" : "reasoning", "reasoning"}) {',
+     "worker_llama_test", "Vllm"),
+    # A damaged spool row must not be sent half-parsed.
+    ("outbox-half-parsed", "worker/agent/outbox.cc",
+     "parsed = batch.ParseFromString(entry.payload);",
+     "batch.ParseFromString(entry.payload);\n    parsed = true;",
+     "worker_agent_test", "Outbox"),
 ]
 
 
