@@ -190,7 +190,8 @@ std::vector<std::string> BenchInvocation::ToArgv() const {
   add_double("--max-server-error-share", max_server_error_share,
              defaults.max_server_error_share);
   AddIfSet(&argv, "--server-url", server_url);
-  AddIfSet(&argv, "--server-model", server_model);
+  // "--server-model=NAME": a served name may start with '-'.
+  if (!server_model.empty()) argv.push_back("--server-model=" + server_model);
   AddIfSet(&argv, "--api-key-file", api_key_file);
   AddIfSet(&argv, "--model", model);
   if (llama_server != defaults.llama_server) argv.insert(argv.end(), {"--llama-server", llama_server});

@@ -158,7 +158,7 @@ TEST(InvocationTest, BenchRoundTripsEveryField) {
   in.max_server_error_share = 0.1;
   in.model = "/m.gguf";
   in.server_url = "http://gpu-box:8000";  // both given: bench refuses, the flags carry both
-  in.server_model = "gemma-4-nvfp4";
+  in.server_model = "-gemma-4-nvfp4";  // a leading '-' is still the value
   in.api_key_file = "/etc/cohort/vllm.key";
   in.llama_server = "/bin/llama-server";
   in.parallel = 4;
