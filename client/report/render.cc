@@ -238,9 +238,11 @@ std::string RenderTiers(const std::vector<Tier>& tiers, const Scoreboard& board,
       for (const std::string& suite : board.suites) {
         if (const Cell* c = board.Find(suite, t.model)) accuracy[suite] = c->accuracy();
       }
-      out.push_back({{"model", t.model}, {"tier", t.type}, {"file_bytes", t.file_bytes},
-                     {"parameters", t.parameters}, {"bits_per_weight", t.bits_per_weight},
-                     {"accuracy", accuracy}});
+      json row = {{"model", t.model}, {"tier", t.type}, {"file_bytes", t.file_bytes},
+                  {"parameters", t.parameters}, {"bits_per_weight", t.bits_per_weight},
+                  {"tensor_rules", t.tensor_rules}, {"accuracy", accuracy}};
+      if (t.map_target_bpw) row["quant_map_target_bpw"] = *t.map_target_bpw;
+      out.push_back(std::move(row));
     }
     return out.dump(2) + "\n";
   }
@@ -251,7 +253,7 @@ std::string RenderTiers(const std::vector<Tier>& tiers, const Scoreboard& board,
   for (const std::string& suite : board.suites) header.push_back(suite);
   std::vector<std::vector<std::string>> rows;
   for (const Tier& t : tiers) {
-    std::vector<std::string> row = {t.model, t.type};
+    std::vector<std::string> row = {t.model, t.Label()};
     if (csv) {
       row.insert(row.end(), {absl::StrCat(t.file_bytes), absl::StrCat(t.parameters),
                              absl::StrFormat("%.4f", t.bits_per_weight)});

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <set>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/canonical_json.h"
 #include "nlohmann/json.hpp"
 
@@ -187,8 +189,24 @@ std::optional<Tier> TierFromFacts(const std::string& model, const std::string& f
       !std::isfinite(bpw->get<double>())) {
     return std::nullopt;
   }
-  return Tier{model, type->get<std::string>(), bytes->get<uint64_t>(),
-              parameters->get<uint64_t>(), bpw->get<double>()};
+  Tier tier{model, type->get<std::string>(), bytes->get<uint64_t>(),
+            parameters->get<uint64_t>(), bpw->get<double>()};
+  if (auto rules = facts.find("tensor_rules"); rules != facts.end() && rules->is_number_integer()) {
+    tier.tensor_rules = rules->get<int64_t>();
+  }
+  if (auto target = facts.find("quant_map_target_bpw");
+      target != facts.end() && target->is_number() && std::isfinite(target->get<double>())) {
+    tier.map_target_bpw = target->get<double>();
+  }
+  return tier;
+}
+
+std::string Tier::Label() const {
+  if (map_target_bpw) return absl::StrFormat("%s + map %.2f", type, *map_target_bpw);
+  if (tensor_rules > 0) {
+    return absl::StrCat(type, " + ", tensor_rules, tensor_rules == 1 ? " rule" : " rules");
+  }
+  return type;
 }
 
 }  // namespace cohort::client::report

@@ -136,6 +136,10 @@ struct Tier {
   uint64_t file_bytes = 0;
   uint64_t parameters = 0;
   double bits_per_weight = 0;
+  int64_t tensor_rules = 0;              // per-tensor rules applied (hand-written, generated)
+  std::optional<double> map_target_bpw = {};  // a generated map's target (quantmap)
+  // "Q6_K", "Q6_K + map 5.50" (a generated map), "Q4_K_M + 2 rules".
+  std::string Label() const;
 };
 
 // nullopt when `facts_json` is not a quantize step's facts (empty, another

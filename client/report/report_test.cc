@@ -65,6 +65,18 @@ TEST(ReportTest, TiersFromQuantizeFacts) {
   EXPECT_FALSE(TierFromFacts("A", R"({"type":"Q6_K","file_bytes":-1,"parameters":1,)"
                                   R"("bits_per_weight":1})").has_value());
   EXPECT_FALSE(TierFromFacts("A", R"({"bits_per_weight":6.5})").has_value());
+  // A quantize with a generated map, and one with hand-written rules.
+  std::optional<Tier> mapped = TierFromFacts(
+      "B", R"({"type":"Q6_K","file_bytes":1,"parameters":1,"bits_per_weight":6.1,)"
+           R"("tensor_rules":30,"quant_map_target_bpw":5.5})");
+  ASSERT_TRUE(mapped.has_value());
+  EXPECT_EQ(mapped->Label(), "Q6_K + map 5.50");
+  std::optional<Tier> ruled = TierFromFacts(
+      "C", R"({"type":"Q4_K_M","file_bytes":1,"parameters":1,"bits_per_weight":5,)"
+           R"("tensor_rules":1})");
+  ASSERT_TRUE(ruled.has_value());
+  EXPECT_EQ(ruled->Label(), "Q4_K_M + 1 rule");
+  EXPECT_EQ(a->Label(), "Q6_K");
 
   Scoreboard board = BuildScoreboard(Fixture(), {"A"}, {"ref"});
   Tier small{"ref", "Q4_K_M", 412500000, 700000000, 4.89};

@@ -216,6 +216,11 @@ eval:
                                  log.read_text(errors="replace")):
                 printed.add(m.group(1))
         for t in tiers:
+            rules = len(TENSOR_TYPES) + 2  # the hand-written rule, one generated per layer
+            self.check(t.get("quant_map_target_bpw") == QUANT_MAP["target_bpw"] and
+                       t.get("tensor_rules") == rules,
+                       f"tier {t['model']}: its map's target {t.get('quant_map_target_bpw')} "
+                       f"and {t.get('tensor_rules')} rules (expected {rules})")
             bpw = f"{t['bits_per_weight']:.2f}"
             self.check(t["file_bytes"] in sizes and bpw in printed,
                        f"tier {t['model']}: {t['file_bytes']} bytes on disk, {bpw} bits per "

@@ -188,19 +188,30 @@ absl::StatusOr<std::vector<quant::TensorTypeRule>> TensorTypeRules(const StepTas
 }
 
 // What the report's tier table shows of a quantized model: the tier, its size
-// on disk, parameters and bits per weight as llama.cpp counts them, and how
-// many tensors got each type.
-std::string QuantizeFacts(const std::string& type, uint64_t file_bytes,
-                          const quant::GgufSummary& summary) {
+// on disk, parameters and bits per weight as llama.cpp counts them, how many
+// tensors got each type, how many per-tensor rules applied and, for a
+// generated map, its target (from the quantmap output's quant_map.json).
+std::string QuantizeFacts(const StepTask& task, const std::string& type, uint64_t file_bytes,
+                          const quant::GgufSummary& summary, size_t rules) {
   json types = json::object();
   for (const auto& [name, count] : summary.tensor_types) types[name] = count;
-  return json{{"type", type},
-              {"file_bytes", file_bytes},
-              {"tensor_bytes", summary.tensor_bytes},
-              {"parameters", summary.parameters},
-              {"bits_per_weight", summary.BitsPerWeight()},
-              {"tensor_types", types}}
-      .dump();
+  json facts = {{"type", type},
+                {"file_bytes", file_bytes},
+                {"tensor_bytes", summary.tensor_bytes},
+                {"parameters", summary.parameters},
+                {"bits_per_weight", summary.BitsPerWeight()},
+                {"tensor_types", types},
+                {"tensor_rules", rules}};
+  if (std::string map = OptionalInput(task, "tensor_types"); !map.empty()) {
+    absl::StatusOr<std::string> text =
+        ReadFileToString((fs::path(map) / "quant_map.json").string());
+    json plan = text.ok() ? ParseJsonOrDiscarded(*text) : json();
+    if (plan.is_object() && plan.contains("target_bits_per_weight") &&
+        plan["target_bits_per_weight"].is_number()) {
+      facts["quant_map_target_bpw"] = plan["target_bits_per_weight"];
+    }
+  }
+  return facts.dump();
 }
 
 // A generate step's params.endpoint (an OpenAI-compatible server) into
@@ -777,7 +788,8 @@ absl::StatusOr<StepResult> ToolExecutor::Quantize(const StepTask& task) {
   expected.tensor_count = before.tensor_count;
   expected.file_type = type;
   COHORT_RETURN_IF_ERROR(quant::VerifyGguf(after, expected));
-  return StepResult{{{"gguf", out}}, false, "", QuantizeFacts(type, quantized.file_size, after)};
+  return StepResult{{{"gguf", out}}, false, "",
+                    QuantizeFacts(task, type, quantized.file_size, after, rules.size())};
 }
 
 absl::StatusOr<StepResult> ToolExecutor::Gate(const StepTask& task) {

@@ -489,6 +489,8 @@ TEST_F(ToolExecutorTest, AGeneratedQuantMapReachesLlamaQuantize) {
   // The facts the report's tier table shows, measured on the output.
   nlohmann::json facts = nlohmann::json::parse(result.facts_json);
   EXPECT_EQ(facts["type"], "Q6_K");
+  EXPECT_EQ(facts["tensor_rules"], 2);             // one per layer
+  EXPECT_EQ(facts["quant_map_target_bpw"], 6.5);   // the map's, from quant_map.json
   EXPECT_EQ(facts["file_bytes"].get<uint64_t>(),
             fs::file_size(result.outputs[0].second + "/model-Q6_K.gguf"));
   uint64_t parameters = 0;
