@@ -151,7 +151,9 @@ absl::Status Report(const GlobalOptions& g, const ResultsOptions& o) {
   } else if (o.png) {
     return absl::InvalidArgumentError("--png needs --plots DIR");
   }
-  const std::vector<report::Tier> tiers = LoadTiers(l.model);
+  // Only the two layouts that show it read the quantize steps' facts.
+  const std::vector<report::Tier> tiers =
+      o.tiers || o.style == "card" ? LoadTiers(l.model) : std::vector<report::Tier>{};
   if (o.tiers) {
     if (tiers.empty()) {
       return absl::FailedPreconditionError(

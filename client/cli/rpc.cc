@@ -184,10 +184,8 @@ std::string Placement(const std::string& worker, const v1::StepProgress& progres
 }
 
 const v1::Step* CampaignModel::FindStep(const std::string& key) const {
-  for (const v1::Step& s : campaign.steps()) {
-    if (s.key() == key) return &s;
-  }
-  return nullptr;
+  auto it = step_index.find(key);
+  return it == step_index.end() ? nullptr : &campaign.steps(it->second);
 }
 
 absl::StatusOr<CampaignModel> LoadCampaign(Connection& conn, const std::string& id) {
@@ -200,6 +198,7 @@ absl::StatusOr<CampaignModel> LoadCampaign(Connection& conn, const std::string& 
       "campaign " + id));
   std::vector<StepView> views;
   for (const v1::Step& s : model.campaign.steps()) {
+    model.step_index.emplace(s.key(), static_cast<int>(views.size()));
     StepView v;
     v.key = s.key();
     v.kind = KindName(s.kind());

@@ -11,6 +11,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -57,6 +58,9 @@ struct CampaignModel {
   // step key -> (model, suite) for score steps; a shared step maps to its
   // first model.
   std::map<std::string, std::pair<std::string, std::string>> score_steps;
+  // step key -> its index in campaign.steps(), so a lookup per model of a
+  // 10^5-step campaign is not a walk over every step.
+  std::unordered_map<std::string, int> step_index;
   const v1::Step* FindStep(const std::string& key) const;
 };
 absl::StatusOr<CampaignModel> LoadCampaign(Connection& conn, const std::string& id);
