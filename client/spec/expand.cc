@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/canonical_json.h"
+#include "common/endpoint_url.h"
 #include "common/status_macros.h"
 
 namespace cohort::client {
@@ -219,7 +220,7 @@ absl::StatusOr<std::vector<std::string>> Builder::AddSuite(
       // reach it, not a card.
       gen.params["endpoint"] = {{"url", server->url}, {"model", server->model},
                                 {"parallel", server->parallel}};
-      gen.tools = {"endpoint:" + server->url};
+      gen.tools = {EndpointTool(server->url)};
     } else {
       gen.inputs.push_back(gguf_node.empty() ? Digest("gguf", gguf_digest)
                                              : From("gguf", gguf_node, "gguf"));

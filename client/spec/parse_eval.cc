@@ -1,6 +1,5 @@
 // The eval protocol, gates and references of a spec, and the normalized JSON
 // form of a whole spec.
-#include <algorithm>
 #include <filesystem>
 #include <optional>
 #include <set>
@@ -17,6 +16,7 @@
 #include "client/spec/profiles.h"
 #include "common/atomic_file.h"
 #include "common/canonical_json.h"
+#include "common/endpoint_url.h"
 #include "common/status_macros.h"
 
 namespace cohort::client {
@@ -370,13 +370,9 @@ absl::StatusOr<ServerRef> ParseServerRef(const YNode& node) {
   COHORT_RETURN_IF_ERROR(node.CheckKeys({"url", "model", "parallel"}));
   ServerRef server;
   COHORT_ASSIGN_OR_RETURN(YNode url, node.Require("url"));
-  COHORT_ASSIGN_OR_RETURN(server.url, url.AsString());
-  while (!server.url.empty() && server.url.back() == '/') server.url.pop_back();
-  const bool scheme = absl::StartsWith(server.url, "http://") ||
-                      absl::StartsWith(server.url, "https://");
-  if (!scheme || server.url.size() > 2048 ||
-      std::any_of(server.url.begin(), server.url.end(),
-                  [](char c) { return static_cast<unsigned char>(c) <= ' ' || c == 0x7f; })) {
+  COHORT_ASSIGN_OR_RETURN(std::string text, url.AsString());
+  server.url = NormalizeEndpointUrl(text);
+  if (!IsEndpointUrl(server.url)) {
     return url.Error("expected an http:// or https:// URL without spaces");
   }
   COHORT_ASSIGN_OR_RETURN(YNode model, node.Require("model"));

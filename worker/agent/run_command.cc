@@ -20,6 +20,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/atomic_file.h"
+#include "common/endpoint_url.h"
 #include "common/grpc_logging.h"
 #include "common/logging.h"
 #include "common/tls_inspect.h"
@@ -93,7 +94,7 @@ std::map<std::string, std::string> CheckLlamaTools(const ToolConfig& config,
   std::map<std::string, std::string> entries;
   for (auto it = tools.begin(); it != tools.end();) {
     // CheckConverter's, and the servers of --endpoint (not programs to start).
-    if (*it == "convert_hf_to_gguf.py" || absl::StartsWith(*it, "endpoint:")) {
+    if (*it == "convert_hf_to_gguf.py" || absl::StartsWith(*it, kEndpointToolPrefix)) {
       ++it;
       continue;
     }
@@ -287,10 +288,7 @@ void AddRunCommand(CLI::App& app, CommandFn* selected) {
                   "an OpenAI-compatible server (vLLM) campaigns may send this worker's "
                   "requests to, e.g. http://gpu-box:8000 (repeat); no other is used")
       ->check([](const std::string& url) -> std::string {
-        bool ok = (url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0) &&
-                  url.size() <= 2048 &&
-                  std::none_of(url.begin(), url.end(), [](char c) { return c <= ' ' || c == 0x7f; });
-        return ok ? std::string() : "an http:// or https:// URL without spaces";
+        return IsEndpointUrl(url) ? std::string() : "an http:// or https:// URL without spaces";
       });
   cmd->add_option("--endpoint-key-file", flags->endpoint_key_file,
                   "a file holding the --endpoint servers' API key (sent as Authorization: Bearer)")

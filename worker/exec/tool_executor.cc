@@ -18,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "common/atomic_file.h"
 #include "common/canonical_json.h"
+#include "common/endpoint_url.h"
 #include "common/status_macros.h"
 #include "common/subprocess.h"
 #include "nlohmann/json.hpp"
@@ -452,12 +453,6 @@ std::string FindLlamaTool(const std::string& llama_cpp_dir, const std::string& n
   return "";
 }
 
-std::string EndpointTool(const std::string& url) {
-  std::string out = "endpoint:" + url;
-  while (!out.empty() && out.back() == '/') out.pop_back();
-  return out;
-}
-
 std::vector<std::string> AvailableTools(const ToolConfig& config) {
   std::vector<std::string> tools;
   for (const char* name : {"convert_hf_to_gguf.py", "llama-quantize",
@@ -717,11 +712,11 @@ absl::StatusOr<StepResult> ToolExecutor::Quantmap(const StepTask& task) {
   }
   QuantmapInvocation quantmap;
   quantmap.target_bpw = target->get<double>();
-  for (const char* key : {"types", "tensors"}) {
+  const std::pair<const char*, std::vector<std::string>*> lists[] = {
+      {"types", &quantmap.types}, {"tensors", &quantmap.tensors}};
+  for (const auto& [key, into] : lists) {
     auto list = params.find(key);
     if (list == params.end()) continue;
-    std::vector<std::string>* into = std::string(key) == "types" ? &quantmap.types
-                                                                 : &quantmap.tensors;
     if (!list->is_array()) {
       return absl::InvalidArgumentError(absl::StrCat("quantmap params.", key, ": a list"));
     }

@@ -35,9 +35,6 @@ struct ToolConfig {
   std::string endpoint_key_file;  // their API key (`run --endpoint-key-file`)
 };
 
-// "endpoint:" + the URL without a trailing '/': the tool a generate step on
-// an OpenAI-compatible server asks for.
-std::string EndpointTool(const std::string& url);
 
 // Reads a tool's progress from one line of its output: llama-quantize's
 // "[  12/ 363] blk.0.attn_q.weight ..." gives 12 of 363 tensors. Returns
