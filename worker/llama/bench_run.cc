@@ -328,20 +328,20 @@ absl::StatusOr<DriverStats> Generate(const BenchRunOptions& options, const Plan&
       (plan.settings.thinking ? plan.settings.reasoning_budget : 0) + options.answer_reserve);
   // A server that does not say its context (a plain OpenAI-compatible one)
   // is taken at its word.
-  if (server.props.n_ctx > 0) COHORT_RETURN_IF_ERROR(CheckSlotFits(server.props, 0, required));
-  if (!server.llama_server() && plan.settings.thinking && plan.settings.reasoning_budget >= 0) {
-    spdlog::warn("{} ({}) cannot hold reasoning to the protocol's budget of {} tokens per "
-                 "request (llama-server's --reasoning-budget); only max_tokens {} bounds it",
-                 server.url, server.props.server, plan.settings.reasoning_budget,
-                 plan.settings.max_tokens);
-  }
   if (server.props.n_ctx > 0) {
+    COHORT_RETURN_IF_ERROR(CheckSlotFits(server.props, 0, required));
     absl::Status tight = CheckSlotFits(server.props, longest,
                                        GenerationNeed(plan.settings, options.answer_reserve));
     if (!tight.ok()) {
       spdlog::warn("{} (answers that long will end with finish_reason=length)",
                    std::string(tight.message()));
     }
+  }
+  if (!server.llama_server() && plan.settings.thinking && plan.settings.reasoning_budget >= 0) {
+    spdlog::warn("{} ({}) cannot hold reasoning to the protocol's budget of {} tokens per "
+                 "request (llama-server's --reasoning-budget); only max_tokens {} bounds it",
+                 server.url, server.props.server, plan.settings.reasoning_budget,
+                 plan.settings.max_tokens);
   }
   DriverOptions driver;
   ServerSupervisor* supervisor = server.supervisor.get();
