@@ -2,6 +2,7 @@
 
 #include <grpc/support/log.h>
 
+#include <cstdlib>
 #include <string>
 
 #include "spdlog/spdlog.h"
@@ -23,7 +24,13 @@ void LogThroughSpdlog(gpr_log_func_args* args) {
               args->line);
 }
 
+void Discard(gpr_log_func_args*) {}
+
 }  // namespace
+
+void SilenceGrpcLogsUnlessAsked() {
+  if (std::getenv("GRPC_VERBOSITY") == nullptr) gpr_set_log_function(&Discard);
+}
 
 void RouteGrpcLogsToSpdlog() { gpr_set_log_function(&LogThroughSpdlog); }
 

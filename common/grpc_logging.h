@@ -13,6 +13,11 @@ namespace cohort {
 
 void RouteGrpcLogsToSpdlog();
 
+// For the CLI, whose error message already names the cause (a refused TLS
+// handshake is diagnosed by its own probe): gRPC's raw lines on stderr are
+// dropped, unless GRPC_VERBOSITY is set (someone debugging gRPC itself).
+void SilenceGrpcLogsUnlessAsked();
+
 }  // namespace cohort
 
 #endif  // COHORT_COMMON_GRPC_LOGGING_H_

@@ -175,6 +175,19 @@ std::string ClientCertificateRefused(int reason, const TlsProbe& probe) {
   }
 }
 
+// The server ended the connection once it had our side of the handshake,
+// without an alert: it wanted a client certificate we did not send, or did
+// not trust the one we sent (an expired one is named before connecting).
+std::string ClosedAfterHandshake(const TlsProbe& probe) {
+  if (probe.cert_pem.empty()) {
+    return "cohortd requires a client certificate (--tls-client-ca) and none was given "
+           "(it closed the connection after the handshake): pass --tls-cert and --tls-key";
+  }
+  return absl::StrCat("cohortd refused the client certificate", Quoted(probe.cert_file),
+                      " (it closed the connection after the handshake): it is not signed by "
+                      "the CA cohortd's --tls-client-ca names");
+}
+
 bool PlaintextReply(int reason) {
   return reason == SSL_R_WRONG_VERSION_NUMBER || reason == SSL_R_PACKET_LENGTH_TOO_LONG ||
          reason == SSL_R_UNKNOWN_PROTOCOL;
@@ -337,7 +350,14 @@ std::string DiagnoseTlsFailure(const TlsProbe& given) {
     int reason = ERR_GET_REASON(ERR_peek_last_error());
     int kind = SSL_get_error(ssl.get(), rc);
     ERR_clear_error();
-    if (PlaintextReply(reason) || kind == SSL_ERROR_SYSCALL || kind == SSL_ERROR_ZERO_RETURN) {
+    const bool closed = kind == SSL_ERROR_SYSCALL || kind == SSL_ERROR_ZERO_RETURN ||
+                        reason == SSL_R_UNEXPECTED_EOF_WHILE_READING;
+    // A server that sent its certificate speaks TLS: closing then is how
+    // gRPC refuses a client under TLS 1.2 (it sends no alert).
+    if (closed && SSL_get0_peer_certificate(ssl.get()) != nullptr) {
+      return ClosedAfterHandshake(probe);
+    }
+    if (PlaintextReply(reason) || closed) {
       return absl::StrCat(probe.address,
                           " does not speak TLS (a cohortd without --tls-cert serves plaintext): "
                           "give cohortd its certificate, or drop --tls-ca");
@@ -356,9 +376,17 @@ std::string DiagnoseTlsFailure(const TlsProbe& given) {
   rc = SSL_read(ssl.get(), &byte, 1);
   if (rc <= 0) {
     int reason = ERR_GET_REASON(ERR_peek_last_error());
+    int kind = SSL_get_error(ssl.get(), rc);
     ERR_clear_error();
     std::string refused = ClientCertificateRefused(reason, probe);
     if (!refused.empty()) return refused;
+    // gRPC (cohortd, a worker's artifact listener) sends no alert: it
+    // closes the connection. A server that accepted us would have sent its
+    // HTTP/2 settings first.
+    if (kind == SSL_ERROR_SYSCALL || kind == SSL_ERROR_ZERO_RETURN ||
+        reason == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+      return ClosedAfterHandshake(probe);
+    }
   }
   return "";
 }

@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "client/spec/match.h"
 #include "common/atomic_file.h"
+#include "common/grpc_logging.h"
 #include "common/status_macros.h"
 #include "common/tls_inspect.h"
 
@@ -82,6 +83,7 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const GlobalOptions
         "no token: pass --token, set COHORT_TOKEN, or put token_file in " +
         DefaultConfigPath() + " (`cohort up` writes one)");
   }
+  SilenceGrpcLogsUnlessAsked();
   std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
   tls_hint = " (if cohortd serves TLS, give its CA with --tls-ca)";
   if (!config.tls_ca.empty() || !config.tls_cert.empty()) {

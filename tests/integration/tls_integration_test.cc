@@ -128,12 +128,13 @@ TEST(TlsIntegrationTest, CliPresentsAClientCertificateToACohortdThatRequiresOne)
   // cohortd's side of that refusal is a JSON line of its own log.
   EXPECT_THAT(ReadFileToString(dir.Join("cohortd/cohortd.log")).value_or(""),
               ::testing::ContainsRegex(R"(\{"level":"warning".*"msg":"grpc: Handshake failed)"));
-  EXPECT_THAT(none.stderr_data, ::testing::HasSubstr("without a client certificate"));
+  EXPECT_THAT(none.stderr_data, ::testing::HasSubstr("requires a client certificate"));
   EXPECT_THAT(none.stderr_data, ::testing::HasSubstr("--tls-cert and --tls-key"));
   SubprocessResult stranger = Cli(dir.path(), with({"--tls-cert", dir.Join("stranger.pem"),
                                                     "--tls-key", dir.Join("stranger.key")}));
   EXPECT_EQ(stranger.exit_code, 1);
-  EXPECT_THAT(stranger.stderr_data, ::testing::HasSubstr("--tls-client-ca"));
+  EXPECT_THAT(stranger.stderr_data,
+              ::testing::HasSubstr("refused the client certificate " + dir.Join("stranger.pem")));
   SubprocessResult half = Cli(dir.path(), with({"--tls-cert", dir.Join("client.pem")}));
   EXPECT_EQ(half.exit_code, 2);
   EXPECT_THAT(half.stderr_data, ::testing::HasSubstr("needs both its file and its key"));
@@ -271,6 +272,22 @@ TEST(TlsIntegrationTest, EachTlsRefusalIsNamed) {
     EXPECT_THAT(DiagnoseTlsFailure(probe_of(mtls.address())),
                 ::testing::HasSubstr("requires a client certificate"));
     EXPECT_THAT(DiagnoseTlsFailure(with_client(probe_of(mtls.address()), "stranger")),
+                ::testing::HasSubstr("refused the client certificate stranger.pem"));
+  }
+  {
+    // The real cohortd (gRPC) refuses a client by closing the connection,
+    // with no alert: s_server above sends one, and the probe once relied on it.
+    std::filesystem::create_directories(dir.Join("mtls-cohortd"));
+    CohortdProcess cohortd(dir.Join("mtls-cohortd"),
+                           {"--tls-cert", dir.Join("good.pem"), "--tls-key", dir.Join("good.key"),
+                            "--tls-client-ca", dir.Join("ca.pem")});
+    cohortd.set_tls_ca(dir.Join("ca.pem"));
+    cohortd.set_tls_client_cert(dir.Join("client.pem"), dir.Join("client.key"));
+    ASSERT_OK(cohortd.Start());
+    EXPECT_EQ(DiagnoseTlsFailure(with_client(probe_of(cohortd.address()), "client")), "");
+    EXPECT_THAT(DiagnoseTlsFailure(probe_of(cohortd.address())),
+                ::testing::HasSubstr("requires a client certificate"));
+    EXPECT_THAT(DiagnoseTlsFailure(with_client(probe_of(cohortd.address()), "stranger")),
                 ::testing::HasSubstr("refused the client certificate stranger.pem"));
   }
   // cohortd and a worker refuse to start with an expired certificate of
