@@ -25,10 +25,13 @@ import argparse
 import json
 import os
 import re
+import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 sys.dont_write_bytecode = True  # no __pycache__ beside the sources
@@ -258,6 +261,94 @@ eval:
                    f"no sample past max_tokens {MAX_TOKENS}")
         return report, lengths
 
+    def check_external_server(self, state, spec_dir):
+        """A bench step of the campaign again, against the real llama-server
+        started by hand with --api-key-file (as a shared server would be):
+        with the key every request gets through (/props, /apply-template,
+        /tokenize, /slots and the completions want it; only /health and
+        /models are open), without it the server's 401 stops the run."""
+        bench = server = None
+        for log in sorted(state.glob("worker-*/logs/*.log")):
+            text = log.read_text(errors="replace")
+            b = re.search(r"^\$ (?:CUDA_VISIBLE_DEVICES=\S* )?(\S+cohort-worker bench .*)$", text, re.M)
+            m = re.search(r"starting llama-server: (.*)$", text, re.M)
+            if b and m and "--bench gsm8k" in b.group(1):
+                bench, server = shlex.split(b.group(1)), shlex.split(m.group(1))
+                break
+        self.check(bench is not None, "a gsm8k bench step's command and its llama-server's")
+        if bench is None:
+            return
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        server[server.index("--port") + 1] = str(port)
+        keys = spec_dir / "api-keys"
+        keys.write_text("# shared server\nsomeone-else\nsekrit\n")
+        (spec_dir / "key").write_text("sekrit\n")
+        dropped = {"--model", "--llama-server", "--ctx-size", "--server-log", "--parallel",
+                   "--gpu", "--scores"}
+        argv, i = [], 0
+        while i < len(bench):
+            if bench[i] in dropped:
+                i += 2
+                continue
+            argv.append(bench[i])
+            i += 1
+        url = f"http://127.0.0.1:{port}"
+        log = open(spec_dir / "external-llama-server.log", "w")
+        proc = subprocess.Popen(server + ["--api-key-file", str(keys)], stdout=log,
+                                stderr=subprocess.STDOUT)
+        try:
+            ready = False
+            for _ in range(600):
+                try:
+                    with urllib.request.urlopen(url + "/health", timeout=2) as r:
+                        ready = r.status == 200
+                except OSError:
+                    pass
+                if ready or proc.poll() is not None:
+                    break
+                time.sleep(0.2)
+            self.check(ready, f"llama-server --api-key-file answers /health without the key ({url})")
+            if not ready:
+                return
+            def run(out, *extra):
+                a = list(argv)
+                a[a.index("--out") + 1] = str(spec_dir / out)
+                # The step's own copy went with its work folder: the suite's.
+                a[a.index("--profile") + 1] = str(spec_dir / "profile.json")
+                return self.run(a + ["--server-url", url, "--limit", "4", *extra], check=False,
+                                timeout=1800)
+            keyed = run("external-keyed.jsonl", "--api-key-file", spec_dir / "key")
+            summary = {}
+            try:
+                summary = json.loads(keyed.stdout)
+            except ValueError:
+                pass
+            self.check(keyed.returncode == 0 and summary.get("n", 0) > 0,
+                       f"bench --server-url --api-key-file against llama-server --api-key-file: "
+                       f"exit {keyed.returncode}, n={summary.get('n')} "
+                       f"{keyed.stderr.strip().splitlines()[-1:] if keyed.returncode else ''}")
+            refused_keyed = (spec_dir / "external-llama-server.log").read_text(
+                errors="replace").count("Invalid API Key")
+            self.check(refused_keyed == 0, f"the server refused none of the keyed run's requests "
+                                           f"({refused_keyed})")
+            keyless = run("external-keyless.jsonl")
+            log.flush()
+            unauthorized = (spec_dir / "external-llama-server.log").read_text(
+                errors="replace").count("Invalid API Key")
+            self.check(keyless.returncode != 0 and "Invalid API Key" in keyless.stderr,
+                       f"without the key: exit {keyless.returncode}, "
+                       f"{keyless.stderr.strip().splitlines()[-1:]} "
+                       f"(the server logged {unauthorized} refusal(s))")
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            log.close()
+
     # --- one layout ------------------------------------------------------
     def run_layout(self, layout):
         print(f"real-tools: {layout}", flush=True)
@@ -286,6 +377,7 @@ eval:
             self.check_ggufs(state, keep)
             self.check_results(campaign, spec_dir)
             self.check_tiers(campaign, state)
+            self.check_external_server(state, spec_dir)
             again = self.cohort("submit", "sweep.yaml", cwd=spec_dir)
             m = re.search(r"(\d+) cached, (\d+) to run", again.stderr)
             self.check(m is not None and m.group(2) == "0",

@@ -263,7 +263,7 @@ absl::StatusOr<Server> Connect(const BenchRunOptions& options, const Plan& plan)
     COHORT_ASSIGN_OR_RETURN(server.headers, AuthHeaders(options.api_key_file));
     COHORT_RETURN_IF_ERROR(
         WaitForReady(server.url, nullptr, "", options.server_start_timeout));
-    absl::StatusOr<ServerProps> props = ReadProps(server.url);
+    absl::StatusOr<ServerProps> props = ReadProps(server.url, server.headers);
     if (props.status().code() == absl::StatusCode::kNotFound) {
       props = ReadOpenAiProps(server, options);
     }
@@ -316,7 +316,7 @@ absl::StatusOr<DriverStats> Generate(const BenchRunOptions& options, const Plan&
   // (/apply-template, /tokenize); elsewhere the slot check has no prompt.
   int64_t longest = 0;
   if (server.llama_server()) {
-    COHORT_ASSIGN_OR_RETURN(longest, LongestPromptTokens(server.url, requests));
+    COHORT_ASSIGN_OR_RETURN(longest, LongestPromptTokens(server.url, requests, server.headers));
   }
   // The protocol's rule (docs/protocol.md 1.4): a slot must hold
   // max(max_tokens, budget + headroom); the prompt is not counted, which is
@@ -352,14 +352,17 @@ absl::StatusOr<DriverStats> Generate(const BenchRunOptions& options, const Plan&
   driver.headers = server.headers;
   std::unique_ptr<GenerationProgress> progress;
   if (options.progress_sink) {
-    const bool has_slots = server.llama_server();
-    auto slots_url = [supervisor, url, has_slots]() {
-      if (!has_slots) return std::string();  // tokens in flight unknown: finished only
-      return absl::StrCat(supervisor ? supervisor->base_url() : url, "/slots");
-    };
+    std::function<std::string()> read_slots;  // none: tokens in flight unknown
+    if (server.llama_server()) {
+      read_slots = [supervisor, url, headers = server.headers]() {
+        std::string slots = absl::StrCat(supervisor ? supervisor->base_url() : url, "/slots");
+        absl::StatusOr<HttpResponse> r = HttpFetch(slots, "", absl::Seconds(2), headers);
+        return r.ok() && r->status == 200 ? r->body : std::string();
+      };
+    }
     progress = std::make_unique<GenerationProgress>(
         plan.problems.size() - pending.size(), plan.problems.size(), driver.concurrency,
-        slots_url, options.progress_period, options.progress_sink);
+        read_slots, options.progress_period, options.progress_sink);
   }
   driver.request_timeout = options.request_timeout;
   driver.retry = options.retry;

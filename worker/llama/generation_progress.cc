@@ -6,7 +6,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "nlohmann/json.hpp"
-#include "worker/llama/http.h"
 
 namespace cohort::worker::llama {
 namespace {
@@ -48,13 +47,13 @@ int64_t DecodedInFlight(const std::string& slots_json) {
 }
 
 GenerationProgress::GenerationProgress(uint64_t done_before, uint64_t total, int slots,
-                                       std::function<std::string()> slots_url,
+                                       std::function<std::string()> read_slots,
                                        absl::Duration period,
                                        std::function<void(const std::string&)> print)
     : done_before_(done_before),
       total_(total),
       slots_(slots),
-      slots_url_(std::move(slots_url)),
+      read_slots_(std::move(read_slots)),
       period_(period),
       print_(std::move(print)),
       start_(absl::Now()) {
@@ -96,12 +95,7 @@ void GenerationProgress::Loop() {
     mu_.AwaitWithTimeout(absl::Condition(&stop_), period_);
     if (stop_) break;
     mu_.Unlock();
-    int64_t decoded = 0;
-    std::string url = slots_url_ ? slots_url_() : "";
-    if (!url.empty()) {
-      absl::StatusOr<HttpResponse> r = HttpFetch(url, "", absl::Seconds(2));
-      if (r.ok() && r->status == 200) decoded = DecodedInFlight(r->body);
-    }
+    int64_t decoded = read_slots_ ? DecodedInFlight(read_slots_()) : 0;
     print_(FormatProgressLine(Snapshot(decoded)));
     mu_.Lock();
   }

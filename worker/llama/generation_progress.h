@@ -46,10 +46,11 @@ int64_t DecodedInFlight(const std::string& slots_json);
 
 class GenerationProgress {
  public:
-  // `slots_url` returns llama-server's /slots URL ("" skips polling);
-  // `print` receives each line (stderr in production).
+  // `read_slots` returns llama-server's /slots reply ("" when it has none;
+  // null: tokens in flight are not polled); `print` receives each line
+  // (stderr in production).
   GenerationProgress(uint64_t done_before, uint64_t total, int slots,
-                     std::function<std::string()> slots_url, absl::Duration period,
+                     std::function<std::string()> read_slots, absl::Duration period,
                      std::function<void(const std::string&)> print);
   ~GenerationProgress();  // stops the thread, prints a last line
   GenerationProgress(const GenerationProgress&) = delete;
@@ -64,7 +65,7 @@ class GenerationProgress {
   const uint64_t done_before_;
   const uint64_t total_;
   const int slots_;
-  const std::function<std::string()> slots_url_;
+  const std::function<std::string()> read_slots_;
   const absl::Duration period_;
   const std::function<void(const std::string&)> print_;
   const absl::Time start_;

@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "common/atomic_file.h"
 #include "common/subprocess.h"
 #include "common/testing/status_matchers.h"
@@ -201,6 +202,40 @@ TEST(BenchRunTest, AnOpenAiCompatibleServerIsDrivenWithItsKeyAndModelName) {
   newer.concurrency = 2;
   ASSERT_OK_AND_ASSIGN(BenchRunResult run2, RunBench(newer, nullptr));
   EXPECT_EQ(run2.results[0].reasoning, "16 - 3 - 4 = 9 eggs.");
+}
+
+// An external llama-server started with --api-key opens only /health and
+// /models without it: /props, the prompt measure (/apply-template,
+// /tokenize), the progress poll (/slots) and the completions all carry it.
+TEST(BenchRunTest, AnExternalLlamaServerWithAnApiKeyGetsItOnEveryRequest) {
+  TempDir dir;
+  ASSERT_OK(WriteFileAtomically(dir.Join("key"), "sekrit\n"));
+  ASSERT_OK(WriteFileAtomically(dir.Join("keys"), "# the team's keys\nother\nsekrit\n"));
+  ASSERT_OK_AND_ASSIGN(auto fake, FakeLlamaServer::Start(FakeArgs(
+      {"--api-key-file", dir.Join("keys"), "--token-latency-ms", "20"})));
+  BenchRunOptions options = Options(fake->url(), dir.Join("completions.jsonl"), 3);
+  options.api_key_file = dir.Join("key");
+  std::vector<std::string> lines;
+  absl::Mutex mu;
+  options.progress_sink = [&](const std::string& line) {
+    absl::MutexLock lock(&mu);
+    lines.push_back(line);
+  };
+  options.progress_period = absl::Milliseconds(20);
+  ASSERT_OK_AND_ASSIGN(BenchRunResult run, RunBench(options, nullptr));
+  EXPECT_EQ(run.generated, 3);
+  ASSERT_OK_AND_ASSIGN(nlohmann::json stats, fake->Stats());
+  EXPECT_EQ(stats["status_counts"].value("401", 0), 0) << stats.dump();
+  for (const char* path : {"/props", "/apply-template", "/tokenize", "/slots"}) {
+    EXPECT_GE(stats["path_counts"].value(path, 0), 1) << path << " " << stats.dump();
+  }
+
+  // Without the key the server's 401 stops the run before any generation.
+  BenchRunOptions keyless = Options(fake->url(), dir.Join("b.jsonl"), 2);
+  EXPECT_THAT(RunBench(keyless, nullptr).status(),
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("Invalid API Key")));
+  ASSERT_OK_AND_ASSIGN(stats, fake->Stats());
+  EXPECT_EQ(stats["requests"], 3);
 }
 
 // One problem of 50 (2%) ends in the chat parser's 500: the run succeeds,

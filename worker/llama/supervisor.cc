@@ -29,8 +29,9 @@ std::string ExitText(const Subprocess& child) {
                                   : absl::StrCat("exit code ", child.exit_code());
 }
 
-absl::StatusOr<std::string> FetchOk(const std::string& url, const std::string& body) {
-  COHORT_ASSIGN_OR_RETURN(HttpResponse response, HttpFetch(url, body, kProbeTimeout));
+absl::StatusOr<std::string> FetchOk(const std::string& url, const std::string& body,
+                                    const std::vector<std::string>& headers) {
+  COHORT_ASSIGN_OR_RETURN(HttpResponse response, HttpFetch(url, body, kProbeTimeout, headers));
   if (response.status != 200) return StatusFromHttp(response.status, response.body);
   return std::move(response.body);
 }
@@ -84,13 +85,16 @@ absl::Status WaitForReady(const std::string& base_url, Subprocess* child,
   }
 }
 
-absl::StatusOr<ServerProps> ReadProps(const std::string& base_url) {
-  COHORT_ASSIGN_OR_RETURN(std::string body, FetchOk(absl::StrCat(base_url, "/props"), ""));
+absl::StatusOr<ServerProps> ReadProps(const std::string& base_url,
+                                      const std::vector<std::string>& headers) {
+  COHORT_ASSIGN_OR_RETURN(std::string body,
+                          FetchOk(absl::StrCat(base_url, "/props"), "", headers));
   return ParseProps(body);
 }
 
 absl::StatusOr<int64_t> LongestPromptTokens(const std::string& base_url,
-                                            const std::vector<ChatRequest>& prompts) {
+                                            const std::vector<ChatRequest>& prompts,
+                                            const std::vector<std::string>& headers) {
   std::vector<const ChatRequest*> sorted;
   for (const ChatRequest& p : prompts) sorted.push_back(&p);
   std::stable_sort(sorted.begin(), sorted.end(), [](const ChatRequest* a, const ChatRequest* b) {
@@ -100,9 +104,10 @@ absl::StatusOr<int64_t> LongestPromptTokens(const std::string& base_url,
   int64_t longest = 0;
   for (const ChatRequest* request : sorted) {
     absl::StatusOr<std::string> rendered = FetchOk(absl::StrCat(base_url, "/apply-template"),
-                                                   BuildApplyTemplateBody(*request));
+                                                   BuildApplyTemplateBody(*request), headers);
     absl::StatusOr<std::string> tokens =
-        rendered.ok() ? FetchOk(absl::StrCat(base_url, "/tokenize"), BuildTokenizeBody(*rendered))
+        rendered.ok() ? FetchOk(absl::StrCat(base_url, "/tokenize"),
+                                BuildTokenizeBody(*rendered), headers)
                       : rendered.status();
     int64_t count = 0;
     if (tokens.ok()) {
@@ -173,7 +178,7 @@ absl::Status ServerSupervisor::Launch() {
   absl::Status ready =
       WaitForReady(base_url(), child_.get(), options_.log_path, options_.start_timeout);
   if (ready.ok()) {
-    absl::StatusOr<ServerProps> props = ReadProps(base_url());
+    absl::StatusOr<ServerProps> props = ReadProps(base_url(), {});
     if (props.ok()) {
       props_ = *std::move(props);
       return absl::OkStatus();

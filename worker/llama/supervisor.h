@@ -40,15 +40,19 @@ namespace cohort::worker::llama {
 absl::Status WaitForReady(const std::string& base_url, Subprocess* child,
                           const std::string& log_path, absl::Duration timeout);
 
-// GET {base_url}/props.
-absl::StatusOr<ServerProps> ReadProps(const std::string& base_url);
+// GET {base_url}/props. `headers` go with every request here and below
+// ("Authorization: Bearer KEY" for a server started with --api-key: only
+// /health and /models are open without it).
+absl::StatusOr<ServerProps> ReadProps(const std::string& base_url,
+                                      const std::vector<std::string>& headers);
 
 // Prompt tokens of the longest of `prompts` (by bytes, the top few measured
 // with /apply-template + /tokenize, since only the server knows its chat
 // template and tokenizer). Falls back to bytes / 2 when the server lacks
 // those endpoints.
 absl::StatusOr<int64_t> LongestPromptTokens(const std::string& base_url,
-                                            const std::vector<ChatRequest>& prompts);
+                                            const std::vector<ChatRequest>& prompts,
+                                            const std::vector<std::string>& headers);
 
 // kFailedPrecondition unless longest_prompt_tokens + generation_tokens fits
 // one slot (props.n_ctx, per slot); the message gives both sides and the -c
