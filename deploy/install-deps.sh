@@ -26,9 +26,10 @@ RUNTIME_PACKAGES=(bubblewrap libseccomp-dev python3 util-linux rustc default-jdk
                   libjavatuples-java nodejs python3-langdetect librsvg2-bin)
 
 # What only the tests use: the dashboard's browser test drives headless
-# chromium (tests/browser).
+# chromium (tests/browser); the fuzz replays also run under valgrind
+# (tests/fuzz/fuzz.cmake).
 TEST_PACKAGES=()
-if [ "${1:-}" = "--tests" ]; then TEST_PACKAGES=(chromium); fi
+if [ "${1:-}" = "--tests" ]; then TEST_PACKAGES=(chromium valgrind); fi
 
 missing=()
 for pkg in "${BUILD_PACKAGES[@]}" "${RUNTIME_PACKAGES[@]}" "${TEST_PACKAGES[@]}"; do

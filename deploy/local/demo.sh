@@ -52,9 +52,11 @@ else
   echo "      the demo at a llama.cpp build:"
   echo "        COHORT_LLAMA_CPP_DIR=/path/to/llama.cpp bash deploy/local/demo.sh"
 fi
-export COHORT_DATASETS="${COHORT_DATASETS:-$ROOT/data}"
-if [ ! -f "$COHORT_DATASETS/gsm8k/test.jsonl" ]; then
-  echo "demo: no datasets at $COHORT_DATASETS (set COHORT_DATASETS)" >&2
+# The spec names datasets (gsm8k); the CLI finds them in COHORT_DATA_DIR, else
+# the repository's data/ (data/README.md).
+export COHORT_DATA_DIR="${COHORT_DATA_DIR:-$ROOT/data}"
+if [ ! -f "$COHORT_DATA_DIR/gsm8k/test.jsonl" ]; then
+  echo "demo: no datasets at $COHORT_DATA_DIR (set COHORT_DATA_DIR)" >&2
   exit 2
 fi
 

@@ -76,7 +76,7 @@ class Suite:
         self.failures = []
         self.env = dict(os.environ)
         self.env["COHORT_PYTHON"] = args.python
-        self.env["COHORT_DATASETS"] = str(ROOT / "data")
+        self.env["COHORT_DATA_DIR"] = str(ROOT / "data")
 
     # --- helpers ---------------------------------------------------------
     def run(self, argv, check=True, timeout=1800, **kw):
