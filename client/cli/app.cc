@@ -204,6 +204,9 @@ void AddClusterCommands(CLI::App& app, Options* o, Action* action) {
                  "requests to (repeat; cohort-worker run --endpoint)");
   up->add_option("--endpoint-key-file", o->cluster.endpoint_key_file,
                  "its API key, for the workers (cohort-worker run --endpoint-key-file)");
+  up->add_option("--vllm", o->cluster.vllm,
+                 "vLLM's `vllm` command, for references served from a checkpoint folder "
+                 "(cohort-worker run --vllm)");
   up->add_flag("--insecure-plaintext", o->cluster.insecure_plaintext,
                "let cohortd serve plaintext on a non-loopback --listen");
   up->add_option("--dashboard-listen", o->cluster.dashboard_listen,

@@ -158,6 +158,7 @@ absl::Status SaveOptions(const std::string& dir, const ClusterOptions& o) {
                       {"llama_cpp_dir", o.llama_cpp_dir},
                       {"endpoints", o.endpoints},
                       {"endpoint_key_file", o.endpoint_key_file},
+                      {"vllm", o.vllm},
                       {"insecure_plaintext", o.insecure_plaintext},
                       {"dashboard_listen", o.dashboard_listen}};
   return WriteFileAtomically(dir + "/up.json", j.dump(1) + "\n");
@@ -185,6 +186,7 @@ absl::StatusOr<ClusterOptions> LoadOptions(const ClusterOptions& given) {
     }
   }
   o.endpoint_key_file = j.value("endpoint_key_file", o.endpoint_key_file);
+  o.vllm = j.value("vllm", o.vllm);
   o.insecure_plaintext = j.value("insecure_plaintext", o.insecure_plaintext);
   o.dashboard_listen = j.value("dashboard_listen", o.dashboard_listen);
   o.write_user_config = false;
@@ -294,6 +296,13 @@ absl::Status Up(const ClusterOptions& o) {
     if (!o.endpoint_key_file.empty()) {
       argv.insert(argv.end(), {"--endpoint-key-file",
                                fs::absolute(o.endpoint_key_file).lexically_normal().string()});
+    }
+    if (!o.vllm.empty()) {
+      // A path relative to where `up` ran (a bare name is looked up on PATH).
+      std::string vllm = o.vllm.find('/') == std::string::npos
+                             ? o.vllm
+                             : fs::absolute(o.vllm).lexically_normal().string();
+      argv.insert(argv.end(), {"--vllm", vllm});
     }
     COHORT_ASSIGN_OR_RETURN(pid_t wpid, SpawnDetached(argv, wdir + "/worker.log"));
     COHORT_RETURN_IF_ERROR(

@@ -123,6 +123,7 @@ struct ClusterOptions {
   std::string llama_cpp_dir;
   std::vector<std::string> endpoints;  // cohort-worker run --endpoint, each worker
   std::string endpoint_key_file;       // cohort-worker run --endpoint-key-file
+  std::string vllm;                    // cohort-worker run --vllm, each worker
   bool write_user_config = true;
   bool insecure_plaintext = false;  // cohortd on a non-loopback --listen without TLS
   std::string dashboard_listen;     // cohortd --dashboard-listen; empty: none

@@ -81,7 +81,8 @@ class Builder {
                                                     const std::string& gguf_digest,
                                                     const Suite& suite,
                                                     const std::string& gate,
-                                                    const ServerRef* server = nullptr);
+                                                    const ServerRef* server = nullptr,
+                                                    const VllmRef* vllm = nullptr);
   GraphNode Make(const std::string& kind, const std::string& model,
                  const std::string& suffix = "") {
     GraphNode n;
@@ -203,7 +204,7 @@ absl::StatusOr<std::string> Builder::AddQuantMap(const Variant& v, const std::st
 absl::StatusOr<std::vector<std::string>> Builder::AddSuite(
     const std::string& model, const std::string& gguf_node,
     const std::string& gguf_digest, const Suite& suite, const std::string& gate,
-    const ServerRef* server) {
+    const ServerRef* server, const VllmRef* vllm) {
   const json& profile = SuiteProfile(suite);
   std::vector<std::string> scores;
   for (int shard = 0; shard < suite.shards; ++shard) {
@@ -221,6 +222,12 @@ absl::StatusOr<std::vector<std::string>> Builder::AddSuite(
       gen.params["endpoint"] = {{"url", server->url}, {"model", server->model},
                                 {"parallel", server->parallel}};
       gen.tools = {EndpointTool(server->url)};
+    } else if (vllm != nullptr) {
+      // A checkpoint folder served by `vllm serve` on the step's card.
+      gen.params["vllm"] = vllm->settings;
+      gen.inputs.push_back(Digest("checkpoint", vllm->checkpoint.digest));
+      gen.gpus = 1;
+      gen.tools = {"vllm"};
     } else {
       gen.inputs.push_back(gguf_node.empty() ? Digest("gguf", gguf_digest)
                                              : From("gguf", gguf_node, "gguf"));
@@ -278,7 +285,8 @@ absl::Status Builder::AddReference(const Reference& r) {
   for (const Suite& suite : spec_.eval.suites) {
     COHORT_ASSIGN_OR_RETURN(
         model.scores[suite.name],
-        AddSuite(r.name, "", r.gguf.digest, suite, "", r.server.empty() ? nullptr : &r.server));
+        AddSuite(r.name, "", r.gguf.digest, suite, "", r.server.empty() ? nullptr : &r.server,
+                 r.vllm.empty() ? nullptr : &r.vllm));
   }
   graph_.models.push_back(std::move(model));
   return absl::OkStatus();

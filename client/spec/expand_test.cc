@@ -293,6 +293,58 @@ TEST(ExpandTest, AServerReferenceGeneratesOnItsEndpoint) {
   }
 }
 
+// A reference a worker serves with vLLM from a checkpoint folder (the NVFP4
+// build): its generate steps take the checkpoint, a card and the tool
+// "vllm", with the typed settings; the normalized spec reads back as the
+// same graph; anything outside the settings is refused at its line.
+TEST(ExpandTest, AVllmReferenceServesItsCheckpoint) {
+  std::string text = Spec3(
+      "references:\n"
+      "  - name: nvfp4\n"
+      "    vllm: {checkpoint: " + kG + ", parallel: 8, reasoning_parser: qwen3,\n"
+      "           quantization: modelopt_fp4, gpu_memory_utilization: 0.85}\n");
+  ASSERT_OK_AND_ASSIGN(Spec spec, ParseSpecText(text, "s.yaml", "/"));
+  ASSERT_EQ(spec.references.size(), 1u);
+  EXPECT_EQ(spec.references[0].vllm.checkpoint.digest, kG);
+  ASSERT_OK_AND_ASSIGN(Graph g, ExpandSpec(spec));
+  int generates = 0;
+  for (const GraphNode& n : g.nodes) {
+    if (n.kind != "generate" || n.model != "nvfp4") continue;
+    ++generates;
+    EXPECT_EQ(n.params["vllm"],
+              nlohmann::json({{"parallel", 8}, {"reasoning_parser", "qwen3"},
+                              {"quantization", "modelopt_fp4"},
+                              {"gpu_memory_utilization", 0.85}}));
+    EXPECT_EQ(n.gpus, 1u);
+    EXPECT_EQ(n.tools, std::vector<std::string>{"vllm"});
+    bool has_checkpoint = false;
+    for (const GraphInput& in : n.inputs) {
+      EXPECT_NE(in.name, "gguf") << n.id;
+      has_checkpoint |= in.name == "checkpoint" && in.digest == kG;
+    }
+    EXPECT_TRUE(has_checkpoint) << n.id;
+  }
+  EXPECT_EQ(generates, 3);
+  ASSERT_OK_AND_ASSIGN(std::string normalized, CanonicalJson(NormalizedSpecJson(spec)));
+  ASSERT_OK_AND_ASSIGN(Spec again, ParseSpecText(normalized, "campaign", ""));
+  ASSERT_OK_AND_ASSIGN(Graph g2, ExpandSpec(again));
+  ASSERT_EQ(g2.nodes.size(), g.nodes.size());
+  for (size_t i = 0; i < g.nodes.size(); ++i) EXPECT_EQ(g2.nodes[i].params, g.nodes[i].params);
+
+  for (const auto& [bad, why] : std::vector<std::pair<std::string, std::string>>{
+           {"vllm: {checkpoint: " + kG + "}", "vllm needs parallel"},
+           {"vllm: {parallel: 2}", "checkpoint"},
+           {"vllm: {checkpoint: " + kG + ", parallel: 2, trust_remote_code: true}",
+            "trust_remote_code"},
+           {"vllm: {checkpoint: " + kG + ", parallel: 2, dtype: '--enforce-eager'}",
+            "vllm.dtype"},
+           {"gguf: " + kG + ", vllm: {checkpoint: " + kG + ", parallel: 2}", "exactly one of"}}) {
+    EXPECT_THAT(ParseSpecText(Spec3("references:\n  - {name: r, " + bad + "}\n"), "s.yaml", "/"),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(why)))
+        << bad;
+  }
+}
+
 TEST(OutlineTest, ReadsTheNamesOfTheNormalizedSpec) {
   ASSERT_OK_AND_ASSIGN(Spec spec, ParseSpecText(GatedSpecWithReferences(), "s.yaml", "/"));
   ASSERT_OK_AND_ASSIGN(std::string text, CanonicalJson(NormalizedSpecJson(spec)));

@@ -17,6 +17,7 @@
 #include "common/atomic_file.h"
 #include "common/canonical_json.h"
 #include "common/endpoint_url.h"
+#include "common/vllm_options.h"
 #include "common/status_macros.h"
 
 namespace cohort::client {
@@ -388,11 +389,35 @@ absl::StatusOr<ServerRef> ParseServerRef(const YNode& node) {
   return server;
 }
 
+// vllm: {checkpoint: models/gemma-nvfp4, parallel: 8, reasoning_parser: qwen3, ...}
+absl::StatusOr<VllmRef> ParseVllmRef(const YNode& node, const std::string& base_dir) {
+  std::vector<std::string> keys = VllmSettingKeys();
+  keys.push_back("checkpoint");
+  COHORT_RETURN_IF_ERROR(node.CheckKeys(keys));
+  VllmRef vllm;
+  COHORT_ASSIGN_OR_RETURN(YNode checkpoint, node.Require("checkpoint"));
+  COHORT_ASSIGN_OR_RETURN(vllm.checkpoint, ParseInput(checkpoint, "checkpoint", base_dir));
+  for (const std::string& key : VllmSettingKeys()) {
+    std::optional<YNode> value = node.Get(key);
+    if (!value) continue;
+    COHORT_ASSIGN_OR_RETURN(vllm.settings[key], value->ToJson());
+    if (absl::Status s = CheckVllmSettings(json{{"parallel", 1}, {key, vllm.settings[key]}});
+        !s.ok()) {
+      return value->Error(std::string(s.message()));
+    }
+  }
+  if (!vllm.settings.contains("parallel")) {
+    return node.Error("vllm needs parallel: the requests to keep in flight (--max-num-seqs)");
+  }
+  return vllm;
+}
+
 }  // namespace
 
 absl::StatusOr<Reference> ParseReference(const YNode& node,
                                          const std::string& base_dir) {
-  COHORT_RETURN_IF_ERROR(node.CheckKeys({"name", "gguf", "campaign", "model", "server"}));
+  COHORT_RETURN_IF_ERROR(
+      node.CheckKeys({"name", "gguf", "campaign", "model", "server", "vllm"}));
   Reference ref;
   ref.where = node.where();
   COHORT_ASSIGN_OR_RETURN(YNode name, node.Require("name"));
@@ -400,10 +425,17 @@ absl::StatusOr<Reference> ParseReference(const YNode& node,
   std::optional<YNode> gguf = node.Get("gguf");
   std::optional<YNode> campaign = node.Get("campaign");
   std::optional<YNode> server = node.Get("server");
-  if (gguf.has_value() + campaign.has_value() + server.has_value() != 1) {
+  std::optional<YNode> vllm = node.Get("vllm");
+  if (gguf.has_value() + campaign.has_value() + server.has_value() + vllm.has_value() != 1) {
     return node.Error("a reference needs exactly one of 'gguf' (a model file to "
-                      "evaluate), 'campaign' (with 'model', from an earlier campaign) or "
-                      "'server' (a running OpenAI-compatible server: {url, model, parallel})");
+                      "evaluate), 'campaign' (with 'model', from an earlier campaign), "
+                      "'server' (a running OpenAI-compatible server: {url, model, parallel}) or "
+                      "'vllm' (a checkpoint folder a worker serves with vLLM: {checkpoint, "
+                      "parallel, ...})");
+  }
+  if (vllm) {
+    COHORT_ASSIGN_OR_RETURN(ref.vllm, ParseVllmRef(*vllm, base_dir));
+    return ref;
   }
   if (server) {
     COHORT_ASSIGN_OR_RETURN(ref.server, ParseServerRef(*server));
@@ -461,6 +493,9 @@ nlohmann::json NormalizedSpecJson(const Spec& spec) {
     if (!r.server.empty()) {
       ref["server"] = {{"url", r.server.url}, {"model", r.server.model},
                        {"parallel", r.server.parallel}};
+    } else if (!r.vllm.empty()) {
+      ref["vllm"] = r.vllm.settings;
+      ref["vllm"]["checkpoint"] = InputJson(r.vllm.checkpoint);
     } else if (r.campaign.empty()) {
       ref["gguf"] = InputJson(r.gguf);
     } else {
@@ -492,6 +527,7 @@ std::vector<Ref*> ListInputs(SpecType& spec) {
   }
   for (auto& r : spec.references) {
     if (!r.gguf.empty()) out.push_back(&r.gguf);
+    if (!r.vllm.empty()) out.push_back(&r.vllm.checkpoint);
   }
   return out;
 }

@@ -98,10 +98,21 @@ struct ServerRef {
   bool empty() const { return url.empty(); }
 };
 
+// A checkpoint folder a worker serves with vLLM (`vllm serve`, on a worker
+// started with --vllm) to evaluate a reference under the same protocol:
+// `settings` are the typed vLLM settings of common/vllm_options.h
+// (parallel, reasoning_parser, max_model_len, dtype, quantization, ...).
+struct VllmRef {
+  InputRef checkpoint;
+  nlohmann::json settings = nlohmann::json::object();
+  bool empty() const { return checkpoint.empty(); }
+};
+
 struct Reference {
   std::string name;
   InputRef gguf;
   ServerRef server;  // instead of gguf
+  VllmRef vllm;      // instead of gguf
   std::string campaign;  // earlier campaign id
   std::string model;     // that campaign's variant or reference name
   Where where;

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/vllm_options.h"
 
 namespace cohort::server {
 namespace {
@@ -65,7 +66,8 @@ std::vector<Field> FieldsOf(StepKind kind) {
               {"server.ctx_size", Type::kInteger}, {"shard", Type::kObject},
               {"shard.index", Type::kInteger},    {"shard.count", Type::kInteger},
               {"endpoint", Type::kObject},        {"endpoint.url", Type::kString},
-              {"endpoint.model", Type::kString},  {"endpoint.parallel", Type::kInteger}};
+              {"endpoint.model", Type::kString},  {"endpoint.parallel", Type::kInteger},
+              {"vllm", Type::kObject}};
     case StepKind::kScore:
       return {{"bench", Type::kString}, {"profile", Type::kObject}};
     case StepKind::kGate:
@@ -97,6 +99,13 @@ absl::Status CheckParamTypes(StepKind kind, const json& params) {
     return absl::InvalidArgumentError(absl::StrCat("params.", field.path, " must be ",
                                                    TypeName(field.type), ", not ",
                                                    value->type_name()));
+  }
+  // A checkpoint served by vLLM: its settings are the only things of a
+  // campaign that reach vLLM's command line, each typed and in range.
+  if (kind == StepKind::kGenerate && params.is_object() && params.contains("vllm")) {
+    if (absl::Status s = CheckVllmSettings(params["vllm"]); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("params.", s.message()));
+    }
   }
   return absl::OkStatus();
 }

@@ -189,7 +189,11 @@ TEST(PlanTest, RejectsBadGraphs) {
            {StepKind::kQuantmap, R"({"target_bpw": 5.5, "types": "q4_K"})",
             "params.types must be a list, not string"},
            {StepKind::kQuantize, R"({"type": "Q6_K", "tensor_types": {}})",
-            "params.tensor_types must be a list, not object"}}) {
+            "params.tensor_types must be a list, not object"},
+           {StepKind::kGenerate, R"({"vllm": {"parallel": 2, "trust_remote_code": true}})",
+            "params.vllm.trust_remote_code: not a setting"},
+           {StepKind::kGenerate, R"({"vllm": {"parallel": 2, "dtype": "--enforce-eager"}})",
+            "params.vllm.dtype"}}) {
     nodes = Chain();
     nodes[0].kind = kind;
     nodes[0].params_json = params;

@@ -586,7 +586,7 @@ TEST_F(WorkerIntegrationTest, AnEndpointStepGoesToTheWorkerThatListsTheServer) {
   ASSERT_OK_AND_ASSIGN(auto fake, worker::llama::testing::FakeLlamaServer::Start(
       {"--flavor", "vllm", "--no-model-check", "-m", "/models/nvfp4",
        "--served-model-name", "gemma-nvfp4", "--max-model-len", "40960",
-       "--api-key", "sekrit", "--token-latency-ms", "0"}));
+       "--reasoning-parser", "deepseek_r1", "--api-key", "sekrit", "--token-latency-ms", "0"}));
   fs::copy_file(cohort::testing::DatasetsDir() + "/gsm8k/test.jsonl", dir_.Join("gsm8k.jsonl"));
   fs::copy_file(cohort::testing::DatasetsDir() + "/gsm8k/train.jsonl", dir_.Join("train.jsonl"));
   const std::string dataset = Register(dir_.Join("gsm8k.jsonl"), false);
@@ -627,6 +627,66 @@ TEST_F(WorkerIntegrationTest, AnEndpointStepGoesToTheWorkerThatListsTheServer) {
   ASSERT_OK_AND_ASSIGN(nlohmann::json stats, fake->Stats());
   EXPECT_EQ(stats["served"], 4);
   EXPECT_EQ(stats["status_counts"].value("401", 0), 0);
+}
+
+// A reference a worker serves with vLLM from a checkpoint folder: the
+// generate step needs the tool "vllm", so only the worker started with
+// --vllm takes it; it runs `vllm serve` (the fake) on the step's checkpoint,
+// and the score step scores what it generated.
+TEST_F(WorkerIntegrationTest, AVllmStepGoesToTheWorkerWithVllm) {
+  fs::create_directories(dir_.Join("nvfp4"));
+  ASSERT_OK(WriteFileAtomically(dir_.Join("nvfp4/config.json"),
+                                R"({"max_position_embeddings": 131072})"));
+  const std::string checkpoint = Register(dir_.Join("nvfp4"), true);
+  fs::copy_file(cohort::testing::DatasetsDir() + "/gsm8k/test.jsonl", dir_.Join("gsm8k.jsonl"));
+  fs::copy_file(cohort::testing::DatasetsDir() + "/gsm8k/train.jsonl", dir_.Join("train.jsonl"));
+  const std::string dataset = Register(dir_.Join("gsm8k.jsonl"), false);
+  const std::string fewshot = Register(dir_.Join("train.jsonl"), false);
+  absl::StatusOr<std::string> profile_text = ReadFileToString(
+      cohort::testing::SourceDir() + "/worker/eval/profiles/omk-card-2026-07.json");
+  ASSERT_OK(profile_text.status());
+  nlohmann::json profile = nlohmann::json::parse(*profile_text);
+  nlohmann::json bench = profile["benches"]["gsm8k"];
+  bench["limit"] = 4;
+  profile["benches"] = {{"gsm8k", bench}};
+
+  auto plain = StartWorker("plain", {});
+  auto served = StartWorker("served", {}, {{"FAKE_LLAMA_TOKEN_LATENCY_MS", "0"}},
+                            {"--vllm", worker::llama::testing::FakeVllmPath()});
+  v1::CampaignSpec spec;
+  spec.set_name("vllm-served-reference");
+  nlohmann::json params = {
+      {"bench", "gsm8k"}, {"profile", profile}, {"shard", {{"index", 0}, {"count", 1}}},
+      {"vllm", {{"parallel", 2}, {"reasoning_parser", "deepseek_r1"}}}};
+  auto* gen = AddStep(&spec, "generate", v1::STEP_KIND_GENERATE, params.dump(), {});
+  gen->mutable_requirements()->add_tools("vllm");
+  FromArtifact(gen, "checkpoint", checkpoint);
+  FromArtifact(gen, "dataset", dataset);
+  FromArtifact(gen, "fewshot", fewshot);
+  nlohmann::json score_params = {{"bench", "gsm8k"}, {"profile", profile}};
+  auto* score = AddStep(&spec, "score", v1::STEP_KIND_SCORE, score_params.dump(), {});
+  FromNode(score, "completions", "generate", "completions");
+  FromArtifact(score, "dataset", dataset);
+  FromArtifact(score, "fewshot", fewshot);
+  std::string id = Submit(spec);
+  v1::Campaign campaign = WaitFinished(id, absl::Seconds(90));
+  ASSERT_EQ(campaign.state(), v1::CAMPAIGN_STATE_SUCCEEDED) << campaign.DebugString();
+  bool generated = false;
+  for (const v1::Step& step : campaign.steps()) {
+    if (step.kind() != v1::STEP_KIND_GENERATE) continue;
+    generated = true;
+    EXPECT_EQ(step.worker_id(), "served");
+  }
+  EXPECT_TRUE(generated);
+  // The worker said it serves with vLLM, and its step log has the command.
+  std::string logs;
+  for (const auto& entry : fs::recursive_directory_iterator(dir_.Join("served"))) {
+    if (entry.is_regular_file() && entry.path().extension() == ".log") {
+      logs += ReadFileToString(entry.path().string()).value_or("");
+    }
+  }
+  EXPECT_THAT(logs, ::testing::HasSubstr("starting vllm: "));
+  EXPECT_THAT(logs, ::testing::HasSubstr("--generation-config vllm"));
 }
 
 TEST(WorkerSignalTest, StopsOnSigtermWhileItCannotRegister) {

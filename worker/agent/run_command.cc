@@ -42,6 +42,7 @@ struct RunFlags {
   std::string python;
   std::vector<std::string> endpoints;
   std::string endpoint_key_file;
+  std::string vllm;
   double gpu_memory_gb = 0;
   double disk_limit_gb = 0;
   int artifact_max_request_kb = AgentOptions().artifact_max_request_bytes >> 10;
@@ -93,8 +94,10 @@ std::map<std::string, std::string> CheckLlamaTools(const ToolConfig& config,
                                                    std::vector<std::string>& tools) {
   std::map<std::string, std::string> entries;
   for (auto it = tools.begin(); it != tools.end();) {
-    // CheckConverter's, and the servers of --endpoint (not programs to start).
-    if (*it == "convert_hf_to_gguf.py" || absl::StartsWith(*it, kEndpointToolPrefix)) {
+    // CheckConverter's, the servers of --endpoint (not programs to start),
+    // and vLLM (checked when --vllm is read: importing it takes seconds).
+    if (*it == "convert_hf_to_gguf.py" || absl::StartsWith(*it, kEndpointToolPrefix) ||
+        *it == "vllm") {
       ++it;
       continue;
     }
@@ -109,6 +112,21 @@ std::map<std::string, std::string> CheckLlamaTools(const ToolConfig& config,
     it = tools.erase(it);
   }
   return entries;
+}
+
+// --vllm (or COHORT_VLLM): a path, or a name looked up on PATH; "" when
+// none is given or it is not an executable file (with a warning: generate
+// steps served by vLLM then go to other workers).
+std::string ResolveVllm(const std::string& given) {
+  if (given.empty()) return "";
+  std::string found = given.find('/') == std::string::npos ? FindLlamaTool("", given) : given;
+  if (found.empty() || access(found.c_str(), X_OK) != 0 ||
+      !std::filesystem::is_regular_file(found)) {
+    spdlog::warn("--vllm {}: not an executable file (steps served by vLLM go to other workers)",
+                 given);
+    return "";
+  }
+  return found;
 }
 
 int Run(RunFlags flags) {
@@ -146,6 +164,7 @@ int Run(RunFlags flags) {
   tools.python = FromEnv(flags.python, "COHORT_PYTHON", "/usr/bin/python3");
   tools.endpoints = flags.endpoints;
   tools.endpoint_key_file = flags.endpoint_key_file;
+  tools.vllm = ResolveVllm(FromEnv(flags.vllm, "COHORT_VLLM", ""));
   flags.agent.tools = AvailableTools(tools);
   std::map<std::string, std::string> converter_capability = CheckConverter(tools, flags.agent.tools);
   std::map<std::string, std::string> llama_tools = CheckLlamaTools(tools, flags.agent.tools);
@@ -293,6 +312,9 @@ void AddRunCommand(CLI::App& app, CommandFn* selected) {
   cmd->add_option("--endpoint-key-file", flags->endpoint_key_file,
                   "a file holding the --endpoint servers' API key (sent as Authorization: Bearer)")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--vllm", flags->vllm,
+                  "vLLM's `vllm` command, for references a campaign serves with it from a "
+                  "checkpoint folder (env COHORT_VLLM; none: such steps go to other workers)");
   cmd->add_option("--disk-limit-gb", flags->disk_limit_gb, "artifact store capacity (0: unlimited)");
   cmd->add_option("--exit-when-idle", flags->exit_when_idle_seconds,
                   "stop once no step has been held or offered for this many seconds "

@@ -19,6 +19,7 @@
 #include "common/atomic_file.h"
 #include "common/canonical_json.h"
 #include "common/endpoint_url.h"
+#include "common/vllm_options.h"
 #include "common/status_macros.h"
 #include "common/subprocess.h"
 #include "nlohmann/json.hpp"
@@ -241,6 +242,29 @@ absl::Status UseEndpoint(const ToolConfig& config, const json& endpoint, BenchIn
   return absl::OkStatus();
 }
 
+// A generate step's params.vllm (a checkpoint served by `vllm serve` here)
+// into `run`: the settings checked again (a step need not come from a spec),
+// the engine flags each one token, the context per request as llama-server's
+// slot would get it unless the step sets max_model_len.
+absl::Status UseVllm(const ToolConfig& config, const json& vllm, const std::string& checkpoint,
+                     BenchInvocation* run) {
+  COHORT_RETURN_IF_ERROR(CheckVllmSettings(vllm));
+  if (config.vllm.empty()) {
+    return absl::FailedPreconditionError(
+        "this worker has no vLLM (its operator names one: cohort-worker run --vllm PATH)");
+  }
+  run->backend = "vllm";
+  run->vllm = config.vllm;
+  run->model = checkpoint;
+  run->parallel = vllm["parallel"].get<int>();
+  run->reasoning_parser = vllm.value("reasoning_parser", "");
+  if (vllm.contains("max_model_len")) {
+    run->ctx_size = static_cast<int>(vllm["max_model_len"].get<int64_t>() * run->parallel);
+  }
+  run->server_args = VllmEngineFlags(vllm);
+  return absl::OkStatus();
+}
+
 // Removes what is inside `dir`, keeping `dir` (the agent's to remove).
 void ClearFolder(const std::string& dir) {
   std::error_code ec;
@@ -460,6 +484,7 @@ std::vector<std::string> AvailableTools(const ToolConfig& config) {
     if (!FindLlamaTool(config.llama_cpp_dir, name).empty()) tools.push_back(name);
   }
   for (const std::string& url : config.endpoints) tools.push_back(EndpointTool(url));
+  if (!config.vllm.empty()) tools.push_back("vllm");
   return tools;
 }
 
@@ -812,8 +837,15 @@ absl::StatusOr<StepResult> ToolExecutor::Generate(const StepTask& task) {
   COHORT_ASSIGN_OR_RETURN(std::string dataset_in, Input(task, "dataset"));
   COHORT_ASSIGN_OR_RETURN(std::string dataset, AsFile(dataset_in, ""));
   BenchInvocation run;
+  json server_params = params.value("server", json::object());
+  run.parallel = server_params.value("parallel", 2);
+  run.ctx_size = std::max(server_params.value("ctx_size", 0), 0);
   if (params.contains("endpoint")) {
     COHORT_RETURN_IF_ERROR(UseEndpoint(config_, params["endpoint"], &run));
+  } else if (params.contains("vllm")) {
+    COHORT_ASSIGN_OR_RETURN(std::string checkpoint, Input(task, "checkpoint"));
+    run.ctx_size = 0;  // vLLM's context: its max_model_len, else the protocol's need
+    COHORT_RETURN_IF_ERROR(UseVllm(config_, params["vllm"], checkpoint, &run));
   } else {
     COHORT_ASSIGN_OR_RETURN(std::string gguf_in, Input(task, "gguf"));
     COHORT_ASSIGN_OR_RETURN(run.model, AsFile(gguf_in, ""));
@@ -825,17 +857,14 @@ absl::StatusOr<StepResult> ToolExecutor::Generate(const StepTask& task) {
   std::string profile = (fs::path(work) / "profile.json").string();
   COHORT_RETURN_IF_ERROR(WriteFileAtomically(profile, params["profile"].dump(1)));
   std::string journal = (fs::path(work) / "completions.jsonl").string();
-  json server_params = params.value("server", json::object());
   json shard = params.value("shard", json::object());
   run.bench = bench;
   run.dataset = dataset;
   run.out = journal;
   run.profile = profile;
-  run.parallel = server_params.value("parallel", 2);
   run.shard_index = shard.value("index", 0);
   run.shard_count = shard.value("count", 1);
-  run.server_log = (fs::path(work) / "llama-server.log").string();
-  run.ctx_size = std::max(server_params.value("ctx_size", 0), 0);
+  run.server_log = (fs::path(work) / (run.backend + ".log")).string();
   COHORT_ASSIGN_OR_RETURN(run.fewshot, FewshotFile(task));
   std::string summary;
   COHORT_RETURN_IF_ERROR(RunTool(task, SelfCommand(run), "", &summary));

@@ -33,6 +33,10 @@ struct ToolConfig {
   // point a worker at an address its operator did not list.
   std::vector<std::string> endpoints;
   std::string endpoint_key_file;  // their API key (`run --endpoint-key-file`)
+  // vLLM for generate steps that serve a checkpoint folder with it
+  // (params.vllm; `run --vllm PATH`), offered as the tool "vllm". Empty:
+  // such steps go to other workers.
+  std::string vllm;
 };
 
 

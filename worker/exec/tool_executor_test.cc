@@ -527,7 +527,7 @@ TEST_F(ToolExecutorTest, GenerateOnAListedOpenAiCompatibleEndpoint) {
   ASSERT_OK_AND_ASSIGN(auto fake, llama::testing::FakeLlamaServer::Start(
       {"--flavor", "vllm", "--no-model-check", "-m", "/models/nvfp4",
        "--served-model-name", "gemma-nvfp4", "--max-model-len", "40960",
-       "--api-key", "sekrit", "--token-latency-ms", "0"}));
+       "--reasoning-parser", "deepseek_r1", "--api-key", "sekrit", "--token-latency-ms", "0"}));
   config_.endpoints = {fake->url() + "/"};
   config_.endpoint_key_file = dir_.Join("key");
   EXPECT_NE(std::find(AvailableTools(config_).begin(), AvailableTools(config_).end(),
@@ -553,6 +553,46 @@ TEST_F(ToolExecutorTest, GenerateOnAListedOpenAiCompatibleEndpoint) {
                            {{"dataset", cohort::testing::DatasetsDir() + "/gsm8k/test.jsonl"}})),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("does not send requests to " + fake->url())));
+}
+
+// A reference served by vLLM from a checkpoint folder (the fake `vllm`):
+// the step starts `vllm serve` with its typed settings, each one token, and
+// stops it; a worker without vLLM, or a setting outside the list, refuses.
+TEST_F(ToolExecutorTest, GenerateServesACheckpointWithVllm) {
+  fs::create_directories(dir_.Join("ckpt"));
+  ASSERT_OK(WriteFileAtomically(dir_.Join("ckpt/config.json"),
+                                R"({"max_position_embeddings": 131072})"));
+  config_.vllm = llama::testing::FakeVllmPath();
+  EXPECT_NE(std::find(AvailableTools(config_).begin(), AvailableTools(config_).end(), "vllm"),
+            AvailableTools(config_).end());
+  nlohmann::json params = {
+      {"bench", "gsm8k"}, {"profile", Gsm8kProfile(3)},
+      {"vllm", {{"parallel", 2}, {"reasoning_parser", "deepseek_r1"}, {"dtype", "bfloat16"},
+                {"max_model_len", 24576}}}};
+  std::map<std::string, std::string> inputs = {
+      {"dataset", cohort::testing::DatasetsDir() + "/gsm8k/test.jsonl"},
+      {"fewshot", cohort::testing::DatasetsDir() + "/gsm8k/train.jsonl"},
+      {"checkpoint", dir_.Join("ckpt")}};
+  StepTask task = Task(TaskKind::kGenerate, params.dump(), inputs);
+  ASSERT_OK_AND_ASSIGN(StepResult result, Execute(task));
+  ASSERT_OK_AND_ASSIGN(std::string summary,
+                       ReadFileToString(result.outputs[0].second + "/summary.json"));
+  nlohmann::json s = nlohmann::json::parse(summary, nullptr, false);
+  ASSERT_FALSE(s.is_discarded()) << summary;
+  EXPECT_EQ(s["generation"]["generated"], 3);
+  EXPECT_EQ(s["generation"]["server"], "vllm 0.11.1 model=cohort slots=2 n_ctx=24576");
+  ASSERT_OK_AND_ASSIGN(std::string log, ReadFileToString(task.log_path));
+  EXPECT_THAT(log, HasSubstr("--backend vllm"));
+  EXPECT_THAT(log, HasSubstr("--server-arg=--dtype=bfloat16"));
+
+  params["vllm"]["trust_remote_code"] = true;
+  EXPECT_THAT(Execute(Task(TaskKind::kGenerate, params.dump(), inputs)),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("vllm.trust_remote_code: not a setting")));
+  params["vllm"].erase("trust_remote_code");
+  config_.vllm.clear();
+  EXPECT_THAT(Execute(Task(TaskKind::kGenerate, params.dump(), inputs)),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("has no vLLM")));
 }
 
 TEST(GateTest, ConditionsOnSummaries) {

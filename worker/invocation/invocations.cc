@@ -194,7 +194,10 @@ std::vector<std::string> BenchInvocation::ToArgv() const {
   if (!server_model.empty()) argv.push_back("--server-model=" + server_model);
   AddIfSet(&argv, "--api-key-file", api_key_file);
   AddIfSet(&argv, "--model", model);
+  if (backend != defaults.backend) argv.insert(argv.end(), {"--backend", backend});
   if (llama_server != defaults.llama_server) argv.insert(argv.end(), {"--llama-server", llama_server});
+  if (vllm != defaults.vllm) argv.insert(argv.end(), {"--vllm", vllm});
+  AddIfSet(&argv, "--reasoning-parser", reasoning_parser);
   add_int("--parallel", parallel, defaults.parallel);
   add_int("--ctx-size", ctx_size, defaults.ctx_size);
   add_int("--gpu", gpu, defaults.gpu);
@@ -246,14 +249,25 @@ void BenchInvocation::AddFlags(CLI::App* cmd, const std::string& default_profile
   cmd->add_option("--api-key-file", api_key_file,
                   "with --server-url: a file holding the server's API key (sent as "
                   "Authorization: Bearer)");
-  cmd->add_option("--model", model, "GGUF to serve (starts llama-server here)");
+  cmd->add_option("--model", model,
+                  "what to serve here: a GGUF (llama-server), or a checkpoint folder with "
+                  "--backend vllm");
+  cmd->add_option("--backend", backend, "the server --model starts: llama-server or vllm")
+      ->check(CLI::IsMember({"llama-server", "vllm"}))
+      ->capture_default_str();
   cmd->add_option("--llama-server", llama_server, "llama-server binary")->capture_default_str();
+  cmd->add_option("--vllm", vllm, "vllm binary (runs `vllm serve`)")->capture_default_str();
+  cmd->add_option("--reasoning-parser", reasoning_parser,
+                  "vLLM's --reasoning-parser for the model family (deepseek_r1, qwen3, ...): "
+                  "without it a thinking model's reasoning stays in the content");
   cmd->add_option("--parallel", parallel, "server slots (with --model)")->capture_default_str();
   cmd->add_option("--ctx-size", ctx_size,
-                  "total -c (default: parallel x (generation budget + 4096))");
+                  "total -c (default: parallel x (generation budget + 4096)); vLLM's "
+                  "--max-model-len is this / parallel");
   cmd->add_option("--gpu", gpu, "CUDA_VISIBLE_DEVICES for the server");
   cmd->add_option("--server-log", server_log, "server output (default: OUT.llama-server.log)");
-  cmd->add_option("--server-arg", server_args, "extra llama-server argument (repeatable)");
+  cmd->add_option("--server-arg", server_args,
+                  "extra llama-server (or vllm serve) argument (repeatable)");
   cmd->add_option("--progress-every", progress_every_s,
                   "seconds between progress lines on stderr while generating (0: none)")
       ->default_str("5");

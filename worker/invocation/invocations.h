@@ -138,13 +138,16 @@ struct BenchInvocation {
   std::string server_model;  // an OpenAI-compatible server's model name
   std::string api_key_file;  // its key, sent as "Authorization: Bearer"
 
-  std::string model;
+  std::string model;  // a GGUF, or with backend "vllm" a checkpoint folder
+  std::string backend = "llama-server";  // or "vllm"
   std::string llama_server = "llama-server";
+  std::string vllm = "vllm";
+  std::string reasoning_parser;  // vLLM's --reasoning-parser
   int parallel = 2;
   int ctx_size = 0;  // 0: parallel x (generation budget + 4096)
   int gpu = -1;
   std::string server_log;
-  std::vector<std::string> server_args;  // extra llama-server arguments
+  std::vector<std::string> server_args;  // extra server arguments
   double progress_every_s = 5;
   double start_timeout_s = 720;
 

@@ -161,6 +161,9 @@ TEST(InvocationTest, BenchRoundTripsEveryField) {
   in.server_model = "-gemma-4-nvfp4";  // a leading '-' is still the value
   in.api_key_file = "/etc/cohort/vllm.key";
   in.llama_server = "/bin/llama-server";
+  in.backend = "vllm";
+  in.vllm = "/opt/vllm/bin/vllm";
+  in.reasoning_parser = "qwen3";
   in.parallel = 4;
   in.ctx_size = 40960;
   in.gpu = 1;
@@ -188,6 +191,9 @@ TEST(InvocationTest, BenchRoundTripsEveryField) {
   EXPECT_EQ(out.server_model, in.server_model);
   EXPECT_EQ(out.api_key_file, in.api_key_file);
   EXPECT_EQ(out.llama_server, in.llama_server);
+  EXPECT_EQ(out.backend, in.backend);
+  EXPECT_EQ(out.vllm, in.vllm);
+  EXPECT_EQ(out.reasoning_parser, in.reasoning_parser);
   EXPECT_EQ(out.parallel, in.parallel);
   EXPECT_EQ(out.ctx_size, in.ctx_size);
   EXPECT_EQ(out.gpu, in.gpu);
@@ -207,6 +213,7 @@ TEST(InvocationTest, BenchRoundTripsEveryField) {
   EXPECT_EQ(back.max_server_error_share, -1);
   EXPECT_EQ(back.parallel, 2);
   EXPECT_EQ(back.gpu, -1);
+  EXPECT_EQ(back.backend, "llama-server");
 }
 
 }  // namespace

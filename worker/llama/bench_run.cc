@@ -225,36 +225,6 @@ absl::StatusOr<std::vector<std::string>> AuthHeaders(const std::string& key_file
   return std::vector<std::string>{"Authorization: Bearer " + key};
 }
 
-// What an OpenAI-compatible server without /props says of itself: the model
-// it serves (/v1/models; vLLM adds max_model_len) and, for vLLM, /version.
-// Its slots are the concurrency the run was given.
-absl::StatusOr<ServerProps> ReadOpenAiProps(const Server& server,
-                                            const BenchRunOptions& options) {
-  if (options.concurrency <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        server.url, " is not llama-server (no /props): give the requests to keep in flight "
-        "(--concurrency, the spec's server.parallel)"));
-  }
-  COHORT_ASSIGN_OR_RETURN(HttpResponse models,
-                          HttpFetch(server.url + "/v1/models", "", absl::Seconds(10),
-                                    server.headers));
-  if (models.status != 200) return StatusFromHttp(models.status, models.body);
-  COHORT_ASSIGN_OR_RETURN(ModelInfo model, ParseModels(models.body));
-  ServerProps props;
-  props.total_slots = options.concurrency;
-  props.n_ctx = model.n_ctx;
-  props.model_id = options.server_model.empty() ? model.id : options.server_model;
-  props.server = "openai-compatible";
-  absl::StatusOr<HttpResponse> version =
-      HttpFetch(server.url + "/version", "", absl::Seconds(10), server.headers);
-  if (version.ok() && version->status == 200) {
-    if (absl::StatusOr<std::string> v = ParseVersion(version->body); v.ok()) {
-      props.server = "vllm " + *v;
-    }
-  }
-  return props;
-}
-
 absl::StatusOr<Server> Connect(const BenchRunOptions& options, const Plan& plan) {
   Server server;
   if (!options.server_url.empty()) {
@@ -265,7 +235,13 @@ absl::StatusOr<Server> Connect(const BenchRunOptions& options, const Plan& plan)
         WaitForReady(server.url, nullptr, "", options.server_start_timeout));
     absl::StatusOr<ServerProps> props = ReadProps(server.url, server.headers);
     if (props.status().code() == absl::StatusCode::kNotFound) {
-      props = ReadOpenAiProps(server, options);
+      if (options.concurrency <= 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            server.url, " is not llama-server (no /props): give the requests to keep in "
+            "flight (--concurrency, the spec's server.parallel)"));
+      }
+      props = ReadOpenAiProps(server.url, server.headers, options.concurrency,
+                              options.server_model);
     }
     COHORT_ASSIGN_OR_RETURN(server.props, std::move(props));
     return server;
@@ -274,8 +250,11 @@ absl::StatusOr<Server> Connect(const BenchRunOptions& options, const Plan& plan)
     return absl::InvalidArgumentError("bench: give --server-url or --model");
   }
   SupervisorOptions spawn;
-  spawn.args.binary = options.llama_server;
+  spawn.args.backend = options.backend;
+  spawn.args.binary =
+      options.backend == ServerBackend::kVllm ? options.vllm : options.llama_server;
   spawn.args.model = options.model;
+  spawn.args.reasoning_parser = options.reasoning_parser;
   spawn.args.parallel = options.parallel;
   int64_t per_slot = GenerationNeed(plan.settings, options.answer_reserve) +
                      options.prompt_allowance;
@@ -287,8 +266,9 @@ absl::StatusOr<Server> Connect(const BenchRunOptions& options, const Plan& plan)
   spawn.args.seed = plan.settings.sampler.seed;
   spawn.args.extra_args = options.server_extra_args;
   spawn.gpu = options.gpu;
-  spawn.log_path = options.server_log.empty() ? options.out + ".llama-server.log"
-                                              : options.server_log;
+  spawn.log_path = options.server_log.empty()
+                       ? absl::StrCat(options.out, ".", BackendName(options.backend), ".log")
+                       : options.server_log;
   spawn.start_timeout = options.server_start_timeout;
   spawn.max_restarts = options.max_restarts;
   spawn.restart_backoff = options.restart_backoff;

@@ -49,6 +49,7 @@
 #include "worker/eval/result.h"
 #include "worker/llama/errors.h"
 #include "worker/llama/result_log.h"
+#include "worker/llama/server_args.h"
 
 namespace cohort::worker::llama {
 
@@ -69,14 +70,18 @@ struct BenchRunOptions {
   std::string server_url;
   std::string server_model;
   std::string api_key_file;
-  // ... or one started here.
+  // ... or one started here: llama-server on a GGUF, or vLLM (`vllm serve`)
+  // on a checkpoint folder, its thinking split by `reasoning_parser`.
   std::string model;
+  ServerBackend backend = ServerBackend::kLlamaServer;
   std::string llama_server = "llama-server";
+  std::string vllm = "vllm";
+  std::string reasoning_parser;
   int parallel = 2;
   int ctx_size = 0;  // 0: parallel x (generation budget + prompt_allowance)
   int prompt_allowance = 4096;  // tokens per slot kept for the prompt
   int gpu = -1;
-  std::string server_log;  // default: out + ".llama-server.log"
+  std::string server_log;  // default: out + ".llama-server.log" (".vllm.log")
   std::vector<std::string> server_extra_args;
   absl::Duration server_start_timeout = absl::Seconds(720);
   int max_restarts = 5;

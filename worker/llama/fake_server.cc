@@ -16,6 +16,8 @@ std::string FakeServerPath() {
   return cohort::testing::SourceDir() + "/tests/fakes/fake_llama_server";
 }
 
+std::string FakeVllmPath() { return cohort::testing::SourceDir() + "/tests/fakes/vllm"; }
+
 namespace {
 
 void PutU32(std::string* out, uint32_t v) {

@@ -18,6 +18,8 @@ namespace cohort::worker::llama::testing {
 
 // The fake's path in the source tree.
 std::string FakeServerPath();
+// tests/fakes/vllm: `vllm serve` over the fake in vLLM's shapes.
+std::string FakeVllmPath();
 
 // A small valid GGUF (one F32 tensor, llama architecture) to pass as -m: the
 // fake, like llama-server, exits 1 on a missing, corrupt or truncated model.

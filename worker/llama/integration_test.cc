@@ -3,6 +3,7 @@
 // process on a free loopback port.
 #include <signal.h>
 
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -157,7 +158,7 @@ TEST(BenchRunTest, AnOpenAiCompatibleServerIsDrivenWithItsKeyAndModelName) {
     return std::vector<std::string>{
         "--flavor", "vllm", "--no-model-check", "-m", "/models/gemma-4-26b-a4b-nvfp4",
         "--served-model-name", "gemma-nvfp4", "--max-model-len", "40960", "--api-key", "sekrit",
-        "--vllm-version", version, "--answers", answers, "--token-latency-ms", "1"};
+        "--reasoning-parser", "deepseek_r1", "--vllm-version", version, "--answers", answers, "--token-latency-ms", "1"};
   };
   ASSERT_OK_AND_ASSIGN(auto fake, FakeLlamaServer::Start(vllm_args("0.11.1")));
   BenchRunOptions options = Options(fake->url(), dir.Join("completions.jsonl"), 5);
@@ -365,6 +366,52 @@ TEST(BenchRunTest, StartsAndStopsItsOwnServer) {
   // Default geometry: 2 slots x (16384 generation + 4096 prompt).
   EXPECT_THAT(run.server_fingerprint, HasSubstr("slots=2 n_ctx=20480"));
   EXPECT_THAT(LogTail(dir.Join("out.jsonl.llama-server.log"), 5), HasSubstr("server is listening"));
+}
+
+// vLLM started here (`vllm serve` on a checkpoint folder; the fake in vLLM's
+// shapes): sized by its --max-num-seqs and --max-model-len, requests name
+// the served model, the thinking split by the reasoning parser (without one
+// the thoughts stay in the content), and a folder that is no checkpoint
+// fails with vLLM's own words.
+TEST(BenchRunTest, StartsAndStopsItsOwnVllm) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.Join("ckpt"));
+  ASSERT_OK(WriteFileAtomically(dir.Join("ckpt/config.json"),
+                                R"({"max_position_embeddings": 131072})"));
+  ASSERT_OK(WriteFileAtomically(
+      dir.Join("answers.jsonl"),
+      R"({"match": "Janet", "content": "She makes 9 * 2 = 18 dollars.", "reasoning": "16 - 3 - 4 = 9 eggs."})" "\n"));
+  setenv("FAKE_LLAMA_ANSWERS", dir.Join("answers.jsonl").c_str(), 1);
+  BenchRunOptions options = Options("", dir.Join("out.jsonl"), 3);
+  options.backend = ServerBackend::kVllm;
+  options.model = dir.Join("ckpt");
+  options.vllm = testing::FakeVllmPath();
+  options.reasoning_parser = "deepseek_r1";
+  options.server_start_timeout = absl::Seconds(20);
+  absl::StatusOr<BenchRunResult> run = RunBench(options, nullptr);
+  ASSERT_OK(run.status());
+  EXPECT_EQ(run->generated, 3);
+  EXPECT_EQ(run->results[0].reasoning, "16 - 3 - 4 = 9 eggs.");
+  EXPECT_EQ(run->results[0].completion, "She makes 9 * 2 = 18 dollars.");
+  // Default geometry: 2 sequences x (16384 generation + 4096 prompt).
+  EXPECT_EQ(run->server_fingerprint, "vllm 0.11.1 model=cohort slots=2 n_ctx=20480");
+  EXPECT_EQ(run->summary["generation"]["reasoning_budget_enforced"], false);
+  EXPECT_THAT(LogTail(dir.Join("out.jsonl.vllm.log"), 5), HasSubstr("server is listening"));
+
+  BenchRunOptions unparsed = options;
+  unparsed.out = dir.Join("unparsed.jsonl");
+  unparsed.reasoning_parser.clear();
+  absl::StatusOr<BenchRunResult> inline_thoughts = RunBench(unparsed, nullptr);
+  unsetenv("FAKE_LLAMA_ANSWERS");
+  ASSERT_OK(inline_thoughts.status());
+  EXPECT_EQ(inline_thoughts->results[0].reasoning, "");
+  EXPECT_THAT(inline_thoughts->results[0].completion, HasSubstr("<think>"));
+
+  BenchRunOptions empty = options;
+  empty.out = dir.Join("empty.jsonl");
+  empty.model = dir.path();  // no config.json
+  EXPECT_THAT(RunBench(empty, nullptr).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("has no config.json")));
 }
 
 TEST(BenchRunTest, SlotTooSmallIsFailedPrecondition) {

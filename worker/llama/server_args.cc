@@ -13,24 +13,57 @@
 
 namespace cohort::worker::llama {
 
+const char* BackendName(ServerBackend backend) {
+  return backend == ServerBackend::kVllm ? "vllm" : "llama-server";
+}
+
+absl::StatusOr<ServerBackend> ParseBackend(const std::string& name) {
+  if (name == "llama-server") return ServerBackend::kLlamaServer;
+  if (name == "vllm") return ServerBackend::kVllm;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown server backend '", name, "' (llama-server or vllm)"));
+}
+
 absl::Status ValidateServerArgs(const ServerArgs& args) {
-  if (args.model.empty()) return absl::InvalidArgumentError("llama-server: no model (-m)");
-  if (args.parallel < 1) return absl::InvalidArgumentError("llama-server: --parallel must be >= 1");
+  const std::string who = BackendName(args.backend);
+  if (args.model.empty()) return absl::InvalidArgumentError(who + ": no model");
+  if (args.parallel < 1) return absl::InvalidArgumentError(who + ": --parallel must be >= 1");
   if (args.ctx_size < args.parallel) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("llama-server: -c ", args.ctx_size, " is smaller than --parallel ",
-                     args.parallel));
+    return absl::InvalidArgumentError(absl::StrCat(
+        who, ": a context of ", args.ctx_size, " is smaller than --parallel ", args.parallel));
   }
-  if (args.thinking && args.reasoning_budget < 0) {
+  if (args.backend == ServerBackend::kLlamaServer && args.thinking &&
+      args.reasoning_budget < 0) {
     return absl::InvalidArgumentError("llama-server: thinking needs a --reasoning-budget");
   }
   if (args.port < 1 || args.port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("llama-server: bad port ", args.port));
+    return absl::InvalidArgumentError(absl::StrCat(who, ": bad port ", args.port));
   }
   return absl::OkStatus();
 }
 
+namespace {
+
+std::vector<std::string> BuildVllmArgv(const ServerArgs& args) {
+  std::vector<std::string> argv = {args.binary, "serve", args.model,
+                                   "--host", args.host,
+                                   "--port", absl::StrCat(args.port),
+                                   "--served-model-name", args.served_model_name,
+                                   "--max-model-len", absl::StrCat(args.ctx_size / args.parallel),
+                                   "--max-num-seqs", absl::StrCat(args.parallel),
+                                   "--seed", absl::StrCat(args.seed),
+                                   "--generation-config", "vllm"};
+  if (!args.reasoning_parser.empty()) {
+    argv.insert(argv.end(), {"--reasoning-parser", args.reasoning_parser});
+  }
+  argv.insert(argv.end(), args.extra_args.begin(), args.extra_args.end());
+  return argv;
+}
+
+}  // namespace
+
 std::vector<std::string> BuildServerArgv(const ServerArgs& args) {
+  if (args.backend == ServerBackend::kVllm) return BuildVllmArgv(args);
   std::vector<std::string> argv = {args.binary, "-m", args.model,
                                    "-c", absl::StrCat(args.ctx_size),
                                    "--parallel", absl::StrCat(args.parallel),

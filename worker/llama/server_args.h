@@ -1,6 +1,6 @@
 // File: server_args.h
 //
-// llama-server's command line as data. ServerArgs holds the protocol's
+// llama-server's (or vLLM's) command line as data. ServerArgs holds the protocol's
 // serving settings (docs/protocol.md 1.3); BuildServerArgv turns them into an
 // argument vector and BuildServerEnv into the child's extra environment, so
 // both are tested without starting a server.
@@ -18,6 +18,11 @@
 //   //   --no-warmup --cache-type-k q8_0 --cache-type-v q8_0 --jinja
 //   //   --reasoning-format deepseek --reasoning-budget 12288 --metrics
 //   //   --seed 1234 --host 127.0.0.1 --port 8123
+//   args.backend = ServerBackend::kVllm;  args.binary = "vllm";
+//   args.model = "checkpoints/gemma-nvfp4";
+//   // vllm serve checkpoints/gemma-nvfp4 --host 127.0.0.1 --port 8123
+//   //   --served-model-name cohort --max-model-len 16384 --max-num-seqs 2
+//   //   --seed 1234 --generation-config vllm
 #ifndef COHORT_WORKER_LLAMA_SERVER_ARGS_H_
 #define COHORT_WORKER_LLAMA_SERVER_ARGS_H_
 
@@ -31,9 +36,18 @@
 
 namespace cohort::worker::llama {
 
+// What serves the model: llama-server (a GGUF) or vLLM's OpenAI-compatible
+// server (`vllm serve`, a Hugging Face checkpoint folder).
+enum class ServerBackend { kLlamaServer, kVllm };
+
+const char* BackendName(ServerBackend backend);  // "llama-server", "vllm"
+// kInvalidArgument naming the two for anything else.
+absl::StatusOr<ServerBackend> ParseBackend(const std::string& name);
+
 struct ServerArgs {
+  ServerBackend backend = ServerBackend::kLlamaServer;
   std::string binary = "llama-server";  // a path, or a name looked up on PATH
-  std::string model;                     // the GGUF
+  std::string model;                     // the GGUF (vLLM: the checkpoint folder)
   int ctx_size = 0;   // -c: total context; each slot gets ctx_size / parallel
   int parallel = 2;   // --parallel: slots (explicit, so the KV is not unified)
   // Thinking benches: --reasoning-format deepseek --reasoning-budget N.
@@ -51,6 +65,14 @@ struct ServerArgs {
   std::string host = "127.0.0.1";
   int port = 0;  // REQUIRES: set before BuildServerArgv (see PickFreePort)
   std::vector<std::string> extra_args;  // appended last, verbatim
+  // vLLM only. Its context is per request: --max-model-len is ctx_size /
+  // parallel (what a llama-server slot gets) and --max-num-seqs parallel.
+  // Requests name the model `served_model_name`. The thinking split needs
+  // the model family's --reasoning-parser (deepseek_r1, qwen3, ...); vLLM has
+  // no reasoning budget. --generation-config vllm: the checkpoint's
+  // generation_config.json does not change the protocol's sampling.
+  std::string served_model_name = "cohort";
+  std::string reasoning_parser;
 };
 
 // kInvalidArgument for a missing model, ctx_size < parallel, parallel < 1, a

@@ -61,13 +61,44 @@ TEST(ServerArgsTest, Validation) {
   EXPECT_THAT(ValidateServerArgs(args), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("model")));
   args = CardArgs();
   args.ctx_size = 1;
-  EXPECT_THAT(ValidateServerArgs(args), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("-c 1")));
+  EXPECT_THAT(ValidateServerArgs(args), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("context of 1 is smaller")));
   args = CardArgs();
   args.port = 0;
   EXPECT_THAT(ValidateServerArgs(args), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("port")));
   args = CardArgs();
   args.reasoning_budget = -1;
   EXPECT_THAT(ValidateServerArgs(args), StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
+}
+
+// vLLM's command line: the context per request, the sequences in flight,
+// the protocol's seed, and the checkpoint's generation_config.json kept out
+// of the sampling.
+TEST(ServerArgsTest, VllmServesTheCheckpointFolderWithAContextPerRequest) {
+  ServerArgs args = CardArgs();
+  args.backend = ServerBackend::kVllm;
+  args.binary = "/opt/vllm/bin/vllm";
+  args.model = "/ckpt/gemma-nvfp4";
+  args.ctx_size = 2 * 16384;
+  args.parallel = 2;
+  args.extra_args = {"--dtype", "bfloat16"};
+  EXPECT_THAT(BuildServerArgv(args),
+              ElementsAre("/opt/vllm/bin/vllm", "serve", "/ckpt/gemma-nvfp4", "--host",
+                          "127.0.0.1", "--port", "8123", "--served-model-name", "cohort",
+                          "--max-model-len", "16384", "--max-num-seqs", "2", "--seed", "1234",
+                          "--generation-config", "vllm", "--dtype", "bfloat16"));
+  args.reasoning_parser = "qwen3";
+  args.extra_args.clear();
+  std::vector<std::string> argv = BuildServerArgv(args);
+  EXPECT_THAT(std::vector<std::string>(argv.end() - 2, argv.end()),
+              ElementsAre("--reasoning-parser", "qwen3"));
+  // No reasoning budget to ask for: a thinking bench is still valid.
+  args.reasoning_budget = -1;
+  EXPECT_OK(ValidateServerArgs(args));
+  EXPECT_EQ(BackendName(ServerBackend::kVllm), std::string("vllm"));
+  ASSERT_OK_AND_ASSIGN(ServerBackend parsed, ParseBackend("vllm"));
+  EXPECT_EQ(parsed, ServerBackend::kVllm);
+  EXPECT_THAT(ParseBackend("sglang").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("llama-server or vllm")));
 }
 
 TEST(ServerArgsTest, PickFreePortGivesALoopbackPort) {

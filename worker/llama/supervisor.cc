@@ -60,7 +60,7 @@ absl::Status WaitForReady(const std::string& base_url, Subprocess* child,
   while (true) {
     if (child != nullptr && child->PollExited()) {
       std::string message =
-          absl::StrCat("llama-server exited while starting (", ExitText(*child),
+          absl::StrCat("the server exited while starting (", ExitText(*child),
                        "); last log lines:\n", LogTail(log_path, kLogTailLines));
       // Killed by a signal (the OOM killer, an operator, a crash): worth
       // another attempt. An exit code (the model does not load) is not.
@@ -77,7 +77,7 @@ absl::Status WaitForReady(const std::string& base_url, Subprocess* child,
     }
     if (absl::Now() >= deadline) {
       return absl::DeadlineExceededError(absl::StrCat(
-          "llama-server at ", base_url, " not ready after ", absl::FormatDuration(timeout),
+          "the server at ", base_url, " not ready after ", absl::FormatDuration(timeout),
           ": ", last.message()));
     }
     absl::SleepFor(pause);
@@ -90,6 +90,28 @@ absl::StatusOr<ServerProps> ReadProps(const std::string& base_url,
   COHORT_ASSIGN_OR_RETURN(std::string body,
                           FetchOk(absl::StrCat(base_url, "/props"), "", headers));
   return ParseProps(body);
+}
+
+absl::StatusOr<ServerProps> ReadOpenAiProps(const std::string& base_url,
+                                            const std::vector<std::string>& headers,
+                                            int concurrency, const std::string& model) {
+  COHORT_ASSIGN_OR_RETURN(HttpResponse models,
+                          HttpFetch(base_url + "/v1/models", "", absl::Seconds(10), headers));
+  if (models.status != 200) return StatusFromHttp(models.status, models.body);
+  COHORT_ASSIGN_OR_RETURN(ModelInfo served, ParseModels(models.body));
+  ServerProps props;
+  props.total_slots = concurrency;
+  props.n_ctx = served.n_ctx;
+  props.model_id = model.empty() ? served.id : model;
+  props.server = "openai-compatible";
+  absl::StatusOr<HttpResponse> version =
+      HttpFetch(base_url + "/version", "", absl::Seconds(10), headers);
+  if (version.ok() && version->status == 200) {
+    if (absl::StatusOr<std::string> v = ParseVersion(version->body); v.ok()) {
+      props.server = "vllm " + *v;
+    }
+  }
+  return props;
 }
 
 absl::StatusOr<int64_t> LongestPromptTokens(const std::string& base_url,
@@ -172,13 +194,16 @@ absl::Status ServerSupervisor::Launch() {
   spawn.stdout_path = options_.log_path;
   spawn.stderr_path = options_.log_path;
   spawn.kill_grace = options_.stop_grace;
-  spdlog::info("starting llama-server: {}", absl::StrJoin(spawn.argv, " "));
+  spdlog::info("starting {}: {}", BackendName(args.backend), absl::StrJoin(spawn.argv, " "));
   child_ = std::make_unique<Subprocess>();
   COHORT_RETURN_IF_ERROR(child_->Start(spawn));
   absl::Status ready =
       WaitForReady(base_url(), child_.get(), options_.log_path, options_.start_timeout);
   if (ready.ok()) {
-    absl::StatusOr<ServerProps> props = ReadProps(base_url(), {});
+    absl::StatusOr<ServerProps> props =
+        args.backend == ServerBackend::kVllm
+            ? ReadOpenAiProps(base_url(), {}, args.parallel, args.served_model_name)
+            : ReadProps(base_url(), {});
     if (props.ok()) {
       props_ = *std::move(props);
       return absl::OkStatus();
@@ -195,13 +220,13 @@ absl::Status ServerSupervisor::EnsureRunning() {
   while (true) {
     if (restarts_ >= options_.max_restarts) {
       return absl::UnavailableError(absl::StrCat(
-          "llama-server died (", why, ") and ", restarts_,
+          BackendName(options_.args.backend), " died (", why, ") and ", restarts_,
           " restarts are spent; last log lines:\n", LogTail(options_.log_path, kLogTailLines)));
     }
     absl::Duration backoff = options_.restart_backoff * (1 << std::min(restarts_, 6));
     ++restarts_;
-    spdlog::warn("llama-server died ({}); restart {} of {} in {}", why, restarts_,
-                 options_.max_restarts, absl::FormatDuration(backoff));
+    spdlog::warn("{} died ({}); restart {} of {} in {}", BackendName(options_.args.backend),
+                 why, restarts_, options_.max_restarts, absl::FormatDuration(backoff));
     absl::SleepFor(backoff);
     absl::Status launched = Launch();
     if (launched.ok()) return absl::OkStatus();

@@ -1,10 +1,11 @@
 // File: supervisor.h
 //
-// Owns one llama-server child: starts it in its own process group with the
-// protocol's flags on a free loopback port (CUDA_VISIBLE_DEVICES pinned to
-// its GPU, output appended to a log file), waits until /health turns 200,
-// reads /props, restarts it with backoff when it dies, and stops it with
-// SIGTERM, a grace period, then SIGKILL.
+// Owns one llama-server (or vLLM) child: starts it in its own process group
+// with the protocol's flags on a free loopback port (CUDA_VISIBLE_DEVICES
+// pinned to its GPU, output appended to a log file), waits until /health
+// turns 200, reads /props (vLLM: /v1/models and /version), restarts it with
+// backoff when it dies, and stops it with SIGTERM, a grace period, then
+// SIGKILL.
 //
 //   SupervisorOptions options;
 //   options.args = args;            // server_args.h; port 0 = pick one
@@ -16,7 +17,8 @@
 //   ... driver.maintain = [&] { return server->EnsureRunning(); };
 //   server->Stop();
 //
-// WaitForReady and ReadProps also serve an external server (--server-url).
+// WaitForReady, ReadProps and ReadOpenAiProps also serve an external server
+// (--server-url).
 #ifndef COHORT_WORKER_LLAMA_SUPERVISOR_H_
 #define COHORT_WORKER_LLAMA_SUPERVISOR_H_
 
@@ -45,6 +47,15 @@ absl::Status WaitForReady(const std::string& base_url, Subprocess* child,
 // /health and /models are open without it).
 absl::StatusOr<ServerProps> ReadProps(const std::string& base_url,
                                       const std::vector<std::string>& headers);
+
+// What an OpenAI-compatible server without /props says of itself: the model
+// it serves (GET /v1/models; vLLM adds max_model_len, the context of one
+// request) and, for vLLM, GET /version ("vllm 0.11.1"; else
+// "openai-compatible"). Its slots are `concurrency`, the requests the caller
+// keeps in flight; requests name `model`, else the first listed.
+absl::StatusOr<ServerProps> ReadOpenAiProps(const std::string& base_url,
+                                            const std::vector<std::string>& headers,
+                                            int concurrency, const std::string& model);
 
 // Prompt tokens of the longest of `prompts` (by bytes, the top few measured
 // with /apply-template + /tokenize, since only the server knows its chat

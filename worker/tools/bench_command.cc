@@ -25,8 +25,11 @@
 namespace cohort::worker {
 namespace {
 
-llama::BenchRunOptions RunOptionsOf(const BenchInvocation& flags) {
+absl::StatusOr<llama::BenchRunOptions> RunOptionsOf(const BenchInvocation& flags) {
   llama::BenchRunOptions run;
+  COHORT_ASSIGN_OR_RETURN(run.backend, llama::ParseBackend(flags.backend));
+  run.vllm = flags.vllm;
+  run.reasoning_parser = flags.reasoning_parser;
   run.bench = flags.bench;
   run.dataset = flags.dataset;
   run.fewshot = flags.fewshot;
@@ -66,8 +69,12 @@ absl::StatusOr<std::string> RunBenchCommand(const BenchInvocation& flags) {
   if (flags.server_url.empty() == flags.model.empty()) {
     return absl::InvalidArgumentError("give exactly one of --server-url and --model");
   }
-  COHORT_ASSIGN_OR_RETURN(llama::BenchRunResult result,
-                          llama::RunBench(RunOptionsOf(flags), nullptr));
+  if (flags.backend != "llama-server" && !flags.server_url.empty()) {
+    return absl::InvalidArgumentError("--backend picks the server started here (--model); "
+                                      "a running server is whatever --server-url answers");
+  }
+  COHORT_ASSIGN_OR_RETURN(llama::BenchRunOptions options, RunOptionsOf(flags));
+  COHORT_ASSIGN_OR_RETURN(llama::BenchRunResult result, llama::RunBench(options, nullptr));
   if (!flags.scores.empty()) {
     COHORT_RETURN_IF_ERROR(WriteProblemResults(flags.scores, result.results));
   }
