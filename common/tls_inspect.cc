@@ -353,7 +353,10 @@ std::string DiagnoseTlsFailure(const TlsProbe& given) {
     const bool closed = kind == SSL_ERROR_SYSCALL || kind == SSL_ERROR_ZERO_RETURN ||
                         reason == SSL_R_UNEXPECTED_EOF_WHILE_READING;
     // A server that sent its certificate speaks TLS: closing then is how
-    // gRPC refuses a client under TLS 1.2 (it sends no alert).
+    // gRPC refuses a client under TLS 1.2 (it sends no alert). Debian's
+    // gRPC and OpenSSL negotiate TLS 1.3, where the refusal comes after the
+    // handshake (below); this keeps a peer on TLS 1.2 from reading as
+    // "does not speak TLS".
     if (closed && SSL_get0_peer_certificate(ssl.get()) != nullptr) {
       return ClosedAfterHandshake(probe);
     }

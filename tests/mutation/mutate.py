@@ -18,6 +18,7 @@ is reported as stale (the code moved on): update the list.
 """
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -125,6 +126,43 @@ MUTANTS = [
      'for (const char* key : {"content", has_legacy ? "reasoning_content" : "reasoning"}) {',
      'for (const char* key : {"content", has_legacy ? "reasoning_content" : "reasoning", "reasoning"}) {',
      "worker_llama_test", "Vllm"),
+    # The four bugs issue 22 planted and saw survive, and bf16 ties.
+    ("compare-no-losses", "client/report/report.cc",
+     "if (!pa && pb) f.losses.push_back(id);", "if (false) f.losses.push_back(id);",
+     "client_report_test", "Compare|Report"),
+    ("math-tolerance-loose", "worker/eval/math_expr.cc",
+     "return std::abs(a - b) <= (loose ? 1e-6 : 1e-9) * scale;",
+     "return std::abs(a - b) <= (loose ? 1e-3 : 1e-3) * scale;",
+     "worker_eval_test", "Math|Equivalent"),
+    ("lease-stale-results", "server/store/store_leases.cc",
+     "  if (!step.has_value() || step->state != StepState::kLeased ||\n"
+     "      step->lease_epoch != lease.epoch) {",
+     "  if (!step.has_value()) {",
+     "server_store_test", "Store|Lease"),
+    ("bf16-ties-away", "worker/prune/bf16.h",
+     "u += 0x7FFFu + ((u >> 16) & 1u);", "u += 0x8000u;",
+     "worker_prune_test", "Bf16|Upweight"),
+    # This session: a TLS refusal gRPC makes by closing, vLLM's settings
+    # allow-list and context, the API key on every llama-server request.
+    ("tls-close-not-named", "common/tls_inspect.cc",
+     "        reason == SSL_R_UNEXPECTED_EOF_WHILE_READING) {\n"
+     "      return ClosedAfterHandshake(probe);\n    }\n  }\n  return \"\";",
+     "        reason == SSL_R_UNEXPECTED_EOF_WHILE_READING) {\n"
+     "      return \"\";\n    }\n  }\n  return \"\";",
+     "tls_integration_test", "TlsIntegrationTest"),
+    ("vllm-value-flag", "common/vllm_options.cc",
+     "if (text.empty() || text.size() > 64 || text[0] == '-') return false;",
+     "if (text.empty() || text.size() > 64) return false;",
+     "common_test", "VllmSettings"),
+    ("vllm-context-total", "worker/llama/server_args.cc",
+     '"--max-model-len", absl::StrCat(args.ctx_size / args.parallel),',
+     '"--max-model-len", absl::StrCat(args.ctx_size),',
+     "worker_llama_test", "ServerArgs|Vllm"),
+    ("props-without-key", "worker/llama/supervisor.cc",
+     'FetchOk(absl::StrCat(base_url, "/props"), "", headers));',
+     'FetchOk(absl::StrCat(base_url, "/props"), "",\n'
+     '                                  headers.empty() ? headers : std::vector<std::string>{}));',
+     "worker_llama_test", "ApiKey"),
     # A damaged spool row must not be sent half-parsed.
     ("outbox-half-parsed", "worker/agent/outbox.cc",
      "parsed = batch.ParseFromString(entry.payload);",
@@ -133,8 +171,29 @@ MUTANTS = [
 ]
 
 
-def run(cmd, timeout=900):
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+def run(cmd, timeout=900, env=None):
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def run_tests(build_dir, target, tests):
+    """The mutated target's own binary, filtered to the named tests. Only
+    that binary: another target may still hold an earlier mutant (targets are
+    rebuilt clean at the end), and ctest -R would run its tests too and
+    credit that mutant's failure to this one. Returns (ran, failed names)."""
+    binary = Path(build_dir) / "tests" / target
+    if not binary.is_absolute():
+        binary = ROOT / binary
+    gtest_filter = ":".join(f"*{part}*" for part in tests.split("|"))
+    env = dict(os.environ, COHORT_SOURCE_DIR=str(ROOT))
+    try:
+        r = run([str(binary), f"--gtest_filter={gtest_filter}"], timeout=600, env=env)
+    except subprocess.TimeoutExpired:
+        return True, ["(timed out)"]
+    ran = not re.search(r"\[=+\] 0 tests from", r.stdout)
+    failed = re.findall(r"^\[  FAILED  \] (\S+) \(", r.stdout, re.M)
+    if r.returncode != 0 and not failed:
+        failed = [f"(exit {r.returncode})"]
+    return ran, failed
 
 
 def build(build_dir, target):
@@ -144,9 +203,10 @@ def build(build_dir, target):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--build", default="build", help="a configured build folder")
-    p.add_argument("-k", default="", help="only mutants whose id contains this")
+    p.add_argument("-k", action="append", default=[],
+                   help="only mutants whose id contains this (repeatable: any of them)")
     args = p.parse_args()
-    chosen = [m for m in MUTANTS if args.k in m[0]]
+    chosen = [m for m in MUTANTS if not args.k or any(k in m[0] for k in args.k)]
     results = []
     touched = set()
     start = time.monotonic()
@@ -163,13 +223,11 @@ def main():
             if not build(args.build, target):
                 results.append((mid, "not built", f"{rel} (fix the mutant)"))
                 continue
-            r = run(["ctest", "--test-dir", args.build, "-R", tests, "-j2", "--timeout", "300"])
-            ran = "No tests were found" not in r.stdout + r.stderr
+            ran, failed = run_tests(args.build, target, tests)
             if not ran:
-                results.append((mid, "stale", f"no test matches {tests}"))
-            elif r.returncode != 0:
-                failed = re.findall(r"Test +#\d+: (\S+) \.+\*+(?:Failed|Timeout)", r.stdout)
-                results.append((mid, "killed", f"by {failed[0]}" if failed else "a test failed"))
+                results.append((mid, "stale", f"no test of {target} matches {tests}"))
+            elif failed:
+                results.append((mid, "killed", f"by {failed[0]}"))
             else:
                 results.append((mid, "SURVIVED", f"{rel}: every test of /{tests}/ passed"))
         finally:
