@@ -186,11 +186,13 @@ def run_tests(build_dir, target, tests):
     gtest_filter = ":".join(f"*{part}*" for part in tests.split("|"))
     env = dict(os.environ, COHORT_SOURCE_DIR=str(ROOT))
     try:
-        r = run([str(binary), f"--gtest_filter={gtest_filter}"], timeout=600, env=env)
+        r = run([str(binary), f"--gtest_filter={gtest_filter}"], timeout=300, env=env)
     except subprocess.TimeoutExpired:
         return True, ["(timed out)"]
     ran = not re.search(r"\[=+\] 0 tests from", r.stdout)
-    failed = re.findall(r"^\[  FAILED  \] (\S+) \(", r.stdout, re.M)
+    # "[  FAILED  ] Suite.Name (5 ms)", "[  FAILED  ] P/Suite.Name/0, where
+    # GetParam() = ...", not the "[  FAILED  ] 2 tests, listed below" summary.
+    failed = re.findall(r"^\[  FAILED  \] ([A-Za-z_][\w/.]*)", r.stdout, re.M)
     if r.returncode != 0 and not failed:
         failed = [f"(exit {r.returncode})"]
     return ran, failed

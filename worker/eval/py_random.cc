@@ -1,5 +1,6 @@
 #include "worker/eval/py_random.h"
 
+#include <algorithm>
 #include <cmath>
 #include <unordered_set>
 
@@ -118,6 +119,9 @@ double PyRandom::Gauss() {
 }
 
 std::vector<uint64_t> PyRandom::Sample(uint64_t n, uint64_t k) {
+  // Python raises ValueError for k > n; callers check first (GSM8K's train
+  // split), and a k past n here would read past the pool or never end.
+  k = std::min(k, n);
   std::vector<uint64_t> result(k);
   // CPython 3.11: a pool (list) when n is small next to the set k picks
   // would need, else rejection against a set of picked indices.

@@ -25,7 +25,8 @@ class PyRandom {
   uint32_t GetRandBits(int k);
   // random._randbelow(n) for n >= 1 (rejection sampling on bit_length bits).
   uint64_t RandBelow(uint64_t n);
-  // The indices random.sample(range(n), k) returns, in its order; k <= n.
+  // The indices random.sample(range(n), k) returns, in its order; k <= n
+  // (a larger k gives all n: never a read past the population or a hang).
   std::vector<uint64_t> Sample(uint64_t n, uint64_t k);
   // random.random(): 53 random bits as a double in [0, 1).
   double Random();

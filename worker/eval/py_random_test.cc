@@ -1,5 +1,8 @@
 #include "worker/eval/py_random.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -43,6 +46,20 @@ TEST(PyRandomTest, SampleOfASmallPopulationMatchesCPython) {
 
 // python3 -c 'import random; r=random.Random(0); print(repr(r.random()),
 //   repr(r.gauss(0,1)), repr(r.gauss(0,1)), r._randbelow(1000))'
+// More picks than the population (Python's ValueError): all of it, once
+// each, instead of a read past the pool or a loop that never ends.
+TEST(PyRandomTest, SampleOfMoreThanThePopulationGivesItAll) {
+  PyRandom small(1234);
+  std::vector<uint64_t> picked = small.Sample(3, 8);
+  std::sort(picked.begin(), picked.end());
+  EXPECT_EQ(picked, (std::vector<uint64_t>{0, 1, 2}));
+  PyRandom large(1234);
+  picked = large.Sample(100, 1000);
+  std::sort(picked.begin(), picked.end());
+  ASSERT_EQ(picked.size(), 100u);
+  for (uint64_t i = 0; i < 100; ++i) EXPECT_EQ(picked[i], i);
+}
+
 TEST(PyRandomTest, RandomAndGaussAreCPythons) {
   PyRandom r(0);
   EXPECT_EQ(r.Random(), 0.8444218515250481);
