@@ -25,6 +25,15 @@ void RequireToolchain(const std::string& name) {
   }
 }
 
+// A completions row naming its problem by id, as our journal does.
+CompletionRow Row(int line, const std::string& id, const std::string& completion) {
+  CompletionRow row;
+  row.line = line;
+  row.id = id;
+  row.completion = completion;
+  return row;
+}
+
 std::vector<CompletionRow> CanonicalRows(const std::string& path) {
   std::vector<CompletionRow> rows;
   absl::StatusOr<std::vector<std::string>> raw = ReadRawLines(path);
@@ -108,10 +117,9 @@ TEST(HumanEvalPlusTest, EmptyAndWrongCompletionsFail) {
   RequireToolchain("python3");
   std::string path = DatasetPath("humanevalplus/HumanEvalPlus.jsonl.gz");
   std::vector<CompletionRow> rows(2);
-  rows[0] = {1, "HumanEval/0", -1, "", false, "", "", {}, {}, "", "", ""};
+  rows[0] = Row(1, "HumanEval/0", "");
   // Off by far more than the float tolerance (atol 1e-6).
-  rows[1] = {2, "HumanEval/2", -1, "", false, "    return number % 1.0 + 0.001\n", "", {}, {},
-             "", "", ""};
+  rows[1] = Row(2, "HumanEval/2", "    return number % 1.0 + 0.001\n");
   ScoreRun run = Score("humanevalplus", path, rows);
   ASSERT_EQ(run.results.size(), 2u);
   EXPECT_FALSE(run.results[0].passed);
@@ -270,9 +278,9 @@ class MultiplETest : public ::testing::TestWithParam<MpeCase> {
 TEST_P(MultiplETest, CorrectCompletionPassesWrongOneFails) {
   const MpeCase& c = GetParam();
   std::vector<CompletionRow> rows(3);
-  rows[0] = {1, "HumanEval_53_add", -1, "", false, c.correct, "", {}, {}, "", "", ""};
-  rows[1] = {2, "HumanEval_23_strlen", -1, "", false, c.wrong, "", {}, {}, "", "", ""};
-  rows[2] = {3, "HumanEval_0_has_close_elements", -1, "", false, "", "", {}, {}, "", "", ""};
+  rows[0] = Row(1, "HumanEval_53_add", c.correct);
+  rows[1] = Row(2, "HumanEval_23_strlen", c.wrong);
+  rows[2] = Row(3, "HumanEval_0_has_close_elements", "");
   ScoreRun run = ScoreRows(rows);
   ASSERT_EQ(run.results.size(), 3u);
   for (const ProblemResult& r : run.results) {
@@ -283,7 +291,7 @@ TEST_P(MultiplETest, CorrectCompletionPassesWrongOneFails) {
 
 TEST_P(MultiplETest, ExitingBeforeTheTestsFails) {
   std::vector<CompletionRow> rows(1);
-  rows[0] = {1, "HumanEval_53_add", -1, "", false, GetParam().exits, "", {}, {}, "", "", ""};
+  rows[0] = Row(1, "HumanEval_53_add", GetParam().exits);
   ScoreRun run = ScoreRows(rows);
   ASSERT_EQ(run.results.size(), 1u);
   EXPECT_FALSE(run.results[0].passed) << run.results[0].detail.dump();

@@ -154,7 +154,7 @@ nlohmann::json ResultToJson(const ProblemResult& r) {
   if (r.reasoning_tokens) j["reasoning_tokens"] = *r.reasoning_tokens;
   if (!r.detail.empty()) j["detail"] = r.detail;
   if (r.server_error()) {
-    j["error"] = r.error;
+    j["error"] = r.error_message;
     j["error_kind"] = r.error_kind;
   }
   return j;
@@ -215,7 +215,7 @@ absl::StatusOr<ProblemResult> ResultFromJson(const nlohmann::json& row) {
   COHORT_RETURN_IF_ERROR(ReadField(row, "passed", &r.passed));
   COHORT_RETURN_IF_ERROR(ReadField(row, "at_budget", &r.at_budget));
   COHORT_RETURN_IF_ERROR(ReadField(row, "scorer_version", &r.scorer_version));
-  COHORT_RETURN_IF_ERROR(ReadField(row, "error", &r.error));
+  COHORT_RETURN_IF_ERROR(ReadField(row, "error", &r.error_message));
   COHORT_RETURN_IF_ERROR(ReadField(row, "error_kind", &r.error_kind));
   if (auto detail = row.find("detail"); detail != row.end() && !detail->is_null()) {
     if (!detail->is_object()) {

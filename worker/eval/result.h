@@ -22,30 +22,39 @@
 
 namespace cohort::worker::eval {
 
-struct ProblemResult {
+// What a model answered to one problem. The generation journal's record
+// (llama::GenerationRecord), a completions row read for scoring
+// (CompletionRow) and a scored result (ProblemResult) are each an Answer
+// and what their stage adds, so an answer moves from one to the next as one
+// value (a copy of the Answer part), not field by field.
+struct Answer {
+  std::string completion;     // answer channel (message.content)
+  std::string reasoning;      // reasoning channel (reasoning_content)
+  std::string finish_reason;  // "stop", "length", ...; "error" when the request failed
+  // The server's counts: completion_tokens covers reasoning + answer.
+  std::optional<int64_t> completion_tokens;
+  std::optional<int64_t> reasoning_tokens;
+  // A server error instead of an answer (the request failed for good): its
+  // kind ("500 peg-native format") and the server's message. Such an answer
+  // is never passed, and not a wrong answer either (verdict error).
+  std::string error_kind;
+  std::string error_message;
+  bool server_error() const { return !error_kind.empty(); }
+};
+
+struct ProblemResult : Answer {
   std::string id;
   int index = 0;
   std::string prompt_digest;   // sha256 hex of the rendered prompt
-  std::string completion;      // answer channel (message.content)
-  std::string reasoning;       // reasoning channel (reasoning_content)
   std::string scored_channel;  // "content", "reasoning" (Fix-A) or "empty"
   int64_t completion_chars = 0;  // code points of the scored text
   int64_t reasoning_chars = 0;
-  std::optional<int64_t> completion_tokens;
-  std::optional<int64_t> reasoning_tokens;
-  std::string finish_reason;
   std::string extracted;
   std::string rule;
   bool passed = false;
   bool at_budget = false;      // saturation (see SaturationBasis)
   std::string scorer_version;
   nlohmann::json detail = nlohmann::json::object();
-  // A server error instead of an answer (the completions row carried one):
-  // its kind ("500 peg-native format") and message. Never passed; not a
-  // wrong answer either (verdict error).
-  std::string error_kind;
-  std::string error;
-  bool server_error() const { return !error_kind.empty(); }
 };
 
 // The text a scorer sees (protocol Fix-A, docs/protocol.md 1.6): content when

@@ -135,24 +135,18 @@ absl::StatusOr<std::vector<CompletionRow>> ReadCompletions(const std::string& pa
 ProblemResult ScoreCompletion(const BenchSpec& bench, const BenchSettings& settings,
                               const Problem& problem, const CompletionRow& row) {
   ProblemResult r;
+  static_cast<Answer&>(r) = row;
   r.id = problem.id;
   r.index = problem.index;
   r.prompt_digest = PromptDigest(problem);
-  r.completion = row.completion;
-  r.reasoning = row.reasoning;
   std::string text = ScoredText(row.completion, row.reasoning, &r.scored_channel);
   r.completion_chars = CodePointCount(text);
   r.reasoning_chars = CodePointCount(row.reasoning);
-  r.completion_tokens = row.completion_tokens;
-  r.reasoning_tokens = row.reasoning_tokens;
-  r.finish_reason = row.finish_reason;
   r.scorer_version = bench.scorer_version;
-  if (!row.error_kind.empty()) {
+  if (row.server_error()) {
     // No answer to score. Text benches still see the empty text, so their
     // details (IFEval's per-instruction lists) keep their shape; code is not
     // run for nothing.
-    r.error_kind = row.error_kind;
-    r.error = row.error_message;
     if (!bench.runs_code) {
       Verdict v = bench.score(problem, text, settings);
       r.extracted = v.extracted;

@@ -31,20 +31,14 @@
 
 namespace cohort::worker::eval {
 
-struct CompletionRow {
+// A row of a completions file (ours, or another harness's): the answer and
+// how it names its problem.
+struct CompletionRow : Answer {
   int line = 0;
   std::string id;          // from task_id/id/problem_id; "" if absent
   int64_t idx = -1;        // from idx; -1 if absent
   std::string prompt;      // join key when neither id nor idx is given
   bool has_prompt = false;
-  std::string completion;
-  std::string reasoning;
-  std::optional<int64_t> completion_tokens;
-  std::optional<int64_t> reasoning_tokens;
-  std::string finish_reason;
-  // A server error (the request failed for good): its kind and message.
-  std::string error_kind;
-  std::string error_message;
 };
 
 absl::StatusOr<std::vector<CompletionRow>> ReadCompletions(const std::string& path);

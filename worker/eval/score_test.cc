@@ -127,9 +127,9 @@ TEST(ScoreTest, ServerErrorsAreCountedApartFromWrongAnswers) {
   EXPECT_FALSE(run.results[1].server_error());  // a wrong answer
   EXPECT_TRUE(run.results[2].server_error());
   EXPECT_FALSE(run.results[2].passed);
-  EXPECT_EQ(run.results[2].error,
+  EXPECT_EQ(run.results[2].error_message,
             "The model produced output that does not match the expected peg-native format");
-  EXPECT_EQ(run.results[4].error, "request (3010 tokens) exceeds");
+  EXPECT_EQ(run.results[4].error_message, "request (3010 tokens) exceeds");
   nlohmann::json row = ResultToJson(run.results[2]);
   EXPECT_EQ(row["error_kind"], "500 peg-native format");
   EXPECT_TRUE(row["error"].is_string());

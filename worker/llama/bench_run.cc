@@ -180,7 +180,7 @@ absl::Status CheckServerErrors(const std::vector<eval::ProblemResult>& results, 
     if (!r.server_error()) continue;
     ++errors;
     Kind& kind = kinds[r.error_kind];
-    if (kind.count++ == 0) kind.example = r.error;
+    if (kind.count++ == 0) kind.example = r.error_message;
   }
   int64_t n = static_cast<int64_t>(results.size());
   if (errors == 0 || static_cast<double>(errors) <= limit * static_cast<double>(n)) {
@@ -369,18 +369,9 @@ absl::Status Score(const Plan& plan, const ResultLog& log, const std::string& pa
     if (it == records.end()) continue;
     out.failed += it->second->error_code.empty() ? 0 : 1;
     eval::CompletionRow row;
+    static_cast<eval::Answer&>(row) = it->second->ForScoring();
     row.line = static_cast<int>(rows.size()) + 1;
     row.id = problem.id;
-    row.completion = it->second->completion;
-    row.reasoning = it->second->reasoning;
-    row.completion_tokens = it->second->completion_tokens;
-    row.finish_reason = it->second->finish_reason;
-    if (!it->second->error_code.empty() || !it->second->error_kind.empty()) {
-      row.error_kind = it->second->error_kind.empty() ? it->second->error_code
-                                                      : it->second->error_kind;
-      row.error_message = it->second->error_message.empty() ? it->second->error
-                                                            : it->second->error_message;
-    }
     rows.push_back(std::move(row));
   }
   eval::BenchSettings settings = plan.settings;

@@ -263,7 +263,7 @@ TEST(BenchRunTest, OneParserErrorInFiftyIsCountedApart) {
     EXPECT_EQ(r.index, 0);
     EXPECT_FALSE(r.passed);
     EXPECT_EQ(r.error_kind, "500 peg-native format");
-    EXPECT_EQ(r.error,
+    EXPECT_EQ(r.error_message,
               "The model produced output that does not match the expected peg-native format");
     nlohmann::json row = eval::ResultToJson(r);  // what the score step streams
     EXPECT_EQ(row["error_kind"], "500 peg-native format");

@@ -79,6 +79,15 @@ std::string RecordToLine(const GenerationRecord& r) {
   return json.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
+eval::Answer GenerationRecord::ForScoring() const {
+  eval::Answer answer = *this;
+  if (!error_code.empty() || !error_kind.empty()) {
+    answer.error_kind = error_kind.empty() ? error_code : error_kind;
+    answer.error_message = error_message.empty() ? error : error_message;
+  }
+  return answer;
+}
+
 absl::StatusOr<GenerationRecord> RecordFromLine(absl::string_view line) {
   Json json = Json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
   GenerationRecord r;

@@ -29,36 +29,36 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "worker/eval/result.h"
 #include "worker/llama/api.h"
 
 namespace cohort::worker::llama {
 
-// One generated problem.
-struct GenerationRecord {
+// One generated problem: the answer (eval::Answer: completion, reasoning,
+// finish_reason "error" when failed, completion_tokens, error_kind and the
+// server's error_message) and how it was obtained.
+struct GenerationRecord : eval::Answer {
   std::string id;  // the problem id
   int index = 0;   // 0-based dataset row
   std::string prompt_digest;  // sha256 hex of the rendered prompt
-  std::string completion;     // answer channel (message.content)
-  std::string reasoning;      // reasoning channel (reasoning_content)
-  std::string finish_reason;  // "stop", "length", ...; "error" when failed
   int64_t completion_chars = 0;  // code points of completion
   int64_t reasoning_chars = 0;
-  // Server counts (usage): completion_tokens covers reasoning + answer.
-  std::optional<int64_t> completion_tokens;
   std::optional<int64_t> prompt_tokens;
   std::optional<int64_t> cached_tokens;
   std::optional<Timings> timings;  // server side, queue wait excluded
   double latency_ms = 0;           // client side, retries included
   int attempts = 0;
   // Set when the problem failed for good (a 400 such as a prompt over the
-  // slot, or a 500 after its retries): the status code name, the full
-  // status message, the failure's kind (errors.h ClassifyFailure, e.g.
-  // "500 peg-native format") and the server's own message. Scoring counts
-  // such a problem as a server error, not a wrong answer.
+  // slot, or a 500 after its retries): the status code name and the full
+  // status message, beside the Answer's kind (errors.h ClassifyFailure, e.g.
+  // "500 peg-native format") and the server's own message.
   std::string error_code;
   std::string error;
-  std::string error_kind;
-  std::string error_message;
+
+  // The answer as scoring takes it: a failed request is a server error of
+  // its kind (else its status code) with the server's message (else the
+  // status message), so it is never scored as a wrong answer.
+  eval::Answer ForScoring() const;
 };
 
 std::string RecordToLine(const GenerationRecord& record);  // no newline

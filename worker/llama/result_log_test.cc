@@ -48,6 +48,34 @@ TEST(ResultLogTest, RecordRoundTripsThroughOneLine) {
   EXPECT_THAT(line, HasSubstr("\"reasoning_content\":"));
 }
 
+// What scoring takes of a record: the answer as it came, and a failed
+// request as a server error named by its kind and the server's message,
+// else by its status code and message (never an empty "wrong answer").
+TEST(ResultLogTest, ForScoringIsTheAnswerWithTheFailureNamed) {
+  GenerationRecord ok = Record("p1", 0);
+  eval::Answer answer = ok.ForScoring();
+  EXPECT_EQ(answer.completion, ok.completion);
+  EXPECT_EQ(answer.reasoning, ok.reasoning);
+  EXPECT_EQ(answer.completion_tokens, 12);
+  EXPECT_FALSE(answer.server_error());
+
+  GenerationRecord failed = Record("p2", 1);
+  failed.completion.clear();
+  failed.finish_reason = "error";
+  failed.error_code = "OUT_OF_RANGE";
+  failed.error = "request (3010 tokens) exceeds the slot";
+  answer = failed.ForScoring();
+  EXPECT_TRUE(answer.server_error());
+  EXPECT_EQ(answer.error_kind, "OUT_OF_RANGE");
+  EXPECT_EQ(answer.error_message, "request (3010 tokens) exceeds the slot");
+  failed.error_kind = "500 peg-native format";
+  failed.error_message = "The model produced output that does not match";
+  answer = failed.ForScoring();
+  EXPECT_EQ(answer.error_kind, "500 peg-native format");
+  EXPECT_EQ(answer.error_message, "The model produced output that does not match");
+  EXPECT_EQ(answer.finish_reason, "error");
+}
+
 TEST(ResultLogTest, AppendsAndResumes) {
   cohort::testing::TempDir dir;
   std::string path = dir.Join("out.jsonl");
