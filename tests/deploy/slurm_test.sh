@@ -22,6 +22,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
+TEST_NAME=slurm_test
+source tests/deploy/lib.sh
 if [ "$(id -u)" != 0 ]; then echo "slurm_test: needs root (slurmd)" >&2; exit 2; fi
 need=()
 for tool in slurmctld:slurm-wlm slurmd:slurm-wlm munged:munge openssl:openssl; do
@@ -46,20 +48,9 @@ cleanup() {
   for f in "$T"/run/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
   sleep 1
-  if [ "${KEEP:-0}" = 1 ]; then echo "slurm_test: kept $T"; else rm -rf "$T"; fi
+  remove_scratch "$T"
 }
 trap cleanup EXIT
-fail() { echo "slurm_test: FAIL: $*" >&2; exit 1; }
-say() { echo "slurm_test: $*"; }
-# Waits up to $1 seconds for the command after it to succeed.
-wait_for() {
-  local limit=$1; shift
-  local end=$((SECONDS + limit))
-  until "$@" >/dev/null 2>&1; do
-    [ $SECONDS -lt $end ] || return 1
-    sleep 0.5
-  done
-}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 mkdir -p "$T"/{munge,state,spool,log,run,cohortd,share,cohort/etc/tls,cohort/bin}

@@ -37,6 +37,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
+TEST_NAME=tls_netns_test
+source tests/deploy/lib.sh
 if [ "$(id -u)" != 0 ]; then echo "tls_netns_test: needs root (network namespaces)" >&2; exit 2; fi
 need=()
 for tool in ip:iproute2 openssl:openssl; do
@@ -64,19 +66,9 @@ cleanup() {
     rm -rf "/etc/netns/$TAG-$ns"
   done
   ip link del "$TAG-br" 2>/dev/null
-  if [ "${KEEP:-0}" = 1 ]; then echo "tls_netns_test: kept $T"; else rm -rf "$T"; fi
+  remove_scratch "$T"
 }
 trap cleanup EXIT
-fail() { echo "tls_netns_test: FAIL: $*" >&2; exit 1; }
-say() { echo "tls_netns_test: $*"; }
-wait_for() {
-  local limit=$1; shift
-  local end=$((SECONDS + limit))
-  until "$@" >/dev/null 2>&1; do
-    [ $SECONDS -lt $end ] || return 1
-    sleep 0.5
-  done
-}
 # Runs a command on one of the machines.
 on() { local ns=$1; shift; ip netns exec "$TAG-$ns" "$@"; }
 

@@ -98,6 +98,50 @@ class WorkerIntegrationTest : public ::testing::Test {
     return "sha256:" + hex;
   }
 
+  // GSM8K's splits registered as shared paths, and the card's profile cut
+  // to gsm8k's first `limit` problems.
+  struct Gsm8kRun {
+    std::string dataset;
+    std::string fewshot;
+    nlohmann::json profile;
+  };
+  Gsm8kRun RegisterGsm8k(int limit) {
+    Gsm8kRun run;
+    fs::copy_file(cohort::testing::DatasetsDir() + "/gsm8k/test.jsonl", dir_.Join("gsm8k.jsonl"));
+    fs::copy_file(cohort::testing::DatasetsDir() + "/gsm8k/train.jsonl", dir_.Join("train.jsonl"));
+    run.dataset = Register(dir_.Join("gsm8k.jsonl"), false);
+    run.fewshot = Register(dir_.Join("train.jsonl"), false);
+    absl::StatusOr<std::string> text = ReadFileToString(
+        cohort::testing::SourceDir() + "/worker/eval/profiles/omk-card-2026-07.json");
+    EXPECT_OK(text.status());
+    run.profile = nlohmann::json::parse(text.value_or("{}"));
+    nlohmann::json bench = run.profile["benches"]["gsm8k"];
+    bench["limit"] = limit;
+    run.profile["benches"] = {{"gsm8k", bench}};
+    return run;
+  }
+
+  // A campaign of one gsm8k generate step (with `extra` params, needing
+  // `tool`) and its score step.
+  static v1::CampaignSpec Gsm8kCampaign(const std::string& name, const Gsm8kRun& run,
+                                        const nlohmann::json& extra, const std::string& tool) {
+    v1::CampaignSpec spec;
+    spec.set_name(name);
+    nlohmann::json params = {{"bench", "gsm8k"}, {"profile", run.profile},
+                             {"shard", {{"index", 0}, {"count", 1}}}};
+    params.update(extra);
+    auto* gen = AddStep(&spec, "generate", v1::STEP_KIND_GENERATE, params.dump(), {});
+    gen->mutable_requirements()->add_tools(tool);
+    FromArtifact(gen, "dataset", run.dataset);
+    FromArtifact(gen, "fewshot", run.fewshot);
+    nlohmann::json score_params = {{"bench", "gsm8k"}, {"profile", run.profile}};
+    auto* score = AddStep(&spec, "score", v1::STEP_KIND_SCORE, score_params.dump(), {});
+    FromNode(score, "completions", "generate", "completions");
+    FromArtifact(score, "dataset", run.dataset);
+    FromArtifact(score, "fewshot", run.fewshot);
+    return spec;
+  }
+
   std::unique_ptr<WorkerProcess> StartWorker(const std::string& id,
                                              std::vector<std::string> labels,
                                              std::map<std::string, std::string> env = {},
@@ -573,10 +617,6 @@ TEST_F(WorkerIntegrationTest, StepWaitsForItsInputsHolderInsteadOfFailing) {
   EXPECT_EQ(StepNamed(campaign, "prune")->attempts(), 1u);
 }
 
-// A worker that cannot register (nothing listens at --coordinator) stops on
-// SIGTERM; it used to block the signal until it registered (617 s alive
-// after SIGTERM). Waits for the condition (the register failure in the log),
-// not for a time; the exit wait is only a backstop.
 // A reference on a running OpenAI-compatible server (the fake in vLLM's
 // shapes): the generate step asks for the tool endpoint:URL, so it goes to
 // the worker whose operator listed that server, and runs with its key; the
@@ -587,35 +627,14 @@ TEST_F(WorkerIntegrationTest, AnEndpointStepGoesToTheWorkerThatListsTheServer) {
       {"--flavor", "vllm", "--no-model-check", "-m", "/models/nvfp4",
        "--served-model-name", "gemma-nvfp4", "--max-model-len", "40960",
        "--reasoning-parser", "deepseek_r1", "--api-key", "sekrit", "--token-latency-ms", "0"}));
-  fs::copy_file(cohort::testing::DatasetsDir() + "/gsm8k/test.jsonl", dir_.Join("gsm8k.jsonl"));
-  fs::copy_file(cohort::testing::DatasetsDir() + "/gsm8k/train.jsonl", dir_.Join("train.jsonl"));
-  const std::string dataset = Register(dir_.Join("gsm8k.jsonl"), false);
-  const std::string fewshot = Register(dir_.Join("train.jsonl"), false);
-  absl::StatusOr<std::string> profile_text = ReadFileToString(
-      cohort::testing::SourceDir() + "/worker/eval/profiles/omk-card-2026-07.json");
-  ASSERT_OK(profile_text.status());
-  nlohmann::json profile = nlohmann::json::parse(*profile_text);
-  nlohmann::json bench = profile["benches"]["gsm8k"];
-  bench["limit"] = 4;
-  profile["benches"] = {{"gsm8k", bench}};
-
+  Gsm8kRun run = RegisterGsm8k(4);
   auto plain = StartWorker("plain", {});
   auto listed = StartWorker("listed", {}, {},
                             {"--endpoint", fake->url(), "--endpoint-key-file", dir_.Join("key")});
-  v1::CampaignSpec spec;
-  spec.set_name("vllm-reference");
-  nlohmann::json params = {
-      {"bench", "gsm8k"}, {"profile", profile}, {"shard", {{"index", 0}, {"count", 1}}},
-      {"endpoint", {{"url", fake->url()}, {"model", "gemma-nvfp4"}, {"parallel", 2}}}};
-  auto* gen = AddStep(&spec, "generate", v1::STEP_KIND_GENERATE, params.dump(), {});
-  gen->mutable_requirements()->add_tools("endpoint:" + fake->url());
-  FromArtifact(gen, "dataset", dataset);
-  FromArtifact(gen, "fewshot", fewshot);
-  nlohmann::json score_params = {{"bench", "gsm8k"}, {"profile", profile}};
-  auto* score = AddStep(&spec, "score", v1::STEP_KIND_SCORE, score_params.dump(), {});
-  FromNode(score, "completions", "generate", "completions");
-  FromArtifact(score, "dataset", dataset);
-  FromArtifact(score, "fewshot", fewshot);
+  v1::CampaignSpec spec = Gsm8kCampaign(
+      "vllm-reference", run,
+      {{"endpoint", {{"url", fake->url()}, {"model", "gemma-nvfp4"}, {"parallel", 2}}}},
+      "endpoint:" + fake->url());
   std::string id = Submit(spec);
   v1::Campaign campaign = WaitFinished(id, absl::Seconds(60));
   ASSERT_EQ(campaign.state(), v1::CAMPAIGN_STATE_SUCCEEDED) << campaign.DebugString();
@@ -638,36 +657,14 @@ TEST_F(WorkerIntegrationTest, AVllmStepGoesToTheWorkerWithVllm) {
   ASSERT_OK(WriteFileAtomically(dir_.Join("nvfp4/config.json"),
                                 R"({"max_position_embeddings": 131072})"));
   const std::string checkpoint = Register(dir_.Join("nvfp4"), true);
-  fs::copy_file(cohort::testing::DatasetsDir() + "/gsm8k/test.jsonl", dir_.Join("gsm8k.jsonl"));
-  fs::copy_file(cohort::testing::DatasetsDir() + "/gsm8k/train.jsonl", dir_.Join("train.jsonl"));
-  const std::string dataset = Register(dir_.Join("gsm8k.jsonl"), false);
-  const std::string fewshot = Register(dir_.Join("train.jsonl"), false);
-  absl::StatusOr<std::string> profile_text = ReadFileToString(
-      cohort::testing::SourceDir() + "/worker/eval/profiles/omk-card-2026-07.json");
-  ASSERT_OK(profile_text.status());
-  nlohmann::json profile = nlohmann::json::parse(*profile_text);
-  nlohmann::json bench = profile["benches"]["gsm8k"];
-  bench["limit"] = 4;
-  profile["benches"] = {{"gsm8k", bench}};
-
+  Gsm8kRun run = RegisterGsm8k(4);
   auto plain = StartWorker("plain", {});
   auto served = StartWorker("served", {}, {{"FAKE_LLAMA_TOKEN_LATENCY_MS", "0"}},
                             {"--vllm", worker::llama::testing::FakeVllmPath()});
-  v1::CampaignSpec spec;
-  spec.set_name("vllm-served-reference");
-  nlohmann::json params = {
-      {"bench", "gsm8k"}, {"profile", profile}, {"shard", {{"index", 0}, {"count", 1}}},
-      {"vllm", {{"parallel", 2}, {"reasoning_parser", "deepseek_r1"}}}};
-  auto* gen = AddStep(&spec, "generate", v1::STEP_KIND_GENERATE, params.dump(), {});
-  gen->mutable_requirements()->add_tools("vllm");
-  FromArtifact(gen, "checkpoint", checkpoint);
-  FromArtifact(gen, "dataset", dataset);
-  FromArtifact(gen, "fewshot", fewshot);
-  nlohmann::json score_params = {{"bench", "gsm8k"}, {"profile", profile}};
-  auto* score = AddStep(&spec, "score", v1::STEP_KIND_SCORE, score_params.dump(), {});
-  FromNode(score, "completions", "generate", "completions");
-  FromArtifact(score, "dataset", dataset);
-  FromArtifact(score, "fewshot", fewshot);
+  v1::CampaignSpec spec = Gsm8kCampaign(
+      "vllm-served-reference", run,
+      {{"vllm", {{"parallel", 2}, {"reasoning_parser", "deepseek_r1"}}}}, "vllm");
+  FromArtifact(spec.mutable_steps(0), "checkpoint", checkpoint);
   std::string id = Submit(spec);
   v1::Campaign campaign = WaitFinished(id, absl::Seconds(90));
   ASSERT_EQ(campaign.state(), v1::CAMPAIGN_STATE_SUCCEEDED) << campaign.DebugString();
@@ -689,6 +686,10 @@ TEST_F(WorkerIntegrationTest, AVllmStepGoesToTheWorkerWithVllm) {
   EXPECT_THAT(logs, ::testing::HasSubstr("--generation-config vllm"));
 }
 
+// A worker that cannot register (nothing listens at --coordinator) stops on
+// SIGTERM; it used to block the signal until it registered (617 s alive
+// after SIGTERM). Waits for the condition (the register failure in the log),
+// not for a time; the exit wait is only a backstop.
 TEST(WorkerSignalTest, StopsOnSigtermWhileItCannotRegister) {
   cohort::testing::TempDir dir;
   ASSERT_OK(WriteFileAtomically(dir.Join("token"), "not-a-real-token\n"));
