@@ -9,6 +9,7 @@
 #include "common/testing/status_matchers.h"
 #include "common/testing/temp_dir.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "worker/prune/expert_drop.h"
 #include "worker/prune/inspect.h"
 #include "worker/prune/layout.h"
@@ -188,6 +189,12 @@ TEST(LayoutDropTest, DeepseekGroupLimitedRoutingNeedsEvenDrops) {
   ASSERT_OK(PruneCheckpoint(options).status());
   ASSERT_OK_AND_ASSIGN(InspectReport after, InspectCheckpoint(options.output_dir, ""));
   EXPECT_TRUE(after.problems.empty()) << FormatInspectText(after);
+  // The FP8 blocks stay declared (a converter dequantizes by them).
+  ASSERT_OK_AND_ASSIGN(std::string config,
+                       ReadFileToString(options.output_dir + "/config.json"));
+  nlohmann::json pruned = nlohmann::json::parse(config);
+  EXPECT_EQ(pruned["quantization_config"]["quant_method"], "fp8");
+  EXPECT_EQ(pruned["quantization_config"]["weight_block_size"], nlohmann::json({128, 128}));
 }
 
 TEST(LayoutDropTest, DropMapErrorsNameTheLayer) {

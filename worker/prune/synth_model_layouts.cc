@@ -227,6 +227,15 @@ void DeepseekV3(Builder& b) {
   c["n_group"] = o.n_group;
   c["topk_group"] = o.n_group > 1 ? o.n_group / 2 : 1;
   c["first_k_dense_replace"] = o.first_dense_layers;
+  // As the real checkpoint declares its FP8 blocks: a converter dequantizes
+  // the experts by it (llama.cpp's, with transformers, otherwise counted the
+  // weight_scale_inv tensors as experts and failed).
+  OrderedJson quant = OrderedJson::object();
+  quant["activation_scheme"] = "dynamic";
+  quant["fmt"] = "e4m3";
+  quant["quant_method"] = "fp8";
+  quant["weight_block_size"] = {128, 128};
+  c["quantization_config"] = quant;
   b.out().config = c;
 }
 
