@@ -5,6 +5,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <regex>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -244,6 +246,41 @@ TEST_F(ClientIntegrationTest, BadSpecIsExitCodeTwoWithPosition) {
 // A crash of either part is mended by `up` on the same folder: only what is
 // dead starts again, cohortd on the port the workers and config know, and
 // `down` then stops every process. `restart` brings back one part.
+// `cohort up --vllm PATH` gives its workers vLLM: each offers the tool
+// "vllm" (what a `vllm` reference's steps ask for), and a restart keeps it.
+TEST_F(ClientIntegrationTest, UpPassesVllmToItsWorkers) {
+  std::string state = dir_.Join("vllm-cluster");
+  auto cohort = [&](std::vector<std::string> args) {
+    SubprocessOptions options;
+    options.argv = {testing::BinDir() + "/cohort"};
+    options.argv.insert(options.argv.end(), args.begin(), args.end());
+    options.extra_env = {{"HOME", dir_.path()}};
+    options.timeout = absl::Seconds(90);
+    absl::StatusOr<SubprocessResult> r = RunSubprocess(options);
+    EXPECT_OK(r.status());
+    return r.ok() ? *r : SubprocessResult();
+  };
+  const std::string vllm = cohort::testing::SourceDir() + "/tests/fakes/vllm";
+  ASSERT_TRUE(cohort({"up", "--state-dir", state, "--listen", "127.0.0.1:0", "--workers", "1",
+                      "--gpus", "1", "--vllm", vllm, "--no-user-config"})
+                  .Succeeded());
+  // `up` names its workers local-N; each registers a moment after `up` returns.
+  auto offers_vllm = [&] {
+    std::string list = cohort({"--config", state + "/config.yaml", "workers"}).stdout_data;
+    return std::regex_search(list, std::regex("local-0 .*vllm"));
+  };
+  auto eventually = [&](const std::function<bool()>& check) {
+    absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (absl::Now() < deadline && !check()) absl::SleepFor(absl::Milliseconds(200));
+    return check();
+  };
+  EXPECT_TRUE(eventually(offers_vllm));
+  EXPECT_THAT(ReadFileToString(state + "/up.json").value_or(""), HasSubstr(vllm));
+  ASSERT_TRUE(cohort({"restart", "--state-dir", state}).Succeeded());
+  EXPECT_TRUE(eventually(offers_vllm));
+  EXPECT_TRUE(cohort({"down", "--state-dir", state}).Succeeded());
+}
+
 TEST_F(ClientIntegrationTest, UpAfterACrashRestartsOnlyWhatIsDead) {
   std::string state = dir_.Join("local");
   auto cohort = [&](std::vector<std::string> args) {
