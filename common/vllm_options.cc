@@ -1,5 +1,6 @@
 #include "common/vllm_options.h"
 
+#include <algorithm>
 #include <cstdint>
 
 #include "absl/strings/ascii.h"
@@ -30,6 +31,8 @@ const Setting kSettings[] = {
     {"kv_cache_dtype", Kind::kWord, 0, 0, "--kv-cache-dtype"},
     {"gpu_memory_utilization", Kind::kFraction, 0, 0, "--gpu-memory-utilization"},
     {"enforce_eager", Kind::kSwitch, 0, 0, "--enforce-eager"},
+    // The step holds this many cards (CUDA_VISIBLE_DEVICES lists them all).
+    {"tensor_parallel_size", Kind::kCount, 1, 16, "--tensor-parallel-size"},
 };
 
 // A name vLLM knows a value by (bfloat16, modelopt_fp4, fp8_e4m3, qwen3):
@@ -107,6 +110,14 @@ absl::Status CheckVllmSettings(const json& vllm) {
   return absl::OkStatus();
 }
 
+int VllmGpus(const json& vllm) {
+  if (!vllm.is_object() || !vllm.contains("tensor_parallel_size") ||
+      !vllm["tensor_parallel_size"].is_number_integer()) {
+    return 1;
+  }
+  return std::max(1, vllm["tensor_parallel_size"].get<int>());
+}
+
 std::vector<std::string> VllmEngineFlags(const json& vllm) {
   std::vector<std::string> flags;
   for (const Setting& s : kSettings) {
@@ -117,6 +128,7 @@ std::vector<std::string> VllmEngineFlags(const json& vllm) {
         if (value.is_boolean() && value.get<bool>()) flags.push_back(s.flag);
         break;
       case Kind::kFraction:
+      case Kind::kCount:
         if (value.is_number()) flags.push_back(absl::StrCat(s.flag, "=", value.dump()));
         break;
       default:

@@ -14,7 +14,8 @@
 //                                        //   protocol's need, as llama-server's slot)
 //    "dtype": "bfloat16", "quantization": "modelopt_fp4",
 //    "kv_cache_dtype": "fp8", "gpu_memory_utilization": 0.9,
-//    "enforce_eager": true}
+//    "enforce_eager": true,
+//    "tensor_parallel_size": 2}              // the step holds 2 cards
 #ifndef COHORT_COMMON_VLLM_OPTIONS_H_
 #define COHORT_COMMON_VLLM_OPTIONS_H_
 
@@ -31,13 +32,18 @@ namespace cohort {
 absl::Status CheckVllmSettings(const nlohmann::json& vllm);
 
 // The engine flags among checked settings (dtype, quantization,
-// kv_cache_dtype, gpu_memory_utilization, enforce_eager), each one token
+// kv_cache_dtype, gpu_memory_utilization, enforce_eager,
+// tensor_parallel_size), each one token
 // "--dtype=bfloat16", in a fixed order. parallel, max_model_len and
 // reasoning_parser are the caller's (they size the run).
 std::vector<std::string> VllmEngineFlags(const nlohmann::json& vllm);
 
 // The keys CheckVllmSettings accepts, for error messages and the spec parser.
 const std::vector<std::string>& VllmSettingKeys();
+
+// The cards a step serving with these (checked) settings holds: its
+// tensor_parallel_size, else 1.
+int VllmGpus(const nlohmann::json& vllm);
 
 }  // namespace cohort
 

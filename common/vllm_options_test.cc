@@ -20,12 +20,15 @@ TEST(VllmSettingsTest, TypedSettingsBecomeOneTokenEach) {
                {"quantization", "modelopt_fp4"},
                {"kv_cache_dtype", "fp8_e4m3"},
                {"gpu_memory_utilization", 0.85},
-               {"enforce_eager", true}};
+               {"enforce_eager", true},
+               {"tensor_parallel_size", 2}};
   EXPECT_OK(CheckVllmSettings(vllm));
   EXPECT_THAT(VllmEngineFlags(vllm),
               ElementsAre("--dtype=bfloat16", "--quantization=modelopt_fp4",
                           "--kv-cache-dtype=fp8_e4m3", "--gpu-memory-utilization=0.85",
-                          "--enforce-eager"));
+                          "--enforce-eager", "--tensor-parallel-size=2"));
+  EXPECT_EQ(VllmGpus(vllm), 2);
+  EXPECT_EQ(VllmGpus(json{{"parallel", 2}}), 1);
   vllm["enforce_eager"] = false;
   EXPECT_THAT(VllmEngineFlags(json{{"parallel", 2}, {"enforce_eager", false}}), ElementsAre());
 }
@@ -46,6 +49,8 @@ TEST(VllmSettingsTest, AnythingElseIsRefusedByName) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("above 0, at most 1")));
   EXPECT_THAT(CheckVllmSettings(json{{"parallel", 2}, {"max_model_len", "long"}}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("vllm.max_model_len")));
+  EXPECT_THAT(CheckVllmSettings(json{{"parallel", 2}, {"tensor_parallel_size", 0}}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("vllm.tensor_parallel_size")));
   EXPECT_THAT(CheckVllmSettings(json{{"parallel", 2}, {"enforce_eager", "yes"}}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("true or false")));
   EXPECT_THAT(CheckVllmSettings(json{{"dtype", "bfloat16"}}),

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/canonical_json.h"
 #include "common/endpoint_url.h"
+#include "common/vllm_options.h"
 #include "common/status_macros.h"
 
 namespace cohort::client {
@@ -226,7 +227,7 @@ absl::StatusOr<std::vector<std::string>> Builder::AddSuite(
       // A checkpoint folder served by `vllm serve` on the step's card.
       gen.params["vllm"] = vllm->settings;
       gen.inputs.push_back(Digest("checkpoint", vllm->checkpoint.digest));
-      gen.gpus = 1;
+      gen.gpus = static_cast<uint32_t>(VllmGpus(vllm->settings));
       gen.tools = {"vllm"};
     } else {
       gen.inputs.push_back(gguf_node.empty() ? Digest("gguf", gguf_digest)

@@ -325,6 +325,17 @@ TEST(ExpandTest, AVllmReferenceServesItsCheckpoint) {
     EXPECT_TRUE(has_checkpoint) << n.id;
   }
   EXPECT_EQ(generates, 3);
+  // Tensor parallelism: the step holds that many cards.
+  ASSERT_OK_AND_ASSIGN(
+      Spec tp, ParseSpecText(Spec3("references:\n  - {name: tp, vllm: {checkpoint: " + kG +
+                                   ", parallel: 8, tensor_parallel_size: 2}}\n"),
+                             "s.yaml", "/"));
+  ASSERT_OK_AND_ASSIGN(Graph tp_graph, ExpandSpec(tp));
+  for (const GraphNode& n : tp_graph.nodes) {
+    if (n.kind == "generate" && n.model == "tp") {
+      EXPECT_EQ(n.gpus, 2u) << n.id;
+    }
+  }
   ASSERT_OK_AND_ASSIGN(std::string normalized, CanonicalJson(NormalizedSpecJson(spec)));
   ASSERT_OK_AND_ASSIGN(Spec again, ParseSpecText(normalized, "campaign", ""));
   ASSERT_OK_AND_ASSIGN(Graph g2, ExpandSpec(again));

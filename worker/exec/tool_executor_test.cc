@@ -589,6 +589,23 @@ TEST_F(ToolExecutorTest, GenerateServesACheckpointWithVllm) {
   EXPECT_THAT(log, HasSubstr("--backend vllm"));
   EXPECT_THAT(log, HasSubstr("--server-arg=--dtype=bfloat16"));
 
+  // Tensor parallelism: vLLM gets the flag and sees the step's cards; one
+  // card for two ranks fails at start-up, as vLLM's placement does.
+  params["vllm"]["tensor_parallel_size"] = 2;
+  StepTask one_card = Task(TaskKind::kGenerate, params.dump(), inputs);
+  one_card.visible_gpus = "0";
+  absl::StatusOr<StepResult> refused = Execute(one_card);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("exceeds the total number of available GPUs"));
+  StepTask two_cards = Task(TaskKind::kGenerate, params.dump(), inputs);
+  two_cards.visible_gpus = "0,1";
+  ASSERT_OK(Execute(two_cards).status());
+  ASSERT_OK_AND_ASSIGN(std::string tp_log, ReadFileToString(two_cards.log_path));
+  EXPECT_THAT(tp_log, HasSubstr("CUDA_VISIBLE_DEVICES=0,1 "));
+  EXPECT_THAT(tp_log, HasSubstr("--server-arg=--tensor-parallel-size=2"));
+  params["vllm"].erase("tensor_parallel_size");
+
   params["vllm"]["trust_remote_code"] = true;
   EXPECT_THAT(Execute(Task(TaskKind::kGenerate, params.dump(), inputs)),
               StatusIs(absl::StatusCode::kInvalidArgument,
