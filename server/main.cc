@@ -3,7 +3,10 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -171,6 +174,54 @@ absl::StatusOr<std::string> TransferSecret(const Flags& flags) {
   return secret;
 }
 
+// Renewed TLS files, served to new connections within a second when they
+// check out; a refusal is logged once per reason (the previous files stay).
+void ReloadCertificates(cohort::server::CohortServer& server, const Flags& flags,
+                        const char* why, std::string* last_error) {
+  absl::StatusOr<bool> changed = server.ReloadCertificates();
+  if (!changed.ok()) {
+    std::string error(changed.status().message());
+    if (error != *last_error) {
+      spdlog::warn("{}: {}; the previous certificate is still served", why, error);
+    }
+    *last_error = error;
+    return;
+  }
+  last_error->clear();
+  absl::StatusOr<cohort::CertificateInfo> info =
+      cohort::ReadCertificateFile(flags.server.tls_cert_file);
+  if (*changed) {
+    spdlog::info("{}: serving {} ({}, expires {}) to new connections", why,
+                 flags.server.tls_cert_file, info.ok() ? info->subject : "?",
+                 info.ok() ? cohort::FormatCertificateTime(info->not_after) : "?");
+  } else if (std::string(why) == "SIGHUP") {
+    spdlog::info("SIGHUP: {} is already served (unchanged)", flags.server.tls_cert_file);
+  }
+}
+
+// Waits for SIGTERM or SIGINT (returned); on SIGHUP, and every
+// --tls-reload-seconds, serves renewed TLS files.
+int WaitForStop(const sigset_t& signals, const Flags& flags,
+                cohort::server::CohortServer& server) {
+  const bool tls = !flags.server.tls_cert_file.empty();
+  std::string last_error;
+  timespec interval = {static_cast<time_t>(std::max(1, flags.tls_reload_seconds)), 0};
+  while (true) {
+    int signal_number = sigtimedwait(&signals, nullptr, &interval);
+    if (signal_number < 0) {
+      if (errno == EAGAIN && tls) ReloadCertificates(server, flags, "TLS files", &last_error);
+      continue;  // EAGAIN (the interval) or EINTR
+    }
+    if (signal_number != SIGHUP) return signal_number;
+    if (!tls) {
+      spdlog::info("SIGHUP: no TLS certificate to reload");
+      continue;
+    }
+    last_error.clear();  // an operator's SIGHUP always hears the verdict
+    ReloadCertificates(server, flags, "SIGHUP", &last_error);
+  }
+}
+
 int Serve(const Flags& flags) {
   // Block the signals before any thread starts so that only sigwait sees them.
   sigset_t signals;
@@ -184,6 +235,7 @@ int Serve(const Flags& flags) {
   cohort::server::ServerOptions server_options = flags.server;
   server_options.max_request_bytes = flags.max_request_mb << 20;
   server_options.tls_reload_interval = absl::Seconds(flags.tls_reload_seconds);
+  server_options.tls_served_dir = flags.state_dir + "/tls-served";
   absl::StatusOr<std::string> secret = TransferSecret(flags);
   if (!secret.ok()) return Fail(secret.status());
   server_options.transfer_secret = *secret;
@@ -241,22 +293,7 @@ int Serve(const Flags& flags) {
         flags.port_file, std::to_string(server.port()) + "\n");
     if (!s.ok()) return Fail(s);
   }
-  int signal_number = 0;
-  while (sigwait(&signals, &signal_number) == 0 && signal_number == SIGHUP) {
-    // The files are watched already; say when a renewal applies and how
-    // long the certificate now on disk lasts.
-    if (server_options.tls_cert_file.empty()) {
-      spdlog::info("SIGHUP: no TLS certificate to reload");
-      continue;
-    }
-    std::string warning;
-    absl::Status dates = cohort::CheckCertificateDates(
-        server_options.tls_cert_file, absl::Now(), absl::Hours(24 * 30), &warning);
-    spdlog::info("SIGHUP: {} is served to new connections within {} s of its change{}",
-                 server_options.tls_cert_file, flags.tls_reload_seconds,
-                 dates.ok() ? "" : "; " + std::string(dates.message()));
-    if (!warning.empty()) spdlog::warn("{}", warning);
-  }
+  const int signal_number = WaitForStop(signals, flags, server);
   spdlog::info("signal {}: shutting down", signal_number);
   if (dashboard_server) dashboard_server->Stop();
   server.Shutdown(absl::Seconds(10));

@@ -1,6 +1,9 @@
 #include "server/service/server.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -26,9 +29,10 @@ namespace {
 // The listener's credentials, with `auth` checking each call's headers
 // wherever gRPC allows a processor (all but plaintext off loopback).
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
-    const ServerOptions& options, std::shared_ptr<grpc::AuthMetadataProcessor> auth) {
+    const ServerOptions& options, ServedCertificates* served,
+    std::shared_ptr<grpc::AuthMetadataProcessor> auth) {
   COHORT_RETURN_IF_ERROR(CheckListenerSecurity(options));
-  if (options.tls_cert_file.empty()) {
+  if (served == nullptr) {
     if (!IsLoopbackListen(options.listen)) return grpc::InsecureServerCredentials();
     // Local credentials are plaintext on the wire (plaintext clients connect
     // as before) and, unlike insecure ones, run an AuthMetadataProcessor.
@@ -36,30 +40,14 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
     local->SetAuthMetadataProcessor(std::move(auth));
     return local;
   }
-  absl::StatusOr<std::string> cert = ReadFileToString(options.tls_cert_file);
-  absl::StatusOr<std::string> key = ReadFileToString(options.tls_key_file);
-  if (!cert.ok() || !key.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "TLS: ", !cert.ok() ? cert.status().message() : key.status().message()));
-  }
-  COHORT_RETURN_IF_ERROR(
-      CheckKeyMatchesCertificate(options.tls_cert_file, options.tls_key_file));
-  // Fail closed: an expired certificate would serve nothing but refusals.
-  std::string warning;
-  COHORT_RETURN_IF_ERROR(CheckCertificateDates(options.tls_cert_file, absl::Now(),
-                                               absl::Hours(24 * 30), &warning));
-  if (!warning.empty()) spdlog::warn("{}", warning);
-  if (!options.tls_client_ca_file.empty()) {
-    absl::StatusOr<std::string> ca = ReadFileToString(options.tls_client_ca_file);
-    if (!ca.ok()) return absl::InvalidArgumentError(absl::StrCat("TLS: ", ca.status().message()));
-  }
-  // The files are watched: a renewed certificate, key or client CA
-  // (replaced atomically, e.g. by rename) is served to new connections
-  // within tls_reload_interval; connections and leases carry on.
+  // Fail closed: an unreadable or mismatched pair, or an expired
+  // certificate, would serve nothing but refusals.
+  COHORT_RETURN_IF_ERROR(served->Sync(absl::Now()).status());
+  // gRPC rereads the checked copies every second; ReloadCertificates (the
+  // interval, SIGHUP) decides what they hold. Connections and leases carry
+  // on across a renewal.
   auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
-      options.tls_key_file, options.tls_cert_file, options.tls_client_ca_file,
-      static_cast<unsigned int>(
-          std::max<int64_t>(1, absl::ToInt64Seconds(options.tls_reload_interval))));
+      served->key_path(), served->cert_path(), served->client_ca_path(), 1);
   grpc::experimental::TlsServerCredentialsOptions tls(provider);
   tls.watch_identity_key_cert_pairs();
   if (!options.tls_client_ca_file.empty()) {
@@ -147,8 +135,23 @@ CohortServer::CohortServer(Coordinator& coordinator, ServerOptions options)
 CohortServer::~CohortServer() { Shutdown(absl::ZeroDuration()); }
 
 absl::Status CohortServer::Start() {
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = Credentials(
-      options_, std::make_shared<HeaderAuth>(coordinator_, options_.on_refused_unread));
+  if (!options_.tls_cert_file.empty()) {
+    std::string dir = options_.tls_served_dir;
+    if (dir.empty()) {
+      char folder[] = "/tmp/cohortd-tls-XXXXXX";
+      if (mkdtemp(folder) == nullptr) {
+        return absl::InternalError(absl::StrCat("TLS: mkdtemp: ", std::strerror(errno)));
+      }
+      dir = folder;
+    }
+    served_ = std::make_unique<ServedCertificates>(
+        ServedCertificates::Sources{options_.tls_cert_file, options_.tls_key_file,
+                                    options_.tls_client_ca_file},
+        dir);
+  }
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      Credentials(options_, served_.get(),
+                  std::make_shared<HeaderAuth>(coordinator_, options_.on_refused_unread));
   if (!credentials.ok()) return credentials.status();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -190,6 +193,11 @@ absl::Status CohortServer::Start() {
                  "before their token is checked", options_.listen);
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<bool> CohortServer::ReloadCertificates() {
+  if (served_ == nullptr) return absl::FailedPreconditionError("cohortd serves no TLS");
+  return served_->Sync(absl::Now());
 }
 
 void CohortServer::Shutdown(absl::Duration grace) {

@@ -25,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "server/coordinator/coordinator.h"
+#include "server/service/served_certificates.h"
 
 namespace grpc {
 class Server;
@@ -46,8 +47,12 @@ struct ServerOptions {
   std::string tls_key_file;
   std::string tls_client_ca_file;         // set: require client certs (mTLS)
   // How often the certificate, key and client CA files are checked for a
-  // renewal (served to new connections without a restart).
+  // renewal (served to new connections without a restart; cohortd's signal
+  // loop calls ReloadCertificates, and SIGHUP at once).
   absl::Duration tls_reload_interval = absl::Seconds(60);
+  // Where the checked copies gRPC serves live (served_certificates.h);
+  // empty: a fresh folder under the system's temporary directory.
+  std::string tls_served_dir;
   // Plaintext on an address other than loopback is refused unless this is
   // set: tokens and results would cross the network in the clear.
   bool insecure_plaintext = false;
@@ -100,11 +105,18 @@ class CohortServer {
   // until `grace` to finish.
   void Shutdown(absl::Duration grace);
 
+  // Serves renewed TLS files to new connections (within a second) when they
+  // check out; true when something changed. kFailedPrecondition without
+  // TLS; otherwise ServedCertificates::Sync's errors, the previous files
+  // still served.
+  absl::StatusOr<bool> ReloadCertificates();
+
  private:
   Coordinator& coordinator_;
   ServerOptions options_;
   std::unique_ptr<CoordinatorService> coordinator_service_;
   std::unique_ptr<WorkerGatewayService> gateway_service_;
+  std::unique_ptr<ServedCertificates> served_;  // set with TLS
   std::unique_ptr<grpc::Server> server_;
   std::thread ticker_;
   std::atomic<bool> stopping_{false};

@@ -34,6 +34,7 @@ class CohortdProcess {
   void Kill9();
   void Stop();  // SIGTERM and wait
   int port() const { return port_; }
+  pid_t pid() const { return process_.pid(); }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
 
   // `cohortd token create --role ROLE` plus `extra_args` (e.g. {"--ttl", "2s"}).

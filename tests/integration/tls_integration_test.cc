@@ -1,6 +1,8 @@
 // cohortd serving TLS (certificates made here with the openssl tool): a
 // worker configured with the CA runs a step end to end, and a plaintext
 // client cannot talk to cohortd at all.
+#include <signal.h>
+
 #include <filesystem>
 
 #include "absl/strings/match.h"
@@ -402,6 +404,58 @@ TEST(TlsIntegrationTest, RenewedCertificatesAreServedWithoutARestart) {
   EXPECT_NE(refused->exit_code, 0);
   EXPECT_THAT(refused->stderr_data, ::testing::HasSubstr("renewed.key does not belong to the "
                                                          "certificate"));
+}
+
+// SIGHUP serves a renewal at once (the interval here is an hour), and a
+// rotation caught half done (a new key beside the old certificate) is
+// refused with the reason while the previous certificate stays served.
+TEST(TlsIntegrationTest, SighupServesARenewalAndRefusesAHalfDoneOne) {
+  cohort::testing::TempDir dir;
+  MakeCertificates(dir.path());
+  MakeServerCertificate(dir.path(), "first", "IP:127.0.0.1");
+  MakeServerCertificate(dir.path(), "renewed", "IP:127.0.0.1");
+  std::filesystem::copy_file(dir.Join("first.pem"), dir.Join("tls.crt"));
+  std::filesystem::copy_file(dir.Join("first.key"), dir.Join("tls.key"));
+  std::filesystem::create_directories(dir.Join("state"));
+  CohortdProcess cohortd(dir.Join("state"), {"--tls-cert", dir.Join("tls.crt"), "--tls-key",
+                                             dir.Join("tls.key"), "--tls-reload-seconds",
+                                             "3600"});
+  cohortd.set_tls_ca(dir.Join("ca.pem"));
+  ASSERT_OK(cohortd.Start());
+  EXPECT_THAT(ServedSubject(cohortd.address(), dir.Join("ca.pem")), ::testing::HasSubstr("first"));
+  auto served_within = [&](const std::string& name, absl::Duration limit) {
+    absl::Time give_up = absl::Now() + limit;
+    std::string subject = ServedSubject(cohortd.address(), dir.Join("ca.pem"));
+    while (subject.find(name) == std::string::npos && absl::Now() < give_up) {
+      absl::SleepFor(absl::Milliseconds(100));
+      subject = ServedSubject(cohortd.address(), dir.Join("ca.pem"));
+    }
+    return subject;
+  };
+  auto log_has = [&](const std::string& text) {
+    absl::Time give_up = absl::Now() + absl::Seconds(10);
+    while (absl::Now() < give_up) {
+      if (absl::StrContains(ReadFileToString(dir.Join("state/cohortd.log")).value_or(""), text)) {
+        return true;
+      }
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return false;
+  };
+
+  // Half a rotation: the renewed key beside the first certificate.
+  std::filesystem::copy_file(dir.Join("renewed.key"), dir.Join("tls.key"),
+                             std::filesystem::copy_options::overwrite_existing);
+  ASSERT_EQ(::kill(cohortd.pid(), SIGHUP), 0);
+  EXPECT_TRUE(log_has("the previous certificate is still served"));
+  EXPECT_TRUE(log_has("does not belong to the certificate"));
+  EXPECT_THAT(ServedSubject(cohortd.address(), dir.Join("ca.pem")), ::testing::HasSubstr("first"));
+
+  // The rotation completes; SIGHUP serves it within a second or two.
+  std::filesystem::copy_file(dir.Join("renewed.pem"), dir.Join("tls.crt"),
+                             std::filesystem::copy_options::overwrite_existing);
+  ASSERT_EQ(::kill(cohortd.pid(), SIGHUP), 0);
+  EXPECT_THAT(served_within("renewed", absl::Seconds(5)), ::testing::HasSubstr("renewed"));
 }
 
 TEST(TlsIntegrationTest, WorkerRunsOverTlsAndPlaintextIsRefused) {
