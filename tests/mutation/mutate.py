@@ -163,6 +163,11 @@ MUTANTS = [
      'FetchOk(absl::StrCat(base_url, "/props"), "",\n'
      '                                  headers.empty() ? headers : std::vector<std::string>{}));',
      "worker_llama_test", "ApiKey"),
+    # A rotation caught half done must not be served.
+    ("tls-half-rotation", "server/service/served_certificates.cc",
+     "  COHORT_RETURN_IF_ERROR(CheckKeyMatchesCertificate(sources_.cert, sources_.key));\n",
+     "",
+     "server_service_test", "ServedCertificates"),
     # A damaged spool row must not be sent half-parsed.
     ("outbox-half-parsed", "worker/agent/outbox.cc",
      "parsed = batch.ParseFromString(entry.payload);",
