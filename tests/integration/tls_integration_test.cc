@@ -334,18 +334,24 @@ std::string ServedSubject(const std::string& address, const std::string& ca) {
   return r.ok() ? r->stdout_data : "";
 }
 
+// A CA, two server certificates for 127.0.0.1 ("first", "renewed"), the
+// first one in place as tls.crt/tls.key, and a state folder.
+void MakeRenewablePair(const std::string& dir) {
+  MakeCertificates(dir);
+  MakeServerCertificate(dir, "first", "IP:127.0.0.1");
+  MakeServerCertificate(dir, "renewed", "IP:127.0.0.1");
+  std::filesystem::copy_file(dir + "/first.pem", dir + "/tls.crt");
+  std::filesystem::copy_file(dir + "/first.key", dir + "/tls.key");
+  std::filesystem::create_directories(dir + "/state");
+}
+
 // Rotation: a renewed certificate replaced on disk is served to new
 // connections without a restart, and a connection (a worker's, a CLI's)
 // made before carries on. A key that is not the certificate's is refused
 // at start, naming both files.
 TEST(TlsIntegrationTest, RenewedCertificatesAreServedWithoutARestart) {
   cohort::testing::TempDir dir;
-  MakeCertificates(dir.path());
-  MakeServerCertificate(dir.path(), "first", "IP:127.0.0.1");
-  MakeServerCertificate(dir.path(), "renewed", "IP:127.0.0.1");
-  std::filesystem::copy_file(dir.Join("first.pem"), dir.Join("tls.crt"));
-  std::filesystem::copy_file(dir.Join("first.key"), dir.Join("tls.key"));
-  std::filesystem::create_directories(dir.Join("state"));
+  MakeRenewablePair(dir.path());
   const int metrics_port = testing::FreePort();
   CohortdProcess cohortd(dir.Join("state"),
                          {"--tls-cert", dir.Join("tls.crt"), "--tls-key", dir.Join("tls.key"),
@@ -411,12 +417,7 @@ TEST(TlsIntegrationTest, RenewedCertificatesAreServedWithoutARestart) {
 // refused with the reason while the previous certificate stays served.
 TEST(TlsIntegrationTest, SighupServesARenewalAndRefusesAHalfDoneOne) {
   cohort::testing::TempDir dir;
-  MakeCertificates(dir.path());
-  MakeServerCertificate(dir.path(), "first", "IP:127.0.0.1");
-  MakeServerCertificate(dir.path(), "renewed", "IP:127.0.0.1");
-  std::filesystem::copy_file(dir.Join("first.pem"), dir.Join("tls.crt"));
-  std::filesystem::copy_file(dir.Join("first.key"), dir.Join("tls.key"));
-  std::filesystem::create_directories(dir.Join("state"));
+  MakeRenewablePair(dir.path());
   CohortdProcess cohortd(dir.Join("state"), {"--tls-cert", dir.Join("tls.crt"), "--tls-key",
                                              dir.Join("tls.key"), "--tls-reload-seconds",
                                              "3600"});
