@@ -93,16 +93,20 @@ const std::vector<std::string>& VllmSettingKeys() {
   return keys;
 }
 
+absl::Status CheckVllmSetting(const std::string& key, const json& value) {
+  const Setting* s = Find(key);
+  if (s == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "vllm.", key, ": not a setting cohort passes to vLLM (",
+        absl::StrJoin(VllmSettingKeys(), ", "), ")"));
+  }
+  return CheckSetting(*s, value);
+}
+
 absl::Status CheckVllmSettings(const json& vllm) {
   if (!vllm.is_object()) return absl::InvalidArgumentError("vllm: expected an object");
   for (const auto& [key, value] : vllm.items()) {
-    const Setting* s = Find(key);
-    if (s == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "vllm.", key, ": not a setting cohort passes to vLLM (",
-          absl::StrJoin(VllmSettingKeys(), ", "), ")"));
-    }
-    if (absl::Status checked = CheckSetting(*s, value); !checked.ok()) return checked;
+    if (absl::Status checked = CheckVllmSetting(key, value); !checked.ok()) return checked;
   }
   if (!vllm.contains("parallel")) {
     return absl::InvalidArgumentError("vllm.parallel: the requests to keep in flight is required");

@@ -30,6 +30,8 @@ namespace cohort {
 // kInvalidArgument naming the first key that is unknown, of the wrong type
 // or out of range ("vllm.dtype: ..."); `parallel` is required.
 absl::Status CheckVllmSettings(const nlohmann::json& vllm);
+// One setting, as CheckVllmSettings checks each (for a spec's line).
+absl::Status CheckVllmSetting(const std::string& key, const nlohmann::json& value);
 
 // The engine flags among checked settings (dtype, quantization,
 // kv_cache_dtype, gpu_memory_utilization, enforce_eager,

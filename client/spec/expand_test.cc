@@ -344,6 +344,7 @@ TEST(ExpandTest, AVllmReferenceServesItsCheckpoint) {
 
   for (const auto& [bad, why] : std::vector<std::pair<std::string, std::string>>{
            {"vllm: {checkpoint: " + kG + "}", "vllm needs parallel"},
+           {"vllm: {checkpoint: " + kG + ", parallel: 0}", "vllm.parallel: an integer from 1"},
            {"vllm: {parallel: 2}", "checkpoint"},
            {"vllm: {checkpoint: " + kG + ", parallel: 2, trust_remote_code: true}",
             "trust_remote_code"},

@@ -17,8 +17,8 @@
 #include "common/atomic_file.h"
 #include "common/canonical_json.h"
 #include "common/endpoint_url.h"
-#include "common/vllm_options.h"
 #include "common/status_macros.h"
+#include "common/vllm_options.h"
 
 namespace cohort::client {
 namespace spec_internal {
@@ -401,8 +401,7 @@ absl::StatusOr<VllmRef> ParseVllmRef(const YNode& node, const std::string& base_
     std::optional<YNode> value = node.Get(key);
     if (!value) continue;
     COHORT_ASSIGN_OR_RETURN(vllm.settings[key], value->ToJson());
-    if (absl::Status s = CheckVllmSettings(json{{"parallel", 1}, {key, vllm.settings[key]}});
-        !s.ok()) {
+    if (absl::Status s = CheckVllmSetting(key, vllm.settings[key]); !s.ok()) {
       return value->Error(std::string(s.message()));
     }
   }
