@@ -266,7 +266,15 @@ absl::StatusOr<CertificateInfo> ReadCertificateFile(const std::string& path) {
 
 absl::Status CheckCertificateDates(const std::string& path, absl::Time now,
                                    absl::Duration warn_within, std::string* warning) {
-  absl::StatusOr<CertificateInfo> info = ReadCertificateFile(path);
+  absl::StatusOr<std::string> pem = ReadFileToString(path);
+  if (!pem.ok()) return pem.status();
+  return CheckCertificatePemDates(*pem, path, now, warn_within, warning);
+}
+
+absl::Status CheckCertificatePemDates(const std::string& pem, const std::string& path,
+                                      absl::Time now, absl::Duration warn_within,
+                                      std::string* warning) {
+  absl::StatusOr<CertificateInfo> info = ReadCertificatePem(pem, path);
   if (!info.ok()) return info.status();
   if (info->not_after <= now) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -293,9 +301,16 @@ absl::Status CheckKeyMatchesCertificate(const std::string& cert_path,
   if (!cert_pem.ok()) return cert_pem.status();
   absl::StatusOr<std::string> key_pem = ReadFileToString(key_path);
   if (!key_pem.ok()) return key_pem.status();
-  X509Ptr cert = FirstCertificate(*cert_pem);
+  return CheckKeyMatchesCertificatePem(*cert_pem, *key_pem, cert_path, key_path);
+}
+
+absl::Status CheckKeyMatchesCertificatePem(const std::string& cert_pem,
+                                           const std::string& key_pem,
+                                           const std::string& cert_path,
+                                           const std::string& key_path) {
+  X509Ptr cert = FirstCertificate(cert_pem);
   std::unique_ptr<BIO, BioFree> bio(
-      BIO_new_mem_buf(key_pem->data(), static_cast<int>(key_pem->size())));
+      BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())));
   std::unique_ptr<EVP_PKEY, KeyFree> key(
       PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
   ERR_clear_error();

@@ -45,6 +45,10 @@ std::string FormatCertificateTime(absl::Time t);
 // with `*warning` set when it expires within `warn_within`.
 absl::Status CheckCertificateDates(const std::string& path, absl::Time now,
                                    absl::Duration warn_within, std::string* warning);
+// The same of a certificate already read (`pem`), named `path` in messages.
+absl::Status CheckCertificatePemDates(const std::string& pem, const std::string& path,
+                                      absl::Time now, absl::Duration warn_within,
+                                      std::string* warning);
 
 struct TlsProbe {
   std::string address;        // host:port
@@ -63,6 +67,11 @@ struct TlsProbe {
 // does not belong to the certificate at `cert_path` (or either is not PEM).
 absl::Status CheckKeyMatchesCertificate(const std::string& cert_path,
                                         const std::string& key_path);
+// The same of a certificate and key already read, named by their paths.
+absl::Status CheckKeyMatchesCertificatePem(const std::string& cert_pem,
+                                           const std::string& key_pem,
+                                           const std::string& cert_path,
+                                           const std::string& key_path);
 
 // One sentence saying why a TLS connection as `probe` describes fails; ""
 // when the handshake succeeds (or the address cannot be reached at all:

@@ -177,7 +177,8 @@ absl::StatusOr<std::string> TransferSecret(const Flags& flags) {
 // Renewed TLS files, served to new connections within a second when they
 // check out; a refusal is logged once per reason (the previous files stay).
 void ReloadCertificates(cohort::server::CohortServer& server, const Flags& flags,
-                        const char* why, std::string* last_error) {
+                        bool on_sighup, std::string* last_error) {
+  const char* why = on_sighup ? "SIGHUP" : "TLS files";
   absl::StatusOr<bool> changed = server.ReloadCertificates();
   if (!changed.ok()) {
     std::string error(changed.status().message());
@@ -194,7 +195,7 @@ void ReloadCertificates(cohort::server::CohortServer& server, const Flags& flags
     spdlog::info("{}: serving {} ({}, expires {}) to new connections", why,
                  flags.server.tls_cert_file, info.ok() ? info->subject : "?",
                  info.ok() ? cohort::FormatCertificateTime(info->not_after) : "?");
-  } else if (std::string(why) == "SIGHUP") {
+  } else if (on_sighup) {
     spdlog::info("SIGHUP: {} is already served (unchanged)", flags.server.tls_cert_file);
   }
 }
@@ -209,7 +210,7 @@ int WaitForStop(const sigset_t& signals, const Flags& flags,
   while (true) {
     int signal_number = sigtimedwait(&signals, nullptr, &interval);
     if (signal_number < 0) {
-      if (errno == EAGAIN && tls) ReloadCertificates(server, flags, "TLS files", &last_error);
+      if (errno == EAGAIN && tls) ReloadCertificates(server, flags, false, &last_error);
       continue;  // EAGAIN (the interval) or EINTR
     }
     if (signal_number != SIGHUP) return signal_number;
@@ -218,7 +219,7 @@ int WaitForStop(const sigset_t& signals, const Flags& flags,
       continue;
     }
     last_error.clear();  // an operator's SIGHUP always hears the verdict
-    ReloadCertificates(server, flags, "SIGHUP", &last_error);
+    ReloadCertificates(server, flags, true, &last_error);
   }
 }
 
@@ -234,7 +235,6 @@ int Serve(const Flags& flags) {
   if (!coordinator.ok()) return Fail(coordinator.status());
   cohort::server::ServerOptions server_options = flags.server;
   server_options.max_request_bytes = flags.max_request_mb << 20;
-  server_options.tls_reload_interval = absl::Seconds(flags.tls_reload_seconds);
   server_options.tls_served_dir = flags.state_dir + "/tls-served";
   absl::StatusOr<std::string> secret = TransferSecret(flags);
   if (!secret.ok()) return Fail(secret.status());

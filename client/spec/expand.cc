@@ -8,8 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/canonical_json.h"
 #include "common/endpoint_url.h"
-#include "common/vllm_options.h"
 #include "common/status_macros.h"
+#include "common/vllm_options.h"
 
 namespace cohort::client {
 namespace {

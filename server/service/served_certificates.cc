@@ -45,10 +45,12 @@ absl::StatusOr<bool> ServedCertificates::Sync(absl::Time now) {
   if (!sources_.client_ca.empty()) {
     COHORT_ASSIGN_OR_RETURN(ca, ReadPem(sources_.client_ca));
   }
-  COHORT_RETURN_IF_ERROR(CheckKeyMatchesCertificate(sources_.cert, sources_.key));
+  // The texts read above are what gets checked and copied: a file renamed
+  // over meanwhile is taken at the next call, never half.
+  COHORT_RETURN_IF_ERROR(CheckKeyMatchesCertificatePem(cert, key, sources_.cert, sources_.key));
   std::string warning;
   COHORT_RETURN_IF_ERROR(
-      CheckCertificateDates(sources_.cert, now, absl::Hours(24 * 30), &warning));
+      CheckCertificatePemDates(cert, sources_.cert, now, absl::Hours(24 * 30), &warning));
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (ec) {

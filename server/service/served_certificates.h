@@ -12,7 +12,7 @@
 // carry on.
 //
 //   ServedCertificates served({"tls.crt", "tls.key", "ca.crt"}, state + "/tls-served");
-//   COHORT_ASSIGN_OR_RETURN(bool changed, served.Sync());
+//   COHORT_ASSIGN_OR_RETURN(bool changed, served.Sync(absl::Now()));
 //   provider(served.key_path(), served.cert_path(), served.client_ca_path(), 1 s);
 //
 // Thread-safe: Sync runs under one mutex (the signal loop and start-up).
@@ -51,7 +51,6 @@ class ServedCertificates {
   std::string client_ca_path() const {
     return sources_.client_ca.empty() ? "" : dir_ + "/client-ca.crt";
   }
-  const Sources& sources() const { return sources_; }
 
  private:
   const Sources sources_;

@@ -46,12 +46,10 @@ struct ServerOptions {
   std::string tls_cert_file;              // PEM; empty: plaintext
   std::string tls_key_file;
   std::string tls_client_ca_file;         // set: require client certs (mTLS)
-  // How often the certificate, key and client CA files are checked for a
-  // renewal (served to new connections without a restart; cohortd's signal
-  // loop calls ReloadCertificates, and SIGHUP at once).
-  absl::Duration tls_reload_interval = absl::Seconds(60);
   // Where the checked copies gRPC serves live (served_certificates.h);
-  // empty: a fresh folder under the system's temporary directory.
+  // empty: a fresh folder under the system's temporary directory. Renewals
+  // are taken by ReloadCertificates (cohortd's signal loop calls it every
+  // --tls-reload-seconds, and at once on SIGHUP).
   std::string tls_served_dir;
   // Plaintext on an address other than loopback is refused unless this is
   // set: tokens and results would cross the network in the clear.

@@ -165,7 +165,7 @@ MUTANTS = [
      "worker_llama_test", "ApiKey"),
     # A rotation caught half done must not be served.
     ("tls-half-rotation", "server/service/served_certificates.cc",
-     "  COHORT_RETURN_IF_ERROR(CheckKeyMatchesCertificate(sources_.cert, sources_.key));\n",
+     "  COHORT_RETURN_IF_ERROR(CheckKeyMatchesCertificatePem(cert, key, sources_.cert, sources_.key));\n",
      "",
      "server_service_test", "ServedCertificates"),
     # A damaged spool row must not be sent half-parsed.

@@ -19,9 +19,9 @@
 #include "common/atomic_file.h"
 #include "common/canonical_json.h"
 #include "common/endpoint_url.h"
-#include "common/vllm_options.h"
 #include "common/status_macros.h"
 #include "common/subprocess.h"
+#include "common/vllm_options.h"
 #include "nlohmann/json.hpp"
 #include "worker/exec/gate.h"
 #include "worker/exec/score_rows.h"
@@ -837,20 +837,19 @@ absl::StatusOr<StepResult> ToolExecutor::Generate(const StepTask& task) {
   COHORT_ASSIGN_OR_RETURN(std::string dataset_in, Input(task, "dataset"));
   COHORT_ASSIGN_OR_RETURN(std::string dataset, AsFile(dataset_in, ""));
   BenchInvocation run;
-  json server_params = params.value("server", json::object());
-  run.parallel = server_params.value("parallel", 2);
-  run.ctx_size = std::max(server_params.value("ctx_size", 0), 0);
   if (params.contains("endpoint")) {
     COHORT_RETURN_IF_ERROR(UseEndpoint(config_, params["endpoint"], &run));
   } else if (params.contains("vllm")) {
     COHORT_ASSIGN_OR_RETURN(std::string checkpoint, Input(task, "checkpoint"));
-    run.ctx_size = 0;  // vLLM's context: its max_model_len, else the protocol's need
     COHORT_RETURN_IF_ERROR(UseVllm(config_, params["vllm"], checkpoint, &run));
   } else {
     COHORT_ASSIGN_OR_RETURN(std::string gguf_in, Input(task, "gguf"));
     COHORT_ASSIGN_OR_RETURN(run.model, AsFile(gguf_in, ""));
     run.llama_server = FindLlamaTool(config_.llama_cpp_dir, "llama-server");
     if (run.llama_server.empty()) return absl::FailedPreconditionError("llama-server not found");
+    json server_params = params.value("server", json::object());
+    run.parallel = server_params.value("parallel", 2);
+    run.ctx_size = std::max(server_params.value("ctx_size", 0), 0);
   }
   // The journal outlives a crash of this worker: a re-lease here resumes it.
   std::string work = task.work_dir.empty() ? task.output_root : task.work_dir;

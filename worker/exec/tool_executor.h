@@ -39,7 +39,6 @@ struct ToolConfig {
   std::string vllm;
 };
 
-
 // Reads a tool's progress from one line of its output: llama-quantize's
 // "[  12/ 363] blk.0.attn_q.weight ..." gives 12 of 363 tensors. Returns
 // false when the line says nothing about progress.
