@@ -18,3 +18,17 @@ wait_for() {
 remove_scratch() {
   if [ "${KEEP:-0}" = 1 ]; then echo "$TEST_NAME: kept $1"; else rm -rf "$1"; fi
 }
+
+# Installs what is missing of `command:package` pairs (apt), then builds the
+# three binaries; BIN names their folder.
+install_and_build() {
+  local need=() tool
+  for tool in "$@"; do
+    command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
+  done
+  if [ ${#need[@]} -gt 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
+  fi
+  bash deploy/local/build.sh --target cohortd cohort-worker cohort >/dev/null
+  BIN="$ROOT/build/bin"
+}

@@ -25,15 +25,7 @@ cd "$ROOT"
 TEST_NAME=slurm_test
 source tests/deploy/lib.sh
 if [ "$(id -u)" != 0 ]; then echo "slurm_test: needs root (slurmd)" >&2; exit 2; fi
-need=()
-for tool in slurmctld:slurm-wlm slurmd:slurm-wlm munged:munge openssl:openssl; do
-  command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
-fi
-bash deploy/local/build.sh --target cohortd cohort-worker cohort >/dev/null
-BIN="$ROOT/build/bin"
+install_and_build slurmctld:slurm-wlm slurmd:slurm-wlm munged:munge openssl:openssl
 
 T="$(mktemp -d)"
 PIDS=()

@@ -41,15 +41,7 @@ cd "$ROOT"
 TEST_NAME=tls_netns_test
 source tests/deploy/lib.sh
 if [ "$(id -u)" != 0 ]; then echo "tls_netns_test: needs root (network namespaces)" >&2; exit 2; fi
-need=()
-for tool in ip:iproute2 openssl:openssl; do
-  command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
-fi
-bash deploy/local/build.sh --target cohortd cohort-worker cohort >/dev/null
-BIN="$ROOT/build/bin"
+install_and_build ip:iproute2 openssl:openssl
 
 T="$(mktemp -d)"
 chmod 755 "$T"
