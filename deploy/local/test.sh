@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs missing Debian packages, builds everything and
 # runs every unit and integration test with ctest, then checks the lock
-# annotations with clang's -Wthread-safety (tests/lint/thread_safety.py).
+# annotations with clang's -Wthread-safety (tests/lint/thread_safety.py) and
+# replays the fuzz inputs under ASan + UBSan (tests/fuzz/replay_sanitized.sh).
 # Usage: deploy/local/test.sh [--sanitize]   (ASan + UBSan build in build-asan/)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -19,4 +20,7 @@ ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$(nproc)" --timeout 600 \
   --repeat until-pass:2
 if [ "${1:-}" != "--sanitize" ]; then
   python3 tests/lint/thread_safety.py --build "$BUILD_DIR" --jobs "$(nproc)"
+  # The fuzz replays once more under ASan + UBSan (only their binaries are
+  # built with the sanitizers, in build-asan/).
+  bash tests/fuzz/replay_sanitized.sh
 fi

@@ -19,7 +19,7 @@ set(COHORT_FUZZ_TARGETS
   "llama_api=cohort::worker_llama"
   "extractors=cohort::worker_eval"
   "json=cohort::common"
-  "http_request=cohort::server_dashboard")
+  "http_request=cohort::server_http_request")
 
 # valgrind for the replays' memcheck (deploy/install-deps.sh --tests installs
 # it); without it those tests are not defined, and the configure says so.
@@ -54,8 +54,9 @@ foreach(entry ${COHORT_FUZZ_TARGETS})
     if(COHORT_VALGRIND)
       # The same replay under valgrind's memcheck: reads and writes outside
       # an allocation, use after free and uninitialised values fail it, in
-      # the ordinary build (ASan/UBSan builds stay a manual step: 8 minutes
-      # of extra build on 2 cores). valgrind.supp says what it suppresses.
+      # the ordinary build. valgrind.supp says what it suppresses. The test
+      # command replays them under ASan + UBSan too, in a sanitizer build of
+      # the replay binaries alone (replay_sanitized.sh).
       add_test(NAME fuzz.${name}.memcheck
         COMMAND ${COHORT_VALGRIND} -q --error-exitcode=99 --leak-check=no
                 --suppressions=${CMAKE_CURRENT_SOURCE_DIR}/fuzz/valgrind.supp
