@@ -105,6 +105,18 @@ MUTANTS = [
      "double limit = options.max_server_error_share >= 0 ? options.max_server_error_share",
      "double limit = options.max_server_error_share >= 0 ? 1.0",
      "worker_llama_test", "BenchRun"),
+    # The score summary as a type (worker/eval/summary.cc) and the gate on it.
+    ("gate-saturated-of-n", "worker/exec/gate.cc",
+     "static_cast<double>(budget.at_or_over)", "static_cast<double>(summary.n)",
+     "worker_exec_test", "Gate"),
+    ("summary-drops-a-field", "worker/eval/summary.cc",
+     'COHORT_RETURN_IF_ERROR(b.Int("at_or_over", &out->budget.at_or_over));',
+     "(void)b;",
+     "worker_eval_test", "Summary"),
+    ("summary-share-of-saturated", "worker/eval/summary.cc",
+     "out.budget.share_saturated_and_failed = Share(saturated_failed, at_budget);",
+     "out.budget.share_saturated_and_failed = Share(saturated_failed, static_cast<int64_t>(results.size()));",
+     "worker_eval_test", "Summary|Score"),
     # Per-layer quant maps (worker/quant/quant_plan.cc, cohort-worker quantmap).
     ("quantplan-dropped-count", "worker/quant/quant_plan.cc",
      "if (kept[l][e]) kept_mass[l] += m;", "kept_mass[l] += m;",

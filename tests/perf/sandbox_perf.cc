@@ -41,6 +41,6 @@ int main(int argc, char** argv) {
   double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   if (!run.ok()) return 1;
   std::printf("humaneval canonical: %d/%zu passed in %.2f s\n",
-              run->summary["passed"].get<int>(), rows.size(), seconds);
+              ScoreSummaryToJson(run->summary)["passed"].get<int>(), rows.size(), seconds);
   return 0;
 }

@@ -56,7 +56,7 @@ TEST(IfevalTest, PublishedGpt4ResponsesMatchThePaper) {
       ReadCompletions(DatasetPath("ifeval/input_response_data_gpt4_20231107_145030.jsonl")));
   ASSERT_OK_AND_ASSIGN(ScoreRun run,
                        ScoreCompletions(*FindBench("ifeval"), s, problems, rows, "gpt4"));
-  const nlohmann::json& m = run.summary;
+  const nlohmann::json m = ScoreSummaryToJson(run.summary);
   EXPECT_EQ(m["n"], 541);
   EXPECT_EQ(m["n_instructions"], 834);
   // With NLTK's English Punkt model installed (COHORT_PUNKT_DIR or

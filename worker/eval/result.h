@@ -1,13 +1,7 @@
 // File: result.h
 //
-// What scoring produces: one ProblemResult per scored completion and a
-// Summary over them. The summary carries the headline metric (IFEval: the
-// four prompt/instruction x strict/loose accuracies; otherwise n, passed,
-// accuracy) and the answer-length statistics of the card's analysis:
-// characters and tokens p50/p90/max (p50 = the median cast to int, p90 =
-// sorted[n*9/10], as omk's compute_token_stats), the share of problems at
-// or over the budget, saturated-and-failed, and mean tokens of passes vs
-// failures. Token statistics cover only rows that carry token counts.
+// What scoring produces: one ProblemResult per scored completion (the
+// summary over them is summary.h's).
 #ifndef COHORT_WORKER_EVAL_RESULT_H_
 #define COHORT_WORKER_EVAL_RESULT_H_
 
@@ -78,12 +72,6 @@ std::string ResultToLine(const ProblemResult& r);
 // result row; the proto is made from it only where it is sent).
 // kInvalidArgument naming the field: no id, or a field of the wrong type.
 absl::StatusOr<ProblemResult> ResultFromJson(const nlohmann::json& row);
-
-// The summary JSON (see the file comment). `n_expected` is the size of the
-// profile's subset, for the missing count.
-nlohmann::json Summarize(const std::string& bench, const BenchSettings& settings,
-                         const std::vector<ProblemResult>& results,
-                         int n_expected);
 
 }  // namespace cohort::worker::eval
 

@@ -198,8 +198,8 @@ absl::StatusOr<ScoreRun> ScoreCompletions(const BenchSpec& bench,
                                      : problems.size();
   int64_t missing = 0;
   for (size_t i = 0; i < subset; ++i) missing += chosen.count(i) == 0;
-  run.summary = Summarize(bench.name, settings, run.results, static_cast<int>(subset));
-  run.summary["n_missing_from_subset"] = missing;
+  run.summary = Summarize(bench.name, settings, run.results, static_cast<int64_t>(subset));
+  run.summary.n_missing_from_subset = missing;
   return run;
 }
 

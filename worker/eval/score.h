@@ -28,6 +28,7 @@
 #include "nlohmann/json.hpp"
 #include "worker/eval/bench.h"
 #include "worker/eval/result.h"
+#include "worker/eval/summary.h"
 
 namespace cohort::worker::eval {
 
@@ -50,7 +51,7 @@ ProblemResult ScoreCompletion(const BenchSpec& bench, const BenchSettings& setti
 
 struct ScoreRun {
   std::vector<ProblemResult> results;  // in dataset order
-  nlohmann::json summary;
+  ScoreSummary summary;
 };
 
 // Matches `rows` to `problems` and scores them; `completions_path` names the

@@ -47,10 +47,10 @@ TEST(ScoreTest, AcceptsEveryIdAndTextKey) {
   // Fix-A: empty content falls back to the reasoning text.
   EXPECT_EQ(run.results[3].scored_channel, "reasoning");
   EXPECT_TRUE(run.results[3].passed);
-  EXPECT_EQ(run.summary["n"], 4);
-  EXPECT_EQ(run.summary["passed"], 3);
-  EXPECT_EQ(run.summary["n_expected"], 100);
-  EXPECT_EQ(run.summary["n_missing_from_subset"], 96);
+  EXPECT_EQ(ScoreSummaryToJson(run.summary)["n"], 4);
+  EXPECT_EQ(ScoreSummaryToJson(run.summary)["passed"], 3);
+  EXPECT_EQ(ScoreSummaryToJson(run.summary)["n_expected"], 100);
+  EXPECT_EQ(ScoreSummaryToJson(run.summary)["n_missing_from_subset"], 96);
   EXPECT_EQ(run.results[0].prompt_digest.size(), 64u);
   EXPECT_EQ(run.results[0].scorer_version, "gsm8k_flexible/1");
 }
@@ -82,7 +82,7 @@ TEST(ScoreTest, LengthStatisticsAndSaturation) {
             "{\"idx\":2,\"completion\":\"x 5\",\"completion_tokens\":300,\"finish_reason\":\"length\"}\n"
             "{\"idx\":3,\"completion\":\"540\",\"completion_tokens\":200}\n",
             s));
-  const nlohmann::json& len = run.summary["length"];
+  const nlohmann::json len = ScoreSummaryToJson(run.summary)["length"];
   EXPECT_EQ(len["completion_tokens"]["p50"], 250);  // median of 100,200,300,13000
   EXPECT_EQ(len["completion_tokens"]["p90"], 13000);
   EXPECT_EQ(len["completion_tokens"]["max"], 13000);
@@ -118,11 +118,11 @@ TEST(ScoreTest, ServerErrorsAreCountedApartFromWrongAnswers) {
             "\"error_code\":\"OUT_OF_RANGE\",\"error\":\"request (3010 tokens) exceeds\"}\n",
             CardSettings("gsm8k")));
   ASSERT_EQ(run.results.size(), 5u);
-  EXPECT_EQ(run.summary["n"], 5);
-  EXPECT_EQ(run.summary["passed"], 1);
-  EXPECT_EQ(run.summary["accuracy"], 0.2);  // the protocol divides by the intended n
-  EXPECT_EQ(run.summary["server_errors"], 3);
-  EXPECT_EQ(run.summary["server_error_kinds"],
+  EXPECT_EQ(ScoreSummaryToJson(run.summary)["n"], 5);
+  EXPECT_EQ(ScoreSummaryToJson(run.summary)["passed"], 1);
+  EXPECT_EQ(ScoreSummaryToJson(run.summary)["accuracy"], 0.2);  // the protocol divides by the intended n
+  EXPECT_EQ(ScoreSummaryToJson(run.summary)["server_errors"], 3);
+  EXPECT_EQ(ScoreSummaryToJson(run.summary)["server_error_kinds"],
             nlohmann::json({{"500 peg-native format", 2}, {"OUT_OF_RANGE", 1}}));
   EXPECT_FALSE(run.results[1].server_error());  // a wrong answer
   EXPECT_TRUE(run.results[2].server_error());
@@ -134,7 +134,7 @@ TEST(ScoreTest, ServerErrorsAreCountedApartFromWrongAnswers) {
   EXPECT_EQ(row["error_kind"], "500 peg-native format");
   EXPECT_TRUE(row["error"].is_string());
   EXPECT_FALSE(ResultToJson(run.results[1]).contains("error"));
-  const nlohmann::json& len = run.summary["length"];
+  const nlohmann::json len = ScoreSummaryToJson(run.summary)["length"];
   EXPECT_EQ(len["completion_chars"]["n"], 2);
   EXPECT_EQ(len["empty_completions"], 0);
   EXPECT_EQ(len["finish_reasons"].count("error"), 0u);
@@ -187,8 +187,8 @@ TEST(ScoreTest, NoServerErrorsIsZero) {
   cohort::testing::TempDir dir;
   ASSERT_OK_AND_ASSIGN(ScoreRun run, Score(dir, "{\"idx\":0,\"completion\":\"18\"}\n",
                                            CardSettings("gsm8k")));
-  EXPECT_EQ(run.summary["server_errors"], 0);
-  EXPECT_EQ(run.summary["server_error_kinds"], nlohmann::json::object());
+  EXPECT_EQ(ScoreSummaryToJson(run.summary)["server_errors"], 0);
+  EXPECT_EQ(ScoreSummaryToJson(run.summary)["server_error_kinds"], nlohmann::json::object());
 }
 
 TEST(ScoreTest, BadInputNamesFileAndLine) {

@@ -1,5 +1,7 @@
 #include "worker/exec/gate.h"
 
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -8,35 +10,38 @@ namespace {
 
 using json = nlohmann::json;
 
-absl::StatusOr<double> Metric(const std::string& metric, const json& summary) {
-  double n = summary.value("n", 0.0);
-  const json* budget = nullptr;
-  if (summary.contains("length") && summary["length"].contains("budget")) {
-    budget = &summary["length"]["budget"];
-  }
+std::optional<double> MetricValue(const std::string& metric, const eval::ScoreSummary& summary) {
   if (metric == "accuracy") {
-    for (const char* key : {"accuracy", "prompt_level_strict_acc"}) {
-      if (summary.contains(key) && summary[key].is_number()) return summary[key].get<double>();
-    }
-  } else if (metric == "budget_saturation" && budget != nullptr) {
-    return budget->value("share_at_or_over", 0.0);
-  } else if (metric == "saturated_and_failed" && budget != nullptr && n > 0) {
-    // The card's definition: failures among the saturated outputs (0 when
-    // nothing saturated), not among all n.
-    const double saturated = budget->value("at_or_over", 0.0);
-    return saturated > 0 ? budget->value("saturated_and_failed", 0.0) / saturated : 0.0;
-  } else if (metric != "budget_saturation" && metric != "saturated_and_failed") {
+    if (summary.accuracy) return summary.accuracy;
+    return summary.ifeval ? summary.ifeval->prompt_level_strict_acc : std::nullopt;
+  }
+  const eval::BudgetStats& budget = summary.length.budget;
+  if (metric == "budget_saturation") return budget.share_at_or_over;
+  if (summary.n == 0) return std::nullopt;
+  // The card's definition: failures among the saturated outputs (0 when
+  // nothing saturated), not among all n.
+  return budget.at_or_over > 0 ? static_cast<double>(budget.saturated_and_failed) /
+                                     static_cast<double>(budget.at_or_over)
+                               : 0.0;
+}
+
+absl::StatusOr<double> Metric(const std::string& metric, const eval::ScoreSummary& summary) {
+  if (metric != "accuracy" && metric != "budget_saturation" &&
+      metric != "saturated_and_failed") {
     return absl::InvalidArgumentError(absl::StrCat(
         "gate metric '", metric,
         "' is not accuracy, budget_saturation or saturated_and_failed"));
   }
+  std::optional<double> value = MetricValue(metric, summary);
+  if (value) return *value;
   return absl::InvalidArgumentError(
-      absl::StrCat("the score summary has no value for gate metric '", metric, "'"));
+      absl::StrCat("the score summary has no value for gate metric '", metric,
+                   "' (nothing was scored)"));
 }
 
 }  // namespace
 
-absl::StatusOr<GateDecision> EvaluateGate(const json& params, const json& summary) {
+absl::StatusOr<GateDecision> EvaluateGate(const json& params, const eval::ScoreSummary& summary) {
   GateDecision decision;
   decision.metric = params.value("metric", "");
   std::string op = params.value("op", "");

@@ -24,11 +24,13 @@
 #include "common/vllm_options.h"
 #include "nlohmann/json.hpp"
 #include "worker/exec/gate.h"
+#include "worker/eval/summary.h"
 #include "worker/exec/score_rows.h"
 #include "worker/invocation/invocations.h"
 #include "worker/quant/gguf_reader.h"
 #include "worker/prune/dropmap_options.h"
 #include "worker/quant/gguf_summary.h"
+#include "worker/quant/quant_plan.h"
 #include "worker/quant/tensor_type_map.h"
 
 namespace cohort::worker {
@@ -205,15 +207,37 @@ std::string QuantizeFacts(const StepTask& task, const std::string& type, uint64_
                 {"tensor_types", types},
                 {"tensor_rules", rules}};
   if (std::string map = OptionalInput(task, "tensor_types"); !map.empty()) {
-    absl::StatusOr<std::string> text =
-        ReadFileToString((fs::path(map) / "quant_map.json").string());
-    json plan = text.ok() ? ParseJsonOrDiscarded(*text) : json();
-    if (plan.is_object() && plan.contains("target_bits_per_weight") &&
-        plan["target_bits_per_weight"].is_number()) {
-      facts["quant_map_target_bpw"] = plan["target_bits_per_weight"];
-    }
+    const std::string path = (fs::path(map) / "quant_map.json").string();
+    absl::StatusOr<std::string> text = ReadFileToString(path);
+    absl::StatusOr<quant::QuantMapSummary> plan =
+        text.ok() ? quant::QuantMapSummaryFromJson(ParseJsonOrDiscarded(*text), path)
+                  : absl::StatusOr<quant::QuantMapSummary>(text.status());
+    if (plan.ok()) facts["quant_map_target_bpw"] = plan->target_bits_per_weight;
   }
   return facts.dump();
+}
+
+// A summary read back as its type (worker/eval/summary.h): `what` names the
+// text in errors. The score and bench subcommands print one on stdout; a
+// gate reads the one stored with the scores.
+absl::StatusOr<eval::ScoreSummary> ReadSummary(const std::string& text, const std::string& what) {
+  COHORT_ASSIGN_OR_RETURN(json parsed, ParseJson(text, what));
+  absl::StatusOr<eval::ScoreSummary> summary = eval::ScoreSummaryFromJson(parsed);
+  if (!summary.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": ", summary.status().message()));
+  }
+  return summary;
+}
+
+// The summary a subcommand printed, checked and written as summary.json.
+absl::Status WriteSummary(const StepTask& task, const char* tool, const std::string& printed,
+                          const std::string& dir) {
+  COHORT_ASSIGN_OR_RETURN(
+      eval::ScoreSummary summary,
+      ReadSummary(printed, absl::StrCat("the summary `cohort-worker ", tool, "` printed for ",
+                                        task.key)));
+  return WriteFileAtomically((fs::path(dir) / "summary.json").string(),
+                             eval::ScoreSummaryToText(summary));
 }
 
 // A generate step's params.endpoint (an OpenAI-compatible server) into
@@ -817,7 +841,7 @@ absl::StatusOr<StepResult> ToolExecutor::Gate(const StepTask& task) {
   COHORT_ASSIGN_OR_RETURN(std::string scores_in, Input(task, "scores"));
   COHORT_ASSIGN_OR_RETURN(std::string summary_path, AsFile(scores_in, "summary.json"));
   COHORT_ASSIGN_OR_RETURN(std::string text, ReadFileToString(summary_path));
-  COHORT_ASSIGN_OR_RETURN(json summary, ParseJson(text, summary_path));
+  COHORT_ASSIGN_OR_RETURN(eval::ScoreSummary summary, ReadSummary(text, summary_path));
   COHORT_ASSIGN_OR_RETURN(GateDecision decision, EvaluateGate(params, summary));
   COHORT_ASSIGN_OR_RETURN(std::string out, OutputDir(task, "decision"));
   COHORT_RETURN_IF_ERROR(WriteFileAtomically(
@@ -871,7 +895,7 @@ absl::StatusOr<StepResult> ToolExecutor::Generate(const StepTask& task) {
   COHORT_ASSIGN_OR_RETURN(std::string lines, ReadFileToString(journal));
   COHORT_RETURN_IF_ERROR(
       WriteFileAtomically((fs::path(out) / "completions.jsonl").string(), lines));
-  COHORT_RETURN_IF_ERROR(WriteFileAtomically((fs::path(out) / "summary.json").string(), summary));
+  COHORT_RETURN_IF_ERROR(WriteSummary(task, BenchInvocation::kName, summary, out));
   return StepResult{{{"completions", out}}, false, ""};
 }
 
@@ -898,7 +922,7 @@ absl::StatusOr<StepResult> ToolExecutor::Score(const StepTask& task) {
   COHORT_ASSIGN_OR_RETURN(score.fewshot, FewshotFile(task));
   std::string summary;
   COHORT_RETURN_IF_ERROR(RunTool(task, SelfCommand(score), "", &summary));
-  COHORT_RETURN_IF_ERROR(WriteFileAtomically((fs::path(out) / "summary.json").string(), summary));
+  COHORT_RETURN_IF_ERROR(WriteSummary(task, ScoreInvocation::kName, summary, out));
   COHORT_ASSIGN_OR_RETURN(std::vector<eval::ProblemResult> rows, ReadScoreRows(scores));
   if (task.on_result) {
     for (const eval::ProblemResult& row : rows) task.on_result(row);

@@ -26,6 +26,7 @@ namespace {
 
 using ::cohort::testing::StatusIs;
 using ::cohort::testing::TempDir;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 namespace fs = std::filesystem;
@@ -260,9 +261,33 @@ TEST_F(ToolExecutorTest, GenerateThenScoreStreamsScoredRows) {
     EXPECT_FALSE(row.finish_reason.empty());
     EXPECT_FALSE(row.scorer_version.empty());
   }
-  ASSERT_OK_AND_ASSIGN(std::string summary,
-                       ReadFileToString(scores.outputs[0].second + "/summary.json"));
-  EXPECT_EQ(nlohmann::json::parse(summary)["n"], 3);
+  const std::string summary_path = scores.outputs[0].second + "/summary.json";
+  ASSERT_OK_AND_ASSIGN(std::string summary, ReadFileToString(summary_path));
+  ASSERT_OK_AND_ASSIGN(eval::ScoreSummary typed,
+                       eval::ScoreSummaryFromJson(nlohmann::json::parse(summary)));
+  EXPECT_EQ(typed.n, 3);
+  EXPECT_EQ(typed.bench, "gsm8k");
+  ASSERT_OK_AND_ASSIGN(std::string completions_summary,
+                       ReadFileToString(completions.outputs[0].second + "/summary.json"));
+  ASSERT_OK_AND_ASSIGN(eval::ScoreSummary generated,
+                       eval::ScoreSummaryFromJson(nlohmann::json::parse(completions_summary)));
+  ASSERT_TRUE(generated.generation.has_value());  // bench's summary says how it generated
+  EXPECT_EQ(generated.generation->generated, 3);
+
+  // The gate reads the stored summary as its type: a damaged one fails the
+  // gate step with the file and the field, instead of gating on a default.
+  const std::string scores_dir = scores.outputs[0].second;
+  nlohmann::json gate = {{"metric", "accuracy"}, {"op", ">="}, {"value", 0.0}};
+  ASSERT_OK_AND_ASSIGN(StepResult held,
+                       Execute(Task(TaskKind::kGate, gate.dump(), {{"scores", scores_dir}})));
+  EXPECT_FALSE(held.gate_failed);
+  nlohmann::json damaged = nlohmann::json::parse(summary);
+  damaged["length"]["budget"].erase("at_or_over");
+  ASSERT_OK(WriteFileAtomically(summary_path, damaged.dump()));
+  EXPECT_THAT(Execute(Task(TaskKind::kGate, gate.dump(), {{"scores", scores_dir}})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr(summary_path),
+                             HasSubstr("summary.length.budget.at_or_over is missing"))));
 }
 
 // The worker gives each step the GPUs it holds: the step's tools (here the
@@ -617,10 +642,12 @@ TEST_F(ToolExecutorTest, GenerateServesACheckpointWithVllm) {
 }
 
 TEST(GateTest, ConditionsOnSummaries) {
-  nlohmann::json summary = {
-      {"n", 10}, {"accuracy", 0.6},
-      {"length", {{"budget", {{"share_at_or_over", 0.3}, {"at_or_over", 3},
-                              {"saturated_and_failed", 2}}}}}};
+  eval::ScoreSummary summary;
+  summary.n = 10;
+  summary.accuracy = 0.6;
+  summary.length.budget.share_at_or_over = 0.3;
+  summary.length.budget.at_or_over = 3;
+  summary.length.budget.saturated_and_failed = 2;
   ASSERT_OK_AND_ASSIGN(GateDecision ok,
                        EvaluateGate({{"metric", "accuracy"}, {"op", ">="}, {"value", 0.5}}, summary));
   EXPECT_TRUE(ok.held);
@@ -631,8 +658,32 @@ TEST(GateTest, ConditionsOnSummaries) {
   // 2 of the 3 saturated outputs failed (the card's share), not 2 of 10.
   EXPECT_THAT(ruminating.reason, HasSubstr("saturated_and_failed 0.66"));
   EXPECT_THAT(ruminating.reason, HasSubstr("> 0.1"));
+  ASSERT_OK_AND_ASSIGN(GateDecision saturated,
+                       EvaluateGate({{"metric", "budget_saturation"}, {"op", "<="}, {"value", 0.2}},
+                                    summary));
+  EXPECT_FALSE(saturated.held);
+  EXPECT_EQ(saturated.value, 0.3);
   EXPECT_THAT(EvaluateGate({{"metric", "vibes"}, {"op", ">="}, {"value", 1}}, summary),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("vibes")));
+  // IFEval's summary gates on prompt-level strict accuracy when it has no
+  // plain accuracy.
+  summary.accuracy.reset();
+  summary.ifeval.emplace().prompt_level_strict_acc = 0.4;
+  ASSERT_OK_AND_ASSIGN(GateDecision ifeval,
+                       EvaluateGate({{"metric", "accuracy"}, {"op", ">="}, {"value", 0.5}}, summary));
+  EXPECT_FALSE(ifeval.held);
+  EXPECT_EQ(ifeval.value, 0.4);
+}
+
+// Nothing scored: no share exists, and a gate on it is an error, not a pass
+// (or, before the summary had a type, an exception from a null).
+TEST(GateTest, AnEmptySummaryHasNoValueToGateOn) {
+  eval::ScoreSummary empty;
+  for (const char* metric : {"accuracy", "budget_saturation", "saturated_and_failed"}) {
+    EXPECT_THAT(EvaluateGate({{"metric", metric}, {"op", "<="}, {"value", 1}}, empty),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("nothing was scored")))
+        << metric;
+  }
 }
 
 }  // namespace

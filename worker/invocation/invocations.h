@@ -9,6 +9,13 @@
 //
 // Covered: dropmap, quantmap, score, upweight, prune, bench.
 //
+// What comes back has a type too: score and bench print an
+// eval::ScoreSummary (worker/eval/summary.h), which the executor reads back
+// before storing it and a gate reads from summary.json; quantmap writes a
+// quant::QuantMapSummary (quant_map.json); dropmap writes the reference
+// generator's summary byte for byte (worker/prune), of which quantmap reads
+// classes_used and weights_used. prune and upweight return files only.
+//
 // Thread safety: plain values; AddFlags binds the struct's fields to the
 // CLI11 app, which writes them while parsing (one thread).
 #ifndef COHORT_WORKER_INVOCATION_INVOCATIONS_H_

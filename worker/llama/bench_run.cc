@@ -380,8 +380,8 @@ absl::Status Score(const Plan& plan, const ResultLog& log, const std::string& pa
                                                                      plan.problems, rows, path));
   out.results = std::move(run.results);
   out.summary = std::move(run.summary);
-  out.summary["profile"] = plan.profile.name;
-  out.summary["profile_digest"] = plan.profile.digest;
+  out.summary.profile = plan.profile.name;
+  out.summary.profile_digest = plan.profile.digest;
   return absl::OkStatus();
 }
 
@@ -410,7 +410,8 @@ absl::StatusOr<BenchRunResult> RunBench(
       pending.push_back(&problem);
     }
   }
-  Json generation = {{"resumed", out.resumed}};
+  eval::GenerationStats generation;
+  generation.resumed = out.resumed;
   if (pending.empty()) COHORT_RETURN_IF_ERROR(CheckRunIdentity(options, plan, ""));
   if (!pending.empty()) {
     COHORT_ASSIGN_OR_RETURN(Server server, Connect(options, plan));
@@ -421,20 +422,19 @@ absl::StatusOr<BenchRunResult> RunBench(
     COHORT_RETURN_IF_ERROR(log->Sync());
     if (server.supervisor) server.supervisor->Stop();
     COHORT_RETURN_IF_ERROR(stats.status());
-    generation["server"] = out.server_fingerprint;
-    // llama-server holds reasoning to the budget (--reasoning-budget); an
-    // OpenAI-compatible server has no such limit, so the record says so.
-    generation["reasoning_budget_enforced"] = server.llama_server();
-    generation["requests_sent"] = stats->requests_sent;
-    generation["retries"] = stats->retries;
-    generation["wall_s"] = absl::ToDoubleSeconds(stats->wall);
-    generation["in_flight_share"] = stats->in_flight_share;
-    generation["restarts"] = server.supervisor ? server.supervisor->restarts() : 0;
+    eval::ServerRunStats& run = generation.server_run.emplace();
+    run.server = out.server_fingerprint;
+    run.reasoning_budget_enforced = server.llama_server();
+    run.requests_sent = stats->requests_sent;
+    run.retries = stats->retries;
+    run.wall_s = absl::ToDoubleSeconds(stats->wall);
+    run.in_flight_share = stats->in_flight_share;
+    run.restarts = server.supervisor ? server.supervisor->restarts() : 0;
   }
   COHORT_RETURN_IF_ERROR(Score(plan, *log, options.out, out));
-  generation["generated"] = out.generated;
-  generation["failed"] = out.failed;
-  out.summary["generation"] = generation;
+  generation.generated = out.generated;
+  generation.failed = out.failed;
+  out.summary.generation = generation;
   double limit = options.max_server_error_share >= 0 ? options.max_server_error_share
                  : plan.settings.max_server_error_share >= 0
                      ? plan.settings.max_server_error_share

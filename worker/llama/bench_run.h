@@ -19,7 +19,7 @@
 //   options.out = "completions.jsonl";
 //   options.server_url = "http://127.0.0.1:8080";
 //   COHORT_ASSIGN_OR_RETURN(BenchRunResult run, RunBench(options, nullptr));
-//   std::cout << run.summary.dump(2);
+//   std::cout << eval::ScoreSummaryToJson(run.summary).dump(2);
 //
 // Errors: kInvalidArgument (unknown bench, bad profile or limit),
 // kNotFound (dataset), kFailedPrecondition (the slot is too small; the
@@ -47,6 +47,7 @@
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "worker/eval/result.h"
+#include "worker/eval/summary.h"
 #include "worker/llama/errors.h"
 #include "worker/llama/result_log.h"
 #include "worker/llama/server_args.h"
@@ -106,7 +107,7 @@ inline constexpr double kDefaultMaxServerErrorShare = 0.02;
 
 struct BenchRunResult {
   std::vector<eval::ProblemResult> results;  // every problem of the run
-  nlohmann::json summary;  // as `cohort-worker score`, plus "generation"
+  eval::ScoreSummary summary;  // as `cohort-worker score`, plus generation
   int64_t generated = 0;   // problems answered in this run
   int64_t resumed = 0;     // problems found in the journal
   int64_t failed = 0;      // problems of the run on file with an error

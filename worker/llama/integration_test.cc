@@ -120,8 +120,8 @@ TEST(BenchRunTest, CompletesAgainstTheFakeAndResumes) {
   BenchRunResult& run = *first;
   EXPECT_EQ(seen, 6);
   EXPECT_EQ(run.generated, 6);
-  EXPECT_EQ(run.summary["n"], 6);
-  EXPECT_GE(run.summary["passed"].get<int>(), 1);  // Janet's ducks: 18
+  EXPECT_EQ(ScoreSummaryToJson(run.summary)["n"], 6);
+  EXPECT_GE(ScoreSummaryToJson(run.summary)["passed"].get<int>(), 1);  // Janet's ducks: 18
   EXPECT_EQ(run.results[0].reasoning, "16 - 3 - 4 = 9 eggs.");
   EXPECT_EQ(run.results[0].completion, "She makes 9 * 2 = 18 dollars.");
   EXPECT_THAT(run.server_fingerprint, HasSubstr("build=b0-fake slots=2 n_ctx=20480"));
@@ -133,7 +133,7 @@ TEST(BenchRunTest, CompletesAgainstTheFakeAndResumes) {
   ASSERT_OK_AND_ASSIGN(BenchRunResult again, RunBench(Options(fake->url(), out, 6), nullptr));
   EXPECT_EQ(again.generated, 0);
   EXPECT_EQ(again.resumed, 6);
-  EXPECT_EQ(again.summary["n"], 6);
+  EXPECT_EQ(ScoreSummaryToJson(again.summary)["n"], 6);
   ASSERT_OK_AND_ASSIGN(stats, fake->Stats());
   EXPECT_EQ(stats["served"], 6);  // nothing asked twice
 
@@ -170,7 +170,7 @@ TEST(BenchRunTest, AnOpenAiCompatibleServerIsDrivenWithItsKeyAndModelName) {
   EXPECT_EQ(run.results[0].reasoning, "16 - 3 - 4 = 9 eggs.");
   EXPECT_EQ(run.results[0].completion, "She makes 9 * 2 = 18 dollars.");
   EXPECT_EQ(run.server_fingerprint, "vllm 0.11.1 model=gemma-nvfp4 slots=3 n_ctx=40960");
-  EXPECT_EQ(run.summary["generation"]["reasoning_budget_enforced"], false);
+  EXPECT_EQ(ScoreSummaryToJson(run.summary)["generation"]["reasoning_budget_enforced"], false);
   ASSERT_OK_AND_ASSIGN(nlohmann::json stats, fake->Stats());
   EXPECT_EQ(stats["served"], 5);
   EXPECT_LE(stats["max_processing"].get<int>(), 3);
@@ -250,11 +250,11 @@ TEST(BenchRunTest, OneParserErrorInFiftyIsCountedApart) {
   ASSERT_OK_AND_ASSIGN(auto fake, FakeLlamaServer::Start(FakeArgs({"--answers", answers})));
   std::string out = dir.Join("completions.jsonl");
   ASSERT_OK_AND_ASSIGN(BenchRunResult run, RunBench(Options(fake->url(), out, 50), nullptr));
-  EXPECT_EQ(run.summary["n"], 50);
-  EXPECT_EQ(run.summary["server_errors"], 1);
-  EXPECT_EQ(run.summary["server_error_kinds"],
+  EXPECT_EQ(ScoreSummaryToJson(run.summary)["n"], 50);
+  EXPECT_EQ(ScoreSummaryToJson(run.summary)["server_errors"], 1);
+  EXPECT_EQ(ScoreSummaryToJson(run.summary)["server_error_kinds"],
             nlohmann::json({{"500 peg-native format", 1}}));
-  EXPECT_EQ(run.summary["length"]["finish_reasons"].count("error"), 0u);
+  EXPECT_EQ(ScoreSummaryToJson(run.summary)["length"]["finish_reasons"].count("error"), 0u);
   EXPECT_EQ(run.failed, 1);
   int errors = 0;
   for (const eval::ProblemResult& r : run.results) {
@@ -361,8 +361,8 @@ TEST(BenchRunTest, StartsAndStopsItsOwnServer) {
   options.server_extra_args = {"--token-latency-ms", "1"};
   options.server_start_timeout = absl::Seconds(20);
   ASSERT_OK_AND_ASSIGN(BenchRunResult run, RunBench(options, nullptr));
-  EXPECT_EQ(run.summary["n"], 3);
-  EXPECT_EQ(run.summary["generation"]["restarts"], 0);
+  EXPECT_EQ(ScoreSummaryToJson(run.summary)["n"], 3);
+  EXPECT_EQ(ScoreSummaryToJson(run.summary)["generation"]["restarts"], 0);
   // Default geometry: 2 slots x (16384 generation + 4096 prompt).
   EXPECT_THAT(run.server_fingerprint, HasSubstr("slots=2 n_ctx=20480"));
   EXPECT_THAT(LogTail(dir.Join("out.jsonl.llama-server.log"), 5), HasSubstr("server is listening"));
@@ -395,7 +395,7 @@ TEST(BenchRunTest, StartsAndStopsItsOwnVllm) {
   EXPECT_EQ(run->results[0].completion, "She makes 9 * 2 = 18 dollars.");
   // Default geometry: 2 sequences x (16384 generation + 4096 prompt).
   EXPECT_EQ(run->server_fingerprint, "vllm 0.11.1 model=cohort slots=2 n_ctx=20480");
-  EXPECT_EQ(run->summary["generation"]["reasoning_budget_enforced"], false);
+  EXPECT_EQ(ScoreSummaryToJson(run->summary)["generation"]["reasoning_budget_enforced"], false);
   EXPECT_THAT(LogTail(dir.Join("out.jsonl.vllm.log"), 5), HasSubstr("server is listening"));
 
   BenchRunOptions unparsed = options;

@@ -9,6 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "common/json_fields.h"
+#include "common/status_macros.h"
 
 namespace cohort::worker::quant {
 namespace {
@@ -243,22 +245,62 @@ std::vector<std::string> PlanRules(const QuantPlan& plan) {
   return rules;
 }
 
-json PlanToJson(const QuantPlan& plan) {
-  json layers = json::array();
+QuantMapSummary SummarizePlan(const QuantPlan& plan) {
+  QuantMapSummary out;
+  for (const GgmlTypeInfo* type : plan.ladder) out.types.push_back(type->name);
+  out.target_bits_per_weight = plan.target_bits_per_weight;
+  out.bits_per_weight = plan.bits_per_weight;
   for (const LayerChoice& choice : plan.layers) {
-    layers.push_back({{"layer", choice.tensors.layer},
-                      {"kept_contribution", choice.importance},
-                      {"experts", choice.tensors.experts},
-                      {"elements", choice.tensors.elements},
-                      {"type", choice.type->name}});
+    out.layers.push_back({choice.tensors.layer, choice.importance, choice.tensors.experts,
+                          choice.tensors.elements, choice.type->name});
   }
-  json types = json::array();
-  for (const GgmlTypeInfo* type : plan.ladder) types.push_back(type->name);
-  return {{"types", types},
-          {"target_bits_per_weight", plan.target_bits_per_weight},
-          {"bits_per_weight", plan.bits_per_weight},
+  out.rules = PlanRules(plan);
+  return out;
+}
+
+json QuantMapSummaryToJson(const QuantMapSummary& s) {
+  json layers = json::array();
+  for (const QuantMapLayer& layer : s.layers) {
+    layers.push_back({{"layer", layer.layer},
+                      {"kept_contribution", layer.kept_contribution},
+                      {"experts", layer.experts},
+                      {"elements", layer.elements},
+                      {"type", layer.type}});
+  }
+  return {{"types", s.types},
+          {"target_bits_per_weight", s.target_bits_per_weight},
+          {"bits_per_weight", s.bits_per_weight},
           {"layers", layers},
-          {"rules", PlanRules(plan)}};
+          {"rules", s.rules},
+          {"classes", s.classes},
+          {"class_weights", s.class_weights},
+          {"contribution", s.contribution},
+          {"unusable_cells", s.unusable_cells}};
+}
+
+absl::StatusOr<QuantMapSummary> QuantMapSummaryFromJson(const json& j, const std::string& where) {
+  JsonFields s(j, where);
+  COHORT_RETURN_IF_ERROR(s.CheckObject());
+  QuantMapSummary out;
+  COHORT_RETURN_IF_ERROR(s.Strings("types", &out.types));
+  COHORT_RETURN_IF_ERROR(s.Double("target_bits_per_weight", &out.target_bits_per_weight));
+  COHORT_RETURN_IF_ERROR(s.Double("bits_per_weight", &out.bits_per_weight));
+  COHORT_ASSIGN_OR_RETURN(std::vector<JsonFields> layers, s.Elements("layers"));
+  for (const JsonFields& l : layers) {
+    COHORT_RETURN_IF_ERROR(l.CheckObject());
+    QuantMapLayer& layer = out.layers.emplace_back();
+    COHORT_RETURN_IF_ERROR(l.Int("layer", &layer.layer));
+    COHORT_RETURN_IF_ERROR(l.Double("kept_contribution", &layer.kept_contribution));
+    COHORT_RETURN_IF_ERROR(l.Uint("experts", &layer.experts));
+    COHORT_RETURN_IF_ERROR(l.Uint("elements", &layer.elements));
+    COHORT_RETURN_IF_ERROR(l.String("type", &layer.type));
+  }
+  COHORT_RETURN_IF_ERROR(s.Strings("rules", &out.rules));
+  COHORT_RETURN_IF_ERROR(s.Strings("classes", &out.classes));
+  COHORT_RETURN_IF_ERROR(s.Doubles("class_weights", &out.class_weights));
+  COHORT_RETURN_IF_ERROR(s.String("contribution", &out.contribution));
+  COHORT_RETURN_IF_ERROR(s.Uint("unusable_cells", &out.unusable_cells));
+  return out;
 }
 
 }  // namespace cohort::worker::quant

@@ -124,10 +124,39 @@ absl::StatusOr<QuantPlan> PlanLayerTypes(const std::vector<double>& importance,
 // that layer's governed tensors and nothing else.
 std::vector<std::string> PlanRules(const QuantPlan& plan);
 
-// What the quant_map.json summary records: the target and achieved bits per
-// weight, the ladder, and per layer its importance, experts, elements and
-// type.
-nlohmann::json PlanToJson(const QuantPlan& plan);
+// quant_map.json, the JSON result of `cohort-worker quantmap`
+// (--summary-output): the ladder, the target and achieved bits per weight,
+// per layer its importance, experts, elements and type, the llama-quantize
+// rules, and what the importance was computed from. The quantize step reads
+// the target back (the report's tier table). QuantMapSummaryTest
+// round-trips every field.
+struct QuantMapLayer {
+  int64_t layer = 0;
+  double kept_contribution = 0;  // I_l
+  uint64_t experts = 0;
+  uint64_t elements = 0;
+  std::string type;  // ggml type name
+};
+
+struct QuantMapSummary {
+  std::vector<std::string> types;  // the ladder
+  double target_bits_per_weight = 0;
+  double bits_per_weight = 0;
+  std::vector<QuantMapLayer> layers;
+  std::vector<std::string> rules;  // PlanRules
+  std::vector<std::string> classes;    // the drop map's classes_used
+  std::vector<double> class_weights;   // and weights_used
+  std::string contribution;            // the measure: "wnorm", ...
+  uint64_t unusable_cells = 0;         // KeptContributionResult's
+};
+
+// The plan's part of the summary (types, targets, layers, rules).
+QuantMapSummary SummarizePlan(const QuantPlan& plan);
+nlohmann::json QuantMapSummaryToJson(const QuantMapSummary& summary);
+// kInvalidArgument naming the member ("quant_map.json.layers[2].type is
+// missing"); `where` names the text.
+absl::StatusOr<QuantMapSummary> QuantMapSummaryFromJson(const nlohmann::json& json,
+                                                        const std::string& where);
 
 }  // namespace cohort::worker::quant
 

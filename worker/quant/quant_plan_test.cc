@@ -237,13 +237,50 @@ TEST(QuantPlanTest, JsonRecordsTheLadderTargetAndEachLayer) {
   absl::StatusOr<QuantPlan> plan =
       PlanLayerTypes({1.0, 2.0}, EqualLayers(2), {6.5, Ladder({"q4_K", "q8_0"})});
   ASSERT_THAT(plan.status(), IsOk());
-  nlohmann::json j = PlanToJson(*plan);
+  nlohmann::json j = QuantMapSummaryToJson(SummarizePlan(*plan));
   EXPECT_EQ(j["types"], nlohmann::json({"q4_K", "q8_0"}));
   EXPECT_EQ(j["target_bits_per_weight"], 6.5);
   EXPECT_EQ(j["bits_per_weight"], 6.5);
   EXPECT_EQ(j["layers"][1]["type"], "q8_0");
   EXPECT_EQ(j["layers"][1]["kept_contribution"], 2.0);
   EXPECT_EQ(j["rules"].size(), 2u);
+}
+
+TEST(QuantMapSummaryTest, EveryFieldRoundTrips) {
+  QuantMapSummary s;
+  s.types = {"q4_K", "q6_K"};
+  s.target_bits_per_weight = 5.25;
+  s.bits_per_weight = 5.125;
+  s.layers = {{3, 0.75, 98, 123456789012ull, "q6_K"}, {4, 0.5, 97, 42, "q4_K"}};
+  s.rules = {"blk\\.3\\.ffn_(gate|up|down)_exps\\.weight=q6_K"};
+  s.classes = {"code", "math"};
+  s.class_weights = {1.0, 3.5};
+  s.contribution = "wnorm";
+  s.unusable_cells = 7;
+  const nlohmann::json text = nlohmann::json::parse(QuantMapSummaryToJson(s).dump(1));
+  ASSERT_OK_AND_ASSIGN(QuantMapSummary back, QuantMapSummaryFromJson(text, "quant_map.json"));
+  EXPECT_EQ(back.types, s.types);
+  EXPECT_EQ(back.target_bits_per_weight, s.target_bits_per_weight);
+  EXPECT_EQ(back.bits_per_weight, s.bits_per_weight);
+  ASSERT_EQ(back.layers.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(back.layers[i].layer, s.layers[i].layer);
+    EXPECT_EQ(back.layers[i].kept_contribution, s.layers[i].kept_contribution);
+    EXPECT_EQ(back.layers[i].experts, s.layers[i].experts);
+    EXPECT_EQ(back.layers[i].elements, s.layers[i].elements);
+    EXPECT_EQ(back.layers[i].type, s.layers[i].type);
+  }
+  EXPECT_EQ(back.rules, s.rules);
+  EXPECT_EQ(back.classes, s.classes);
+  EXPECT_EQ(back.class_weights, s.class_weights);
+  EXPECT_EQ(back.contribution, s.contribution);
+  EXPECT_EQ(back.unusable_cells, s.unusable_cells);
+
+  nlohmann::json bad = text;
+  bad["layers"][1].erase("type");
+  EXPECT_THAT(QuantMapSummaryFromJson(bad, "quant_map.json").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("quant_map.json.layers[1].type is missing")));
 }
 
 }  // namespace

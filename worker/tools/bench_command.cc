@@ -18,6 +18,7 @@
 #include "CLI/CLI.hpp"
 #include "common/status_macros.h"
 #include "worker/eval/profile.h"
+#include "worker/eval/summary.h"
 #include "worker/invocation/invocations.h"
 #include "worker/llama/bench_run.h"
 #include "worker/tools/commands.h"
@@ -78,7 +79,7 @@ absl::StatusOr<std::string> RunBenchCommand(const BenchInvocation& flags) {
   if (!flags.scores.empty()) {
     COHORT_RETURN_IF_ERROR(WriteProblemResults(flags.scores, result.results));
   }
-  return DumpJson(result.summary, 2);
+  return eval::ScoreSummaryToText(result.summary);
 }
 
 }  // namespace

@@ -163,14 +163,15 @@ absl::Status MakeQuantMap(const QuantmapInvocation& in) {
     std::printf("[quantmap] %llu cells with NaN, infinite or negative mass counted as 0\n",
                 static_cast<unsigned long long>(kept->unusable_cells));
   }
-  json summary = quant::PlanToJson(plan);
-  summary["classes"] = cw.classes;
-  summary["class_weights"] = cw.weights;
-  summary["contribution"] = measure;
-  summary["unusable_cells"] = kept->unusable_cells;
+  quant::QuantMapSummary summary = quant::SummarizePlan(plan);
+  summary.classes = cw.classes;
+  summary.class_weights = cw.weights;
+  summary.contribution = measure;
+  summary.unusable_cells = kept->unusable_cells;
   COHORT_RETURN_IF_ERROR(
-      WriteFileAtomically(in.output, absl::StrJoin(quant::PlanRules(plan), "\n") + "\n"));
-  COHORT_RETURN_IF_ERROR(WriteFileAtomically(in.summary_output, DumpJson(summary, 1) + "\n"));
+      WriteFileAtomically(in.output, absl::StrJoin(summary.rules, "\n") + "\n"));
+  COHORT_RETURN_IF_ERROR(WriteFileAtomically(
+      in.summary_output, DumpJson(quant::QuantMapSummaryToJson(summary), 1) + "\n"));
   std::printf("[quantmap] wrote %s and %s\n", in.output.c_str(), in.summary_output.c_str());
   return absl::OkStatus();
 }

@@ -13,6 +13,7 @@
 #include "worker/eval/bench.h"
 #include "worker/eval/profile.h"
 #include "worker/eval/score.h"
+#include "worker/eval/summary.h"
 #include "worker/invocation/invocations.h"
 #include "worker/tools/commands.h"
 
@@ -29,12 +30,12 @@ absl::StatusOr<std::string> RunScore(const ScoreInvocation& options) {
   COHORT_ASSIGN_OR_RETURN(
       eval::ScoreRun run,
       eval::ScoreCompletions(*setup.bench, setup.settings, problems, rows, options.completions));
-  run.summary["profile"] = setup.profile.name;
-  run.summary["profile_digest"] = setup.profile.digest;
+  run.summary.profile = setup.profile.name;
+  run.summary.profile_digest = setup.profile.digest;
   if (!options.out.empty()) {
     COHORT_RETURN_IF_ERROR(WriteProblemResults(options.out, run.results));
   }
-  return DumpJson(run.summary, 2);
+  return eval::ScoreSummaryToText(run.summary);
 }
 
 }  // namespace
