@@ -366,7 +366,7 @@ class CoordinatorStore {
                                                     const std::string& problem_id = "");
   absl::StatusOr<int64_t> CountResults();
   // --- read views for the dashboard (store_views.cc) ----------------------
-  // Column-only reads through the results_lengths index (schema 11): no
+  // Column-only reads (result_lengths, schema 14; result_tallies): no
   // result body is read except where said.
   // The campaign's steps by state, the workers holding its leases and when
   // its first step started.
@@ -485,6 +485,14 @@ class CoordinatorStore {
   absl::Status RecomputeLostInputs(const StepRecord& step,
                                    const std::vector<std::string>& producers,
                                    absl::Time now);
+  // Where a step's rows go in result_lengths (schema 14): its id and its
+  // cluster, assigned at its first results (store_results.cc).
+  struct LengthsPlace {
+    int64_t step_id = 0;
+    int64_t cluster = 0;
+  };
+  absl::StatusOr<LengthsPlace> LengthsPlaceOf(const std::string& step_key);
+  absl::Status InsertLengths(const LengthsPlace& place, const ResultRow& row);
   // The step whose lease id is `lease_id`, whatever its state and epoch.
   absl::StatusOr<std::optional<StepRecord>> StepOfLease(const std::string& lease_id);
   // The step holding `lease` at its epoch. A lease that lapsed while its

@@ -655,6 +655,59 @@ TEST_F(StoreTest, ResultsAreWrittenOnce) {
   EXPECT_EQ(lengths[2].body, "{}");
 }
 
+// The length rows of one suite's steps share a cluster of result_lengths
+// (schema 14): the suite its campaign labelled the step with, fixed at the
+// step's first results, so a suite's table reads adjacent pages.
+TEST_F(StoreTest, ASuitesLengthRowsShareACluster) {
+  std::vector<PlannedStep> steps = Chains(3);
+  std::vector<std::string> dropmaps;
+  const char* suites[] = {"gsm8k-20", "math-5", "gsm8k-20"};
+  for (PlannedStep& step : steps) {
+    if (step.kind != StepKind::kDropmap) continue;
+    step.suite = suites[dropmaps.size()];
+    dropmaps.push_back(step.key);
+  }
+  ASSERT_EQ(dropmaps.size(), 3u);
+  ASSERT_OK(store_->SubmitCampaign("a", "{}", 0, "", steps, now_).status());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_OK_AND_ASSIGN(auto lease, store_->LeaseNext(Worker("w1"), now_, kLease));
+    ASSERT_TRUE(lease.has_value());
+    LeaseRef ref{lease->lease_id, lease->epoch, ""};
+    const uint64_t tokens = 100 * (i + 1);
+    ASSERT_OK(store_->InsertResults(ref, {{"p1", 0, 1, "stop", tokens, 0, 10, "", "s", "{}", 5},
+                                          {"p2", 0, 2, "length", tokens + 1, 0, 11, "", "s", "{}", 6}},
+                                    now_)
+                  .status());
+    ASSERT_OK(store_->InsertResults(ref, {{"p3", 0, 1, "stop", tokens + 2, 0, 12, "", "s", "{}", 7}},
+                                    now_)
+                  .status());
+  }
+  Reopen();
+  std::map<std::string, std::string> suite_of_cluster;
+  for (size_t i = 0; i < dropmaps.size(); ++i) {
+    ASSERT_OK_AND_ASSIGN(std::vector<ResultRow> rows, store_->ResultLengths(dropmaps[i]));
+    ASSERT_EQ(rows.size(), 3u) << dropmaps[i];
+    EXPECT_EQ(rows[2].problem_id, "p3");
+    EXPECT_EQ(rows[1].finish_reason, "length");
+    EXPECT_EQ(rows[1].reasoning_chars, std::optional<uint64_t>(6));
+    Statement& cluster = store_->db().Prepare(
+        "SELECT ls.suite, count(*) FROM steps s JOIN length_clusters c ON c.step_id = s.id "
+        "JOIN length_suites ls ON ls.id = c.cluster "
+        "JOIN result_lengths r ON r.cluster = c.cluster AND r.step_id = s.id WHERE s.key = ?");
+    cluster.Bind(1, dropmaps[i]);
+    ASSERT_TRUE(cluster.Step());
+    EXPECT_EQ(cluster.ColumnText(0), suites[i]);
+    EXPECT_EQ(cluster.ColumnInt64(1), 3);
+    while (cluster.Step()) {
+    }
+  }
+  Statement& clusters = store_->db().Prepare("SELECT count(DISTINCT cluster) FROM result_lengths");
+  ASSERT_TRUE(clusters.Step());
+  EXPECT_EQ(clusters.ColumnInt64(0), 2);  // gsm8k-20 twice, math-5 once
+  while (clusters.Step()) {
+  }
+}
+
 TEST_F(StoreTest, StateSurvivesReopenAndLeasesGetGrace) {
   auto steps = Chain();
   ASSERT_OK_AND_ASSIGN(auto submitted,
@@ -776,6 +829,64 @@ TEST_F(StoreTest, EventsCarryEveryTransitionInOrder) {
 // A file written by the schema before step ids (version 5: steps and every
 // table pointing at one keyed by the step's text key, plus an edges table)
 // keeps its whole graph through the migration and runs on.
+// A version-13 file's results (lengths read through an index keyed by step
+// key) move to their suites' clusters of result_lengths, and read the same.
+TEST(StoreMigrationTest, Version13ResultsMoveToTheirSuitesClusters) {
+  TempDir dir;
+  const std::string path = dir.Join("v13.db");
+  const std::string gsm = "score/" + std::string(64, 'a');
+  const std::string math = "score/" + std::string(64, 'b');
+  {
+    ASSERT_OK_AND_ASSIGN(auto db, Database::Open(path, {}));
+    ASSERT_OK(MigrateTo(*db, 13));
+    std::string sql =
+        "INSERT INTO campaigns(id, name, state, spec_json, unfinished, created_us) "
+        "VALUES('c-old', 'old', 2, '{}', 0, 1);";
+    const char* kStep =
+        "INSERT INTO steps(id, key, key_hash, kind, params_json, impl_version, state, "
+        "max_attempts, requirements_json, display_name, created_us) "
+        "VALUES(%d, '%s', %d, 8, '{}', '1', %d, 3, '{}', 'score', 1);"
+        "INSERT INTO campaign_steps(campaign_id, step_id, node_id, model, suite) "
+        "VALUES('c-old', %d, 'n%d', 'v0', '%s');";
+    const int done = static_cast<int>(StepState::kSucceeded);
+    sql += absl::StrFormat(kStep, 1, gsm, StepKeyHash(gsm), done, 1, 1, "gsm8k-20");
+    sql += absl::StrFormat(kStep, 2, math, StepKeyHash(math), done, 2, 2, "math-5");
+    const char* kRow =
+        "INSERT INTO results(step_key, problem_id, sample_index, lease_epoch, verdict, "
+        "finish_reason, completion_tokens, reasoning_tokens, completion_chars, "
+        "extracted_answer, scorer_version, body, created_us, reasoning_chars) "
+        "VALUES('%s', '%s', 0, 1, %d, 'stop', %d, 0, 9, '', 's', '{}', 1, %s);";
+    sql += absl::StrFormat(kRow, gsm, "p1", 1, 120, "40");
+    sql += absl::StrFormat(kRow, gsm, "p2", 2, 130, "NULL");  // stored before schema 10
+    sql += absl::StrFormat(kRow, math, "p1", 1, 140, "50");
+    sql += "INSERT INTO result_tallies SELECT step_key, verdict, count(*) FROM results "
+           "GROUP BY step_key, verdict;";
+    ASSERT_OK(db->Execute(sql));
+  }
+  ASSERT_OK_AND_ASSIGN(auto store, CoordinatorStore::Open(path, {}));
+  ASSERT_OK_AND_ASSIGN(std::vector<ResultRow> rows, store->ResultLengths(gsm));
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].completion_tokens, 120u);
+  EXPECT_EQ(rows[0].reasoning_chars, std::optional<uint64_t>(40));
+  EXPECT_EQ(rows[1].verdict, 2);
+  EXPECT_EQ(rows[1].body, "{}");  // no reasoning_chars column value: the body has it
+  ASSERT_OK_AND_ASSIGN(std::vector<ResultRow> math_rows, store->ResultLengths(math));
+  ASSERT_EQ(math_rows.size(), 1u);
+  EXPECT_EQ(math_rows[0].completion_tokens, 140u);
+  Statement& clusters = store->db().Prepare(
+      "SELECT ls.suite FROM length_clusters c JOIN length_suites ls ON ls.id = c.cluster "
+      "ORDER BY c.step_id");
+  std::vector<std::string> suites;
+  while (clusters.Step()) suites.push_back(clusters.ColumnText(0));
+  EXPECT_EQ(suites, (std::vector<std::string>{"gsm8k-20", "math-5"}));
+  Statement& index = store->db().Prepare(
+      "SELECT count(*) FROM sqlite_master WHERE name = 'results_lengths'");
+  ASSERT_TRUE(index.Step());
+  EXPECT_EQ(index.ColumnInt64(0), 0);  // replaced, not kept up to date beside it
+  while (index.Step()) {
+  }
+}
+
 TEST(StoreMigrationTest, AVersion5GraphMigratesAndRunsOn) {
   TempDir dir;
   const std::string path = dir.Join("old.db");

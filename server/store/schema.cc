@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -354,14 +355,53 @@ constexpr const char* kMigration13 = R"sql(
 ALTER TABLE steps ADD COLUMN facts_json TEXT;
 )sql";
 
-const std::vector<const char*>& Migrations() {
-  static const std::vector<const char*> migrations = {kMigration1, kMigration2,
-                                                      kMigration3, kMigration4,
-                                                      kMigration5, kMigration6,
-                                                      kMigration7, kMigration8,
-                                                      kMigration9, kMigration10,
-                                                      kMigration11, kMigration12,
-                                                      kMigration13};
+// 14: the length tables' rows clustered by suite. results_lengths (schema
+// 11) was keyed by step key, a digest, so one suite's steps (one in ten of a
+// sweep's score steps) sat one or two to a page across the whole index: the
+// first read of a suite's length table after a restart touched ~6,000
+// scattered pages (0.6-0.7 s with cohort.db out of the page cache, 10^6
+// rows). result_lengths is keyed by (cluster, step id, ...), where a step's
+// cluster is the suite its campaign named it under (length_suites; kept in
+// length_clusters from the step's first result, so its rows never move),
+// and an integer step id instead of the 64-character key makes a row ~35
+// bytes instead of ~110: a suite's rows fill ~800 pages of their own. The
+// backfill is kBackfillResultLengths (2 s for 10^6 rows; a column on steps
+// instead of length_clusters made it 25 s, rewriting every step's row).
+constexpr const char* kMigration14 = R"sql(
+CREATE TABLE length_suites (
+  id INTEGER PRIMARY KEY,
+  suite TEXT NOT NULL UNIQUE
+);
+CREATE TABLE length_clusters (
+  step_id INTEGER PRIMARY KEY,
+  cluster INTEGER NOT NULL
+);
+CREATE TABLE result_lengths (
+  cluster INTEGER NOT NULL,
+  step_id INTEGER NOT NULL,
+  problem_id TEXT NOT NULL,
+  sample_index INTEGER NOT NULL,
+  verdict INTEGER NOT NULL,
+  finish_reason TEXT,
+  completion_tokens INTEGER,
+  reasoning_tokens INTEGER,
+  completion_chars INTEGER,
+  reasoning_chars INTEGER,
+  PRIMARY KEY (cluster, step_id, problem_id, sample_index)
+) WITHOUT ROWID;
+)sql";
+
+// After kMigration14's tables: drops the index they replace.
+constexpr const char* kMigration14Done = R"sql(
+DROP INDEX results_lengths;
+)sql";
+
+const std::vector<std::string>& Migrations() {
+  static const std::vector<std::string> migrations = {
+      kMigration1,  kMigration2,  kMigration3,  kMigration4,  kMigration5,
+      kMigration6,  kMigration7,  kMigration8,  kMigration9,  kMigration10,
+      kMigration11, kMigration12, kMigration13,
+      absl::StrCat(kMigration14, kBackfillResultLengths, kMigration14Done)};
   return migrations;
 }
 

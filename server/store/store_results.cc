@@ -6,11 +6,48 @@
 
 namespace cohort::server {
 
+// The step's id and lengths cluster; a step without one (its first results)
+// gets the first suite its campaigns name it under, by the rule of
+// kBackfillResultLengths, kept in length_clusters so that its rows never
+// move.
+absl::StatusOr<CoordinatorStore::LengthsPlace> CoordinatorStore::LengthsPlaceOf(
+    const std::string& step_key) {
+  Statement& read = db_->Prepare(
+      "SELECT s.id, c.cluster FROM steps s LEFT JOIN length_clusters c ON c.step_id = s.id "
+      "WHERE s.id = cohort_step_id(?1) AND s.key = ?1");
+  read.Bind(1, step_key);
+  if (!read.Step()) {
+    COHORT_RETURN_IF_ERROR(read.status());
+    return absl::NotFoundError(absl::StrCat("step ", step_key, " is not stored"));
+  }
+  LengthsPlace place{read.ColumnInt64(0), read.ColumnInt64(1)};
+  const bool assigned = !read.ColumnIsNull(1);
+  while (read.Step()) {
+  }
+  COHORT_RETURN_IF_ERROR(read.status());
+  if (assigned) return place;
+  Statement& suites = db_->Prepare(
+      "INSERT OR IGNORE INTO length_suites(suite) SELECT suite FROM campaign_steps "
+      "WHERE step_id = ?");
+  COHORT_RETURN_IF_ERROR(suites.Bind(1, place.step_id).Run());
+  Statement& keep = db_->Prepare(
+      "INSERT INTO length_clusters(step_id, cluster) VALUES(?1, "
+      "coalesce((SELECT min(ls.id) FROM campaign_steps cs JOIN length_suites ls "
+      "ON ls.suite = cs.suite WHERE cs.step_id = ?1), 0)) RETURNING cluster");
+  keep.Bind(1, place.step_id);
+  if (keep.Step()) place.cluster = keep.ColumnInt64(0);
+  while (keep.Step()) {
+  }
+  COHORT_RETURN_IF_ERROR(keep.status());
+  return place;
+}
+
 absl::StatusOr<InsertOutcome> CoordinatorStore::InsertResults(
     const LeaseRef& lease, const std::vector<ResultRow>& rows, absl::Time now) {
   Transaction tx(*db_);
   COHORT_RETURN_IF_ERROR(tx.Begin());
   COHORT_ASSIGN_OR_RETURN(StepRecord step, CurrentLease(lease, now));
+  COHORT_ASSIGN_OR_RETURN(LengthsPlace place, LengthsPlaceOf(step.key));
   InsertOutcome outcome;
   std::map<int, int64_t> inserted_by_verdict;
   Statement& insert = db_->Prepare(
@@ -40,7 +77,9 @@ absl::StatusOr<InsertOutcome> CoordinatorStore::InsertResults(
     COHORT_RETURN_IF_ERROR(insert.Run());
     const bool inserted = insert.Changes() == 1;
     (inserted ? outcome.inserted : outcome.duplicates) += 1;
-    if (inserted) ++inserted_by_verdict[row.verdict];
+    if (!inserted) continue;
+    ++inserted_by_verdict[row.verdict];
+    COHORT_RETURN_IF_ERROR(InsertLengths(place, row));
   }
   Statement& tally = db_->Prepare(
       "INSERT INTO result_tallies(step_key, verdict, n) VALUES(?, ?, ?) "
@@ -50,6 +89,29 @@ absl::StatusOr<InsertOutcome> CoordinatorStore::InsertResults(
   }
   COHORT_RETURN_IF_ERROR(tx.Commit());
   return outcome;
+}
+
+// The row's counts in its step's cluster of result_lengths.
+absl::Status CoordinatorStore::InsertLengths(const LengthsPlace& place, const ResultRow& row) {
+  Statement& insert = db_->Prepare(
+      "INSERT OR IGNORE INTO result_lengths(cluster, step_id, problem_id, sample_index, "
+      "verdict, finish_reason, completion_tokens, reasoning_tokens, completion_chars, "
+      "reasoning_chars) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  insert.Bind(1, place.cluster)
+      .Bind(2, place.step_id)
+      .Bind(3, row.problem_id)
+      .Bind(4, int64_t{row.sample_index})
+      .Bind(5, row.verdict)
+      .Bind(6, row.finish_reason)
+      .Bind(7, row.completion_tokens)
+      .Bind(8, row.reasoning_tokens)
+      .Bind(9, row.completion_chars);
+  if (row.reasoning_chars) {
+    insert.Bind(10, *row.reasoning_chars);
+  } else {
+    insert.BindNull(10);
+  }
+  return insert.Run();
 }
 
 absl::StatusOr<std::vector<StoredResult>> CoordinatorStore::Results(

@@ -1,5 +1,6 @@
 // CoordinatorStore: the dashboard's read views. They read columns through
-// indexes (results_lengths, result_tallies, the campaign links) and read a
+// tables and indexes kept for them (result_lengths, result_tallies, the
+// campaign links) and read a
 // result body only where said (error rows, rows stored before schema 10), so
 // a page of a 10^5-step, 10^6-result campaign never scans the bodies.
 #include "absl/strings/str_cat.h"
@@ -98,10 +99,13 @@ absl::StatusOr<std::map<std::string, VerdictTally>> CoordinatorStore::TallyScore
 
 absl::StatusOr<std::vector<ResultRow>> CoordinatorStore::ResultLengths(
     const std::string& step_key) {
+  // The step's rows lie in its suite's cluster (schema 14), in key order.
   Statement& select = db_->Prepare(
-      "SELECT problem_id, sample_index, verdict, finish_reason, completion_tokens, "
-      "reasoning_tokens, completion_chars, reasoning_chars FROM results INDEXED BY "
-      "results_lengths WHERE step_key = ? ORDER BY problem_id, sample_index");
+      "SELECT r.problem_id, r.sample_index, r.verdict, r.finish_reason, r.completion_tokens, "
+      "r.reasoning_tokens, r.completion_chars, r.reasoning_chars FROM steps s "
+      "JOIN length_clusters c ON c.step_id = s.id "
+      "JOIN result_lengths r ON r.cluster = c.cluster AND r.step_id = s.id "
+      "WHERE s.id = cohort_step_id(?1) AND s.key = ?1 ORDER BY r.problem_id, r.sample_index");
   select.Bind(1, step_key);
   std::vector<ResultRow> rows;
   bool any_old = false;

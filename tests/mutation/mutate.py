@@ -105,6 +105,11 @@ MUTANTS = [
      "double limit = options.max_server_error_share >= 0 ? options.max_server_error_share",
      "double limit = options.max_server_error_share >= 0 ? 1.0",
      "worker_llama_test", "BenchRun"),
+    # A suite's length rows in one cluster (schema 14).
+    ("lengths-no-cluster", "server/store/store_results.cc",
+     '"ON ls.suite = cs.suite WHERE cs.step_id = ?1), 0)) RETURNING cluster");',
+     '"ON ls.suite = cs.suite WHERE cs.step_id = ?1 AND 0), 0)) RETURNING cluster");',
+     "server_store_test", "Store"),
     # The score summary as a type (worker/eval/summary.cc) and the gate on it.
     ("gate-saturated-of-n", "worker/exec/gate.cc",
      "static_cast<double>(budget.at_or_over)", "static_cast<double>(summary.n)",

@@ -34,6 +34,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "tests/perf/page_cache.h"
 #include "worker/prune/expert_drop.h"
 #include "worker/prune/synth_model.h"
 
@@ -41,6 +42,8 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace prune = ::cohort::worker::prune;
+using ::cohort::EvictFromCache;
+using ::cohort::ResidentFraction;
 
 uint64_t FolderBytes(const std::string& dir) {
   uint64_t total = 0;
@@ -49,19 +52,6 @@ uint64_t FolderBytes(const std::string& dir) {
     if (e.is_regular_file()) total += e.file_size();
   }
   return total;
-}
-
-// Writes back and evicts every file under `dir` from the page cache.
-void EvictFromCache(const std::string& dir) {
-  std::error_code ec;
-  for (const auto& e : fs::recursive_directory_iterator(dir, ec)) {
-    if (!e.is_regular_file()) continue;
-    int fd = open(e.path().c_str(), O_RDONLY);
-    if (fd < 0) continue;
-    fdatasync(fd);
-    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-    close(fd);
-  }
 }
 
 // fdatasync of every file under `dir` (what the pruner does to its shards).
@@ -74,29 +64,6 @@ void SyncFiles(const std::string& dir) {
     fdatasync(fd);
     close(fd);
   }
-}
-
-// Fraction of the pages of `dir`'s files resident in the page cache.
-double ResidentFraction(const std::string& dir) {
-  uint64_t pages = 0, resident = 0;
-  std::error_code ec;
-  long page = sysconf(_SC_PAGESIZE);
-  for (const auto& e : fs::recursive_directory_iterator(dir, ec)) {
-    if (!e.is_regular_file() || e.file_size() == 0) continue;
-    int fd = open(e.path().c_str(), O_RDONLY);
-    if (fd < 0) continue;
-    size_t size = e.file_size();
-    void* map = mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED) continue;
-    std::vector<unsigned char> vec((size + page - 1) / page);
-    if (mincore(map, size, vec.data()) == 0) {
-      for (unsigned char v : vec) resident += v & 1;
-      pages += vec.size();
-    }
-    munmap(map, size);
-  }
-  return pages == 0 ? 0 : static_cast<double>(resident) / static_cast<double>(pages);
 }
 
 struct Timed {
