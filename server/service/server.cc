@@ -27,15 +27,16 @@ namespace cohort::server {
 namespace {
 
 // The listener's credentials, with `auth` checking each call's headers
-// wherever gRPC allows a processor (all but plaintext off loopback).
+// before its request is read. Plaintext is served on loopback only, off
+// loopback behind a PlaintextRelay (plaintext_relay.h).
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
     const ServerOptions& options, ServedCertificates* served,
     std::shared_ptr<grpc::AuthMetadataProcessor> auth) {
   COHORT_RETURN_IF_ERROR(CheckListenerSecurity(options));
   if (served == nullptr) {
-    if (!IsLoopbackListen(options.listen)) return grpc::InsecureServerCredentials();
     // Local credentials are plaintext on the wire (plaintext clients connect
-    // as before) and, unlike insecure ones, run an AuthMetadataProcessor.
+    // as before) and, unlike insecure ones, run an AuthMetadataProcessor;
+    // they take loopback peers only, which the relay is.
     auto local = grpc::experimental::LocalServerCredentials(LOCAL_TCP);
     local->SetAuthMetadataProcessor(std::move(auth));
     return local;
@@ -159,8 +160,10 @@ absl::Status CohortServer::Start() {
   if (options_.transfer_secret.empty()) options_.transfer_secret = SecureRandomHex(32);
   gateway_service_ =
       std::make_unique<WorkerGatewayService>(coordinator_, options_.transfer_secret);
+  // Plaintext off loopback: gRPC on loopback, the relay on the address.
+  const bool relayed = served_ == nullptr && !IsLoopbackListen(options_.listen);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options_.listen, *credentials, &port_);
+  builder.AddListeningPort(relayed ? "127.0.0.1:0" : options_.listen, *credentials, &port_);
   builder.RegisterService(coordinator_service_.get());
   builder.RegisterService(gateway_service_.get());
   builder.SetMaxReceiveMessageSize(options_.max_request_bytes);
@@ -178,6 +181,17 @@ absl::Status CohortServer::Start() {
   if (server_ == nullptr || port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.listen));
   }
+  if (relayed) {
+    absl::StatusOr<std::unique_ptr<PlaintextRelay>> relay =
+        PlaintextRelay::Start(options_.listen, port_);
+    if (!relay.ok()) {
+      server_->Shutdown();
+      server_.reset();
+      return relay.status();
+    }
+    relay_ = *std::move(relay);
+    port_ = relay_->port();
+  }
   server_->GetHealthCheckService()->SetServingStatus(true);
   ticker_ = std::thread([this] {
     while (!stopping_.load()) {
@@ -189,8 +203,7 @@ absl::Status CohortServer::Start() {
                ListenerSecurity(options_), options_.max_request_bytes);
   if (options_.tls_cert_file.empty() && !IsLoopbackListen(options_.listen)) {
     spdlog::warn("{} is plaintext off loopback (--insecure-plaintext): anyone on the "
-                 "network path reads tokens and results, and requests are parsed "
-                 "before their token is checked", options_.listen);
+                 "network path reads tokens and results", options_.listen);
   }
   return absl::OkStatus();
 }
@@ -206,6 +219,7 @@ void CohortServer::Shutdown(absl::Duration grace) {
   coordinator_.CancelWaiters();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   server_->Wait();
+  relay_.reset();  // after the server's goodbyes went through it
   if (ticker_.joinable()) ticker_.join();
   spdlog::info("stopped");
 }

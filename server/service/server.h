@@ -25,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "server/coordinator/coordinator.h"
+#include "server/service/plaintext_relay.h"
 #include "server/service/served_certificates.h"
 
 namespace grpc {
@@ -116,6 +117,7 @@ class CohortServer {
   std::unique_ptr<WorkerGatewayService> gateway_service_;
   std::unique_ptr<ServedCertificates> served_;  // set with TLS
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<PlaintextRelay> relay_;  // plaintext off loopback only
   std::thread ticker_;
   std::atomic<bool> stopping_{false};
   int port_ = 0;

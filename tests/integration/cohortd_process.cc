@@ -47,8 +47,12 @@ absl::Status CohortdProcess::Start() {
   SubprocessOptions options;
   // A restart keeps the port, so workers and clients find it again.
   std::string listen = "127.0.0.1:" + std::to_string(port_);
-  options.argv = {BinDir() + "/cohortd", "--listen", listen, "--state-dir",
-                  state_dir_, "--port-file", port_file, "--log-level", "warn"};
+  options.argv = {BinDir() + "/cohortd", "--state-dir", state_dir_, "--port-file", port_file,
+                  "--log-level", "warn"};
+  // A test's own --listen (an address off loopback) replaces the default.
+  if (std::find(extra_flags_.begin(), extra_flags_.end(), "--listen") == extra_flags_.end()) {
+    options.argv.insert(options.argv.end(), {"--listen", listen});
+  }
   // One user's test machine: clients may register any shared path, unless
   // the test sets the roots itself.
   if (std::find(extra_flags_.begin(), extra_flags_.end(), "--shared-root") ==

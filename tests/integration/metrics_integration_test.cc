@@ -321,11 +321,22 @@ TEST(MetricsIntegrationTest, HalfSentRequestsDoNotBlockScrapes) {
 // is refused from its headers: its request (here 24 MiB) is never read or
 // parsed and no handler runs. Before, the handler refused it after gRPC had
 // parsed the whole request (an rpc_duration sample with the refusal's code).
-TEST(MetricsIntegrationTest, CallsWithoutAValidTokenAreRefusedBeforeTheirRequestIsRead) {
+//
+// The same on a plaintext listener off loopback (--insecure-plaintext),
+// where gRPC runs no header check: cohortd serves it through its relay to a
+// loopback port that has one (server/service/plaintext_relay.h). Before,
+// such a listener parsed every request before its token was looked at.
+class RefusedUnreadTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(RefusedUnreadTest, CallsWithoutAValidTokenAreRefusedBeforeTheirRequestIsRead) {
   TempDir dir;
-  int metrics_port = 0;
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<CohortdProcess> cohortd,
-                       StartWithMetrics(dir.path(), &metrics_port));
+  int metrics_port = FreePort();
+  ASSERT_GT(metrics_port, 0);
+  std::vector<std::string> flags = {"--metrics-listen",
+                                    "127.0.0.1:" + std::to_string(metrics_port)};
+  if (GetParam()) flags.insert(flags.end(), {"--listen", "0.0.0.0:0", "--insecure-plaintext"});
+  auto cohortd = std::make_unique<CohortdProcess>(dir.path(), flags);
+  ASSERT_OK(cohortd->Start());
   ASSERT_OK_AND_ASSIGN(std::string client_token, cohortd->CreateToken("client"));
   ASSERT_OK_AND_ASSIGN(std::string worker_token, cohortd->CreateToken("worker"));
   auto client = v1::Coordinator::NewStub(cohortd->Channel());
@@ -365,6 +376,11 @@ TEST(MetricsIntegrationTest, CallsWithoutAValidTokenAreRefusedBeforeTheirRequest
                   {{"method", submit}, {"code", "OK"}}),
             1);
 }
+
+INSTANTIATE_TEST_SUITE_P(Listeners, RefusedUnreadTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "PlaintextOffLoopback" : "Loopback";
+                         });
 
 TEST(MetricsIntegrationTest, RefusesABadAddress) {
   TempDir dir;

@@ -1,0 +1,266 @@
+#include "server/service/plaintext_relay.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <list>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace cohort::server {
+namespace {
+
+// Bytes read from one side and not yet written to the other.
+// The buffer is allocated while it holds bytes only: a thousand idle worker
+// connections cost no buffer memory.
+struct Pipe {
+  std::vector<char> data;
+  size_t begin = 0;
+  size_t end = 0;
+  bool eof = false;        // the reading side closed
+  bool shut_down = false;  // and that was passed on (shutdown SHUT_WR)
+
+  bool Empty() const { return begin == end; }
+  bool Full() const { return end == PlaintextRelay::kBufferBytes; }
+  void Release() {
+    begin = end = 0;
+    std::vector<char>().swap(data);
+  }
+};
+
+struct Connection {
+  int client = -1;
+  int server = -1;
+  bool connecting = true;  // the loopback connect has not completed
+  Pipe up;    // client -> server
+  Pipe down;  // server -> client
+  bool failed = false;
+
+  ~Connection() {
+    if (client >= 0) close(client);
+    if (server >= 0) close(server);
+  }
+  bool Done() const {
+    return failed || (up.shut_down && down.shut_down) ||
+           (up.eof && down.eof && up.Empty() && down.Empty());
+  }
+};
+
+// Reads from `fd` into `pipe`; false on an error (EOF sets pipe.eof).
+bool Fill(int fd, Pipe* pipe) {
+  if (pipe->data.empty()) pipe->data.resize(PlaintextRelay::kBufferBytes);
+  ssize_t n = read(fd, pipe->data.data() + pipe->end, pipe->data.size() - pipe->end);
+  if (pipe->Empty() && n <= 0) pipe->Release();
+  if (n > 0) {
+    pipe->end += static_cast<size_t>(n);
+    return true;
+  }
+  if (n == 0) {
+    pipe->eof = true;
+    return true;
+  }
+  return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+}
+
+// Writes what `pipe` holds to `fd`, and passes on its EOF once drained;
+// false on an error.
+bool Drain(int fd, Pipe* pipe) {
+  if (!pipe->Empty()) {
+    ssize_t n = send(fd, pipe->data.data() + pipe->begin, pipe->end - pipe->begin, MSG_NOSIGNAL);
+    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+    pipe->begin += static_cast<size_t>(n);
+    if (pipe->Empty()) pipe->Release();
+  }
+  if (pipe->Empty() && pipe->eof && !pipe->shut_down) {
+    shutdown(fd, SHUT_WR);
+    pipe->shut_down = true;
+  }
+  return true;
+}
+
+void SetNoDelay(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+// A non-blocking connect to 127.0.0.1:port; -1 on an immediate failure.
+int ConnectLoopback(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 &&
+      errno != EINPROGRESS) {
+    close(fd);
+    return -1;
+  }
+  SetNoDelay(fd);
+  return fd;
+}
+
+absl::StatusOr<int> Listen(const std::string& listen, int* port) {
+  const size_t colon = listen.rfind(':');
+  int wanted = 0;
+  if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &wanted) ||
+      wanted < 0 || wanted > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("--listen ", listen, ": not host:port"));
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const std::string service = std::to_string(wanted);
+  int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &found);
+  if (rc != 0) {
+    return absl::UnavailableError(absl::StrCat("--listen ", listen, ": ", gai_strerror(rc)));
+  }
+  std::string error = "no address";
+  int fd = -1;
+  for (addrinfo* a = found; a != nullptr && fd < 0; a = a->ai_next) {
+    fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    int one = 1, zero = 0;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (a->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+    if (bind(fd, a->ai_addr, a->ai_addrlen) != 0 || ::listen(fd, 1024) != 0) {
+      error = std::strerror(errno);
+      close(fd);
+      fd = -1;
+    }
+  }
+  freeaddrinfo(found);
+  if (fd < 0) return absl::UnavailableError(absl::StrCat("cannot listen on ", listen, ": ", error));
+  sockaddr_storage bound{};
+  socklen_t size = sizeof(bound);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &size);
+  *port = bound.ss_family == AF_INET6
+              ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
+              : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  return fd;
+}
+
+// The events to wait for on each side of `c`.
+short ClientEvents(const Connection& c) {
+  short events = 0;
+  if (!c.up.eof && !c.up.Full()) events |= POLLIN;
+  if (!c.down.Empty() || (c.down.eof && !c.down.shut_down)) events |= POLLOUT;
+  return events;
+}
+
+short ServerEvents(const Connection& c) {
+  if (c.connecting) return POLLOUT;
+  short events = 0;
+  if (!c.down.eof && !c.down.Full()) events |= POLLIN;
+  if (!c.up.Empty() || (c.up.eof && !c.up.shut_down)) events |= POLLOUT;
+  return events;
+}
+
+// Moves what `c`'s sockets are ready for; sets c->failed on an error.
+void Pump(Connection* c, short client_ready, short server_ready) {
+  if ((client_ready | server_ready) & (POLLERR | POLLNVAL)) {
+    c->failed = true;
+    return;
+  }
+  if (c->connecting && (server_ready & (POLLOUT | POLLHUP))) {
+    int error = 0;
+    socklen_t size = sizeof(error);
+    getsockopt(c->server, SOL_SOCKET, SO_ERROR, &error, &size);
+    if (error != 0) {
+      c->failed = true;
+      return;
+    }
+    c->connecting = false;
+    server_ready = 0;
+  }
+  if (client_ready & (POLLIN | POLLHUP)) c->failed |= !Fill(c->client, &c->up);
+  if (!c->connecting) {
+    if (server_ready & (POLLIN | POLLHUP)) c->failed |= !Fill(c->server, &c->down);
+    c->failed |= !Drain(c->server, &c->up);
+  }
+  c->failed |= !Drain(c->client, &c->down);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PlaintextRelay>> PlaintextRelay::Start(const std::string& listen,
+                                                                      int target_port) {
+  int port = 0;
+  absl::StatusOr<int> listener = Listen(listen, &port);
+  if (!listener.ok()) return listener.status();
+  int wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake < 0) {
+    close(*listener);
+    return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
+  }
+  std::unique_ptr<PlaintextRelay> relay(new PlaintextRelay(*listener, wake, port, target_port));
+  relay->thread_ = std::thread([r = relay.get()] { r->Run(); });
+  return relay;
+}
+
+PlaintextRelay::PlaintextRelay(int listener, int wake, int port, int target_port)
+    : listener_(listener), wake_(wake), port_(port), target_port_(target_port) {}
+
+PlaintextRelay::~PlaintextRelay() {
+  uint64_t one = 1;
+  ssize_t written = write(wake_, &one, sizeof(one));
+  (void)written;
+  if (thread_.joinable()) thread_.join();
+  close(listener_);
+  close(wake_);
+}
+
+void PlaintextRelay::Run() {
+  std::list<Connection> connections;
+  std::vector<pollfd> fds;
+  for (;;) {
+    fds.clear();
+    fds.push_back({wake_, POLLIN, 0});
+    fds.push_back({listener_, POLLIN, 0});
+    for (const Connection& c : connections) {
+      fds.push_back({c.client, ClientEvents(c), 0});
+      fds.push_back({c.server, ServerEvents(c), 0});
+    }
+    if (poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) return;
+    if (fds[0].revents != 0) return;  // the destructor
+    size_t i = 2;
+    for (auto it = connections.begin(); it != connections.end(); i += 2) {
+      Pump(&*it, fds[i].revents, fds[i + 1].revents);
+      it = it->Done() ? connections.erase(it) : std::next(it);
+    }
+    if (fds[1].revents & POLLIN) {
+      for (;;) {
+        int client = accept4(listener_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (client < 0) break;
+        if (static_cast<int>(connections.size()) >= kMaxConnections) {
+          close(client);
+          continue;
+        }
+        SetNoDelay(client);
+        Connection& c = connections.emplace_back();
+        c.client = client;
+        c.server = ConnectLoopback(target_port_);
+        c.failed = c.server < 0;
+      }
+    }
+  }
+}
+
+}  // namespace cohort::server
