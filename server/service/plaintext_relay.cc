@@ -59,6 +59,9 @@ struct Connection {
 
 // Reads from `fd` into `pipe`; false on an error (EOF sets pipe.eof).
 bool Fill(int fd, Pipe* pipe) {
+  // Full (a hang-up reported while the other side is slow): read later; a
+  // read of 0 bytes here would look like the end of the stream.
+  if (pipe->Full() || pipe->eof) return true;
   if (pipe->data.empty()) pipe->data.resize(PlaintextRelay::kBufferBytes);
   ssize_t n = read(fd, pipe->data.data() + pipe->end, pipe->data.size() - pipe->end);
   if (pipe->Empty() && n <= 0) pipe->Release();
@@ -235,8 +238,12 @@ void PlaintextRelay::Run() {
     fds.push_back({wake_, POLLIN, 0});
     fds.push_back({listener_, POLLIN, 0});
     for (const Connection& c : connections) {
-      fds.push_back({c.client, ClientEvents(c), 0});
-      fds.push_back({c.server, ServerEvents(c), 0});
+      // A side with nothing to do is left out (fd -1), so that a hang-up
+      // it reports while its buffer waits on the other side does not wake
+      // the loop again and again.
+      const short client = ClientEvents(c), server = ServerEvents(c);
+      fds.push_back({client != 0 ? c.client : -1, client, 0});
+      fds.push_back({server != 0 ? c.server : -1, server, 0});
     }
     if (poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) return;
     if (fds[0].revents != 0) return;  // the destructor
