@@ -22,6 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/errno_status.h"
 #include "common/listen_address.h"
+#include "common/tcp_listener.h"
 #include "server/dashboard/http_request.h"
 #include "spdlog/spdlog.h"
 
@@ -131,52 +132,6 @@ void SendError(Connection& conn, int status, absl::string_view message) {
   HttpResponse r = Dashboard::ErrorResponse(absl::InvalidArgumentError(message));
   r.status = status;
   Send(conn, r, false);
-}
-
-// host:port -> a bound, listening socket.
-absl::StatusOr<int> Listen(const std::string& listen) {
-  size_t colon = listen.rfind(':');
-  uint32_t port = 0;
-  if (colon == std::string::npos || colon == 0 ||
-      !absl::SimpleAtoi(listen.substr(colon + 1), &port) || port > 65535) {
-    return absl::InvalidArgumentError("--dashboard-listen " + listen +
-                                      ": expected HOST:PORT (127.0.0.1:8080, [::1]:0)");
-  }
-  std::string host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE;
-  addrinfo* found = nullptr;
-  int rc = getaddrinfo(host == "*" ? nullptr : host.c_str(), std::to_string(port).c_str(),
-                       &hints, &found);
-  if (rc != 0) {
-    return absl::InvalidArgumentError("--dashboard-listen " + listen + ": " + gai_strerror(rc));
-  }
-  int fd = socket(found->ai_family, found->ai_socktype | SOCK_CLOEXEC, 0);
-  int one = 1;
-  if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (fd < 0 || bind(fd, found->ai_addr, found->ai_addrlen) != 0 || ::listen(fd, 128) != 0) {
-    absl::Status error = ErrnoToStatus(errno, "--dashboard-listen " + listen);
-    freeaddrinfo(found);
-    if (fd >= 0) close(fd);
-    return absl::UnavailableError(error.message());
-  }
-  freeaddrinfo(found);
-  return fd;
-}
-
-int BoundPort(int fd) {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof(addr);
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return 0;
-  if (addr.ss_family == AF_INET6) {
-    return ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
-  }
-  return ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
 }
 
 }  // namespace
@@ -442,7 +397,7 @@ absl::StatusOr<int> DashboardServer::Start() {
       return s;
     }
   }
-  absl::StatusOr<int> fd = Listen(o.listen);
+  absl::StatusOr<int> fd = ListenTcp(o.listen, "--dashboard-listen");
   if (!fd.ok() || pipe2(impl_->wake, O_CLOEXEC) != 0) {
     if (fd.ok()) close(*fd);
     SSL_CTX_free(impl_->ssl_context);

@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -15,8 +14,8 @@
 #include <list>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/tcp_listener.h"
 
 namespace cohort::server {
 namespace {
@@ -114,52 +113,6 @@ int ConnectLoopback(int port) {
   return fd;
 }
 
-absl::StatusOr<int> Listen(const std::string& listen, int* port) {
-  const size_t colon = listen.rfind(':');
-  int wanted = 0;
-  if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &wanted) ||
-      wanted < 0 || wanted > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("--listen ", listen, ": not host:port"));
-  }
-  std::string host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  const std::string service = std::to_string(wanted);
-  int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &found);
-  if (rc != 0) {
-    return absl::UnavailableError(absl::StrCat("--listen ", listen, ": ", gai_strerror(rc)));
-  }
-  std::string error = "no address";
-  int fd = -1;
-  for (addrinfo* a = found; a != nullptr && fd < 0; a = a->ai_next) {
-    fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
-    if (fd < 0) continue;
-    int one = 1, zero = 0;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (a->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-    if (bind(fd, a->ai_addr, a->ai_addrlen) != 0 || ::listen(fd, 1024) != 0) {
-      error = std::strerror(errno);
-      close(fd);
-      fd = -1;
-    }
-  }
-  freeaddrinfo(found);
-  if (fd < 0) return absl::UnavailableError(absl::StrCat("cannot listen on ", listen, ": ", error));
-  sockaddr_storage bound{};
-  socklen_t size = sizeof(bound);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &size);
-  *port = bound.ss_family == AF_INET6
-              ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
-              : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-  return fd;
-}
-
 // The events to wait for on each side of `c`.
 short ClientEvents(const Connection& c) {
   short events = 0;
@@ -205,9 +158,11 @@ void Pump(Connection* c, short client_ready, short server_ready) {
 
 absl::StatusOr<std::unique_ptr<PlaintextRelay>> PlaintextRelay::Start(const std::string& listen,
                                                                       int target_port) {
-  int port = 0;
-  absl::StatusOr<int> listener = Listen(listen, &port);
+  absl::StatusOr<int> listener = ListenTcp(listen, "--listen");
   if (!listener.ok()) return listener.status();
+  const int port = BoundPort(*listener);
+  // Accepts until EAGAIN in the poll loop.
+  fcntl(*listener, F_SETFL, fcntl(*listener, F_GETFL) | O_NONBLOCK);
   int wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake < 0) {
     close(*listener);
