@@ -2,7 +2,7 @@
 //
 // A listening TCP socket on a "host:port" flag value, for the listeners
 // cohortd opens itself (the dashboard, the plaintext relay; gRPC opens its
-// own). The host may be a name, an IPv4 address, an IPv6 address in
+// own), and the relay's connection to cohortd's loopback port. The host may be a name, an IPv4 address, an IPv6 address in
 // brackets, or "" / "*" for every address; port 0 picks a free one
 // (BoundPort tells which).
 //
@@ -27,6 +27,11 @@ absl::StatusOr<int> ListenTcp(const std::string& host_port, absl::string_view fl
 
 // The port a bound socket has; 0 on error.
 int BoundPort(int fd);
+
+// A TCP connection to 127.0.0.1:`port` (close-on-exec, TCP_NODELAY); -1 when
+// it fails at once. `nonblocking`: the socket is non-blocking and the
+// connect may still be in progress (wait for POLLOUT, then read SO_ERROR).
+int ConnectLoopback(int port, bool nonblocking);
 
 }  // namespace cohort
 

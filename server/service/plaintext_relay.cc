@@ -1,6 +1,5 @@
 #include "server/service/plaintext_relay.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -94,23 +93,6 @@ bool Drain(int fd, Pipe* pipe) {
 void SetNoDelay(int fd) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
-// A non-blocking connect to 127.0.0.1:port; -1 on an immediate failure.
-int ConnectLoopback(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 &&
-      errno != EINPROGRESS) {
-    close(fd);
-    return -1;
-  }
-  SetNoDelay(fd);
-  return fd;
 }
 
 // The events to wait for on each side of `c`.
@@ -218,7 +200,7 @@ void PlaintextRelay::Run() {
         SetNoDelay(client);
         Connection& c = connections.emplace_back();
         c.client = client;
-        c.server = ConnectLoopback(target_port_);
+        c.server = ConnectLoopback(target_port_, /*nonblocking=*/true);
         c.failed = c.server < 0;
       }
     }

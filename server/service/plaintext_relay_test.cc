@@ -1,7 +1,5 @@
 #include "server/service/plaintext_relay.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -11,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/tcp_listener.h"
 #include "common/testing/status_matchers.h"
 #include "gtest/gtest.h"
 
@@ -19,32 +18,11 @@ namespace {
 
 // A loopback listener; -1 on failure. `port` gets its port.
 int ListenLoopback(int* port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || listen(fd, 64) != 0) {
-    close(fd);
-    return -1;
-  }
-  socklen_t size = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &size);
-  *port = ntohs(addr.sin_port);
+  int fd = ListenTcp("127.0.0.1:0", "test listener").value_or(-1);
+  *port = fd >= 0 ? BoundPort(fd) : 0;
   return fd;
 }
 
-int Connect(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 // Echoes every connection until its peer closes, then closes it: the
 // stand-in for cohortd's loopback gRPC port.
@@ -73,7 +51,7 @@ class EchoServer {
   }
   ~EchoServer() {
     stop_ = true;
-    close(Connect(port_));  // wakes the accept
+    close(ConnectLoopback(port_, false));  // wakes the accept
     thread_.join();
     close(listener_);
   }
@@ -119,7 +97,7 @@ TEST(PlaintextRelayTest, CopiesBothWaysAndPassesOnTheClose) {
   // More than the relay buffers each way (64 KiB): the echo's reads and the
   // client's reads pace the copy.
   const std::string data = Pattern(5 << 20, 7);
-  int fd = Connect(relay->port());
+  int fd = ConnectLoopback(relay->port(), false);
   ASSERT_GE(fd, 0);
   EXPECT_EQ(RoundTrip(fd, data), data);  // EOF reached: the close went through both ways
   close(fd);
@@ -130,7 +108,7 @@ TEST(PlaintextRelayTest, ConnectionsDoNotWaitForEachOther) {
   ASSERT_OK_AND_ASSIGN(auto relay, PlaintextRelay::Start("127.0.0.1:0", echo.port()));
   // One connection that sends and never reads fills its buffers; the others
   // still get their answers.
-  int stalled = Connect(relay->port());
+  int stalled = ConnectLoopback(relay->port(), false);
   ASSERT_GE(stalled, 0);
   const std::string flood = Pattern(32 << 20, 1);
   std::thread flooder([&] {
@@ -145,7 +123,7 @@ TEST(PlaintextRelayTest, ConnectionsDoNotWaitForEachOther) {
   std::atomic<int> matched{0};
   for (int i = 0; i < 20; ++i) {
     clients.emplace_back([&, i] {
-      int fd = Connect(relay->port());
+      int fd = ConnectLoopback(relay->port(), false);
       const std::string data = Pattern(100000 + i, i);
       if (fd >= 0 && RoundTrip(fd, data) == data) ++matched;
       if (fd >= 0) close(fd);
@@ -163,7 +141,7 @@ TEST(PlaintextRelayTest, AClientIsClosedWhenNothingListensBehind) {
   int unused = ListenLoopback(&port);
   close(unused);  // nothing listens on `port` now
   ASSERT_OK_AND_ASSIGN(auto relay, PlaintextRelay::Start("127.0.0.1:0", port));
-  int fd = Connect(relay->port());
+  int fd = ConnectLoopback(relay->port(), false);
   ASSERT_GE(fd, 0);
   pollfd p{fd, POLLIN, 0};
   ASSERT_EQ(poll(&p, 1, 10000), 1);  // closed, not left hanging

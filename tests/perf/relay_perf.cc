@@ -4,8 +4,6 @@
 // connections at once, both ways timed in the same run.
 //
 //   build/bin/relay_perf [MiB per connection (256)] [connections (4)]
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,37 +15,10 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "common/tcp_listener.h"
 #include "server/service/plaintext_relay.h"
 
 namespace {
-
-int ListenLoopback(int* port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || listen(fd, 64) != 0) {
-    std::perror("listen");
-    std::exit(1);
-  }
-  socklen_t size = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &size);
-  *port = ntohs(addr.sin_port);
-  return fd;
-}
-
-int Connect(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    std::perror("connect");
-    std::exit(1);
-  }
-  return fd;
-}
 
 // Echoes `connections` connections, each on its own thread.
 void Echo(int listener, int connections) {
@@ -73,7 +44,7 @@ double RoundTrips(int port, int connections, size_t bytes) {
   std::vector<std::thread> clients;
   for (int c = 0; c < connections; ++c) {
     clients.emplace_back([port, bytes] {
-      int fd = Connect(port);
+      int fd = cohort::ConnectLoopback(port, false);
       std::thread sender([fd, bytes] {
         std::vector<char> chunk(1 << 16, 'x');
         for (size_t sent = 0; sent < bytes;) {
@@ -105,8 +76,13 @@ int main(int argc, char** argv) {
   const size_t mib = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 256;
   const int connections = argc > 2 ? std::atoi(argv[2]) : 4;
   const size_t bytes = mib << 20;
-  int echo_port = 0;
-  int listener = ListenLoopback(&echo_port);
+  absl::StatusOr<int> listening = cohort::ListenTcp("127.0.0.1:0", "echo listener");
+  if (!listening.ok()) {
+    std::fprintf(stderr, "%s\n", listening.status().ToString().c_str());
+    return 1;
+  }
+  const int listener = *listening;
+  const int echo_port = cohort::BoundPort(listener);
   auto relay = cohort::server::PlaintextRelay::Start("127.0.0.1:0", echo_port);
   if (!relay.ok()) {
     std::fprintf(stderr, "%s\n", relay.status().ToString().c_str());
