@@ -5,6 +5,26 @@
 #include "server/store/store_internal.h"
 
 namespace cohort::server {
+namespace {
+
+// A row's verdict and counts, the columns results and result_lengths share,
+// bound at `first` .. `first + 5` (reasoning characters NULL when the
+// worker sent none).
+Statement& BindCounts(Statement& statement, int first, const ResultRow& row) {
+  statement.Bind(first, row.verdict)
+      .Bind(first + 1, row.finish_reason)
+      .Bind(first + 2, row.completion_tokens)
+      .Bind(first + 3, row.reasoning_tokens)
+      .Bind(first + 4, row.completion_chars);
+  if (row.reasoning_chars) {
+    statement.Bind(first + 5, *row.reasoning_chars);
+  } else {
+    statement.BindNull(first + 5);
+  }
+  return statement;
+}
+
+}  // namespace
 
 // The step's id and lengths cluster; a step without one (its first results)
 // gets the first suite its campaigns name it under, by the rule of
@@ -51,29 +71,20 @@ absl::StatusOr<InsertOutcome> CoordinatorStore::InsertResults(
   InsertOutcome outcome;
   std::map<int, int64_t> inserted_by_verdict;
   Statement& insert = db_->Prepare(
-      "INSERT OR IGNORE INTO results(step_key, problem_id, sample_index, "
-      "lease_epoch, verdict, finish_reason, completion_tokens, "
-      "reasoning_tokens, completion_chars, extracted_answer, scorer_version, "
-      "body, created_us, reasoning_chars) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "INSERT OR IGNORE INTO results(step_key, problem_id, sample_index, lease_epoch, "
+      "verdict, finish_reason, completion_tokens, reasoning_tokens, completion_chars, "
+      "reasoning_chars, extracted_answer, scorer_version, body, created_us) "
+      "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   for (const ResultRow& row : rows) {
     insert.Bind(1, step.key)
         .Bind(2, row.problem_id)
         .Bind(3, int64_t{row.sample_index})
-        .Bind(4, lease.epoch)
-        .Bind(5, row.verdict)
-        .Bind(6, row.finish_reason)
-        .Bind(7, row.completion_tokens)
-        .Bind(8, row.reasoning_tokens)
-        .Bind(9, row.completion_chars)
-        .Bind(10, row.extracted_answer)
-        .Bind(11, row.scorer_version)
-        .BindBlob(12, row.body)
-        .Bind(13, Micros(now));
-    if (row.reasoning_chars) {
-      insert.Bind(14, *row.reasoning_chars);
-    } else {
-      insert.BindNull(14);
-    }
+        .Bind(4, lease.epoch);
+    BindCounts(insert, 5, row)
+        .Bind(11, row.extracted_answer)
+        .Bind(12, row.scorer_version)
+        .BindBlob(13, row.body)
+        .Bind(14, Micros(now));
     COHORT_RETURN_IF_ERROR(insert.Run());
     const bool inserted = insert.Changes() == 1;
     (inserted ? outcome.inserted : outcome.duplicates) += 1;
@@ -100,17 +111,8 @@ absl::Status CoordinatorStore::InsertLengths(const LengthsPlace& place, const Re
   insert.Bind(1, place.cluster)
       .Bind(2, place.step_id)
       .Bind(3, row.problem_id)
-      .Bind(4, int64_t{row.sample_index})
-      .Bind(5, row.verdict)
-      .Bind(6, row.finish_reason)
-      .Bind(7, row.completion_tokens)
-      .Bind(8, row.reasoning_tokens)
-      .Bind(9, row.completion_chars);
-  if (row.reasoning_chars) {
-    insert.Bind(10, *row.reasoning_chars);
-  } else {
-    insert.BindNull(10);
-  }
+      .Bind(4, int64_t{row.sample_index});
+  BindCounts(insert, 5, row);
   return insert.Run();
 }
 
