@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/atomic_file.h"
 #include "common/listen_address.h"
@@ -82,6 +83,33 @@ class TimingInterceptor final : public grpc::experimental::Interceptor {
   const std::string method_;
   const absl::Time start_;
 };
+
+// Tells the handshake witness that a connection carried a call (so its
+// handshake passed and a later refusal is not pinned on it); adds no
+// interceptor.
+class CallArrivalFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit CallArrivalFactory(HandshakeWitness* witness) : witness_(witness) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    witness_->CallArrived(info->server_context()->peer());
+    return nullptr;
+  }
+
+ private:
+  HandshakeWitness* witness_;
+};
+
+// "TLS handshake refused for 10.0.0.5:43210: peer did not return a
+// certificate (the client presented no certificate, ...)".
+void LogRefusal(const HandshakeRefusal& refusal) {
+  absl::string_view peer = refusal.peer;
+  if (!absl::ConsumePrefix(&peer, "ipv4:")) absl::ConsumePrefix(&peer, "ipv6:");
+  const std::string explanation = ExplainHandshakeFailure(refusal.reason);
+  spdlog::warn("TLS handshake refused for {}: {}{}",
+               peer.empty() ? "a peer not identified" : std::string(peer), refusal.reason,
+               explanation.empty() ? "" : absl::StrCat(" (", explanation, ")"));
+}
 
 class TimingInterceptorFactory final
     : public grpc::experimental::ServerInterceptorFactoryInterface {
@@ -161,18 +189,31 @@ absl::Status CohortServer::Start() {
   gateway_service_ =
       std::make_unique<WorkerGatewayService>(coordinator_, options_.transfer_secret);
   // Plaintext off loopback: gRPC on loopback, the relay on the address.
+  // TLS: cohortd accepts (tls_acceptor.h), gRPC runs the handshake.
   const bool relayed = served_ == nullptr && !IsLoopbackListen(options_.listen);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(relayed ? "127.0.0.1:0" : options_.listen, *credentials, &port_);
+  if (served_ != nullptr) {
+    absl::StatusOr<std::unique_ptr<TlsAcceptor>> acceptor = TlsAcceptor::Listen(options_.listen);
+    if (!acceptor.ok()) return acceptor.status();
+    tls_acceptor_ = *std::move(acceptor);
+    port_ = tls_acceptor_->port();
+    grpc_acceptor_ = builder.experimental().AddExternalConnectionAcceptor(
+        grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD, *credentials);
+  } else {
+    builder.AddListeningPort(relayed ? "127.0.0.1:0" : options_.listen, *credentials, &port_);
+  }
   builder.RegisterService(coordinator_service_.get());
   builder.RegisterService(gateway_service_.get());
   builder.SetMaxReceiveMessageSize(options_.max_request_bytes);
-  if (options_.on_rpc_done) {
-    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
-        interceptors;
-    interceptors.push_back(std::make_unique<TimingInterceptorFactory>(&options_));
-    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  if (tls_acceptor_ != nullptr) {
+    interceptors.push_back(std::make_unique<CallArrivalFactory>(&tls_acceptor_->witness()));
   }
+  if (options_.on_rpc_done) {
+    interceptors.push_back(std::make_unique<TimingInterceptorFactory>(&options_));
+  }
+  if (!interceptors.empty()) builder.experimental().SetInterceptorCreators(std::move(interceptors));
   // Workers ping every few seconds while polling; don't GOAWAY them.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
@@ -191,6 +232,21 @@ absl::Status CohortServer::Start() {
     }
     relay_ = *std::move(relay);
     port_ = relay_->port();
+  }
+  if (tls_acceptor_ != nullptr) {
+    HandshakeWitness* witness = &tls_acceptor_->witness();
+    diversion_ = std::make_unique<HandshakeFailureDiversion>([witness](const std::string& line) {
+      witness->HandshakeFailed(HandshakeFailureReason(line), absl::Now());
+    });
+    grpc::experimental::ExternalConnectionAcceptor* grpc_acceptor = grpc_acceptor_.get();
+    tls_acceptor_->Start(
+        [grpc_acceptor](int listener, int fd) {
+          grpc::experimental::ExternalConnectionAcceptor::NewConnectionParameters connection;
+          connection.listener_fd = listener;
+          connection.fd = fd;
+          grpc_acceptor->HandleNewConnection(&connection);
+        },
+        &LogRefusal);
   }
   server_->GetHealthCheckService()->SetServingStatus(true);
   ticker_ = std::thread([this] {
@@ -217,6 +273,9 @@ void CohortServer::Shutdown(absl::Duration grace) {
   if (server_ == nullptr || stopping_.exchange(true)) return;
   server_->GetHealthCheckService()->SetServingStatus(false);
   coordinator_.CancelWaiters();
+  // No new connections: gRPC would not take them once shutting down.
+  diversion_.reset();
+  tls_acceptor_.reset();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   server_->Wait();
   relay_.reset();  // after the server's goodbyes went through it

@@ -24,12 +24,17 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/grpc_logging.h"
 #include "server/coordinator/coordinator.h"
 #include "server/service/plaintext_relay.h"
 #include "server/service/served_certificates.h"
+#include "server/service/tls_acceptor.h"
 
 namespace grpc {
 class Server;
+namespace experimental {
+class ExternalConnectionAcceptor;
+}  // namespace experimental
 }  // namespace grpc
 
 namespace cohort::server {
@@ -118,6 +123,10 @@ class CohortServer {
   std::unique_ptr<ServedCertificates> served_;  // set with TLS
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<PlaintextRelay> relay_;  // plaintext off loopback only
+  // With TLS: cohortd accepts, gRPC handshakes, refusals name their peer.
+  std::unique_ptr<TlsAcceptor> tls_acceptor_;
+  std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> grpc_acceptor_;
+  std::unique_ptr<HandshakeFailureDiversion> diversion_;
   std::thread ticker_;
   std::atomic<bool> stopping_{false};
   int port_ = 0;

@@ -23,12 +23,13 @@
 #   4. each refusal names its cause in the CLI's error: no client
 #      certificate, another CA's certificate, an expired one (with its date),
 #      TLS against a plaintext cohortd; cohortd logs the failed handshake as
-#      JSON;
+#      JSON with the desk's address;
 #   5. a rogue cohortd on a worker machine serving that worker's certificate
 #      is refused by the CLI (--tls-server-name cohortd.cohort) before any
 #      token is sent, and would be believed without the flag;
 #   6. a worker whose certificate cohortd refuses says why in its log, once
-#      (not per retry), and stops within 2 s of SIGTERM.
+#      (not per retry), and stops within 2 s of SIGTERM; cohortd's log names
+#      that worker's address.
 #
 #   sudo bash tests/deploy/tls_netns_test.sh     # root: network namespaces
 #
@@ -282,10 +283,12 @@ expect_cli_refusal "an expired client certificate ($EXPIRY)" "expired at $(date 
   COHORT_TLS_CERT="$TLS/expired.crt" COHORT_TLS_KEY="$TLS/expired.key"
 expect_cli_refusal "a CA that did not sign cohortd's certificate" "not signed by the CA" \
   COHORT_TLS_CA="$TLS/other-ca.crt"
-# cohortd logs each failed handshake through its logger, as JSON.
-handshake_logged() { grep '^{' "$T/cohortd.log" | grep 'grpc: Handshake failed' | grep -q 'peer did not return a certificate'; }
-wait_for 5 handshake_logged || fail "cohortd logged no failed handshake: $(tail -n 3 "$T/cohortd.log")"
-say "4. cohortd: $(grep '^{' "$T/cohortd.log" | grep 'peer did not return a certificate' | tail -n 1 | cut -c1-220)"
+# cohortd logs each failed handshake through its logger, as JSON, naming
+# the machine it came from (the desk) and the reason.
+handshake_logged() { grep '^{' "$T/cohortd.log" | grep -q "TLS handshake refused for ${ADDR[desk]}:[0-9]*: peer did not return a certificate"; }
+wait_for 5 handshake_logged || fail "cohortd logged no failed handshake from ${ADDR[desk]}: $(tail -n 3 "$T/cohortd.log")"
+say "4. cohortd: $(grep '^{' "$T/cohortd.log" | grep 'peer did not return a certificate' | tail -n 1 | cut -c1-260)"
+! grep -q "grpc: Handshake failed" "$T/cohortd.log" || fail "cohortd logged gRPC's bare handshake line"
 # TLS against a plaintext cohortd (one on the desk's loopback).
 on desk "$BIN/cohortd" --listen 127.0.0.1:7400 --state-dir "$T/scratch/plain" > "$T/plain.log" 2>&1 &
 PIDS+=($!); disown $!
@@ -315,6 +318,9 @@ REFUSED_PID=${PIDS[-1]}
 refusal_logged() { grep -q "refused the client certificate" "$T/gpu-node-2b.log"; }
 wait_for 20 refusal_logged || fail "the refused worker does not say why: $(tail -n 3 "$T/gpu-node-2b.log")"
 say "6. refused worker: $(grep "refused the client certificate" "$T/gpu-node-2b.log" | head -n1 | cut -c1-220)"
+worker_refusal_logged() { grep -q "TLS handshake refused for ${ADDR[gpu2]}:[0-9]*: certificate verify failed" "$T/cohortd.log"; }
+wait_for 5 worker_refusal_logged || fail "cohortd does not name the refused worker's address ${ADDR[gpu2]}: $(tail -n 3 "$T/cohortd.log")"
+say "6. cohortd: $(grep "TLS handshake refused for ${ADDR[gpu2]}" "$T/cohortd.log" | head -n1 | cut -c1-260)"
 # The cause is logged when it changes, then once a minute: not per retry.
 sleep 4
 LINES=$(grep -c "refused the client certificate" "$T/gpu-node-2b.log" || true)

@@ -62,7 +62,7 @@ add_dependencies(demo_e2e_test cohortd cohort-worker cohort)
 # cohortd over TLS with a worker that verifies it, and with mTLS for the CLI.
 cohort_cc_test(NAME tls_integration_test
   SRCS integration/tls_integration_test.cc
-  DEPS cohort::integration_workers cohort::integration_support cohort::proto)
+  DEPS cohort::integration_workers cohort::integration_support cohort::proto OpenSSL::SSL)
 add_dependencies(tls_integration_test cohortd cohort-worker cohort)
 
 # Token expiry and revocation, unsafe names and paths, request size limits

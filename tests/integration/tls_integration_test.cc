@@ -1,7 +1,12 @@
 // cohortd serving TLS (certificates made here with the openssl tool): a
 // worker configured with the CA runs a step end to end, and a plaintext
 // client cannot talk to cohortd at all.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <filesystem>
 
@@ -82,6 +87,52 @@ SubprocessResult Cli(const std::string& home, std::vector<std::string> args,
   return r.ok() ? *r : SubprocessResult{};
 }
 
+// A TCP connection to 127.0.0.1:`port`; `local_port` gets its own port.
+int Connect(int port, int* local_port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    close(fd);
+    return -1;
+  }
+  socklen_t size = sizeof(address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
+  *local_port = ntohs(address.sin_port);
+  return fd;
+}
+
+// A TLS handshake from 127.0.0.1:`local_port` that presents no client
+// certificate; returns once cohortd has closed the connection.
+void HandshakeWithoutACertificate(int port, int* local_port) {
+  int fd = Connect(port, local_port);
+  ASSERT_GE(fd, 0);
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  SSL* ssl = SSL_new(ctx);
+  SSL_set_fd(ssl, fd);
+  SSL_connect(ssl);  // TLS 1.3: the client's side completes; cohortd checks after
+  char byte;
+  SSL_read(ssl, &byte, 1);  // the refusal: a close
+  SSL_free(ssl);
+  SSL_CTX_free(ctx);
+  close(fd);
+}
+
+bool WaitForLog(const std::string& log, const std::string& regex) {
+  absl::Time give_up = absl::Now() + absl::Seconds(5);
+  while (absl::Now() < give_up) {
+    if (::testing::Matches(::testing::ContainsRegex(regex))(ReadFileToString(log).value_or(""))) {
+      return true;
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ADD_FAILURE() << log << " has no line matching " << regex << ":\n"
+                << ReadFileToString(log).value_or("");
+  return false;
+}
+
 // cohortd with --tls-client-ca: the CLI gets in with a certificate the CA
 // signed (flags, environment or config file) and is refused, with a message
 // that says what to give, without one or with one another CA signed.
@@ -128,8 +179,9 @@ TEST(TlsIntegrationTest, CliPresentsAClientCertificateToACohortdThatRequiresOne)
   SubprocessResult none = Cli(dir.path(), with({}));
   EXPECT_EQ(none.exit_code, 1);
   // cohortd's side of that refusal is a JSON line of its own log.
-  EXPECT_THAT(ReadFileToString(dir.Join("cohortd/cohortd.log")).value_or(""),
-              ::testing::ContainsRegex(R"(\{"level":"warning".*"msg":"grpc: Handshake failed)"));
+  EXPECT_TRUE(WaitForLog(dir.Join("cohortd/cohortd.log"),
+                         R"(\{"level":"warning".*"msg":"TLS handshake refused for 127.0.0.1:[0-9]+: )"
+                         R"(peer did not return a certificate)"));
   EXPECT_THAT(none.stderr_data, ::testing::HasSubstr("requires a client certificate"));
   EXPECT_THAT(none.stderr_data, ::testing::HasSubstr("--tls-cert and --tls-key"));
   SubprocessResult stranger = Cli(dir.path(), with({"--tls-cert", dir.Join("stranger.pem"),
@@ -144,6 +196,49 @@ TEST(TlsIntegrationTest, CliPresentsAClientCertificateToACohortdThatRequiresOne)
                                                    "--tls-key", dir.Join("client.key")}));
   EXPECT_EQ(not_pem.exit_code, 2);
   EXPECT_THAT(not_pem.stderr_data, ::testing::HasSubstr("san.ext: not PEM"));
+}
+
+// cohortd's log names the peer of each handshake it refuses, which gRPC's
+// own line does not: the address and port the refused client connected
+// from, and the reason with what to do about it.
+TEST(TlsIntegrationTest, ARefusedHandshakeIsLoggedWithItsPeer) {
+  cohort::testing::TempDir dir;
+  MakeCertificates(dir.path());
+  MakeClientCertificate(dir.path(), "client", "ca");
+  std::filesystem::create_directories(dir.Join("cohortd"));
+  CohortdProcess cohortd(dir.Join("cohortd"), {"--tls-cert", dir.Join("server.pem"),
+                                              "--tls-key", dir.Join("server.key"),
+                                              "--tls-client-ca", dir.Join("ca.pem")});
+  cohortd.set_tls_ca(dir.Join("ca.pem"));
+  cohortd.set_tls_client_cert(dir.Join("client.pem"), dir.Join("client.key"));
+  ASSERT_OK(cohortd.Start());
+  ASSERT_OK_AND_ASSIGN(std::string token, cohortd.CreateToken("client"));  // a call that passes
+  const std::string log = dir.Join("cohortd/cohortd.log");
+
+  int no_certificate = 0;
+  HandshakeWithoutACertificate(cohortd.port(), &no_certificate);
+  EXPECT_TRUE(WaitForLog(log, absl::StrCat("TLS handshake refused for 127.0.0.1:", no_certificate,
+                                           ": peer did not return a certificate \\(the client "
+                                           "presented no certificate")));
+
+  int plaintext = 0;
+  int fd = Connect(cohortd.port(), &plaintext);
+  ASSERT_GE(fd, 0);
+  const std::string preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";  // a plaintext gRPC client
+  ASSERT_EQ(write(fd, preface.data(), preface.size()), static_cast<ssize_t>(preface.size()));
+  char byte;
+  EXPECT_LE(read(fd, &byte, 1), 0);
+  close(fd);
+  EXPECT_TRUE(WaitForLog(log, absl::StrCat("TLS handshake refused for 127.0.0.1:", plaintext,
+                                           ": wrong version number \\(the client does not "
+                                           "speak TLS")));
+  // The CLI's connection, which carried calls, was never blamed, and
+  // nothing went out as gRPC's bare line.
+  std::string text = ReadFileToString(log).value_or("");
+  std::vector<absl::string_view> pieces = absl::StrSplit(text, "TLS handshake refused");
+  EXPECT_EQ(pieces.size(), 3u) << text;  // two refusals
+  EXPECT_THAT(text, ::testing::Not(::testing::HasSubstr("grpc: Handshake failed")));
+  EXPECT_THAT(text, ::testing::Not(::testing::HasSubstr("a peer not identified")));
 }
 
 // Certificates by role: cohortd's carries the role name cohortd.cohort,

@@ -122,6 +122,13 @@ MUTANTS = [
      "out.budget.share_saturated_and_failed = Share(saturated_failed, at_budget);",
      "out.budget.share_saturated_and_failed = Share(saturated_failed, static_cast<int64_t>(results.size()));",
      "worker_eval_test", "Summary|Score"),
+    # Whose TLS handshake cohortd refused (server/service/handshake_witness.cc).
+    ("witness-accepted-after-line", "server/service/handshake_witness.cc",
+     "(taken[i] || closed[i].accepted > failure.at)", "(taken[i])",
+     "server_service_test", "HandshakeWitness"),
+    ("witness-called-blamed", "server/service/handshake_witness.cc",
+     "  watched_.erase(peer);\n", "  (void)peer;\n",
+     "server_service_test", "HandshakeWitness"),
     # Per-layer quant maps (worker/quant/quant_plan.cc, cohort-worker quantmap).
     ("quantplan-dropped-count", "worker/quant/quant_plan.cc",
      "if (kept[l][e]) kept_mass[l] += m;", "kept_mass[l] += m;",

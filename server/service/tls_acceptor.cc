@@ -1,0 +1,116 @@
+#include "server/service/tls_acceptor.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/tcp_listener.h"
+
+namespace cohort::server {
+namespace {
+
+constexpr int kSweepMs = 50;
+constexpr int kIdleMs = 1000;
+
+// The socket's inode: tells a connection from a later one given its fd number.
+uint64_t Identity(int fd) {
+  struct stat st;
+  return fstat(fd, &st) == 0 ? static_cast<uint64_t>(st.st_ino) : 0;
+}
+
+bool StillOpen(int fd, uint64_t identity) { return Identity(fd) == identity; }
+
+}  // namespace
+
+std::string GrpcPeerOf(int fd) {
+  sockaddr_storage address{};
+  socklen_t size = sizeof(address);
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0) return "";
+  char text[INET6_ADDRSTRLEN] = {};
+  if (address.ss_family == AF_INET) {
+    const auto* v4 = reinterpret_cast<const sockaddr_in*>(&address);
+    inet_ntop(AF_INET, &v4->sin_addr, text, sizeof(text));
+    return absl::StrCat("ipv4:", text, ":", ntohs(v4->sin_port));
+  }
+  if (address.ss_family != AF_INET6) return "";
+  const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&address);
+  if (IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr)) {  // an IPv6 wildcard's IPv4 client, as gRPC says it
+    inet_ntop(AF_INET, &v6->sin6_addr.s6_addr[12], text, sizeof(text));
+    return absl::StrCat("ipv4:", text, ":", ntohs(v6->sin6_port));
+  }
+  inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof(text));
+  return absl::StrCat("ipv6:[", text, "]:", ntohs(v6->sin6_port));
+}
+
+absl::StatusOr<std::unique_ptr<TlsAcceptor>> TlsAcceptor::Listen(const std::string& listen) {
+  absl::StatusOr<int> listener = ListenTcp(listen, "--listen");
+  if (!listener.ok()) return listener.status();
+  const int port = BoundPort(*listener);
+  fcntl(*listener, F_SETFL, fcntl(*listener, F_GETFL) | O_NONBLOCK);  // accept until EAGAIN
+  int wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake < 0) {
+    close(*listener);
+    return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
+  }
+  return std::unique_ptr<TlsAcceptor>(new TlsAcceptor(*listener, wake, port));
+}
+
+TlsAcceptor::TlsAcceptor(int listener, int wake, int port)
+    : listener_(listener), wake_(wake), port_(port) {}
+
+TlsAcceptor::~TlsAcceptor() {
+  uint64_t one = 1;
+  ssize_t written = write(wake_, &one, sizeof(one));
+  (void)written;
+  if (thread_.joinable()) thread_.join();
+  close(listener_);
+  close(wake_);
+}
+
+void TlsAcceptor::Start(HandOver hand_over, Report report) {
+  hand_over_ = std::move(hand_over);
+  report_ = std::move(report);
+  thread_ = std::thread([this] { Run(); });
+}
+
+void TlsAcceptor::Run() {
+  for (;;) {
+    pollfd fds[2] = {{wake_, POLLIN, 0}, {listener_, POLLIN, 0}};
+    if (poll(fds, 2, witness_.Busy() ? kSweepMs : kIdleMs) < 0 && errno != EINTR) return;
+    if (fds[0].revents != 0) return;  // the destructor
+    if ((fds[1].revents & POLLIN) && !AcceptAll()) {
+      // Out of descriptors: the listener stays readable; wait rather than spin.
+      poll(fds, 1, kSweepMs);
+    }
+    for (const HandshakeRefusal& refusal : witness_.Sweep(absl::Now(), StillOpen)) {
+      report_(refusal);
+    }
+  }
+}
+
+bool TlsAcceptor::AcceptAll() {
+  for (;;) {
+    int fd = accept4(listener_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return errno != EMFILE && errno != ENFILE && errno != ENOBUFS && errno != ENOMEM;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    // Noted before gRPC has it: it may refuse and close it at once.
+    std::string peer = GrpcPeerOf(fd);
+    if (!peer.empty()) witness_.Accepted(fd, Identity(fd), std::move(peer), absl::Now());
+    hand_over_(listener_, fd);
+  }
+}
+
+}  // namespace cohort::server
