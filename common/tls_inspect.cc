@@ -295,6 +295,80 @@ absl::Status CheckCertificatePemDates(const std::string& pem, const std::string&
   return absl::OkStatus();
 }
 
+namespace {
+
+// Every certificate of a PEM text, in order.
+std::vector<X509Ptr> AllCertificates(const std::string& pem) {
+  std::vector<X509Ptr> certificates;
+  std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    certificates.emplace_back(cert);
+  }
+  ERR_clear_error();  // the end of the text reads as an error
+  return certificates;
+}
+
+struct StackFree {
+  void operator()(STACK_OF(X509) * s) const { sk_X509_free(s); }  // the certificates are borrowed
+};
+
+std::string ClientVerifyFailure(int error, X509* leaf, const std::string& ca_file) {
+  CertificateInfo info = InfoOf(leaf);
+  const std::string who = absl::StrCat("the client certificate (", info.subject, ")");
+  switch (error) {
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+      return absl::StrCat(who, " expired at ", FormatCertificateTime(info.not_after));
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+      return absl::StrCat(who, " is not valid before ", FormatCertificateTime(info.not_before));
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+      return absl::StrCat(who, ", issued by ", NameText(X509_get_issuer_name(leaf)),
+                          ", is not signed by the CA in ", ca_file, " (",
+                          X509_verify_cert_error_string(error), ")");
+    case X509_V_ERR_INVALID_PURPOSE:
+      return absl::StrCat(who, " is not for client use (its extended key usage)");
+    default:
+      return absl::StrCat(who, " did not verify against ", ca_file, ": ",
+                          X509_verify_cert_error_string(error));
+  }
+}
+
+}  // namespace
+
+absl::Status VerifyClientCertificate(const std::string& leaf_pem, const std::string& chain_pem,
+                                     const std::string& ca_pem, const std::string& ca_file,
+                                     absl::Time now) {
+  X509Ptr leaf = FirstCertificate(leaf_pem);
+  ERR_clear_error();
+  if (leaf == nullptr) {
+    return absl::InvalidArgumentError("the client presented no PEM certificate");
+  }
+  std::unique_ptr<X509_STORE, StoreFree> store(X509_STORE_new());
+  for (const X509Ptr& ca : AllCertificates(ca_pem)) X509_STORE_add_cert(store.get(), ca.get());
+  std::vector<X509Ptr> sent = AllCertificates(chain_pem);
+  std::unique_ptr<STACK_OF(X509), StackFree> untrusted(sk_X509_new_null());
+  for (const X509Ptr& cert : sent) sk_X509_push(untrusted.get(), cert.get());
+  std::unique_ptr<X509_STORE_CTX, StoreCtxFree> verify(X509_STORE_CTX_new());
+  if (store == nullptr || untrusted == nullptr || verify == nullptr ||
+      X509_STORE_CTX_init(verify.get(), store.get(), leaf.get(), untrusted.get()) != 1) {
+    ERR_clear_error();
+    return absl::ResourceExhaustedError("client certificate check: out of memory");
+  }
+  // As OpenSSL's TLS server checks its client: the purpose and trust of a
+  // client certificate, at `now`.
+  X509_STORE_CTX_set_default(verify.get(), "ssl_client");
+  X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(verify.get()), absl::ToTimeT(now));
+  const bool verified = X509_verify_cert(verify.get()) == 1;
+  const int error = X509_STORE_CTX_get_error(verify.get());
+  ERR_clear_error();
+  if (verified) return absl::OkStatus();
+  return absl::UnauthenticatedError(ClientVerifyFailure(error, leaf.get(), ca_file));
+}
+
 absl::Status CheckKeyMatchesCertificate(const std::string& cert_path,
                                         const std::string& key_path) {
   absl::StatusOr<std::string> cert_pem = ReadFileToString(cert_path);

@@ -73,6 +73,20 @@ absl::Status CheckKeyMatchesCertificatePem(const std::string& cert_pem,
                                            const std::string& cert_path,
                                            const std::string& key_path);
 
+// cohortd's check of a client certificate, the one OpenSSL's handshake
+// makes (a chain to a CA in `ca_pem`, in date at `now`, fit for a TLS
+// client), done by us so that a refusal can say why: OpenSSL ends every
+// such refusal in "certificate verify failed". `leaf_pem` is the
+// certificate the client presented, `chain_pem` what else it sent (or the
+// chain the handshake built; certificates there are never trusted for
+// being there). kUnauthenticated naming the certificate (its subject) and
+// the cause: "expired at 2026-12-06 09:44:47 UTC", "is not valid before
+// ...", "issued by CN=other, is not signed by the CA in <ca_file>", "is not
+// for client use"; kInvalidArgument when `leaf_pem` holds no certificate.
+absl::Status VerifyClientCertificate(const std::string& leaf_pem, const std::string& chain_pem,
+                                     const std::string& ca_pem, const std::string& ca_file,
+                                     absl::Time now);
+
 // One sentence saying why a TLS connection as `probe` describes fails; ""
 // when the handshake succeeds (or the address cannot be reached at all:
 // nothing to say about TLS then).

@@ -18,6 +18,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/security/tls_certificate_provider.h"
+#include "grpcpp/security/tls_certificate_verifier.h"
 #include "grpcpp/security/tls_credentials_options.h"
 #include "grpcpp/support/server_interceptor.h"
 #include "server/service/call_auth.h"
@@ -27,12 +28,57 @@
 namespace cohort::server {
 namespace {
 
+// Checks each client certificate as OpenSSL's handshake would
+// (VerifyClientCertificate) so that a refusal says why, for the witness to
+// log with the peer: OpenSSL's own check ends every refusal in "certificate
+// verify failed". It reads the client CA gRPC serves at each check, so a
+// renewal reaches both at once. gRPC calls it once the handshake is done
+// (the client has proved it holds the certificate's key) and closes the
+// connection when it refuses, before any call.
+class ClientCertificateVerifier final : public grpc::experimental::ExternalCertificateVerifier {
+ public:
+  ClientCertificateVerifier(std::string served_ca, std::string operator_ca,
+                            HandshakeWitness* witness)
+      : served_ca_(std::move(served_ca)), operator_ca_(std::move(operator_ca)),
+        witness_(witness) {}
+
+  bool Verify(grpc::experimental::TlsCustomVerificationCheckRequest* request,
+              std::function<void(grpc::Status)> /*callback*/, grpc::Status* status) override {
+    absl::Status checked = Check(*request);
+    if (checked.ok()) {
+      *status = grpc::Status::OK;
+    } else {
+      witness_->HandshakeFailed(std::string(checked.message()), absl::Now());
+      *status = grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(checked.message()));
+    }
+    return true;  // decided here, synchronously
+  }
+  void Cancel(grpc::experimental::TlsCustomVerificationCheckRequest*) override {}
+
+ private:
+  absl::Status Check(const grpc::experimental::TlsCustomVerificationCheckRequest& request) {
+    absl::StatusOr<std::string> ca = ReadFileToString(served_ca_);
+    if (!ca.ok()) {
+      return absl::UnauthenticatedError(absl::StrCat("client CA: ", ca.status().message()));
+    }
+    return VerifyClientCertificate(
+        std::string(request.peer_cert().data(), request.peer_cert().size()),
+        std::string(request.peer_cert_full_chain().data(), request.peer_cert_full_chain().size()),
+        *ca, operator_ca_, absl::Now());
+  }
+
+  const std::string served_ca_;
+  const std::string operator_ca_;
+  HandshakeWitness* const witness_;
+};
+
 // The listener's credentials, with `auth` checking each call's headers
 // before its request is read. Plaintext is served on loopback only, off
-// loopback behind a PlaintextRelay (plaintext_relay.h).
+// loopback behind a PlaintextRelay (plaintext_relay.h). With TLS, `witness`
+// hears of each client certificate refused.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
     const ServerOptions& options, ServedCertificates* served,
-    std::shared_ptr<grpc::AuthMetadataProcessor> auth) {
+    std::shared_ptr<grpc::AuthMetadataProcessor> auth, HandshakeWitness* witness) {
   COHORT_RETURN_IF_ERROR(CheckListenerSecurity(options));
   if (served == nullptr) {
     // Local credentials are plaintext on the wire (plaintext clients connect
@@ -54,7 +100,12 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
   tls.watch_identity_key_cert_pairs();
   if (!options.tls_client_ca_file.empty()) {
     tls.watch_root_certs();
-    tls.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    // A client without a certificate is still refused inside the handshake
+    // ("peer did not return a certificate"); the chain check is ours.
+    tls.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_BUT_DONT_VERIFY);
+    tls.set_certificate_verifier(
+        grpc::experimental::ExternalCertificateVerifier::Create<ClientCertificateVerifier>(
+            served->client_ca_path(), options.tls_client_ca_file, witness));
   }
   auto credentials = grpc::experimental::TlsServerCredentials(tls);
   credentials->SetAuthMetadataProcessor(std::move(auth));
@@ -178,9 +229,16 @@ absl::Status CohortServer::Start() {
                                     options_.tls_client_ca_file},
         dir);
   }
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
-      Credentials(options_, served_.get(),
-                  std::make_shared<HeaderAuth>(coordinator_, options_.on_refused_unread));
+  if (served_ != nullptr) {
+    COHORT_RETURN_IF_ERROR(CheckListenerSecurity(options_));
+    absl::StatusOr<std::unique_ptr<TlsAcceptor>> acceptor = TlsAcceptor::Listen(options_.listen);
+    if (!acceptor.ok()) return acceptor.status();
+    tls_acceptor_ = *std::move(acceptor);
+  }
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = Credentials(
+      options_, served_.get(),
+      std::make_shared<HeaderAuth>(coordinator_, options_.on_refused_unread),
+      tls_acceptor_ != nullptr ? &tls_acceptor_->witness() : nullptr);
   if (!credentials.ok()) return credentials.status();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -192,10 +250,7 @@ absl::Status CohortServer::Start() {
   // TLS: cohortd accepts (tls_acceptor.h), gRPC runs the handshake.
   const bool relayed = served_ == nullptr && !IsLoopbackListen(options_.listen);
   grpc::ServerBuilder builder;
-  if (served_ != nullptr) {
-    absl::StatusOr<std::unique_ptr<TlsAcceptor>> acceptor = TlsAcceptor::Listen(options_.listen);
-    if (!acceptor.ok()) return acceptor.status();
-    tls_acceptor_ = *std::move(acceptor);
+  if (tls_acceptor_ != nullptr) {
     port_ = tls_acceptor_->port();
     grpc_acceptor_ = builder.experimental().AddExternalConnectionAcceptor(
         grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD, *credentials);

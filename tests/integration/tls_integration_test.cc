@@ -104,12 +104,21 @@ int Connect(int port, int* local_port) {
   return fd;
 }
 
-// A TLS handshake from 127.0.0.1:`local_port` that presents no client
-// certificate; returns once cohortd has closed the connection.
-void HandshakeWithoutACertificate(int port, int* local_port) {
+// A TLS handshake from 127.0.0.1:`local_port` presenting the client
+// certificate `cert` (PEM file; its key beside it as .key) or none; returns
+// once cohortd has closed the connection.
+void HandshakeAsClient(int port, const std::string& cert, int* local_port) {
   int fd = Connect(port, local_port);
   ASSERT_GE(fd, 0);
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  if (!cert.empty()) {
+    ASSERT_EQ(SSL_CTX_use_certificate_file(ctx, (cert + ".pem").c_str(), SSL_FILETYPE_PEM), 1);
+    ASSERT_EQ(SSL_CTX_use_PrivateKey_file(ctx, (cert + ".key").c_str(), SSL_FILETYPE_PEM), 1);
+  }
+  // As gRPC clients do: gRPC closes a connection that did not agree on h2
+  // before it checks the client's certificate.
+  static const unsigned char kH2[] = {2, 'h', '2'};
+  SSL_CTX_set_alpn_protos(ctx, kH2, sizeof(kH2));
   SSL* ssl = SSL_new(ctx);
   SSL_set_fd(ssl, fd);
   SSL_connect(ssl);  // TLS 1.3: the client's side completes; cohortd checks after
@@ -180,7 +189,8 @@ TEST(TlsIntegrationTest, CliPresentsAClientCertificateToACohortdThatRequiresOne)
   EXPECT_EQ(none.exit_code, 1);
   // cohortd's side of that refusal is a JSON line of its own log.
   EXPECT_TRUE(WaitForLog(dir.Join("cohortd/cohortd.log"),
-                         R"(\{"level":"warning".*"msg":"TLS handshake refused for 127.0.0.1:[0-9]+: )"
+                         R"(\{"level":"warning".*"msg":"TLS handshake refused for )"
+                         R"(127.0.0.1:[0-9]+: )"
                          R"(peer did not return a certificate)"));
   EXPECT_THAT(none.stderr_data, ::testing::HasSubstr("requires a client certificate"));
   EXPECT_THAT(none.stderr_data, ::testing::HasSubstr("--tls-cert and --tls-key"));
@@ -205,6 +215,9 @@ TEST(TlsIntegrationTest, ARefusedHandshakeIsLoggedWithItsPeer) {
   cohort::testing::TempDir dir;
   MakeCertificates(dir.path());
   MakeClientCertificate(dir.path(), "client", "ca");
+  RunTool({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+           "/CN=other-ca", "-keyout", "other.key", "-out", "other.pem"}, dir.path());
+  MakeClientCertificate(dir.path(), "stranger", "other");
   std::filesystem::create_directories(dir.Join("cohortd"));
   CohortdProcess cohortd(dir.Join("cohortd"), {"--tls-cert", dir.Join("server.pem"),
                                               "--tls-key", dir.Join("server.key"),
@@ -216,10 +229,18 @@ TEST(TlsIntegrationTest, ARefusedHandshakeIsLoggedWithItsPeer) {
   const std::string log = dir.Join("cohortd/cohortd.log");
 
   int no_certificate = 0;
-  HandshakeWithoutACertificate(cohortd.port(), &no_certificate);
+  HandshakeAsClient(cohortd.port(), "", &no_certificate);
   EXPECT_TRUE(WaitForLog(log, absl::StrCat("TLS handshake refused for 127.0.0.1:", no_certificate,
                                            ": peer did not return a certificate \\(the client "
                                            "presented no certificate")));
+
+  // The chain check says which CA signed the refused certificate.
+  int stranger = 0;
+  HandshakeAsClient(cohortd.port(), dir.Join("stranger"), &stranger);
+  EXPECT_TRUE(WaitForLog(log, absl::StrCat("TLS handshake refused for 127.0.0.1:", stranger,
+                                           ": the client certificate \\(CN=stranger\\), issued "
+                                           "by CN=other-ca, is not signed by the CA in ",
+                                           dir.Join("ca.pem"))));
 
   int plaintext = 0;
   int fd = Connect(cohortd.port(), &plaintext);
@@ -236,7 +257,7 @@ TEST(TlsIntegrationTest, ARefusedHandshakeIsLoggedWithItsPeer) {
   // nothing went out as gRPC's bare line.
   std::string text = ReadFileToString(log).value_or("");
   std::vector<absl::string_view> pieces = absl::StrSplit(text, "TLS handshake refused");
-  EXPECT_EQ(pieces.size(), 3u) << text;  // two refusals
+  EXPECT_EQ(pieces.size(), 4u) << text;  // three refusals
   EXPECT_THAT(text, ::testing::Not(::testing::HasSubstr("grpc: Handshake failed")));
   EXPECT_THAT(text, ::testing::Not(::testing::HasSubstr("a peer not identified")));
 }

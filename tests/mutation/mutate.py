@@ -129,6 +129,13 @@ MUTANTS = [
     ("witness-called-blamed", "server/service/handshake_witness.cc",
      "  watched_.erase(peer);\n", "  (void)peer;\n",
      "server_service_test", "HandshakeWitness"),
+    ("client-cert-any-purpose", "common/tls_inspect.cc",
+     '  X509_STORE_CTX_set_default(verify.get(), "ssl_client");\n', "",
+     "common_test", "ClientCertificate"),
+    ("client-cert-clock-time", "common/tls_inspect.cc",
+     "X509_STORE_CTX_get0_param(verify.get()), absl::ToTimeT(now));",
+     "X509_STORE_CTX_get0_param(verify.get()), absl::ToTimeT(absl::Now() + (now - now)));",
+     "common_test", "ClientCertificate"),
     # Per-layer quant maps (worker/quant/quant_plan.cc, cohort-worker quantmap).
     ("quantplan-dropped-count", "worker/quant/quant_plan.cc",
      "if (kept[l][e]) kept_mass[l] += m;", "kept_mass[l] += m;",
