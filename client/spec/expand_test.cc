@@ -158,6 +158,14 @@ TEST(ExpandTest, AQuantMapTargetNoTypeReachesFailsAtItsLine) {
                        AllOf(HasSubstr("s.yaml:"), HasSubstr("below the lowest type, q4_K"))));
   EXPECT_THAT(ParseSpecText(Spec3("  quantmap.types: [[q4_K, bf16]]\n"), "s.yaml", "/"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bf16 is not a quantized")));
+  EXPECT_THAT(ParseSpecText(Spec3("  quantmap.tensors: [[ffn_down_exps, 'attn_.*']]\n"),
+                            "s.yaml", "/"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("s.yaml:"), HasSubstr("'attn_.*' is not a tensor kind"))));
+  EXPECT_THAT(ParseSpecText(Spec3("  quantmap.tensors: [[attn_q, attn_v]]\n"), "s.yaml", "/"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no expert kind")));
+  ASSERT_OK(ParseSpecText(Spec3("  quantmap.tensors: [[ffn_down_exps, attn_v]]\n"), "s.yaml",
+                          "/").status());
   std::string none = Spec3("  quantmap.target_bpw: [6]\n  quantize.type: [none]\n");
   EXPECT_THAT(ParseSpecText(none, "s.yaml", "/"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("needs a quantize step")));

@@ -21,7 +21,8 @@ enum class Type {
   kInt, kNonNegInt, kPositiveInt, kNumber, kPositiveNumber, kBool, kString,
   kChoice, kNumberList, kStringList, kIntPair,
   kTensorTypes,  // llama-quantize --tensor-type rules, checked as the worker checks them
-  kTypeLadder    // quantized ggml types of distinct bits per weight (quantmap.types)
+  kTypeLadder,   // quantized ggml types of distinct bits per weight (quantmap.types)
+  kTensorKinds   // blk.N.<kind>.weight kinds, at least one an expert kind (quantmap.tensors)
 };
 
 struct Param {
@@ -88,10 +89,10 @@ const Table& Params() {
       {"imatrix",
        {{"enabled", {Type::kBool, {}}}, {"chunks", {Type::kNonNegInt, {}}}}},
       {"quantmap",
-       {// > 0: a quantmap step sets each layer's expert tensors' type
+       {// > 0: a quantmap step sets each layer's governed tensors' type
         {"target_bpw", {Type::kNumber, {}}},
         {"types", {Type::kTypeLadder, {}}},
-        {"tensors", {Type::kStringList, {}}}}},
+        {"tensors", {Type::kTensorKinds, {}}}}},
       {"quantize",
        {{"type", {Type::kChoice, QuantTypes()}},
         // llama-quantize --tensor-type rules, "PATTERN=TYPE" (per-layer maps)
@@ -172,7 +173,8 @@ absl::StatusOr<json> ParseTyped(const Param& param, const YNode& node) {
       return NumberList(node);
     case Type::kStringList:
     case Type::kTensorTypes:
-    case Type::kTypeLadder: {
+    case Type::kTypeLadder:
+    case Type::kTensorKinds: {
       std::vector<std::string> texts;
       COHORT_ASSIGN_OR_RETURN(std::vector<YNode> items, node.Items());
       for (const YNode& item : items) {
@@ -186,6 +188,10 @@ absl::StatusOr<json> ParseTyped(const Param& param, const YNode& node) {
       if (param.type == Type::kTypeLadder) {
         absl::Status ladder = worker::quant::ParseTypeLadder(texts).status();
         if (!ladder.ok()) return node.Error(std::string(ladder.message()));
+      }
+      if (param.type == Type::kTensorKinds) {
+        absl::Status kinds = worker::quant::CheckTensorKinds(texts);
+        if (!kinds.ok()) return node.Error(std::string(kinds.message()));
       }
       return json(texts);
     }

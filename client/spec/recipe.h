@@ -16,7 +16,8 @@
 //   imatrix   enabled, chunks
 //   quantmap  target_bpw (> 0: per-layer expert types from the contribution
 //             data and the drop map, docs/steps.md), types (the ladder),
-//             tensors (expert tensor kinds)
+//             tensors (kinds per layer: expert kinds rank the layers, other
+//             matrices such as attn_v take their layer's type)
 //   quantize  type ("none": evaluate the converted GGUF), tensor_types
 #ifndef COHORT_CLIENT_SPEC_RECIPE_H_
 #define COHORT_CLIENT_SPEC_RECIPE_H_

@@ -137,6 +137,9 @@ MUTANTS = [
      "X509_STORE_CTX_get0_param(verify.get()), absl::ToTimeT(absl::Now() + (now - now)));",
      "common_test", "ClientCertificate"),
     # Per-layer quant maps (worker/quant/quant_plan.cc, cohort-worker quantmap).
+    ("quantplan-any-rank-governed", "worker/quant/quant_plan.cc",
+     "if (tensor.dims.size() != (expert ? 3u : 2u)) {", "if (expert && tensor.dims.size() != 3u) {",
+     "worker_quant_test", "QuantPlan"),
     ("quantplan-dropped-count", "worker/quant/quant_plan.cc",
      "if (kept[l][e]) kept_mass[l] += m;", "kept_mass[l] += m;",
      "worker_quant_test", "QuantPlan"),

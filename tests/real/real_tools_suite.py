@@ -50,9 +50,11 @@ QUANT_TYPES = ["Q6_K", "Q4_K_M"]
 # A per-layer quant map on every quantize (llama-quantize --tensor-type): the
 # experts' down projections at q8_0 whatever the tier.
 TENSOR_TYPES = ["ffn_down_exps=q8_0"]
-# A generated map on top (the quantmap step): the other expert tensors of one
-# of the two layers at q8_0, the other at q4_K, chosen by kept contribution.
-QUANT_MAP = {"target_bpw": 6.5, "types": ["q4_K", "q8_0"]}
+# A generated map on top (the quantmap step): the other expert tensors and
+# the attention's q and v of one of the two layers at q8_0, the other's at
+# q4_K, chosen by kept contribution.
+QUANT_MAP = {"target_bpw": 6.5, "types": ["q4_K", "q8_0"],
+             "tensors": ["ffn_gate_exps", "ffn_up_exps", "ffn_down_exps", "attn_q", "attn_v"]}
 SUITES = [("gsm8k", 4), ("arc_challenge", 4), ("humaneval", 2)]
 # A random model never stops on its own: small generation limits keep each
 # request short while still exercising thinking budgets and stop strings.
@@ -136,7 +138,7 @@ calibration: calibration.txt
 recipe:
   dropmap: {{target: {keep}, protect_top: 1}}
 {upweight}  imatrix: {{enabled: true, chunks: 4}}
-  quantmap: {{target_bpw: {QUANT_MAP["target_bpw"]}, types: [{', '.join(QUANT_MAP["types"])}]}}
+  quantmap: {{target_bpw: {QUANT_MAP["target_bpw"]}, types: [{', '.join(QUANT_MAP["types"])}], tensors: [{', '.join(QUANT_MAP["tensors"])}]}}
   quantize: {{tensor_types: [{', '.join(TENSOR_TYPES)}]}}
 grid:
   dropmap.class_weights:
@@ -194,16 +196,19 @@ eval:
                 self.check(down == {"q8_0"},
                            f"{path.name}: the map's ffn_down_exps tensors are {sorted(down)} "
                            "(asked q8_0)")
-                # The generated map sets the other expert tensors per layer.
+                # The generated map sets the other expert tensors and the
+                # attention's q and v per layer, all of a layer alike.
                 other = {}
                 for t in info.get("tensors", []):
-                    m = re.match(r"blk\.(\d+)\.ffn_(gate|up)_exps\.weight$", t["name"])
+                    m = re.match(r"blk\.(\d+)\.(ffn_gate_exps|ffn_up_exps|attn_q|attn_v)"
+                                 r"\.weight$", t["name"])
                     if m:
-                        other.setdefault(int(m.group(1)), set()).add(t["type"])
-                got = {layer: types.pop() for layer, types in other.items() if len(types) == 1}
+                        other.setdefault(int(m.group(1)), {})[m.group(2)] = t["type"]
+                got = {layer: set(types.values()).pop() for layer, types in other.items()
+                       if len(types) == 4 and len(set(types.values())) == 1}
                 self.check(got in maps and len(set(got.values())) == 2,
-                           f"{path.name}: per-layer gate/up types {got} are a generated "
-                           f"map's ({maps})")
+                           f"{path.name}: per-layer gate/up/attn_q/attn_v types {other} are "
+                           f"a generated map's ({maps})")
 
     def check_tiers(self, campaign, state):
         """The report's tier table: each quantized variant's size is a GGUF's

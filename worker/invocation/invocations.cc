@@ -63,12 +63,13 @@ void QuantmapInvocation::AddFlags(CLI::App* cmd) {
       ->required();
   cmd->add_option("--gguf", gguf, "the GGUF the map is for (convert's output)")->required();
   cmd->add_option("--target-bpw", target_bpw,
-                  "average bits per weight over the expert tensors")
+                  "average bits per weight over the governed tensors")
       ->required();
   cmd->add_option("--type", types, "a type of the ladder (repeat; default q4_K q5_K q6_K q8_0)");
   cmd->add_option("--tensor", tensors,
-                  "an expert tensor kind the map sets (repeat; default ffn_gate_exps "
-                  "ffn_up_exps ffn_gate_up_exps ffn_down_exps)");
+                  "a tensor kind the map sets per layer (repeat): expert kinds (default "
+                  "ffn_gate_exps ffn_up_exps ffn_gate_up_exps ffn_down_exps) and any other "
+                  "matrix of the layer (attn_v, ffn_down_shexp, ...)");
   cmd->add_option("--output", output, "the map, one PATTERN=TYPE per line")->required();
   cmd->add_option("--summary-output", summary_output, "quant_map.json")->required();
 }

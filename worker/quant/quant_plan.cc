@@ -6,6 +6,8 @@
 #include <map>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
@@ -47,6 +49,27 @@ const std::vector<std::string>& DefaultExpertKinds() {
   return *kKinds;
 }
 
+bool IsExpertKind(const std::string& kind) { return absl::EndsWith(kind, "_exps"); }
+
+absl::Status CheckTensorKinds(const std::vector<std::string>& kinds) {
+  for (const std::string& kind : kinds) {
+    const bool name = !kind.empty() && std::all_of(kind.begin(), kind.end(), [](char c) {
+      return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_';
+    });
+    if (!name) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "quant map tensors: '", kind, "' is not a tensor kind (letters, digits and _, as in "
+          "blk.N.<kind>.weight)"));
+    }
+  }
+  if (std::none_of(kinds.begin(), kinds.end(), IsExpertKind)) {
+    return absl::InvalidArgumentError(
+        "quant map tensors: no expert kind (ffn_<x>_exps) among them: the layers are ranked by "
+        "their kept experts");
+  }
+  return absl::OkStatus();
+}
+
 const std::vector<std::string>& DefaultTypeLadder() {
   static const auto* kLadder = new std::vector<std::string>{"q4_K", "q5_K", "q6_K", "q8_0"};
   return *kLadder;
@@ -82,7 +105,7 @@ absl::StatusOr<std::vector<const GgmlTypeInfo*>> ParseTypeLadder(
   return ladder;
 }
 
-absl::StatusOr<std::vector<LayerTensors>> ExpertTensorsByLayer(
+absl::StatusOr<std::vector<LayerTensors>> GovernedTensorsByLayer(
     const GgufContents& gguf, const std::vector<std::string>& kinds) {
   std::map<int, LayerTensors> by_layer;
   for (const GgufTensorInfo& tensor : gguf.tensors) {
@@ -90,17 +113,20 @@ absl::StatusOr<std::vector<LayerTensors>> ExpertTensorsByLayer(
     std::string kind;
     if (!SplitBlockTensor(tensor.name, &layer, &kind)) continue;
     if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) continue;
-    if (tensor.dims.size() != 3) {
+    const bool expert = IsExpertKind(kind);
+    if (tensor.dims.size() != (expert ? 3u : 2u)) {
       return absl::InvalidArgumentError(absl::StrCat(
-          gguf.file, ": ", tensor.name, " has ", tensor.dims.size(),
-          " dimensions; expert tensors have 3 (row, column, expert)"));
+          gguf.file, ": ", tensor.name, " has ", tensor.dims.size(), " dimensions; ",
+          expert ? "expert tensors have 3 (row, column, expert)"
+                 : "a map governs matrices (2 dimensions) and expert tensors (3)"));
     }
-    uint64_t elements = tensor.dims[0] * tensor.dims[1] * tensor.dims[2];
+    uint64_t elements = 1;
+    for (uint64_t d : tensor.dims) elements *= d;
     LayerTensors& entry = by_layer[layer];
-    if (entry.kinds.empty()) {
-      entry.layer = layer;
+    entry.layer = layer;
+    if (expert && entry.experts == 0) {
       entry.experts = tensor.dims[2];
-    } else if (entry.experts != tensor.dims[2]) {
+    } else if (expert && entry.experts != tensor.dims[2]) {
       return absl::InvalidArgumentError(absl::StrCat(
           gguf.file, ": ", tensor.name, " has ", tensor.dims[2], " experts, layer ", layer,
           "'s other expert tensors ", entry.experts));
@@ -108,12 +134,11 @@ absl::StatusOr<std::vector<LayerTensors>> ExpertTensorsByLayer(
     entry.elements += elements;
     entry.kinds.push_back(kind);
   }
-  if (by_layer.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        gguf.file, ": no expert tensor (blk.N.{", absl::StrJoin(kinds, ","), "}.weight)"));
-  }
   std::vector<LayerTensors> out;
   for (auto& [layer, entry] : by_layer) {
+    // A layer without routed experts (a dense layer) has no kept
+    // contribution to rank it by: the tier's own mix decides it.
+    if (entry.experts == 0) continue;
     std::vector<std::string> ordered;  // kinds order, not file order
     for (const std::string& kind : kinds) {
       if (std::find(entry.kinds.begin(), entry.kinds.end(), kind) != entry.kinds.end()) {
@@ -122,6 +147,10 @@ absl::StatusOr<std::vector<LayerTensors>> ExpertTensorsByLayer(
     }
     entry.kinds = std::move(ordered);
     out.push_back(std::move(entry));
+  }
+  if (out.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        gguf.file, ": no expert tensor (blk.N.{", absl::StrJoin(kinds, ","), "}.weight)"));
   }
   return out;
 }

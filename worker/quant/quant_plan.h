@@ -1,12 +1,15 @@
 // File: quant_plan.h
 //
 // Contribution-driven per-layer quantization (the seed's "ContribDynamic"
-// quants): the expert tensors of the layers whose kept experts carry the
+// quants): the governed tensors of the layers whose kept experts carry the
 // most contribution get more bits, within a target average bits per weight
-// over those tensors. The result is a llama-quantize tensor-type map, one
-// rule per layer (`^blk\.7\.(ffn_down_exps|ffn_gate_up_exps)\.weight$=q6_K`).
+// over those tensors. By default a layer's routed-expert tensors are
+// governed; any other matrices of the layer (attention, the shared expert)
+// may be added and then take their layer's type. The result is a
+// llama-quantize tensor-type map, one rule per layer
+// (`^blk\.7\.(ffn_down_exps|ffn_gate_up_exps|attn_v)\.weight$=q6_K`).
 //
-//   COHORT_ASSIGN_OR_RETURN(auto layers, ExpertTensorsByLayer(gguf, DefaultExpertKinds()));
+//   COHORT_ASSIGN_OR_RETURN(auto layers, GovernedTensorsByLayer(gguf, DefaultExpertKinds()));
 //   COHORT_ASSIGN_OR_RETURN(auto importance, KeptContribution(contribution, weights, dropped));
 //   COHORT_ASSIGN_OR_RETURN(QuantPlan plan, PlanLayerTypes(importance, layers, options));
 //   std::vector<std::string> rules = PlanRules(plan);   // PATTERN=TYPE
@@ -46,6 +49,15 @@ double BitsPerWeight(const GgmlTypeInfo& type);
 // (blk.N.<kind>.weight), separate or fused gate/up.
 const std::vector<std::string>& DefaultExpertKinds();
 
+// llama.cpp names routed-expert tensors ffn_<x>_exps (3-D, experts last).
+bool IsExpertKind(const std::string& kind);
+
+// A list of kinds a map may govern: names of letters, digits and '_' (the
+// <kind> of blk.N.<kind>.weight; they go into the rules' patterns), at
+// least one of them an expert kind (they rank the layers).
+// kInvalidArgument naming the entry.
+absl::Status CheckTensorKinds(const std::vector<std::string>& kinds);
+
 // The default ladder, lowest first: q4_K q5_K q6_K q8_0.
 const std::vector<std::string>& DefaultTypeLadder();
 
@@ -59,15 +71,17 @@ absl::StatusOr<std::vector<const GgmlTypeInfo*>> ParseTypeLadder(
 struct LayerTensors {
   int layer = 0;
   uint64_t elements = 0;      // all governed tensors of the layer
-  uint64_t experts = 0;       // the expert dimension (ne[2]) they share
+  uint64_t experts = 0;       // the expert dimension (ne[2]) its expert tensors share
   std::vector<std::string> kinds;  // the kinds present, in `kinds` order
 };
 
-// Tensors named blk.<n>.<kind>.weight, by layer (ascending). Layers without
-// one are absent (a dense layer). kInvalidArgument naming the tensor when
-// it is not 3-D (experts are the third dimension), when two kinds of a layer
-// disagree on the expert count, or when no tensor matched at all.
-absl::StatusOr<std::vector<LayerTensors>> ExpertTensorsByLayer(
+// Tensors named blk.<n>.<kind>.weight, by layer (ascending), for the layers
+// that hold an expert tensor of `kinds`; a layer without one (a dense layer)
+// is left out: no kept contribution ranks it. kInvalidArgument naming the
+// tensor when an expert kind (IsExpertKind) is not 3-D or another kind is
+// not 2-D (a norm is not quantized), when two expert kinds of a layer
+// disagree on the expert count, or when no expert tensor matched at all.
+absl::StatusOr<std::vector<LayerTensors>> GovernedTensorsByLayer(
     const GgufContents& gguf, const std::vector<std::string>& kinds);
 
 // Contribution mass per cell, [class][layer][expert] row-major.

@@ -72,7 +72,7 @@ TEST(QuantPlanTest, ExpertTensorsAreGroupedByLayerInKindOrder) {
                   Tensor("blk.1.ffn_down_shexp.weight", {64, 32}),
                   Tensor("token_embd.weight", {32, 100})};
   absl::StatusOr<std::vector<LayerTensors>> layers =
-      ExpertTensorsByLayer(gguf, DefaultExpertKinds());
+      GovernedTensorsByLayer(gguf, DefaultExpertKinds());
   ASSERT_THAT(layers.status(), IsOk());
   ASSERT_EQ(layers->size(), 2u);
   EXPECT_EQ((*layers)[0].layer, 1);
@@ -86,17 +86,52 @@ TEST(QuantPlanTest, ExpertTensorsThatAreNotOneModelAreRefused) {
   GgufContents gguf;
   gguf.file = "model.gguf";
   gguf.tensors = {Tensor("blk.0.ffn_down_exps.weight", {64, 32})};
-  EXPECT_THAT(ExpertTensorsByLayer(gguf, DefaultExpertKinds()).status(),
+  EXPECT_THAT(GovernedTensorsByLayer(gguf, DefaultExpertKinds()).status(),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("blk.0.ffn_down_exps.weight has 2 dimensions")));
   gguf.tensors = {Tensor("blk.0.ffn_down_exps.weight", {64, 32, 6}),
                   Tensor("blk.0.ffn_up_exps.weight", {32, 64, 5})};
-  EXPECT_THAT(ExpertTensorsByLayer(gguf, DefaultExpertKinds()).status(),
+  EXPECT_THAT(GovernedTensorsByLayer(gguf, DefaultExpertKinds()).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("has 5 experts")));
   gguf.tensors = {Tensor("blk.0.attn_q.weight", {32, 32})};
-  EXPECT_THAT(ExpertTensorsByLayer(gguf, DefaultExpertKinds()).status(),
+  EXPECT_THAT(GovernedTensorsByLayer(gguf, DefaultExpertKinds()).status(),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("model.gguf: no expert tensor")));
+}
+
+TEST(QuantPlanTest, ALayersOtherMatricesMayBeGovernedWithItsExperts) {
+  GgufContents gguf;
+  gguf.file = "model.gguf";
+  gguf.tensors = {Tensor("blk.0.attn_q.weight", {32, 32}),  // a dense layer: left out
+                  Tensor("blk.0.ffn_down.weight", {64, 32}),
+                  Tensor("blk.1.ffn_down_exps.weight", {64, 32, 6}),
+                  Tensor("blk.1.attn_q.weight", {32, 48}),
+                  Tensor("blk.1.ffn_down_shexp.weight", {64, 32}),
+                  Tensor("blk.1.attn_norm.weight", {32})};
+  absl::StatusOr<std::vector<LayerTensors>> layers = GovernedTensorsByLayer(
+      gguf, {"ffn_down_exps", "attn_q", "ffn_down_shexp"});
+  ASSERT_THAT(layers.status(), IsOk());
+  ASSERT_EQ(layers->size(), 1u);
+  EXPECT_EQ((*layers)[0].layer, 1);
+  EXPECT_EQ((*layers)[0].experts, 6u);
+  EXPECT_EQ((*layers)[0].elements, 64u * 32 * 6 + 32u * 48 + 64u * 32);
+  EXPECT_THAT((*layers)[0].kinds, ElementsAre("ffn_down_exps", "attn_q", "ffn_down_shexp"));
+
+  QuantPlanOptions options;
+  options.target_bits_per_weight = 8.5;
+  ASSERT_OK_AND_ASSIGN(options.ladder, ParseTypeLadder({"q4_K", "q8_0"}));
+  ASSERT_OK_AND_ASSIGN(QuantPlan plan, PlanLayerTypes({0.5, 0.5}, *layers, options));
+  EXPECT_THAT(PlanRules(plan),
+              ElementsAre("^blk\\.1\\.(ffn_down_exps|attn_q|ffn_down_shexp)\\.weight$=q8_0"));
+
+  // A norm is not a matrix a map may quantize.
+  EXPECT_THAT(GovernedTensorsByLayer(gguf, {"ffn_down_exps", "attn_norm"}).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("blk.1.attn_norm.weight has 1 dimensions; a map governs "
+                                 "matrices")));
+  // Other matrices alone govern nothing: no layer is ranked.
+  EXPECT_THAT(GovernedTensorsByLayer(gguf, {"attn_q"}).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no expert tensor")));
 }
 
 // Two classes, two layers, two experts. Class 1 has ten times class 0's

@@ -134,8 +134,9 @@ absl::Status MakeQuantMap(const QuantmapInvocation& in) {
   COHORT_ASSIGN_OR_RETURN(quant::GgufContents gguf, quant::ReadGgufFile(in.gguf));
   const std::vector<std::string>& kinds =
       in.tensors.empty() ? quant::DefaultExpertKinds() : in.tensors;
+  COHORT_RETURN_IF_ERROR(quant::CheckTensorKinds(kinds));
   COHORT_ASSIGN_OR_RETURN(std::vector<quant::LayerTensors> layers,
-                          quant::ExpertTensorsByLayer(gguf, kinds));
+                          quant::GovernedTensorsByLayer(gguf, kinds));
   COHORT_RETURN_IF_ERROR(
       CheckExpertCounts(in.gguf, in.drop_map, layers, dropped, table.experts));
   quant::QuantPlanOptions options;
@@ -157,7 +158,7 @@ absl::Status MakeQuantMap(const QuantmapInvocation& in) {
                 c.tensors.layer, c.importance,
                 static_cast<unsigned long long>(c.tensors.experts), c.type->name);
   }
-  std::printf("[quantmap] %.4f bits per weight over the expert tensors (target %s)\n",
+  std::printf("[quantmap] %.4f bits per weight over the governed tensors (target %s)\n",
               plan.bits_per_weight, RoundTripDecimal(in.target_bpw).c_str());
   if (kept->unusable_cells > 0) {
     std::printf("[quantmap] %llu cells with NaN, infinite or negative mass counted as 0\n",
