@@ -27,9 +27,12 @@ RUNTIME_PACKAGES=(bubblewrap libseccomp-dev python3 util-linux rustc default-jdk
 
 # What only the tests use: the dashboard's browser test drives headless
 # chromium (tests/browser); the fuzz replays also run under valgrind
-# (tests/fuzz/fuzz.cmake).
+# (tests/fuzz/fuzz.cmake); the Kubernetes manifests are checked against the
+# API schema python3-kubernetes carries (tests/deploy/k8s_schema_check.py).
 TEST_PACKAGES=()
-if [ "${1:-}" = "--tests" ]; then TEST_PACKAGES=(chromium valgrind); fi
+if [ "${1:-}" = "--tests" ]; then
+  TEST_PACKAGES=(chromium valgrind python3-kubernetes python3-yaml)
+fi
 
 missing=()
 for pkg in "${BUILD_PACKAGES[@]}" "${RUNTIME_PACKAGES[@]}" "${TEST_PACKAGES[@]}"; do

@@ -149,6 +149,56 @@ TEST(KubernetesTest, EveryDocumentHasKindNameAndNamespace) {
   }
 }
 
+// The Kubernetes API schema itself (k8s_schema_check.py: the field names,
+// types and required fields of python3-kubernetes' models, which are
+// generated from Kubernetes' OpenAPI document): what kubectl checks against
+// a cluster, with no cluster. A copy with a misspelt field, a string where
+// an integer is due and a kind its apiVersion does not serve must fail, so
+// the check is known to bite.
+absl::StatusOr<SubprocessResult> CheckSchema(const std::vector<std::string>& files) {
+  SubprocessOptions options;
+  options.argv = {"/usr/bin/python3", cohort::testing::SourceDir() +
+                                          "/tests/deploy/k8s_schema_check.py"};
+  options.argv.insert(options.argv.end(), files.begin(), files.end());
+  options.timeout = absl::Minutes(1);
+  return RunSubprocess(options);
+}
+
+TEST(KubernetesTest, EveryDocumentFollowsTheKubernetesApiSchema) {
+  std::vector<std::string> files;
+  for (const auto& entry : fs::directory_iterator(DeployDir() + "/kubernetes")) {
+    if (entry.path().extension() == ".yaml") files.push_back(entry.path().string());
+  }
+  absl::StatusOr<SubprocessResult> ok = CheckSchema(files);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  ASSERT_NE(ok->exit_code, 2) << ok->stdout_data << " (install-deps.sh --tests)";
+  EXPECT_TRUE(ok->Succeeded()) << ok->Describe() << ok->stdout_data;
+  EXPECT_THAT(ok->stdout_data, ::testing::HasSubstr(" 0 problems"));
+
+  cohort::testing::TempDir dir;
+  std::string text = Read(DeployDir() + "/kubernetes/cohortd.yaml");
+  text = std::regex_replace(text, std::regex("resources:"), "resource:",
+                            std::regex_constants::format_first_only);
+  text = std::regex_replace(text, std::regex("replicas: 1"), "replicas: \"1\"");
+  text = std::regex_replace(text, std::regex("apiVersion: apps/v1"), "apiVersion: batch/v1");
+  std::ofstream(dir.Join("broken.yaml")) << text;
+  absl::StatusOr<SubprocessResult> bad = CheckSchema({dir.Join("broken.yaml")});
+  ASSERT_TRUE(bad.ok());
+  EXPECT_EQ(bad->exit_code, 1) << bad->stdout_data;
+  EXPECT_THAT(bad->stdout_data, ::testing::HasSubstr("batch/v1 serves no kind StatefulSet"));
+
+  text = Read(DeployDir() + "/kubernetes/cohortd.yaml");
+  text = std::regex_replace(text, std::regex("resources:"), "resource:",
+                            std::regex_constants::format_first_only);
+  text = std::regex_replace(text, std::regex("replicas: 1"), "replicas: \"1\"");
+  std::ofstream(dir.Join("typos.yaml")) << text;
+  bad = CheckSchema({dir.Join("typos.yaml")});
+  ASSERT_TRUE(bad.ok());
+  EXPECT_THAT(bad->stdout_data, ::testing::HasSubstr("containers[0].resource: not a field of "
+                                                     "Container"));
+  EXPECT_THAT(bad->stdout_data, ::testing::HasSubstr("spec.replicas: an integer is due"));
+}
+
 TEST(KubernetesTest, KustomizationListsExistingFiles) {
   YAML::Node k = YAML::LoadFile(DeployDir() + "/kubernetes/kustomization.yaml");
   ASSERT_TRUE(k["resources"].IsSequence());
