@@ -32,6 +32,9 @@ RUNTIME_PACKAGES=(bubblewrap libseccomp-dev python3 util-linux rustc default-jdk
 TEST_PACKAGES=()
 if [ "${1:-}" = "--tests" ]; then
   TEST_PACKAGES=(chromium valgrind python3-kubernetes python3-yaml)
+  # kubectl builds the kustomization (tests/deploy); a kubectl already on
+  # the PATH (a cloud SDK's) does, and Debian's would conflict with it.
+  if ! command -v kubectl >/dev/null; then TEST_PACKAGES+=(kubernetes-client); fi
 fi
 
 missing=()

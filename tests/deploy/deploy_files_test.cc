@@ -199,6 +199,44 @@ TEST(KubernetesTest, EveryDocumentFollowsTheKubernetesApiSchema) {
   EXPECT_THAT(bad->stdout_data, ::testing::HasSubstr("spec.replicas: an integer is due"));
 }
 
+// kubectl itself, with no cluster: `kubectl kustomize` parses every
+// manifest the kustomization lists and builds the set an `apply -k` would
+// send, each document in the cohort namespace. A kustomization naming a file
+// that is not there is refused by it.
+absl::StatusOr<SubprocessResult> Kustomize(const std::string& dir) {
+  SubprocessOptions options;
+  options.argv = {"kubectl", "kustomize", dir};
+  options.timeout = absl::Minutes(1);
+  return RunSubprocess(options);
+}
+
+TEST(KubernetesTest, KubectlBuildsTheKustomization) {
+  absl::StatusOr<SubprocessResult> built = Kustomize(DeployDir() + "/kubernetes");
+  ASSERT_TRUE(built.ok()) << built.status() << " (install-deps.sh --tests: kubernetes-client)";
+  ASSERT_TRUE(built->Succeeded()) << built->Describe();
+  std::vector<YAML::Node> docs = YAML::LoadAll(built->stdout_data);
+  size_t expected = 0;  // what the kustomization lists
+  YAML::Node k = YAML::LoadFile(DeployDir() + "/kubernetes/kustomization.yaml");
+  for (const YAML::Node& r : k["resources"]) {
+    for (const YAML::Node& doc : YAML::LoadAllFromFile(DeployDir() + "/kubernetes/" + Str(r))) {
+      expected += doc.IsNull() ? 0 : 1;
+    }
+  }
+  EXPECT_EQ(docs.size(), expected) << built->stdout_data;
+  for (const YAML::Node& doc : docs) {
+    if (Str(doc["kind"]) == "Namespace") continue;
+    EXPECT_EQ(Str(doc["metadata"]["namespace"]), "cohort") << Str(doc["metadata"]["name"]);
+  }
+
+  cohort::testing::TempDir dir;
+  fs::copy(DeployDir() + "/kubernetes", dir.path(), fs::copy_options::recursive);
+  fs::remove(dir.Join("configmap.yaml"));
+  absl::StatusOr<SubprocessResult> broken = Kustomize(dir.path());
+  ASSERT_TRUE(broken.ok());
+  EXPECT_FALSE(broken->Succeeded());
+  EXPECT_THAT(broken->stderr_data, ::testing::HasSubstr("configmap.yaml"));
+}
+
 TEST(KubernetesTest, KustomizationListsExistingFiles) {
   YAML::Node k = YAML::LoadFile(DeployDir() + "/kubernetes/kustomization.yaml");
   ASSERT_TRUE(k["resources"].IsSequence());
