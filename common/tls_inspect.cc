@@ -312,6 +312,17 @@ struct StackFree {
   void operator()(STACK_OF(X509) * s) const { sk_X509_free(s); }  // the certificates are borrowed
 };
 
+// The security level OpenSSL gives a TLS context on this system (its
+// configuration's; Debian: 2), which the handshake applies to the peer's
+// certificate chain.
+int TlsSecurityLevel() {
+  static const int level = [] {
+    std::unique_ptr<SSL_CTX, CtxFree> ctx(SSL_CTX_new(TLS_server_method()));
+    return ctx == nullptr ? 2 : SSL_CTX_get_security_level(ctx.get());
+  }();
+  return level;
+}
+
 std::string ClientVerifyFailure(int error, X509* leaf, const std::string& ca_file) {
   CertificateInfo info = InfoOf(leaf);
   const std::string who = absl::StrCat("the client certificate (", info.subject, ")");
@@ -331,6 +342,12 @@ std::string ClientVerifyFailure(int error, X509* leaf, const std::string& ca_fil
                           X509_verify_cert_error_string(error), ")");
     case X509_V_ERR_INVALID_PURPOSE:
       return absl::StrCat(who, " is not for client use (its extended key usage)");
+    case X509_V_ERR_EE_KEY_TOO_SMALL:
+    case X509_V_ERR_CA_KEY_TOO_SMALL:
+    case X509_V_ERR_CA_MD_TOO_WEAK:
+      return absl::StrCat(who, " has a key or signature too weak for TLS security level ",
+                          TlsSecurityLevel(), " (", X509_verify_cert_error_string(error),
+                          "): reissue it (RSA 2048 bits or more, SHA-256)");
     default:
       return absl::StrCat(who, " did not verify against ", ca_file, ": ",
                           X509_verify_cert_error_string(error));
@@ -359,9 +376,12 @@ absl::Status VerifyClientCertificate(const std::string& leaf_pem, const std::str
     return absl::ResourceExhaustedError("client certificate check: out of memory");
   }
   // As OpenSSL's TLS server checks its client: the purpose and trust of a
-  // client certificate, at `now`.
+  // client certificate, at `now`, with the keys and signatures the
+  // handshake's security level allows.
   X509_STORE_CTX_set_default(verify.get(), "ssl_client");
-  X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(verify.get()), absl::ToTimeT(now));
+  X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(verify.get());
+  X509_VERIFY_PARAM_set_time(param, absl::ToTimeT(now));
+  X509_VERIFY_PARAM_set_auth_level(param, TlsSecurityLevel());
   const bool verified = X509_verify_cert(verify.get()) == 1;
   const int error = X509_STORE_CTX_get_error(verify.get());
   ERR_clear_error();

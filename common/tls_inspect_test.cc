@@ -101,6 +101,18 @@ TEST_F(ClientCertificateTest, AServerOnlyCertificateIsNotForClientUse) {
   EXPECT_THAT(status.message(), HasSubstr("(CN=server-only) is not for client use"));
 }
 
+// What the handshake's security level refuses (Debian: 2) is refused too.
+TEST_F(ClientCertificateTest, AKeyTooWeakForTheSecurityLevelIsRefused) {
+  Run({"openssl", "req", "-newkey", "rsa:1024", "-nodes", "-subj", "/CN=weak", "-keyout",
+       "weak.key", "-out", "weak.csr"});
+  ASSERT_OK(WriteFileAtomically(dir_.Join("weak.ext"), "extendedKeyUsage=clientAuth\n"));
+  Run({"openssl", "x509", "-req", "-in", "weak.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+       "-CAcreateserial", "-days", "10", "-extfile", "weak.ext", "-out", "weak.pem"});
+  absl::Status status = Verify("weak");
+  EXPECT_TRUE(absl::IsUnauthenticated(status)) << status;
+  EXPECT_THAT(status.message(), HasSubstr("(CN=weak) has a key or signature too weak"));
+}
+
 TEST_F(ClientCertificateTest, AnIntermediateMustBeSent) {
   EXPECT_OK(Verify("deep", "intermediate"));
   absl::Status alone = Verify("deep");
