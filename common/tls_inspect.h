@@ -74,8 +74,9 @@ absl::Status CheckKeyMatchesCertificatePem(const std::string& cert_pem,
                                            const std::string& key_path);
 
 // cohortd's check of a client certificate, the one OpenSSL's handshake
-// makes (a chain to a CA in `ca_pem`, in date at `now`, fit for a TLS
-// client), done by us so that a refusal can say why: OpenSSL ends every
+// makes (a chain to a CA in `ca_pem`, each of which is an anchor, in date
+// at `now`, fit for a TLS client, at the system's TLS security level),
+// done by us so that a refusal can say why: OpenSSL ends every
 // such refusal in "certificate verify failed". `leaf_pem` is the
 // certificate the client presented, `chain_pem` what else it sent (or the
 // chain the handshake built; certificates there are never trusted for

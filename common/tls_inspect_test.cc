@@ -118,6 +118,12 @@ TEST_F(ClientCertificateTest, AnIntermediateMustBeSent) {
   absl::Status alone = Verify("deep");
   EXPECT_TRUE(absl::IsUnauthenticated(alone)) << alone;
   EXPECT_THAT(alone.message(), HasSubstr("issued by CN=intermediate, is not signed by the CA"));
+  // A CA file holding the intermediate alone trusts what it signed, as
+  // gRPC's own check did, and nothing the root signed directly.
+  EXPECT_OK(VerifyClientCertificate(Pem("deep"), "", Pem("intermediate"), "inter.crt",
+                                    absl::Now()));
+  EXPECT_TRUE(absl::IsUnauthenticated(
+      VerifyClientCertificate(Pem("client"), "", Pem("intermediate"), "inter.crt", absl::Now())));
 }
 
 TEST_F(ClientCertificateTest, NotACertificateIsAnError) {
