@@ -1,9 +1,11 @@
 #include "common/tcp_listener.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -87,6 +89,30 @@ int ConnectLoopback(int port, bool nonblocking) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   return fd;
+}
+
+absl::StatusOr<std::unique_ptr<PollableListener>> PollableListener::Open(
+    const std::string& host_port, absl::string_view flag) {
+  absl::StatusOr<int> fd = ListenTcp(host_port, flag);
+  if (!fd.ok()) return fd.status();
+  fcntl(*fd, F_SETFL, fcntl(*fd, F_GETFL) | O_NONBLOCK);  // accept until EAGAIN
+  int wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake < 0) {
+    close(*fd);
+    return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
+  }
+  return std::unique_ptr<PollableListener>(new PollableListener(*fd, wake, BoundPort(*fd)));
+}
+
+PollableListener::~PollableListener() {
+  close(fd_);
+  close(wake_);
+}
+
+void PollableListener::Stop() {
+  uint64_t one = 1;
+  ssize_t written = write(wake_, &one, sizeof(one));
+  (void)written;  // a full counter is still readable
 }
 
 }  // namespace cohort

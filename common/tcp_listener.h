@@ -10,6 +10,7 @@
 #ifndef COHORT_COMMON_TCP_LISTENER_H_
 #define COHORT_COMMON_TCP_LISTENER_H_
 
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -27,6 +28,33 @@ absl::StatusOr<int> ListenTcp(const std::string& host_port, absl::string_view fl
 
 // The port a bound socket has; 0 on error.
 int BoundPort(int fd);
+
+// A non-blocking listening socket (ListenTcp's) for a poll loop on its own
+// thread, with an eventfd beside it that the owner signals (Stop) to make the
+// loop return. Owns both descriptors.
+//
+//   COHORT_ASSIGN_OR_RETURN(auto listener, PollableListener::Open("0.0.0.0:7400", "--listen"));
+//   loop: poll({listener->wake_fd(), listener->fd()}); wake_fd readable: return
+//   owner: listener->Stop(); thread.join();
+class PollableListener {
+ public:
+  static absl::StatusOr<std::unique_ptr<PollableListener>> Open(const std::string& host_port,
+                                                                absl::string_view flag);
+  ~PollableListener();
+  PollableListener(const PollableListener&) = delete;
+  PollableListener& operator=(const PollableListener&) = delete;
+
+  int fd() const { return fd_; }
+  int wake_fd() const { return wake_; }
+  int port() const { return port_; }
+  void Stop();  // wake_fd() turns readable, and stays so
+
+ private:
+  PollableListener(int fd, int wake, int port) : fd_(fd), wake_(wake), port_(port) {}
+  const int fd_;
+  const int wake_;
+  const int port_;
+};
 
 // A TCP connection to 127.0.0.1:`port` (close-on-exec, TCP_NODELAY); -1 when
 // it fails at once. `nonblocking`: the socket is non-blocking and the

@@ -1,5 +1,6 @@
 #include "common/tcp_listener.h"
 
+#include <poll.h>
 #include <unistd.h>
 
 #include "common/testing/status_matchers.h"
@@ -37,6 +38,23 @@ TEST(TcpListenerTest, AValueThatIsNotHostPortIsNamed) {
   }
   EXPECT_THAT(ListenTcp("no-such-host.invalid:0", "--listen").status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no-such-host.invalid")));
+}
+
+TEST(PollableListenerTest, StopMakesTheWakeDescriptorReadable) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<PollableListener> listener,
+                       PollableListener::Open("127.0.0.1:0", "--listen"));
+  EXPECT_GT(listener->port(), 0);
+  pollfd fds[2] = {{listener->wake_fd(), POLLIN, 0}, {listener->fd(), POLLIN, 0}};
+  EXPECT_EQ(poll(fds, 2, 0), 0);  // nothing to accept, not stopped
+  int client = ConnectLoopback(listener->port(), /*nonblocking=*/false);
+  ASSERT_GE(client, 0);
+  EXPECT_EQ(poll(fds, 2, 1000), 1);
+  EXPECT_TRUE(fds[1].revents & POLLIN);
+  listener->Stop();
+  listener->Stop();  // twice is fine
+  EXPECT_EQ(poll(fds, 1, 0), 1);
+  EXPECT_TRUE(fds[0].revents & POLLIN);
+  close(client);
 }
 
 }  // namespace

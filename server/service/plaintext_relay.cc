@@ -1,19 +1,15 @@
 #include "server/service/plaintext_relay.h"
 
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <list>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "common/tcp_listener.h"
 
 namespace cohort::server {
@@ -140,31 +136,20 @@ void Pump(Connection* c, short client_ready, short server_ready) {
 
 absl::StatusOr<std::unique_ptr<PlaintextRelay>> PlaintextRelay::Start(const std::string& listen,
                                                                       int target_port) {
-  absl::StatusOr<int> listener = ListenTcp(listen, "--listen");
+  absl::StatusOr<std::unique_ptr<PollableListener>> listener =
+      PollableListener::Open(listen, "--listen");
   if (!listener.ok()) return listener.status();
-  const int port = BoundPort(*listener);
-  // Accepts until EAGAIN in the poll loop.
-  fcntl(*listener, F_SETFL, fcntl(*listener, F_GETFL) | O_NONBLOCK);
-  int wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (wake < 0) {
-    close(*listener);
-    return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
-  }
-  std::unique_ptr<PlaintextRelay> relay(new PlaintextRelay(*listener, wake, port, target_port));
+  std::unique_ptr<PlaintextRelay> relay(new PlaintextRelay(*std::move(listener), target_port));
   relay->thread_ = std::thread([r = relay.get()] { r->Run(); });
   return relay;
 }
 
-PlaintextRelay::PlaintextRelay(int listener, int wake, int port, int target_port)
-    : listener_(listener), wake_(wake), port_(port), target_port_(target_port) {}
+PlaintextRelay::PlaintextRelay(std::unique_ptr<PollableListener> listener, int target_port)
+    : listener_(std::move(listener)), target_port_(target_port) {}
 
 PlaintextRelay::~PlaintextRelay() {
-  uint64_t one = 1;
-  ssize_t written = write(wake_, &one, sizeof(one));
-  (void)written;
+  listener_->Stop();
   if (thread_.joinable()) thread_.join();
-  close(listener_);
-  close(wake_);
 }
 
 void PlaintextRelay::Run() {
@@ -172,8 +157,8 @@ void PlaintextRelay::Run() {
   std::vector<pollfd> fds;
   for (;;) {
     fds.clear();
-    fds.push_back({wake_, POLLIN, 0});
-    fds.push_back({listener_, POLLIN, 0});
+    fds.push_back({listener_->wake_fd(), POLLIN, 0});
+    fds.push_back({listener_->fd(), POLLIN, 0});
     for (const Connection& c : connections) {
       // A side with nothing to do is left out (fd -1), so that a hang-up
       // it reports while its buffer waits on the other side does not wake
@@ -191,7 +176,7 @@ void PlaintextRelay::Run() {
     }
     if (fds[1].revents & POLLIN) {
       for (;;) {
-        int client = accept4(listener_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int client = accept4(listener_->fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (client < 0) break;
         if (static_cast<int>(connections.size()) >= kMaxConnections) {
           close(client);

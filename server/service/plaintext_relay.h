@@ -29,6 +29,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "common/tcp_listener.h"
 
 namespace cohort::server {
 
@@ -45,15 +46,13 @@ class PlaintextRelay {
   PlaintextRelay(const PlaintextRelay&) = delete;
   PlaintextRelay& operator=(const PlaintextRelay&) = delete;
 
-  int port() const { return port_; }
+  int port() const { return listener_->port(); }
 
  private:
-  PlaintextRelay(int listener, int wake, int port, int target_port);
+  PlaintextRelay(std::unique_ptr<PollableListener> listener, int target_port);
   void Run();
 
-  const int listener_;
-  const int wake_;  // eventfd: the destructor asks the thread to stop
-  const int port_;
+  const std::unique_ptr<PollableListener> listener_;  // Stop: the destructor's
   const int target_port_;
   std::thread thread_;
 };

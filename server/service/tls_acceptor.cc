@@ -1,22 +1,18 @@
 #include "server/service/tls_acceptor.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "common/tcp_listener.h"
 
 namespace cohort::server {
 namespace {
@@ -55,28 +51,18 @@ std::string GrpcPeerOf(int fd) {
 }
 
 absl::StatusOr<std::unique_ptr<TlsAcceptor>> TlsAcceptor::Listen(const std::string& listen) {
-  absl::StatusOr<int> listener = ListenTcp(listen, "--listen");
+  absl::StatusOr<std::unique_ptr<PollableListener>> listener =
+      PollableListener::Open(listen, "--listen");
   if (!listener.ok()) return listener.status();
-  const int port = BoundPort(*listener);
-  fcntl(*listener, F_SETFL, fcntl(*listener, F_GETFL) | O_NONBLOCK);  // accept until EAGAIN
-  int wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (wake < 0) {
-    close(*listener);
-    return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
-  }
-  return std::unique_ptr<TlsAcceptor>(new TlsAcceptor(*listener, wake, port));
+  return std::unique_ptr<TlsAcceptor>(new TlsAcceptor(*std::move(listener)));
 }
 
-TlsAcceptor::TlsAcceptor(int listener, int wake, int port)
-    : listener_(listener), wake_(wake), port_(port) {}
+TlsAcceptor::TlsAcceptor(std::unique_ptr<PollableListener> listener)
+    : listener_(std::move(listener)) {}
 
 TlsAcceptor::~TlsAcceptor() {
-  uint64_t one = 1;
-  ssize_t written = write(wake_, &one, sizeof(one));
-  (void)written;
+  listener_->Stop();
   if (thread_.joinable()) thread_.join();
-  close(listener_);
-  close(wake_);
 }
 
 void TlsAcceptor::Start(HandOver hand_over, Report report) {
@@ -87,7 +73,7 @@ void TlsAcceptor::Start(HandOver hand_over, Report report) {
 
 void TlsAcceptor::Run() {
   for (;;) {
-    pollfd fds[2] = {{wake_, POLLIN, 0}, {listener_, POLLIN, 0}};
+    pollfd fds[2] = {{listener_->wake_fd(), POLLIN, 0}, {listener_->fd(), POLLIN, 0}};
     if (poll(fds, 2, witness_.Busy() ? kSweepMs : kIdleMs) < 0 && errno != EINTR) return;
     if (fds[0].revents != 0) return;  // the destructor
     if ((fds[1].revents & POLLIN) && !AcceptAll()) {
@@ -102,14 +88,14 @@ void TlsAcceptor::Run() {
 
 bool TlsAcceptor::AcceptAll() {
   for (;;) {
-    int fd = accept4(listener_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = accept4(listener_->fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return errno != EMFILE && errno != ENFILE && errno != ENOBUFS && errno != ENOMEM;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     // Noted before gRPC has it: it may refuse and close it at once.
     std::string peer = GrpcPeerOf(fd);
     if (!peer.empty()) witness_.Accepted(fd, Identity(fd), std::move(peer), absl::Now());
-    hand_over_(listener_, fd);
+    hand_over_(listener_->fd(), fd);
   }
 }
 

@@ -28,6 +28,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "common/tcp_listener.h"
 #include "server/service/handshake_witness.h"
 
 namespace cohort::server {
@@ -45,17 +46,15 @@ class TlsAcceptor {
   TlsAcceptor& operator=(const TlsAcceptor&) = delete;
 
   void Start(HandOver hand_over, Report report);
-  int port() const { return port_; }
+  int port() const { return listener_->port(); }
   HandshakeWitness& witness() { return witness_; }
 
  private:
-  TlsAcceptor(int listener, int wake, int port);
+  explicit TlsAcceptor(std::unique_ptr<PollableListener> listener);
   void Run();
   bool AcceptAll();  // false: out of descriptors (or buffers) for now
 
-  const int listener_;
-  const int wake_;  // eventfd: the destructor asks the thread to stop
-  const int port_;
+  const std::unique_ptr<PollableListener> listener_;  // Stop: the destructor's
   HandOver hand_over_;
   Report report_;
   HandshakeWitness witness_;

@@ -74,6 +74,16 @@ void MakeServerCertificate(const std::string& dir, const std::string& name,
           dir);
 }
 
+// MakeCertificates, a client certificate the CA signed (client.pem) and
+// one another CA (other.pem) signed (stranger.pem).
+void MakeMutualTlsCertificates(const std::string& dir) {
+  MakeCertificates(dir);
+  MakeClientCertificate(dir, "client", "ca");
+  RunTool({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+           "/CN=other-ca", "-keyout", "other.key", "-out", "other.pem"}, dir);
+  MakeClientCertificate(dir, "stranger", "other");
+}
+
 SubprocessResult Cli(const std::string& home, std::vector<std::string> args,
                      std::map<std::string, std::string> env = {}) {
   SubprocessOptions options;
@@ -147,11 +157,7 @@ bool WaitForLog(const std::string& log, const std::string& regex) {
 // that says what to give, without one or with one another CA signed.
 TEST(TlsIntegrationTest, CliPresentsAClientCertificateToACohortdThatRequiresOne) {
   cohort::testing::TempDir dir;
-  MakeCertificates(dir.path());
-  MakeClientCertificate(dir.path(), "client", "ca");
-  RunTool({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-           "/CN=other-ca", "-keyout", "other.key", "-out", "other.pem"}, dir.path());
-  MakeClientCertificate(dir.path(), "stranger", "other");
+  MakeMutualTlsCertificates(dir.path());
   std::filesystem::create_directories(dir.Join("cohortd"));
   CohortdProcess cohortd(dir.Join("cohortd"), {"--tls-cert", dir.Join("server.pem"),
                                               "--tls-key", dir.Join("server.key"),
@@ -213,11 +219,7 @@ TEST(TlsIntegrationTest, CliPresentsAClientCertificateToACohortdThatRequiresOne)
 // from, and the reason with what to do about it.
 TEST(TlsIntegrationTest, ARefusedHandshakeIsLoggedWithItsPeer) {
   cohort::testing::TempDir dir;
-  MakeCertificates(dir.path());
-  MakeClientCertificate(dir.path(), "client", "ca");
-  RunTool({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-           "/CN=other-ca", "-keyout", "other.key", "-out", "other.pem"}, dir.path());
-  MakeClientCertificate(dir.path(), "stranger", "other");
+  MakeMutualTlsCertificates(dir.path());
   std::filesystem::create_directories(dir.Join("cohortd"));
   CohortdProcess cohortd(dir.Join("cohortd"), {"--tls-cert", dir.Join("server.pem"),
                                               "--tls-key", dir.Join("server.key"),
