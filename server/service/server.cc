@@ -231,14 +231,15 @@ absl::Status CohortServer::Start() {
   }
   if (served_ != nullptr) {
     COHORT_RETURN_IF_ERROR(CheckListenerSecurity(options_));
-    absl::StatusOr<std::unique_ptr<TlsAcceptor>> acceptor = TlsAcceptor::Listen(options_.listen);
+    absl::StatusOr<std::unique_ptr<TlsAcceptor>> acceptor =
+        TlsAcceptor::Listen(options_.listen, &witness_);
     if (!acceptor.ok()) return acceptor.status();
     tls_acceptor_ = *std::move(acceptor);
   }
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = Credentials(
       options_, served_.get(),
       std::make_shared<HeaderAuth>(coordinator_, options_.on_refused_unread),
-      tls_acceptor_ != nullptr ? &tls_acceptor_->witness() : nullptr);
+      &witness_);
   if (!credentials.ok()) return credentials.status();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -263,7 +264,7 @@ absl::Status CohortServer::Start() {
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;
   if (tls_acceptor_ != nullptr) {
-    interceptors.push_back(std::make_unique<CallArrivalFactory>(&tls_acceptor_->witness()));
+    interceptors.push_back(std::make_unique<CallArrivalFactory>(&witness_));
   }
   if (options_.on_rpc_done) {
     interceptors.push_back(std::make_unique<TimingInterceptorFactory>(&options_));
@@ -289,7 +290,7 @@ absl::Status CohortServer::Start() {
     port_ = relay_->port();
   }
   if (tls_acceptor_ != nullptr) {
-    HandshakeWitness* witness = &tls_acceptor_->witness();
+    HandshakeWitness* witness = &witness_;
     diversion_ = std::make_unique<HandshakeFailureDiversion>([witness](const std::string& line) {
       witness->HandshakeFailed(HandshakeFailureReason(line), absl::Now());
     });
@@ -328,7 +329,8 @@ void CohortServer::Shutdown(absl::Duration grace) {
   if (server_ == nullptr || stopping_.exchange(true)) return;
   server_->GetHealthCheckService()->SetServingStatus(false);
   coordinator_.CancelWaiters();
-  // No new connections: gRPC would not take them once shutting down.
+  // No new connections: gRPC would not take them once shutting down. The
+  // witness stays: handshakes under way still report to it.
   diversion_.reset();
   tls_acceptor_.reset();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));

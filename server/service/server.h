@@ -121,6 +121,9 @@ class CohortServer {
   std::unique_ptr<CoordinatorService> coordinator_service_;
   std::unique_ptr<WorkerGatewayService> gateway_service_;
   std::unique_ptr<ServedCertificates> served_;  // set with TLS
+  // Whose TLS handshakes were refused; outlives server_ (its verifier and
+  // call hook report here).
+  HandshakeWitness witness_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<PlaintextRelay> relay_;  // plaintext off loopback only
   // With TLS: cohortd accepts, gRPC handshakes, refusals name their peer.

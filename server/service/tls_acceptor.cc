@@ -50,15 +50,16 @@ std::string GrpcPeerOf(int fd) {
   return absl::StrCat("ipv6:[", text, "]:", ntohs(v6->sin6_port));
 }
 
-absl::StatusOr<std::unique_ptr<TlsAcceptor>> TlsAcceptor::Listen(const std::string& listen) {
+absl::StatusOr<std::unique_ptr<TlsAcceptor>> TlsAcceptor::Listen(const std::string& listen,
+                                                                 HandshakeWitness* witness) {
   absl::StatusOr<std::unique_ptr<PollableListener>> listener =
       PollableListener::Open(listen, "--listen");
   if (!listener.ok()) return listener.status();
-  return std::unique_ptr<TlsAcceptor>(new TlsAcceptor(*std::move(listener)));
+  return std::unique_ptr<TlsAcceptor>(new TlsAcceptor(*std::move(listener), witness));
 }
 
-TlsAcceptor::TlsAcceptor(std::unique_ptr<PollableListener> listener)
-    : listener_(std::move(listener)) {}
+TlsAcceptor::TlsAcceptor(std::unique_ptr<PollableListener> listener, HandshakeWitness* witness)
+    : listener_(std::move(listener)), witness_(witness) {}
 
 TlsAcceptor::~TlsAcceptor() {
   listener_->Stop();
@@ -74,13 +75,13 @@ void TlsAcceptor::Start(HandOver hand_over, Report report) {
 void TlsAcceptor::Run() {
   for (;;) {
     pollfd fds[2] = {{listener_->wake_fd(), POLLIN, 0}, {listener_->fd(), POLLIN, 0}};
-    if (poll(fds, 2, witness_.Busy() ? kSweepMs : kIdleMs) < 0 && errno != EINTR) return;
+    if (poll(fds, 2, witness_->Busy() ? kSweepMs : kIdleMs) < 0 && errno != EINTR) return;
     if (fds[0].revents != 0) return;  // the destructor
     if ((fds[1].revents & POLLIN) && !AcceptAll()) {
       // Out of descriptors: the listener stays readable; wait rather than spin.
       poll(fds, 1, kSweepMs);
     }
-    for (const HandshakeRefusal& refusal : witness_.Sweep(absl::Now(), StillOpen)) {
+    for (const HandshakeRefusal& refusal : witness_->Sweep(absl::Now(), StillOpen)) {
       report_(refusal);
     }
   }
@@ -94,7 +95,7 @@ bool TlsAcceptor::AcceptAll() {
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     // Noted before gRPC has it: it may refuse and close it at once.
     std::string peer = GrpcPeerOf(fd);
-    if (!peer.empty()) witness_.Accepted(fd, Identity(fd), std::move(peer), absl::Now());
+    if (!peer.empty()) witness_->Accepted(fd, Identity(fd), std::move(peer), absl::Now());
     hand_over_(listener_->fd(), fd);
   }
 }

@@ -8,7 +8,7 @@
 //
 //   TLS handshake refused for ipv4:10.0.0.5:43210: peer did not return a certificate (...)
 //
-//   COHORT_ASSIGN_OR_RETURN(auto acceptor, TlsAcceptor::Listen("0.0.0.0:7400"));
+//   COHORT_ASSIGN_OR_RETURN(auto acceptor, TlsAcceptor::Listen("0.0.0.0:7400", &witness));
 //   ... build the gRPC server with an external connection acceptor ...
 //   acceptor->Start([&](int listener, int fd) { hand to gRPC }, [](const HandshakeRefusal& r) { log r });
 //
@@ -17,8 +17,10 @@
 // it watches a connection, once a second otherwise. `hand_over` takes
 // ownership of the fd; `report` runs on the thread for each settled refusal.
 //
-// Thread safety: Listen, Start and the destructor from one thread; witness()
-// from any (it is thread-safe).
+// The witness is the caller's, and must outlive the gRPC server too (gRPC's
+// certificate verifier and call hook report to it), not only the acceptor.
+//
+// Thread safety: Listen, Start and the destructor from one thread.
 #ifndef COHORT_SERVER_SERVICE_TLS_ACCEPTOR_H_
 #define COHORT_SERVER_SERVICE_TLS_ACCEPTOR_H_
 
@@ -40,24 +42,24 @@ class TlsAcceptor {
 
   // Binds `listen` ("host:port"; port 0 picks one); connections queue until
   // Start. kInvalidArgument / kUnavailable as ListenTcp.
-  static absl::StatusOr<std::unique_ptr<TlsAcceptor>> Listen(const std::string& listen);
+  static absl::StatusOr<std::unique_ptr<TlsAcceptor>> Listen(const std::string& listen,
+                                                             HandshakeWitness* witness);
   ~TlsAcceptor();  // stops accepting and closes the listener
   TlsAcceptor(const TlsAcceptor&) = delete;
   TlsAcceptor& operator=(const TlsAcceptor&) = delete;
 
   void Start(HandOver hand_over, Report report);
   int port() const { return listener_->port(); }
-  HandshakeWitness& witness() { return witness_; }
 
  private:
-  explicit TlsAcceptor(std::unique_ptr<PollableListener> listener);
+  TlsAcceptor(std::unique_ptr<PollableListener> listener, HandshakeWitness* witness);
   void Run();
   bool AcceptAll();  // false: out of descriptors (or buffers) for now
 
   const std::unique_ptr<PollableListener> listener_;  // Stop: the destructor's
   HandOver hand_over_;
   Report report_;
-  HandshakeWitness witness_;
+  HandshakeWitness* const witness_;
   std::thread thread_;
 };
 
