@@ -19,7 +19,9 @@
 // Parameters (environment): COHORT_CHAOS_TRIALS (default 3),
 // COHORT_CHAOS_SEED (default: time), COHORT_CHAOS_LOG (a file that gets one
 // line per trial), COHORT_CHAOS_FAULTS (comma-separated fault names to draw
-// from; default all). Long series: see docs/RELIABILITY.md.
+// from; default all), COHORT_CHAOS_TLS=1 (cohortd serves mutual TLS: the
+// workers and the trial's client present certificates, through the same
+// proxies). Long series: see docs/RELIABILITY.md.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -82,6 +84,49 @@ int EnvInt(const char* name, int fallback) {
   return value != nullptr && absl::SimpleAtoi(value, &out) ? out : fallback;
 }
 
+// With COHORT_CHAOS_TLS=1: a CA, cohortd's certificate for 127.0.0.1 and
+// 127.0.0.2 and a client certificate (for the workers and the trial's
+// client), made once per run with the openssl tool; nullptr otherwise.
+struct TlsFiles {
+  std::string ca, server_cert, server_key, client_cert, client_key;
+};
+
+const TlsFiles* ChaosTls() {
+  static const TlsFiles* files = []() -> const TlsFiles* {
+    if (EnvInt("COHORT_CHAOS_TLS", 0) == 0) return nullptr;
+    static cohort::testing::TempDir* dir = new cohort::testing::TempDir();
+    auto run = [&](std::vector<std::string> argv) {
+      SubprocessOptions options;
+      options.argv = std::move(argv);
+      options.working_dir = dir->path();
+      absl::StatusOr<SubprocessResult> r = RunSubprocess(options);
+      if (!r.ok() || !r->Succeeded()) {
+        ADD_FAILURE() << (r.ok() ? r->Describe() : r.status().ToString());
+      }
+    };
+    const std::vector<std::string> ec = {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                                         "-nodes"};
+    auto req = [&](std::vector<std::string> argv) {
+      argv.insert(argv.begin() + 2, ec.begin(), ec.end());
+      run(argv);
+    };
+    req({"openssl", "req", "-x509", "-days", "2", "-subj", "/CN=chaos-ca", "-keyout", "ca.key",
+         "-out", "ca.pem"});
+    for (const char* name : {"server", "client"}) {
+      req({"openssl", "req", "-subj", absl::StrCat("/CN=", name), "-keyout",
+           absl::StrCat(name, ".key"), "-out", absl::StrCat(name, ".csr")});
+      (void)WriteFileAtomically(dir->Join(absl::StrCat(name, ".ext")),
+                                "subjectAltName=IP:127.0.0.1,IP:127.0.0.2\n");
+      run({"openssl", "x509", "-req", "-in", absl::StrCat(name, ".csr"), "-CA", "ca.pem",
+           "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile",
+           absl::StrCat(name, ".ext"), "-out", absl::StrCat(name, ".pem")});
+    }
+    return new TlsFiles{dir->Join("ca.pem"), dir->Join("server.pem"), dir->Join("server.key"),
+                        dir->Join("client.pem"), dir->Join("client.key")};
+  }();
+  return files;
+}
+
 // cohortd on a fixed loopback port, so that workers find it again after a
 // kill -9 and restart.
 class Coordinator {
@@ -95,6 +140,10 @@ class Coordinator {
     options.argv = {BinDir() + "/cohortd", "--listen", address(), "--state-dir", state_dir_,
                     "--lease-seconds", "4", "--heartbeat-seconds", "1", "--log-level", "warn",
                     "--shared-root", "/"};
+    if (const TlsFiles* tls = ChaosTls(); tls != nullptr) {
+      options.argv.insert(options.argv.end(), {"--tls-cert", tls->server_cert, "--tls-key",
+                                               tls->server_key, "--tls-client-ca", tls->ca});
+    }
     options.stderr_path = state_dir_ + "/cohortd.log";
     // The port may linger briefly after a kill; retry the bind.
     for (int attempt = 0; attempt < 50; ++attempt) {
@@ -120,7 +169,13 @@ class Coordinator {
   int port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   std::shared_ptr<grpc::Channel> Channel() const {
-    return grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
+    const TlsFiles* tls = ChaosTls();
+    if (tls == nullptr) return grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
+    grpc::SslCredentialsOptions options;
+    options.pem_root_certs = ReadFileToString(tls->ca).value_or("");
+    options.pem_cert_chain = ReadFileToString(tls->client_cert).value_or("");
+    options.pem_private_key = ReadFileToString(tls->client_key).value_or("");
+    return grpc::CreateChannel(address(), grpc::SslCredentials(options));
   }
   absl::StatusOr<std::string> CreateToken(const std::string& role) {
     SubprocessOptions options;
@@ -414,6 +469,11 @@ class ChaosTrial {
     spec.extra_flags = {"--artifact-listen",
                         "127.0.0.1:" + std::to_string(artifact_links_[i]->port()),
                         "--artifact-advertise-host", "127.0.0.2"};
+    if (const TlsFiles* tls = ChaosTls(); tls != nullptr) {
+      spec.extra_flags.insert(spec.extra_flags.end(),
+                              {"--tls-ca", tls->ca, "--tls-cert", tls->client_cert, "--tls-key",
+                               tls->client_key});
+    }
     spec.token_file = dir_.Join("worker.token");
     spec.slots = 2;
     // Slower tokens stretch the generate step so faults land inside it.
@@ -777,7 +837,8 @@ TEST(ChaosTest, CampaignsSurviveRandomFaultsExactlyOnce) {
   const uint64_t seed = static_cast<uint64_t>(
       EnvInt("COHORT_CHAOS_SEED", static_cast<int>(absl::ToUnixSeconds(absl::Now()) % 1000000)));
   std::mt19937_64 rng(seed);
-  AppendLog(absl::StrCat("chaos: seed ", seed, ", ", trials, " trials"));
+  AppendLog(absl::StrCat("chaos: seed ", seed, ", ", trials, " trials",
+                         ChaosTls() != nullptr ? ", cohortd serving mutual TLS" : ""));
 
   // The reference: the same campaign without faults.
   Outcome reference;
