@@ -1,9 +1,9 @@
 # Chaos trials: real cohortd + two workers + the llama.cpp fakes, with random
 # kill -9 of cohortd, workers and llama-server, a worker cut off past its
 # lease (SIGSTOP), network partitions through a cuttable loopback proxy and a
-# slow disk (blkio throttle). ctest runs a short series (label "chaos",
-# `ctest -L chaos`); COHORT_CHAOS_TRIALS sets the count for long series
-# (docs/RELIABILITY.md).
+# slow disk (blkio throttle). ctest runs two short series, plaintext and
+# mutual TLS (label "chaos", `ctest -L chaos`); COHORT_CHAOS_TRIALS sets the
+# count for long series (docs/RELIABILITY.md).
 if(COHORT_BUILD_TESTS)
   cohort_cc_library(NAME chaos_faults TESTONLY
     HDRS chaos/tcp_proxy.h chaos/slow_disk.h
@@ -21,4 +21,10 @@ if(COHORT_BUILD_TESTS)
   set_tests_properties(chaos.short_series PROPERTIES
     LABELS chaos TIMEOUT 600
     ENVIRONMENT "COHORT_SOURCE_DIR=${PROJECT_SOURCE_DIR};COHORT_CHAOS_TRIALS=3;COHORT_CHAOS_SEED=3")
+  # The same over mutual TLS: the faults land on TLS connections, which
+  # cohortd accepts itself and hands to gRPC (server/service/tls_acceptor.h).
+  add_test(NAME chaos.short_series_tls COMMAND chaos_test)
+  set_tests_properties(chaos.short_series_tls PROPERTIES
+    LABELS chaos TIMEOUT 600
+    ENVIRONMENT "COHORT_SOURCE_DIR=${PROJECT_SOURCE_DIR};COHORT_CHAOS_TRIALS=2;COHORT_CHAOS_SEED=4;COHORT_CHAOS_TLS=1")
 endif()
