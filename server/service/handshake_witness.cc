@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 
 namespace cohort::server {
@@ -16,7 +17,9 @@ void HandshakeWitness::Accepted(int fd, uint64_t identity, std::string peer, abs
 void HandshakeWitness::CallArrived(absl::string_view peer) {
   absl::MutexLock lock(&mu_);
   if (watched_.empty()) return;  // the common case: every connection has had its call
-  watched_.erase(peer);
+  // gRPC writes an IPv6 peer as a URI: "ipv6:%5B::1%5D:34216".
+  watched_.erase(absl::StrReplaceAll(peer, {{"%5B", "["}, {"%5D", "]"}, {"%5b", "["},
+                                            {"%5d", "]"}}));
 }
 
 void HandshakeWitness::HandshakeFailed(std::string reason, absl::Time at) {

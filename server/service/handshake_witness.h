@@ -56,7 +56,8 @@ class HandshakeWitness {
   // `identity` tells this connection from a later one that reuses its fd
   // number (the socket's inode).
   void Accepted(int fd, uint64_t identity, std::string peer, absl::Time at);
-  // A call came over the connection from `peer`: its handshake passed.
+  // A call came over the connection from `peer` (gRPC's ServerContext::peer,
+  // which percent-encodes an IPv6 address's brackets): its handshake passed.
   void CallArrived(absl::string_view peer);
   // gRPC logged a refused handshake.
   void HandshakeFailed(std::string reason, absl::Time at);

@@ -60,6 +60,15 @@ TEST(HandshakeWitnessTest, AConnectionThatCarriedACallIsNeverBlamed) {
               ElementsAre(FieldsAre("ipv4:10.0.0.5:40001", "certificate verify failed")));
 }
 
+TEST(HandshakeWitnessTest, AnIpv6CallIsMatchedInGrpcsForm) {
+  HandshakeWitness witness;
+  Sockets sockets;
+  sockets.Open(7, 100);
+  witness.Accepted(7, 100, "ipv6:[::1]:40000", At(0));
+  witness.CallArrived("ipv6:%5B::1%5D:40000");  // as gRPC 1.51 writes it (measured)
+  EXPECT_FALSE(witness.Busy());
+}
+
 TEST(HandshakeWitnessTest, AFdNumberReusedByALaterConnectionIsStillTheOldOnesClose) {
   HandshakeWitness witness;
   Sockets sockets;
