@@ -1,9 +1,11 @@
 #include "worker/eval/result.h"
 
+#include <limits>
 #include <optional>
-#include <type_traits>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/json_fields.h"
 #include "common/status_macros.h"
 #include "worker/eval/text_util.h"
 
@@ -64,65 +66,53 @@ std::string ResultToLine(const ProblemResult& r) {
   return ResultToJson(r).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-namespace {
-
-// Reads `row[key]` into `*out` when present and not null; kInvalidArgument
-// naming the key when it has another type.
-template <typename T>
-absl::Status ReadField(const nlohmann::json& row, const char* key, T* out) {
-  auto it = row.find(key);
-  if (it == row.end() || it->is_null()) return absl::OkStatus();
-  const bool fits = std::is_same_v<T, std::string> ? it->is_string()
-                    : std::is_same_v<T, bool>      ? it->is_boolean()
-                                                   : it->is_number_integer();
-  if (!fits) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("result row: \"", key, "\" is ", it->type_name()));
-  }
-  *out = it->get<T>();
-  return absl::OkStatus();
-}
-
-absl::Status ReadOptional(const nlohmann::json& row, const char* key,
-                          std::optional<int64_t>* out) {
-  auto it = row.find(key);
-  if (it == row.end() || it->is_null()) return absl::OkStatus();
-  int64_t value = 0;
-  COHORT_RETURN_IF_ERROR(ReadField(row, key, &value));
-  *out = value;
-  return absl::OkStatus();
-}
-
-}  // namespace
-
 absl::StatusOr<ProblemResult> ResultFromJson(const nlohmann::json& row) {
-  if (!row.is_object()) return absl::InvalidArgumentError("result row: not an object");
-  if (!row.contains("id")) return absl::InvalidArgumentError("result row: no \"id\"");
+  // Every member but "id" may be absent or null; one present must have its
+  // type.
+  JsonFields f(row, "result row");
+  COHORT_RETURN_IF_ERROR(f.CheckObject());
+  COHORT_RETURN_IF_ERROR(f.Require("id"));
   ProblemResult r;
-  COHORT_RETURN_IF_ERROR(ReadField(row, "id", &r.id));
-  COHORT_RETURN_IF_ERROR(ReadField(row, "index", &r.index));
-  COHORT_RETURN_IF_ERROR(ReadField(row, "prompt_digest", &r.prompt_digest));
-  COHORT_RETURN_IF_ERROR(ReadField(row, "completion", &r.completion));
-  COHORT_RETURN_IF_ERROR(ReadField(row, "reasoning", &r.reasoning));
-  COHORT_RETURN_IF_ERROR(ReadField(row, "scored_channel", &r.scored_channel));
-  COHORT_RETURN_IF_ERROR(ReadField(row, "completion_chars", &r.completion_chars));
-  COHORT_RETURN_IF_ERROR(ReadField(row, "reasoning_chars", &r.reasoning_chars));
-  COHORT_RETURN_IF_ERROR(ReadOptional(row, "completion_tokens", &r.completion_tokens));
-  COHORT_RETURN_IF_ERROR(ReadOptional(row, "reasoning_tokens", &r.reasoning_tokens));
-  COHORT_RETURN_IF_ERROR(ReadField(row, "finish_reason", &r.finish_reason));
-  COHORT_RETURN_IF_ERROR(ReadField(row, "extracted", &r.extracted));
-  COHORT_RETURN_IF_ERROR(ReadField(row, "rule", &r.rule));
-  COHORT_RETURN_IF_ERROR(ReadField(row, "passed", &r.passed));
-  COHORT_RETURN_IF_ERROR(ReadField(row, "at_budget", &r.at_budget));
-  COHORT_RETURN_IF_ERROR(ReadField(row, "scorer_version", &r.scorer_version));
-  COHORT_RETURN_IF_ERROR(ReadField(row, "error", &r.error_message));
-  COHORT_RETURN_IF_ERROR(ReadField(row, "error_kind", &r.error_kind));
-  if (auto detail = row.find("detail"); detail != row.end() && !detail->is_null()) {
-    if (!detail->is_object()) {
+  COHORT_RETURN_IF_ERROR(f.String("id", &r.id));
+  const std::pair<const char*, std::string*> strings[] = {
+      {"prompt_digest", &r.prompt_digest}, {"completion", &r.completion},
+      {"reasoning", &r.reasoning},         {"scored_channel", &r.scored_channel},
+      {"finish_reason", &r.finish_reason}, {"extracted", &r.extracted},
+      {"rule", &r.rule},                   {"scorer_version", &r.scorer_version},
+      {"error", &r.error_message},         {"error_kind", &r.error_kind}};
+  for (const auto& [key, field] : strings) {
+    if (!f.IsNull(key)) COHORT_RETURN_IF_ERROR(f.String(key, field));
+  }
+  const std::pair<const char*, int64_t*> counts[] = {{"completion_chars", &r.completion_chars},
+                                                     {"reasoning_chars", &r.reasoning_chars}};
+  for (const auto& [key, field] : counts) {
+    if (!f.IsNull(key)) COHORT_RETURN_IF_ERROR(f.Int(key, field));
+  }
+  const std::pair<const char*, std::optional<int64_t>*> tokens[] = {
+      {"completion_tokens", &r.completion_tokens}, {"reasoning_tokens", &r.reasoning_tokens}};
+  for (const auto& [key, field] : tokens) {
+    if (f.IsNull(key)) continue;
+    int64_t value = 0;
+    COHORT_RETURN_IF_ERROR(f.Int(key, &value));
+    *field = value;
+  }
+  const std::pair<const char*, bool*> flags[] = {{"passed", &r.passed},
+                                                 {"at_budget", &r.at_budget}};
+  for (const auto& [key, field] : flags) {
+    if (!f.IsNull(key)) COHORT_RETURN_IF_ERROR(f.Bool(key, field));
+  }
+  if (!f.IsNull("index")) {
+    int64_t index = 0;
+    COHORT_RETURN_IF_ERROR(f.Int("index", &index));
+    if (index < 0 || index > std::numeric_limits<int>::max()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("result row: \"detail\" is ", detail->type_name()));
+          absl::StrCat("result row.index ", index, " is out of range"));
     }
-    r.detail = *detail;
+    r.index = static_cast<int>(index);
+  }
+  if (!f.IsNull("detail")) {
+    COHORT_RETURN_IF_ERROR(f.Child("detail").CheckObject());
+    r.detail = row.at("detail");
   }
   if (row.contains("error") && r.error_kind.empty()) {
     // ResultToJson writes both or neither: an error with no kind would read

@@ -172,15 +172,20 @@ TEST(ScoreTest, AResultRowReadsBackToTheSameRowAndLine) {
 
 TEST(ScoreTest, AResultRowOfTheWrongShapeNamesTheField) {
   EXPECT_THAT(ResultFromJson(nlohmann::json::parse(R"({"index": 1})")),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no \"id\"")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("result row.id is missing")));
   EXPECT_THAT(ResultFromJson(nlohmann::json::parse(R"({"id": "a", "passed": "yes"})")),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("\"passed\" is string")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("result row.passed is string, not true or false")));
   EXPECT_THAT(ResultFromJson(nlohmann::json::parse(R"({"id": "a", "completion_tokens": 1.5})")),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("completion_tokens")));
   EXPECT_THAT(ResultFromJson(nlohmann::json::parse(R"({"id": "a", "error": "x"})")),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("error_kind")));
   EXPECT_THAT(ResultFromJson(nlohmann::json::parse("[1]")),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not an object")));
+  EXPECT_THAT(ResultFromJson(nlohmann::json::parse(R"({"id": "a", "index": 4294967296})")),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("out of range")));
+  EXPECT_THAT(ResultFromJson(nlohmann::json::parse(R"({"id": "a", "detail": [1]})")),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("result row.detail")));
 }
 
 TEST(ScoreTest, NoServerErrorsIsZero) {
