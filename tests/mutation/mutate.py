@@ -127,7 +127,7 @@ MUTANTS = [
      "(taken[i] || closed[i].accepted > failure.at)", "(taken[i])",
      "server_service_test", "HandshakeWitness"),
     ("witness-called-blamed", "server/service/handshake_witness.cc",
-     "  watched_.erase(peer);\n", "  (void)peer;\n",
+     "  watched_.erase(absl::StrReplaceAll(", "  (void)(absl::StrReplaceAll(",
      "server_service_test", "HandshakeWitness"),
     ("client-cert-any-purpose", "common/tls_inspect.cc",
      '  X509_STORE_CTX_set_default(verify.get(), "ssl_client");\n', "",
@@ -139,6 +139,9 @@ MUTANTS = [
      "X509_VERIFY_PARAM_set_time(param, absl::ToTimeT(now));",
      "X509_VERIFY_PARAM_set_time(param, absl::ToTimeT(absl::Now() + (now - now)));",
      "common_test", "ClientCertificate"),
+    ("result-row-drops-passed", "worker/eval/result.cc",
+     'flags[] = {{"passed", &r.passed},', "flags[] = {",
+     "worker_eval_test", "Score"),
     # Per-layer quant maps (worker/quant/quant_plan.cc, cohort-worker quantmap).
     ("quantplan-any-rank-governed", "worker/quant/quant_plan.cc",
      "if (tensor.dims.size() != (expert ? 3u : 2u)) {", "if (expert && tensor.dims.size() != 3u) {",
