@@ -5,6 +5,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -107,6 +108,20 @@ absl::StatusOr<std::unique_ptr<PollableListener>> PollableListener::Open(
 PollableListener::~PollableListener() {
   close(fd_);
   close(wake_);
+}
+
+int PollableListener::Accept() {
+  int fd = accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd >= 0) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return fd;
+  }
+  if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+    pollfd stop = {wake_, POLLIN, 0};
+    poll(&stop, 1, kExhaustedWaitMs);
+  }
+  return -1;
 }
 
 void PollableListener::Stop() {

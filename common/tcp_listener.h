@@ -34,7 +34,8 @@ int BoundPort(int fd);
 // loop return. Owns both descriptors.
 //
 //   COHORT_ASSIGN_OR_RETURN(auto listener, PollableListener::Open("0.0.0.0:7400", "--listen"));
-//   loop: poll({listener->wake_fd(), listener->fd()}); wake_fd readable: return
+//   loop: poll({listener->wake_fd(), listener->fd()}); wake_fd readable: return;
+//         fd readable: while ((c = listener->Accept()) >= 0) take c
 //   owner: listener->Stop(); thread.join();
 class PollableListener {
  public:
@@ -48,6 +49,14 @@ class PollableListener {
   int wake_fd() const { return wake_; }
   int port() const { return port_; }
   void Stop();  // wake_fd() turns readable, and stays so
+
+  // A pending connection (non-blocking, close-on-exec, TCP_NODELAY), or -1
+  // when none is waiting. Out of descriptors or buffers (EMFILE, ENFILE,
+  // ENOBUFS, ENOMEM) it waits up to kExhaustedWait (less once stopped)
+  // before saying -1: the listener stays readable then, and a poll loop
+  // would otherwise spin on it.
+  int Accept();
+  static constexpr int kExhaustedWaitMs = 50;
 
  private:
   PollableListener(int fd, int wake, int port) : fd_(fd), wake_(wake), port_(port) {}

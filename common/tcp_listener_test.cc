@@ -1,8 +1,14 @@
 #include "common/tcp_listener.h"
 
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "absl/time/clock.h"
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -55,6 +61,53 @@ TEST(PollableListenerTest, StopMakesTheWakeDescriptorReadable) {
   EXPECT_EQ(poll(fds, 1, 0), 1);
   EXPECT_TRUE(fds[0].revents & POLLIN);
   close(client);
+}
+
+TEST(PollableListenerTest, AcceptGivesANonBlockingNoDelaySocketOrMinusOne) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<PollableListener> listener,
+                       PollableListener::Open("127.0.0.1:0", "--listen"));
+  EXPECT_EQ(listener->Accept(), -1);  // none waiting
+  int client = ConnectLoopback(listener->port(), /*nonblocking=*/false);
+  ASSERT_GE(client, 0);
+  pollfd ready = {listener->fd(), POLLIN, 0};
+  ASSERT_EQ(poll(&ready, 1, 1000), 1);
+  int accepted = listener->Accept();
+  ASSERT_GE(accepted, 0);
+  EXPECT_TRUE(fcntl(accepted, F_GETFL) & O_NONBLOCK);
+  EXPECT_TRUE(fcntl(accepted, F_GETFD) & FD_CLOEXEC);
+  int nodelay = 0;
+  socklen_t size = sizeof(nodelay);
+  getsockopt(accepted, IPPROTO_TCP, TCP_NODELAY, &nodelay, &size);
+  EXPECT_NE(nodelay, 0);
+  close(accepted);
+  close(client);
+}
+
+// Out of descriptors, accept fails while the listener stays readable: Accept
+// waits before saying -1, so a poll loop around it does not spin. In a child
+// process, whose descriptor limit the test lowers.
+TEST(PollableListenerTest, OutOfDescriptorsAcceptWaitsInsteadOfSpinning) {
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    absl::StatusOr<std::unique_ptr<PollableListener>> listener =
+        PollableListener::Open("127.0.0.1:0", "--listen");
+    if (!listener.ok()) _exit(10);
+    int client = ConnectLoopback((*listener)->port(), /*nonblocking=*/false);
+    if (client < 0) _exit(11);
+    rlimit limit = {static_cast<rlim_t>(client + 1), static_cast<rlim_t>(client + 1)};
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) _exit(12);
+    const absl::Time start = absl::Now();
+    for (int i = 0; i < 4; ++i) {
+      if ((*listener)->Accept() != -1) _exit(13);
+    }
+    const absl::Duration took = absl::Now() - start;
+    _exit(took >= absl::Milliseconds(4 * PollableListener::kExhaustedWaitMs - 20) ? 0 : 14);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 }  // namespace

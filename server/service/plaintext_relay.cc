@@ -1,7 +1,6 @@
 #include "server/service/plaintext_relay.h"
 
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -84,11 +83,6 @@ bool Drain(int fd, Pipe* pipe) {
     pipe->shut_down = true;
   }
   return true;
-}
-
-void SetNoDelay(int fd) {
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 // The events to wait for on each side of `c`.
@@ -176,13 +170,12 @@ void PlaintextRelay::Run() {
     }
     if (fds[1].revents & POLLIN) {
       for (;;) {
-        int client = accept4(listener_->fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int client = listener_->Accept();
         if (client < 0) break;
         if (static_cast<int>(connections.size()) >= kMaxConnections) {
           close(client);
           continue;
         }
-        SetNoDelay(client);
         Connection& c = connections.emplace_back();
         c.client = client;
         c.server = ConnectLoopback(target_port_, /*nonblocking=*/true);

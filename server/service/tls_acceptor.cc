@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -77,22 +76,15 @@ void TlsAcceptor::Run() {
     pollfd fds[2] = {{listener_->wake_fd(), POLLIN, 0}, {listener_->fd(), POLLIN, 0}};
     if (poll(fds, 2, witness_->Busy() ? kSweepMs : kIdleMs) < 0 && errno != EINTR) return;
     if (fds[0].revents != 0) return;  // the destructor
-    if ((fds[1].revents & POLLIN) && !AcceptAll()) {
-      // Out of descriptors: the listener stays readable; wait rather than spin.
-      poll(fds, 1, kSweepMs);
-    }
+    if (fds[1].revents & POLLIN) AcceptAll();
     for (const HandshakeRefusal& refusal : witness_->Sweep(absl::Now(), StillOpen)) {
       report_(refusal);
     }
   }
 }
 
-bool TlsAcceptor::AcceptAll() {
-  for (;;) {
-    int fd = accept4(listener_->fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return errno != EMFILE && errno != ENFILE && errno != ENOBUFS && errno != ENOMEM;
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+void TlsAcceptor::AcceptAll() {
+  for (int fd; (fd = listener_->Accept()) >= 0;) {
     // Noted before gRPC has it: it may refuse and close it at once.
     std::string peer = GrpcPeerOf(fd);
     if (!peer.empty()) witness_->Accepted(fd, Identity(fd), std::move(peer), absl::Now());

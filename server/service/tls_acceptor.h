@@ -12,9 +12,10 @@
 //   ... build the gRPC server with an external connection acceptor ...
 //   acceptor->Start([&](int listener, int fd) { hand to gRPC }, [](const HandshakeRefusal& r) { log r });
 //
-// One thread accepts (non-blocking, close-on-exec, TCP_NODELAY sockets, as
-// gRPC's own listener makes them) and sweeps the witness every 50 ms while
-// it watches a connection, once a second otherwise. `hand_over` takes
+// One thread accepts (PollableListener::Accept: non-blocking, close-on-exec,
+// TCP_NODELAY sockets, as gRPC's own listener makes them) and sweeps the
+// witness every 50 ms while it watches a connection, once a second
+// otherwise. `hand_over` takes
 // ownership of the fd; `report` runs on the thread for each settled refusal.
 //
 // The witness is the caller's, and must outlive the gRPC server too (gRPC's
@@ -54,7 +55,7 @@ class TlsAcceptor {
  private:
   TlsAcceptor(std::unique_ptr<PollableListener> listener, HandshakeWitness* witness);
   void Run();
-  bool AcceptAll();  // false: out of descriptors (or buffers) for now
+  void AcceptAll();
 
   const std::unique_ptr<PollableListener> listener_;  // Stop: the destructor's
   HandOver hand_over_;
