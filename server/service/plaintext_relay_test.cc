@@ -64,16 +64,21 @@ class EchoServer {
   std::thread thread_;
 };
 
+// Sends all of `data` (blocking), or until the socket fails.
+void SendAll(int fd, const std::string& data) {
+  size_t sent = 0;
+  while (sent < data.size()) {
+    ssize_t n = send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;
+    sent += static_cast<size_t>(n);
+  }
+}
+
 // Sends `data`, closes the sending side, reads until EOF: what came back.
 std::string RoundTrip(int fd, const std::string& data) {
   std::string back;
   std::thread sender([&] {
-    size_t sent = 0;
-    while (sent < data.size()) {
-      ssize_t n = send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) break;
-      sent += static_cast<size_t>(n);
-    }
+    SendAll(fd, data);
     shutdown(fd, SHUT_WR);
   });
   char buffer[65536];
@@ -111,14 +116,7 @@ TEST(PlaintextRelayTest, ConnectionsDoNotWaitForEachOther) {
   int stalled = ConnectLoopback(relay->port(), false);
   ASSERT_GE(stalled, 0);
   const std::string flood = Pattern(32 << 20, 1);
-  std::thread flooder([&] {
-    size_t sent = 0;
-    while (sent < flood.size()) {
-      ssize_t n = send(stalled, flood.data() + sent, flood.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) break;
-      sent += static_cast<size_t>(n);
-    }
-  });
+  std::thread flooder([&] { SendAll(stalled, flood); });
   std::vector<std::thread> clients;
   std::atomic<int> matched{0};
   for (int i = 0; i < 20; ++i) {
