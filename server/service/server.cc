@@ -229,18 +229,17 @@ absl::Status CohortServer::Start() {
                                     options_.tls_client_ca_file},
         dir);
   }
-  if (served_ != nullptr) {
-    COHORT_RETURN_IF_ERROR(CheckListenerSecurity(options_));
-    absl::StatusOr<std::unique_ptr<TlsAcceptor>> acceptor =
-        TlsAcceptor::Listen(options_.listen, &witness_);
-    if (!acceptor.ok()) return acceptor.status();
-    tls_acceptor_ = *std::move(acceptor);
-  }
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = Credentials(
       options_, served_.get(),
       std::make_shared<HeaderAuth>(coordinator_, options_.on_refused_unread),
       &witness_);
   if (!credentials.ok()) return credentials.status();
+  if (served_ != nullptr) {
+    absl::StatusOr<std::unique_ptr<TlsAcceptor>> acceptor =
+        TlsAcceptor::Listen(options_.listen, &witness_);
+    if (!acceptor.ok()) return acceptor.status();
+    tls_acceptor_ = *std::move(acceptor);
+  }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   coordinator_service_ = std::make_unique<CoordinatorService>(coordinator_, options_.shared_roots);
