@@ -101,6 +101,25 @@ X509Ptr FirstCertificate(const std::string& pem) {
 }
 
 // host and port of "host:port" or "[v6]:port".
+// Every certificate of a PEM text, in order.
+std::vector<X509Ptr> AllCertificates(const std::string& pem) {
+  std::vector<X509Ptr> certificates;
+  std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    certificates.emplace_back(cert);
+  }
+  ERR_clear_error();  // the end of the text reads as an error
+  return certificates;
+}
+
+// A store trusting every certificate of `ca_pem`.
+std::unique_ptr<X509_STORE, StoreFree> TrustStore(const std::string& ca_pem) {
+  std::unique_ptr<X509_STORE, StoreFree> store(X509_STORE_new());
+  if (store == nullptr) return store;
+  for (const X509Ptr& ca : AllCertificates(ca_pem)) X509_STORE_add_cert(store.get(), ca.get());
+  return store;
+}
+
 bool SplitAddress(const std::string& address, std::string* host, std::string* port) {
   size_t colon = address.rfind(':');
   if (colon == std::string::npos) return false;
@@ -207,14 +226,7 @@ std::string CheckServerCertificate(SSL* ssl, const TlsProbe& probe) {
     return absl::StrCat(who, " is not valid before ", FormatCertificateTime(info.not_before));
   }
   if (!probe.ca_pem.empty()) {
-    std::unique_ptr<X509_STORE, StoreFree> store(X509_STORE_new());
-    std::unique_ptr<BIO, BioFree> bio(
-        BIO_new_mem_buf(probe.ca_pem.data(), static_cast<int>(probe.ca_pem.size())));
-    while (X509* ca = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
-      X509_STORE_add_cert(store.get(), ca);
-      X509_free(ca);
-    }
-    ERR_clear_error();
+    std::unique_ptr<X509_STORE, StoreFree> store = TrustStore(probe.ca_pem);
     std::unique_ptr<X509_STORE_CTX, StoreCtxFree> verify(X509_STORE_CTX_new());
     X509_STORE_CTX_init(verify.get(), store.get(), peer.get(), SSL_get_peer_cert_chain(ssl));
     if (X509_verify_cert(verify.get()) != 1) {
@@ -297,17 +309,6 @@ absl::Status CheckCertificatePemDates(const std::string& pem, const std::string&
 
 namespace {
 
-// Every certificate of a PEM text, in order.
-std::vector<X509Ptr> AllCertificates(const std::string& pem) {
-  std::vector<X509Ptr> certificates;
-  std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
-    certificates.emplace_back(cert);
-  }
-  ERR_clear_error();  // the end of the text reads as an error
-  return certificates;
-}
-
 struct StackFree {
   void operator()(STACK_OF(X509) * s) const { sk_X509_free(s); }  // the certificates are borrowed
 };
@@ -364,8 +365,7 @@ absl::Status VerifyClientCertificate(const std::string& leaf_pem, const std::str
   if (leaf == nullptr) {
     return absl::InvalidArgumentError("the client presented no PEM certificate");
   }
-  std::unique_ptr<X509_STORE, StoreFree> store(X509_STORE_new());
-  for (const X509Ptr& ca : AllCertificates(ca_pem)) X509_STORE_add_cert(store.get(), ca.get());
+  std::unique_ptr<X509_STORE, StoreFree> store = TrustStore(ca_pem);
   std::vector<X509Ptr> sent = AllCertificates(chain_pem);
   std::unique_ptr<STACK_OF(X509), StackFree> untrusted(sk_X509_new_null());
   for (const X509Ptr& cert : sent) sk_X509_push(untrusted.get(), cert.get());
