@@ -89,6 +89,7 @@ int EnvInt(const char* name, int fallback) {
 // client), made once per run with the openssl tool; nullptr otherwise.
 struct TlsFiles {
   std::string ca, server_cert, server_key, client_cert, client_key;
+  std::string ca_pem = {}, client_cert_pem = {}, client_key_pem = {};  // the trial's channels
 };
 
 const TlsFiles* ChaosTls() {
@@ -121,8 +122,13 @@ const TlsFiles* ChaosTls() {
            "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile",
            absl::StrCat(name, ".ext"), "-out", absl::StrCat(name, ".pem")});
     }
-    return new TlsFiles{dir->Join("ca.pem"), dir->Join("server.pem"), dir->Join("server.key"),
-                        dir->Join("client.pem"), dir->Join("client.key")};
+    auto* files = new TlsFiles{dir->Join("ca.pem"), dir->Join("server.pem"),
+                               dir->Join("server.key"), dir->Join("client.pem"),
+                               dir->Join("client.key")};
+    files->ca_pem = ReadFileToString(files->ca).value_or("");
+    files->client_cert_pem = ReadFileToString(files->client_cert).value_or("");
+    files->client_key_pem = ReadFileToString(files->client_key).value_or("");
+    return files;
   }();
   return files;
 }
@@ -172,9 +178,9 @@ class Coordinator {
     const TlsFiles* tls = ChaosTls();
     if (tls == nullptr) return grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
     grpc::SslCredentialsOptions options;
-    options.pem_root_certs = ReadFileToString(tls->ca).value_or("");
-    options.pem_cert_chain = ReadFileToString(tls->client_cert).value_or("");
-    options.pem_private_key = ReadFileToString(tls->client_key).value_or("");
+    options.pem_root_certs = tls->ca_pem;
+    options.pem_cert_chain = tls->client_cert_pem;
+    options.pem_private_key = tls->client_key_pem;
     return grpc::CreateChannel(address(), grpc::SslCredentials(options));
   }
   absl::StatusOr<std::string> CreateToken(const std::string& role) {
