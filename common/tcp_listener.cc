@@ -110,8 +110,8 @@ PollableListener::~PollableListener() {
   close(wake_);
 }
 
-int PollableListener::Accept() {
-  int fd = accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+int PollableListener::Accept(bool nonblocking) {
+  int fd = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0));
   if (fd >= 0) {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));

@@ -50,12 +50,12 @@ class PollableListener {
   int port() const { return port_; }
   void Stop();  // wake_fd() turns readable, and stays so
 
-  // A pending connection (non-blocking, close-on-exec, TCP_NODELAY), or -1
-  // when none is waiting. Out of descriptors or buffers (EMFILE, ENFILE,
-  // ENOBUFS, ENOMEM) it waits up to kExhaustedWait (less once stopped)
-  // before saying -1: the listener stays readable then, and a poll loop
-  // would otherwise spin on it.
-  int Accept();
+  // A pending connection (close-on-exec, TCP_NODELAY; non-blocking unless
+  // asked), or -1 when none is waiting. Out of descriptors or buffers
+  // (EMFILE, ENFILE, ENOBUFS, ENOMEM) it waits up to kExhaustedWaitMs (less
+  // once stopped) before saying -1: the listener stays readable then, and a
+  // poll loop would otherwise spin on it.
+  int Accept(bool nonblocking = true);
   static constexpr int kExhaustedWaitMs = 50;
 
  private:

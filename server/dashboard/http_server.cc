@@ -1,9 +1,6 @@
 #include "server/dashboard/http_server.h"
 
-#include <fcntl.h>
 #include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
@@ -18,7 +15,6 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "common/errno_status.h"
 #include "common/listen_address.h"
 #include "common/tcp_listener.h"
 #include "server/dashboard/http_request.h"
@@ -141,8 +137,7 @@ struct DashboardServer::Impl {
   Dashboard& dashboard;
   Coordinator& coordinator;
   const HttpServerOptions options;
-  int listen_fd = -1;
-  int wake[2] = {-1, -1};  // a byte here ends the acceptor's poll
+  std::unique_ptr<PollableListener> listener;  // set while serving
   SSL_CTX* ssl_context = nullptr;
   uint64_t subscription = 0;
   std::thread acceptor;
@@ -212,12 +207,13 @@ absl::Status DashboardServer::Impl::MakeSslContext() {
 }
 
 void DashboardServer::Impl::Accept() {
-  pollfd fds[2] = {{listen_fd, POLLIN, 0}, {wake[0], POLLIN, 0}};
+  pollfd fds[2] = {{listener->fd(), POLLIN, 0}, {listener->wake_fd(), POLLIN, 0}};
   while (true) {
     if (poll(fds, 2, -1) < 0 && errno != EINTR) return;
     if (fds[1].revents != 0) return;  // Stop
     if ((fds[0].revents & POLLIN) == 0) continue;
-    int fd = accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    // Blocking: the workers read and write with timeouts (Serve).
+    int fd = listener->Accept(/*nonblocking=*/false);
     if (fd < 0) continue;
     absl::MutexLock lock(&mu);
     if (waiting.size() >= kMaxWaitingConnections) {
@@ -253,8 +249,6 @@ void DashboardServer::Impl::Serve(int fd) {
   timeval timeout = absl::ToTimeval(kSocketTimeout);
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   SSL* ssl = nullptr;
   if (ssl_context != nullptr) {
     ssl = SSL_new(ssl_context);
@@ -375,7 +369,9 @@ DashboardServer::~DashboardServer() { Stop(); }
 
 absl::StatusOr<int> DashboardServer::Start() {
   const HttpServerOptions& o = impl_->options;
-  if (impl_->listen_fd >= 0) return absl::FailedPreconditionError("dashboard already serving");
+  if (impl_->listener != nullptr) {
+    return absl::FailedPreconditionError("dashboard already serving");
+  }
   if (o.tls_cert_file.empty() != o.tls_key_file.empty()) {
     return absl::InvalidArgumentError("the dashboard's HTTPS needs both --tls-cert and --tls-key");
   }
@@ -395,14 +391,14 @@ absl::StatusOr<int> DashboardServer::Start() {
       return s;
     }
   }
-  absl::StatusOr<int> fd = ListenTcp(o.listen, "--dashboard-listen");
-  if (!fd.ok() || pipe2(impl_->wake, O_CLOEXEC) != 0) {
-    if (fd.ok()) close(*fd);
+  absl::StatusOr<std::unique_ptr<PollableListener>> listener =
+      PollableListener::Open(o.listen, "--dashboard-listen");
+  if (!listener.ok()) {
     SSL_CTX_free(impl_->ssl_context);
     impl_->ssl_context = nullptr;
-    return fd.ok() ? ErrnoToStatus(errno, "pipe") : fd.status();
+    return listener.status();
   }
-  impl_->listen_fd = *fd;
+  impl_->listener = *std::move(listener);
   impl_->subscription = impl_->coordinator.Subscribe([impl = impl_.get()] {
     {
       absl::MutexLock lock(&impl->mu);
@@ -414,11 +410,11 @@ absl::StatusOr<int> DashboardServer::Start() {
     impl_->workers.emplace_back([impl = impl_.get()] { impl->Work(); });
   }
   impl_->acceptor = std::thread([impl = impl_.get()] { impl->Accept(); });
-  return BoundPort(impl_->listen_fd);
+  return impl_->listener->port();
 }
 
 void DashboardServer::Stop() {
-  if (impl_->listen_fd < 0) return;
+  if (impl_->listener == nullptr) return;
   {
     absl::MutexLock lock(&impl_->mu);
     impl_->stopping = true;
@@ -428,7 +424,7 @@ void DashboardServer::Stop() {
   impl_->changed.SignalAll();
   impl_->queued.SignalAll();
   impl_->coordinator.Unsubscribe(impl_->subscription);
-  (void)!write(impl_->wake[1], "x", 1);
+  impl_->listener->Stop();
   impl_->acceptor.join();
   for (std::thread& t : impl_->workers) t.join();
   impl_->workers.clear();
@@ -437,10 +433,7 @@ void DashboardServer::Stop() {
     for (int fd : impl_->waiting) close(fd);
     impl_->waiting.clear();
   }
-  close(impl_->listen_fd);
-  close(impl_->wake[0]);
-  close(impl_->wake[1]);
-  impl_->listen_fd = -1;
+  impl_->listener.reset();
   SSL_CTX_free(impl_->ssl_context);
   impl_->ssl_context = nullptr;
 }
