@@ -1,12 +1,14 @@
 // File: tcp_listener.h
 //
 // A listening TCP socket on a "host:port" flag value, for the listeners
-// cohortd opens itself (the dashboard, the plaintext relay; gRPC opens its
-// own), and the relay's connection to cohortd's loopback port. The host may be a name, an IPv4 address, an IPv6 address in
-// brackets, or "" / "*" for every address; port 0 picks a free one
-// (BoundPort tells which).
+// cohortd opens itself (the dashboard, the plaintext relay, the TLS acceptor
+// in front of gRPC; gRPC opens its own only for plaintext on loopback), and
+// the relay's connection to cohortd's loopback port. The host may be a
+// name, an IPv4 address, an IPv6 address in brackets, or "" / "*" for every
+// address; port 0 picks a free one (BoundPort tells which).
 //
-// Thread-safe (no shared state).
+// Thread-safe (no shared state); a PollableListener is used by its owner and
+// its one poll thread (Stop and Accept from either).
 #ifndef COHORT_COMMON_TCP_LISTENER_H_
 #define COHORT_COMMON_TCP_LISTENER_H_
 
